@@ -1,0 +1,180 @@
+package dev.gatun.backend;
+
+import dev.gatun.bindings.openblas.OpenBlas;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Guarded single-precision BLAS over OpenBLAS. Matrices are row-major; every offset and leading
+ * dimension is counted in floats from the start of its segment. Each call checks, in Java, that the
+ * region BLAS will read or write lies inside its segment, that leading dimensions are legal and that
+ * the output does not overlap an input, so a bad argument is an {@link IllegalArgumentException} and
+ * never a stray native write.
+ */
+public final class Blas {
+
+    private static final long FLOAT_BYTES = Float.BYTES;
+
+    private Blas() {}
+
+    /**
+     * {@code C[m×n] = alpha · op(A) · op(B) + beta · C} with {@code op(A)} of shape m×k and {@code op(B)}
+     * of shape k×n. {@code transA} means A is stored k×m (row-major) and used transposed; likewise B.
+     */
+    public static void sgemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                             MemorySegment a, long aOffset, int lda,
+                             MemorySegment b, long bOffset, int ldb, float beta,
+                             MemorySegment c, long cOffset, int ldc) {
+        if (m < 0 || n < 0 || k < 0) {
+            throw new IllegalArgumentException("sgemm: negative size m=" + m + " n=" + n + " k=" + k);
+        }
+        long aExtent = matrixExtent("A", transA ? k : m, transA ? m : k, lda, aOffset, a);
+        long bExtent = matrixExtent("B", transB ? n : k, transB ? k : n, ldb, bOffset, b);
+        long cExtent = matrixExtent("C", m, n, ldc, cOffset, c);
+        if (m == 0 || n == 0) {
+            return;
+        }
+        checkNoOverlap("C", c, cOffset, cExtent, "A", a, aOffset, aExtent);
+        checkNoOverlap("C", c, cOffset, cExtent, "B", b, bOffset, bExtent);
+        NativeLibraries.load();
+        OpenBlas.cblas_sgemm(OpenBlas.CblasRowMajor(),
+                transA ? OpenBlas.CblasTrans() : OpenBlas.CblasNoTrans(),
+                transB ? OpenBlas.CblasTrans() : OpenBlas.CblasNoTrans(),
+                m, n, k, alpha,
+                slice(a, aOffset), lda, slice(b, bOffset), ldb, beta, slice(c, cOffset), ldc);
+    }
+
+    /** {@code y = alpha · op(A) · x + beta · y}, A stored m×n row-major; op(A) is A or Aᵀ. */
+    public static void sgemv(boolean transA, int m, int n, float alpha,
+                             MemorySegment a, long aOffset, int lda,
+                             MemorySegment x, long xOffset, int incx, float beta,
+                             MemorySegment y, long yOffset, int incy) {
+        if (m < 0 || n < 0) {
+            throw new IllegalArgumentException("sgemv: negative size m=" + m + " n=" + n);
+        }
+        long aExtent = matrixExtent("A", m, n, lda, aOffset, a);
+        int xLen = transA ? m : n;
+        int yLen = transA ? n : m;
+        long xExtent = vectorExtent("x", xLen, incx, xOffset, x);
+        long yExtent = vectorExtent("y", yLen, incy, yOffset, y);
+        if (yLen == 0) {
+            return;
+        }
+        checkNoOverlap("y", y, yOffset, yExtent, "A", a, aOffset, aExtent);
+        checkNoOverlap("y", y, yOffset, yExtent, "x", x, xOffset, xExtent);
+        NativeLibraries.load();
+        OpenBlas.cblas_sgemv(OpenBlas.CblasRowMajor(), transA ? OpenBlas.CblasTrans() : OpenBlas.CblasNoTrans(),
+                m, n, alpha, slice(a, aOffset), lda, slice(x, xOffset), incx, beta, slice(y, yOffset), incy);
+    }
+
+    /** {@code y += alpha · x} over n elements. */
+    public static void saxpy(int n, float alpha, MemorySegment x, long xOffset, int incx,
+                             MemorySegment y, long yOffset, int incy) {
+        checkLength("saxpy", n);
+        long xExtent = vectorExtent("x", n, incx, xOffset, x);
+        long yExtent = vectorExtent("y", n, incy, yOffset, y);
+        if (n == 0) {
+            return;
+        }
+        checkNoOverlap("y", y, yOffset, yExtent, "x", x, xOffset, xExtent);
+        NativeLibraries.load();
+        OpenBlas.cblas_saxpy(n, alpha, slice(x, xOffset), incx, slice(y, yOffset), incy);
+    }
+
+    /** {@code x *= alpha} over n elements. */
+    public static void sscal(int n, float alpha, MemorySegment x, long xOffset, int incx) {
+        checkLength("sscal", n);
+        vectorExtent("x", n, incx, xOffset, x);
+        if (n == 0) {
+            return;
+        }
+        NativeLibraries.load();
+        OpenBlas.cblas_sscal(n, alpha, slice(x, xOffset), incx);
+    }
+
+    /** The dot product of n elements of x and y. */
+    public static float sdot(int n, MemorySegment x, long xOffset, int incx, MemorySegment y, long yOffset, int incy) {
+        checkLength("sdot", n);
+        vectorExtent("x", n, incx, xOffset, x);
+        vectorExtent("y", n, incy, yOffset, y);
+        if (n == 0) {
+            return 0f;
+        }
+        NativeLibraries.load();
+        return OpenBlas.cblas_sdot(n, slice(x, xOffset), incx, slice(y, yOffset), incy);
+    }
+
+    /** OpenBLAS's build description, e.g. {@code OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64}. */
+    public static String config() {
+        NativeLibraries.load();
+        return cString(OpenBlas.openblas_get_config());
+    }
+
+    /** The CPU kernel OpenBLAS picked at load time, e.g. {@code Haswell}. */
+    public static String coreName() {
+        NativeLibraries.load();
+        return cString(OpenBlas.openblas_get_corename());
+    }
+
+    static String cString(MemorySegment p) {
+        if (p.equals(MemorySegment.NULL)) {
+            return "";
+        }
+        // A C string returned by the library: its length is unknown until the terminating zero.
+        return p.reinterpret(4096).getString(0);
+    }
+
+    private static void checkLength(String call, int n) {
+        if (n < 0) {
+            throw new IllegalArgumentException(call + ": negative length " + n);
+        }
+    }
+
+    /** Floats touched by a rows×cols row-major matrix with leading dimension ld, validated. */
+    private static long matrixExtent(String name, int rows, int cols, int ld, long offset, MemorySegment s) {
+        if (ld < Math.max(1, cols)) {
+            throw new IllegalArgumentException("leading dimension of " + name + " is " + ld + ", must be >= max(1, "
+                    + cols + ")");
+        }
+        long extent = rows == 0 || cols == 0 ? 0 : (long) (rows - 1) * ld + cols;
+        checkInside(name, offset, extent, s);
+        return extent;
+    }
+
+    private static long vectorExtent(String name, int n, int inc, long offset, MemorySegment s) {
+        if (inc <= 0) {
+            throw new IllegalArgumentException("increment of " + name + " must be positive, got " + inc);
+        }
+        long extent = n == 0 ? 0 : (long) (n - 1) * inc + 1;
+        checkInside(name, offset, extent, s);
+        return extent;
+    }
+
+    private static void checkInside(String name, long offset, long extentFloats, MemorySegment s) {
+        long capacity = s.byteSize() / FLOAT_BYTES;
+        if (offset < 0 || offset + extentFloats > capacity) {
+            throw new IllegalArgumentException(name + " needs floats [" + offset + ", " + (offset + extentFloats)
+                    + ") but its segment holds " + capacity);
+        }
+        if (s.address() % FLOAT_BYTES != 0) {
+            throw new IllegalArgumentException(name + " is not float-aligned");
+        }
+    }
+
+    private static void checkNoOverlap(String outName, MemorySegment out, long outOffset, long outExtent,
+                                       String inName, MemorySegment in, long inOffset, long inExtent) {
+        if (outExtent == 0 || inExtent == 0) {
+            return;
+        }
+        long o0 = out.address() + outOffset * FLOAT_BYTES;
+        long o1 = o0 + outExtent * FLOAT_BYTES;
+        long i0 = in.address() + inOffset * FLOAT_BYTES;
+        long i1 = i0 + inExtent * FLOAT_BYTES;
+        if (o0 < i1 && i0 < o1) {
+            throw new IllegalArgumentException("output " + outName + " overlaps input " + inName);
+        }
+    }
+
+    private static MemorySegment slice(MemorySegment s, long offsetFloats) {
+        return offsetFloats == 0 ? s : s.asSlice(offsetFloats * FLOAT_BYTES);
+    }
+}

@@ -1,0 +1,39 @@
+package dev.gatun.cli;
+
+import dev.gatun.backend.Blas;
+import dev.gatun.backend.NativeLibraries;
+import dev.gatun.backend.OneDnn;
+import dev.gatun.backend.Threads;
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+
+/** {@code gatun info}: what gatun runs on. */
+@Command(name = "info", mixinStandardHelpOptions = true,
+        description = "Print the Java runtime, the native libraries gatun loaded and the thread setting.")
+final class InfoCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        NativeLibraries.Loaded libs = NativeLibraries.load();
+        out.printf("java             %s (%s)%n", Runtime.version(), System.getProperty("java.vm.name"));
+        out.printf("os               %s %s, %d available processors%n", System.getProperty("os.name"),
+                System.getProperty("os.arch"), Runtime.getRuntime().availableProcessors());
+        out.printf("openblas         %s%n", Blas.config());
+        out.printf("openblas core    %s%n", Blas.coreName());
+        out.printf("openblas build   %s (%s)%n", libs.openblasVariant(), libs.openblas());
+        out.printf("openblas threads %d%n", Threads.openblasThreads());
+        out.printf("onednn           %s (%s)%n", OneDnn.version(), libs.dnnl());
+        out.printf("onednn cpu isa   %s%n", OneDnn.effectiveCpuIsa());
+        out.printf("openmp threads   %d (%s)%n", Threads.ompMaxThreads(), libs.gomp());
+        out.printf("gatun.threads    %d%n", Threads.get());
+        out.flush();
+        return 0;
+    }
+}

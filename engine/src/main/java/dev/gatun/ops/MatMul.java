@@ -1,0 +1,304 @@
+package dev.gatun.ops;
+
+import dev.gatun.backend.Blas;
+import dev.gatun.tensor.Scope;
+import dev.gatun.tensor.Tensor;
+import java.util.Arrays;
+
+/**
+ * Matrix products with {@code torch.matmul} semantics, on OpenBLAS.
+ *
+ * <ul>
+ *   <li>1-D · 1-D: the dot product, a 0-d tensor ({@code sdot}).
+ *   <li>2-D · 1-D and 1-D · 2-D: matrix-vector ({@code sgemv}).
+ *   <li>otherwise: batched matrix products over the broadcast leading dimensions ({@code sgemm} per
+ *       batch, or one {@code sgemm} over all rows when the right operand is shared by the batch). A
+ *       1-D left operand acts as a row, a 1-D right operand as a column, and that dimension is dropped.
+ * </ul>
+ *
+ * A transposed operand (a view whose last two strides are swapped) goes to BLAS as a transpose flag
+ * with its leading dimension, never copied; only operands whose last two dimensions are strided in
+ * neither layout (e.g. a slice with step, a broadcast row) are copied first.
+ */
+public final class MatMul {
+
+    private MatMul() {}
+
+    /** {@code a · b} in a new tensor (in the current scope, or owning its memory). */
+    public static Tensor matmul(Tensor a, Tensor b) {
+        long[] outShape = outputShape(a, b);
+        Tensor out = Tensor.zeros(outShape);
+        try {
+            compute(a, b, out);
+        } catch (RuntimeException e) {
+            out.close();
+            throw e;
+        }
+        return out;
+    }
+
+    /** {@code out = a · b}; {@code out} must be contiguous, of the result shape, and not alias an input. */
+    public static Tensor matmul(Tensor a, Tensor b, Tensor out) {
+        long[] outShape = outputShape(a, b);
+        out.checkAlive();
+        if (!Arrays.equals(out.shape(), outShape)) {
+            throw new IllegalArgumentException("matmul: out has shape " + Arrays.toString(out.shape()) + ", the product of "
+                    + Arrays.toString(a.shape()) + " and " + Arrays.toString(b.shape()) + " has shape "
+                    + Arrays.toString(outShape));
+        }
+        if (!out.isContiguous()) {
+            throw new IllegalArgumentException("matmul: out must be contiguous, strides are " + Arrays.toString(out.strides()));
+        }
+        if (out.sharesStorageWith(a) || out.sharesStorageWith(b)) {
+            throw new IllegalArgumentException("matmul: out shares storage with an input");
+        }
+        compute(a, b, out);
+        return out;
+    }
+
+    /** The shape of {@code a · b}; throws {@link IllegalArgumentException} naming both shapes if illegal. */
+    public static long[] outputShape(Tensor a, Tensor b) {
+        a.checkAlive();
+        b.checkAlive();
+        long[] as = a.shape();
+        long[] bs = b.shape();
+        if (as.length == 0 || bs.length == 0) {
+            throw new IllegalArgumentException("matmul needs tensors of at least 1 dimension, got shapes "
+                    + Arrays.toString(as) + " and " + Arrays.toString(bs));
+        }
+        long k1 = as[as.length - 1];
+        long k2 = bs.length == 1 ? bs[0] : bs[bs.length - 2];
+        if (k1 != k2) {
+            throw new IllegalArgumentException("matmul: shapes " + Arrays.toString(as) + " and " + Arrays.toString(bs)
+                    + " do not align (" + k1 + " != " + k2 + ")");
+        }
+        if (as.length == 1 && bs.length == 1) {
+            return new long[0];
+        }
+        long m = as.length == 1 ? -1 : as[as.length - 2];
+        long n = bs.length == 1 ? -1 : bs[bs.length - 1];
+        long[] batch = broadcastBatch(as, bs);
+        long[] out = Arrays.copyOf(batch, batch.length + (m >= 0 ? 1 : 0) + (n >= 0 ? 1 : 0));
+        int i = batch.length;
+        if (m >= 0) out[i++] = m;
+        if (n >= 0) out[i] = n;
+        checkBlasInt("rows", m);
+        checkBlasInt("columns", n);
+        checkBlasInt("inner dimension", k1);
+        return out;
+    }
+
+    private static long[] broadcastBatch(long[] as, long[] bs) {
+        int ab = Math.max(0, as.length - 2);
+        int bb = Math.max(0, bs.length - 2);
+        int r = Math.max(ab, bb);
+        long[] out = new long[r];
+        for (int i = 0; i < r; i++) {
+            int ai = ab - r + i;
+            int bi = bb - r + i;
+            long x = ai >= 0 ? as[ai] : 1;
+            long y = bi >= 0 ? bs[bi] : 1;
+            if (x != y && x != 1 && y != 1) {
+                throw new IllegalArgumentException("matmul: batch dimensions of " + Arrays.toString(as) + " and "
+                        + Arrays.toString(bs) + " do not broadcast (" + x + " vs " + y + ")");
+            }
+            out[i] = x == 1 ? y : x;
+        }
+        return out;
+    }
+
+    private static void checkBlasInt(String what, long v) {
+        if (v > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("matmul: " + what + " " + v + " exceed BLAS's 32-bit sizes");
+        }
+    }
+
+    /** How BLAS reads one matrix: transposed or not, leading dimension, element offset. */
+    private record Layout(boolean trans, int ld) {
+        /** The layout of a rows×cols matrix with the given strides, or null if BLAS cannot read it. */
+        static Layout of(long rows, long cols, long rowStride, long colStride) {
+            // Row-major (NoTrans): unit column stride and rows at least cols apart.
+            if ((colStride == 1 || cols == 1) && (rows == 1 || rowStride >= Math.max(1, cols))) {
+                long ld = rows == 1 ? Math.max(1, cols) : rowStride;
+                if (ld <= Integer.MAX_VALUE) return new Layout(false, (int) ld);
+            }
+            // Column-major, i.e. the transpose is row-major: unit row stride, columns at least rows apart.
+            if ((rowStride == 1 || rows == 1) && (cols == 1 || colStride >= Math.max(1, rows))) {
+                long ld = cols == 1 ? Math.max(1, rows) : colStride;
+                if (ld <= Integer.MAX_VALUE) return new Layout(true, (int) ld);
+            }
+            return null;
+        }
+    }
+
+    /**
+     * Temporary copies of operands BLAS cannot read; they live only for one call. The scope is made
+     * only when a copy is needed: closing a shared arena costs a thread handshake, far more than a
+     * small GEMM.
+     */
+    private static final class Temporaries implements AutoCloseable {
+        private Scope scope;
+
+        Tensor copyOf(Tensor t) {
+            if (scope == null) {
+                scope = Scope.detached();
+            }
+            return Tensor.zeros(scope, t.shape()).copyFrom(t);
+        }
+
+        @Override
+        public void close() {
+            if (scope != null) {
+                scope.close();
+            }
+        }
+    }
+
+    private static void compute(Tensor a, Tensor b, Tensor out) {
+        try (Temporaries tmp = new Temporaries()) {
+            if (a.dim() == 1 && b.dim() == 1) {
+                dot(vectorForBlas(a, tmp), vectorForBlas(b, tmp), out);
+            } else if (a.dim() == 2 && b.dim() == 1) {
+                matrixVector(matrixForBlas(a, tmp), vectorForBlas(b, tmp), out);
+            } else if (a.dim() == 1 && b.dim() == 2) {
+                // x·B = (Bᵀ·x)ᵀ
+                matrixVector(matrixForBlas(b, tmp).transpose(0, 1), vectorForBlas(a, tmp), out);
+            } else {
+                batched(a, b, out, tmp);
+            }
+        }
+    }
+
+    private static void dot(Tensor x, Tensor y, Tensor out) {
+        float v = Blas.sdot((int) x.size(0), x.storage(), x.offset(), (int) x.stride(0),
+                y.storage(), y.offset(), (int) y.stride(0));
+        out.set(v);
+    }
+
+    /** out[m] = A[m×k] · x[k]; A already BLAS-readable. */
+    private static void matrixVector(Tensor mat, Tensor x, Tensor out) {
+        long m = mat.size(0);
+        long k = mat.size(1);
+        if (k == 0) {
+            out.fill(0f);
+            return;
+        }
+        Layout l = Layout.of(m, k, mat.stride(0), mat.stride(1));
+        if (l.trans()) {
+            // A is stored as Aᵀ (k×m) row-major.
+            Blas.sgemv(true, (int) k, (int) m, 1f, mat.storage(), mat.offset(), l.ld(),
+                    x.storage(), x.offset(), (int) x.stride(0), 0f, out.storage(), out.offset(), 1);
+        } else {
+            Blas.sgemv(false, (int) m, (int) k, 1f, mat.storage(), mat.offset(), l.ld(),
+                    x.storage(), x.offset(), (int) x.stride(0), 0f, out.storage(), out.offset(), 1);
+        }
+    }
+
+    private static void batched(Tensor a, Tensor b, Tensor out, Temporaries tmp) {
+        Tensor a2 = a.dim() == 1 ? a.unsqueeze(0) : a;  // [1, K]
+        Tensor b2 = b.dim() == 1 ? b.unsqueeze(1) : b;  // [K, 1]
+        long m = a2.size(-2);
+        long k = a2.size(-1);
+        long n = b2.size(-1);
+        long[] batch = broadcastBatch(a2.shape(), b2.shape());
+        int nb = batch.length;
+        long batchCount = 1;
+        for (long d : batch) batchCount *= d;
+        if (batchCount == 0 || m == 0 || n == 0) {
+            return;
+        }
+        if (k == 0) {
+            out.fill(0f);
+            return;
+        }
+        a2 = matrixForBlas(a2.expand(concat(batch, m, k)), tmp);
+        b2 = matrixForBlas(b2.expand(concat(batch, k, n)), tmp);
+        Layout la = Layout.of(m, k, a2.stride(-2), a2.stride(-1));
+        Layout lb = Layout.of(k, n, b2.stride(-2), b2.stride(-1));
+        long outMatrix = m * n;
+
+        // When B is the same matrix for every batch entry and A's rows are evenly spaced across the
+        // batch, the whole product is one GEMM with batch·m rows.
+        if (nb > 0 && allZero(b2.strides(), nb) && !la.trans()) {
+            long ld = foldedRowStride(a2, nb, m, k);
+            long rows = batchCount * m;
+            if (ld > 0 && rows <= Integer.MAX_VALUE) {
+                Blas.sgemm(false, lb.trans(), (int) rows, (int) n, (int) k, 1f,
+                        a2.storage(), a2.offset(), (int) ld, b2.storage(), b2.offset(), lb.ld(), 0f,
+                        out.storage(), out.offset(), (int) n);
+                return;
+            }
+        }
+        long[] idx = new long[nb];
+        long[] as = a2.strides();
+        long[] bs = b2.strides();
+        for (long i = 0; i < batchCount; i++) {
+            long ao = a2.offset();
+            long bo = b2.offset();
+            for (int d = 0; d < nb; d++) {
+                ao += idx[d] * as[d];
+                bo += idx[d] * bs[d];
+            }
+            Blas.sgemm(la.trans(), lb.trans(), (int) m, (int) n, (int) k, 1f,
+                    a2.storage(), ao, la.ld(), b2.storage(), bo, lb.ld(), 0f,
+                    out.storage(), out.offset() + i * outMatrix, (int) n);
+            for (int d = nb - 1; d >= 0; d--) {
+                if (++idx[d] < batch[d]) break;
+                idx[d] = 0;
+            }
+        }
+    }
+
+    /**
+     * If the rows of all batch matrices of a (row-major, unit column stride) form one evenly strided
+     * sequence of batch·m rows, that row stride; else -1.
+     */
+    private static long foldedRowStride(Tensor a, int nb, long m, long k) {
+        long[] shape = a.shape();
+        long[] st = a.strides();
+        long rowStride = -1;
+        if (m > 1) {
+            rowStride = st[nb];
+        } else {
+            for (int d = nb - 1; d >= 0 && rowStride < 0; d--) {
+                if (shape[d] != 1) rowStride = st[d];
+            }
+        }
+        if (rowStride < Math.max(1, k) || rowStride > Integer.MAX_VALUE) {
+            return -1;
+        }
+        long step = m * rowStride;
+        for (int d = nb - 1; d >= 0; d--) {
+            if (shape[d] == 1) continue;
+            if (st[d] != step) return -1;
+            step *= shape[d];
+        }
+        return rowStride;
+    }
+
+    private static boolean allZero(long[] strides, int count) {
+        for (int i = 0; i < count; i++) {
+            if (strides[i] != 0) return false;
+        }
+        return true;
+    }
+
+    private static long[] concat(long[] batch, long x, long y) {
+        long[] s = Arrays.copyOf(batch, batch.length + 2);
+        s[batch.length] = x;
+        s[batch.length + 1] = y;
+        return s;
+    }
+
+    /** t itself if BLAS can read its last two dimensions, else a contiguous copy in tmp. */
+    private static Tensor matrixForBlas(Tensor t, Temporaries tmp) {
+        return Layout.of(t.size(-2), t.size(-1), t.stride(-2), t.stride(-1)) != null ? t : tmp.copyOf(t);
+    }
+
+    /** t itself if BLAS can step through it (positive int increment), else a contiguous copy in tmp. */
+    private static Tensor vectorForBlas(Tensor t, Temporaries tmp) {
+        long inc = t.stride(0);
+        return inc >= 1 && inc <= Integer.MAX_VALUE ? t : tmp.copyOf(t);
+    }
+
+}

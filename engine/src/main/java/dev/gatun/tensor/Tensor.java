@@ -1,0 +1,762 @@
+package dev.gatun.tensor;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+/**
+ * An n-dimensional float32 array in off-heap memory: a shape, strides and an offset (both counted in
+ * elements) over a {@link MemorySegment}. Views ({@link #view}, {@link #transpose}, {@link #slice},
+ * {@link #expand}, ...) share storage and copy nothing.
+ *
+ * <p>Lifetime. A tensor created inside a {@link Scope} lives until that scope closes; one created when
+ * no scope is current owns its memory, and {@link #close()} frees it. Closing a view or a scoped tensor
+ * only retires that handle. Any use of a closed tensor, or of a view whose storage was freed, throws
+ * {@link IllegalStateException}, in Java, before any native call.
+ *
+ * <p>Allocations are 64-byte aligned ({@link Scope#ALIGNMENT}) and zero-filled.
+ */
+public final class Tensor implements AutoCloseable {
+
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT;
+    private static final int SUMMARY_THRESHOLD = 1000;
+    private static final int EDGE_ITEMS = 3;
+
+    private final MemorySegment storage;
+    /** The arena this tensor alone owns, or null when a scope owns the storage or this is a view. */
+    private final Arena ownArena;
+    private final long[] shape;
+    private final long[] strides;
+    private final long offset;
+    private boolean closed;
+
+    private Tensor(MemorySegment storage, Arena ownArena, long[] shape, long[] strides, long offset) {
+        this.storage = storage;
+        this.ownArena = ownArena;
+        this.shape = shape;
+        this.strides = strides;
+        this.offset = offset;
+    }
+
+    // ---------------------------------------------------------------- creation
+
+    /** A zero-filled tensor in the current scope (or owning its memory when there is none). */
+    public static Tensor zeros(long... shape) {
+        return allocate(Scope.current(), shape);
+    }
+
+    /** A zero-filled tensor in the given scope. */
+    public static Tensor zeros(Scope scope, long... shape) {
+        return allocate(requireScope(scope), shape);
+    }
+
+    /** A tensor of ones in the current scope. */
+    public static Tensor ones(long... shape) {
+        return full(1f, shape);
+    }
+
+    /** A tensor filled with {@code value} in the current scope. */
+    public static Tensor full(float value, long... shape) {
+        Tensor t = zeros(shape);
+        t.fill(value);
+        return t;
+    }
+
+    /** {@code [0, 1, ..., n-1]} as a 1-D tensor in the current scope. */
+    public static Tensor arange(long n) {
+        return arange(0, n, 1);
+    }
+
+    /** {@code start, start+step, ...} up to but excluding {@code end}, like {@code torch.arange}. */
+    public static Tensor arange(double start, double end, double step) {
+        if (step == 0 || !Double.isFinite(step) || !Double.isFinite(start) || !Double.isFinite(end)) {
+            throw new IllegalArgumentException("arange needs finite start, end and a non-zero step, got start="
+                    + start + " end=" + end + " step=" + step);
+        }
+        long n = (long) Math.max(0, Math.ceil((end - start) / step));
+        Tensor t = zeros(n);
+        for (long i = 0; i < n; i++) {
+            t.storage.setAtIndex(F32, i, (float) (start + i * step));
+        }
+        return t;
+    }
+
+    /** A tensor holding {@code data} (row-major) with the given shape, in the current scope. */
+    public static Tensor fromArray(float[] data, long... shape) {
+        Tensor t = zeros(shape);
+        if (t.numel() != data.length) {
+            throw new IllegalArgumentException("fromArray: " + data.length + " values do not fill shape "
+                    + Arrays.toString(shape) + " (" + t.numel() + " elements)");
+        }
+        MemorySegment.copy(data, 0, t.storage, F32, 0, data.length);
+        return t;
+    }
+
+    /** A 1-D tensor holding {@code data}. */
+    public static Tensor fromArray(float[] data) {
+        return fromArray(data, data.length);
+    }
+
+    /** Uniform samples in [0, 1), reproducible from {@code seed}. */
+    public static Tensor rand(long seed, long... shape) {
+        Tensor t = zeros(shape);
+        SplittableRandom rng = new SplittableRandom(seed);
+        long n = t.numel();
+        for (long i = 0; i < n; i++) {
+            t.storage.setAtIndex(F32, i, (float) rng.nextDouble());
+        }
+        return t;
+    }
+
+    /** Standard normal samples, reproducible from {@code seed}. */
+    public static Tensor randn(long seed, long... shape) {
+        Tensor t = zeros(shape);
+        SplittableRandom rng = new SplittableRandom(seed);
+        long n = t.numel();
+        for (long i = 0; i < n; i++) {
+            t.storage.setAtIndex(F32, i, (float) rng.nextGaussian());
+        }
+        return t;
+    }
+
+    private static Scope requireScope(Scope scope) {
+        if (scope == null) {
+            throw new IllegalArgumentException("scope is null");
+        }
+        if (!scope.isOpen()) {
+            throw new IllegalStateException("scope is closed");
+        }
+        return scope;
+    }
+
+    private static Tensor allocate(Scope scope, long[] shape) {
+        long[] s = checkShape(shape);
+        long n = numel(s);
+        long bytes = Math.multiplyExact(n, (long) Float.BYTES);
+        if (scope != null) {
+            return new Tensor(scope.allocate(bytes), null, s, contiguousStrides(s), 0);
+        }
+        Arena arena = Arena.ofShared();
+        return new Tensor(arena.allocate(bytes, Scope.ALIGNMENT), arena, s, contiguousStrides(s), 0);
+    }
+
+    private static long[] checkShape(long[] shape) {
+        if (shape == null) {
+            throw new IllegalArgumentException("shape is null");
+        }
+        for (int i = 0; i < shape.length; i++) {
+            if (shape[i] < 0) {
+                throw new IllegalArgumentException("negative size " + shape[i] + " at dimension " + i + " of shape "
+                        + Arrays.toString(shape));
+            }
+        }
+        numel(shape); // overflow check
+        return shape.clone();
+    }
+
+    private static long numel(long[] shape) {
+        long n = 1;
+        for (long d : shape) {
+            n = Math.multiplyExact(n, d);
+        }
+        return n;
+    }
+
+    static long[] contiguousStrides(long[] shape) {
+        long[] st = new long[shape.length];
+        long s = 1;
+        for (int i = shape.length - 1; i >= 0; i--) {
+            st[i] = s;
+            s *= Math.max(1, shape[i]);
+        }
+        return st;
+    }
+
+    // ---------------------------------------------------------------- metadata
+
+    /** The sizes of each dimension (a copy). */
+    public long[] shape() {
+        return shape.clone();
+    }
+
+    /** The size of dimension {@code d}; negative {@code d} counts from the end. */
+    public long size(int d) {
+        return shape[dimIndex(d)];
+    }
+
+    /** The number of dimensions. */
+    public int dim() {
+        return shape.length;
+    }
+
+    /** The number of elements. */
+    public long numel() {
+        return numel(shape);
+    }
+
+    /** Element strides of each dimension (a copy). */
+    public long[] strides() {
+        return strides.clone();
+    }
+
+    /** The stride of dimension {@code d} in elements. */
+    public long stride(int d) {
+        return strides[dimIndex(d)];
+    }
+
+    /** Offset of the first element from the start of the storage, in elements. */
+    public long offset() {
+        return offset;
+    }
+
+    /** The storage segment, for the backend: elements are float32 at {@code offset + Σ idx·stride}. */
+    public MemorySegment storage() {
+        checkAlive();
+        return storage;
+    }
+
+    /** Whether elements are laid out row-major without gaps (size-1 dimensions may have any stride). */
+    public boolean isContiguous() {
+        long expected = 1;
+        for (int i = shape.length - 1; i >= 0; i--) {
+            if (shape[i] == 1) {
+                continue;
+            }
+            if (shape[i] == 0) {
+                return true;
+            }
+            if (strides[i] != expected) {
+                return false;
+            }
+            expected *= shape[i];
+        }
+        return true;
+    }
+
+    /** Whether this handle is usable: not closed and its storage not freed. */
+    public boolean isAlive() {
+        return !closed && storage.scope().isAlive();
+    }
+
+    /** Throws {@link IllegalStateException} unless {@link #isAlive()}. */
+    public void checkAlive() {
+        if (closed) {
+            throw new IllegalStateException("tensor " + Arrays.toString(shape) + " is closed");
+        }
+        if (!storage.scope().isAlive()) {
+            throw new IllegalStateException("tensor " + Arrays.toString(shape)
+                    + " is unusable: the scope or tensor that owned its storage was closed");
+        }
+    }
+
+    /** Frees the storage if this tensor owns it; otherwise retires this handle only. Idempotent. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (ownArena != null) {
+            ownArena.close();
+        }
+    }
+
+    private int dimIndex(int d) {
+        int r = shape.length;
+        int i = d < 0 ? d + r : d;
+        if (i < 0 || i >= r) {
+            throw new IllegalArgumentException("dimension " + d + " out of range for a " + r + "-d tensor");
+        }
+        return i;
+    }
+
+    // ---------------------------------------------------------------- element access
+
+    /** The element at {@code index} (one entry per dimension). */
+    public float get(long... index) {
+        checkAlive();
+        return storage.getAtIndex(F32, elementOffset(index));
+    }
+
+    /** Sets the element at {@code index}. */
+    public void set(float value, long... index) {
+        checkAlive();
+        storage.setAtIndex(F32, elementOffset(index), value);
+    }
+
+    /** The single value of a one-element tensor. */
+    public float item() {
+        checkAlive();
+        if (numel() != 1) {
+            throw new IllegalArgumentException("item() needs a one-element tensor, shape is " + Arrays.toString(shape));
+        }
+        return storage.getAtIndex(F32, offset);
+    }
+
+    private long elementOffset(long[] index) {
+        if (index.length != shape.length) {
+            throw new IllegalArgumentException("index has " + index.length + " entries for a " + shape.length
+                    + "-d tensor");
+        }
+        long o = offset;
+        for (int i = 0; i < index.length; i++) {
+            if (index[i] < 0 || index[i] >= shape[i]) {
+                throw new IndexOutOfBoundsException("index " + index[i] + " out of range [0, " + shape[i]
+                        + ") at dimension " + i);
+            }
+            o += index[i] * strides[i];
+        }
+        return o;
+    }
+
+    /** Sets every element to {@code value}. */
+    public Tensor fill(float value) {
+        checkAlive();
+        if (isContiguous()) {
+            long n = numel();
+            if (value == 0f) {
+                storage.asSlice(offset * Float.BYTES, n * Float.BYTES).fill((byte) 0);
+            } else {
+                for (long i = 0; i < n; i++) {
+                    storage.setAtIndex(F32, offset + i, value);
+                }
+            }
+            return this;
+        }
+        forEachOffset((k, o) -> storage.setAtIndex(F32, o, value));
+        return this;
+    }
+
+    /** The elements in row-major order. */
+    public float[] toArray() {
+        checkAlive();
+        long n = numel();
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new IllegalStateException("tensor of " + n + " elements does not fit a Java array");
+        }
+        float[] out = new float[(int) n];
+        if (isContiguous()) {
+            MemorySegment.copy(storage, F32, offset * Float.BYTES, out, 0, (int) n);
+        } else {
+            forEachOffset((k, o) -> out[(int) k] = storage.getAtIndex(F32, o));
+        }
+        return out;
+    }
+
+    @FunctionalInterface
+    private interface OffsetVisitor {
+        void visit(long linearIndex, long storageOffset);
+    }
+
+    /** Visits every element in row-major order with its storage offset. */
+    private void forEachOffset(OffsetVisitor v) {
+        long n = numel();
+        if (n == 0) {
+            return;
+        }
+        int r = shape.length;
+        long[] idx = new long[r];
+        long o = offset;
+        for (long k = 0; k < n; k++) {
+            v.visit(k, o);
+            for (int d = r - 1; d >= 0; d--) {
+                if (++idx[d] < shape[d]) {
+                    o += strides[d];
+                    break;
+                }
+                o -= (shape[d] - 1) * strides[d];
+                idx[d] = 0;
+            }
+        }
+    }
+
+    /** A contiguous copy in the current scope (or owning its memory). */
+    public Tensor copy() {
+        checkAlive();
+        Tensor out = zeros(shape);
+        out.copyFrom(this);
+        return out;
+    }
+
+    /** This tensor if contiguous, otherwise a contiguous {@link #copy()}. */
+    public Tensor contiguous() {
+        checkAlive();
+        return isContiguous() ? this : copy();
+    }
+
+    /** Copies {@code src}'s elements into this tensor; the shapes must be equal. */
+    public Tensor copyFrom(Tensor src) {
+        checkAlive();
+        src.checkAlive();
+        if (!Arrays.equals(shape, src.shape)) {
+            throw new IllegalArgumentException("copyFrom: shape " + Arrays.toString(src.shape) + " into "
+                    + Arrays.toString(shape));
+        }
+        long n = numel();
+        if (isContiguous() && src.isContiguous()) {
+            MemorySegment.copy(src.storage, src.offset * Float.BYTES, storage, offset * Float.BYTES, n * Float.BYTES);
+            return this;
+        }
+        float[] values = src.toArray();
+        if (isContiguous()) {
+            MemorySegment.copy(values, 0, storage, F32, offset * Float.BYTES, values.length);
+        } else {
+            forEachOffset((k, o) -> storage.setAtIndex(F32, o, values[(int) k]));
+        }
+        return this;
+    }
+
+    // ---------------------------------------------------------------- views
+
+    private Tensor view(long[] newShape, long[] newStrides, long newOffset) {
+        return new Tensor(storage, null, newShape, newStrides, newOffset);
+    }
+
+    /**
+     * The same elements with another shape, without copying; one size may be -1 (inferred). Requires
+     * the strides to allow it (always true for contiguous tensors), else use {@link #reshape}.
+     */
+    public Tensor view(long... newShape) {
+        checkAlive();
+        long[] s = inferShape(newShape);
+        long[] st = viewStrides(s);
+        if (st == null) {
+            throw new IllegalArgumentException("view " + Arrays.toString(newShape) + " is incompatible with the strides "
+                    + Arrays.toString(strides) + " of shape " + Arrays.toString(shape) + "; use reshape (copies)");
+        }
+        return view(s, st, offset);
+    }
+
+    /** Like {@link #view} when the strides allow, otherwise a reshaped contiguous copy. */
+    public Tensor reshape(long... newShape) {
+        checkAlive();
+        long[] s = inferShape(newShape);
+        long[] st = viewStrides(s);
+        return st != null ? view(s, st, offset) : copy().view(s);
+    }
+
+    /** Dimensions {@code startDim..endDim} merged into one. */
+    public Tensor flatten(int startDim, int endDim) {
+        checkAlive();
+        if (shape.length == 0) {
+            return reshape(1);
+        }
+        int a = dimIndex(startDim);
+        int b = dimIndex(endDim);
+        if (a > b) {
+            throw new IllegalArgumentException("flatten: start dimension " + startDim + " after end dimension " + endDim);
+        }
+        long[] s = new long[shape.length - (b - a)];
+        int j = 0;
+        for (int i = 0; i < a; i++) s[j++] = shape[i];
+        long m = 1;
+        for (int i = a; i <= b; i++) m *= shape[i];
+        s[j++] = m;
+        for (int i = b + 1; i < shape.length; i++) s[j++] = shape[i];
+        return reshape(s);
+    }
+
+    /** All dimensions merged into one. */
+    public Tensor flatten() {
+        return flatten(0, -1);
+    }
+
+    private long[] inferShape(long[] newShape) {
+        long known = 1;
+        int infer = -1;
+        long[] s = newShape.clone();
+        for (int i = 0; i < s.length; i++) {
+            if (s[i] == -1) {
+                if (infer >= 0) {
+                    throw new IllegalArgumentException("only one size may be -1 in " + Arrays.toString(newShape));
+                }
+                infer = i;
+            } else if (s[i] < 0) {
+                throw new IllegalArgumentException("negative size in " + Arrays.toString(newShape));
+            } else {
+                known = Math.multiplyExact(known, s[i]);
+            }
+        }
+        long n = numel();
+        if (infer >= 0) {
+            if (known == 0 || n % known != 0) {
+                throw new IllegalArgumentException("shape " + Arrays.toString(newShape) + " is invalid for "
+                        + n + " elements");
+            }
+            s[infer] = n / known;
+        } else if (known != n) {
+            throw new IllegalArgumentException("shape " + Arrays.toString(newShape) + " is invalid for " + n
+                    + " elements (shape " + Arrays.toString(shape) + ")");
+        }
+        return s;
+    }
+
+    /**
+     * Strides for viewing this tensor with {@code newShape}, or null if that needs a copy. Walks the old
+     * dimensions from the right in chunks that are contiguous with each other; each chunk may be split
+     * into new dimensions freely, but no new dimension may straddle two chunks.
+     */
+    private long[] viewStrides(long[] newShape) {
+        if (numel() == 0 || shape.length == 0) {
+            return contiguousStrides(newShape);
+        }
+        long[] out = new long[newShape.length];
+        int viewD = newShape.length - 1;
+        long chunkBaseStride = strides[shape.length - 1];
+        long tensorNumel = 1;
+        long viewNumel = 1;
+        for (int d = shape.length - 1; d >= 0; d--) {
+            tensorNumel *= shape[d];
+            boolean chunkEnds = d == 0 || (shape[d - 1] != 1 && strides[d - 1] != tensorNumel * chunkBaseStride);
+            if (chunkEnds) {
+                while (viewD >= 0 && (viewNumel < tensorNumel || newShape[viewD] == 1)) {
+                    out[viewD] = viewNumel * chunkBaseStride;
+                    viewNumel *= newShape[viewD];
+                    viewD--;
+                }
+                if (viewNumel != tensorNumel) {
+                    return null;
+                }
+                if (d > 0) {
+                    chunkBaseStride = strides[d - 1];
+                    tensorNumel = 1;
+                    viewNumel = 1;
+                }
+            }
+        }
+        return viewD == -1 ? out : null;
+    }
+
+    /** Dimensions {@code d0} and {@code d1} swapped, as a view. */
+    public Tensor transpose(int d0, int d1) {
+        checkAlive();
+        int a = dimIndex(d0);
+        int b = dimIndex(d1);
+        long[] s = shape.clone();
+        long[] st = strides.clone();
+        s[a] = shape[b];
+        s[b] = shape[a];
+        st[a] = strides[b];
+        st[b] = strides[a];
+        return view(s, st, offset);
+    }
+
+    /** The transpose of a 2-D tensor (a view). */
+    public Tensor t() {
+        if (shape.length != 2) {
+            throw new IllegalArgumentException("t() needs a 2-d tensor, shape is " + Arrays.toString(shape));
+        }
+        return transpose(0, 1);
+    }
+
+    /** Dimensions reordered: result dimension i is this tensor's dimension {@code order[i]} (a view). */
+    public Tensor permute(int... order) {
+        checkAlive();
+        if (order.length != shape.length) {
+            throw new IllegalArgumentException("permute needs " + shape.length + " dimensions, got "
+                    + Arrays.toString(order));
+        }
+        boolean[] seen = new boolean[shape.length];
+        long[] s = new long[shape.length];
+        long[] st = new long[shape.length];
+        for (int i = 0; i < order.length; i++) {
+            int d = dimIndex(order[i]);
+            if (seen[d]) {
+                throw new IllegalArgumentException("permute repeats dimension " + order[i] + " in "
+                        + Arrays.toString(order));
+            }
+            seen[d] = true;
+            s[i] = shape[d];
+            st[i] = strides[d];
+        }
+        return view(s, st, offset);
+    }
+
+    /** Elements {@code start, start+step, ...} below {@code end} along {@code dim} (a view). */
+    public Tensor slice(int dim, long start, long end, long step) {
+        checkAlive();
+        int d = dimIndex(dim);
+        if (step <= 0) {
+            throw new IllegalArgumentException("slice step must be positive, got " + step);
+        }
+        if (start < 0 || end > shape[d] || start > end) {
+            throw new IndexOutOfBoundsException("slice [" + start + ", " + end + ") out of range for dimension " + dim
+                    + " of size " + shape[d]);
+        }
+        long[] s = shape.clone();
+        long[] st = strides.clone();
+        s[d] = (end - start + step - 1) / step;
+        st[d] = strides[d] * step;
+        return view(s, st, offset + start * strides[d]);
+    }
+
+    /** Elements {@code start..end-1} along {@code dim} (a view). */
+    public Tensor slice(int dim, long start, long end) {
+        return slice(dim, start, end, 1);
+    }
+
+    /** Index {@code i} of dimension {@code dim}, which is removed (a view). */
+    public Tensor select(int dim, long i) {
+        checkAlive();
+        int d = dimIndex(dim);
+        if (i < 0 || i >= shape[d]) {
+            throw new IndexOutOfBoundsException("index " + i + " out of range [0, " + shape[d] + ") at dimension " + dim);
+        }
+        long[] s = new long[shape.length - 1];
+        long[] st = new long[shape.length - 1];
+        for (int k = 0, j = 0; k < shape.length; k++) {
+            if (k != d) {
+                s[j] = shape[k];
+                st[j++] = strides[k];
+            }
+        }
+        return view(s, st, offset + i * strides[d]);
+    }
+
+    /** A size-1 dimension inserted at {@code dim} (0..dim()), as a view. */
+    public Tensor unsqueeze(int dim) {
+        checkAlive();
+        int r = shape.length;
+        int d = dim < 0 ? dim + r + 1 : dim;
+        if (d < 0 || d > r) {
+            throw new IllegalArgumentException("unsqueeze dimension " + dim + " out of range for a " + r + "-d tensor");
+        }
+        long[] s = new long[r + 1];
+        long[] st = new long[r + 1];
+        for (int k = 0, j = 0; k <= r; k++) {
+            if (k == d) {
+                s[k] = 1;
+                st[k] = d < r ? strides[d] * shape[d] : 1;
+            } else {
+                s[k] = shape[j];
+                st[k] = strides[j++];
+            }
+        }
+        return view(s, st, offset);
+    }
+
+    /**
+     * A broadcast view to {@code newShape} (numpy rules: align from the right, size-1 dims repeat with
+     * stride 0, new leading dims are added). Writes through such a view alias; ops only read them.
+     */
+    public Tensor expand(long... newShape) {
+        checkAlive();
+        int r = newShape.length;
+        if (r < shape.length) {
+            throw new IllegalArgumentException("cannot expand shape " + Arrays.toString(shape) + " to fewer dimensions "
+                    + Arrays.toString(newShape));
+        }
+        long[] s = newShape.clone();
+        long[] st = new long[r];
+        for (int i = r - 1, j = shape.length - 1; i >= 0; i--, j--) {
+            if (j >= 0) {
+                if (shape[j] == newShape[i]) {
+                    st[i] = strides[j];
+                } else if (shape[j] == 1 && newShape[i] >= 0) {
+                    st[i] = 0;
+                } else {
+                    throw new IllegalArgumentException("cannot expand shape " + Arrays.toString(shape) + " to "
+                            + Arrays.toString(newShape) + " (dimension " + i + ")");
+                }
+            } else {
+                if (newShape[i] < 0) {
+                    throw new IllegalArgumentException("negative size in " + Arrays.toString(newShape));
+                }
+                st[i] = 0;
+            }
+        }
+        return view(s, st, offset);
+    }
+
+    /** Whether the two tensors use the same storage (so writing one may change the other). */
+    public boolean sharesStorageWith(Tensor other) {
+        return storage.address() < other.storage.address() + other.storage.byteSize()
+                && other.storage.address() < storage.address() + storage.byteSize();
+    }
+
+    // ---------------------------------------------------------------- printing
+
+    @Override
+    public String toString() {
+        if (!isAlive()) {
+            return "tensor(<closed>, shape=" + Arrays.toString(shape) + ")";
+        }
+        StringBuilder sb = new StringBuilder("tensor(");
+        boolean summarize = numel() > SUMMARY_THRESHOLD;
+        float[] values = toArray();
+        Format f = Format.of(values);
+        if (shape.length == 0) {
+            sb.append(f.format(values[0]).strip());
+        } else {
+            appendDim(sb, 0, 0, contiguousStrides(shape), values, f, summarize, "tensor(".length());
+        }
+        sb.append(", shape=").append(Arrays.toString(shape)).append(')');
+        return sb.toString();
+    }
+
+    private void appendDim(StringBuilder sb, int d, long base, long[] cst, float[] v, Format f, boolean summarize,
+                           int indent) {
+        sb.append('[');
+        long n = shape[d];
+        boolean cut = summarize && n > 2 * EDGE_ITEMS;
+        for (long i = 0; i < n; i++) {
+            if (cut && i == EDGE_ITEMS) {
+                sb.append(d == shape.length - 1 ? "..., " : "...,\n" + " ".repeat(indent + d + 1));
+                i = n - EDGE_ITEMS;
+            }
+            if (d == shape.length - 1) {
+                sb.append(f.format(v[(int) (base + i)]));
+                if (i < n - 1) sb.append(", ");
+            } else {
+                appendDim(sb, d + 1, base + i * cst[d], cst, v, f, summarize, indent);
+                if (i < n - 1) {
+                    sb.append(',').append("\n".repeat(shape.length - 1 - d)).append(" ".repeat(indent + d + 1));
+                }
+            }
+        }
+        sb.append(']');
+    }
+
+    /** One number format for a whole tensor, as PyTorch picks it: integers, fixed, or scientific. */
+    private record Format(String pattern, int width, boolean integral) {
+        static Format of(float[] v) {
+            boolean integral = true;
+            double maxAbs = 0;
+            double minAbs = Double.POSITIVE_INFINITY;
+            for (float x : v) {
+                if (!Float.isFinite(x)) continue;
+                double a = Math.abs(x);
+                if (x != Math.rint(x)) integral = false;
+                maxAbs = Math.max(maxAbs, a);
+                if (a > 0) minAbs = Math.min(minAbs, a);
+            }
+            String pattern;
+            if (integral && maxAbs < 1e8) {
+                pattern = "%.0f.";
+            } else if (maxAbs >= 1e8 || (minAbs < 1e-4 && minAbs != Double.POSITIVE_INFINITY)
+                    || maxAbs / Math.max(minAbs, Double.MIN_VALUE) > 1000 && minAbs < 1) {
+                pattern = "%.4e";
+            } else {
+                pattern = "%.4f";
+            }
+            int width = 0;
+            for (float x : v) {
+                width = Math.max(width, raw(pattern, x).length());
+            }
+            return new Format(pattern, width, integral);
+        }
+
+        private static String raw(String pattern, float x) {
+            if (Float.isNaN(x)) return "nan";
+            if (Float.isInfinite(x)) return x > 0 ? "inf" : "-inf";
+            return String.format(java.util.Locale.ROOT, pattern, x);
+        }
+
+        String format(float x) {
+            String s = raw(pattern, x);
+            return " ".repeat(Math.max(0, width - s.length())) + s;
+        }
+    }
+}

@@ -1,0 +1,19 @@
+/**
+ * The gatun engine: off-heap tensors, the native backend over OpenBLAS and oneDNN, ops and the
+ * {@code gatun} command.
+ *
+ * <p>Only {@code dev.gatun.backend} talks to {@code dev.gatun.bindings}. Run with
+ * {@code --enable-native-access=dev.gatun.bindings,dev.gatun.engine} on the module path (or
+ * {@code ALL-UNNAMED} on the class path).
+ */
+module dev.gatun.engine {
+    requires dev.gatun.bindings;
+    requires info.picocli;
+
+    exports dev.gatun.backend;
+    exports dev.gatun.tensor;
+    exports dev.gatun.ops;
+    exports dev.gatun.cli;
+
+    opens dev.gatun.cli to info.picocli;
+}

@@ -1,0 +1,75 @@
+package dev.gatun.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class GatunTest {
+
+    private record Run(int code, String out, String err) {}
+
+    private static Run run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = Gatun.run(new PrintWriter(out), new PrintWriter(err), args);
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    @Test
+    void infoNamesTheLibrariesAndThreads() {
+        Run r = run("info");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("openblas         OpenBLAS 0.3"), r.out());
+        assertTrue(r.out().contains("onednn           2."), r.out());
+        assertTrue(r.out().contains("onednn cpu isa"), r.out());
+        assertTrue(r.out().contains("gatun.threads"), r.out());
+        assertTrue(r.out().contains("java             " + Runtime.version().feature()), r.out());
+    }
+
+    @Test
+    void gemmPrintsThroughput() {
+        Run r = run("gemm", "--sizes", "8,16", "--seconds", "0.01");
+        assertEquals(0, r.code(), r.err());
+        String[] lines = r.out().strip().split("\n");
+        assertEquals(3, lines.length, r.out());
+        assertTrue(lines[1].strip().startsWith("8 "), r.out());
+    }
+
+    @Test
+    void userMistakesAreMessagesNotStackTraces() {
+        Run r = run("gemm", "--sizes", "0");
+        assertEquals(1, r.code());
+        assertTrue(r.err().startsWith("gatun: --sizes must be positive"), r.err());
+        assertFalse(r.err().contains("\tat "), r.err());
+        Run unknown = run("frobnicate");
+        assertEquals(2, unknown.code());
+    }
+
+    /** A missing library is reported by package name, in a fresh JVM (libraries load once per process). */
+    @Test
+    void missingLibraryNamesTheDebianPackage() throws IOException, InterruptedException {
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED,dev.gatun.bindings,dev.gatun.engine",
+                "-Dgatun.openblas=/nonexistent/libopenblas.so.0"));
+        String modulePath = System.getProperty("jdk.module.path");
+        if (modulePath != null && !modulePath.isEmpty()) {
+            cmd.addAll(List.of("--module-path", modulePath, "--add-modules", "ALL-MODULE-PATH"));
+        }
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "dev.gatun.cli.Gatun", "info"));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(1, p.waitFor(), output);
+        assertTrue(output.contains("libopenblas.so.0 was not found. Install it with: sudo apt-get install libopenblas-dev"),
+                output);
+        assertFalse(output.contains("UnsatisfiedLinkError"), output);
+        assertFalse(output.contains("\tat "), output);
+    }
+}
