@@ -10,7 +10,9 @@ module dev.gatun.engine {
     requires dev.gatun.bindings;
     requires info.picocli;
 
+    exports dev.gatun.autograd;
     exports dev.gatun.backend;
+    exports dev.gatun.nn;
     exports dev.gatun.tensor;
     exports dev.gatun.ops;
     exports dev.gatun.cli;

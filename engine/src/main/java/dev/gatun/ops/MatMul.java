@@ -1,5 +1,6 @@
 package dev.gatun.ops;
 
+import dev.gatun.autograd.Autograd;
 import dev.gatun.backend.Blas;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
@@ -24,7 +25,10 @@ public final class MatMul {
 
     private MatMul() {}
 
-    /** {@code a · b} in a new tensor (in the current scope, or owning its memory). */
+    /**
+     * {@code a · b} in a new tensor (in the current scope, or owning its memory). Differentiable:
+     * ∂a = g·bᵀ and ∂b = aᵀ·g, each summed over the batch dimensions it was broadcast along.
+     */
     public static Tensor matmul(Tensor a, Tensor b) {
         long[] outShape = outputShape(a, b);
         Tensor out = Tensor.zeros(outShape);
@@ -34,7 +38,80 @@ public final class MatMul {
             out.close();
             throw e;
         }
-        return out;
+        return Autograd.record(out, "matmul", g -> matmulBackward(a, b, g), a, b);
+    }
+
+    private static Tensor[] matmulBackward(Tensor a, Tensor b, Tensor g) {
+        // Promote 1-d operands as the forward did, and give g the dimensions they dropped.
+        Tensor a2 = a.dim() == 1 ? a.unsqueeze(0) : a;
+        Tensor b2 = b.dim() == 1 ? b.unsqueeze(1) : b;
+        Tensor g2;
+        if (a.dim() == 1 && b.dim() == 1) {
+            g2 = g.reshape(1, 1);
+        } else if (a.dim() == 1) {
+            g2 = g.unsqueeze(-2);
+        } else if (b.dim() == 1) {
+            g2 = g.unsqueeze(-1);
+        } else {
+            g2 = g;
+        }
+        Tensor da = null;
+        Tensor db = null;
+        if (a.requiresGrad()) {
+            da = Kernels.sumToShape(matmul(g2, b2.transpose(-1, -2)), a2.shape()).reshape(a.shape());
+        }
+        if (b.requiresGrad()) {
+            db = Kernels.sumToShape(matmul(a2.transpose(-1, -2), g2), b2.shape()).reshape(b.shape());
+        }
+        return new Tensor[] {da, db};
+    }
+
+    /**
+     * {@code x · wᵀ + bias}, the fully connected layer with PyTorch's weight layout: x [..., in],
+     * weight [out, in], bias [out] or null. Recorded as one node: ∂x = g·w, ∂w = gᵀ·x (over all
+     * leading dimensions of x), ∂bias = Σ g over them.
+     */
+    public static Tensor linear(Tensor x, Tensor weight, Tensor bias) {
+        x.checkAlive();
+        weight.checkAlive();
+        if (weight.dim() != 2) {
+            throw new IllegalArgumentException("linear: weight must be [out, in], got " + Arrays.toString(weight.shape()));
+        }
+        long in = weight.size(1);
+        long outFeatures = weight.size(0);
+        if (x.dim() == 0 || x.size(-1) != in) {
+            throw new IllegalArgumentException("linear: input of shape " + Arrays.toString(x.shape()) + " does not end in "
+                    + in + " features (weight " + Arrays.toString(weight.shape()) + ")");
+        }
+        if (bias != null) {
+            bias.checkAlive();
+            if (bias.dim() != 1 || bias.size(0) != outFeatures) {
+                throw new IllegalArgumentException("linear: bias must be [" + outFeatures + "], got "
+                        + Arrays.toString(bias.shape()));
+            }
+        }
+        Tensor y;
+        try (var ignored = Autograd.noGrad()) {
+            y = matmul(x, weight.t());
+            if (bias != null) {
+                Kernels.addInPlace(y, bias);
+            }
+        }
+        return Autograd.record(y, "linear", g -> {
+            Tensor dx = x.requiresGrad() ? matmul(g, weight) : null;
+            Tensor dw = null;
+            Tensor dbias = null;
+            if (weight.requiresGrad() || (bias != null && bias.requiresGrad())) {
+                Tensor g2 = g.reshape(-1, outFeatures);
+                if (weight.requiresGrad()) {
+                    dw = matmul(g2.t(), x.reshape(-1, in));
+                }
+                if (bias != null && bias.requiresGrad()) {
+                    dbias = Kernels.sum(g2, new int[] {0}, false);
+                }
+            }
+            return new Tensor[] {dx, dw, dbias};
+        }, x, weight, bias);
     }
 
     /** {@code out = a · b}; {@code out} must be contiguous, of the result shape, and not alias an input. */
@@ -132,16 +209,15 @@ public final class MatMul {
     }
 
     /**
-     * Temporary copies of operands BLAS cannot read; they live only for one call. The scope is made
-     * only when a copy is needed: closing a shared arena costs a thread handshake, far more than a
-     * small GEMM.
+     * Temporary copies of operands BLAS cannot read; they live only for one call, on one thread. The
+     * scope is made only when a copy is needed, so the common call allocates nothing.
      */
     private static final class Temporaries implements AutoCloseable {
         private Scope scope;
 
         Tensor copyOf(Tensor t) {
             if (scope == null) {
-                scope = Scope.detached();
+                scope = Scope.local();
             }
             return Tensor.zeros(scope, t.shape()).copyFrom(t);
         }

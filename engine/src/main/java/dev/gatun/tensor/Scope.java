@@ -17,12 +17,19 @@ import java.util.ArrayDeque;
  *
  * <p>{@link #open()} makes the scope current for the calling thread until it is closed: tensors
  * created without an explicit scope land in the innermost current scope, or, when there is none,
- * own their memory themselves (freed by {@link Tensor#close()}). {@link #detached()} makes a scope
- * that is never current, for memory that must be passed around explicitly.
+ * own their memory themselves (freed by {@link Tensor#close()}). {@link #local()} and
+ * {@link #detached()} make scopes that are never current: their tensors are created by naming them.
  *
- * <p>The arena is shared, so tensors of a scope may be read and written by any thread; closing it
- * while another thread still works on its tensors makes that thread fail with an exception, never
- * touch freed memory.
+ * <p>Which threads may touch the tensors:
+ * <ul>
+ *   <li>{@link #open()} and {@link #local()}: only the creating thread (a confined arena). Native
+ *       code may still use the memory from its own threads (OpenMP, OpenBLAS) during a call made by
+ *       that thread. Closing is cheap, which suits one scope per training step or per request.
+ *   <li>{@link #detached()}: any thread (a shared arena). Closing it costs a handshake with every
+ *       thread (tens of microseconds or more), so keep it for long-lived memory such as parameters;
+ *       another thread still using a closed scope's tensors fails with an exception, never touches
+ *       freed memory.
+ * </ul>
  */
 public final class Scope implements AutoCloseable {
 
@@ -31,24 +38,34 @@ public final class Scope implements AutoCloseable {
     /** Byte alignment of every allocation: a cache line, and what oneDNN and AVX-512 prefer. */
     public static final long ALIGNMENT = 64;
 
-    private final Arena arena = Arena.ofShared();
+    private final Arena arena;
+    /** The thread whose current-scope stack holds this scope, or null if it is never current. */
     private final Thread openedOn;
     private boolean closed;
 
-    private Scope(Thread openedOn) {
+    private Scope(Arena arena, Thread openedOn) {
+        this.arena = arena;
         this.openedOn = openedOn;
     }
 
-    /** Opens a scope and makes it the calling thread's current scope until it is closed. */
+    /**
+     * Opens a scope confined to the calling thread and makes it that thread's current scope until it
+     * is closed.
+     */
     public static Scope open() {
-        Scope s = new Scope(Thread.currentThread());
+        Scope s = new Scope(Arena.ofConfined(), Thread.currentThread());
         CURRENT.get().push(s);
         return s;
     }
 
-    /** Opens a scope that is never current: tensors go into it only when it is named explicitly. */
+    /** A scope confined to the calling thread that is never current (e.g. an op's temporaries). */
+    public static Scope local() {
+        return new Scope(Arena.ofConfined(), null);
+    }
+
+    /** A scope whose tensors any thread may use, never current: for long-lived, shared memory. */
     public static Scope detached() {
-        return new Scope(null);
+        return new Scope(Arena.ofShared(), null);
     }
 
     /** The innermost open scope of the calling thread, or {@code null}. */

@@ -1,5 +1,8 @@
 package dev.gatun.tensor;
 
+import dev.gatun.autograd.Autograd;
+import dev.gatun.autograd.Node;
+import dev.gatun.ops.Kernels;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -27,14 +30,22 @@ public final class Tensor implements AutoCloseable {
     private final MemorySegment storage;
     /** The arena this tensor alone owns, or null when a scope owns the storage or this is a view. */
     private final Arena ownArena;
+    /** The scope that owns the storage, or null when a tensor owns it (this one or the view's base). */
+    private final Scope scope;
     private final long[] shape;
     private final long[] strides;
     private final long offset;
     private boolean closed;
 
-    private Tensor(MemorySegment storage, Arena ownArena, long[] shape, long[] strides, long offset) {
+    // Autograd state (see dev.gatun.autograd.Autograd).
+    private boolean requiresGrad;
+    private Tensor grad;
+    private Node gradFn;
+
+    private Tensor(MemorySegment storage, Arena ownArena, Scope scope, long[] shape, long[] strides, long offset) {
         this.storage = storage;
         this.ownArena = ownArena;
+        this.scope = scope;
         this.shape = shape;
         this.strides = strides;
         this.offset = offset;
@@ -136,10 +147,10 @@ public final class Tensor implements AutoCloseable {
         long n = numel(s);
         long bytes = Math.multiplyExact(n, (long) Float.BYTES);
         if (scope != null) {
-            return new Tensor(scope.allocate(bytes), null, s, contiguousStrides(s), 0);
+            return new Tensor(scope.allocate(bytes), null, scope, s, contiguousStrides(s), 0);
         }
         Arena arena = Arena.ofShared();
-        return new Tensor(arena.allocate(bytes, Scope.ALIGNMENT), arena, s, contiguousStrides(s), 0);
+        return new Tensor(arena.allocate(bytes, Scope.ALIGNMENT), arena, null, s, contiguousStrides(s), 0);
     }
 
     private static long[] checkShape(long[] shape) {
@@ -251,16 +262,95 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
-    /** Frees the storage if this tensor owns it; otherwise retires this handle only. Idempotent. */
+    /** The scope that owns this tensor's storage, or null when a tensor owns it. */
+    public Scope scope() {
+        return scope;
+    }
+
+    /** A zero-filled tensor of this shape with storage of the same owner: this scope, or its own. */
+    public Tensor zerosLikeOwned() {
+        return scope != null ? zeros(scope, shape) : allocate(null, shape);
+    }
+
+    /**
+     * Frees the storage if this tensor owns it (and its gradient, if that is owned too); otherwise
+     * retires this handle only. Idempotent.
+     */
     @Override
     public void close() {
         if (closed) {
             return;
         }
         closed = true;
+        gradFn = null;
         if (ownArena != null) {
             ownArena.close();
+            if (grad != null) {
+                grad.close();
+            }
         }
+    }
+
+    // ---------------------------------------------------------------- autograd
+
+    /** Whether gradients flow to or through this tensor. */
+    public boolean requiresGrad() {
+        return requiresGrad;
+    }
+
+    /**
+     * Marks a leaf tensor (one not produced by a recorded op) as needing a gradient: {@link #backward()}
+     * will accumulate into {@link #grad()}.
+     */
+    public Tensor requiresGrad(boolean value) {
+        if (gradFn != null) {
+            throw new IllegalStateException("requiresGrad can only be set on leaf tensors; this one was made by "
+                    + gradFn.op() + " (use detach())");
+        }
+        requiresGrad = value;
+        return this;
+    }
+
+    /** The accumulated gradient of a leaf after {@link #backward()}, or null if none yet. */
+    public Tensor grad() {
+        return grad;
+    }
+
+    /** Replaces the gradient (null clears it); its shape must match. */
+    public void setGrad(Tensor g) {
+        if (g != null && !Arrays.equals(g.shape, shape)) {
+            throw new IllegalArgumentException("gradient of shape " + Arrays.toString(g.shape) + " for a tensor of shape "
+                    + Arrays.toString(shape));
+        }
+        grad = g;
+    }
+
+    /** The recorded op that produced this tensor, or null for a leaf. */
+    public Node gradFn() {
+        return gradFn;
+    }
+
+    /** Records that {@code node} produced this tensor; called by ops when autograd is recording. */
+    public void setGradFn(Node node) {
+        if (node == null) {
+            throw new IllegalArgumentException("node is null");
+        }
+        gradFn = node;
+        requiresGrad = true;
+    }
+
+    /**
+     * Back-propagates from this scalar (a one-element tensor) through the recorded ops, accumulating
+     * into the {@link #grad()} of every leaf that requires a gradient.
+     */
+    public void backward() {
+        Autograd.backward(this, null);
+    }
+
+    /** A view of the same storage that autograd treats as a constant leaf. */
+    public Tensor detach() {
+        checkAlive();
+        return new Tensor(storage, null, scope, shape, strides, offset);
     }
 
     private int dimIndex(int d) {
@@ -377,13 +467,28 @@ public final class Tensor implements AutoCloseable {
         checkAlive();
         Tensor out = zeros(shape);
         out.copyFrom(this);
-        return out;
+        return Autograd.record(out, "copy", g -> new Tensor[] {g}, this);
     }
 
     /** This tensor if contiguous, otherwise a contiguous {@link #copy()}. */
     public Tensor contiguous() {
         checkAlive();
         return isContiguous() ? this : copy();
+    }
+
+    /** Copies {@code values} (row-major) into this tensor, which may be a strided view. */
+    public Tensor copyFrom(float[] values) {
+        checkAlive();
+        if (values.length != numel()) {
+            throw new IllegalArgumentException("copyFrom: " + values.length + " values for a tensor of shape "
+                    + Arrays.toString(shape) + " (" + numel() + " elements)");
+        }
+        if (isContiguous()) {
+            MemorySegment.copy(values, 0, storage, F32, offset * Float.BYTES, values.length);
+        } else {
+            forEachOffset((k, o) -> storage.setAtIndex(F32, o, values[(int) k]));
+        }
+        return this;
     }
 
     /** Copies {@code src}'s elements into this tensor; the shapes must be equal. */
@@ -399,19 +504,13 @@ public final class Tensor implements AutoCloseable {
             MemorySegment.copy(src.storage, src.offset * Float.BYTES, storage, offset * Float.BYTES, n * Float.BYTES);
             return this;
         }
-        float[] values = src.toArray();
-        if (isContiguous()) {
-            MemorySegment.copy(values, 0, storage, F32, offset * Float.BYTES, values.length);
-        } else {
-            forEachOffset((k, o) -> storage.setAtIndex(F32, o, values[(int) k]));
-        }
-        return this;
+        return copyFrom(src.toArray());
     }
 
     // ---------------------------------------------------------------- views
 
     private Tensor view(long[] newShape, long[] newStrides, long newOffset) {
-        return new Tensor(storage, null, newShape, newStrides, newOffset);
+        return new Tensor(storage, null, scope, newShape, newStrides, newOffset);
     }
 
     /**
@@ -426,7 +525,13 @@ public final class Tensor implements AutoCloseable {
             throw new IllegalArgumentException("view " + Arrays.toString(newShape) + " is incompatible with the strides "
                     + Arrays.toString(strides) + " of shape " + Arrays.toString(shape) + "; use reshape (copies)");
         }
-        return view(s, st, offset);
+        return recordReshape(view(s, st, offset));
+    }
+
+    /** Records a shape change: the gradient flows back reshaped to this tensor's shape. */
+    private Tensor recordReshape(Tensor out) {
+        long[] original = shape;
+        return Autograd.record(out, "view", g -> new Tensor[] {g.reshape(original)}, this);
     }
 
     /** Like {@link #view} when the strides allow, otherwise a reshaped contiguous copy. */
@@ -434,7 +539,7 @@ public final class Tensor implements AutoCloseable {
         checkAlive();
         long[] s = inferShape(newShape);
         long[] st = viewStrides(s);
-        return st != null ? view(s, st, offset) : copy().view(s);
+        return st != null ? recordReshape(view(s, st, offset)) : copy().view(s);
     }
 
     /** Dimensions {@code startDim..endDim} merged into one. */
@@ -540,7 +645,7 @@ public final class Tensor implements AutoCloseable {
         s[b] = shape[a];
         st[a] = strides[b];
         st[b] = strides[a];
-        return view(s, st, offset);
+        return Autograd.record(view(s, st, offset), "transpose", g -> new Tensor[] {g.transpose(a, b)}, this);
     }
 
     /** The transpose of a 2-D tensor (a view). */
@@ -571,7 +676,11 @@ public final class Tensor implements AutoCloseable {
             s[i] = shape[d];
             st[i] = strides[d];
         }
-        return view(s, st, offset);
+        int[] inverse = new int[order.length];
+        for (int i = 0; i < order.length; i++) {
+            inverse[dimIndex(order[i])] = i;
+        }
+        return Autograd.record(view(s, st, offset), "permute", g -> new Tensor[] {g.permute(inverse)}, this);
     }
 
     /** Elements {@code start, start+step, ...} below {@code end} along {@code dim} (a view). */
@@ -589,7 +698,12 @@ public final class Tensor implements AutoCloseable {
         long[] st = strides.clone();
         s[d] = (end - start + step - 1) / step;
         st[d] = strides[d] * step;
-        return view(s, st, offset + start * strides[d]);
+        long[] original = shape;
+        return Autograd.record(view(s, st, offset + start * strides[d]), "slice", g -> {
+            Tensor full = zeros(original);
+            full.slice(d, start, end, step).copyFrom(g);
+            return new Tensor[] {full};
+        }, this);
     }
 
     /** Elements {@code start..end-1} along {@code dim} (a view). */
@@ -612,7 +726,12 @@ public final class Tensor implements AutoCloseable {
                 st[j++] = strides[k];
             }
         }
-        return view(s, st, offset + i * strides[d]);
+        long[] original = shape;
+        return Autograd.record(view(s, st, offset + i * strides[d]), "select", g -> {
+            Tensor full = zeros(original);
+            full.select(d, i).copyFrom(g);
+            return new Tensor[] {full};
+        }, this);
     }
 
     /** A size-1 dimension inserted at {@code dim} (0..dim()), as a view. */
@@ -634,7 +753,7 @@ public final class Tensor implements AutoCloseable {
                 st[k] = strides[j++];
             }
         }
-        return view(s, st, offset);
+        return recordReshape(view(s, st, offset));
     }
 
     /**
@@ -667,7 +786,8 @@ public final class Tensor implements AutoCloseable {
                 st[i] = 0;
             }
         }
-        return view(s, st, offset);
+        long[] original = shape;
+        return Autograd.record(view(s, st, offset), "expand", g -> new Tensor[] {Kernels.sumToShape(g, original)}, this);
     }
 
     /** Whether the two tensors use the same storage (so writing one may change the other). */

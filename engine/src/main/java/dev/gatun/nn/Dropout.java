@@ -1,0 +1,35 @@
+package dev.gatun.nn;
+
+import dev.gatun.tensor.Tensor;
+import java.util.SplittableRandom;
+import java.util.random.RandomGenerator;
+
+/** Inverted dropout with probability p in training mode; the identity in evaluation mode. */
+public final class Dropout extends Module {
+
+    private final float p;
+    private final RandomGenerator rng;
+
+    /** Dropout whose masks come from a generator split off the default one ({@link Init#generator()}). */
+    public Dropout(float p) {
+        this(p, new SplittableRandom(Init.generator().nextLong()));
+    }
+
+    public Dropout(float p, RandomGenerator rng) {
+        if (!(p >= 0 && p < 1)) {
+            throw new IllegalArgumentException("dropout probability must be in [0, 1), got " + p);
+        }
+        this.p = p;
+        this.rng = rng;
+    }
+
+    @Override
+    public Tensor forward(Tensor x) {
+        return dev.gatun.ops.Dropout.dropout(x, p, isTraining(), rng);
+    }
+
+    @Override
+    public String describe() {
+        return "Dropout(" + p + ")";
+    }
+}

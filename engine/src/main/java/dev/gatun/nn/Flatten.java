@@ -1,0 +1,15 @@
+package dev.gatun.nn;
+
+import dev.gatun.tensor.Tensor;
+
+/** Flattens every dimension after the batch dimension: [N, d1, d2, ...] → [N, d1·d2·...]. */
+public final class Flatten extends Module {
+
+    @Override
+    public Tensor forward(Tensor x) {
+        if (x.dim() < 2) {
+            throw new IllegalArgumentException("Flatten expects [N, ...], got a " + x.dim() + "-d tensor");
+        }
+        return x.flatten(1, -1);
+    }
+}

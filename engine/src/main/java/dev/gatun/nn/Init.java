@@ -1,0 +1,190 @@
+package dev.gatun.nn;
+
+import dev.gatun.tensor.Tensor;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+import java.util.random.RandomGenerator;
+
+/**
+ * Weight initialisation, in place, with PyTorch's formulas ({@code torch.nn.init}). For a weight of
+ * shape [out, in, k...], fan_in = in·Πk and fan_out = out·Πk.
+ *
+ * <pre>
+ *   zeros / constant(v)      w = 0 / v
+ *   uniform(a, b)            w ~ U(a, b)
+ *   normal(μ, σ)             w ~ N(μ, σ²)
+ *   xavierUniform(gain)      w ~ U(−a, a),  a = gain·√(6 / (fan_in + fan_out))
+ *   xavierNormal(gain)       w ~ N(0, σ²),  σ = gain·√(2 / (fan_in + fan_out))
+ *   kaimingUniform(a, mode)  w ~ U(−b, b),  b = gain·√(3 / fan_mode)
+ *   kaimingNormal(a, mode)   w ~ N(0, σ²),  σ = gain / √fan_mode
+ *                            gain: relu √2, leaky_relu √(2 / (1 + a²)), linear/sigmoid 1, tanh 5/3
+ *   orthogonal(gain)         w = gain·Q, Q from the QR decomposition of a normal matrix (rows or
+ *                            columns orthonormal, whichever are fewer), signs fixed so diag(R) > 0
+ *   identity                 w = I (2-d weights only; rectangular: ones on the main diagonal)
+ * </pre>
+ *
+ * <p>Layers draw from {@link #generator()} when built; {@link #manualSeed(long)} makes that
+ * reproducible, like {@code torch.manual_seed}.
+ */
+public final class Init {
+
+    /** Which fan Kaiming initialisation preserves: the forward pass's or the backward pass's variance. */
+    public enum FanMode { FAN_IN, FAN_OUT }
+
+    /** The non-linearity that follows the layer, which sets the gain. */
+    public enum Nonlinearity { LINEAR, SIGMOID, TANH, RELU, LEAKY_RELU }
+
+    private static RandomGenerator generator = new SplittableRandom(0x6a7075L);
+
+    private Init() {}
+
+    /** The default generator layers draw their initial weights from. */
+    public static synchronized RandomGenerator generator() {
+        return generator;
+    }
+
+    /** Re-seeds the default generator. */
+    public static synchronized void manualSeed(long seed) {
+        generator = new SplittableRandom(seed);
+    }
+
+    /** The recommended gain for a non-linearity ({@code torch.nn.init.calculate_gain}). */
+    public static double gain(Nonlinearity nonlinearity, double negativeSlope) {
+        return switch (nonlinearity) {
+            case LINEAR, SIGMOID -> 1;
+            case TANH -> 5.0 / 3;
+            case RELU -> Math.sqrt(2);
+            case LEAKY_RELU -> Math.sqrt(2 / (1 + negativeSlope * negativeSlope));
+        };
+    }
+
+    /** {fan_in, fan_out} of a weight of at least 2 dimensions. */
+    public static long[] fans(Tensor w) {
+        if (w.dim() < 2) {
+            throw new IllegalArgumentException("fan in and fan out need a weight of at least 2 dimensions, got shape "
+                    + Arrays.toString(w.shape()));
+        }
+        long receptive = 1;
+        for (int d = 2; d < w.dim(); d++) receptive *= w.size(d);
+        return new long[] {w.size(1) * receptive, w.size(0) * receptive};
+    }
+
+    public static Tensor zeros(Tensor w) {
+        return w.fill(0f);
+    }
+
+    public static Tensor constant(Tensor w, float value) {
+        return w.fill(value);
+    }
+
+    public static Tensor uniform(Tensor w, double low, double high, RandomGenerator rng) {
+        if (!(low <= high)) {
+            throw new IllegalArgumentException("uniform needs low <= high, got " + low + ", " + high);
+        }
+        return set(w, i -> low + (high - low) * rng.nextDouble());
+    }
+
+    public static Tensor normal(Tensor w, double mean, double std, RandomGenerator rng) {
+        if (!(std >= 0)) {
+            throw new IllegalArgumentException("normal needs std >= 0, got " + std);
+        }
+        return set(w, i -> mean + std * rng.nextGaussian());
+    }
+
+    public static Tensor xavierUniform(Tensor w, double gain, RandomGenerator rng) {
+        long[] f = fans(w);
+        double a = gain * Math.sqrt(6.0 / (f[0] + f[1]));
+        return uniform(w, -a, a, rng);
+    }
+
+    public static Tensor xavierNormal(Tensor w, double gain, RandomGenerator rng) {
+        long[] f = fans(w);
+        return normal(w, 0, gain * Math.sqrt(2.0 / (f[0] + f[1])), rng);
+    }
+
+    public static Tensor kaimingUniform(Tensor w, double a, FanMode mode, Nonlinearity nonlinearity,
+                                        RandomGenerator rng) {
+        long[] f = fans(w);
+        double fan = mode == FanMode.FAN_IN ? f[0] : f[1];
+        double bound = gain(nonlinearity, a) * Math.sqrt(3.0 / fan);
+        return uniform(w, -bound, bound, rng);
+    }
+
+    public static Tensor kaimingNormal(Tensor w, double a, FanMode mode, Nonlinearity nonlinearity,
+                                       RandomGenerator rng) {
+        long[] f = fans(w);
+        double fan = mode == FanMode.FAN_IN ? f[0] : f[1];
+        return normal(w, 0, gain(nonlinearity, a) / Math.sqrt(fan), rng);
+    }
+
+    /** Orthogonal initialisation over the weight viewed as [rows, Π other dims]. */
+    public static Tensor orthogonal(Tensor w, double gain, RandomGenerator rng) {
+        if (w.dim() < 2) {
+            throw new IllegalArgumentException("orthogonal needs at least 2 dimensions, got shape "
+                    + Arrays.toString(w.shape()));
+        }
+        int rows = Math.toIntExact(w.size(0));
+        int cols = Math.toIntExact(w.numel() / Math.max(1, rows));
+        boolean transpose = rows < cols;
+        int m = transpose ? cols : rows; // m >= n
+        int n = transpose ? rows : cols;
+        double[][] a = new double[n][m]; // column j of the m×n matrix in a[j]
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                a[j][i] = rng.nextGaussian();
+            }
+        }
+        // Modified Gram–Schmidt: columns become orthonormal and R's diagonal positive, which is the
+        // sign convention PyTorch enforces after its Householder QR.
+        for (int j = 0; j < n; j++) {
+            for (int k = 0; k < j; k++) {
+                double dot = 0;
+                for (int i = 0; i < m; i++) dot += a[k][i] * a[j][i];
+                for (int i = 0; i < m; i++) a[j][i] -= dot * a[k][i];
+            }
+            double norm = 0;
+            for (int i = 0; i < m; i++) norm += a[j][i] * a[j][i];
+            norm = Math.sqrt(norm);
+            for (int i = 0; i < m; i++) a[j][i] /= norm;
+        }
+        float[] out = new float[rows * cols];
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) {
+                double q = transpose ? a[r][c] : a[c][r];
+                out[r * cols + c] = (float) (gain * q);
+            }
+        }
+        return w.copyFrom(out);
+    }
+
+    /** The identity matrix (ones on the main diagonal) for a 2-d weight. */
+    public static Tensor identity(Tensor w) {
+        if (w.dim() != 2) {
+            throw new IllegalArgumentException("identity needs a 2-d weight, got shape " + Arrays.toString(w.shape()));
+        }
+        w.fill(0f);
+        long d = Math.min(w.size(0), w.size(1));
+        for (long i = 0; i < d; i++) {
+            w.set(1f, i, i);
+        }
+        return w;
+    }
+
+    @FunctionalInterface
+    private interface Sampler {
+        double sample(long index);
+    }
+
+    private static Tensor set(Tensor w, Sampler s) {
+        long n = w.numel();
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("tensor too large to initialise: " + n + " elements");
+        }
+        float[] v = new float[(int) n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) s.sample(i);
+        }
+        w.copyFrom(v);
+        return w;
+    }
+}

@@ -1,0 +1,61 @@
+package dev.gatun.nn;
+
+import dev.gatun.ops.MatMul;
+import dev.gatun.tensor.Tensor;
+import java.util.random.RandomGenerator;
+
+/**
+ * A fully connected layer, {@code y = x·Wᵀ + b}, weight [out, in] and bias [out] as in PyTorch.
+ * Default initialisation is PyTorch's: W and b uniform in ±1/√in (Kaiming uniform with a = √5).
+ */
+public final class Linear extends Module {
+
+    private final long inFeatures;
+    private final long outFeatures;
+    private final Tensor weight;
+    private final Tensor bias;
+
+    /** A layer with bias, initialised from the default generator ({@link Init#generator()}). */
+    public Linear(long inFeatures, long outFeatures) {
+        this(inFeatures, outFeatures, true);
+    }
+
+    public Linear(long inFeatures, long outFeatures, boolean bias) {
+        if (inFeatures < 1 || outFeatures < 1) {
+            throw new IllegalArgumentException("Linear needs positive sizes, got in=" + inFeatures + " out=" + outFeatures);
+        }
+        this.inFeatures = inFeatures;
+        this.outFeatures = outFeatures;
+        this.weight = addParameter("weight", outFeatures, inFeatures);
+        this.bias = bias ? addParameter("bias", outFeatures) : null;
+        resetParameters(Init.generator());
+    }
+
+    /** Re-initialises weight and bias as PyTorch does, drawing from {@code rng}. */
+    public void resetParameters(RandomGenerator rng) {
+        Init.kaimingUniform(weight, Math.sqrt(5), Init.FanMode.FAN_IN, Init.Nonlinearity.LEAKY_RELU, rng);
+        if (bias != null) {
+            double bound = 1 / Math.sqrt(inFeatures);
+            Init.uniform(bias, -bound, bound, rng);
+        }
+    }
+
+    public Tensor weight() {
+        return weight;
+    }
+
+    /** The bias, or null when the layer has none. */
+    public Tensor bias() {
+        return bias;
+    }
+
+    @Override
+    public Tensor forward(Tensor input) {
+        return MatMul.linear(input, weight, bias);
+    }
+
+    @Override
+    public String describe() {
+        return "Linear(" + inFeatures + " → " + outFeatures + (bias == null ? ", no bias" : "") + ")";
+    }
+}

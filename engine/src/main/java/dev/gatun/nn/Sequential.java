@@ -1,0 +1,48 @@
+package dev.gatun.nn;
+
+import dev.gatun.tensor.Tensor;
+import java.util.List;
+
+/** Modules applied one after another; children are named 0, 1, 2, ... as in PyTorch. */
+public final class Sequential extends Module {
+
+    private final Module[] layers;
+
+    public Sequential(Module... layers) {
+        if (layers.length == 0) {
+            throw new IllegalArgumentException("Sequential needs at least one module");
+        }
+        this.layers = layers.clone();
+        for (int i = 0; i < layers.length; i++) {
+            addModule(Integer.toString(i), layers[i]);
+        }
+    }
+
+    /** The i-th layer. */
+    public Module get(int i) {
+        return layers[i];
+    }
+
+    /** The number of layers. */
+    public int size() {
+        return layers.length;
+    }
+
+    @Override
+    public Tensor forward(Tensor input) {
+        Tensor x = input;
+        for (Module m : layers) {
+            x = m.forward(x);
+        }
+        return x;
+    }
+
+    @Override
+    protected Tensor summarize(Tensor input, String name, List<String[]> rows) {
+        Tensor x = input;
+        for (int i = 0; i < layers.length; i++) {
+            x = layers[i].summarize(x, name.isEmpty() ? Integer.toString(i) : name + "." + i, rows);
+        }
+        return x;
+    }
+}

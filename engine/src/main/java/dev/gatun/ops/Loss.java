@@ -1,0 +1,210 @@
+package dev.gatun.ops;
+
+import dev.gatun.autograd.Autograd;
+import dev.gatun.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+
+/**
+ * Loss functions, each the mean over all elements (or samples), as PyTorch's default
+ * {@code reduction='mean'}; each returns a 0-d tensor. Sums are accumulated in double.
+ *
+ * <pre>
+ *   mse                 L = mean (p − t)²                       ∂p = 2(p − t)/n
+ *   mae (L1)            L = mean |p − t|                        ∂p = sign(p − t)/n
+ *   binaryCrossEntropy  L = −mean [t log p + (1−t) log(1−p)]    ∂p = (p − t) / (p(1 − p)) / n
+ *                       (log clamped at −100 as PyTorch does)
+ *   bceWithLogits       L = mean [max(z,0) − z·t + log(1 + e^−|z|)]   ∂z = (σ(z) − t)/n
+ *   crossEntropy        L = mean over rows of −Σ_c q_c log softmax(z)_c, q = (1−ε)·onehot(y) + ε/C
+ *                       ∂z = (softmax(z) − q)/N
+ * </pre>
+ */
+public final class Loss {
+
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
+
+    private Loss() {}
+
+    private static void requireSameShape(String loss, Tensor prediction, Tensor target) {
+        prediction.checkAlive();
+        target.checkAlive();
+        if (!Arrays.equals(prediction.shape(), target.shape())) {
+            throw new IllegalArgumentException(loss + ": prediction shape " + Arrays.toString(prediction.shape())
+                    + " differs from target shape " + Arrays.toString(target.shape()));
+        }
+        if (prediction.numel() == 0) {
+            throw new IllegalArgumentException(loss + ": empty input");
+        }
+    }
+
+    /** Mean squared error. */
+    public static Tensor mse(Tensor prediction, Tensor target) {
+        requireSameShape("mse", prediction, target);
+        float[] p = prediction.toArray();
+        float[] t = target.toArray();
+        double sum = 0;
+        for (int i = 0; i < p.length; i++) {
+            double d = (double) p[i] - t[i];
+            sum += d * d;
+        }
+        int n = p.length;
+        Tensor out = Tensor.full((float) (sum / n));
+        return Autograd.record(out, "mse", g -> {
+            float scale = g.item() * 2f / n;
+            float[] dp = new float[n];
+            for (int i = 0; i < n; i++) dp[i] = (p[i] - t[i]) * scale;
+            Tensor gp = Tensor.fromArray(dp, prediction.shape());
+            return new Tensor[] {gp, target.requiresGrad() ? Kernels.scale(gp, -1f) : null};
+        }, prediction, target);
+    }
+
+    /** Mean absolute error (L1). The gradient at p = t is 0, as in PyTorch. */
+    public static Tensor mae(Tensor prediction, Tensor target) {
+        requireSameShape("mae", prediction, target);
+        float[] p = prediction.toArray();
+        float[] t = target.toArray();
+        double sum = 0;
+        for (int i = 0; i < p.length; i++) {
+            sum += Math.abs((double) p[i] - t[i]);
+        }
+        int n = p.length;
+        Tensor out = Tensor.full((float) (sum / n));
+        return Autograd.record(out, "mae", g -> {
+            float scale = g.item() / n;
+            float[] dp = new float[n];
+            for (int i = 0; i < n; i++) dp[i] = Math.signum(p[i] - t[i]) * scale;
+            Tensor gp = Tensor.fromArray(dp, prediction.shape());
+            return new Tensor[] {gp, target.requiresGrad() ? Kernels.scale(gp, -1f) : null};
+        }, prediction, target);
+    }
+
+    /** Binary cross-entropy on probabilities p ∈ [0, 1] and targets t ∈ [0, 1]. */
+    public static Tensor binaryCrossEntropy(Tensor probabilities, Tensor target) {
+        requireSameShape("binaryCrossEntropy", probabilities, target);
+        float[] p = probabilities.toArray();
+        float[] t = target.toArray();
+        double sum = 0;
+        for (int i = 0; i < p.length; i++) {
+            if (!(p[i] >= 0 && p[i] <= 1)) {
+                throw new IllegalArgumentException("binaryCrossEntropy: probability " + p[i] + " at index " + i
+                        + " is outside [0, 1] (use bceWithLogits for raw scores)");
+            }
+            if (!(t[i] >= 0 && t[i] <= 1)) {
+                throw new IllegalArgumentException("binaryCrossEntropy: target " + t[i] + " at index " + i
+                        + " is outside [0, 1]");
+            }
+            sum -= t[i] * clampedLog(p[i]) + (1 - t[i]) * clampedLog(1 - p[i]);
+        }
+        int n = p.length;
+        Tensor out = Tensor.full((float) (sum / n));
+        return Autograd.record(out, "binaryCrossEntropy", g -> {
+            double scale = g.item() / (double) n;
+            float[] dp = new float[n];
+            for (int i = 0; i < n; i++) {
+                // PyTorch clamps the denominator at 1e-12.
+                double denom = Math.max((double) p[i] * (1 - p[i]), 1e-12);
+                dp[i] = (float) ((p[i] - t[i]) / denom * scale);
+            }
+            return new Tensor[] {Tensor.fromArray(dp, probabilities.shape()), null};
+        }, probabilities, target);
+    }
+
+    private static double clampedLog(double v) {
+        return Math.max(Math.log(v), -100);
+    }
+
+    /** Binary cross-entropy on logits z (the sigmoid is applied inside, stably). */
+    public static Tensor bceWithLogits(Tensor logits, Tensor target) {
+        requireSameShape("bceWithLogits", logits, target);
+        float[] z = logits.toArray();
+        float[] t = target.toArray();
+        double sum = 0;
+        for (int i = 0; i < z.length; i++) {
+            double zi = z[i];
+            sum += Math.max(zi, 0) - zi * t[i] + Math.log1p(Math.exp(-Math.abs(zi)));
+        }
+        int n = z.length;
+        Tensor out = Tensor.full((float) (sum / n));
+        return Autograd.record(out, "bceWithLogits", g -> {
+            double scale = g.item() / (double) n;
+            float[] dz = new float[n];
+            for (int i = 0; i < n; i++) {
+                double s = z[i] >= 0 ? 1 / (1 + Math.exp(-z[i])) : Math.exp(z[i]) / (1 + Math.exp(z[i]));
+                dz[i] = (float) ((s - t[i]) * scale);
+            }
+            return new Tensor[] {Tensor.fromArray(dz, logits.shape()), null};
+        }, logits, target);
+    }
+
+    /** Cross-entropy of logits [N, C] against class indices, mean over the N rows. */
+    public static Tensor crossEntropy(Tensor logits, int[] targets) {
+        return crossEntropy(logits, targets, 0f);
+    }
+
+    /**
+     * Cross-entropy of logits [N, C] against class indices with label smoothing ε: the target
+     * distribution is (1 − ε) on the true class plus ε/C on every class.
+     */
+    public static Tensor crossEntropy(Tensor logits, int[] targets, float labelSmoothing) {
+        logits.checkAlive();
+        if (logits.dim() != 2) {
+            throw new IllegalArgumentException("crossEntropy expects logits of shape [N, C], got "
+                    + Arrays.toString(logits.shape()));
+        }
+        int rows = (int) logits.size(0);
+        int classes = (int) logits.size(1);
+        if (targets.length != rows) {
+            throw new IllegalArgumentException("crossEntropy: " + targets.length + " targets for a batch of " + rows
+                    + " rows");
+        }
+        if (rows == 0 || classes == 0) {
+            throw new IllegalArgumentException("crossEntropy: empty logits " + Arrays.toString(logits.shape()));
+        }
+        if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) {
+            throw new IllegalArgumentException("label smoothing must be in [0, 1], got " + labelSmoothing);
+        }
+        for (int i = 0; i < rows; i++) {
+            if (targets[i] < 0 || targets[i] >= classes) {
+                throw new IllegalArgumentException("crossEntropy: target " + targets[i] + " at row " + i
+                        + " is not a class index in [0, " + classes + ")");
+            }
+        }
+        Tensor z = logits.contiguous();
+        MemorySegment zs = z.storage();
+        long zo = z.offset();
+        float[] softmax = new float[rows * classes];
+        double total = 0;
+        double eps = labelSmoothing;
+        for (int r = 0; r < rows; r++) {
+            long base = zo + (long) r * classes;
+            float max = Float.NEGATIVE_INFINITY;
+            for (int c = 0; c < classes; c++) max = Math.max(max, zs.getAtIndex(F, base + c));
+            double sum = 0;
+            for (int c = 0; c < classes; c++) sum += Math.exp(zs.getAtIndex(F, base + c) - max);
+            double logSum = Math.log(sum) + max;
+            double rowLoss = 0;
+            for (int c = 0; c < classes; c++) {
+                double zc = zs.getAtIndex(F, base + c);
+                double logp = zc - logSum;
+                softmax[r * classes + c] = (float) Math.exp(logp);
+                double q = (c == targets[r] ? 1 - eps : 0) + eps / classes;
+                rowLoss -= q * logp;
+            }
+            total += rowLoss;
+        }
+        Tensor out = Tensor.full((float) (total / rows));
+        int[] y = targets.clone();
+        return Autograd.record(out, "crossEntropy", g -> {
+            double scale = g.item() / (double) rows;
+            float[] dz = new float[rows * classes];
+            for (int r = 0; r < rows; r++) {
+                for (int c = 0; c < classes; c++) {
+                    double q = (c == y[r] ? 1 - eps : 0) + eps / classes;
+                    dz[r * classes + c] = (float) ((softmax[r * classes + c] - q) * scale);
+                }
+            }
+            return new Tensor[] {Tensor.fromArray(dz, rows, classes)};
+        }, logits);
+    }
+}

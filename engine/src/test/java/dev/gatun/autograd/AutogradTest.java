@@ -1,0 +1,131 @@
+package dev.gatun.autograd;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.gatun.ops.Activation;
+import dev.gatun.ops.Arithmetic;
+import dev.gatun.ops.MatMul;
+import dev.gatun.ops.Reduce;
+import dev.gatun.tensor.Scope;
+import dev.gatun.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+
+class AutogradTest {
+
+    /** The seed lecture's perceptron: ŷ = g(1 + 3x₁ − 2x₂) at x = (−1, 2) is g(−6) ≈ 0.002. */
+    @Test
+    void perceptronFromTheLecture() {
+        try (Scope s = Scope.open()) {
+            Tensor w = Tensor.fromArray(new float[] {3, -2}).requiresGrad(true);
+            Tensor b = Tensor.fromArray(new float[] {1}).requiresGrad(true);
+            Tensor x = Tensor.fromArray(new float[] {-1, 2});
+            Tensor z = Arithmetic.add(MatMul.matmul(x, w), b);
+            Tensor y = Activation.sigmoid(z);
+            assertEquals(-6f, z.item());
+            double sigma = 1 / (1 + Math.exp(6));
+            assertEquals(0.002, y.item(), 0.0005);
+            assertEquals(sigma, y.item(), 1e-9);
+            y.backward();
+            double dz = sigma * (1 - sigma); // σ'(z) = σ(1 − σ)
+            assertArrayEquals(new float[] {(float) (-1 * dz), (float) (2 * dz)}, w.grad().toArray(), 1e-7f);
+            assertEquals(dz, b.grad().item(), 1e-7);
+        }
+    }
+
+    @Test
+    void gradientsAccumulateUntilZeroed() {
+        try (Scope s = Scope.open()) {
+            Tensor w = Tensor.fromArray(new float[] {1, 2, 3}).requiresGrad(true);
+            Reduce.sum(Arithmetic.scale(w, 2f)).backward();
+            assertArrayEquals(new float[] {2, 2, 2}, w.grad().toArray());
+            Reduce.sum(Arithmetic.scale(w, 2f)).backward();
+            assertArrayEquals(new float[] {4, 4, 4}, w.grad().toArray());
+            w.grad().fill(0f);
+            Reduce.sum(Arithmetic.mul(w, w)).backward();
+            assertArrayEquals(new float[] {2, 4, 6}, w.grad().toArray());
+        }
+    }
+
+    @Test
+    void leafGradientsOutliveTheStepScope() {
+        try (Scope params = Scope.detached()) {
+            Tensor w = Tensor.zeros(params, 2).requiresGrad(true);
+            try (Scope step = Scope.open()) {
+                Reduce.sum(Arithmetic.addScalar(w, 1f)).backward();
+            }
+            assertTrue(w.grad().isAlive(), "a parameter's gradient lives with the parameter");
+            assertEquals(params, w.grad().scope());
+            assertArrayEquals(new float[] {1, 1}, w.grad().toArray());
+        }
+    }
+
+    @Test
+    void backwardWithoutAnyScopeLeavesNothingBehind() {
+        try (Tensor w = Tensor.ones(3).requiresGrad(true)) {
+            Tensor loss = Reduce.sum(Arithmetic.mul(w, w));
+            loss.backward();
+            assertArrayEquals(new float[] {2, 2, 2}, w.grad().toArray());
+            loss.close();
+        }
+    }
+
+    @Test
+    void noGradRecordsNothing() {
+        try (Scope s = Scope.open()) {
+            Tensor w = Tensor.ones(2).requiresGrad(true);
+            Tensor y;
+            try (Autograd.NoGrad ignored = Autograd.noGrad()) {
+                assertFalse(Autograd.isRecording());
+                y = Arithmetic.mul(w, w);
+            }
+            assertTrue(Autograd.isRecording());
+            assertFalse(y.requiresGrad());
+            assertNull(y.gradFn());
+            IllegalStateException e = assertThrows(IllegalStateException.class, y::backward);
+            assertTrue(e.getMessage().contains("does not require grad"), e.getMessage());
+        }
+    }
+
+    @Test
+    void detachCutsTheGraph() {
+        try (Scope s = Scope.open()) {
+            Tensor w = Tensor.fromArray(new float[] {3}).requiresGrad(true);
+            Tensor sq = Arithmetic.mul(w, w);
+            Tensor y = Arithmetic.mul(sq.detach(), w); // d/dw (c·w) with c = w² held constant = 9
+            y.backward();
+            assertEquals(9f, w.grad().item());
+            assertFalse(sq.detach().requiresGrad());
+            assertThrows(IllegalStateException.class, () -> sq.requiresGrad(false));
+        }
+    }
+
+    @Test
+    void backwardNeedsAScalarOrASeed() {
+        try (Scope s = Scope.open()) {
+            Tensor w = Tensor.ones(3).requiresGrad(true);
+            Tensor y = Arithmetic.scale(w, 3f);
+            assertThrows(IllegalArgumentException.class, y::backward);
+            assertThrows(IllegalArgumentException.class, () -> Autograd.backward(y, Tensor.ones(2)));
+            Autograd.backward(y, Tensor.fromArray(new float[] {1, 2, 3}));
+            assertArrayEquals(new float[] {3, 6, 9}, w.grad().toArray());
+        }
+    }
+
+    @Test
+    void deepChainsDoNotOverflowTheStack() {
+        try (Scope s = Scope.open()) {
+            Tensor w = Tensor.ones(1).requiresGrad(true);
+            Tensor x = w;
+            for (int i = 0; i < 20_000; i++) {
+                x = Arithmetic.addScalar(x, 0f);
+            }
+            Reduce.sum(x).backward();
+            assertEquals(1f, w.grad().item());
+        }
+    }
+}
