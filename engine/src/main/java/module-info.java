@@ -15,6 +15,7 @@ module dev.gatun.engine {
     exports dev.gatun.nn;
     exports dev.gatun.tensor;
     exports dev.gatun.ops;
+    exports dev.gatun.optim;
     exports dev.gatun.cli;
 
     opens dev.gatun.cli to info.picocli;
