@@ -13,6 +13,7 @@ module dev.gatun.engine {
     exports dev.gatun.backend;
     exports dev.gatun.tensor;
     exports dev.gatun.ops;
+    exports dev.gatun.data;
     exports dev.gatun.cli;
 
     opens dev.gatun.cli to info.picocli;
