@@ -1,6 +1,6 @@
 /**
- * The gatun engine: off-heap tensors, the native backend over OpenBLAS and oneDNN, ops and the
- * {@code gatun} command.
+ * The gatun engine: off-heap tensors, the native backend over OpenBLAS and oneDNN, autograd, ops,
+ * layers, optimizers, data loading, training and the {@code gatun} command.
  *
  * <p>Only {@code dev.gatun.backend} talks to {@code dev.gatun.bindings}. Run with
  * {@code --enable-native-access=dev.gatun.bindings,dev.gatun.engine} on the module path (or
@@ -12,11 +12,12 @@ module dev.gatun.engine {
 
     exports dev.gatun.autograd;
     exports dev.gatun.backend;
+    exports dev.gatun.cli;
+    exports dev.gatun.data;
     exports dev.gatun.nn;
-    exports dev.gatun.tensor;
     exports dev.gatun.ops;
     exports dev.gatun.optim;
-    exports dev.gatun.cli;
+    exports dev.gatun.tensor;
 
     opens dev.gatun.cli to info.picocli;
 }
