@@ -9,6 +9,8 @@
 module dev.gatun.engine {
     requires dev.gatun.bindings;
     requires info.picocli;
+    requires org.knowm.xchart;
+    requires java.desktop;
 
     exports dev.gatun.autograd;
     exports dev.gatun.backend;
@@ -18,6 +20,7 @@ module dev.gatun.engine {
     exports dev.gatun.ops;
     exports dev.gatun.optim;
     exports dev.gatun.tensor;
+    exports dev.gatun.train;
 
     opens dev.gatun.cli to info.picocli;
 }

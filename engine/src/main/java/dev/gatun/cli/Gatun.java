@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
 /** The {@code gatun} command. */
 @Command(name = "gatun", mixinStandardHelpOptions = true, versionProvider = Gatun.Version.class,
         description = "A deep-learning engine for the JVM over OpenBLAS and oneDNN.",
-        subcommands = {InfoCommand.class, GemmCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {InfoCommand.class, GemmCommand.class, TrainCommand.class, CommandLine.HelpCommand.class})
 public final class Gatun implements Callable<Integer> {
 
     public static void main(String[] args) {
@@ -25,6 +25,7 @@ public final class Gatun implements Callable<Integer> {
     /** Runs the command line writing to the given streams; returns the exit code. */
     public static int run(PrintWriter out, PrintWriter err, String... args) {
         CommandLine cl = new CommandLine(new Gatun());
+        cl.setCaseInsensitiveEnumValuesAllowed(true);
         cl.setOut(out);
         cl.setErr(err);
         // A user mistake or a missing library is a message, not a stack trace.

@@ -1,0 +1,296 @@
+package dev.gatun.train;
+
+import dev.gatun.autograd.Autograd;
+import dev.gatun.data.DataLoader;
+import dev.gatun.data.DataLoader.Batch;
+import dev.gatun.nn.Module;
+import dev.gatun.optim.Optimizer;
+import dev.gatun.tensor.Scope;
+import dev.gatun.tensor.Tensor;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The fit loop for classifiers: mini-batch training with a loss on logits and class labels,
+ * validation after each epoch, early stopping with restoration of the best weights, a console
+ * progress bar, a CSV log and a PNG of the curves.
+ *
+ * <p>Each training step runs in its own {@link Scope}: the batch, the activations and the
+ * intermediate gradients are freed when the step ends; parameters, their gradients and optimizer
+ * state live in their owners' scopes.
+ */
+public final class Trainer {
+
+    /** The loss of a batch: logits [N, C] and labels → a 0-d tensor. */
+    @FunctionalInterface
+    public interface Objective {
+        Tensor loss(Tensor logits, int[] labels);
+    }
+
+    /** Called after each epoch with its result, e.g. to step a learning-rate schedule. */
+    @FunctionalInterface
+    public interface EpochListener {
+        void epochEnded(EpochResult result);
+    }
+
+    /**
+     * Early stopping on validation loss: stop after {@code patience} epochs without an improvement of
+     * more than {@code minDelta}; with {@code restoreBest}, put back the weights of the best epoch.
+     */
+    public record EarlyStopping(int patience, double minDelta, boolean restoreBest) {
+        public EarlyStopping {
+            if (patience < 1) throw new IllegalArgumentException("patience must be >= 1, got " + patience);
+            if (!(minDelta >= 0)) throw new IllegalArgumentException("minDelta must be >= 0, got " + minDelta);
+        }
+    }
+
+    /**
+     * How to train.
+     *
+     * @param epochs        the maximum number of epochs
+     * @param earlyStopping null to train all epochs
+     * @param csvLog        where to write one line per epoch, or null
+     * @param chart         where to draw the loss and accuracy curves (PNG), or null
+     * @param out           progress and epoch lines, or null for silence
+     */
+    public record Config(int epochs, EarlyStopping earlyStopping, Path csvLog, Path chart, PrintStream out,
+                         EpochListener listener) {
+        public Config {
+            if (epochs < 1) throw new IllegalArgumentException("epochs must be >= 1, got " + epochs);
+        }
+
+        public static Config of(int epochs) {
+            return new Config(epochs, null, null, null, System.out, null);
+        }
+
+        public Config withEarlyStopping(EarlyStopping e) {
+            return new Config(epochs, e, csvLog, chart, out, listener);
+        }
+
+        public Config withCsvLog(Path p) {
+            return new Config(epochs, earlyStopping, p, chart, out, listener);
+        }
+
+        public Config withChart(Path p) {
+            return new Config(epochs, earlyStopping, csvLog, p, out, listener);
+        }
+
+        public Config withOut(PrintStream s) {
+            return new Config(epochs, earlyStopping, csvLog, chart, s, listener);
+        }
+
+        public Config withListener(EpochListener l) {
+            return new Config(epochs, earlyStopping, csvLog, chart, out, l);
+        }
+    }
+
+    /** Loss and accuracy over a dataset. */
+    public record Evaluation(double loss, double accuracy, int samples) {}
+
+    /** One epoch's figures; validation figures are NaN when there is no validation set. */
+    public record EpochResult(int epoch, double trainLoss, double trainAccuracy, double validationLoss,
+                              double validationAccuracy, double learningRate, double seconds, double samplesPerSecond) {}
+
+    /** What a fit did. */
+    public record History(List<EpochResult> epochs, int bestEpoch, boolean stoppedEarly) {
+        /** The result of the epoch whose weights the model holds at the end. */
+        public EpochResult best() {
+            return bestEpoch < 0 ? epochs.getLast() : epochs.get(bestEpoch);
+        }
+    }
+
+    private Trainer() {}
+
+    /**
+     * Trains {@code model} on {@code train} and, after each epoch, evaluates on {@code validation}
+     * (may be null). Throws {@link TrainingDivergedException} at the first non-finite loss.
+     */
+    public static History fit(Module model, Optimizer optimizer, Objective objective, DataLoader train,
+                              DataLoader validation, Config config) throws IOException {
+        if (config.earlyStopping() != null && validation == null) {
+            throw new IllegalArgumentException("early stopping needs a validation set");
+        }
+        List<EpochResult> results = new ArrayList<>();
+        Map<String, float[]> bestWeights = null;
+        double bestLoss = Double.POSITIVE_INFINITY;
+        int bestEpoch = -1;
+        int sinceBest = 0;
+        boolean stoppedEarly = false;
+        CsvLog csv = config.csvLog() == null ? null : new CsvLog(config.csvLog());
+        try {
+            for (int epoch = 0; epoch < config.epochs(); epoch++) {
+                EpochResult r = trainEpoch(model, optimizer, objective, train, validation, epoch, config);
+                results.add(r);
+                if (csv != null) {
+                    csv.append(r);
+                }
+                if (config.out() != null) {
+                    config.out().println(formatEpoch(r, config.epochs()));
+                }
+                if (config.listener() != null) {
+                    config.listener().epochEnded(r);
+                }
+                if (config.earlyStopping() != null) {
+                    EarlyStopping es = config.earlyStopping();
+                    if (r.validationLoss() < bestLoss - es.minDelta()) {
+                        bestLoss = r.validationLoss();
+                        bestEpoch = epoch;
+                        sinceBest = 0;
+                        if (es.restoreBest()) {
+                            bestWeights = snapshot(model);
+                        }
+                    } else if (++sinceBest >= es.patience()) {
+                        stoppedEarly = true;
+                        if (config.out() != null) {
+                            config.out().printf(Locale.ROOT, "early stopping: validation loss has not improved for %d epochs"
+                                    + " (best %.4f at epoch %d)%n", es.patience(), bestLoss, bestEpoch + 1);
+                        }
+                        break;
+                    }
+                }
+            }
+        } finally {
+            if (csv != null) {
+                csv.close();
+            }
+        }
+        if (bestWeights != null) {
+            restore(model, bestWeights);
+            if (config.out() != null) {
+                config.out().printf("restored the weights of epoch %d%n", bestEpoch + 1);
+            }
+        }
+        History history = new History(List.copyOf(results), config.earlyStopping() != null ? bestEpoch : -1,
+                stoppedEarly);
+        if (config.chart() != null) {
+            Curves.write(history, config.chart());
+        }
+        return history;
+    }
+
+    private static EpochResult trainEpoch(Module model, Optimizer optimizer, Objective objective, DataLoader train,
+                                          DataLoader validation, int epoch, Config config) {
+        model.train();
+        Progress progress = config.out() == null ? null
+                : new Progress(config.out(), "epoch " + (epoch + 1) + "/" + config.epochs(), train.numBatches());
+        long start = System.nanoTime();
+        double lossSum = 0;
+        long correct = 0;
+        long seen = 0;
+        int batchIndex = 0;
+        Iterator<Batch> it = train.epoch(epoch).iterator();
+        while (it.hasNext()) {
+            // The batch is made inside the step's scope, so it is freed with the step.
+            try (Scope step = Scope.open()) {
+                Batch batch = it.next();
+                optimizer.zeroGrad();
+                Tensor logits = model.forward(batch.inputs());
+                Tensor loss = objective.loss(logits, batch.labels());
+                float value = loss.item();
+                if (!Float.isFinite(value)) {
+                    throw new TrainingDivergedException(epoch + 1, batchIndex + 1, value);
+                }
+                loss.backward();
+                optimizer.step();
+                int n = batch.size();
+                lossSum += (double) value * n;
+                correct += countCorrect(logits, batch.labels());
+                seen += n;
+            }
+            batchIndex++;
+            if (progress != null) {
+                progress.update(batchIndex, lossSum / seen, (double) correct / seen, seen,
+                        (System.nanoTime() - start) / 1e9);
+            }
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        if (progress != null) {
+            progress.finish();
+        }
+        Evaluation v = validation == null ? null : evaluate(model, objective, validation);
+        return new EpochResult(epoch + 1, lossSum / seen, (double) correct / seen,
+                v == null ? Double.NaN : v.loss(), v == null ? Double.NaN : v.accuracy(),
+                optimizer.learningRate(), seconds, seen / seconds);
+    }
+
+    /** Loss and accuracy of {@code model} in evaluation mode over every batch of {@code data}. */
+    public static Evaluation evaluate(Module model, Objective objective, DataLoader data) {
+        boolean wasTraining = model.isTraining();
+        model.eval();
+        double lossSum = 0;
+        long correct = 0;
+        int seen = 0;
+        try (Autograd.NoGrad ignored = Autograd.noGrad()) {
+            Iterator<Batch> it = data.epoch(0).iterator();
+            while (it.hasNext()) {
+                try (Scope step = Scope.open()) {
+                    Batch batch = it.next();
+                    Tensor logits = model.forward(batch.inputs());
+                    int n = batch.size();
+                    lossSum += (double) objective.loss(logits, batch.labels()).item() * n;
+                    correct += countCorrect(logits, batch.labels());
+                    seen += n;
+                }
+            }
+        } finally {
+            if (wasTraining) {
+                model.train();
+            }
+        }
+        return new Evaluation(lossSum / seen, (double) correct / seen, seen);
+    }
+
+    /** How many rows of logits [N, C] have their largest value at the label's column. */
+    public static long countCorrect(Tensor logits, int[] labels) {
+        if (logits.dim() != 2 || logits.size(0) != labels.length) {
+            throw new IllegalArgumentException("accuracy needs logits [N, C] with N = " + labels.length + " labels, got "
+                    + java.util.Arrays.toString(logits.shape()));
+        }
+        Tensor z = logits.contiguous();
+        MemorySegment s = z.storage();
+        long off = z.offset();
+        int classes = (int) z.size(1);
+        long correct = 0;
+        for (int r = 0; r < labels.length; r++) {
+            int best = 0;
+            float bestValue = Float.NEGATIVE_INFINITY;
+            for (int c = 0; c < classes; c++) {
+                float v = s.getAtIndex(ValueLayout.JAVA_FLOAT, off + (long) r * classes + c);
+                if (v > bestValue) {
+                    bestValue = v;
+                    best = c;
+                }
+            }
+            if (best == labels[r]) correct++;
+        }
+        return correct;
+    }
+
+    private static Map<String, float[]> snapshot(Module model) {
+        Map<String, float[]> out = new LinkedHashMap<>();
+        model.namedParameters().forEach((k, v) -> out.put("p:" + k, v.toArray()));
+        model.namedBuffers().forEach((k, v) -> out.put("b:" + k, v.toArray()));
+        return out;
+    }
+
+    private static void restore(Module model, Map<String, float[]> weights) {
+        model.namedParameters().forEach((k, v) -> v.copyFrom(weights.get("p:" + k)));
+        model.namedBuffers().forEach((k, v) -> v.copyFrom(weights.get("b:" + k)));
+    }
+
+    static String formatEpoch(EpochResult r, int epochs) {
+        String validation = Double.isNaN(r.validationLoss()) ? ""
+                : String.format(Locale.ROOT, " | val loss %.4f acc %.2f%%", r.validationLoss(), 100 * r.validationAccuracy());
+        return String.format(Locale.ROOT, "epoch %d/%d: loss %.4f acc %.2f%%%s | %.1f s, %,.0f samples/s", r.epoch(), epochs,
+                r.trainLoss(), 100 * r.trainAccuracy(), validation, r.seconds(), r.samplesPerSecond());
+    }
+}

@@ -1,0 +1,133 @@
+package dev.gatun.train;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.gatun.data.DataLoader;
+import dev.gatun.data.DataLoader.LastBatch;
+import dev.gatun.data.DataLoader.Order;
+import dev.gatun.data.Dataset;
+import dev.gatun.nn.Activations;
+import dev.gatun.nn.Init;
+import dev.gatun.nn.Linear;
+import dev.gatun.nn.Sequential;
+import dev.gatun.ops.Loss;
+import dev.gatun.optim.SGD;
+import dev.gatun.tensor.Scope;
+import dev.gatun.tensor.Tensor;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class TrainerTest {
+
+    /** Two Gaussian blobs in 2-d, labels 0 and 1. */
+    private static Dataset blobs(int n, long seed, double separation) {
+        SplittableRandom rng = new SplittableRandom(seed);
+        float[] x = new float[2 * n];
+        int[] y = new int[n];
+        for (int i = 0; i < n; i++) {
+            y[i] = i % 2;
+            double c = y[i] == 0 ? -separation : separation;
+            x[2 * i] = (float) (c + rng.nextGaussian());
+            x[2 * i + 1] = (float) (c + rng.nextGaussian());
+        }
+        return Dataset.of(x, y, 2, 2);
+    }
+
+    private static final Trainer.Objective CE = Loss::crossEntropy;
+
+    @Test
+    void learnsSeparableDataAndLogsEveryEpoch(@TempDir Path dir) throws IOException {
+        Init.manualSeed(1);
+        try (Sequential net = new Sequential(new Linear(2, 8), new Activations.ReLU(), new Linear(8, 2));
+             SGD sgd = new SGD(net.parameters(), 0.1)) {
+            DataLoader train = new DataLoader(blobs(400, 1, 2), 32, Order.shuffled(3), LastBatch.KEEP);
+            DataLoader val = new DataLoader(blobs(200, 2, 2), 50, Order.sequential(), LastBatch.KEEP);
+            ByteArrayOutputStream log = new ByteArrayOutputStream();
+            Path csv = dir.resolve("log.csv");
+            Path png = dir.resolve("curves.png");
+            Trainer.History h = Trainer.fit(net, sgd, CE, train, val, Trainer.Config.of(5)
+                    .withOut(new PrintStream(log, true, StandardCharsets.UTF_8)).withCsvLog(csv).withChart(png));
+            assertEquals(5, h.epochs().size());
+            assertTrue(h.epochs().getLast().validationAccuracy() > 0.95, h.epochs().getLast().toString());
+            assertTrue(h.epochs().getLast().trainLoss() < h.epochs().getFirst().trainLoss());
+            List<String> lines = Files.readAllLines(csv);
+            assertEquals(CsvLog.HEADER, lines.getFirst());
+            assertEquals(6, lines.size());
+            assertTrue(lines.get(1).startsWith("1,"), lines.get(1));
+            byte[] head = Files.readAllBytes(png);
+            assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, java.util.Arrays.copyOf(head, 4));
+            String text = log.toString(StandardCharsets.UTF_8);
+            assertTrue(text.contains("epoch 5/5: loss"), text);
+            Trainer.Evaluation e = Trainer.evaluate(net, CE, val);
+            assertEquals(200, e.samples());
+            assertEquals(h.epochs().getLast().validationAccuracy(), e.accuracy(), 1e-12);
+        }
+    }
+
+    @Test
+    void earlyStoppingRestoresTheBestWeights() throws IOException {
+        Init.manualSeed(2);
+        // Noisy labels and a large learning rate: validation loss stops improving quickly.
+        try (Sequential net = new Sequential(new Linear(2, 32), new Activations.ReLU(), new Linear(32, 2));
+             SGD sgd = new SGD(net.parameters(), 0.5)) {
+            DataLoader train = new DataLoader(blobs(60, 3, 0.3), 4, Order.shuffled(1), LastBatch.KEEP);
+            DataLoader val = new DataLoader(blobs(200, 4, 0.3), 50, Order.sequential(), LastBatch.KEEP);
+            int[] epochsSeen = {0};
+            Trainer.EpochListener remember = r -> epochsSeen[0]++;
+            Trainer.History h = Trainer.fit(net, sgd, CE, train, val, Trainer.Config.of(100).withOut(null)
+                    .withEarlyStopping(new Trainer.EarlyStopping(2, 0, true)).withListener(remember));
+            assertTrue(h.stoppedEarly(), "stopped before 100 epochs");
+            assertEquals(h.epochs().size(), epochsSeen[0]);
+            assertEquals(h.bestEpoch() + 3, h.epochs().size(), "two epochs of patience after the best");
+            Trainer.Evaluation now = Trainer.evaluate(net, CE, val);
+            assertEquals(h.best().validationLoss(), now.loss(), 1e-6, "the model holds the best epoch's weights");
+        }
+    }
+
+    @Test
+    void divergenceNamesEpochAndBatch() {
+        try (Sequential net = new Sequential(new Linear(2, 2)); SGD sgd = new SGD(net.parameters(), 0.1)) {
+            Dataset clean = blobs(64, 5, 1);
+            float[] x = clean.features();
+            x[2 * 20] = Float.NaN; // sample 20 is in the third batch of 8
+            DataLoader train = new DataLoader(Dataset.of(x, clean.labels(), 2, 2), 8, Order.sequential(),
+                    LastBatch.KEEP);
+            TrainingDivergedException e = assertThrows(TrainingDivergedException.class,
+                    () -> Trainer.fit(net, sgd, CE, train, null, Trainer.Config.of(3).withOut(null)));
+            assertEquals("training diverged: the loss became NaN at epoch 1, batch 3 (try a lower learning rate or"
+                    + " gradient clipping)", e.getMessage());
+            assertEquals(1, e.epoch());
+            assertEquals(3, e.batch());
+        }
+    }
+
+    @Test
+    void earlyStoppingNeedsValidationData() {
+        try (Sequential net = new Sequential(new Linear(2, 2)); SGD sgd = new SGD(net.parameters(), 0.1)) {
+            DataLoader train = new DataLoader(blobs(8, 5, 1), 8, Order.sequential(), LastBatch.KEEP);
+            assertThrows(IllegalArgumentException.class, () -> Trainer.fit(net, sgd, CE, train, null,
+                    Trainer.Config.of(3).withEarlyStopping(new Trainer.EarlyStopping(1, 0, true))));
+            assertThrows(IllegalArgumentException.class, () -> new Trainer.EarlyStopping(0, 0, true));
+        }
+    }
+
+    @Test
+    void accuracyCountsArgmaxMatches() {
+        try (Scope s = Scope.open()) {
+            Tensor logits = Tensor.fromArray(new float[] {1, 2, 0, 5, -1, -2, 3, 3.5f}, 4, 2);
+            assertEquals(3, Trainer.countCorrect(logits, new int[] {1, 1, 0, 0}));
+            assertThrows(IllegalArgumentException.class, () -> Trainer.countCorrect(logits, new int[] {1}));
+        }
+    }
+}
