@@ -2,4 +2,5 @@
 module dev.gatun.bench {
     requires dev.gatun.engine;
     requires jmh.core;
+    requires org.knowm.xchart;
 }

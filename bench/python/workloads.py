@@ -1,0 +1,149 @@
+"""The PyTorch side of the gatun comparison (shared/WORKLOADS.md), run with Debian's /usr/bin/python3.
+
+  workloads.py --write-init DIR          writes the initial weights and fixed mini-batch of every
+                                         workload both systems implement (DIR/NAME.txt + DIR/NAME.bin)
+  workloads.py NAME --init DIR [--threads N] [--warmup-seconds S] [--steps N] [--check]
+                                         times one workload and prints one JSON line, the same fields
+                                         as gatun's dev.gatun.bench.workloads.Runner
+
+A training step is zero_grad + forward + loss + backward + optimizer step; an inference step is one
+forward pass in eval mode under torch.no_grad(). --check turns dropout off and prints the losses of
+the first two steps, to prove both systems do the same work.
+"""
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def mlp13k():
+    return nn.Sequential(nn.Linear(784, 16), nn.Sigmoid(), nn.Linear(16, 16), nn.Sigmoid(), nn.Linear(16, 10))
+
+
+def mlp_big():
+    return nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Dropout(0.2), nn.Linear(512, 256), nn.ReLU(),
+                         nn.Linear(256, 10))
+
+
+# name -> (model factory, input shape, number of classes or None for inference, optimizer factory)
+WORKLOADS = {
+    "mlp13k_train_b32": (mlp13k, (32, 784), 10, lambda p: torch.optim.SGD(p, lr=0.1)),
+    "mlp_train_b128_adam": (mlp_big, (128, 784), 10, lambda p: torch.optim.Adam(p, lr=1e-3)),
+    "mlp_infer_b1": (mlp_big, (1, 784), None, None),
+}
+
+
+def write_init(directory):
+    os.makedirs(directory, exist_ok=True)
+    for i, (name, (factory, shape, classes, _)) in enumerate(WORKLOADS.items()):
+        torch.manual_seed(1234 + i)
+        model = factory()
+        arrays = [(k, v.detach().numpy()) for k, v in model.state_dict().items()]
+        arrays.append(("x", torch.randn(*shape).numpy()))
+        if classes is not None:
+            arrays.append(("y", torch.randint(0, classes, (shape[0],)).float().numpy()))
+        offset = 0
+        with open(os.path.join(directory, name + ".bin"), "wb") as b, \
+                open(os.path.join(directory, name + ".txt"), "w") as t:
+            for key, a in arrays:
+                a = np.ascontiguousarray(a, dtype="<f4")
+                b.write(a.tobytes())
+                dims = ",".join(str(d) for d in a.shape) if a.ndim else "-"
+                t.write(f"{key} {dims} {offset} {a.size}\n")
+                offset += a.size
+
+
+def read_init(directory, name):
+    raw = np.fromfile(os.path.join(directory, name + ".bin"), dtype="<f4")
+    out = {}
+    with open(os.path.join(directory, name + ".txt")) as t:
+        for line in t:
+            key, dims, offset, count = line.split()
+            shape = () if dims == "-" else tuple(int(d) for d in dims.split(","))
+            out[key] = torch.from_numpy(raw[int(offset):int(offset) + int(count)].reshape(shape).copy())
+    return out
+
+
+def flops(name, model, batch, train):
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    forward = sum(2.0 * batch * m.in_features * m.out_features for m in linears)
+    backward = sum(2.0 * batch * m.in_features * m.out_features * (1 if i == 0 else 2)
+                   for i, m in enumerate(linears))
+    return forward + backward if train else forward
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("workload", nargs="?")
+    parser.add_argument("--write-init")
+    parser.add_argument("--init")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--warmup-seconds", type=float, default=2.0)
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--check", action="store_true")
+    parser.add_argument("--list", action="store_true")
+    args = parser.parse_args()
+    if args.list:
+        print(" ".join(WORKLOADS))
+        return
+    if args.write_init:
+        write_init(args.write_init)
+        return
+    torch.set_num_threads(args.threads)
+    factory, shape, classes, optimizer_factory = WORKLOADS[args.workload]
+    init = read_init(args.init, args.workload)
+    model = factory()
+    model.load_state_dict({k: v for k, v in init.items() if k not in ("x", "y")})
+    x = init["x"]
+    train = classes is not None
+    if train:
+        y = init["y"].long()
+        optimizer = optimizer_factory(model.parameters())
+        loss_fn = nn.CrossEntropyLoss()
+
+        def step():
+            optimizer.zero_grad()
+            loss = loss_fn(model(x), y)
+            value = loss.item()
+            loss.backward()
+            optimizer.step()
+            return value
+    else:
+        model.eval()
+
+        def step():
+            with torch.no_grad():
+                return model(x).sum().item()
+
+    result = {"system": "pytorch", "workload": args.workload, "threads": args.threads}
+    if args.check:
+        for m in model.modules():
+            if isinstance(m, nn.Dropout):
+                m.eval()
+        result["losses"] = [step(), step()]
+    else:
+        end = time.perf_counter() + args.warmup_seconds
+        warm = 0
+        while warm < 5 or time.perf_counter() < end:
+            step()
+            warm += 1
+        ms = []
+        for _ in range(args.steps):
+            t0 = time.perf_counter()
+            step()
+            ms.append((time.perf_counter() - t0) * 1e3)
+        result["ms"] = ms
+        result["warmup_steps"] = warm
+    result["flops"] = flops(args.workload, model, shape[0], train)
+    result["rss_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

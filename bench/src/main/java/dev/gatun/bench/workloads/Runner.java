@@ -1,0 +1,97 @@
+package dev.gatun.bench.workloads;
+
+import dev.gatun.backend.Threads;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.StringJoiner;
+
+/**
+ * Times one workload in this process and prints one JSON line, the same fields as
+ * {@code bench/python/workloads.py} prints for PyTorch:
+ * {@code {"system":"gatun","workload":..,"threads":..,"ms":[per-step times],"rss_peak_mb":..,"flops":..}};
+ * with {@code --check}, dropout off, the losses of the first two steps instead of times.
+ *
+ * <pre>
+ *   java -cp benchmarks.jar dev.gatun.bench.workloads.Runner WORKLOAD --init DIR [--threads N]
+ *        [--warmup-seconds S] [--steps N] [--check]
+ *   java -cp benchmarks.jar dev.gatun.bench.workloads.Runner --list | --implemented
+ * </pre>
+ */
+public final class Runner {
+
+    private Runner() {}
+
+    public static void main(String[] args) throws IOException {
+        if (args.length < 1) {
+            System.err.println("usage: Runner WORKLOAD --init DIR [--threads N] [--warmup-seconds S] [--steps N] [--check]");
+            System.exit(2);
+        }
+        if (args[0].equals("--list") || args[0].equals("--implemented")) {
+            boolean all = args[0].equals("--list");
+            System.out.println(String.join(" ", Workloads.ALL.stream().filter(w -> all || Workloads.implemented(w)).toList()));
+            return;
+        }
+        String name = args[0];
+        Path init = null;
+        int threads = Threads.get();
+        double warmupSeconds = 2;
+        int steps = 30;
+        boolean check = false;
+        for (int i = 1; i < args.length; i++) {
+            switch (args[i]) {
+                case "--init" -> init = Path.of(args[++i]);
+                case "--threads" -> threads = Integer.parseInt(args[++i]);
+                case "--warmup-seconds" -> warmupSeconds = Double.parseDouble(args[++i]);
+                case "--steps" -> steps = Integer.parseInt(args[++i]);
+                case "--check" -> check = true;
+                default -> throw new IllegalArgumentException("unknown argument " + args[i]);
+            }
+        }
+        if (init == null) {
+            throw new IllegalArgumentException("--init DIR is required (written by bench/python/workloads.py --write-init)");
+        }
+        Threads.set(threads);
+        try (Workload w = Workloads.create(name, init)) {
+            StringJoiner json = new StringJoiner(",", "{", "}");
+            json.add("\"system\":\"gatun\"").add("\"workload\":\"" + name + "\"").add("\"threads\":" + threads);
+            if (check) {
+                w.setDropout(false);
+                float first = w.step();
+                float second = w.step();
+                json.add(String.format(Locale.ROOT, "\"losses\":[%.9g,%.9g]", first, second));
+            } else {
+                long end = System.nanoTime() + (long) (warmupSeconds * 1e9);
+                int warm = 0;
+                while (warm < 5 || System.nanoTime() < end) {
+                    w.step();
+                    warm++;
+                }
+                double[] ms = new double[steps];
+                for (int i = 0; i < steps; i++) {
+                    long t0 = System.nanoTime();
+                    w.step();
+                    ms[i] = (System.nanoTime() - t0) / 1e6;
+                }
+                StringJoiner times = new StringJoiner(",", "[", "]");
+                Arrays.stream(ms).forEach(v -> times.add(String.format(Locale.ROOT, "%.5f", v)));
+                json.add("\"ms\":" + times).add("\"warmup_steps\":" + warm);
+            }
+            json.add(String.format(Locale.ROOT, "\"flops\":%.6g", w.flops()));
+            json.add(String.format(Locale.ROOT, "\"rss_peak_mb\":%.1f", peakRssMb()));
+            System.out.println(json);
+        }
+    }
+
+    /** Peak resident memory of this process (VmHWM), in MiB. */
+    static double peakRssMb() throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith("VmHWM:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024.0;
+            }
+        }
+        return Double.NaN;
+    }
+}
