@@ -68,12 +68,12 @@ final class TrainCommand implements Callable<Integer> {
         float dropout = 0.2f;
 
         @Option(names = "--optimizer", description = "${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
-        Optimizers.Kind optimizer = Optimizers.Kind.SGD;
+        Optimizers.Kind optimizer = Optimizers.Kind.ADAM;
 
         @Option(names = "--lr", description = "Learning rate (default: the optimizer's usual one).")
         Double lr;
 
-        @Option(names = "--momentum", description = "Momentum for sgd (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--momentum", description = "Momentum for sgd and rmsprop (default: ${DEFAULT-VALUE}).")
         double momentum = 0;
 
         @Option(names = "--epochs", description = "Maximum epochs (default: ${DEFAULT-VALUE}).")

@@ -16,6 +16,8 @@ public abstract class Optimizer implements AutoCloseable {
     private final Scope stateScope = Scope.detached();
     private double learningRate;
     private long steps;
+    /** Per parameter, how many updates it has received (a parameter without a gradient is skipped). */
+    private final long[] parameterSteps;
 
     protected Optimizer(List<Tensor> parameters, double learningRate) {
         if (parameters == null || parameters.isEmpty()) {
@@ -31,6 +33,7 @@ public abstract class Optimizer implements AutoCloseable {
             }
         }
         this.parameters = List.copyOf(parameters);
+        this.parameterSteps = new long[parameters.size()];
         setLearningRate(learningRate);
     }
 
@@ -56,6 +59,16 @@ public abstract class Optimizer implements AutoCloseable {
         return steps;
     }
 
+    /**
+     * How many updates parameter {@code index} has received, counting the one in progress inside
+     * {@link #update}. It falls behind {@link #steps()} when the parameter had no gradient at some
+     * step; PyTorch keeps its step count per parameter the same way, and bias corrections (Adam) and
+     * learning-rate decay (Adagrad) use it.
+     */
+    protected final long parameterSteps(int index) {
+        return parameterSteps[index];
+    }
+
     /** Applies one update to every parameter that has a gradient. */
     public final void step() {
         try (Autograd.NoGrad ignored = Autograd.noGrad()) {
@@ -64,6 +77,7 @@ public abstract class Optimizer implements AutoCloseable {
                 Tensor p = parameters.get(i);
                 Tensor g = p.grad();
                 if (g != null) {
+                    parameterSteps[i]++;
                     update(i, p, g.contiguous());
                 }
             }

@@ -6,9 +6,9 @@ import java.util.List;
 /** Makes an optimizer by name with its usual defaults, for the command line and configuration files. */
 public final class Optimizers {
 
-    /** The optimizers gatun offers. */
+    /** The optimizers gatun offers, with the learning rate each uses when none is given. */
     public enum Kind {
-        SGD(0.1);
+        SGD(0.1), ADAGRAD(1e-2), RMSPROP(1e-3), ADADELTA(1.0), ADAM(1e-3), ADAMW(1e-3);
 
         private final double defaultLearningRate;
 
@@ -26,15 +26,21 @@ public final class Optimizers {
 
     /**
      * An optimizer of the given kind; {@code learningRate} null means the kind's default, and
-     * {@code momentum} applies to SGD only.
+     * {@code momentum} applies to SGD and RMSprop only.
      */
     public static Optimizer create(Kind kind, List<Tensor> parameters, Double learningRate, double momentum) {
         double lr = learningRate != null ? learningRate : kind.defaultLearningRate();
-        if (momentum != 0 && kind != Kind.SGD) {
-            throw new IllegalArgumentException("--momentum applies to sgd only, not " + kind);
+        if (momentum != 0 && kind != Kind.SGD && kind != Kind.RMSPROP) {
+            throw new IllegalArgumentException("momentum applies to sgd and rmsprop only, not "
+                    + kind.name().toLowerCase(java.util.Locale.ROOT));
         }
         return switch (kind) {
-            case SGD -> new SGD(parameters, lr, momentum, 0, 0, false);
+            case SGD -> new SGD(parameters, SGD.Options.of(lr).withMomentum(momentum));
+            case ADAGRAD -> new Adagrad(parameters, lr);
+            case RMSPROP -> new RMSprop(parameters, RMSprop.Options.DEFAULTS.withLearningRate(lr).withMomentum(momentum));
+            case ADADELTA -> new Adadelta(parameters, lr);
+            case ADAM -> new Adam(parameters, lr);
+            case ADAMW -> new AdamW(parameters, lr);
         };
     }
 }

@@ -6,43 +6,91 @@ import java.lang.foreign.ValueLayout;
 import java.util.List;
 
 /**
- * Stochastic gradient descent, as {@code torch.optim.SGD}:
+ * Stochastic gradient descent, as {@code torch.optim.SGD} (torch 1.13, single-tensor loop). For
+ * parameter θ with gradient g, learning rate η, momentum μ, dampening τ and weight decay λ:
  * <pre>
- *   g ← g + λ·θ                         (weight decay λ)
- *   b ← μ·b + (1 − τ)·g   (b = g at the first step)      (momentum μ, dampening τ)
- *   g ← g + μ·b if Nesterov, else g ← b                   (when μ ≠ 0)
+ *   g ← g + λ·θ
+ *   if μ ≠ 0:
+ *       b ← g                      at the parameter's first step
+ *       b ← μ·b + (1 − τ)·g        afterwards
+ *       g ← g + μ·b                if Nesterov, else g ← b
  *   θ ← θ − η·g
  * </pre>
+ * Everything is float32, each operation rounded in PyTorch's order.
  */
 public final class SGD extends Optimizer {
 
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
 
-    private final double momentum;
-    private final double dampening;
-    private final double weightDecay;
-    private final boolean nesterov;
+    /**
+     * SGD's hyper-parameters. There is no default learning rate (PyTorch requires one): start from
+     * {@link #of(double)} and add what you need, e.g. {@code SGD.Options.of(0.1).withMomentum(0.9)}.
+     *
+     * @param nesterov Nesterov momentum (needs momentum > 0 and zero dampening)
+     */
+    public record Options(double learningRate, double momentum, double dampening, double weightDecay,
+                          boolean nesterov) {
+
+        public Options {
+            Check.nonNegative("SGD", "learning rate", learningRate);
+            Check.nonNegative("SGD", "momentum", momentum);
+            Check.unitInterval("SGD", "dampening", dampening);
+            Check.nonNegative("SGD", "weight decay", weightDecay);
+            if (nesterov && (momentum <= 0 || dampening != 0)) {
+                throw new IllegalArgumentException("SGD: Nesterov momentum needs momentum > 0 and zero dampening, got"
+                        + " momentum " + momentum + ", dampening " + dampening);
+            }
+        }
+
+        /** Plain SGD at learning rate {@code learningRate}. */
+        public static Options of(double learningRate) {
+            return new Options(learningRate, 0, 0, 0, false);
+        }
+
+        public Options withLearningRate(double v) {
+            return new Options(v, momentum, dampening, weightDecay, nesterov);
+        }
+
+        public Options withMomentum(double v) {
+            return new Options(learningRate, v, dampening, weightDecay, nesterov);
+        }
+
+        public Options withDampening(double v) {
+            return new Options(learningRate, momentum, v, weightDecay, nesterov);
+        }
+
+        public Options withWeightDecay(double v) {
+            return new Options(learningRate, momentum, dampening, v, nesterov);
+        }
+
+        public Options withNesterov(boolean v) {
+            return new Options(learningRate, momentum, dampening, weightDecay, v);
+        }
+    }
+
+    private final Options options;
+    /** Momentum buffers b, made at a parameter's first step. */
     private final Tensor[] buffers;
 
     /** Plain SGD. */
     public SGD(List<Tensor> parameters, double learningRate) {
-        this(parameters, learningRate, 0, 0, 0, false);
+        this(parameters, Options.of(learningRate));
     }
 
     public SGD(List<Tensor> parameters, double learningRate, double momentum, double dampening, double weightDecay,
                boolean nesterov) {
-        super(parameters, learningRate);
-        if (!(momentum >= 0)) throw new IllegalArgumentException("momentum must be >= 0, got " + momentum);
-        if (!(weightDecay >= 0)) throw new IllegalArgumentException("weight decay must be >= 0, got " + weightDecay);
-        if (nesterov && (momentum <= 0 || dampening != 0)) {
-            throw new IllegalArgumentException("Nesterov momentum needs momentum > 0 and zero dampening, got momentum "
-                    + momentum + ", dampening " + dampening);
-        }
-        this.momentum = momentum;
-        this.dampening = dampening;
-        this.weightDecay = weightDecay;
-        this.nesterov = nesterov;
+        this(parameters, new Options(learningRate, momentum, dampening, weightDecay, nesterov));
+    }
+
+    public SGD(List<Tensor> parameters, Options options) {
+        super(parameters, options.learningRate());
+        this.options = options;
         this.buffers = new Tensor[parameters.size()];
+    }
+
+    /** The hyper-parameters this optimizer was made with (the current learning rate is {@link #learningRate()}). */
+    public Options options() {
+        return options;
     }
 
     @Override
@@ -53,8 +101,8 @@ public final class SGD extends Optimizer {
         long go = gradient.offset();
         long n = parameter.numel();
         float lr = (float) learningRate();
-        float wd = (float) weightDecay;
-        if (momentum == 0) {
+        float wd = (float) options.weightDecay();
+        if (options.momentum() == 0) {
             for (long i = 0; i < n; i++) {
                 float pv = p.getAtIndex(F, po + i);
                 float gv = g.getAtIndex(F, go + i) + wd * pv;
@@ -67,8 +115,9 @@ public final class SGD extends Optimizer {
             buffers[index] = newState(parameter);
         }
         MemorySegment b = buffers[index].storage();
-        float mu = (float) momentum;
-        float damp = (float) (1 - dampening);
+        float mu = (float) options.momentum();
+        float damp = (float) (1 - options.dampening());
+        boolean nesterov = options.nesterov();
         for (long i = 0; i < n; i++) {
             float pv = p.getAtIndex(F, po + i);
             float gv = g.getAtIndex(F, go + i) + wd * pv;

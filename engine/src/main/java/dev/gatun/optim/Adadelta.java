@@ -1,0 +1,113 @@
+package dev.gatun.optim;
+
+import dev.gatun.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.List;
+
+/**
+ * Adadelta (Zeiler, 2012), as {@code torch.optim.Adadelta} (torch 1.13, single-tensor loop). Each
+ * parameter θ keeps running means of squared gradients v and of squared updates u (both starting at
+ * zero). With learning rate η (a plain multiplier, 1 in the paper), decay ρ and weight decay λ:
+ * <pre>
+ *   g ← g + λ·θ
+ *   v ← ρ·v + (1 − ρ)·g²
+ *   Δ = √(u + ε) / √(v + ε) · g          (ε inside both square roots)
+ *   u ← ρ·u + (1 − ρ)·Δ²
+ *   θ ← θ − η·Δ
+ * </pre>
+ * Everything is float32, each operation rounded in PyTorch's order.
+ */
+public final class Adadelta extends Optimizer {
+
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
+
+    /**
+     * Adadelta's hyper-parameters; {@link #DEFAULTS} are PyTorch's (η = 1, ρ = 0.9, ε = 1e-6, no
+     * weight decay). Change one with a {@code with…} method.
+     */
+    public record Options(double learningRate, double rho, double eps, double weightDecay) {
+
+        public static final Options DEFAULTS = new Options(1.0, 0.9, 1e-6, 0);
+
+        public Options {
+            Check.nonNegative("Adadelta", "learning rate", learningRate);
+            Check.unitInterval("Adadelta", "rho", rho);
+            Check.nonNegative("Adadelta", "eps", eps);
+            Check.nonNegative("Adadelta", "weight decay", weightDecay);
+        }
+
+        public Options withLearningRate(double v) {
+            return new Options(v, rho, eps, weightDecay);
+        }
+
+        public Options withRho(double v) {
+            return new Options(learningRate, v, eps, weightDecay);
+        }
+
+        public Options withEps(double v) {
+            return new Options(learningRate, rho, v, weightDecay);
+        }
+
+        public Options withWeightDecay(double v) {
+            return new Options(learningRate, rho, eps, v);
+        }
+    }
+
+    private final Options options;
+    /** Running means of g² (v) and of Δ² (u). */
+    private final Tensor[] squareAverages;
+    private final Tensor[] deltaAverages;
+
+    /** Adadelta with PyTorch's defaults. */
+    public Adadelta(List<Tensor> parameters) {
+        this(parameters, Options.DEFAULTS);
+    }
+
+    /** Adadelta with PyTorch's defaults except the learning rate. */
+    public Adadelta(List<Tensor> parameters, double learningRate) {
+        this(parameters, Options.DEFAULTS.withLearningRate(learningRate));
+    }
+
+    public Adadelta(List<Tensor> parameters, Options options) {
+        super(parameters, options.learningRate());
+        this.options = options;
+        this.squareAverages = new Tensor[parameters.size()];
+        this.deltaAverages = new Tensor[parameters.size()];
+    }
+
+    /** The hyper-parameters this optimizer was made with (the current learning rate is {@link #learningRate()}). */
+    public Options options() {
+        return options;
+    }
+
+    @Override
+    protected void update(int index, Tensor parameter, Tensor gradient) {
+        if (squareAverages[index] == null) {
+            squareAverages[index] = newState(parameter);
+            deltaAverages[index] = newState(parameter);
+        }
+        MemorySegment p = parameter.storage();
+        MemorySegment g = gradient.storage();
+        MemorySegment v = squareAverages[index].storage();
+        MemorySegment u = deltaAverages[index].storage();
+        long po = parameter.offset();
+        long go = gradient.offset();
+        long n = parameter.numel();
+        float lr = (float) learningRate();
+        float rho = (float) options.rho();
+        float oneMinusRho = (float) (1 - options.rho());
+        float eps = (float) options.eps();
+        float wd = (float) options.weightDecay();
+        for (long i = 0; i < n; i++) {
+            float pv = p.getAtIndex(F, po + i);
+            float gv = g.getAtIndex(F, go + i) + wd * pv;
+            float vv = rho * v.getAtIndex(F, i) + oneMinusRho * gv * gv;
+            v.setAtIndex(F, i, vv);
+            float std = (float) Math.sqrt(vv + eps);
+            float delta = (float) Math.sqrt(u.getAtIndex(F, i) + eps) / std * gv;
+            u.setAtIndex(F, i, rho * u.getAtIndex(F, i) + oneMinusRho * delta * delta);
+            p.setAtIndex(F, po + i, pv - lr * delta);
+        }
+    }
+}

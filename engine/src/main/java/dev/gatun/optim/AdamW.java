@@ -1,0 +1,139 @@
+package dev.gatun.optim;
+
+import dev.gatun.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.List;
+
+/**
+ * AdamW (Loshchilov and Hutter, 2019), as {@code torch.optim.AdamW} (torch 1.13, single-tensor loop):
+ * {@link Adam} with the weight decay decoupled from the gradient, so it shrinks θ directly instead of
+ * passing through the moment estimates. At the parameter's step t, with learning rate η, betas β₁ and
+ * β₂ and weight decay λ:
+ * <pre>
+ *   θ ← θ·(1 − η·λ)
+ *   m ← β₁·m + (1 − β₁)·g
+ *   v ← β₂·v + (1 − β₂)·g²
+ *   v̂ₘₐₓ ← max(v̂ₘₐₓ, v);  v' = v̂ₘₐₓ     with AMSGrad, else v' = v
+ *   c₁ = 1 − β₁ᵗ,  c₂ = 1 − β₂ᵗ          (in double, like PyTorch's Python floats)
+ *   θ ← θ − (η / c₁) · m / (√v' / √c₂ + ε)
+ * </pre>
+ * Vectors are float32, each operation rounded in PyTorch's order; t counts the parameter's own updates
+ * ({@link #parameterSteps(int)}).
+ */
+public final class AdamW extends Optimizer {
+
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
+
+    /**
+     * AdamW's hyper-parameters; {@link #DEFAULTS} are PyTorch's (η = 1e-3, β = (0.9, 0.999), ε = 1e-8,
+     * λ = 1e-2, no AMSGrad). Change one with a {@code with…} method.
+     *
+     * @param amsgrad normalise by the largest second moment seen so far (Reddi et al., 2018)
+     */
+    public record Options(double learningRate, double beta1, double beta2, double eps, double weightDecay,
+                          boolean amsgrad) {
+
+        public static final Options DEFAULTS = new Options(1e-3, 0.9, 0.999, 1e-8, 1e-2, false);
+
+        public Options {
+            Check.nonNegative("AdamW", "learning rate", learningRate);
+            Check.unitIntervalOpen("AdamW", "beta1", beta1);
+            Check.unitIntervalOpen("AdamW", "beta2", beta2);
+            Check.nonNegative("AdamW", "eps", eps);
+            Check.nonNegative("AdamW", "weight decay", weightDecay);
+        }
+
+        public Options withLearningRate(double v) {
+            return new Options(v, beta1, beta2, eps, weightDecay, amsgrad);
+        }
+
+        public Options withBetas(double b1, double b2) {
+            return new Options(learningRate, b1, b2, eps, weightDecay, amsgrad);
+        }
+
+        public Options withEps(double v) {
+            return new Options(learningRate, beta1, beta2, v, weightDecay, amsgrad);
+        }
+
+        public Options withWeightDecay(double v) {
+            return new Options(learningRate, beta1, beta2, eps, v, amsgrad);
+        }
+
+        public Options withAmsgrad(boolean v) {
+            return new Options(learningRate, beta1, beta2, eps, weightDecay, v);
+        }
+    }
+
+    private final Options options;
+    /** First moments m, second moments v, and their running maxima v̂ₘₐₓ (AMSGrad only). */
+    private final Tensor[] firstMoments;
+    private final Tensor[] secondMoments;
+    private final Tensor[] maxSecondMoments;
+
+    /** AdamW with PyTorch's defaults. */
+    public AdamW(List<Tensor> parameters) {
+        this(parameters, Options.DEFAULTS);
+    }
+
+    /** AdamW with PyTorch's defaults except the learning rate. */
+    public AdamW(List<Tensor> parameters, double learningRate) {
+        this(parameters, Options.DEFAULTS.withLearningRate(learningRate));
+    }
+
+    public AdamW(List<Tensor> parameters, Options options) {
+        super(parameters, options.learningRate());
+        this.options = options;
+        this.firstMoments = new Tensor[parameters.size()];
+        this.secondMoments = new Tensor[parameters.size()];
+        this.maxSecondMoments = new Tensor[parameters.size()];
+    }
+
+    /** The hyper-parameters this optimizer was made with (the current learning rate is {@link #learningRate()}). */
+    public Options options() {
+        return options;
+    }
+
+    @Override
+    protected void update(int index, Tensor parameter, Tensor gradient) {
+        boolean amsgrad = options.amsgrad();
+        if (firstMoments[index] == null) {
+            firstMoments[index] = newState(parameter);
+            secondMoments[index] = newState(parameter);
+            if (amsgrad) maxSecondMoments[index] = newState(parameter);
+        }
+        MemorySegment p = parameter.storage();
+        MemorySegment g = gradient.storage();
+        MemorySegment m = firstMoments[index].storage();
+        MemorySegment v = secondMoments[index].storage();
+        MemorySegment vMax = amsgrad ? maxSecondMoments[index].storage() : null;
+        long po = parameter.offset();
+        long go = gradient.offset();
+        long n = parameter.numel();
+        long t = parameterSteps(index);
+        double c1 = 1 - Math.pow(options.beta1(), t);
+        double c2 = 1 - Math.pow(options.beta2(), t);
+        float stepSize = (float) (learningRate() / c1);
+        float sqrtC2 = (float) Math.sqrt(c2);
+        float decay = (float) (1 - learningRate() * options.weightDecay());
+        float beta1 = (float) options.beta1();
+        float beta2 = (float) options.beta2();
+        float oneMinusBeta1 = (float) (1 - options.beta1());
+        float oneMinusBeta2 = (float) (1 - options.beta2());
+        float eps = (float) options.eps();
+        for (long i = 0; i < n; i++) {
+            float pv = p.getAtIndex(F, po + i) * decay;
+            float gv = g.getAtIndex(F, go + i);
+            float mv = beta1 * m.getAtIndex(F, i) + oneMinusBeta1 * gv;
+            float vv = beta2 * v.getAtIndex(F, i) + oneMinusBeta2 * gv * gv;
+            m.setAtIndex(F, i, mv);
+            v.setAtIndex(F, i, vv);
+            if (amsgrad) {
+                vv = Math.max(vMax.getAtIndex(F, i), vv);
+                vMax.setAtIndex(F, i, vv);
+            }
+            float denominator = (float) Math.sqrt(vv) / sqrtC2 + eps;
+            p.setAtIndex(F, po + i, pv + (-stepSize * mv) / denominator);
+        }
+    }
+}
