@@ -34,10 +34,8 @@ public final class Activation {
         long off = in.offset();
         long n = y.numel();
         for (long i = 0; i < n; i++) {
-            float v = a.getAtIndex(F, off + i);
-            // Split by sign so exp never overflows.
-            float r = v >= 0 ? 1f / (1f + (float) Math.exp(-v)) : (float) (Math.exp(v) / (1 + Math.exp(v)));
-            o.setAtIndex(F, i, r);
+            // exp(−v) overflows to +∞ for very negative v, giving exactly 0; no branch needed.
+            o.setAtIndex(F, i, 1f / (1f + FastExp.exp(-a.getAtIndex(F, off + i))));
         }
         return Autograd.record(y, "sigmoid", g -> new Tensor[] {mapGrad(g, y, (gv, yv) -> gv * yv * (1f - yv))}, x);
     }
@@ -167,15 +165,20 @@ public final class Activation {
             float max = Float.NEGATIVE_INFINITY;
             for (long i = 0; i < len; i++) max = Math.max(max, a.getAtIndex(F, off + base + i));
             double sum = 0;
-            for (long i = 0; i < len; i++) sum += Math.exp(a.getAtIndex(F, off + base + i) - max);
+            for (long i = 0; i < len; i++) {
+                float e = FastExp.exp(a.getAtIndex(F, off + base + i) - max);
+                o.setAtIndex(F, base + i, e);
+                sum += e;
+            }
             if (log) {
-                double logSum = Math.log(sum);
+                float shift = (float) (max + Math.log(sum));
                 for (long i = 0; i < len; i++) {
-                    o.setAtIndex(F, base + i, (float) (a.getAtIndex(F, off + base + i) - max - logSum));
+                    o.setAtIndex(F, base + i, a.getAtIndex(F, off + base + i) - shift);
                 }
             } else {
+                float inv = (float) (1 / sum);
                 for (long i = 0; i < len; i++) {
-                    o.setAtIndex(F, base + i, (float) (Math.exp(a.getAtIndex(F, off + base + i) - max) / sum));
+                    o.setAtIndex(F, base + i, o.getAtIndex(F, base + i) * inv);
                 }
             }
         }
@@ -201,7 +204,7 @@ public final class Activation {
                 for (long i = 0; i < len; i++) {
                     float gv = gs.getAtIndex(F, go + base + i);
                     float yv = ys.getAtIndex(F, base + i);
-                    ds.setAtIndex(F, base + i, log ? (float) (gv - Math.exp(yv) * dot) : (float) (yv * (gv - dot)));
+                    ds.setAtIndex(F, base + i, log ? (float) (gv - FastExp.exp(yv) * dot) : (float) (yv * (gv - dot)));
                 }
             }
             return new Tensor[] {dx.transpose(d, r - 1).contiguous()};

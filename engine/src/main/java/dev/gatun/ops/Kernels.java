@@ -186,42 +186,67 @@ public final class Kernels {
             }
             reduce[i] = true;
         }
-        // Move kept dims first and reduced dims last, then sum contiguous blocks in double.
-        int[] order = new int[r];
-        int k = 0;
-        for (int i = 0; i < r; i++) if (!reduce[i]) order[k++] = i;
-        int kept = k;
-        for (int i = 0; i < r; i++) if (reduce[i]) order[k++] = i;
         long[] shape = t.shape();
-        long[] keptShape = new long[kept];
-        long block = 1;
-        for (int i = 0; i < r; i++) {
-            if (i < kept) keptShape[i] = shape[order[i]];
-            else block *= shape[order[i]];
-        }
-        Tensor src;
-        try (var ignored = dev.gatun.autograd.Autograd.noGrad()) {
-            src = t.permute(order).contiguous();
-        }
         long[] outShape;
         if (keepDims) {
             outShape = shape.clone();
             for (int i = 0; i < r; i++) if (reduce[i]) outShape[i] = 1;
         } else {
-            outShape = keptShape;
+            int kept = 0;
+            for (int i = 0; i < r; i++) if (!reduce[i]) kept++;
+            outShape = new long[kept];
+            for (int i = 0, k = 0; i < r; i++) if (!reduce[i]) outShape[k++] = shape[i];
         }
         Tensor out = Tensor.zeros(outShape);
-        MemorySegment in = src.storage();
-        MemorySegment o = out.storage();
-        long base = src.offset();
-        long outer = out.numel();
-        for (long j = 0; j < outer; j++) {
-            double acc = 0;
-            long start = base + j * block;
-            for (long i = 0; i < block; i++) {
-                acc += in.getAtIndex(F, start + i);
+        long n = t.numel();
+        if (n == 0) {
+            return out;
+        }
+        // Walk t in index order, adding each element into its output slot (stride 0 along reduced
+        // dimensions); accumulate in double, one run of the innermost dimension at a time.
+        long[] outStrides = new long[r];
+        long step = 1;
+        for (int i = r - 1; i >= 0; i--) {
+            if (!reduce[i]) {
+                outStrides[i] = step;
+                step *= shape[i];
             }
-            o.setAtIndex(F, j, (float) acc);
+        }
+        double[] acc = new double[(int) out.numel()];
+        MemorySegment in = t.storage();
+        long[] st = t.strides();
+        if (r == 0) {
+            acc[0] = in.getAtIndex(F, t.offset());
+        } else {
+            long inner = shape[r - 1];
+            long innerStride = st[r - 1];
+            boolean innerReduced = reduce[r - 1];
+            long[] idx = new long[r];
+            long src = t.offset();
+            int dst = 0;
+            for (long k = 0, outer = n / inner; k < outer; k++) {
+                if (innerReduced) {
+                    double s = 0;
+                    for (long i = 0; i < inner; i++) s += in.getAtIndex(F, src + i * innerStride);
+                    acc[dst] += s;
+                } else {
+                    for (int i = 0; i < inner; i++) acc[dst + i] += in.getAtIndex(F, src + i * innerStride);
+                }
+                for (int d = r - 2; d >= 0; d--) {
+                    if (++idx[d] < shape[d]) {
+                        src += st[d];
+                        dst += (int) outStrides[d];
+                        break;
+                    }
+                    src -= (shape[d] - 1) * st[d];
+                    dst -= (int) ((shape[d] - 1) * outStrides[d]);
+                    idx[d] = 0;
+                }
+            }
+        }
+        MemorySegment o = out.storage();
+        for (int i = 0; i < acc.length; i++) {
+            o.setAtIndex(F, i, (float) acc[i]);
         }
         return out;
     }

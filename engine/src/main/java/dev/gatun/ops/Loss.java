@@ -178,20 +178,25 @@ public final class Loss {
         double eps = labelSmoothing;
         for (int r = 0; r < rows; r++) {
             long base = zo + (long) r * classes;
+            int row = r * classes;
             float max = Float.NEGATIVE_INFINITY;
             for (int c = 0; c < classes; c++) max = Math.max(max, zs.getAtIndex(F, base + c));
             double sum = 0;
-            for (int c = 0; c < classes; c++) sum += Math.exp(zs.getAtIndex(F, base + c) - max);
-            double logSum = Math.log(sum) + max;
-            double rowLoss = 0;
             for (int c = 0; c < classes; c++) {
-                double zc = zs.getAtIndex(F, base + c);
-                double logp = zc - logSum;
-                softmax[r * classes + c] = (float) Math.exp(logp);
-                double q = (c == targets[r] ? 1 - eps : 0) + eps / classes;
-                rowLoss -= q * logp;
+                float e = FastExp.exp(zs.getAtIndex(F, base + c) - max);
+                softmax[row + c] = e;
+                sum += e;
             }
-            total += rowLoss;
+            double logSum = Math.log(sum) + max;
+            float inv = (float) (1 / sum);
+            // −Σ_c q_c log p_c with q = (1−ε)·onehot + ε/C: (1−ε)·(−log p_y) + (ε/C)·Σ_c (−log p_c)
+            double sumLogp = 0;
+            for (int c = 0; c < classes; c++) {
+                sumLogp += zs.getAtIndex(F, base + c) - logSum;
+                softmax[row + c] *= inv;
+            }
+            double logpTarget = zs.getAtIndex(F, base + targets[r]) - logSum;
+            total -= (1 - eps) * logpTarget + eps / classes * sumLogp;
         }
         Tensor out = Tensor.full((float) (total / rows));
         int[] y = targets.clone();

@@ -102,14 +102,12 @@ public final class Adam extends Optimizer {
             secondMoments[index] = newState(parameter);
             if (amsgrad) maxSecondMoments[index] = newState(parameter);
         }
-        MemorySegment p = parameter.storage();
-        MemorySegment g = gradient.storage();
-        MemorySegment m = firstMoments[index].storage();
-        MemorySegment v = secondMoments[index].storage();
-        MemorySegment vMax = amsgrad ? maxSecondMoments[index].storage() : null;
-        long po = parameter.offset();
-        long go = gradient.offset();
-        long n = parameter.numel();
+        int n = Math.toIntExact(parameter.numel());
+        MemorySegment p = region(parameter);
+        MemorySegment g = region(gradient);
+        MemorySegment m = region(firstMoments[index]);
+        MemorySegment v = region(secondMoments[index]);
+        MemorySegment vMax = amsgrad ? region(maxSecondMoments[index]) : null;
         long t = parameterSteps(index);
         double c1 = 1 - Math.pow(options.beta1(), t);
         double c2 = 1 - Math.pow(options.beta2(), t);
@@ -121,9 +119,9 @@ public final class Adam extends Optimizer {
         float oneMinusBeta2 = (float) (1 - options.beta2());
         float eps = (float) options.eps();
         float wd = (float) options.weightDecay();
-        for (long i = 0; i < n; i++) {
-            float pv = p.getAtIndex(F, po + i);
-            float gv = g.getAtIndex(F, go + i) + wd * pv;
+        for (int i = 0; i < n; i++) {
+            float pv = p.getAtIndex(F, i);
+            float gv = g.getAtIndex(F, i) + wd * pv;
             float mv = beta1 * m.getAtIndex(F, i) + oneMinusBeta1 * gv;
             float vv = beta2 * v.getAtIndex(F, i) + oneMinusBeta2 * gv * gv;
             m.setAtIndex(F, i, mv);
@@ -133,7 +131,7 @@ public final class Adam extends Optimizer {
                 vMax.setAtIndex(F, i, vv);
             }
             float denominator = (float) Math.sqrt(vv) / sqrtC2 + eps;
-            p.setAtIndex(F, po + i, pv + (-stepSize * mv) / denominator);
+            p.setAtIndex(F, i, pv + (-stepSize * mv) / denominator);
         }
     }
 }

@@ -3,6 +3,7 @@ package dev.gatun.optim;
 import dev.gatun.autograd.Autograd;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
 import java.util.List;
 
 /**
@@ -98,6 +99,14 @@ public abstract class Optimizer implements AutoCloseable {
                 g.fill(0f);
             }
         }
+    }
+
+    /**
+     * The elements of a contiguous tensor as a segment of exactly its size, for update loops: an
+     * int-indexed loop over an exact slice compiles to tight, bounds-check-free code.
+     */
+    protected static MemorySegment region(Tensor t) {
+        return t.storage().asSlice(t.offset() * Float.BYTES, t.numel() * Float.BYTES);
     }
 
     /** A zero-filled state tensor shaped like a parameter, owned by this optimizer. */
