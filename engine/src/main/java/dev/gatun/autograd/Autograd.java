@@ -117,7 +117,7 @@ public final class Autograd {
                 }
                 Node node = t.gradFn();
                 if (node == null) {
-                    accumulateLeaf(t, g);
+                    t.accumulateGrad(g);
                     continue;
                 }
                 Tensor[] inputGrads = node.backward().apply(g);
@@ -145,17 +145,6 @@ public final class Autograd {
             if (own != null) {
                 own.close();
             }
-        }
-    }
-
-    private static void accumulateLeaf(Tensor leaf, Tensor g) {
-        Tensor existing = leaf.grad();
-        if (existing == null || !existing.isAlive()) {
-            Tensor fresh = leaf.zerosLikeOwned();
-            fresh.copyFrom(g);
-            leaf.setGrad(fresh);
-        } else {
-            Kernels.addInPlace(existing, g);
         }
     }
 

@@ -145,10 +145,7 @@ public abstract class Module implements AutoCloseable {
     /** Zeroes the gradient of every parameter (keeping its memory). */
     public final void zeroGrad() {
         for (Tensor p : namedParameters().values()) {
-            Tensor g = p.grad();
-            if (g != null && g.isAlive()) {
-                g.fill(0f);
-            }
+            p.zeroGrad();
         }
     }
 

@@ -2,8 +2,6 @@ package dev.gatun.ops;
 
 import dev.gatun.autograd.Autograd;
 import dev.gatun.tensor.Tensor;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 /**
  * Activation functions, forward and backward side by side. Each works on a contiguous copy of its input
@@ -21,37 +19,35 @@ import java.lang.foreign.ValueLayout;
  */
 public final class Activation {
 
-    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
-
     private Activation() {}
 
     /** The logistic sigmoid. */
     public static Tensor sigmoid(Tensor x) {
-        Tensor in = x.contiguous();
-        Tensor y = Tensor.zeros(x.shape());
-        MemorySegment a = in.storage();
-        MemorySegment o = y.storage();
-        long off = in.offset();
-        long n = y.numel();
-        for (long i = 0; i < n; i++) {
+        float[] y = x.toArray();
+        for (int i = 0; i < y.length; i++) {
             // exp(−v) overflows to +∞ for very negative v, giving exactly 0; no branch needed.
-            o.setAtIndex(F, i, 1f / (1f + FastExp.exp(-a.getAtIndex(F, off + i))));
+            y[i] = 1f / (1f + FastExp.exp(-y[i]));
         }
-        return Autograd.record(y, "sigmoid", g -> new Tensor[] {mapGrad(g, y, (gv, yv) -> gv * yv * (1f - yv))}, x);
+        Tensor out = Tensor.fromArray(y, x.shape());
+        return Autograd.record(out, "sigmoid", g -> {
+            float[] dx = g.toArray();
+            for (int i = 0; i < dx.length; i++) dx[i] *= y[i] * (1f - y[i]);
+            return new Tensor[] {Tensor.fromArray(dx, g.shape())};
+        }, x);
     }
 
     /** The hyperbolic tangent. */
     public static Tensor tanh(Tensor x) {
-        Tensor in = x.contiguous();
-        Tensor y = Tensor.zeros(x.shape());
-        MemorySegment a = in.storage();
-        MemorySegment o = y.storage();
-        long off = in.offset();
-        long n = y.numel();
-        for (long i = 0; i < n; i++) {
-            o.setAtIndex(F, i, (float) Math.tanh(a.getAtIndex(F, off + i)));
+        float[] y = x.toArray();
+        for (int i = 0; i < y.length; i++) {
+            y[i] = (float) Math.tanh(y[i]);
         }
-        return Autograd.record(y, "tanh", g -> new Tensor[] {mapGrad(g, y, (gv, yv) -> gv * (1f - yv * yv))}, x);
+        Tensor out = Tensor.fromArray(y, x.shape());
+        return Autograd.record(out, "tanh", g -> {
+            float[] dx = g.toArray();
+            for (int i = 0; i < dx.length; i++) dx[i] *= 1f - y[i] * y[i];
+            return new Tensor[] {Tensor.fromArray(dx, g.shape())};
+        }, x);
     }
 
     /** max(0, x). */
@@ -68,33 +64,37 @@ public final class Activation {
         if (!Float.isFinite(slope)) {
             throw new IllegalArgumentException("negative slope must be finite, got " + slope);
         }
-        Tensor in = x.contiguous();
-        Tensor y = Tensor.zeros(x.shape());
-        MemorySegment a = in.storage();
-        MemorySegment o = y.storage();
-        long off = in.offset();
-        long n = y.numel();
-        for (long i = 0; i < n; i++) {
-            float v = a.getAtIndex(F, off + i);
-            o.setAtIndex(F, i, v > 0 ? v : slope * v);
+        float[] in = x.toArray();
+        float[] y = new float[in.length];
+        for (int i = 0; i < y.length; i++) {
+            float v = in[i];
+            y[i] = v > 0 ? v : slope * v;
         }
-        return Autograd.record(y, name, g -> new Tensor[] {mapGrad(g, in, (gv, xv) -> xv > 0 ? gv : slope * gv)}, x);
+        Tensor out = Tensor.fromArray(y, x.shape());
+        return Autograd.record(out, name, g -> {
+            float[] dx = g.toArray();
+            for (int i = 0; i < dx.length; i++) dx[i] = in[i] > 0 ? dx[i] : slope * dx[i];
+            return new Tensor[] {Tensor.fromArray(dx, g.shape())};
+        }, x);
     }
 
     /** The Gaussian error linear unit, exact form x·Φ(x) (PyTorch's default). */
     public static Tensor gelu(Tensor x) {
-        Tensor in = x.contiguous();
-        Tensor y = Tensor.zeros(x.shape());
-        MemorySegment a = in.storage();
-        MemorySegment o = y.storage();
-        long off = in.offset();
-        long n = y.numel();
-        for (long i = 0; i < n; i++) {
-            double v = a.getAtIndex(F, off + i);
-            o.setAtIndex(F, i, (float) (v * phiCdf(v)));
+        float[] in = x.toArray();
+        float[] y = new float[in.length];
+        for (int i = 0; i < y.length; i++) {
+            double v = in[i];
+            y[i] = (float) (v * phiCdf(v));
         }
-        return Autograd.record(y, "gelu", g -> new Tensor[] {mapGrad(g, in, (gv, xv) ->
-                (float) (gv * (phiCdf(xv) + xv * Math.exp(-0.5 * xv * xv) / Math.sqrt(2 * Math.PI))))}, x);
+        Tensor out = Tensor.fromArray(y, x.shape());
+        return Autograd.record(out, "gelu", g -> {
+            float[] dx = g.toArray();
+            for (int i = 0; i < dx.length; i++) {
+                double v = in[i];
+                dx[i] = (float) (dx[i] * (phiCdf(v) + v * Math.exp(-0.5 * v * v) / Math.sqrt(2 * Math.PI)));
+            }
+            return new Tensor[] {Tensor.fromArray(dx, g.shape())};
+        }, x);
     }
 
     /** Φ(x), the standard normal CDF. */
@@ -150,85 +150,55 @@ public final class Activation {
         if (d < 0 || d >= r) {
             throw new IllegalArgumentException("softmax dimension " + dim + " out of range for a " + r + "-d tensor");
         }
-        Tensor moved;
+        // Rows of length len along the last dimension after moving dimension d there.
+        float[] a;
+        long[] movedShape;
         try (var ignored = Autograd.noGrad()) {
-            moved = x.transpose(d, r - 1).contiguous();
+            Tensor moved = x.transpose(d, r - 1);
+            movedShape = moved.shape();
+            a = moved.toArray();
         }
-        long len = x.size(d);
-        long rows = len == 0 ? 0 : moved.numel() / len;
-        Tensor yMoved = Tensor.zeros(moved.shape());
-        MemorySegment a = moved.storage();
-        MemorySegment o = yMoved.storage();
-        long off = moved.offset();
-        for (long row = 0; row < rows; row++) {
-            long base = row * len;
+        int len = (int) x.size(d);
+        int rows = len == 0 ? 0 : a.length / len;
+        float[] y = new float[a.length];
+        for (int row = 0; row < rows; row++) {
+            int base = row * len;
             float max = Float.NEGATIVE_INFINITY;
-            for (long i = 0; i < len; i++) max = Math.max(max, a.getAtIndex(F, off + base + i));
+            for (int i = 0; i < len; i++) max = Math.max(max, a[base + i]);
             double sum = 0;
-            for (long i = 0; i < len; i++) {
-                float e = FastExp.exp(a.getAtIndex(F, off + base + i) - max);
-                o.setAtIndex(F, base + i, e);
+            for (int i = 0; i < len; i++) {
+                float e = FastExp.exp(a[base + i] - max);
+                y[base + i] = e;
                 sum += e;
             }
             if (log) {
                 float shift = (float) (max + Math.log(sum));
-                for (long i = 0; i < len; i++) {
-                    o.setAtIndex(F, base + i, a.getAtIndex(F, off + base + i) - shift);
-                }
+                for (int i = 0; i < len; i++) y[base + i] = a[base + i] - shift;
             } else {
                 float inv = (float) (1 / sum);
-                for (long i = 0; i < len; i++) {
-                    o.setAtIndex(F, base + i, o.getAtIndex(F, base + i) * inv);
-                }
+                for (int i = 0; i < len; i++) y[base + i] *= inv;
             }
         }
-        Tensor y;
+        Tensor out;
         try (var ignored = Autograd.noGrad()) {
-            y = yMoved.transpose(d, r - 1).contiguous();
+            out = Tensor.fromArray(y, movedShape).transpose(d, r - 1).contiguous();
         }
-        return Autograd.record(y, log ? "logSoftmax" : "softmax", g -> {
-            // Work in the moved layout: rows of length len along the last dimension.
-            Tensor gm = g.transpose(d, r - 1).contiguous();
-            Tensor dx = Tensor.zeros(moved.shape());
-            MemorySegment gs = gm.storage();
-            MemorySegment ys = yMoved.storage();
-            MemorySegment ds = dx.storage();
-            long go = gm.offset();
-            for (long row = 0; row < rows; row++) {
-                long base = row * len;
+        return Autograd.record(out, log ? "logSoftmax" : "softmax", g -> {
+            float[] gs;
+            try (var ignored = Autograd.noGrad()) {
+                gs = g.transpose(d, r - 1).toArray();
+            }
+            float[] dx = new float[gs.length];
+            for (int row = 0; row < rows; row++) {
+                int base = row * len;
                 double dot = 0;
-                for (long i = 0; i < len; i++) {
-                    float gv = gs.getAtIndex(F, go + base + i);
-                    dot += log ? gv : gv * ys.getAtIndex(F, base + i);
-                }
-                for (long i = 0; i < len; i++) {
-                    float gv = gs.getAtIndex(F, go + base + i);
-                    float yv = ys.getAtIndex(F, base + i);
-                    ds.setAtIndex(F, base + i, log ? (float) (gv - FastExp.exp(yv) * dot) : (float) (yv * (gv - dot)));
+                for (int i = 0; i < len; i++) dot += log ? gs[base + i] : gs[base + i] * y[base + i];
+                for (int i = 0; i < len; i++) {
+                    dx[base + i] = log ? (float) (gs[base + i] - FastExp.exp(y[base + i]) * dot)
+                            : (float) (y[base + i] * (gs[base + i] - dot));
                 }
             }
-            return new Tensor[] {dx.transpose(d, r - 1).contiguous()};
+            return new Tensor[] {Tensor.fromArray(dx, movedShape).transpose(d, r - 1).contiguous()};
         }, x);
-    }
-
-    @FunctionalInterface
-    interface GradMap {
-        float apply(float grad, float saved);
-    }
-
-    /** dx[i] = f(g[i], saved[i]) over equal shapes; saved is contiguous. */
-    static Tensor mapGrad(Tensor g, Tensor saved, GradMap f) {
-        Tensor gc = g.contiguous();
-        Tensor dx = Tensor.zeros(saved.shape());
-        MemorySegment gs = gc.storage();
-        MemorySegment ss = saved.storage();
-        MemorySegment ds = dx.storage();
-        long go = gc.offset();
-        long so = saved.offset();
-        long n = dx.numel();
-        for (long i = 0; i < n; i++) {
-            ds.setAtIndex(F, i, f.apply(gs.getAtIndex(F, go + i), ss.getAtIndex(F, so + i)));
-        }
-        return dx;
     }
 }

@@ -2,8 +2,6 @@ package dev.gatun.ops;
 
 import dev.gatun.autograd.Autograd;
 import dev.gatun.tensor.Tensor;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.random.RandomGenerator;
 
 /**
@@ -12,8 +10,6 @@ import java.util.random.RandomGenerator;
  * ∂x = g·mask, with mask ∈ {0, 1/(1 − p)}.
  */
 public final class Dropout {
-
-    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
 
     private Dropout() {}
 
@@ -26,20 +22,19 @@ public final class Dropout {
         if (!training || p == 0) {
             return x;
         }
-        Tensor in = x.contiguous();
-        Tensor mask = Tensor.zeros(x.shape());
-        Tensor y = Tensor.zeros(x.shape());
-        MemorySegment a = in.storage();
-        MemorySegment m = mask.storage();
-        MemorySegment o = y.storage();
-        long off = in.offset();
-        long n = y.numel();
+        float[] v = x.toArray();
+        float[] mask = new float[v.length];
         float keep = 1f / (1f - p);
-        for (long i = 0; i < n; i++) {
-            float mv = rng.nextFloat() >= p ? keep : 0f;
-            m.setAtIndex(F, i, mv);
-            o.setAtIndex(F, i, a.getAtIndex(F, off + i) * mv);
+        for (int i = 0; i < v.length; i++) {
+            float m = rng.nextFloat() >= p ? keep : 0f;
+            mask[i] = m;
+            v[i] *= m;
         }
-        return Autograd.record(y, "dropout", g -> new Tensor[] {Kernels.mul(g, mask)}, x);
+        Tensor y = Tensor.fromArray(v, x.shape());
+        return Autograd.record(y, "dropout", g -> {
+            float[] dx = g.toArray();
+            for (int i = 0; i < dx.length; i++) dx[i] *= mask[i];
+            return new Tensor[] {Tensor.fromArray(dx, g.shape())};
+        }, x);
     }
 }

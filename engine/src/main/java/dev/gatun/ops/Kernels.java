@@ -1,21 +1,20 @@
 package dev.gatun.ops;
 
 import dev.gatun.tensor.Tensor;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 
 /**
- * Elementwise and reduction kernels in plain Java over tensor storage, without autograd. The
- * differentiable ops ({@link Arithmetic}, {@link Reduce}, ...) and backward closures are built on these.
- * Results are new contiguous tensors in the current scope unless the method says otherwise.
+ * Elementwise and reduction kernels in plain Java, without autograd. The differentiable ops
+ * ({@link Arithmetic}, {@link Reduce}, ...) and backward closures are built on these. Results are new
+ * contiguous tensors in the current scope.
  *
- * <p>Each binary op has its own loop (not a lambda per element) so the JIT can compile each into
- * straight-line, vectorizable code.
+ * <p>Kernels move data between tensors and Java arrays in bulk ({@link Tensor#toArray()},
+ * {@link Tensor#fromArray}) and compute on the arrays: per-element {@code MemorySegment} access is
+ * only fast while the JIT's type profiles for it stay clean, which a process using segments of
+ * several kinds does not guarantee, whereas array loops always compile to tight, vectorizable code.
+ * Each binary op has its own loop (not a lambda per element) for the same reason.
  */
 public final class Kernels {
-
-    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
 
     private Kernels() {}
 
@@ -45,9 +44,9 @@ public final class Kernels {
         a.checkAlive();
         b.checkAlive();
         long[] shape = broadcastShapes(a.shape(), b.shape());
-        Tensor out = Tensor.zeros(shape);
-        binaryInto(op, a.expand(shape), b.expand(shape), out);
-        return out;
+        float[] out = new float[checkedSize(shape)];
+        binaryArrays(op, a.toArray(), a.shape(), b.toArray(), b.shape(), out, shape);
+        return Tensor.fromArray(out, shape);
     }
 
     /** {@code a + b}, broadcasting. */
@@ -64,113 +63,132 @@ public final class Kernels {
     public static void addInPlace(Tensor dst, Tensor src) {
         dst.checkAlive();
         src.checkAlive();
-        binaryInto(BinaryOp.ADD, dst, src.expand(dst.shape()), dst);
+        long[] shape = dst.shape();
+        if (!Arrays.equals(broadcastShapes(shape, src.shape()), shape)) {
+            throw new IllegalArgumentException("cannot add shape " + Arrays.toString(src.shape()) + " into "
+                    + Arrays.toString(shape));
+        }
+        float[] d = dst.toArray();
+        binaryArrays(BinaryOp.ADD, d, shape, src.toArray(), src.shape(), d, shape);
+        dst.copyFrom(d);
+    }
+
+    static int checkedSize(long[] shape) {
+        long n = 1;
+        for (long d : shape) n = Math.multiplyExact(n, d);
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("tensor of " + n + " elements is too large for this kernel");
+        }
+        return (int) n;
+    }
+
+    /** Row-major element strides of {@code own} seen through the broadcast to {@code target} (0 where repeated). */
+    private static int[] broadcastStrides(long[] own, long[] target) {
+        int r = target.length;
+        int[] st = new int[r];
+        int step = 1;
+        for (int i = r - 1, j = own.length - 1; i >= 0; i--, j--) {
+            if (j >= 0 && own[j] != 1) {
+                st[i] = step;
+                step *= (int) own[j];
+            }
+        }
+        return st;
     }
 
     /**
-     * out = a op b over equal shapes (a and b may be broadcast views). Iterates the outer dimensions and
-     * runs one tight loop over the innermost.
+     * out = a op b, where a and b are row-major arrays of their own shapes broadcast to {@code shape}.
+     * out may be a itself (same shape). Runs one tight loop per run of the innermost dimension.
      */
-    static void binaryInto(BinaryOp op, Tensor a, Tensor b, Tensor out) {
-        long[] shape = out.shape();
-        long n = out.numel();
+    static void binaryArrays(BinaryOp op, float[] a, long[] aShape, float[] b, long[] bShape, float[] out,
+                             long[] shape) {
+        int n = out.length;
         if (n == 0) {
             return;
         }
-        MemorySegment as = a.storage();
-        MemorySegment bs = b.storage();
-        MemorySegment os = out.storage();
-        if (a.isContiguous() && b.isContiguous() && out.isContiguous()) {
-            loop(op, as, a.offset(), 1, bs, b.offset(), 1, os, out.offset(), 1, n);
+        if (a.length == n && b.length == n) {
+            loop(op, a, 0, 1, b, 0, 1, out, 0, n);
             return;
         }
         int r = shape.length;
-        long inner = shape[r - 1];
-        long[] ast = a.strides();
-        long[] bst = b.strides();
-        long[] ost = out.strides();
-        long outerCount = n / inner;
-        long[] idx = new long[r];
-        long ao = a.offset();
-        long bo = b.offset();
-        long oo = out.offset();
-        for (long k = 0; k < outerCount; k++) {
-            loop(op, as, ao, ast[r - 1], bs, bo, bst[r - 1], os, oo, ost[r - 1], inner);
+        int[] as = broadcastStrides(aShape, shape);
+        int[] bs = broadcastStrides(bShape, shape);
+        int inner = (int) shape[r - 1];
+        int outer = n / inner;
+        int[] idx = new int[r];
+        int ao = 0;
+        int bo = 0;
+        for (int k = 0; k < outer; k++) {
+            loop(op, a, ao, as[r - 1], b, bo, bs[r - 1], out, k * inner, inner);
             for (int d = r - 2; d >= 0; d--) {
                 if (++idx[d] < shape[d]) {
-                    ao += ast[d];
-                    bo += bst[d];
-                    oo += ost[d];
+                    ao += as[d];
+                    bo += bs[d];
                     break;
                 }
-                ao -= (shape[d] - 1) * ast[d];
-                bo -= (shape[d] - 1) * bst[d];
-                oo -= (shape[d] - 1) * ost[d];
+                ao -= (int) (shape[d] - 1) * as[d];
+                bo -= (int) (shape[d] - 1) * bs[d];
                 idx[d] = 0;
             }
         }
     }
 
-    private static void loop(BinaryOp op, MemorySegment a, long ao, long sa, MemorySegment b, long bo, long sb,
-                             MemorySegment o, long oo, long so, long n) {
-        if (sa == 1 && sb == 1 && so == 1) {
+    private static void loop(BinaryOp op, float[] a, int ao, int sa, float[] b, int bo, int sb, float[] o, int oo,
+                             int n) {
+        if (sa == 1 && sb == 1) {
             switch (op) {
-                case ADD -> { for (long i = 0; i < n; i++) o.setAtIndex(F, oo + i, a.getAtIndex(F, ao + i) + b.getAtIndex(F, bo + i)); }
-                case SUB -> { for (long i = 0; i < n; i++) o.setAtIndex(F, oo + i, a.getAtIndex(F, ao + i) - b.getAtIndex(F, bo + i)); }
-                case MUL -> { for (long i = 0; i < n; i++) o.setAtIndex(F, oo + i, a.getAtIndex(F, ao + i) * b.getAtIndex(F, bo + i)); }
-                case DIV -> { for (long i = 0; i < n; i++) o.setAtIndex(F, oo + i, a.getAtIndex(F, ao + i) / b.getAtIndex(F, bo + i)); }
+                case ADD -> { for (int i = 0; i < n; i++) o[oo + i] = a[ao + i] + b[bo + i]; }
+                case SUB -> { for (int i = 0; i < n; i++) o[oo + i] = a[ao + i] - b[bo + i]; }
+                case MUL -> { for (int i = 0; i < n; i++) o[oo + i] = a[ao + i] * b[bo + i]; }
+                case DIV -> { for (int i = 0; i < n; i++) o[oo + i] = a[ao + i] / b[bo + i]; }
             }
-            return;
-        }
-        if (sa == 1 && sb == 0 && so == 1) { // a row plus a broadcast scalar
-            float y = b.getAtIndex(F, bo);
+        } else if (sa == 1 && sb == 0) {
+            float y = b[bo];
             switch (op) {
-                case ADD -> { for (long i = 0; i < n; i++) o.setAtIndex(F, oo + i, a.getAtIndex(F, ao + i) + y); }
-                case SUB -> { for (long i = 0; i < n; i++) o.setAtIndex(F, oo + i, a.getAtIndex(F, ao + i) - y); }
-                case MUL -> { for (long i = 0; i < n; i++) o.setAtIndex(F, oo + i, a.getAtIndex(F, ao + i) * y); }
-                case DIV -> { for (long i = 0; i < n; i++) o.setAtIndex(F, oo + i, a.getAtIndex(F, ao + i) / y); }
+                case ADD -> { for (int i = 0; i < n; i++) o[oo + i] = a[ao + i] + y; }
+                case SUB -> { for (int i = 0; i < n; i++) o[oo + i] = a[ao + i] - y; }
+                case MUL -> { for (int i = 0; i < n; i++) o[oo + i] = a[ao + i] * y; }
+                case DIV -> { for (int i = 0; i < n; i++) o[oo + i] = a[ao + i] / y; }
             }
-            return;
-        }
-        switch (op) {
-            case ADD -> { for (long i = 0; i < n; i++) o.setAtIndex(F, oo + i * so, a.getAtIndex(F, ao + i * sa) + b.getAtIndex(F, bo + i * sb)); }
-            case SUB -> { for (long i = 0; i < n; i++) o.setAtIndex(F, oo + i * so, a.getAtIndex(F, ao + i * sa) - b.getAtIndex(F, bo + i * sb)); }
-            case MUL -> { for (long i = 0; i < n; i++) o.setAtIndex(F, oo + i * so, a.getAtIndex(F, ao + i * sa) * b.getAtIndex(F, bo + i * sb)); }
-            case DIV -> { for (long i = 0; i < n; i++) o.setAtIndex(F, oo + i * so, a.getAtIndex(F, ao + i * sa) / b.getAtIndex(F, bo + i * sb)); }
+        } else if (sa == 0 && sb == 1) {
+            float x = a[ao];
+            switch (op) {
+                case ADD -> { for (int i = 0; i < n; i++) o[oo + i] = x + b[bo + i]; }
+                case SUB -> { for (int i = 0; i < n; i++) o[oo + i] = x - b[bo + i]; }
+                case MUL -> { for (int i = 0; i < n; i++) o[oo + i] = x * b[bo + i]; }
+                case DIV -> { for (int i = 0; i < n; i++) o[oo + i] = x / b[bo + i]; }
+            }
+        } else {
+            switch (op) {
+                case ADD -> { for (int i = 0; i < n; i++) o[oo + i] = a[ao + i * sa] + b[bo + i * sb]; }
+                case SUB -> { for (int i = 0; i < n; i++) o[oo + i] = a[ao + i * sa] - b[bo + i * sb]; }
+                case MUL -> { for (int i = 0; i < n; i++) o[oo + i] = a[ao + i * sa] * b[bo + i * sb]; }
+                case DIV -> { for (int i = 0; i < n; i++) o[oo + i] = a[ao + i * sa] / b[bo + i * sb]; }
+            }
         }
     }
 
     /** {@code a + s} for a scalar s. */
     public static Tensor addScalar(Tensor a, float s) {
-        Tensor src = a.contiguous();
-        Tensor out = Tensor.zeros(a.shape());
-        MemorySegment in = src.storage();
-        MemorySegment o = out.storage();
-        long off = src.offset();
-        long n = out.numel();
-        for (long i = 0; i < n; i++) {
-            o.setAtIndex(F, i, in.getAtIndex(F, off + i) + s);
+        float[] v = a.toArray();
+        for (int i = 0; i < v.length; i++) {
+            v[i] += s;
         }
-        return out;
+        return Tensor.fromArray(v, a.shape());
     }
 
     /** {@code a · s} for a scalar s. */
     public static Tensor scale(Tensor a, float s) {
-        Tensor src = a.contiguous();
-        Tensor out = Tensor.zeros(a.shape());
-        MemorySegment in = src.storage();
-        MemorySegment o = out.storage();
-        long off = src.offset();
-        long n = out.numel();
-        for (long i = 0; i < n; i++) {
-            o.setAtIndex(F, i, in.getAtIndex(F, off + i) * s);
+        float[] v = a.toArray();
+        for (int i = 0; i < v.length; i++) {
+            v[i] *= s;
         }
-        return out;
+        return Tensor.fromArray(v, a.shape());
     }
 
     /**
-     * Sums over the given dimensions (negative counts from the end). With keepDims the summed
-     * dimensions stay as size 1.
+     * Sums over the given dimensions (negative counts from the end), accumulating in double. With
+     * keepDims the summed dimensions stay as size 1.
      */
     public static Tensor sum(Tensor t, int[] dims, boolean keepDims) {
         t.checkAlive();
@@ -197,58 +215,51 @@ public final class Kernels {
             outShape = new long[kept];
             for (int i = 0, k = 0; i < r; i++) if (!reduce[i]) outShape[k++] = shape[i];
         }
-        Tensor out = Tensor.zeros(outShape);
-        long n = t.numel();
-        if (n == 0) {
-            return out;
-        }
-        // Walk t in index order, adding each element into its output slot (stride 0 along reduced
-        // dimensions); accumulate in double, one run of the innermost dimension at a time.
-        long[] outStrides = new long[r];
-        long step = 1;
-        for (int i = r - 1; i >= 0; i--) {
-            if (!reduce[i]) {
-                outStrides[i] = step;
-                step *= shape[i];
-            }
-        }
-        double[] acc = new double[(int) out.numel()];
-        MemorySegment in = t.storage();
-        long[] st = t.strides();
-        if (r == 0) {
-            acc[0] = in.getAtIndex(F, t.offset());
-        } else {
-            long inner = shape[r - 1];
-            long innerStride = st[r - 1];
-            boolean innerReduced = reduce[r - 1];
-            long[] idx = new long[r];
-            long src = t.offset();
-            int dst = 0;
-            for (long k = 0, outer = n / inner; k < outer; k++) {
-                if (innerReduced) {
-                    double s = 0;
-                    for (long i = 0; i < inner; i++) s += in.getAtIndex(F, src + i * innerStride);
-                    acc[dst] += s;
-                } else {
-                    for (int i = 0; i < inner; i++) acc[dst + i] += in.getAtIndex(F, src + i * innerStride);
-                }
-                for (int d = r - 2; d >= 0; d--) {
-                    if (++idx[d] < shape[d]) {
-                        src += st[d];
-                        dst += (int) outStrides[d];
-                        break;
+        float[] in = t.toArray();
+        double[] acc = new double[checkedSize(outShape)];
+        if (in.length > 0) {
+            if (r == 0) {
+                acc[0] = in[0];
+            } else {
+                // Walk the input in row-major order, adding each run of the innermost dimension into
+                // its output slots (stride 0 along reduced dimensions).
+                int[] outStrides = new int[r];
+                int step = 1;
+                for (int i = r - 1; i >= 0; i--) {
+                    if (!reduce[i]) {
+                        outStrides[i] = step;
+                        step *= (int) shape[i];
                     }
-                    src -= (shape[d] - 1) * st[d];
-                    dst -= (int) ((shape[d] - 1) * outStrides[d]);
-                    idx[d] = 0;
+                }
+                int inner = (int) shape[r - 1];
+                boolean innerReduced = reduce[r - 1];
+                int[] idx = new int[r];
+                int dst = 0;
+                for (int k = 0, outer = in.length / inner; k < outer; k++) {
+                    int src = k * inner;
+                    if (innerReduced) {
+                        double s = 0;
+                        for (int i = 0; i < inner; i++) s += in[src + i];
+                        acc[dst] += s;
+                    } else {
+                        for (int i = 0; i < inner; i++) acc[dst + i] += in[src + i];
+                    }
+                    for (int d = r - 2; d >= 0; d--) {
+                        if (++idx[d] < shape[d]) {
+                            dst += outStrides[d];
+                            break;
+                        }
+                        dst -= (int) (shape[d] - 1) * outStrides[d];
+                        idx[d] = 0;
+                    }
                 }
             }
         }
-        MemorySegment o = out.storage();
+        float[] out = new float[acc.length];
         for (int i = 0; i < acc.length; i++) {
-            o.setAtIndex(F, i, (float) acc[i]);
+            out[i] = (float) acc[i];
         }
-        return out;
+        return Tensor.fromArray(out, outShape);
     }
 
     /** Sums g down to {@code shape}, undoing a broadcast from shape to g's shape. */

@@ -2,8 +2,6 @@ package dev.gatun.ops;
 
 import dev.gatun.autograd.Autograd;
 import dev.gatun.tensor.Tensor;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 
 /**
@@ -21,8 +19,6 @@ import java.util.Arrays;
  * </pre>
  */
 public final class Loss {
-
-    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
 
     private Loss() {}
 
@@ -170,20 +166,18 @@ public final class Loss {
                         + " is not a class index in [0, " + classes + ")");
             }
         }
-        Tensor z = logits.contiguous();
-        MemorySegment zs = z.storage();
-        long zo = z.offset();
+        float[] zs = logits.toArray();
         float[] softmax = new float[rows * classes];
         double total = 0;
         double eps = labelSmoothing;
         for (int r = 0; r < rows; r++) {
-            long base = zo + (long) r * classes;
-            int row = r * classes;
+            int base = r * classes;
+            int row = base;
             float max = Float.NEGATIVE_INFINITY;
-            for (int c = 0; c < classes; c++) max = Math.max(max, zs.getAtIndex(F, base + c));
+            for (int c = 0; c < classes; c++) max = Math.max(max, zs[base + c]);
             double sum = 0;
             for (int c = 0; c < classes; c++) {
-                float e = FastExp.exp(zs.getAtIndex(F, base + c) - max);
+                float e = FastExp.exp(zs[base + c] - max);
                 softmax[row + c] = e;
                 sum += e;
             }
@@ -192,10 +186,10 @@ public final class Loss {
             // −Σ_c q_c log p_c with q = (1−ε)·onehot + ε/C: (1−ε)·(−log p_y) + (ε/C)·Σ_c (−log p_c)
             double sumLogp = 0;
             for (int c = 0; c < classes; c++) {
-                sumLogp += zs.getAtIndex(F, base + c) - logSum;
+                sumLogp += zs[base + c] - logSum;
                 softmax[row + c] *= inv;
             }
-            double logpTarget = zs.getAtIndex(F, base + targets[r]) - logSum;
+            double logpTarget = zs[base + targets[r]] - logSum;
             total -= (1 - eps) * logpTarget + eps / classes * sumLogp;
         }
         Tensor out = Tensor.full((float) (total / rows));

@@ -92,9 +92,19 @@ public final class MatMul {
         }
         Tensor y;
         try (var ignored = Autograd.noGrad()) {
-            y = matmul(x, weight.t());
-            if (bias != null) {
-                Kernels.addInPlace(y, bias);
+            Tensor wt = weight.t();
+            if (bias == null) {
+                y = matmul(x, wt);
+            } else {
+                // Start from the bias in every row and let the GEMM add x·wᵀ to it (beta = 1).
+                long[] shape = outputShape(x, wt);
+                float[] b = bias.toArray();
+                float[] rows = new float[Kernels.checkedSize(shape)];
+                for (int r = 0; r < rows.length; r += b.length) {
+                    System.arraycopy(b, 0, rows, r, b.length);
+                }
+                y = Tensor.fromArray(rows, shape);
+                compute(x, wt, y, 1f);
             }
         }
         return Autograd.record(y, "linear", g -> {
@@ -231,46 +241,51 @@ public final class MatMul {
     }
 
     private static void compute(Tensor a, Tensor b, Tensor out) {
+        compute(a, b, out, 0f);
+    }
+
+    /** out = a·b + beta·out (beta is 0 or 1). */
+    private static void compute(Tensor a, Tensor b, Tensor out, float beta) {
         try (Temporaries tmp = new Temporaries()) {
             if (a.dim() == 1 && b.dim() == 1) {
-                dot(vectorForBlas(a, tmp), vectorForBlas(b, tmp), out);
+                dot(vectorForBlas(a, tmp), vectorForBlas(b, tmp), out, beta);
             } else if (a.dim() == 2 && b.dim() == 1) {
-                matrixVector(matrixForBlas(a, tmp), vectorForBlas(b, tmp), out);
+                matrixVector(matrixForBlas(a, tmp), vectorForBlas(b, tmp), out, beta);
             } else if (a.dim() == 1 && b.dim() == 2) {
                 // x·B = (Bᵀ·x)ᵀ
-                matrixVector(matrixForBlas(b, tmp).transpose(0, 1), vectorForBlas(a, tmp), out);
+                matrixVector(matrixForBlas(b, tmp).transpose(0, 1), vectorForBlas(a, tmp), out, beta);
             } else {
-                batched(a, b, out, tmp);
+                batched(a, b, out, tmp, beta);
             }
         }
     }
 
-    private static void dot(Tensor x, Tensor y, Tensor out) {
+    private static void dot(Tensor x, Tensor y, Tensor out, float beta) {
         float v = Blas.sdot((int) x.size(0), x.storage(), x.offset(), (int) x.stride(0),
                 y.storage(), y.offset(), (int) y.stride(0));
-        out.set(v);
+        out.set(beta == 0f ? v : v + out.item());
     }
 
     /** out[m] = A[m×k] · x[k]; A already BLAS-readable. */
-    private static void matrixVector(Tensor mat, Tensor x, Tensor out) {
+    private static void matrixVector(Tensor mat, Tensor x, Tensor out, float beta) {
         long m = mat.size(0);
         long k = mat.size(1);
         if (k == 0) {
-            out.fill(0f);
+            if (beta == 0f) out.fill(0f);
             return;
         }
         Layout l = Layout.of(m, k, mat.stride(0), mat.stride(1));
         if (l.trans()) {
             // A is stored as Aᵀ (k×m) row-major.
             Blas.sgemv(true, (int) k, (int) m, 1f, mat.storage(), mat.offset(), l.ld(),
-                    x.storage(), x.offset(), (int) x.stride(0), 0f, out.storage(), out.offset(), 1);
+                    x.storage(), x.offset(), (int) x.stride(0), beta, out.storage(), out.offset(), 1);
         } else {
             Blas.sgemv(false, (int) m, (int) k, 1f, mat.storage(), mat.offset(), l.ld(),
-                    x.storage(), x.offset(), (int) x.stride(0), 0f, out.storage(), out.offset(), 1);
+                    x.storage(), x.offset(), (int) x.stride(0), beta, out.storage(), out.offset(), 1);
         }
     }
 
-    private static void batched(Tensor a, Tensor b, Tensor out, Temporaries tmp) {
+    private static void batched(Tensor a, Tensor b, Tensor out, Temporaries tmp, float beta) {
         Tensor a2 = a.dim() == 1 ? a.unsqueeze(0) : a;  // [1, K]
         Tensor b2 = b.dim() == 1 ? b.unsqueeze(1) : b;  // [K, 1]
         long m = a2.size(-2);
@@ -284,7 +299,7 @@ public final class MatMul {
             return;
         }
         if (k == 0) {
-            out.fill(0f);
+            if (beta == 0f) out.fill(0f);
             return;
         }
         a2 = matrixForBlas(a2.expand(concat(batch, m, k)), tmp);
@@ -300,7 +315,7 @@ public final class MatMul {
             long rows = batchCount * m;
             if (ld > 0 && rows <= Integer.MAX_VALUE) {
                 Blas.sgemm(false, lb.trans(), (int) rows, (int) n, (int) k, 1f,
-                        a2.storage(), a2.offset(), (int) ld, b2.storage(), b2.offset(), lb.ld(), 0f,
+                        a2.storage(), a2.offset(), (int) ld, b2.storage(), b2.offset(), lb.ld(), beta,
                         out.storage(), out.offset(), (int) n);
                 return;
             }
@@ -316,7 +331,7 @@ public final class MatMul {
                 bo += idx[d] * bs[d];
             }
             Blas.sgemm(la.trans(), lb.trans(), (int) m, (int) n, (int) k, 1f,
-                    a2.storage(), ao, la.ld(), b2.storage(), bo, lb.ld(), 0f,
+                    a2.storage(), ao, la.ld(), b2.storage(), bo, lb.ld(), beta,
                     out.storage(), out.offset() + i * outMatrix, (int) n);
             for (int d = nb - 1; d >= 0; d--) {
                 if (++idx[d] < batch[d]) break;

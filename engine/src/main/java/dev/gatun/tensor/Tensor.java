@@ -40,6 +40,7 @@ public final class Tensor implements AutoCloseable {
     // Autograd state (see dev.gatun.autograd.Autograd).
     private boolean requiresGrad;
     private Tensor grad;
+    private boolean gradZeroed;
     private Node gradFn;
 
     private Tensor(MemorySegment storage, Arena ownArena, Scope scope, long[] shape, long[] strides, long offset) {
@@ -87,11 +88,14 @@ public final class Tensor implements AutoCloseable {
                     + start + " end=" + end + " step=" + step);
         }
         long n = (long) Math.max(0, Math.ceil((end - start) / step));
-        Tensor t = zeros(n);
-        for (long i = 0; i < n; i++) {
-            t.storage.setAtIndex(F32, i, (float) (start + i * step));
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("arange of " + n + " elements is too large");
         }
-        return t;
+        float[] v = new float[(int) n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) (start + i * step);
+        }
+        return fromArray(v, n);
     }
 
     /** A tensor holding {@code data} (row-major) with the given shape, in the current scope. */
@@ -114,22 +118,29 @@ public final class Tensor implements AutoCloseable {
     public static Tensor rand(long seed, long... shape) {
         Tensor t = zeros(shape);
         SplittableRandom rng = new SplittableRandom(seed);
-        long n = t.numel();
-        for (long i = 0; i < n; i++) {
-            t.storage.setAtIndex(F32, i, (float) rng.nextDouble());
+        float[] v = new float[arraySize(t.numel())];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (float) rng.nextDouble();
         }
-        return t;
+        return t.copyFrom(v);
     }
 
     /** Standard normal samples, reproducible from {@code seed}. */
     public static Tensor randn(long seed, long... shape) {
         Tensor t = zeros(shape);
         SplittableRandom rng = new SplittableRandom(seed);
-        long n = t.numel();
-        for (long i = 0; i < n; i++) {
-            t.storage.setAtIndex(F32, i, (float) rng.nextGaussian());
+        float[] v = new float[arraySize(t.numel())];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (float) rng.nextGaussian();
         }
-        return t;
+        return t.copyFrom(v);
+    }
+
+    private static int arraySize(long n) {
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new IllegalStateException("tensor of " + n + " elements does not fit a Java array");
+        }
+        return (int) n;
     }
 
     private static Scope requireScope(Scope scope) {
@@ -323,6 +334,35 @@ public final class Tensor implements AutoCloseable {
                     + Arrays.toString(shape));
         }
         grad = g;
+        gradZeroed = false;
+    }
+
+    /**
+     * Sets the gradient to zero, keeping its memory. The next {@link #backward()} then writes the
+     * gradient instead of adding to it, so write to {@link #grad()} in between only through
+     * {@link #setGrad}.
+     */
+    public void zeroGrad() {
+        if (grad != null && grad.isAlive()) {
+            grad.fill(0f);
+            gradZeroed = true;
+        }
+    }
+
+    /** Adds {@code g} to the gradient, allocating it with this tensor's owner the first time. */
+    public void accumulateGrad(Tensor g) {
+        if (!Arrays.equals(g.shape, shape)) {
+            throw new IllegalArgumentException("gradient of shape " + Arrays.toString(g.shape) + " for a tensor of shape "
+                    + Arrays.toString(shape));
+        }
+        if (grad == null || !grad.isAlive()) {
+            grad = zerosLikeOwned().copyFrom(g);
+        } else if (gradZeroed) {
+            grad.copyFrom(g);
+        } else {
+            Kernels.addInPlace(grad, g);
+        }
+        gradZeroed = false;
     }
 
     /** The recorded op that produced this tensor, or null for a leaf. */
@@ -404,19 +444,13 @@ public final class Tensor implements AutoCloseable {
     /** Sets every element to {@code value}. */
     public Tensor fill(float value) {
         checkAlive();
-        if (isContiguous()) {
-            long n = numel();
-            if (value == 0f) {
-                storage.asSlice(offset * Float.BYTES, n * Float.BYTES).fill((byte) 0);
-            } else {
-                for (long i = 0; i < n; i++) {
-                    storage.setAtIndex(F32, offset + i, value);
-                }
-            }
+        if (value == 0f && isContiguous()) {
+            storage.asSlice(offset * Float.BYTES, numel() * Float.BYTES).fill((byte) 0);
             return this;
         }
-        forEachOffset((k, o) -> storage.setAtIndex(F32, o, value));
-        return this;
+        float[] v = new float[arraySize(numel())];
+        Arrays.fill(v, value);
+        return copyFrom(v);
     }
 
     /** The elements in row-major order. */
@@ -430,7 +464,8 @@ public final class Tensor implements AutoCloseable {
         if (isContiguous()) {
             MemorySegment.copy(storage, F32, offset * Float.BYTES, out, 0, (int) n);
         } else {
-            forEachOffset((k, o) -> out[(int) k] = storage.getAtIndex(F32, o));
+            forEachRun((k, o, len) -> MemorySegment.copy(storage, F32, o * Float.BYTES, out, (int) k, len),
+                    (k, o) -> out[(int) k] = storage.getAtIndex(F32, o));
         }
         return out;
     }
@@ -438,6 +473,41 @@ public final class Tensor implements AutoCloseable {
     @FunctionalInterface
     private interface OffsetVisitor {
         void visit(long linearIndex, long storageOffset);
+    }
+
+    @FunctionalInterface
+    private interface RunVisitor {
+        void visit(long linearIndex, long storageOffset, int length);
+    }
+
+    /**
+     * Visits the elements in row-major order: whole runs of the innermost dimension when it has unit
+     * stride (so they move as bulk copies), else one element at a time.
+     */
+    private void forEachRun(RunVisitor runs, OffsetVisitor single) {
+        int r = shape.length;
+        if (r == 0 || strides[r - 1] != 1 || shape[r - 1] < 2) {
+            forEachOffset(single);
+            return;
+        }
+        long n = numel();
+        if (n == 0) {
+            return;
+        }
+        int inner = (int) shape[r - 1];
+        long[] idx = new long[r];
+        long o = offset;
+        for (long k = 0; k < n; k += inner) {
+            runs.visit(k, o, inner);
+            for (int d = r - 2; d >= 0; d--) {
+                if (++idx[d] < shape[d]) {
+                    o += strides[d];
+                    break;
+                }
+                o -= (shape[d] - 1) * strides[d];
+                idx[d] = 0;
+            }
+        }
     }
 
     /** Visits every element in row-major order with its storage offset. */
@@ -486,7 +556,8 @@ public final class Tensor implements AutoCloseable {
         if (isContiguous()) {
             MemorySegment.copy(values, 0, storage, F32, offset * Float.BYTES, values.length);
         } else {
-            forEachOffset((k, o) -> storage.setAtIndex(F32, o, values[(int) k]));
+            forEachRun((k, o, len) -> MemorySegment.copy(values, (int) k, storage, F32, o * Float.BYTES, len),
+                    (k, o) -> storage.setAtIndex(F32, o, values[(int) k]));
         }
         return this;
     }

@@ -9,8 +9,6 @@ import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -255,16 +253,14 @@ public final class Trainer {
             throw new IllegalArgumentException("accuracy needs logits [N, C] with N = " + labels.length + " labels, got "
                     + java.util.Arrays.toString(logits.shape()));
         }
-        Tensor z = logits.contiguous();
-        MemorySegment s = z.storage();
-        long off = z.offset();
-        int classes = (int) z.size(1);
+        float[] z = logits.toArray();
+        int classes = (int) logits.size(1);
         long correct = 0;
         for (int r = 0; r < labels.length; r++) {
             int best = 0;
             float bestValue = Float.NEGATIVE_INFINITY;
             for (int c = 0; c < classes; c++) {
-                float v = s.getAtIndex(ValueLayout.JAVA_FLOAT, off + (long) r * classes + c);
+                float v = z[r * classes + c];
                 if (v > bestValue) {
                     bestValue = v;
                     best = c;
