@@ -1,8 +1,6 @@
 package dev.gatun.optim;
 
 import dev.gatun.tensor.Tensor;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.List;
 
 /**
@@ -19,8 +17,6 @@ import java.util.List;
  * Everything is float32, each operation rounded in PyTorch's order.
  */
 public final class Adadelta extends Optimizer {
-
-    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
 
     /**
      * Adadelta's hyper-parameters; {@link #DEFAULTS} are PyTorch's (η = 1, ρ = 0.9, ε = 1e-6, no
@@ -87,27 +83,23 @@ public final class Adadelta extends Optimizer {
             squareAverages[index] = newState(parameter);
             deltaAverages[index] = newState(parameter);
         }
-        MemorySegment p = parameter.storage();
-        MemorySegment g = gradient.storage();
-        MemorySegment v = squareAverages[index].storage();
-        MemorySegment u = deltaAverages[index].storage();
-        long po = parameter.offset();
-        long go = gradient.offset();
-        long n = parameter.numel();
         float lr = (float) learningRate();
         float rho = (float) options.rho();
         float oneMinusRho = (float) (1 - options.rho());
         float eps = (float) options.eps();
         float wd = (float) options.weightDecay();
-        for (long i = 0; i < n; i++) {
-            float pv = p.getAtIndex(F, po + i);
-            float gv = g.getAtIndex(F, go + i) + wd * pv;
-            float vv = rho * v.getAtIndex(F, i) + oneMinusRho * gv * gv;
-            v.setAtIndex(F, i, vv);
-            float std = (float) Math.sqrt(vv + eps);
-            float delta = (float) Math.sqrt(u.getAtIndex(F, i) + eps) / std * gv;
-            u.setAtIndex(F, i, rho * u.getAtIndex(F, i) + oneMinusRho * delta * delta);
-            p.setAtIndex(F, po + i, pv - lr * delta);
-        }
+        updateInChunks(parameter, gradient, (p, g, state, n) -> {
+            float[] v = state[0], u = state[1];
+            for (int i = 0; i < n; i++) {
+                float pv = p[i];
+                float gv = g[i] + wd * pv;
+                float vv = rho * v[i] + oneMinusRho * gv * gv;
+                v[i] = vv;
+                float std = (float) Math.sqrt(vv + eps);
+                float delta = (float) Math.sqrt(u[i] + eps) / std * gv;
+                u[i] = rho * u[i] + oneMinusRho * delta * delta;
+                p[i] = pv - lr * delta;
+            }
+        }, squareAverages[index], deltaAverages[index]);
     }
 }

@@ -1,8 +1,6 @@
 package dev.gatun.optim;
 
 import dev.gatun.tensor.Tensor;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.List;
 
 /**
@@ -19,8 +17,6 @@ import java.util.List;
  * ({@link #parameterSteps(int)}).
  */
 public final class Adagrad extends Optimizer {
-
-    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
 
     /**
      * Adagrad's hyper-parameters; {@link #DEFAULTS} are PyTorch's (η = 1e-2, no decay, s₀ = 0,
@@ -90,23 +86,20 @@ public final class Adagrad extends Optimizer {
         if (sums[index] == null) {
             sums[index] = newState(parameter).fill((float) options.initialAccumulatorValue());
         }
-        MemorySegment p = parameter.storage();
-        MemorySegment g = gradient.storage();
-        MemorySegment s = sums[index].storage();
-        long po = parameter.offset();
-        long go = gradient.offset();
-        long n = parameter.numel();
         long t = parameterSteps(index);
         float clr = (float) (learningRate() / (1 + (t - 1) * options.learningRateDecay()));
         float wd = (float) options.weightDecay();
         float eps = (float) options.eps();
-        for (long i = 0; i < n; i++) {
-            float pv = p.getAtIndex(F, po + i);
-            float gv = g.getAtIndex(F, go + i) + wd * pv;
-            float sv = s.getAtIndex(F, i) + gv * gv;
-            s.setAtIndex(F, i, sv);
-            float std = (float) Math.sqrt(sv) + eps;
-            p.setAtIndex(F, po + i, pv + (-clr * gv) / std);
-        }
+        updateInChunks(parameter, gradient, (p, g, state, n) -> {
+            float[] s = state[0];
+            for (int i = 0; i < n; i++) {
+                float pv = p[i];
+                float gv = g[i] + wd * pv;
+                float sv = s[i] + gv * gv;
+                s[i] = sv;
+                float std = (float) Math.sqrt(sv) + eps;
+                p[i] = pv + (-clr * gv) / std;
+            }
+        }, sums[index]);
     }
 }

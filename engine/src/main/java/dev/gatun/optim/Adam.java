@@ -1,8 +1,6 @@
 package dev.gatun.optim;
 
 import dev.gatun.tensor.Tensor;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.List;
 
 /**
@@ -22,8 +20,6 @@ import java.util.List;
  * operation rounded in PyTorch's order; t counts the parameter's own updates ({@link #parameterSteps(int)}).
  */
 public final class Adam extends Optimizer {
-
-    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
 
     /**
      * Adam's hyper-parameters; {@link #DEFAULTS} are PyTorch's (η = 1e-3, β = (0.9, 0.999), ε = 1e-8,
@@ -102,12 +98,6 @@ public final class Adam extends Optimizer {
             secondMoments[index] = newState(parameter);
             if (amsgrad) maxSecondMoments[index] = newState(parameter);
         }
-        int n = Math.toIntExact(parameter.numel());
-        MemorySegment p = region(parameter);
-        MemorySegment g = region(gradient);
-        MemorySegment m = region(firstMoments[index]);
-        MemorySegment v = region(secondMoments[index]);
-        MemorySegment vMax = amsgrad ? region(maxSecondMoments[index]) : null;
         long t = parameterSteps(index);
         double c1 = 1 - Math.pow(options.beta1(), t);
         double c2 = 1 - Math.pow(options.beta2(), t);
@@ -119,19 +109,22 @@ public final class Adam extends Optimizer {
         float oneMinusBeta2 = (float) (1 - options.beta2());
         float eps = (float) options.eps();
         float wd = (float) options.weightDecay();
-        for (int i = 0; i < n; i++) {
-            float pv = p.getAtIndex(F, i);
-            float gv = g.getAtIndex(F, i) + wd * pv;
-            float mv = beta1 * m.getAtIndex(F, i) + oneMinusBeta1 * gv;
-            float vv = beta2 * v.getAtIndex(F, i) + oneMinusBeta2 * gv * gv;
-            m.setAtIndex(F, i, mv);
-            v.setAtIndex(F, i, vv);
-            if (amsgrad) {
-                vv = Math.max(vMax.getAtIndex(F, i), vv);
-                vMax.setAtIndex(F, i, vv);
+        updateInChunks(parameter, gradient, (p, g, state, n) -> {
+            float[] m = state[0], v = state[1], vMax = state[2];
+            for (int i = 0; i < n; i++) {
+                float pv = p[i];
+                float gv = g[i] + wd * pv;
+                float mv = beta1 * m[i] + oneMinusBeta1 * gv;
+                float vv = beta2 * v[i] + oneMinusBeta2 * gv * gv;
+                m[i] = mv;
+                v[i] = vv;
+                if (amsgrad) {
+                    vv = Math.max(vMax[i], vv);
+                    vMax[i] = vv;
+                }
+                float denominator = (float) Math.sqrt(vv) / sqrtC2 + eps;
+                p[i] = pv + (-stepSize * mv) / denominator;
             }
-            float denominator = (float) Math.sqrt(vv) / sqrtC2 + eps;
-            p.setAtIndex(F, i, pv + (-stepSize * mv) / denominator);
-        }
+        }, firstMoments[index], secondMoments[index], maxSecondMoments[index]);
     }
 }

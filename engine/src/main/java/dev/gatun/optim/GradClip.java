@@ -1,8 +1,6 @@
 package dev.gatun.optim;
 
 import dev.gatun.tensor.Tensor;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.List;
 
 /**
@@ -15,11 +13,10 @@ import java.util.List;
  *              c = maxNorm / (‖g‖ + 1e-6);   if c < 1:  gᵢ ← c·gᵢ   (all gradients together)
  *   by value:  gᵢ ← clamp(gᵢ, −clipValue, clipValue)
  * </pre>
- * The norm is accumulated in double; the scaling is float32 like PyTorch's.
+ * The norm is accumulated in double; the scaling is float32 like PyTorch's. Contiguous gradients are
+ * read and written in chunks through a heap array, as in the optimizers' update loops.
  */
 public final class GradClip {
-
-    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
 
     private GradClip() {}
 
@@ -41,14 +38,20 @@ public final class GradClip {
         }
         boolean infinity = normType == Double.POSITIVE_INFINITY;
         double accumulated = 0;
+        float[] chunk = new float[Optimizer.CHUNK];
         for (Tensor p : parameters) {
             Tensor g = p.grad();
             if (g == null) continue;
-            for (float v : g.toArray()) {
-                double a = Math.abs((double) v);
-                if (infinity) accumulated = Math.max(accumulated, a);
-                else if (normType == 2) accumulated += a * a;
-                else accumulated += Math.pow(a, normType);
+            if (!g.isContiguous()) {
+                float[] values = g.toArray();
+                accumulated = accumulate(accumulated, values, values.length, normType);
+                continue;
+            }
+            long n = g.numel();
+            for (long start = 0; start < n; start += Optimizer.CHUNK) {
+                int length = (int) Math.min(Optimizer.CHUNK, n - start);
+                Optimizer.load(g, start, chunk, length);
+                accumulated = accumulate(accumulated, chunk, length, normType);
             }
         }
         double total = infinity ? accumulated
@@ -59,7 +62,9 @@ public final class GradClip {
             float c = (float) coefficient;
             for (Tensor p : parameters) {
                 Tensor g = p.grad();
-                if (g != null) transform(g, v -> v * c);
+                if (g != null) transform(g, chunk, (values, length) -> {
+                    for (int i = 0; i < length; i++) values[i] = values[i] * c;
+                });
             }
         }
         return total;
@@ -68,29 +73,55 @@ public final class GradClip {
     /** Clamps every gradient element into {@code [−clipValue, clipValue]}. */
     public static void clipGradValue(List<Tensor> parameters, double clipValue) {
         float c = (float) Check.nonNegative("clipGradValue", "clipValue", clipValue);
+        float[] chunk = new float[Optimizer.CHUNK];
         for (Tensor p : parameters) {
             Tensor g = p.grad();
-            if (g != null) transform(g, v -> Math.min(Math.max(v, -c), c));
+            if (g != null) transform(g, chunk, (values, length) -> {
+                for (int i = 0; i < length; i++) values[i] = Math.min(Math.max(values[i], -c), c);
+            });
         }
     }
 
-    @FunctionalInterface
-    private interface FloatOperator {
-        float apply(float v);
+    /**
+     * Adds {@code values[0, length)} to a norm accumulated so far: the largest |v| for the ∞-norm, else
+     * the sum of |v|^p (in double, in order).
+     */
+    private static double accumulate(double accumulated, float[] values, int length, double normType) {
+        if (normType == Double.POSITIVE_INFINITY) {
+            for (int i = 0; i < length; i++) accumulated = Math.max(accumulated, Math.abs((double) values[i]));
+        } else if (normType == 2) {
+            for (int i = 0; i < length; i++) {
+                double a = Math.abs((double) values[i]);
+                accumulated += a * a;
+            }
+        } else {
+            for (int i = 0; i < length; i++) accumulated += Math.pow(Math.abs((double) values[i]), normType);
+        }
+        return accumulated;
     }
 
-    /** Replaces each element v of {@code g} with {@code op(v)}, in place. */
-    private static void transform(Tensor g, FloatOperator op) {
+    @FunctionalInterface
+    private interface ArrayOperator {
+        /** Replaces {@code values[0, length)} in place. */
+        void apply(float[] values, int length);
+    }
+
+    /**
+     * Applies {@code op} to every element of {@code g}, in place: chunk by chunk through {@code chunk}
+     * when {@code g} is contiguous, else through a copy of all its elements.
+     */
+    private static void transform(Tensor g, float[] chunk, ArrayOperator op) {
         if (g.isContiguous()) {
-            MemorySegment s = g.storage();
-            long o = g.offset();
             long n = g.numel();
-            for (long i = 0; i < n; i++) {
-                s.setAtIndex(F, o + i, op.apply(s.getAtIndex(F, o + i)));
+            for (long start = 0; start < n; start += Optimizer.CHUNK) {
+                int length = (int) Math.min(Optimizer.CHUNK, n - start);
+                Optimizer.load(g, start, chunk, length);
+                op.apply(chunk, length);
+                Optimizer.store(chunk, length, g, start);
             }
         } else {
             float[] values = g.toArray();
-            for (int i = 0; i < values.length; i++) values[i] = op.apply(values[i]);
+            op.apply(values, values.length);
             g.copyFrom(values);
         }
     }

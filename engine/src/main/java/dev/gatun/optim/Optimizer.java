@@ -4,12 +4,15 @@ import dev.gatun.autograd.Autograd;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 import java.util.List;
 
 /**
  * An optimizer over a fixed list of parameters (leaf tensors that require gradients). {@link #step()}
  * updates every parameter that has a gradient, without recording; per-parameter state (momentum
- * buffers, moment estimates) lives in the optimizer's own scope, freed by {@link #close()}.
+ * buffers, moment estimates) lives in the optimizer's own scope, freed by {@link #close()}. An
+ * optimizer is used by one thread at a time: its update loops share scratch arrays.
  */
 public abstract class Optimizer implements AutoCloseable {
 
@@ -101,12 +104,76 @@ public abstract class Optimizer implements AutoCloseable {
         }
     }
 
+    /** Elements per chunk in the update loops: small enough that a chunk of every array stays in cache. */
+    static final int CHUNK = 4096;
+
     /**
-     * The elements of a contiguous tensor as a segment of exactly its size, for update loops: an
-     * int-indexed loop over an exact slice compiles to tight, bounds-check-free code.
+     * The body of an update loop over one chunk of a parameter: {@code p}, {@code g} and each
+     * {@code state[k]} hold the same {@code length} consecutive elements of the parameter, its gradient
+     * and the k-th state tensor, at indices 0 to {@code length − 1} (the arrays may be longer).
      */
-    protected static MemorySegment region(Tensor t) {
-        return t.storage().asSlice(t.offset() * Float.BYTES, t.numel() * Float.BYTES);
+    @FunctionalInterface
+    protected interface ChunkUpdate {
+        void apply(float[] p, float[] g, float[][] state, int length);
+    }
+
+    /**
+     * Scratch arrays of {@link #CHUNK} floats for {@link #updateInChunks}, reused by every update: an
+     * optimizer must be used by one thread at a time (as training loops do).
+     */
+    private float[][] scratch = new float[0][];
+
+    /**
+     * Runs {@code update} over a parameter chunk by chunk: copies up to {@link #CHUNK} elements of the
+     * parameter, its gradient and each state tensor into heap arrays, runs the update on them, and copies
+     * the parameter and the state back (the gradient is only read). A null state tensor (state an option
+     * does not use) gives a null array. All tensors must be contiguous and the size of the parameter.
+     *
+     * <p>Update loops work on heap arrays rather than reading memory segments element by element: once
+     * other code in the process has used segment accessors with other kinds of segments, their type
+     * profiles are polluted and the accessors stop being inlined, which made element loops ten times
+     * slower in training than alone. Array loops and bulk copies compile to tight code whatever else runs.
+     */
+    protected final void updateInChunks(Tensor parameter, Tensor gradient, ChunkUpdate update, Tensor... state) {
+        long n = parameter.numel();
+        if (gradient.numel() != n) {
+            throw new IllegalArgumentException("gradient of " + gradient.numel() + " elements for a parameter of " + n);
+        }
+        int arrays = 2 + state.length;
+        if (scratch.length < arrays) {
+            float[][] grown = Arrays.copyOf(scratch, arrays);
+            for (int k = scratch.length; k < arrays; k++) grown[k] = new float[CHUNK];
+            scratch = grown;
+        }
+        float[] p = scratch[0];
+        float[] g = scratch[1];
+        float[][] s = new float[state.length][];
+        for (int k = 0; k < state.length; k++) {
+            if (state[k] != null) s[k] = scratch[2 + k];
+        }
+        for (long start = 0; start < n; start += CHUNK) {
+            int length = (int) Math.min(CHUNK, n - start);
+            load(parameter, start, p, length);
+            load(gradient, start, g, length);
+            for (int k = 0; k < state.length; k++) {
+                if (state[k] != null) load(state[k], start, s[k], length);
+            }
+            update.apply(p, g, s, length);
+            store(p, length, parameter, start);
+            for (int k = 0; k < state.length; k++) {
+                if (state[k] != null) store(s[k], length, state[k], start);
+            }
+        }
+    }
+
+    /** Copies elements {@code [start, start + length)} of contiguous tensor {@code t} into {@code array}. */
+    static void load(Tensor t, long start, float[] array, int length) {
+        MemorySegment.copy(t.storage(), ValueLayout.JAVA_FLOAT, (t.offset() + start) * Float.BYTES, array, 0, length);
+    }
+
+    /** Copies {@code array[0, length)} into elements {@code [start, start + length)} of contiguous tensor {@code t}. */
+    static void store(float[] array, int length, Tensor t, long start) {
+        MemorySegment.copy(array, 0, t.storage(), ValueLayout.JAVA_FLOAT, (t.offset() + start) * Float.BYTES, length);
     }
 
     /** A zero-filled state tensor shaped like a parameter, owned by this optimizer. */

@@ -1,8 +1,6 @@
 package dev.gatun.optim;
 
 import dev.gatun.tensor.Tensor;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.List;
 
 /**
@@ -21,8 +19,6 @@ import java.util.List;
  * Everything is float32, each operation rounded in PyTorch's order.
  */
 public final class RMSprop extends Optimizer {
-
-    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
 
     /**
      * RMSprop's hyper-parameters; {@link #DEFAULTS} are PyTorch's (η = 1e-2, α = 0.99, ε = 1e-8, no
@@ -106,40 +102,35 @@ public final class RMSprop extends Optimizer {
             if (centered) gradientAverages[index] = newState(parameter);
             if (withMomentum) buffers[index] = newState(parameter);
         }
-        MemorySegment p = parameter.storage();
-        MemorySegment g = gradient.storage();
-        MemorySegment v = squareAverages[index].storage();
-        MemorySegment m = centered ? gradientAverages[index].storage() : null;
-        MemorySegment b = withMomentum ? buffers[index].storage() : null;
-        long po = parameter.offset();
-        long go = gradient.offset();
-        long n = parameter.numel();
         float lr = (float) learningRate();
         float alpha = (float) options.alpha();
         float oneMinusAlpha = (float) (1 - options.alpha());
         float eps = (float) options.eps();
         float wd = (float) options.weightDecay();
         float mu = (float) options.momentum();
-        for (long i = 0; i < n; i++) {
-            float pv = p.getAtIndex(F, po + i);
-            float gv = g.getAtIndex(F, go + i) + wd * pv;
-            float vv = alpha * v.getAtIndex(F, i) + oneMinusAlpha * gv * gv;
-            v.setAtIndex(F, i, vv);
-            float d;
-            if (centered) {
-                float mv = alpha * m.getAtIndex(F, i) + oneMinusAlpha * gv;
-                m.setAtIndex(F, i, mv);
-                d = (float) Math.sqrt(vv - mv * mv) + eps;
-            } else {
-                d = (float) Math.sqrt(vv) + eps;
+        updateInChunks(parameter, gradient, (p, g, state, n) -> {
+            float[] v = state[0], m = state[1], b = state[2];
+            for (int i = 0; i < n; i++) {
+                float pv = p[i];
+                float gv = g[i] + wd * pv;
+                float vv = alpha * v[i] + oneMinusAlpha * gv * gv;
+                v[i] = vv;
+                float d;
+                if (centered) {
+                    float mv = alpha * m[i] + oneMinusAlpha * gv;
+                    m[i] = mv;
+                    d = (float) Math.sqrt(vv - mv * mv) + eps;
+                } else {
+                    d = (float) Math.sqrt(vv) + eps;
+                }
+                if (withMomentum) {
+                    float bv = mu * b[i] + gv / d;
+                    b[i] = bv;
+                    p[i] = pv - lr * bv;
+                } else {
+                    p[i] = pv + (-lr * gv) / d;
+                }
             }
-            if (withMomentum) {
-                float bv = mu * b.getAtIndex(F, i) + gv / d;
-                b.setAtIndex(F, i, bv);
-                p.setAtIndex(F, po + i, pv - lr * bv);
-            } else {
-                p.setAtIndex(F, po + i, pv + (-lr * gv) / d);
-            }
-        }
+        }, squareAverages[index], gradientAverages[index], buffers[index]);
     }
 }

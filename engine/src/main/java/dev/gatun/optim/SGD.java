@@ -1,8 +1,6 @@
 package dev.gatun.optim;
 
 import dev.gatun.tensor.Tensor;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.List;
 
 /**
@@ -19,8 +17,6 @@ import java.util.List;
  * Everything is float32, each operation rounded in PyTorch's order.
  */
 public final class SGD extends Optimizer {
-
-    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
 
     /**
      * SGD's hyper-parameters. There is no default learning rate (PyTorch requires one): start from
@@ -95,36 +91,35 @@ public final class SGD extends Optimizer {
 
     @Override
     protected void update(int index, Tensor parameter, Tensor gradient) {
-        MemorySegment p = parameter.storage();
-        MemorySegment g = gradient.storage();
-        long po = parameter.offset();
-        long go = gradient.offset();
-        long n = parameter.numel();
         float lr = (float) learningRate();
         float wd = (float) options.weightDecay();
         if (options.momentum() == 0) {
-            for (long i = 0; i < n; i++) {
-                float pv = p.getAtIndex(F, po + i);
-                float gv = g.getAtIndex(F, go + i) + wd * pv;
-                p.setAtIndex(F, po + i, pv - lr * gv);
-            }
+            updateInChunks(parameter, gradient, (p, g, state, n) -> {
+                for (int i = 0; i < n; i++) {
+                    float pv = p[i];
+                    float gv = g[i] + wd * pv;
+                    p[i] = pv - lr * gv;
+                }
+            });
             return;
         }
         boolean first = buffers[index] == null;
         if (first) {
             buffers[index] = newState(parameter);
         }
-        MemorySegment b = buffers[index].storage();
         float mu = (float) options.momentum();
         float damp = (float) (1 - options.dampening());
         boolean nesterov = options.nesterov();
-        for (long i = 0; i < n; i++) {
-            float pv = p.getAtIndex(F, po + i);
-            float gv = g.getAtIndex(F, go + i) + wd * pv;
-            float bv = first ? gv : mu * b.getAtIndex(F, i) + damp * gv;
-            b.setAtIndex(F, i, bv);
-            float step = nesterov ? gv + mu * bv : bv;
-            p.setAtIndex(F, po + i, pv - lr * step);
-        }
+        updateInChunks(parameter, gradient, (p, g, state, n) -> {
+            float[] b = state[0];
+            for (int i = 0; i < n; i++) {
+                float pv = p[i];
+                float gv = g[i] + wd * pv;
+                float bv = first ? gv : mu * b[i] + damp * gv;
+                b[i] = bv;
+                float step = nesterov ? gv + mu * bv : bv;
+                p[i] = pv - lr * step;
+            }
+        }, buffers[index]);
     }
 }
