@@ -97,10 +97,7 @@ public abstract class Optimizer implements AutoCloseable {
     /** Zeroes every parameter's gradient, keeping its memory. */
     public final void zeroGrad() {
         for (Tensor p : parameters) {
-            Tensor g = p.grad();
-            if (g != null && g.isAlive()) {
-                g.fill(0f);
-            }
+            p.zeroGrad();
         }
     }
 
