@@ -13,7 +13,11 @@ import dev.gatun.nn.Linear;
 import dev.gatun.nn.Module;
 import dev.gatun.nn.Sequential;
 import dev.gatun.ops.Loss;
+import dev.gatun.optim.CosineAnnealingLR;
+import dev.gatun.optim.ExponentialLR;
+import dev.gatun.optim.LearningRateSchedule;
 import dev.gatun.optim.Optimizer;
+import dev.gatun.optim.StepLR;
 import dev.gatun.optim.Optimizers;
 import dev.gatun.train.Trainer;
 import java.io.PrintStream;
@@ -45,11 +49,15 @@ final class TrainCommand implements Callable<Integer> {
     /** The hidden-layer non-linearity. */
     enum ActivationKind { RELU, SIGMOID, TANH, GELU, LEAKY_RELU }
 
+    /** The learning-rate schedule, stepped after each epoch. */
+    enum ScheduleKind { NONE, COSINE, STEP, EXPONENTIAL }
+
     @Command(name = "mlp", mixinStandardHelpOptions = true, sortOptions = false,
             description = {"Train a multi-layer perceptron on MNIST (60k train / 10k test) and report test accuracy"
                     + " and speed.",
-                    "Default: 784-512-256-10, ReLU, dropout 0.2, Adam 1e-3. The seed lecture's network is"
-                    + " --hidden 16,16 --activation sigmoid --dropout 0 --optimizer sgd --lr 0.1 --batch-size 32."})
+                    "Default: 784-512-256-10, ReLU, dropout 0.2, Adam 1e-3 with a cosine schedule over 15 epochs. The seed lecture's network is"
+                    + " --hidden 16,16 --activation sigmoid --dropout 0 --batch-size 32 (95.7% test accuracy with --lr 0.005"
+                    + " --weight-decay 0.0005 --epochs 30 --patience 0)."})
     static final class Mlp implements Callable<Integer> {
 
         @Spec
@@ -76,8 +84,16 @@ final class TrainCommand implements Callable<Integer> {
         @Option(names = "--momentum", description = "Momentum for sgd and rmsprop (default: ${DEFAULT-VALUE}).")
         double momentum = 0;
 
+        @Option(names = "--weight-decay", description = "Weight decay (default: 0; 0.01 for adamw).")
+        Double weightDecay;
+
+        @Option(names = "--schedule", description = "Learning-rate schedule per epoch: ${COMPLETION-CANDIDATES}"
+                + " (cosine: to 0 over --epochs; step: ×0.1 every third of --epochs; exponential: ×0.9;"
+                + " default: ${DEFAULT-VALUE}).")
+        ScheduleKind schedule = ScheduleKind.COSINE;
+
         @Option(names = "--epochs", description = "Maximum epochs (default: ${DEFAULT-VALUE}).")
-        int epochs = 10;
+        int epochs = 15;
 
         @Option(names = "--batch-size", description = "Mini-batch size (default: ${DEFAULT-VALUE}).")
         int batchSize = 128;
@@ -128,14 +144,23 @@ final class TrainCommand implements Callable<Integer> {
                 val = split.validation();
             }
             Init.manualSeed(seed);
-            try (Module model = build(); Optimizer opt = Optimizers.create(optimizer, model.parameters(), lr, momentum)) {
+            try (Module model = build(); Optimizer opt = Optimizers.create(optimizer, model.parameters(), lr, momentum, weightDecay)) {
                 out.print(model.summary(1, 784));
                 out.printf(Locale.ROOT, "training on %,d samples, validating on %,d, testing on %,d; %s lr %s, batch %d,"
                         + " %d threads%n", train.size(), val == null ? 0 : val.size(), test.size(),
                         optimizer.name().toLowerCase(Locale.ROOT), opt.learningRate(), batchSize, Threads.get());
                 DataLoader trainLoader = new DataLoader(train, batchSize, Order.shuffled(seed), LastBatch.KEEP);
                 DataLoader valLoader = val == null ? null : new DataLoader(val, 1000, Order.sequential(), LastBatch.KEEP);
+                LearningRateSchedule lrSchedule = switch (schedule) {
+                    case NONE -> null;
+                    case COSINE -> new CosineAnnealingLR(opt, epochs);
+                    case STEP -> new StepLR(opt, Math.max(1, epochs / 3), 0.1);
+                    case EXPONENTIAL -> new ExponentialLR(opt, 0.9);
+                };
                 Trainer.Config config = Trainer.Config.of(epochs).withOut(out).withCsvLog(csv).withChart(chart);
+                if (lrSchedule != null) {
+                    config = config.withListener(r -> lrSchedule.step());
+                }
                 if (patience > 0 && valLoader != null) {
                     config = config.withEarlyStopping(new Trainer.EarlyStopping(patience, 0, true));
                 }

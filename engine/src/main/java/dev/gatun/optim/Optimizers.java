@@ -29,18 +29,29 @@ public final class Optimizers {
      * {@code momentum} applies to SGD and RMSprop only.
      */
     public static Optimizer create(Kind kind, List<Tensor> parameters, Double learningRate, double momentum) {
+        return create(kind, parameters, learningRate, momentum, null);
+    }
+
+    /**
+     * As {@link #create(Kind, List, Double, double)} with a weight decay; null means the kind's default
+     * (0, or 1e-2 for AdamW, whose decay is decoupled from the gradient).
+     */
+    public static Optimizer create(Kind kind, List<Tensor> parameters, Double learningRate, double momentum,
+                                   Double weightDecay) {
         double lr = learningRate != null ? learningRate : kind.defaultLearningRate();
         if (momentum != 0 && kind != Kind.SGD && kind != Kind.RMSPROP) {
             throw new IllegalArgumentException("momentum applies to sgd and rmsprop only, not "
                     + kind.name().toLowerCase(java.util.Locale.ROOT));
         }
+        double wd = weightDecay != null ? weightDecay : kind == Kind.ADAMW ? AdamW.Options.DEFAULTS.weightDecay() : 0;
         return switch (kind) {
-            case SGD -> new SGD(parameters, SGD.Options.of(lr).withMomentum(momentum));
-            case ADAGRAD -> new Adagrad(parameters, lr);
-            case RMSPROP -> new RMSprop(parameters, RMSprop.Options.DEFAULTS.withLearningRate(lr).withMomentum(momentum));
-            case ADADELTA -> new Adadelta(parameters, lr);
-            case ADAM -> new Adam(parameters, lr);
-            case ADAMW -> new AdamW(parameters, lr);
+            case SGD -> new SGD(parameters, SGD.Options.of(lr).withMomentum(momentum).withWeightDecay(wd));
+            case ADAGRAD -> new Adagrad(parameters, Adagrad.Options.DEFAULTS.withLearningRate(lr).withWeightDecay(wd));
+            case RMSPROP -> new RMSprop(parameters, RMSprop.Options.DEFAULTS.withLearningRate(lr).withMomentum(momentum)
+                    .withWeightDecay(wd));
+            case ADADELTA -> new Adadelta(parameters, Adadelta.Options.DEFAULTS.withLearningRate(lr).withWeightDecay(wd));
+            case ADAM -> new Adam(parameters, Adam.Options.DEFAULTS.withLearningRate(lr).withWeightDecay(wd));
+            case ADAMW -> new AdamW(parameters, AdamW.Options.DEFAULTS.withLearningRate(lr).withWeightDecay(wd));
         };
     }
 }
