@@ -2,6 +2,7 @@ package dev.gatun.cli;
 
 import dev.gatun.backend.DnnlException;
 import dev.gatun.backend.NativeLibraryException;
+import dev.gatun.train.TrainingDivergedException;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -31,7 +32,8 @@ public final class Gatun implements Callable<Integer> {
         // A user mistake or a missing library is a message, not a stack trace.
         cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             if (e instanceof IllegalArgumentException || e instanceof NativeLibraryException
-                    || e instanceof DnnlException || e instanceof IllegalStateException) {
+                    || e instanceof DnnlException || e instanceof IllegalStateException
+                    || e instanceof java.io.IOException || e instanceof TrainingDivergedException) {
                 commandLine.getErr().println("gatun: " + e.getMessage());
                 commandLine.getErr().flush();
                 return 1;

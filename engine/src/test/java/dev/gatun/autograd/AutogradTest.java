@@ -52,6 +52,23 @@ class AutogradTest {
     }
 
     @Test
+    void zeroGradLetsTheNextBackwardOverwrite() {
+        try (Scope s = Scope.open()) {
+            Tensor w = Tensor.fromArray(new float[] {1, 2}).requiresGrad(true);
+            Reduce.sum(Arithmetic.scale(w, 3f)).backward();
+            Tensor g = w.grad();
+            w.zeroGrad();
+            assertArrayEquals(new float[] {0, 0}, w.grad().toArray(), "zeroed at once");
+            Reduce.sum(Arithmetic.mul(w, w)).backward();
+            assertArrayEquals(new float[] {2, 4}, w.grad().toArray());
+            assertTrue(g == w.grad(), "the gradient's memory is kept");
+            Reduce.sum(w).backward();
+            assertArrayEquals(new float[] {3, 5}, w.grad().toArray(), "and accumulates again afterwards");
+            assertThrows(IllegalArgumentException.class, () -> w.accumulateGrad(Tensor.ones(3)));
+        }
+    }
+
+    @Test
     void leafGradientsOutliveTheStepScope() {
         try (Scope params = Scope.detached()) {
             Tensor w = Tensor.zeros(params, 2).requiresGrad(true);
