@@ -26,7 +26,10 @@ public final class Dropout {
         float[] mask = new float[v.length];
         float keep = 1f / (1f - p);
         for (int i = 0; i < v.length; i++) {
-            float m = rng.nextFloat() >= p ? keep : 0f;
+            // keep when u >= p, i.e. when u − p has no sign bit; branch-free (a mispredicted
+            // branch per element would cost more than the random number)
+            float u = rng.nextFloat();
+            float m = keep * ((Float.floatToRawIntBits(u - p) >>> 31) ^ 1);
             mask[i] = m;
             v[i] *= m;
         }
