@@ -1,0 +1,104 @@
+package dev.gatun.ops;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.gatun.tensor.Scope;
+import dev.gatun.tensor.Tensor;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** Loss values against the formulas evaluated in double, and the bad inputs each loss rejects. */
+class LossTest {
+
+    private Scope scope;
+
+    @BeforeEach
+    void open() {
+        scope = Scope.open();
+    }
+
+    @AfterEach
+    void close() {
+        scope.close();
+    }
+
+    private static Tensor t(float... v) {
+        return Tensor.fromArray(v);
+    }
+
+    @Test
+    void regressionLosses() {
+        Tensor p = t(1, 2, 3, 4);
+        Tensor y = t(1.5f, 2, 1, 8);
+        assertEquals((0.25 + 0 + 4 + 16) / 4, Loss.mse(p, y).item(), 1e-6);
+        assertEquals((0.5 + 0 + 2 + 4) / 4, Loss.mae(p, y).item(), 1e-6);
+    }
+
+    @Test
+    void binaryCrossEntropyOnProbabilitiesAndLogits() {
+        float[] z = {-2, 0.5f, 3, -0.1f};
+        float[] target = {0, 1, 1, 0.3f};
+        double want = 0;
+        float[] prob = new float[4];
+        for (int i = 0; i < 4; i++) {
+            double s = 1 / (1 + Math.exp(-z[i]));
+            prob[i] = (float) s;
+            want -= target[i] * Math.log(s) + (1 - target[i]) * Math.log(1 - s);
+        }
+        want /= 4;
+        assertEquals(want, Loss.bceWithLogits(t(z), t(target)).item(), 1e-6);
+        assertEquals(want, Loss.binaryCrossEntropy(t(prob), t(target)).item(), 1e-6);
+        // Saturated probabilities are clamped like PyTorch's log ≥ −100, not infinite.
+        assertEquals(100 / 2.0, Loss.binaryCrossEntropy(t(0, 1), t(1, 1)).item(), 1e-4);
+        // Extreme logits stay finite.
+        assertEquals(50, Loss.bceWithLogits(t(-100), t(1)).item() / 2, 1e-4);
+    }
+
+    @Test
+    void crossEntropyWithAndWithoutLabelSmoothing() {
+        float[] logits = {2, -1, 0.5f, 0, 0, 3};
+        int[] y = {0, 2};
+        double want = 0;
+        double wantSmoothed = 0;
+        double eps = 0.1;
+        for (int r = 0; r < 2; r++) {
+            double lse = 0;
+            for (int c = 0; c < 3; c++) lse += Math.exp(logits[3 * r + c]);
+            lse = Math.log(lse);
+            want += lse - logits[3 * r + y[r]];
+            for (int c = 0; c < 3; c++) {
+                double q = (c == y[r] ? 1 - eps : 0) + eps / 3;
+                wantSmoothed += q * (lse - logits[3 * r + c]);
+            }
+        }
+        Tensor z = Tensor.fromArray(logits, 2, 3);
+        assertEquals(want / 2, Loss.crossEntropy(z, y).item(), 1e-6);
+        assertEquals(wantSmoothed / 2, Loss.crossEntropy(z, y, 0.1f).item(), 1e-6);
+        // Large logits do not overflow (the maximum is subtracted first).
+        assertEquals(0, Loss.crossEntropy(Tensor.fromArray(new float[] {1000, 0}, 1, 2), new int[] {0}).item(), 1e-6);
+    }
+
+    @Test
+    void badInputsAreNamed() {
+        Tensor z = Tensor.zeros(2, 3);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Loss.crossEntropy(z, new int[] {0, 3}));
+        assertEquals("crossEntropy: target 3 at row 1 is not a class index in [0, 3)", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Loss.crossEntropy(z, new int[] {0, -1}));
+        assertTrue(e.getMessage().contains("target -1 at row 1"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Loss.crossEntropy(z, new int[] {0, 1, 2}));
+        assertEquals("crossEntropy: 3 targets for a batch of 2 rows", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Loss.crossEntropy(Tensor.zeros(6), new int[] {0}));
+        assertTrue(e.getMessage().startsWith("crossEntropy expects logits of shape [N, C]"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> Loss.crossEntropy(z, new int[] {0, 1}, 1.5f));
+        e = assertThrows(IllegalArgumentException.class, () -> Loss.mse(Tensor.zeros(2, 3), Tensor.zeros(3, 2)));
+        assertEquals("mse: prediction shape [2, 3] differs from target shape [3, 2]", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Loss.binaryCrossEntropy(t(0.5f, 1.5f), t(0, 1)));
+        assertTrue(e.getMessage().contains("probability 1.5 at index 1 is outside [0, 1]"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> Loss.binaryCrossEntropy(t(0.5f), t(2)));
+        assertThrows(IllegalArgumentException.class, () -> Loss.mae(Tensor.zeros(0), Tensor.zeros(0)));
+    }
+}
