@@ -19,7 +19,7 @@ import java.util.List;
  * Vectors are float32, each operation rounded in PyTorch's order; t counts the parameter's own updates
  * ({@link #parameterSteps(int)}).
  */
-public final class AdamW extends Optimizer {
+public final class AdamW extends AdamFamily {
 
     /**
      * AdamW's hyper-parameters; {@link #DEFAULTS} are PyTorch's (η = 1e-3, β = (0.9, 0.999), ε = 1e-8,
@@ -62,10 +62,6 @@ public final class AdamW extends Optimizer {
     }
 
     private final Options options;
-    /** First moments m, second moments v, and their running maxima v̂ₘₐₓ (AMSGrad only). */
-    private final Tensor[] firstMoments;
-    private final Tensor[] secondMoments;
-    private final Tensor[] maxSecondMoments;
 
     /** AdamW with PyTorch's defaults. */
     public AdamW(List<Tensor> parameters) {
@@ -80,9 +76,6 @@ public final class AdamW extends Optimizer {
     public AdamW(List<Tensor> parameters, Options options) {
         super(parameters, options.learningRate());
         this.options = options;
-        this.firstMoments = new Tensor[parameters.size()];
-        this.secondMoments = new Tensor[parameters.size()];
-        this.maxSecondMoments = new Tensor[parameters.size()];
     }
 
     /** The hyper-parameters this optimizer was made with (the current learning rate is {@link #learningRate()}). */
@@ -91,40 +84,32 @@ public final class AdamW extends Optimizer {
     }
 
     @Override
-    protected void update(int index, Tensor parameter, Tensor gradient) {
-        boolean amsgrad = options.amsgrad();
-        if (firstMoments[index] == null) {
-            firstMoments[index] = newState(parameter);
-            secondMoments[index] = newState(parameter);
-            if (amsgrad) maxSecondMoments[index] = newState(parameter);
-        }
-        long t = parameterSteps(index);
-        double c1 = 1 - Math.pow(options.beta1(), t);
-        double c2 = 1 - Math.pow(options.beta2(), t);
-        float stepSize = (float) (learningRate() / c1);
-        float sqrtC2 = (float) Math.sqrt(c2);
-        float decay = (float) (1 - learningRate() * options.weightDecay());
-        float beta1 = (float) options.beta1();
-        float beta2 = (float) options.beta2();
-        float oneMinusBeta1 = (float) (1 - options.beta1());
-        float oneMinusBeta2 = (float) (1 - options.beta2());
-        float eps = (float) options.eps();
-        updateInChunks(parameter, gradient, (p, g, state, n) -> {
-            float[] m = state[0], v = state[1], vMax = state[2];
-            for (int i = 0; i < n; i++) {
-                float pv = p[i] * decay;
-                float gv = g[i];
-                float mv = beta1 * m[i] + oneMinusBeta1 * gv;
-                float vv = beta2 * v[i] + oneMinusBeta2 * gv * gv;
-                m[i] = mv;
-                v[i] = vv;
-                if (amsgrad) {
-                    vv = Math.max(vMax[i], vv);
-                    vMax[i] = vv;
-                }
-                float denominator = (float) Math.sqrt(vv) / sqrtC2 + eps;
-                p[i] = pv + (-stepSize * mv) / denominator;
-            }
-        }, firstMoments[index], secondMoments[index], maxSecondMoments[index]);
+    double beta1() {
+        return options.beta1();
+    }
+
+    @Override
+    double beta2() {
+        return options.beta2();
+    }
+
+    @Override
+    double eps() {
+        return options.eps();
+    }
+
+    @Override
+    boolean amsgrad() {
+        return options.amsgrad();
+    }
+
+    @Override
+    double gradientWeightDecay() {
+        return 0;
+    }
+
+    @Override
+    double decoupledWeightDecay() {
+        return options.weightDecay();
     }
 }
