@@ -17,7 +17,8 @@ import dev.gatun.bindings.openblas.OpenBlas;
  */
 public final class Threads {
 
-    private static volatile int threads = initialThreads();
+    /** The setting; 0 until first read, so that a bad configured value is a clear exception on use. */
+    private static volatile int threads;
     private static volatile int generation;
     private static final ThreadLocal<int[]> APPLIED = ThreadLocal.withInitial(() -> new int[] {-1});
 
@@ -46,7 +47,16 @@ public final class Threads {
 
     /** The current thread setting. */
     public static int get() {
-        return threads;
+        int t = threads;
+        if (t == 0) {
+            synchronized (Threads.class) {
+                if (threads == 0) {
+                    threads = initialThreads();
+                }
+                t = threads;
+            }
+        }
+        return t;
     }
 
     /** Sets the threads used by OpenBLAS and oneDNN from now on. */
@@ -69,7 +79,7 @@ public final class Threads {
         int[] applied = APPLIED.get();
         int g = generation;
         if (applied[0] != g) {
-            Omp.omp_set_num_threads(threads);
+            Omp.omp_set_num_threads(get());
             applied[0] = g;
         }
     }
@@ -88,11 +98,11 @@ public final class Threads {
 
     /** Called once before libgomp is loaded: the gatun setting wins over a pre-set OMP_NUM_THREADS. */
     static void exportOmpDefault() {
-        NativeLibraries.setenv("OMP_NUM_THREADS", Integer.toString(threads));
+        NativeLibraries.setenv("OMP_NUM_THREADS", Integer.toString(get()));
     }
 
     /** Applies the setting to OpenBLAS once the library is loaded. */
     static void applyToOpenBlas() {
-        OpenBlas.openblas_set_num_threads(threads);
+        OpenBlas.openblas_set_num_threads(get());
     }
 }

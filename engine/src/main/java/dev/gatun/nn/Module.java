@@ -161,7 +161,7 @@ public abstract class Module implements AutoCloseable {
     public final String summary(long... inputShape) {
         List<String[]> rows = new ArrayList<>();
         Tensor out;
-        try (Scope s = Scope.local(); Autograd.NoGrad ignored = Autograd.noGrad()) {
+        try (Scope s = Scope.open(); Autograd.NoGrad ignored = Autograd.noGrad()) { // intermediates land in s
             boolean wasTraining = training;
             eval();
             try {

@@ -53,23 +53,38 @@ class GatunTest {
         assertEquals(2, unknown.code());
     }
 
-    /** A missing library is reported by package name, in a fresh JVM (libraries load once per process). */
-    @Test
-    void missingLibraryNamesTheDebianPackage() throws IOException, InterruptedException {
+    /** Runs {@code gatun ARGS} in a fresh JVM (native libraries load once per process). */
+    private static Run runInNewJvm(String property, String... args) throws IOException, InterruptedException {
         String java = ProcessHandle.current().info().command().orElseThrow();
-        List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED,dev.gatun.bindings,dev.gatun.engine",
-                "-Dgatun.openblas=/nonexistent/libopenblas.so.0"));
+        List<String> cmd = new ArrayList<>(List.of(java,
+                "--enable-native-access=ALL-UNNAMED,dev.gatun.bindings,dev.gatun.engine", property));
         String modulePath = System.getProperty("jdk.module.path");
         if (modulePath != null && !modulePath.isEmpty()) {
             cmd.addAll(List.of("--module-path", modulePath, "--add-modules", "ALL-MODULE-PATH"));
         }
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "dev.gatun.cli.Gatun", "info"));
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "dev.gatun.cli.Gatun"));
+        cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertEquals(1, p.waitFor(), output);
-        assertTrue(output.contains("libopenblas.so.0 was not found. Install it with: sudo apt-get install libopenblas-dev"),
-                output);
-        assertFalse(output.contains("UnsatisfiedLinkError"), output);
-        assertFalse(output.contains("\tat "), output);
+        return new Run(p.waitFor(), output, output);
+    }
+
+    /** A missing library is reported by package name, never as a linkage error. */
+    @Test
+    void missingLibraryNamesTheDebianPackage() throws IOException, InterruptedException {
+        Run r = runInNewJvm("-Dgatun.openblas=/nonexistent/libopenblas.so.0", "info");
+        assertEquals(1, r.code(), r.out());
+        assertTrue(r.out().contains("libopenblas.so.0 was not found. Install it with: sudo apt-get install libopenblas-dev"),
+                r.out());
+        assertFalse(r.out().contains("UnsatisfiedLinkError"), r.out());
+        assertFalse(r.out().contains("\tat "), r.out());
+    }
+
+    @Test
+    void badThreadSettingIsAMessage() throws IOException, InterruptedException {
+        Run r = runInNewJvm("-Dgatun.threads=many", "info");
+        assertEquals(1, r.code(), r.out());
+        assertTrue(r.out().contains("gatun: gatun.threads must be a positive integer, got 'many'"), r.out());
+        assertFalse(r.out().contains("\tat "), r.out());
     }
 }
