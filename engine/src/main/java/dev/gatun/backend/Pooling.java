@@ -1,0 +1,202 @@
+package dev.gatun.backend;
+
+import dev.gatun.bindings.dnnl.Dnnl;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * 2-d max and average pooling on oneDNN (forward and backward), over plain NCHW float32 buffers.
+ * Primitives are cached per configuration; max pooling in training fills a workspace (the argmax
+ * positions) that the backward pass reads.
+ */
+public final class Pooling {
+
+    /** The pooling function, as PyTorch's {@code MaxPool2d} and {@code AvgPool2d(count_include_pad)}. */
+    public enum Kind {
+        MAX, AVG_INCLUDE_PADDING, AVG_EXCLUDE_PADDING;
+
+        int algorithm() {
+            return switch (this) {
+                case MAX -> Dnnl.dnnl_pooling_max();
+                case AVG_INCLUDE_PADDING -> Dnnl.dnnl_pooling_avg_include_padding();
+                case AVG_EXCLUDE_PADDING -> Dnnl.dnnl_pooling_avg_exclude_padding();
+            };
+        }
+    }
+
+    /**
+     * One pooling configuration over an [n, c, h, w] input; validated on construction, so an
+     * impossible one never reaches oneDNN.
+     */
+    public record Config(Kind kind, long n, long c, long h, long w, int kernelH, int kernelW, int strideH, int strideW,
+                         int padH, int padW, int dilationH, int dilationW) {
+        public Config {
+            if (n < 1 || c < 1 || h < 1 || w < 1) {
+                throw new IllegalArgumentException("pool2d: input [" + n + ", " + c + ", " + h + ", " + w
+                        + "] must have positive sizes");
+            }
+            if (kernelH < 1 || kernelW < 1) {
+                throw new IllegalArgumentException("pool2d: kernel " + kernelH + "×" + kernelW + " must be positive");
+            }
+            if (strideH < 1 || strideW < 1) {
+                throw new IllegalArgumentException("pool2d: stride " + strideH + "×" + strideW + " must be positive");
+            }
+            if (dilationH < 1 || dilationW < 1 || (kind != Kind.MAX && (dilationH != 1 || dilationW != 1))) {
+                throw new IllegalArgumentException("pool2d: dilation " + dilationH + "×" + dilationW
+                        + " must be positive (and 1 for average pooling)");
+            }
+            if (padH < 0 || padW < 0 || padH > kernelH / 2 || padW > kernelW / 2) {
+                throw new IllegalArgumentException("pool2d: padding " + padH + "×" + padW
+                        + " must be between 0 and half the kernel " + kernelH + "×" + kernelW);
+            }
+            long oh = outputSize(h, kernelH, strideH, padH, dilationH);
+            long ow = outputSize(w, kernelW, strideW, padW, dilationW);
+            if (oh < 1 || ow < 1) {
+                throw new IllegalArgumentException("pool2d: kernel " + kernelH + "×" + kernelW + " (dilation " + dilationH
+                        + "×" + dilationW + ") is larger than the padded input " + (h + 2L * padH) + "×"
+                        + (w + 2L * padW));
+            }
+        }
+
+        /** ⌊(in + 2·pad − dilation·(kernel − 1) − 1) / stride⌋ + 1, PyTorch's output size (floor mode). */
+        public static long outputSize(long in, int kernel, int stride, int pad, int dilation) {
+            long span = (long) dilation * (kernel - 1) + 1;
+            long padded = in + 2L * pad;
+            return padded < span ? 0 : (padded - span) / stride + 1;
+        }
+
+        public long outH() {
+            return outputSize(h, kernelH, strideH, padH, dilationH);
+        }
+
+        public long outW() {
+            return outputSize(w, kernelW, strideW, padW, dilationW);
+        }
+
+        long[] srcDims() {
+            return new long[] {n, c, h, w};
+        }
+
+        long[] dstDims() {
+            return new long[] {n, c, outH(), outW()};
+        }
+
+        @Override
+        public String toString() {
+            return kind + " pool " + kernelH + "×" + kernelW + " stride " + strideH + "×" + strideW + " padding "
+                    + padH + "×" + padW + " dilation " + dilationH + "×" + dilationW + " over [" + n + ", " + c + ", "
+                    + h + ", " + w + "]";
+        }
+    }
+
+    private record Key(Config config, boolean training, boolean backward) {}
+
+    private record Cached(Primitives.Primitive primitive, MemorySegment srcDesc, MemorySegment dstDesc) {}
+
+    private static final ConcurrentHashMap<Key, Cached> CACHE = new ConcurrentHashMap<>();
+
+    private Pooling() {}
+
+    /**
+     * Bytes of workspace a training forward pass of {@code config} fills for its backward pass (0 for
+     * average pooling).
+     */
+    public static long workspaceBytes(Config config) {
+        return forwardPrimitive(config, true).primitive().workspaceBytes();
+    }
+
+    /**
+     * dst = pool(src). In training, max pooling writes the argmax positions to {@code workspace}
+     * (at least {@link #workspaceBytes} bytes; null otherwise).
+     */
+    public static void forward(Config config, boolean training, MemorySegment src, MemorySegment dst,
+                               MemorySegment workspace) {
+        Cached c = forwardPrimitive(config, training);
+        MemorySegment s = Primitives.region("pool2d: src", src, 0, elements(config.srcDims()));
+        MemorySegment d = Primitives.region("pool2d: dst", dst, 0, elements(config.dstDims()));
+        long ws = c.primitive().workspaceBytes();
+        if (ws > 0) {
+            MemorySegment w = workspace(workspace, ws);
+            Primitives.execute(c.primitive(), new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_DST(), Dnnl.DNNL_ARG_WORKSPACE()},
+                    new MemorySegment[] {c.srcDesc(), c.dstDesc(), c.primitive().workspaceDesc()},
+                    new MemorySegment[] {s, d, w}, config.toString());
+        } else {
+            Primitives.execute(c.primitive(), new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_DST()},
+                    new MemorySegment[] {c.srcDesc(), c.dstDesc()}, new MemorySegment[] {s, d}, config.toString());
+        }
+    }
+
+    /** diffSrc = ∂pool/∂src applied to diffDst, reading the workspace the training forward filled. */
+    public static void backward(Config config, MemorySegment diffDst, MemorySegment diffSrc, MemorySegment workspace) {
+        Cached forward = forwardPrimitive(config, true);
+        Cached c = CACHE.computeIfAbsent(new Key(config, true, true), k -> createBackward(k.config(), forward));
+        MemorySegment dd = Primitives.region("pool2d: diff_dst", diffDst, 0, elements(config.dstDims()));
+        MemorySegment ds = Primitives.region("pool2d: diff_src", diffSrc, 0, elements(config.srcDims()));
+        long ws = forward.primitive().workspaceBytes();
+        if (ws > 0) {
+            MemorySegment w = workspace(workspace, ws);
+            Primitives.execute(c.primitive(),
+                    new int[] {Dnnl.DNNL_ARG_DIFF_DST(), Dnnl.DNNL_ARG_DIFF_SRC(), Dnnl.DNNL_ARG_WORKSPACE()},
+                    new MemorySegment[] {c.dstDesc(), c.srcDesc(), forward.primitive().workspaceDesc()},
+                    new MemorySegment[] {dd, ds, w}, "backward " + config);
+        } else {
+            Primitives.execute(c.primitive(), new int[] {Dnnl.DNNL_ARG_DIFF_DST(), Dnnl.DNNL_ARG_DIFF_SRC()},
+                    new MemorySegment[] {c.dstDesc(), c.srcDesc()}, new MemorySegment[] {dd, ds},
+                    "backward " + config);
+        }
+    }
+
+    private static MemorySegment workspace(MemorySegment workspace, long bytes) {
+        if (workspace == null || workspace.byteSize() < bytes) {
+            throw new IllegalArgumentException("pool2d: max pooling needs a workspace of " + bytes + " bytes, got "
+                    + (workspace == null ? "none" : workspace.byteSize() + " bytes"));
+        }
+        return workspace.asSlice(0, bytes);
+    }
+
+    private static long elements(long[] dims) {
+        long n = 1;
+        for (long d : dims) n = Math.multiplyExact(n, d);
+        return n;
+    }
+
+    private static Cached forwardPrimitive(Config config, boolean training) {
+        return CACHE.computeIfAbsent(new Key(config, training, false), k -> {
+            String what = config.toString();
+            MemorySegment src = Primitives.f32Desc(config.srcDims(), Dnnl.dnnl_nchw(), what);
+            MemorySegment dst = Primitives.f32Desc(config.dstDims(), Dnnl.dnnl_nchw(), what);
+            try (Arena tmp = Arena.ofConfined()) {
+                MemorySegment desc = Primitives.opDesc(tmp);
+                MemorySegment[] g = geometry(tmp, config);
+                OneDnn.check(Dnnl.dnnl_pooling_v2_forward_desc_init(desc,
+                        training ? Dnnl.dnnl_forward_training() : Dnnl.dnnl_forward_inference(),
+                        config.kind().algorithm(), src, dst, g[0], g[1], g[2], g[3], g[3]),
+                        "dnnl_pooling_v2_forward_desc_init", what);
+                // The training primitive's descriptor is the hint its backward primitive needs.
+                return new Cached(Primitives.create(desc, MemorySegment.NULL, training, what), src, dst);
+            }
+        });
+    }
+
+    private static Cached createBackward(Config config, Cached forward) {
+        String what = "backward " + config;
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment desc = Primitives.opDesc(tmp);
+            MemorySegment[] g = geometry(tmp, config);
+            OneDnn.check(Dnnl.dnnl_pooling_v2_backward_desc_init(desc, config.kind().algorithm(), forward.srcDesc(),
+                    forward.dstDesc(), g[0], g[1], g[2], g[3], g[3]), "dnnl_pooling_v2_backward_desc_init", what);
+            return new Cached(Primitives.create(desc, forward.primitive().descriptor(), false, what), forward.srcDesc(),
+                    forward.dstDesc());
+        }
+    }
+
+    /** strides, kernel, dilation (oneDNN counts dilation from 0), padding as dnnl_dims_t. */
+    private static MemorySegment[] geometry(Arena arena, Config c) {
+        return new MemorySegment[] {
+            Primitives.dims(arena, c.strideH(), c.strideW()),
+            Primitives.dims(arena, c.kernelH(), c.kernelW()),
+            Primitives.dims(arena, c.dilationH() - 1, c.dilationW() - 1),
+            Primitives.dims(arena, c.padH(), c.padW())};
+    }
+}

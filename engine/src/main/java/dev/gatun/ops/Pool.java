@@ -1,0 +1,90 @@
+package dev.gatun.ops;
+
+import dev.gatun.autograd.Autograd;
+import dev.gatun.backend.Pooling;
+import dev.gatun.tensor.Tensor;
+import java.util.Arrays;
+
+/**
+ * 2-d pooling over NCHW tensors on oneDNN, forward and backward, with PyTorch's semantics: output
+ * size ⌊(in + 2·pad − dilation·(k − 1) − 1)/stride⌋ + 1, padding at most half the kernel. Max pooling
+ * sends each output's gradient to the input that won (oneDNN keeps the argmax in a workspace);
+ * average pooling spreads it evenly over the window (counting padding by default, as PyTorch does).
+ */
+public final class Pool {
+
+    private Pool() {}
+
+    /** Max pooling with stride = kernel, no padding, no dilation ({@code nn.MaxPool2d(k)}). */
+    public static Tensor maxPool2d(Tensor x, int kernel) {
+        return maxPool2d(x, new int[] {kernel, kernel}, new int[] {kernel, kernel}, new int[] {0, 0}, new int[] {1, 1});
+    }
+
+    public static Tensor maxPool2d(Tensor x, int[] kernel, int[] stride, int[] padding, int[] dilation) {
+        return pool(Pooling.Kind.MAX, x, kernel, stride, padding, dilation, "maxPool2d");
+    }
+
+    /** Average pooling with stride = kernel, no padding ({@code nn.AvgPool2d(k)}). */
+    public static Tensor avgPool2d(Tensor x, int kernel) {
+        return avgPool2d(x, new int[] {kernel, kernel}, new int[] {kernel, kernel}, new int[] {0, 0}, true);
+    }
+
+    public static Tensor avgPool2d(Tensor x, int[] kernel, int[] stride, int[] padding, boolean countIncludePad) {
+        return pool(countIncludePad ? Pooling.Kind.AVG_INCLUDE_PADDING : Pooling.Kind.AVG_EXCLUDE_PADDING, x, kernel,
+                stride, padding, new int[] {1, 1}, "avgPool2d");
+    }
+
+    /** The mean over each channel's H×W plane: [N, C, H, W] → [N, C, 1, 1]. */
+    public static Tensor globalAvgPool2d(Tensor x) {
+        requireNchw(x, "globalAvgPool2d");
+        return Reduce.mean(x, new int[] {2, 3}, true);
+    }
+
+    private static void requireNchw(Tensor x, String op) {
+        x.checkAlive();
+        if (x.dim() != 4) {
+            throw new IllegalArgumentException(op + " expects [N, C, H, W], got " + Arrays.toString(x.shape()));
+        }
+    }
+
+    private static int[] pair(int[] v, String name, String op) {
+        if (v == null || v.length != 2) {
+            throw new IllegalArgumentException(op + ": " + name + " needs 2 values (height, width), got "
+                    + Arrays.toString(v));
+        }
+        return v;
+    }
+
+    private static Tensor pool(Pooling.Kind kind, Tensor x, int[] kernel, int[] stride, int[] padding, int[] dilation,
+                               String op) {
+        requireNchw(x, op);
+        pair(kernel, "kernel", op);
+        pair(stride, "stride", op);
+        pair(padding, "padding", op);
+        pair(dilation, "dilation", op);
+        long[] s = x.shape();
+        Pooling.Config config = new Pooling.Config(kind, s[0], s[1], s[2], s[3], kernel[0], kernel[1], stride[0],
+                stride[1], padding[0], padding[1], dilation[0], dilation[1]);
+        boolean training = Autograd.needsGrad(x);
+        Tensor in = x.contiguous();
+        Tensor out = Tensor.zeros(s[0], s[1], config.outH(), config.outW());
+        Tensor workspace = null;
+        if (training && kind == Pooling.Kind.MAX) {
+            // The argmax positions, kept for backward: raw bytes carried in a float tensor's storage.
+            workspace = Tensor.zeros((Pooling.workspaceBytes(config) + Float.BYTES - 1) / Float.BYTES);
+        }
+        Pooling.forward(config, training, slice(in), out.storage(), workspace == null ? null : workspace.storage());
+        Tensor saved = workspace;
+        return Autograd.record(out, op, g -> {
+            Tensor gc = g.contiguous();
+            Tensor dx = Tensor.zeros(s);
+            Pooling.backward(config, slice(gc), dx.storage(), saved == null ? null : saved.storage());
+            return new Tensor[] {dx};
+        }, x);
+    }
+
+    /** A contiguous tensor's elements as a segment starting at its first element. */
+    private static java.lang.foreign.MemorySegment slice(Tensor t) {
+        return t.storage().asSlice(t.offset() * Float.BYTES, t.numel() * Float.BYTES);
+    }
+}

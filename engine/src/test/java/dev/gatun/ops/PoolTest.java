@@ -1,0 +1,191 @@
+package dev.gatun.ops;
+
+import static dev.gatun.ops.GradCheck.check;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.gatun.autograd.Autograd;
+import dev.gatun.tensor.Scope;
+import dev.gatun.tensor.Tensor;
+import java.io.IOException;
+import java.io.InputStream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class PoolTest {
+
+    private Scope scope;
+
+    @BeforeEach
+    void open() {
+        scope = Scope.open();
+    }
+
+    @AfterEach
+    void close() {
+        scope.close();
+    }
+
+    /** Direct pooling in double: max, or average counting padding (includePad) or not. */
+    private static float[] reference(float[] x, long[] s, boolean max, boolean includePad, int[] k, int[] st, int[] p,
+                                     int[] d, long oh, long ow) {
+        int n = (int) s[0], c = (int) s[1], h = (int) s[2], w = (int) s[3];
+        float[] out = new float[(int) (n * c * oh * ow)];
+        int o = 0;
+        for (int b = 0; b < n; b++) {
+            for (int ch = 0; ch < c; ch++) {
+                for (int i = 0; i < oh; i++) {
+                    for (int j = 0; j < ow; j++) {
+                        double best = Double.NEGATIVE_INFINITY;
+                        double sum = 0;
+                        int inside = 0;
+                        for (int u = 0; u < k[0]; u++) {
+                            for (int v = 0; v < k[1]; v++) {
+                                int y = i * st[0] - p[0] + u * d[0];
+                                int z = j * st[1] - p[1] + v * d[1];
+                                if (y < 0 || y >= h || z < 0 || z >= w) continue;
+                                double val = x[((b * c + ch) * h + y) * w + z];
+                                best = Math.max(best, val);
+                                sum += val;
+                                inside++;
+                            }
+                        }
+                        out[o++] = (float) (max ? best : sum / (includePad ? k[0] * k[1] : inside));
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Distinct values at least 0.1 apart, so that finite differences never change a maximum. */
+    private static Tensor distinct(long seed, long... shape) {
+        Tensor t = Tensor.zeros(shape);
+        int n = (int) t.numel();
+        float[] v = new float[n];
+        java.util.SplittableRandom rng = new java.util.SplittableRandom(seed);
+        for (int i = 0; i < n; i++) v[i] = i * 0.1f;
+        for (int i = n - 1; i > 0; i--) {
+            int j = rng.nextInt(i + 1);
+            float tmp = v[i];
+            v[i] = v[j];
+            v[j] = tmp;
+        }
+        return t.copyFrom(v).requiresGrad(true);
+    }
+
+    @Test
+    void forwardMatchesTheDirectDefinition() {
+        int[][][] configs = { // kernel, stride, padding, dilation
+            {{2, 2}, {2, 2}, {0, 0}, {1, 1}}, {{3, 3}, {2, 2}, {1, 1}, {1, 1}}, {{3, 2}, {1, 2}, {1, 0}, {1, 1}},
+            {{3, 3}, {1, 1}, {1, 1}, {2, 2}}};
+        long[] shape = {2, 3, 9, 8};
+        Tensor x = Tensor.randn(1, shape);
+        float[] xv = x.toArray();
+        for (int[][] c : configs) {
+            Tensor maxOut = Pool.maxPool2d(x, c[0], c[1], c[2], c[3]);
+            long oh = maxOut.size(2), ow = maxOut.size(3);
+            assertArrayEquals(reference(xv, shape, true, true, c[0], c[1], c[2], c[3], oh, ow), maxOut.toArray(), 0f);
+            if (c[3][0] == 1) {
+                for (boolean include : new boolean[] {true, false}) {
+                    Tensor avg = Pool.avgPool2d(x, c[0], c[1], c[2], include);
+                    assertArrayEquals(reference(xv, shape, false, include, c[0], c[1], c[2], c[3], oh, ow), avg.toArray(),
+                            1e-5f);
+                }
+            }
+        }
+        assertArrayEquals(new long[] {2, 3, 4, 4}, Pool.maxPool2d(x, 2).shape());
+    }
+
+    @Test
+    void gradientsByFiniteDifferences() {
+        Tensor x = distinct(3, 1, 2, 7, 6);
+        check("maxPool2d 2x2", in -> Pool.maxPool2d(in[0], 2), x);
+        check("maxPool2d 3x3 s2 p1", in -> Pool.maxPool2d(in[0], new int[] {3, 3}, new int[] {2, 2}, new int[] {1, 1},
+                new int[] {1, 1}), x);
+        check("maxPool2d dilation 2", in -> Pool.maxPool2d(in[0], new int[] {2, 2}, new int[] {1, 1}, new int[] {0, 0},
+                new int[] {2, 2}), x);
+        Tensor y = GradCheck.leaf(4, 2, 2, 6, 5);
+        check("avgPool2d 2x2", in -> Pool.avgPool2d(in[0], 2), y);
+        check("avgPool2d 3x3 p1 include pad", in -> Pool.avgPool2d(in[0], new int[] {3, 3}, new int[] {2, 1},
+                new int[] {1, 1}, true), y);
+        check("avgPool2d 3x3 p1 exclude pad", in -> Pool.avgPool2d(in[0], new int[] {3, 3}, new int[] {2, 1},
+                new int[] {1, 1}, false), y);
+        check("globalAvgPool2d", in -> Pool.globalAvgPool2d(in[0]), y);
+    }
+
+    @Test
+    void matchesPyTorch() throws IOException {
+        JsonNode fixture;
+        try (InputStream in = PoolTest.class.getResourceAsStream("/golden/pool.json")) {
+            fixture = new ObjectMapper().readTree(in);
+        }
+        for (JsonNode c : fixture.get("cases")) {
+            long[] shape = longs(c.get("shape"));
+            Tensor x = Tensor.zeros(shape).copyFrom(floats(c.get("x"))).requiresGrad(true);
+            int[] k = ints(c.get("kernel")), s = ints(c.get("stride")), p = ints(c.get("padding"));
+            Tensor out = c.get("kind").asText().equals("max")
+                    ? Pool.maxPool2d(x, k, s, p, ints(c.get("dilation")))
+                    : Pool.avgPool2d(x, k, s, p, c.get("count_include_pad").asBoolean());
+            String name = c.get("name").asText();
+            assertArrayEquals(longs(c.get("out_shape")), out.shape(), name);
+            assertArrayEquals(floats(c.get("out")), out.toArray(), 1e-6f, name);
+            Tensor r = Tensor.zeros(out.shape()).copyFrom(floats(c.get("r")));
+            Reduce.sum(Arithmetic.mul(out, r)).backward();
+            assertArrayEquals(floats(c.get("grad")), x.grad().toArray(), 1e-6f, name + " gradient");
+        }
+    }
+
+    @Test
+    void impossibleConfigurationsNameTheirNumbers() {
+        Tensor x = Tensor.zeros(1, 1, 3, 3);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Pool.maxPool2d(x, 5));
+        assertTrue(e.getMessage().contains("kernel 5×5") && e.getMessage().contains("padded input 3×3"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> Pool.maxPool2d(x, new int[] {2, 2}, new int[] {0, 1}, new int[] {0, 0}, new int[] {1, 1}));
+        assertTrue(e.getMessage().contains("stride 0×1"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> Pool.avgPool2d(x, new int[] {2, 2}, new int[] {1, 1}, new int[] {2, 0}, true));
+        assertTrue(e.getMessage().contains("padding 2×0"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Pool.maxPool2d(Tensor.zeros(3, 3), 2));
+        assertTrue(e.getMessage().contains("expects [N, C, H, W]"), e.getMessage());
+        assertThrows(IllegalArgumentException.class,
+                () -> Pool.maxPool2d(x, new int[] {2}, new int[] {1, 1}, new int[] {0, 0}, new int[] {1, 1}));
+        Tensor closed = Tensor.zeros(1, 1, 4, 4);
+        closed.close();
+        assertThrows(IllegalStateException.class, () -> Pool.maxPool2d(closed, 2));
+    }
+
+    @Test
+    void inferenceNeedsNoWorkspace() {
+        Tensor x = Tensor.randn(2, 1, 1, 4, 4).requiresGrad(true);
+        try (var ignored = Autograd.noGrad()) {
+            Tensor y = Pool.maxPool2d(x, 2);
+            assertTrue(y.gradFn() == null);
+            assertEquals(4, y.numel());
+        }
+    }
+
+    private static float[] floats(JsonNode a) {
+        float[] out = new float[a.size()];
+        for (int i = 0; i < out.length; i++) out[i] = (float) a.get(i).asDouble();
+        return out;
+    }
+
+    private static long[] longs(JsonNode a) {
+        long[] out = new long[a.size()];
+        for (int i = 0; i < out.length; i++) out[i] = a.get(i).asLong();
+        return out;
+    }
+
+    private static int[] ints(JsonNode a) {
+        int[] out = new int[a.size()];
+        for (int i = 0; i < out.length; i++) out[i] = a.get(i).asInt();
+        return out;
+    }
+}
