@@ -1,0 +1,179 @@
+package dev.gatun.backend;
+
+import dev.gatun.bindings.dnnl.Dnnl;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Batch normalization on oneDNN over plain NCHW float32 buffers: the training forward pass (batch
+ * statistics out), the inference forward pass (given statistics in), and the training backward pass
+ * (gradients of the input and, with {@code affine}, of scale γ and shift β).
+ *
+ * <p>oneDNN's variance is the biased (population) one, as the normalization itself uses; the running
+ * estimate PyTorch keeps uses the unbiased one, which the caller derives.
+ */
+public final class BatchNorm {
+
+    /** Shapes and settings of one batch normalization; validated on construction. */
+    public record Config(long n, long c, long h, long w, float eps, boolean affine) {
+        public Config {
+            if (n < 1 || c < 1 || h < 1 || w < 1) {
+                throw new IllegalArgumentException("batchNorm: input [" + n + ", " + c + ", " + h + ", " + w
+                        + "] must have positive sizes");
+            }
+            if (!(eps > 0)) {
+                throw new IllegalArgumentException("batchNorm: eps must be positive, got " + eps);
+            }
+        }
+
+        long[] dims() {
+            return new long[] {n, c, h, w};
+        }
+
+        long elements() {
+            return Math.multiplyExact(Math.multiplyExact(n, c), Math.multiplyExact(h, w));
+        }
+
+        @Override
+        public String toString() {
+            return "batch norm over [" + n + ", " + c + ", " + h + ", " + w + "] eps " + eps + (affine ? ", affine" : "");
+        }
+    }
+
+    private enum Pass { TRAINING, INFERENCE, BACKWARD }
+
+    private record Key(Config config, Pass pass) {}
+
+    private record Cached(Primitives.Primitive primitive, MemorySegment dataDesc, MemorySegment channelDesc) {}
+
+    private static final ConcurrentHashMap<Key, Cached> CACHE = new ConcurrentHashMap<>();
+
+    private BatchNorm() {}
+
+    /** dst = γ·(src − μ)/√(σ² + ε) + β with μ, σ² of this batch, written to mean and variance. */
+    public static void forwardTraining(Config config, MemorySegment src, MemorySegment dst, MemorySegment scale,
+                                       MemorySegment shift, MemorySegment mean, MemorySegment variance) {
+        Cached p = primitive(config, Pass.TRAINING);
+        run(config, p, "training", src, dst, scale, shift,
+                new int[] {Dnnl.DNNL_ARG_MEAN(), Dnnl.DNNL_ARG_VARIANCE()}, mean, variance);
+    }
+
+    /** dst = γ·(src − mean)/√(variance + ε) + β with the given (running) statistics. */
+    public static void forwardInference(Config config, MemorySegment src, MemorySegment dst, MemorySegment scale,
+                                        MemorySegment shift, MemorySegment mean, MemorySegment variance) {
+        Cached p = primitive(config, Pass.INFERENCE);
+        run(config, p, "inference", src, dst, scale, shift,
+                new int[] {Dnnl.DNNL_ARG_MEAN(), Dnnl.DNNL_ARG_VARIANCE()}, mean, variance);
+    }
+
+    private static void run(Config config, Cached p, String pass, MemorySegment src, MemorySegment dst,
+                            MemorySegment scale, MemorySegment shift, int[] statKinds, MemorySegment mean,
+                            MemorySegment variance) {
+        long n = config.elements();
+        int count = config.affine() ? 6 : 4;
+        int[] kinds = new int[count];
+        MemorySegment[] descs = new MemorySegment[count];
+        MemorySegment[] data = new MemorySegment[count];
+        kinds[0] = Dnnl.DNNL_ARG_SRC();
+        descs[0] = p.dataDesc();
+        data[0] = Primitives.region("batchNorm: src", src, 0, n);
+        kinds[1] = Dnnl.DNNL_ARG_DST();
+        descs[1] = p.dataDesc();
+        data[1] = Primitives.region("batchNorm: dst", dst, 0, n);
+        kinds[2] = statKinds[0];
+        descs[2] = p.channelDesc();
+        data[2] = Primitives.region("batchNorm: mean", mean, 0, config.c());
+        kinds[3] = statKinds[1];
+        descs[3] = p.channelDesc();
+        data[3] = Primitives.region("batchNorm: variance", variance, 0, config.c());
+        if (config.affine()) {
+            kinds[4] = Dnnl.DNNL_ARG_SCALE();
+            descs[4] = p.channelDesc();
+            data[4] = Primitives.region("batchNorm: scale", scale, 0, config.c());
+            kinds[5] = Dnnl.DNNL_ARG_SHIFT();
+            descs[5] = p.channelDesc();
+            data[5] = Primitives.region("batchNorm: shift", shift, 0, config.c());
+        }
+        Primitives.execute(p.primitive(), kinds, descs, data, pass + " " + config);
+    }
+
+    /**
+     * The training backward pass: diffSrc from diffDst, the input and its batch statistics, and with
+     * {@code affine} also diffScale (∂γ) and diffShift (∂β).
+     */
+    public static void backward(Config config, MemorySegment src, MemorySegment mean, MemorySegment variance,
+                                MemorySegment diffDst, MemorySegment scale, MemorySegment diffSrc,
+                                MemorySegment diffScale, MemorySegment diffShift) {
+        Cached p = primitive(config, Pass.BACKWARD);
+        long n = config.elements();
+        long c = config.c();
+        int count = config.affine() ? 8 : 5;
+        int[] kinds = new int[count];
+        MemorySegment[] descs = new MemorySegment[count];
+        MemorySegment[] data = new MemorySegment[count];
+        int i = 0;
+        kinds[i] = Dnnl.DNNL_ARG_SRC();
+        descs[i] = p.dataDesc();
+        data[i++] = Primitives.region("batchNorm backward: src", src, 0, n);
+        kinds[i] = Dnnl.DNNL_ARG_MEAN();
+        descs[i] = p.channelDesc();
+        data[i++] = Primitives.region("batchNorm backward: mean", mean, 0, c);
+        kinds[i] = Dnnl.DNNL_ARG_VARIANCE();
+        descs[i] = p.channelDesc();
+        data[i++] = Primitives.region("batchNorm backward: variance", variance, 0, c);
+        kinds[i] = Dnnl.DNNL_ARG_DIFF_DST();
+        descs[i] = p.dataDesc();
+        data[i++] = Primitives.region("batchNorm backward: diff_dst", diffDst, 0, n);
+        kinds[i] = Dnnl.DNNL_ARG_DIFF_SRC();
+        descs[i] = p.dataDesc();
+        data[i++] = Primitives.region("batchNorm backward: diff_src", diffSrc, 0, n);
+        if (config.affine()) {
+            kinds[i] = Dnnl.DNNL_ARG_SCALE();
+            descs[i] = p.channelDesc();
+            data[i++] = Primitives.region("batchNorm backward: scale", scale, 0, c);
+            kinds[i] = Dnnl.DNNL_ARG_DIFF_SCALE();
+            descs[i] = p.channelDesc();
+            data[i++] = Primitives.region("batchNorm backward: diff_scale", diffScale, 0, c);
+            kinds[i] = Dnnl.DNNL_ARG_DIFF_SHIFT();
+            descs[i] = p.channelDesc();
+            data[i] = Primitives.region("batchNorm backward: diff_shift", diffShift, 0, c);
+        }
+        Primitives.execute(p.primitive(), kinds, descs, data, "backward " + config);
+    }
+
+    private static Cached primitive(Config config, Pass pass) {
+        Cached existing = CACHE.get(new Key(config, pass));
+        if (existing != null) {
+            return existing;
+        }
+        // The backward primitive needs the training one's descriptor as its hint: make that first.
+        Cached training = pass == Pass.BACKWARD ? primitive(config, Pass.TRAINING) : null;
+        return CACHE.computeIfAbsent(new Key(config, pass), k -> create(config, pass, training));
+    }
+
+    private static Cached create(Config config, Pass pass, Cached training) {
+        String what = pass + " " + config;
+        MemorySegment data = training != null ? training.dataDesc()
+                : Primitives.f32Desc(config.dims(), Dnnl.dnnl_nchw(), what);
+        MemorySegment channel = training != null ? training.channelDesc()
+                : Primitives.f32Desc(new long[] {config.c()}, Dnnl.dnnl_a(), what);
+        int flags = config.affine() ? Dnnl.dnnl_use_scale() | Dnnl.dnnl_use_shift() : Dnnl.dnnl_normalization_flags_none();
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment desc = Primitives.opDesc(tmp);
+            switch (pass) {
+                case TRAINING -> OneDnn.check(Dnnl.dnnl_batch_normalization_forward_desc_init(desc,
+                        Dnnl.dnnl_forward_training(), data, config.eps(), flags),
+                        "dnnl_batch_normalization_forward_desc_init", what);
+                case INFERENCE -> OneDnn.check(Dnnl.dnnl_batch_normalization_forward_desc_init(desc,
+                        Dnnl.dnnl_forward_inference(), data, config.eps(), flags | Dnnl.dnnl_use_global_stats()),
+                        "dnnl_batch_normalization_forward_desc_init", what);
+                case BACKWARD -> OneDnn.check(Dnnl.dnnl_batch_normalization_backward_desc_init(desc,
+                        config.affine() ? Dnnl.dnnl_backward() : Dnnl.dnnl_backward_data(), data, data, config.eps(),
+                        flags), "dnnl_batch_normalization_backward_desc_init", what);
+            }
+            MemorySegment hint = training != null ? training.primitive().descriptor() : MemorySegment.NULL;
+            return new Cached(Primitives.create(desc, hint, pass == Pass.TRAINING, what), data, channel);
+        }
+    }
+}

@@ -1,0 +1,146 @@
+package dev.gatun.ops;
+
+import dev.gatun.autograd.Autograd;
+import dev.gatun.backend.BatchNorm;
+import dev.gatun.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+
+/**
+ * Batch normalization with PyTorch's semantics, on oneDNN. Over the batch and every position of each
+ * channel c (x of shape [N, C], [N, C, L] or [N, C, H, W]):
+ *
+ * <pre>
+ *   training:  μ_c, σ²_c = mean and biased variance of the batch;  y = γ·(x − μ)/√(σ² + ε) + β
+ *              running_mean ← (1 − m)·running_mean + m·μ
+ *              running_var  ← (1 − m)·running_var  + m·σ²·n/(n − 1)      (n values per channel)
+ *   evaluation: the same y with running_mean and running_var in place of μ and σ²
+ *   backward:   oneDNN's in training; in evaluation the map is affine per channel, so
+ *              ∂x = g·γ/√(var + ε),  ∂γ = Σ g·x̂,  ∂β = Σ g
+ * </pre>
+ */
+public final class Norm {
+
+    private Norm() {}
+
+    /**
+     * Batch normalization; weight (γ) and bias (β) are both null or both [C]; the running statistics
+     * may be null only in training (batch statistics are then always used).
+     */
+    public static Tensor batchNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
+                                   boolean training, float momentum, float eps) {
+        x.checkAlive();
+        long[] s = x.shape();
+        if (s.length < 2 || s.length > 4) {
+            throw new IllegalArgumentException("batchNorm expects [N, C], [N, C, L] or [N, C, H, W], got "
+                    + Arrays.toString(s));
+        }
+        long c = s[1];
+        long spatial = spatialSize(s);
+        checkChannels("weight", weight, c);
+        checkChannels("bias", bias, c);
+        checkChannels("running mean", runningMean, c);
+        checkChannels("running variance", runningVar, c);
+        if ((weight == null) != (bias == null)) {
+            throw new IllegalArgumentException("batchNorm: weight and bias must both be given or both be null");
+        }
+        if ((runningMean == null) != (runningVar == null)) {
+            throw new IllegalArgumentException("batchNorm: running mean and variance must both be given or both be null");
+        }
+        boolean useBatchStats = training || runningMean == null;
+        long perChannel = s[0] * spatial;
+        if (useBatchStats && perChannel < 2) {
+            throw new IllegalArgumentException("batchNorm: training needs more than one value per channel, input shape "
+                    + Arrays.toString(s));
+        }
+        if (!(momentum >= 0 && momentum <= 1)) {
+            throw new IllegalArgumentException("batchNorm: momentum must be in [0, 1], got " + momentum);
+        }
+        BatchNorm.Config config = new BatchNorm.Config(s[0], c, spatial, 1, eps, weight != null);
+        Tensor in = x.contiguous();
+        Tensor y = Tensor.zeros(s);
+        MemorySegment scale = weight == null ? null : segment(weight.contiguous());
+        MemorySegment shift = bias == null ? null : segment(bias.contiguous());
+        if (useBatchStats) {
+            Tensor mean = Tensor.zeros(c);
+            Tensor var = Tensor.zeros(c);
+            BatchNorm.forwardTraining(config, segment(in), y.storage(), scale, shift, mean.storage(), var.storage());
+            if (runningMean != null && training) {
+                updateRunning(runningMean, mean.toArray(), momentum, 1);
+                updateRunning(runningVar, var.toArray(), momentum, perChannel / (double) (perChannel - 1));
+            }
+            return Autograd.record(y, "batchNorm", g -> {
+                Tensor dx = Tensor.zeros(s);
+                Tensor dGamma = weight == null ? null : Tensor.zeros(c);
+                Tensor dBeta = bias == null ? null : Tensor.zeros(c);
+                BatchNorm.backward(config, segment(in), mean.storage(), var.storage(), segment(g.contiguous()),
+                        weight == null ? null : segment(weight.contiguous()), dx.storage(),
+                        dGamma == null ? null : dGamma.storage(), dBeta == null ? null : dBeta.storage());
+                return new Tensor[] {dx, dGamma, dBeta};
+            }, x, weight, bias);
+        }
+        // Evaluation: fixed statistics, an affine map per channel.
+        Tensor mean = runningMean.contiguous();
+        Tensor var = runningVar.contiguous();
+        BatchNorm.forwardInference(config, segment(in), y.storage(), scale, shift, segment(mean), segment(var));
+        float[] rm = mean.toArray();
+        float[] rv = var.toArray();
+        return Autograd.record(y, "batchNorm", g -> evalBackward(g.toArray(), in.toArray(), rm, rv,
+                weight == null ? null : weight.toArray(), s, c, spatial, eps, weight != null), x, weight, bias);
+    }
+
+    private static long spatialSize(long[] s) {
+        long spatial = 1;
+        for (int i = 2; i < s.length; i++) spatial *= s[i];
+        return spatial;
+    }
+
+    private static Tensor[] evalBackward(float[] g, float[] x, float[] rm, float[] rv, float[] gamma, long[] shape,
+                                         long c, long spatial, float eps, boolean affine) {
+        float[] dx = new float[g.length];
+        double[] dGamma = new double[(int) c];
+        double[] dBeta = new double[(int) c];
+        int inner = (int) spatial;
+        for (int i = 0; i < g.length; i++) {
+            int ch = (int) ((i / inner) % c);
+            float invStd = (float) (1 / Math.sqrt(rv[ch] + (double) eps));
+            float gm = affine ? gamma[ch] : 1f;
+            dx[i] = g[i] * gm * invStd;
+            dGamma[ch] += g[i] * (x[i] - rm[ch]) * invStd;
+            dBeta[ch] += g[i];
+        }
+        if (!affine) {
+            return new Tensor[] {Tensor.fromArray(dx, shape), null, null};
+        }
+        float[] dg = new float[(int) c];
+        float[] db = new float[(int) c];
+        for (int k = 0; k < c; k++) {
+            dg[k] = (float) dGamma[k];
+            db[k] = (float) dBeta[k];
+        }
+        return new Tensor[] {Tensor.fromArray(dx, shape), Tensor.fromArray(dg, c), Tensor.fromArray(db, c)};
+    }
+
+    /** stat ← (1 − m)·stat + m·batch·correction, in place, outside autograd. */
+    private static void updateRunning(Tensor stat, float[] batch, float momentum, double correction) {
+        float[] v = stat.toArray();
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (float) ((1 - momentum) * v[i] + momentum * batch[i] * correction);
+        }
+        stat.copyFrom(v);
+    }
+
+    private static void checkChannels(String name, Tensor t, long c) {
+        if (t == null) {
+            return;
+        }
+        t.checkAlive();
+        if (t.dim() != 1 || t.size(0) != c) {
+            throw new IllegalArgumentException("batchNorm: " + name + " must be [" + c + "], got " + Arrays.toString(t.shape()));
+        }
+    }
+
+    private static MemorySegment segment(Tensor t) {
+        return t.storage().asSlice(t.offset() * Float.BYTES, t.numel() * Float.BYTES);
+    }
+}
