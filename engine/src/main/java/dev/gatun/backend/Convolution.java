@@ -149,8 +149,9 @@ public final class Convolution {
         MemorySegment b = g.bias() ? region("bias", bias, biasOffset, g.outChannels()) : null;
         MemorySegment d = region("dst", dst, dstOffset, count(g.outputShape()));
         Primitive p = CACHE.computeIfAbsent(new Key(Kind.FORWARD, g), Convolution::create);
-        execute(p, "forward " + g, Dnnl.DNNL_ARG_SRC(), s, Dnnl.DNNL_ARG_WEIGHTS(), w, Dnnl.DNNL_ARG_BIAS(), b,
-                Dnnl.DNNL_ARG_DST(), d);
+        execute(p, "forward " + g,
+                new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_WEIGHTS(), Dnnl.DNNL_ARG_BIAS(), Dnnl.DNNL_ARG_DST()},
+                new MemorySegment[] {s, w, b, d});
     }
 
     /** diffSrc = ∂L/∂src from diffDst = ∂L/∂dst and the weights (overwrites diffSrc). */
@@ -162,8 +163,9 @@ public final class Convolution {
         // The bias plays no part in the data gradient: one primitive serves both.
         Geometry noBias = withoutBias(g);
         Primitive p = CACHE.computeIfAbsent(new Key(Kind.BACKWARD_DATA, noBias), Convolution::create);
-        execute(p, "backward data " + noBias, Dnnl.DNNL_ARG_DIFF_SRC(), ds, Dnnl.DNNL_ARG_WEIGHTS(), w,
-                Dnnl.DNNL_ARG_DIFF_DST(), dd);
+        execute(p, "backward data " + noBias,
+                new int[] {Dnnl.DNNL_ARG_DIFF_SRC(), Dnnl.DNNL_ARG_WEIGHTS(), 0, Dnnl.DNNL_ARG_DIFF_DST()},
+                new MemorySegment[] {ds, w, null, dd});
     }
 
     /**
@@ -178,8 +180,10 @@ public final class Convolution {
         MemorySegment dw = region("diff_weights", diffWeights, diffWeightsOffset, count(g.weightShape()));
         MemorySegment db = g.bias() ? region("diff_bias", diffBias, diffBiasOffset, g.outChannels()) : null;
         Primitive p = CACHE.computeIfAbsent(new Key(Kind.BACKWARD_WEIGHTS, g), Convolution::create);
-        execute(p, "backward weights " + g, Dnnl.DNNL_ARG_SRC(), s, Dnnl.DNNL_ARG_DIFF_WEIGHTS(), dw,
-                Dnnl.DNNL_ARG_DIFF_BIAS(), db, Dnnl.DNNL_ARG_DIFF_DST(), dd);
+        execute(p, "backward weights " + g,
+                new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_DIFF_WEIGHTS(), Dnnl.DNNL_ARG_DIFF_BIAS(),
+                    Dnnl.DNNL_ARG_DIFF_DST()},
+                new MemorySegment[] {s, dw, db, dd});
     }
 
     private static Geometry withoutBias(Geometry g) {
@@ -207,20 +211,10 @@ public final class Convolution {
     }
 
     /**
-     * Runs p with the four (argument, buffer) pairs in the order src-like, weights-like, bias-like,
-     * dst-like; a pair whose buffer is null (no bias) is left out. The memory objects wrap the buffers
-     * for this call only.
+     * Runs p with its four (argument, buffer) pairs, given in the order of its descriptors: src-like,
+     * weights-like, bias-like, dst-like. A pair whose buffer is null (no bias) is left out. The memory
+     * objects wrap the buffers for this call only.
      */
-    private static void execute(Primitive p, String what, int a0, MemorySegment b0, int a1, MemorySegment b1,
-                                int a2, MemorySegment b2, int a3, MemorySegment b3) {
-        execute(p, what, new int[] {a0, a1, a2, a3}, new MemorySegment[] {b0, b1, b2, b3});
-    }
-
-    private static void execute(Primitive p, String what, int a0, MemorySegment b0, int a1, MemorySegment b1,
-                                int a3, MemorySegment b3) {
-        execute(p, what, new int[] {a0, a1, 0, a3}, new MemorySegment[] {b0, b1, null, b3});
-    }
-
     private static void execute(Primitive p, String what, int[] argIds, MemorySegment[] buffers) {
         MemorySegment[] descs = {p.srcDesc(), p.weightsDesc(), p.biasDesc(), p.dstDesc()};
         Threads.applyToCurrentThread();
