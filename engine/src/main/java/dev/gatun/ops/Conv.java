@@ -1,0 +1,142 @@
+package dev.gatun.ops;
+
+import dev.gatun.autograd.Autograd;
+import dev.gatun.backend.Convolution;
+import dev.gatun.tensor.Tensor;
+import java.util.Arrays;
+
+/**
+ * 2-d convolution with {@code torch.nn.functional.conv2d} semantics, on oneDNN: input [N, C, H, W],
+ * weight [O, C/groups, KH, KW], optional bias [O], output [N, O, OH, OW] with
+ * OH = ⌊(H + 2·padH − dilH·(KH − 1) − 1) / strideH⌋ + 1 (and likewise OW).
+ *
+ * <p>Backward: ∂input is oneDNN's backward-data convolution of the output gradient with the weights;
+ * ∂weight and ∂bias (Σ of the output gradient over N, OH, OW) come from one backward-weights
+ * convolution of the input with the output gradient. Each is computed only when its input requires it.
+ */
+public final class Conv {
+
+    private Conv() {}
+
+    /** Stride 1, no padding, dense, one group. */
+    public static Tensor conv2d(Tensor input, Tensor weight, Tensor bias) {
+        return conv2d(input, weight, bias, new int[] {1, 1}, new int[] {0, 0}, new int[] {1, 1}, 1);
+    }
+
+    /** The same stride and padding in both spatial dimensions, dense, one group. */
+    public static Tensor conv2d(Tensor input, Tensor weight, Tensor bias, int stride, int padding) {
+        return conv2d(input, weight, bias, new int[] {stride, stride}, new int[] {padding, padding}, new int[] {1, 1}, 1);
+    }
+
+    /** The same stride, padding and dilation in both spatial dimensions. */
+    public static Tensor conv2d(Tensor input, Tensor weight, Tensor bias, int stride, int padding, int dilation,
+                                int groups) {
+        return conv2d(input, weight, bias, new int[] {stride, stride}, new int[] {padding, padding},
+                new int[] {dilation, dilation}, groups);
+    }
+
+    /**
+     * The convolution in a new contiguous tensor in the current scope. stride, padding and dilation are
+     * {height, width} pairs (dilation 1 = dense); bias may be null. Inputs that are not contiguous are
+     * copied first. Every shape and hyper-parameter is checked here, before any native call.
+     */
+    public static Tensor conv2d(Tensor input, Tensor weight, Tensor bias, int[] stride, int[] padding, int[] dilation,
+                                int groups) {
+        Convolution.Geometry g = geometry(input, weight, bias, stride, padding, dilation, groups);
+        Tensor x = input.contiguous();
+        Tensor w = weight.contiguous();
+        Tensor b = bias == null ? null : bias.contiguous();
+        Tensor out = Tensor.zeros(g.outputShape());
+        try {
+            Convolution.forward(g, x.storage(), x.offset(), w.storage(), w.offset(),
+                    b == null ? null : b.storage(), b == null ? 0 : b.offset(), out.storage(), out.offset());
+        } catch (RuntimeException e) {
+            out.close();
+            throw e;
+        }
+        return Autograd.record(out, "conv2d", grad -> conv2dBackward(g, x, w, b, grad), x, w, b);
+    }
+
+    private static Tensor[] conv2dBackward(Convolution.Geometry g, Tensor x, Tensor w, Tensor b, Tensor grad) {
+        Tensor gc = grad.contiguous();
+        Tensor dx = null;
+        Tensor dw = null;
+        Tensor db = null;
+        if (x.requiresGrad()) {
+            dx = conv2dBackwardData(g, gc, w);
+        }
+        boolean biasGrad = b != null && b.requiresGrad();
+        if (w.requiresGrad() || biasGrad) {
+            Tensor[] wb = conv2dBackwardWeights(g, x, gc);
+            dw = w.requiresGrad() ? wb[0] : null;
+            db = biasGrad ? wb[1] : null;
+        }
+        return new Tensor[] {dx, dw, db};
+    }
+
+    /** ∂L/∂input [N, C, H, W] from the output gradient (contiguous) and the weights (contiguous). */
+    private static Tensor conv2dBackwardData(Convolution.Geometry g, Tensor grad, Tensor w) {
+        Tensor dx = Tensor.zeros(g.inputShape());
+        Convolution.backwardData(g, grad.storage(), grad.offset(), w.storage(), w.offset(), dx.storage(), dx.offset());
+        return dx;
+    }
+
+    /** {∂L/∂weight, ∂L/∂bias or null} from the forward input and the output gradient (both contiguous). */
+    private static Tensor[] conv2dBackwardWeights(Convolution.Geometry g, Tensor x, Tensor grad) {
+        Tensor dw = Tensor.zeros(g.weightShape());
+        Tensor db = g.bias() ? Tensor.zeros(g.outChannels()) : null;
+        Convolution.backwardWeights(g, x.storage(), x.offset(), grad.storage(), grad.offset(), dw.storage(), dw.offset(),
+                db == null ? null : db.storage(), db == null ? 0 : db.offset());
+        return new Tensor[] {dw, db};
+    }
+
+    /** Checks the tensors and hyper-parameters and returns the geometry; the messages give the numbers. */
+    static Convolution.Geometry geometry(Tensor input, Tensor weight, Tensor bias, int[] stride, int[] padding,
+                                         int[] dilation, int groups) {
+        input.checkAlive();
+        weight.checkAlive();
+        if (bias != null) bias.checkAlive();
+        pair("stride", stride);
+        pair("padding", padding);
+        pair("dilation", dilation);
+        if (input.dim() != 4) {
+            throw new IllegalArgumentException("conv2d: input must be [N, C, H, W], got shape "
+                    + Arrays.toString(input.shape()));
+        }
+        if (weight.dim() != 4) {
+            throw new IllegalArgumentException("conv2d: weight must be [O, C/groups, KH, KW], got shape "
+                    + Arrays.toString(weight.shape()));
+        }
+        if (groups < 1) {
+            throw new IllegalArgumentException("conv2d: groups must be ≥ 1, got " + groups);
+        }
+        long c = input.size(1);
+        long o = weight.size(0);
+        if (c % groups != 0) {
+            throw new IllegalArgumentException("conv2d: input channels " + c + " are not divisible by groups " + groups);
+        }
+        if (o % groups != 0) {
+            throw new IllegalArgumentException("conv2d: output channels " + o + " (weight " + Arrays.toString(weight.shape())
+                    + ") are not divisible by groups " + groups);
+        }
+        if (weight.size(1) * groups != c) {
+            throw new IllegalArgumentException("conv2d: weight " + Arrays.toString(weight.shape()) + " expects "
+                    + weight.size(1) * groups + " input channels (" + weight.size(1) + " per group × " + groups
+                    + " groups), input " + Arrays.toString(input.shape()) + " has " + c);
+        }
+        if (bias != null && (bias.dim() != 1 || bias.size(0) != o)) {
+            throw new IllegalArgumentException("conv2d: bias must be [" + o + "], got shape "
+                    + Arrays.toString(bias.shape()));
+        }
+        return new Convolution.Geometry(input.size(0), c, input.size(2), input.size(3), o, weight.size(2),
+                weight.size(3), stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1], groups,
+                bias != null);
+    }
+
+    private static void pair(String name, int[] v) {
+        if (v == null || v.length != 2) {
+            throw new IllegalArgumentException("conv2d: " + name + " must be a {height, width} pair, got "
+                    + Arrays.toString(v));
+        }
+    }
+}

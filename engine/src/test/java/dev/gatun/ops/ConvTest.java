@@ -1,0 +1,437 @@
+package dev.gatun.ops;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.gatun.autograd.Autograd;
+import dev.gatun.backend.Convolution;
+import dev.gatun.tensor.Scope;
+import dev.gatun.tensor.Tensor;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+
+/**
+ * {@link Conv#conv2d}: forward against a double-precision direct convolution, gradients by central
+ * differences, everything against PyTorch's numbers ({@code golden/conv.json}), the checks made before
+ * oneDNN is called, and the primitive cache.
+ */
+class ConvTest {
+
+    /** One convolution: shapes and hyper-parameters ({height, width} pairs). */
+    record Config(String name, long[] input, long[] weight, boolean bias, int[] stride, int[] padding, int[] dilation,
+                  int groups) {
+        @Override
+        public String toString() {
+            return name;
+        }
+    }
+
+    /** The same list as scripts/golden/conv_fixtures.py. */
+    static final List<Config> CONFIGS = List.of(
+            new Config("plain", shape(2, 3, 6, 5), shape(4, 3, 3, 3), true, pair(1, 1), pair(0, 0), pair(1, 1), 1),
+            new Config("stride 2, padding 1", shape(2, 3, 7, 6), shape(4, 3, 3, 3), true, pair(2, 2), pair(1, 1),
+                    pair(1, 1), 1),
+            new Config("dilation 2, no bias", shape(1, 2, 7, 8), shape(3, 2, 3, 3), false, pair(1, 1), pair(1, 1),
+                    pair(2, 2), 1),
+            new Config("groups 2, non-square kernel", shape(2, 4, 5, 6), shape(6, 2, 3, 2), true, pair(1, 1),
+                    pair(1, 0), pair(1, 1), 2),
+            new Config("mixed per-dimension", shape(3, 4, 9, 7), shape(4, 2, 3, 3), false, pair(2, 1), pair(0, 2),
+                    pair(1, 2), 2),
+            new Config("5x5, padding 2", shape(2, 1, 8, 8), shape(3, 1, 5, 5), true, pair(1, 1), pair(2, 2),
+                    pair(1, 1), 1));
+
+    private Scope scope;
+
+    @BeforeEach
+    void open() {
+        scope = Scope.open();
+    }
+
+    @AfterEach
+    void close() {
+        scope.close();
+    }
+
+    private static long[] shape(long... s) {
+        return s;
+    }
+
+    private static int[] pair(int h, int w) {
+        return new int[] {h, w};
+    }
+
+    private static Tensor run(Config c, Tensor x, Tensor w, Tensor b) {
+        return Conv.conv2d(x, w, b, c.stride(), c.padding(), c.dilation(), c.groups());
+    }
+
+    // ---------------------------------------------------------------- (a) forward vs. a direct reference
+
+    /** The direct convolution in double precision: out[n][o][i][j] = b[o] + Σ x·w over its group's window. */
+    static double[] reference(Config c, float[] x, float[] w, float[] b, long[] outShape) {
+        int n = (int) c.input()[0], ch = (int) c.input()[1], h = (int) c.input()[2], wd = (int) c.input()[3];
+        int o = (int) c.weight()[0], cg = (int) c.weight()[1], kh = (int) c.weight()[2], kw = (int) c.weight()[3];
+        int oh = (int) outShape[2], ow = (int) outShape[3];
+        int og = o / c.groups();
+        double[] out = new double[n * o * oh * ow];
+        for (int in = 0; in < n; in++) {
+            for (int oc = 0; oc < o; oc++) {
+                int group = oc / og;
+                for (int i = 0; i < oh; i++) {
+                    for (int j = 0; j < ow; j++) {
+                        double s = b == null ? 0 : b[oc];
+                        for (int ic = 0; ic < cg; ic++) {
+                            int xc = group * cg + ic;
+                            for (int p = 0; p < kh; p++) {
+                                int y = i * c.stride()[0] - c.padding()[0] + p * c.dilation()[0];
+                                if (y < 0 || y >= h) continue;
+                                for (int q = 0; q < kw; q++) {
+                                    int xx = j * c.stride()[1] - c.padding()[1] + q * c.dilation()[1];
+                                    if (xx < 0 || xx >= wd) continue;
+                                    s += (double) x[((in * ch + xc) * h + y) * wd + xx]
+                                            * w[((oc * cg + ic) * kh + p) * kw + q];
+                                }
+                            }
+                        }
+                        out[((in * o + oc) * oh + i) * ow + j] = s;
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    static long[] expectedOutputShape(Config c) {
+        long[] out = new long[4];
+        out[0] = c.input()[0];
+        out[1] = c.weight()[0];
+        for (int d = 0; d < 2; d++) {
+            out[2 + d] = (c.input()[2 + d] + 2L * c.padding()[d] - (long) c.dilation()[d] * (c.weight()[2 + d] - 1) - 1)
+                    / c.stride()[d] + 1;
+        }
+        return out;
+    }
+
+    @Test
+    void forwardMatchesTheDirectReference() {
+        long seed = 10;
+        for (Config c : CONFIGS) {
+            Tensor x = Tensor.randn(seed++, c.input());
+            Tensor w = Tensor.randn(seed++, c.weight());
+            Tensor b = c.bias() ? Tensor.randn(seed++, c.weight()[0]) : null;
+            Tensor y = run(c, x, w, b);
+            long[] outShape = expectedOutputShape(c);
+            assertArrayEquals(outShape, y.shape(), c.name());
+            assertTrue(y.isContiguous(), c.name());
+            double[] expected = reference(c, x.toArray(), w.toArray(), b == null ? null : b.toArray(), outShape);
+            assertClose(c.name() + " forward", expected, y.toArray(), 1e-5, 1e-5);
+        }
+    }
+
+    @Test
+    void forwardWithoutBiasEqualsBiasZero() {
+        Config c = CONFIGS.get(1);
+        Tensor x = Tensor.randn(1, c.input());
+        Tensor w = Tensor.randn(2, c.weight());
+        float[] a = run(c, x, w, null).toArray();
+        float[] z = run(c, x, w, Tensor.zeros(c.weight()[0])).toArray();
+        assertArrayEquals(a, z);
+    }
+
+    @Test
+    void nonContiguousInputsAreCopiedFirst() {
+        Config c = CONFIGS.get(0);
+        Tensor x = Tensor.randn(3, c.input());
+        Tensor w = Tensor.randn(4, c.weight());
+        // The same values through views: x's last two dimensions swapped twice, w as a transposed copy.
+        Tensor xt = Tensor.randn(3, c.input()).transpose(2, 3).contiguous().transpose(2, 3);
+        Tensor wt = w.transpose(0, 1).contiguous().transpose(0, 1);
+        assertTrue(!xt.isContiguous() && !wt.isContiguous());
+        assertArrayEquals(run(c, x, w, null).toArray(), run(c, xt, wt, null).toArray());
+    }
+
+    @Test
+    void overloads() {
+        Tensor x = Tensor.randn(1, 1, 2, 6, 6);
+        Tensor w = Tensor.randn(2, 4, 2, 3, 3);
+        Tensor b = Tensor.randn(3, 4);
+        assertArrayEquals(new long[] {1, 4, 4, 4}, Conv.conv2d(x, w, b).shape());
+        assertArrayEquals(new long[] {1, 4, 3, 3}, Conv.conv2d(x, w, b, 2, 1).shape());
+        assertArrayEquals(new long[] {1, 4, 2, 2}, Conv.conv2d(x, w, null, 1, 0, 2, 1).shape());
+    }
+
+    // ---------------------------------------------------------------- (b) finite-difference gradients
+
+    @Test
+    void gradientsByCentralDifferences() {
+        long seed = 100;
+        for (Config c : CONFIGS) {
+            Tensor x = GradCheck.leaf(seed++, c.input());
+            Tensor w = GradCheck.leaf(seed++, c.weight());
+            if (c.bias()) {
+                Tensor b = GradCheck.leaf(seed++, c.weight()[0]);
+                GradCheck.check(c.name(), t -> run(c, t[0], t[1], t[2]), x, w, b);
+            } else {
+                GradCheck.check(c.name(), t -> run(c, t[0], t[1], null), x, w);
+            }
+        }
+    }
+
+    @Test
+    void gradientsOnlyForInputsThatRequireThem() {
+        Config c = CONFIGS.get(1);
+        Tensor x = Tensor.randn(1, c.input());
+        Tensor w = GradCheck.leaf(2, c.weight());
+        Tensor b = Tensor.randn(3, c.weight()[0]);
+        GradCheck.check("weight only", t -> run(c, t[0], t[1], t[2]), x, w, b);
+        assertNull(x.grad());
+        assertNull(b.grad());
+
+        Tensor x2 = GradCheck.leaf(4, c.input());
+        Tensor w2 = Tensor.randn(5, c.weight());
+        Tensor b2 = GradCheck.leaf(6, c.weight()[0]);
+        GradCheck.check("input and bias", t -> run(c, t[0], t[1], t[2]), x2, w2, b2);
+        assertNull(w2.grad());
+    }
+
+    @Test
+    void gradientFlowsThroughANonContiguousInput() {
+        Config c = CONFIGS.get(3);
+        long[] s = c.input();
+        Tensor x = GradCheck.leaf(7, s[0], s[1], s[3], s[2]);
+        Tensor w = GradCheck.leaf(8, c.weight());
+        GradCheck.check("transposed input", t -> run(c, t[0].transpose(2, 3), t[1], null), x, w);
+    }
+
+    @Test
+    void noTapeUnderNoGrad() {
+        Config c = CONFIGS.get(0);
+        Tensor x = GradCheck.leaf(1, c.input());
+        Tensor w = GradCheck.leaf(2, c.weight());
+        try (var ignored = Autograd.noGrad()) {
+            Tensor y = run(c, x, w, null);
+            assertNull(y.gradFn());
+        }
+    }
+
+    // ---------------------------------------------------------------- (c) PyTorch golden fixture
+
+    /**
+     * Tolerances against PyTorch: |gatun − torch| ≤ ATOL + RTOL·|torch|. Both compute in float32 but
+     * sum in different orders (oneDNN's blocked kernels and PyTorch's im2col + GEMM), so results differ
+     * by a few ulps of the partial sums. The outputs sum up to 27 products of unit-sized values, the
+     * weight gradients up to N·OH·OW = 128; the largest difference measured over all configurations is
+     * 5.7e-6 (absolute, a 5×5 weight gradient), 8e-5 relative (an output near zero). A wrong padding,
+     * dilation or group mapping moves values by 0.1 or more.
+     */
+    static final double GOLDEN_ATOL = 2e-5;
+    static final double GOLDEN_RTOL = 1e-5;
+
+    static JsonNode golden() throws IOException {
+        try (InputStream in = ConvTest.class.getResourceAsStream("/golden/conv.json")) {
+            if (in == null) throw new IllegalStateException("golden/conv.json is not on the test class path");
+            return new ObjectMapper().readTree(in);
+        }
+    }
+
+    private static float[] floats(JsonNode array) {
+        float[] out = new float[array.size()];
+        for (int i = 0; i < out.length; i++) out[i] = (float) array.get(i).asDouble();
+        return out;
+    }
+
+    private static long[] longs(JsonNode array) {
+        long[] out = new long[array.size()];
+        for (int i = 0; i < out.length; i++) out[i] = array.get(i).asLong();
+        return out;
+    }
+
+    private static int[] ints(JsonNode array) {
+        int[] out = new int[array.size()];
+        for (int i = 0; i < out.length; i++) out[i] = array.get(i).asInt();
+        return out;
+    }
+
+    @Test
+    void matchesPyTorch() throws IOException {
+        JsonNode configs = golden().get("configs");
+        assertEquals(CONFIGS.size(), configs.size(), "the fixture holds the test's configurations");
+        for (int k = 0; k < configs.size(); k++) {
+            JsonNode f = configs.get(k);
+            Config c = CONFIGS.get(k);
+            String name = f.get("name").asText();
+            assertEquals(c.name(), name);
+            assertArrayEquals(c.input(), longs(f.get("input_shape")), name);
+            assertArrayEquals(c.weight(), longs(f.get("weight_shape")), name);
+            assertArrayEquals(c.stride(), ints(f.get("stride")), name);
+            assertArrayEquals(c.padding(), ints(f.get("padding")), name);
+            assertArrayEquals(c.dilation(), ints(f.get("dilation")), name);
+            assertEquals(c.groups(), f.get("groups").asInt(), name);
+            assertEquals(c.bias(), !f.get("bias").isNull(), name);
+
+            Tensor x = Tensor.fromArray(floats(f.get("input")), c.input()).requiresGrad(true);
+            Tensor w = Tensor.fromArray(floats(f.get("weight")), c.weight()).requiresGrad(true);
+            Tensor b = c.bias() ? Tensor.fromArray(floats(f.get("bias")), c.weight()[0]).requiresGrad(true) : null;
+            Tensor y = run(c, x, w, b);
+            assertArrayEquals(longs(f.get("output_shape")), y.shape(), name);
+            compare(name + " output", floats(f.get("output")), y.toArray());
+            Tensor r = Tensor.fromArray(floats(f.get("output_grad")), y.shape());
+            Autograd.backward(y, r);
+            compare(name + " input grad", floats(f.get("input_grad")), x.grad().toArray());
+            compare(name + " weight grad", floats(f.get("weight_grad")), w.grad().toArray());
+            if (b != null) {
+                compare(name + " bias grad", floats(f.get("bias_grad")), b.grad().toArray());
+            }
+        }
+    }
+
+    private static void compare(String what, float[] expected, float[] actual) {
+        assertEquals(expected.length, actual.length, what + ": length");
+        for (int i = 0; i < expected.length; i++) {
+            double err = Math.abs((double) actual[i] - expected[i]);
+            if (err > GOLDEN_ATOL + GOLDEN_RTOL * Math.abs(expected[i])) {
+                throw new AssertionError(what + "[" + i + "]: gatun " + actual[i] + ", PyTorch " + expected[i]);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- (d) bad configurations
+
+    private static String rejects(Executable call) {
+        return assertThrows(IllegalArgumentException.class, call).getMessage();
+    }
+
+    @Test
+    void badConfigurationsAreRejectedWithTheirNumbers() {
+        long before = Convolution.primitivesCreated();
+        Tensor x = Tensor.randn(1, 2, 4, 3, 3);
+        Tensor w = Tensor.randn(2, 5, 4, 5, 5);
+        String m = rejects(() -> Conv.conv2d(x, w, null));
+        assertEquals("conv2d: kernel 5×5 (dilation 1) is larger than the padded input 3×3", m);
+
+        Tensor w3 = Tensor.randn(3, 5, 4, 3, 3);
+        m = rejects(() -> Conv.conv2d(x, w3, null, pair(1, 1), pair(0, 0), pair(2, 2), 1));
+        assertTrue(m.contains("kernel 3×3 (dilation 2)") && m.contains("3×3"), m);
+
+        m = rejects(() -> Conv.conv2d(x, w3, null, pair(0, 1), pair(1, 1), pair(1, 1), 1));
+        assertTrue(m.contains("stride") && m.contains("0×1"), m);
+        m = rejects(() -> Conv.conv2d(x, w3, null, pair(1, 1), pair(-1, 0), pair(1, 1), 1));
+        assertTrue(m.contains("padding") && m.contains("-1×0"), m);
+        m = rejects(() -> Conv.conv2d(x, w3, null, pair(1, 1), pair(1, 1), pair(0, 1), 1));
+        assertTrue(m.contains("dilation") && m.contains("0×1"), m);
+        m = rejects(() -> Conv.conv2d(x, w3, null, pair(1, 1), pair(1, 1), pair(1, 1), 0));
+        assertTrue(m.contains("groups") && m.contains("0"), m);
+        m = rejects(() -> Conv.conv2d(x, w3, null, new int[] {1}, pair(1, 1), pair(1, 1), 1));
+        assertTrue(m.contains("stride") && m.contains("[1]"), m);
+
+        Tensor x3 = Tensor.randn(4, 2, 3, 5, 5);
+        Tensor w3g = Tensor.randn(5, 4, 1, 3, 3);
+        m = rejects(() -> Conv.conv2d(x3, w3g, null, pair(1, 1), pair(0, 0), pair(1, 1), 2));
+        assertTrue(m.contains("input channels 3") && m.contains("groups 2"), m);
+        Tensor w5 = Tensor.randn(6, 5, 2, 3, 3);
+        m = rejects(() -> Conv.conv2d(x, w5, null, pair(1, 1), pair(1, 1), pair(1, 1), 2));
+        assertTrue(m.contains("output channels 5") && m.contains("groups 2"), m);
+
+        Tensor w2 = Tensor.randn(7, 4, 2, 3, 3);
+        m = rejects(() -> Conv.conv2d(x3, w2, null));
+        assertTrue(m.contains("[4, 2, 3, 3]") && m.contains("has 3"), m);
+
+        m = rejects(() -> Conv.conv2d(Tensor.randn(8, 3, 5, 5), w3, null));
+        assertTrue(m.contains("[N, C, H, W]") && m.contains("[3, 5, 5]"), m);
+        m = rejects(() -> Conv.conv2d(x, Tensor.randn(9, 4, 3, 3), null));
+        assertTrue(m.contains("weight") && m.contains("[4, 3, 3]"), m);
+        m = rejects(() -> Conv.conv2d(x, w3, Tensor.randn(10, 3)));
+        assertTrue(m.contains("bias must be [5]") && m.contains("[3]"), m);
+        m = rejects(() -> Conv.conv2d(Tensor.zeros(0, 3, 5, 5), Tensor.randn(11, 4, 3, 3, 3), null));
+        assertTrue(m.contains("N=0"), m);
+
+        assertEquals(before, Convolution.primitivesCreated(), "no primitive was created for a bad configuration");
+    }
+
+    @Test
+    void closedTensorsAreRejected() {
+        Config c = CONFIGS.get(0);
+        try (Scope own = Scope.open()) {
+            Tensor x = Tensor.randn(1, c.input());
+            Tensor w = Tensor.randn(2, c.weight());
+            x.close();
+            assertThrows(IllegalStateException.class, () -> run(c, x, w, null));
+            Tensor x2 = Tensor.randn(3, c.input());
+            w.close();
+            assertThrows(IllegalStateException.class, () -> run(c, x2, w, null));
+        }
+    }
+
+    // ---------------------------------------------------------------- (e) the primitive cache
+
+    @Test
+    void aRepeatedTrainingStepCreatesNoPrimitive() {
+        Config c = new Config("cache", shape(2, 3, 11, 9), shape(5, 3, 3, 3), true, pair(1, 2), pair(1, 1),
+                pair(1, 1), 1);
+        Runnable step = () -> {
+            Tensor x = GradCheck.leaf(1, c.input());
+            Tensor w = GradCheck.leaf(2, c.weight());
+            Tensor b = GradCheck.leaf(3, c.weight()[0]);
+            Reduce.sum(run(c, x, w, b)).backward();
+        };
+        step.run();
+        long after = Convolution.primitivesCreated();
+        step.run();
+        step.run();
+        assertEquals(after, Convolution.primitivesCreated(), "primitives created by repeated identical steps");
+    }
+
+    @Test
+    void concurrentExecutionFromManyThreads() throws Exception {
+        Config c = CONFIGS.get(3);
+        Tensor x = Tensor.randn(1, c.input());
+        Tensor w = Tensor.randn(2, c.weight());
+        Tensor b = Tensor.randn(3, c.weight()[0]);
+        float[] expected = run(c, x, w, b).toArray();
+        float[] xs = x.toArray();
+        float[] ws = w.toArray();
+        float[] bs = b.toArray();
+        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            List<Future<float[]>> results = new ArrayList<>();
+            for (int t = 0; t < 16; t++) {
+                results.add(pool.submit(() -> {
+                    float[] last = null;
+                    for (int i = 0; i < 20; i++) {
+                        try (Scope s = Scope.open()) {
+                            last = run(c, Tensor.fromArray(xs, c.input()), Tensor.fromArray(ws, c.weight()),
+                                    Tensor.fromArray(bs, c.weight()[0])).toArray();
+                        }
+                    }
+                    return last;
+                }));
+            }
+            for (Future<float[]> f : results) {
+                assertArrayEquals(expected, f.get());
+            }
+        }
+    }
+
+    private static void assertClose(String what, double[] expected, float[] actual, double atol, double rtol) {
+        assertEquals(expected.length, actual.length, what + ": length");
+        for (int i = 0; i < expected.length; i++) {
+            if (Math.abs(actual[i] - expected[i]) > atol + rtol * Math.abs(expected[i])) {
+                throw new AssertionError(what + "[" + i + "]: " + actual[i] + " vs reference " + expected[i]
+                        + " " + Arrays.toString(new double[] {atol, rtol}));
+            }
+        }
+    }
+}
