@@ -100,15 +100,15 @@ public final class BatchNorm {
 
     /**
      * The training backward pass: diffSrc from diffDst, the input and its batch statistics, and with
-     * {@code affine} also diffScale (∂γ) and diffShift (∂β).
+     * {@code affine} (scale and shift given) also diffScale (∂γ) and diffShift (∂β).
      */
     public static void backward(Config config, MemorySegment src, MemorySegment mean, MemorySegment variance,
-                                MemorySegment diffDst, MemorySegment scale, MemorySegment diffSrc,
+                                MemorySegment diffDst, MemorySegment scale, MemorySegment shift, MemorySegment diffSrc,
                                 MemorySegment diffScale, MemorySegment diffShift) {
         Cached p = primitive(config, Pass.BACKWARD);
         long n = config.elements();
         long c = config.c();
-        int count = config.affine() ? 8 : 5;
+        int count = config.affine() ? 9 : 5; // with use_shift oneDNN 2.6 expects the shift as an input too
         int[] kinds = new int[count];
         MemorySegment[] descs = new MemorySegment[count];
         MemorySegment[] data = new MemorySegment[count];
@@ -132,6 +132,9 @@ public final class BatchNorm {
             kinds[i] = Dnnl.DNNL_ARG_SCALE();
             descs[i] = p.channelDesc();
             data[i++] = Primitives.region("batchNorm backward: scale", scale, 0, c);
+            kinds[i] = Dnnl.DNNL_ARG_SHIFT();
+            descs[i] = p.channelDesc();
+            data[i++] = Primitives.region("batchNorm backward: shift", shift, 0, c);
             kinds[i] = Dnnl.DNNL_ARG_DIFF_SCALE();
             descs[i] = p.channelDesc();
             data[i++] = Primitives.region("batchNorm backward: diff_scale", diffScale, 0, c);

@@ -74,7 +74,8 @@ public final class Norm {
                 Tensor dGamma = weight == null ? null : Tensor.zeros(c);
                 Tensor dBeta = bias == null ? null : Tensor.zeros(c);
                 BatchNorm.backward(config, segment(in), mean.storage(), var.storage(), segment(g.contiguous()),
-                        weight == null ? null : segment(weight.contiguous()), dx.storage(),
+                        weight == null ? null : segment(weight.contiguous()),
+                        bias == null ? null : segment(bias.contiguous()), dx.storage(),
                         dGamma == null ? null : dGamma.storage(), dBeta == null ? null : dBeta.storage());
                 return new Tensor[] {dx, dGamma, dBeta};
             }, x, weight, bias);
