@@ -1,12 +1,8 @@
 package dev.gatun.backend;
 
 import dev.gatun.bindings.dnnl.Dnnl;
-import dev.gatun.bindings.dnnl.dnnl_exec_arg_t;
-import dev.gatun.bindings.dnnl.dnnl_memory_desc_t;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.util.Arrays;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -113,19 +109,9 @@ public final class Convolution {
 
     /**
      * A created primitive with the memory descriptors it was made for (src/diff_src, weights/diff_weights,
-     * bias/diff_bias or null, dst/diff_dst) and its scratchpad's descriptor and size (null and 0 when
-     * it needs none).
+     * bias/diff_bias or null, dst/diff_dst).
      */
-    private record Primitive(MemorySegment handle, MemorySegment srcDesc, MemorySegment weightsDesc,
-                             MemorySegment biasDesc, MemorySegment dstDesc, MemorySegment scratchpadDesc,
-                             long scratchpadBytes) {}
-
-    /**
-     * Room for one {@code dnnl_convolution_desc_t}: 5976 bytes on x86-64 with oneDNN 2.6 (its struct
-     * class is not generated, because jextract mis-generates one of its dims-array fields), rounded up
-     * generously so a minor version that grows the struct still fits.
-     */
-    private static final long CONVOLUTION_DESC_BYTES = 8192;
+    private record Primitive(Primitives.Primitive primitive, Descs descs) {}
 
     private static final ConcurrentHashMap<Key, Primitive> CACHE = new ConcurrentHashMap<>();
     private static final AtomicLong CREATED = new AtomicLong();
@@ -148,7 +134,7 @@ public final class Convolution {
         MemorySegment w = region("weights", weights, weightsOffset, count(g.weightShape()));
         MemorySegment b = g.bias() ? region("bias", bias, biasOffset, g.outChannels()) : null;
         MemorySegment d = region("dst", dst, dstOffset, count(g.outputShape()));
-        Primitive p = CACHE.computeIfAbsent(new Key(Kind.FORWARD, g), Convolution::create);
+        Primitive p = primitive(Kind.FORWARD, g);
         execute(p, "forward " + g,
                 new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_WEIGHTS(), Dnnl.DNNL_ARG_BIAS(), Dnnl.DNNL_ARG_DST()},
                 new MemorySegment[] {s, w, b, d});
@@ -162,7 +148,7 @@ public final class Convolution {
         MemorySegment ds = region("diff_src", diffSrc, diffSrcOffset, count(g.inputShape()));
         // The bias plays no part in the data gradient: one primitive serves both.
         Geometry noBias = withoutBias(g);
-        Primitive p = CACHE.computeIfAbsent(new Key(Kind.BACKWARD_DATA, noBias), Convolution::create);
+        Primitive p = primitive(Kind.BACKWARD_DATA, noBias);
         execute(p, "backward data " + noBias,
                 new int[] {Dnnl.DNNL_ARG_DIFF_SRC(), Dnnl.DNNL_ARG_WEIGHTS(), 0, Dnnl.DNNL_ARG_DIFF_DST()},
                 new MemorySegment[] {ds, w, null, dd});
@@ -179,7 +165,7 @@ public final class Convolution {
         MemorySegment dd = region("diff_dst", diffDst, diffDstOffset, count(g.outputShape()));
         MemorySegment dw = region("diff_weights", diffWeights, diffWeightsOffset, count(g.weightShape()));
         MemorySegment db = g.bias() ? region("diff_bias", diffBias, diffBiasOffset, g.outChannels()) : null;
-        Primitive p = CACHE.computeIfAbsent(new Key(Kind.BACKWARD_WEIGHTS, g), Convolution::create);
+        Primitive p = primitive(Kind.BACKWARD_WEIGHTS, g);
         execute(p, "backward weights " + g,
                 new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_DIFF_WEIGHTS(), Dnnl.DNNL_ARG_DIFF_BIAS(),
                     Dnnl.DNNL_ARG_DIFF_DST()},
@@ -202,183 +188,96 @@ public final class Convolution {
         if (seg == null) {
             throw new IllegalArgumentException("conv2d: " + name + " is missing");
         }
-        long cap = seg.byteSize() / Float.BYTES;
-        if (offset < 0 || length > cap - offset) {
-            throw new IllegalArgumentException("conv2d: " + name + " needs floats [" + offset + ", " + (offset + length)
-                    + ") but its segment holds " + cap);
-        }
-        return seg.asSlice(offset * Float.BYTES, length * Float.BYTES);
+        return Primitives.region("conv2d: " + name, seg, offset, length);
     }
 
     /**
      * Runs p with its four (argument, buffer) pairs, given in the order of its descriptors: src-like,
-     * weights-like, bias-like, dst-like. A pair whose buffer is null (no bias) is left out. The memory
-     * objects wrap the buffers for this call only.
+     * weights-like, bias-like, dst-like. A pair whose buffer is null (no bias) is left out.
      */
     private static void execute(Primitive p, String what, int[] argIds, MemorySegment[] buffers) {
-        MemorySegment[] descs = {p.srcDesc(), p.weightsDesc(), p.biasDesc(), p.dstDesc()};
-        Threads.applyToCurrentThread();
-        try (Arena call = Arena.ofConfined()) {
-            MemorySegment engine = OneDnn.cpuEngine();
-            MemorySegment[] memories = new MemorySegment[5];
-            int[] ids = new int[5];
-            int nargs = 0;
-            try {
-                for (int i = 0; i < 4; i++) {
-                    if (buffers[i] == null) continue;
-                    memories[nargs] = memory(call, descs[i], engine, buffers[i]);
-                    ids[nargs++] = argIds[i];
-                }
-                if (p.scratchpadBytes() > 0) {
-                    memories[nargs] = memory(call, p.scratchpadDesc(), engine, call.allocate(p.scratchpadBytes(), 64));
-                    ids[nargs++] = Dnnl.DNNL_ARG_SCRATCHPAD();
-                }
-                MemorySegment args = call.allocate(dnnl_exec_arg_t.layout(), nargs);
-                for (int i = 0; i < nargs; i++) {
-                    MemorySegment slot = dnnl_exec_arg_t.asSlice(args, i);
-                    dnnl_exec_arg_t.arg(slot, ids[i]);
-                    dnnl_exec_arg_t.memory(slot, memories[i]);
-                }
-                Streams.execute(p.handle(), nargs, args, what);
-            } finally {
-                for (MemorySegment m : memories) {
-                    if (m != null) OneDnn.check(Dnnl.dnnl_memory_destroy(m), "dnnl_memory_destroy");
-                }
-            }
+        Descs d = p.descs();
+        MemorySegment[] descs = {d.src(), d.weights(), d.bias(), d.dst()};
+        int n = 0;
+        for (MemorySegment b : buffers) {
+            if (b != null) n++;
         }
-    }
-
-    private static MemorySegment memory(Arena arena, MemorySegment md, MemorySegment engine, MemorySegment data) {
-        MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
-        OneDnn.check(Dnnl.dnnl_memory_create(out, md, engine, data), "dnnl_memory_create");
-        return out.get(ValueLayout.ADDRESS, 0);
+        int[] kinds = new int[n];
+        MemorySegment[] mds = new MemorySegment[n];
+        MemorySegment[] data = new MemorySegment[n];
+        for (int i = 0, k = 0; i < 4; i++) {
+            if (buffers[i] == null) continue;
+            kinds[k] = argIds[i];
+            mds[k] = descs[i];
+            data[k++] = buffers[i];
+        }
+        Primitives.execute(p.primitive(), kinds, mds, data, what);
     }
 
     // ---------------------------------------------------------------- primitive creation
 
-    /** The memory descriptors of one geometry, in the process-lifetime arena (they outlive any call). */
+    /** The memory descriptors of one geometry, for the process's life like the primitives that use them. */
     private record Descs(MemorySegment src, MemorySegment weights, MemorySegment bias, MemorySegment dst) {}
 
     private static Descs descs(Geometry g) {
-        Arena global = Arena.global(); // cached primitives live for the process, and so do their descriptors
-        MemorySegment src = memoryDesc(global, g.inputShape(), Dnnl.dnnl_nchw());
+        String what = g.toString();
+        MemorySegment src = Primitives.f32Desc(g.inputShape(), Dnnl.dnnl_nchw(), what);
         MemorySegment weights;
         if (g.groups() == 1) {
-            weights = memoryDesc(global, g.weightShape(), Dnnl.dnnl_oihw());
+            weights = Primitives.f32Desc(g.weightShape(), Dnnl.dnnl_oihw(), what);
         } else {
             // PyTorch's [O, I/G, KH, KW] is, in memory, [G, O/G, I/G, KH, KW].
-            weights = memoryDesc(global, new long[] {g.groups(), g.outChannels() / g.groups(),
-                g.inChannels() / g.groups(), g.kernelHeight(), g.kernelWidth()}, Dnnl.dnnl_goihw());
+            weights = Primitives.f32Desc(new long[] {g.groups(), g.outChannels() / g.groups(),
+                g.inChannels() / g.groups(), g.kernelHeight(), g.kernelWidth()}, Dnnl.dnnl_goihw(), what);
         }
-        MemorySegment bias = g.bias() ? memoryDesc(global, new long[] {g.outChannels()}, Dnnl.dnnl_x()) : null;
-        MemorySegment dst = memoryDesc(global, g.outputShape(), Dnnl.dnnl_nchw());
+        MemorySegment bias = g.bias() ? Primitives.f32Desc(new long[] {g.outChannels()}, Dnnl.dnnl_x(), what) : null;
+        MemorySegment dst = Primitives.f32Desc(g.outputShape(), Dnnl.dnnl_nchw(), what);
         return new Descs(src, weights, bias, dst);
     }
 
-    private static MemorySegment memoryDesc(Arena arena, long[] dims, int tag) {
-        MemorySegment md = arena.allocate(dnnl_memory_desc_t.layout());
-        MemorySegment d = arena.allocateFrom(ValueLayout.JAVA_LONG, dims);
-        OneDnn.check(Dnnl.dnnl_memory_desc_init_by_tag(md, dims.length, d, Dnnl.dnnl_f32(), tag),
-                "dnnl_memory_desc_init_by_tag", Arrays.toString(dims) + " f32");
-        return md;
+    private static Primitive primitive(Kind kind, Geometry g) {
+        Key key = new Key(kind, g);
+        Primitive p = CACHE.get(key);
+        if (p != null) {
+            return p;
+        }
+        // A backward primitive needs the forward-training descriptor of the same geometry as its hint.
+        Primitive forward = kind == Kind.FORWARD ? null : primitive(Kind.FORWARD, g);
+        return CACHE.computeIfAbsent(key, k -> create(k, forward));
     }
 
-    /** A {@code dnnl_dims_t} (int64[12]) holding the two given values first. */
-    private static MemorySegment dims2(Arena arena, long h, long w) {
-        MemorySegment d = arena.allocate(ValueLayout.JAVA_LONG, 12);
-        d.setAtIndex(ValueLayout.JAVA_LONG, 0, h);
-        d.setAtIndex(ValueLayout.JAVA_LONG, 1, w);
-        return d;
-    }
-
-    /** A zeroed, aligned buffer for one {@code dnnl_convolution_desc_t}. */
-    private static MemorySegment opDesc(Arena arena) {
-        return arena.allocate(CONVOLUTION_DESC_BYTES, 64);
-    }
-
-    private static Primitive create(Key key) {
+    private static Primitive create(Key key, Primitive forward) {
         Geometry g = key.geometry();
         String detail = key.kind() + " " + g;
-        MemorySegment engine = OneDnn.cpuEngine(); // loads the library before the first oneDNN call
-        Descs d = descs(g);
+        Descs d = forward != null ? forward.descs() : descs(g);
         try (Arena tmp = Arena.ofConfined()) {
-            MemorySegment strides = dims2(tmp, g.strideHeight(), g.strideWidth());
+            MemorySegment strides = Primitives.dims(tmp, g.strideHeight(), g.strideWidth());
             // oneDNN counts dilation from 0 (dense); PyTorch from 1.
-            MemorySegment dilates = dims2(tmp, g.dilationHeight() - 1, g.dilationWidth() - 1);
+            MemorySegment dilates = Primitives.dims(tmp, g.dilationHeight() - 1, g.dilationWidth() - 1);
             // PyTorch pads both sides alike; oneDNN's integer division floors the output size just as
             // PyTorch does, so the right padding is the same as the left.
-            MemorySegment padding = dims2(tmp, g.padHeight(), g.padWidth());
-            MemorySegment hint = MemorySegment.NULL;
-            MemorySegment pd = null;
-            try {
-                MemorySegment desc = opDesc(tmp);
-                int alg = Dnnl.dnnl_convolution_direct();
-                switch (key.kind()) {
-                    case FORWARD -> OneDnn.check(Dnnl.dnnl_dilated_convolution_forward_desc_init(desc,
-                            Dnnl.dnnl_forward_training(), alg, d.src(), d.weights(), orNull(d.bias()), d.dst(),
-                            strides, dilates, padding, padding), "dnnl_dilated_convolution_forward_desc_init", detail);
-                    case BACKWARD_DATA -> {
-                        hint = forwardHint(tmp, d, strides, dilates, padding, detail);
-                        OneDnn.check(Dnnl.dnnl_dilated_convolution_backward_data_desc_init(desc, alg, d.src(),
-                                d.weights(), d.dst(), strides, dilates, padding, padding),
-                                "dnnl_dilated_convolution_backward_data_desc_init", detail);
-                    }
-                    case BACKWARD_WEIGHTS -> {
-                        hint = forwardHint(tmp, d, strides, dilates, padding, detail);
-                        OneDnn.check(Dnnl.dnnl_dilated_convolution_backward_weights_desc_init(desc, alg, d.src(),
-                                d.weights(), orNull(d.bias()), d.dst(), strides, dilates, padding, padding),
-                                "dnnl_dilated_convolution_backward_weights_desc_init", detail);
-                    }
-                }
-                pd = primitiveDesc(tmp, engine, desc, hint, detail);
-                // The queried descriptor belongs to pd, which is destroyed below: keep a copy.
-                MemorySegment scratch = Dnnl.dnnl_primitive_desc_query_md(pd, Dnnl.dnnl_query_scratchpad_md(), 0);
-                long scratchBytes = scratch.equals(MemorySegment.NULL) ? 0 : Dnnl.dnnl_memory_desc_get_size(scratch);
-                MemorySegment scratchDesc = null;
-                if (scratchBytes > 0) {
-                    scratchDesc = Arena.global().allocate(dnnl_memory_desc_t.layout());
-                    scratchDesc.copyFrom(scratch.reinterpret(dnnl_memory_desc_t.layout().byteSize()));
-                }
-                MemorySegment primOut = tmp.allocate(ValueLayout.ADDRESS);
-                OneDnn.check(Dnnl.dnnl_primitive_create(primOut, pd), "dnnl_primitive_create", detail);
-                CREATED.incrementAndGet();
-                return new Primitive(primOut.get(ValueLayout.ADDRESS, 0), d.src(), d.weights(), d.bias(), d.dst(),
-                        scratchDesc, scratchBytes);
-            } finally {
-                if (pd != null) Dnnl.dnnl_primitive_desc_destroy(pd);
-                if (!hint.equals(MemorySegment.NULL)) Dnnl.dnnl_primitive_desc_destroy(hint);
+            MemorySegment padding = Primitives.dims(tmp, g.padHeight(), g.padWidth());
+            MemorySegment desc = Primitives.opDesc(tmp);
+            int alg = Dnnl.dnnl_convolution_direct();
+            switch (key.kind()) {
+                case FORWARD -> OneDnn.check(Dnnl.dnnl_dilated_convolution_forward_desc_init(desc,
+                        Dnnl.dnnl_forward_training(), alg, d.src(), d.weights(), orNull(d.bias()), d.dst(),
+                        strides, dilates, padding, padding), "dnnl_dilated_convolution_forward_desc_init", detail);
+                case BACKWARD_DATA -> OneDnn.check(Dnnl.dnnl_dilated_convolution_backward_data_desc_init(desc, alg,
+                        d.src(), d.weights(), d.dst(), strides, dilates, padding, padding),
+                        "dnnl_dilated_convolution_backward_data_desc_init", detail);
+                case BACKWARD_WEIGHTS -> OneDnn.check(Dnnl.dnnl_dilated_convolution_backward_weights_desc_init(desc,
+                        alg, d.src(), d.weights(), orNull(d.bias()), d.dst(), strides, dilates, padding, padding),
+                        "dnnl_dilated_convolution_backward_weights_desc_init", detail);
             }
+            MemorySegment hint = forward != null ? forward.primitive().descriptor() : MemorySegment.NULL;
+            Primitives.Primitive p = Primitives.create(desc, hint, key.kind() == Kind.FORWARD, detail);
+            CREATED.incrementAndGet();
+            return new Primitive(p, d);
         }
     }
 
     private static MemorySegment orNull(MemorySegment md) {
         return md == null ? MemorySegment.NULL : md;
-    }
-
-    /** The forward-training primitive descriptor that a backward one needs as its hint; destroy it after. */
-    private static MemorySegment forwardHint(Arena tmp, Descs d, MemorySegment strides, MemorySegment dilates,
-                                             MemorySegment padding, String detail) {
-        MemorySegment desc = opDesc(tmp);
-        OneDnn.check(Dnnl.dnnl_dilated_convolution_forward_desc_init(desc, Dnnl.dnnl_forward_training(),
-                Dnnl.dnnl_convolution_direct(), d.src(), d.weights(), orNull(d.bias()), d.dst(), strides, dilates,
-                padding, padding), "dnnl_dilated_convolution_forward_desc_init (hint)", detail);
-        return primitiveDesc(tmp, OneDnn.cpuEngine(), desc, MemorySegment.NULL, detail);
-    }
-
-    private static MemorySegment primitiveDesc(Arena tmp, MemorySegment engine, MemorySegment desc, MemorySegment hint,
-                                               String detail) {
-        MemorySegment attrOut = tmp.allocate(ValueLayout.ADDRESS);
-        OneDnn.check(Dnnl.dnnl_primitive_attr_create(attrOut), "dnnl_primitive_attr_create");
-        MemorySegment attr = attrOut.get(ValueLayout.ADDRESS, 0);
-        try {
-            OneDnn.check(Dnnl.dnnl_primitive_attr_set_scratchpad_mode(attr, Dnnl.dnnl_scratchpad_mode_user()),
-                    "dnnl_primitive_attr_set_scratchpad_mode");
-            MemorySegment pdOut = tmp.allocate(ValueLayout.ADDRESS);
-            OneDnn.check(Dnnl.dnnl_primitive_desc_create(pdOut, desc, attr, engine, hint),
-                    "dnnl_primitive_desc_create", detail);
-            return pdOut.get(ValueLayout.ADDRESS, 0);
-        } finally {
-            Dnnl.dnnl_primitive_attr_destroy(attr);
-        }
     }
 }
