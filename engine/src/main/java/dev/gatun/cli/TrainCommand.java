@@ -7,6 +7,9 @@ import dev.gatun.data.DataLoader.Order;
 import dev.gatun.data.Dataset;
 import dev.gatun.data.Mnist;
 import dev.gatun.nn.Activations;
+import dev.gatun.nn.Conv2d;
+import dev.gatun.nn.Flatten;
+import dev.gatun.nn.Pooling2d;
 import dev.gatun.nn.Dropout;
 import dev.gatun.nn.Init;
 import dev.gatun.nn.Linear;
@@ -20,21 +23,23 @@ import dev.gatun.optim.Optimizer;
 import dev.gatun.optim.StepLR;
 import dev.gatun.optim.Optimizers;
 import dev.gatun.train.Trainer;
+import java.io.IOException;
 import java.io.PrintStream;
-import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import java.util.function.Supplier;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code gatun train}: training commands. */
 @Command(name = "train", mixinStandardHelpOptions = true, description = "Train a network on MNIST.",
-        subcommands = {TrainCommand.Mlp.class})
+        subcommands = {TrainCommand.Mlp.class, TrainCommand.Lenet5.class})
 final class TrainCommand implements Callable<Integer> {
 
     @Spec
@@ -52,51 +57,37 @@ final class TrainCommand implements Callable<Integer> {
     /** The learning-rate schedule, stepped after each epoch. */
     enum ScheduleKind { NONE, COSINE, STEP, EXPONENTIAL }
 
-    @Command(name = "mlp", mixinStandardHelpOptions = true, sortOptions = false,
-            description = {"Train a multi-layer perceptron on MNIST (60k train / 10k test) and report test accuracy"
-                    + " and speed.",
-                    "Default: 784-512-256-10, ReLU, dropout 0.2, Adam 1e-3 with a cosine schedule over 15 epochs. The seed lecture's network is"
-                    + " --hidden 16,16 --activation sigmoid --dropout 0 --batch-size 32 (95.7% test accuracy with --lr 0.005"
-                    + " --weight-decay 0.0005 --epochs 30 --patience 0)."})
-    static final class Mlp implements Callable<Integer> {
+    /** What a network's command uses when an option is not given. */
+    record Defaults(Optimizers.Kind optimizer, Double lr, double momentum, int epochs, int batchSize,
+                    ScheduleKind schedule) {}
 
-        @Spec
-        CommandSpec spec;
-
+    /** The options every training command shares; unset ones take the command's {@link Defaults}. */
+    static final class Options {
         @Option(names = "--data", description = "Directory with the MNIST IDX files (default: ${DEFAULT-VALUE}).")
         Path data = Mnist.defaultDirectory();
 
-        @Option(names = "--hidden", split = ",", description = "Hidden layer sizes (default: 512,256).")
-        List<Integer> hidden = new ArrayList<>(List.of(512, 256));
+        @Option(names = "--optimizer", description = "${COMPLETION-CANDIDATES} (default: the network's).")
+        Optimizers.Kind optimizer;
 
-        @Option(names = "--activation", description = "Hidden activation: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
-        ActivationKind activation = ActivationKind.RELU;
-
-        @Option(names = "--dropout", description = "Dropout after each hidden layer (default: ${DEFAULT-VALUE}).")
-        float dropout = 0.2f;
-
-        @Option(names = "--optimizer", description = "${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
-        Optimizers.Kind optimizer = Optimizers.Kind.ADAM;
-
-        @Option(names = "--lr", description = "Learning rate (default: the optimizer's usual one).")
+        @Option(names = "--lr", description = "Learning rate (default: the network's, else the optimizer's usual one).")
         Double lr;
 
-        @Option(names = "--momentum", description = "Momentum for sgd and rmsprop (default: ${DEFAULT-VALUE}).")
-        double momentum = 0;
+        @Option(names = "--momentum", description = "Momentum for sgd and rmsprop (default: the network's).")
+        Double momentum;
 
         @Option(names = "--weight-decay", description = "Weight decay (default: 0; 0.01 for adamw).")
         Double weightDecay;
 
         @Option(names = "--schedule", description = "Learning-rate schedule per epoch: ${COMPLETION-CANDIDATES}"
                 + " (cosine: to 0 over --epochs; step: ×0.1 every third of --epochs; exponential: ×0.9;"
-                + " default: ${DEFAULT-VALUE}).")
-        ScheduleKind schedule = ScheduleKind.COSINE;
+                + " default: the network's).")
+        ScheduleKind schedule;
 
-        @Option(names = "--epochs", description = "Maximum epochs (default: ${DEFAULT-VALUE}).")
-        int epochs = 15;
+        @Option(names = "--epochs", description = "Maximum epochs (default: the network's).")
+        Integer epochs;
 
-        @Option(names = "--batch-size", description = "Mini-batch size (default: ${DEFAULT-VALUE}).")
-        int batchSize = 128;
+        @Option(names = "--batch-size", description = "Mini-batch size (default: the network's).")
+        Integer batchSize;
 
         @Option(names = "--validation", description = "Fraction of the training set held out (default: ${DEFAULT-VALUE}).")
         double validation = 1.0 / 12;
@@ -117,22 +108,32 @@ final class TrainCommand implements Callable<Integer> {
         @Option(names = "--chart", description = "Draw loss and accuracy curves into this PNG file.")
         Path chart;
 
-        @Override
-        public Integer call() throws Exception {
-            PrintWriter w = spec.commandLine().getOut();
-            PrintStream out = System.out;
+        /**
+         * Loads MNIST with samples of {@code sampleShape}, builds the model, trains it with validation and
+         * early stopping, and prints the summary, each epoch, test accuracy and speed.
+         */
+        void run(Supplier<Module> network, long[] sampleShape, Defaults defaults, PrintStream out) throws IOException {
+            Optimizers.Kind kind = optimizer != null ? optimizer : defaults.optimizer();
+            Double rate = lr != null ? lr : kind == defaults.optimizer() ? defaults.lr() : null;
+            double mom = momentum != null ? momentum : kind == defaults.optimizer() ? defaults.momentum() : 0;
+            int maxEpochs = epochs != null ? epochs : defaults.epochs();
+            int batch = batchSize != null ? batchSize : defaults.batchSize();
+            ScheduleKind sched = schedule != null ? schedule : defaults.schedule();
             if (threads != null) {
                 Threads.set(threads);
             }
             if (validation < 0 || validation >= 1) {
                 throw new IllegalArgumentException("--validation must be in [0, 1), got " + validation);
             }
-            if (batchSize < 1) {
-                throw new IllegalArgumentException("--batch-size must be >= 1, got " + batchSize);
+            if (batch < 1) {
+                throw new IllegalArgumentException("--batch-size must be >= 1, got " + batch);
+            }
+            if (maxEpochs < 1) {
+                throw new IllegalArgumentException("--epochs must be >= 1, got " + maxEpochs);
             }
             Mnist mnist = Mnist.load(data);
-            Dataset trainAll = mnist.train().reshape(784);
-            Dataset test = mnist.test().reshape(784);
+            Dataset trainAll = mnist.train().reshape(sampleShape);
+            Dataset test = mnist.test().reshape(sampleShape);
             Dataset.Stats stats = trainAll.stats();
             trainAll = trainAll.normalize(stats);
             test = test.normalize(stats);
@@ -144,20 +145,25 @@ final class TrainCommand implements Callable<Integer> {
                 val = split.validation();
             }
             Init.manualSeed(seed);
-            try (Module model = build(); Optimizer opt = Optimizers.create(optimizer, model.parameters(), lr, momentum, weightDecay)) {
-                out.print(model.summary(1, 784));
-                out.printf(Locale.ROOT, "training on %,d samples, validating on %,d, testing on %,d; %s lr %s, batch %d,"
+            long[] summaryShape = new long[sampleShape.length + 1];
+            summaryShape[0] = 1;
+            System.arraycopy(sampleShape, 0, summaryShape, 1, sampleShape.length);
+            try (Module model = network.get();
+                 Optimizer opt = Optimizers.create(kind, model.parameters(), rate, mom, weightDecay)) {
+                out.print(model.summary(summaryShape));
+                out.printf(Locale.ROOT, "training on %,d samples, validating on %,d, testing on %,d; %s lr %s%s, batch %d,"
                         + " %d threads%n", train.size(), val == null ? 0 : val.size(), test.size(),
-                        optimizer.name().toLowerCase(Locale.ROOT), opt.learningRate(), batchSize, Threads.get());
-                DataLoader trainLoader = new DataLoader(train, batchSize, Order.shuffled(seed), LastBatch.KEEP);
+                        kind.name().toLowerCase(Locale.ROOT), opt.learningRate(), mom != 0 ? " momentum " + mom : "",
+                        batch, Threads.get());
+                DataLoader trainLoader = new DataLoader(train, batch, Order.shuffled(seed), LastBatch.KEEP);
                 DataLoader valLoader = val == null ? null : new DataLoader(val, 1000, Order.sequential(), LastBatch.KEEP);
-                LearningRateSchedule lrSchedule = switch (schedule) {
+                LearningRateSchedule lrSchedule = switch (sched) {
                     case NONE -> null;
-                    case COSINE -> new CosineAnnealingLR(opt, epochs);
-                    case STEP -> new StepLR(opt, Math.max(1, epochs / 3), 0.1);
+                    case COSINE -> new CosineAnnealingLR(opt, maxEpochs);
+                    case STEP -> new StepLR(opt, Math.max(1, maxEpochs / 3), 0.1);
                     case EXPONENTIAL -> new ExponentialLR(opt, 0.9);
                 };
-                Trainer.Config config = Trainer.Config.of(epochs).withOut(out).withCsvLog(csv).withChart(chart);
+                Trainer.Config config = Trainer.Config.of(maxEpochs).withOut(out).withCsvLog(csv).withChart(chart);
                 if (lrSchedule != null) {
                     config = config.withListener(r -> lrSchedule.step());
                 }
@@ -181,20 +187,49 @@ final class TrainCommand implements Callable<Integer> {
                 if (csv != null) out.println("per-epoch log: " + csv);
                 if (chart != null) out.println("curves: " + chart);
             }
-            w.flush();
-            return 0;
         }
+    }
 
-        private Module build() {
+    @Command(name = "mlp", mixinStandardHelpOptions = true, sortOptions = false,
+            description = {"Train a multi-layer perceptron on MNIST (60k train / 10k test) and report test accuracy"
+                    + " and speed.",
+                    "Default: 784-512-256-10, ReLU, dropout 0.2, Adam 1e-3 with a cosine schedule over 15 epochs,"
+                    + " batch 128. The seed lecture's network is --hidden 16,16 --activation sigmoid --dropout 0"
+                    + " --batch-size 32 (95.7% test accuracy with --lr 0.005 --weight-decay 0.0005 --epochs 30"
+                    + " --patience 0)."})
+    static final class Mlp implements Callable<Integer> {
+
+        @Mixin
+        Options options;
+
+        @Option(names = "--hidden", split = ",", description = "Hidden layer sizes (default: 512,256).")
+        List<Integer> hidden = new ArrayList<>(List.of(512, 256));
+
+        @Option(names = "--activation", description = "Hidden activation: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
+        ActivationKind activation = ActivationKind.RELU;
+
+        @Option(names = "--dropout", description = "Dropout after each hidden layer (default: ${DEFAULT-VALUE}).")
+        float dropout = 0.2f;
+
+        @Override
+        public Integer call() throws Exception {
             if (hidden.isEmpty()) {
                 throw new IllegalArgumentException("--hidden needs at least one layer size");
             }
-            List<Module> layers = new ArrayList<>();
-            long in = 784;
             for (int h : hidden) {
                 if (h < 1) {
                     throw new IllegalArgumentException("--hidden sizes must be positive, got " + h);
                 }
+            }
+            options.run(this::build, new long[] {784},
+                    new Defaults(Optimizers.Kind.ADAM, null, 0, 15, 128, ScheduleKind.COSINE), System.out);
+            return 0;
+        }
+
+        private Module build() {
+            List<Module> layers = new ArrayList<>();
+            long in = 784;
+            for (int h : hidden) {
                 layers.add(new Linear(in, h));
                 layers.add(switch (activation) {
                     case RELU -> new Activations.ReLU();
@@ -210,6 +245,31 @@ final class TrainCommand implements Callable<Integer> {
             }
             layers.add(new Linear(in, 10));
             return new Sequential(layers.toArray(Module[]::new));
+        }
+    }
+
+    @Command(name = "lenet5", mixinStandardHelpOptions = true, sortOptions = false,
+            description = {"Train LeNet-5 on MNIST and report test accuracy and speed: conv(1→20, 5×5, padding 2), ReLU,"
+                    + " max-pool 2, conv(20→50, 5×5, padding 2), ReLU, max-pool 2, flatten 2450, linear 500, ReLU,"
+                    + " linear 10.",
+                    "Default: SGD 0.01 with momentum 0.9, batch 64, 10 epochs, cosine schedule."})
+    static final class Lenet5 implements Callable<Integer> {
+
+        @Mixin
+        Options options;
+
+        @Override
+        public Integer call() throws Exception {
+            options.run(Lenet5::build, new long[] {1, 28, 28},
+                    new Defaults(Optimizers.Kind.SGD, 0.01, 0.9, 10, 64, ScheduleKind.COSINE), System.out);
+            return 0;
+        }
+
+        /** The LeNet-5 of the lecture's table, as shared/WORKLOADS.md specifies it. */
+        static Module build() {
+            return new Sequential(new Conv2d(1, 20, 5, 1, 2), new Activations.ReLU(), new Pooling2d.MaxPool2d(2),
+                    new Conv2d(20, 50, 5, 1, 2), new Activations.ReLU(), new Pooling2d.MaxPool2d(2), new Flatten(),
+                    new Linear(2450, 500), new Activations.ReLU(), new Linear(500, 10));
         }
     }
 }
