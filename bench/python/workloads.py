@@ -31,11 +31,18 @@ def mlp_big():
                          nn.Linear(256, 10))
 
 
+def lenet5():
+    return nn.Sequential(nn.Conv2d(1, 20, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(20, 50, 5, padding=2),
+                         nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(2450, 500), nn.ReLU(), nn.Linear(500, 10))
+
+
 # name -> (model factory, input shape, number of classes or None for inference, optimizer factory)
 WORKLOADS = {
     "mlp13k_train_b32": (mlp13k, (32, 784), 10, lambda p: torch.optim.SGD(p, lr=0.1)),
     "mlp_train_b128_adam": (mlp_big, (128, 784), 10, lambda p: torch.optim.Adam(p, lr=1e-3)),
     "mlp_infer_b1": (mlp_big, (1, 784), None, None),
+    "lenet5_train_b64": (lenet5, (64, 1, 28, 28), 10, lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9)),
+    "lenet5_infer_b1": (lenet5, (1, 1, 28, 28), None, None),
 }
 
 
@@ -70,12 +77,25 @@ def read_init(directory, name):
     return out
 
 
-def flops(name, model, batch, train):
-    linears = [m for m in model if isinstance(m, nn.Linear)]
-    forward = sum(2.0 * batch * m.in_features * m.out_features for m in linears)
-    backward = sum(2.0 * batch * m.in_features * m.out_features * (1 if i == 0 else 2)
-                   for i, m in enumerate(linears))
-    return forward + backward if train else forward
+def flops(model, x, train):
+    """Multiply-add FLOPs of the Linear and Conv2d layers; training adds every weight gradient and the input
+    gradient of every layer but the first."""
+    per_layer = []
+
+    def hook(module, inputs, output):
+        if isinstance(module, nn.Linear):
+            per_layer.append(2.0 * inputs[0].shape[0] * module.in_features * module.out_features)
+        elif isinstance(module, nn.Conv2d):
+            kh, kw = module.kernel_size
+            per_layer.append(2.0 * output.numel() * module.in_channels // module.groups * kh * kw)
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    with torch.no_grad():
+        model(x)
+    for h in handles:
+        h.remove()
+    forward = sum(per_layer)
+    return 3 * forward - per_layer[0] if train else forward
 
 
 def main():
@@ -140,7 +160,7 @@ def main():
             ms.append((time.perf_counter() - t0) * 1e3)
         result["ms"] = ms
         result["warmup_steps"] = warm
-    result["flops"] = flops(args.workload, model, shape[0], train)
+    result["flops"] = flops(model, x, train)
     result["rss_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(json.dumps(result))
 

@@ -7,12 +7,10 @@ import dev.gatun.data.DataLoader.Order;
 import dev.gatun.data.Dataset;
 import dev.gatun.data.Mnist;
 import dev.gatun.nn.Activations;
-import dev.gatun.nn.Conv2d;
-import dev.gatun.nn.Flatten;
-import dev.gatun.nn.Pooling2d;
 import dev.gatun.nn.Dropout;
 import dev.gatun.nn.Init;
 import dev.gatun.nn.Linear;
+import dev.gatun.nn.Models;
 import dev.gatun.nn.Module;
 import dev.gatun.nn.Sequential;
 import dev.gatun.ops.Loss;
@@ -260,16 +258,9 @@ final class TrainCommand implements Callable<Integer> {
 
         @Override
         public Integer call() throws Exception {
-            options.run(Lenet5::build, new long[] {1, 28, 28},
+            options.run(Models::lenet5, new long[] {1, 28, 28},
                     new Defaults(Optimizers.Kind.SGD, 0.01, 0.9, 10, 64, ScheduleKind.COSINE), System.out);
             return 0;
-        }
-
-        /** The LeNet-5 of the lecture's table, as shared/WORKLOADS.md specifies it. */
-        static Module build() {
-            return new Sequential(new Conv2d(1, 20, 5, 1, 2), new Activations.ReLU(), new Pooling2d.MaxPool2d(2),
-                    new Conv2d(20, 50, 5, 1, 2), new Activations.ReLU(), new Pooling2d.MaxPool2d(2), new Flatten(),
-                    new Linear(2450, 500), new Activations.ReLU(), new Linear(500, 10));
         }
     }
 }

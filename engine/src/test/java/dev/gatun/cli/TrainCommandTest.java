@@ -71,6 +71,36 @@ class TrainCommandTest {
         assertTrue(Files.size(png) > 1000);
     }
 
+    /** The seed lecture's LeNet-5 table: output size of every layer, 2450 flattened features. */
+    @Test
+    void lenet5SummaryMatchesTheLectureAndItTrains(@TempDir Path dir) throws IOException {
+        writeDigits(dir, "train", 256, 3);
+        writeDigits(dir, "t10k", 64, 4);
+        PrintStream saved = System.out;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        int code;
+        try {
+            System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+            code = Gatun.run(new PrintWriter(new StringWriter()), new PrintWriter(System.err, true), "train", "lenet5",
+                    "--data", dir.toString(), "--epochs", "2", "--batch-size", "32", "--patience", "0");
+        } finally {
+            System.setOut(saved);
+        }
+        String out = captured.toString(StandardCharsets.UTF_8);
+        assertEquals(0, code, out);
+        String[] expected = {"[1, 20, 28, 28]", "[1, 20, 14, 14]", "[1, 50, 14, 14]", "[1, 50, 7, 7]", "[1, 2450]",
+            "[1, 500]", "[1, 10]"};
+        int at = 0;
+        for (String shape : expected) {
+            at = out.indexOf(shape, at);
+            assertTrue(at >= 0, shape + " in order in:\n" + out);
+        }
+        assertTrue(out.contains("Conv2d(1 → 20, 5×5, padding 2)") && out.contains("1,225,500"), out);
+        Matcher m = Pattern.compile("test accuracy ([0-9.]+)%").matcher(out);
+        assertTrue(m.find(), out);
+        assertTrue(Double.parseDouble(m.group(1)) > 80, out);
+    }
+
     @Test
     void missingDataSaysHowToFetchIt(@TempDir Path dir) {
         StringWriter err = new StringWriter();

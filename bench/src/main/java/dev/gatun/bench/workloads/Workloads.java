@@ -17,7 +17,7 @@ public final class Workloads {
     /** Whether gatun implements the row yet. */
     public static boolean implemented(String name) {
         return switch (name) {
-            case "mlp13k_train_b32", "mlp_train_b128_adam", "mlp_infer_b1" -> true;
+            case "mlp13k_train_b32", "mlp_train_b128_adam", "mlp_infer_b1", "lenet5_train_b64", "lenet5_infer_b1" -> true;
             default -> false;
         };
     }
@@ -35,6 +35,8 @@ public final class Workloads {
             case "mlp13k_train_b32" -> new MlpWorkload(MlpWorkload.Kind.MLP13K_TRAIN_B32, init);
             case "mlp_train_b128_adam" -> new MlpWorkload(MlpWorkload.Kind.MLP_TRAIN_B128_ADAM, init);
             case "mlp_infer_b1" -> new MlpWorkload(MlpWorkload.Kind.MLP_INFER_B1, init);
+            case "lenet5_train_b64" -> new LenetWorkload(true, init);
+            case "lenet5_infer_b1" -> new LenetWorkload(false, init);
             default -> throw new AssertionError(name);
         };
     }

@@ -1,0 +1,61 @@
+package dev.gatun.nn;
+
+import dev.gatun.ops.Activation;
+import dev.gatun.ops.Arithmetic;
+import dev.gatun.tensor.Tensor;
+
+/**
+ * The residual block of ResNet-18/34 ({@code torchvision}'s {@code BasicBlock}):
+ *
+ * <pre>
+ *   y = relu( bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x) )
+ * </pre>
+ *
+ * conv1 is 3×3 with the block's stride, conv2 3×3 with stride 1, both without bias (batch norm follows).
+ * The shortcut is the identity when the shape is unchanged, otherwise a 1×1 convolution with the stride
+ * followed by batch norm (the projection shortcut). Children are named {@code conv1, bn1, conv2, bn2} and
+ * {@code downsample.0, downsample.1} as in torchvision.
+ */
+public final class BasicBlock extends Module {
+
+    private final Conv2d conv1;
+    private final BatchNorm bn1;
+    private final Conv2d conv2;
+    private final BatchNorm bn2;
+    private final Sequential downsample;
+    private final String description;
+
+    public BasicBlock(long inChannels, long outChannels, int stride) {
+        if (stride < 1) {
+            throw new IllegalArgumentException("BasicBlock stride must be >= 1, got " + stride);
+        }
+        conv1 = addModule("conv1", conv3x3(inChannels, outChannels, stride));
+        bn1 = addModule("bn1", BatchNorm.batchNorm2d(outChannels));
+        conv2 = addModule("conv2", conv3x3(outChannels, outChannels, 1));
+        bn2 = addModule("bn2", BatchNorm.batchNorm2d(outChannels));
+        boolean project = stride != 1 || inChannels != outChannels;
+        downsample = project ? addModule("downsample", new Sequential(new Conv2d(inChannels, outChannels,
+                new int[] {1, 1}, new int[] {stride, stride}, new int[] {0, 0}, new int[] {1, 1}, 1, false),
+                BatchNorm.batchNorm2d(outChannels))) : null;
+        description = "BasicBlock(" + inChannels + " → " + outChannels + (stride != 1 ? ", stride " + stride : "")
+                + (project ? ", projection" : "") + ")";
+    }
+
+    private static Conv2d conv3x3(long in, long out, int stride) {
+        return new Conv2d(in, out, new int[] {3, 3}, new int[] {stride, stride}, new int[] {1, 1}, new int[] {1, 1}, 1,
+                false);
+    }
+
+    @Override
+    public Tensor forward(Tensor x) {
+        Tensor h = Activation.relu(bn1.forward(conv1.forward(x)));
+        h = bn2.forward(conv2.forward(h));
+        Tensor shortcut = downsample == null ? x : downsample.forward(x);
+        return Activation.relu(Arithmetic.add(h, shortcut));
+    }
+
+    @Override
+    public String describe() {
+        return description;
+    }
+}
