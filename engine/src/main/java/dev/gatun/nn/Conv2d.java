@@ -72,11 +72,7 @@ public final class Conv2d extends Module {
 
     /** Re-initialises weight and bias as PyTorch does, drawing from {@code rng}. */
     public void resetParameters(RandomGenerator rng) {
-        Init.kaimingUniform(weight, Math.sqrt(5), Init.FanMode.FAN_IN, Init.Nonlinearity.LEAKY_RELU, rng);
-        if (bias != null) {
-            double bound = 1 / Math.sqrt(Init.fans(weight)[0]);
-            Init.uniform(bias, -bound, bound, rng);
-        }
+        Init.layerDefaults(weight, bias, rng);
     }
 
     public Tensor weight() {

@@ -117,6 +117,18 @@ public final class Init {
         return normal(w, 0, gain(nonlinearity, a) / Math.sqrt(fan), rng);
     }
 
+    /**
+     * What PyTorch's {@code Linear} and {@code Conv2d} do in {@code reset_parameters()}: the weight
+     * Kaiming-uniform with a = √5 (so U(±1/√fan_in)), the bias (may be null) U(±1/√fan_in).
+     */
+    public static void layerDefaults(Tensor weight, Tensor bias, RandomGenerator rng) {
+        kaimingUniform(weight, Math.sqrt(5), FanMode.FAN_IN, Nonlinearity.LEAKY_RELU, rng);
+        if (bias != null) {
+            double bound = 1 / Math.sqrt(fans(weight)[0]);
+            uniform(bias, -bound, bound, rng);
+        }
+    }
+
     /** Orthogonal initialisation over the weight viewed as [rows, Π other dims]. */
     public static Tensor orthogonal(Tensor w, double gain, RandomGenerator rng) {
         if (w.dim() < 2) {

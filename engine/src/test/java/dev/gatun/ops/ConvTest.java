@@ -7,21 +7,19 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gatun.autograd.Autograd;
 import dev.gatun.backend.Convolution;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
+import dev.gatun.testing.Fixtures;
+import dev.gatun.testing.ScopedTest;
 import java.io.IOException;
-import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
@@ -30,7 +28,7 @@ import org.junit.jupiter.api.function.Executable;
  * differences, everything against PyTorch's numbers ({@code golden/conv.json}), the checks made before
  * oneDNN is called, and the primitive cache.
  */
-class ConvTest {
+class ConvTest extends ScopedTest {
 
     /** One convolution: shapes and hyper-parameters ({height, width} pairs). */
     record Config(String name, long[] input, long[] weight, boolean bias, int[] stride, int[] padding, int[] dilation,
@@ -54,18 +52,6 @@ class ConvTest {
                     pair(1, 2), 2),
             new Config("5x5, padding 2", shape(2, 1, 8, 8), shape(3, 1, 5, 5), true, pair(1, 1), pair(2, 2),
                     pair(1, 1), 1));
-
-    private Scope scope;
-
-    @BeforeEach
-    void open() {
-        scope = Scope.open();
-    }
-
-    @AfterEach
-    void close() {
-        scope.close();
-    }
 
     private static long[] shape(long... s) {
         return s;
@@ -241,29 +227,8 @@ class ConvTest {
     static final double GOLDEN_ATOL = 2e-5;
     static final double GOLDEN_RTOL = 1e-5;
 
-    static JsonNode golden() throws IOException {
-        try (InputStream in = ConvTest.class.getResourceAsStream("/golden/conv.json")) {
-            if (in == null) throw new IllegalStateException("golden/conv.json is not on the test class path");
-            return new ObjectMapper().readTree(in);
-        }
-    }
-
-    private static float[] floats(JsonNode array) {
-        float[] out = new float[array.size()];
-        for (int i = 0; i < out.length; i++) out[i] = (float) array.get(i).asDouble();
-        return out;
-    }
-
-    private static long[] longs(JsonNode array) {
-        long[] out = new long[array.size()];
-        for (int i = 0; i < out.length; i++) out[i] = array.get(i).asLong();
-        return out;
-    }
-
-    private static int[] ints(JsonNode array) {
-        int[] out = new int[array.size()];
-        for (int i = 0; i < out.length; i++) out[i] = array.get(i).asInt();
-        return out;
+    static JsonNode golden() {
+        return Fixtures.load("conv.json");
     }
 
     @Test
@@ -275,26 +240,26 @@ class ConvTest {
             Config c = CONFIGS.get(k);
             String name = f.get("name").asText();
             assertEquals(c.name(), name);
-            assertArrayEquals(c.input(), longs(f.get("input_shape")), name);
-            assertArrayEquals(c.weight(), longs(f.get("weight_shape")), name);
-            assertArrayEquals(c.stride(), ints(f.get("stride")), name);
-            assertArrayEquals(c.padding(), ints(f.get("padding")), name);
-            assertArrayEquals(c.dilation(), ints(f.get("dilation")), name);
+            assertArrayEquals(c.input(), Fixtures.longs(f.get("input_shape")), name);
+            assertArrayEquals(c.weight(), Fixtures.longs(f.get("weight_shape")), name);
+            assertArrayEquals(c.stride(), Fixtures.ints(f.get("stride")), name);
+            assertArrayEquals(c.padding(), Fixtures.ints(f.get("padding")), name);
+            assertArrayEquals(c.dilation(), Fixtures.ints(f.get("dilation")), name);
             assertEquals(c.groups(), f.get("groups").asInt(), name);
             assertEquals(c.bias(), !f.get("bias").isNull(), name);
 
-            Tensor x = Tensor.fromArray(floats(f.get("input")), c.input()).requiresGrad(true);
-            Tensor w = Tensor.fromArray(floats(f.get("weight")), c.weight()).requiresGrad(true);
-            Tensor b = c.bias() ? Tensor.fromArray(floats(f.get("bias")), c.weight()[0]).requiresGrad(true) : null;
+            Tensor x = Tensor.fromArray(Fixtures.floats(f.get("input")), c.input()).requiresGrad(true);
+            Tensor w = Tensor.fromArray(Fixtures.floats(f.get("weight")), c.weight()).requiresGrad(true);
+            Tensor b = c.bias() ? Tensor.fromArray(Fixtures.floats(f.get("bias")), c.weight()[0]).requiresGrad(true) : null;
             Tensor y = run(c, x, w, b);
-            assertArrayEquals(longs(f.get("output_shape")), y.shape(), name);
-            compare(name + " output", floats(f.get("output")), y.toArray());
-            Tensor r = Tensor.fromArray(floats(f.get("output_grad")), y.shape());
+            assertArrayEquals(Fixtures.longs(f.get("output_shape")), y.shape(), name);
+            compare(name + " output", Fixtures.floats(f.get("output")), y.toArray());
+            Tensor r = Tensor.fromArray(Fixtures.floats(f.get("output_grad")), y.shape());
             Autograd.backward(y, r);
-            compare(name + " input grad", floats(f.get("input_grad")), x.grad().toArray());
-            compare(name + " weight grad", floats(f.get("weight_grad")), w.grad().toArray());
+            compare(name + " input grad", Fixtures.floats(f.get("input_grad")), x.grad().toArray());
+            compare(name + " weight grad", Fixtures.floats(f.get("weight_grad")), w.grad().toArray());
             if (b != null) {
-                compare(name + " bias grad", floats(f.get("bias_grad")), b.grad().toArray());
+                compare(name + " bias grad", Fixtures.floats(f.get("bias_grad")), b.grad().toArray());
             }
         }
     }

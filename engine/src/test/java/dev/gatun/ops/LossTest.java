@@ -4,26 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import dev.gatun.testing.ScopedTest;
 import org.junit.jupiter.api.Test;
 
 /** Loss values against the formulas evaluated in double, and the bad inputs each loss rejects. */
-class LossTest {
-
-    private Scope scope;
-
-    @BeforeEach
-    void open() {
-        scope = Scope.open();
-    }
-
-    @AfterEach
-    void close() {
-        scope.close();
-    }
+class LossTest extends ScopedTest {
 
     private static Tensor t(float... v) {
         return Tensor.fromArray(v);

@@ -7,29 +7,14 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gatun.nn.BatchNorm;
-import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
+import dev.gatun.testing.Fixtures;
+import dev.gatun.testing.ScopedTest;
 import java.io.IOException;
-import java.io.InputStream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-class NormTest {
-
-    private Scope scope;
-
-    @BeforeEach
-    void open() {
-        scope = Scope.open();
-    }
-
-    @AfterEach
-    void close() {
-        scope.close();
-    }
+class NormTest extends ScopedTest {
 
     @Test
     void trainingNormalizesEachChannel() {
@@ -80,29 +65,26 @@ class NormTest {
 
     @Test
     void matchesPyTorchInBothModes() throws IOException {
-        JsonNode fixture;
-        try (InputStream in = NormTest.class.getResourceAsStream("/golden/batchnorm.json")) {
-            fixture = new ObjectMapper().readTree(in);
-        }
+        JsonNode fixture = Fixtures.load("batchnorm.json");
         for (JsonNode c : fixture.get("cases")) {
             String name = c.get("name").asText();
-            long[] shape = longs(c.get("shape"));
+            long[] shape = Fixtures.longs(c.get("shape"));
             try (BatchNorm bn = shape.length == 4 ? BatchNorm.batchNorm2d(shape[1]) : BatchNorm.batchNorm1d(shape[1])) {
                 JsonNode start = c.get("start");
-                bn.namedParameters().forEach((k, t) -> t.copyFrom(floats(start.get(k))));
-                bn.namedBuffers().forEach((k, t) -> t.copyFrom(floats(start.get(k))));
+                bn.namedParameters().forEach((k, t) -> t.copyFrom(Fixtures.floats(start.get(k))));
+                bn.namedBuffers().forEach((k, t) -> t.copyFrom(Fixtures.floats(start.get(k))));
                 if (c.get("mode").asText().equals("eval")) bn.eval();
-                Tensor x = Tensor.zeros(shape).copyFrom(floats(c.get("x"))).requiresGrad(true);
+                Tensor x = Tensor.zeros(shape).copyFrom(Fixtures.floats(c.get("x"))).requiresGrad(true);
                 Tensor y = bn.forward(x);
-                assertArrayEquals(floats(c.get("y")), y.toArray(), 2e-5f, name + " output");
-                Reduce.sum(Arithmetic.mul(y, Tensor.zeros(shape).copyFrom(floats(c.get("r"))))).backward();
-                assertArrayEquals(floats(c.get("grad_x")), x.grad().toArray(), 2e-5f, name + " ∂x");
-                assertArrayEquals(floats(c.get("grad_weight")), bn.namedParameters().get("weight").grad().toArray(), 1e-4f,
+                assertArrayEquals(Fixtures.floats(c.get("y")), y.toArray(), 2e-5f, name + " output");
+                Reduce.sum(Arithmetic.mul(y, Tensor.zeros(shape).copyFrom(Fixtures.floats(c.get("r"))))).backward();
+                assertArrayEquals(Fixtures.floats(c.get("grad_x")), x.grad().toArray(), 2e-5f, name + " ∂x");
+                assertArrayEquals(Fixtures.floats(c.get("grad_weight")), bn.namedParameters().get("weight").grad().toArray(), 1e-4f,
                         name + " ∂γ");
-                assertArrayEquals(floats(c.get("grad_bias")), bn.namedParameters().get("bias").grad().toArray(), 1e-4f,
+                assertArrayEquals(Fixtures.floats(c.get("grad_bias")), bn.namedParameters().get("bias").grad().toArray(), 1e-4f,
                         name + " ∂β");
-                assertArrayEquals(floats(c.get("running_mean")), bn.runningMean().toArray(), 1e-6f, name + " running mean");
-                assertArrayEquals(floats(c.get("running_var")), bn.runningVar().toArray(), 1e-5f, name + " running var");
+                assertArrayEquals(Fixtures.floats(c.get("running_mean")), bn.runningMean().toArray(), 1e-6f, name + " running mean");
+                assertArrayEquals(Fixtures.floats(c.get("running_var")), bn.runningVar().toArray(), 1e-5f, name + " running var");
             }
         }
     }
@@ -127,15 +109,4 @@ class NormTest {
         }
     }
 
-    private static float[] floats(JsonNode a) {
-        float[] out = new float[a.size()];
-        for (int i = 0; i < out.length; i++) out[i] = (float) a.get(i).asDouble();
-        return out;
-    }
-
-    private static long[] longs(JsonNode a) {
-        long[] out = new long[a.size()];
-        for (int i = 0; i < out.length; i++) out[i] = a.get(i).asLong();
-        return out;
-    }
 }

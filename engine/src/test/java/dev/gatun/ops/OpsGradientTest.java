@@ -4,27 +4,13 @@ import static dev.gatun.ops.GradCheck.check;
 import static dev.gatun.ops.GradCheck.leaf;
 import static dev.gatun.ops.GradCheck.leafIn;
 
-import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
+import dev.gatun.testing.ScopedTest;
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** A finite-difference gradient check for every differentiable op. */
-class OpsGradientTest {
-
-    private Scope scope;
-
-    @BeforeEach
-    void open() {
-        scope = Scope.open();
-    }
-
-    @AfterEach
-    void close() {
-        scope.close();
-    }
+class OpsGradientTest extends ScopedTest {
 
     @Test
     void arithmeticWithBroadcasting() {

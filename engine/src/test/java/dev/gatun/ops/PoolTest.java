@@ -7,29 +7,14 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gatun.autograd.Autograd;
-import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
+import dev.gatun.testing.Fixtures;
+import dev.gatun.testing.ScopedTest;
 import java.io.IOException;
-import java.io.InputStream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-class PoolTest {
-
-    private Scope scope;
-
-    @BeforeEach
-    void open() {
-        scope = Scope.open();
-    }
-
-    @AfterEach
-    void close() {
-        scope.close();
-    }
+class PoolTest extends ScopedTest {
 
     /** Direct pooling in double: max, or average counting padding (includePad) or not. */
     private static float[] reference(float[] x, long[] s, boolean max, boolean includePad, int[] k, int[] st, int[] p,
@@ -121,23 +106,20 @@ class PoolTest {
 
     @Test
     void matchesPyTorch() throws IOException {
-        JsonNode fixture;
-        try (InputStream in = PoolTest.class.getResourceAsStream("/golden/pool.json")) {
-            fixture = new ObjectMapper().readTree(in);
-        }
+        JsonNode fixture = Fixtures.load("pool.json");
         for (JsonNode c : fixture.get("cases")) {
-            long[] shape = longs(c.get("shape"));
-            Tensor x = Tensor.zeros(shape).copyFrom(floats(c.get("x"))).requiresGrad(true);
-            int[] k = ints(c.get("kernel")), s = ints(c.get("stride")), p = ints(c.get("padding"));
+            long[] shape = Fixtures.longs(c.get("shape"));
+            Tensor x = Tensor.zeros(shape).copyFrom(Fixtures.floats(c.get("x"))).requiresGrad(true);
+            int[] k = Fixtures.ints(c.get("kernel")), s = Fixtures.ints(c.get("stride")), p = Fixtures.ints(c.get("padding"));
             Tensor out = c.get("kind").asText().equals("max")
-                    ? Pool.maxPool2d(x, k, s, p, ints(c.get("dilation")))
+                    ? Pool.maxPool2d(x, k, s, p, Fixtures.ints(c.get("dilation")))
                     : Pool.avgPool2d(x, k, s, p, c.get("count_include_pad").asBoolean());
             String name = c.get("name").asText();
-            assertArrayEquals(longs(c.get("out_shape")), out.shape(), name);
-            assertArrayEquals(floats(c.get("out")), out.toArray(), 1e-6f, name);
-            Tensor r = Tensor.zeros(out.shape()).copyFrom(floats(c.get("r")));
+            assertArrayEquals(Fixtures.longs(c.get("out_shape")), out.shape(), name);
+            assertArrayEquals(Fixtures.floats(c.get("out")), out.toArray(), 1e-6f, name);
+            Tensor r = Tensor.zeros(out.shape()).copyFrom(Fixtures.floats(c.get("r")));
             Reduce.sum(Arithmetic.mul(out, r)).backward();
-            assertArrayEquals(floats(c.get("grad")), x.grad().toArray(), 1e-6f, name + " gradient");
+            assertArrayEquals(Fixtures.floats(c.get("grad")), x.grad().toArray(), 1e-6f, name + " gradient");
         }
     }
 
@@ -171,21 +153,4 @@ class PoolTest {
         }
     }
 
-    private static float[] floats(JsonNode a) {
-        float[] out = new float[a.size()];
-        for (int i = 0; i < out.length; i++) out[i] = (float) a.get(i).asDouble();
-        return out;
-    }
-
-    private static long[] longs(JsonNode a) {
-        long[] out = new long[a.size()];
-        for (int i = 0; i < out.length; i++) out[i] = a.get(i).asLong();
-        return out;
-    }
-
-    private static int[] ints(JsonNode a) {
-        int[] out = new int[a.size()];
-        for (int i = 0; i < out.length; i++) out[i] = a.get(i).asInt();
-        return out;
-    }
 }

@@ -1,11 +1,8 @@
 package dev.gatun.optim;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gatun.tensor.Tensor;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
+import dev.gatun.testing.Fixtures;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -33,20 +30,13 @@ final class Golden {
 
     static synchronized JsonNode fixture() {
         if (fixture == null) {
-            try (InputStream in = Golden.class.getResourceAsStream("/golden/optim.json")) {
-                if (in == null) throw new IllegalStateException("golden/optim.json is not on the test class path");
-                fixture = new ObjectMapper().readTree(in);
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
+            fixture = Fixtures.load("optim.json");
         }
         return fixture;
     }
 
     static float[] floats(JsonNode array) {
-        float[] out = new float[array.size()];
-        for (int i = 0; i < out.length; i++) out[i] = (float) array.get(i).asDouble();
-        return out;
+        return Fixtures.floats(array);
     }
 
     static long[] shape(int parameter) {

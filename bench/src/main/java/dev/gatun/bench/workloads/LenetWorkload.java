@@ -1,10 +1,7 @@
 package dev.gatun.bench.workloads;
 
-import dev.gatun.autograd.Autograd;
 import dev.gatun.nn.Models;
 import dev.gatun.nn.Sequential;
-import dev.gatun.ops.Loss;
-import dev.gatun.ops.Reduce;
 import dev.gatun.optim.SGD;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
@@ -57,19 +54,7 @@ public final class LenetWorkload implements Workload {
 
     @Override
     public float step() {
-        try (Scope step = Scope.open()) {
-            if (!training) {
-                try (Autograd.NoGrad ignored = Autograd.noGrad()) {
-                    return Reduce.sum(model.forward(x)).item();
-                }
-            }
-            optimizer.zeroGrad();
-            Tensor loss = Loss.crossEntropy(model.forward(x), y);
-            float value = loss.item();
-            loss.backward();
-            optimizer.step();
-            return value;
-        }
+        return optimizer == null ? Workload.inferStep(model, x) : Workload.trainStep(model, optimizer, x, y);
     }
 
     @Override

@@ -1,13 +1,10 @@
 package dev.gatun.bench.workloads;
 
-import dev.gatun.autograd.Autograd;
 import dev.gatun.nn.Activations;
 import dev.gatun.nn.Dropout;
 import dev.gatun.nn.Linear;
 import dev.gatun.nn.Module;
 import dev.gatun.nn.Sequential;
-import dev.gatun.ops.Loss;
-import dev.gatun.ops.Reduce;
 import dev.gatun.optim.Adam;
 import dev.gatun.optim.Optimizer;
 import dev.gatun.optim.SGD;
@@ -84,19 +81,7 @@ public final class MlpWorkload implements Workload {
 
     @Override
     public float step() {
-        try (Scope step = Scope.open()) {
-            if (optimizer == null) {
-                try (Autograd.NoGrad ignored = Autograd.noGrad()) {
-                    return Reduce.sum(model.forward(x)).item();
-                }
-            }
-            optimizer.zeroGrad();
-            Tensor loss = Loss.crossEntropy(model.forward(x), y);
-            float value = loss.item();
-            loss.backward();
-            optimizer.step();
-            return value;
-        }
+        return optimizer == null ? Workload.inferStep(model, x) : Workload.trainStep(model, optimizer, x, y);
     }
 
     @Override

@@ -1,5 +1,13 @@
 package dev.gatun.bench.workloads;
 
+import dev.gatun.autograd.Autograd;
+import dev.gatun.nn.Module;
+import dev.gatun.ops.Loss;
+import dev.gatun.ops.Reduce;
+import dev.gatun.optim.Optimizer;
+import dev.gatun.tensor.Scope;
+import dev.gatun.tensor.Tensor;
+
 /**
  * One row of the comparison with PyTorch (shared/WORKLOADS.md): a model, a fixed mini-batch and what
  * one timed step does. A training step is zero grads + forward + loss + backward + optimizer step;
@@ -21,4 +29,26 @@ public interface Workload extends AutoCloseable {
 
     @Override
     void close();
+
+    /**
+     * One training step (zero grads, forward, cross-entropy, backward, optimizer step) in its own scope;
+     * returns the loss before the update.
+     */
+    static float trainStep(Module model, Optimizer optimizer, Tensor x, int[] y) {
+        try (Scope step = Scope.open()) {
+            optimizer.zeroGrad();
+            Tensor loss = Loss.crossEntropy(model.forward(x), y);
+            float value = loss.item();
+            loss.backward();
+            optimizer.step();
+            return value;
+        }
+    }
+
+    /** One forward pass without recording, in its own scope; returns the sum of the outputs. */
+    static float inferStep(Module model, Tensor x) {
+        try (Scope step = Scope.open(); Autograd.NoGrad ignored = Autograd.noGrad()) {
+            return Reduce.sum(model.forward(x)).item();
+        }
+    }
 }
