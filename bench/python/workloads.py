@@ -36,6 +36,26 @@ def lenet5():
                          nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(2450, 500), nn.ReLU(), nn.Linear(500, 10))
 
 
+class BasicBlock(nn.Module):
+    """Two 3x3 convolutions with batch norm and an identity shortcut (32 channels throughout)."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+
+    def forward(self, x):
+        h = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(h)) + x)
+
+
+def resnet():
+    return nn.Sequential(nn.Conv2d(3, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(), BasicBlock(32),
+                         BasicBlock(32), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))
+
+
 # name -> (model factory, input shape, number of classes or None for inference, optimizer factory)
 WORKLOADS = {
     "mlp13k_train_b32": (mlp13k, (32, 784), 10, lambda p: torch.optim.SGD(p, lr=0.1)),
@@ -43,6 +63,8 @@ WORKLOADS = {
     "mlp_infer_b1": (mlp_big, (1, 784), None, None),
     "lenet5_train_b64": (lenet5, (64, 1, 28, 28), 10, lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9)),
     "lenet5_infer_b1": (lenet5, (1, 1, 28, 28), None, None),
+    "resnet_train_b32": (resnet, (32, 3, 32, 32), 10, lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)),
+    "resnet_infer_b1": (resnet, (1, 3, 32, 32), None, None),
 }
 
 
@@ -51,7 +73,8 @@ def write_init(directory):
     for i, (name, (factory, shape, classes, _)) in enumerate(WORKLOADS.items()):
         torch.manual_seed(1234 + i)
         model = factory()
-        arrays = [(k, v.detach().numpy()) for k, v in model.state_dict().items()]
+        arrays = [(k, v.detach().float().numpy()) for k, v in model.state_dict().items()
+                  if not k.endswith("num_batches_tracked")]
         arrays.append(("x", torch.randn(*shape).numpy()))
         if classes is not None:
             arrays.append(("y", torch.randint(0, classes, (shape[0],)).float().numpy()))
@@ -119,7 +142,12 @@ def main():
     factory, shape, classes, optimizer_factory = WORKLOADS[args.workload]
     init = read_init(args.init, args.workload)
     model = factory()
-    model.load_state_dict({k: v for k, v in init.items() if k not in ("x", "y")})
+    result = model.load_state_dict({k: v for k, v in init.items() if k not in ("x", "y")}, strict=False)
+    # gatun keeps no num_batches_tracked counter, so the exchange has none; anything else must match.
+    missing = [k for k in result.missing_keys if not k.endswith("num_batches_tracked")]
+    if missing or result.unexpected_keys:
+        raise SystemExit(f"{args.workload}: state does not match the model: missing {missing}, "
+                         f"unexpected {result.unexpected_keys}")
     x = init["x"]
     train = classes is not None
     if train:

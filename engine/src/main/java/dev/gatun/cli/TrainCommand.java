@@ -37,7 +37,7 @@ import picocli.CommandLine.Spec;
 
 /** {@code gatun train}: training commands. */
 @Command(name = "train", mixinStandardHelpOptions = true, description = "Train a network on MNIST.",
-        subcommands = {TrainCommand.Mlp.class, TrainCommand.Lenet5.class})
+        subcommands = {TrainCommand.Mlp.class, TrainCommand.Lenet5.class, TrainCommand.Resnet.class})
 final class TrainCommand implements Callable<Integer> {
 
     @Spec
@@ -260,6 +260,24 @@ final class TrainCommand implements Callable<Integer> {
         public Integer call() throws Exception {
             options.run(Models::lenet5, new long[] {1, 28, 28},
                     new Defaults(Optimizers.Kind.SGD, 0.01, 0.9, 10, 64, ScheduleKind.COSINE), System.out);
+            return 0;
+        }
+    }
+
+    @Command(name = "resnet", mixinStandardHelpOptions = true, sortOptions = false,
+            description = {"Train the small ResNet of the benchmark workloads on MNIST (one input channel, 28×28):"
+                    + " conv 3×3 to 32 channels, batch norm, ReLU, two residual blocks, global average pooling,"
+                    + " linear 10.",
+                    "Default: SGD 0.05 with momentum 0.9, batch 32, 10 epochs, cosine schedule."})
+    static final class Resnet implements Callable<Integer> {
+
+        @Mixin
+        Options options;
+
+        @Override
+        public Integer call() throws Exception {
+            options.run(() -> Models.resnet(1), new long[] {1, 28, 28},
+                    new Defaults(Optimizers.Kind.SGD, 0.05, 0.9, 10, 32, ScheduleKind.COSINE), System.out);
             return 0;
         }
     }

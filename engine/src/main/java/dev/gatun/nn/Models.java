@@ -15,4 +15,16 @@ public final class Models {
                 new Conv2d(20, 50, 5, 1, 2), new Activations.ReLU(), new Pooling2d.MaxPool2d(2), new Flatten(),
                 new Linear(2450, 500), new Activations.ReLU(), new Linear(500, 10));
     }
+
+    /**
+     * The small ResNet of shared/WORKLOADS.md: conv 3×3 (no bias) to 32 channels, batch norm, ReLU, two
+     * {@link BasicBlock}s at 32 channels, global average pooling, flatten, linear 32 → 10. Layer indices
+     * and block children match the PyTorch program in {@code bench/python/workloads.py}.
+     */
+    public static Sequential resnet(long inChannels) {
+        return new Sequential(new Conv2d(inChannels, 32, new int[] {3, 3}, new int[] {1, 1}, new int[] {1, 1},
+                new int[] {1, 1}, 1, false), BatchNorm.batchNorm2d(32), new Activations.ReLU(),
+                new BasicBlock(32, 32, 1), new BasicBlock(32, 32, 1), new Pooling2d.GlobalAvgPool2d(), new Flatten(),
+                new Linear(32, 10));
+    }
 }

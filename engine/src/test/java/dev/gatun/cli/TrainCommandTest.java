@@ -102,6 +102,26 @@ class TrainCommandTest {
     }
 
     @Test
+    void resnetTrains(@TempDir Path dir) throws IOException {
+        writeDigits(dir, "train", 128, 5);
+        writeDigits(dir, "t10k", 32, 6);
+        PrintStream saved = System.out;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        int code;
+        try {
+            System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+            code = Gatun.run(new PrintWriter(new StringWriter()), new PrintWriter(System.err, true), "train", "resnet",
+                    "--data", dir.toString(), "--epochs", "1", "--patience", "0");
+        } finally {
+            System.setOut(saved);
+        }
+        String out = captured.toString(StandardCharsets.UTF_8);
+        assertEquals(0, code, out);
+        assertTrue(out.contains("BasicBlock(32 → 32)") && out.contains("[1, 32, 1, 1]") && out.contains("test accuracy"),
+                out);
+    }
+
+    @Test
     void missingDataSaysHowToFetchIt(@TempDir Path dir) {
         StringWriter err = new StringWriter();
         int code = Gatun.run(new PrintWriter(new StringWriter()), new PrintWriter(err), "train", "mlp", "--data",

@@ -17,7 +17,8 @@ public final class Workloads {
     /** Whether gatun implements the row yet. */
     public static boolean implemented(String name) {
         return switch (name) {
-            case "mlp13k_train_b32", "mlp_train_b128_adam", "mlp_infer_b1", "lenet5_train_b64", "lenet5_infer_b1" -> true;
+            case "mlp13k_train_b32", "mlp_train_b128_adam", "mlp_infer_b1", "lenet5_train_b64", "lenet5_infer_b1",
+                 "resnet_train_b32", "resnet_infer_b1" -> true;
             default -> false;
         };
     }
@@ -37,6 +38,8 @@ public final class Workloads {
             case "mlp_infer_b1" -> new MlpWorkload(MlpWorkload.Kind.MLP_INFER_B1, init);
             case "lenet5_train_b64" -> new LenetWorkload(true, init);
             case "lenet5_infer_b1" -> new LenetWorkload(false, init);
+            case "resnet_train_b32" -> new ResnetWorkload(true, init);
+            case "resnet_infer_b1" -> new ResnetWorkload(false, init);
             default -> throw new AssertionError(name);
         };
     }
