@@ -1,5 +1,14 @@
 package dev.gatun.bench.workloads;
 
+import dev.gatun.nn.Activations;
+import dev.gatun.nn.Dropout;
+import dev.gatun.nn.Linear;
+import dev.gatun.nn.Models;
+import dev.gatun.nn.Module;
+import dev.gatun.nn.Sequential;
+import dev.gatun.optim.Adam;
+import dev.gatun.optim.Optimizer;
+import dev.gatun.optim.SGD;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
@@ -33,14 +42,53 @@ public final class Workloads {
         }
         Exchange init = Exchange.read(dir, name);
         return switch (name) {
-            case "mlp13k_train_b32" -> new MlpWorkload(MlpWorkload.Kind.MLP13K_TRAIN_B32, init);
-            case "mlp_train_b128_adam" -> new MlpWorkload(MlpWorkload.Kind.MLP_TRAIN_B128_ADAM, init);
-            case "mlp_infer_b1" -> new MlpWorkload(MlpWorkload.Kind.MLP_INFER_B1, init);
-            case "lenet5_train_b64" -> new LenetWorkload(true, init);
-            case "lenet5_infer_b1" -> new LenetWorkload(false, init);
-            case "resnet_train_b32" -> new ResnetWorkload(true, init);
-            case "resnet_infer_b1" -> new ResnetWorkload(false, init);
+            case "mlp13k_train_b32" -> new ModelWorkload(name, mlp13k(), m -> new SGD(m.parameters(), 0.1), init,
+                    linear(32, 784, 16), linear(32, 16, 16), linear(32, 16, 10));
+            case "mlp_train_b128_adam" -> new ModelWorkload(name, mlpAdam(), m -> new Adam(m.parameters(), 1e-3), init,
+                    linear(128, 784, 512), linear(128, 512, 256), linear(128, 256, 10));
+            case "mlp_infer_b1" -> new ModelWorkload(name, mlpAdam(), null, init,
+                    linear(1, 784, 512), linear(1, 512, 256), linear(1, 256, 10));
+            case "lenet5_train_b64" -> new ModelWorkload(name, Models.lenet5(), Workloads::lenetSgd, init, lenet5(64));
+            case "lenet5_infer_b1" -> new ModelWorkload(name, Models.lenet5(), null, init, lenet5(1));
+            case "resnet_train_b32" -> new ModelWorkload(name, Models.resnet(3),
+                    m -> new SGD(m.parameters(), SGD.Options.of(0.05).withMomentum(0.9)), init, resnet(32));
+            case "resnet_infer_b1" -> new ModelWorkload(name, Models.resnet(3), null, init, resnet(1));
             default -> throw new AssertionError(name);
         };
+    }
+
+    /** 784-16-16-10 with sigmoid hidden units (13,002 parameters). */
+    private static Module mlp13k() {
+        return new Sequential(new Linear(784, 16), new Activations.Sigmoid(), new Linear(16, 16),
+                new Activations.Sigmoid(), new Linear(16, 10));
+    }
+
+    /** 784-512 ReLU, dropout 0.2, 512-256 ReLU, 256-10. */
+    private static Module mlpAdam() {
+        return new Sequential(new Linear(784, 512), new Activations.ReLU(), new Dropout(0.2f), new Linear(512, 256),
+                new Activations.ReLU(), new Linear(256, 10));
+    }
+
+    private static Optimizer lenetSgd(Module m) {
+        return new SGD(m.parameters(), SGD.Options.of(0.01).withMomentum(0.9));
+    }
+
+    private static double linear(double batch, double in, double out) {
+        return 2 * batch * in * out;
+    }
+
+    /** Forward FLOPs of a convolution: 2 · outputs · (input channels · kernel area). */
+    private static double conv(double batch, double out, double outH, double outW, double in, double k) {
+        return 2 * batch * out * outH * outW * in * k * k;
+    }
+
+    private static double[] lenet5(double n) {
+        return new double[] {conv(n, 20, 28, 28, 1, 5), conv(n, 50, 14, 14, 20, 5), linear(n, 2450, 500),
+            linear(n, 500, 10)};
+    }
+
+    private static double[] resnet(double n) {
+        double block = conv(n, 32, 32, 32, 32, 3);
+        return new double[] {conv(n, 32, 32, 32, 3, 3), block, block, block, block, linear(n, 32, 10)};
     }
 }
