@@ -15,8 +15,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * so a training step creates none after the first. Like {@link Eltwise} it runs with a user scratchpad
  * ({@code dnnl_scratchpad_mode_user}) allocated per call, so several threads may execute it at once.
  *
- * <p>Memory is plain NCHW/OIHW. Letting oneDNN choose blocked layouts ({@code dnnl_format_tag_any})
- * and reordering into them is faster for large convolutions; that is left for later, with a measurement.
+ * <p>The caller's buffers are plain NCHW/OIHW. With {@link Layout#BLOCKED} (the default) oneDNN chooses
+ * the layouts it computes in ({@code dnnl_format_tag_any}; on AVX2 typically {@code nChw8c} activations
+ * and {@code OIhw8i8o} weights, which its direct JIT kernels need) and each call reorders into and out
+ * of them through cached reorder primitives; with {@link Layout#PLAIN} it computes on the plain buffers
+ * (often an im2col + GEMM kernel). {@code -Dgatun.conv.layout=plain|blocked} sets the default; see
+ * {@code bench/results/conv-layouts.md} for the measurement behind it.
  */
 public final class Convolution {
 
@@ -103,15 +107,36 @@ public final class Convolution {
         }
     }
 
+    /** The layouts the primitives compute in. */
+    public enum Layout {
+        /** NCHW/OIHW, the caller's own: no reorders. */
+        PLAIN,
+        /** Whatever oneDNN prefers for the shape, reordered to and from the caller's plain buffers. */
+        BLOCKED
+    }
+
+    private static volatile Layout layout = Layout.valueOf(
+            System.getProperty("gatun.conv.layout", "blocked").toUpperCase(java.util.Locale.ROOT));
+
+    /** The layout new calls compute in. */
+    public static Layout layout() {
+        return layout;
+    }
+
+    /** Sets the layout later calls compute in (primitives of both layouts stay cached). */
+    public static void setLayout(Layout value) {
+        layout = java.util.Objects.requireNonNull(value, "layout");
+    }
+
     private enum Kind { FORWARD, BACKWARD_DATA, BACKWARD_WEIGHTS }
 
-    private record Key(Kind kind, Geometry geometry) {}
+    private record Key(Kind kind, Geometry geometry, Layout layout) {}
 
     /**
-     * A created primitive with the memory descriptors it was made for (src/diff_src, weights/diff_weights,
-     * bias/diff_bias or null, dst/diff_dst).
+     * A created primitive with the caller's plain memory descriptors (src/diff_src, weights/diff_weights,
+     * bias/diff_bias or null, dst/diff_dst) and those the primitive computes in (null where the same).
      */
-    private record Primitive(Primitives.Primitive primitive, Descs descs) {}
+    private record Primitive(Primitives.Primitive primitive, Descs descs, Descs wanted) {}
 
     private static final ConcurrentHashMap<Key, Primitive> CACHE = new ConcurrentHashMap<>();
     private static final AtomicLong CREATED = new AtomicLong();
@@ -134,10 +159,10 @@ public final class Convolution {
         MemorySegment w = region("weights", weights, weightsOffset, count(g.weightShape()));
         MemorySegment b = g.bias() ? region("bias", bias, biasOffset, g.outChannels()) : null;
         MemorySegment d = region("dst", dst, dstOffset, count(g.outputShape()));
-        Primitive p = primitive(Kind.FORWARD, g);
+        Primitive p = primitive(Kind.FORWARD, g, layout);
         execute(p, "forward " + g,
                 new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_WEIGHTS(), Dnnl.DNNL_ARG_BIAS(), Dnnl.DNNL_ARG_DST()},
-                new MemorySegment[] {s, w, b, d});
+                new MemorySegment[] {s, w, b, d}, DST_WRITTEN);
     }
 
     /** diffSrc = ∂L/∂src from diffDst = ∂L/∂dst and the weights (overwrites diffSrc). */
@@ -148,10 +173,10 @@ public final class Convolution {
         MemorySegment ds = region("diff_src", diffSrc, diffSrcOffset, count(g.inputShape()));
         // The bias plays no part in the data gradient: one primitive serves both.
         Geometry noBias = withoutBias(g);
-        Primitive p = primitive(Kind.BACKWARD_DATA, noBias);
+        Primitive p = primitive(Kind.BACKWARD_DATA, noBias, layout);
         execute(p, "backward data " + noBias,
                 new int[] {Dnnl.DNNL_ARG_DIFF_SRC(), Dnnl.DNNL_ARG_WEIGHTS(), 0, Dnnl.DNNL_ARG_DIFF_DST()},
-                new MemorySegment[] {ds, w, null, dd});
+                new MemorySegment[] {ds, w, null, dd}, SRC_WRITTEN);
     }
 
     /**
@@ -165,11 +190,11 @@ public final class Convolution {
         MemorySegment dd = region("diff_dst", diffDst, diffDstOffset, count(g.outputShape()));
         MemorySegment dw = region("diff_weights", diffWeights, diffWeightsOffset, count(g.weightShape()));
         MemorySegment db = g.bias() ? region("diff_bias", diffBias, diffBiasOffset, g.outChannels()) : null;
-        Primitive p = primitive(Kind.BACKWARD_WEIGHTS, g);
+        Primitive p = primitive(Kind.BACKWARD_WEIGHTS, g, layout);
         execute(p, "backward weights " + g,
                 new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_DIFF_WEIGHTS(), Dnnl.DNNL_ARG_DIFF_BIAS(),
                     Dnnl.DNNL_ARG_DIFF_DST()},
-                new MemorySegment[] {s, dw, db, dd});
+                new MemorySegment[] {s, dw, db, dd}, WEIGHTS_WRITTEN);
     }
 
     private static Geometry withoutBias(Geometry g) {
@@ -191,27 +216,38 @@ public final class Convolution {
         return Primitives.region("conv2d: " + name, seg, offset, length);
     }
 
+    /** Which of the four (src, weights, bias, dst) arguments each kind writes. */
+    private static final boolean[] DST_WRITTEN = {false, false, false, true};
+    private static final boolean[] SRC_WRITTEN = {true, false, false, false};
+    private static final boolean[] WEIGHTS_WRITTEN = {false, true, true, false};
+
     /**
      * Runs p with its four (argument, buffer) pairs, given in the order of its descriptors: src-like,
      * weights-like, bias-like, dst-like. A pair whose buffer is null (no bias) is left out.
      */
-    private static void execute(Primitive p, String what, int[] argIds, MemorySegment[] buffers) {
+    private static void execute(Primitive p, String what, int[] argIds, MemorySegment[] buffers, boolean[] written) {
         Descs d = p.descs();
+        Descs w = p.wanted();
         MemorySegment[] descs = {d.src(), d.weights(), d.bias(), d.dst()};
+        MemorySegment[] wanted = {w.src(), w.weights(), w.bias(), w.dst()};
         int n = 0;
         for (MemorySegment b : buffers) {
             if (b != null) n++;
         }
         int[] kinds = new int[n];
         MemorySegment[] mds = new MemorySegment[n];
+        MemorySegment[] primMds = new MemorySegment[n];
         MemorySegment[] data = new MemorySegment[n];
+        boolean[] outputs = new boolean[n];
         for (int i = 0, k = 0; i < 4; i++) {
             if (buffers[i] == null) continue;
             kinds[k] = argIds[i];
             mds[k] = descs[i];
+            primMds[k] = wanted[i];
+            outputs[k] = written[i];
             data[k++] = buffers[i];
         }
-        Primitives.execute(p.primitive(), kinds, mds, data, what);
+        Primitives.executeReordered(p.primitive(), kinds, mds, primMds, data, outputs, what);
     }
 
     // ---------------------------------------------------------------- primitive creation
@@ -235,14 +271,14 @@ public final class Convolution {
         return new Descs(src, weights, bias, dst);
     }
 
-    private static Primitive primitive(Kind kind, Geometry g) {
-        Key key = new Key(kind, g);
+    private static Primitive primitive(Kind kind, Geometry g, Layout layout) {
+        Key key = new Key(kind, g, layout);
         Primitive p = CACHE.get(key);
         if (p != null) {
             return p;
         }
         // A backward primitive needs the forward-training descriptor of the same geometry as its hint.
-        Primitive forward = kind == Kind.FORWARD ? null : primitive(Kind.FORWARD, g);
+        Primitive forward = kind == Kind.FORWARD ? null : primitive(Kind.FORWARD, g, layout);
         return CACHE.computeIfAbsent(key, k -> create(k, forward));
     }
 
@@ -250,6 +286,8 @@ public final class Convolution {
         Geometry g = key.geometry();
         String detail = key.kind() + " " + g;
         Descs d = forward != null ? forward.descs() : descs(g);
+        // The descriptors the op is defined on: the plain ones, or "any" for oneDNN to choose.
+        Descs op = key.layout() == Layout.PLAIN ? d : anyDescs(g);
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment strides = Primitives.dims(tmp, g.strideHeight(), g.strideWidth());
             // oneDNN counts dilation from 0 (dense); PyTorch from 1.
@@ -259,22 +297,53 @@ public final class Convolution {
             MemorySegment padding = Primitives.dims(tmp, g.padHeight(), g.padWidth());
             MemorySegment desc = Primitives.opDesc(tmp);
             int alg = Dnnl.dnnl_convolution_direct();
+            int[] queries;
             switch (key.kind()) {
-                case FORWARD -> OneDnn.check(Dnnl.dnnl_dilated_convolution_forward_desc_init(desc,
-                        Dnnl.dnnl_forward_training(), alg, d.src(), d.weights(), orNull(d.bias()), d.dst(),
-                        strides, dilates, padding, padding), "dnnl_dilated_convolution_forward_desc_init", detail);
-                case BACKWARD_DATA -> OneDnn.check(Dnnl.dnnl_dilated_convolution_backward_data_desc_init(desc, alg,
-                        d.src(), d.weights(), d.dst(), strides, dilates, padding, padding),
-                        "dnnl_dilated_convolution_backward_data_desc_init", detail);
-                case BACKWARD_WEIGHTS -> OneDnn.check(Dnnl.dnnl_dilated_convolution_backward_weights_desc_init(desc,
-                        alg, d.src(), d.weights(), orNull(d.bias()), d.dst(), strides, dilates, padding, padding),
-                        "dnnl_dilated_convolution_backward_weights_desc_init", detail);
+                case FORWARD -> {
+                    OneDnn.check(Dnnl.dnnl_dilated_convolution_forward_desc_init(desc,
+                            Dnnl.dnnl_forward_training(), alg, op.src(), op.weights(), orNull(d.bias()), op.dst(),
+                            strides, dilates, padding, padding), "dnnl_dilated_convolution_forward_desc_init", detail);
+                    queries = new int[] {Dnnl.dnnl_query_src_md(), Dnnl.dnnl_query_weights_md(),
+                        Dnnl.dnnl_query_dst_md()};
+                }
+                case BACKWARD_DATA -> {
+                    OneDnn.check(Dnnl.dnnl_dilated_convolution_backward_data_desc_init(desc, alg, op.src(),
+                            op.weights(), op.dst(), strides, dilates, padding, padding),
+                            "dnnl_dilated_convolution_backward_data_desc_init", detail);
+                    queries = new int[] {Dnnl.dnnl_query_diff_src_md(), Dnnl.dnnl_query_weights_md(),
+                        Dnnl.dnnl_query_diff_dst_md()};
+                }
+                case BACKWARD_WEIGHTS -> {
+                    OneDnn.check(Dnnl.dnnl_dilated_convolution_backward_weights_desc_init(desc, alg, op.src(),
+                            op.weights(), orNull(d.bias()), op.dst(), strides, dilates, padding, padding),
+                            "dnnl_dilated_convolution_backward_weights_desc_init", detail);
+                    queries = new int[] {Dnnl.dnnl_query_src_md(), Dnnl.dnnl_query_diff_weights_md(),
+                        Dnnl.dnnl_query_diff_dst_md()};
+                }
+                default -> throw new AssertionError(key.kind());
             }
             MemorySegment hint = forward != null ? forward.primitive().descriptor() : MemorySegment.NULL;
-            Primitives.Primitive p = Primitives.create(desc, hint, key.kind() == Kind.FORWARD, detail);
+            Primitives.Primitive p = Primitives.create(desc, hint, key.kind() == Kind.FORWARD, detail, queries);
             CREATED.incrementAndGet();
-            return new Primitive(p, d);
+            Descs wanted = new Descs(unlessSame(p.queried(0), d.src()), unlessSame(p.queried(1), d.weights()), null,
+                    unlessSame(p.queried(2), d.dst()));
+            return new Primitive(p, d, wanted);
         }
+    }
+
+    /** Descriptors of the geometry's shapes with {@code dnnl_format_tag_any}, bias left out. */
+    private static Descs anyDescs(Geometry g) {
+        String what = g.toString();
+        int any = Dnnl.dnnl_format_tag_any();
+        long[] weightDims = g.groups() == 1 ? g.weightShape() : new long[] {g.groups(), g.outChannels() / g.groups(),
+            g.inChannels() / g.groups(), g.kernelHeight(), g.kernelWidth()};
+        return new Descs(Primitives.f32Desc(g.inputShape(), any, what), Primitives.f32Desc(weightDims, any, what), null,
+                Primitives.f32Desc(g.outputShape(), any, what));
+    }
+
+    /** The primitive's descriptor, or null when it is the caller's layout (no reorder needed). */
+    private static MemorySegment unlessSame(MemorySegment chosen, MemorySegment plain) {
+        return chosen == null || Primitives.sameLayout(chosen, plain) ? null : chosen;
     }
 
     private static MemorySegment orNull(MemorySegment md) {

@@ -9,6 +9,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * 2-d max and average pooling on oneDNN (forward and backward), over plain NCHW float32 buffers.
  * Primitives are cached per configuration; max pooling in training fills a workspace (the argmax
  * positions) that the backward pass reads.
+ *
+ * <p>oneDNN 2.6 has no vectorised pooling for plain NCHW on AVX2 (it runs {@code simple_nchw}), so,
+ * like {@link Convolution} with {@link Convolution.Layout#BLOCKED}, the primitives compute in the
+ * channel-blocked {@code nChw8c} layout and each call reorders into and out of it.
  */
 public final class Pooling {
 
@@ -92,7 +96,9 @@ public final class Pooling {
 
     private record Key(Config config, boolean training, boolean backward) {}
 
-    private record Cached(Primitives.Primitive primitive, MemorySegment srcDesc, MemorySegment dstDesc) {}
+    /** A primitive with the caller's plain descriptors and the blocked ones it computes in. */
+    private record Cached(Primitives.Primitive primitive, MemorySegment srcDesc, MemorySegment dstDesc,
+                          MemorySegment blockedSrc, MemorySegment blockedDst) {}
 
     private static final ConcurrentHashMap<Key, Cached> CACHE = new ConcurrentHashMap<>();
 
@@ -118,12 +124,16 @@ public final class Pooling {
         long ws = c.primitive().workspaceBytes();
         if (ws > 0) {
             MemorySegment w = workspace(workspace, ws);
-            Primitives.execute(c.primitive(), new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_DST(), Dnnl.DNNL_ARG_WORKSPACE()},
+            Primitives.executeReordered(c.primitive(),
+                    new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_DST(), Dnnl.DNNL_ARG_WORKSPACE()},
                     new MemorySegment[] {c.srcDesc(), c.dstDesc(), c.primitive().workspaceDesc()},
-                    new MemorySegment[] {s, d, w}, config.toString());
+                    new MemorySegment[] {c.blockedSrc(), c.blockedDst(), null},
+                    new MemorySegment[] {s, d, w}, new boolean[] {false, true, true}, config.toString());
         } else {
-            Primitives.execute(c.primitive(), new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_DST()},
-                    new MemorySegment[] {c.srcDesc(), c.dstDesc()}, new MemorySegment[] {s, d}, config.toString());
+            Primitives.executeReordered(c.primitive(), new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_DST()},
+                    new MemorySegment[] {c.srcDesc(), c.dstDesc()},
+                    new MemorySegment[] {c.blockedSrc(), c.blockedDst()}, new MemorySegment[] {s, d},
+                    new boolean[] {false, true}, config.toString());
         }
     }
 
@@ -136,14 +146,16 @@ public final class Pooling {
         long ws = forward.primitive().workspaceBytes();
         if (ws > 0) {
             MemorySegment w = workspace(workspace, ws);
-            Primitives.execute(c.primitive(),
+            Primitives.executeReordered(c.primitive(),
                     new int[] {Dnnl.DNNL_ARG_DIFF_DST(), Dnnl.DNNL_ARG_DIFF_SRC(), Dnnl.DNNL_ARG_WORKSPACE()},
                     new MemorySegment[] {c.dstDesc(), c.srcDesc(), forward.primitive().workspaceDesc()},
-                    new MemorySegment[] {dd, ds, w}, "backward " + config);
+                    new MemorySegment[] {c.blockedDst(), c.blockedSrc(), null},
+                    new MemorySegment[] {dd, ds, w}, new boolean[] {false, true, false}, "backward " + config);
         } else {
-            Primitives.execute(c.primitive(), new int[] {Dnnl.DNNL_ARG_DIFF_DST(), Dnnl.DNNL_ARG_DIFF_SRC()},
-                    new MemorySegment[] {c.dstDesc(), c.srcDesc()}, new MemorySegment[] {dd, ds},
-                    "backward " + config);
+            Primitives.executeReordered(c.primitive(), new int[] {Dnnl.DNNL_ARG_DIFF_DST(), Dnnl.DNNL_ARG_DIFF_SRC()},
+                    new MemorySegment[] {c.dstDesc(), c.srcDesc()},
+                    new MemorySegment[] {c.blockedDst(), c.blockedSrc()}, new MemorySegment[] {dd, ds},
+                    new boolean[] {false, true}, "backward " + config);
         }
     }
 
@@ -166,15 +178,18 @@ public final class Pooling {
             String what = config.toString();
             MemorySegment src = Primitives.f32Desc(config.srcDims(), Dnnl.dnnl_nchw(), what);
             MemorySegment dst = Primitives.f32Desc(config.dstDims(), Dnnl.dnnl_nchw(), what);
+            MemorySegment blockedSrc = Primitives.f32Desc(config.srcDims(), Dnnl.dnnl_nChw8c(), what);
+            MemorySegment blockedDst = Primitives.f32Desc(config.dstDims(), Dnnl.dnnl_nChw8c(), what);
             try (Arena tmp = Arena.ofConfined()) {
                 MemorySegment desc = Primitives.opDesc(tmp);
                 MemorySegment[] g = geometry(tmp, config);
                 OneDnn.check(Dnnl.dnnl_pooling_v2_forward_desc_init(desc,
                         training ? Dnnl.dnnl_forward_training() : Dnnl.dnnl_forward_inference(),
-                        config.kind().algorithm(), src, dst, g[0], g[1], g[2], g[3], g[3]),
+                        config.kind().algorithm(), blockedSrc, blockedDst, g[0], g[1], g[2], g[3], g[3]),
                         "dnnl_pooling_v2_forward_desc_init", what);
                 // The training primitive's descriptor is the hint its backward primitive needs.
-                return new Cached(Primitives.create(desc, MemorySegment.NULL, training, what), src, dst);
+                return new Cached(Primitives.create(desc, MemorySegment.NULL, training, what), src, dst, blockedSrc,
+                        blockedDst);
             }
         });
     }
@@ -184,10 +199,11 @@ public final class Pooling {
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment desc = Primitives.opDesc(tmp);
             MemorySegment[] g = geometry(tmp, config);
-            OneDnn.check(Dnnl.dnnl_pooling_v2_backward_desc_init(desc, config.kind().algorithm(), forward.srcDesc(),
-                    forward.dstDesc(), g[0], g[1], g[2], g[3], g[3]), "dnnl_pooling_v2_backward_desc_init", what);
+            OneDnn.check(Dnnl.dnnl_pooling_v2_backward_desc_init(desc, config.kind().algorithm(),
+                    forward.blockedSrc(), forward.blockedDst(), g[0], g[1], g[2], g[3], g[3]),
+                    "dnnl_pooling_v2_backward_desc_init", what);
             return new Cached(Primitives.create(desc, forward.primitive().descriptor(), false, what), forward.srcDesc(),
-                    forward.dstDesc());
+                    forward.dstDesc(), forward.blockedSrc(), forward.blockedDst());
         }
     }
 

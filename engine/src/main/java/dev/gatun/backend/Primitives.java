@@ -6,6 +6,7 @@ import dev.gatun.bindings.dnnl.dnnl_memory_desc_t;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The plumbing every oneDNN primitive shares: memory descriptors, primitive creation with a
@@ -25,7 +26,18 @@ final class Primitives {
      * and its scratchpad and workspace descriptors with their sizes (null and 0 when unused).
      */
     record Primitive(MemorySegment handle, MemorySegment descriptor, MemorySegment scratchpadDesc,
-                     long scratchpadBytes, MemorySegment workspaceDesc, long workspaceBytes) {}
+                     long scratchpadBytes, MemorySegment workspaceDesc, long workspaceBytes, MemorySegment[] queried) {
+
+        /** The memory descriptor of the i-th query given to {@link #create}. */
+        MemorySegment queried(int i) {
+            return queried[i];
+        }
+    }
+
+    /** Reorder primitives between two process-lifetime memory descriptors, by their addresses. */
+    private record ReorderKey(long from, long to) {}
+
+    private static final ConcurrentHashMap<ReorderKey, Primitive> REORDERS = new ConcurrentHashMap<>();
 
     /** A plain f32 memory descriptor of the given dims and format tag, allocated for the process. */
     static MemorySegment f32Desc(long[] dims, int tag, String what) {
@@ -56,6 +68,17 @@ final class Primitives {
      * {@code keepDescriptor}.
      */
     static Primitive create(MemorySegment opDesc, MemorySegment hint, boolean keepDescriptor, String what) {
+        return create(opDesc, hint, keepDescriptor, what, new int[0]);
+    }
+
+    /**
+     * As {@link #create(MemorySegment, MemorySegment, boolean, String)}, also keeping process-lifetime
+     * copies of the memory descriptors the primitive chose for the given queries
+     * ({@code dnnl_query_src_md} etc.), which differ from the caller's when it passed
+     * {@code dnnl_format_tag_any}.
+     */
+    static Primitive create(MemorySegment opDesc, MemorySegment hint, boolean keepDescriptor, String what,
+                            int... mdQueries) {
         NativeLibraries.load();
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment attrOut = tmp.allocate(ValueLayout.ADDRESS);
@@ -77,11 +100,110 @@ final class Primitives {
                 MemorySegment workspace = copyQueried(pd, Dnnl.dnnl_query_workspace_md());
                 MemorySegment primOut = tmp.allocate(ValueLayout.ADDRESS);
                 OneDnn.check(Dnnl.dnnl_primitive_create(primOut, pd), "dnnl_primitive_create", what);
+                MemorySegment[] queried = new MemorySegment[mdQueries.length];
+                for (int i = 0; i < mdQueries.length; i++) {
+                    queried[i] = copyQueried(pd, mdQueries[i]);
+                }
                 return new Primitive(primOut.get(ValueLayout.ADDRESS, 0), keepDescriptor ? pd : null, scratch,
-                        size(scratch), workspace, size(workspace));
+                        size(scratch), workspace, size(workspace), queried);
             } finally {
                 if (!keepDescriptor) {
                     Dnnl.dnnl_primitive_desc_destroy(pd);
+                }
+            }
+        }
+    }
+
+    /** Whether two memory descriptors describe the same layout. */
+    static boolean sameLayout(MemorySegment a, MemorySegment b) {
+        return Dnnl.dnnl_memory_desc_equal(a, b) != 0;
+    }
+
+    /** Bytes a buffer of this memory descriptor occupies (blocked layouts pad their blocked dimension). */
+    static long bytes(MemorySegment md) {
+        return Dnnl.dnnl_memory_desc_get_size(md);
+    }
+
+    /** The cached reorder primitive from one layout to another (process-lifetime descriptors). */
+    static Primitive reorder(MemorySegment from, MemorySegment to) {
+        return REORDERS.computeIfAbsent(new ReorderKey(from.address(), to.address()), k -> createReorder(from, to));
+    }
+
+    private static Primitive createReorder(MemorySegment from, MemorySegment to) {
+        NativeLibraries.load();
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment attrOut = tmp.allocate(ValueLayout.ADDRESS);
+            OneDnn.check(Dnnl.dnnl_primitive_attr_create(attrOut), "dnnl_primitive_attr_create");
+            MemorySegment attr = attrOut.get(ValueLayout.ADDRESS, 0);
+            MemorySegment pd;
+            try {
+                OneDnn.check(Dnnl.dnnl_primitive_attr_set_scratchpad_mode(attr, Dnnl.dnnl_scratchpad_mode_user()),
+                        "dnnl_primitive_attr_set_scratchpad_mode");
+                MemorySegment pdOut = tmp.allocate(ValueLayout.ADDRESS);
+                MemorySegment engine = OneDnn.cpuEngine();
+                OneDnn.check(Dnnl.dnnl_reorder_primitive_desc_create(pdOut, from, engine, to, engine, attr),
+                        "dnnl_reorder_primitive_desc_create");
+                pd = pdOut.get(ValueLayout.ADDRESS, 0);
+            } finally {
+                Dnnl.dnnl_primitive_attr_destroy(attr);
+            }
+            try {
+                MemorySegment scratch = copyQueried(pd, Dnnl.dnnl_query_scratchpad_md());
+                MemorySegment primOut = tmp.allocate(ValueLayout.ADDRESS);
+                OneDnn.check(Dnnl.dnnl_primitive_create(primOut, pd), "dnnl_primitive_create", "reorder");
+                return new Primitive(primOut.get(ValueLayout.ADDRESS, 0), null, scratch, size(scratch), null, 0,
+                        new MemorySegment[0]);
+            } finally {
+                Dnnl.dnnl_primitive_desc_destroy(pd);
+            }
+        }
+    }
+
+    /** Copies {@code src} (laid out as {@code from}) into {@code dst} (laid out as {@code to}). */
+    static void reorder(MemorySegment from, MemorySegment src, MemorySegment to, MemorySegment dst) {
+        execute(reorder(from, to), new int[] {Dnnl.DNNL_ARG_FROM(), Dnnl.DNNL_ARG_TO()},
+                new MemorySegment[] {from, to}, new MemorySegment[] {src, dst}, "reorder");
+    }
+
+    /**
+     * Executes {@code p} like {@link #execute}, where the primitive may compute in other layouts than the
+     * caller's buffers have: argument i is given in {@code userDescs[i]} but the primitive wants
+     * {@code primDescs[i]} (null or equal: no reorder). Inputs are reordered into temporary buffers
+     * before, outputs ({@code outputs[i]}) out of them after. Temporaries live for this call.
+     */
+    static void executeReordered(Primitive p, int[] kinds, MemorySegment[] userDescs, MemorySegment[] primDescs,
+                                 MemorySegment[] data, boolean[] outputs, String what) {
+        int n = kinds.length;
+        MemorySegment[] descs = userDescs.clone();
+        MemorySegment[] buffers = data.clone();
+        boolean any = false;
+        for (int i = 0; i < n; i++) {
+            if (primDescs[i] != null && primDescs[i] != userDescs[i]) {
+                any = true;
+                break;
+            }
+        }
+        if (!any) {
+            execute(p, kinds, descs, buffers, what);
+            return;
+        }
+        try (Arena call = Arena.ofConfined()) {
+            for (int i = 0; i < n; i++) {
+                MemorySegment want = primDescs[i];
+                if (want == null || want == userDescs[i]) {
+                    continue;
+                }
+                MemorySegment tmp = call.allocate(bytes(want), 64);
+                if (!outputs[i]) {
+                    reorder(userDescs[i], data[i], want, tmp);
+                }
+                descs[i] = want;
+                buffers[i] = tmp;
+            }
+            execute(p, kinds, descs, buffers, what);
+            for (int i = 0; i < n; i++) {
+                if (outputs[i] && buffers[i] != data[i]) {
+                    reorder(descs[i], buffers[i], userDescs[i], data[i]);
                 }
             }
         }

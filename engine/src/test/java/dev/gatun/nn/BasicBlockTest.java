@@ -4,10 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.gatun.ops.Arithmetic;
 import dev.gatun.ops.GradCheck;
+import dev.gatun.ops.Reduce;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
+import dev.gatun.testing.Fixtures;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class BasicBlockTest {
@@ -40,6 +45,50 @@ class BasicBlockTest {
             Tensor y = same.forward(x);
             float[] v = y.toArray();
             for (float f : v) assertTrue(f >= 0, "ends in ReLU");
+        }
+    }
+
+    /** Both shortcuts against PyTorch (scripts/golden/block_fixtures.py): train step, running stats, eval. */
+    @Test
+    void matchesPyTorch() {
+        for (JsonNode c : Fixtures.load("basicblock.json").get("cases")) {
+            String name = c.get("name").asText();
+            try (BasicBlock block = new BasicBlock(c.get("in").asLong(), c.get("out").asLong(), c.get("stride").asInt());
+                 Scope s = Scope.open()) {
+                Map<String, Tensor> params = block.namedParameters();
+                Map<String, Tensor> buffers = block.namedBuffers();
+                c.get("state").fields().forEachRemaining(e -> {
+                    Tensor t = params.containsKey(e.getKey()) ? params.get(e.getKey()) : buffers.get(e.getKey());
+                    assertTrue(t != null, name + ": no tensor named " + e.getKey());
+                    t.copyFrom(Fixtures.floats(e.getValue()));
+                });
+                Tensor x = Tensor.fromArray(Fixtures.floats(c.get("x")), Fixtures.longs(c.get("shape")))
+                        .requiresGrad(true);
+                block.train();
+                Tensor y = block.forward(x);
+                assertArrayEquals(Fixtures.longs(c.get("y_shape")), y.shape(), name);
+                assertClose(name + " y", Fixtures.floats(c.get("y")), y.toArray(), 2e-5);
+                Tensor r = Tensor.fromArray(Fixtures.floats(c.get("r")), y.shape());
+                Reduce.sum(Arithmetic.mul(y, r)).backward();
+                assertClose(name + " grad x", Fixtures.floats(c.get("grad_x")), x.grad().toArray(), 1e-4);
+                c.get("grads").fields().forEachRemaining(e -> assertClose(name + " grad " + e.getKey(),
+                        Fixtures.floats(e.getValue()), params.get(e.getKey()).grad().toArray(), 2e-4));
+                c.get("running_after").fields().forEachRemaining(e -> assertClose(name + " " + e.getKey(),
+                        Fixtures.floats(e.getValue()), buffers.get(e.getKey()).toArray(), 1e-5));
+                block.eval();
+                assertClose(name + " eval y", Fixtures.floats(c.get("y_eval")), block.forward(x).toArray(), 2e-5);
+            }
+        }
+    }
+
+    /** |expected − actual| ≤ tol · (1 + |expected|) element by element. */
+    private static void assertClose(String what, float[] expected, float[] actual, double tol) {
+        assertEquals(expected.length, actual.length, what + ": length");
+        for (int i = 0; i < expected.length; i++) {
+            double diff = Math.abs(expected[i] - actual[i]);
+            if (diff > tol * (1 + Math.abs(expected[i]))) {
+                throw new AssertionError(what + "[" + i + "]: expected " + expected[i] + ", got " + actual[i]);
+            }
         }
     }
 }
