@@ -10,16 +10,28 @@ import java.util.List;
  */
 abstract sealed class AdamFamily extends Optimizer permits Adam, AdamW {
 
-    /** First moments m, second moments v, and their running maxima v̂ₘₐₓ (AMSGrad only). */
-    private final Tensor[] firstMoments;
-    private final Tensor[] secondMoments;
-    private final Tensor[] maxSecondMoments;
+    /**
+     * First moments m, second moments v, and their running maxima v̂ₘₐₓ (AMSGrad only), per parameter.
+     * They live on the Java heap: only the parameter and its gradient travel between native memory and
+     * the update loop (one bulk copy each way), which reads and writes the moments in place. The loop
+     * indexes every array alike, so that C2 vectorises it.
+     */
+    private final float[][] firstMoments;
+    private final float[][] secondMoments;
+    private final float[][] maxSecondMoments;
+
+    /**
+     * Heap copies of the parameter being updated and its gradient, as large as the largest parameter;
+     * an optimizer is used by one thread at a time.
+     */
+    private float[] pCopy = new float[0];
+    private float[] gCopy = new float[0];
 
     AdamFamily(List<Tensor> parameters, double learningRate) {
         super(parameters, learningRate);
-        this.firstMoments = new Tensor[parameters.size()];
-        this.secondMoments = new Tensor[parameters.size()];
-        this.maxSecondMoments = new Tensor[parameters.size()];
+        this.firstMoments = new float[parameters.size()][];
+        this.secondMoments = new float[parameters.size()][];
+        this.maxSecondMoments = new float[parameters.size()][];
     }
 
     abstract double beta1();
@@ -39,40 +51,68 @@ abstract sealed class AdamFamily extends Optimizer permits Adam, AdamW {
     @Override
     protected final void update(int index, Tensor parameter, Tensor gradient) {
         boolean amsgrad = amsgrad();
-        if (firstMoments[index] == null) {
-            firstMoments[index] = newState(parameter);
-            secondMoments[index] = newState(parameter);
-            if (amsgrad) maxSecondMoments[index] = newState(parameter);
+        long size = parameter.numel();
+        if (gradient.numel() != size) {
+            throw new IllegalArgumentException("gradient of " + gradient.numel() + " elements for a parameter of " + size);
         }
+        if (firstMoments[index] == null) {
+            if (size > Integer.MAX_VALUE - 8) {
+                throw new IllegalArgumentException("Adam keeps its moments in Java arrays; a parameter of " + size
+                        + " elements is larger than one can hold");
+            }
+            firstMoments[index] = new float[(int) size];
+            secondMoments[index] = new float[(int) size];
+            if (amsgrad) maxSecondMoments[index] = new float[(int) size];
+        }
+        float[] m = firstMoments[index];
+        float[] v = secondMoments[index];
+        float[] vMax = maxSecondMoments[index];
         long t = parameterSteps(index);
         double c1 = 1 - Math.pow(beta1(), t);
         double c2 = 1 - Math.pow(beta2(), t);
         float stepSize = (float) (learningRate() / c1);
-        float sqrtC2 = (float) Math.sqrt(c2);
+        float invSqrtC2 = (float) (1 / Math.sqrt(c2));
         boolean decoupled = decoupledWeightDecay() != 0;
-        float decay = (float) (1 - learningRate() * decoupledWeightDecay());
+        float decay = decoupled ? (float) (1 - learningRate() * decoupledWeightDecay()) : 1f;
         float beta1 = (float) beta1();
         float beta2 = (float) beta2();
         float oneMinusBeta1 = (float) (1 - beta1());
         float oneMinusBeta2 = (float) (1 - beta2());
         float eps = (float) eps();
         float wd = (float) gradientWeightDecay();
-        updateInChunks(parameter, gradient, (p, g, state, n) -> {
-            float[] m = state[0], v = state[1], vMax = state[2];
+        int n = (int) size;
+        if (pCopy.length < n) {
+            pCopy = new float[n];
+            gCopy = new float[n];
+        }
+        float[] p = pCopy;
+        float[] g = gCopy;
+        load(parameter, 0, p, n);
+        load(gradient, 0, g, n);
+        if (amsgrad) {
             for (int i = 0; i < n; i++) {
-                float pv = decoupled ? p[i] * decay : p[i];
+                float pv = p[i] * decay;
                 float gv = g[i] + wd * pv;
                 float mv = beta1 * m[i] + oneMinusBeta1 * gv;
                 float vv = beta2 * v[i] + oneMinusBeta2 * gv * gv;
                 m[i] = mv;
                 v[i] = vv;
-                if (amsgrad) {
-                    vv = Math.max(vMax[i], vv);
-                    vMax[i] = vv;
-                }
-                float denominator = (float) Math.sqrt(vv) / sqrtC2 + eps;
-                p[i] = pv + (-stepSize * mv) / denominator;
+                vv = Math.max(vMax[i], vv);
+                vMax[i] = vv;
+                p[i] = pv - stepSize * mv / ((float) Math.sqrt(vv) * invSqrtC2 + eps);
             }
-        }, firstMoments[index], secondMoments[index], maxSecondMoments[index]);
+        } else {
+            // Without the AMSGrad branch, so that the loop vectorises.
+            for (int i = 0; i < n; i++) {
+                float pv = p[i] * decay;
+                float gv = g[i] + wd * pv;
+                float mv = beta1 * m[i] + oneMinusBeta1 * gv;
+                float vv = beta2 * v[i] + oneMinusBeta2 * gv * gv;
+                m[i] = mv;
+                v[i] = vv;
+                p[i] = pv - stepSize * mv / ((float) Math.sqrt(vv) * invSqrtC2 + eps);
+            }
+        }
+        store(p, n, parameter, 0);
     }
 }
