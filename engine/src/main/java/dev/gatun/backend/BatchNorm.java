@@ -10,6 +10,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * statistics out), the inference forward pass (given statistics in), and the training backward pass
  * (gradients of the input and, with {@code affine}, of scale γ and shift β).
  *
+ * <p>With spatial dimensions (H·W > 1) the primitives compute in the channel-blocked {@code nChw8c}
+ * layout, reordering into and out of it, since oneDNN 2.6 has only a scalar kernel for plain NCHW
+ * ({@code ncsp_bnorm}); [N, C] inputs stay plain.
+ *
  * <p>oneDNN's variance is the biased (population) one, as the normalization itself uses; the running
  * estimate PyTorch keeps uses the unbiased one, which the caller derives.
  */
@@ -45,7 +49,9 @@ public final class BatchNorm {
 
     private record Key(Config config, Pass pass) {}
 
-    private record Cached(Primitives.Primitive primitive, MemorySegment dataDesc, MemorySegment channelDesc) {}
+    /** A primitive, the plain data and channel descriptors, and the data layout it computes in (null: plain). */
+    private record Cached(Primitives.Primitive primitive, MemorySegment dataDesc, MemorySegment channelDesc,
+                          MemorySegment blockedData) {}
 
     private static final ConcurrentHashMap<Key, Cached> CACHE = new ConcurrentHashMap<>();
 
@@ -95,7 +101,10 @@ public final class BatchNorm {
             descs[5] = p.channelDesc();
             data[5] = Primitives.region("batchNorm: shift", shift, 0, config.c());
         }
-        Primitives.execute(p.primitive(), kinds, descs, data, pass + " " + config);
+        MemorySegment[] wanted = {p.blockedData(), p.blockedData(), null, null, null, null};
+        boolean[] outputs = {false, true, false, false, false, false};
+        Primitives.executeReordered(p.primitive(), kinds, descs, java.util.Arrays.copyOf(wanted, count), data,
+                java.util.Arrays.copyOf(outputs, count), pass + " " + config);
     }
 
     /**
@@ -142,7 +151,12 @@ public final class BatchNorm {
             descs[i] = p.channelDesc();
             data[i] = Primitives.region("batchNorm backward: diff_shift", diffShift, 0, c);
         }
-        Primitives.execute(p.primitive(), kinds, descs, data, "backward " + config);
+        // src, mean, variance, diff_dst, diff_src, then the channel-sized arguments.
+        MemorySegment b = p.blockedData();
+        MemorySegment[] wanted = {b, null, null, b, b, null, null, null, null};
+        boolean[] outputs = {false, false, false, false, true, false, false, false, false};
+        Primitives.executeReordered(p.primitive(), kinds, descs, java.util.Arrays.copyOf(wanted, count), data,
+                java.util.Arrays.copyOf(outputs, count), "backward " + config);
     }
 
     private static Cached primitive(Config config, Pass pass) {
@@ -161,22 +175,25 @@ public final class BatchNorm {
                 : Primitives.f32Desc(config.dims(), Dnnl.dnnl_nchw(), what);
         MemorySegment channel = training != null ? training.channelDesc()
                 : Primitives.f32Desc(new long[] {config.c()}, Dnnl.dnnl_a(), what);
+        MemorySegment blocked = training != null ? training.blockedData()
+                : config.h() * config.w() > 1 ? Primitives.f32Desc(config.dims(), Dnnl.dnnl_nChw8c(), what) : null;
+        MemorySegment opData = blocked != null ? blocked : data;
         int flags = config.affine() ? Dnnl.dnnl_use_scale() | Dnnl.dnnl_use_shift() : Dnnl.dnnl_normalization_flags_none();
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment desc = Primitives.opDesc(tmp);
             switch (pass) {
                 case TRAINING -> OneDnn.check(Dnnl.dnnl_batch_normalization_forward_desc_init(desc,
-                        Dnnl.dnnl_forward_training(), data, config.eps(), flags),
+                        Dnnl.dnnl_forward_training(), opData, config.eps(), flags),
                         "dnnl_batch_normalization_forward_desc_init", what);
                 case INFERENCE -> OneDnn.check(Dnnl.dnnl_batch_normalization_forward_desc_init(desc,
-                        Dnnl.dnnl_forward_inference(), data, config.eps(), flags | Dnnl.dnnl_use_global_stats()),
+                        Dnnl.dnnl_forward_inference(), opData, config.eps(), flags | Dnnl.dnnl_use_global_stats()),
                         "dnnl_batch_normalization_forward_desc_init", what);
                 case BACKWARD -> OneDnn.check(Dnnl.dnnl_batch_normalization_backward_desc_init(desc,
-                        config.affine() ? Dnnl.dnnl_backward() : Dnnl.dnnl_backward_data(), data, data, config.eps(),
+                        config.affine() ? Dnnl.dnnl_backward() : Dnnl.dnnl_backward_data(), opData, opData, config.eps(),
                         flags), "dnnl_batch_normalization_backward_desc_init", what);
             }
             MemorySegment hint = training != null ? training.primitive().descriptor() : MemorySegment.NULL;
-            return new Cached(Primitives.create(desc, hint, pass == Pass.TRAINING, what), data, channel);
+            return new Cached(Primitives.create(desc, hint, pass == Pass.TRAINING, what), data, channel, blocked);
         }
     }
 }

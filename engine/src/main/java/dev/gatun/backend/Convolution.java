@@ -286,8 +286,12 @@ public final class Convolution {
         Geometry g = key.geometry();
         String detail = key.kind() + " " + g;
         Descs d = forward != null ? forward.descs() : descs(g);
-        // The descriptors the op is defined on: the plain ones, or "any" for oneDNN to choose.
-        Descs op = key.layout() == Layout.PLAIN ? d : anyDescs(g);
+        // The descriptors the op is defined on: the plain ones, or "any" for oneDNN to choose. When the
+        // forward pass kept src plain (few input channels), the backward passes run plain too: blocked,
+        // they would pad src to eight channels, and a plain src beside a blocked diff_dst has only the
+        // reference kernel.
+        boolean plain = key.layout() == Layout.PLAIN || forward != null && forward.wanted().src() == null;
+        Descs op = plain ? d : anyDescs(g);
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment strides = Primitives.dims(tmp, g.strideHeight(), g.strideWidth());
             // oneDNN counts dilation from 0 (dense); PyTorch from 1.
