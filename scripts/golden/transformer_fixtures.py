@@ -93,6 +93,15 @@ def main():
                      {"batch_first": True, "norm_first": True, "attn_mask": causal.flatten().int().tolist(),
                       "attn_mask_shape": [T, T]}))
 
+    enc_pad = nn.TransformerEncoderLayer(E, HEADS, dim_feedforward=FFN, dropout=0.0)
+    randomize(enc_pad)
+    src_padding = torch.zeros(B, T, dtype=torch.bool)
+    src_padding[1, 3:] = True
+    cases.append(run("encoder_post_norm_key_padding", enc_pad, {"x": leaf(T, B, E)},
+                     lambda m, i: m(i["x"], src_key_padding_mask=src_padding),
+                     {"batch_first": False, "norm_first": False,
+                      "key_padding_mask": src_padding.flatten().int().tolist(), "key_padding_mask_shape": [B, T]}))
+
     out = {"script": "scripts/golden/transformer_fixtures.py", "torch": torch.__version__,
            "sizes": {"B": B, "T": T, "E": E, "heads": HEADS, "ffn": FFN}, "cases": cases}
     path = os.path.join(os.path.dirname(__file__), "..", "..", "engine", "src", "test", "resources", "golden",

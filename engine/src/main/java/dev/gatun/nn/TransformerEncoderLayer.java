@@ -126,17 +126,26 @@ public final class TransformerEncoderLayer extends Module {
 
     /** The layer on {@code src} with an additive attention mask ([T, T] or [B·nhead, T, T]) or null. */
     public Tensor forward(Tensor src, Tensor mask) {
+        return forward(src, mask, null);
+    }
+
+    /**
+     * The layer on {@code src} with an additive attention mask ([T, T] or [B·nhead, T, T]) and an
+     * additive key padding mask ([B, T]), each possibly null ({@code src_mask} and
+     * {@code src_key_padding_mask} in PyTorch).
+     */
+    public Tensor forward(Tensor src, Tensor mask, Tensor keyPaddingMask) {
         Tensor x = src;
         if (options.normFirst()) {
-            x = Arithmetic.add(x, selfAttentionBlock(norm1.forward(x), mask));
+            x = Arithmetic.add(x, selfAttentionBlock(norm1.forward(x), mask, keyPaddingMask));
             return Arithmetic.add(x, feedForwardBlock(norm2.forward(x)));
         }
-        x = norm1.forward(Arithmetic.add(x, selfAttentionBlock(x, mask)));
+        x = norm1.forward(Arithmetic.add(x, selfAttentionBlock(x, mask, keyPaddingMask)));
         return norm2.forward(Arithmetic.add(x, feedForwardBlock(x)));
     }
 
-    private Tensor selfAttentionBlock(Tensor x, Tensor mask) {
-        return dropout1.forward(selfAttn.forward(x, x, x, mask));
+    private Tensor selfAttentionBlock(Tensor x, Tensor mask, Tensor keyPaddingMask) {
+        return dropout1.forward(selfAttn.forward(x, x, x, mask, keyPaddingMask));
     }
 
     private Tensor feedForwardBlock(Tensor x) {

@@ -108,6 +108,11 @@ class TransformerTest extends ScopedTest {
             Tensor causal = booleanMask(fixtureCase("encoder_pre_norm_causal_batch_first"), "attn_mask");
             assertMatchesPyTorch("encoder_pre_norm_causal_batch_first", layer, in -> layer.forward(in.get("x"), causal));
         }
+        try (TransformerEncoderLayer layer = new TransformerEncoderLayer(8, 2, options)) {
+            Tensor padding = booleanMask(fixtureCase("encoder_post_norm_key_padding"), "key_padding_mask");
+            assertMatchesPyTorch("encoder_post_norm_key_padding", layer,
+                    in -> layer.forward(in.get("x"), null, padding));
+        }
     }
 
     @Test
