@@ -102,8 +102,25 @@ def main():
                      {"batch_first": False, "norm_first": False,
                       "key_padding_mask": src_padding.flatten().int().tolist(), "key_padding_mask_shape": [B, T]}))
 
+    # Five Adam steps (lr 1e-2) of the post-norm layer on MSE to a random target: the losses before each step.
+    enc_train = nn.TransformerEncoderLayer(E, HEADS, dim_feedforward=FFN, dropout=0.0)
+    start = {k: flat(p) for k, p in enc_train.named_parameters()}
+    x = torch.randn(T, B, E)
+    target = torch.randn(T, B, E)
+    optimizer = torch.optim.Adam(enc_train.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(5):
+        optimizer.zero_grad()
+        loss = nn.functional.mse_loss(enc_train(x), target)
+        losses.append(loss.item())
+        loss.backward()
+        optimizer.step()
+    training = {"params": start, "x": flat(x), "x_shape": [T, B, E], "target": flat(target), "lr": 1e-2,
+                "losses": losses}
+
     out = {"script": "scripts/golden/transformer_fixtures.py", "torch": torch.__version__,
-           "sizes": {"B": B, "T": T, "E": E, "heads": HEADS, "ffn": FFN}, "cases": cases}
+           "sizes": {"B": B, "T": T, "E": E, "heads": HEADS, "ffn": FFN}, "cases": cases,
+           "training": training}
     path = os.path.join(os.path.dirname(__file__), "..", "..", "engine", "src", "test", "resources", "golden",
                         "transformer.json")
     with open(path, "w") as f:

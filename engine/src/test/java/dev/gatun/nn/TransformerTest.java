@@ -10,7 +10,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.gatun.ops.Arithmetic;
 import dev.gatun.ops.Attention;
+import dev.gatun.ops.Loss;
 import dev.gatun.ops.Reduce;
+import dev.gatun.optim.Adam;
+import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
 import dev.gatun.testing.Fixtures;
 import dev.gatun.testing.ScopedTest;
@@ -112,6 +115,32 @@ class TransformerTest extends ScopedTest {
             Tensor padding = booleanMask(fixtureCase("encoder_post_norm_key_padding"), "key_padding_mask");
             assertMatchesPyTorch("encoder_post_norm_key_padding", layer,
                     in -> layer.forward(in.get("x"), null, padding));
+        }
+    }
+
+    @Test
+    void adamStepsFollowPyTorch() {
+        JsonNode c = FIXTURE.get("training");
+        var options = TransformerEncoderLayer.Options.defaults().withDimFeedforward(16).withDropout(0f);
+        try (TransformerEncoderLayer layer = new TransformerEncoderLayer(8, 2, options);
+             Adam adam = new Adam(layer.parameters(), c.get("lr").asDouble())) {
+            layer.namedParameters().forEach((k, t) -> t.copyFrom(Fixtures.floats(c.get("params").get(k))));
+            long[] shape = Fixtures.longs(c.get("x_shape"));
+            Tensor x = Tensor.zeros(shape).copyFrom(Fixtures.floats(c.get("x")));
+            Tensor target = Tensor.zeros(shape).copyFrom(Fixtures.floats(c.get("target")));
+            float[] expected = Fixtures.floats(c.get("losses"));
+            float[] losses = new float[expected.length];
+            for (int step = 0; step < losses.length; step++) {
+                try (Scope s = Scope.open()) {
+                    adam.zeroGrad();
+                    Tensor loss = Loss.mse(layer.forward(x), target);
+                    losses[step] = loss.item();
+                    loss.backward();
+                    adam.step();
+                }
+            }
+            assertClose(expected, losses, 1e-5, 1e-4, "losses before each Adam step");
+            assertTrue(losses[4] < losses[0], "the loss falls");
         }
     }
 
