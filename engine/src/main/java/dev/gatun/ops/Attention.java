@@ -22,10 +22,11 @@ import java.util.random.RandomGenerator;
  *   ∂Q = s·∂S·K    ∂K = s·∂Sᵀ·Q         ∂M = ∂S summed to M's shape
  * </pre>
  *
- * The four products are batched GEMMs through {@link MatMul}, reading transposed and strided operands
- * (e.g. heads sliced out of a packed projection) in place; the softmax, mask and dropout run in one
- * pass over the scores. Only P̃ (and the dropout mask) are kept for backward. A row whose every key is
- * masked gives NaN, as in PyTorch.
+ * The four products (and the two of backward that make ∂Q and ∂K) are batched GEMMs through
+ * {@link MatMul}, reading transposed and strided operands (e.g. heads sliced out of a projection) in
+ * place; scaling, mask, softmax and dropout run over the scores as one Java array. For backward the op
+ * keeps P, P̃ and the dropout mask as Java arrays, so no native memory outlives the call. A row whose
+ * every key is masked gives NaN, as in PyTorch.
  */
 public final class Attention {
 
