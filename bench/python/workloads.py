@@ -68,6 +68,96 @@ WORKLOADS = {
 }
 
 
+def transformer():
+    return nn.TransformerEncoderLayer(128, 4, dim_feedforward=512, dropout=0.1, batch_first=True)
+
+
+def transformer_flops(model, x, train):
+    """Multiply-add FLOPs of one encoder layer on x [B, T, E]: the four projections, Q·Kᵀ and P·V, the FFN;
+    training counts backward as twice the forward."""
+    b, t, e = x.shape
+    n = b * t
+    ffn = model.linear1.out_features
+    forward = 2.0 * n * e * 3 * e + 2.0 * n * e * e + 2 * 2.0 * b * t * t * e + 2 * 2.0 * n * e * ffn
+    return 3 * forward if train else forward
+
+
+# Rows whose loss is the mean squared error to a random target of the output's shape:
+# name -> (model factory, input shape, optimizer factory, FLOPs of a step)
+REGRESSION_WORKLOADS = {
+    "transformer_train_b16_t64": (transformer, (16, 64, 128), lambda p: torch.optim.Adam(p, lr=1e-3),
+                                  transformer_flops),
+}
+
+
+def write_regression_init(directory):
+    for i, (name, (factory, shape, _, _)) in enumerate(REGRESSION_WORKLOADS.items()):
+        torch.manual_seed(4321 + i)
+        model = factory()
+        arrays = [(k, v.detach().float().numpy()) for k, v in model.state_dict().items()]
+        arrays.append(("x", torch.randn(*shape).numpy()))
+        arrays.append(("y", torch.randn(*shape).numpy()))
+        write_arrays(directory, name, arrays)
+
+
+def write_arrays(directory, name, arrays):
+    offset = 0
+    with open(os.path.join(directory, name + ".bin"), "wb") as b, open(os.path.join(directory, name + ".txt"), "w") as t:
+        for key, a in arrays:
+            a = np.ascontiguousarray(a, dtype="<f4")
+            b.write(a.tobytes())
+            dims = ",".join(str(d) for d in a.shape) if a.ndim else "-"
+            t.write(f"{key} {dims} {offset} {a.size}\n")
+            offset += a.size
+
+
+def run_regression(args):
+    """Times (or with --check, runs twice without dropout) one MSE training step of a REGRESSION_WORKLOADS row."""
+    factory, shape, optimizer_factory, count_flops = REGRESSION_WORKLOADS[args.workload]
+    init = read_init(args.init, args.workload)
+    model = factory()
+    model.load_state_dict({k: v for k, v in init.items() if k not in ("x", "y")}, strict=True)
+    x, y = init["x"], init["y"]
+    optimizer = optimizer_factory(model.parameters())
+    loss_fn = nn.MSELoss()
+
+    def step():
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        value = loss.item()
+        loss.backward()
+        optimizer.step()
+        return value
+
+    result = {"system": "pytorch", "workload": args.workload, "threads": args.threads}
+    if args.check:
+        for m in model.modules():
+            if isinstance(m, nn.Dropout):
+                m.eval()
+            if isinstance(m, nn.MultiheadAttention):
+                m.dropout = 0.0  # the attention weights' dropout is not an nn.Dropout module
+        result["losses"] = [step(), step()]
+    else:
+        result.update(time_steps(step, args))
+    result["flops"] = count_flops(model, x, True)
+    result["rss_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print(json.dumps(result))
+
+
+def time_steps(step, args):
+    end = time.perf_counter() + args.warmup_seconds
+    warm = 0
+    while warm < 5 or time.perf_counter() < end:
+        step()
+        warm += 1
+    ms = []
+    for _ in range(args.steps):
+        t0 = time.perf_counter()
+        step()
+        ms.append((time.perf_counter() - t0) * 1e3)
+    return {"ms": ms, "warmup_steps": warm}
+
+
 def write_init(directory):
     os.makedirs(directory, exist_ok=True)
     for i, (name, (factory, shape, classes, _)) in enumerate(WORKLOADS.items()):
@@ -133,12 +223,16 @@ def main():
     parser.add_argument("--list", action="store_true")
     args = parser.parse_args()
     if args.list:
-        print(" ".join(WORKLOADS))
+        print(" ".join(list(WORKLOADS) + list(REGRESSION_WORKLOADS)))
         return
     if args.write_init:
         write_init(args.write_init)
+        write_regression_init(args.write_init)
         return
     torch.set_num_threads(args.threads)
+    if args.workload in REGRESSION_WORKLOADS:
+        run_regression(args)
+        return
     factory, shape, classes, optimizer_factory = WORKLOADS[args.workload]
     init = read_init(args.init, args.workload)
     model = factory()

@@ -7,8 +7,11 @@ import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
 /**
- * Batch normalization with PyTorch's semantics, on oneDNN. Over the batch and every position of each
- * channel c (x of shape [N, C], [N, C, L] or [N, C, H, W]):
+ * Normalization layers with PyTorch's semantics: batch normalization on oneDNN, layer normalization in
+ * plain Java.
+ *
+ * <p>Batch normalization, over the batch and every position of each channel c (x of shape [N, C],
+ * [N, C, L] or [N, C, H, W]):
  *
  * <pre>
  *   training:  μ_c, σ²_c = mean and biased variance of the batch;  y = γ·(x − μ)/√(σ² + ε) + β
@@ -17,6 +20,14 @@ import java.util.Arrays;
  *   evaluation: the same y with running_mean and running_var in place of μ and σ²
  *   backward:   oneDNN's in training; in evaluation the map is affine per channel, so
  *              ∂x = g·γ/√(var + ε),  ∂γ = Σ g·x̂,  ∂β = Σ g
+ * </pre>
+ *
+ * <p>Layer normalization, over the last k dimensions of x (the normalized shape, D values per row),
+ * always with the statistics of the row itself:
+ *
+ * <pre>
+ *   μ, σ² = mean and biased variance of the row;  r = 1/√(σ² + ε);  x̂ = (x − μ)·r;  y = γ·x̂ + β
+ *   backward:  ĝ = g·γ;  ∂x = r·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂));  ∂γ = Σ_rows g·x̂;  ∂β = Σ_rows g
  * </pre>
  */
 public final class Norm {
@@ -138,6 +149,112 @@ public final class Norm {
         t.checkAlive();
         if (t.dim() != 1 || t.size(0) != c) {
             throw new IllegalArgumentException("batchNorm: " + name + " must be [" + c + "], got " + Arrays.toString(t.shape()));
+        }
+    }
+
+    /**
+     * Layer normalization of x over its last {@code normalizedShape.length} dimensions, which must equal
+     * {@code normalizedShape}; weight (γ) and bias (β) are each null or of the normalized shape.
+     * {@code torch.nn.functional.layer_norm}.
+     */
+    public static Tensor layerNorm(Tensor x, long[] normalizedShape, Tensor weight, Tensor bias, float eps) {
+        x.checkAlive();
+        long[] s = x.shape();
+        int k = normalizedShape.length;
+        if (k == 0) {
+            throw new IllegalArgumentException("layerNorm: the normalized shape must have at least one dimension");
+        }
+        if (s.length < k || !Arrays.equals(Arrays.copyOfRange(s, s.length - k, s.length), normalizedShape)) {
+            throw new IllegalArgumentException("layerNorm: input of shape " + Arrays.toString(s)
+                    + " does not end in the normalized shape " + Arrays.toString(normalizedShape));
+        }
+        if (!(eps > 0)) {
+            throw new IllegalArgumentException("layerNorm: eps must be positive, got " + eps);
+        }
+        checkNormalized("weight", weight, normalizedShape);
+        checkNormalized("bias", bias, normalizedShape);
+        int d = Kernels.checkedSize(normalizedShape);
+        float[] in = x.toArray();
+        int rows = d == 0 ? 0 : in.length / d;
+        float[] gamma = weight == null ? null : weight.toArray();
+        float[] beta = bias == null ? null : bias.toArray();
+        float[] xhat = new float[in.length];   // [rows, D], kept for backward
+        float[] rstd = new float[rows];        // [rows]
+        float[] y = new float[in.length];
+        for (int row = 0; row < rows; row++) {
+            int base = row * d;
+            double sum = 0;
+            for (int i = 0; i < d; i++) sum += in[base + i];
+            float mean = (float) (sum / d);
+            double sq = 0;
+            for (int i = 0; i < d; i++) {
+                float c = in[base + i] - mean;
+                sq += c * c;
+            }
+            float r = (float) (1 / Math.sqrt(sq / d + eps));
+            rstd[row] = r;
+            for (int i = 0; i < d; i++) xhat[base + i] = (in[base + i] - mean) * r;
+            if (gamma != null && beta != null) {
+                for (int i = 0; i < d; i++) y[base + i] = xhat[base + i] * gamma[i] + beta[i];
+            } else if (gamma != null) {
+                for (int i = 0; i < d; i++) y[base + i] = xhat[base + i] * gamma[i];
+            } else if (beta != null) {
+                for (int i = 0; i < d; i++) y[base + i] = xhat[base + i] + beta[i];
+            } else {
+                System.arraycopy(xhat, base, y, base, d);
+            }
+        }
+        Tensor out = Tensor.fromArray(y, s);
+        return Autograd.record(out, "layerNorm",
+                g -> layerNormBackward(g.toArray(), xhat, rstd, gamma, d, s, normalizedShape, weight, bias),
+                x, weight, bias);
+    }
+
+    private static Tensor[] layerNormBackward(float[] g, float[] xhat, float[] rstd, float[] gamma, int d, long[] shape,
+                                              long[] normalizedShape, Tensor weight, Tensor bias) {
+        int rows = rstd.length;
+        float[] dx = new float[g.length];
+        double[] dGamma = new double[d];
+        double[] dBeta = new double[d];
+        float[] gh = new float[d];
+        for (int row = 0; row < rows; row++) {
+            int base = row * d;
+            double sumG = 0;
+            double sumGx = 0;
+            for (int i = 0; i < d; i++) {
+                float gi = g[base + i];
+                float h = gamma == null ? gi : gi * gamma[i];
+                gh[i] = h;
+                sumG += h;
+                sumGx += h * xhat[base + i];
+                dGamma[i] += gi * xhat[base + i];
+                dBeta[i] += gi;
+            }
+            float meanG = (float) (sumG / d);
+            float meanGx = (float) (sumGx / d);
+            float r = rstd[row];
+            for (int i = 0; i < d; i++) dx[base + i] = r * (gh[i] - meanG - xhat[base + i] * meanGx);
+        }
+        Tensor dxT = Tensor.fromArray(dx, shape);
+        Tensor dw = weight != null && weight.requiresGrad() ? Tensor.fromArray(toFloats(dGamma), normalizedShape) : null;
+        Tensor db = bias != null && bias.requiresGrad() ? Tensor.fromArray(toFloats(dBeta), normalizedShape) : null;
+        return new Tensor[] {dxT, dw, db};
+    }
+
+    private static float[] toFloats(double[] v) {
+        float[] out = new float[v.length];
+        for (int i = 0; i < v.length; i++) out[i] = (float) v[i];
+        return out;
+    }
+
+    private static void checkNormalized(String name, Tensor t, long[] normalizedShape) {
+        if (t == null) {
+            return;
+        }
+        t.checkAlive();
+        if (!Arrays.equals(t.shape(), normalizedShape)) {
+            throw new IllegalArgumentException("layerNorm: " + name + " must be " + Arrays.toString(normalizedShape)
+                    + ", got " + Arrays.toString(t.shape()));
         }
     }
 

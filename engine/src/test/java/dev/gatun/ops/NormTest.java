@@ -109,4 +109,89 @@ class NormTest extends ScopedTest {
         }
     }
 
+    @Test
+    void layerNormNormalizesEachRow() {
+        Tensor x = Arithmetic.addScalar(Arithmetic.scale(Tensor.randn(1, 3, 4, 6), 3f), 2f);
+        Tensor y = Norm.layerNorm(x, new long[] {6}, null, null, 1e-5f);
+        float[] v = y.toArray();
+        for (int row = 0; row < 12; row++) {
+            double sum = 0, sq = 0;
+            for (int i = 0; i < 6; i++) {
+                sum += v[row * 6 + i];
+                sq += v[row * 6 + i] * v[row * 6 + i];
+            }
+            assertEquals(0, sum / 6, 1e-5, "row " + row + " mean");
+            assertEquals(1, sq / 6, 1e-3, "row " + row + " variance");
+        }
+        // γ and β act per feature after normalizing: y' = γ·y + β.
+        Tensor gamma = Tensor.fromArray(new float[] {1, 2, 3, 4, 5, 6});
+        Tensor beta = Tensor.fromArray(new float[] {0, -1, 1, 0, 2, 0});
+        float[] affine = Norm.layerNorm(x, new long[] {6}, gamma, beta, 1e-5f).toArray();
+        for (int i = 0; i < v.length; i++) {
+            assertEquals(v[i] * (i % 6 + 1) + beta.toArray()[i % 6], affine[i], 1e-5, "element " + i);
+        }
+    }
+
+    @Test
+    void layerNormGradients() {
+        Tensor x = GradCheck.leaf(1, 3, 2, 5);
+        Tensor gamma = GradCheck.leafIn(2, 0.5, 1.5, 5);
+        Tensor beta = GradCheck.leaf(3, 5);
+        check("layerNorm affine", 1e-2, 3e-2, 3e-3,
+                in -> Norm.layerNorm(in[0], new long[] {5}, in[1], in[2], 1e-5f), x, gamma, beta);
+        check("layerNorm, no affine", 1e-2, 3e-2, 3e-3,
+                in -> Norm.layerNorm(in[0], new long[] {5}, null, null, 1e-5f), x);
+        Tensor gamma2 = GradCheck.leafIn(4, 0.5, 1.5, 2, 5);
+        check("layerNorm over two dimensions, weight only", 1e-2, 3e-2, 3e-3,
+                in -> Norm.layerNorm(in[0], new long[] {2, 5}, in[1], null, 1e-5f), x, gamma2);
+        check("layerNorm of a transposed view", 1e-2, 3e-2, 3e-3,
+                in -> Norm.layerNorm(in[0].transpose(0, 2), new long[] {3}, null, null, 1e-5f), x);
+    }
+
+    @Test
+    void layerNormMatchesPyTorch() {
+        JsonNode fixture = Fixtures.load("transformer.json");
+        int seen = 0;
+        for (JsonNode c : fixture.get("cases")) {
+            String name = c.get("name").asText();
+            if (!name.startsWith("layer_norm")) continue;
+            seen++;
+            long[] normalized = Fixtures.longs(c.get("normalized_shape"));
+            float eps = c.has("eps") ? (float) c.get("eps").asDouble() : 1e-5f;
+            try (dev.gatun.nn.LayerNorm ln = new dev.gatun.nn.LayerNorm(normalized, eps, c.get("affine").asBoolean())) {
+                ln.namedParameters().forEach((k, t) -> t.copyFrom(Fixtures.floats(c.get("params").get(k))));
+                assertEquals(c.get("params").size(), ln.namedParameters().size(), name + " parameters");
+                Tensor x = Tensor.zeros(Fixtures.longs(c.get("input_shapes").get("x")))
+                        .copyFrom(Fixtures.floats(c.get("inputs").get("x"))).requiresGrad(true);
+                Tensor y = ln.forward(x);
+                assertArrayEquals(Fixtures.floats(c.get("y")), y.toArray(), 2e-5f, name + " output");
+                Reduce.sum(Arithmetic.mul(y, Tensor.zeros(y.shape()).copyFrom(Fixtures.floats(c.get("r"))))).backward();
+                assertArrayEquals(Fixtures.floats(c.get("input_grads").get("x")), x.grad().toArray(), 5e-5f, name + " ∂x");
+                ln.namedParameters().forEach((k, t) -> assertArrayEquals(Fixtures.floats(c.get("grads").get(k)),
+                        t.grad().toArray(), 1e-4f, name + " ∂" + k));
+            }
+        }
+        assertEquals(2, seen);
+    }
+
+    @Test
+    void layerNormBadInputsAreNamed() {
+        Tensor x = Tensor.zeros(2, 3, 4);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Norm.layerNorm(x, new long[] {3}, null, null, 1e-5f));
+        assertEquals("layerNorm: input of shape [2, 3, 4] does not end in the normalized shape [3]", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> Norm.layerNorm(x, new long[] {4}, Tensor.ones(5), null, 1e-5f));
+        assertEquals("layerNorm: weight must be [4], got [5]", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> Norm.layerNorm(x, new long[] {4}, null, null, 0f));
+        assertEquals("layerNorm: eps must be positive, got 0.0", e.getMessage());
+        try (dev.gatun.nn.LayerNorm ln = new dev.gatun.nn.LayerNorm(8)) {
+            e = assertThrows(IllegalArgumentException.class, () -> ln.forward(Tensor.zeros(2, 5, 7)));
+            assertEquals("layerNorm: input of shape [2, 5, 7] does not end in the normalized shape [8]", e.getMessage());
+        }
+        Tensor closed = Tensor.zeros(2, 4);
+        closed.close();
+        assertThrows(IllegalStateException.class, () -> Norm.layerNorm(closed, new long[] {4}, null, null, 1e-5f));
+    }
 }

@@ -6,6 +6,7 @@ import dev.gatun.nn.Linear;
 import dev.gatun.nn.Models;
 import dev.gatun.nn.Module;
 import dev.gatun.nn.Sequential;
+import dev.gatun.nn.TransformerEncoderLayer;
 import dev.gatun.optim.Adam;
 import dev.gatun.optim.Optimizer;
 import dev.gatun.optim.SGD;
@@ -28,6 +29,7 @@ public final class Workloads {
         return switch (name) {
             case "mlp13k_train_b32", "mlp_train_b128_adam", "mlp_infer_b1", "lenet5_train_b64", "lenet5_infer_b1",
                  "resnet_train_b32", "resnet_infer_b1" -> true;
+            case "transformer_train_b16_t64" -> true;
             default -> false;
         };
     }
@@ -53,6 +55,8 @@ public final class Workloads {
             case "resnet_train_b32" -> new ModelWorkload(name, Models.resnet(3),
                     m -> new SGD(m.parameters(), SGD.Options.of(0.05).withMomentum(0.9)), init, resnet(32));
             case "resnet_infer_b1" -> new ModelWorkload(name, Models.resnet(3), null, init, resnet(1));
+            case "transformer_train_b16_t64" -> new RegressionWorkload(name, transformer(),
+                    m -> new Adam(m.parameters(), 1e-3), init, transformerTrainFlops(16, 64, 128, 512));
             default -> throw new AssertionError(name);
         };
     }
@@ -67,6 +71,23 @@ public final class Workloads {
     private static Module mlpAdam() {
         return new Sequential(new Linear(784, 512), new Activations.ReLU(), new Dropout(0.2f), new Linear(512, 256),
                 new Activations.ReLU(), new Linear(256, 10));
+    }
+
+    /** One encoder layer: d_model 128, 4 heads, FFN 512, dropout 0.1, post-norm, batch first. */
+    private static Module transformer() {
+        return new TransformerEncoderLayer(128, 4, TransformerEncoderLayer.Options.defaults().withDimFeedforward(512)
+                .withDropout(0.1f).withBatchFirst(true));
+    }
+
+    /**
+     * FLOPs of one training step of an encoder layer on [b, t, e]: the four projections, Q·Kᵀ and P·V,
+     * the FFN; backward counted as twice the forward (as bench/python/workloads.py counts it).
+     */
+    private static double transformerTrainFlops(double b, double t, double e, double ffn) {
+        double n = b * t;
+        double forward = linear(n, e, 3 * e) + linear(n, e, e) + 2 * 2 * b * t * t * e + linear(n, e, ffn)
+                + linear(n, ffn, e);
+        return 3 * forward;
     }
 
     private static Optimizer lenetSgd(Module m) {

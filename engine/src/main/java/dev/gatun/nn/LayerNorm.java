@@ -1,0 +1,72 @@
+package dev.gatun.nn;
+
+import dev.gatun.ops.Norm;
+import dev.gatun.tensor.Tensor;
+import java.util.Arrays;
+
+/**
+ * Layer normalization over the last dimensions of the input ({@code torch.nn.LayerNorm}): each row of
+ * the normalized shape is brought to mean 0 and variance 1 with its own statistics (the same in
+ * training and evaluation), then scaled by {@code weight} (γ, ones) and shifted by {@code bias}
+ * (β, zeros) when elementwise-affine. See {@link Norm#layerNorm}.
+ */
+public final class LayerNorm extends Module {
+
+    private final long[] normalizedShape;
+    private final float eps;
+    private final Tensor weight;
+    private final Tensor bias;
+
+    /** {@code nn.LayerNorm(features)}: over the last dimension, eps 1e-5, affine. */
+    public LayerNorm(long features) {
+        this(new long[] {features}, 1e-5f, true);
+    }
+
+    public LayerNorm(long[] normalizedShape, float eps, boolean elementwiseAffine) {
+        if (normalizedShape.length == 0) {
+            throw new IllegalArgumentException("LayerNorm needs at least one normalized dimension");
+        }
+        for (long d : normalizedShape) {
+            if (d < 1) {
+                throw new IllegalArgumentException("LayerNorm needs positive sizes, got "
+                        + Arrays.toString(normalizedShape));
+            }
+        }
+        if (!(eps > 0)) {
+            throw new IllegalArgumentException("LayerNorm eps must be positive, got " + eps);
+        }
+        this.normalizedShape = normalizedShape.clone();
+        this.eps = eps;
+        this.weight = elementwiseAffine ? addParameter("weight", normalizedShape) : null;
+        this.bias = elementwiseAffine ? addParameter("bias", normalizedShape) : null;
+        resetParameters();
+    }
+
+    /** γ = 1, β = 0. */
+    public void resetParameters() {
+        if (weight != null) {
+            weight.fill(1f);
+            bias.fill(0f);
+        }
+    }
+
+    /** γ, or null when not affine. */
+    public Tensor weight() {
+        return weight;
+    }
+
+    /** β, or null when not affine. */
+    public Tensor bias() {
+        return bias;
+    }
+
+    @Override
+    public Tensor forward(Tensor input) {
+        return Norm.layerNorm(input, normalizedShape, weight, bias, eps);
+    }
+
+    @Override
+    public String describe() {
+        return "LayerNorm(" + Arrays.toString(normalizedShape) + (weight == null ? ", no affine" : "") + ")";
+    }
+}

@@ -1,0 +1,241 @@
+package dev.gatun.nn;
+
+import dev.gatun.autograd.Autograd;
+import dev.gatun.ops.Attention;
+import dev.gatun.ops.Kernels;
+import dev.gatun.ops.MatMul;
+import dev.gatun.tensor.Tensor;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+import java.util.random.RandomGenerator;
+
+/**
+ * Multi-head attention as {@code torch.nn.MultiheadAttention} computes it (equal query, key and value
+ * widths): with E = embed_dim, H = num_heads and d = E/H,
+ *
+ * <pre>
+ *   Q = query·Wqᵀ + bq,  K = key·Wkᵀ + bk,  V = value·Wvᵀ + bv      (Wq, Wk, Wv: rows of in_proj_weight)
+ *   headᵢ = softmax(Qᵢ·Kᵢᵀ/√d + mask)·Vᵢ                              (Qᵢ: columns i·d .. (i+1)·d of Q)
+ *   out = concat(head₁ .. head_H)·W_oᵀ + b_o                           (out_proj)
+ * </pre>
+ *
+ * Inputs are [L, B, E] (sequence first, PyTorch's default), [B, L, E] with {@code batchFirst}, or
+ * [L, E] unbatched; key and value have S positions. Parameters, named as in PyTorch:
+ * {@code in_proj_weight} [3E, E] (Xavier-uniform), {@code in_proj_bias} [3E] (zeros),
+ * {@code out_proj.weight} [E, E] ({@link Linear}'s default) and {@code out_proj.bias} [E] (zeros); the
+ * biases are absent without {@code bias}. Dropout of probability {@code dropout} acts on the attention
+ * weights in training mode. The heads are strided views of the projections; the attention itself is
+ * {@link Attention#scaledDotProduct}, batched over B·H.
+ */
+public final class MultiheadAttention extends Module {
+
+    private final long embedDim;
+    private final long numHeads;
+    private final long headDim;
+    private final float dropout;
+    private final boolean batchFirst;
+    private final Tensor inProjWeight;
+    private final Tensor inProjBias;
+    private final Linear outProj;
+    private final RandomGenerator rng;
+
+    /** {@code nn.MultiheadAttention(embedDim, numHeads)}: no dropout, with biases, sequence first. */
+    public MultiheadAttention(long embedDim, long numHeads) {
+        this(embedDim, numHeads, 0f, true, false);
+    }
+
+    public MultiheadAttention(long embedDim, long numHeads, float dropout, boolean bias, boolean batchFirst) {
+        if (embedDim < 1 || numHeads < 1) {
+            throw new IllegalArgumentException("MultiheadAttention needs positive sizes, got embed_dim=" + embedDim
+                    + " num_heads=" + numHeads);
+        }
+        if (embedDim % numHeads != 0) {
+            throw new IllegalArgumentException("MultiheadAttention: embed_dim " + embedDim
+                    + " is not divisible by num_heads " + numHeads);
+        }
+        if (!(dropout >= 0 && dropout < 1)) {
+            throw new IllegalArgumentException("MultiheadAttention: dropout probability must be in [0, 1), got "
+                    + dropout);
+        }
+        this.embedDim = embedDim;
+        this.numHeads = numHeads;
+        this.headDim = embedDim / numHeads;
+        this.dropout = dropout;
+        this.batchFirst = batchFirst;
+        this.inProjWeight = addParameter("in_proj_weight", 3 * embedDim, embedDim);
+        this.inProjBias = bias ? addParameter("in_proj_bias", 3 * embedDim) : null;
+        this.outProj = addModule("out_proj", new Linear(embedDim, embedDim, bias));
+        this.rng = new SplittableRandom(Init.generator().nextLong());
+        resetParameters(Init.generator());
+    }
+
+    /**
+     * As PyTorch's {@code _reset_parameters}: in_proj_weight Xavier-uniform, out_proj.weight
+     * {@link Linear}'s default, both biases zero.
+     */
+    public void resetParameters(RandomGenerator rng) {
+        Init.xavierUniform(inProjWeight, 1, rng);
+        Init.layerDefaults(outProj.weight(), null, rng);
+        if (inProjBias != null) {
+            inProjBias.fill(0f);
+            outProj.bias().fill(0f);
+        }
+    }
+
+    public long embedDim() {
+        return embedDim;
+    }
+
+    public long numHeads() {
+        return numHeads;
+    }
+
+    public boolean batchFirst() {
+        return batchFirst;
+    }
+
+    public Tensor inProjWeight() {
+        return inProjWeight;
+    }
+
+    /** The input projection's bias, or null without biases. */
+    public Tensor inProjBias() {
+        return inProjBias;
+    }
+
+    public Linear outProj() {
+        return outProj;
+    }
+
+    /** Self-attention: {@code forward(x, x, x, null)}. */
+    @Override
+    public Tensor forward(Tensor x) {
+        return forward(x, x, x, null, null);
+    }
+
+    /**
+     * Attention of query over key and value. {@code attnMask} is additive (−∞ where a query may not
+     * attend a key; see {@link Attention#causalMask} and {@link Attention#maskFromBoolean}), of shape
+     * [L, S] or [B·H, L, S], or null.
+     */
+    public Tensor forward(Tensor query, Tensor key, Tensor value, Tensor attnMask) {
+        return forward(query, key, value, attnMask, null);
+    }
+
+    /**
+     * As {@link #forward(Tensor, Tensor, Tensor, Tensor)}, with an additive {@code keyPaddingMask} of
+     * shape [B, S] (or [S] unbatched), or null, that hides keys of each sequence from every query.
+     */
+    public Tensor forward(Tensor query, Tensor key, Tensor value, Tensor attnMask, Tensor keyPaddingMask) {
+        query.checkAlive();
+        key.checkAlive();
+        value.checkAlive();
+        boolean unbatched = query.dim() == 2;
+        checkInput("query", query);
+        checkInput("key", key);
+        checkInput("value", value);
+        if (key.dim() != query.dim() || value.dim() != query.dim()) {
+            throw new IllegalArgumentException("MultiheadAttention: query " + Arrays.toString(query.shape()) + ", key "
+                    + Arrays.toString(key.shape()) + " and value " + Arrays.toString(value.shape())
+                    + " must all be batched or all unbatched");
+        }
+        if (!Arrays.equals(key.shape(), value.shape())) {
+            throw new IllegalArgumentException("MultiheadAttention: key " + Arrays.toString(key.shape())
+                    + " and value " + Arrays.toString(value.shape()) + " differ in shape");
+        }
+        // Positions and batch along the 3-d layout: [L, B, E] or [B, L, E]; unbatched [L, E] as [L, 1, E].
+        int seqDim = batchFirst && !unbatched ? 1 : 0;
+        int batchDim = 1 - seqDim;
+        long l = query.size(unbatched ? 0 : seqDim);
+        long s = key.size(unbatched ? 0 : seqDim);
+        long b = unbatched ? 1 : query.size(batchDim);
+        if (!unbatched && key.size(batchDim) != b) {
+            throw new IllegalArgumentException("MultiheadAttention: query has batch " + b + " but key has batch "
+                    + key.size(batchDim) + " (shapes " + Arrays.toString(query.shape()) + ", "
+                    + Arrays.toString(key.shape()) + ")");
+        }
+        Tensor mask = combinedMask(attnMask, keyPaddingMask, b, l, s, unbatched);
+        long e = embedDim;
+        Tensor q = heads(project(query, 0), seqDim, unbatched);   // [B, H, L, d]
+        Tensor k = heads(project(key, 1), seqDim, unbatched);     // [B, H, S, d]
+        Tensor v = heads(project(value, 2), seqDim, unbatched);   // [B, H, S, d]
+        Tensor o = Attention.scaledDotProduct(q, k, v, mask, dropout, isTraining(), rng);  // [B, H, L, d]
+        Tensor concat;
+        if (unbatched) {
+            concat = o.select(0, 0).transpose(0, 1).reshape(l, e);
+        } else if (batchFirst) {
+            concat = o.permute(0, 2, 1, 3).reshape(b, l, e);
+        } else {
+            concat = o.permute(2, 0, 1, 3).reshape(l, b, e);
+        }
+        return outProj.forward(concat);
+    }
+
+    private void checkInput(String name, Tensor t) {
+        if (t.dim() != 2 && t.dim() != 3) {
+            throw new IllegalArgumentException("MultiheadAttention: " + name + " must be "
+                    + (batchFirst ? "[B, L, E]" : "[L, B, E]") + " or [L, E], got " + Arrays.toString(t.shape()));
+        }
+        if (t.size(-1) != embedDim) {
+            throw new IllegalArgumentException("MultiheadAttention: " + name + " must end in embed_dim " + embedDim
+                    + ", got shape " + Arrays.toString(t.shape()));
+        }
+    }
+
+    /** x·Wᵀ + b with the {@code part}-th block of rows (0: query, 1: key, 2: value) of the input projection. */
+    private Tensor project(Tensor x, int part) {
+        long e = embedDim;
+        Tensor w = inProjWeight.slice(0, part * e, (part + 1) * e);
+        Tensor bias = inProjBias == null ? null : inProjBias.slice(0, part * e, (part + 1) * e);
+        return MatMul.linear(x, w, bias);
+    }
+
+    /** [L, B, E], [B, L, E] or [L, E] → [B, H, L, d], a view. */
+    private Tensor heads(Tensor x, int seqDim, boolean unbatched) {
+        if (unbatched) {
+            return x.view(x.size(0), numHeads, headDim).transpose(0, 1).unsqueeze(0);
+        }
+        Tensor split = x.view(x.size(0), x.size(1), numHeads, headDim);
+        return seqDim == 0 ? split.permute(1, 2, 0, 3) : split.permute(0, 2, 1, 3);
+    }
+
+    /** The additive mask to apply to scores [B, H, L, S], or null. */
+    private Tensor combinedMask(Tensor attnMask, Tensor keyPaddingMask, long b, long l, long s, boolean unbatched) {
+        Tensor mask = null;
+        if (attnMask != null) {
+            attnMask.checkAlive();
+            long[] ms = attnMask.shape();
+            if (Arrays.equals(ms, new long[] {l, s})) {
+                mask = attnMask;
+            } else if (Arrays.equals(ms, new long[] {b * numHeads, l, s})) {
+                mask = attnMask.view(b, numHeads, l, s);
+            } else {
+                throw new IllegalArgumentException("MultiheadAttention: attn_mask must be [" + l + ", " + s + "] or ["
+                        + b * numHeads + ", " + l + ", " + s + "], got " + Arrays.toString(ms));
+            }
+        }
+        if (keyPaddingMask != null) {
+            keyPaddingMask.checkAlive();
+            long[] expected = unbatched ? new long[] {s} : new long[] {b, s};
+            if (!Arrays.equals(keyPaddingMask.shape(), expected)) {
+                throw new IllegalArgumentException("MultiheadAttention: key_padding_mask must be "
+                        + Arrays.toString(expected) + ", got " + Arrays.toString(keyPaddingMask.shape()));
+            }
+            Tensor padding = keyPaddingMask.reshape(b, 1, 1, s);
+            if (mask == null) {
+                mask = padding;
+            } else {
+                try (var ignored = Autograd.noGrad()) {
+                    mask = Kernels.add(mask, padding);
+                }
+            }
+        }
+        return mask;
+    }
+
+    @Override
+    public String describe() {
+        return "MultiheadAttention(" + embedDim + ", heads " + numHeads + (dropout > 0 ? ", dropout " + dropout : "")
+                + (inProjBias == null ? ", no bias" : "") + (batchFirst ? ", batch first" : "") + ")";
+    }
+}

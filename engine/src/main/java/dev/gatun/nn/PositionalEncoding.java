@@ -1,0 +1,95 @@
+package dev.gatun.nn;
+
+import dev.gatun.ops.Arithmetic;
+import dev.gatun.tensor.Tensor;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+import java.util.random.RandomGenerator;
+
+/**
+ * The sinusoidal positional encoding of "Attention is all you need", added to the input and followed
+ * by dropout: for position p and feature pair i (d = d_model),
+ *
+ * <pre>
+ *   PE[p, 2i]     = sin(p / 10000^(2i/d))
+ *   PE[p, 2i + 1] = cos(p / 10000^(2i/d))
+ * </pre>
+ *
+ * The table for {@code maxLen} positions is the buffer {@code pe} [maxLen, d]. Inputs are [T, B, d]
+ * (sequence first), [B, T, d] with {@code batchFirst}, or [T, d], with T ≤ maxLen.
+ */
+public final class PositionalEncoding extends Module {
+
+    private final long dModel;
+    private final long maxLen;
+    private final float dropout;
+    private final boolean batchFirst;
+    private final Tensor pe;
+    private final RandomGenerator rng;
+
+    /** d_model features, up to 5000 positions, dropout 0.1, sequence first. */
+    public PositionalEncoding(long dModel) {
+        this(dModel, 5000, 0.1f, false);
+    }
+
+    public PositionalEncoding(long dModel, long maxLen, float dropout, boolean batchFirst) {
+        if (dModel < 1 || maxLen < 1) {
+            throw new IllegalArgumentException("PositionalEncoding needs positive sizes, got d_model=" + dModel
+                    + " max_len=" + maxLen);
+        }
+        if (!(dropout >= 0 && dropout < 1)) {
+            throw new IllegalArgumentException("PositionalEncoding: dropout probability must be in [0, 1), got "
+                    + dropout);
+        }
+        this.dModel = dModel;
+        this.maxLen = maxLen;
+        this.dropout = dropout;
+        this.batchFirst = batchFirst;
+        this.pe = addBuffer("pe", maxLen, dModel);
+        pe.copyFrom(table(maxLen, dModel));
+        this.rng = new SplittableRandom(Init.generator().nextLong());
+    }
+
+    /** The encoding table [positions, dModel], row-major. */
+    public static float[] table(long positions, long dModel) {
+        float[] v = new float[Math.toIntExact(Math.multiplyExact(positions, dModel))];
+        for (int p = 0; p < positions; p++) {
+            for (int i = 0; 2 * i < dModel; i++) {
+                double angle = p / Math.pow(10000, 2.0 * i / dModel);
+                v[(int) (p * dModel) + 2 * i] = (float) Math.sin(angle);
+                if (2 * i + 1 < dModel) {
+                    v[(int) (p * dModel) + 2 * i + 1] = (float) Math.cos(angle);
+                }
+            }
+        }
+        return v;
+    }
+
+    /** The buffer {@code pe} [maxLen, dModel]. */
+    public Tensor pe() {
+        return pe;
+    }
+
+    @Override
+    public Tensor forward(Tensor x) {
+        x.checkAlive();
+        if ((x.dim() != 2 && x.dim() != 3) || x.size(-1) != dModel) {
+            throw new IllegalArgumentException("PositionalEncoding: input must be " + (batchFirst ? "[B, T, " : "[T, B, ")
+                    + dModel + "] or [T, " + dModel + "], got " + Arrays.toString(x.shape()));
+        }
+        int seqDim = batchFirst && x.dim() == 3 ? 1 : 0;
+        long t = x.size(seqDim);
+        if (t > maxLen) {
+            throw new IllegalArgumentException("PositionalEncoding: " + t + " positions exceed max_len " + maxLen);
+        }
+        Tensor rows = pe.slice(0, 0, t);                              // [T, d]
+        Tensor table = x.dim() == 3 && !batchFirst ? rows.unsqueeze(1) : rows;  // [T, 1, d] for sequence first
+        return dev.gatun.ops.Dropout.dropout(Arithmetic.add(x, table), dropout, isTraining(), rng);
+    }
+
+    @Override
+    public String describe() {
+        return "PositionalEncoding(" + dModel + ", max_len " + maxLen + (dropout > 0 ? ", dropout " + dropout : "")
+                + ")";
+    }
+}

@@ -1,0 +1,228 @@
+package dev.gatun.ops;
+
+import dev.gatun.autograd.Autograd;
+import dev.gatun.tensor.Tensor;
+import java.util.Arrays;
+import java.util.random.RandomGenerator;
+
+/**
+ * Scaled dot-product attention, forward and backward side by side, over batches of matrices
+ * Q [..., Tq, d], K [..., Tk, d] and V [..., Tk, dv] with the same leading dimensions (e.g.
+ * [B, heads, T, d] or [B·heads, T, d]). With s = 1/√d and an optional additive mask M that broadcasts
+ * to [..., Tq, Tk] (0 where a query may look at a key, −∞ where it may not):
+ *
+ * <pre>
+ *   S = s·Q·Kᵀ + M                 scores           [..., Tq, Tk]
+ *   P = softmax(S) along the keys  attention weights
+ *   P̃ = dropout(P)                 in training only; mask D ∈ {0, 1/(1 − p)}
+ *   O = P̃·V                        output           [..., Tq, dv]
+ *
+ *   backward, from G = ∂O:
+ *   ∂V = P̃ᵀ·G      ∂P = (G·Vᵀ) ⊙ D      ∂S = P ⊙ (∂P − Σ_keys ∂P ⊙ P)
+ *   ∂Q = s·∂S·K    ∂K = s·∂Sᵀ·Q         ∂M = ∂S summed to M's shape
+ * </pre>
+ *
+ * The four products (and the two of backward that make ∂Q and ∂K) are batched GEMMs through
+ * {@link MatMul}, reading transposed and strided operands (e.g. heads sliced out of a projection) in
+ * place; scaling, mask, softmax and dropout run over the scores as one Java array. For backward the op
+ * keeps P, P̃ and the dropout mask as Java arrays, so no native memory outlives the call. A row whose
+ * every key is masked gives NaN, as in PyTorch.
+ */
+public final class Attention {
+
+    private Attention() {}
+
+    /** softmax(Q·Kᵀ/√d + mask)·V; {@code mask} is additive and may be null. */
+    public static Tensor scaledDotProduct(Tensor q, Tensor k, Tensor v, Tensor mask) {
+        return scaledDotProduct(q, k, v, mask, 0f, false, null);
+    }
+
+    /**
+     * softmax(Q·Kᵀ/√d + mask)·V with dropout of probability {@code dropout} on the attention weights
+     * when {@code training} (drawn from {@code rng}); {@code mask} is additive and may be null.
+     */
+    public static Tensor scaledDotProduct(Tensor q, Tensor k, Tensor v, Tensor mask, float dropout, boolean training,
+                                          RandomGenerator rng) {
+        long[] scoreShape = checkShapes(q, k, v, mask);
+        if (!(dropout >= 0 && dropout < 1)) {
+            throw new IllegalArgumentException("attention: dropout probability must be in [0, 1), got " + dropout);
+        }
+        boolean drop = training && dropout > 0;
+        if (drop && rng == null) {
+            throw new IllegalArgumentException("attention: dropout in training needs a random generator");
+        }
+        int keys = (int) k.size(-2);
+        float scale = (float) (1 / Math.sqrt(q.size(-1)));
+        float[] p;
+        try (var ignored = Autograd.noGrad()) {
+            Tensor scores = MatMul.matmul(q, k.transpose(-1, -2));
+            p = scores.toArray();
+            scores.close();
+        }
+        for (int i = 0; i < p.length; i++) p[i] *= scale;
+        if (mask != null) {
+            Kernels.binaryArrays(Kernels.BinaryOp.ADD, p, scoreShape, mask.toArray(), mask.shape(), p, scoreShape);
+        }
+        softmaxRows(p, keys);
+        float[] dropMask = drop ? dropoutMask(p.length, dropout, rng) : null;
+        float[] pd = p;
+        if (drop) {
+            pd = new float[p.length];
+            for (int i = 0; i < p.length; i++) pd[i] = p[i] * dropMask[i];
+        }
+        Tensor out;
+        try (var ignored = Autograd.noGrad(); Tensor weights = Tensor.fromArray(pd, scoreShape)) {
+            out = MatMul.matmul(weights, v);
+        }
+        float[] dropped = pd;
+        return Autograd.record(out, "scaledDotProductAttention",
+                g -> backward(g, q, k, v, mask, p, dropped, dropMask, scoreShape, scale), q, k, v, mask);
+    }
+
+    private static Tensor[] backward(Tensor g, Tensor q, Tensor k, Tensor v, Tensor mask, float[] p, float[] pd,
+                                     float[] dropMask, long[] scoreShape, float scale) {
+        Tensor dv = null;
+        if (v.requiresGrad()) {
+            try (Tensor weights = Tensor.fromArray(pd, scoreShape)) {
+                dv = MatMul.matmul(weights.transpose(-1, -2), g);
+            }
+        }
+        boolean needScores = q.requiresGrad() || k.requiresGrad() || (mask != null && mask.requiresGrad());
+        if (!needScores) {
+            return new Tensor[] {null, null, dv, null};
+        }
+        float[] ds;
+        try (Tensor dWeights = MatMul.matmul(g, v.transpose(-1, -2))) {
+            ds = dWeights.toArray();
+        }
+        if (dropMask != null) {
+            for (int i = 0; i < ds.length; i++) ds[i] *= dropMask[i];
+        }
+        int keys = (int) scoreShape[scoreShape.length - 1];
+        for (int base = 0; base < ds.length; base += keys) {
+            double dot = 0;
+            for (int j = 0; j < keys; j++) dot += ds[base + j] * p[base + j];
+            float c = (float) dot;
+            for (int j = 0; j < keys; j++) ds[base + j] = p[base + j] * (ds[base + j] - c);
+        }
+        Tensor dMask = null;
+        if (mask != null && mask.requiresGrad()) {
+            dMask = Kernels.sumToShape(Tensor.fromArray(ds, scoreShape), mask.shape());
+        }
+        Tensor dq = null;
+        Tensor dk = null;
+        if (q.requiresGrad() || k.requiresGrad()) {
+            for (int i = 0; i < ds.length; i++) ds[i] *= scale;
+            try (Tensor dScores = Tensor.fromArray(ds, scoreShape)) {
+                if (q.requiresGrad()) dq = MatMul.matmul(dScores, k);
+                if (k.requiresGrad()) dk = MatMul.matmul(dScores.transpose(-1, -2), q);
+            }
+        }
+        return new Tensor[] {dq, dk, dv, dMask};
+    }
+
+    /** Softmax of each run of {@code len} values, in place; a row of only −∞ becomes NaN. */
+    private static void softmaxRows(float[] a, int len) {
+        for (int base = 0; base < a.length; base += len) {
+            float max = Float.NEGATIVE_INFINITY;
+            for (int i = 0; i < len; i++) max = Math.max(max, a[base + i]);
+            if (max == Float.NEGATIVE_INFINITY) {
+                Arrays.fill(a, base, base + len, Float.NaN);
+                continue;
+            }
+            double sum = 0;
+            for (int i = 0; i < len; i++) {
+                float e = FastExp.exp(a[base + i] - max);
+                a[base + i] = e;
+                sum += e;
+            }
+            float inv = (float) (1 / sum);
+            for (int i = 0; i < len; i++) a[base + i] *= inv;
+        }
+    }
+
+    private static float[] dropoutMask(int n, float p, RandomGenerator rng) {
+        float[] mask = new float[n];
+        float keep = 1f / (1f - p);
+        for (int i = 0; i < n; i++) {
+            // keep when u >= p, branch-free as in Dropout
+            float u = rng.nextFloat();
+            mask[i] = keep * ((Float.floatToRawIntBits(u - p) >>> 31) ^ 1);
+        }
+        return mask;
+    }
+
+    /** Validates the operands; returns the shape of the scores, [..., Tq, Tk]. */
+    private static long[] checkShapes(Tensor q, Tensor k, Tensor v, Tensor mask) {
+        q.checkAlive();
+        k.checkAlive();
+        v.checkAlive();
+        long[] qs = q.shape();
+        long[] ks = k.shape();
+        long[] vs = v.shape();
+        if (qs.length < 2 || ks.length != qs.length || vs.length != qs.length) {
+            throw new IllegalArgumentException("attention: query, key and value must have the same rank of at least 2,"
+                    + " got " + Arrays.toString(qs) + ", " + Arrays.toString(ks) + ", " + Arrays.toString(vs));
+        }
+        int r = qs.length;
+        if (!Arrays.equals(qs, 0, r - 2, ks, 0, r - 2) || !Arrays.equals(qs, 0, r - 2, vs, 0, r - 2)) {
+            throw new IllegalArgumentException("attention: query " + Arrays.toString(qs) + ", key " + Arrays.toString(ks)
+                    + " and value " + Arrays.toString(vs) + " differ in their batch dimensions");
+        }
+        if (qs[r - 1] != ks[r - 1]) {
+            throw new IllegalArgumentException("attention: query width " + qs[r - 1] + " differs from key width "
+                    + ks[r - 1] + " (query " + Arrays.toString(qs) + ", key " + Arrays.toString(ks) + ")");
+        }
+        if (ks[r - 2] != vs[r - 2]) {
+            throw new IllegalArgumentException("attention: " + ks[r - 2] + " keys but " + vs[r - 2] + " values (key "
+                    + Arrays.toString(ks) + ", value " + Arrays.toString(vs) + ")");
+        }
+        if (qs[r - 1] == 0) {
+            throw new IllegalArgumentException("attention: query and key width must be positive, got shape "
+                    + Arrays.toString(qs));
+        }
+        long[] scoreShape = qs.clone();
+        scoreShape[r - 1] = ks[r - 2];
+        Kernels.checkedSize(scoreShape);
+        if (mask != null) {
+            mask.checkAlive();
+            long[] ms = mask.shape();
+            boolean fits = ms.length <= r;
+            for (int i = 0; fits && i < ms.length; i++) {
+                long m = ms[ms.length - 1 - i];
+                fits = m == 1 || m == scoreShape[r - 1 - i];
+            }
+            if (!fits) {
+                throw new IllegalArgumentException("attention: mask of shape " + Arrays.toString(ms)
+                        + " does not broadcast to the scores " + Arrays.toString(scoreShape));
+            }
+        }
+        return scoreShape;
+    }
+
+    /**
+     * The additive causal mask [tq, tk]: 0 where key j ≤ query i, −∞ above the diagonal, so a position
+     * attends only to itself and earlier ones.
+     */
+    public static Tensor causalMask(long tq, long tk) {
+        if (tq < 1 || tk < 1) {
+            throw new IllegalArgumentException("causalMask needs positive sizes, got " + tq + " × " + tk);
+        }
+        float[] m = new float[Kernels.checkedSize(new long[] {tq, tk})];
+        for (int i = 0; i < tq; i++) {
+            for (int j = i + 1; j < tk; j++) m[(int) (i * tk + j)] = Float.NEGATIVE_INFINITY;
+        }
+        return Tensor.fromArray(m, tq, tk);
+    }
+
+    /**
+     * An additive mask from a boolean one in {@code torch.nn.MultiheadAttention}'s convention: true
+     * marks a position that may not be attended (−∞), false one that may (0). {@code masked} is
+     * row-major of the given shape.
+     */
+    public static Tensor maskFromBoolean(boolean[] masked, long... shape) {
+        float[] m = new float[masked.length];
+        for (int i = 0; i < m.length; i++) m[i] = masked[i] ? Float.NEGATIVE_INFINITY : 0f;
+        return Tensor.fromArray(m, shape);
+    }
+}
