@@ -92,6 +92,17 @@ class MatMulTest {
             Tensor batch = Tensor.randn(7, 3, 4, 6);
             assertMatches(batch, x, MatMul.matmul(batch, x));         // [3,4,6]·[6] = [3,4]
             assertMatches(y, batch.transpose(1, 2), MatMul.matmul(y, batch.transpose(1, 2)));
+            // One row times a matrix (the GEMV path): B row-major, B transposed, and a strided row.
+            Tensor row = Tensor.randn(8, 1, 6);
+            Tensor w = Tensor.randn(9, 5, 6);
+            assertMatches(row, w.t(), MatMul.matmul(row, w.t()));       // [1,6]·[6,5]ᵀ-stored
+            assertMatches(row, w.t().contiguous(), MatMul.matmul(row, w.t().contiguous()));
+            Tensor columnAsRow = Tensor.randn(10, 6, 3).slice(1, 1, 2).t(); // [1,6] with column stride 3
+            assertMatches(columnAsRow, w.t(), MatMul.matmul(columnAsRow, w.t()));
+            Tensor bias = Tensor.randn(11, 5);
+            Tensor lin = MatMul.linear(row, w, bias);
+            float[] want = Arithmetic.add(MatMul.matmul(row, w.t()), bias).toArray();
+            assertArrayEquals(want, lin.toArray(), 1e-5f);
         }
     }
 
