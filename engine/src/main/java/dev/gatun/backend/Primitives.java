@@ -193,7 +193,7 @@ final class Primitives {
                 if (want == null || want == userDescs[i]) {
                     continue;
                 }
-                MemorySegment tmp = call.allocate(bytes(want), 64);
+                MemorySegment tmp = MemoryPool.allocate(call, bytes(want));
                 if (!outputs[i]) {
                     reorder(userDescs[i], data[i], want, tmp);
                 }

@@ -1,5 +1,6 @@
 package dev.gatun.tensor;
 
+import dev.gatun.backend.MemoryPool;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayDeque;
@@ -79,11 +80,24 @@ public final class Scope implements AutoCloseable {
         return !closed && arena.scope().isAlive();
     }
 
-    MemorySegment allocate(long bytes) {
+    /** {@code bytes} of this scope's memory, zero-filled when {@code zero} (else of unspecified content). */
+    MemorySegment allocate(long bytes, boolean zero) {
         if (closed) {
             throw new IllegalStateException("scope is closed");
         }
-        return arena.allocate(bytes, ALIGNMENT);
+        return allocate(arena, bytes, zero);
+    }
+
+    /**
+     * Memory owned by {@code arena}: large buffers are recycled through {@link MemoryPool} (so a step
+     * that frees and re-allocates the same sizes touches no fresh pages), small ones come from the arena.
+     */
+    static MemorySegment allocate(Arena arena, long bytes, boolean zero) {
+        MemorySegment m = MemoryPool.allocate(arena, bytes);
+        if (zero && bytes >= MemoryPool.MIN_POOLED_BYTES) {
+            m.fill((byte) 0);
+        }
+        return m;
     }
 
     /**

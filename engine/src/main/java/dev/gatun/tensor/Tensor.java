@@ -100,11 +100,12 @@ public final class Tensor implements AutoCloseable {
 
     /** A tensor holding {@code data} (row-major) with the given shape, in the current scope. */
     public static Tensor fromArray(float[] data, long... shape) {
-        Tensor t = zeros(shape);
-        if (t.numel() != data.length) {
+        long n = numel(checkShape(shape));
+        if (n != data.length) {
             throw new IllegalArgumentException("fromArray: " + data.length + " values do not fill shape "
-                    + Arrays.toString(shape) + " (" + t.numel() + " elements)");
+                    + Arrays.toString(shape) + " (" + n + " elements)");
         }
+        Tensor t = allocate(Scope.current(), shape, false);
         MemorySegment.copy(data, 0, t.storage, F32, 0, data.length);
         return t;
     }
@@ -154,14 +155,19 @@ public final class Tensor implements AutoCloseable {
     }
 
     private static Tensor allocate(Scope scope, long[] shape) {
+        return allocate(scope, shape, true);
+    }
+
+    /** A new contiguous tensor, zero-filled when {@code zero}; without, the caller writes every element. */
+    private static Tensor allocate(Scope scope, long[] shape, boolean zero) {
         long[] s = checkShape(shape);
         long n = numel(s);
         long bytes = Math.multiplyExact(n, (long) Float.BYTES);
         if (scope != null) {
-            return new Tensor(scope.allocate(bytes), null, scope, s, contiguousStrides(s), 0);
+            return new Tensor(scope.allocate(bytes, zero), null, scope, s, contiguousStrides(s), 0);
         }
         Arena arena = Arena.ofShared();
-        return new Tensor(arena.allocate(bytes, Scope.ALIGNMENT), arena, null, s, contiguousStrides(s), 0);
+        return new Tensor(Scope.allocate(arena, bytes, zero), arena, null, s, contiguousStrides(s), 0);
     }
 
     private static long[] checkShape(long[] shape) {
@@ -535,7 +541,7 @@ public final class Tensor implements AutoCloseable {
     /** A contiguous copy in the current scope (or owning its memory). */
     public Tensor copy() {
         checkAlive();
-        Tensor out = zeros(shape);
+        Tensor out = allocate(Scope.current(), shape, false);
         out.copyFrom(this);
         return Autograd.record(out, "copy", g -> new Tensor[] {g}, this);
     }
