@@ -58,6 +58,65 @@ public final class Eltwise {
                 "eltwise " + algorithm + " over " + length + " floats");
     }
 
+    /** A (leaky) ReLU training pair: the forward primitive (descriptor kept) and its backward. */
+    private record Relu(Primitives.Primitive forward, Primitives.Primitive backward, MemorySegment memoryDesc) {}
+
+    private record ReluKey(float slope, long length) {}
+
+    private static final ConcurrentHashMap<ReluKey, Relu> RELU = new ConcurrentHashMap<>();
+
+    /**
+     * Leaky ReLU for training, {@code dst[i] = max(src[i], 0) + slope·min(src[i], 0)} over {@code length}
+     * floats; its backward ({@link #reluBackward}) reads dst, so slope must be ≥ 0 (then dst > 0
+     * exactly where src > 0).
+     */
+    public static void reluForward(float slope, MemorySegment src, long srcOffset, MemorySegment dst, long dstOffset,
+                                   long length) {
+        Relu r = relu(slope, length);
+        MemorySegment s = Primitives.region("relu: src", src, srcOffset, length);
+        MemorySegment d = Primitives.region("relu: dst", dst, dstOffset, length);
+        Primitives.execute(r.forward(), new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_DST()},
+                new MemorySegment[] {r.memoryDesc(), r.memoryDesc()}, new MemorySegment[] {s, d},
+                "relu forward over " + length + " floats");
+    }
+
+    /** {@code diffSrc[i] = diffDst[i]} where {@code dst[i] > 0}, else {@code slope·diffDst[i]}. */
+    public static void reluBackward(float slope, MemorySegment dst, long dstOffset, MemorySegment diffDst,
+                                    long diffDstOffset, MemorySegment diffSrc, long diffSrcOffset, long length) {
+        Relu r = relu(slope, length);
+        MemorySegment d = Primitives.region("relu backward: dst", dst, dstOffset, length);
+        MemorySegment dd = Primitives.region("relu backward: diff_dst", diffDst, diffDstOffset, length);
+        MemorySegment ds = Primitives.region("relu backward: diff_src", diffSrc, diffSrcOffset, length);
+        Primitives.execute(r.backward(), new int[] {Dnnl.DNNL_ARG_DST(), Dnnl.DNNL_ARG_DIFF_DST(),
+            Dnnl.DNNL_ARG_DIFF_SRC()}, new MemorySegment[] {r.memoryDesc(), r.memoryDesc(), r.memoryDesc()},
+                new MemorySegment[] {d, dd, ds}, "relu backward over " + length + " floats");
+    }
+
+    private static Relu relu(float slope, long length) {
+        if (!(slope >= 0) || Float.isInfinite(slope)) {
+            throw new IllegalArgumentException("relu: slope must be finite and ≥ 0, got " + slope);
+        }
+        if (length < 1) {
+            throw new IllegalArgumentException("relu: length must be positive, got " + length);
+        }
+        return RELU.computeIfAbsent(new ReluKey(slope, length), k -> {
+            String what = "relu slope " + slope + " over [" + length + "] f32";
+            MemorySegment md = Primitives.f32Desc(new long[] {length}, Dnnl.dnnl_a(), what);
+            int alg = Dnnl.dnnl_eltwise_relu_use_dst_for_bwd();
+            try (Arena tmp = Arena.ofConfined()) {
+                MemorySegment desc = Primitives.opDesc(tmp);
+                OneDnn.check(Dnnl.dnnl_eltwise_forward_desc_init(desc, Dnnl.dnnl_forward_training(), alg, md, slope, 0f),
+                        "dnnl_eltwise_forward_desc_init", what);
+                Primitives.Primitive fwd = Primitives.create(desc, MemorySegment.NULL, true, what);
+                MemorySegment bdesc = Primitives.opDesc(tmp);
+                OneDnn.check(Dnnl.dnnl_eltwise_backward_desc_init(bdesc, alg, md, md, slope, 0f),
+                        "dnnl_eltwise_backward_desc_init", what);
+                Primitives.Primitive bwd = Primitives.create(bdesc, fwd.descriptor(), false, what);
+                return new Relu(fwd, bwd, md);
+            }
+        });
+    }
+
     private static Cached create(Key key) {
         String what = key.algorithm() + " over [" + key.length() + "] f32";
         MemorySegment md = Primitives.f32Desc(new long[] {key.length()}, Dnnl.dnnl_a(), what);

@@ -54,6 +54,14 @@ public final class Tensor implements AutoCloseable {
 
     // ---------------------------------------------------------------- creation
 
+    /**
+     * A tensor of unspecified content in the current scope (or owning its memory when there is none),
+     * for results whose every element is about to be written.
+     */
+    public static Tensor empty(long... shape) {
+        return allocate(Scope.current(), shape, false);
+    }
+
     /** A zero-filled tensor in the current scope (or owning its memory when there is none). */
     public static Tensor zeros(long... shape) {
         return allocate(Scope.current(), shape);
