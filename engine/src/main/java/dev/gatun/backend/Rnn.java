@@ -56,6 +56,11 @@ public final class Rnn {
             return gates;
         }
 
+        /** The op's name in messages: {@code rnn_tanh}, {@code lstm}, {@code gru}. */
+        public String opName() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+
         /** Whether the cell has a cell state c besides h. */
         public boolean hasCellState() {
             return this == LSTM;
@@ -86,14 +91,14 @@ public final class Rnn {
                 throw new IllegalArgumentException("rnn: cell is missing");
             }
             if (steps < 1 || batch < 1 || inputSize < 1 || hiddenSize < 1) {
-                throw new IllegalArgumentException(cell + ": sizes must be positive, got T=" + steps + " N=" + batch
+                throw new IllegalArgumentException(cell.opName() + ": sizes must be positive, got T=" + steps + " N=" + batch
                         + " I=" + inputSize + " H=" + hiddenSize);
             }
             // Every buffer's float count must fit a Java int for the layout loops.
             long gh = Math.multiplyExact(cell.gates(), hiddenSize);
             if (Math.multiplyExact(Math.multiplyExact(steps, batch), Math.max(inputSize, hiddenSize)) > Integer.MAX_VALUE
                     || Math.multiplyExact(gh, Math.max(inputSize, hiddenSize)) > Integer.MAX_VALUE) {
-                throw new IllegalArgumentException(cell + ": T=" + steps + " N=" + batch + " I=" + inputSize + " H="
+                throw new IllegalArgumentException(cell.opName() + ": T=" + steps + " N=" + batch + " I=" + inputSize + " H="
                         + hiddenSize + " is too large");
             }
         }
@@ -130,7 +135,7 @@ public final class Rnn {
 
         @Override
         public String toString() {
-            return cell + " T=" + steps + " N=" + batch + " I=" + inputSize + " H=" + hiddenSize;
+            return cell.opName() + " T=" + steps + " N=" + batch + " I=" + inputSize + " H=" + hiddenSize;
         }
     }
 

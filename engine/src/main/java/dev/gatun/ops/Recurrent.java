@@ -82,7 +82,7 @@ public final class Recurrent {
         Rnn.forward(s, training, weights(wi, wh, bi, bh), segment(xc), segment(h0c), segment(c0c), y, hT, cT,
                 workspace == null ? null : segment(workspace));
         if (training) {
-            Autograd.record(packed, cell.name().toLowerCase(java.util.Locale.ROOT),
+            Autograd.record(packed, cell.opName(),
                     g -> backward(s, inputs, y, hT, cT, workspace, g), inputs);
         }
         Tensor output = packed.slice(0, 0, ny).view(s.steps(), s.batch(), s.hiddenSize());
@@ -133,7 +133,7 @@ public final class Recurrent {
     /** Checks every tensor's shape against x and the weights and returns the layer's shape. */
     static Rnn.Shape shape(Rnn.Cell cell, Tensor x, Tensor h0, Tensor c0, Tensor weightIh, Tensor weightHh,
                            Tensor biasIh, Tensor biasHh) {
-        String op = cell.name().toLowerCase(java.util.Locale.ROOT);
+        String op = cell.opName();
         if (x == null || weightIh == null || weightHh == null) {
             throw new IllegalArgumentException(op + ": input, weight_ih and weight_hh are required");
         }

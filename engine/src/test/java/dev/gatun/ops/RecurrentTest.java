@@ -107,4 +107,189 @@ class RecurrentTest extends ScopedTest {
             }
         }
     }
+
+    // ---------------------------------------------------------------- finite-difference gradients
+
+    /** x, h0, c0 (LSTM only, else null), weight_ih, weight_hh, bias_ih, bias_hh as leaves. */
+    private static Tensor[] leaves(Rnn.Cell cell, long seed) {
+        long g = cell.gates();
+        return new Tensor[] {
+            GradCheck.leafIn(seed, -1, 1, T, N, I),
+            GradCheck.leafIn(seed + 1, -0.5, 0.5, N, H),
+            cell.hasCellState() ? GradCheck.leafIn(seed + 2, -0.5, 0.5, N, H) : null,
+            GradCheck.leafIn(seed + 3, -0.6, 0.6, g * H, I),
+            GradCheck.leafIn(seed + 4, -0.6, 0.6, g * H, H),
+            GradCheck.leafIn(seed + 5, -0.3, 0.3, g * H),
+            GradCheck.leafIn(seed + 6, -0.3, 0.3, g * H)};
+    }
+
+    private static Recurrent.Result run(Rnn.Cell cell, Tensor[] t) {
+        return Recurrent.layer(cell, t[0], t[1], t[2], t[3], t[4], t[5], t[6]);
+    }
+
+    /** GradCheck takes non-null inputs: drop c0 for the cells without one. */
+    private static void check(String name, Rnn.Cell cell, Tensor[] in,
+                              java.util.function.Function<Recurrent.Result, Tensor> pick) {
+        if (cell.hasCellState()) {
+            GradCheck.check(name, t -> pick.apply(run(cell, t)), in);
+        } else {
+            Tensor[] six = {in[0], in[1], in[3], in[4], in[5], in[6]};
+            GradCheck.check(name, t -> pick.apply(run(cell, new Tensor[] {t[0], t[1], null, t[2], t[3], t[4], t[5]})),
+                    six);
+        }
+    }
+
+    @Test
+    void gradientsOfTheOutputSequence() {
+        long seed = 100;
+        for (Rnn.Cell cell : Rnn.Cell.values()) {
+            check(cell + " output", cell, leaves(cell, seed += 10), Recurrent.Result::output);
+        }
+    }
+
+    @Test
+    void gradientsFromTheFinalHiddenStateOnly() {
+        long seed = 200;
+        for (Rnn.Cell cell : Rnn.Cell.values()) {
+            Tensor[] in = leaves(cell, seed += 10);
+            check(cell + " final h", cell, in, Recurrent.Result::h);
+            // The first step's input reaches hT only through the recurrence.
+            float[] dx = in[0].grad().toArray();
+            double first = 0;
+            for (int k = 0; k < N * I; k++) first += Math.abs(dx[k]);
+            assertTrue(first > 1e-4, cell + ": gradient of hT reaches x at t = 0, got " + first);
+        }
+    }
+
+    @Test
+    void gradientsFromTheFinalCellStateOnly() {
+        check("LSTM final c", Rnn.Cell.LSTM, leaves(Rnn.Cell.LSTM, 300), Recurrent.Result::c);
+    }
+
+    @Test
+    void zeroInitialStatesAndNoBiasEqualExplicitZeros() {
+        for (Rnn.Cell cell : Rnn.Cell.values()) {
+            Tensor[] in = leaves(cell, 400);
+            Tensor zs = Tensor.zeros(N, H);
+            Tensor zb = Tensor.zeros(cell.gates() * H);
+            Recurrent.Result a = Recurrent.layer(cell, in[0], null, null, in[3], in[4], null, null);
+            Recurrent.Result b = Recurrent.layer(cell, in[0], zs, cell.hasCellState() ? zs : null, in[3], in[4], zb, zb);
+            assertArrayEquals(b.output().toArray(), a.output().toArray(), cell.toString());
+            assertArrayEquals(b.h().toArray(), a.h().toArray(), cell.toString());
+            // Without initial states and biases the gradients still reach x and the weights.
+            Tensor[] w = {in[0], in[3], in[4]};
+            GradCheck.check(cell + " without h0 and bias",
+                    t -> Recurrent.layer(cell, t[0], null, null, t[1], t[2], null, null).output(), w);
+        }
+    }
+
+    @Test
+    void lastOutputStepIsTheFinalHiddenState() {
+        for (Rnn.Cell cell : Rnn.Cell.values()) {
+            Recurrent.Result r = run(cell, leaves(cell, 500));
+            assertArrayEquals(r.output().select(0, T - 1).toArray(), r.h().toArray(), cell.toString());
+        }
+    }
+
+    @Test
+    void nonContiguousInputIsCopiedFirst() {
+        Tensor[] in = leaves(Rnn.Cell.GRU, 600);
+        Tensor xt = in[0].transpose(0, 1).contiguous().transpose(0, 1); // same values, strides [I, T·I, 1]
+        assertTrue(!xt.isContiguous());
+        Recurrent.Result a = Recurrent.gru(in[0], in[1], in[3], in[4], in[5], in[6]);
+        Recurrent.Result b = Recurrent.gru(xt, in[1], in[3], in[4], in[5], in[6]);
+        assertArrayEquals(a.output().toArray(), b.output().toArray());
+    }
+
+    @Test
+    void noTapeUnderNoGrad() {
+        Tensor[] in = leaves(Rnn.Cell.LSTM, 700);
+        try (var ignored = Autograd.noGrad()) {
+            Recurrent.Result r = run(Rnn.Cell.LSTM, in);
+            assertNull(r.output().gradFn());
+            assertNull(r.h().gradFn());
+            assertNull(r.c().gradFn());
+        }
+    }
+
+    // ---------------------------------------------------------------- bad inputs
+
+    private static String rejects(org.junit.jupiter.api.function.Executable call) {
+        return assertThrows(IllegalArgumentException.class, call).getMessage();
+    }
+
+    @Test
+    void badShapesAreRejectedWithTheirNumbers() {
+        long before = Rnn.primitivesCreated();
+        Tensor x = Tensor.randn(1, T, N, I);
+        Tensor wi = Tensor.randn(2, 4 * H, I);
+        Tensor wh = Tensor.randn(3, 4 * H, H);
+        String m = rejects(() -> Recurrent.lstm(Tensor.randn(4, T, N, I + 2), null, null, wi, wh, null, null));
+        assertEquals("lstm: input width 5 (input [3, 2, 5]) differs from weight_ih's 3 columns ([16, 3])", m);
+        m = rejects(() -> Recurrent.lstm(x, Tensor.zeros(N + 1, H), null, wi, wh, null, null));
+        assertEquals("lstm: h0 must be [2, 4], got [3, 4]", m);
+        m = rejects(() -> Recurrent.lstm(x, null, Tensor.zeros(N, H, 1), wi, wh, null, null));
+        assertEquals("lstm: c0 must be [2, 4], got [2, 4, 1]", m);
+        m = rejects(() -> Recurrent.lstm(Tensor.randn(5, N, I), null, null, wi, wh, null, null));
+        assertEquals("lstm: input must be [T, N, I], got shape [2, 3]", m);
+        m = rejects(() -> Recurrent.gru(x, null, wi, wh, null, null));
+        assertEquals("gru: weight_ih must be [3·H, I], got shape [16, 3]", m);
+        m = rejects(() -> Recurrent.lstm(x, null, null, wi, Tensor.randn(6, 4 * H, H + 1), null, null));
+        assertEquals("lstm: weight_hh must be [16, 4], got [16, 5]", m);
+        m = rejects(() -> Recurrent.lstm(x, null, null, wi, wh, Tensor.zeros(H), null));
+        assertEquals("lstm: bias_ih must be [16], got [4]", m);
+        m = rejects(() -> Recurrent.rnnTanh(x, null, Tensor.randn(7, H, I), Tensor.randn(8, H, H), null,
+                Tensor.zeros(2 * H)));
+        assertEquals("rnn_tanh: bias_hh must be [4], got [8]", m);
+        m = rejects(() -> Recurrent.layer(Rnn.Cell.GRU, x, null, Tensor.zeros(N, H), Tensor.randn(9, 3 * H, I),
+                Tensor.randn(10, 3 * H, H), null, null));
+        assertEquals("gru: only the LSTM has a cell state c0", m);
+        m = rejects(() -> Recurrent.rnnTanh(Tensor.zeros(0, N, I), null, Tensor.randn(11, H, I), Tensor.randn(12, H, H),
+                null, null));
+        assertEquals("rnn_tanh: sizes must be positive, got T=0 N=2 I=3 H=4", m);
+        assertEquals(before, Rnn.primitivesCreated(), "no primitive was created for a bad shape");
+    }
+
+    @Test
+    void backendChecksBufferSizes() {
+        Rnn.Shape s = new Rnn.Shape(Rnn.Cell.RNN_TANH, T, N, I, H);
+        Tensor x = Tensor.zeros(T, N, I - 1);
+        Tensor y = Tensor.zeros(T, N, H);
+        Tensor h = Tensor.zeros(N, H);
+        Tensor wi = Tensor.zeros(H, I);
+        Tensor wh = Tensor.zeros(H, H);
+        String m = rejects(() -> Rnn.forward(s, false, new Rnn.Weights(wi.storage(), wh.storage(), null, null),
+                x.storage(), null, null, y.storage(), h.storage(), null, null));
+        assertEquals("rnn_tanh T=3 N=2 I=3 H=4: x needs floats [0, 18) but its segment holds 12", m);
+        m = rejects(() -> Rnn.forward(s, true, new Rnn.Weights(wi.storage(), wh.storage(), null, null),
+                Tensor.zeros(T, N, I).storage(), null, null, y.storage(), h.storage(), null,
+                Tensor.zeros(1).storage()));
+        assertTrue(m.startsWith("rnn_tanh T=3 N=2 I=3 H=4: the workspace needs ") && m.endsWith("bytes, got 4"), m);
+    }
+
+    @Test
+    void closedTensorsAreRejected() {
+        try (Scope own = Scope.open()) {
+            Tensor[] in = leaves(Rnn.Cell.GRU, 800);
+            in[3].close();
+            assertThrows(IllegalStateException.class, () -> run(Rnn.Cell.GRU, in));
+        }
+    }
+
+    // ---------------------------------------------------------------- the primitive cache
+
+    @Test
+    void aRepeatedTrainingStepCreatesNoPrimitive() {
+        for (Rnn.Cell cell : Rnn.Cell.values()) {
+            Runnable step = () -> {
+                Recurrent.Result r = run(cell, leaves(cell, 900));
+                Arithmetic.add(Reduce.sum(r.output()), Reduce.sum(r.h())).backward();
+            };
+            step.run();
+            long after = Rnn.primitivesCreated();
+            step.run();
+            step.run();
+            assertEquals(after, Rnn.primitivesCreated(), cell + ": primitives created by repeated identical steps");
+        }
+    }
 }
