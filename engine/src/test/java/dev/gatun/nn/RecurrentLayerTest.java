@@ -1,0 +1,177 @@
+package dev.gatun.nn;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.gatun.ops.GradCheck;
+import dev.gatun.ops.Recurrent;
+import dev.gatun.ops.Reduce;
+import dev.gatun.tensor.Tensor;
+import dev.gatun.testing.ScopedTest;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link RNN}, {@link LSTM}, {@link GRU} and {@link Embedding} as modules: PyTorch's parameter names,
+ * shapes and initial ranges, stacking layers, batch-first sequences, initial states, summaries and
+ * the checks on their inputs.
+ */
+class RecurrentLayerTest extends ScopedTest {
+
+    @Test
+    void parametersAreNamedAndShapedLikePyTorch() {
+        try (LSTM lstm = new LSTM(5, 7, 2, true, false)) {
+            Map<String, Tensor> p = lstm.namedParameters();
+            assertEquals(List.of("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight_ih_l1",
+                    "weight_hh_l1", "bias_ih_l1", "bias_hh_l1"), List.copyOf(p.keySet()));
+            assertArrayEquals(new long[] {28, 5}, p.get("weight_ih_l0").shape());
+            assertArrayEquals(new long[] {28, 7}, p.get("weight_hh_l0").shape());
+            assertArrayEquals(new long[] {28, 7}, p.get("weight_ih_l1").shape());
+            assertArrayEquals(new long[] {28}, p.get("bias_hh_l1").shape());
+        }
+        try (GRU gru = new GRU(3, 4, 1, false, false); RNN rnn = new RNN(3, 4)) {
+            assertEquals(List.of("weight_ih_l0", "weight_hh_l0"), List.copyOf(gru.namedParameters().keySet()));
+            assertArrayEquals(new long[] {12, 3}, gru.namedParameters().get("weight_ih_l0").shape());
+            assertArrayEquals(new long[] {4, 4}, rnn.namedParameters().get("weight_hh_l0").shape());
+        }
+    }
+
+    @Test
+    void initialisedUniformInPlusMinusOneOverRootH() {
+        try (LSTM lstm = new LSTM(8, 16)) {
+            double bound = 1 / Math.sqrt(16);
+            for (var e : lstm.namedParameters().entrySet()) {
+                float[] v = e.getValue().toArray();
+                double max = 0;
+                for (float f : v) max = Math.max(max, Math.abs(f));
+                assertTrue(max <= bound && max > 0.9 * bound, e.getKey() + " spans ±1/√H: max |w| = " + max);
+            }
+        }
+    }
+
+    @Test
+    void oneLayerIsTheOp() {
+        try (GRU gru = new GRU(3, 4)) {
+            Tensor x = Tensor.randn(1, 5, 2, 3);
+            Tensor h0 = Tensor.randn(2, 1, 2, 4);
+            RecurrentLayer.Output out = gru.forward(x, h0);
+            Map<String, Tensor> p = gru.namedParameters();
+            Recurrent.Result r = Recurrent.gru(x, h0.select(0, 0), p.get("weight_ih_l0"), p.get("weight_hh_l0"),
+                    p.get("bias_ih_l0"), p.get("bias_hh_l0"));
+            assertArrayEquals(r.output().toArray(), out.output().toArray());
+            assertArrayEquals(new long[] {1, 2, 4}, out.h().shape());
+            assertArrayEquals(r.h().toArray(), out.h().toArray());
+            assertNull(out.c());
+            assertArrayEquals(gru.forward(x, Tensor.zeros(1, 2, 4)).output().toArray(), gru.forward(x).toArray());
+        }
+    }
+
+    @Test
+    void stackedLayersFeedEachOtherAndStackTheirStates() {
+        try (LSTM lstm = new LSTM(3, 4, 2, true, false)) {
+            Tensor x = Tensor.randn(3, 5, 2, 3);
+            Tensor h0 = Tensor.randn(4, 2, 2, 4);
+            Tensor c0 = Tensor.randn(5, 2, 2, 4);
+            RecurrentLayer.Output out = lstm.forward(x, h0, c0);
+            Map<String, Tensor> p = lstm.namedParameters();
+            Recurrent.Result l0 = Recurrent.lstm(x, h0.select(0, 0), c0.select(0, 0), p.get("weight_ih_l0"),
+                    p.get("weight_hh_l0"), p.get("bias_ih_l0"), p.get("bias_hh_l0"));
+            Recurrent.Result l1 = Recurrent.lstm(l0.output(), h0.select(0, 1), c0.select(0, 1), p.get("weight_ih_l1"),
+                    p.get("weight_hh_l1"), p.get("bias_ih_l1"), p.get("bias_hh_l1"));
+            assertArrayEquals(l1.output().toArray(), out.output().toArray());
+            assertArrayEquals(new long[] {2, 2, 4}, out.h().shape());
+            assertArrayEquals(l0.h().toArray(), out.h().select(0, 0).toArray());
+            assertArrayEquals(l1.c().toArray(), out.c().select(0, 1).toArray());
+        }
+    }
+
+    @Test
+    void gradientsThroughStackedLayersAndTheirStates() {
+        try (RNN rnn = new RNN(3, 4, 2, true, false)) {
+            Tensor x = GradCheck.leafIn(6, -1, 1, 3, 2, 3);
+            Tensor h0 = GradCheck.leafIn(7, -0.5, 0.5, 2, 2, 4);
+            GradCheck.check("2-layer RNN final h", t -> rnn.forward(t[0], t[1]).h(), x, h0);
+            GradCheck.check("2-layer RNN output", t -> rnn.forward(t[0], t[1]).output(), x, h0);
+            Tensor w = rnn.namedParameters().get("weight_hh_l0");
+            w.setGrad(null);
+            Reduce.sum(rnn.forward(x, h0).h()).backward();
+            assertTrue(w.grad() != null, "the first layer's weights get a gradient from the final states");
+        }
+    }
+
+    @Test
+    void batchFirstTransposesInputAndOutputOnly() {
+        Init.manualSeed(11);
+        try (LSTM timeMajor = new LSTM(3, 4)) {
+            Init.manualSeed(11);
+            try (LSTM batchMajor = new LSTM(3, 4, 1, true, true)) {
+                Tensor x = Tensor.randn(8, 5, 2, 3);
+                RecurrentLayer.Output a = timeMajor.forward(x, null, null);
+                RecurrentLayer.Output b = batchMajor.forward(x.transpose(0, 1), null, null);
+                assertArrayEquals(new long[] {2, 5, 4}, b.output().shape());
+                assertArrayEquals(a.output().transpose(0, 1).contiguous().toArray(), b.output().toArray());
+                assertArrayEquals(a.h().toArray(), b.h().toArray());
+                assertArrayEquals(a.c().toArray(), b.c().toArray());
+            }
+        }
+    }
+
+    @Test
+    void summaryShowsTheOutputSequence() {
+        try (Sequential net = new Sequential(new Embedding(65, 8), new LSTM(8, 16))) {
+            String s = net.summary(10, 4);
+            assertTrue(s.contains("Embedding(65 → 8)") && s.contains("[10, 4, 8]"), s);
+            assertTrue(s.contains("LSTM(8 → 16)") && s.contains("[10, 4, 16]"), s);
+            assertTrue(s.contains(String.format(java.util.Locale.ROOT, "%,d", 65 * 8 + 4 * 16 * (8 + 16 + 2))), s);
+        }
+        try (GRU gru = new GRU(3, 5, 2, false, true)) {
+            assertEquals("GRU(3 → 5, 2 layers, no bias, batch first)", gru.describe());
+        }
+    }
+
+    @Test
+    void badInputsAreRejectedWithTheirNumbers() {
+        try (LSTM lstm = new LSTM(3, 4, 2, true, false)) {
+            Tensor x = Tensor.randn(1, 5, 2, 3);
+            String m = assertThrows(IllegalArgumentException.class,
+                    () -> lstm.forward(x, Tensor.zeros(1, 2, 4), null)).getMessage();
+            assertEquals("LSTM: h0 must be [2, 2, 4], got [1, 2, 4]", m);
+            m = assertThrows(IllegalArgumentException.class, () -> lstm.forward(Tensor.randn(2, 5, 3))).getMessage();
+            assertEquals("LSTM: input must be [T, N, I], got shape [5, 3]", m);
+            m = assertThrows(IllegalArgumentException.class,
+                    () -> lstm.forward(Tensor.randn(3, 5, 2, 6), null, null)).getMessage();
+            assertTrue(m.contains("input width 6") && m.contains("3 columns"), m);
+        }
+        assertThrows(IllegalArgumentException.class, () -> new GRU(3, 0));
+        assertThrows(IllegalArgumentException.class, () -> new RNN(3, 4, 0, true, false));
+        assertThrows(IllegalArgumentException.class, () -> new Embedding(5, 2, 5));
+    }
+
+    @Test
+    void embeddingIsNormalWithAZeroPaddingRow() {
+        try (Embedding e = new Embedding(200, 50, 3)) {
+            float[] w = e.weight().toArray();
+            double sum = 0;
+            double sq = 0;
+            for (float f : w) {
+                sum += f;
+                sq += (double) f * f;
+            }
+            double mean = sum / w.length;
+            double std = Math.sqrt(sq / w.length - mean * mean);
+            assertEquals(0, mean, 0.05);
+            assertEquals(1, std, 0.05);
+            assertArrayEquals(new float[50], e.weight().select(0, 3).toArray());
+            Tensor out = e.forward(Tensor.fromArray(new float[] {3, 7}, 2));
+            assertArrayEquals(new long[] {2, 50}, out.shape());
+            assertArrayEquals(e.weight().select(0, 7).toArray(), out.select(0, 1).toArray());
+            String m = assertThrows(IllegalArgumentException.class,
+                    () -> e.forward(Tensor.fromArray(new float[] {1.5f}, 1))).getMessage();
+            assertEquals("Embedding: index 1.5 at position 0 is not a whole number", m);
+        }
+    }
+}
