@@ -330,32 +330,47 @@ public final class Rnn {
 
     /** PyTorch [G·H, X] (gate-major rows) to oneDNN ldigo [X][G][H], in oneDNN's gate order. */
     private static void toLdigo(Cell cell, long h, long x, MemorySegment pytorch, MemorySegment ldigo) {
+        // Whole arrays in and out: per-element segment access is slow once the JIT sees several segment kinds.
         int[] pg = cell.pytorchGate();
         int gates = pg.length;
+        int hh = (int) h;
+        int xx = (int) x;
+        float[] src = floats(pytorch, (long) gates * hh * xx);
+        float[] dst = new float[src.length];
         for (int g = 0; g < gates; g++) {
-            for (long o = 0; o < h; o++) {
-                long row = (pg[g] * h + o) * x;
-                for (long i = 0; i < x; i++) {
-                    ldigo.setAtIndex(ValueLayout.JAVA_FLOAT, (i * gates + g) * h + o,
-                            pytorch.getAtIndex(ValueLayout.JAVA_FLOAT, row + i));
+            for (int o = 0; o < hh; o++) {
+                int row = (pg[g] * hh + o) * xx;
+                for (int i = 0; i < xx; i++) {
+                    dst[(i * gates + g) * hh + o] = src[row + i];
                 }
             }
         }
+        MemorySegment.copy(dst, 0, ldigo, ValueLayout.JAVA_FLOAT, 0, dst.length);
     }
 
     /** oneDNN ldigo [X][G][H] to PyTorch [G·H, X]. */
     private static void fromLdigo(Cell cell, long h, long x, MemorySegment ldigo, MemorySegment pytorch) {
         int[] pg = cell.pytorchGate();
         int gates = pg.length;
+        int hh = (int) h;
+        int xx = (int) x;
+        float[] src = floats(ldigo, (long) gates * hh * xx);
+        float[] dst = new float[src.length];
         for (int g = 0; g < gates; g++) {
-            for (long o = 0; o < h; o++) {
-                long row = (pg[g] * h + o) * x;
-                for (long i = 0; i < x; i++) {
-                    pytorch.setAtIndex(ValueLayout.JAVA_FLOAT, row + i,
-                            ldigo.getAtIndex(ValueLayout.JAVA_FLOAT, (i * gates + g) * h + o));
+            for (int o = 0; o < hh; o++) {
+                int row = (pg[g] * hh + o) * xx;
+                for (int i = 0; i < xx; i++) {
+                    dst[row + i] = src[(i * gates + g) * hh + o];
                 }
             }
         }
+        MemorySegment.copy(dst, 0, pytorch, ValueLayout.JAVA_FLOAT, 0, dst.length);
+    }
+
+    private static float[] floats(MemorySegment seg, long count) {
+        float[] out = new float[Math.toIntExact(count)];
+        MemorySegment.copy(seg, ValueLayout.JAVA_FLOAT, 0, out, 0, out.length);
+        return out;
     }
 
     /** PyTorch [G·H, X] to oneDNN ldgoi [G][H][X]: the same rows, in oneDNN's gate order. */

@@ -292,4 +292,41 @@ class RecurrentTest extends ScopedTest {
             assertEquals(after, Rnn.primitivesCreated(), cell + ": primitives created by repeated identical steps");
         }
     }
+
+    @Test
+    void concurrentTrainingStepsFromManyThreads() throws Exception {
+        Rnn.Cell cell = Rnn.Cell.LSTM;
+        float[][] values = new float[7][];
+        Tensor[] in = leaves(cell, 1000);
+        for (int k = 0; k < 7; k++) values[k] = in[k].toArray();
+        long[][] shapes = new long[7][];
+        for (int k = 0; k < 7; k++) shapes[k] = in[k].shape();
+        java.util.function.Supplier<float[]> step = () -> {
+            try (Scope s = Scope.open()) {
+                Tensor[] t = new Tensor[7];
+                for (int k = 0; k < 7; k++) t[k] = Tensor.fromArray(values[k], shapes[k]).requiresGrad(true);
+                Recurrent.Result r = run(cell, t);
+                Arithmetic.add(Reduce.sum(r.output()), Reduce.sum(r.c())).backward();
+                float[] y = r.output().toArray();
+                float[] dw = t[4].grad().toArray();
+                float[] both = java.util.Arrays.copyOf(y, y.length + dw.length);
+                System.arraycopy(dw, 0, both, y.length, dw.length);
+                return both;
+            }
+        };
+        float[] expected = step.get();
+        try (var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+            java.util.List<java.util.concurrent.Future<float[]>> results = new java.util.ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                results.add(pool.submit(() -> {
+                    float[] last = null;
+                    for (int j = 0; j < 5; j++) last = step.get();
+                    return last;
+                }));
+            }
+            for (var f : results) {
+                assertArrayEquals(expected, f.get());
+            }
+        }
+    }
 }
