@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes engine/src/test/resources/golden/rnn.json: what torch.nn.RNN (tanh), LSTM and GRU compute, for
+"""Writes engine/src/test/resources/golden/rnn.json: what torch.nn.RNN (tanh and ReLU), LSTM and GRU compute, for
 gatun's recurrent tests.
 
 Each case is one layer, one direction, time-major (batch_first=False), T=5, N=3, I=4, H=6, and holds the
@@ -74,6 +74,7 @@ def main():
     g = torch.Generator().manual_seed(2025)
     cases = [
         case("rnn_tanh", torch.nn.RNN(I, H, nonlinearity="tanh"), False, g),
+        case("rnn_relu", torch.nn.RNN(I, H, nonlinearity="relu"), False, g),
         case("lstm", torch.nn.LSTM(I, H), True, g),
         case("gru", torch.nn.GRU(I, H), False, g),
     ]

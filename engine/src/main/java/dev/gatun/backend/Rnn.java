@@ -9,8 +9,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * One-layer, one-direction recurrent networks on oneDNN's RNN primitives: the Elman RNN with tanh,
- * the LSTM and the GRU (oneDNN's linear-before-reset GRU, which is PyTorch's GRU), forward for
+ * One-layer, one-direction recurrent networks on oneDNN's RNN primitives: the Elman RNN with tanh
+ * or ReLU, the LSTM and the GRU (oneDNN's linear-before-reset GRU, which is PyTorch's GRU), forward for
  * training (with a workspace the backward pass reads) or inference, and backward through time over
  * the whole sequence in one call.
  *
@@ -20,7 +20,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *   weight_ih [G·H, I], weight_hh [G·H, H]   rows gate-major       (PyTorch; oneDNN ldgoi in memory)
  *   bias_ih, bias_hh [G·H]
  *
- *   G = 1 (RNN), 4 (LSTM: i, f, g, o — oneDNN's order too), 3 (GRU: PyTorch r, z, n;
+ *   G = 1 (RNN, tanh or ReLU), 4 (LSTM: i, f, g, o — oneDNN's order too), 3 (GRU: PyTorch r, z, n;
  *       oneDNN u, r, o = z, r, n)
  * </pre>
  * oneDNN's forward wants weights as ldigo ([I][G][H]) and its backward as ldgoi ([G][H][I], PyTorch's
@@ -40,6 +40,8 @@ public final class Rnn {
     public enum Cell {
         /** h' = tanh(W_ih x + b_ih + W_hh h + b_hh). */
         RNN_TANH(1),
+        /** h' = max(0, W_ih x + b_ih + W_hh h + b_hh) ({@code torch.nn.RNN}, nonlinearity='relu'). */
+        RNN_RELU(1),
         /** PyTorch's LSTM: gates i, f, g, o; c' = f⊙c + i⊙g, h' = o⊙tanh(c'). */
         LSTM(4),
         /** PyTorch's GRU: gates r, z, n; n = tanh(W_in x + b_in + r⊙(W_hn h + b_hn)), h' = (1 − z)⊙n + z⊙h. */
@@ -69,7 +71,7 @@ public final class Rnn {
         /** PyTorch's gate index for each of oneDNN's gates. */
         int[] pytorchGate() {
             return switch (this) {
-                case RNN_TANH -> new int[] {0};
+                case RNN_TANH, RNN_RELU -> new int[] {0};
                 case LSTM -> new int[] {0, 1, 2, 3};
                 case GRU -> new int[] {1, 0, 2}; // oneDNN u, r, o = PyTorch z, r, n
             };
@@ -455,6 +457,11 @@ public final class Rnn {
 
     // ---------------------------------------------------------------- primitive creation
 
+    /** The vanilla RNN's activation (alpha, the ReLU's negative slope, is 0 for both). */
+    private static int activation(Cell cell) {
+        return cell == Cell.RNN_RELU ? Dnnl.dnnl_eltwise_relu() : Dnnl.dnnl_eltwise_tanh();
+    }
+
     private static Cached primitive(Pass pass, Shape s) {
         Key key = new Key(pass, s);
         Cached p = CACHE.get(key);
@@ -493,8 +500,8 @@ public final class Rnn {
             if (pass != Pass.BACKWARD) {
                 int prop = pass == Pass.TRAINING ? Dnnl.dnnl_forward_training() : Dnnl.dnnl_forward_inference();
                 switch (cell) {
-                    case RNN_TANH -> OneDnn.check(Dnnl.dnnl_vanilla_rnn_forward_desc_init(desc, prop,
-                            Dnnl.dnnl_eltwise_tanh(), direction, srcLayer, state, weightsLayer, weightsIter, bias,
+                    case RNN_TANH, RNN_RELU -> OneDnn.check(Dnnl.dnnl_vanilla_rnn_forward_desc_init(desc, prop,
+                            activation(cell), direction, srcLayer, state, weightsLayer, weightsIter, bias,
                             dstLayer, state, flags, 0f, 0f), "dnnl_vanilla_rnn_forward_desc_init", what);
                     case LSTM -> OneDnn.check(Dnnl.dnnl_lstm_forward_desc_init(desc, prop, direction, srcLayer, state,
                             cState, weightsLayer, weightsIter, bias, dstLayer, state, cState, flags),
@@ -508,8 +515,8 @@ public final class Rnn {
                 diffWeightsIter = Primitives.f32Desc(new long[] {1, 1, h, g, h}, Dnnl.dnnl_ldigo(), what);
                 int prop = Dnnl.dnnl_backward();
                 switch (cell) {
-                    case RNN_TANH -> OneDnn.check(Dnnl.dnnl_vanilla_rnn_backward_desc_init(desc, prop,
-                            Dnnl.dnnl_eltwise_tanh(), direction, srcLayer, state, weightsLayer, weightsIter, bias,
+                    case RNN_TANH, RNN_RELU -> OneDnn.check(Dnnl.dnnl_vanilla_rnn_backward_desc_init(desc, prop,
+                            activation(cell), direction, srcLayer, state, weightsLayer, weightsIter, bias,
                             dstLayer, state, srcLayer, state, diffWeightsLayer, diffWeightsIter, bias, dstLayer, state,
                             flags, 0f, 0f), "dnnl_vanilla_rnn_backward_desc_init", what);
                     case LSTM -> OneDnn.check(Dnnl.dnnl_lstm_backward_desc_init(desc, prop, direction, srcLayer, state,

@@ -4,20 +4,30 @@ import dev.gatun.backend.Rnn;
 import dev.gatun.tensor.Tensor;
 
 /**
- * The Elman RNN with tanh ({@code torch.nn.RNN}, nonlinearity='tanh'): h' = tanh(W_ih x + b_ih +
- * W_hh h + b_hh), one gate block (G = 1).
- * Parameters, shapes and initialisation as described in {@link RecurrentLayer}.
+ * The Elman RNN ({@code torch.nn.RNN}): h' = tanh(W_ih x + b_ih + W_hh h + b_hh), or with
+ * {@link Nonlinearity#RELU} h' = max(0, ·); one gate block (G = 1). Parameters, shapes and
+ * initialisation as described in {@link RecurrentLayer}.
  */
 public final class RNN extends RecurrentLayer {
 
-    /** One layer with biases, time-major input [T, N, I]. */
+    /** PyTorch's {@code nonlinearity}: tanh (the default) or ReLU. */
+    public enum Nonlinearity { TANH, RELU }
+
+    /** One tanh layer with biases, time-major input [T, N, I]. */
     public RNN(long inputSize, long hiddenSize) {
         this(inputSize, hiddenSize, 1, true, false);
     }
 
-    /** {@code numLayers} stacked layers; {@code batchFirst} takes and gives [N, T, ·] sequences. */
+    /** {@code numLayers} stacked tanh layers; {@code batchFirst} takes and gives [N, T, ·] sequences. */
     public RNN(long inputSize, long hiddenSize, int numLayers, boolean bias, boolean batchFirst) {
-        super(Rnn.Cell.RNN_TANH, inputSize, hiddenSize, numLayers, bias, batchFirst);
+        this(inputSize, hiddenSize, numLayers, bias, batchFirst, Nonlinearity.TANH);
+    }
+
+    /** The general layer, with the given non-linearity. */
+    public RNN(long inputSize, long hiddenSize, int numLayers, boolean bias, boolean batchFirst,
+               Nonlinearity nonlinearity) {
+        super(nonlinearity == Nonlinearity.RELU ? Rnn.Cell.RNN_RELU : Rnn.Cell.RNN_TANH, inputSize, hiddenSize,
+                numLayers, bias, batchFirst);
     }
 
     /** The output sequence and the final h [L, N, H] from the initial h0 [L, N, H] (null = zeros). */

@@ -152,6 +152,7 @@ public abstract class RecurrentLayer extends Module {
         StringBuilder sb = new StringBuilder(getClass().getSimpleName()).append('(').append(inputSize).append(" → ")
                 .append(hiddenSize);
         if (numLayers != 1) sb.append(", ").append(numLayers).append(" layers");
+        if (cell == Rnn.Cell.RNN_RELU) sb.append(", relu");
         if (weights[0][2] == null) sb.append(", no bias");
         if (batchFirst) sb.append(", batch first");
         return sb.append(')').toString();

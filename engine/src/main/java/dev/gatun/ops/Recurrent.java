@@ -7,14 +7,14 @@ import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
 /**
- * One recurrent layer over a whole sequence, with PyTorch's semantics ({@code torch.nn.RNN} with tanh,
- * {@code LSTM}, {@code GRU}; one layer, one direction, time-major), on oneDNN's RNN primitives:
+ * One recurrent layer over a whole sequence, with PyTorch's semantics ({@code torch.nn.RNN} with tanh
+ * or ReLU, {@code LSTM}, {@code GRU}; one layer, one direction, time-major), on oneDNN's RNN primitives:
  *
  * <pre>
  *   x [T, N, I], h0 and c0 [N, H] (null = zeros), weight_ih [G·H, I], weight_hh [G·H, H],
  *   bias_ih and bias_hh [G·H] (null = none)  →  output [T, N, H] (h at every step), h [N, H], c [N, H]
  *
- *   RNN   h' = tanh(W_ih x + b_ih + W_hh h + b_hh)                                       G = 1
+ *   RNN   h' = tanh(W_ih x + b_ih + W_hh h + b_hh)  (or max(0, ·))                       G = 1
  *   LSTM  i, f, g, o = σ, σ, tanh, σ of (W_ih x + b_ih + W_hh h + b_hh), rows in that order  G = 4
  *         c' = f⊙c + i⊙g,  h' = o⊙tanh(c')
  *   GRU   r, z = σ(W_i{r,z} x + b_i{r,z} + W_h{r,z} h + b_h{r,z})                         G = 3
@@ -39,6 +39,11 @@ public final class Recurrent {
     /** The Elman RNN with tanh ({@code torch.nn.RNN}, nonlinearity='tanh'). */
     public static Result rnnTanh(Tensor x, Tensor h0, Tensor weightIh, Tensor weightHh, Tensor biasIh, Tensor biasHh) {
         return layer(Rnn.Cell.RNN_TANH, x, h0, null, weightIh, weightHh, biasIh, biasHh);
+    }
+
+    /** The Elman RNN with ReLU ({@code torch.nn.RNN}, nonlinearity='relu'). */
+    public static Result rnnRelu(Tensor x, Tensor h0, Tensor weightIh, Tensor weightHh, Tensor biasIh, Tensor biasHh) {
+        return layer(Rnn.Cell.RNN_RELU, x, h0, null, weightIh, weightHh, biasIh, biasHh);
     }
 
     /** The LSTM ({@code torch.nn.LSTM}). */

@@ -131,6 +131,11 @@ class RecurrentLayerTest extends ScopedTest {
         try (GRU gru = new GRU(3, 5, 2, false, true)) {
             assertEquals("GRU(3 → 5, 2 layers, no bias, batch first)", gru.describe());
         }
+        try (RNN relu = new RNN(3, 5, 1, true, false, RNN.Nonlinearity.RELU)) {
+            assertEquals("RNN(3 → 5, relu)", relu.describe());
+            Tensor y = relu.forward(Tensor.randn(9, 4, 2, 3));
+            for (float v : y.toArray()) assertTrue(v >= 0, "a ReLU RNN's output is never negative");
+        }
     }
 
     @Test
