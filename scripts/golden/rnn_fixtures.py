@@ -2,10 +2,10 @@
 """Writes engine/src/test/resources/golden/rnn.json: what torch.nn.RNN (tanh and ReLU), LSTM and GRU compute, for
 gatun's recurrent tests.
 
-Each case is one layer, one direction, time-major (batch_first=False), T=5, N=3, I=4, H=6, and holds the
-input x [T, N, I], the initial states h0 (and c0) [N, H], the parameters under PyTorch's names
-(weight_ih_l0 [G·H, I], weight_hh_l0 [G·H, H], bias_ih_l0, bias_hh_l0 [G·H]), the output [T, N, H], the
-final states, fixed random gradients R_y, R_h (and R_c) with L = Σ output·R_y + Σ h·R_h (+ Σ c·R_c), and
+Each case is one layer, time-major (batch_first=False), T=5, N=3, I=4, H=6, in one direction or both
+(D = 2: the last three cases), and holds the input x [T, N, I], the initial states h0 (and c0) [D, N, H],
+the parameters under PyTorch's names (weight_ih_l0 [G·H, I], weight_hh_l0 [G·H, H], bias_ih_l0,
+bias_hh_l0 [G·H], and the same with _reverse for D = 2), the output [T, N, D·H], the final states, fixed random gradients R_y, R_h (and R_c) with L = Σ output·R_y + Σ h·R_h (+ Σ c·R_c), and
 the gradients of L with respect to the input, the initial states and every parameter.
 
 All numbers are float32 values written as the shortest decimal of the equal double, so they read back
@@ -30,9 +30,10 @@ def values(t):
 
 
 def case(name, module, lstm, g):
+    d = 2 if module.bidirectional else 1
     x = torch.randn(T, N, I, generator=g).requires_grad_(True)
-    h0 = (torch.randn(1, N, H, generator=g) * 0.5).requires_grad_(True)
-    c0 = (torch.randn(1, N, H, generator=g) * 0.5).requires_grad_(True) if lstm else None
+    h0 = (torch.randn(d, N, H, generator=g) * 0.5).requires_grad_(True)
+    c0 = (torch.randn(d, N, H, generator=g) * 0.5).requires_grad_(True) if lstm else None
     if lstm:
         y, (h, c) = module(x, (h0, c0))
     else:
@@ -50,6 +51,7 @@ def case(name, module, lstm, g):
     out = {
         "name": name,
         "sizes": [T, N, I, H],
+        "directions": d,
         "input": values(x),
         "h0": values(h0),
         "c0": values(c0) if lstm else None,
@@ -63,7 +65,7 @@ def case(name, module, lstm, g):
         "h0_grad": values(h0.grad),
         "c0_grad": values(c0.grad) if lstm else None,
     }
-    for p in PARAMS:
+    for p in PARAMS + ([q + "_reverse" for q in PARAMS] if d == 2 else []):
         out[p] = values(params[p])
         out[p + "_grad"] = values(params[p].grad)
     return out
@@ -77,6 +79,9 @@ def main():
         case("rnn_relu", torch.nn.RNN(I, H, nonlinearity="relu"), False, g),
         case("lstm", torch.nn.LSTM(I, H), True, g),
         case("gru", torch.nn.GRU(I, H), False, g),
+        case("rnn_tanh", torch.nn.RNN(I, H, bidirectional=True), False, g),
+        case("lstm", torch.nn.LSTM(I, H, bidirectional=True), True, g),
+        case("gru", torch.nn.GRU(I, H, bidirectional=True), False, g),
     ]
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:

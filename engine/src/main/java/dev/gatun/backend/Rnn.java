@@ -9,17 +9,18 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * One-layer, one-direction recurrent networks on oneDNN's RNN primitives: the Elman RNN with tanh
+ * One recurrent layer on oneDNN's RNN primitives, in one direction or both: the Elman RNN with tanh
  * or ReLU, the LSTM and the GRU (oneDNN's linear-before-reset GRU, which is PyTorch's GRU), forward for
  * training (with a workspace the backward pass reads) or inference, and backward through time over
- * the whole sequence in one call.
+ * the whole sequence in one call. (Stacked layers are stacked calls.)
  *
  * <p>Every buffer is contiguous float32 in PyTorch's layouts, and this class does the translation:
  * <pre>
- *   x  [T, N, I]   y [T, N, H]   h0, hT, c0, cT [N, H]           (oneDNN tnc / ldnc with L = D = 1)
- *   weight_ih [G·H, I], weight_hh [G·H, H]   rows gate-major       (PyTorch; oneDNN ldgoi in memory)
- *   bias_ih, bias_hh [G·H]
+ *   x  [T, N, I]   y [T, N, D·H]   h0, hT, c0, cT [D, N, H]        (oneDNN tnc / ldnc with L = 1)
+ *   weight_ih [D][G·H, I], weight_hh [D][G·H, H]   rows gate-major (PyTorch; oneDNN ldgoi in memory)
+ *   bias_ih, bias_hh [D][G·H]
  *
+ *   D = 1, or 2 (bidirectional: PyTorch's _l0 then _l0_reverse; y holds [forward h | reverse h])
  *   G = 1 (RNN, tanh or ReLU), 4 (LSTM: i, f, g, o — oneDNN's order too), 3 (GRU: PyTorch r, z, n;
  *       oneDNN u, r, o = z, r, n)
  * </pre>
@@ -85,12 +86,16 @@ public final class Rnn {
 
     /**
      * Everything that determines a recurrent layer's primitives: the cell, T steps, N sequences, input
-     * width I and hidden width H; validated on construction with the numbers in the message.
+     * width I, hidden width H and D directions (1, or 2 for a bidirectional layer whose output is both
+     * directions' h side by side); validated on construction with the numbers in the message.
      */
-    public record Shape(Cell cell, long steps, long batch, long inputSize, long hiddenSize) {
+    public record Shape(Cell cell, long steps, long batch, long inputSize, long hiddenSize, int directions) {
         public Shape {
             if (cell == null) {
                 throw new IllegalArgumentException("rnn: cell is missing");
+            }
+            if (directions != 1 && directions != 2) {
+                throw new IllegalArgumentException(cell.opName() + ": directions must be 1 or 2, got " + directions);
             }
             if (steps < 1 || batch < 1 || inputSize < 1 || hiddenSize < 1) {
                 throw new IllegalArgumentException(cell.opName() + ": sizes must be positive, got T=" + steps + " N=" + batch
@@ -98,11 +103,17 @@ public final class Rnn {
             }
             // Every buffer's float count must fit a Java int for the layout loops.
             long gh = Math.multiplyExact(cell.gates(), hiddenSize);
-            if (Math.multiplyExact(Math.multiplyExact(steps, batch), Math.max(inputSize, hiddenSize)) > Integer.MAX_VALUE
-                    || Math.multiplyExact(gh, Math.max(inputSize, hiddenSize)) > Integer.MAX_VALUE) {
+            long widest = Math.max(inputSize, hiddenSize) * directions;
+            if (Math.multiplyExact(Math.multiplyExact(steps, batch), widest) > Integer.MAX_VALUE
+                    || Math.multiplyExact(gh, widest) > Integer.MAX_VALUE) {
                 throw new IllegalArgumentException(cell.opName() + ": T=" + steps + " N=" + batch + " I=" + inputSize + " H="
                         + hiddenSize + " is too large");
             }
+        }
+
+        /** One direction. */
+        public Shape(Cell cell, long steps, long batch, long inputSize, long hiddenSize) {
+            this(cell, steps, batch, inputSize, hiddenSize, 1);
         }
 
         /** Elements of x: T·N·I. */
@@ -110,40 +121,42 @@ public final class Rnn {
             return steps * batch * inputSize;
         }
 
-        /** Elements of y: T·N·H. */
+        /** Elements of y [T, N, D·H]: T·N·D·H. */
         public long outputElements() {
-            return steps * batch * hiddenSize;
+            return steps * batch * directions * hiddenSize;
         }
 
-        /** Elements of one state (h or c): N·H. */
+        /** Elements of one state (h or c) [D, N, H]: D·N·H. */
         public long stateElements() {
-            return batch * hiddenSize;
+            return directions * batch * hiddenSize;
         }
 
-        /** Elements of weight_ih: G·H·I. */
+        /** Elements of weight_ih, all directions [D, G·H, I]: D·G·H·I. */
         public long weightIhElements() {
-            return cell.gates() * hiddenSize * inputSize;
+            return directions * cell.gates() * hiddenSize * inputSize;
         }
 
-        /** Elements of weight_hh: G·H·H. */
+        /** Elements of weight_hh, all directions [D, G·H, H]: D·G·H·H. */
         public long weightHhElements() {
-            return cell.gates() * hiddenSize * hiddenSize;
+            return directions * cell.gates() * hiddenSize * hiddenSize;
         }
 
-        /** Elements of one PyTorch bias: G·H. */
+        /** Elements of one PyTorch bias, all directions [D, G·H]: D·G·H. */
         public long biasElements() {
-            return cell.gates() * hiddenSize;
+            return directions * cell.gates() * hiddenSize;
         }
 
         @Override
         public String toString() {
-            return cell.opName() + " T=" + steps + " N=" + batch + " I=" + inputSize + " H=" + hiddenSize;
+            return cell.opName() + " T=" + steps + " N=" + batch + " I=" + inputSize + " H=" + hiddenSize
+                    + (directions == 2 ? " bidirectional" : "");
         }
     }
 
     /**
-     * A layer's parameters (or their gradients) in PyTorch's layouts; the biases may be null (a layer
-     * without bias, or bias gradients not wanted).
+     * A layer's parameters (or their gradients) in PyTorch's layouts, a bidirectional layer's two
+     * directions one after the other in each buffer (PyTorch's {@code _l0} then {@code _l0_reverse});
+     * the biases may be null (a layer without bias, or bias gradients not wanted).
      */
     public record Weights(MemorySegment weightIh, MemorySegment weightHh, MemorySegment biasIh, MemorySegment biasHh) {}
 
@@ -196,8 +209,8 @@ public final class Rnn {
                     : c0 == null ? zeros(call, s.stateElements()) : region(s, "c0", c0, s.stateElements());
             MemorySegment wl = call.allocate(s.weightIhElements() * Float.BYTES, 64);
             MemorySegment wi = call.allocate(s.weightHhElements() * Float.BYTES, 64);
-            toLdigo(cell, s.hiddenSize(), s.inputSize(), w.weightIh(), wl);
-            toLdigo(cell, s.hiddenSize(), s.hiddenSize(), w.weightHh(), wi);
+            toLdigo(s, s.inputSize(), w.weightIh(), wl);
+            toLdigo(s, s.hiddenSize(), w.weightHh(), wi);
             MemorySegment bias = bias(call, s, w.biasIh(), w.biasHh());
             Args a = new Args(12);
             a.add(Dnnl.DNNL_ARG_SRC_LAYER(), p.srcLayer(), xs);
@@ -260,13 +273,13 @@ public final class Rnn {
                     : dc0 == null ? zeros(call, st) : region(s, "c0 gradient", dc0, st);
             MemorySegment wl = call.allocate(s.weightIhElements() * Float.BYTES, 64);
             MemorySegment wi = call.allocate(s.weightHhElements() * Float.BYTES, 64);
-            toLdgoi(cell, s.hiddenSize(), s.inputSize(), w.weightIh(), wl);
-            toLdgoi(cell, s.hiddenSize(), s.hiddenSize(), w.weightHh(), wi);
+            toLdgoi(s, s.inputSize(), w.weightIh(), wl);
+            toLdgoi(s, s.hiddenSize(), w.weightHh(), wi);
             MemorySegment bias = bias(call, s, w.biasIh(), w.biasHh());
             // oneDNN adds to its weight gradients: they start at zero (allocate zeroes them).
             MemorySegment dwl = zeros(call, s.weightIhElements());
             MemorySegment dwi = zeros(call, s.weightHhElements());
-            MemorySegment db = zeros(call, (long) cell.biasGates() * s.hiddenSize());
+            MemorySegment db = zeros(call, (long) s.directions() * cell.biasGates() * s.hiddenSize());
             Args a = new Args(24);
             a.add(Dnnl.DNNL_ARG_SRC_LAYER(), p.srcLayer(), xs);
             a.add(Dnnl.DNNL_ARG_SRC_ITER(), p.state(), h0s);
@@ -290,8 +303,8 @@ public final class Rnn {
                 a.add(Dnnl.DNNL_ARG_DIFF_SRC_ITER_C(), p.cState(), dc0s);
             }
             a.execute(p, what);
-            fromLdigo(cell, s.hiddenSize(), s.inputSize(), dwl, grads.weightIh());
-            fromLdigo(cell, s.hiddenSize(), s.hiddenSize(), dwi, grads.weightHh());
+            fromLdigo(s, s.inputSize(), dwl, grads.weightIh());
+            fromLdigo(s, s.hiddenSize(), dwi, grads.weightHh());
             splitBiasGradient(s, db, grads.biasIh(), grads.biasHh());
         }
     }
@@ -330,39 +343,48 @@ public final class Rnn {
 
     // ---------------------------------------------------------------- layouts
 
-    /** PyTorch [G·H, X] (gate-major rows) to oneDNN ldigo [X][G][H], in oneDNN's gate order. */
-    private static void toLdigo(Cell cell, long h, long x, MemorySegment pytorch, MemorySegment ldigo) {
+    /**
+     * PyTorch [G·H, X] (gate-major rows) to oneDNN ldigo [X][G][H] in oneDNN's gate order, for each
+     * direction (one such block after the other in both buffers).
+     */
+    private static void toLdigo(Shape s, long x, MemorySegment pytorch, MemorySegment ldigo) {
         // Whole arrays in and out: per-element segment access is slow once the JIT sees several segment kinds.
-        int[] pg = cell.pytorchGate();
+        int[] pg = s.cell().pytorchGate();
         int gates = pg.length;
-        int hh = (int) h;
+        int hh = (int) s.hiddenSize();
         int xx = (int) x;
-        float[] src = floats(pytorch, (long) gates * hh * xx);
+        int block = gates * hh * xx;
+        float[] src = floats(pytorch, (long) s.directions() * block);
         float[] dst = new float[src.length];
-        for (int g = 0; g < gates; g++) {
-            for (int o = 0; o < hh; o++) {
-                int row = (pg[g] * hh + o) * xx;
-                for (int i = 0; i < xx; i++) {
-                    dst[(i * gates + g) * hh + o] = src[row + i];
+        for (int d = 0, base = 0; d < s.directions(); d++, base += block) {
+            for (int g = 0; g < gates; g++) {
+                for (int o = 0; o < hh; o++) {
+                    int row = base + (pg[g] * hh + o) * xx;
+                    for (int i = 0; i < xx; i++) {
+                        dst[base + (i * gates + g) * hh + o] = src[row + i];
+                    }
                 }
             }
         }
         MemorySegment.copy(dst, 0, ldigo, ValueLayout.JAVA_FLOAT, 0, dst.length);
     }
 
-    /** oneDNN ldigo [X][G][H] to PyTorch [G·H, X]. */
-    private static void fromLdigo(Cell cell, long h, long x, MemorySegment ldigo, MemorySegment pytorch) {
-        int[] pg = cell.pytorchGate();
+    /** oneDNN ldigo [X][G][H] to PyTorch [G·H, X], for each direction. */
+    private static void fromLdigo(Shape s, long x, MemorySegment ldigo, MemorySegment pytorch) {
+        int[] pg = s.cell().pytorchGate();
         int gates = pg.length;
-        int hh = (int) h;
+        int hh = (int) s.hiddenSize();
         int xx = (int) x;
-        float[] src = floats(ldigo, (long) gates * hh * xx);
+        int block = gates * hh * xx;
+        float[] src = floats(ldigo, (long) s.directions() * block);
         float[] dst = new float[src.length];
-        for (int g = 0; g < gates; g++) {
-            for (int o = 0; o < hh; o++) {
-                int row = (pg[g] * hh + o) * xx;
-                for (int i = 0; i < xx; i++) {
-                    dst[row + i] = src[(i * gates + g) * hh + o];
+        for (int d = 0, base = 0; d < s.directions(); d++, base += block) {
+            for (int g = 0; g < gates; g++) {
+                for (int o = 0; o < hh; o++) {
+                    int row = base + (pg[g] * hh + o) * xx;
+                    for (int i = 0; i < xx; i++) {
+                        dst[row + i] = src[base + (i * gates + g) * hh + o];
+                    }
                 }
             }
         }
@@ -375,57 +397,66 @@ public final class Rnn {
         return out;
     }
 
-    /** PyTorch [G·H, X] to oneDNN ldgoi [G][H][X]: the same rows, in oneDNN's gate order. */
-    private static void toLdgoi(Cell cell, long h, long x, MemorySegment pytorch, MemorySegment ldgoi) {
-        int[] pg = cell.pytorchGate();
-        long block = h * x * Float.BYTES;
-        for (int g = 0; g < pg.length; g++) {
-            MemorySegment.copy(pytorch, pg[g] * block, ldgoi, g * block, block);
+    /** PyTorch [G·H, X] to oneDNN ldgoi [G][H][X]: the same rows in oneDNN's gate order, per direction. */
+    private static void toLdgoi(Shape s, long x, MemorySegment pytorch, MemorySegment ldgoi) {
+        int[] pg = s.cell().pytorchGate();
+        long gateBytes = s.hiddenSize() * x * Float.BYTES;
+        long block = pg.length * gateBytes;
+        for (int d = 0; d < s.directions(); d++) {
+            for (int g = 0; g < pg.length; g++) {
+                MemorySegment.copy(pytorch, d * block + pg[g] * gateBytes, ldgoi, d * block + g * gateBytes, gateBytes);
+            }
         }
     }
 
-    /** oneDNN's bias [G', H] from PyTorch's b_ih and b_hh (either may be null: zeros). */
+    /** oneDNN's bias [D][G'][H] from PyTorch's b_ih and b_hh [D][G·H] (either may be null: zeros). */
     private static MemorySegment bias(Arena arena, Shape s, MemorySegment biasIh, MemorySegment biasHh) {
         Cell cell = s.cell();
-        long h = s.hiddenSize();
-        MemorySegment out = zeros(arena, (long) cell.biasGates() * h);
+        int h = (int) s.hiddenSize();
         int[] pg = cell.pytorchGate();
-        for (int g = 0; g < pg.length; g++) {
-            // The GRU's n gate keeps b_hn apart, in oneDNN's fourth row.
-            long hhRow = cell == Cell.GRU && g == 2 ? 3 : g;
-            for (long o = 0; o < h; o++) {
-                long src = pg[g] * h + o;
-                if (biasIh != null) {
-                    out.setAtIndex(ValueLayout.JAVA_FLOAT, g * h + o, biasIh.getAtIndex(ValueLayout.JAVA_FLOAT, src));
-                }
-                if (biasHh != null) {
-                    long dst = hhRow * h + o;
-                    out.setAtIndex(ValueLayout.JAVA_FLOAT, dst, out.getAtIndex(ValueLayout.JAVA_FLOAT, dst)
-                            + biasHh.getAtIndex(ValueLayout.JAVA_FLOAT, src));
+        int inBlock = pg.length * h;
+        int outBlock = cell.biasGates() * h;
+        float[] bi = biasIh == null ? null : floats(biasIh, (long) s.directions() * inBlock);
+        float[] bh = biasHh == null ? null : floats(biasHh, (long) s.directions() * inBlock);
+        float[] out = new float[s.directions() * outBlock];
+        for (int d = 0; d < s.directions(); d++) {
+            for (int g = 0; g < pg.length; g++) {
+                // The GRU's n gate keeps b_hn apart, in oneDNN's fourth row.
+                int hhRow = cell == Cell.GRU && g == 2 ? 3 : g;
+                for (int o = 0; o < h; o++) {
+                    int src = d * inBlock + pg[g] * h + o;
+                    if (bi != null) out[d * outBlock + g * h + o] += bi[src];
+                    if (bh != null) out[d * outBlock + hhRow * h + o] += bh[src];
                 }
             }
         }
-        return out;
+        MemorySegment seg = zeros(arena, out.length);
+        MemorySegment.copy(out, 0, seg, ValueLayout.JAVA_FLOAT, 0, out.length);
+        return seg;
     }
 
-    /** ∂b_ih and ∂b_hh (each may be null: not wanted) from oneDNN's bias gradient [G', H]. */
+    /** ∂b_ih and ∂b_hh [D][G·H] (each may be null: not wanted) from oneDNN's bias gradient [D][G'][H]. */
     private static void splitBiasGradient(Shape s, MemorySegment diffBias, MemorySegment biasIh, MemorySegment biasHh) {
         Cell cell = s.cell();
-        long h = s.hiddenSize();
+        int h = (int) s.hiddenSize();
         int[] pg = cell.pytorchGate();
-        for (int g = 0; g < pg.length; g++) {
-            long hhRow = cell == Cell.GRU && g == 2 ? 3 : g;
-            for (long o = 0; o < h; o++) {
-                long dst = pg[g] * h + o;
-                if (biasIh != null) {
-                    biasIh.setAtIndex(ValueLayout.JAVA_FLOAT, dst, diffBias.getAtIndex(ValueLayout.JAVA_FLOAT, g * h + o));
-                }
-                if (biasHh != null) {
-                    biasHh.setAtIndex(ValueLayout.JAVA_FLOAT, dst,
-                            diffBias.getAtIndex(ValueLayout.JAVA_FLOAT, hhRow * h + o));
+        int outBlock = pg.length * h;
+        int inBlock = cell.biasGates() * h;
+        float[] db = floats(diffBias, (long) s.directions() * inBlock);
+        float[] di = new float[s.directions() * outBlock];
+        float[] dh = new float[s.directions() * outBlock];
+        for (int d = 0; d < s.directions(); d++) {
+            for (int g = 0; g < pg.length; g++) {
+                int hhRow = cell == Cell.GRU && g == 2 ? 3 : g;
+                for (int o = 0; o < h; o++) {
+                    int dst = d * outBlock + pg[g] * h + o;
+                    di[dst] = db[d * inBlock + g * h + o];
+                    dh[dst] = db[d * inBlock + hhRow * h + o];
                 }
             }
         }
+        if (biasIh != null) MemorySegment.copy(di, 0, biasIh, ValueLayout.JAVA_FLOAT, 0, di.length);
+        if (biasHh != null) MemorySegment.copy(dh, 0, biasHh, ValueLayout.JAVA_FLOAT, 0, dh.length);
     }
 
     // ---------------------------------------------------------------- execution
@@ -481,18 +512,20 @@ public final class Rnn {
         long in = s.inputSize();
         long h = s.hiddenSize();
         long g = cell.gates();
+        long d = s.directions();
         MemorySegment srcLayer = Primitives.f32Desc(new long[] {t, n, in}, Dnnl.dnnl_tnc(), what);
-        MemorySegment state = Primitives.f32Desc(new long[] {1, 1, n, h}, Dnnl.dnnl_ldnc(), what);
+        MemorySegment state = Primitives.f32Desc(new long[] {1, d, n, h}, Dnnl.dnnl_ldnc(), what);
         MemorySegment cState = cell.hasCellState() ? state : null;
         // Forward wants ldigo weights, backward ldgoi; the weight gradients are ldigo.
         int weightTag = pass == Pass.BACKWARD ? Dnnl.dnnl_ldgoi() : Dnnl.dnnl_ldigo();
-        MemorySegment weightsLayer = Primitives.f32Desc(new long[] {1, 1, in, g, h}, weightTag, what);
-        MemorySegment weightsIter = Primitives.f32Desc(new long[] {1, 1, h, g, h}, weightTag, what);
-        MemorySegment bias = Primitives.f32Desc(new long[] {1, 1, cell.biasGates(), h}, Dnnl.dnnl_ldgo(), what);
-        MemorySegment dstLayer = Primitives.f32Desc(new long[] {t, n, h}, Dnnl.dnnl_tnc(), what);
+        MemorySegment weightsLayer = Primitives.f32Desc(new long[] {1, d, in, g, h}, weightTag, what);
+        MemorySegment weightsIter = Primitives.f32Desc(new long[] {1, d, h, g, h}, weightTag, what);
+        MemorySegment bias = Primitives.f32Desc(new long[] {1, d, cell.biasGates(), h}, Dnnl.dnnl_ldgo(), what);
+        // Both directions' h side by side at every step, as PyTorch's bidirectional output.
+        MemorySegment dstLayer = Primitives.f32Desc(new long[] {t, n, d * h}, Dnnl.dnnl_tnc(), what);
         MemorySegment diffWeightsLayer = null;
         MemorySegment diffWeightsIter = null;
-        int direction = Dnnl.dnnl_unidirectional_left2right();
+        int direction = d == 2 ? Dnnl.dnnl_bidirectional_concat() : Dnnl.dnnl_unidirectional_left2right();
         int flags = Dnnl.dnnl_rnn_flags_undef();
         try (Arena tmp = Arena.ofConfined()) {
             // dnnl_rnn_desc_t holds 22 memory descriptors: larger than Primitives.opDesc's buffer.
@@ -511,8 +544,8 @@ public final class Rnn {
                             "dnnl_lbr_gru_forward_desc_init", what);
                 }
             } else {
-                diffWeightsLayer = Primitives.f32Desc(new long[] {1, 1, in, g, h}, Dnnl.dnnl_ldigo(), what);
-                diffWeightsIter = Primitives.f32Desc(new long[] {1, 1, h, g, h}, Dnnl.dnnl_ldigo(), what);
+                diffWeightsLayer = Primitives.f32Desc(new long[] {1, d, in, g, h}, Dnnl.dnnl_ldigo(), what);
+                diffWeightsIter = Primitives.f32Desc(new long[] {1, d, h, g, h}, Dnnl.dnnl_ldigo(), what);
                 int prop = Dnnl.dnnl_backward();
                 switch (cell) {
                     case RNN_TANH, RNN_RELU -> OneDnn.check(Dnnl.dnnl_vanilla_rnn_backward_desc_init(desc, prop,

@@ -64,16 +64,39 @@ public final class Recurrent {
      */
     public static Result layer(Rnn.Cell cell, Tensor x, Tensor h0, Tensor c0, Tensor weightIh, Tensor weightHh,
                                Tensor biasIh, Tensor biasHh) {
-        Rnn.Shape s = shape(cell, x, h0, c0, weightIh, weightHh, biasIh, biasHh);
-        Tensor xc = x.contiguous();
-        Tensor h0c = h0 == null ? null : h0.contiguous();
-        Tensor c0c = c0 == null ? null : c0.contiguous();
-        Tensor wi = weightIh.contiguous();
-        Tensor wh = weightHh.contiguous();
-        Tensor bi = biasIh == null ? null : biasIh.contiguous();
-        Tensor bh = biasHh == null ? null : biasHh.contiguous();
-        Tensor[] inputs = {xc, h0c, c0c, wi, wh, bi, bh};
+        Tensor[] params = {weightIh, weightHh, biasIh, biasHh};
+        return run(shape(cell, x, h0, c0, params, null), x, h0, c0, params);
+    }
+
+    /**
+     * A bidirectional layer ({@code bidirectional=True} in PyTorch): the forward parameters
+     * {weight_ih, weight_hh, bias_ih, bias_hh} run left to right, the reverse ones ({@code _reverse} in
+     * PyTorch) right to left; output [T, N, 2·H] holds both directions' h at each step, forward first;
+     * h0, c0 and the final states are [2, N, H] (forward, reverse). Biases may be null (both sets alike).
+     */
+    public static Result bidirectional(Rnn.Cell cell, Tensor x, Tensor h0, Tensor c0, Tensor[] forward,
+                                       Tensor[] reverse) {
+        if (forward == null || reverse == null || forward.length != 4 || reverse.length != 4) {
+            throw new IllegalArgumentException(cell.opName() + ": each direction needs {weight_ih, weight_hh, bias_ih,"
+                    + " bias_hh}");
+        }
+        Tensor[] params = {forward[0], forward[1], forward[2], forward[3], reverse[0], reverse[1], reverse[2],
+            reverse[3]};
+        return run(shape(cell, x, h0, c0, forward, reverse), x, h0, c0, params);
+    }
+
+    /** Runs a checked layer; params are {weight_ih, weight_hh, bias_ih, bias_hh} per direction. */
+    private static Result run(Rnn.Shape s, Tensor x, Tensor h0, Tensor c0, Tensor[] params) {
+        Rnn.Cell cell = s.cell();
+        Tensor[] inputs = new Tensor[3 + params.length];
+        inputs[0] = x.contiguous();
+        inputs[1] = h0 == null ? null : h0.contiguous();
+        inputs[2] = c0 == null ? null : c0.contiguous();
+        for (int k = 0; k < params.length; k++) {
+            inputs[3 + k] = params[k] == null ? null : params[k].contiguous();
+        }
         boolean training = Autograd.needsGrad(inputs);
+        Rnn.Weights w = weights(s, inputs);
 
         long ny = s.outputElements();
         long ns = s.stateElements();
@@ -84,46 +107,84 @@ public final class Recurrent {
         MemorySegment y = p.asSlice(0, ny * Float.BYTES);
         MemorySegment hT = p.asSlice(ny * Float.BYTES, ns * Float.BYTES);
         MemorySegment cT = states == 2 ? p.asSlice((ny + ns) * Float.BYTES, ns * Float.BYTES) : null;
-        Rnn.forward(s, training, weights(wi, wh, bi, bh), segment(xc), segment(h0c), segment(c0c), y, hT, cT,
+        Rnn.forward(s, training, w, segment(inputs[0]), segment(inputs[1]), segment(inputs[2]), y, hT, cT,
                 workspace == null ? null : segment(workspace));
         if (training) {
-            Autograd.record(packed, cell.opName(),
-                    g -> backward(s, inputs, y, hT, cT, workspace, g), inputs);
+            Autograd.record(packed, s.directions() == 2 ? cell.opName() + " bidirectional" : cell.opName(),
+                    g -> backward(s, inputs, w, y, hT, cT, workspace, g), inputs);
         }
-        Tensor output = packed.slice(0, 0, ny).view(s.steps(), s.batch(), s.hiddenSize());
-        Tensor h = packed.slice(0, ny, ny + ns).view(s.batch(), s.hiddenSize());
-        Tensor c = states == 2 ? packed.slice(0, ny + ns, ny + 2 * ns).view(s.batch(), s.hiddenSize()) : null;
+        long[] state = s.directions() == 1 ? new long[] {s.batch(), s.hiddenSize()}
+                : new long[] {s.directions(), s.batch(), s.hiddenSize()};
+        Tensor output = packed.slice(0, 0, ny).view(s.steps(), s.batch(), s.directions() * s.hiddenSize());
+        Tensor h = packed.slice(0, ny, ny + ns).view(state);
+        Tensor c = states == 2 ? packed.slice(0, ny + ns, ny + 2 * ns).view(state) : null;
         return new Result(output, h, c);
     }
 
-    /** Gradients of {x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh} from the packed gradient. */
-    private static Tensor[] backward(Rnn.Shape s, Tensor[] in, MemorySegment y, MemorySegment hT, MemorySegment cT,
-                                     Tensor workspace, Tensor grad) {
+    /**
+     * Gradients of {x, h0, c0, then weight_ih, weight_hh, bias_ih, bias_hh per direction} from the
+     * packed gradient.
+     */
+    private static Tensor[] backward(Rnn.Shape s, Tensor[] in, Rnn.Weights w, MemorySegment y, MemorySegment hT,
+                                     MemorySegment cT, Tensor workspace, Tensor grad) {
         long ny = s.outputElements();
         long ns = s.stateElements();
         MemorySegment g = segment(grad.contiguous());
         MemorySegment dy = g.asSlice(0, ny * Float.BYTES);
         MemorySegment dhT = g.asSlice(ny * Float.BYTES, ns * Float.BYTES);
         MemorySegment dcT = cT != null ? g.asSlice((ny + ns) * Float.BYTES, ns * Float.BYTES) : null;
+        // Every gradient the primitive computes needs a buffer; only wanted ones are returned.
+        Tensor dx = Tensor.zeros(in[0].shape());
+        Tensor dh0 = in[1] == null ? null : Tensor.zeros(in[1].shape());
+        Tensor dc0 = in[2] == null ? null : Tensor.zeros(in[2].shape());
+        int d = s.directions();
+        long[] wiShape = in[3].shape();
+        long[] whShape = in[4].shape();
+        boolean bias = in[5] != null;
+        // All directions' gradients in one buffer each, [D, ...]; direction k's is a view.
+        Tensor dwi = Tensor.zeros(d, wiShape[0], wiShape[1]);
+        Tensor dwh = Tensor.zeros(d, whShape[0], whShape[1]);
+        Tensor dbi = bias ? Tensor.zeros(d, wiShape[0]) : null;
+        Tensor dbh = bias ? Tensor.zeros(d, wiShape[0]) : null;
+        Rnn.backward(s, w, segment(in[0]), segment(in[1]), segment(in[2]), y, hT, cT, segment(workspace), dy, dhT, dcT,
+                segment(dx), segment(dh0), segment(dc0),
+                new Rnn.Weights(segment(dwi), segment(dwh), segment(dbi), segment(dbh)));
         Tensor[] grads = new Tensor[in.length];
-        for (int k = 0; k < in.length; k++) {
-            // Every gradient the primitive computes needs a buffer; only wanted ones are returned.
-            grads[k] = in[k] == null ? null : Tensor.zeros(in[k].shape());
+        grads[0] = dx;
+        grads[1] = dh0;
+        grads[2] = dc0;
+        for (int k = 0; k < d; k++) {
+            grads[3 + 4 * k] = dwi.select(0, k);
+            grads[4 + 4 * k] = dwh.select(0, k);
+            grads[5 + 4 * k] = bias ? dbi.select(0, k) : null;
+            grads[6 + 4 * k] = bias ? dbh.select(0, k) : null;
         }
-        Tensor dx = grads[0];
-        Tensor dh0 = grads[1];
-        Tensor dc0 = grads[2];
-        Rnn.backward(s, weights(in[3], in[4], in[5], in[6]), segment(in[0]), segment(in[1]), segment(in[2]), y, hT, cT,
-                segment(workspace), dy, dhT, dcT, segment(dx), segment(dh0), segment(dc0),
-                weights(grads[3], grads[4], grads[5], grads[6]));
         for (int k = 0; k < in.length; k++) {
             if (in[k] == null || !in[k].requiresGrad()) grads[k] = null;
         }
         return grads;
     }
 
-    private static Rnn.Weights weights(Tensor wi, Tensor wh, Tensor bi, Tensor bh) {
-        return new Rnn.Weights(segment(wi), segment(wh), segment(bi), segment(bh));
+    /**
+     * The backend's weights from the (contiguous) inputs: one direction's tensors as they are, or both
+     * directions' copied into one buffer per kind.
+     */
+    private static Rnn.Weights weights(Rnn.Shape s, Tensor[] in) {
+        if (s.directions() == 1) {
+            return new Rnn.Weights(segment(in[3]), segment(in[4]), segment(in[5]), segment(in[6]));
+        }
+        MemorySegment[] joined = new MemorySegment[4];
+        for (int kind = 0; kind < 4; kind++) {
+            Tensor a = in[3 + kind];
+            if (a == null) continue;
+            Tensor both = Tensor.zeros(2 * a.numel());
+            MemorySegment seg = segment(both);
+            long bytes = a.numel() * Float.BYTES;
+            MemorySegment.copy(segment(a), 0, seg, 0, bytes);
+            MemorySegment.copy(segment(in[7 + kind]), 0, seg, bytes, bytes);
+            joined[kind] = seg;
+        }
+        return new Rnn.Weights(joined[0], joined[1], joined[2], joined[3]);
     }
 
     /** The contiguous elements of t as a segment (null for null). */
@@ -135,10 +196,16 @@ public final class Recurrent {
         return t.storage().asSlice(t.offset() * Float.BYTES, t.numel() * Float.BYTES);
     }
 
-    /** Checks every tensor's shape against x and the weights and returns the layer's shape. */
-    static Rnn.Shape shape(Rnn.Cell cell, Tensor x, Tensor h0, Tensor c0, Tensor weightIh, Tensor weightHh,
-                           Tensor biasIh, Tensor biasHh) {
+    /**
+     * Checks every tensor's shape against x and the forward parameters {weight_ih, weight_hh, bias_ih,
+     * bias_hh} (and the reverse ones of a bidirectional layer, else null) and returns the layer's shape.
+     */
+    static Rnn.Shape shape(Rnn.Cell cell, Tensor x, Tensor h0, Tensor c0, Tensor[] forward, Tensor[] reverse) {
         String op = cell.opName();
+        Tensor weightIh = forward[0];
+        Tensor weightHh = forward[1];
+        Tensor biasIh = forward[2];
+        Tensor biasHh = forward[3];
         if (x == null || weightIh == null || weightHh == null) {
             throw new IllegalArgumentException(op + ": input, weight_ih and weight_hh are required");
         }
@@ -168,9 +235,28 @@ public final class Recurrent {
         requireShape(op, "weight_hh", weightHh, g * hidden, hidden);
         if (biasIh != null) requireShape(op, "bias_ih", biasIh, g * hidden);
         if (biasHh != null) requireShape(op, "bias_hh", biasHh, g * hidden);
-        if (h0 != null) requireShape(op, "h0", h0, n, hidden);
-        if (c0 != null) requireShape(op, "c0", c0, n, hidden);
-        return new Rnn.Shape(cell, t, n, i, hidden);
+        if ((biasIh == null) != (biasHh == null)) {
+            throw new IllegalArgumentException(op + ": bias_ih and bias_hh must be given together");
+        }
+        int directions = 1;
+        if (reverse != null) {
+            directions = 2;
+            String[] names = {"weight_ih_reverse", "weight_hh_reverse", "bias_ih_reverse", "bias_hh_reverse"};
+            for (int k = 0; k < 4; k++) {
+                if ((reverse[k] == null) != (forward[k] == null)) {
+                    throw new IllegalArgumentException(op + ": " + names[k] + " must be given exactly when its forward"
+                            + " counterpart is");
+                }
+                if (reverse[k] != null) {
+                    reverse[k].checkAlive();
+                    requireShape(op, names[k], reverse[k], forward[k].shape());
+                }
+            }
+        }
+        long[] state = directions == 1 ? new long[] {n, hidden} : new long[] {directions, n, hidden};
+        if (h0 != null) requireShape(op, "h0", h0, state);
+        if (c0 != null) requireShape(op, "c0", c0, state);
+        return new Rnn.Shape(cell, t, n, i, hidden, directions);
     }
 
     private static void requireShape(String op, String name, Tensor t, long... expected) {

@@ -51,33 +51,43 @@ class RecurrentTest extends ScopedTest {
     @Test
     void matchesPyTorch() {
         JsonNode cases = Fixtures.load("rnn.json").get("cases");
-        assertEquals(Rnn.Cell.values().length, cases.size());
+        assertEquals(Rnn.Cell.values().length + 3, cases.size());
+        int bidirectional = 0;
         for (JsonNode f : cases) {
-            String name = f.get("name").asText();
-            Rnn.Cell cell = cellOf(name);
+            Rnn.Cell cell = cellOf(f.get("name").asText());
+            int d = f.get("directions").asInt();
+            String name = f.get("name").asText() + (d == 2 ? " bidirectional" : "");
+            bidirectional += d - 1;
             long[] sz = Fixtures.longs(f.get("sizes"));
             long t = sz[0], n = sz[1], i = sz[2], h = sz[3], g = cell.gates();
+            long[] state = d == 1 ? new long[] {n, h} : new long[] {d, n, h};
             boolean lstm = cell.hasCellState();
             Tensor x = leafFrom(f, "input", t, n, i);
-            Tensor h0 = leafFrom(f, "h0", n, h);
-            Tensor c0 = lstm ? leafFrom(f, "c0", n, h) : null;
-            Tensor wi = leafFrom(f, "weight_ih_l0", g * h, i);
-            Tensor wh = leafFrom(f, "weight_hh_l0", g * h, h);
-            Tensor bi = leafFrom(f, "bias_ih_l0", g * h);
-            Tensor bh = leafFrom(f, "bias_hh_l0", g * h);
-            Recurrent.Result r = Recurrent.layer(cell, x, h0, c0, wi, wh, bi, bh);
-            assertArrayEquals(new long[] {t, n, h}, r.output().shape(), name);
-            assertArrayEquals(new long[] {n, h}, r.h().shape(), name);
+            Tensor h0 = leafFrom(f, "h0", state);
+            Tensor c0 = lstm ? leafFrom(f, "c0", state) : null;
+            String[] keys = {"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"};
+            long[][] shapes = {{g * h, i}, {g * h, h}, {g * h}, {g * h}};
+            Tensor[][] params = new Tensor[d][4];
+            for (int k = 0; k < d; k++) {
+                for (int p = 0; p < 4; p++) {
+                    params[k][p] = leafFrom(f, keys[p] + (k == 1 ? "_reverse" : ""), shapes[p]);
+                }
+            }
+            Recurrent.Result r = d == 1
+                    ? Recurrent.layer(cell, x, h0, c0, params[0][0], params[0][1], params[0][2], params[0][3])
+                    : Recurrent.bidirectional(cell, x, h0, c0, params[0], params[1]);
+            assertArrayEquals(new long[] {t, n, d * h}, r.output().shape(), name);
+            assertArrayEquals(state, r.h().shape(), name);
             compare(name + " output", f.get("output"), r.output());
             compare(name + " h", f.get("h"), r.h());
             Tensor loss = Reduce.sum(Arithmetic.mul(r.output(), Tensor.fromArray(Fixtures.floats(f.get("output_grad")),
-                    t, n, h)));
+                    t, n, d * h)));
             loss = Arithmetic.add(loss, Reduce.sum(Arithmetic.mul(r.h(), Tensor.fromArray(
-                    Fixtures.floats(f.get("h_grad")), n, h))));
+                    Fixtures.floats(f.get("h_grad")), state))));
             if (lstm) {
                 compare(name + " c", f.get("c"), r.c());
                 loss = Arithmetic.add(loss, Reduce.sum(Arithmetic.mul(r.c(), Tensor.fromArray(
-                        Fixtures.floats(f.get("c_grad")), n, h))));
+                        Fixtures.floats(f.get("c_grad")), state))));
             } else {
                 assertNull(r.c(), name);
             }
@@ -85,11 +95,14 @@ class RecurrentTest extends ScopedTest {
             compare(name + " input grad", f.get("input_grad"), x.grad());
             compare(name + " h0 grad", f.get("h0_grad"), h0.grad());
             if (lstm) compare(name + " c0 grad", f.get("c0_grad"), c0.grad());
-            compare(name + " weight_ih grad", f.get("weight_ih_l0_grad"), wi.grad());
-            compare(name + " weight_hh grad", f.get("weight_hh_l0_grad"), wh.grad());
-            compare(name + " bias_ih grad", f.get("bias_ih_l0_grad"), bi.grad());
-            compare(name + " bias_hh grad", f.get("bias_hh_l0_grad"), bh.grad());
+            for (int k = 0; k < d; k++) {
+                for (int p = 0; p < 4; p++) {
+                    String key = keys[p] + (k == 1 ? "_reverse" : "");
+                    compare(name + " " + key + " grad", f.get(key + "_grad"), params[k][p].grad());
+                }
+            }
         }
+        assertEquals(3, bidirectional, "bidirectional cases");
     }
 
     private static Tensor leafFrom(JsonNode f, String key, long... shape) {
@@ -169,6 +182,57 @@ class RecurrentTest extends ScopedTest {
     @Test
     void gradientsFromTheFinalCellStateOnly() {
         check("LSTM final c", Rnn.Cell.LSTM, leaves(Rnn.Cell.LSTM, 300), Recurrent.Result::c);
+    }
+
+    @Test
+    void bidirectionalGradientsOfOutputAndFinalStates() {
+        long seed = 1100;
+        for (Rnn.Cell cell : new Rnn.Cell[] {Rnn.Cell.LSTM, Rnn.Cell.GRU}) {
+            long g = cell.gates();
+            Tensor x = GradCheck.leafIn(seed++, -1, 1, T, N, I);
+            Tensor h0 = GradCheck.leafIn(seed++, -0.5, 0.5, 2, N, H);
+            Tensor c0 = cell.hasCellState() ? GradCheck.leafIn(seed++, -0.5, 0.5, 2, N, H) : Tensor.zeros(1);
+            Tensor[] w = new Tensor[8];
+            for (int k = 0; k < 8; k++) {
+                long[] shape = switch (k % 4) {
+                    case 0 -> new long[] {g * H, I};
+                    case 1 -> new long[] {g * H, H};
+                    default -> new long[] {g * H};
+                };
+                w[k] = GradCheck.leafIn(seed++, -0.6, 0.6, shape);
+            }
+            java.util.function.Function<Tensor[], Recurrent.Result> f = t -> Recurrent.bidirectional(cell, t[0], t[1],
+                    cell.hasCellState() ? t[2] : null, java.util.Arrays.copyOfRange(t, 3, 7),
+                    java.util.Arrays.copyOfRange(t, 7, 11));
+            Tensor[] in = new Tensor[11];
+            in[0] = x;
+            in[1] = h0;
+            in[2] = c0;
+            System.arraycopy(w, 0, in, 3, 8);
+            if (!cell.hasCellState()) c0.requiresGrad(false);
+            GradCheck.check(cell + " bidirectional output", t -> f.apply(t).output(), in);
+            GradCheck.check(cell + " bidirectional final h", t -> f.apply(t).h(), in);
+        }
+    }
+
+    @Test
+    void bidirectionalShapesAreChecked() {
+        Tensor x = Tensor.randn(1, T, N, I);
+        Tensor[] fw = {Tensor.randn(2, 3 * H, I), Tensor.randn(3, 3 * H, H), null, null};
+        Tensor[] rv = {Tensor.randn(4, 3 * H, I), Tensor.randn(5, 3 * H, H + 1), null, null};
+        String m = rejects(() -> Recurrent.bidirectional(Rnn.Cell.GRU, x, null, null, fw, rv));
+        assertEquals("gru: weight_hh_reverse must be [12, 4], got [12, 5]", m);
+        Tensor[] rv2 = {Tensor.randn(4, 3 * H, I), Tensor.randn(5, 3 * H, H), Tensor.zeros(3 * H), null};
+        m = rejects(() -> Recurrent.bidirectional(Rnn.Cell.GRU, x, null, null, fw, rv2));
+        assertEquals("gru: bias_ih_reverse must be given exactly when its forward counterpart is", m);
+        Tensor[] rv3 = {Tensor.randn(4, 3 * H, I), Tensor.randn(5, 3 * H, H), null, null};
+        m = rejects(() -> Recurrent.bidirectional(Rnn.Cell.GRU, x, Tensor.zeros(N, H), null, fw, rv3));
+        assertEquals("gru: h0 must be [2, 2, 4], got [2, 4]", m);
+        Recurrent.Result r = Recurrent.bidirectional(Rnn.Cell.GRU, x, null, null, fw, rv3);
+        assertArrayEquals(new long[] {T, N, 2 * H}, r.output().shape());
+        // The forward half of the last step is the forward final state; the reverse half of the first step the reverse one.
+        assertArrayEquals(r.output().select(0, T - 1).slice(1, 0, H).contiguous().toArray(), r.h().select(0, 0).toArray());
+        assertArrayEquals(r.output().select(0, 0).slice(1, H, 2 * H).contiguous().toArray(), r.h().select(0, 1).toArray());
     }
 
     @Test
