@@ -8,6 +8,9 @@ the parameters under PyTorch's names (weight_ih_l0 [G·H, I], weight_hh_l0 [G·H
 bias_hh_l0 [G·H], and the same with _reverse for D = 2), the output [T, N, D·H], the final states, fixed random gradients R_y, R_h (and R_c) with L = Σ output·R_y + Σ h·R_h (+ Σ c·R_c), and
 the gradients of L with respect to the input, the initial states and every parameter.
 
+"modules" holds two-layer bidirectional batch-first torch.nn.LSTM and GRU modules: input [N, T, I],
+states [4, N, H], every parameter under its state_dict name with its gradient.
+
 All numbers are float32 values written as the shortest decimal of the equal double, so they read back
 exactly. Run with Debian's interpreter (python3-torch, torch 1.13 CPU):
 
@@ -71,6 +74,44 @@ def case(name, module, lstm, g):
     return out
 
 
+def stacked(name, module, lstm, g):
+    """A two-layer bidirectional module with batch_first=True: every parameter by name with its gradient."""
+    d = 2
+    x = torch.randn(N, T, I, generator=g).requires_grad_(True)
+    h0 = (torch.randn(2 * d, N, H, generator=g) * 0.5).requires_grad_(True)
+    c0 = (torch.randn(2 * d, N, H, generator=g) * 0.5).requires_grad_(True) if lstm else None
+    if lstm:
+        y, (h, c) = module(x, (h0, c0))
+    else:
+        y, h = module(x, h0)
+        c = None
+    ry = torch.randn(y.shape, generator=g)
+    rh = torch.randn(h.shape, generator=g)
+    loss = (y * ry).sum() + (h * rh).sum()
+    if lstm:
+        rc = torch.randn(c.shape, generator=g)
+        loss = loss + (c * rc).sum()
+    loss.backward()
+    return {
+        "name": name,
+        "sizes": [T, N, I, H],
+        "input": values(x),
+        "h0": values(h0),
+        "c0": values(c0) if lstm else None,
+        "output": values(y),
+        "h": values(h),
+        "c": values(c) if lstm else None,
+        "output_grad": values(ry),
+        "h_grad": values(rh),
+        "c_grad": values(rc) if lstm else None,
+        "input_grad": values(x.grad),
+        "h0_grad": values(h0.grad),
+        "c0_grad": values(c0.grad) if lstm else None,
+        "parameters": {k: values(v) for k, v in module.named_parameters()},
+        "parameter_grads": {k: values(v.grad) for k, v in module.named_parameters()},
+    }
+
+
 def main():
     torch.manual_seed(7)
     g = torch.Generator().manual_seed(2025)
@@ -83,9 +124,14 @@ def main():
         case("lstm", torch.nn.LSTM(I, H, bidirectional=True), True, g),
         case("gru", torch.nn.GRU(I, H, bidirectional=True), False, g),
     ]
+    modules = [
+        stacked("lstm", torch.nn.LSTM(I, H, num_layers=2, batch_first=True, bidirectional=True), True, g),
+        stacked("gru", torch.nn.GRU(I, H, num_layers=2, batch_first=True, bidirectional=True), False, g),
+    ]
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:
-        json.dump({"torch_version": torch.__version__, "cases": cases}, f, separators=(",", ":"))
+        json.dump({"torch_version": torch.__version__, "cases": cases, "modules": modules}, f,
+                  separators=(",", ":"))
         f.write("\n")
 
 

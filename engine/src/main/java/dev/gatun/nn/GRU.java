@@ -17,10 +17,16 @@ public final class GRU extends RecurrentLayer {
 
     /** {@code numLayers} stacked layers; {@code batchFirst} takes and gives [N, T, ·] sequences. */
     public GRU(long inputSize, long hiddenSize, int numLayers, boolean bias, boolean batchFirst) {
-        super(Rnn.Cell.GRU, inputSize, hiddenSize, numLayers, bias, batchFirst);
+        this(inputSize, hiddenSize, numLayers, bias, batchFirst, false);
     }
 
-    /** The output sequence and the final h [L, N, H] from the initial h0 [L, N, H] (null = zeros). */
+    /** The general layer; {@code bidirectional} runs every layer in both directions. */
+    public GRU(long inputSize, long hiddenSize, int numLayers, boolean bias, boolean batchFirst,
+              boolean bidirectional) {
+        super(Rnn.Cell.GRU, inputSize, hiddenSize, numLayers, bias, batchFirst, bidirectional);
+    }
+
+    /** The output sequence and the final h [L·D, N, H] from the initial h0 [L·D, N, H] (null = zeros). */
     public Output forward(Tensor input, Tensor h0) {
         return run(input, h0, null);
     }

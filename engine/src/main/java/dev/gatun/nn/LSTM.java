@@ -16,11 +16,17 @@ public final class LSTM extends RecurrentLayer {
 
     /** {@code numLayers} stacked layers; {@code batchFirst} takes and gives [N, T, ·] sequences. */
     public LSTM(long inputSize, long hiddenSize, int numLayers, boolean bias, boolean batchFirst) {
-        super(Rnn.Cell.LSTM, inputSize, hiddenSize, numLayers, bias, batchFirst);
+        this(inputSize, hiddenSize, numLayers, bias, batchFirst, false);
+    }
+
+    /** The general layer; {@code bidirectional} runs every layer in both directions. */
+    public LSTM(long inputSize, long hiddenSize, int numLayers, boolean bias, boolean batchFirst,
+              boolean bidirectional) {
+        super(Rnn.Cell.LSTM, inputSize, hiddenSize, numLayers, bias, batchFirst, bidirectional);
     }
 
     /**
-     * The output sequence and the final h and c [L, N, H] from the initial h0 and c0 [L, N, H] (either
+     * The output sequence and the final h and c [L·D, N, H] from the initial h0 and c0 [L·D, N, H] (either
      * null = zeros).
      */
     public Output forward(Tensor input, Tensor h0, Tensor c0) {

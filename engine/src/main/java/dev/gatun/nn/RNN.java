@@ -23,14 +23,20 @@ public final class RNN extends RecurrentLayer {
         this(inputSize, hiddenSize, numLayers, bias, batchFirst, Nonlinearity.TANH);
     }
 
-    /** The general layer, with the given non-linearity. */
+    /** Stacked one-direction layers with the given non-linearity. */
     public RNN(long inputSize, long hiddenSize, int numLayers, boolean bias, boolean batchFirst,
                Nonlinearity nonlinearity) {
-        super(nonlinearity == Nonlinearity.RELU ? Rnn.Cell.RNN_RELU : Rnn.Cell.RNN_TANH, inputSize, hiddenSize,
-                numLayers, bias, batchFirst);
+        this(inputSize, hiddenSize, numLayers, bias, batchFirst, nonlinearity, false);
     }
 
-    /** The output sequence and the final h [L, N, H] from the initial h0 [L, N, H] (null = zeros). */
+    /** The general layer; {@code bidirectional} runs every layer in both directions. */
+    public RNN(long inputSize, long hiddenSize, int numLayers, boolean bias, boolean batchFirst,
+               Nonlinearity nonlinearity, boolean bidirectional) {
+        super(nonlinearity == Nonlinearity.RELU ? Rnn.Cell.RNN_RELU : Rnn.Cell.RNN_TANH, inputSize, hiddenSize,
+                numLayers, bias, batchFirst, bidirectional);
+    }
+
+    /** The output sequence and the final h [L·D, N, H] from the initial h0 [L·D, N, H] (null = zeros). */
     public Output forward(Tensor input, Tensor h0) {
         return run(input, h0, null);
     }

@@ -8,20 +8,22 @@ import java.util.Arrays;
 import java.util.random.RandomGenerator;
 
 /**
- * What {@link RNN}, {@link LSTM} and {@link GRU} share: a stack of one-direction recurrent layers over
- * a sequence ({@link Recurrent#layer} per layer, each layer's output sequence the next one's input),
- * with PyTorch's parameters and names per layer k: {@code weight_ih_lk} [G·H, in_k],
- * {@code weight_hh_lk} [G·H, H], {@code bias_ih_lk} and {@code bias_hh_lk} [G·H], in_0 = input size and
- * in_k = H above, all initialised U(−1/√H, 1/√H) as PyTorch does.
+ * What {@link RNN}, {@link LSTM} and {@link GRU} share: a stack of recurrent layers over a sequence,
+ * each in one direction or both ({@link Recurrent#layer} or {@link Recurrent#bidirectional} per layer,
+ * each layer's output sequence the next one's input), with PyTorch's parameters and names per layer k:
+ * {@code weight_ih_lk} [G·H, in_k], {@code weight_hh_lk} [G·H, H], {@code bias_ih_lk} and
+ * {@code bias_hh_lk} [G·H], and for a bidirectional layer the same again with {@code _reverse};
+ * in_0 = input size and in_k = D·H above; all initialised U(−1/√H, 1/√H) as PyTorch does.
  *
- * <p>Shapes, as in PyTorch: input [T, N, I] ([N, T, I] with {@code batchFirst}), output [T, N, H]
- * ([N, T, H]), initial and final states h and c [L, N, H] whatever {@code batchFirst} says.
+ * <p>Shapes, as in PyTorch, with D = 2 for bidirectional layers, else 1: input [T, N, I] ([N, T, I]
+ * with {@code batchFirst}), output [T, N, D·H] ([N, T, D·H]), initial and final states h and c
+ * [L·D, N, H] (layer-major, forward direction first) whatever {@code batchFirst} says.
  */
 public abstract class RecurrentLayer extends Module {
 
     /**
      * A forward pass's results: the last layer's output sequence, and the final h (and for the LSTM c,
-     * else null) of every layer, [L, N, H].
+     * else null) of every layer and direction, [L·D, N, H].
      */
     public record Output(Tensor output, Tensor h, Tensor c) {}
 
@@ -30,11 +32,13 @@ public abstract class RecurrentLayer extends Module {
     private final long hiddenSize;
     private final int numLayers;
     private final boolean batchFirst;
-    private final Tensor[][] weights; // per layer: weight_ih, weight_hh, bias_ih (or null), bias_hh (or null)
+    private final int directions;
+    // per layer: weight_ih, weight_hh, bias_ih (or null), bias_hh (or null), then the reverse ones
+    private final Tensor[][] weights;
 
     /** Validates the sizes, registers the parameters and initialises them from {@link Init#generator()}. */
     protected RecurrentLayer(Rnn.Cell cell, long inputSize, long hiddenSize, int numLayers, boolean bias,
-                             boolean batchFirst) {
+                             boolean batchFirst, boolean bidirectional) {
         String name = getClass().getSimpleName();
         if (inputSize < 1 || hiddenSize < 1) {
             throw new IllegalArgumentException(name + " needs positive sizes, got input=" + inputSize + " hidden="
@@ -48,15 +52,18 @@ public abstract class RecurrentLayer extends Module {
         this.hiddenSize = hiddenSize;
         this.numLayers = numLayers;
         this.batchFirst = batchFirst;
+        this.directions = bidirectional ? 2 : 1;
         long gh = cell.gates() * hiddenSize;
-        weights = new Tensor[numLayers][];
+        weights = new Tensor[numLayers][4 * directions];
         for (int k = 0; k < numLayers; k++) {
-            long in = k == 0 ? inputSize : hiddenSize;
-            weights[k] = new Tensor[] {
-                addParameter("weight_ih_l" + k, gh, in),
-                addParameter("weight_hh_l" + k, gh, hiddenSize),
-                bias ? addParameter("bias_ih_l" + k, gh) : null,
-                bias ? addParameter("bias_hh_l" + k, gh) : null};
+            long in = k == 0 ? inputSize : directions * hiddenSize;
+            for (int d = 0; d < directions; d++) {
+                String suffix = "_l" + k + (d == 1 ? "_reverse" : "");
+                weights[k][4 * d] = addParameter("weight_ih" + suffix, gh, in);
+                weights[k][4 * d + 1] = addParameter("weight_hh" + suffix, gh, hiddenSize);
+                weights[k][4 * d + 2] = bias ? addParameter("bias_ih" + suffix, gh) : null;
+                weights[k][4 * d + 3] = bias ? addParameter("bias_hh" + suffix, gh) : null;
+            }
         }
         resetParameters(Init.generator());
     }
@@ -87,13 +94,17 @@ public abstract class RecurrentLayer extends Module {
         return batchFirst;
     }
 
+    public boolean bidirectional() {
+        return directions == 2;
+    }
+
     /** The output sequence for zero initial states. */
     @Override
     public Tensor forward(Tensor input) {
         return run(input, null, null).output();
     }
 
-    /** The layers over the sequence from initial states h0 and c0 ([L, N, H], null = zeros). */
+    /** The layers over the sequence from initial states h0 and c0 ([L·D, N, H], null = zeros). */
     protected final Output run(Tensor input, Tensor h0, Tensor c0) {
         input.checkAlive();
         String name = getClass().getSimpleName();
@@ -109,41 +120,52 @@ public abstract class RecurrentLayer extends Module {
         Tensor[] cs = cell.hasCellState() ? new Tensor[numLayers] : null;
         for (int k = 0; k < numLayers; k++) {
             Tensor[] w = weights[k];
-            Recurrent.Result r = Recurrent.layer(cell, x, h0 == null ? null : h0.select(0, k),
-                    c0 == null ? null : c0.select(0, k), w[0], w[1], w[2], w[3]);
+            Recurrent.Result r;
+            if (directions == 1) {
+                r = Recurrent.layer(cell, x, h0 == null ? null : h0.select(0, k), c0 == null ? null : c0.select(0, k),
+                        w[0], w[1], w[2], w[3]);
+            } else {
+                r = Recurrent.bidirectional(cell, x, h0 == null ? null : h0.slice(0, 2L * k, 2L * k + 2),
+                        c0 == null ? null : c0.slice(0, 2L * k, 2L * k + 2), Arrays.copyOfRange(w, 0, 4),
+                        Arrays.copyOfRange(w, 4, 8));
+            }
             x = r.output();
             hs[k] = r.h();
             if (cs != null) cs[k] = r.c();
         }
         Tensor out = batchFirst ? x.transpose(0, 1) : x;
-        return new Output(out, stack(hs), cs == null ? null : stack(cs));
+        return new Output(out, concat(hs), cs == null ? null : concat(cs));
     }
 
     private void checkState(String name, String what, Tensor s, long n) {
         if (s == null) return;
         s.checkAlive();
-        long[] expected = {numLayers, n, hiddenSize};
+        long[] expected = {(long) numLayers * directions, n, hiddenSize};
         if (!Arrays.equals(s.shape(), expected)) {
             throw new IllegalArgumentException(name + ": " + what + " must be " + Arrays.toString(expected) + ", got "
                     + Arrays.toString(s.shape()));
         }
     }
 
-    /** [L, N, H] from L tensors [N, H]; the gradient goes back to each. */
-    private static Tensor stack(Tensor[] parts) {
-        if (parts.length == 1) {
-            return parts[0].unsqueeze(0);
-        }
-        long[] shape = parts[0].shape();
-        Tensor out = Tensor.zeros(parts.length, shape[0], shape[1]);
+    /** [L·D, N, H] from L states of [N, H] (D = 1) or [D, N, H]; the gradient goes back to each. */
+    private static Tensor concat(Tensor[] parts) {
+        Tensor[] blocks = new Tensor[parts.length];
         for (int k = 0; k < parts.length; k++) {
-            out.select(0, k).copyFrom(parts[k]);
+            blocks[k] = parts[k].dim() == 2 ? parts[k].unsqueeze(0) : parts[k];
         }
-        return Autograd.record(out, "stack", g -> {
-            Tensor[] grads = new Tensor[parts.length];
-            for (int k = 0; k < parts.length; k++) grads[k] = g.select(0, k);
+        if (blocks.length == 1) {
+            return blocks[0];
+        }
+        long d = blocks[0].size(0);
+        Tensor out = Tensor.zeros(blocks.length * d, blocks[0].size(1), blocks[0].size(2));
+        for (int k = 0; k < blocks.length; k++) {
+            out.slice(0, k * d, k * d + d).copyFrom(blocks[k]);
+        }
+        return Autograd.record(out, "concat", g -> {
+            Tensor[] grads = new Tensor[blocks.length];
+            for (int k = 0; k < blocks.length; k++) grads[k] = g.slice(0, k * d, k * d + d);
             return grads;
-        }, parts);
+        }, blocks);
     }
 
     /** E.g. {@code LSTM(64 → 256)}; settings at their defaults are left out. */
@@ -153,6 +175,7 @@ public abstract class RecurrentLayer extends Module {
                 .append(hiddenSize);
         if (numLayers != 1) sb.append(", ").append(numLayers).append(" layers");
         if (cell == Rnn.Cell.RNN_RELU) sb.append(", relu");
+        if (directions == 2) sb.append(", bidirectional");
         if (weights[0][2] == null) sb.append(", no bias");
         if (batchFirst) sb.append(", batch first");
         return sb.append(')').toString();

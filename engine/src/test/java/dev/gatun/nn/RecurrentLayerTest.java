@@ -6,10 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.gatun.ops.Arithmetic;
 import dev.gatun.ops.GradCheck;
 import dev.gatun.ops.Recurrent;
 import dev.gatun.ops.Reduce;
 import dev.gatun.tensor.Tensor;
+import dev.gatun.testing.Fixtures;
 import dev.gatun.testing.ScopedTest;
 import java.util.List;
 import java.util.Map;
@@ -177,6 +180,95 @@ class RecurrentLayerTest extends ScopedTest {
             String m = assertThrows(IllegalArgumentException.class,
                     () -> e.forward(Tensor.fromArray(new float[] {1.5f}, 1))).getMessage();
             assertEquals("Embedding: index 1.5 at position 0 is not a whole number", m);
+        }
+    }
+
+    /**
+     * Two-layer bidirectional batch-first LSTM and GRU against torch.nn's (golden/rnn.json "modules"):
+     * PyTorch's state_dict names load one to one, and the outputs, final states and every gradient agree
+     * within 1e-5 (absolute) + 1e-5 (relative).
+     */
+    @Test
+    void stackedBidirectionalModulesMatchPyTorch() {
+        JsonNode modules = Fixtures.load("rnn.json").get("modules");
+        assertEquals(2, modules.size());
+        for (JsonNode f : modules) {
+            String name = f.get("name").asText();
+            long[] sz = Fixtures.longs(f.get("sizes"));
+            long t = sz[0], n = sz[1], i = sz[2], h = sz[3];
+            boolean lstm = name.equals("lstm");
+            try (RecurrentLayer m = lstm ? new LSTM(i, h, 2, true, true, true) : new GRU(i, h, 2, true, true, true)) {
+                Map<String, Tensor> params = m.namedParameters();
+                assertEquals(List.copyOf(iterable(f.get("parameters").fieldNames())), List.copyOf(params.keySet()), name);
+                for (var e : params.entrySet()) {
+                    e.getValue().copyFrom(Fixtures.floats(f.get("parameters").get(e.getKey())));
+                }
+                Tensor x = Tensor.fromArray(Fixtures.floats(f.get("input")), n, t, i).requiresGrad(true);
+                Tensor h0 = Tensor.fromArray(Fixtures.floats(f.get("h0")), 4, n, h).requiresGrad(true);
+                Tensor c0 = lstm ? Tensor.fromArray(Fixtures.floats(f.get("c0")), 4, n, h).requiresGrad(true) : null;
+                RecurrentLayer.Output out = lstm ? ((LSTM) m).forward(x, h0, c0) : ((GRU) m).forward(x, h0);
+                assertArrayEquals(new long[] {n, t, 2 * h}, out.output().shape(), name);
+                assertArrayEquals(new long[] {4, n, h}, out.h().shape(), name);
+                close(name + " output", f.get("output"), out.output());
+                close(name + " h", f.get("h"), out.h());
+                Tensor loss = Arithmetic.add(weighted(out.output(), f.get("output_grad")), weighted(out.h(), f.get("h_grad")));
+                if (lstm) {
+                    close(name + " c", f.get("c"), out.c());
+                    loss = Arithmetic.add(loss, weighted(out.c(), f.get("c_grad")));
+                }
+                loss.backward();
+                close(name + " input grad", f.get("input_grad"), x.grad());
+                close(name + " h0 grad", f.get("h0_grad"), h0.grad());
+                if (lstm) close(name + " c0 grad", f.get("c0_grad"), c0.grad());
+                for (var e : params.entrySet()) {
+                    close(name + " " + e.getKey() + " grad", f.get("parameter_grads").get(e.getKey()), e.getValue().grad());
+                }
+            }
+        }
+    }
+
+    private static <T> List<T> iterable(java.util.Iterator<T> it) {
+        List<T> out = new java.util.ArrayList<>();
+        it.forEachRemaining(out::add);
+        return out;
+    }
+
+    private static Tensor weighted(Tensor t, JsonNode r) {
+        return Reduce.sum(Arithmetic.mul(t, Tensor.fromArray(Fixtures.floats(r), t.shape())));
+    }
+
+    private static void close(String what, JsonNode expectedJson, Tensor actual) {
+        float[] expected = Fixtures.floats(expectedJson);
+        float[] got = actual.contiguous().toArray();
+        assertEquals(expected.length, got.length, what + ": length");
+        for (int k = 0; k < expected.length; k++) {
+            if (Math.abs((double) got[k] - expected[k]) > 1e-5 + 1e-5 * Math.abs(expected[k])) {
+                throw new AssertionError(what + "[" + k + "]: gatun " + got[k] + ", PyTorch " + expected[k]);
+            }
+        }
+    }
+
+    @Test
+    void bidirectionalStatesAreLayerMajor() {
+        try (RNN rnn = new RNN(3, 4, 2, true, false, RNN.Nonlinearity.TANH, true)) {
+            assertEquals(List.of("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight_ih_l0_reverse",
+                    "weight_hh_l0_reverse", "bias_ih_l0_reverse", "bias_hh_l0_reverse", "weight_ih_l1",
+                    "weight_hh_l1", "bias_ih_l1", "bias_hh_l1", "weight_ih_l1_reverse", "weight_hh_l1_reverse",
+                    "bias_ih_l1_reverse", "bias_hh_l1_reverse"), List.copyOf(rnn.namedParameters().keySet()));
+            assertArrayEquals(new long[] {4, 8}, rnn.namedParameters().get("weight_ih_l1_reverse").shape());
+            assertEquals("RNN(3 → 4, 2 layers, bidirectional)", rnn.describe());
+            Tensor x = GradCheck.leafIn(12, -1, 1, 3, 2, 3);
+            Tensor h0 = GradCheck.leafIn(13, -0.5, 0.5, 4, 2, 4);
+            RecurrentLayer.Output out = rnn.forward(x, h0);
+            assertArrayEquals(new long[] {3, 2, 8}, out.output().shape());
+            assertArrayEquals(new long[] {4, 2, 4}, out.h().shape());
+            // The last layer's reverse direction ends at step 0: its final state is the second half of output[0].
+            assertArrayEquals(out.output().select(0, 0).slice(1, 4, 8).contiguous().toArray(),
+                    out.h().select(0, 3).toArray());
+            GradCheck.check("2-layer bidirectional RNN final h", t -> rnn.forward(t[0], t[1]).h(), x, h0);
+            String m = assertThrows(IllegalArgumentException.class,
+                    () -> rnn.forward(x, Tensor.zeros(2, 2, 4))).getMessage();
+            assertEquals("RNN: h0 must be [4, 2, 4], got [2, 2, 4]", m);
         }
     }
 }
