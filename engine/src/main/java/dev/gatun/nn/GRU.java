@@ -12,18 +12,12 @@ public final class GRU extends RecurrentLayer {
 
     /** One layer with biases, time-major input [T, N, I]. */
     public GRU(long inputSize, long hiddenSize) {
-        this(inputSize, hiddenSize, 1, true, false);
+        this(inputSize, hiddenSize, Options.defaults());
     }
 
-    /** {@code numLayers} stacked layers; {@code batchFirst} takes and gives [N, T, ·] sequences. */
-    public GRU(long inputSize, long hiddenSize, int numLayers, boolean bias, boolean batchFirst) {
-        this(inputSize, hiddenSize, numLayers, bias, batchFirst, false);
-    }
-
-    /** The general layer; {@code bidirectional} runs every layer in both directions. */
-    public GRU(long inputSize, long hiddenSize, int numLayers, boolean bias, boolean batchFirst,
-              boolean bidirectional) {
-        super(Rnn.Cell.GRU, inputSize, hiddenSize, numLayers, bias, batchFirst, bidirectional);
+    /** Layers, bias, batch-first, directions and dropout as {@code options} say. */
+    public GRU(long inputSize, long hiddenSize, Options options) {
+        super(Rnn.Cell.GRU, inputSize, hiddenSize, options);
     }
 
     /** The output sequence and the final h [L·D, N, H] from the initial h0 [L·D, N, H] (null = zeros). */

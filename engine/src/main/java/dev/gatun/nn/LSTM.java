@@ -11,18 +11,12 @@ public final class LSTM extends RecurrentLayer {
 
     /** One layer with biases, time-major input [T, N, I]. */
     public LSTM(long inputSize, long hiddenSize) {
-        this(inputSize, hiddenSize, 1, true, false);
+        this(inputSize, hiddenSize, Options.defaults());
     }
 
-    /** {@code numLayers} stacked layers; {@code batchFirst} takes and gives [N, T, ·] sequences. */
-    public LSTM(long inputSize, long hiddenSize, int numLayers, boolean bias, boolean batchFirst) {
-        this(inputSize, hiddenSize, numLayers, bias, batchFirst, false);
-    }
-
-    /** The general layer; {@code bidirectional} runs every layer in both directions. */
-    public LSTM(long inputSize, long hiddenSize, int numLayers, boolean bias, boolean batchFirst,
-              boolean bidirectional) {
-        super(Rnn.Cell.LSTM, inputSize, hiddenSize, numLayers, bias, batchFirst, bidirectional);
+    /** Layers, bias, batch-first, directions and dropout as {@code options} say. */
+    public LSTM(long inputSize, long hiddenSize, Options options) {
+        super(Rnn.Cell.LSTM, inputSize, hiddenSize, options);
     }
 
     /**

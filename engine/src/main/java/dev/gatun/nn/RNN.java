@@ -15,25 +15,18 @@ public final class RNN extends RecurrentLayer {
 
     /** One tanh layer with biases, time-major input [T, N, I]. */
     public RNN(long inputSize, long hiddenSize) {
-        this(inputSize, hiddenSize, 1, true, false);
+        this(inputSize, hiddenSize, Nonlinearity.TANH, Options.defaults());
     }
 
-    /** {@code numLayers} stacked tanh layers; {@code batchFirst} takes and gives [N, T, ·] sequences. */
-    public RNN(long inputSize, long hiddenSize, int numLayers, boolean bias, boolean batchFirst) {
-        this(inputSize, hiddenSize, numLayers, bias, batchFirst, Nonlinearity.TANH);
+    /** tanh layers as {@code options} say. */
+    public RNN(long inputSize, long hiddenSize, Options options) {
+        this(inputSize, hiddenSize, Nonlinearity.TANH, options);
     }
 
-    /** Stacked one-direction layers with the given non-linearity. */
-    public RNN(long inputSize, long hiddenSize, int numLayers, boolean bias, boolean batchFirst,
-               Nonlinearity nonlinearity) {
-        this(inputSize, hiddenSize, numLayers, bias, batchFirst, nonlinearity, false);
-    }
-
-    /** The general layer; {@code bidirectional} runs every layer in both directions. */
-    public RNN(long inputSize, long hiddenSize, int numLayers, boolean bias, boolean batchFirst,
-               Nonlinearity nonlinearity, boolean bidirectional) {
+    /** Layers with the given non-linearity, as {@code options} say. */
+    public RNN(long inputSize, long hiddenSize, Nonlinearity nonlinearity, Options options) {
         super(nonlinearity == Nonlinearity.RELU ? Rnn.Cell.RNN_RELU : Rnn.Cell.RNN_TANH, inputSize, hiddenSize,
-                numLayers, bias, batchFirst, bidirectional);
+                options);
     }
 
     /** The output sequence and the final h [L·D, N, H] from the initial h0 [L·D, N, H] (null = zeros). */

@@ -2,9 +2,11 @@ package dev.gatun.nn;
 
 import dev.gatun.autograd.Autograd;
 import dev.gatun.backend.Rnn;
+import dev.gatun.ops.Dropout;
 import dev.gatun.ops.Recurrent;
 import dev.gatun.tensor.Tensor;
 import java.util.Arrays;
+import java.util.SplittableRandom;
 import java.util.random.RandomGenerator;
 
 /**
@@ -27,32 +29,77 @@ public abstract class RecurrentLayer extends Module {
      */
     public record Output(Tensor output, Tensor h, Tensor c) {}
 
+    /**
+     * PyTorch's options of a recurrent module: {@code numLayers} stacked layers, biases or none,
+     * batch-first sequences, both directions, and dropout with probability {@code dropout} on every
+     * layer's output but the last (training mode only). Validated on construction.
+     */
+    public record Options(int numLayers, boolean bias, boolean batchFirst, boolean bidirectional, float dropout) {
+
+        public Options {
+            if (numLayers < 1) {
+                throw new IllegalArgumentException("recurrent layer: numLayers must be ≥ 1, got " + numLayers);
+            }
+            if (!(dropout >= 0 && dropout < 1)) {
+                throw new IllegalArgumentException("recurrent layer: dropout must be in [0, 1), got " + dropout);
+            }
+        }
+
+        /** PyTorch's defaults: one layer, biases, time-major, one direction, no dropout. */
+        public static Options defaults() {
+            return new Options(1, true, false, false, 0f);
+        }
+
+        public Options withLayers(int v) {
+            return new Options(v, bias, batchFirst, bidirectional, dropout);
+        }
+
+        public Options withBias(boolean v) {
+            return new Options(numLayers, v, batchFirst, bidirectional, dropout);
+        }
+
+        public Options withBatchFirst(boolean v) {
+            return new Options(numLayers, bias, v, bidirectional, dropout);
+        }
+
+        public Options withBidirectional(boolean v) {
+            return new Options(numLayers, bias, batchFirst, v, dropout);
+        }
+
+        public Options withDropout(float v) {
+            return new Options(numLayers, bias, batchFirst, bidirectional, v);
+        }
+    }
+
     private final Rnn.Cell cell;
     private final long inputSize;
     private final long hiddenSize;
     private final int numLayers;
     private final boolean batchFirst;
     private final int directions;
+    private final float dropout;
+    private final RandomGenerator dropoutRng;
     // per layer: weight_ih, weight_hh, bias_ih (or null), bias_hh (or null), then the reverse ones
     private final Tensor[][] weights;
 
     /** Validates the sizes, registers the parameters and initialises them from {@link Init#generator()}. */
-    protected RecurrentLayer(Rnn.Cell cell, long inputSize, long hiddenSize, int numLayers, boolean bias,
-                             boolean batchFirst, boolean bidirectional) {
+    protected RecurrentLayer(Rnn.Cell cell, long inputSize, long hiddenSize, Options options) {
         String name = getClass().getSimpleName();
         if (inputSize < 1 || hiddenSize < 1) {
             throw new IllegalArgumentException(name + " needs positive sizes, got input=" + inputSize + " hidden="
                     + hiddenSize);
         }
-        if (numLayers < 1) {
-            throw new IllegalArgumentException(name + ": numLayers must be ≥ 1, got " + numLayers);
+        if (options == null) {
+            throw new IllegalArgumentException(name + ": options are missing");
         }
         this.cell = cell;
         this.inputSize = inputSize;
         this.hiddenSize = hiddenSize;
-        this.numLayers = numLayers;
-        this.batchFirst = batchFirst;
-        this.directions = bidirectional ? 2 : 1;
+        this.numLayers = options.numLayers();
+        this.batchFirst = options.batchFirst();
+        this.directions = options.bidirectional() ? 2 : 1;
+        this.dropout = options.dropout();
+        boolean bias = options.bias();
         long gh = cell.gates() * hiddenSize;
         weights = new Tensor[numLayers][4 * directions];
         for (int k = 0; k < numLayers; k++) {
@@ -66,6 +113,9 @@ public abstract class RecurrentLayer extends Module {
             }
         }
         resetParameters(Init.generator());
+        // Masks come from a generator split off the default one, as nn.Dropout's do (only when needed, and
+        // after the initial weights, which therefore do not depend on the dropout setting).
+        this.dropoutRng = dropout > 0 ? new SplittableRandom(Init.generator().nextLong()) : null;
     }
 
     /** Re-initialises every weight and bias U(−1/√H, 1/√H), drawing from {@code rng}. */
@@ -130,6 +180,9 @@ public abstract class RecurrentLayer extends Module {
                         Arrays.copyOfRange(w, 4, 8));
             }
             x = r.output();
+            if (dropout > 0 && k < numLayers - 1) {
+                x = Dropout.dropout(x, dropout, isTraining(), dropoutRng);
+            }
             hs[k] = r.h();
             if (cs != null) cs[k] = r.c();
         }
@@ -176,6 +229,7 @@ public abstract class RecurrentLayer extends Module {
         if (numLayers != 1) sb.append(", ").append(numLayers).append(" layers");
         if (cell == Rnn.Cell.RNN_RELU) sb.append(", relu");
         if (directions == 2) sb.append(", bidirectional");
+        if (dropout > 0) sb.append(", dropout ").append(dropout);
         if (weights[0][2] == null) sb.append(", no bias");
         if (batchFirst) sb.append(", batch first");
         return sb.append(')').toString();

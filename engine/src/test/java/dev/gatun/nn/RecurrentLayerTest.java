@@ -27,7 +27,7 @@ class RecurrentLayerTest extends ScopedTest {
 
     @Test
     void parametersAreNamedAndShapedLikePyTorch() {
-        try (LSTM lstm = new LSTM(5, 7, 2, true, false)) {
+        try (LSTM lstm = new LSTM(5, 7, RecurrentLayer.Options.defaults().withLayers(2))) {
             Map<String, Tensor> p = lstm.namedParameters();
             assertEquals(List.of("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight_ih_l1",
                     "weight_hh_l1", "bias_ih_l1", "bias_hh_l1"), List.copyOf(p.keySet()));
@@ -36,7 +36,7 @@ class RecurrentLayerTest extends ScopedTest {
             assertArrayEquals(new long[] {28, 7}, p.get("weight_ih_l1").shape());
             assertArrayEquals(new long[] {28}, p.get("bias_hh_l1").shape());
         }
-        try (GRU gru = new GRU(3, 4, 1, false, false); RNN rnn = new RNN(3, 4)) {
+        try (GRU gru = new GRU(3, 4, RecurrentLayer.Options.defaults().withBias(false)); RNN rnn = new RNN(3, 4)) {
             assertEquals(List.of("weight_ih_l0", "weight_hh_l0"), List.copyOf(gru.namedParameters().keySet()));
             assertArrayEquals(new long[] {12, 3}, gru.namedParameters().get("weight_ih_l0").shape());
             assertArrayEquals(new long[] {4, 4}, rnn.namedParameters().get("weight_hh_l0").shape());
@@ -75,7 +75,7 @@ class RecurrentLayerTest extends ScopedTest {
 
     @Test
     void stackedLayersFeedEachOtherAndStackTheirStates() {
-        try (LSTM lstm = new LSTM(3, 4, 2, true, false)) {
+        try (LSTM lstm = new LSTM(3, 4, RecurrentLayer.Options.defaults().withLayers(2))) {
             Tensor x = Tensor.randn(3, 5, 2, 3);
             Tensor h0 = Tensor.randn(4, 2, 2, 4);
             Tensor c0 = Tensor.randn(5, 2, 2, 4);
@@ -94,7 +94,7 @@ class RecurrentLayerTest extends ScopedTest {
 
     @Test
     void gradientsThroughStackedLayersAndTheirStates() {
-        try (RNN rnn = new RNN(3, 4, 2, true, false)) {
+        try (RNN rnn = new RNN(3, 4, RecurrentLayer.Options.defaults().withLayers(2))) {
             Tensor x = GradCheck.leafIn(6, -1, 1, 3, 2, 3);
             Tensor h0 = GradCheck.leafIn(7, -0.5, 0.5, 2, 2, 4);
             GradCheck.check("2-layer RNN final h", t -> rnn.forward(t[0], t[1]).h(), x, h0);
@@ -111,7 +111,7 @@ class RecurrentLayerTest extends ScopedTest {
         Init.manualSeed(11);
         try (LSTM timeMajor = new LSTM(3, 4)) {
             Init.manualSeed(11);
-            try (LSTM batchMajor = new LSTM(3, 4, 1, true, true)) {
+            try (LSTM batchMajor = new LSTM(3, 4, RecurrentLayer.Options.defaults().withBatchFirst(true))) {
                 Tensor x = Tensor.randn(8, 5, 2, 3);
                 RecurrentLayer.Output a = timeMajor.forward(x, null, null);
                 RecurrentLayer.Output b = batchMajor.forward(x.transpose(0, 1), null, null);
@@ -131,10 +131,10 @@ class RecurrentLayerTest extends ScopedTest {
             assertTrue(s.contains("LSTM(8 → 16)") && s.contains("[10, 4, 16]"), s);
             assertTrue(s.contains(String.format(java.util.Locale.ROOT, "%,d", 65 * 8 + 4 * 16 * (8 + 16 + 2))), s);
         }
-        try (GRU gru = new GRU(3, 5, 2, false, true)) {
+        try (GRU gru = new GRU(3, 5, RecurrentLayer.Options.defaults().withLayers(2).withBias(false).withBatchFirst(true))) {
             assertEquals("GRU(3 → 5, 2 layers, no bias, batch first)", gru.describe());
         }
-        try (RNN relu = new RNN(3, 5, 1, true, false, RNN.Nonlinearity.RELU)) {
+        try (RNN relu = new RNN(3, 5, RNN.Nonlinearity.RELU, RecurrentLayer.Options.defaults())) {
             assertEquals("RNN(3 → 5, relu)", relu.describe());
             Tensor y = relu.forward(Tensor.randn(9, 4, 2, 3));
             for (float v : y.toArray()) assertTrue(v >= 0, "a ReLU RNN's output is never negative");
@@ -143,7 +143,7 @@ class RecurrentLayerTest extends ScopedTest {
 
     @Test
     void badInputsAreRejectedWithTheirNumbers() {
-        try (LSTM lstm = new LSTM(3, 4, 2, true, false)) {
+        try (LSTM lstm = new LSTM(3, 4, RecurrentLayer.Options.defaults().withLayers(2))) {
             Tensor x = Tensor.randn(1, 5, 2, 3);
             String m = assertThrows(IllegalArgumentException.class,
                     () -> lstm.forward(x, Tensor.zeros(1, 2, 4), null)).getMessage();
@@ -155,7 +155,7 @@ class RecurrentLayerTest extends ScopedTest {
             assertTrue(m.contains("input width 6") && m.contains("3 columns"), m);
         }
         assertThrows(IllegalArgumentException.class, () -> new GRU(3, 0));
-        assertThrows(IllegalArgumentException.class, () -> new RNN(3, 4, 0, true, false));
+        assertThrows(IllegalArgumentException.class, () -> RecurrentLayer.Options.defaults().withLayers(0));
         assertThrows(IllegalArgumentException.class, () -> new Embedding(5, 2, 5));
     }
 
@@ -197,7 +197,9 @@ class RecurrentLayerTest extends ScopedTest {
             long[] sz = Fixtures.longs(f.get("sizes"));
             long t = sz[0], n = sz[1], i = sz[2], h = sz[3];
             boolean lstm = name.equals("lstm");
-            try (RecurrentLayer m = lstm ? new LSTM(i, h, 2, true, true, true) : new GRU(i, h, 2, true, true, true)) {
+            RecurrentLayer.Options options = RecurrentLayer.Options.defaults().withLayers(2).withBatchFirst(true)
+                    .withBidirectional(true);
+            try (RecurrentLayer m = lstm ? new LSTM(i, h, options) : new GRU(i, h, options)) {
                 Map<String, Tensor> params = m.namedParameters();
                 assertEquals(List.copyOf(iterable(f.get("parameters").fieldNames())), List.copyOf(params.keySet()), name);
                 for (var e : params.entrySet()) {
@@ -250,7 +252,7 @@ class RecurrentLayerTest extends ScopedTest {
 
     @Test
     void bidirectionalStatesAreLayerMajor() {
-        try (RNN rnn = new RNN(3, 4, 2, true, false, RNN.Nonlinearity.TANH, true)) {
+        try (RNN rnn = new RNN(3, 4, RecurrentLayer.Options.defaults().withLayers(2).withBidirectional(true))) {
             assertEquals(List.of("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight_ih_l0_reverse",
                     "weight_hh_l0_reverse", "bias_ih_l0_reverse", "bias_hh_l0_reverse", "weight_ih_l1",
                     "weight_hh_l1", "bias_ih_l1", "bias_hh_l1", "weight_ih_l1_reverse", "weight_hh_l1_reverse",
@@ -270,5 +272,32 @@ class RecurrentLayerTest extends ScopedTest {
                     () -> rnn.forward(x, Tensor.zeros(2, 2, 4))).getMessage();
             assertEquals("RNN: h0 must be [4, 2, 4], got [2, 2, 4]", m);
         }
+    }
+
+    @Test
+    void dropoutActsBetweenLayersInTrainingOnly() {
+        Init.manualSeed(21);
+        try (LSTM plain = new LSTM(3, 4, RecurrentLayer.Options.defaults().withLayers(2))) {
+            Init.manualSeed(21);
+            try (LSTM dropped = new LSTM(3, 4, RecurrentLayer.Options.defaults().withLayers(2).withDropout(0.5f))) {
+                assertEquals("LSTM(3 → 4, 2 layers, dropout 0.5)", dropped.describe());
+                Tensor x = Tensor.randn(14, 5, 2, 3);
+                for (var e : plain.namedParameters().entrySet()) {
+                    assertArrayEquals(e.getValue().toArray(), dropped.namedParameters().get(e.getKey()).toArray(),
+                            "the initial weights do not depend on dropout");
+                }
+                float[] reference = plain.forward(x).toArray();
+                dropped.eval();
+                assertArrayEquals(reference, dropped.forward(x).toArray(), "no dropout in evaluation mode");
+                dropped.train();
+                float[] trained = dropped.forward(x).toArray();
+                boolean differs = false;
+                for (int k = 0; k < reference.length; k++) differs |= reference[k] != trained[k];
+                assertTrue(differs, "dropout changes the second layer's input in training mode");
+            }
+        }
+        String m = assertThrows(IllegalArgumentException.class,
+                () -> RecurrentLayer.Options.defaults().withDropout(1f)).getMessage();
+        assertEquals("recurrent layer: dropout must be in [0, 1), got 1.0", m);
     }
 }
