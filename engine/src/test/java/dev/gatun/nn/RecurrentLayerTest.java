@@ -300,4 +300,19 @@ class RecurrentLayerTest extends ScopedTest {
                 () -> RecurrentLayer.Options.defaults().withDropout(1f)).getMessage();
         assertEquals("recurrent layer: dropout must be in [0, 1), got 1.0", m);
     }
+
+    @Test
+    void aRepeatedStackedBidirectionalTrainingStepCreatesNoPrimitive() {
+        try (LSTM lstm = new LSTM(3, 4, RecurrentLayer.Options.defaults().withLayers(2).withBidirectional(true))) {
+            Runnable step = () -> {
+                lstm.zeroGrad();
+                RecurrentLayer.Output out = lstm.forward(Tensor.randn(15, 5, 2, 3), null, null);
+                Arithmetic.add(Reduce.sum(out.output()), Reduce.sum(out.c())).backward();
+            };
+            step.run();
+            long after = dev.gatun.backend.Rnn.primitivesCreated();
+            step.run();
+            assertEquals(after, dev.gatun.backend.Rnn.primitivesCreated(), "primitives created by a repeated step");
+        }
+    }
 }
