@@ -20,8 +20,8 @@ public final class LSTM extends RecurrentLayer {
     }
 
     /**
-     * The output sequence and the final h and c [L·D, N, H] from the initial h0 and c0 [L·D, N, H] (either
-     * null = zeros).
+     * The output sequence and the final h and c [L·D, N, H] from the initial h0 and c0 [L·D, N, H]
+     * (either null = zeros).
      */
     public Output forward(Tensor input, Tensor h0, Tensor c0) {
         return run(input, h0, c0);

@@ -8,7 +8,8 @@ import java.util.Arrays;
 
 /**
  * One recurrent layer over a whole sequence, with PyTorch's semantics ({@code torch.nn.RNN} with tanh
- * or ReLU, {@code LSTM}, {@code GRU}; one layer, one direction, time-major), on oneDNN's RNN primitives:
+ * or ReLU, {@code LSTM}, {@code GRU}; one layer, time-major, one direction or both with
+ * {@link #bidirectional}), on oneDNN's RNN primitives:
  *
  * <pre>
  *   x [T, N, I], h0 and c0 [N, H] (null = zeros), weight_ih [G·H, I], weight_hh [G·H, H],
@@ -32,7 +33,8 @@ public final class Recurrent {
 
     /**
      * A layer's results: the output sequence [T, N, H], the final hidden state h [N, H] and, for the
-     * LSTM, the final cell state c [N, H] (null for the RNN and the GRU).
+     * LSTM, the final cell state c [N, H] (null for the RNN and the GRU); for a bidirectional layer
+     * [T, N, 2·H] and [2, N, H].
      */
     public record Result(Tensor output, Tensor h, Tensor c) {}
 
