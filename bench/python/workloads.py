@@ -56,6 +56,42 @@ def resnet():
                          BasicBlock(32), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))
 
 
+class CharModel(nn.Module):
+    """Character model: embedding 65→64, one recurrent layer 64→256, linear 256→65 at every step. Takes
+    the tokens [T, N] as floats (the exchange holds floats) and gives the logits [T·N, 65]."""
+
+    def __init__(self, cell):
+        super().__init__()
+        self.embed = nn.Embedding(CHAR_VOCAB, 64)
+        self.rnn = cell(64, 256)
+        self.head = nn.Linear(256, CHAR_VOCAB)
+
+    def forward(self, x):
+        out, _ = self.rnn(self.embed(x.long()))
+        return self.head(out.reshape(-1, out.shape[-1]))
+
+
+CHAR_VOCAB = 65
+# name -> (T, N) for the rows whose input is a token sequence [T, N] and whose labels are [T·N] tokens
+TOKEN_INPUTS = {
+    "charlstm_train_b32_t64": (64, 32),
+    "chargru_train_b32_t64": (64, 32),
+    "charrnn_train_b32_t64": (64, 32),
+    "charlstm_infer_b1_t64": (64, 1),
+}
+
+
+def rnn_flops(module, inputs):
+    """Forward multiply-add FLOPs of a one-direction recurrent layer: 2·T·N·(I + H)·G·H per layer."""
+    t, n = inputs[0].shape[0], inputs[0].shape[1]
+    gates = {"LSTM": 4, "GRU": 3}.get(module.mode, 1)
+    total, width = 0.0, module.input_size
+    for _ in range(module.num_layers):
+        total += 2.0 * t * n * (width + module.hidden_size) * gates * module.hidden_size
+        width = module.hidden_size
+    return total
+
+
 # name -> (model factory, input shape, number of classes or None for inference, optimizer factory)
 WORKLOADS = {
     "mlp13k_train_b32": (mlp13k, (32, 784), 10, lambda p: torch.optim.SGD(p, lr=0.1)),
@@ -65,6 +101,11 @@ WORKLOADS = {
     "lenet5_infer_b1": (lenet5, (1, 1, 28, 28), None, None),
     "resnet_train_b32": (resnet, (32, 3, 32, 32), 10, lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)),
     "resnet_infer_b1": (resnet, (1, 3, 32, 32), None, None),
+    "charlstm_train_b32_t64": (lambda: CharModel(nn.LSTM), (64, 32), CHAR_VOCAB,
+                               lambda p: torch.optim.Adam(p, lr=2e-3)),
+    "chargru_train_b32_t64": (lambda: CharModel(nn.GRU), (64, 32), CHAR_VOCAB, lambda p: torch.optim.Adam(p, lr=2e-3)),
+    "charrnn_train_b32_t64": (lambda: CharModel(nn.RNN), (64, 32), CHAR_VOCAB, lambda p: torch.optim.Adam(p, lr=2e-3)),
+    "charlstm_infer_b1_t64": (lambda: CharModel(nn.LSTM), (64, 1), None, None),
 }
 
 
@@ -165,9 +206,15 @@ def write_init(directory):
         model = factory()
         arrays = [(k, v.detach().float().numpy()) for k, v in model.state_dict().items()
                   if not k.endswith("num_batches_tracked")]
-        arrays.append(("x", torch.randn(*shape).numpy()))
-        if classes is not None:
-            arrays.append(("y", torch.randint(0, classes, (shape[0],)).float().numpy()))
+        if name in TOKEN_INPUTS:
+            t, n = TOKEN_INPUTS[name]
+            arrays.append(("x", torch.randint(0, CHAR_VOCAB, (t, n)).float().numpy()))
+            if classes is not None:
+                arrays.append(("y", torch.randint(0, classes, (t * n,)).float().numpy()))
+        else:
+            arrays.append(("x", torch.randn(*shape).numpy()))
+            if classes is not None:
+                arrays.append(("y", torch.randint(0, classes, (shape[0],)).float().numpy()))
         offset = 0
         with open(os.path.join(directory, name + ".bin"), "wb") as b, \
                 open(os.path.join(directory, name + ".txt"), "w") as t:
@@ -201,8 +248,11 @@ def flops(model, x, train):
         elif isinstance(module, nn.Conv2d):
             kh, kw = module.kernel_size
             per_layer.append(2.0 * output.numel() * module.in_channels // module.groups * kh * kw)
+        elif isinstance(module, nn.RNNBase):
+            per_layer.append(rnn_flops(module, inputs))
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    handles = [m.register_forward_hook(hook) for m in model.modules()
+               if isinstance(m, (nn.Linear, nn.Conv2d, nn.RNNBase))]
     with torch.no_grad():
         model(x)
     for h in handles:

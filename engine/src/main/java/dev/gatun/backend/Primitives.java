@@ -16,7 +16,10 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 final class Primitives {
 
-    /** Room for any 2.x op descriptor (the largest, convolution's, is 5976 bytes on x86-64). */
+    /**
+     * Room for the 2.x op descriptors passed through {@link #opDesc} (convolution's, the largest of them,
+     * is 5976 bytes on x86-64). The RNN descriptor is larger; {@link Rnn} allocates it by its own layout.
+     */
     static final long OP_DESC_BYTES = 8192;
 
     private Primitives() {}

@@ -2,9 +2,12 @@ package dev.gatun.bench.workloads;
 
 import dev.gatun.nn.Activations;
 import dev.gatun.nn.Dropout;
+import dev.gatun.nn.GRU;
+import dev.gatun.nn.LSTM;
 import dev.gatun.nn.Linear;
 import dev.gatun.nn.Models;
 import dev.gatun.nn.Module;
+import dev.gatun.nn.RNN;
 import dev.gatun.nn.Sequential;
 import dev.gatun.nn.TransformerEncoderLayer;
 import dev.gatun.optim.Adam;
@@ -30,6 +33,7 @@ public final class Workloads {
             case "mlp13k_train_b32", "mlp_train_b128_adam", "mlp_infer_b1", "lenet5_train_b64", "lenet5_infer_b1",
                  "resnet_train_b32", "resnet_infer_b1" -> true;
             case "transformer_train_b16_t64" -> true;
+            case "charlstm_train_b32_t64", "chargru_train_b32_t64", "charrnn_train_b32_t64", "charlstm_infer_b1_t64" -> true;
             default -> false;
         };
     }
@@ -57,8 +61,20 @@ public final class Workloads {
             case "resnet_infer_b1" -> new ModelWorkload(name, Models.resnet(3), null, init, resnet(1));
             case "transformer_train_b16_t64" -> new RegressionWorkload(name, transformer(),
                     m -> new Adam(m.parameters(), 1e-3), init, transformerTrainFlops(16, 64, 128, 512));
+            case "charlstm_train_b32_t64" -> new ModelWorkload(name, new CharModel(new LSTM(64, 256)),
+                    Workloads::charAdam, init, CharModel.flops(64, 32, 4));
+            case "chargru_train_b32_t64" -> new ModelWorkload(name, new CharModel(new GRU(64, 256)),
+                    Workloads::charAdam, init, CharModel.flops(64, 32, 3));
+            case "charrnn_train_b32_t64" -> new ModelWorkload(name, new CharModel(new RNN(64, 256)),
+                    Workloads::charAdam, init, CharModel.flops(64, 32, 1));
+            case "charlstm_infer_b1_t64" -> new ModelWorkload(name, new CharModel(new LSTM(64, 256)), null, init,
+                    CharModel.flops(64, 1, 4));
             default -> throw new AssertionError(name);
         };
+    }
+
+    private static Optimizer charAdam(Module m) {
+        return new Adam(m.parameters(), 2e-3);
     }
 
     /** 784-16-16-10 with sigmoid hidden units (13,002 parameters). */

@@ -1,0 +1,571 @@
+package dev.gatun.backend;
+
+import dev.gatun.bindings.dnnl.Dnnl;
+import dev.gatun.bindings.dnnl.dnnl_rnn_desc_t;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * One recurrent layer on oneDNN's RNN primitives, in one direction or both: the Elman RNN with tanh
+ * or ReLU, the LSTM and the GRU (oneDNN's linear-before-reset GRU, which is PyTorch's GRU), forward for
+ * training (with a workspace the backward pass reads) or inference, and backward through time over
+ * the whole sequence in one call. (Stacked layers are stacked calls.)
+ *
+ * <p>Every buffer is contiguous float32 in PyTorch's layouts, and this class does the translation:
+ * <pre>
+ *   x  [T, N, I]   y [T, N, D·H]   h0, hT, c0, cT [D, N, H]        (oneDNN tnc / ldnc with L = 1)
+ *   weight_ih [D][G·H, I], weight_hh [D][G·H, H]   rows gate-major (PyTorch; oneDNN ldgoi in memory)
+ *   bias_ih, bias_hh [D][G·H]
+ *
+ *   D = 1, or 2 (bidirectional: PyTorch's _l0 then _l0_reverse; y holds [forward h | reverse h])
+ *   G = 1 (RNN, tanh or ReLU), 4 (LSTM: i, f, g, o — oneDNN's order too), 3 (GRU: PyTorch r, z, n;
+ *       oneDNN u, r, o = z, r, n)
+ * </pre>
+ * oneDNN's forward wants weights as ldigo ([I][G][H]) and its backward as ldgoi ([G][H][I], PyTorch's
+ * layout up to the GRU's gate order); its weight gradients come as ldigo. The copies between layouts
+ * (with the gate permutation) are plain Java loops here: they touch each weight once per call, against
+ * T·N multiply-adds per weight in the primitive itself. oneDNN has one bias [G, H] where PyTorch has
+ * two: it gets b_ih + b_hh, and its gradient is the gradient of both; the GRU's has a fourth row,
+ * b_hn, which stays apart from b_in because r multiplies it.
+ *
+ * <p>oneDNN accumulates weight gradients into its buffers; this class zeroes them first, so
+ * {@link #backward} overwrites its outputs like every other backend call. Primitives are created once
+ * per ({@link Pass}, {@link Shape}) and cached for the process; each execution gets its own scratchpad.
+ */
+public final class Rnn {
+
+    /** The recurrent cell. */
+    public enum Cell {
+        /** h' = tanh(W_ih x + b_ih + W_hh h + b_hh). */
+        RNN_TANH(1),
+        /** h' = max(0, W_ih x + b_ih + W_hh h + b_hh) ({@code torch.nn.RNN}, nonlinearity='relu'). */
+        RNN_RELU(1),
+        /** PyTorch's LSTM: gates i, f, g, o; c' = f⊙c + i⊙g, h' = o⊙tanh(c'). */
+        LSTM(4),
+        /** PyTorch's GRU: gates r, z, n; n = tanh(W_in x + b_in + r⊙(W_hn h + b_hn)), h' = (1 − z)⊙n + z⊙h. */
+        GRU(3);
+
+        private final int gates;
+
+        Cell(int gates) {
+            this.gates = gates;
+        }
+
+        /** G: how many gate blocks of H rows the weights hold. */
+        public int gates() {
+            return gates;
+        }
+
+        /** The op's name in messages: {@code rnn_tanh}, {@code lstm}, {@code gru}. */
+        public String opName() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+
+        /** Whether the cell has a cell state c besides h. */
+        public boolean hasCellState() {
+            return this == LSTM;
+        }
+
+        /** PyTorch's gate index for each of oneDNN's gates. */
+        int[] pytorchGate() {
+            return switch (this) {
+                case RNN_TANH, RNN_RELU -> new int[] {0};
+                case LSTM -> new int[] {0, 1, 2, 3};
+                case GRU -> new int[] {1, 0, 2}; // oneDNN u, r, o = PyTorch z, r, n
+            };
+        }
+
+        /** Rows of oneDNN's bias: the lbr GRU keeps b_hn as a fourth. */
+        int biasGates() {
+            return this == GRU ? 4 : gates;
+        }
+    }
+
+    /**
+     * Everything that determines a recurrent layer's primitives: the cell, T steps, N sequences, input
+     * width I, hidden width H and D directions (1, or 2 for a bidirectional layer whose output is both
+     * directions' h side by side); validated on construction with the numbers in the message.
+     */
+    public record Shape(Cell cell, long steps, long batch, long inputSize, long hiddenSize, int directions) {
+        public Shape {
+            if (cell == null) {
+                throw new IllegalArgumentException("rnn: cell is missing");
+            }
+            if (directions != 1 && directions != 2) {
+                throw new IllegalArgumentException(cell.opName() + ": directions must be 1 or 2, got " + directions);
+            }
+            if (steps < 1 || batch < 1 || inputSize < 1 || hiddenSize < 1) {
+                throw new IllegalArgumentException(cell.opName() + ": sizes must be positive, got T=" + steps + " N=" + batch
+                        + " I=" + inputSize + " H=" + hiddenSize);
+            }
+            // Every buffer's float count must fit a Java int for the layout loops.
+            long gh = Math.multiplyExact(cell.gates(), hiddenSize);
+            long widest = Math.max(inputSize, hiddenSize) * directions;
+            if (Math.multiplyExact(Math.multiplyExact(steps, batch), widest) > Integer.MAX_VALUE
+                    || Math.multiplyExact(gh, widest) > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException(cell.opName() + ": T=" + steps + " N=" + batch + " I=" + inputSize + " H="
+                        + hiddenSize + " is too large");
+            }
+        }
+
+        /** One direction. */
+        public Shape(Cell cell, long steps, long batch, long inputSize, long hiddenSize) {
+            this(cell, steps, batch, inputSize, hiddenSize, 1);
+        }
+
+        /** Elements of x: T·N·I. */
+        public long inputElements() {
+            return steps * batch * inputSize;
+        }
+
+        /** Elements of y [T, N, D·H]: T·N·D·H. */
+        public long outputElements() {
+            return steps * batch * directions * hiddenSize;
+        }
+
+        /** Elements of one state (h or c) [D, N, H]: D·N·H. */
+        public long stateElements() {
+            return directions * batch * hiddenSize;
+        }
+
+        /** Elements of weight_ih, all directions [D, G·H, I]: D·G·H·I. */
+        public long weightIhElements() {
+            return directions * cell.gates() * hiddenSize * inputSize;
+        }
+
+        /** Elements of weight_hh, all directions [D, G·H, H]: D·G·H·H. */
+        public long weightHhElements() {
+            return directions * cell.gates() * hiddenSize * hiddenSize;
+        }
+
+        /** Elements of one PyTorch bias, all directions [D, G·H]: D·G·H. */
+        public long biasElements() {
+            return directions * cell.gates() * hiddenSize;
+        }
+
+        @Override
+        public String toString() {
+            return cell.opName() + " T=" + steps + " N=" + batch + " I=" + inputSize + " H=" + hiddenSize
+                    + (directions == 2 ? " bidirectional" : "");
+        }
+    }
+
+    /**
+     * A layer's parameters (or their gradients) in PyTorch's layouts, a bidirectional layer's two
+     * directions one after the other in each buffer (PyTorch's {@code _l0} then {@code _l0_reverse});
+     * the biases may be null (a layer without bias, or bias gradients not wanted).
+     */
+    public record Weights(MemorySegment weightIh, MemorySegment weightHh, MemorySegment biasIh, MemorySegment biasHh) {}
+
+    /** Which primitive. */
+    private enum Pass { TRAINING, INFERENCE, BACKWARD }
+
+    private record Key(Pass pass, Shape shape) {}
+
+    /** A primitive with the memory descriptors it was made for (null where the cell has no c state). */
+    private record Cached(Primitives.Primitive primitive, MemorySegment srcLayer, MemorySegment state,
+                          MemorySegment cState, MemorySegment weightsLayer, MemorySegment weightsIter,
+                          MemorySegment bias, MemorySegment dstLayer, MemorySegment diffWeightsLayer,
+                          MemorySegment diffWeightsIter) {}
+
+    private static final ConcurrentHashMap<Key, Cached> CACHE = new ConcurrentHashMap<>();
+    private static final AtomicLong CREATED = new AtomicLong();
+
+    private Rnn() {}
+
+    /** How many RNN primitives this process has created; a repeated call must not raise it. */
+    public static long primitivesCreated() {
+        return CREATED.get();
+    }
+
+    /** Bytes of the workspace a training forward pass of this shape fills and its backward pass reads. */
+    public static long workspaceBytes(Shape s) {
+        return primitive(Pass.TRAINING, s).primitive().workspaceBytes();
+    }
+
+    /**
+     * The layer over the whole sequence: y (every step's h), hT and, for the LSTM, cT. h0 and c0 may be
+     * null (zeros). With {@code training} the pass fills {@code workspace} ({@link #workspaceBytes}
+     * bytes) for {@link #backward}; without it the inference primitive runs and workspace is ignored.
+     */
+    public static void forward(Shape s, boolean training, Weights w, MemorySegment x, MemorySegment h0,
+                               MemorySegment c0, MemorySegment y, MemorySegment hT, MemorySegment cT,
+                               MemorySegment workspace) {
+        String what = (training ? "forward training " : "forward inference ") + s;
+        Cell cell = s.cell();
+        MemorySegment xs = region(s, "x", x, s.inputElements());
+        MemorySegment ys = region(s, "y", y, s.outputElements());
+        MemorySegment hTs = region(s, "hT", hT, s.stateElements());
+        MemorySegment cTs = cell.hasCellState() ? region(s, "cT", cT, s.stateElements()) : null;
+        checkWeights(s, w, "weight");
+        Cached p = primitive(training ? Pass.TRAINING : Pass.INFERENCE, s);
+        MemorySegment ws = training ? workspace(s, p, workspace) : null;
+        try (Arena call = Arena.ofConfined()) {
+            MemorySegment h0s = h0 == null ? zeros(call, s.stateElements()) : region(s, "h0", h0, s.stateElements());
+            MemorySegment c0s = !cell.hasCellState() ? null
+                    : c0 == null ? zeros(call, s.stateElements()) : region(s, "c0", c0, s.stateElements());
+            MemorySegment wl = call.allocate(s.weightIhElements() * Float.BYTES, 64);
+            MemorySegment wi = call.allocate(s.weightHhElements() * Float.BYTES, 64);
+            toLdigo(s, s.inputSize(), w.weightIh(), wl);
+            toLdigo(s, s.hiddenSize(), w.weightHh(), wi);
+            MemorySegment bias = bias(call, s, w.biasIh(), w.biasHh());
+            Args a = new Args(12);
+            a.add(Dnnl.DNNL_ARG_SRC_LAYER(), p.srcLayer(), xs);
+            a.add(Dnnl.DNNL_ARG_SRC_ITER(), p.state(), h0s);
+            a.add(Dnnl.DNNL_ARG_WEIGHTS_LAYER(), p.weightsLayer(), wl);
+            a.add(Dnnl.DNNL_ARG_WEIGHTS_ITER(), p.weightsIter(), wi);
+            a.add(Dnnl.DNNL_ARG_BIAS(), p.bias(), bias);
+            a.add(Dnnl.DNNL_ARG_DST_LAYER(), p.dstLayer(), ys);
+            a.add(Dnnl.DNNL_ARG_DST_ITER(), p.state(), hTs);
+            if (cell.hasCellState()) {
+                a.add(Dnnl.DNNL_ARG_SRC_ITER_C(), p.cState(), c0s);
+                a.add(Dnnl.DNNL_ARG_DST_ITER_C(), p.cState(), cTs);
+            }
+            if (ws != null) {
+                a.add(Dnnl.DNNL_ARG_WORKSPACE(), p.primitive().workspaceDesc(), ws);
+            }
+            a.execute(p, what);
+        }
+    }
+
+    /**
+     * Backpropagation through time over the whole sequence, from the gradients of y, hT and cT (each
+     * may be null: zeros). Needs the forward's inputs and outputs and the workspace of its training
+     * pass. Writes (overwriting) dx, dh0, dc0 (each may be null: not wanted) and the gradients of the
+     * weights and, where {@code grads} has them, of the biases (b_ih and b_hh get the same gradient,
+     * except the GRU's n rows).
+     */
+    public static void backward(Shape s, Weights w, MemorySegment x, MemorySegment h0, MemorySegment c0,
+                                MemorySegment y, MemorySegment hT, MemorySegment cT, MemorySegment workspace,
+                                MemorySegment dy, MemorySegment dhT, MemorySegment dcT, MemorySegment dx,
+                                MemorySegment dh0, MemorySegment dc0, Weights grads) {
+        String what = "backward " + s;
+        Cell cell = s.cell();
+        long st = s.stateElements();
+        MemorySegment xs = region(s, "x", x, s.inputElements());
+        MemorySegment ys = region(s, "y", y, s.outputElements());
+        MemorySegment hTs = region(s, "hT", hT, st);
+        MemorySegment cTs = cell.hasCellState() ? region(s, "cT", cT, st) : null;
+        checkWeights(s, w, "weight");
+        if (grads == null) {
+            throw new IllegalArgumentException(s + ": the weight gradients are missing");
+        }
+        region(s, "weight_ih gradient", grads.weightIh(), s.weightIhElements());
+        region(s, "weight_hh gradient", grads.weightHh(), s.weightHhElements());
+        if (grads.biasIh() != null) region(s, "bias_ih gradient", grads.biasIh(), s.biasElements());
+        if (grads.biasHh() != null) region(s, "bias_hh gradient", grads.biasHh(), s.biasElements());
+        Cached p = primitive(Pass.BACKWARD, s);
+        Cached fwd = primitive(Pass.TRAINING, s);
+        MemorySegment ws = workspace(s, fwd, workspace);
+        try (Arena call = Arena.ofConfined()) {
+            MemorySegment h0s = h0 == null ? zeros(call, st) : region(s, "h0", h0, st);
+            MemorySegment c0s = !cell.hasCellState() ? null : c0 == null ? zeros(call, st) : region(s, "c0", c0, st);
+            MemorySegment dys = dy == null ? zeros(call, s.outputElements()) : region(s, "y gradient", dy, s.outputElements());
+            MemorySegment dhTs = dhT == null ? zeros(call, st) : region(s, "hT gradient", dhT, st);
+            MemorySegment dcTs = !cell.hasCellState() ? null
+                    : dcT == null ? zeros(call, st) : region(s, "cT gradient", dcT, st);
+            MemorySegment dxs = dx == null ? zeros(call, s.inputElements()) : region(s, "x gradient", dx, s.inputElements());
+            MemorySegment dh0s = dh0 == null ? zeros(call, st) : region(s, "h0 gradient", dh0, st);
+            MemorySegment dc0s = !cell.hasCellState() ? null
+                    : dc0 == null ? zeros(call, st) : region(s, "c0 gradient", dc0, st);
+            MemorySegment wl = call.allocate(s.weightIhElements() * Float.BYTES, 64);
+            MemorySegment wi = call.allocate(s.weightHhElements() * Float.BYTES, 64);
+            toLdgoi(s, s.inputSize(), w.weightIh(), wl);
+            toLdgoi(s, s.hiddenSize(), w.weightHh(), wi);
+            MemorySegment bias = bias(call, s, w.biasIh(), w.biasHh());
+            // oneDNN adds to its weight gradients: they start at zero (allocate zeroes them).
+            MemorySegment dwl = zeros(call, s.weightIhElements());
+            MemorySegment dwi = zeros(call, s.weightHhElements());
+            MemorySegment db = zeros(call, (long) s.directions() * cell.biasGates() * s.hiddenSize());
+            Args a = new Args(24);
+            a.add(Dnnl.DNNL_ARG_SRC_LAYER(), p.srcLayer(), xs);
+            a.add(Dnnl.DNNL_ARG_SRC_ITER(), p.state(), h0s);
+            a.add(Dnnl.DNNL_ARG_WEIGHTS_LAYER(), p.weightsLayer(), wl);
+            a.add(Dnnl.DNNL_ARG_WEIGHTS_ITER(), p.weightsIter(), wi);
+            a.add(Dnnl.DNNL_ARG_BIAS(), p.bias(), bias);
+            a.add(Dnnl.DNNL_ARG_DST_LAYER(), p.dstLayer(), ys);
+            a.add(Dnnl.DNNL_ARG_DST_ITER(), p.state(), hTs);
+            a.add(Dnnl.DNNL_ARG_WORKSPACE(), fwd.primitive().workspaceDesc(), ws);
+            a.add(Dnnl.DNNL_ARG_DIFF_DST_LAYER(), p.dstLayer(), dys);
+            a.add(Dnnl.DNNL_ARG_DIFF_DST_ITER(), p.state(), dhTs);
+            a.add(Dnnl.DNNL_ARG_DIFF_SRC_LAYER(), p.srcLayer(), dxs);
+            a.add(Dnnl.DNNL_ARG_DIFF_SRC_ITER(), p.state(), dh0s);
+            a.add(Dnnl.DNNL_ARG_DIFF_WEIGHTS_LAYER(), p.diffWeightsLayer(), dwl);
+            a.add(Dnnl.DNNL_ARG_DIFF_WEIGHTS_ITER(), p.diffWeightsIter(), dwi);
+            a.add(Dnnl.DNNL_ARG_DIFF_BIAS(), p.bias(), db);
+            if (cell.hasCellState()) {
+                a.add(Dnnl.DNNL_ARG_SRC_ITER_C(), p.cState(), c0s);
+                a.add(Dnnl.DNNL_ARG_DST_ITER_C(), p.cState(), cTs);
+                a.add(Dnnl.DNNL_ARG_DIFF_DST_ITER_C(), p.cState(), dcTs);
+                a.add(Dnnl.DNNL_ARG_DIFF_SRC_ITER_C(), p.cState(), dc0s);
+            }
+            a.execute(p, what);
+            fromLdigo(s, s.inputSize(), dwl, grads.weightIh());
+            fromLdigo(s, s.hiddenSize(), dwi, grads.weightHh());
+            splitBiasGradient(s, db, grads.biasIh(), grads.biasHh());
+        }
+    }
+
+    // ---------------------------------------------------------------- argument checks
+
+    private static MemorySegment region(Shape s, String name, MemorySegment seg, long floats) {
+        if (seg == null) {
+            throw new IllegalArgumentException(s + ": " + name + " is missing");
+        }
+        return Primitives.region(s + ": " + name, seg, 0, floats);
+    }
+
+    private static void checkWeights(Shape s, Weights w, String what) {
+        if (w == null) {
+            throw new IllegalArgumentException(s + ": the weights are missing");
+        }
+        region(s, what + "_ih", w.weightIh(), s.weightIhElements());
+        region(s, what + "_hh", w.weightHh(), s.weightHhElements());
+        if (w.biasIh() != null) region(s, "bias_ih", w.biasIh(), s.biasElements());
+        if (w.biasHh() != null) region(s, "bias_hh", w.biasHh(), s.biasElements());
+    }
+
+    private static MemorySegment workspace(Shape s, Cached training, MemorySegment workspace) {
+        long bytes = training.primitive().workspaceBytes();
+        if (workspace == null || workspace.byteSize() < bytes) {
+            throw new IllegalArgumentException(s + ": the workspace needs " + bytes + " bytes, got "
+                    + (workspace == null ? "none" : workspace.byteSize()));
+        }
+        return workspace.asSlice(0, bytes);
+    }
+
+    private static MemorySegment zeros(Arena arena, long floats) {
+        return arena.allocate(Math.max(1, floats) * Float.BYTES, 64); // Arena.allocate zero-fills
+    }
+
+    // ---------------------------------------------------------------- layouts
+
+    /**
+     * PyTorch [G·H, X] (gate-major rows) to oneDNN ldigo [X][G][H] in oneDNN's gate order, for each
+     * direction (one such block after the other in both buffers).
+     */
+    private static void toLdigo(Shape s, long x, MemorySegment pytorch, MemorySegment ldigo) {
+        // Whole arrays in and out: per-element segment access is slow once the JIT sees several segment kinds.
+        int[] pg = s.cell().pytorchGate();
+        int gates = pg.length;
+        int hh = (int) s.hiddenSize();
+        int xx = (int) x;
+        int block = gates * hh * xx;
+        float[] src = floats(pytorch, (long) s.directions() * block);
+        float[] dst = new float[src.length];
+        for (int d = 0, base = 0; d < s.directions(); d++, base += block) {
+            for (int g = 0; g < gates; g++) {
+                for (int o = 0; o < hh; o++) {
+                    int row = base + (pg[g] * hh + o) * xx;
+                    for (int i = 0; i < xx; i++) {
+                        dst[base + (i * gates + g) * hh + o] = src[row + i];
+                    }
+                }
+            }
+        }
+        MemorySegment.copy(dst, 0, ldigo, ValueLayout.JAVA_FLOAT, 0, dst.length);
+    }
+
+    /** oneDNN ldigo [X][G][H] to PyTorch [G·H, X], for each direction. */
+    private static void fromLdigo(Shape s, long x, MemorySegment ldigo, MemorySegment pytorch) {
+        int[] pg = s.cell().pytorchGate();
+        int gates = pg.length;
+        int hh = (int) s.hiddenSize();
+        int xx = (int) x;
+        int block = gates * hh * xx;
+        float[] src = floats(ldigo, (long) s.directions() * block);
+        float[] dst = new float[src.length];
+        for (int d = 0, base = 0; d < s.directions(); d++, base += block) {
+            for (int g = 0; g < gates; g++) {
+                for (int o = 0; o < hh; o++) {
+                    int row = base + (pg[g] * hh + o) * xx;
+                    for (int i = 0; i < xx; i++) {
+                        dst[row + i] = src[base + (i * gates + g) * hh + o];
+                    }
+                }
+            }
+        }
+        MemorySegment.copy(dst, 0, pytorch, ValueLayout.JAVA_FLOAT, 0, dst.length);
+    }
+
+    private static float[] floats(MemorySegment seg, long count) {
+        float[] out = new float[Math.toIntExact(count)];
+        MemorySegment.copy(seg, ValueLayout.JAVA_FLOAT, 0, out, 0, out.length);
+        return out;
+    }
+
+    /** PyTorch [G·H, X] to oneDNN ldgoi [G][H][X]: the same rows in oneDNN's gate order, per direction. */
+    private static void toLdgoi(Shape s, long x, MemorySegment pytorch, MemorySegment ldgoi) {
+        int[] pg = s.cell().pytorchGate();
+        long gateBytes = s.hiddenSize() * x * Float.BYTES;
+        long block = pg.length * gateBytes;
+        for (int d = 0; d < s.directions(); d++) {
+            for (int g = 0; g < pg.length; g++) {
+                MemorySegment.copy(pytorch, d * block + pg[g] * gateBytes, ldgoi, d * block + g * gateBytes, gateBytes);
+            }
+        }
+    }
+
+    /** oneDNN's bias [D][G'][H] from PyTorch's b_ih and b_hh [D][G·H] (either may be null: zeros). */
+    private static MemorySegment bias(Arena arena, Shape s, MemorySegment biasIh, MemorySegment biasHh) {
+        Cell cell = s.cell();
+        int h = (int) s.hiddenSize();
+        int[] pg = cell.pytorchGate();
+        int inBlock = pg.length * h;
+        int outBlock = cell.biasGates() * h;
+        float[] bi = biasIh == null ? null : floats(biasIh, (long) s.directions() * inBlock);
+        float[] bh = biasHh == null ? null : floats(biasHh, (long) s.directions() * inBlock);
+        float[] out = new float[s.directions() * outBlock];
+        for (int d = 0; d < s.directions(); d++) {
+            for (int g = 0; g < pg.length; g++) {
+                // The GRU's n gate keeps b_hn apart, in oneDNN's fourth row.
+                int hhRow = cell == Cell.GRU && g == 2 ? 3 : g;
+                for (int o = 0; o < h; o++) {
+                    int src = d * inBlock + pg[g] * h + o;
+                    if (bi != null) out[d * outBlock + g * h + o] += bi[src];
+                    if (bh != null) out[d * outBlock + hhRow * h + o] += bh[src];
+                }
+            }
+        }
+        MemorySegment seg = zeros(arena, out.length);
+        MemorySegment.copy(out, 0, seg, ValueLayout.JAVA_FLOAT, 0, out.length);
+        return seg;
+    }
+
+    /** ∂b_ih and ∂b_hh [D][G·H] (each may be null: not wanted) from oneDNN's bias gradient [D][G'][H]. */
+    private static void splitBiasGradient(Shape s, MemorySegment diffBias, MemorySegment biasIh, MemorySegment biasHh) {
+        Cell cell = s.cell();
+        int h = (int) s.hiddenSize();
+        int[] pg = cell.pytorchGate();
+        int outBlock = pg.length * h;
+        int inBlock = cell.biasGates() * h;
+        float[] db = floats(diffBias, (long) s.directions() * inBlock);
+        float[] di = new float[s.directions() * outBlock];
+        float[] dh = new float[s.directions() * outBlock];
+        for (int d = 0; d < s.directions(); d++) {
+            for (int g = 0; g < pg.length; g++) {
+                int hhRow = cell == Cell.GRU && g == 2 ? 3 : g;
+                for (int o = 0; o < h; o++) {
+                    int dst = d * outBlock + pg[g] * h + o;
+                    di[dst] = db[d * inBlock + g * h + o];
+                    dh[dst] = db[d * inBlock + hhRow * h + o];
+                }
+            }
+        }
+        if (biasIh != null) MemorySegment.copy(di, 0, biasIh, ValueLayout.JAVA_FLOAT, 0, di.length);
+        if (biasHh != null) MemorySegment.copy(dh, 0, biasHh, ValueLayout.JAVA_FLOAT, 0, dh.length);
+    }
+
+    // ---------------------------------------------------------------- execution
+
+    /** The (argument kind, descriptor, data) triples of one execution. */
+    private static final class Args {
+        private final int[] kinds;
+        private final MemorySegment[] descs;
+        private final MemorySegment[] data;
+        private int n;
+
+        Args(int capacity) {
+            kinds = new int[capacity];
+            descs = new MemorySegment[capacity];
+            data = new MemorySegment[capacity];
+        }
+
+        void add(int kind, MemorySegment desc, MemorySegment segment) {
+            kinds[n] = kind;
+            descs[n] = desc;
+            data[n++] = segment;
+        }
+
+        void execute(Cached p, String what) {
+            Primitives.execute(p.primitive(), java.util.Arrays.copyOf(kinds, n), java.util.Arrays.copyOf(descs, n),
+                    java.util.Arrays.copyOf(data, n), what);
+        }
+    }
+
+    // ---------------------------------------------------------------- primitive creation
+
+    /** The vanilla RNN's activation (alpha, the ReLU's negative slope, is 0 for both). */
+    private static int activation(Cell cell) {
+        return cell == Cell.RNN_RELU ? Dnnl.dnnl_eltwise_relu() : Dnnl.dnnl_eltwise_tanh();
+    }
+
+    private static Cached primitive(Pass pass, Shape s) {
+        Key key = new Key(pass, s);
+        Cached p = CACHE.get(key);
+        if (p != null) {
+            return p;
+        }
+        // The backward primitive needs the training forward's descriptor as its hint.
+        Cached training = pass == Pass.BACKWARD ? primitive(Pass.TRAINING, s) : null;
+        return CACHE.computeIfAbsent(key, k -> create(pass, s, training));
+    }
+
+    private static Cached create(Pass pass, Shape s, Cached training) {
+        String what = pass + " " + s;
+        Cell cell = s.cell();
+        long t = s.steps();
+        long n = s.batch();
+        long in = s.inputSize();
+        long h = s.hiddenSize();
+        long g = cell.gates();
+        long d = s.directions();
+        MemorySegment srcLayer = Primitives.f32Desc(new long[] {t, n, in}, Dnnl.dnnl_tnc(), what);
+        MemorySegment state = Primitives.f32Desc(new long[] {1, d, n, h}, Dnnl.dnnl_ldnc(), what);
+        MemorySegment cState = cell.hasCellState() ? state : null;
+        // Forward wants ldigo weights, backward ldgoi; the weight gradients are ldigo.
+        int weightTag = pass == Pass.BACKWARD ? Dnnl.dnnl_ldgoi() : Dnnl.dnnl_ldigo();
+        MemorySegment weightsLayer = Primitives.f32Desc(new long[] {1, d, in, g, h}, weightTag, what);
+        MemorySegment weightsIter = Primitives.f32Desc(new long[] {1, d, h, g, h}, weightTag, what);
+        MemorySegment bias = Primitives.f32Desc(new long[] {1, d, cell.biasGates(), h}, Dnnl.dnnl_ldgo(), what);
+        // Both directions' h side by side at every step, as PyTorch's bidirectional output.
+        MemorySegment dstLayer = Primitives.f32Desc(new long[] {t, n, d * h}, Dnnl.dnnl_tnc(), what);
+        MemorySegment diffWeightsLayer = null;
+        MemorySegment diffWeightsIter = null;
+        int direction = d == 2 ? Dnnl.dnnl_bidirectional_concat() : Dnnl.dnnl_unidirectional_left2right();
+        int flags = Dnnl.dnnl_rnn_flags_undef();
+        try (Arena tmp = Arena.ofConfined()) {
+            // dnnl_rnn_desc_t holds 22 memory descriptors: larger than Primitives.opDesc's buffer.
+            MemorySegment desc = tmp.allocate(dnnl_rnn_desc_t.layout());
+            if (pass != Pass.BACKWARD) {
+                int prop = pass == Pass.TRAINING ? Dnnl.dnnl_forward_training() : Dnnl.dnnl_forward_inference();
+                switch (cell) {
+                    case RNN_TANH, RNN_RELU -> OneDnn.check(Dnnl.dnnl_vanilla_rnn_forward_desc_init(desc, prop,
+                            activation(cell), direction, srcLayer, state, weightsLayer, weightsIter, bias,
+                            dstLayer, state, flags, 0f, 0f), "dnnl_vanilla_rnn_forward_desc_init", what);
+                    case LSTM -> OneDnn.check(Dnnl.dnnl_lstm_forward_desc_init(desc, prop, direction, srcLayer, state,
+                            cState, weightsLayer, weightsIter, bias, dstLayer, state, cState, flags),
+                            "dnnl_lstm_forward_desc_init", what);
+                    case GRU -> OneDnn.check(Dnnl.dnnl_lbr_gru_forward_desc_init(desc, prop, direction, srcLayer, state,
+                            weightsLayer, weightsIter, bias, dstLayer, state, flags),
+                            "dnnl_lbr_gru_forward_desc_init", what);
+                }
+            } else {
+                diffWeightsLayer = Primitives.f32Desc(new long[] {1, d, in, g, h}, Dnnl.dnnl_ldigo(), what);
+                diffWeightsIter = Primitives.f32Desc(new long[] {1, d, h, g, h}, Dnnl.dnnl_ldigo(), what);
+                int prop = Dnnl.dnnl_backward();
+                switch (cell) {
+                    case RNN_TANH, RNN_RELU -> OneDnn.check(Dnnl.dnnl_vanilla_rnn_backward_desc_init(desc, prop,
+                            activation(cell), direction, srcLayer, state, weightsLayer, weightsIter, bias,
+                            dstLayer, state, srcLayer, state, diffWeightsLayer, diffWeightsIter, bias, dstLayer, state,
+                            flags, 0f, 0f), "dnnl_vanilla_rnn_backward_desc_init", what);
+                    case LSTM -> OneDnn.check(Dnnl.dnnl_lstm_backward_desc_init(desc, prop, direction, srcLayer, state,
+                            cState, weightsLayer, weightsIter, bias, dstLayer, state, cState, srcLayer, state, cState,
+                            diffWeightsLayer, diffWeightsIter, bias, dstLayer, state, cState, flags),
+                            "dnnl_lstm_backward_desc_init", what);
+                    case GRU -> OneDnn.check(Dnnl.dnnl_lbr_gru_backward_desc_init(desc, prop, direction, srcLayer,
+                            state, weightsLayer, weightsIter, bias, dstLayer, state, srcLayer, state, diffWeightsLayer,
+                            diffWeightsIter, bias, dstLayer, state, flags), "dnnl_lbr_gru_backward_desc_init", what);
+                }
+            }
+            MemorySegment hint = training != null ? training.primitive().descriptor() : MemorySegment.NULL;
+            Primitives.Primitive p = Primitives.create(desc, hint, pass == Pass.TRAINING, what);
+            CREATED.incrementAndGet();
+            return new Cached(p, srcLayer, state, cState, weightsLayer, weightsIter, bias, dstLayer, diffWeightsLayer,
+                    diffWeightsIter);
+        }
+    }
+}

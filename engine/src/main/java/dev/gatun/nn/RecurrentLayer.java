@@ -1,0 +1,237 @@
+package dev.gatun.nn;
+
+import dev.gatun.autograd.Autograd;
+import dev.gatun.backend.Rnn;
+import dev.gatun.ops.Dropout;
+import dev.gatun.ops.Recurrent;
+import dev.gatun.tensor.Tensor;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+import java.util.random.RandomGenerator;
+
+/**
+ * What {@link RNN}, {@link LSTM} and {@link GRU} share: a stack of recurrent layers over a sequence,
+ * each in one direction or both ({@link Recurrent#layer} or {@link Recurrent#bidirectional} per layer,
+ * each layer's output sequence the next one's input), with PyTorch's parameters and names per layer k:
+ * {@code weight_ih_lk} [G·H, in_k], {@code weight_hh_lk} [G·H, H], {@code bias_ih_lk} and
+ * {@code bias_hh_lk} [G·H], and for a bidirectional layer the same again with {@code _reverse};
+ * in_0 = input size and in_k = D·H above; all initialised U(−1/√H, 1/√H) as PyTorch does.
+ *
+ * <p>Shapes, as in PyTorch, with D = 2 for bidirectional layers, else 1: input [T, N, I] ([N, T, I]
+ * with {@code batchFirst}), output [T, N, D·H] ([N, T, D·H]), initial and final states h and c
+ * [L·D, N, H] (layer-major, forward direction first) whatever {@code batchFirst} says.
+ */
+public abstract class RecurrentLayer extends Module {
+
+    /**
+     * A forward pass's results: the last layer's output sequence, and the final h (and for the LSTM c,
+     * else null) of every layer and direction, [L·D, N, H].
+     */
+    public record Output(Tensor output, Tensor h, Tensor c) {}
+
+    /**
+     * PyTorch's options of a recurrent module: {@code numLayers} stacked layers, biases or none,
+     * batch-first sequences, both directions, and dropout with probability {@code dropout} on every
+     * layer's output but the last (training mode only). Validated on construction.
+     */
+    public record Options(int numLayers, boolean bias, boolean batchFirst, boolean bidirectional, float dropout) {
+
+        public Options {
+            if (numLayers < 1) {
+                throw new IllegalArgumentException("recurrent layer: numLayers must be ≥ 1, got " + numLayers);
+            }
+            if (!(dropout >= 0 && dropout < 1)) {
+                throw new IllegalArgumentException("recurrent layer: dropout must be in [0, 1), got " + dropout);
+            }
+        }
+
+        /** PyTorch's defaults: one layer, biases, time-major, one direction, no dropout. */
+        public static Options defaults() {
+            return new Options(1, true, false, false, 0f);
+        }
+
+        public Options withLayers(int v) {
+            return new Options(v, bias, batchFirst, bidirectional, dropout);
+        }
+
+        public Options withBias(boolean v) {
+            return new Options(numLayers, v, batchFirst, bidirectional, dropout);
+        }
+
+        public Options withBatchFirst(boolean v) {
+            return new Options(numLayers, bias, v, bidirectional, dropout);
+        }
+
+        public Options withBidirectional(boolean v) {
+            return new Options(numLayers, bias, batchFirst, v, dropout);
+        }
+
+        public Options withDropout(float v) {
+            return new Options(numLayers, bias, batchFirst, bidirectional, v);
+        }
+    }
+
+    private final Rnn.Cell cell;
+    private final long inputSize;
+    private final long hiddenSize;
+    private final int numLayers;
+    private final boolean batchFirst;
+    private final int directions;
+    private final float dropout;
+    private final RandomGenerator dropoutRng;
+    // per layer: weight_ih, weight_hh, bias_ih (or null), bias_hh (or null), then the reverse ones
+    private final Tensor[][] weights;
+
+    /** Validates the sizes, registers the parameters and initialises them from {@link Init#generator()}. */
+    protected RecurrentLayer(Rnn.Cell cell, long inputSize, long hiddenSize, Options options) {
+        String name = getClass().getSimpleName();
+        if (inputSize < 1 || hiddenSize < 1) {
+            throw new IllegalArgumentException(name + " needs positive sizes, got input=" + inputSize + " hidden="
+                    + hiddenSize);
+        }
+        if (options == null) {
+            throw new IllegalArgumentException(name + ": options are missing");
+        }
+        this.cell = cell;
+        this.inputSize = inputSize;
+        this.hiddenSize = hiddenSize;
+        this.numLayers = options.numLayers();
+        this.batchFirst = options.batchFirst();
+        this.directions = options.bidirectional() ? 2 : 1;
+        this.dropout = options.dropout();
+        boolean bias = options.bias();
+        long gh = cell.gates() * hiddenSize;
+        weights = new Tensor[numLayers][4 * directions];
+        for (int k = 0; k < numLayers; k++) {
+            long in = k == 0 ? inputSize : directions * hiddenSize;
+            for (int d = 0; d < directions; d++) {
+                String suffix = "_l" + k + (d == 1 ? "_reverse" : "");
+                weights[k][4 * d] = addParameter("weight_ih" + suffix, gh, in);
+                weights[k][4 * d + 1] = addParameter("weight_hh" + suffix, gh, hiddenSize);
+                weights[k][4 * d + 2] = bias ? addParameter("bias_ih" + suffix, gh) : null;
+                weights[k][4 * d + 3] = bias ? addParameter("bias_hh" + suffix, gh) : null;
+            }
+        }
+        resetParameters(Init.generator());
+        // Masks come from a generator split off the default one, as nn.Dropout's do (only when needed, and
+        // after the initial weights, which therefore do not depend on the dropout setting).
+        this.dropoutRng = dropout > 0 ? new SplittableRandom(Init.generator().nextLong()) : null;
+    }
+
+    /** Re-initialises every weight and bias U(−1/√H, 1/√H), drawing from {@code rng}. */
+    public void resetParameters(RandomGenerator rng) {
+        double bound = 1 / Math.sqrt(hiddenSize);
+        for (Tensor[] layer : weights) {
+            for (Tensor p : layer) {
+                if (p != null) Init.uniform(p, -bound, bound, rng);
+            }
+        }
+    }
+
+    public long inputSize() {
+        return inputSize;
+    }
+
+    public long hiddenSize() {
+        return hiddenSize;
+    }
+
+    public int numLayers() {
+        return numLayers;
+    }
+
+    public boolean batchFirst() {
+        return batchFirst;
+    }
+
+    public boolean bidirectional() {
+        return directions == 2;
+    }
+
+    /** The output sequence for zero initial states. */
+    @Override
+    public Tensor forward(Tensor input) {
+        return run(input, null, null).output();
+    }
+
+    /** The layers over the sequence from initial states h0 and c0 ([L·D, N, H], null = zeros). */
+    protected final Output run(Tensor input, Tensor h0, Tensor c0) {
+        input.checkAlive();
+        String name = getClass().getSimpleName();
+        if (input.dim() != 3) {
+            throw new IllegalArgumentException(name + ": input must be " + (batchFirst ? "[N, T, I]" : "[T, N, I]")
+                    + ", got shape " + Arrays.toString(input.shape()));
+        }
+        Tensor x = batchFirst ? input.transpose(0, 1) : input;
+        long n = x.size(1);
+        checkState(name, "h0", h0, n);
+        checkState(name, "c0", c0, n);
+        Tensor[] hs = new Tensor[numLayers];
+        Tensor[] cs = cell.hasCellState() ? new Tensor[numLayers] : null;
+        for (int k = 0; k < numLayers; k++) {
+            Tensor[] w = weights[k];
+            Recurrent.Result r;
+            if (directions == 1) {
+                r = Recurrent.layer(cell, x, h0 == null ? null : h0.select(0, k), c0 == null ? null : c0.select(0, k),
+                        w[0], w[1], w[2], w[3]);
+            } else {
+                r = Recurrent.bidirectional(cell, x, h0 == null ? null : h0.slice(0, 2L * k, 2L * k + 2),
+                        c0 == null ? null : c0.slice(0, 2L * k, 2L * k + 2), Arrays.copyOfRange(w, 0, 4),
+                        Arrays.copyOfRange(w, 4, 8));
+            }
+            x = r.output();
+            if (dropout > 0 && k < numLayers - 1) {
+                x = Dropout.dropout(x, dropout, isTraining(), dropoutRng);
+            }
+            hs[k] = r.h();
+            if (cs != null) cs[k] = r.c();
+        }
+        Tensor out = batchFirst ? x.transpose(0, 1) : x;
+        return new Output(out, concat(hs), cs == null ? null : concat(cs));
+    }
+
+    private void checkState(String name, String what, Tensor s, long n) {
+        if (s == null) return;
+        s.checkAlive();
+        long[] expected = {(long) numLayers * directions, n, hiddenSize};
+        if (!Arrays.equals(s.shape(), expected)) {
+            throw new IllegalArgumentException(name + ": " + what + " must be " + Arrays.toString(expected) + ", got "
+                    + Arrays.toString(s.shape()));
+        }
+    }
+
+    /** [L·D, N, H] from L states of [N, H] (D = 1) or [D, N, H]; the gradient goes back to each. */
+    private static Tensor concat(Tensor[] parts) {
+        Tensor[] blocks = new Tensor[parts.length];
+        for (int k = 0; k < parts.length; k++) {
+            blocks[k] = parts[k].dim() == 2 ? parts[k].unsqueeze(0) : parts[k];
+        }
+        if (blocks.length == 1) {
+            return blocks[0];
+        }
+        long d = blocks[0].size(0);
+        Tensor out = Tensor.zeros(blocks.length * d, blocks[0].size(1), blocks[0].size(2));
+        for (int k = 0; k < blocks.length; k++) {
+            out.slice(0, k * d, k * d + d).copyFrom(blocks[k]);
+        }
+        return Autograd.record(out, "concat", g -> {
+            Tensor[] grads = new Tensor[blocks.length];
+            for (int k = 0; k < blocks.length; k++) grads[k] = g.slice(0, k * d, k * d + d);
+            return grads;
+        }, blocks);
+    }
+
+    /** E.g. {@code LSTM(64 → 256)}; settings at their defaults are left out. */
+    @Override
+    public String describe() {
+        StringBuilder sb = new StringBuilder(getClass().getSimpleName()).append('(').append(inputSize).append(" → ")
+                .append(hiddenSize);
+        if (numLayers != 1) sb.append(", ").append(numLayers).append(" layers");
+        if (cell == Rnn.Cell.RNN_RELU) sb.append(", relu");
+        if (directions == 2) sb.append(", bidirectional");
+        if (dropout > 0) sb.append(", dropout ").append(dropout);
+        if (weights[0][2] == null) sb.append(", no bias");
+        if (batchFirst) sb.append(", batch first");
+        return sb.append(')').toString();
+    }
+}

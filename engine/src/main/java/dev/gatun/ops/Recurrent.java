@@ -1,0 +1,270 @@
+package dev.gatun.ops;
+
+import dev.gatun.autograd.Autograd;
+import dev.gatun.backend.Rnn;
+import dev.gatun.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+
+/**
+ * One recurrent layer over a whole sequence, with PyTorch's semantics ({@code torch.nn.RNN} with tanh
+ * or ReLU, {@code LSTM}, {@code GRU}; one layer, time-major, one direction or both with
+ * {@link #bidirectional}), on oneDNN's RNN primitives:
+ *
+ * <pre>
+ *   x [T, N, I], h0 and c0 [N, H] (null = zeros), weight_ih [G·H, I], weight_hh [G·H, H],
+ *   bias_ih and bias_hh [G·H] (null = none)  →  output [T, N, H] (h at every step), h [N, H], c [N, H]
+ *
+ *   RNN   h' = tanh(W_ih x + b_ih + W_hh h + b_hh)  (or max(0, ·))                       G = 1
+ *   LSTM  i, f, g, o = σ, σ, tanh, σ of (W_ih x + b_ih + W_hh h + b_hh), rows in that order  G = 4
+ *         c' = f⊙c + i⊙g,  h' = o⊙tanh(c')
+ *   GRU   r, z = σ(W_i{r,z} x + b_i{r,z} + W_h{r,z} h + b_h{r,z})                         G = 3
+ *         n = tanh(W_in x + b_in + r⊙(W_hn h + b_hn)),  h' = (1 − z)⊙n + z⊙h
+ * </pre>
+ *
+ * <p>Backward is backpropagation through time over the full sequence in one oneDNN call, from the
+ * gradients of the output and of the final states together, to x, h0, c0, the weights and the biases.
+ * The forward pass records one node on a packed tensor [output | h | c]; the three results are views of
+ * it, so gradients reaching any of them meet there.
+ */
+public final class Recurrent {
+
+    private Recurrent() {}
+
+    /**
+     * A layer's results: the output sequence [T, N, H], the final hidden state h [N, H] and, for the
+     * LSTM, the final cell state c [N, H] (null for the RNN and the GRU); for a bidirectional layer
+     * [T, N, 2·H] and [2, N, H].
+     */
+    public record Result(Tensor output, Tensor h, Tensor c) {}
+
+    /** The Elman RNN with tanh ({@code torch.nn.RNN}, nonlinearity='tanh'). */
+    public static Result rnnTanh(Tensor x, Tensor h0, Tensor weightIh, Tensor weightHh, Tensor biasIh, Tensor biasHh) {
+        return layer(Rnn.Cell.RNN_TANH, x, h0, null, weightIh, weightHh, biasIh, biasHh);
+    }
+
+    /** The Elman RNN with ReLU ({@code torch.nn.RNN}, nonlinearity='relu'). */
+    public static Result rnnRelu(Tensor x, Tensor h0, Tensor weightIh, Tensor weightHh, Tensor biasIh, Tensor biasHh) {
+        return layer(Rnn.Cell.RNN_RELU, x, h0, null, weightIh, weightHh, biasIh, biasHh);
+    }
+
+    /** The LSTM ({@code torch.nn.LSTM}). */
+    public static Result lstm(Tensor x, Tensor h0, Tensor c0, Tensor weightIh, Tensor weightHh, Tensor biasIh,
+                              Tensor biasHh) {
+        return layer(Rnn.Cell.LSTM, x, h0, c0, weightIh, weightHh, biasIh, biasHh);
+    }
+
+    /** The GRU ({@code torch.nn.GRU}). */
+    public static Result gru(Tensor x, Tensor h0, Tensor weightIh, Tensor weightHh, Tensor biasIh, Tensor biasHh) {
+        return layer(Rnn.Cell.GRU, x, h0, null, weightIh, weightHh, biasIh, biasHh);
+    }
+
+    /**
+     * The layer of the given cell; c0 must be null unless the cell is the LSTM. Shapes are checked here,
+     * before any native call; inputs that are not contiguous are copied first. The results live in the
+     * current scope.
+     */
+    public static Result layer(Rnn.Cell cell, Tensor x, Tensor h0, Tensor c0, Tensor weightIh, Tensor weightHh,
+                               Tensor biasIh, Tensor biasHh) {
+        Tensor[] params = {weightIh, weightHh, biasIh, biasHh};
+        return run(shape(cell, x, h0, c0, params, null), x, h0, c0, params);
+    }
+
+    /**
+     * A bidirectional layer ({@code bidirectional=True} in PyTorch): the forward parameters
+     * {weight_ih, weight_hh, bias_ih, bias_hh} run left to right, the reverse ones ({@code _reverse} in
+     * PyTorch) right to left; output [T, N, 2·H] holds both directions' h at each step, forward first;
+     * h0, c0 and the final states are [2, N, H] (forward, reverse). Biases may be null (both sets alike).
+     */
+    public static Result bidirectional(Rnn.Cell cell, Tensor x, Tensor h0, Tensor c0, Tensor[] forward,
+                                       Tensor[] reverse) {
+        if (forward == null || reverse == null || forward.length != 4 || reverse.length != 4) {
+            throw new IllegalArgumentException(cell.opName() + ": each direction needs {weight_ih, weight_hh, bias_ih,"
+                    + " bias_hh}");
+        }
+        Tensor[] params = {forward[0], forward[1], forward[2], forward[3], reverse[0], reverse[1], reverse[2],
+            reverse[3]};
+        return run(shape(cell, x, h0, c0, forward, reverse), x, h0, c0, params);
+    }
+
+    /** Runs a checked layer; params are {weight_ih, weight_hh, bias_ih, bias_hh} per direction. */
+    private static Result run(Rnn.Shape s, Tensor x, Tensor h0, Tensor c0, Tensor[] params) {
+        Rnn.Cell cell = s.cell();
+        Tensor[] inputs = new Tensor[3 + params.length];
+        inputs[0] = x.contiguous();
+        inputs[1] = h0 == null ? null : h0.contiguous();
+        inputs[2] = c0 == null ? null : c0.contiguous();
+        for (int k = 0; k < params.length; k++) {
+            inputs[3 + k] = params[k] == null ? null : params[k].contiguous();
+        }
+        boolean training = Autograd.needsGrad(inputs);
+        Rnn.Weights w = weights(s, inputs);
+
+        long ny = s.outputElements();
+        long ns = s.stateElements();
+        int states = cell.hasCellState() ? 2 : 1;
+        Tensor packed = Tensor.zeros(ny + states * ns); // [output | h | c]
+        Tensor workspace = training ? Tensor.zeros((Rnn.workspaceBytes(s) + Float.BYTES - 1) / Float.BYTES) : null;
+        MemorySegment p = segment(packed);
+        MemorySegment y = p.asSlice(0, ny * Float.BYTES);
+        MemorySegment hT = p.asSlice(ny * Float.BYTES, ns * Float.BYTES);
+        MemorySegment cT = states == 2 ? p.asSlice((ny + ns) * Float.BYTES, ns * Float.BYTES) : null;
+        Rnn.forward(s, training, w, segment(inputs[0]), segment(inputs[1]), segment(inputs[2]), y, hT, cT,
+                workspace == null ? null : segment(workspace));
+        if (training) {
+            Autograd.record(packed, s.directions() == 2 ? cell.opName() + " bidirectional" : cell.opName(),
+                    g -> backward(s, inputs, w, y, hT, cT, workspace, g), inputs);
+        }
+        long[] state = s.directions() == 1 ? new long[] {s.batch(), s.hiddenSize()}
+                : new long[] {s.directions(), s.batch(), s.hiddenSize()};
+        Tensor output = packed.slice(0, 0, ny).view(s.steps(), s.batch(), s.directions() * s.hiddenSize());
+        Tensor h = packed.slice(0, ny, ny + ns).view(state);
+        Tensor c = states == 2 ? packed.slice(0, ny + ns, ny + 2 * ns).view(state) : null;
+        return new Result(output, h, c);
+    }
+
+    /**
+     * Gradients of {x, h0, c0, then weight_ih, weight_hh, bias_ih, bias_hh per direction} from the
+     * packed gradient.
+     */
+    private static Tensor[] backward(Rnn.Shape s, Tensor[] in, Rnn.Weights w, MemorySegment y, MemorySegment hT,
+                                     MemorySegment cT, Tensor workspace, Tensor grad) {
+        long ny = s.outputElements();
+        long ns = s.stateElements();
+        MemorySegment g = segment(grad.contiguous());
+        MemorySegment dy = g.asSlice(0, ny * Float.BYTES);
+        MemorySegment dhT = g.asSlice(ny * Float.BYTES, ns * Float.BYTES);
+        MemorySegment dcT = cT != null ? g.asSlice((ny + ns) * Float.BYTES, ns * Float.BYTES) : null;
+        // Every gradient the primitive computes needs a buffer; only wanted ones are returned.
+        Tensor dx = Tensor.zeros(in[0].shape());
+        Tensor dh0 = in[1] == null ? null : Tensor.zeros(in[1].shape());
+        Tensor dc0 = in[2] == null ? null : Tensor.zeros(in[2].shape());
+        int d = s.directions();
+        long[] wiShape = in[3].shape();
+        long[] whShape = in[4].shape();
+        boolean bias = in[5] != null;
+        // All directions' gradients in one buffer each, [D, ...]; direction k's is a view.
+        Tensor dwi = Tensor.zeros(d, wiShape[0], wiShape[1]);
+        Tensor dwh = Tensor.zeros(d, whShape[0], whShape[1]);
+        Tensor dbi = bias ? Tensor.zeros(d, wiShape[0]) : null;
+        Tensor dbh = bias ? Tensor.zeros(d, wiShape[0]) : null;
+        Rnn.backward(s, w, segment(in[0]), segment(in[1]), segment(in[2]), y, hT, cT, segment(workspace), dy, dhT, dcT,
+                segment(dx), segment(dh0), segment(dc0),
+                new Rnn.Weights(segment(dwi), segment(dwh), segment(dbi), segment(dbh)));
+        Tensor[] grads = new Tensor[in.length];
+        grads[0] = dx;
+        grads[1] = dh0;
+        grads[2] = dc0;
+        for (int k = 0; k < d; k++) {
+            grads[3 + 4 * k] = dwi.select(0, k);
+            grads[4 + 4 * k] = dwh.select(0, k);
+            grads[5 + 4 * k] = bias ? dbi.select(0, k) : null;
+            grads[6 + 4 * k] = bias ? dbh.select(0, k) : null;
+        }
+        for (int k = 0; k < in.length; k++) {
+            if (in[k] == null || !in[k].requiresGrad()) grads[k] = null;
+        }
+        return grads;
+    }
+
+    /**
+     * The backend's weights from the (contiguous) inputs: one direction's tensors as they are, or both
+     * directions' copied into one buffer per kind.
+     */
+    private static Rnn.Weights weights(Rnn.Shape s, Tensor[] in) {
+        if (s.directions() == 1) {
+            return new Rnn.Weights(segment(in[3]), segment(in[4]), segment(in[5]), segment(in[6]));
+        }
+        MemorySegment[] joined = new MemorySegment[4];
+        for (int kind = 0; kind < 4; kind++) {
+            Tensor a = in[3 + kind];
+            if (a == null) continue;
+            Tensor both = Tensor.zeros(2 * a.numel());
+            MemorySegment seg = segment(both);
+            long bytes = a.numel() * Float.BYTES;
+            MemorySegment.copy(segment(a), 0, seg, 0, bytes);
+            MemorySegment.copy(segment(in[7 + kind]), 0, seg, bytes, bytes);
+            joined[kind] = seg;
+        }
+        return new Rnn.Weights(joined[0], joined[1], joined[2], joined[3]);
+    }
+
+    /** The contiguous elements of t as a segment (null for null). */
+    private static MemorySegment segment(Tensor t) {
+        if (t == null) {
+            return null;
+        }
+        t.checkAlive();
+        return t.storage().asSlice(t.offset() * Float.BYTES, t.numel() * Float.BYTES);
+    }
+
+    /**
+     * Checks every tensor's shape against x and the forward parameters {weight_ih, weight_hh, bias_ih,
+     * bias_hh} (and the reverse ones of a bidirectional layer, else null) and returns the layer's shape.
+     */
+    static Rnn.Shape shape(Rnn.Cell cell, Tensor x, Tensor h0, Tensor c0, Tensor[] forward, Tensor[] reverse) {
+        String op = cell.opName();
+        Tensor weightIh = forward[0];
+        Tensor weightHh = forward[1];
+        Tensor biasIh = forward[2];
+        Tensor biasHh = forward[3];
+        if (x == null || weightIh == null || weightHh == null) {
+            throw new IllegalArgumentException(op + ": input, weight_ih and weight_hh are required");
+        }
+        for (Tensor t : new Tensor[] {x, h0, c0, weightIh, weightHh, biasIh, biasHh}) {
+            if (t != null) t.checkAlive();
+        }
+        if (c0 != null && !cell.hasCellState()) {
+            throw new IllegalArgumentException(op + ": only the LSTM has a cell state c0");
+        }
+        if (x.dim() != 3) {
+            throw new IllegalArgumentException(op + ": input must be [T, N, I], got shape " + Arrays.toString(x.shape()));
+        }
+        long g = cell.gates();
+        if (weightIh.dim() != 2 || weightIh.size(0) % g != 0 || weightIh.size(0) == 0) {
+            throw new IllegalArgumentException(op + ": weight_ih must be [" + g + "·H, I], got shape "
+                    + Arrays.toString(weightIh.shape()));
+        }
+        long hidden = weightIh.size(0) / g;
+        long t = x.size(0);
+        long n = x.size(1);
+        long i = x.size(2);
+        if (weightIh.size(1) != i) {
+            throw new IllegalArgumentException(op + ": input width " + i + " (input " + Arrays.toString(x.shape())
+                    + ") differs from weight_ih's " + weightIh.size(1) + " columns (" + Arrays.toString(weightIh.shape())
+                    + ")");
+        }
+        requireShape(op, "weight_hh", weightHh, g * hidden, hidden);
+        if (biasIh != null) requireShape(op, "bias_ih", biasIh, g * hidden);
+        if (biasHh != null) requireShape(op, "bias_hh", biasHh, g * hidden);
+        if ((biasIh == null) != (biasHh == null)) {
+            throw new IllegalArgumentException(op + ": bias_ih and bias_hh must be given together");
+        }
+        int directions = 1;
+        if (reverse != null) {
+            directions = 2;
+            String[] names = {"weight_ih_reverse", "weight_hh_reverse", "bias_ih_reverse", "bias_hh_reverse"};
+            for (int k = 0; k < 4; k++) {
+                if ((reverse[k] == null) != (forward[k] == null)) {
+                    throw new IllegalArgumentException(op + ": " + names[k] + " must be given exactly when its forward"
+                            + " counterpart is");
+                }
+                if (reverse[k] != null) {
+                    reverse[k].checkAlive();
+                    requireShape(op, names[k], reverse[k], forward[k].shape());
+                }
+            }
+        }
+        long[] state = directions == 1 ? new long[] {n, hidden} : new long[] {directions, n, hidden};
+        if (h0 != null) requireShape(op, "h0", h0, state);
+        if (c0 != null) requireShape(op, "c0", c0, state);
+        return new Rnn.Shape(cell, t, n, i, hidden, directions);
+    }
+
+    private static void requireShape(String op, String name, Tensor t, long... expected) {
+        if (!Arrays.equals(t.shape(), expected)) {
+            throw new IllegalArgumentException(op + ": " + name + " must be " + Arrays.toString(expected) + ", got "
+                    + Arrays.toString(t.shape()));
+        }
+    }
+}
