@@ -46,7 +46,7 @@ public final class Conv {
         Tensor x = input.contiguous();
         Tensor w = weight.contiguous();
         Tensor b = bias == null ? null : bias.contiguous();
-        Tensor out = Tensor.zeros(g.outputShape());
+        Tensor out = Tensor.empty(g.outputShape());
         try {
             Convolution.forward(g, x.storage(), x.offset(), w.storage(), w.offset(),
                     b == null ? null : b.storage(), b == null ? 0 : b.offset(), out.storage(), out.offset());
@@ -76,15 +76,15 @@ public final class Conv {
 
     /** ∂L/∂input [N, C, H, W] from the output gradient (contiguous) and the weights (contiguous). */
     private static Tensor conv2dBackwardData(Convolution.Geometry g, Tensor grad, Tensor w) {
-        Tensor dx = Tensor.zeros(g.inputShape());
+        Tensor dx = Tensor.empty(g.inputShape());
         Convolution.backwardData(g, grad.storage(), grad.offset(), w.storage(), w.offset(), dx.storage(), dx.offset());
         return dx;
     }
 
     /** {∂L/∂weight, ∂L/∂bias or null} from the forward input and the output gradient (both contiguous). */
     private static Tensor[] conv2dBackwardWeights(Convolution.Geometry g, Tensor x, Tensor grad) {
-        Tensor dw = Tensor.zeros(g.weightShape());
-        Tensor db = g.bias() ? Tensor.zeros(g.outChannels()) : null;
+        Tensor dw = Tensor.empty(g.weightShape());
+        Tensor db = g.bias() ? Tensor.empty(g.outChannels()) : null;
         Convolution.backwardWeights(g, x.storage(), x.offset(), grad.storage(), grad.offset(), dw.storage(), dw.offset(),
                 db == null ? null : db.storage(), db == null ? 0 : db.offset());
         return new Tensor[] {dw, db};

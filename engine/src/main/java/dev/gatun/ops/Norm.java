@@ -69,21 +69,21 @@ public final class Norm {
         }
         BatchNorm.Config config = new BatchNorm.Config(s[0], c, spatial, 1, eps, weight != null);
         Tensor in = x.contiguous();
-        Tensor y = Tensor.zeros(s);
+        Tensor y = Tensor.empty(s);
         MemorySegment scale = weight == null ? null : segment(weight.contiguous());
         MemorySegment shift = bias == null ? null : segment(bias.contiguous());
         if (useBatchStats) {
-            Tensor mean = Tensor.zeros(c);
-            Tensor var = Tensor.zeros(c);
+            Tensor mean = Tensor.empty(c);
+            Tensor var = Tensor.empty(c);
             BatchNorm.forwardTraining(config, segment(in), y.storage(), scale, shift, mean.storage(), var.storage());
             if (runningMean != null && training) {
                 updateRunning(runningMean, mean.toArray(), momentum, 1);
                 updateRunning(runningVar, var.toArray(), momentum, perChannel / (double) (perChannel - 1));
             }
             return Autograd.record(y, "batchNorm", g -> {
-                Tensor dx = Tensor.zeros(s);
-                Tensor dGamma = weight == null ? null : Tensor.zeros(c);
-                Tensor dBeta = bias == null ? null : Tensor.zeros(c);
+                Tensor dx = Tensor.empty(s);
+                Tensor dGamma = weight == null ? null : Tensor.empty(c);
+                Tensor dBeta = bias == null ? null : Tensor.empty(c);
                 BatchNorm.backward(config, segment(in), mean.storage(), var.storage(), segment(g.contiguous()),
                         weight == null ? null : segment(weight.contiguous()),
                         bias == null ? null : segment(bias.contiguous()), dx.storage(),

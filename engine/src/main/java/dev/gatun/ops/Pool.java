@@ -67,17 +67,17 @@ public final class Pool {
                 stride[1], padding[0], padding[1], dilation[0], dilation[1]);
         boolean training = Autograd.needsGrad(x);
         Tensor in = x.contiguous();
-        Tensor out = Tensor.zeros(s[0], s[1], config.outH(), config.outW());
+        Tensor out = Tensor.empty(s[0], s[1], config.outH(), config.outW());
         Tensor workspace = null;
         if (training && kind == Pooling.Kind.MAX) {
             // The argmax positions, kept for backward: raw bytes carried in a float tensor's storage.
-            workspace = Tensor.zeros((Pooling.workspaceBytes(config) + Float.BYTES - 1) / Float.BYTES);
+            workspace = Tensor.empty((Pooling.workspaceBytes(config) + Float.BYTES - 1) / Float.BYTES);
         }
         Pooling.forward(config, training, slice(in), out.storage(), workspace == null ? null : workspace.storage());
         Tensor saved = workspace;
         return Autograd.record(out, op, g -> {
             Tensor gc = g.contiguous();
-            Tensor dx = Tensor.zeros(s);
+            Tensor dx = Tensor.empty(s);
             Pooling.backward(config, slice(gc), dx.storage(), saved == null ? null : saved.storage());
             return new Tensor[] {dx};
         }, x);
