@@ -268,15 +268,20 @@ final class TrainCommand implements Callable<Integer> {
             description = {"Train the small ResNet of the benchmark workloads on MNIST (one input channel, 28×28):"
                     + " conv 3×3 to 32 channels, batch norm, ReLU, two residual blocks, global average pooling,"
                     + " linear 10.",
+                    "With --stages: the same blocks in three stages (32, 64, 128 channels; stride 2 between"
+                    + " them), whose last features span the whole digit.",
                     "Default: SGD 0.05 with momentum 0.9, batch 32, 10 epochs, cosine schedule."})
     static final class Resnet implements Callable<Integer> {
 
         @Mixin
         Options options;
 
+        @Option(names = "--stages", description = "Train the three-stage variant (nn.Models.resnetStages).")
+        boolean stages;
+
         @Override
         public Integer call() throws Exception {
-            options.run(() -> Models.resnet(1), new long[] {1, 28, 28},
+            options.run(() -> stages ? Models.resnetStages(1) : Models.resnet(1), new long[] {1, 28, 28},
                     new Defaults(Optimizers.Kind.SGD, 0.05, 0.9, 10, 32, ScheduleKind.COSINE), System.out);
             return 0;
         }

@@ -27,4 +27,18 @@ public final class Models {
                 new BasicBlock(32, 32, 1), new BasicBlock(32, 32, 1), new Pooling2d.GlobalAvgPool2d(), new Flatten(),
                 new Linear(32, 10));
     }
+
+    /**
+     * The same blocks in three stages, for classifying whole images: conv 3×3 (no bias) to 32 channels,
+     * batch norm, ReLU, a {@link BasicBlock} at 32 channels, then blocks to 64 and 128 channels with
+     * stride 2 (projection shortcuts), global average pooling, flatten, linear 128 → 10. On 28×28 inputs
+     * the stages see 28×28, 14×14 and 7×7, so the last features span the whole digit, where the
+     * benchmark's {@link #resnet} (no downsampling) averages features of 11×11 patches.
+     */
+    public static Sequential resnetStages(long inChannels) {
+        return new Sequential(new Conv2d(inChannels, 32, new int[] {3, 3}, new int[] {1, 1}, new int[] {1, 1},
+                new int[] {1, 1}, 1, false), BatchNorm.batchNorm2d(32), new Activations.ReLU(),
+                new BasicBlock(32, 32, 1), new BasicBlock(32, 64, 2), new BasicBlock(64, 128, 2),
+                new Pooling2d.GlobalAvgPool2d(), new Flatten(), new Linear(128, 10));
+    }
 }

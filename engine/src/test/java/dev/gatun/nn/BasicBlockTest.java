@@ -81,6 +81,20 @@ class BasicBlockTest {
         }
     }
 
+    @Test
+    void threeStageResNetHalvesTheImageTwice() {
+        Init.manualSeed(3);
+        try (Sequential net = Models.resnetStages(1); Scope s = Scope.open()) {
+            // stem 288 + 64, block 18,560, block to 64 57,728, block to 128 230,144, linear 1,290
+            assertEquals(308_074, net.parameterCount());
+            net.eval();
+            Tensor y = net.forward(Tensor.randn(4, 2, 1, 28, 28));
+            assertArrayEquals(new long[] {2, 10}, y.shape());
+            String summary = net.summary(1, 1, 28, 28);
+            assertTrue(summary.contains("[1, 128, 7, 7]"), summary);
+        }
+    }
+
     /** |expected − actual| ≤ tol · (1 + |expected|) element by element. */
     private static void assertClose(String what, float[] expected, float[] actual, double tol) {
         assertEquals(expected.length, actual.length, what + ": length");
