@@ -84,20 +84,8 @@ final class Primitives {
                             int... mdQueries) {
         NativeLibraries.load();
         try (Arena tmp = Arena.ofConfined()) {
-            MemorySegment attrOut = tmp.allocate(ValueLayout.ADDRESS);
-            OneDnn.check(Dnnl.dnnl_primitive_attr_create(attrOut), "dnnl_primitive_attr_create");
-            MemorySegment attr = attrOut.get(ValueLayout.ADDRESS, 0);
-            MemorySegment pd;
-            try {
-                OneDnn.check(Dnnl.dnnl_primitive_attr_set_scratchpad_mode(attr, Dnnl.dnnl_scratchpad_mode_user()),
-                        "dnnl_primitive_attr_set_scratchpad_mode");
-                MemorySegment pdOut = tmp.allocate(ValueLayout.ADDRESS);
-                OneDnn.check(Dnnl.dnnl_primitive_desc_create(pdOut, opDesc, attr, OneDnn.cpuEngine(), hint),
-                        "dnnl_primitive_desc_create", what);
-                pd = pdOut.get(ValueLayout.ADDRESS, 0);
-            } finally {
-                Dnnl.dnnl_primitive_attr_destroy(attr);
-            }
+            MemorySegment pd = primitiveDesc(tmp, (pdOut, attr) -> Dnnl.dnnl_primitive_desc_create(pdOut, opDesc, attr,
+                    OneDnn.cpuEngine(), hint), "dnnl_primitive_desc_create", what);
             try {
                 MemorySegment scratch = copyQueried(pd, Dnnl.dnnl_query_scratchpad_md());
                 MemorySegment workspace = copyQueried(pd, Dnnl.dnnl_query_workspace_md());
@@ -114,6 +102,28 @@ final class Primitives {
                     Dnnl.dnnl_primitive_desc_destroy(pd);
                 }
             }
+        }
+    }
+
+    /** A {@code dnnl_*primitive_desc_create} call, given the out-pointer and the attributes. */
+    @FunctionalInterface
+    private interface DescCreate {
+        int create(MemorySegment pdOut, MemorySegment attr);
+    }
+
+    /** Creates a primitive descriptor whose attributes ask for a user-provided scratchpad. */
+    private static MemorySegment primitiveDesc(Arena tmp, DescCreate call, String name, String what) {
+        MemorySegment attrOut = tmp.allocate(ValueLayout.ADDRESS);
+        OneDnn.check(Dnnl.dnnl_primitive_attr_create(attrOut), "dnnl_primitive_attr_create");
+        MemorySegment attr = attrOut.get(ValueLayout.ADDRESS, 0);
+        try {
+            OneDnn.check(Dnnl.dnnl_primitive_attr_set_scratchpad_mode(attr, Dnnl.dnnl_scratchpad_mode_user()),
+                    "dnnl_primitive_attr_set_scratchpad_mode");
+            MemorySegment pdOut = tmp.allocate(ValueLayout.ADDRESS);
+            OneDnn.check(call.create(pdOut, attr), name, what);
+            return pdOut.get(ValueLayout.ADDRESS, 0);
+        } finally {
+            Dnnl.dnnl_primitive_attr_destroy(attr);
         }
     }
 
@@ -135,21 +145,9 @@ final class Primitives {
     private static Primitive createReorder(MemorySegment from, MemorySegment to) {
         NativeLibraries.load();
         try (Arena tmp = Arena.ofConfined()) {
-            MemorySegment attrOut = tmp.allocate(ValueLayout.ADDRESS);
-            OneDnn.check(Dnnl.dnnl_primitive_attr_create(attrOut), "dnnl_primitive_attr_create");
-            MemorySegment attr = attrOut.get(ValueLayout.ADDRESS, 0);
-            MemorySegment pd;
-            try {
-                OneDnn.check(Dnnl.dnnl_primitive_attr_set_scratchpad_mode(attr, Dnnl.dnnl_scratchpad_mode_user()),
-                        "dnnl_primitive_attr_set_scratchpad_mode");
-                MemorySegment pdOut = tmp.allocate(ValueLayout.ADDRESS);
-                MemorySegment engine = OneDnn.cpuEngine();
-                OneDnn.check(Dnnl.dnnl_reorder_primitive_desc_create(pdOut, from, engine, to, engine, attr),
-                        "dnnl_reorder_primitive_desc_create");
-                pd = pdOut.get(ValueLayout.ADDRESS, 0);
-            } finally {
-                Dnnl.dnnl_primitive_attr_destroy(attr);
-            }
+            MemorySegment engine = OneDnn.cpuEngine();
+            MemorySegment pd = primitiveDesc(tmp, (pdOut, attr) -> Dnnl.dnnl_reorder_primitive_desc_create(pdOut, from,
+                    engine, to, engine, attr), "dnnl_reorder_primitive_desc_create", "reorder");
             try {
                 MemorySegment scratch = copyQueried(pd, Dnnl.dnnl_query_scratchpad_md());
                 MemorySegment primOut = tmp.allocate(ValueLayout.ADDRESS);

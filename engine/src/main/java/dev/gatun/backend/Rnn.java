@@ -348,47 +348,43 @@ public final class Rnn {
      * direction (one such block after the other in both buffers).
      */
     private static void toLdigo(Shape s, long x, MemorySegment pytorch, MemorySegment ldigo) {
-        // Whole arrays in and out: per-element segment access is slow once the JIT sees several segment kinds.
-        int[] pg = s.cell().pytorchGate();
-        int gates = pg.length;
-        int hh = (int) s.hiddenSize();
-        int xx = (int) x;
-        int block = gates * hh * xx;
-        float[] src = floats(pytorch, (long) s.directions() * block);
-        float[] dst = new float[src.length];
-        for (int d = 0, base = 0; d < s.directions(); d++, base += block) {
-            for (int g = 0; g < gates; g++) {
-                for (int o = 0; o < hh; o++) {
-                    int row = base + (pg[g] * hh + o) * xx;
-                    for (int i = 0; i < xx; i++) {
-                        dst[base + (i * gates + g) * hh + o] = src[row + i];
-                    }
-                }
-            }
-        }
-        MemorySegment.copy(dst, 0, ldigo, ValueLayout.JAVA_FLOAT, 0, dst.length);
+        transposeLdigo(s, x, pytorch, ldigo, true);
     }
 
     /** oneDNN ldigo [X][G][H] to PyTorch [G·H, X], for each direction. */
     private static void fromLdigo(Shape s, long x, MemorySegment ldigo, MemorySegment pytorch) {
+        transposeLdigo(s, x, ldigo, pytorch, false);
+    }
+
+    /**
+     * Moves every element between PyTorch's position (gate pg[g], row o, column i) and ldigo's
+     * (i, g, o), in the direction {@code toOneDnn} says. Whole arrays in and out: per-element segment
+     * access is slow once the JIT sees several segment kinds.
+     */
+    private static void transposeLdigo(Shape s, long x, MemorySegment from, MemorySegment to, boolean toOneDnn) {
         int[] pg = s.cell().pytorchGate();
         int gates = pg.length;
         int hh = (int) s.hiddenSize();
         int xx = (int) x;
         int block = gates * hh * xx;
-        float[] src = floats(ldigo, (long) s.directions() * block);
+        float[] src = floats(from, (long) s.directions() * block);
         float[] dst = new float[src.length];
         for (int d = 0, base = 0; d < s.directions(); d++, base += block) {
             for (int g = 0; g < gates; g++) {
                 for (int o = 0; o < hh; o++) {
                     int row = base + (pg[g] * hh + o) * xx;
                     for (int i = 0; i < xx; i++) {
-                        dst[row + i] = src[base + (i * gates + g) * hh + o];
+                        int oneDnn = base + (i * gates + g) * hh + o;
+                        if (toOneDnn) {
+                            dst[oneDnn] = src[row + i];
+                        } else {
+                            dst[row + i] = src[oneDnn];
+                        }
                     }
                 }
             }
         }
-        MemorySegment.copy(dst, 0, pytorch, ValueLayout.JAVA_FLOAT, 0, dst.length);
+        MemorySegment.copy(dst, 0, to, ValueLayout.JAVA_FLOAT, 0, dst.length);
     }
 
     private static float[] floats(MemorySegment seg, long count) {
