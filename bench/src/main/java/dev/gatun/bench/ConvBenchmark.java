@@ -20,7 +20,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * backward-weights (with bias), from and to plain NCHW buffers, computing either in plain NCHW or in the
  * blocked layouts oneDNN picks (reorders included). {@code lenet5_conv1}: [64, 1, 28, 28] → 20 channels,
  * 5×5, padding 2; {@code lenet5_conv2}: [64, 20, 14, 14] → 50 channels, 5×5, padding 2;
- * {@code resnet_conv}: [32, 32, 32, 32] → 32 channels, 3×3, padding 1.
+ * {@code resnet_stem}: [32, 3, 32, 32] → 32 channels, 3×3, padding 1, no bias; {@code resnet_conv}:
+ * [32, 32, 32, 32] → 32 channels, 3×3, padding 1.
  */
 @State(org.openjdk.jmh.annotations.Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -30,7 +31,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow"})
 public class ConvBenchmark {
 
-    @Param({"lenet5_conv1", "lenet5_conv2", "resnet_conv"})
+    @Param({"lenet5_conv1", "lenet5_conv2", "resnet_stem", "resnet_conv"})
     public String shape;
 
     @Param({"PLAIN", "BLOCKED"})
@@ -50,6 +51,7 @@ public class ConvBenchmark {
         g = switch (shape) {
             case "lenet5_conv1" -> new Convolution.Geometry(64, 1, 28, 28, 20, 5, 5, 1, 1, 2, 2, 1, 1, 1, true);
             case "lenet5_conv2" -> new Convolution.Geometry(64, 20, 14, 14, 50, 5, 5, 1, 1, 2, 2, 1, 1, 1, true);
+            case "resnet_stem" -> new Convolution.Geometry(32, 3, 32, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, false);
             case "resnet_conv" -> new Convolution.Geometry(32, 32, 32, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, true);
             default -> throw new IllegalArgumentException(shape);
         };
