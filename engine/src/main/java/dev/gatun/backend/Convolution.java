@@ -115,8 +115,15 @@ public final class Convolution {
         BLOCKED
     }
 
-    private static volatile Layout layout = Layout.valueOf(
-            System.getProperty("gatun.conv.layout", "blocked").toUpperCase(java.util.Locale.ROOT));
+    private static volatile Layout layout = parseLayout(System.getProperty("gatun.conv.layout", "blocked"));
+
+    private static Layout parseLayout(String value) {
+        return switch (value.toLowerCase(java.util.Locale.ROOT)) {
+            case "plain" -> Layout.PLAIN;
+            case "blocked" -> Layout.BLOCKED;
+            default -> throw new IllegalArgumentException("gatun.conv.layout must be plain or blocked, got " + value);
+        };
+    }
 
     /** The layout new calls compute in. */
     public static Layout layout() {

@@ -128,6 +128,46 @@ class ConvTest extends ScopedTest {
         }
     }
 
+    /** Plain NCHW and oneDNN's blocked layouts give the same output and gradients. */
+    @Test
+    void bothLayoutsAgree() {
+        Convolution.Layout before = Convolution.layout();
+        try {
+            long seed = 50;
+            for (Config c : CONFIGS) {
+                Tensor x = Tensor.randn(seed++, c.input()).requiresGrad(true);
+                Tensor w = Tensor.randn(seed++, c.weight()).requiresGrad(true);
+                Tensor b = c.bias() ? Tensor.randn(seed++, c.weight()[0]).requiresGrad(true) : null;
+                Tensor r = Tensor.randn(seed++, expectedOutputShape(c));
+                float[][] results = new float[2][];
+                float[][] dx = new float[2][];
+                float[][] dw = new float[2][];
+                Convolution.Layout[] layouts = {Convolution.Layout.PLAIN, Convolution.Layout.BLOCKED};
+                for (int k = 0; k < 2; k++) {
+                    Convolution.setLayout(layouts[k]);
+                    x.setGrad(null);
+                    w.setGrad(null);
+                    Tensor y = run(c, x, w, b);
+                    Reduce.sum(Arithmetic.mul(y, r)).backward();
+                    results[k] = y.toArray();
+                    dx[k] = x.grad().toArray();
+                    dw[k] = w.grad().toArray();
+                }
+                assertClose(c.name() + " output", toDouble(results[0]), results[1], 1e-4, 1e-4);
+                assertClose(c.name() + " input gradient", toDouble(dx[0]), dx[1], 1e-4, 1e-4);
+                assertClose(c.name() + " weight gradient", toDouble(dw[0]), dw[1], 1e-4, 1e-4);
+            }
+        } finally {
+            Convolution.setLayout(before);
+        }
+    }
+
+    private static double[] toDouble(float[] v) {
+        double[] out = new double[v.length];
+        for (int i = 0; i < v.length; i++) out[i] = v[i];
+        return out;
+    }
+
     @Test
     void forwardWithoutBiasEqualsBiasZero() {
         Config c = CONFIGS.get(1);
