@@ -213,17 +213,7 @@ public final class Rnn {
             toLdigo(s, s.hiddenSize(), w.weightHh(), wi);
             MemorySegment bias = bias(call, s, w.biasIh(), w.biasHh());
             Args a = new Args(12);
-            a.add(Dnnl.DNNL_ARG_SRC_LAYER(), p.srcLayer(), xs);
-            a.add(Dnnl.DNNL_ARG_SRC_ITER(), p.state(), h0s);
-            a.add(Dnnl.DNNL_ARG_WEIGHTS_LAYER(), p.weightsLayer(), wl);
-            a.add(Dnnl.DNNL_ARG_WEIGHTS_ITER(), p.weightsIter(), wi);
-            a.add(Dnnl.DNNL_ARG_BIAS(), p.bias(), bias);
-            a.add(Dnnl.DNNL_ARG_DST_LAYER(), p.dstLayer(), ys);
-            a.add(Dnnl.DNNL_ARG_DST_ITER(), p.state(), hTs);
-            if (cell.hasCellState()) {
-                a.add(Dnnl.DNNL_ARG_SRC_ITER_C(), p.cState(), c0s);
-                a.add(Dnnl.DNNL_ARG_DST_ITER_C(), p.cState(), cTs);
-            }
+            a.addForward(p, xs, h0s, c0s, wl, wi, bias, ys, hTs, cTs);
             if (ws != null) {
                 a.add(Dnnl.DNNL_ARG_WORKSPACE(), p.primitive().workspaceDesc(), ws);
             }
@@ -281,13 +271,7 @@ public final class Rnn {
             MemorySegment dwi = zeros(call, s.weightHhElements());
             MemorySegment db = zeros(call, (long) s.directions() * cell.biasGates() * s.hiddenSize());
             Args a = new Args(24);
-            a.add(Dnnl.DNNL_ARG_SRC_LAYER(), p.srcLayer(), xs);
-            a.add(Dnnl.DNNL_ARG_SRC_ITER(), p.state(), h0s);
-            a.add(Dnnl.DNNL_ARG_WEIGHTS_LAYER(), p.weightsLayer(), wl);
-            a.add(Dnnl.DNNL_ARG_WEIGHTS_ITER(), p.weightsIter(), wi);
-            a.add(Dnnl.DNNL_ARG_BIAS(), p.bias(), bias);
-            a.add(Dnnl.DNNL_ARG_DST_LAYER(), p.dstLayer(), ys);
-            a.add(Dnnl.DNNL_ARG_DST_ITER(), p.state(), hTs);
+            a.addForward(p, xs, h0s, c0s, wl, wi, bias, ys, hTs, cTs);
             a.add(Dnnl.DNNL_ARG_WORKSPACE(), fwd.primitive().workspaceDesc(), ws);
             a.add(Dnnl.DNNL_ARG_DIFF_DST_LAYER(), p.dstLayer(), dys);
             a.add(Dnnl.DNNL_ARG_DIFF_DST_ITER(), p.state(), dhTs);
@@ -297,8 +281,6 @@ public final class Rnn {
             a.add(Dnnl.DNNL_ARG_DIFF_WEIGHTS_ITER(), p.diffWeightsIter(), dwi);
             a.add(Dnnl.DNNL_ARG_DIFF_BIAS(), p.bias(), db);
             if (cell.hasCellState()) {
-                a.add(Dnnl.DNNL_ARG_SRC_ITER_C(), p.cState(), c0s);
-                a.add(Dnnl.DNNL_ARG_DST_ITER_C(), p.cState(), cTs);
                 a.add(Dnnl.DNNL_ARG_DIFF_DST_ITER_C(), p.cState(), dcTs);
                 a.add(Dnnl.DNNL_ARG_DIFF_SRC_ITER_C(), p.cState(), dc0s);
             }
@@ -474,6 +456,23 @@ public final class Rnn {
             kinds[n] = kind;
             descs[n] = desc;
             data[n++] = segment;
+        }
+
+        /** The arguments of the forward pass, which the backward pass reads as well (c0, cT: LSTM only). */
+        void addForward(Cached p, MemorySegment x, MemorySegment h0, MemorySegment c0, MemorySegment weightsLayer,
+                        MemorySegment weightsIter, MemorySegment bias, MemorySegment y, MemorySegment hT,
+                        MemorySegment cT) {
+            add(Dnnl.DNNL_ARG_SRC_LAYER(), p.srcLayer(), x);
+            add(Dnnl.DNNL_ARG_SRC_ITER(), p.state(), h0);
+            add(Dnnl.DNNL_ARG_WEIGHTS_LAYER(), p.weightsLayer(), weightsLayer);
+            add(Dnnl.DNNL_ARG_WEIGHTS_ITER(), p.weightsIter(), weightsIter);
+            add(Dnnl.DNNL_ARG_BIAS(), p.bias(), bias);
+            add(Dnnl.DNNL_ARG_DST_LAYER(), p.dstLayer(), y);
+            add(Dnnl.DNNL_ARG_DST_ITER(), p.state(), hT);
+            if (p.cState() != null) {
+                add(Dnnl.DNNL_ARG_SRC_ITER_C(), p.cState(), c0);
+                add(Dnnl.DNNL_ARG_DST_ITER_C(), p.cState(), cT);
+            }
         }
 
         void execute(Cached p, String what) {

@@ -74,42 +74,13 @@ public final class Adam extends AdamFamily {
     }
 
     public Adam(List<Tensor> parameters, Options options) {
-        super(parameters, options.learningRate());
+        super(parameters, options.learningRate(), options.beta1(), options.beta2(), options.eps(), options.amsgrad(),
+                options.weightDecay(), 0);
         this.options = options;
     }
 
     /** The hyper-parameters this optimizer was made with (the current learning rate is {@link #learningRate()}). */
     public Options options() {
         return options;
-    }
-
-    @Override
-    double beta1() {
-        return options.beta1();
-    }
-
-    @Override
-    double beta2() {
-        return options.beta2();
-    }
-
-    @Override
-    double eps() {
-        return options.eps();
-    }
-
-    @Override
-    boolean amsgrad() {
-        return options.amsgrad();
-    }
-
-    @Override
-    double gradientWeightDecay() {
-        return options.weightDecay();
-    }
-
-    @Override
-    double decoupledWeightDecay() {
-        return 0;
     }
 }

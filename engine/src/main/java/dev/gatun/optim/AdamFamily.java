@@ -27,31 +27,31 @@ abstract sealed class AdamFamily extends Optimizer permits Adam, AdamW {
     private float[] pCopy = new float[0];
     private float[] gCopy = new float[0];
 
-    AdamFamily(List<Tensor> parameters, double learningRate) {
+    /** The hyper-parameters: betas, ε, AMSGrad, and λ of the L2 term (Adam) or of the decoupled decay (AdamW). */
+    private final double beta1;
+    private final double beta2;
+    private final double eps;
+    private final boolean amsgrad;
+    private final double gradientWeightDecay;
+    private final double decoupledWeightDecay;
+
+    AdamFamily(List<Tensor> parameters, double learningRate, double beta1, double beta2, double eps, boolean amsgrad,
+               double gradientWeightDecay, double decoupledWeightDecay) {
         super(parameters, learningRate);
+        this.beta1 = beta1;
+        this.beta2 = beta2;
+        this.eps = eps;
+        this.amsgrad = amsgrad;
+        this.gradientWeightDecay = gradientWeightDecay;
+        this.decoupledWeightDecay = decoupledWeightDecay;
         this.firstMoments = new float[parameters.size()][];
         this.secondMoments = new float[parameters.size()][];
         this.maxSecondMoments = new float[parameters.size()][];
     }
 
-    abstract double beta1();
-
-    abstract double beta2();
-
-    abstract double eps();
-
-    abstract boolean amsgrad();
-
-    /** λ of the L2 term added to the gradient (0 for AdamW). */
-    abstract double gradientWeightDecay();
-
-    /** λ of the decoupled shrinking of θ (0 for Adam). */
-    abstract double decoupledWeightDecay();
-
     @Override
     protected final void update(int index, Tensor parameter, Tensor gradient) {
-        boolean amsgrad = amsgrad();
-        long size = parameter.numel();
+                long size = parameter.numel();
         if (gradient.numel() != size) {
             throw new IllegalArgumentException("gradient of " + gradient.numel() + " elements for a parameter of " + size);
         }
@@ -68,18 +68,18 @@ abstract sealed class AdamFamily extends Optimizer permits Adam, AdamW {
         float[] v = secondMoments[index];
         float[] vMax = maxSecondMoments[index];
         long t = parameterSteps(index);
-        double c1 = 1 - Math.pow(beta1(), t);
-        double c2 = 1 - Math.pow(beta2(), t);
+        double c1 = 1 - Math.pow(beta1, t);
+        double c2 = 1 - Math.pow(beta2, t);
         float stepSize = (float) (learningRate() / c1);
         float invSqrtC2 = (float) (1 / Math.sqrt(c2));
-        boolean decoupled = decoupledWeightDecay() != 0;
-        float decay = decoupled ? (float) (1 - learningRate() * decoupledWeightDecay()) : 1f;
-        float beta1 = (float) beta1();
-        float beta2 = (float) beta2();
-        float oneMinusBeta1 = (float) (1 - beta1());
-        float oneMinusBeta2 = (float) (1 - beta2());
-        float eps = (float) eps();
-        float wd = (float) gradientWeightDecay();
+        boolean decoupled = decoupledWeightDecay != 0;
+        float decay = decoupled ? (float) (1 - learningRate() * decoupledWeightDecay) : 1f;
+        float oneMinusBeta1 = (float) (1 - this.beta1);
+        float oneMinusBeta2 = (float) (1 - this.beta2);
+        float beta1 = (float) this.beta1;
+        float beta2 = (float) this.beta2;
+        float eps = (float) this.eps;
+        float wd = (float) gradientWeightDecay;
         int n = (int) size;
         if (pCopy.length < n) {
             pCopy = new float[n];
