@@ -3,6 +3,7 @@ package dev.gatun.backend;
 import dev.gatun.bindings.dnnl.Dnnl;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -103,8 +104,8 @@ public final class BatchNorm {
         }
         MemorySegment[] wanted = {p.blockedData(), p.blockedData(), null, null, null, null};
         boolean[] outputs = {false, true, false, false, false, false};
-        Primitives.executeReordered(p.primitive(), kinds, descs, java.util.Arrays.copyOf(wanted, count), data,
-                java.util.Arrays.copyOf(outputs, count), pass + " " + config);
+        Primitives.executeReordered(p.primitive(), kinds, descs, Arrays.copyOf(wanted, count), data,
+                Arrays.copyOf(outputs, count), pass + " " + config);
     }
 
     /**
@@ -155,8 +156,8 @@ public final class BatchNorm {
         MemorySegment b = p.blockedData();
         MemorySegment[] wanted = {b, null, null, b, b, null, null, null, null};
         boolean[] outputs = {false, false, false, false, true, false, false, false, false};
-        Primitives.executeReordered(p.primitive(), kinds, descs, java.util.Arrays.copyOf(wanted, count), data,
-                java.util.Arrays.copyOf(outputs, count), "backward " + config);
+        Primitives.executeReordered(p.primitive(), kinds, descs, Arrays.copyOf(wanted, count), data,
+                Arrays.copyOf(outputs, count), "backward " + config);
     }
 
     private static Cached primitive(Config config, Pass pass) {

@@ -3,6 +3,8 @@ package dev.gatun.backend;
 import dev.gatun.bindings.dnnl.Dnnl;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.Locale;
+import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -118,7 +120,7 @@ public final class Convolution {
     private static volatile Layout layout = parseLayout(System.getProperty("gatun.conv.layout", "blocked"));
 
     private static Layout parseLayout(String value) {
-        return switch (value.toLowerCase(java.util.Locale.ROOT)) {
+        return switch (value.toLowerCase(Locale.ROOT)) {
             case "plain" -> Layout.PLAIN;
             case "blocked" -> Layout.BLOCKED;
             default -> throw new IllegalArgumentException("gatun.conv.layout must be plain or blocked, got " + value);
@@ -132,7 +134,7 @@ public final class Convolution {
 
     /** Sets the layout later calls compute in (primitives of both layouts stay cached). */
     public static void setLayout(Layout value) {
-        layout = java.util.Objects.requireNonNull(value, "layout");
+        layout = Objects.requireNonNull(value, "layout");
     }
 
     private enum Kind { FORWARD, BACKWARD_DATA, BACKWARD_WEIGHTS }

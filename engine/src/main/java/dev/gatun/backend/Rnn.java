@@ -5,6 +5,8 @@ import dev.gatun.bindings.dnnl.dnnl_rnn_desc_t;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+import java.util.Locale;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -61,7 +63,7 @@ public final class Rnn {
 
         /** The op's name in messages: {@code rnn_tanh}, {@code lstm}, {@code gru}. */
         public String opName() {
-            return name().toLowerCase(java.util.Locale.ROOT);
+            return name().toLowerCase(Locale.ROOT);
         }
 
         /** Whether the cell has a cell state c besides h. */
@@ -476,8 +478,8 @@ public final class Rnn {
         }
 
         void execute(Cached p, String what) {
-            Primitives.execute(p.primitive(), java.util.Arrays.copyOf(kinds, n), java.util.Arrays.copyOf(descs, n),
-                    java.util.Arrays.copyOf(data, n), what);
+            Primitives.execute(p.primitive(), Arrays.copyOf(kinds, n), Arrays.copyOf(descs, n),
+                    Arrays.copyOf(data, n), what);
         }
     }
 
