@@ -156,9 +156,20 @@ public final class MultiheadAttention extends Module {
         }
         Tensor mask = combinedMask(attnMask, keyPaddingMask, b, l, s, unbatched);
         long e = embedDim;
-        Tensor q = heads(project(query, 0), seqDim, unbatched);   // [B, H, L, d]
-        Tensor k = heads(project(key, 1), seqDim, unbatched);     // [B, H, S, d]
-        Tensor v = heads(project(value, 2), seqDim, unbatched);   // [B, H, S, d]
+        Tensor q;
+        Tensor k;
+        Tensor v;
+        if (query == key && key == value) {
+            // Self-attention: one GEMM with the whole input projection, then views of its three parts.
+            Tensor qkv = MatMul.linear(query, inProjWeight, inProjBias);
+            q = heads(qkv.slice(-1, 0, e), seqDim, unbatched);
+            k = heads(qkv.slice(-1, e, 2 * e), seqDim, unbatched);
+            v = heads(qkv.slice(-1, 2 * e, 3 * e), seqDim, unbatched);
+        } else {
+            q = heads(project(query, 0), seqDim, unbatched);   // [B, H, L, d]
+            k = heads(project(key, 1), seqDim, unbatched);     // [B, H, S, d]
+            v = heads(project(value, 2), seqDim, unbatched);   // [B, H, S, d]
+        }
         Tensor o = Attention.scaledDotProduct(q, k, v, mask, dropout, isTraining(), rng);  // [B, H, L, d]
         Tensor concat;
         if (unbatched) {
