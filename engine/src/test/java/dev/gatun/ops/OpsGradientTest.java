@@ -80,6 +80,34 @@ class OpsGradientTest extends ScopedTest {
         return t.copyFrom(v).requiresGrad(true);
     }
 
+    /**
+     * From {@link Activation#NATIVE_RELU_MIN} elements up, (leaky) ReLU runs on oneDNN; its output and
+     * gradient equal the closed form (the gradient checks above cover the array path on small tensors).
+     */
+    @Test
+    void nativeReluMatchesTheClosedForm() {
+        for (float slope : new float[] {0f, 0.1f}) {
+            Tensor x = awayFromZero(20, 2, Activation.NATIVE_RELU_MIN);
+            Tensor g = Tensor.randn(21, x.shape());
+            Tensor y = Activation.leakyRelu(x, slope);
+            Reduce.sum(Arithmetic.mul(y, g)).backward();
+            float[] xv = x.toArray();
+            float[] yv = y.toArray();
+            float[] gv = g.toArray();
+            float[] dx = x.grad().toArray();
+            for (int i = 0; i < xv.length; i++) {
+                float want = xv[i] > 0 ? xv[i] : slope * xv[i];
+                if (yv[i] != want) {
+                    throw new AssertionError("slope " + slope + ": y[" + i + "] = " + yv[i] + ", want " + want);
+                }
+                float wantGrad = xv[i] > 0 ? gv[i] : slope * gv[i];
+                if (Math.abs(dx[i] - wantGrad) > 1e-6f * (1 + Math.abs(wantGrad))) {
+                    throw new AssertionError("slope " + slope + ": dx[" + i + "] = " + dx[i] + ", want " + wantGrad);
+                }
+            }
+        }
+    }
+
     @Test
     void activations() {
         Tensor a = leaf(1, 3, 5);
