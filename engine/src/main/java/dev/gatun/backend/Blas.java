@@ -2,6 +2,8 @@ package dev.gatun.backend;
 
 import dev.gatun.bindings.openblas.OpenBlas;
 import java.lang.foreign.MemorySegment;
+import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * Guarded single-precision BLAS over OpenBLAS. Matrices are row-major; every offset and leading
@@ -13,6 +15,23 @@ import java.lang.foreign.MemorySegment;
 public final class Blas {
 
     private static final long FLOAT_BYTES = Float.BYTES;
+
+    /**
+     * Products of fewer multiply-adds than this run on the calling thread alone. OpenBLAS 0.3.21 splits
+     * any product above 2¹⁸ multiply-adds across its threads; up to about 2²⁰ the hand-off costs more
+     * than the second core gives back (a 10×256×128 product: 17.7 µs on one thread, 29.1 µs on two; a
+     * 128×64×128 one breaks even), and inside a training step, where the pool has gone idle between
+     * calls, it cost several times more.
+     */
+    static final long SINGLE_THREAD_MACS = 1L << 20;
+
+    /**
+     * OpenBLAS's thread count is one global, and lowering it frees the work buffers of the threads
+     * above the new count. Every call into OpenBLAS holds the read lock; changing the count takes the
+     * write lock, so no call is running while buffers come and go. A small product runs single-threaded
+     * only when it gets the write lock at once; under contention it runs as it is.
+     */
+    private static final ReentrantReadWriteLock CALLS = new ReentrantReadWriteLock();
 
     private Blas() {}
 
@@ -36,11 +55,26 @@ public final class Blas {
         checkNoOverlap("C", c, cOffset, cExtent, "A", a, aOffset, aExtent);
         checkNoOverlap("C", c, cOffset, cExtent, "B", b, bOffset, bExtent);
         NativeLibraries.load();
-        OpenBlas.cblas_sgemm(OpenBlas.CblasRowMajor(),
-                transA ? OpenBlas.CblasTrans() : OpenBlas.CblasNoTrans(),
-                transB ? OpenBlas.CblasTrans() : OpenBlas.CblasNoTrans(),
-                m, n, k, alpha,
-                slice(a, aOffset), lda, slice(b, bOffset), ldb, beta, slice(c, cOffset), ldc);
+        int threads = Threads.get();
+        boolean alone = threads > 1 && (long) m * n * k < SINGLE_THREAD_MACS && CALLS.writeLock().tryLock();
+        Lock held = alone ? CALLS.writeLock() : CALLS.readLock();
+        if (alone) {
+            OpenBlas.openblas_set_num_threads(1);
+        } else {
+            held.lock();
+        }
+        try {
+            OpenBlas.cblas_sgemm(OpenBlas.CblasRowMajor(),
+                    transA ? OpenBlas.CblasTrans() : OpenBlas.CblasNoTrans(),
+                    transB ? OpenBlas.CblasTrans() : OpenBlas.CblasNoTrans(),
+                    m, n, k, alpha,
+                    slice(a, aOffset), lda, slice(b, bOffset), ldb, beta, slice(c, cOffset), ldc);
+        } finally {
+            if (alone) {
+                OpenBlas.openblas_set_num_threads(threads);
+            }
+            held.unlock();
+        }
     }
 
     /** {@code y = alpha · op(A) · x + beta · y}, A stored m×n row-major; op(A) is A or Aᵀ. */
@@ -62,8 +96,13 @@ public final class Blas {
         checkNoOverlap("y", y, yOffset, yExtent, "A", a, aOffset, aExtent);
         checkNoOverlap("y", y, yOffset, yExtent, "x", x, xOffset, xExtent);
         NativeLibraries.load();
-        OpenBlas.cblas_sgemv(OpenBlas.CblasRowMajor(), transA ? OpenBlas.CblasTrans() : OpenBlas.CblasNoTrans(),
-                m, n, alpha, slice(a, aOffset), lda, slice(x, xOffset), incx, beta, slice(y, yOffset), incy);
+        CALLS.readLock().lock();
+        try {
+            OpenBlas.cblas_sgemv(OpenBlas.CblasRowMajor(), transA ? OpenBlas.CblasTrans() : OpenBlas.CblasNoTrans(),
+                    m, n, alpha, slice(a, aOffset), lda, slice(x, xOffset), incx, beta, slice(y, yOffset), incy);
+        } finally {
+            CALLS.readLock().unlock();
+        }
     }
 
     /** {@code y += alpha · x} over n elements. */
@@ -77,7 +116,12 @@ public final class Blas {
         }
         checkNoOverlap("y", y, yOffset, yExtent, "x", x, xOffset, xExtent);
         NativeLibraries.load();
-        OpenBlas.cblas_saxpy(n, alpha, slice(x, xOffset), incx, slice(y, yOffset), incy);
+        CALLS.readLock().lock();
+        try {
+            OpenBlas.cblas_saxpy(n, alpha, slice(x, xOffset), incx, slice(y, yOffset), incy);
+        } finally {
+            CALLS.readLock().unlock();
+        }
     }
 
     /** {@code x *= alpha} over n elements. */
@@ -88,7 +132,12 @@ public final class Blas {
             return;
         }
         NativeLibraries.load();
-        OpenBlas.cblas_sscal(n, alpha, slice(x, xOffset), incx);
+        CALLS.readLock().lock();
+        try {
+            OpenBlas.cblas_sscal(n, alpha, slice(x, xOffset), incx);
+        } finally {
+            CALLS.readLock().unlock();
+        }
     }
 
     /** The dot product of n elements of x and y. */
@@ -100,7 +149,22 @@ public final class Blas {
             return 0f;
         }
         NativeLibraries.load();
-        return OpenBlas.cblas_sdot(n, slice(x, xOffset), incx, slice(y, yOffset), incy);
+        CALLS.readLock().lock();
+        try {
+            return OpenBlas.cblas_sdot(n, slice(x, xOffset), incx, slice(y, yOffset), incy);
+        } finally {
+            CALLS.readLock().unlock();
+        }
+    }
+
+    /** Sets OpenBLAS's thread count, once no call is running. */
+    static void setThreads(int n) {
+        CALLS.writeLock().lock();
+        try {
+            OpenBlas.openblas_set_num_threads(n);
+        } finally {
+            CALLS.writeLock().unlock();
+        }
     }
 
     /** OpenBLAS's build description, e.g. {@code OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64}. */

@@ -67,7 +67,7 @@ public final class Threads {
         NativeLibraries.load();
         threads = n;
         generation++;
-        OpenBlas.openblas_set_num_threads(n);
+        Blas.setThreads(n);
         applyToCurrentThread();
     }
 
@@ -103,6 +103,6 @@ public final class Threads {
 
     /** Applies the setting to OpenBLAS once the library is loaded. */
     static void applyToOpenBlas() {
-        OpenBlas.openblas_set_num_threads(get());
+        Blas.setThreads(get());
     }
 }

@@ -31,7 +31,7 @@ public final class MatMul {
      */
     public static Tensor matmul(Tensor a, Tensor b) {
         long[] outShape = outputShape(a, b);
-        Tensor out = Tensor.zeros(outShape);
+        Tensor out = Tensor.empty(outShape);  // every element is written (beta = 0)
         try {
             compute(a, b, out);
         } catch (RuntimeException e) {
@@ -114,10 +114,26 @@ public final class MatMul {
             if (weight.requiresGrad() || (bias != null && bias.requiresGrad())) {
                 Tensor g2 = g.reshape(-1, outFeatures);
                 if (weight.requiresGrad()) {
-                    dw = matmul(g2.t(), x.reshape(-1, in));
+                    // A parameter's gradient goes straight into its buffer: the GEMM overwrites it after
+                    // zeroGrad or adds to it (beta = 1), with no temporary and no copy.
+                    Tensor x2 = x.reshape(-1, in);
+                    Tensor sink = weight.gradSink();
+                    if (sink != null) {
+                        compute(g2.t(), x2, sink, weight.gradOverwrites() ? 0f : 1f);
+                        weight.gradWritten();
+                    } else {
+                        dw = matmul(g2.t(), x2);
+                    }
                 }
                 if (bias != null && bias.requiresGrad()) {
-                    dbias = Kernels.sum(g2, new int[] {0}, false);
+                    Tensor sink = bias.gradSink();
+                    if (sink != null) {
+                        // Σ over rows = g2ᵀ · 1, one GEMV into the gradient.
+                        compute(g2.t(), Tensor.ones(g2.size(0)), sink, bias.gradOverwrites() ? 0f : 1f);
+                        bias.gradWritten();
+                    } else {
+                        dbias = Kernels.sum(g2, new int[] {0}, false);
+                    }
                 }
             }
             return new Tensor[] {dx, dw, dbias};

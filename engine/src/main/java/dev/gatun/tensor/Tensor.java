@@ -41,6 +41,8 @@ public final class Tensor implements AutoCloseable {
     private boolean requiresGrad;
     private Tensor grad;
     private boolean gradZeroed;
+    /** {@link #zeroGrad()} was called and the zeros are not written yet: the next read or write does it. */
+    private boolean gradZeroPending;
     private Node gradFn;
 
     private Tensor(MemorySegment storage, Arena ownArena, Scope scope, long[] shape, long[] strides, long offset) {
@@ -338,6 +340,12 @@ public final class Tensor implements AutoCloseable {
 
     /** The accumulated gradient of a leaf after {@link #backward()}, or null if none yet. */
     public Tensor grad() {
+        if (gradZeroPending) {
+            gradZeroPending = false;
+            if (grad.isAlive()) {
+                grad.fill(0f);
+            }
+        }
         return grad;
     }
 
@@ -349,18 +357,44 @@ public final class Tensor implements AutoCloseable {
         }
         grad = g;
         gradZeroed = false;
+        gradZeroPending = false;
     }
 
     /**
      * Sets the gradient to zero, keeping its memory. The next {@link #backward()} then writes the
      * gradient instead of adding to it, so write to {@link #grad()} in between only through
-     * {@link #setGrad}.
+     * {@link #setGrad}. The zeros are written only if the gradient is read before backward writes it
+     * (the common training step never reads it, and skips the pass over memory).
      */
     public void zeroGrad() {
         if (grad != null && grad.isAlive()) {
-            grad.fill(0f);
             gradZeroed = true;
+            gradZeroPending = true;
         }
+    }
+
+    /**
+     * The gradient buffer of a leaf that an op's backward may write into directly, instead of returning
+     * a gradient for autograd to copy or add there: null unless this is a leaf that requires a gradient
+     * and already has a live, contiguous gradient tensor. The op writes (overwriting when
+     * {@link #gradOverwrites()}, adding otherwise) and then calls {@link #gradWritten()}.
+     */
+    public Tensor gradSink() {
+        if (gradFn != null || !requiresGrad || grad == null || !grad.isAlive() || !grad.isContiguous()) {
+            return null;
+        }
+        return grad;
+    }
+
+    /** Whether the next gradient written to {@link #gradSink()} replaces its contents (after zeroGrad). */
+    public boolean gradOverwrites() {
+        return gradZeroed;
+    }
+
+    /** Records that an op has written the gradient through {@link #gradSink()}: later writes add to it. */
+    public void gradWritten() {
+        gradZeroed = false;
+        gradZeroPending = false;
     }
 
     /** Adds {@code g} to the gradient, allocating it with this tensor's owner the first time. */
@@ -377,6 +411,7 @@ public final class Tensor implements AutoCloseable {
             Kernels.addInPlace(grad, g);
         }
         gradZeroed = false;
+        gradZeroPending = false;
     }
 
     /** The recorded op that produced this tensor, or null for a leaf. */

@@ -68,6 +68,72 @@ class AutogradTest {
         }
     }
 
+    /**
+     * A linear layer writes its parameters' gradients straight into their buffers once they exist:
+     * overwriting after zeroGrad, adding otherwise, exactly as autograd's own accumulation does. The
+     * first backward (no buffer yet) takes autograd's path and is the reference.
+     */
+    @Test
+    void linearWritesParameterGradientsInPlaceLikeAccumulation() {
+        try (Scope s = Scope.open()) {
+            Tensor x = Tensor.randn(1, 5, 7);
+            Tensor w = Tensor.randn(2, 3, 7).requiresGrad(true);
+            Tensor b = Tensor.randn(3, 3).requiresGrad(true);
+            Tensor upstream = Tensor.randn(4, 5, 3);
+            Runnable pass = () -> Reduce.sum(Arithmetic.mul(MatMul.linear(x, w, b), upstream)).backward();
+            pass.run();
+            float[] dw = w.grad().toArray();
+            float[] db = b.grad().toArray();
+            Tensor wBuffer = w.grad();
+            Tensor bBuffer = b.grad();
+            // ∂w = upstreamᵀ·x, ∂b = Σ rows of upstream, from the values themselves.
+            float[] xv = x.toArray();
+            float[] uv = upstream.toArray();
+            for (int o = 0; o < 3; o++) {
+                double bias = 0;
+                for (int r = 0; r < 5; r++) bias += uv[r * 3 + o];
+                assertEquals(bias, db[o], 1e-5);
+                for (int i = 0; i < 7; i++) {
+                    double want = 0;
+                    for (int r = 0; r < 5; r++) want += uv[r * 3 + o] * xv[r * 7 + i];
+                    assertEquals(want, dw[o * 7 + i], 1e-5);
+                }
+            }
+            pass.run();
+            float[] twice = w.grad().toArray();
+            float[] twiceBias = b.grad().toArray();
+            for (int i = 0; i < dw.length; i++) assertEquals(2 * dw[i], twice[i], 1e-5f * (1 + Math.abs(dw[i])));
+            for (int i = 0; i < db.length; i++) assertEquals(2 * db[i], twiceBias[i], 1e-5f * (1 + Math.abs(db[i])));
+            w.zeroGrad();
+            b.zeroGrad();
+            pass.run();
+            assertArrayEquals(dw, w.grad().toArray(), 1e-6f, "overwritten after zeroGrad");
+            assertArrayEquals(db, b.grad().toArray(), 1e-6f);
+            assertTrue(wBuffer == w.grad() && bBuffer == b.grad(), "the buffers are kept");
+            // A parameter used twice in one graph gets both contributions.
+            w.zeroGrad();
+            b.zeroGrad();
+            Tensor twiceUsed = Arithmetic.add(MatMul.linear(x, w, b), MatMul.linear(x, w, b));
+            Reduce.sum(Arithmetic.mul(twiceUsed, upstream)).backward();
+            float[] both = w.grad().toArray();
+            for (int i = 0; i < dw.length; i++) assertEquals(2 * dw[i], both[i], 1e-5f * (1 + Math.abs(dw[i])));
+        }
+    }
+
+    @Test
+    void zeroGradIsVisibleToEveryReader() {
+        try (Scope s = Scope.open()) {
+            Tensor w = Tensor.fromArray(new float[] {1, 2}).requiresGrad(true);
+            Reduce.sum(Arithmetic.scale(w, 3f)).backward();
+            w.zeroGrad();
+            // Nothing wrote the gradient since: a reader sees zeros, and a parameter without a gradient
+            // contribution in the next backward keeps them.
+            Tensor other = Tensor.ones(2).requiresGrad(true);
+            Reduce.sum(other).backward();
+            assertArrayEquals(new float[] {0, 0}, w.grad().toArray());
+        }
+    }
+
     @Test
     void leafGradientsOutliveTheStepScope() {
         try (Scope params = Scope.detached()) {

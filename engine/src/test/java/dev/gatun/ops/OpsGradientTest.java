@@ -3,9 +3,11 @@ package dev.gatun.ops;
 import static dev.gatun.ops.GradCheck.check;
 import static dev.gatun.ops.GradCheck.leaf;
 import static dev.gatun.ops.GradCheck.leafIn;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
 import dev.gatun.tensor.Tensor;
 import dev.gatun.testing.ScopedTest;
+import java.util.Arrays;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
@@ -142,6 +144,42 @@ class OpsGradientTest extends ScopedTest {
         Tensor a = leaf(1, 50);
         // The same seed each evaluation gives the same mask, so the check sees a fixed linear map.
         check("dropout", x -> Dropout.dropout(x[0], 0.3f, true, new SplittableRandom(7)), a);
+    }
+
+    /**
+     * The mask follows the seed: the same generator state gives the same mask, another seed another one;
+     * the dropped fraction is p for odd and even sizes alike, and survivors are scaled by 1/(1 − p).
+     */
+    @Test
+    void dropoutMasksFollowTheSeedAndTheRate() {
+        for (int n : new int[] {1, 2, 40_001, 40_002}) {
+            for (float p : new float[] {0.1f, 0.5f, 0.9f}) {
+                Tensor x = Tensor.ones(n);
+                float[] y = Dropout.dropout(x, p, true, new SplittableRandom(11)).toArray();
+                float[] again = Dropout.dropout(x, p, true, new SplittableRandom(11)).toArray();
+                assertArrayEquals(y, again, "same seed, same mask");
+                int dropped = 0;
+                for (float v : y) {
+                    if (v == 0f) {
+                        dropped++;
+                    } else if (v != 1f / (1f - p)) {
+                        throw new AssertionError("survivor scaled to " + v + ", want " + 1f / (1f - p));
+                    }
+                }
+                if (n > 2) {
+                    double rate = dropped / (double) n;
+                    // five standard deviations of a binomial fraction
+                    double tolerance = 5 * Math.sqrt(p * (1 - p) / n);
+                    if (Math.abs(rate - p) > tolerance) {
+                        throw new AssertionError("n " + n + ", p " + p + ": dropped " + rate);
+                    }
+                    float[] other = Dropout.dropout(x, p, true, new SplittableRandom(12)).toArray();
+                    if (Arrays.equals(y, other)) {
+                        throw new AssertionError("another seed gave the same mask");
+                    }
+                }
+            }
+        }
     }
 
     @Test
