@@ -3,6 +3,7 @@ package dev.gatun.backend;
 import dev.gatun.bindings.dnnl.Dnnl;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
@@ -137,9 +138,16 @@ public final class Convolution {
         layout = Objects.requireNonNull(value, "layout");
     }
 
-    private enum Kind { FORWARD, BACKWARD_DATA, BACKWARD_WEIGHTS }
+    private enum Kind { FORWARD, INFERENCE, BACKWARD_DATA, BACKWARD_WEIGHTS }
 
-    private record Key(Kind kind, Geometry geometry, Layout layout) {}
+    /**
+     * What an inference convolution does to its result before writing it, inside the same primitive
+     * (oneDNN post-ops): nothing, a ReLU, or adding the destination's previous contents (a residual
+     * connection) and then a ReLU.
+     */
+    public enum Fusion { NONE, RELU, ADD_RELU }
+
+    private record Key(Kind kind, Geometry geometry, Layout layout, Fusion fusion) {}
 
     /**
      * A created primitive with the caller's plain memory descriptors (src/diff_src, weights/diff_weights,
@@ -168,10 +176,31 @@ public final class Convolution {
         MemorySegment w = region("weights", weights, weightsOffset, count(g.weightShape()));
         MemorySegment b = g.bias() ? region("bias", bias, biasOffset, g.outChannels()) : null;
         MemorySegment d = region("dst", dst, dstOffset, count(g.outputShape()));
-        Primitive p = primitive(Kind.FORWARD, g, layout);
+        Primitive p = primitive(Kind.FORWARD, g, layout, Fusion.NONE);
         execute(p, "forward " + g,
                 new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_WEIGHTS(), Dnnl.DNNL_ARG_BIAS(), Dnnl.DNNL_ARG_DST()},
-                new MemorySegment[] {s, w, b, d}, DST_WRITTEN);
+                new MemorySegment[] {s, w, b, d}, DST_WRITTEN, null);
+    }
+
+    /**
+     * For inference: dst = f(conv(src, weights) + bias), f as {@code fusion} says, in one primitive. With
+     * {@link Fusion#ADD_RELU}, dst holds the residual on entry: dst = relu(conv(src, weights) + bias + dst).
+     * Buffers as for {@link #forward}.
+     */
+    public static void forwardInference(Geometry g, Fusion fusion, MemorySegment src, long srcOffset,
+                                        MemorySegment weights, long weightsOffset, MemorySegment bias, long biasOffset,
+                                        MemorySegment dst, long dstOffset) {
+        if (fusion == null) {
+            throw new IllegalArgumentException("conv2d: fusion is null");
+        }
+        MemorySegment s = region("src", src, srcOffset, count(g.inputShape()));
+        MemorySegment w = region("weights", weights, weightsOffset, count(g.weightShape()));
+        MemorySegment b = g.bias() ? region("bias", bias, biasOffset, g.outChannels()) : null;
+        MemorySegment d = region("dst", dst, dstOffset, count(g.outputShape()));
+        Primitive p = primitive(Kind.INFERENCE, g, layout, fusion);
+        execute(p, "inference " + fusion + " " + g,
+                new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_WEIGHTS(), Dnnl.DNNL_ARG_BIAS(), Dnnl.DNNL_ARG_DST()},
+                new MemorySegment[] {s, w, b, d}, DST_WRITTEN, fusion == Fusion.ADD_RELU ? DST_WRITTEN : null);
     }
 
     /** diffSrc = ∂L/∂src from diffDst = ∂L/∂dst and the weights (overwrites diffSrc). */
@@ -182,10 +211,10 @@ public final class Convolution {
         MemorySegment ds = region("diff_src", diffSrc, diffSrcOffset, count(g.inputShape()));
         // The bias plays no part in the data gradient: one primitive serves both.
         Geometry noBias = withoutBias(g);
-        Primitive p = primitive(Kind.BACKWARD_DATA, noBias, layout);
+        Primitive p = primitive(Kind.BACKWARD_DATA, noBias, layout, Fusion.NONE);
         execute(p, "backward data " + noBias,
                 new int[] {Dnnl.DNNL_ARG_DIFF_SRC(), Dnnl.DNNL_ARG_WEIGHTS(), 0, Dnnl.DNNL_ARG_DIFF_DST()},
-                new MemorySegment[] {ds, w, null, dd}, SRC_WRITTEN);
+                new MemorySegment[] {ds, w, null, dd}, SRC_WRITTEN, null);
     }
 
     /**
@@ -199,11 +228,11 @@ public final class Convolution {
         MemorySegment dd = region("diff_dst", diffDst, diffDstOffset, count(g.outputShape()));
         MemorySegment dw = region("diff_weights", diffWeights, diffWeightsOffset, count(g.weightShape()));
         MemorySegment db = g.bias() ? region("diff_bias", diffBias, diffBiasOffset, g.outChannels()) : null;
-        Primitive p = primitive(Kind.BACKWARD_WEIGHTS, g, layout);
+        Primitive p = primitive(Kind.BACKWARD_WEIGHTS, g, layout, Fusion.NONE);
         execute(p, "backward weights " + g,
                 new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_DIFF_WEIGHTS(), Dnnl.DNNL_ARG_DIFF_BIAS(),
                     Dnnl.DNNL_ARG_DIFF_DST()},
-                new MemorySegment[] {s, dw, db, dd}, WEIGHTS_WRITTEN);
+                new MemorySegment[] {s, dw, db, dd}, WEIGHTS_WRITTEN, null);
     }
 
     private static Geometry withoutBias(Geometry g) {
@@ -232,9 +261,11 @@ public final class Convolution {
 
     /**
      * Runs p with its four (argument, buffer) pairs, given in the order of its descriptors: src-like,
-     * weights-like, bias-like, dst-like. A pair whose buffer is null (no bias) is left out.
+     * weights-like, bias-like, dst-like. A pair whose buffer is null (no bias) is left out. {@code read}
+     * (null: none) marks written arguments whose previous contents the primitive also reads.
      */
-    private static void execute(Primitive p, String what, int[] argIds, MemorySegment[] buffers, boolean[] written) {
+    private static void execute(Primitive p, String what, int[] argIds, MemorySegment[] buffers, boolean[] written,
+                                boolean[] read) {
         Descs d = p.descs();
         Descs w = p.wanted();
         MemorySegment[] descs = {d.src(), d.weights(), d.bias(), d.dst()};
@@ -248,15 +279,17 @@ public final class Convolution {
         MemorySegment[] primMds = new MemorySegment[n];
         MemorySegment[] data = new MemorySegment[n];
         boolean[] outputs = new boolean[n];
+        boolean[] alsoRead = read == null ? null : new boolean[n];
         for (int i = 0, k = 0; i < 4; i++) {
             if (buffers[i] == null) continue;
             kinds[k] = argIds[i];
             mds[k] = descs[i];
             primMds[k] = wanted[i];
             outputs[k] = written[i];
+            if (alsoRead != null) alsoRead[k] = read[i];
             data[k++] = buffers[i];
         }
-        Primitives.executeReordered(p.primitive(), kinds, mds, primMds, data, outputs, what);
+        Primitives.executeReordered(p.primitive(), kinds, mds, primMds, data, outputs, alsoRead, what);
     }
 
     // ---------------------------------------------------------------- primitive creation
@@ -280,14 +313,15 @@ public final class Convolution {
         return new Descs(src, weights, bias, dst);
     }
 
-    private static Primitive primitive(Kind kind, Geometry g, Layout layout) {
-        Key key = new Key(kind, g, layout);
+    private static Primitive primitive(Kind kind, Geometry g, Layout layout, Fusion fusion) {
+        Key key = new Key(kind, g, layout, fusion);
         Primitive p = CACHE.get(key);
         if (p != null) {
             return p;
         }
         // A backward primitive needs the forward-training descriptor of the same geometry as its hint.
-        Primitive forward = kind == Kind.FORWARD ? null : primitive(Kind.FORWARD, g, layout);
+        boolean isForward = kind == Kind.FORWARD || kind == Kind.INFERENCE;
+        Primitive forward = isForward ? null : primitive(Kind.FORWARD, g, layout, Fusion.NONE);
         return CACHE.computeIfAbsent(key, k -> create(k, forward));
     }
 
@@ -312,10 +346,12 @@ public final class Convolution {
             int alg = Dnnl.dnnl_convolution_direct();
             int[] queries;
             switch (key.kind()) {
-                case FORWARD -> {
-                    OneDnn.check(Dnnl.dnnl_dilated_convolution_forward_desc_init(desc,
-                            Dnnl.dnnl_forward_training(), alg, op.src(), op.weights(), orNull(d.bias()), op.dst(),
-                            strides, dilates, padding, padding), "dnnl_dilated_convolution_forward_desc_init", detail);
+                case FORWARD, INFERENCE -> {
+                    int propagation = key.kind() == Kind.FORWARD ? Dnnl.dnnl_forward_training()
+                            : Dnnl.dnnl_forward_inference();
+                    OneDnn.check(Dnnl.dnnl_dilated_convolution_forward_desc_init(desc, propagation, alg, op.src(),
+                            op.weights(), orNull(d.bias()), op.dst(), strides, dilates, padding, padding),
+                            "dnnl_dilated_convolution_forward_desc_init", detail);
                     queries = new int[] {Dnnl.dnnl_query_src_md(), Dnnl.dnnl_query_weights_md(),
                         Dnnl.dnnl_query_dst_md()};
                 }
@@ -336,12 +372,35 @@ public final class Convolution {
                 default -> throw new AssertionError(key.kind());
             }
             MemorySegment hint = forward != null ? forward.primitive().descriptor() : MemorySegment.NULL;
-            Primitives.Primitive p = Primitives.create(desc, hint, key.kind() == Kind.FORWARD, detail, queries);
+            Primitives.Primitive p = Primitives.create(desc, hint, key.kind() == Kind.FORWARD, detail,
+                    postOps(key.fusion()), queries);
             CREATED.incrementAndGet();
             Descs wanted = new Descs(unlessSame(p.queried(0), d.src()), unlessSame(p.queried(1), d.weights()), null,
                     unlessSame(p.queried(2), d.dst()));
             return new Primitive(p, d, wanted);
         }
+    }
+
+    /** The post-ops attribute setter of a fusion; null when there is nothing to fuse. */
+    private static Primitives.Attributes postOps(Fusion fusion) {
+        if (fusion == Fusion.NONE) {
+            return null;
+        }
+        return (tmp, attr) -> {
+            MemorySegment out = tmp.allocate(ValueLayout.ADDRESS);
+            OneDnn.check(Dnnl.dnnl_post_ops_create(out), "dnnl_post_ops_create");
+            MemorySegment ops = out.get(ValueLayout.ADDRESS, 0);
+            try {
+                if (fusion == Fusion.ADD_RELU) {
+                    OneDnn.check(Dnnl.dnnl_post_ops_append_sum(ops, 1f), "dnnl_post_ops_append_sum");
+                }
+                OneDnn.check(Dnnl.dnnl_post_ops_append_eltwise(ops, 1f, Dnnl.dnnl_eltwise_relu(), 0f, 0f),
+                        "dnnl_post_ops_append_eltwise");
+                OneDnn.check(Dnnl.dnnl_primitive_attr_set_post_ops(attr, ops), "dnnl_primitive_attr_set_post_ops");
+            } finally {
+                Dnnl.dnnl_post_ops_destroy(ops);
+            }
+        };
     }
 
     /** Descriptors of the geometry's shapes with {@code dnnl_format_tag_any}, bias left out. */

@@ -82,10 +82,29 @@ final class Primitives {
      */
     static Primitive create(MemorySegment opDesc, MemorySegment hint, boolean keepDescriptor, String what,
                             int... mdQueries) {
+        return create(opDesc, hint, keepDescriptor, what, null, mdQueries);
+    }
+
+    /** Sets further primitive attributes (post-ops) on an attribute object before the descriptor is made. */
+    @FunctionalInterface
+    interface Attributes {
+        void apply(Arena tmp, MemorySegment attr);
+    }
+
+    /**
+     * As {@link #create(MemorySegment, MemorySegment, boolean, String, int...)}, with {@code attributes}
+     * (null for none) applied to the primitive's attributes.
+     */
+    static Primitive create(MemorySegment opDesc, MemorySegment hint, boolean keepDescriptor, String what,
+                            Attributes attributes, int... mdQueries) {
         NativeLibraries.load();
         try (Arena tmp = Arena.ofConfined()) {
-            MemorySegment pd = primitiveDesc(tmp, (pdOut, attr) -> Dnnl.dnnl_primitive_desc_create(pdOut, opDesc, attr,
-                    OneDnn.cpuEngine(), hint), "dnnl_primitive_desc_create", what);
+            MemorySegment pd = primitiveDesc(tmp, (pdOut, attr) -> {
+                if (attributes != null) {
+                    attributes.apply(tmp, attr);
+                }
+                return Dnnl.dnnl_primitive_desc_create(pdOut, opDesc, attr, OneDnn.cpuEngine(), hint);
+            }, "dnnl_primitive_desc_create", what);
             try {
                 MemorySegment scratch = copyQueried(pd, Dnnl.dnnl_query_scratchpad_md());
                 MemorySegment workspace = copyQueried(pd, Dnnl.dnnl_query_workspace_md());
@@ -174,6 +193,16 @@ final class Primitives {
      */
     static void executeReordered(Primitive p, int[] kinds, MemorySegment[] userDescs, MemorySegment[] primDescs,
                                  MemorySegment[] data, boolean[] outputs, String what) {
+        executeReordered(p, kinds, userDescs, primDescs, data, outputs, null, what);
+    }
+
+    /**
+     * As {@link #executeReordered(Primitive, int[], MemorySegment[], MemorySegment[], MemorySegment[],
+     * boolean[], String)}, where {@code alsoRead[i]} (null: none) marks an output whose previous contents
+     * the primitive reads (a sum post-op accumulates into its destination), so it is reordered in too.
+     */
+    static void executeReordered(Primitive p, int[] kinds, MemorySegment[] userDescs, MemorySegment[] primDescs,
+                                 MemorySegment[] data, boolean[] outputs, boolean[] alsoRead, String what) {
         int n = kinds.length;
         MemorySegment[] descs = userDescs.clone();
         MemorySegment[] buffers = data.clone();
@@ -195,7 +224,7 @@ final class Primitives {
                     continue;
                 }
                 MemorySegment tmp = MemoryPool.allocate(call, bytes(want));
-                if (!outputs[i]) {
+                if (!outputs[i] || alsoRead != null && alsoRead[i]) {
                     reorder(userDescs[i], data[i], want, tmp);
                 }
                 descs[i] = want;

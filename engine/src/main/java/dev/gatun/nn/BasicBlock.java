@@ -1,5 +1,6 @@
 package dev.gatun.nn;
 
+import dev.gatun.backend.Convolution;
 import dev.gatun.ops.Activation;
 import dev.gatun.ops.Arithmetic;
 import dev.gatun.tensor.Tensor;
@@ -48,10 +49,23 @@ public final class BasicBlock extends Module {
 
     @Override
     public Tensor forward(Tensor x) {
+        if (ConvBnFusion.applies(conv1, bn1) && ConvBnFusion.applies(conv2, bn2) && downsampleFuses()) {
+            // Evaluation without recording: three fused primitives (conv+bn+relu, the projection
+            // conv+bn, conv+bn+add+relu) instead of the layers one by one.
+            Tensor h = ConvBnFusion.forward(x, conv1, bn1, Convolution.Fusion.RELU, null);
+            Tensor shortcut = downsample == null ? x
+                    : ConvBnFusion.forward(x, (Conv2d) downsample.get(0), (BatchNorm) downsample.get(1),
+                            Convolution.Fusion.NONE, null);
+            return ConvBnFusion.forward(h, conv2, bn2, Convolution.Fusion.ADD_RELU, shortcut);
+        }
         Tensor h = Activation.relu(bn1.forward(conv1.forward(x)));
         h = bn2.forward(conv2.forward(h));
         Tensor shortcut = downsample == null ? x : downsample.forward(x);
         return Activation.relu(Arithmetic.add(h, shortcut));
+    }
+
+    private boolean downsampleFuses() {
+        return downsample == null || ConvBnFusion.applies((Conv2d) downsample.get(0), (BatchNorm) downsample.get(1));
     }
 
     @Override

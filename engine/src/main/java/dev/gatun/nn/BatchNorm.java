@@ -72,6 +72,30 @@ public final class BatchNorm extends Module {
         return runningVar;
     }
 
+    /** Whether this normalises [N, C, H, W] input ({@code BatchNorm2d}). */
+    boolean isSpatial() {
+        return expectedRank == 2;
+    }
+
+    /**
+     * The per-channel map y = x·scale + shift that evaluation mode applies: scale = γ/√(σ² + ε),
+     * shift = β − μ·scale (γ = 1, β = 0 without affine parameters), computed in double.
+     */
+    float[][] evaluationAffine() {
+        float[] mean = runningMean.toArray();
+        float[] var = runningVar.toArray();
+        float[] gamma = weight == null ? null : weight.toArray();
+        float[] beta = bias == null ? null : bias.toArray();
+        float[] scale = new float[mean.length];
+        float[] shift = new float[mean.length];
+        for (int c = 0; c < mean.length; c++) {
+            double s = (gamma == null ? 1.0 : gamma[c]) / Math.sqrt((double) var[c] + eps);
+            scale[c] = (float) s;
+            shift[c] = (float) ((beta == null ? 0.0 : beta[c]) - mean[c] * s);
+        }
+        return new float[][] {scale, shift};
+    }
+
     @Override
     public Tensor forward(Tensor x) {
         boolean ok = expectedRank == 2 ? x.dim() == 4 : x.dim() == 2 || x.dim() == 3;

@@ -89,6 +89,22 @@ public final class Conv2d extends Module {
         return Conv.conv2d(input, weight, bias, stride, padding, dilation, groups);
     }
 
+    int[] stride() {
+        return stride.clone();
+    }
+
+    int[] padding() {
+        return padding.clone();
+    }
+
+    int[] dilation() {
+        return dilation.clone();
+    }
+
+    int groups() {
+        return groups;
+    }
+
     /** E.g. {@code Conv2d(1 → 20, 5×5, padding 2)}; settings at their defaults are left out. */
     @Override
     public String describe() {

@@ -1,5 +1,6 @@
 package dev.gatun.nn;
 
+import dev.gatun.backend.Convolution;
 import dev.gatun.tensor.Tensor;
 import java.util.List;
 
@@ -31,8 +32,21 @@ public final class Sequential extends Module {
     @Override
     public Tensor forward(Tensor input) {
         Tensor x = input;
-        for (Module m : layers) {
-            x = m.forward(x);
+        for (int i = 0; i < layers.length; i++) {
+            // In evaluation without recording, Conv2d → BatchNorm2d (→ ReLU) and Conv2d → ReLU run as one
+            // fused primitive each.
+            if (layers[i] instanceof Conv2d conv && i + 1 < layers.length) {
+                BatchNorm bn = layers[i + 1] instanceof BatchNorm b ? b : null;
+                int next = bn == null ? i + 1 : i + 2;
+                boolean relu = next < layers.length && layers[next] instanceof Activations.ReLU;
+                if ((bn != null || relu) && ConvBnFusion.applies(conv, bn)) {
+                    x = ConvBnFusion.forward(x, conv, bn, relu ? Convolution.Fusion.RELU : Convolution.Fusion.NONE,
+                            null);
+                    i = relu ? next : next - 1;
+                    continue;
+                }
+            }
+            x = layers[i].forward(x);
         }
         return x;
     }

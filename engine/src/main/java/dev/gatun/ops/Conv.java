@@ -57,6 +57,47 @@ public final class Conv {
         return Autograd.record(out, "conv2d", grad -> conv2dBackward(g, x, w, b, grad), x, w, b);
     }
 
+    /**
+     * For inference only: {@code f(conv2d(input, weight, bias) [+ residual])} in one oneDNN primitive,
+     * f being nothing, a ReLU, or (with a residual of the output's shape) adding the residual and then a
+     * ReLU, as {@code fusion} says. Nothing is recorded; inputs that would need a gradient are refused,
+     * since this op has no backward.
+     */
+    public static Tensor conv2dInference(Tensor input, Tensor weight, Tensor bias, int[] stride, int[] padding,
+                                         int[] dilation, int groups, Convolution.Fusion fusion, Tensor residual) {
+        if (fusion == null) {
+            throw new IllegalArgumentException("conv2d: fusion is null");
+        }
+        Convolution.Geometry g = geometry(input, weight, bias, stride, padding, dilation, groups);
+        if (Autograd.needsGrad(input, weight, bias, residual)) {
+            throw new IllegalStateException("conv2dInference has no backward pass: call it under Autograd.noGrad()"
+                    + " or on tensors that do not require gradients");
+        }
+        boolean add = fusion == Convolution.Fusion.ADD_RELU;
+        if (add != (residual != null)) {
+            throw new IllegalArgumentException("conv2d: fusion " + fusion + (add ? " needs a residual" : " takes no residual"));
+        }
+        if (add) {
+            residual.checkAlive();
+            if (!Arrays.equals(residual.shape(), g.outputShape())) {
+                throw new IllegalArgumentException("conv2d: residual of shape " + Arrays.toString(residual.shape())
+                        + " for an output of shape " + Arrays.toString(g.outputShape()));
+            }
+        }
+        Tensor x = input.contiguous();
+        Tensor w = weight.contiguous();
+        Tensor b = bias == null ? null : bias.contiguous();
+        Tensor out = add ? Tensor.empty(g.outputShape()).copyFrom(residual) : Tensor.empty(g.outputShape());
+        try {
+            Convolution.forwardInference(g, fusion, x.storage(), x.offset(), w.storage(), w.offset(),
+                    b == null ? null : b.storage(), b == null ? 0 : b.offset(), out.storage(), out.offset());
+        } catch (RuntimeException e) {
+            out.close();
+            throw e;
+        }
+        return out;
+    }
+
     private static Tensor[] conv2dBackward(Convolution.Geometry g, Tensor x, Tensor w, Tensor b, Tensor grad) {
         Tensor gc = grad.contiguous();
         Tensor dx = null;

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.gatun.autograd.Autograd;
 import dev.gatun.ops.Arithmetic;
 import dev.gatun.ops.GradCheck;
 import dev.gatun.ops.Reduce;
@@ -77,6 +78,13 @@ class BasicBlockTest {
                         Fixtures.floats(e.getValue()), buffers.get(e.getKey()).toArray(), 1e-5));
                 block.eval();
                 assertClose(name + " eval y", Fixtures.floats(c.get("y_eval")), block.forward(x).toArray(), 2e-5);
+                // Without recording, evaluation runs the fused convolutions (batch norm folded in).
+                long fused = ConvBnFusion.passes();
+                try (Autograd.NoGrad ignored = Autograd.noGrad()) {
+                    assertClose(name + " fused eval y", Fixtures.floats(c.get("y_eval")), block.forward(x).toArray(),
+                            2e-5);
+                }
+                assertTrue(ConvBnFusion.passes() > fused, name + ": the fused path ran");
             }
         }
     }
