@@ -221,6 +221,17 @@ public final class Kernels {
             if (r == 0) {
                 acc[0] = in[0];
             } else {
+                // Trailing reduced dimensions are one contiguous run per output: fold them into one
+                // innermost dimension (e.g. [N, C, H, W] summed over H and W walks N·C runs of H·W).
+                int folded = r;
+                long run = 1;
+                while (folded > 1 && reduce[folded - 1] && reduce[folded - 2]) {
+                    run *= shape[--folded];
+                }
+                long[] walkShape = Arrays.copyOf(shape, folded);
+                walkShape[folded - 1] *= run;
+                shape = walkShape;
+                r = folded;
                 // Walk the input in row-major order, adding each run of the innermost dimension into
                 // its output slots (stride 0 along reduced dimensions).
                 int[] outStrides = new int[r];
@@ -238,9 +249,20 @@ public final class Kernels {
                 for (int k = 0, outer = in.length / inner; k < outer; k++) {
                     int src = k * inner;
                     if (innerReduced) {
-                        double s = 0;
-                        for (int i = 0; i < inner; i++) s += in[src + i];
-                        acc[dst] += s;
+                        // Four partial sums: independent additions instead of one dependent chain.
+                        double s0 = 0;
+                        double s1 = 0;
+                        double s2 = 0;
+                        double s3 = 0;
+                        int i = 0;
+                        for (; i + 3 < inner; i += 4) {
+                            s0 += in[src + i];
+                            s1 += in[src + i + 1];
+                            s2 += in[src + i + 2];
+                            s3 += in[src + i + 3];
+                        }
+                        for (; i < inner; i++) s0 += in[src + i];
+                        acc[dst] += (s0 + s1) + (s2 + s3);
                     } else {
                         for (int i = 0; i < inner; i++) acc[dst + i] += in[src + i];
                     }

@@ -39,6 +39,10 @@ class OpsGradientTest extends ScopedTest {
         check("sum", x -> Reduce.sum(x[0]), a);
         check("sum dim 1", x -> Reduce.sum(x[0], new int[] {1}, false), a);
         check("sum dims 0,2 keep", x -> Reduce.sum(x[0], new int[] {0, 2}, true), a);
+        // trailing dimensions summed together (one run per output), with a tail of odd length
+        Tensor b = leaf(11, 2, 3, 5, 3);
+        check("sum dims 2,3", x -> Reduce.sum(x[0], new int[] {2, 3}, false), b);
+        check("sum dims 1,2,3 keep", x -> Reduce.sum(x[0], new int[] {1, 2, 3}, true), b);
         check("mean", x -> Reduce.mean(x[0]), a);
         check("mean last", x -> Reduce.mean(x[0], new int[] {-1}, false), a);
     }
