@@ -138,7 +138,8 @@ public final class Convolution {
         layout = Objects.requireNonNull(value, "layout");
     }
 
-    private enum Kind { FORWARD, INFERENCE, BACKWARD_DATA, BACKWARD_WEIGHTS }
+    /** The passes of a convolution: training forward, inference forward, and the two backward passes. */
+    public enum Kind { FORWARD, INFERENCE, BACKWARD_DATA, BACKWARD_WEIGHTS }
 
     /**
      * What an inference convolution does to its result before writing it, inside the same primitive
@@ -153,7 +154,11 @@ public final class Convolution {
      * A created primitive with the caller's plain memory descriptors (src/diff_src, weights/diff_weights,
      * bias/diff_bias or null, dst/diff_dst) and those the primitive computes in (null where the same).
      */
-    private record Primitive(Primitives.Primitive primitive, Descs descs, Descs wanted) {}
+    private record Primitive(Primitives.Primitive primitive, Descs descs, Descs wanted) {
+        ActivationLayouts layouts() {
+            return new ActivationLayouts(wanted.src(), wanted.dst(), descs.src(), descs.dst());
+        }
+    }
 
     private static final ConcurrentHashMap<Key, Primitive> CACHE = new ConcurrentHashMap<>();
     private static final AtomicLong CREATED = new AtomicLong();
@@ -172,14 +177,32 @@ public final class Convolution {
      */
     public static void forward(Geometry g, MemorySegment src, long srcOffset, MemorySegment weights, long weightsOffset,
                                MemorySegment bias, long biasOffset, MemorySegment dst, long dstOffset) {
-        MemorySegment s = region("src", src, srcOffset, count(g.inputShape()));
+        forward(g, Operand.plain(src, srcOffset), weights, weightsOffset, bias, biasOffset, Operand.plain(dst, dstOffset));
+    }
+
+    /**
+     * As {@link #forward(Geometry, MemorySegment, long, MemorySegment, long, MemorySegment, long, MemorySegment,
+     * long)}, with src and dst either plain or in the pass's {@link #layouts} (then no reorder).
+     */
+    public static void forward(Geometry g, Operand src, MemorySegment weights, long weightsOffset,
+                               MemorySegment bias, long biasOffset, Operand dst) {
         MemorySegment w = region("weights", weights, weightsOffset, count(g.weightShape()));
         MemorySegment b = g.bias() ? region("bias", bias, biasOffset, g.outChannels()) : null;
-        MemorySegment d = region("dst", dst, dstOffset, count(g.outputShape()));
         Primitive p = primitive(Kind.FORWARD, g, layout, Fusion.NONE);
         execute(p, "forward " + g,
                 new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_WEIGHTS(), Dnnl.DNNL_ARG_BIAS(), Dnnl.DNNL_ARG_DST()},
-                new MemorySegment[] {s, w, b, d}, DST_WRITTEN, null);
+                src, "src", g.inputShape(), w, b, dst, "dst", g.outputShape(), DST_WRITTEN, null);
+    }
+
+    /**
+     * The layouts pass {@code kind} of geometry {@code g} (with {@code fusion}, for inference) computes
+     * its activations in: src and dst, or diff_src and diff_dst for backward data, src and diff_dst for
+     * backward weights.
+     */
+    public static ActivationLayouts layouts(Kind kind, Geometry g, Fusion fusion) {
+        Geometry key = kind == Kind.BACKWARD_DATA ? withoutBias(g) : g;
+        Primitive p = primitive(kind, key, layout, kind == Kind.INFERENCE ? fusion : Fusion.NONE);
+        return p.layouts();
     }
 
     /**
@@ -190,31 +213,42 @@ public final class Convolution {
     public static void forwardInference(Geometry g, Fusion fusion, MemorySegment src, long srcOffset,
                                         MemorySegment weights, long weightsOffset, MemorySegment bias, long biasOffset,
                                         MemorySegment dst, long dstOffset) {
+        forwardInference(g, fusion, Operand.plain(src, srcOffset), weights, weightsOffset, bias, biasOffset,
+                Operand.plain(dst, dstOffset));
+    }
+
+    /** As the plain form, with src and dst either plain or in the pass's {@link #layouts}. */
+    public static void forwardInference(Geometry g, Fusion fusion, Operand src, MemorySegment weights,
+                                        long weightsOffset, MemorySegment bias, long biasOffset, Operand dst) {
         if (fusion == null) {
             throw new IllegalArgumentException("conv2d: fusion is null");
         }
-        MemorySegment s = region("src", src, srcOffset, count(g.inputShape()));
         MemorySegment w = region("weights", weights, weightsOffset, count(g.weightShape()));
         MemorySegment b = g.bias() ? region("bias", bias, biasOffset, g.outChannels()) : null;
-        MemorySegment d = region("dst", dst, dstOffset, count(g.outputShape()));
         Primitive p = primitive(Kind.INFERENCE, g, layout, fusion);
         execute(p, "inference " + fusion + " " + g,
                 new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_WEIGHTS(), Dnnl.DNNL_ARG_BIAS(), Dnnl.DNNL_ARG_DST()},
-                new MemorySegment[] {s, w, b, d}, DST_WRITTEN, fusion == Fusion.ADD_RELU ? DST_WRITTEN : null);
+                src, "src", g.inputShape(), w, b, dst, "dst", g.outputShape(), DST_WRITTEN,
+                fusion == Fusion.ADD_RELU ? DST_WRITTEN : null);
     }
 
     /** diffSrc = ∂L/∂src from diffDst = ∂L/∂dst and the weights (overwrites diffSrc). */
     public static void backwardData(Geometry g, MemorySegment diffDst, long diffDstOffset, MemorySegment weights,
                                     long weightsOffset, MemorySegment diffSrc, long diffSrcOffset) {
-        MemorySegment dd = region("diff_dst", diffDst, diffDstOffset, count(g.outputShape()));
+        backwardData(g, Operand.plain(diffDst, diffDstOffset), weights, weightsOffset,
+                Operand.plain(diffSrc, diffSrcOffset));
+    }
+
+    /** As the plain form, with diff_dst and diff_src either plain or in the pass's {@link #layouts}. */
+    public static void backwardData(Geometry g, Operand diffDst, MemorySegment weights, long weightsOffset,
+                                    Operand diffSrc) {
         MemorySegment w = region("weights", weights, weightsOffset, count(g.weightShape()));
-        MemorySegment ds = region("diff_src", diffSrc, diffSrcOffset, count(g.inputShape()));
         // The bias plays no part in the data gradient: one primitive serves both.
         Geometry noBias = withoutBias(g);
         Primitive p = primitive(Kind.BACKWARD_DATA, noBias, layout, Fusion.NONE);
         execute(p, "backward data " + noBias,
                 new int[] {Dnnl.DNNL_ARG_DIFF_SRC(), Dnnl.DNNL_ARG_WEIGHTS(), 0, Dnnl.DNNL_ARG_DIFF_DST()},
-                new MemorySegment[] {ds, w, null, dd}, SRC_WRITTEN, null);
+                diffSrc, "diff_src", g.inputShape(), w, null, diffDst, "diff_dst", g.outputShape(), SRC_WRITTEN, null);
     }
 
     /**
@@ -224,15 +258,20 @@ public final class Convolution {
     public static void backwardWeights(Geometry g, MemorySegment src, long srcOffset, MemorySegment diffDst,
                                        long diffDstOffset, MemorySegment diffWeights, long diffWeightsOffset,
                                        MemorySegment diffBias, long diffBiasOffset) {
-        MemorySegment s = region("src", src, srcOffset, count(g.inputShape()));
-        MemorySegment dd = region("diff_dst", diffDst, diffDstOffset, count(g.outputShape()));
+        backwardWeights(g, Operand.plain(src, srcOffset), Operand.plain(diffDst, diffDstOffset), diffWeights,
+                diffWeightsOffset, diffBias, diffBiasOffset);
+    }
+
+    /** As the plain form, with src and diff_dst either plain or in the pass's {@link #layouts}. */
+    public static void backwardWeights(Geometry g, Operand src, Operand diffDst, MemorySegment diffWeights,
+                                       long diffWeightsOffset, MemorySegment diffBias, long diffBiasOffset) {
         MemorySegment dw = region("diff_weights", diffWeights, diffWeightsOffset, count(g.weightShape()));
         MemorySegment db = g.bias() ? region("diff_bias", diffBias, diffBiasOffset, g.outChannels()) : null;
         Primitive p = primitive(Kind.BACKWARD_WEIGHTS, g, layout, Fusion.NONE);
         execute(p, "backward weights " + g,
                 new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_DIFF_WEIGHTS(), Dnnl.DNNL_ARG_DIFF_BIAS(),
                     Dnnl.DNNL_ARG_DIFF_DST()},
-                new MemorySegment[] {s, dw, db, dd}, WEIGHTS_WRITTEN, null);
+                src, "src", g.inputShape(), dw, db, diffDst, "diff_dst", g.outputShape(), WEIGHTS_WRITTEN, null);
     }
 
     private static Geometry withoutBias(Geometry g) {
@@ -264,8 +303,23 @@ public final class Convolution {
      * weights-like, bias-like, dst-like. A pair whose buffer is null (no bias) is left out. {@code read}
      * (null: none) marks written arguments whose previous contents the primitive also reads.
      */
+    /**
+     * Runs p with an activation operand in the src-like and dst-like positions (plain regions checked
+     * against their shapes, or buffers in the primitive's layout) and weights-like and bias-like
+     * segments (bias may be null).
+     */
+    private static void execute(Primitive p, String what, int[] argIds, Operand src, String srcName, long[] srcShape,
+                                MemorySegment weights, MemorySegment bias, Operand dst, String dstName,
+                                long[] dstShape, boolean[] written, boolean[] read) {
+        MemorySegment s = src.laid() != null ? src.laid() : region(srcName, src.plain(), src.offset(), count(srcShape));
+        MemorySegment d = dst.laid() != null ? dst.laid() : region(dstName, dst.plain(), dst.offset(), count(dstShape));
+        MemorySegment[] laid = src.laid() == null && dst.laid() == null ? null
+                : new MemorySegment[] {src.laid(), null, null, dst.laid()};
+        execute(p, what, argIds, new MemorySegment[] {s, weights, bias, d}, written, read, laid);
+    }
+
     private static void execute(Primitive p, String what, int[] argIds, MemorySegment[] buffers, boolean[] written,
-                                boolean[] read) {
+                                boolean[] read, MemorySegment[] laidByPosition) {
         Descs d = p.descs();
         Descs w = p.wanted();
         MemorySegment[] descs = {d.src(), d.weights(), d.bias(), d.dst()};
@@ -280,6 +334,7 @@ public final class Convolution {
         MemorySegment[] data = new MemorySegment[n];
         boolean[] outputs = new boolean[n];
         boolean[] alsoRead = read == null ? null : new boolean[n];
+        MemorySegment[] laid = laidByPosition == null ? null : new MemorySegment[n];
         for (int i = 0, k = 0; i < 4; i++) {
             if (buffers[i] == null) continue;
             kinds[k] = argIds[i];
@@ -287,9 +342,10 @@ public final class Convolution {
             primMds[k] = wanted[i];
             outputs[k] = written[i];
             if (alsoRead != null) alsoRead[k] = read[i];
+            if (laid != null) laid[k] = laidByPosition[i];
             data[k++] = buffers[i];
         }
-        Primitives.executeReordered(p.primitive(), kinds, mds, primMds, data, outputs, alsoRead, what);
+        Primitives.executeReordered(p.primitive(), kinds, mds, primMds, data, outputs, alsoRead, laid, what);
     }
 
     // ---------------------------------------------------------------- primitive creation
@@ -375,8 +431,8 @@ public final class Convolution {
             Primitives.Primitive p = Primitives.create(desc, hint, key.kind() == Kind.FORWARD, detail,
                     postOps(key.fusion()), queries);
             CREATED.incrementAndGet();
-            Descs wanted = new Descs(unlessSame(p.queried(0), d.src()), unlessSame(p.queried(1), d.weights()), null,
-                    unlessSame(p.queried(2), d.dst()));
+            Descs wanted = new Descs(Primitives.intern(unlessSame(p.queried(0), d.src())),
+                    unlessSame(p.queried(1), d.weights()), null, Primitives.intern(unlessSame(p.queried(2), d.dst())));
             return new Primitive(p, d, wanted);
         }
     }

@@ -118,9 +118,20 @@ public final class Pooling {
      */
     public static void forward(Config config, boolean training, MemorySegment src, MemorySegment dst,
                                MemorySegment workspace) {
+        forward(config, training, Operand.plain(src, 0), Operand.plain(dst, 0), workspace);
+    }
+
+    /** The layouts the pooling of {@code config} computes in (both passes use the same). */
+    public static ActivationLayouts layouts(Config config) {
+        Cached c = forwardPrimitive(config, true);
+        return new ActivationLayouts(c.blockedSrc(), c.blockedDst(), c.srcDesc(), c.dstDesc());
+    }
+
+    /** As the plain form, with src and dst either plain or in the pooling's {@link #layouts}. */
+    public static void forward(Config config, boolean training, Operand src, Operand dst, MemorySegment workspace) {
         Cached c = forwardPrimitive(config, training);
-        MemorySegment s = Primitives.region("pool2d: src", src, 0, elements(config.srcDims()));
-        MemorySegment d = Primitives.region("pool2d: dst", dst, 0, elements(config.dstDims()));
+        MemorySegment s = operand("pool2d: src", src, config.srcDims());
+        MemorySegment d = operand("pool2d: dst", dst, config.dstDims());
         long ws = c.primitive().workspaceBytes();
         if (ws > 0) {
             MemorySegment w = workspace(workspace, ws);
@@ -128,21 +139,33 @@ public final class Pooling {
                     new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_DST(), Dnnl.DNNL_ARG_WORKSPACE()},
                     new MemorySegment[] {c.srcDesc(), c.dstDesc(), c.primitive().workspaceDesc()},
                     new MemorySegment[] {c.blockedSrc(), c.blockedDst(), null},
-                    new MemorySegment[] {s, d, w}, new boolean[] {false, true, true}, config.toString());
+                    new MemorySegment[] {s, d, w}, new boolean[] {false, true, true}, null,
+                    new MemorySegment[] {src.laid(), dst.laid(), null}, config.toString());
         } else {
             Primitives.executeReordered(c.primitive(), new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_DST()},
                     new MemorySegment[] {c.srcDesc(), c.dstDesc()},
                     new MemorySegment[] {c.blockedSrc(), c.blockedDst()}, new MemorySegment[] {s, d},
-                    new boolean[] {false, true}, config.toString());
+                    new boolean[] {false, true}, null, new MemorySegment[] {src.laid(), dst.laid()},
+                    config.toString());
         }
+    }
+
+    /** A plain operand's checked region, or a laid one's buffer (its size is checked at execution). */
+    private static MemorySegment operand(String what, Operand o, long[] dims) {
+        return o.laid() != null ? o.laid() : Primitives.region(what, o.plain(), o.offset(), elements(dims));
     }
 
     /** diffSrc = ∂pool/∂src applied to diffDst, reading the workspace the training forward filled. */
     public static void backward(Config config, MemorySegment diffDst, MemorySegment diffSrc, MemorySegment workspace) {
+        backward(config, Operand.plain(diffDst, 0), Operand.plain(diffSrc, 0), workspace);
+    }
+
+    /** As the plain form, with diff_dst and diff_src either plain or in the pooling's {@link #layouts}. */
+    public static void backward(Config config, Operand diffDst, Operand diffSrc, MemorySegment workspace) {
         Cached forward = forwardPrimitive(config, true);
         Cached c = CACHE.computeIfAbsent(new Key(config, true, true), k -> createBackward(k.config(), forward));
-        MemorySegment dd = Primitives.region("pool2d: diff_dst", diffDst, 0, elements(config.dstDims()));
-        MemorySegment ds = Primitives.region("pool2d: diff_src", diffSrc, 0, elements(config.srcDims()));
+        MemorySegment dd = operand("pool2d: diff_dst", diffDst, config.dstDims());
+        MemorySegment ds = operand("pool2d: diff_src", diffSrc, config.srcDims());
         long ws = forward.primitive().workspaceBytes();
         if (ws > 0) {
             MemorySegment w = workspace(workspace, ws);
@@ -150,12 +173,14 @@ public final class Pooling {
                     new int[] {Dnnl.DNNL_ARG_DIFF_DST(), Dnnl.DNNL_ARG_DIFF_SRC(), Dnnl.DNNL_ARG_WORKSPACE()},
                     new MemorySegment[] {c.dstDesc(), c.srcDesc(), forward.primitive().workspaceDesc()},
                     new MemorySegment[] {c.blockedDst(), c.blockedSrc(), null},
-                    new MemorySegment[] {dd, ds, w}, new boolean[] {false, true, false}, "backward " + config);
+                    new MemorySegment[] {dd, ds, w}, new boolean[] {false, true, false}, null,
+                    new MemorySegment[] {diffDst.laid(), diffSrc.laid(), null}, "backward " + config);
         } else {
             Primitives.executeReordered(c.primitive(), new int[] {Dnnl.DNNL_ARG_DIFF_DST(), Dnnl.DNNL_ARG_DIFF_SRC()},
                     new MemorySegment[] {c.dstDesc(), c.srcDesc()},
                     new MemorySegment[] {c.blockedDst(), c.blockedSrc()}, new MemorySegment[] {dd, ds},
-                    new boolean[] {false, true}, "backward " + config);
+                    new boolean[] {false, true}, null, new MemorySegment[] {diffDst.laid(), diffSrc.laid()},
+                    "backward " + config);
         }
     }
 
@@ -178,8 +203,8 @@ public final class Pooling {
             String what = config.toString();
             MemorySegment src = Primitives.f32Desc(config.srcDims(), Dnnl.dnnl_nchw(), what);
             MemorySegment dst = Primitives.f32Desc(config.dstDims(), Dnnl.dnnl_nchw(), what);
-            MemorySegment blockedSrc = Primitives.f32Desc(config.srcDims(), Dnnl.dnnl_nChw8c(), what);
-            MemorySegment blockedDst = Primitives.f32Desc(config.dstDims(), Dnnl.dnnl_nChw8c(), what);
+            MemorySegment blockedSrc = Primitives.intern(Primitives.f32Desc(config.srcDims(), Dnnl.dnnl_nChw8c(), what));
+            MemorySegment blockedDst = Primitives.intern(Primitives.f32Desc(config.dstDims(), Dnnl.dnnl_nChw8c(), what));
             try (Arena tmp = Arena.ofConfined()) {
                 MemorySegment desc = Primitives.opDesc(tmp);
                 MemorySegment[] g = geometry(tmp, config);

@@ -193,7 +193,35 @@ final class Primitives {
      */
     static void executeReordered(Primitive p, int[] kinds, MemorySegment[] userDescs, MemorySegment[] primDescs,
                                  MemorySegment[] data, boolean[] outputs, String what) {
-        executeReordered(p, kinds, userDescs, primDescs, data, outputs, null, what);
+        executeReordered(p, kinds, userDescs, primDescs, data, outputs, null, null, what);
+    }
+
+    /** Distinct layouts seen so far, one segment each, so that equal layouts are the same object. */
+    private static final java.util.List<MemorySegment> INTERNED = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /**
+     * The one process-lifetime descriptor equal to {@code md} (null stays null): layouts that different
+     * primitives chose compare equal as objects once interned, which is how tensors recognise a copy
+     * of their contents in a layout an op wants.
+     */
+    static MemorySegment intern(MemorySegment md) {
+        if (md == null) {
+            return null;
+        }
+        for (MemorySegment m : INTERNED) {
+            if (sameLayout(m, md)) {
+                return m;
+            }
+        }
+        synchronized (INTERNED) {
+            for (MemorySegment m : INTERNED) {
+                if (sameLayout(m, md)) {
+                    return m;
+                }
+            }
+            INTERNED.add(md);
+            return md;
+        }
     }
 
     /**
@@ -203,7 +231,36 @@ final class Primitives {
      */
     static void executeReordered(Primitive p, int[] kinds, MemorySegment[] userDescs, MemorySegment[] primDescs,
                                  MemorySegment[] data, boolean[] outputs, boolean[] alsoRead, String what) {
+        executeReordered(p, kinds, userDescs, primDescs, data, outputs, alsoRead, null, what);
+    }
+
+    /**
+     * The general form: {@code laid[i]} (null array or entry: none) is a buffer already in the
+     * primitive's layout {@code primDescs[i]}, at least as large as it, used as it is: an input is read
+     * from it without a reorder, an output is left in it without one ({@code data[i]} is then ignored).
+     */
+    static void executeReordered(Primitive p, int[] kinds, MemorySegment[] userDescs, MemorySegment[] primDescs,
+                                 MemorySegment[] data, boolean[] outputs, boolean[] alsoRead, MemorySegment[] laid,
+                                 String what) {
         int n = kinds.length;
+        if (laid != null) {
+            userDescs = userDescs.clone();
+            primDescs = primDescs.clone();
+            data = data.clone();
+            outputs = outputs.clone();
+            for (int i = 0; i < n; i++) {
+                if (laid[i] != null) {
+                    if (primDescs[i] == null || laid[i].byteSize() < bytes(primDescs[i])) {
+                        throw new IllegalArgumentException(what + ": argument " + i + " given in a layout the"
+                                + " primitive does not use, or in too small a buffer");
+                    }
+                    userDescs[i] = primDescs[i];
+                    data[i] = laid[i];
+                    primDescs[i] = null;
+                    outputs[i] = false;
+                }
+            }
+        }
         MemorySegment[] descs = userDescs.clone();
         MemorySegment[] buffers = data.clone();
         boolean any = false;

@@ -3,6 +3,7 @@ package dev.gatun.ops;
 import dev.gatun.autograd.Autograd;
 import dev.gatun.backend.Eltwise;
 import dev.gatun.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
 
 /**
  * Activation functions, forward and backward side by side. Each works on a contiguous copy of its input
@@ -65,6 +66,9 @@ public final class Activation {
         if (!Float.isFinite(slope)) {
             throw new IllegalArgumentException("negative slope must be finite, got " + slope);
         }
+        if (slope >= 0f && x.layout() != null) {
+            return laidRelu(x, slope, name);
+        }
         if (slope >= 0f && x.numel() >= NATIVE_RELU_MIN && x.isContiguous()) {
             return nativeRelu(x, slope, name);
         }
@@ -103,6 +107,33 @@ public final class Activation {
             Tensor dx = Tensor.empty(g.shape());
             Eltwise.reluBackward(slope, out.storage(), out.offset(), gc.storage(), gc.offset(), dx.storage(),
                     dx.offset(), n);
+            return new Tensor[] {dx};
+        }, x);
+    }
+
+    /**
+     * (Leaky) ReLU of a tensor held in a backend layout (a convolution's or pooling's output), computed
+     * on that layout's buffer as a flat array (padding stays zero: relu(0) = 0), the output in the same
+     * layout. The backward pass stays in it too when the incoming gradient does.
+     */
+    private static Tensor laidRelu(Tensor x, float slope, String name) {
+        Object layout = x.layout();
+        MemorySegment in = x.layoutData(layout);
+        long n = in.byteSize() / Float.BYTES;
+        Tensor out = Tensor.emptyInLayoutOf(x);
+        Eltwise.reluForward(slope, in, 0, out.layoutData(layout), 0, n);
+        return Autograd.record(out, name, g -> {
+            MemorySegment gLaid = g.layoutData(layout);
+            MemorySegment outLaid = out.layoutData(layout);
+            if (gLaid != null && outLaid != null) {
+                Tensor dx = Tensor.emptyInLayoutOf(out);
+                Eltwise.reluBackward(slope, outLaid, 0, gLaid, 0, dx.layoutData(layout), 0, n);
+                return new Tensor[] {dx};
+            }
+            Tensor gc = g.contiguous();
+            Tensor dx = Tensor.empty(g.shape());
+            Eltwise.reluBackward(slope, out.storageForReading(), out.offset(), gc.storageForReading(), gc.offset(),
+                    dx.storage(), dx.offset(), out.numel());
             return new Tensor[] {dx};
         }, x);
     }

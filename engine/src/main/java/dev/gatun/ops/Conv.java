@@ -1,8 +1,12 @@
 package dev.gatun.ops;
 
 import dev.gatun.autograd.Autograd;
+import dev.gatun.backend.ActivationLayouts;
 import dev.gatun.backend.Convolution;
+import dev.gatun.backend.Operand;
+import dev.gatun.tensor.LayoutConverter;
 import dev.gatun.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
 /**
@@ -46,10 +50,11 @@ public final class Conv {
         Tensor x = input.contiguous();
         Tensor w = weight.contiguous();
         Tensor b = bias == null ? null : bias.contiguous();
-        Tensor out = Tensor.empty(g.outputShape());
+        ActivationLayouts l = Convolution.layouts(Convolution.Kind.FORWARD, g, Convolution.Fusion.NONE);
+        Tensor out = output(g.outputShape(), l.dst(), l.dstBytes(), l::dstToPlain);
         try {
-            Convolution.forward(g, x.storage(), x.offset(), w.storage(), w.offset(),
-                    b == null ? null : b.storage(), b == null ? 0 : b.offset(), out.storage(), out.offset());
+            Convolution.forward(g, input(x, l.src()), w.storageForReading(), w.offset(),
+                    b == null ? null : b.storageForReading(), b == null ? 0 : b.offset(), operand(out, l.dst()));
         } catch (RuntimeException e) {
             out.close();
             throw e;
@@ -87,10 +92,26 @@ public final class Conv {
         Tensor x = input.contiguous();
         Tensor w = weight.contiguous();
         Tensor b = bias == null ? null : bias.contiguous();
-        Tensor out = add ? Tensor.empty(g.outputShape()).copyFrom(residual) : Tensor.empty(g.outputShape());
+        ActivationLayouts l = Convolution.layouts(Convolution.Kind.INFERENCE, g, fusion);
+        Tensor out = output(g.outputShape(), l.dst(), l.dstBytes(), l::dstToPlain);
         try {
-            Convolution.forwardInference(g, fusion, x.storage(), x.offset(), w.storage(), w.offset(),
-                    b == null ? null : b.storage(), b == null ? 0 : b.offset(), out.storage(), out.offset());
+            Operand dst = operand(out, l.dst());
+            if (add) {
+                // The sum post-op adds what dst holds: the residual, in dst's layout.
+                Tensor r = residual.contiguous();
+                MemorySegment rLaid = l.dst() == null ? null : r.layoutData(l.dst());
+                if (dst.laid() == null) {
+                    out.copyFrom(r);
+                    dst = operand(out, null);
+                } else if (rLaid != null) {
+                    MemorySegment.copy(rLaid, 0, dst.laid(), 0, l.dstBytes());
+                } else {
+                    l.dstFromPlain(r.storageForReading().asSlice(r.offset() * Float.BYTES, r.numel() * Float.BYTES),
+                            dst.laid());
+                }
+            }
+            Convolution.forwardInference(g, fusion, input(x, l.src()), w.storageForReading(), w.offset(),
+                    b == null ? null : b.storageForReading(), b == null ? 0 : b.offset(), dst);
         } catch (RuntimeException e) {
             out.close();
             throw e;
@@ -117,18 +138,43 @@ public final class Conv {
 
     /** ∂L/∂input [N, C, H, W] from the output gradient (contiguous) and the weights (contiguous). */
     private static Tensor conv2dBackwardData(Convolution.Geometry g, Tensor grad, Tensor w) {
-        Tensor dx = Tensor.empty(g.inputShape());
-        Convolution.backwardData(g, grad.storage(), grad.offset(), w.storage(), w.offset(), dx.storage(), dx.offset());
+        ActivationLayouts l = Convolution.layouts(Convolution.Kind.BACKWARD_DATA, g, Convolution.Fusion.NONE);
+        Tensor dx = output(g.inputShape(), l.src(), l.srcBytes(), l::srcToPlain);
+        Convolution.backwardData(g, input(grad, l.dst()), w.storageForReading(), w.offset(), operand(dx, l.src()));
         return dx;
     }
 
     /** {∂L/∂weight, ∂L/∂bias or null} from the forward input and the output gradient (both contiguous). */
     private static Tensor[] conv2dBackwardWeights(Convolution.Geometry g, Tensor x, Tensor grad) {
+        ActivationLayouts l = Convolution.layouts(Convolution.Kind.BACKWARD_WEIGHTS, g, Convolution.Fusion.NONE);
         Tensor dw = Tensor.empty(g.weightShape());
         Tensor db = g.bias() ? Tensor.empty(g.outChannels()) : null;
-        Convolution.backwardWeights(g, x.storage(), x.offset(), grad.storage(), grad.offset(), dw.storage(), dw.offset(),
+        Convolution.backwardWeights(g, input(x, l.src()), input(grad, l.dst()), dw.storage(), dw.offset(),
                 db == null ? null : db.storage(), db == null ? 0 : db.offset());
         return new Tensor[] {dw, db};
+    }
+
+    /**
+     * A contiguous tensor as a backend operand: its copy in {@code layout} when it holds one (no reorder),
+     * else its plain storage, only read.
+     */
+    static Operand input(Tensor t, MemorySegment layout) {
+        MemorySegment laid = layout == null ? null : t.layoutData(layout);
+        return laid != null ? Operand.laid(laid) : Operand.plain(t.storageForReading(), t.offset());
+    }
+
+    /**
+     * A new tensor for an op's output: made in {@code layout} (row-major storage written from it when
+     * first accessed) when there is one, else plain.
+     */
+    static Tensor output(long[] shape, MemorySegment layout, long bytes, LayoutConverter toPlain) {
+        return layout == null ? Tensor.empty(shape) : Tensor.emptyInLayout(shape, layout, bytes, toPlain);
+    }
+
+    /** The operand an op writes its output tensor through: its buffer in {@code layout}, or its storage. */
+    static Operand operand(Tensor out, MemorySegment layout) {
+        MemorySegment laid = layout == null ? null : out.layoutData(layout);
+        return laid != null ? Operand.laid(laid) : Operand.plain(out.storage(), out.offset());
     }
 
     /** Checks the tensors and hyper-parameters and returns the geometry; the messages give the numbers. */

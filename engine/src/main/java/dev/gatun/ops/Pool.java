@@ -1,6 +1,7 @@
 package dev.gatun.ops;
 
 import dev.gatun.autograd.Autograd;
+import dev.gatun.backend.ActivationLayouts;
 import dev.gatun.backend.Pooling;
 import dev.gatun.tensor.Tensor;
 import java.util.Arrays;
@@ -67,24 +68,25 @@ public final class Pool {
                 stride[1], padding[0], padding[1], dilation[0], dilation[1]);
         boolean training = Autograd.needsGrad(x);
         Tensor in = x.contiguous();
-        Tensor out = Tensor.empty(s[0], s[1], config.outH(), config.outW());
+        // Pooling computes channel-blocked: input and output stay in that layout when they come and go
+        // that way (from and to convolutions), with no reorder in between.
+        ActivationLayouts l = Pooling.layouts(config);
+        long[] outShape = {s[0], s[1], config.outH(), config.outW()};
+        Tensor out = Conv.output(outShape, l.dst(), l.dstBytes(), l::dstToPlain);
         Tensor workspace = null;
         if (training && kind == Pooling.Kind.MAX) {
             // The argmax positions, kept for backward: raw bytes carried in a float tensor's storage.
             workspace = Tensor.empty((Pooling.workspaceBytes(config) + Float.BYTES - 1) / Float.BYTES);
         }
-        Pooling.forward(config, training, slice(in), out.storage(), workspace == null ? null : workspace.storage());
+        Pooling.forward(config, training, Conv.input(in, l.src()), Conv.operand(out, l.dst()),
+                workspace == null ? null : workspace.storage());
         Tensor saved = workspace;
         return Autograd.record(out, op, g -> {
             Tensor gc = g.contiguous();
-            Tensor dx = Tensor.empty(s);
-            Pooling.backward(config, slice(gc), dx.storage(), saved == null ? null : saved.storage());
+            Tensor dx = Conv.output(s, l.src(), l.srcBytes(), l::srcToPlain);
+            Pooling.backward(config, Conv.input(gc, l.dst()), Conv.operand(dx, l.src()),
+                    saved == null ? null : saved.storage());
             return new Tensor[] {dx};
         }, x);
-    }
-
-    /** A contiguous tensor's elements as a segment starting at its first element. */
-    private static java.lang.foreign.MemorySegment slice(Tensor t) {
-        return t.storage().asSlice(t.offset() * Float.BYTES, t.numel() * Float.BYTES);
     }
 }

@@ -36,6 +36,37 @@ public final class Tensor implements AutoCloseable {
     private final long[] strides;
     private final long offset;
     private boolean closed;
+    /** The contents in a backend layout, shared by every view of the storage; null for most tensors. */
+    private final Laid laid;
+
+    /**
+     * A copy of a storage's contents in a backend layout, made by an op that computes in that layout,
+     * so that the next such op reads it without converting again. While {@code plainStale}, it is the
+     * only copy: the plain storage is written from it on first access. Writing through the plain storage
+     * (any mutator, or handing out {@link #storage()}) makes it invalid for good.
+     */
+    private static final class Laid {
+        final Object layout;
+        final MemorySegment data;
+        final long[] shape;
+        final LayoutConverter toPlain;
+        boolean plainStale = true;
+        boolean valid = true;
+
+        Laid(Object layout, MemorySegment data, long[] shape, LayoutConverter toPlain) {
+            this.layout = layout;
+            this.data = data;
+            this.shape = shape;
+            this.toPlain = toPlain;
+        }
+
+        void materialize(MemorySegment plain) {
+            if (plainStale) {
+                toPlain.toPlain(data, plain);
+                plainStale = false;
+            }
+        }
+    }
 
     // Autograd state (see dev.gatun.autograd.Autograd).
     private boolean requiresGrad;
@@ -46,6 +77,12 @@ public final class Tensor implements AutoCloseable {
     private Node gradFn;
 
     private Tensor(MemorySegment storage, Arena ownArena, Scope scope, long[] shape, long[] strides, long offset) {
+        this(storage, ownArena, scope, shape, strides, offset, null);
+    }
+
+    private Tensor(MemorySegment storage, Arena ownArena, Scope scope, long[] shape, long[] strides, long offset,
+                   Laid laid) {
+        this.laid = laid;
         this.storage = storage;
         this.ownArena = ownArena;
         this.scope = scope;
@@ -180,6 +217,89 @@ public final class Tensor implements AutoCloseable {
         return new Tensor(Scope.allocate(arena, bytes, zero), arena, null, s, contiguousStrides(s), 0);
     }
 
+    /**
+     * For backend ops that compute in another layout than row-major: a new contiguous tensor in the
+     * current scope (or owning its memory) whose contents the op writes into {@link #layoutData} of
+     * {@code layout} ({@code bytes} long, the layout's size with any padding). The row-major storage is
+     * written from it by {@code toPlain} when first accessed; an op that reads the same layout takes the
+     * data as it is. {@code layout} is compared with {@link Object#equals}.
+     */
+    public static Tensor emptyInLayout(long[] shape, Object layout, long bytes, LayoutConverter toPlain) {
+        if (layout == null || toPlain == null) {
+            throw new IllegalArgumentException("emptyInLayout needs a layout and a converter");
+        }
+        if (bytes < 0) {
+            throw new IllegalArgumentException("emptyInLayout: negative size " + bytes);
+        }
+        Scope scope = Scope.current();
+        long[] s = checkShape(shape);
+        long plainBytes = Math.multiplyExact(numel(s), (long) Float.BYTES);
+        if (scope != null) {
+            Laid l = new Laid(layout, scope.allocate(bytes, false), s, toPlain);
+            return new Tensor(scope.allocate(plainBytes, false), null, scope, s, contiguousStrides(s), 0, l);
+        }
+        Arena arena = Arena.ofShared();
+        Laid l = new Laid(layout, Scope.allocate(arena, bytes, false), s, toPlain);
+        return new Tensor(Scope.allocate(arena, plainBytes, false), arena, null, s, contiguousStrides(s), 0, l);
+    }
+
+    /**
+     * This tensor's contents in {@code layout}, for reading, if its storage holds a current copy in
+     * exactly that layout and this tensor is the whole of it (not a slice or another shape); else null
+     * and the caller uses {@link #storage()}.
+     */
+    public MemorySegment layoutData(Object layout) {
+        checkAlive();
+        Laid l = laid;
+        if (l == null || !l.valid || !l.layout.equals(layout) || offset != 0 || !Arrays.equals(shape, l.shape)
+                || !isContiguous()) {
+            return null;
+        }
+        return l.data;
+    }
+
+    /**
+     * The backend layout this tensor's contents are currently held in besides row-major (see
+     * {@link #layoutData}), or null when there is none for the whole of this tensor.
+     */
+    public Object layout() {
+        checkAlive();
+        Laid l = laid;
+        if (l == null || !l.valid || offset != 0 || !Arrays.equals(shape, l.shape) || !isContiguous()) {
+            return null;
+        }
+        return l.layout;
+    }
+
+    /**
+     * A new tensor of {@code like}'s shape in {@code like}'s backend layout (same buffer size, same
+     * conversion to row-major), for element-wise ops that compute on that layout directly.
+     */
+    public static Tensor emptyInLayoutOf(Tensor like) {
+        Object layout = like.layout();
+        if (layout == null) {
+            throw new IllegalArgumentException("emptyInLayoutOf: the tensor holds no backend layout");
+        }
+        return emptyInLayout(like.shape, layout, like.laid.data.byteSize(), like.laid.toPlain);
+    }
+
+    /** The plain storage, current, for reading: converted from the backend layout first if needed. */
+    private MemorySegment readable() {
+        if (laid != null) {
+            laid.materialize(storage);
+        }
+        return storage;
+    }
+
+    /** The plain storage, current, for writing: the backend-layout copy is no longer valid after. */
+    private MemorySegment writable() {
+        if (laid != null) {
+            laid.materialize(storage);
+            laid.valid = false;
+        }
+        return storage;
+    }
+
     private static long[] checkShape(long[] shape) {
         if (shape == null) {
             throw new IllegalArgumentException("shape is null");
@@ -249,10 +369,22 @@ public final class Tensor implements AutoCloseable {
         return offset;
     }
 
-    /** The storage segment, for the backend: elements are float32 at {@code offset + Σ idx·stride}. */
+    /**
+     * The storage segment for a backend call that only reads it: as {@link #storage()}, but a copy kept in
+     * a backend layout stays valid. Writing through it is a bug.
+     */
+    public MemorySegment storageForReading() {
+        checkAlive();
+        return readable();
+    }
+
+    /**
+     * The storage segment, for the backend: elements are float32 at {@code offset + Σ idx·stride}. The
+     * caller may write to it, so a copy kept in a backend layout ({@link #layoutData}) is dropped.
+     */
     public MemorySegment storage() {
         checkAlive();
-        return storage;
+        return writable();
     }
 
     /** Whether elements are laid out row-major without gaps (size-1 dimensions may have any stride). */
@@ -439,7 +571,7 @@ public final class Tensor implements AutoCloseable {
     /** A view of the same storage that autograd treats as a constant leaf. */
     public Tensor detach() {
         checkAlive();
-        return new Tensor(storage, null, scope, shape, strides, offset);
+        return new Tensor(storage, null, scope, shape, strides, offset, laid);
     }
 
     private int dimIndex(int d) {
@@ -456,13 +588,13 @@ public final class Tensor implements AutoCloseable {
     /** The element at {@code index} (one entry per dimension). */
     public float get(long... index) {
         checkAlive();
-        return storage.getAtIndex(F32, elementOffset(index));
+        return readable().getAtIndex(F32, elementOffset(index));
     }
 
     /** Sets the element at {@code index}. */
     public void set(float value, long... index) {
         checkAlive();
-        storage.setAtIndex(F32, elementOffset(index), value);
+        writable().setAtIndex(F32, elementOffset(index), value);
     }
 
     /** The single value of a one-element tensor. */
@@ -471,7 +603,7 @@ public final class Tensor implements AutoCloseable {
         if (numel() != 1) {
             throw new IllegalArgumentException("item() needs a one-element tensor, shape is " + Arrays.toString(shape));
         }
-        return storage.getAtIndex(F32, offset);
+        return readable().getAtIndex(F32, offset);
     }
 
     private long elementOffset(long[] index) {
@@ -494,7 +626,7 @@ public final class Tensor implements AutoCloseable {
     public Tensor fill(float value) {
         checkAlive();
         if (value == 0f && isContiguous()) {
-            storage.asSlice(offset * Float.BYTES, numel() * Float.BYTES).fill((byte) 0);
+            writable().asSlice(offset * Float.BYTES, numel() * Float.BYTES).fill((byte) 0);
             return this;
         }
         float[] v = new float[arraySize(numel())];
@@ -510,11 +642,12 @@ public final class Tensor implements AutoCloseable {
             throw new IllegalStateException("tensor of " + n + " elements does not fit a Java array");
         }
         float[] out = new float[(int) n];
+        MemorySegment data = readable();
         if (isContiguous()) {
-            MemorySegment.copy(storage, F32, offset * Float.BYTES, out, 0, (int) n);
+            MemorySegment.copy(data, F32, offset * Float.BYTES, out, 0, (int) n);
         } else {
-            forEachRun((k, o, len) -> MemorySegment.copy(storage, F32, o * Float.BYTES, out, (int) k, len),
-                    (k, o) -> out[(int) k] = storage.getAtIndex(F32, o));
+            forEachRun((k, o, len) -> MemorySegment.copy(data, F32, o * Float.BYTES, out, (int) k, len),
+                    (k, o) -> out[(int) k] = data.getAtIndex(F32, o));
         }
         return out;
     }
@@ -602,11 +735,12 @@ public final class Tensor implements AutoCloseable {
             throw new IllegalArgumentException("copyFrom: " + values.length + " values for a tensor of shape "
                     + Arrays.toString(shape) + " (" + numel() + " elements)");
         }
+        MemorySegment data = writable();
         if (isContiguous()) {
-            MemorySegment.copy(values, 0, storage, F32, offset * Float.BYTES, values.length);
+            MemorySegment.copy(values, 0, data, F32, offset * Float.BYTES, values.length);
         } else {
-            forEachRun((k, o, len) -> MemorySegment.copy(values, (int) k, storage, F32, o * Float.BYTES, len),
-                    (k, o) -> storage.setAtIndex(F32, o, values[(int) k]));
+            forEachRun((k, o, len) -> MemorySegment.copy(values, (int) k, data, F32, o * Float.BYTES, len),
+                    (k, o) -> data.setAtIndex(F32, o, values[(int) k]));
         }
         return this;
     }
@@ -621,7 +755,8 @@ public final class Tensor implements AutoCloseable {
         }
         long n = numel();
         if (isContiguous() && src.isContiguous()) {
-            MemorySegment.copy(src.storage, src.offset * Float.BYTES, storage, offset * Float.BYTES, n * Float.BYTES);
+            MemorySegment.copy(src.readable(), src.offset * Float.BYTES, writable(), offset * Float.BYTES,
+                    n * Float.BYTES);
             return this;
         }
         return copyFrom(src.toArray());
@@ -630,7 +765,7 @@ public final class Tensor implements AutoCloseable {
     // ---------------------------------------------------------------- views
 
     private Tensor view(long[] newShape, long[] newStrides, long newOffset) {
-        return new Tensor(storage, null, scope, newShape, newStrides, newOffset);
+        return new Tensor(storage, null, scope, newShape, newStrides, newOffset, laid);
     }
 
     /**
