@@ -30,6 +30,11 @@ public record ActivationLayouts(MemorySegment src, MemorySegment dst, MemorySegm
         Primitives.reorder(dst, laid, plainDst, plain);
     }
 
+    /** Writes the plain buffer {@code plain} into {@code laid} (src layout). */
+    public void srcFromPlain(MemorySegment plain, MemorySegment laid) {
+        Primitives.reorder(plainSrc, plain, src, laid);
+    }
+
     /** Writes the plain buffer {@code plain} into {@code laid} (dst layout). */
     public void dstFromPlain(MemorySegment plain, MemorySegment laid) {
         Primitives.reorder(plainDst, plain, dst, laid);

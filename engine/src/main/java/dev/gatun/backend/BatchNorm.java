@@ -61,20 +61,42 @@ public final class BatchNorm {
     /** dst = γ·(src − μ)/√(σ² + ε) + β with μ, σ² of this batch, written to mean and variance. */
     public static void forwardTraining(Config config, MemorySegment src, MemorySegment dst, MemorySegment scale,
                                        MemorySegment shift, MemorySegment mean, MemorySegment variance) {
+        forwardTraining(config, Operand.plain(src, 0), Operand.plain(dst, 0), scale, shift, mean, variance);
+    }
+
+    /** As the plain form, with src and dst either plain or in the {@link #layouts} the primitives use. */
+    public static void forwardTraining(Config config, Operand src, Operand dst, MemorySegment scale,
+                                       MemorySegment shift, MemorySegment mean, MemorySegment variance) {
         Cached p = primitive(config, Pass.TRAINING);
         run(config, p, "training", src, dst, scale, shift,
                 new int[] {Dnnl.DNNL_ARG_MEAN(), Dnnl.DNNL_ARG_VARIANCE()}, mean, variance);
     }
 
+    /** The data layout the primitives compute in (src and dst alike), or null entries when plain. */
+    public static ActivationLayouts layouts(Config config) {
+        Cached p = primitive(config, Pass.TRAINING);
+        return new ActivationLayouts(p.blockedData(), p.blockedData(), p.dataDesc(), p.dataDesc());
+    }
+
     /** dst = γ·(src − mean)/√(variance + ε) + β with the given (running) statistics. */
     public static void forwardInference(Config config, MemorySegment src, MemorySegment dst, MemorySegment scale,
+                                        MemorySegment shift, MemorySegment mean, MemorySegment variance) {
+        forwardInference(config, Operand.plain(src, 0), Operand.plain(dst, 0), scale, shift, mean, variance);
+    }
+
+    /** As the plain form, with src and dst either plain or in the {@link #layouts} the primitives use. */
+    public static void forwardInference(Config config, Operand src, Operand dst, MemorySegment scale,
                                         MemorySegment shift, MemorySegment mean, MemorySegment variance) {
         Cached p = primitive(config, Pass.INFERENCE);
         run(config, p, "inference", src, dst, scale, shift,
                 new int[] {Dnnl.DNNL_ARG_MEAN(), Dnnl.DNNL_ARG_VARIANCE()}, mean, variance);
     }
 
-    private static void run(Config config, Cached p, String pass, MemorySegment src, MemorySegment dst,
+    private static MemorySegment data(String what, Operand o, long n) {
+        return o.laid() != null ? o.laid() : Primitives.region(what, o.plain(), o.offset(), n);
+    }
+
+    private static void run(Config config, Cached p, String pass, Operand src, Operand dst,
                             MemorySegment scale, MemorySegment shift, int[] statKinds, MemorySegment mean,
                             MemorySegment variance) {
         long n = config.elements();
@@ -84,10 +106,10 @@ public final class BatchNorm {
         MemorySegment[] data = new MemorySegment[count];
         kinds[0] = Dnnl.DNNL_ARG_SRC();
         descs[0] = p.dataDesc();
-        data[0] = Primitives.region("batchNorm: src", src, 0, n);
+        data[0] = data("batchNorm: src", src, n);
         kinds[1] = Dnnl.DNNL_ARG_DST();
         descs[1] = p.dataDesc();
-        data[1] = Primitives.region("batchNorm: dst", dst, 0, n);
+        data[1] = data("batchNorm: dst", dst, n);
         kinds[2] = statKinds[0];
         descs[2] = p.channelDesc();
         data[2] = Primitives.region("batchNorm: mean", mean, 0, config.c());
@@ -104,8 +126,9 @@ public final class BatchNorm {
         }
         MemorySegment[] wanted = {p.blockedData(), p.blockedData(), null, null, null, null};
         boolean[] outputs = {false, true, false, false, false, false};
+        MemorySegment[] laid = {src.laid(), dst.laid(), null, null, null, null};
         Primitives.executeReordered(p.primitive(), kinds, descs, Arrays.copyOf(wanted, count), data,
-                Arrays.copyOf(outputs, count), pass + " " + config);
+                Arrays.copyOf(outputs, count), null, Arrays.copyOf(laid, count), pass + " " + config);
     }
 
     /**
@@ -114,6 +137,14 @@ public final class BatchNorm {
      */
     public static void backward(Config config, MemorySegment src, MemorySegment mean, MemorySegment variance,
                                 MemorySegment diffDst, MemorySegment scale, MemorySegment shift, MemorySegment diffSrc,
+                                MemorySegment diffScale, MemorySegment diffShift) {
+        backward(config, Operand.plain(src, 0), mean, variance, Operand.plain(diffDst, 0), scale, shift,
+                Operand.plain(diffSrc, 0), diffScale, diffShift);
+    }
+
+    /** As the plain form, with src, diff_dst and diff_src either plain or in the primitives' {@link #layouts}. */
+    public static void backward(Config config, Operand src, MemorySegment mean, MemorySegment variance,
+                                Operand diffDst, MemorySegment scale, MemorySegment shift, Operand diffSrc,
                                 MemorySegment diffScale, MemorySegment diffShift) {
         Cached p = primitive(config, Pass.BACKWARD);
         long n = config.elements();
@@ -125,7 +156,7 @@ public final class BatchNorm {
         int i = 0;
         kinds[i] = Dnnl.DNNL_ARG_SRC();
         descs[i] = p.dataDesc();
-        data[i++] = Primitives.region("batchNorm backward: src", src, 0, n);
+        data[i++] = data("batchNorm backward: src", src, n);
         kinds[i] = Dnnl.DNNL_ARG_MEAN();
         descs[i] = p.channelDesc();
         data[i++] = Primitives.region("batchNorm backward: mean", mean, 0, c);
@@ -134,10 +165,10 @@ public final class BatchNorm {
         data[i++] = Primitives.region("batchNorm backward: variance", variance, 0, c);
         kinds[i] = Dnnl.DNNL_ARG_DIFF_DST();
         descs[i] = p.dataDesc();
-        data[i++] = Primitives.region("batchNorm backward: diff_dst", diffDst, 0, n);
+        data[i++] = data("batchNorm backward: diff_dst", diffDst, n);
         kinds[i] = Dnnl.DNNL_ARG_DIFF_SRC();
         descs[i] = p.dataDesc();
-        data[i++] = Primitives.region("batchNorm backward: diff_src", diffSrc, 0, n);
+        data[i++] = data("batchNorm backward: diff_src", diffSrc, n);
         if (config.affine()) {
             kinds[i] = Dnnl.DNNL_ARG_SCALE();
             descs[i] = p.channelDesc();
@@ -156,8 +187,9 @@ public final class BatchNorm {
         MemorySegment b = p.blockedData();
         MemorySegment[] wanted = {b, null, null, b, b, null, null, null, null};
         boolean[] outputs = {false, false, false, false, true, false, false, false, false};
+        MemorySegment[] laid = {src.laid(), null, null, diffDst.laid(), diffSrc.laid(), null, null, null, null};
         Primitives.executeReordered(p.primitive(), kinds, descs, Arrays.copyOf(wanted, count), data,
-                Arrays.copyOf(outputs, count), "backward " + config);
+                Arrays.copyOf(outputs, count), null, Arrays.copyOf(laid, count), "backward " + config);
     }
 
     private static Cached primitive(Config config, Pass pass) {
@@ -177,7 +209,8 @@ public final class BatchNorm {
         MemorySegment channel = training != null ? training.channelDesc()
                 : Primitives.f32Desc(new long[] {config.c()}, Dnnl.dnnl_a(), what);
         MemorySegment blocked = training != null ? training.blockedData()
-                : config.h() * config.w() > 1 ? Primitives.f32Desc(config.dims(), Dnnl.dnnl_nChw8c(), what) : null;
+                : config.h() * config.w() > 1
+                        ? Primitives.intern(Primitives.f32Desc(config.dims(), Dnnl.dnnl_nChw8c(), what)) : null;
         MemorySegment opData = blocked != null ? blocked : data;
         int flags = config.affine() ? Dnnl.dnnl_use_scale() | Dnnl.dnnl_use_shift() : Dnnl.dnnl_normalization_flags_none();
         try (Arena tmp = Arena.ofConfined()) {

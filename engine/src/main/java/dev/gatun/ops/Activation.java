@@ -123,11 +123,13 @@ public final class Activation {
         Tensor out = Tensor.emptyInLayoutOf(x);
         Eltwise.reluForward(slope, in, 0, out.layoutData(layout), 0, n);
         return Autograd.record(out, name, g -> {
-            MemorySegment gLaid = g.layoutData(layout);
             MemorySegment outLaid = out.layoutData(layout);
-            if (gLaid != null && outLaid != null) {
+            if (outLaid != null) {
+                // A row-major gradient (from a pooling or reduction that left the layout) is converted
+                // once here, so that the layers below keep working in the layout.
+                Tensor gl = g.layoutData(layout) != null ? g : g.contiguous().toLayoutOf(out);
                 Tensor dx = Tensor.emptyInLayoutOf(out);
-                Eltwise.reluBackward(slope, outLaid, 0, gLaid, 0, dx.layoutData(layout), 0, n);
+                Eltwise.reluBackward(slope, outLaid, 0, gl.layoutData(layout), 0, dx.layoutData(layout), 0, n);
                 return new Tensor[] {dx};
             }
             Tensor gc = g.contiguous();

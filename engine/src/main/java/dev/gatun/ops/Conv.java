@@ -51,7 +51,7 @@ public final class Conv {
         Tensor w = weight.contiguous();
         Tensor b = bias == null ? null : bias.contiguous();
         ActivationLayouts l = Convolution.layouts(Convolution.Kind.FORWARD, g, Convolution.Fusion.NONE);
-        Tensor out = output(g.outputShape(), l.dst(), l.dstBytes(), l::dstToPlain);
+        Tensor out = output(g.outputShape(), l.dst(), l.dstBytes(), Conv.dstSide(l));
         try {
             Convolution.forward(g, input(x, l.src()), w.storageForReading(), w.offset(),
                     b == null ? null : b.storageForReading(), b == null ? 0 : b.offset(), operand(out, l.dst()));
@@ -93,7 +93,7 @@ public final class Conv {
         Tensor w = weight.contiguous();
         Tensor b = bias == null ? null : bias.contiguous();
         ActivationLayouts l = Convolution.layouts(Convolution.Kind.INFERENCE, g, fusion);
-        Tensor out = output(g.outputShape(), l.dst(), l.dstBytes(), l::dstToPlain);
+        Tensor out = output(g.outputShape(), l.dst(), l.dstBytes(), Conv.dstSide(l));
         try {
             Operand dst = operand(out, l.dst());
             if (add) {
@@ -139,7 +139,7 @@ public final class Conv {
     /** ∂L/∂input [N, C, H, W] from the output gradient (contiguous) and the weights (contiguous). */
     private static Tensor conv2dBackwardData(Convolution.Geometry g, Tensor grad, Tensor w) {
         ActivationLayouts l = Convolution.layouts(Convolution.Kind.BACKWARD_DATA, g, Convolution.Fusion.NONE);
-        Tensor dx = output(g.inputShape(), l.src(), l.srcBytes(), l::srcToPlain);
+        Tensor dx = output(g.inputShape(), l.src(), l.srcBytes(), Conv.srcSide(l));
         Convolution.backwardData(g, input(grad, l.dst()), w.storageForReading(), w.offset(), operand(dx, l.src()));
         return dx;
     }
@@ -167,8 +167,38 @@ public final class Conv {
      * A new tensor for an op's output: made in {@code layout} (row-major storage written from it when
      * first accessed) when there is one, else plain.
      */
-    static Tensor output(long[] shape, MemorySegment layout, long bytes, LayoutConverter toPlain) {
-        return layout == null ? Tensor.empty(shape) : Tensor.emptyInLayout(shape, layout, bytes, toPlain);
+    static Tensor output(long[] shape, MemorySegment layout, long bytes, LayoutConverter converter) {
+        return layout == null ? Tensor.empty(shape) : Tensor.emptyInLayout(shape, layout, bytes, converter);
+    }
+
+    /** Conversions between a pass's dst layout and row-major. */
+    static LayoutConverter dstSide(ActivationLayouts l) {
+        return new LayoutConverter() {
+            @Override
+            public void toPlain(MemorySegment laid, MemorySegment plain) {
+                l.dstToPlain(laid, plain);
+            }
+
+            @Override
+            public void fromPlain(MemorySegment plain, MemorySegment laid) {
+                l.dstFromPlain(plain, laid);
+            }
+        };
+    }
+
+    /** Conversions between a pass's src layout and row-major. */
+    static LayoutConverter srcSide(ActivationLayouts l) {
+        return new LayoutConverter() {
+            @Override
+            public void toPlain(MemorySegment laid, MemorySegment plain) {
+                l.srcToPlain(laid, plain);
+            }
+
+            @Override
+            public void fromPlain(MemorySegment plain, MemorySegment laid) {
+                l.srcFromPlain(plain, laid);
+            }
+        };
     }
 
     /** The operand an op writes its output tensor through: its buffer in {@code layout}, or its storage. */

@@ -1,6 +1,8 @@
 package dev.gatun.ops;
 
+import dev.gatun.backend.Blas;
 import dev.gatun.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
 /**
@@ -43,10 +45,35 @@ public final class Kernels {
     public static Tensor binary(BinaryOp op, Tensor a, Tensor b) {
         a.checkAlive();
         b.checkAlive();
+        if (op == BinaryOp.ADD && Arrays.equals(a.shape(), b.shape()) && a.layout() != null
+                && a.layout().equals(b.layout())) {
+            return addInLayout(a, b);
+        }
         long[] shape = broadcastShapes(a.shape(), b.shape());
         float[] out = new float[checkedSize(shape)];
         binaryArrays(op, a.toArray(), a.shape(), b.toArray(), b.shape(), out, shape);
         return Tensor.fromArray(out, shape);
+    }
+
+    /**
+     * a + b for two tensors of one shape held in the same backend layout (a residual connection between
+     * convolutions, or two gradients of one activation): added on the layout's buffers as flat arrays,
+     * the result in that layout too, with no conversion to row-major and back.
+     */
+    private static Tensor addInLayout(Tensor a, Tensor b) {
+        Object layout = a.layout();
+        MemorySegment x = a.layoutData(layout);
+        MemorySegment y = b.layoutData(layout);
+        Tensor out = Tensor.emptyInLayoutOf(a);
+        MemorySegment z = out.layoutData(layout);
+        long n = x.byteSize() / Float.BYTES;
+        if (n > Integer.MAX_VALUE || y.byteSize() != x.byteSize() || z.byteSize() != x.byteSize()) {
+            throw new IllegalStateException("add: layout buffers of " + x.byteSize() + ", " + y.byteSize() + " and "
+                    + z.byteSize() + " bytes");
+        }
+        MemorySegment.copy(x, 0, z, 0, x.byteSize());
+        Blas.saxpy((int) n, 1f, y, 0, 1, z, 0, 1);
+        return out;
     }
 
     /** {@code a + b}, broadcasting. */

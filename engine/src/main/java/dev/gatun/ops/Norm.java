@@ -1,6 +1,7 @@
 package dev.gatun.ops;
 
 import dev.gatun.autograd.Autograd;
+import dev.gatun.backend.ActivationLayouts;
 import dev.gatun.backend.BatchNorm;
 import dev.gatun.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
@@ -67,26 +68,30 @@ public final class Norm {
         if (!(momentum >= 0 && momentum <= 1)) {
             throw new IllegalArgumentException("batchNorm: momentum must be in [0, 1], got " + momentum);
         }
-        BatchNorm.Config config = new BatchNorm.Config(s[0], c, spatial, 1, eps, weight != null);
+        // [N, C, H, W] keeps its two spatial dimensions, so that the blocked layout is the convolutions' one.
+        BatchNorm.Config config = s.length == 4 ? new BatchNorm.Config(s[0], c, s[2], s[3], eps, weight != null)
+                : new BatchNorm.Config(s[0], c, spatial, 1, eps, weight != null);
         Tensor in = x.contiguous();
-        Tensor y = Tensor.empty(s);
+        ActivationLayouts l = BatchNorm.layouts(config);
+        Tensor y = Conv.output(s, l.dst(), l.dstBytes(), Conv.dstSide(l));
         MemorySegment scale = weight == null ? null : segment(weight.contiguous());
         MemorySegment shift = bias == null ? null : segment(bias.contiguous());
         if (useBatchStats) {
             Tensor mean = Tensor.empty(c);
             Tensor var = Tensor.empty(c);
-            BatchNorm.forwardTraining(config, segment(in), y.storage(), scale, shift, mean.storage(), var.storage());
+            BatchNorm.forwardTraining(config, Conv.input(in, l.src()), Conv.operand(y, l.dst()), scale, shift,
+                    mean.storage(), var.storage());
             if (runningMean != null && training) {
                 updateRunning(runningMean, mean.toArray(), momentum, 1);
                 updateRunning(runningVar, var.toArray(), momentum, perChannel / (double) (perChannel - 1));
             }
             return Autograd.record(y, "batchNorm", g -> {
-                Tensor dx = Tensor.empty(s);
+                Tensor dx = Conv.output(s, l.src(), l.srcBytes(), Conv.srcSide(l));
                 Tensor dGamma = weight == null ? null : Tensor.empty(c);
                 Tensor dBeta = bias == null ? null : Tensor.empty(c);
-                BatchNorm.backward(config, segment(in), mean.storage(), var.storage(), segment(g.contiguous()),
-                        weight == null ? null : segment(weight.contiguous()),
-                        bias == null ? null : segment(bias.contiguous()), dx.storage(),
+                BatchNorm.backward(config, Conv.input(in, l.src()), mean.storage(), var.storage(),
+                        Conv.input(g.contiguous(), l.dst()), weight == null ? null : segment(weight.contiguous()),
+                        bias == null ? null : segment(bias.contiguous()), Conv.operand(dx, l.src()),
                         dGamma == null ? null : dGamma.storage(), dBeta == null ? null : dBeta.storage());
                 return new Tensor[] {dx, dGamma, dBeta};
             }, x, weight, bias);
@@ -94,7 +99,8 @@ public final class Norm {
         // Evaluation: fixed statistics, an affine map per channel.
         Tensor mean = runningMean.contiguous();
         Tensor var = runningVar.contiguous();
-        BatchNorm.forwardInference(config, segment(in), y.storage(), scale, shift, segment(mean), segment(var));
+        BatchNorm.forwardInference(config, Conv.input(in, l.src()), Conv.operand(y, l.dst()), scale, shift,
+                segment(mean), segment(var));
         float[] rm = mean.toArray();
         float[] rv = var.toArray();
         return Autograd.record(y, "batchNorm", g -> evalBackward(g.toArray(), in.toArray(), rm, rv,

@@ -72,7 +72,7 @@ public final class Pool {
         // that way (from and to convolutions), with no reorder in between.
         ActivationLayouts l = Pooling.layouts(config);
         long[] outShape = {s[0], s[1], config.outH(), config.outW()};
-        Tensor out = Conv.output(outShape, l.dst(), l.dstBytes(), l::dstToPlain);
+        Tensor out = Conv.output(outShape, l.dst(), l.dstBytes(), Conv.dstSide(l));
         Tensor workspace = null;
         if (training && kind == Pooling.Kind.MAX) {
             // The argmax positions, kept for backward: raw bytes carried in a float tensor's storage.
@@ -83,7 +83,7 @@ public final class Pool {
         Tensor saved = workspace;
         return Autograd.record(out, op, g -> {
             Tensor gc = g.contiguous();
-            Tensor dx = Conv.output(s, l.src(), l.srcBytes(), l::srcToPlain);
+            Tensor dx = Conv.output(s, l.src(), l.srcBytes(), Conv.srcSide(l));
             Pooling.backward(config, Conv.input(gc, l.dst()), Conv.operand(dx, l.src()),
                     saved == null ? null : saved.storage());
             return new Tensor[] {dx};

@@ -49,20 +49,20 @@ public final class Tensor implements AutoCloseable {
         final Object layout;
         final MemorySegment data;
         final long[] shape;
-        final LayoutConverter toPlain;
+        final LayoutConverter converter;
         boolean plainStale = true;
         boolean valid = true;
 
-        Laid(Object layout, MemorySegment data, long[] shape, LayoutConverter toPlain) {
+        Laid(Object layout, MemorySegment data, long[] shape, LayoutConverter converter) {
             this.layout = layout;
             this.data = data;
             this.shape = shape;
-            this.toPlain = toPlain;
+            this.converter = converter;
         }
 
         void materialize(MemorySegment plain) {
             if (plainStale) {
-                toPlain.toPlain(data, plain);
+                converter.toPlain(data, plain);
                 plainStale = false;
             }
         }
@@ -221,11 +221,11 @@ public final class Tensor implements AutoCloseable {
      * For backend ops that compute in another layout than row-major: a new contiguous tensor in the
      * current scope (or owning its memory) whose contents the op writes into {@link #layoutData} of
      * {@code layout} ({@code bytes} long, the layout's size with any padding). The row-major storage is
-     * written from it by {@code toPlain} when first accessed; an op that reads the same layout takes the
-     * data as it is. {@code layout} is compared with {@link Object#equals}.
+     * written from it by {@code converter} when first accessed; an op that reads the same layout takes
+     * the data as it is. {@code layout} is compared with {@link Object#equals}.
      */
-    public static Tensor emptyInLayout(long[] shape, Object layout, long bytes, LayoutConverter toPlain) {
-        if (layout == null || toPlain == null) {
+    public static Tensor emptyInLayout(long[] shape, Object layout, long bytes, LayoutConverter converter) {
+        if (layout == null || converter == null) {
             throw new IllegalArgumentException("emptyInLayout needs a layout and a converter");
         }
         if (bytes < 0) {
@@ -235,11 +235,11 @@ public final class Tensor implements AutoCloseable {
         long[] s = checkShape(shape);
         long plainBytes = Math.multiplyExact(numel(s), (long) Float.BYTES);
         if (scope != null) {
-            Laid l = new Laid(layout, scope.allocate(bytes, false), s, toPlain);
+            Laid l = new Laid(layout, scope.allocate(bytes, false), s, converter);
             return new Tensor(scope.allocate(plainBytes, false), null, scope, s, contiguousStrides(s), 0, l);
         }
         Arena arena = Arena.ofShared();
-        Laid l = new Laid(layout, Scope.allocate(arena, bytes, false), s, toPlain);
+        Laid l = new Laid(layout, Scope.allocate(arena, bytes, false), s, converter);
         return new Tensor(Scope.allocate(arena, plainBytes, false), arena, null, s, contiguousStrides(s), 0, l);
     }
 
@@ -280,7 +280,24 @@ public final class Tensor implements AutoCloseable {
         if (layout == null) {
             throw new IllegalArgumentException("emptyInLayoutOf: the tensor holds no backend layout");
         }
-        return emptyInLayout(like.shape, layout, like.laid.data.byteSize(), like.laid.toPlain);
+        return emptyInLayout(like.shape, layout, like.laid.data.byteSize(), like.laid.converter);
+    }
+
+    /**
+     * This tensor's contents in {@code like}'s backend layout: a new tensor of the same shape holding
+     * them there (converted from row-major), for an op that computes in that layout. This tensor must be
+     * contiguous and of {@code like}'s shape; nothing is recorded.
+     */
+    public Tensor toLayoutOf(Tensor like) {
+        checkAlive();
+        if (!Arrays.equals(shape, like.shape) || !isContiguous()) {
+            throw new IllegalArgumentException("toLayoutOf: a contiguous tensor of shape " + Arrays.toString(like.shape)
+                    + " is needed, got shape " + Arrays.toString(shape) + (isContiguous() ? "" : " (strided)"));
+        }
+        Tensor out = emptyInLayoutOf(like);
+        Laid l = out.laid;
+        l.converter.fromPlain(readable().asSlice(offset * Float.BYTES, numel() * Float.BYTES), l.data);
+        return out;
     }
 
     /** The plain storage, current, for reading: converted from the backend layout first if needed. */
