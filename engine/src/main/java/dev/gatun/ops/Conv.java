@@ -164,11 +164,18 @@ public final class Conv {
     }
 
     /**
+     * Whether ops hand their outputs on in the layout they computed them in; off, every output is
+     * converted to row-major at once (the behaviour the layout-keeping path is tested against).
+     */
+    static volatile boolean keepLayouts = true;
+
+    /**
      * A new tensor for an op's output: made in {@code layout} (row-major storage written from it when
      * first accessed) when there is one, else plain.
      */
     static Tensor output(long[] shape, MemorySegment layout, long bytes, LayoutConverter converter) {
-        return layout == null ? Tensor.empty(shape) : Tensor.emptyInLayout(shape, layout, bytes, converter);
+        return layout == null || !keepLayouts ? Tensor.empty(shape)
+                : Tensor.emptyInLayout(shape, layout, bytes, converter);
     }
 
     /** Conversions between a pass's dst layout and row-major. */

@@ -1,0 +1,117 @@
+package dev.gatun.ops;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import dev.gatun.autograd.Autograd;
+import dev.gatun.backend.Convolution;
+import dev.gatun.tensor.Scope;
+import dev.gatun.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Convolution, batch norm, pooling, ReLU and residual additions hand their results on in oneDNN's
+ * blocked layout, converting to row-major only when something reads them that way. A network of all of
+ * them, forward and backward, must give what it gives when every output is converted at once.
+ */
+class LayoutChainTest {
+
+    /** conv → BN → ReLU → max pool → conv → BN → + (residual) → ReLU → conv → ReLU → avg pool → GAP → linear. */
+    private static Tensor network(List<Tensor> p, Tensor x) {
+        int[] one = {1, 1};
+        Tensor h = Conv.conv2d(x, p.get(0), p.get(1), one, one, one, 1);
+        h = Activation.relu(Norm.batchNorm(h, null, null, p.get(2), p.get(3), true, 0.1f, 1e-5f));
+        h = Pool.maxPool2d(h, 2);
+        Tensor r = Conv.conv2d(h, p.get(4), null, one, one, one, 1);
+        r = Norm.batchNorm(r, null, null, p.get(5), p.get(6), true, 0.1f, 1e-5f);
+        h = Activation.relu(Arithmetic.add(r, h));
+        h = Activation.relu(Conv.conv2d(h, p.get(7), p.get(8), new int[] {2, 2}, one, one, 1));
+        h = Pool.avgPool2d(h, new int[] {2, 2}, new int[] {1, 1}, new int[] {0, 0}, true);
+        h = Pool.globalAvgPool2d(h).reshape(x.size(0), -1);
+        return MatMul.linear(h, p.get(9), p.get(10));
+    }
+
+    private static List<Tensor> parameters(Scope scope) {
+        long[][] shapes = {{12, 3, 3, 3}, {12}, {12}, {12}, {12, 12, 3, 3}, {12}, {12}, {12, 12, 3, 3}, {12},
+            {5, 12}, {5}};
+        List<Tensor> p = new ArrayList<>();
+        long seed = 70;
+        for (long[] s : shapes) {
+            Tensor t = Tensor.zeros(scope, s).copyFrom(Arithmetic.scale(Tensor.randn(seed++, s), 0.3f));
+            p.add(t.requiresGrad(true));
+        }
+        return p;
+    }
+
+    /** Output and every gradient, with layouts kept or converted at once. */
+    private static List<float[]> run(boolean keep) {
+        boolean before = Conv.keepLayouts;
+        Conv.keepLayouts = keep;
+        try (Scope params = Scope.detached(); Scope step = Scope.open()) {
+            List<Tensor> p = parameters(params);
+            Tensor x = Tensor.randn(80, 4, 3, 16, 16).requiresGrad(true);
+            Tensor y = network(p, x);
+            Tensor r = Tensor.randn(81, y.shape());
+            Reduce.sum(Arithmetic.mul(y, r)).backward();
+            List<float[]> out = new ArrayList<>();
+            out.add(y.toArray());
+            out.add(x.grad().toArray());
+            for (Tensor t : p) out.add(t.grad().toArray());
+            return out;
+        } finally {
+            Conv.keepLayouts = before;
+        }
+    }
+
+    @Test
+    void keepingLayoutsChangesNoResult() {
+        Convolution.Layout before = Convolution.layout();
+        Convolution.setLayout(Convolution.Layout.BLOCKED);
+        try {
+            List<float[]> kept = run(true);
+            List<float[]> converted = run(false);
+            assertEquals(converted.size(), kept.size());
+            for (int k = 0; k < kept.size(); k++) {
+                float[] want = converted.get(k);
+                float[] got = kept.get(k);
+                assertEquals(want.length, got.length);
+                for (int i = 0; i < want.length; i++) {
+                    if (Math.abs(want[i] - got[i]) > 1e-5 * (1 + Math.abs(want[i]))) {
+                        throw new AssertionError((k == 0 ? "output" : k == 1 ? "input gradient" : "gradient "
+                                + (k - 2)) + "[" + i + "]: " + got[i] + ", converted at once " + want[i]);
+                    }
+                }
+            }
+        } finally {
+            Convolution.setLayout(before);
+        }
+    }
+
+    /** A convolution's output holds the blocked copy until written through; reading keeps it. */
+    @Test
+    void outputsKeepTheirLayoutUntilWritten() {
+        Convolution.Layout before = Convolution.layout();
+        Convolution.setLayout(Convolution.Layout.BLOCKED);
+        try (Scope s = Scope.open(); Autograd.NoGrad ignored = Autograd.noGrad()) {
+            Tensor y = Conv.conv2d(Tensor.randn(90, 2, 8, 6, 6), Tensor.randn(91, 8, 8, 3, 3), null, 1, 1);
+            Object layout = y.layout();
+            assertNotNull(layout, "a blocked convolution's output is handed on blocked");
+            Tensor plain = Tensor.zeros(y.shape()).copyFrom(y);
+            assertNotNull(y.layout(), "reading row-major keeps the blocked copy");
+            Tensor same = y.toLayoutOf(y);
+            float[] back = same.toArray();
+            float[] want = plain.toArray();
+            for (int i = 0; i < want.length; i++) assertEquals(want[i], back[i], "round trip through the layout");
+            assertNull(y.reshape(2, -1).layout(), "another shape does not see it");
+            y.set(5f, 0, 0, 0, 0);
+            assertNull(y.layout(), "a write makes it stale");
+            assertEquals(5f, y.get(0, 0, 0, 0));
+            assertEquals(want[1], y.get(0, 0, 0, 1));
+        } finally {
+            Convolution.setLayout(before);
+        }
+    }
+}
