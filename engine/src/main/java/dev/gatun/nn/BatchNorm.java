@@ -2,6 +2,7 @@ package dev.gatun.nn;
 
 import dev.gatun.ops.Norm;
 import dev.gatun.tensor.Tensor;
+import java.util.List;
 
 /**
  * Batch normalization over the channel dimension of [N, C] or [N, C, L] ({@code nn.BatchNorm1d}) and
@@ -70,6 +71,11 @@ public final class BatchNorm extends Module {
 
     public Tensor runningVar() {
         return runningVar;
+    }
+
+    /** The tensors evaluation reads: running mean and variance, then γ and β when affine. */
+    List<Tensor> evaluationState() {
+        return weight == null ? List.of(runningMean, runningVar) : List.of(runningMean, runningVar, weight, bias);
     }
 
     /** Whether this normalises [N, C, H, W] input ({@code BatchNorm2d}). */

@@ -89,6 +89,14 @@ public final class Conv2d extends Module {
         return Conv.conv2d(input, weight, bias, stride, padding, dilation, groups);
     }
 
+    /** Batch norm folded into this layer's weights for evaluation ({@link ConvBnFusion}); null until used. */
+    ConvBnFusion.Folded folded;
+
+    /** A tensor in this layer's own scope, freed with it. */
+    Tensor ownedTensor(long... shape) {
+        return Tensor.zeros(parameterScope(), shape);
+    }
+
     int[] stride() {
         return stride.clone();
     }

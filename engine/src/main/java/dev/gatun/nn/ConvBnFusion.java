@@ -4,6 +4,10 @@ import dev.gatun.autograd.Autograd;
 import dev.gatun.backend.Convolution;
 import dev.gatun.ops.Conv;
 import dev.gatun.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -18,6 +22,103 @@ import java.util.concurrent.atomic.AtomicLong;
 final class ConvBnFusion {
 
     private ConvBnFusion() {}
+
+    /**
+     * A convolution's weights and bias with a batch norm folded in, kept in the layer's own scope, with a
+     * copy of every value they were computed from: the fold is recomputed only when one of those values
+     * has changed (compared byte for byte), so a model serving requests folds once.
+     */
+    static final class Folded {
+        final BatchNorm bn;
+        final Tensor weight;
+        final Tensor bias;
+        /** The sources' values at the last fold, one after another: weight, bias (if any), bn state. */
+        final Tensor snapshot;
+
+        private Folded(Conv2d conv, BatchNorm bn, long sourceElements) {
+            this.bn = bn;
+            this.weight = conv.ownedTensor(conv.weight().shape());
+            this.bias = conv.ownedTensor(conv.weight().size(0));
+            this.snapshot = conv.ownedTensor(sourceElements);
+        }
+    }
+
+    private static List<Tensor> sources(Conv2d conv, BatchNorm bn) {
+        List<Tensor> s = new ArrayList<>();
+        s.add(conv.weight());
+        if (conv.bias() != null) s.add(conv.bias());
+        s.addAll(bn.evaluationState());
+        return s;
+    }
+
+    /**
+     * The fold of conv and bn, recomputed only if a source value changed since the last one. Threads
+     * serving one model share the fold (the check and any refold hold the layer's lock); changing the
+     * parameters while another thread runs the model is a race, as it is without fusion.
+     */
+    private static Folded folded(Conv2d conv, BatchNorm bn) {
+        synchronized (conv) {
+            return foldedLocked(conv, bn);
+        }
+    }
+
+    private static Folded foldedLocked(Conv2d conv, BatchNorm bn) {
+        List<Tensor> sources = sources(conv, bn);
+        Folded f = conv.folded;
+        if (f == null || f.bn != bn || !f.weight.isAlive()) {
+            long n = 0;
+            for (Tensor t : sources) n += t.numel();
+            f = new Folded(conv, bn, n);
+            conv.folded = f;
+            refold(f, conv, bn, sources);
+            return f;
+        }
+        MemorySegment snap = f.snapshot.storageForReading();
+        long at = 0;
+        for (Tensor t : sources) {
+            long bytes = t.numel() * Float.BYTES;
+            MemorySegment current = t.contiguous().storageForReading().asSlice(t.offset() * Float.BYTES, bytes);
+            if (MemorySegment.mismatch(current, 0, bytes, snap, at, at + bytes) != -1) {
+                refold(f, conv, bn, sources);
+                break;
+            }
+            at += bytes;
+        }
+        return f;
+    }
+
+    private static void refold(Folded f, Conv2d conv, BatchNorm bn, List<Tensor> sources) {
+        float[][] affine = bn.evaluationAffine();
+        float[] scale = affine[0];
+        float[] shift = affine[1];
+        Tensor weight = conv.weight();
+        long out = weight.size(0);
+        if (scale.length != out) {
+            throw new IllegalArgumentException(bn.describe() + " normalises " + scale.length + " channels, "
+                    + conv.describe() + " produces " + out);
+        }
+        float[] w = weight.toArray();
+        int perChannel = (int) (w.length / out);
+        for (int o = 0; o < out; o++) {
+            float s = scale[o];
+            for (int i = o * perChannel, end = i + perChannel; i < end; i++) {
+                w[i] *= s;
+            }
+        }
+        float[] b = conv.bias() == null ? new float[(int) out] : conv.bias().toArray();
+        for (int o = 0; o < out; o++) {
+            b[o] = b[o] * scale[o] + shift[o];
+        }
+        f.weight.copyFrom(w);
+        f.bias.copyFrom(b);
+        MemorySegment snap = f.snapshot.storage();
+        long at = 0;
+        for (Tensor t : sources) {
+            float[] v = t.toArray();
+            MemorySegment.copy(v, 0, snap, ValueLayout.JAVA_FLOAT, at, v.length);
+            at += (long) v.length * Float.BYTES;
+        }
+    }
 
     /** How many fused passes have run in this process (tests check that the fused path was taken). */
     private static final AtomicLong PASSES = new AtomicLong();
@@ -41,29 +142,9 @@ final class ConvBnFusion {
             return Conv.conv2dInference(x, conv.weight(), conv.bias(), conv.stride(), conv.padding(), conv.dilation(),
                     conv.groups(), fusion, residual);
         }
-        float[][] affine = bn.evaluationAffine();
-        float[] scale = affine[0];
-        float[] shift = affine[1];
-        Tensor weight = conv.weight();
-        long out = weight.size(0);
-        if (scale.length != out) {
-            throw new IllegalArgumentException(bn.describe() + " normalises " + scale.length + " channels, "
-                    + conv.describe() + " produces " + out);
-        }
-        float[] w = weight.toArray();
-        int perChannel = (int) (w.length / out);
-        for (int o = 0; o < out; o++) {
-            float s = scale[o];
-            for (int i = o * perChannel, end = i + perChannel; i < end; i++) {
-                w[i] *= s;
-            }
-        }
-        float[] b = conv.bias() == null ? new float[(int) out] : conv.bias().toArray();
-        for (int o = 0; o < out; o++) {
-            b[o] = b[o] * scale[o] + shift[o];
-        }
-        Tensor folded = Tensor.fromArray(w, weight.shape());
-        Tensor foldedBias = Tensor.fromArray(b, out);
+        Folded f = folded(conv, bn);
+        Tensor folded = f.weight;
+        Tensor foldedBias = f.bias;
         return Conv.conv2dInference(x, folded, foldedBias, conv.stride(), conv.padding(), conv.dilation(),
                 conv.groups(), fusion, residual);
     }

@@ -92,6 +92,28 @@ class ConvBnFusionTest extends ScopedTest {
         }
     }
 
+    /** The fold is kept between calls and redone when any value it came from changes. */
+    @Test
+    void foldFollowsChangedParametersAndStatistics() {
+        Init.manualSeed(8);
+        try (Sequential net = new Sequential(new Conv2d(3, 6, 3, 1, 1), BatchNorm.batchNorm2d(6),
+                new Activations.ReLU())) {
+            randomizeStatistics(net, 50);
+            Tensor x = Tensor.randn(12, 2, 3, 7, 7);
+            assertFusedMatches("first fold", net, x);
+            assertFusedMatches("kept fold", net, x);
+            Tensor mean = net.namedBuffers().get("1.running_mean");
+            mean.set(mean.get(2) + 0.5f, 2);
+            assertFusedMatches("after a running mean changed", net, x);
+            Tensor w = net.namedParameters().get("0.weight");
+            w.copyFrom(Arithmetic.scale(w, 0.5f));
+            assertFusedMatches("after the weights changed", net, x);
+            Tensor gamma = net.namedParameters().get("1.weight");
+            gamma.fill(2f);
+            assertFusedMatches("after γ changed", net, x);
+        }
+    }
+
     @Test
     void trainingModeAndRecordingDoNotFuse() {
         Init.manualSeed(7);
