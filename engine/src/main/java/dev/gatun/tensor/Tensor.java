@@ -660,8 +660,13 @@ public final class Tensor implements AutoCloseable {
         }
         float[] out = new float[(int) n];
         MemorySegment data = readable();
+        int r = shape.length;
         if (isContiguous()) {
             MemorySegment.copy(data, F32, offset * Float.BYTES, out, 0, (int) n);
+        } else if (r > 0 && strides[r - 1] == 0 && shape[r - 1] > 1) {
+            // A broadcast innermost dimension (e.g. the gradient of a mean over H and W): each run is
+            // one value repeated.
+            forEachRowStart((k, o, len) -> Arrays.fill(out, (int) k, (int) k + len, data.getAtIndex(F32, o)));
         } else {
             forEachRun((k, o, len) -> MemorySegment.copy(data, F32, o * Float.BYTES, out, (int) k, len),
                     (k, o) -> out[(int) k] = data.getAtIndex(F32, o));
@@ -689,6 +694,15 @@ public final class Tensor implements AutoCloseable {
             forEachOffset(single);
             return;
         }
+        forEachRowStart(runs);
+    }
+
+    /**
+     * Visits each run of the innermost dimension in row-major order, giving the storage offset of its
+     * first element and its length, whatever the innermost stride (the visitor applies it).
+     */
+    private void forEachRowStart(RunVisitor runs) {
+        int r = shape.length;
         long n = numel();
         if (n == 0) {
             return;

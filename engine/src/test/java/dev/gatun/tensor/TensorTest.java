@@ -148,6 +148,13 @@ class TensorTest {
                     e.toArray());
             assertThrows(IllegalArgumentException.class, () -> row.expand(2, 4));
             assertThrows(IllegalArgumentException.class, () -> row.expand(3));
+            // Broadcast along the innermost dimensions (a mean's gradient over H and W), from a slice.
+            Tensor col = Tensor.fromArray(new float[] {9, 1, 2, 9, 3, 4}, 2, 3).slice(1, 1, 3).view(2, 2, 1, 1);
+            Tensor planes = col.expand(2, 2, 2, 3);
+            assertArrayEquals(new long[] {0, 0}, new long[] {planes.stride(2), planes.stride(3)});
+            assertArrayEquals(new float[] {1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4},
+                    planes.toArray());
+            assertArrayEquals(planes.toArray(), planes.contiguous().toArray());
         }
     }
 
