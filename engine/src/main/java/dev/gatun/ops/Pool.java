@@ -38,6 +38,13 @@ public final class Pool {
     /** The mean over each channel's H×W plane: [N, C, H, W] → [N, C, 1, 1]. */
     public static Tensor globalAvgPool2d(Tensor x) {
         requireNchw(x, "globalAvgPool2d");
+        if (x.layout() != null) {
+            // Held in oneDNN's blocked layout (after a convolution, batch norm or ReLU): one average
+            // pooling over the whole plane reads it there, with no conversion of the full tensor.
+            int h = Math.toIntExact(x.size(2));
+            int w = Math.toIntExact(x.size(3));
+            return avgPool2d(x, new int[] {h, w}, new int[] {h, w}, new int[] {0, 0}, true);
+        }
         return Reduce.mean(x, new int[] {2, 3}, true);
     }
 
