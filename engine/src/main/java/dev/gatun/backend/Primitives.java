@@ -6,7 +6,9 @@ import dev.gatun.bindings.dnnl.dnnl_memory_desc_t;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * The plumbing every oneDNN primitive shares: memory descriptors, primitive creation with a
@@ -197,7 +199,7 @@ final class Primitives {
     }
 
     /** Distinct layouts seen so far, one segment each, so that equal layouts are the same object. */
-    private static final java.util.List<MemorySegment> INTERNED = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private static final List<MemorySegment> INTERNED = new CopyOnWriteArrayList<>();
 
     /**
      * The one process-lifetime descriptor equal to {@code md} (null stays null): layouts that different
