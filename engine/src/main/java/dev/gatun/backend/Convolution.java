@@ -177,7 +177,8 @@ public final class Convolution {
      */
     public static void forward(Geometry g, MemorySegment src, long srcOffset, MemorySegment weights, long weightsOffset,
                                MemorySegment bias, long biasOffset, MemorySegment dst, long dstOffset) {
-        forward(g, Operand.plain(src, srcOffset), weights, weightsOffset, bias, biasOffset, Operand.plain(dst, dstOffset));
+        forward(g, Operand.plain(src, srcOffset), weights, weightsOffset, bias, biasOffset,
+                Operand.plain(dst, dstOffset));
     }
 
     /**

@@ -203,8 +203,10 @@ public final class Pooling {
             String what = config.toString();
             MemorySegment src = Primitives.f32Desc(config.srcDims(), Dnnl.dnnl_nchw(), what);
             MemorySegment dst = Primitives.f32Desc(config.dstDims(), Dnnl.dnnl_nchw(), what);
-            MemorySegment blockedSrc = Primitives.intern(Primitives.f32Desc(config.srcDims(), Dnnl.dnnl_nChw8c(), what));
-            MemorySegment blockedDst = Primitives.intern(Primitives.f32Desc(config.dstDims(), Dnnl.dnnl_nChw8c(), what));
+            MemorySegment blockedSrc =
+                    Primitives.intern(Primitives.f32Desc(config.srcDims(), Dnnl.dnnl_nChw8c(), what));
+            MemorySegment blockedDst =
+                    Primitives.intern(Primitives.f32Desc(config.dstDims(), Dnnl.dnnl_nChw8c(), what));
             try (Arena tmp = Arena.ofConfined()) {
                 MemorySegment desc = Primitives.opDesc(tmp);
                 MemorySegment[] g = geometry(tmp, config);

@@ -16,8 +16,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * channel, y = (z − μ)·γ/√(σ² + ε) + β, so it folds into the convolution's weights and bias
  * (w' = w·s, b' = (b − μ)·s + β with s = γ/√(σ² + ε)), and oneDNN applies the ReLU, or the addition and
  * the ReLU, to the result inside the convolution primitive. One primitive replaces three or four
- * passes over the activations. A convolution followed directly by a ReLU fuses the same way. Used only when nothing is recorded and every module involved is in
- * evaluation mode; results agree with the unfused layers to float rounding.
+ * passes over the activations. A convolution followed directly by a ReLU fuses the same way. Used
+ * only when nothing is recorded and every module involved is in evaluation mode; results agree with
+ * the unfused layers to float rounding.
  */
 final class ConvBnFusion {
 

@@ -80,7 +80,8 @@ public final class Conv {
         }
         boolean add = fusion == Convolution.Fusion.ADD_RELU;
         if (add != (residual != null)) {
-            throw new IllegalArgumentException("conv2d: fusion " + fusion + (add ? " needs a residual" : " takes no residual"));
+            throw new IllegalArgumentException("conv2d: fusion " + fusion
+                    + (add ? " needs a residual" : " takes no residual"));
         }
         if (add) {
             residual.checkAlive();

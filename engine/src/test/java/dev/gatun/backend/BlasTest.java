@@ -84,7 +84,8 @@ class BlasTest {
                         for (int i = 0; i < b.length; i++) b[i] = r.nextFloat() - 0.5f;
                         try (Arena arena = Arena.ofConfined()) {
                             MemorySegment c = arena.allocate(ValueLayout.JAVA_FLOAT, (long) m * n);
-                            Blas.sgemm(false, false, m, n, k, 1f, floats(arena, a), 0, k, floats(arena, b), 0, n, 0f, c, 0, n);
+                            Blas.sgemm(false, false, m, n, k, 1f, floats(arena, a), 0, k, floats(arena, b), 0, n, 0f,
+                                    c, 0, n);
                             assertArrayEquals(product(a, b, m, n, k), c.toArray(ValueLayout.JAVA_FLOAT), 1e-4f,
                                     m + "x" + n + "x" + k);
                         }

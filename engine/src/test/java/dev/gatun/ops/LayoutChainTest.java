@@ -19,7 +19,10 @@ import org.junit.jupiter.api.Test;
  */
 class LayoutChainTest {
 
-    /** conv → BN → ReLU → max pool → conv → BN → + (residual) → ReLU → conv → ReLU → avg pool → GAP → linear. */
+    /**
+     * conv → BN → ReLU → max pool → conv → BN → + (residual) → ReLU → conv (stride 2) → ReLU → avg pool →
+     * global average pool → linear.
+     */
     private static Tensor network(List<Tensor> p, Tensor x) {
         int[] one = {1, 1};
         Tensor h = Conv.conv2d(x, p.get(0), p.get(1), one, one, one, 1);
