@@ -221,16 +221,65 @@ public final class Convolution {
     /** As the plain form, with src and dst either plain or in the pass's {@link #layouts}. */
     public static void forwardInference(Geometry g, Fusion fusion, Operand src, MemorySegment weights,
                                         long weightsOffset, MemorySegment bias, long biasOffset, Operand dst) {
+        forwardInference(g, fusion, src, Operand.plain(weights, weightsOffset), bias, biasOffset, dst);
+    }
+
+    /**
+     * As the plain form, with src, weights and dst each either plain or in the inference pass's layouts
+     * ({@link #layouts}, {@link #weightsLayout}): weights kept in the primitive's layout skip their
+     * reorder on every call.
+     */
+    public static void forwardInference(Geometry g, Fusion fusion, Operand src, Operand weights, MemorySegment bias,
+                                        long biasOffset, Operand dst) {
         if (fusion == null) {
             throw new IllegalArgumentException("conv2d: fusion is null");
         }
-        MemorySegment w = region("weights", weights, weightsOffset, count(g.weightShape()));
+        MemorySegment w = weights.laid() != null ? weights.laid()
+                : region("weights", weights.plain(), weights.offset(), count(g.weightShape()));
         MemorySegment b = g.bias() ? region("bias", bias, biasOffset, g.outChannels()) : null;
         Primitive p = primitive(Kind.INFERENCE, g, layout, fusion);
+        MemorySegment s = src.laid() != null ? src.laid()
+                : region("src", src.plain(), src.offset(), count(g.inputShape()));
+        MemorySegment d = dst.laid() != null ? dst.laid()
+                : region("dst", dst.plain(), dst.offset(), count(g.outputShape()));
         execute(p, "inference " + fusion + " " + g,
                 new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_WEIGHTS(), Dnnl.DNNL_ARG_BIAS(), Dnnl.DNNL_ARG_DST()},
-                src, "src", g.inputShape(), w, b, dst, "dst", g.outputShape(), DST_WRITTEN,
-                fusion == Fusion.ADD_RELU ? DST_WRITTEN : null);
+                new MemorySegment[] {s, w, b, d}, DST_WRITTEN, fusion == Fusion.ADD_RELU ? DST_WRITTEN : null,
+                new MemorySegment[] {src.laid(), weights.laid(), null, dst.laid()});
+    }
+
+    /**
+     * The layout the inference pass of {@code g} (with {@code fusion}) reads its weights in, as an
+     * interned descriptor, or null when it reads the plain OIHW weights.
+     */
+    public static MemorySegment weightsLayout(Geometry g, Fusion fusion) {
+        return primitive(Kind.INFERENCE, g, layout, fusion).wanted().weights();
+    }
+
+    /** Bytes a buffer of the weights in {@link #weightsLayout} takes. */
+    public static long weightsLayoutBytes(Geometry g, Fusion fusion) {
+        MemorySegment w = weightsLayout(g, fusion);
+        return w == null ? 0 : Primitives.bytes(w);
+    }
+
+    /** Converts plain OIHW weights into {@link #weightsLayout} ({@code laid}), or back. */
+    public static void convertWeights(Geometry g, Fusion fusion, MemorySegment plain, MemorySegment laid,
+                                      boolean toLaid) {
+        Primitive p = primitive(Kind.INFERENCE, g, layout, fusion);
+        MemorySegment want = p.wanted().weights();
+        if (want == null) {
+            throw new IllegalArgumentException("conv2d: the inference pass of " + g + " reads plain weights");
+        }
+        MemorySegment pl = region("weights", plain, 0, count(g.weightShape()));
+        if (laid.byteSize() < Primitives.bytes(want)) {
+            throw new IllegalArgumentException("conv2d: a weights buffer of " + laid.byteSize() + " bytes, "
+                    + Primitives.bytes(want) + " needed");
+        }
+        if (toLaid) {
+            Primitives.reorder(p.descs().weights(), pl, want, laid);
+        } else {
+            Primitives.reorder(want, laid, p.descs().weights(), pl);
+        }
     }
 
     /** diffSrc = ∂L/∂src from diffDst = ∂L/∂dst and the weights (overwrites diffSrc). */
@@ -433,7 +482,8 @@ public final class Convolution {
                     postOps(key.fusion()), queries);
             CREATED.incrementAndGet();
             Descs wanted = new Descs(Primitives.intern(unlessSame(p.queried(0), d.src())),
-                    unlessSame(p.queried(1), d.weights()), null, Primitives.intern(unlessSame(p.queried(2), d.dst())));
+                    Primitives.intern(unlessSame(p.queried(1), d.weights())), null,
+                    Primitives.intern(unlessSame(p.queried(2), d.dst())));
             return new Primitive(p, d, wanted);
         }
     }

@@ -1,6 +1,7 @@
 package dev.gatun.nn;
 
 import dev.gatun.ops.Conv;
+import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
 import java.util.Arrays;
 import java.util.random.RandomGenerator;
@@ -95,6 +96,11 @@ public final class Conv2d extends Module {
     /** A tensor in this layer's own scope, freed with it. */
     Tensor ownedTensor(long... shape) {
         return Tensor.zeros(parameterScope(), shape);
+    }
+
+    /** This layer's own scope, for caches freed with it. */
+    Scope scopeForCaches() {
+        return parameterScope();
     }
 
     int[] stride() {

@@ -7,7 +7,9 @@ import dev.gatun.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -35,6 +37,14 @@ final class ConvBnFusion {
         final Tensor bias;
         /** The sources' values at the last fold, one after another: weight, bias (if any), bn state. */
         final Tensor snapshot;
+        /**
+         * The folded weights in the layouts inference primitives read them in (one per layout, usually
+         * one in all), each converted at most once per fold.
+         */
+        final Map<Object, Tensor> laid = new HashMap<>();
+        /** Fold generation each entry of {@link #laid} was converted at. */
+        final Map<Object, Long> laidAt = new HashMap<>();
+        long generation;
 
         private Folded(Conv2d conv, BatchNorm bn, long sourceElements) {
             this.bn = bn;
@@ -60,6 +70,30 @@ final class ConvBnFusion {
     private static Folded folded(Conv2d conv, BatchNorm bn) {
         synchronized (conv) {
             return foldedLocked(conv, bn);
+        }
+    }
+
+    /**
+     * The folded weights for input x in the layout the fused primitive reads them in, converted once per
+     * fold and layout; null when the primitive reads plain weights.
+     */
+    private static Tensor laidWeights(Folded f, Conv2d conv, Tensor x, Convolution.Fusion fusion) {
+        synchronized (conv) {
+            Object layout = Conv.inferenceWeightsLayout(x, f.weight, f.bias, conv.stride(), conv.padding(),
+                    conv.dilation(), conv.groups(), fusion);
+            if (layout == null) {
+                return null;
+            }
+            Tensor current = f.laid.get(layout);
+            Long at = f.laidAt.get(layout);
+            if (current != null && at != null && at == f.generation && current.layout() != null) {
+                return current;
+            }
+            Tensor w = Conv.weightsForInference(x, f.weight, f.bias, conv.stride(), conv.padding(), conv.dilation(),
+                    conv.groups(), fusion, conv.scopeForCaches(), current);
+            f.laid.put(layout, w);
+            f.laidAt.put(layout, f.generation);
+            return w;
         }
     }
 
@@ -112,6 +146,7 @@ final class ConvBnFusion {
         }
         f.weight.copyFrom(w);
         f.bias.copyFrom(b);
+        f.generation++;
         MemorySegment snap = f.snapshot.storage();
         long at = 0;
         for (Tensor t : sources) {
@@ -144,7 +179,8 @@ final class ConvBnFusion {
                     conv.groups(), fusion, residual);
         }
         Folded f = folded(conv, bn);
-        Tensor folded = f.weight;
+        Tensor laid = laidWeights(f, conv, x, fusion);
+        Tensor folded = laid != null ? laid : f.weight;
         Tensor foldedBias = f.bias;
         return Conv.conv2dInference(x, folded, foldedBias, conv.stride(), conv.padding(), conv.dilation(),
                 conv.groups(), fusion, residual);

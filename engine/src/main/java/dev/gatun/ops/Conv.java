@@ -5,6 +5,7 @@ import dev.gatun.backend.ActivationLayouts;
 import dev.gatun.backend.Convolution;
 import dev.gatun.backend.Operand;
 import dev.gatun.tensor.LayoutConverter;
+import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
@@ -111,13 +112,62 @@ public final class Conv {
                             dst.laid());
                 }
             }
-            Convolution.forwardInference(g, fusion, input(x, l.src()), w.storageForReading(), w.offset(),
-                    b == null ? null : b.storageForReading(), b == null ? 0 : b.offset(), dst);
+            Convolution.forwardInference(g, fusion, input(x, l.src()),
+                    input(w, Convolution.weightsLayout(g, fusion)), b == null ? null : b.storageForReading(),
+                    b == null ? 0 : b.offset(), dst);
         } catch (RuntimeException e) {
             out.close();
             throw e;
         }
         return out;
+    }
+
+    /**
+     * The layout {@link #conv2dInference} reads its weights in for this input shape (compared with
+     * {@code equals}), or null when it reads them plain.
+     */
+    public static Object inferenceWeightsLayout(Tensor input, Tensor weight, Tensor bias, int[] stride,
+                                                int[] padding, int[] dilation, int groups,
+                                                Convolution.Fusion fusion) {
+        return Convolution.weightsLayout(geometry(input, weight, bias, stride, padding, dilation, groups), fusion);
+    }
+
+    /**
+     * A tensor in {@code scope} holding {@code weight} in the layout {@link #conv2dInference} reads weights
+     * in for this input shape, so that calls with it skip the weights' reorder; {@code reuse} (may be
+     * null) is taken instead when it already has that layout, its contents refreshed. Null when that
+     * primitive reads plain weights.
+     */
+    public static Tensor weightsForInference(Tensor input, Tensor weight, Tensor bias, int[] stride, int[] padding,
+                                             int[] dilation, int groups, Convolution.Fusion fusion, Scope scope,
+                                             Tensor reuse) {
+        Convolution.Geometry g = geometry(input, weight, bias, stride, padding, dilation, groups);
+        MemorySegment layout = Convolution.weightsLayout(g, fusion);
+        if (layout == null) {
+            return null;
+        }
+        Tensor w = weight.contiguous();
+        Tensor laid;
+        if (reuse != null && reuse.isAlive() && Arrays.equals(reuse.shape(), w.shape())
+                && layout.equals(reuse.madeLayout())) {
+            laid = reuse;
+        } else {
+            laid = Tensor.emptyInLayout(scope, w.shape(), layout, Convolution.weightsLayoutBytes(g, fusion),
+                    new LayoutConverter() {
+                        @Override
+                        public void toPlain(MemorySegment from, MemorySegment plain) {
+                            Convolution.convertWeights(g, fusion, plain, from, false);
+                        }
+
+                        @Override
+                        public void fromPlain(MemorySegment plain, MemorySegment to) {
+                            Convolution.convertWeights(g, fusion, plain, to, true);
+                        }
+                    });
+        }
+        laid.copyFrom(w);
+        laid.refreshLayout();
+        return laid;
     }
 
     private static Tensor[] conv2dBackward(Convolution.Geometry g, Tensor x, Tensor w, Tensor b, Tensor grad) {

@@ -225,13 +225,20 @@ public final class Tensor implements AutoCloseable {
      * the data as it is. {@code layout} is compared with {@link Object#equals}.
      */
     public static Tensor emptyInLayout(long[] shape, Object layout, long bytes, LayoutConverter converter) {
+        return emptyInLayout(Scope.current(), shape, layout, bytes, converter);
+    }
+
+    /** As {@link #emptyInLayout(long[], Object, long, LayoutConverter)}, in {@code scope} (null: owning its memory). */
+    public static Tensor emptyInLayout(Scope scope, long[] shape, Object layout, long bytes, LayoutConverter converter) {
         if (layout == null || converter == null) {
             throw new IllegalArgumentException("emptyInLayout needs a layout and a converter");
         }
         if (bytes < 0) {
             throw new IllegalArgumentException("emptyInLayout: negative size " + bytes);
         }
-        Scope scope = Scope.current();
+        if (scope != null && !scope.isOpen()) {
+            throw new IllegalStateException("scope is closed");
+        }
         long[] s = checkShape(shape);
         long plainBytes = Math.multiplyExact(numel(s), (long) Float.BYTES);
         if (scope != null) {
@@ -298,6 +305,27 @@ public final class Tensor implements AutoCloseable {
         Laid l = out.laid;
         l.converter.fromPlain(readable().asSlice(offset * Float.BYTES, numel() * Float.BYTES), l.data);
         return out;
+    }
+
+    /** The backend layout this tensor was made in, current or not; null for a tensor made row-major. */
+    public Object madeLayout() {
+        return laid == null ? null : laid.layout;
+    }
+
+    /**
+     * Makes the backend-layout copy of a tensor made in a layout current again after its contents were
+     * written row-major (which dropped it), by converting them into the layout.
+     */
+    public void refreshLayout() {
+        checkAlive();
+        if (laid == null) {
+            throw new IllegalStateException("refreshLayout: the tensor was not made in a backend layout");
+        }
+        if (!laid.valid) {
+            laid.converter.fromPlain(storage, laid.data);
+            laid.plainStale = false;
+            laid.valid = true;
+        }
     }
 
     /** The plain storage, current, for reading: converted from the backend layout first if needed. */

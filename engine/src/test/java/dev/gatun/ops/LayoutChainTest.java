@@ -113,6 +113,13 @@ class LayoutChainTest {
             assertNull(y.layout(), "a write makes it stale");
             assertEquals(5f, y.get(0, 0, 0, 0));
             assertEquals(want[1], y.get(0, 0, 0, 1));
+            assertEquals(layout, y.madeLayout());
+            y.refreshLayout();
+            assertEquals(layout, y.layout(), "refreshed from the row-major contents");
+            // A ReLU reads the blocked copy: it must hold the written value.
+            float[] again = Activation.relu(y).toArray();
+            assertEquals(5f, again[0]);
+            assertEquals(Math.max(0f, want[1]), again[1]);
         } finally {
             Convolution.setLayout(before);
         }
