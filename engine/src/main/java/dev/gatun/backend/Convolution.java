@@ -187,12 +187,12 @@ public final class Convolution {
      */
     public static void forward(Geometry g, Operand src, MemorySegment weights, long weightsOffset,
                                MemorySegment bias, long biasOffset, Operand dst) {
-        MemorySegment w = region("weights", weights, weightsOffset, count(g.weightShape()));
         MemorySegment b = g.bias() ? region("bias", bias, biasOffset, g.outChannels()) : null;
         Primitive p = primitive(Kind.FORWARD, g, layout, Fusion.NONE);
         execute(p, "forward " + g,
                 new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_WEIGHTS(), Dnnl.DNNL_ARG_BIAS(), Dnnl.DNNL_ARG_DST()},
-                src, "src", g.inputShape(), w, b, dst, "dst", g.outputShape(), DST_WRITTEN, null);
+                FORWARD_NAMES, new Operand[] {src, Operand.plain(weights, weightsOffset), null, dst},
+                new long[][] {g.inputShape(), g.weightShape(), null, g.outputShape()}, b, DST_WRITTEN, null);
     }
 
     /**
@@ -214,14 +214,8 @@ public final class Convolution {
     public static void forwardInference(Geometry g, Fusion fusion, MemorySegment src, long srcOffset,
                                         MemorySegment weights, long weightsOffset, MemorySegment bias, long biasOffset,
                                         MemorySegment dst, long dstOffset) {
-        forwardInference(g, fusion, Operand.plain(src, srcOffset), weights, weightsOffset, bias, biasOffset,
-                Operand.plain(dst, dstOffset));
-    }
-
-    /** As the plain form, with src and dst either plain or in the pass's {@link #layouts}. */
-    public static void forwardInference(Geometry g, Fusion fusion, Operand src, MemorySegment weights,
-                                        long weightsOffset, MemorySegment bias, long biasOffset, Operand dst) {
-        forwardInference(g, fusion, src, Operand.plain(weights, weightsOffset), bias, biasOffset, dst);
+        forwardInference(g, fusion, Operand.plain(src, srcOffset), Operand.plain(weights, weightsOffset), bias,
+                biasOffset, Operand.plain(dst, dstOffset));
     }
 
     /**
@@ -234,18 +228,12 @@ public final class Convolution {
         if (fusion == null) {
             throw new IllegalArgumentException("conv2d: fusion is null");
         }
-        MemorySegment w = weights.laid() != null ? weights.laid()
-                : region("weights", weights.plain(), weights.offset(), count(g.weightShape()));
         MemorySegment b = g.bias() ? region("bias", bias, biasOffset, g.outChannels()) : null;
         Primitive p = primitive(Kind.INFERENCE, g, layout, fusion);
-        MemorySegment s = src.laid() != null ? src.laid()
-                : region("src", src.plain(), src.offset(), count(g.inputShape()));
-        MemorySegment d = dst.laid() != null ? dst.laid()
-                : region("dst", dst.plain(), dst.offset(), count(g.outputShape()));
         execute(p, "inference " + fusion + " " + g,
                 new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_WEIGHTS(), Dnnl.DNNL_ARG_BIAS(), Dnnl.DNNL_ARG_DST()},
-                new MemorySegment[] {s, w, b, d}, DST_WRITTEN, fusion == Fusion.ADD_RELU ? DST_WRITTEN : null,
-                new MemorySegment[] {src.laid(), weights.laid(), null, dst.laid()});
+                FORWARD_NAMES, new Operand[] {src, weights, null, dst}, new long[][] {g.inputShape(), g.weightShape(), null,
+                    g.outputShape()}, b, DST_WRITTEN, fusion == Fusion.ADD_RELU ? DST_WRITTEN : null);
     }
 
     /**
@@ -292,13 +280,13 @@ public final class Convolution {
     /** As the plain form, with diff_dst and diff_src either plain or in the pass's {@link #layouts}. */
     public static void backwardData(Geometry g, Operand diffDst, MemorySegment weights, long weightsOffset,
                                     Operand diffSrc) {
-        MemorySegment w = region("weights", weights, weightsOffset, count(g.weightShape()));
         // The bias plays no part in the data gradient: one primitive serves both.
         Geometry noBias = withoutBias(g);
         Primitive p = primitive(Kind.BACKWARD_DATA, noBias, layout, Fusion.NONE);
         execute(p, "backward data " + noBias,
                 new int[] {Dnnl.DNNL_ARG_DIFF_SRC(), Dnnl.DNNL_ARG_WEIGHTS(), 0, Dnnl.DNNL_ARG_DIFF_DST()},
-                diffSrc, "diff_src", g.inputShape(), w, null, diffDst, "diff_dst", g.outputShape(), SRC_WRITTEN, null);
+                DATA_NAMES, new Operand[] {diffSrc, Operand.plain(weights, weightsOffset), null, diffDst},
+                new long[][] {g.inputShape(), g.weightShape(), null, g.outputShape()}, null, SRC_WRITTEN, null);
     }
 
     /**
@@ -315,13 +303,13 @@ public final class Convolution {
     /** As the plain form, with src and diff_dst either plain or in the pass's {@link #layouts}. */
     public static void backwardWeights(Geometry g, Operand src, Operand diffDst, MemorySegment diffWeights,
                                        long diffWeightsOffset, MemorySegment diffBias, long diffBiasOffset) {
-        MemorySegment dw = region("diff_weights", diffWeights, diffWeightsOffset, count(g.weightShape()));
         MemorySegment db = g.bias() ? region("diff_bias", diffBias, diffBiasOffset, g.outChannels()) : null;
         Primitive p = primitive(Kind.BACKWARD_WEIGHTS, g, layout, Fusion.NONE);
         execute(p, "backward weights " + g,
                 new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_DIFF_WEIGHTS(), Dnnl.DNNL_ARG_DIFF_BIAS(),
                     Dnnl.DNNL_ARG_DIFF_DST()},
-                src, "src", g.inputShape(), dw, db, diffDst, "diff_dst", g.outputShape(), WEIGHTS_WRITTEN, null);
+                WEIGHTS_NAMES, new Operand[] {src, Operand.plain(diffWeights, diffWeightsOffset), null, diffDst},
+                new long[][] {g.inputShape(), g.weightShape(), null, g.outputShape()}, db, WEIGHTS_WRITTEN, null);
     }
 
     private static Geometry withoutBias(Geometry g) {
@@ -348,26 +336,43 @@ public final class Convolution {
     private static final boolean[] SRC_WRITTEN = {true, false, false, false};
     private static final boolean[] WEIGHTS_WRITTEN = {false, true, true, false};
 
+    /** The names of the four argument positions in messages, per pass. */
+    private static final String[] FORWARD_NAMES = {"src", "weights", "bias", "dst"};
+    private static final String[] DATA_NAMES = {"diff_src", "weights", "bias", "diff_dst"};
+    private static final String[] WEIGHTS_NAMES = {"src", "diff_weights", "diff_bias", "diff_dst"};
+
     /**
-     * Runs p with its four (argument, buffer) pairs, given in the order of its descriptors: src-like,
-     * weights-like, bias-like, dst-like. A pair whose buffer is null (no bias) is left out. {@code read}
-     * (null: none) marks written arguments whose previous contents the primitive also reads.
+     * Runs p with its four arguments in the order of its descriptors: src-like, weights-like, bias-like,
+     * dst-like. The three array positions are operands, each a plain region (checked here against its
+     * shape in {@code shapes}) or a buffer already in the primitive's layout; the bias is a checked
+     * segment or null (no bias, left out). {@code written} marks the arguments the pass writes and
+     * {@code read} (null: none) those written arguments whose previous contents it also reads.
      */
-    /**
-     * Runs p with an activation operand in the src-like and dst-like positions (plain regions checked
-     * against their shapes, or buffers in the primitive's layout) and weights-like and bias-like
-     * segments (bias may be null).
-     */
-    private static void execute(Primitive p, String what, int[] argIds, Operand src, String srcName, long[] srcShape,
-                                MemorySegment weights, MemorySegment bias, Operand dst, String dstName,
-                                long[] dstShape, boolean[] written, boolean[] read) {
-        MemorySegment s = src.laid() != null ? src.laid() : region(srcName, src.plain(), src.offset(), count(srcShape));
-        MemorySegment d = dst.laid() != null ? dst.laid() : region(dstName, dst.plain(), dst.offset(), count(dstShape));
-        MemorySegment[] laid = src.laid() == null && dst.laid() == null ? null
-                : new MemorySegment[] {src.laid(), null, null, dst.laid()};
-        execute(p, what, argIds, new MemorySegment[] {s, weights, bias, d}, written, read, laid);
+    private static void execute(Primitive p, String what, int[] argIds, String[] names, Operand[] operands,
+                                long[][] shapes, MemorySegment bias, boolean[] written, boolean[] read) {
+        MemorySegment[] buffers = new MemorySegment[4];
+        MemorySegment[] laid = null;
+        for (int i = 0; i < 4; i++) {
+            Operand o = operands[i];
+            if (o == null) {
+                buffers[i] = bias;
+                continue;
+            }
+            if (o.laid() != null) {
+                if (laid == null) laid = new MemorySegment[4];
+                laid[i] = o.laid();
+                buffers[i] = o.laid();
+            } else {
+                buffers[i] = region(names[i], o.plain(), o.offset(), count(shapes[i]));
+            }
+        }
+        execute(p, what, argIds, buffers, written, read, laid);
     }
 
+    /**
+     * Runs p with its four buffers (a null one, no bias, is left out), reordering into and out of the
+     * layouts it computes in except where {@code laidByPosition} gives a buffer already in them.
+     */
     private static void execute(Primitive p, String what, int[] argIds, MemorySegment[] buffers, boolean[] written,
                                 boolean[] read, MemorySegment[] laidByPosition) {
         Descs d = p.descs();

@@ -187,17 +187,6 @@ final class Primitives {
                 new MemorySegment[] {from, to}, new MemorySegment[] {src, dst}, "reorder");
     }
 
-    /**
-     * Executes {@code p} like {@link #execute}, where the primitive may compute in other layouts than the
-     * caller's buffers have: argument i is given in {@code userDescs[i]} but the primitive wants
-     * {@code primDescs[i]} (null or equal: no reorder). Inputs are reordered into temporary buffers
-     * before, outputs ({@code outputs[i]}) out of them after. Temporaries live for this call.
-     */
-    static void executeReordered(Primitive p, int[] kinds, MemorySegment[] userDescs, MemorySegment[] primDescs,
-                                 MemorySegment[] data, boolean[] outputs, String what) {
-        executeReordered(p, kinds, userDescs, primDescs, data, outputs, null, null, what);
-    }
-
     /** Distinct layouts seen so far, one segment each, so that equal layouts are the same object. */
     private static final List<MemorySegment> INTERNED = new CopyOnWriteArrayList<>();
 
@@ -227,19 +216,15 @@ final class Primitives {
     }
 
     /**
-     * As {@link #executeReordered(Primitive, int[], MemorySegment[], MemorySegment[], MemorySegment[],
-     * boolean[], String)}, where {@code alsoRead[i]} (null: none) marks an output whose previous contents
-     * the primitive reads (a sum post-op accumulates into its destination), so it is reordered in too.
-     */
-    static void executeReordered(Primitive p, int[] kinds, MemorySegment[] userDescs, MemorySegment[] primDescs,
-                                 MemorySegment[] data, boolean[] outputs, boolean[] alsoRead, String what) {
-        executeReordered(p, kinds, userDescs, primDescs, data, outputs, alsoRead, null, what);
-    }
-
-    /**
-     * The general form: {@code laid[i]} (null array or entry: none) is a buffer already in the
-     * primitive's layout {@code primDescs[i]}, at least as large as it, used as it is: an input is read
-     * from it without a reorder, an output is left in it without one ({@code data[i]} is then ignored).
+     * Executes {@code p} like {@link #execute}, where the primitive may compute in other layouts than the
+     * caller's buffers have: argument i is given in {@code userDescs[i]} but the primitive wants
+     * {@code primDescs[i]} (null or equal: no reorder). Inputs are reordered into temporary buffers
+     * before, outputs ({@code outputs[i]}) out of them after. Temporaries live for this call.
+     * {@code alsoRead[i]} (null array: none) marks an output whose previous contents the primitive reads
+     * (a sum post-op accumulates into its destination), so it is reordered in too. {@code laid[i]} (null
+     * array or entry: none) is a buffer already in the primitive's layout {@code primDescs[i]}, at least
+     * as large as it, used as it is: an input is read from it without a reorder, an output is left in it
+     * without one ({@code data[i]} is then ignored).
      */
     static void executeReordered(Primitive p, int[] kinds, MemorySegment[] userDescs, MemorySegment[] primDescs,
                                  MemorySegment[] data, boolean[] outputs, boolean[] alsoRead, MemorySegment[] laid,

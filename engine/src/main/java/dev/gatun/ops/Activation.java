@@ -101,14 +101,17 @@ public final class Activation {
     private static Tensor nativeRelu(Tensor x, float slope, String name) {
         Tensor out = Tensor.empty(x.shape());
         long n = x.numel();
-        Eltwise.reluForward(slope, x.storage(), x.offset(), out.storage(), out.offset(), n);
-        return Autograd.record(out, name, g -> {
-            Tensor gc = g.contiguous();
-            Tensor dx = Tensor.empty(g.shape());
-            Eltwise.reluBackward(slope, out.storage(), out.offset(), gc.storage(), gc.offset(), dx.storage(),
-                    dx.offset(), n);
-            return new Tensor[] {dx};
-        }, x);
+        Eltwise.reluForward(slope, x.storageForReading(), x.offset(), out.storage(), out.offset(), n);
+        return Autograd.record(out, name, g -> new Tensor[] {reluBackwardRowMajor(slope, out, g)}, x);
+    }
+
+    /** The (leaky) ReLU gradient on oneDNN from the row-major output and gradient. */
+    private static Tensor reluBackwardRowMajor(float slope, Tensor out, Tensor g) {
+        Tensor gc = g.contiguous();
+        Tensor dx = Tensor.empty(g.shape());
+        Eltwise.reluBackward(slope, out.storageForReading(), out.offset(), gc.storageForReading(), gc.offset(),
+                dx.storage(), dx.offset(), out.numel());
+        return dx;
     }
 
     /**
@@ -132,11 +135,7 @@ public final class Activation {
                 Eltwise.reluBackward(slope, outLaid, 0, gl.layoutData(layout), 0, dx.layoutData(layout), 0, n);
                 return new Tensor[] {dx};
             }
-            Tensor gc = g.contiguous();
-            Tensor dx = Tensor.empty(g.shape());
-            Eltwise.reluBackward(slope, out.storageForReading(), out.offset(), gc.storageForReading(), gc.offset(),
-                    dx.storage(), dx.offset(), out.numel());
-            return new Tensor[] {dx};
+            return new Tensor[] {reluBackwardRowMajor(slope, out, g)};
         }, x);
     }
 

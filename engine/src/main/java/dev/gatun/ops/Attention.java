@@ -64,7 +64,7 @@ public final class Attention {
             Kernels.binaryArrays(Kernels.BinaryOp.ADD, p, scoreShape, mask.toArray(), mask.shape(), p, scoreShape);
         }
         softmaxRows(p, keys);
-        float[] dropMask = drop ? dropoutMask(p.length, dropout, rng) : null;
+        float[] dropMask = drop ? Dropout.mask(p.length, dropout, rng) : null;
         float[] pd = p;
         if (drop) {
             pd = new float[p.length];
@@ -139,17 +139,6 @@ public final class Attention {
             float inv = (float) (1 / sum);
             for (int i = 0; i < len; i++) a[base + i] *= inv;
         }
-    }
-
-    private static float[] dropoutMask(int n, float p, RandomGenerator rng) {
-        float[] mask = new float[n];
-        float keep = 1f / (1f - p);
-        for (int i = 0; i < n; i++) {
-            // keep when u >= p, branch-free as in Dropout
-            float u = rng.nextFloat();
-            mask[i] = keep * ((Float.floatToRawIntBits(u - p) >>> 31) ^ 1);
-        }
-        return mask;
     }
 
     /** Validates the operands; returns the shape of the scores, [..., Tq, Tk]. */

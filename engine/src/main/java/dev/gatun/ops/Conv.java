@@ -1,5 +1,10 @@
 package dev.gatun.ops;
 
+import static dev.gatun.ops.BackendTensors.dstOutput;
+import static dev.gatun.ops.BackendTensors.input;
+import static dev.gatun.ops.BackendTensors.operand;
+import static dev.gatun.ops.BackendTensors.srcOutput;
+
 import dev.gatun.autograd.Autograd;
 import dev.gatun.backend.ActivationLayouts;
 import dev.gatun.backend.Convolution;
@@ -52,7 +57,7 @@ public final class Conv {
         Tensor w = weight.contiguous();
         Tensor b = bias == null ? null : bias.contiguous();
         ActivationLayouts l = Convolution.layouts(Convolution.Kind.FORWARD, g, Convolution.Fusion.NONE);
-        Tensor out = output(g.outputShape(), l.dst(), l.dstBytes(), Conv.dstSide(l));
+        Tensor out = dstOutput(g.outputShape(), l);
         try {
             Convolution.forward(g, input(x, l.src()), w.storageForReading(), w.offset(),
                     b == null ? null : b.storageForReading(), b == null ? 0 : b.offset(), operand(out, l.dst()));
@@ -95,7 +100,7 @@ public final class Conv {
         Tensor w = weight.contiguous();
         Tensor b = bias == null ? null : bias.contiguous();
         ActivationLayouts l = Convolution.layouts(Convolution.Kind.INFERENCE, g, fusion);
-        Tensor out = output(g.outputShape(), l.dst(), l.dstBytes(), Conv.dstSide(l));
+        Tensor out = dstOutput(g.outputShape(), l);
         try {
             Operand dst = operand(out, l.dst());
             if (add) {
@@ -153,17 +158,8 @@ public final class Conv {
             laid = reuse;
         } else {
             laid = Tensor.emptyInLayout(scope, w.shape(), layout, Convolution.weightsLayoutBytes(g, fusion),
-                    new LayoutConverter() {
-                        @Override
-                        public void toPlain(MemorySegment from, MemorySegment plain) {
-                            Convolution.convertWeights(g, fusion, plain, from, false);
-                        }
-
-                        @Override
-                        public void fromPlain(MemorySegment plain, MemorySegment to) {
-                            Convolution.convertWeights(g, fusion, plain, to, true);
-                        }
-                    });
+                    LayoutConverter.of((from, plain) -> Convolution.convertWeights(g, fusion, plain, from, false),
+                            (plain, to) -> Convolution.convertWeights(g, fusion, plain, to, true)));
         }
         laid.copyFrom(w);
         laid.refreshLayout();
@@ -190,7 +186,7 @@ public final class Conv {
     /** ∂L/∂input [N, C, H, W] from the output gradient (contiguous) and the weights (contiguous). */
     private static Tensor conv2dBackwardData(Convolution.Geometry g, Tensor grad, Tensor w) {
         ActivationLayouts l = Convolution.layouts(Convolution.Kind.BACKWARD_DATA, g, Convolution.Fusion.NONE);
-        Tensor dx = output(g.inputShape(), l.src(), l.srcBytes(), Conv.srcSide(l));
+        Tensor dx = srcOutput(g.inputShape(), l);
         Convolution.backwardData(g, input(grad, l.dst()), w.storageForReading(), w.offset(), operand(dx, l.src()));
         return dx;
     }
@@ -203,66 +199,6 @@ public final class Conv {
         Convolution.backwardWeights(g, input(x, l.src()), input(grad, l.dst()), dw.storage(), dw.offset(),
                 db == null ? null : db.storage(), db == null ? 0 : db.offset());
         return new Tensor[] {dw, db};
-    }
-
-    /**
-     * A contiguous tensor as a backend operand: its copy in {@code layout} when it holds one (no reorder),
-     * else its plain storage, only read.
-     */
-    static Operand input(Tensor t, MemorySegment layout) {
-        MemorySegment laid = layout == null ? null : t.layoutData(layout);
-        return laid != null ? Operand.laid(laid) : Operand.plain(t.storageForReading(), t.offset());
-    }
-
-    /**
-     * Whether ops hand their outputs on in the layout they computed them in; off, every output is
-     * converted to row-major at once (the behaviour the layout-keeping path is tested against).
-     */
-    static volatile boolean keepLayouts = true;
-
-    /**
-     * A new tensor for an op's output: made in {@code layout} (row-major storage written from it when
-     * first accessed) when there is one, else plain.
-     */
-    static Tensor output(long[] shape, MemorySegment layout, long bytes, LayoutConverter converter) {
-        return layout == null || !keepLayouts ? Tensor.empty(shape)
-                : Tensor.emptyInLayout(shape, layout, bytes, converter);
-    }
-
-    /** Conversions between a pass's dst layout and row-major. */
-    static LayoutConverter dstSide(ActivationLayouts l) {
-        return new LayoutConverter() {
-            @Override
-            public void toPlain(MemorySegment laid, MemorySegment plain) {
-                l.dstToPlain(laid, plain);
-            }
-
-            @Override
-            public void fromPlain(MemorySegment plain, MemorySegment laid) {
-                l.dstFromPlain(plain, laid);
-            }
-        };
-    }
-
-    /** Conversions between a pass's src layout and row-major. */
-    static LayoutConverter srcSide(ActivationLayouts l) {
-        return new LayoutConverter() {
-            @Override
-            public void toPlain(MemorySegment laid, MemorySegment plain) {
-                l.srcToPlain(laid, plain);
-            }
-
-            @Override
-            public void fromPlain(MemorySegment plain, MemorySegment laid) {
-                l.srcFromPlain(plain, laid);
-            }
-        };
-    }
-
-    /** The operand an op writes its output tensor through: its buffer in {@code layout}, or its storage. */
-    static Operand operand(Tensor out, MemorySegment layout) {
-        MemorySegment laid = layout == null ? null : out.layoutData(layout);
-        return laid != null ? Operand.laid(laid) : Operand.plain(out.storage(), out.offset());
     }
 
     /** Checks the tensors and hyper-parameters and returns the geometry; the messages give the numbers. */

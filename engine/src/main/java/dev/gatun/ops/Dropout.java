@@ -23,38 +23,41 @@ public final class Dropout {
             return x;
         }
         float[] v = x.toArray();
-        float[] mask = new float[v.length];
-        float keep = 1f / (1f - p);
-        // An element survives when its 24-bit uniform u (nextFloat's resolution) satisfies u >= p·2²⁴.
-        // The bits come from SplitMix64 seeded by one draw from rng: each 64-bit output gives two
-        // elements their uniforms, several times faster than a RandomGenerator call per element.
-        int threshold = (int) Math.ceil(p * (double) (1 << 24));
-        long state = rng.nextLong();
-        int i = 0;
-        for (; i + 1 < v.length; i += 2) {
-            state += 0x9E3779B97F4A7C15L;
-            long z = mix(state);
-            // branch-free: keep when u − threshold has no sign bit (a mispredicted branch per element
-            // would cost more than the random bits)
-            float m0 = keep * ((((int) (z >>> 40) - threshold) >>> 31) ^ 1);
-            float m1 = keep * ((((int) ((z >>> 16) & 0xFFFFFF) - threshold) >>> 31) ^ 1);
-            mask[i] = m0;
-            mask[i + 1] = m1;
-            v[i] *= m0;
-            v[i + 1] *= m1;
-        }
-        if (i < v.length) {
-            long z = mix(state + 0x9E3779B97F4A7C15L);
-            float m0 = keep * ((((int) (z >>> 40) - threshold) >>> 31) ^ 1);
-            mask[i] = m0;
-            v[i] *= m0;
-        }
+        float[] mask = mask(v.length, p, rng);
+        for (int i = 0; i < v.length; i++) v[i] *= mask[i];
         Tensor y = Tensor.fromArray(v, x.shape());
         return Autograd.record(y, "dropout", g -> {
             float[] dx = g.toArray();
             for (int k = 0; k < dx.length; k++) dx[k] *= mask[k];
             return new Tensor[] {Tensor.fromArray(dx, g.shape())};
         }, x);
+    }
+
+    /**
+     * An inverted-dropout mask of n elements: each 0 with probability p, else 1/(1 − p). An element
+     * survives when its 24-bit uniform u (nextFloat's resolution) satisfies u ≥ p·2²⁴. The bits come from
+     * SplitMix64 seeded by one draw from rng: each 64-bit output gives two elements their uniforms,
+     * several times faster than a RandomGenerator call per element.
+     */
+    static float[] mask(int n, float p, RandomGenerator rng) {
+        float[] mask = new float[n];
+        float keep = 1f / (1f - p);
+        int threshold = (int) Math.ceil(p * (double) (1 << 24));
+        long state = rng.nextLong();
+        int i = 0;
+        for (; i + 1 < n; i += 2) {
+            state += 0x9E3779B97F4A7C15L;
+            long z = mix(state);
+            // branch-free: keep when u − threshold has no sign bit (a mispredicted branch per element
+            // would cost more than the random bits)
+            mask[i] = keep * ((((int) (z >>> 40) - threshold) >>> 31) ^ 1);
+            mask[i + 1] = keep * ((((int) ((z >>> 16) & 0xFFFFFF) - threshold) >>> 31) ^ 1);
+        }
+        if (i < n) {
+            long z = mix(state + 0x9E3779B97F4A7C15L);
+            mask[i] = keep * ((((int) (z >>> 40) - threshold) >>> 31) ^ 1);
+        }
+        return mask;
     }
 
     /** SplitMix64's output function (Steele, Lea and Flood, 2014). */

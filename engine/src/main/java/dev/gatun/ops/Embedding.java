@@ -67,9 +67,9 @@ public final class Embedding {
         Tensor w = weight.contiguous();
         long[] outShape = Arrays.copyOf(shape, shape.length + 1);
         outShape[shape.length] = dim;
-        Tensor out = Tensor.zeros(outShape);
+        Tensor out = Tensor.empty(outShape);  // every row is copied in below
         long rowBytes = dim * Float.BYTES;
-        MemorySegment src = w.storage();
+        MemorySegment src = w.storageForReading();
         MemorySegment dst = out.storage();
         long base = w.offset() * Float.BYTES;
         for (int p = 0; p < idx.length; p++) {

@@ -1,5 +1,11 @@
 package dev.gatun.ops;
 
+import static dev.gatun.ops.BackendTensors.dstOutput;
+import static dev.gatun.ops.BackendTensors.input;
+import static dev.gatun.ops.BackendTensors.operand;
+import static dev.gatun.ops.BackendTensors.segment;
+import static dev.gatun.ops.BackendTensors.srcOutput;
+
 import dev.gatun.autograd.Autograd;
 import dev.gatun.backend.ActivationLayouts;
 import dev.gatun.backend.BatchNorm;
@@ -73,25 +79,27 @@ public final class Norm {
                 : new BatchNorm.Config(s[0], c, spatial, 1, eps, weight != null);
         Tensor in = x.contiguous();
         ActivationLayouts l = BatchNorm.layouts(config);
-        Tensor y = Conv.output(s, l.dst(), l.dstBytes(), Conv.dstSide(l));
+        Tensor y = dstOutput(s, l);
         MemorySegment scale = weight == null ? null : segment(weight.contiguous());
         MemorySegment shift = bias == null ? null : segment(bias.contiguous());
         if (useBatchStats) {
             Tensor mean = Tensor.empty(c);
             Tensor var = Tensor.empty(c);
-            BatchNorm.forwardTraining(config, Conv.input(in, l.src()), Conv.operand(y, l.dst()), scale, shift,
+            BatchNorm.forwardTraining(config, input(in, l.src()), operand(y, l.dst()), scale, shift,
                     mean.storage(), var.storage());
             if (runningMean != null && training) {
                 updateRunning(runningMean, mean.toArray(), momentum, 1);
                 updateRunning(runningVar, var.toArray(), momentum, perChannel / (double) (perChannel - 1));
             }
             return Autograd.record(y, "batchNorm", g -> {
-                Tensor dx = Conv.output(s, l.src(), l.srcBytes(), Conv.srcSide(l));
+                Tensor dx = srcOutput(s, l);
                 Tensor dGamma = weight == null ? null : Tensor.empty(c);
                 Tensor dBeta = bias == null ? null : Tensor.empty(c);
-                BatchNorm.backward(config, Conv.input(in, l.src()), mean.storage(), var.storage(),
-                        Conv.input(g.contiguous(), l.dst()), weight == null ? null : segment(weight.contiguous()),
-                        bias == null ? null : segment(bias.contiguous()), Conv.operand(dx, l.src()),
+                BatchNorm.backward(config, input(in, l.src()), mean.storage(), var.storage(),
+                        input(g.contiguous(), l.dst()),
+                        weight == null ? null : segment(weight.contiguous()),
+                        bias == null ? null : segment(bias.contiguous()),
+                        operand(dx, l.src()),
                         dGamma == null ? null : dGamma.storage(), dBeta == null ? null : dBeta.storage());
                 return new Tensor[] {dx, dGamma, dBeta};
             }, x, weight, bias);
@@ -99,7 +107,7 @@ public final class Norm {
         // Evaluation: fixed statistics, an affine map per channel.
         Tensor mean = runningMean.contiguous();
         Tensor var = runningVar.contiguous();
-        BatchNorm.forwardInference(config, Conv.input(in, l.src()), Conv.operand(y, l.dst()), scale, shift,
+        BatchNorm.forwardInference(config, input(in, l.src()), operand(y, l.dst()), scale, shift,
                 segment(mean), segment(var));
         float[] rm = mean.toArray();
         float[] rv = var.toArray();
@@ -262,9 +270,5 @@ public final class Norm {
             throw new IllegalArgumentException("layerNorm: " + name + " must be " + Arrays.toString(normalizedShape)
                     + ", got " + Arrays.toString(t.shape()));
         }
-    }
-
-    private static MemorySegment segment(Tensor t) {
-        return t.storage().asSlice(t.offset() * Float.BYTES, t.numel() * Float.BYTES);
     }
 }

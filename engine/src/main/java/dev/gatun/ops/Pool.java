@@ -1,5 +1,10 @@
 package dev.gatun.ops;
 
+import static dev.gatun.ops.BackendTensors.dstOutput;
+import static dev.gatun.ops.BackendTensors.input;
+import static dev.gatun.ops.BackendTensors.operand;
+import static dev.gatun.ops.BackendTensors.srcOutput;
+
 import dev.gatun.autograd.Autograd;
 import dev.gatun.backend.ActivationLayouts;
 import dev.gatun.backend.Pooling;
@@ -79,19 +84,19 @@ public final class Pool {
         // that way (from and to convolutions), with no reorder in between.
         ActivationLayouts l = Pooling.layouts(config);
         long[] outShape = {s[0], s[1], config.outH(), config.outW()};
-        Tensor out = Conv.output(outShape, l.dst(), l.dstBytes(), Conv.dstSide(l));
+        Tensor out = dstOutput(outShape, l);
         Tensor workspace = null;
         if (training && kind == Pooling.Kind.MAX) {
             // The argmax positions, kept for backward: raw bytes carried in a float tensor's storage.
             workspace = Tensor.empty((Pooling.workspaceBytes(config) + Float.BYTES - 1) / Float.BYTES);
         }
-        Pooling.forward(config, training, Conv.input(in, l.src()), Conv.operand(out, l.dst()),
+        Pooling.forward(config, training, input(in, l.src()), operand(out, l.dst()),
                 workspace == null ? null : workspace.storage());
         Tensor saved = workspace;
         return Autograd.record(out, op, g -> {
             Tensor gc = g.contiguous();
-            Tensor dx = Conv.output(s, l.src(), l.srcBytes(), Conv.srcSide(l));
-            Pooling.backward(config, Conv.input(gc, l.dst()), Conv.operand(dx, l.src()),
+            Tensor dx = srcOutput(s, l);
+            Pooling.backward(config, input(gc, l.dst()), operand(dx, l.src()),
                     saved == null ? null : saved.storage());
             return new Tensor[] {dx};
         }, x);

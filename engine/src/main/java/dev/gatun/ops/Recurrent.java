@@ -1,5 +1,7 @@
 package dev.gatun.ops;
 
+import static dev.gatun.ops.BackendTensors.segment;
+
 import dev.gatun.autograd.Autograd;
 import dev.gatun.backend.Rnn;
 import dev.gatun.tensor.Tensor;
@@ -103,8 +105,9 @@ public final class Recurrent {
         long ny = s.outputElements();
         long ns = s.stateElements();
         int states = cell.hasCellState() ? 2 : 1;
-        Tensor packed = Tensor.zeros(ny + states * ns); // [output | h | c]
-        Tensor workspace = training ? Tensor.zeros((Rnn.workspaceBytes(s) + Float.BYTES - 1) / Float.BYTES) : null;
+        // The primitive writes every element of both: no zero fill.
+        Tensor packed = Tensor.empty(ny + states * ns); // [output | h | c]
+        Tensor workspace = training ? Tensor.empty((Rnn.workspaceBytes(s) + Float.BYTES - 1) / Float.BYTES) : null;
         MemorySegment p = segment(packed);
         MemorySegment y = p.asSlice(0, ny * Float.BYTES);
         MemorySegment hT = p.asSlice(ny * Float.BYTES, ns * Float.BYTES);
@@ -135,19 +138,20 @@ public final class Recurrent {
         MemorySegment dy = g.asSlice(0, ny * Float.BYTES);
         MemorySegment dhT = g.asSlice(ny * Float.BYTES, ns * Float.BYTES);
         MemorySegment dcT = cT != null ? g.asSlice((ny + ns) * Float.BYTES, ns * Float.BYTES) : null;
-        // Every gradient the primitive computes needs a buffer; only wanted ones are returned.
-        Tensor dx = Tensor.zeros(in[0].shape());
-        Tensor dh0 = in[1] == null ? null : Tensor.zeros(in[1].shape());
-        Tensor dc0 = in[2] == null ? null : Tensor.zeros(in[2].shape());
+        // Every gradient the primitive computes needs a buffer (it writes all of each); only wanted ones
+        // are returned.
+        Tensor dx = Tensor.empty(in[0].shape());
+        Tensor dh0 = in[1] == null ? null : Tensor.empty(in[1].shape());
+        Tensor dc0 = in[2] == null ? null : Tensor.empty(in[2].shape());
         int d = s.directions();
         long[] wiShape = in[3].shape();
         long[] whShape = in[4].shape();
         boolean bias = in[5] != null;
         // All directions' gradients in one buffer each, [D, ...]; direction k's is a view.
-        Tensor dwi = Tensor.zeros(d, wiShape[0], wiShape[1]);
-        Tensor dwh = Tensor.zeros(d, whShape[0], whShape[1]);
-        Tensor dbi = bias ? Tensor.zeros(d, wiShape[0]) : null;
-        Tensor dbh = bias ? Tensor.zeros(d, wiShape[0]) : null;
+        Tensor dwi = Tensor.empty(d, wiShape[0], wiShape[1]);
+        Tensor dwh = Tensor.empty(d, whShape[0], whShape[1]);
+        Tensor dbi = bias ? Tensor.empty(d, wiShape[0]) : null;
+        Tensor dbh = bias ? Tensor.empty(d, wiShape[0]) : null;
         Rnn.backward(s, w, segment(in[0]), segment(in[1]), segment(in[2]), y, hT, cT, segment(workspace), dy, dhT, dcT,
                 segment(dx), segment(dh0), segment(dc0),
                 new Rnn.Weights(segment(dwi), segment(dwh), segment(dbi), segment(dbh)));
@@ -179,7 +183,7 @@ public final class Recurrent {
         for (int kind = 0; kind < 4; kind++) {
             Tensor a = in[3 + kind];
             if (a == null) continue;
-            Tensor both = Tensor.zeros(2 * a.numel());
+            Tensor both = Tensor.empty(2 * a.numel());
             MemorySegment seg = segment(both);
             long bytes = a.numel() * Float.BYTES;
             MemorySegment.copy(segment(a), 0, seg, 0, bytes);
@@ -187,15 +191,6 @@ public final class Recurrent {
             joined[kind] = seg;
         }
         return new Rnn.Weights(joined[0], joined[1], joined[2], joined[3]);
-    }
-
-    /** The contiguous elements of t as a segment (null for null). */
-    private static MemorySegment segment(Tensor t) {
-        if (t == null) {
-            return null;
-        }
-        t.checkAlive();
-        return t.storage().asSlice(t.offset() * Float.BYTES, t.numel() * Float.BYTES);
     }
 
     /**

@@ -51,7 +51,7 @@ abstract sealed class AdamFamily extends Optimizer permits Adam, AdamW {
 
     @Override
     protected final void update(int index, Tensor parameter, Tensor gradient) {
-                long size = parameter.numel();
+        long size = parameter.numel();
         if (gradient.numel() != size) {
             throw new IllegalArgumentException("gradient of " + gradient.numel() + " elements for a parameter of " + size);
         }

@@ -256,13 +256,8 @@ public final class Tensor implements AutoCloseable {
      * and the caller uses {@link #storage()}.
      */
     public MemorySegment layoutData(Object layout) {
-        checkAlive();
-        Laid l = laid;
-        if (l == null || !l.valid || !l.layout.equals(layout) || offset != 0 || !Arrays.equals(shape, l.shape)
-                || !isContiguous()) {
-            return null;
-        }
-        return l.data;
+        Laid l = currentLaid();
+        return l != null && l.layout.equals(layout) ? l.data : null;
     }
 
     /**
@@ -270,12 +265,18 @@ public final class Tensor implements AutoCloseable {
      * {@link #layoutData}), or null when there is none for the whole of this tensor.
      */
     public Object layout() {
+        Laid l = currentLaid();
+        return l == null ? null : l.layout;
+    }
+
+    /** The backend-layout copy if it is current and this tensor is the whole of it, else null. */
+    private Laid currentLaid() {
         checkAlive();
         Laid l = laid;
         if (l == null || !l.valid || offset != 0 || !Arrays.equals(shape, l.shape) || !isContiguous()) {
             return null;
         }
-        return l.layout;
+        return l;
     }
 
     /**

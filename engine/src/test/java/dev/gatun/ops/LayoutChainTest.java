@@ -51,8 +51,8 @@ class LayoutChainTest {
 
     /** Output and every gradient, with layouts kept or converted at once. */
     private static List<float[]> run(boolean keep) {
-        boolean before = Conv.keepLayouts;
-        Conv.keepLayouts = keep;
+        boolean before = BackendTensors.keepLayouts;
+        BackendTensors.keepLayouts = keep;
         try (Scope params = Scope.detached(); Scope step = Scope.open()) {
             List<Tensor> p = parameters(params);
             Tensor x = Tensor.randn(80, 4, 3, 16, 16).requiresGrad(true);
@@ -65,7 +65,7 @@ class LayoutChainTest {
             for (Tensor t : p) out.add(t.grad().toArray());
             return out;
         } finally {
-            Conv.keepLayouts = before;
+            BackendTensors.keepLayouts = before;
         }
     }
 

@@ -1,0 +1,65 @@
+package dev.gatun.ops;
+
+import dev.gatun.backend.ActivationLayouts;
+import dev.gatun.backend.Operand;
+import dev.gatun.tensor.LayoutConverter;
+import dev.gatun.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * How the ops hand tensors to backend calls and take their results back: inputs read from the
+ * blocked copy a tensor holds when it is in the layout the primitive wants, outputs made in that
+ * layout (see {@link Tensor#emptyInLayout}), and plain regions otherwise.
+ */
+final class BackendTensors {
+
+    private BackendTensors() {}
+
+    /**
+     * Whether ops hand their outputs on in the layout they computed them in; off, every output is
+     * converted to row-major at once (the behaviour the layout-keeping path is tested against).
+     */
+    static volatile boolean keepLayouts = true;
+
+    /**
+     * A contiguous tensor as a backend operand: its copy in {@code layout} when it holds one (no reorder),
+     * else its plain storage, only read.
+     */
+    static Operand input(Tensor t, MemorySegment layout) {
+        MemorySegment laid = layout == null ? null : t.layoutData(layout);
+        return laid != null ? Operand.laid(laid) : Operand.plain(t.storageForReading(), t.offset());
+    }
+
+    /** The operand an op writes its output tensor through: its buffer in {@code layout}, or its storage. */
+    static Operand operand(Tensor out, MemorySegment layout) {
+        MemorySegment laid = layout == null ? null : out.layoutData(layout);
+        return laid != null ? Operand.laid(laid) : Operand.plain(out.storage(), out.offset());
+    }
+
+    /**
+     * A new tensor for a pass's dst-like output: made in the pass's dst layout (row-major storage written
+     * from it when first accessed) when there is one, else plain.
+     */
+    static Tensor dstOutput(long[] shape, ActivationLayouts l) {
+        return output(shape, l.dst(), l.dstBytes(), LayoutConverter.of(l::dstToPlain, l::dstFromPlain));
+    }
+
+    /** As {@link #dstOutput}, for a src-like output (a gradient with respect to the pass's input). */
+    static Tensor srcOutput(long[] shape, ActivationLayouts l) {
+        return output(shape, l.src(), l.srcBytes(), LayoutConverter.of(l::srcToPlain, l::srcFromPlain));
+    }
+
+    private static Tensor output(long[] shape, MemorySegment layout, long bytes, LayoutConverter converter) {
+        return layout == null || !keepLayouts ? Tensor.empty(shape)
+                : Tensor.emptyInLayout(shape, layout, bytes, converter);
+    }
+
+    /** The contiguous elements of t as a segment for a backend call (null for null). */
+    static MemorySegment segment(Tensor t) {
+        if (t == null) {
+            return null;
+        }
+        t.checkAlive();
+        return t.storage().asSlice(t.offset() * Float.BYTES, t.numel() * Float.BYTES);
+    }
+}
