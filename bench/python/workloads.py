@@ -159,9 +159,12 @@ def run_regression(args):
     model = factory()
     model.load_state_dict({k: v for k, v in init.items() if k not in ("x", "y")}, strict=True)
     x, y = init["x"], init["y"]
-    optimizer = optimizer_factory(model.parameters())
-    loss_fn = nn.MSELoss()
+    step = training_step(model, optimizer_factory(model.parameters()), nn.MSELoss(), x, y)
+    report(args, model, step, lambda: count_flops(model, x, True))
 
+
+def training_step(model, optimizer, loss_fn, x, y):
+    """One training step (zero grads, forward, loss, backward, optimizer step) returning the loss before it."""
     def step():
         optimizer.zero_grad()
         loss = loss_fn(model(x), y)
@@ -169,7 +172,11 @@ def run_regression(args):
         loss.backward()
         optimizer.step()
         return value
+    return step
 
+
+def report(args, model, step, count_flops):
+    """Prints the row's JSON: the first two losses with dropout off (--check), else the timed steps."""
     result = {"system": "pytorch", "workload": args.workload, "threads": args.threads}
     if args.check:
         for m in model.modules():
@@ -180,7 +187,7 @@ def run_regression(args):
         result["losses"] = [step(), step()]
     else:
         result.update(time_steps(step, args))
-    result["flops"] = count_flops(model, x, True)
+    result["flops"] = count_flops()
     result["rss_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(json.dumps(result))
 
@@ -295,17 +302,8 @@ def main():
     x = init["x"]
     train = classes is not None
     if train:
-        y = init["y"].long()
-        optimizer = optimizer_factory(model.parameters())
-        loss_fn = nn.CrossEntropyLoss()
-
-        def step():
-            optimizer.zero_grad()
-            loss = loss_fn(model(x), y)
-            value = loss.item()
-            loss.backward()
-            optimizer.step()
-            return value
+        step = training_step(model, optimizer_factory(model.parameters()), nn.CrossEntropyLoss(), x,
+                             init["y"].long())
     else:
         model.eval()
 
@@ -313,28 +311,7 @@ def main():
             with torch.no_grad():
                 return model(x).sum().item()
 
-    result = {"system": "pytorch", "workload": args.workload, "threads": args.threads}
-    if args.check:
-        for m in model.modules():
-            if isinstance(m, nn.Dropout):
-                m.eval()
-        result["losses"] = [step(), step()]
-    else:
-        end = time.perf_counter() + args.warmup_seconds
-        warm = 0
-        while warm < 5 or time.perf_counter() < end:
-            step()
-            warm += 1
-        ms = []
-        for _ in range(args.steps):
-            t0 = time.perf_counter()
-            step()
-            ms.append((time.perf_counter() - t0) * 1e3)
-        result["ms"] = ms
-        result["warmup_steps"] = warm
-    result["flops"] = flops(model, x, train)
-    result["rss_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print(json.dumps(result))
+    report(args, model, step, lambda: flops(model, x, train))
 
 
 if __name__ == "__main__":

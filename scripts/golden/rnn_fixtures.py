@@ -32,11 +32,9 @@ def values(t):
     return [float(v) for v in t.detach().reshape(-1).tolist()]
 
 
-def case(name, module, lstm, g):
-    d = 2 if module.bidirectional else 1
-    x = torch.randn(T, N, I, generator=g).requires_grad_(True)
-    h0 = (torch.randn(d, N, H, generator=g) * 0.5).requires_grad_(True)
-    c0 = (torch.randn(d, N, H, generator=g) * 0.5).requires_grad_(True) if lstm else None
+def run(module, x, h0, c0, lstm, g):
+    """Forward and backward of L = Σ output·R_y + Σ h·R_h (+ Σ c·R_c) with fixed random R: the record of x,
+    the states, the results, the R and the gradients of x and the initial states."""
     if lstm:
         y, (h, c) = module(x, (h0, c0))
     else:
@@ -50,11 +48,7 @@ def case(name, module, lstm, g):
         rc = torch.randn(c.shape, generator=g)
         loss = loss + (c * rc).sum()
     loss.backward()
-    params = dict(module.named_parameters())
-    out = {
-        "name": name,
-        "sizes": [T, N, I, H],
-        "directions": d,
+    return {
         "input": values(x),
         "h0": values(h0),
         "c0": values(c0) if lstm else None,
@@ -68,6 +62,21 @@ def case(name, module, lstm, g):
         "h0_grad": values(h0.grad),
         "c0_grad": values(c0.grad) if lstm else None,
     }
+
+
+def inputs(x_shape, states, lstm, g):
+    """A random input of the given shape and initial states [states, N, H] (c0 for the LSTM only)."""
+    x = torch.randn(*x_shape, generator=g).requires_grad_(True)
+    h0 = (torch.randn(states, N, H, generator=g) * 0.5).requires_grad_(True)
+    c0 = (torch.randn(states, N, H, generator=g) * 0.5).requires_grad_(True) if lstm else None
+    return x, h0, c0
+
+
+def case(name, module, lstm, g):
+    d = 2 if module.bidirectional else 1
+    x, h0, c0 = inputs((T, N, I), d, lstm, g)
+    out = {"name": name, "sizes": [T, N, I, H], "directions": d, **run(module, x, h0, c0, lstm, g)}
+    params = dict(module.named_parameters())
     for p in PARAMS + ([q + "_reverse" for q in PARAMS] if d == 2 else []):
         out[p] = values(params[p])
         out[p + "_grad"] = values(params[p].grad)
@@ -76,40 +85,11 @@ def case(name, module, lstm, g):
 
 def stacked(name, module, lstm, g):
     """A two-layer bidirectional module with batch_first=True: every parameter by name with its gradient."""
-    d = 2
-    x = torch.randn(N, T, I, generator=g).requires_grad_(True)
-    h0 = (torch.randn(2 * d, N, H, generator=g) * 0.5).requires_grad_(True)
-    c0 = (torch.randn(2 * d, N, H, generator=g) * 0.5).requires_grad_(True) if lstm else None
-    if lstm:
-        y, (h, c) = module(x, (h0, c0))
-    else:
-        y, h = module(x, h0)
-        c = None
-    ry = torch.randn(y.shape, generator=g)
-    rh = torch.randn(h.shape, generator=g)
-    loss = (y * ry).sum() + (h * rh).sum()
-    if lstm:
-        rc = torch.randn(c.shape, generator=g)
-        loss = loss + (c * rc).sum()
-    loss.backward()
-    return {
-        "name": name,
-        "sizes": [T, N, I, H],
-        "input": values(x),
-        "h0": values(h0),
-        "c0": values(c0) if lstm else None,
-        "output": values(y),
-        "h": values(h),
-        "c": values(c) if lstm else None,
-        "output_grad": values(ry),
-        "h_grad": values(rh),
-        "c_grad": values(rc) if lstm else None,
-        "input_grad": values(x.grad),
-        "h0_grad": values(h0.grad),
-        "c0_grad": values(c0.grad) if lstm else None,
-        "parameters": {k: values(v) for k, v in module.named_parameters()},
-        "parameter_grads": {k: values(v.grad) for k, v in module.named_parameters()},
-    }
+    x, h0, c0 = inputs((N, T, I), 2 * 2, lstm, g)
+    out = {"name": name, "sizes": [T, N, I, H], **run(module, x, h0, c0, lstm, g)}
+    out["parameters"] = {k: values(v) for k, v in module.named_parameters()}
+    out["parameter_grads"] = {k: values(v.grad) for k, v in module.named_parameters()}
+    return out
 
 
 def main():

@@ -55,14 +55,7 @@ final class RegressionWorkload implements Workload {
 
     @Override
     public float step() {
-        try (Scope step = Scope.open()) {
-            optimizer.zeroGrad();
-            Tensor loss = Loss.mse(model.forward(x), y);
-            float value = loss.item();
-            loss.backward();
-            optimizer.step();
-            return value;
-        }
+        return Workload.trainStep(optimizer, () -> Loss.mse(model.forward(x), y));
     }
 
     @Override

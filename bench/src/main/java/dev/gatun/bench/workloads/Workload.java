@@ -7,6 +7,7 @@ import dev.gatun.ops.Reduce;
 import dev.gatun.optim.Optimizer;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
+import java.util.function.Supplier;
 
 /**
  * One row of the comparison with PyTorch (shared/WORKLOADS.md): a model, a fixed mini-batch and what
@@ -31,18 +32,26 @@ public interface Workload extends AutoCloseable {
     void close();
 
     /**
-     * One training step (zero grads, forward, cross-entropy, backward, optimizer step) in its own scope;
-     * returns the loss before the update.
+     * One training step (zero grads, forward and loss as {@code loss} computes them, backward, optimizer
+     * step) in its own scope; returns the loss before the update.
      */
-    static float trainStep(Module model, Optimizer optimizer, Tensor x, int[] y) {
+    static float trainStep(Optimizer optimizer, Supplier<Tensor> loss) {
         try (Scope step = Scope.open()) {
             optimizer.zeroGrad();
-            Tensor loss = Loss.crossEntropy(model.forward(x), y);
-            float value = loss.item();
-            loss.backward();
+            Tensor value = loss.get();
+            float v = value.item();
+            value.backward();
             optimizer.step();
-            return value;
+            return v;
         }
+    }
+
+    /**
+     * One training step with cross-entropy against class labels (zero grads, forward, loss, backward,
+     * optimizer step) in its own scope; returns the loss before the update.
+     */
+    static float trainStep(Module model, Optimizer optimizer, Tensor x, int[] y) {
+        return trainStep(optimizer, () -> Loss.crossEntropy(model.forward(x), y));
     }
 
     /** One forward pass without recording, in its own scope; returns the sum of the outputs. */
