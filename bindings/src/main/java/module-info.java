@@ -4,4 +4,5 @@ module dev.gatun.bindings {
     exports dev.gatun.bindings.openblas;
     exports dev.gatun.bindings.dnnl;
     exports dev.gatun.bindings.omp;
+    exports dev.gatun.bindings.kernels;
 }

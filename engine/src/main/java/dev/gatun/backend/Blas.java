@@ -1,13 +1,21 @@
 package dev.gatun.backend;
 
+import dev.gatun.bindings.dnnl.Dnnl;
 import dev.gatun.bindings.openblas.OpenBlas;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
- * Guarded single-precision BLAS over OpenBLAS. Matrices are row-major; every offset and leading
- * dimension is counted in floats from the start of its segment. Each call checks, in Java, that the
+ * Guarded single-precision BLAS: matrix products on oneDNN's {@code dnnl_sgemm}, the rest on OpenBLAS.
+ * oneDNN's JIT-compiled AVX2 GEMM, on the same OpenMP threads as its other primitives, took 0.78 of
+ * OpenBLAS 0.3.21's time over the products of the MLP and LeNet layers at 2 threads and 0.91 at one,
+ * though OpenBLAS wins a few shapes ({@code bench/results/gemm.md}); system property
+ * {@code gatun.gemm=openblas}, or {@link #setGemmLibrary}, sends products to OpenBLAS instead.
+ *
+ * <p>Matrices are row-major; every offset and leading dimension is counted in floats from the start of
+ * its segment. Each call checks, in Java, that the
  * region BLAS will read or write lies inside its segment, that leading dimensions are legal and that
  * the output does not overlap an input, so a bad argument is an {@link IllegalArgumentException} and
  * never a stray native write.
@@ -15,6 +23,8 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 public final class Blas {
 
     private static final long FLOAT_BYTES = Float.BYTES;
+
+    private static volatile boolean gemmOnOneDnn = parseGemmLibrary(System.getProperty("gatun.gemm", "onednn"));
 
     /**
      * Products of fewer multiply-adds than this run on the calling thread alone. OpenBLAS 0.3.21 splits
@@ -55,6 +65,17 @@ public final class Blas {
         checkNoOverlap("C", c, cOffset, cExtent, "A", a, aOffset, aExtent);
         checkNoOverlap("C", c, cOffset, cExtent, "B", b, bOffset, bExtent);
         NativeLibraries.load();
+        if (gemmOnOneDnn) {
+            if (k == 0) { // dnnl_sgemm leaves C as it is; the product is empty, so C = beta · C
+                scaleRows(m, n, beta, c, cOffset, ldc);
+                return;
+            }
+            Threads.applyToCurrentThread();
+            OneDnn.check(Dnnl.dnnl_sgemm(transA ? (byte) 'T' : (byte) 'N', transB ? (byte) 'T' : (byte) 'N',
+                    m, n, k, alpha, slice(a, aOffset), lda, slice(b, bOffset), ldb, beta, slice(c, cOffset), ldc),
+                    "dnnl_sgemm");
+            return;
+        }
         int threads = Threads.get();
         boolean alone = threads > 1 && (long) m * n * k < SINGLE_THREAD_MACS && CALLS.writeLock().tryLock();
         Lock held = alone ? CALLS.writeLock() : CALLS.readLock();
@@ -75,6 +96,38 @@ public final class Blas {
             }
             held.unlock();
         }
+    }
+
+    private static boolean parseGemmLibrary(String library) {
+        String v = library == null ? "" : library.trim();
+        return switch (v) {
+            case "onednn" -> true;
+            case "openblas" -> false;
+            default -> throw new IllegalArgumentException("the GEMM library (gatun.gemm) must be onednn or openblas, got '" + v + "'");
+        };
+    }
+
+    private static void scaleRows(int m, int n, float beta, MemorySegment c, long cOffset, int ldc) {
+        for (int i = 0; i < m; i++) {
+            MemorySegment row = c.asSlice((cOffset + (long) i * ldc) * FLOAT_BYTES, n * FLOAT_BYTES);
+            if (beta == 0f) {
+                row.fill((byte) 0);
+            } else if (beta != 1f) {
+                for (long j = 0; j < n; j++) {
+                    row.setAtIndex(ValueLayout.JAVA_FLOAT, j, beta * row.getAtIndex(ValueLayout.JAVA_FLOAT, j));
+                }
+            }
+        }
+    }
+
+    /** Which library {@link #sgemm} calls: {@code onednn} or {@code openblas}. */
+    public static String gemmLibrary() {
+        return gemmOnOneDnn ? "onednn" : "openblas";
+    }
+
+    /** Sends matrix products to {@code onednn} or {@code openblas} from now on. */
+    public static void setGemmLibrary(String library) {
+        gemmOnOneDnn = parseGemmLibrary(library);
     }
 
     /** {@code y = alpha · op(A) · x + beta · y}, A stored m×n row-major; op(A) is A or Aᵀ. */

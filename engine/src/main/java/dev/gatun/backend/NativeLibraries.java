@@ -5,8 +5,12 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
+import dev.gatun.bindings.kernels.GatunKernels;
+import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -17,7 +21,9 @@ import java.util.Locale;
  * package that provides it instead of a linkage error from deep inside a binding class.
  *
  * <p>Load order matters: libgomp first (after {@code OMP_NUM_THREADS} is fixed from the thread
- * setting, because libgomp reads it once when it is loaded), then OpenBLAS, then oneDNN.
+ * setting, because libgomp reads it once when it is loaded), then OpenBLAS, then oneDNN, then gatun's
+ * own kernels ({@code libgatun_kernels.so}, built from {@code native/kernels} into the engine jar and
+ * copied from there to a temporary file, since the loader needs a file).
  *
  * <p>Which OpenBLAS: Debian ships a pthread build ({@code libopenblas0-pthread}) and an OpenMP build
  * ({@code libopenblas0-openmp}). The OpenMP build shares libgomp's thread pool with oneDNN, so GEMM
@@ -52,7 +58,10 @@ public final class NativeLibraries {
     }
 
     /** Where each library was loaded from; filled once by {@link #load()}. */
-    public record Loaded(Path gomp, Path openblas, Path dnnl, String openblasVariant) {}
+    public record Loaded(Path gomp, Path openblas, Path dnnl, String openblasVariant, Path kernels) {}
+
+    /** Where the engine jar (or class directory) holds gatun's kernels library. */
+    static final String KERNELS_RESOURCE = "native/libgatun_kernels.so";
 
     private static volatile Loaded loaded;
     private static volatile RuntimeException failure;
@@ -117,8 +126,36 @@ public final class NativeLibraries {
             variant = describeVariant(openblas);
         }
         Path dnnl = loadFirst(Library.DNNL, candidates(Library.DNNL.soname()));
+        Path kernels = loadKernels();
         Threads.applyToOpenBlas();
-        return new Loaded(gomp, openblas, dnnl, variant);
+        return new Loaded(gomp, openblas, dnnl, variant, kernels);
+    }
+
+    private static Path loadKernels() {
+        Path file;
+        try (InputStream in = NativeLibraries.class.getResourceAsStream(KERNELS_RESOURCE)) {
+            if (in == null) {
+                throw new NativeLibraryException("libgatun_kernels.so is missing from the engine's resources ("
+                        + KERNELS_RESOURCE + " next to " + NativeLibraries.class.getName()
+                        + "); the Maven build compiles it with scripts/build-kernels, which needs gcc", null);
+            }
+            file = Files.createTempFile("libgatun_kernels", ".so");
+            file.toFile().deleteOnExit();
+            Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new NativeLibraryException("could not copy libgatun_kernels.so to a temporary file: " + e.getMessage(), e);
+        }
+        try {
+            System.load(file.toAbsolutePath().toString());
+        } catch (UnsatisfiedLinkError e) {
+            throw new NativeLibraryException("libgatun_kernels.so did not load: " + e.getMessage(), e);
+        }
+        int version = GatunKernels.gatun_kernels_version();
+        if (version != GatunKernels.GATUN_KERNELS_VERSION()) {
+            throw new NativeLibraryException("libgatun_kernels.so is version " + version + ", the bindings expect "
+                    + GatunKernels.GATUN_KERNELS_VERSION() + "; rebuild the engine", null);
+        }
+        return file;
     }
 
     private static String describeVariant(Path openblas) {

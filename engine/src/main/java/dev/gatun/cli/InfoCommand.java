@@ -30,6 +30,8 @@ final class InfoCommand implements Callable<Integer> {
         out.printf("openblas build   %s (%s)%n", libs.openblasVariant(), libs.openblas());
         out.printf("openblas threads %d%n", Threads.openblasThreads());
         out.printf("onednn           %s (%s)%n", OneDnn.version(), libs.dnnl());
+        out.printf("matrix products  %s%n", Blas.gemmLibrary());
+        out.printf("gatun kernels    %s%n", libs.kernels());
         out.printf("onednn cpu isa   %s%n", OneDnn.effectiveCpuIsa());
         out.printf("openmp threads   %d (%s)%n", Threads.ompMaxThreads(), libs.gomp());
         out.printf("gatun.threads    %d%n", Threads.get());

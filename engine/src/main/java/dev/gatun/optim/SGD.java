@@ -1,5 +1,6 @@
 package dev.gatun.optim;
 
+import dev.gatun.backend.Updates;
 import dev.gatun.tensor.Tensor;
 import java.util.List;
 
@@ -91,35 +92,15 @@ public final class SGD extends Optimizer {
 
     @Override
     protected void update(int index, Tensor parameter, Tensor gradient) {
-        float lr = (float) learningRate();
-        float wd = (float) options.weightDecay();
-        if (options.momentum() == 0) {
-            updateInChunks(parameter, gradient, (p, g, state, n) -> {
-                for (int i = 0; i < n; i++) {
-                    float pv = p[i];
-                    float gv = g[i] + wd * pv;
-                    p[i] = pv - lr * gv;
-                }
-            });
-            return;
-        }
-        boolean first = buffers[index] == null;
-        if (first) {
+        boolean first = false;
+        if (options.momentum() != 0 && buffers[index] == null) {
             buffers[index] = newState(parameter);
+            first = true;
         }
-        float mu = (float) options.momentum();
-        float damp = (float) (1 - options.dampening());
-        boolean nesterov = options.nesterov();
-        updateInChunks(parameter, gradient, (p, g, state, n) -> {
-            float[] b = state[0];
-            for (int i = 0; i < n; i++) {
-                float pv = p[i];
-                float gv = g[i] + wd * pv;
-                float bv = first ? gv : mu * b[i] + damp * gv;
-                b[i] = bv;
-                float step = nesterov ? gv + mu * bv : bv;
-                p[i] = pv - lr * step;
-            }
-        }, buffers[index]);
+        Tensor buffer = buffers[index];
+        Updates.sgd(parameter.storage(), parameter.offset(), gradient.storageForReading(), gradient.offset(),
+                buffer == null ? null : buffer.storage(), parameter.numel(), (float) learningRate(),
+                (float) options.weightDecay(), (float) options.momentum(), (float) (1 - options.dampening()), first,
+                options.nesterov());
     }
 }

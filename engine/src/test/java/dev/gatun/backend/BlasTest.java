@@ -16,6 +16,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The guards in front of every BLAS call: nothing out of bounds, overlapping or malformed gets through. */
 class BlasTest {
@@ -24,8 +26,24 @@ class BlasTest {
         return arena.allocateFrom(ValueLayout.JAVA_FLOAT, v);
     }
 
-    @Test
-    void sgemmComputesWithOffsetsAndLeadingDimensions() {
+    /** Runs {@code body} with matrix products sent to {@code library}, restoring the setting after. */
+    private static void withGemm(String library, Runnable body) {
+        String before = Blas.gemmLibrary();
+        Blas.setGemmLibrary(library);
+        try {
+            body.run();
+        } finally {
+            Blas.setGemmLibrary(before);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"onednn", "openblas"})
+    void sgemmComputesWithOffsetsAndLeadingDimensions(String library) {
+        withGemm(library, BlasTest::offsetsAndLeadingDimensions);
+    }
+
+    private static void offsetsAndLeadingDimensions() {
         try (Arena arena = Arena.ofConfined()) {
             // A = [[1,2],[3,4]] stored with ld 3 after one float of padding; B = I·2; C gets A·B.
             MemorySegment a = floats(arena, 9, 1, 2, 9, 3, 4, 9);
@@ -46,6 +64,70 @@ class BlasTest {
         }
     }
 
+    /**
+     * Every transpose combination, with beta 0 and 1, leading dimensions wider than the rows, odd sizes
+     * and an empty inner dimension, against a double-precision product, on both libraries.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"onednn", "openblas"})
+    void sgemmMatchesAReferenceProductForEveryTransposeAndBeta(String library) {
+        withGemm(library, () -> {
+            Random r = new Random(11);
+            int[][] shapes = {{1, 1, 1}, {3, 5, 7}, {17, 9, 33}, {128, 10, 256}, {4, 6, 0}};
+            for (int[] s : shapes) {
+                int m = s[0], n = s[1], k = s[2];
+                for (int variant = 0; variant < 8; variant++) {
+                    boolean ta = (variant & 1) != 0, tb = (variant & 2) != 0;
+                    float beta = (variant & 4) != 0 ? 1f : 0f;
+                    float[] a = new float[m * k], b = new float[k * n], c0 = new float[m * n];
+                    for (int i = 0; i < a.length; i++) a[i] = r.nextFloat() - 0.5f;
+                    for (int i = 0; i < b.length; i++) b[i] = r.nextFloat() - 0.5f;
+                    for (int i = 0; i < c0.length; i++) c0[i] = r.nextFloat() - 0.5f;
+                    float[] want = product(a, b, m, n, k);
+                    for (int i = 0; i < want.length; i++) want[i] = 0.5f * want[i] + beta * c0[i];
+                    // Stored with two floats of padding per row: A as m×k or k×m, B as k×n or n×k.
+                    int lda = (ta ? m : k) + 2, ldb = (tb ? k : n) + 2, ldc = n + 2;
+                    float[] as = padded(ta ? transpose(a, m, k) : a, ta ? k : m, ta ? m : k, lda);
+                    float[] bs = padded(tb ? transpose(b, k, n) : b, tb ? n : k, tb ? k : n, ldb);
+                    try (Arena arena = Arena.ofConfined()) {
+                        MemorySegment c = floats(arena, padded(c0, m, n, ldc));
+                        Blas.sgemm(ta, tb, m, n, k, 0.5f, floats(arena, as), 0, lda, floats(arena, bs), 0, ldb, beta,
+                                c, 0, ldc);
+                        float[] got = c.toArray(ValueLayout.JAVA_FLOAT);
+                        for (int i = 0; i < m; i++) {
+                            for (int j = 0; j < n; j++) {
+                                assertEquals(want[i * n + j], got[i * ldc + j], 1e-4f,
+                                        library + " " + m + "x" + n + "x" + k + " ta=" + ta + " tb=" + tb + " beta=" + beta);
+                            }
+                            assertEquals(0f, got[i * ldc + n], "padding untouched");
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    private static float[] transpose(float[] x, int rows, int cols) {
+        float[] t = new float[x.length];
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < cols; j++) t[j * rows + i] = x[i * cols + j];
+        }
+        return t;
+    }
+
+    private static float[] padded(float[] x, int rows, int cols, int ld) {
+        float[] p = new float[Math.max(1, rows * ld)];
+        for (int i = 0; i < rows; i++) System.arraycopy(x, i * cols, p, i * ld, cols);
+        return p;
+    }
+
+    @Test
+    void anUnknownGemmLibraryIsRejected() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Blas.setGemmLibrary("mkl"));
+        assertTrue(e.getMessage().contains("mkl"), e.getMessage());
+        assertEquals("onednn", Blas.gemmLibrary());
+    }
+
     /** A·B for row-major m×k and k×n arrays, in double. */
     private static float[] product(float[] a, float[] b, int m, int n, int k) {
         float[] c = new float[m * n];
@@ -60,12 +142,15 @@ class BlasTest {
     }
 
     /**
-     * Small products run single-threaded by lowering OpenBLAS's global thread count for the call:
-     * the count comes back afterwards, and products from several Java threads at once, small and
-     * large, all stay correct.
+     * Products from several Java threads at once, small and large, all stay correct on both libraries.
+     * On OpenBLAS, small products run single-threaded by lowering its global thread count for the call,
+     * and the count comes back afterwards.
      */
-    @Test
-    void smallProductsOnOneThreadLeaveTheSettingAndOtherCallsAlone() throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"onednn", "openblas"})
+    void concurrentProductsStayCorrectAndLeaveTheThreadSettingAlone(String library) throws Exception {
+        String beforeLibrary = Blas.gemmLibrary();
+        Blas.setGemmLibrary(library);
         int before = Threads.get();
         Threads.set(2);
         try {
@@ -104,6 +189,7 @@ class BlasTest {
             assertEquals(2, Threads.openblasThreads(), "the thread setting is back");
         } finally {
             Threads.set(before);
+            Blas.setGemmLibrary(beforeLibrary);
         }
     }
 

@@ -31,6 +31,8 @@ class GatunTest {
         assertTrue(r.out().contains("onednn           2."), r.out());
         assertTrue(r.out().contains("onednn cpu isa"), r.out());
         assertTrue(r.out().contains("gatun.threads"), r.out());
+        assertTrue(r.out().contains("matrix products  onednn"), r.out());
+        assertTrue(r.out().contains("gatun kernels    /"), r.out());
         assertTrue(r.out().contains("java             " + Runtime.version().feature()), r.out());
     }
 
@@ -41,6 +43,22 @@ class GatunTest {
         String[] lines = r.out().strip().split("\n");
         assertEquals(3, lines.length, r.out());
         assertTrue(lines[1].strip().startsWith("8 "), r.out());
+    }
+
+    @Test
+    void gemmTimesTransposedShapesOnBothLibraries() {
+        Run r = run("gemm", "--shapes", "3x5x7:NT,4x2x6", "--library", "onednn,openblas", "--seconds", "0.01");
+        assertEquals(0, r.code(), r.err());
+        String[] lines = r.out().strip().split("\n");
+        assertEquals(5, lines.length, r.out());
+        assertTrue(lines[1].strip().startsWith("3x5x7:NT") && lines[1].endsWith("onednn"), r.out());
+        assertTrue(lines[4].strip().startsWith("4x2x6:NN") && lines[4].endsWith("openblas"), r.out());
+        Run bad = run("gemm", "--shapes", "3x5:TT");
+        assertEquals(1, bad.code());
+        assertTrue(bad.err().contains("'3x5:TT' is not MxNxK"), bad.err());
+        Run badLibrary = run("gemm", "--sizes", "8", "--library", "mkl");
+        assertEquals(1, badLibrary.code());
+        assertTrue(badLibrary.err().contains("onednn or openblas"), badLibrary.err());
     }
 
     @Test

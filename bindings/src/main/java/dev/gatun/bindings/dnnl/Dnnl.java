@@ -8879,6 +8879,78 @@ public class Dnnl extends Dnnl_1 {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class dnnl_sgemm {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Dnnl.C_INT,
+            Dnnl.C_CHAR,
+            Dnnl.C_CHAR,
+            Dnnl.C_LONG,
+            Dnnl.C_LONG,
+            Dnnl.C_LONG,
+            Dnnl.C_FLOAT,
+            Dnnl.C_POINTER,
+            Dnnl.C_LONG,
+            Dnnl.C_POINTER,
+            Dnnl.C_LONG,
+            Dnnl.C_FLOAT,
+            Dnnl.C_POINTER,
+            Dnnl.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("dnnl_sgemm");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * dnnl_status_t dnnl_sgemm(char transa, char transb, dnnl_dim_t M, dnnl_dim_t N, dnnl_dim_t K, float alpha, const float *A, dnnl_dim_t lda, const float *B, dnnl_dim_t ldb, float beta, float *C, dnnl_dim_t ldc)
+     * }
+     */
+    public static FunctionDescriptor dnnl_sgemm$descriptor() {
+        return dnnl_sgemm.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * dnnl_status_t dnnl_sgemm(char transa, char transb, dnnl_dim_t M, dnnl_dim_t N, dnnl_dim_t K, float alpha, const float *A, dnnl_dim_t lda, const float *B, dnnl_dim_t ldb, float beta, float *C, dnnl_dim_t ldc)
+     * }
+     */
+    public static MethodHandle dnnl_sgemm$handle() {
+        return dnnl_sgemm.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * dnnl_status_t dnnl_sgemm(char transa, char transb, dnnl_dim_t M, dnnl_dim_t N, dnnl_dim_t K, float alpha, const float *A, dnnl_dim_t lda, const float *B, dnnl_dim_t ldb, float beta, float *C, dnnl_dim_t ldc)
+     * }
+     */
+    public static MemorySegment dnnl_sgemm$address() {
+        return dnnl_sgemm.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * dnnl_status_t dnnl_sgemm(char transa, char transb, dnnl_dim_t M, dnnl_dim_t N, dnnl_dim_t K, float alpha, const float *A, dnnl_dim_t lda, const float *B, dnnl_dim_t ldb, float beta, float *C, dnnl_dim_t ldc)
+     * }
+     */
+    public static int dnnl_sgemm(byte transa, byte transb, long M, long N, long K, float alpha, MemorySegment A, long lda, MemorySegment B, long ldb, float beta, MemorySegment C, long ldc) {
+        var mh$ = dnnl_sgemm.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("dnnl_sgemm", transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+            }
+            return (int)mh$.invokeExact(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
     private static final long DNNL_RUNTIME_DIM_VAL = -9223372036854775808L;
     /**
      * {@snippet lang=c :

@@ -1,0 +1,40 @@
+/*
+ * gatun's own native kernels: loops that neither OpenBLAS nor oneDNN provides and that run at memory
+ * speed only when compiled with vector instructions. Built by the engine module's Maven build into
+ * libgatun_kernels.so (see engine/pom.xml) and bound with jextract (scripts/generate-bindings).
+ *
+ * Every pointer must address n floats; the Java side (dev.gatun.backend.Updates) checks sizes,
+ * bounds and overlaps before calling. Loops over more than GATUN_PARALLEL_MIN elements run on the
+ * calling thread's OpenMP team.
+ */
+#ifndef GATUN_KERNELS_H
+#define GATUN_KERNELS_H
+
+#include <stdint.h>
+
+#define GATUN_KERNELS_VERSION 1
+
+/* The version this library was built with, GATUN_KERNELS_VERSION. */
+int gatun_kernels_version(void);
+
+/*
+ * One Adam/AdamW step over n elements (PyTorch's formulation):
+ *   p ← p·decay;  g' = g + wd·p;  m ← β1·m + (1 − β1)·g';  v ← β2·v + (1 − β2)·g'²;
+ *   v̂ = max(vmax, v) (vmax ← v̂) when vmax is not null, else v̂ = v;
+ *   p ← p − step_size · m / (√v̂ · inv_sqrt_c2 + eps)
+ * with step_size = lr / (1 − β1ᵗ) and inv_sqrt_c2 = 1 / √(1 − β2ᵗ). The caller passes 1 − β1 and
+ * 1 − β2 as well, rounded to float from double as PyTorch does (1 − 0.9f is not the float nearest 0.1).
+ */
+void gatun_adam(float *p, const float *g, float *m, float *v, float *vmax, int64_t n,
+                float beta1, float one_minus_beta1, float beta2, float one_minus_beta2,
+                float step_size, float inv_sqrt_c2, float eps, float decay, float wd);
+
+/*
+ * One SGD step over n elements (PyTorch's formulation): g' = g + wd·p; without momentum
+ * p ← p − lr·g'. With momentum (buf not null): buf ← g' on the first step, else
+ * buf ← μ·buf + damp·g'; p ← p − lr·(nesterov ? g' + μ·buf : buf).
+ */
+void gatun_sgd(float *p, const float *g, float *buf, int64_t n, float lr, float wd,
+               float momentum, float damp, int first, int nesterov);
+
+#endif
