@@ -2,6 +2,7 @@
 #include "gatun_kernels.h"
 
 #include <math.h>
+#include <string.h>
 
 /* Below this many elements a loop stays on the calling thread: waking the team costs more. */
 #define GATUN_PARALLEL_MIN 65536
@@ -74,6 +75,75 @@ void gatun_sgd(float *restrict p, const float *restrict g, float *restrict buf, 
             float bv = momentum * buf[i] + damp * gv;
             buf[i] = bv;
             p[i] = pv - lr * (nesterov ? gv + momentum * bv : bv);
+        }
+    }
+}
+
+GATUN_VECTOR_CLONES
+void gatun_max_pool_nchw8c_forward(const float *src, float *dst, uint8_t *ws, int64_t n, int64_t cb,
+                                   int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw,
+                                   int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw) {
+    const int64_t planes = n * cb;
+#pragma omp parallel for schedule(static) if (planes * oh * ow * 8 > GATUN_PARALLEL_MIN)
+    for (int64_t plane = 0; plane < planes; plane++) {
+        const float *s = src + plane * ih * iw * 8;
+        float *d = dst + plane * oh * ow * 8;
+        uint8_t *w = ws + plane * oh * ow * 8;
+        for (int64_t y = 0; y < oh; y++) {
+            for (int64_t x = 0; x < ow; x++) {
+                float best[8];
+                uint8_t at[8];
+                for (int k = 0; k < 8; k++) {
+                    best[k] = -INFINITY;
+                    at[k] = 0;
+                }
+                for (int32_t i = 0; i < kh; i++) {
+                    const int64_t sy = y * sh - ph + (int64_t) i * dh;
+                    if (sy < 0 || sy >= ih) continue;
+                    for (int32_t j = 0; j < kw; j++) {
+                        const int64_t sx = x * sw - pw + (int64_t) j * dw;
+                        if (sx < 0 || sx >= iw) continue;
+                        const float *v = s + (sy * iw + sx) * 8;
+                        const uint8_t pos = (uint8_t) (i * kw + j);
+                        for (int k = 0; k < 8; k++) {
+                            const int better = v[k] > best[k];
+                            best[k] = better ? v[k] : best[k];
+                            at[k] = better ? pos : at[k];
+                        }
+                    }
+                }
+                for (int k = 0; k < 8; k++) {
+                    d[(y * ow + x) * 8 + k] = best[k];
+                    w[(y * ow + x) * 8 + k] = at[k];
+                }
+            }
+        }
+    }
+}
+
+void gatun_max_pool_nchw8c_backward(const float *diff_dst, float *diff_src, const uint8_t *ws, int64_t n,
+                                    int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh,
+                                    int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh,
+                                    int32_t dw) {
+    (void) kh;
+    const int64_t planes = n * cb;
+#pragma omp parallel for schedule(static) if (planes * ih * iw * 8 > GATUN_PARALLEL_MIN)
+    for (int64_t plane = 0; plane < planes; plane++) {
+        const float *dd = diff_dst + plane * oh * ow * 8;
+        const uint8_t *w = ws + plane * oh * ow * 8;
+        float *ds = diff_src + plane * ih * iw * 8;
+        memset(ds, 0, (size_t) (ih * iw * 8) * sizeof(float));
+        for (int64_t y = 0; y < oh; y++) {
+            for (int64_t x = 0; x < ow; x++) {
+                for (int k = 0; k < 8; k++) {
+                    const int64_t e = (y * ow + x) * 8 + k;
+                    const int32_t pos = w[e];
+                    const int64_t sy = y * sh - ph + (int64_t) (pos / kw) * dh;
+                    const int64_t sx = x * sw - pw + (int64_t) (pos % kw) * dw;
+                    if (sy < 0 || sy >= ih || sx < 0 || sx >= iw) continue; /* a window all in the padding */
+                    ds[(sy * iw + sx) * 8 + k] += dd[e];
+                }
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 package dev.gatun.backend;
 
 import dev.gatun.bindings.dnnl.Dnnl;
+import dev.gatun.bindings.kernels.GatunKernels;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.ConcurrentHashMap;
@@ -13,6 +14,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>oneDNN 2.6 has no vectorised pooling for plain NCHW on AVX2 (it runs {@code simple_nchw}), so,
  * like {@link Convolution} with {@link Convolution.Layout#BLOCKED}, the primitives compute in the
  * channel-blocked {@code nChw8c} layout and each call reorders into and out of it.
+ *
+ * <p>Max pooling in training runs on gatun's own kernel ({@code gatun_max_pool_nchw8c_*} in
+ * {@code native/kernels}), on the same layout, with its own workspace (one byte per output element: the
+ * winning position in the window). oneDNN 2.6.3's AVX2 pooling took 3.3 ms forward and 3.0 ms backward
+ * for LeNet-5's first pooling (64×20×28×28) in a training step; see {@code bench/results/pooling.md}.
  */
 public final class Pooling {
 
@@ -109,7 +115,16 @@ public final class Pooling {
      * average pooling).
      */
     public static long workspaceBytes(Config config) {
-        return forwardPrimitive(config, true).primitive().workspaceBytes();
+        return config.kind() == Kind.MAX ? nativeWorkspaceBytes(config) : 0;
+    }
+
+    /** One byte per element of the blocked dst: n × ⌈c/8⌉ × oh × ow × 8. */
+    private static long nativeWorkspaceBytes(Config c) {
+        return Math.multiplyExact(Math.multiplyExact(c.n() * blocks(c), c.outH() * c.outW()), 8L);
+    }
+
+    private static long blocks(Config c) {
+        return (c.c() + 7) / 8;
     }
 
     /**
@@ -129,6 +144,10 @@ public final class Pooling {
 
     /** As the plain form, with src and dst either plain or in the pooling's {@link #layouts}. */
     public static void forward(Config config, boolean training, Operand src, Operand dst, MemorySegment workspace) {
+        if (training && config.kind() == Kind.MAX) {
+            nativeMax(config, src, dst, workspace(workspace, nativeWorkspaceBytes(config)), false);
+            return;
+        }
         Cached c = forwardPrimitive(config, training);
         MemorySegment s = operand("pool2d: src", src, config.srcDims());
         MemorySegment d = operand("pool2d: dst", dst, config.dstDims());
@@ -162,6 +181,10 @@ public final class Pooling {
 
     /** As the plain form, with diff_dst and diff_src either plain or in the pooling's {@link #layouts}. */
     public static void backward(Config config, Operand diffDst, Operand diffSrc, MemorySegment workspace) {
+        if (config.kind() == Kind.MAX) {
+            nativeMax(config, diffSrc, diffDst, workspace(workspace, nativeWorkspaceBytes(config)), true);
+            return;
+        }
         Cached forward = forwardPrimitive(config, true);
         Cached c = CACHE.computeIfAbsent(new Key(config, true, true), k -> createBackward(k.config(), forward));
         MemorySegment dd = operand("pool2d: diff_dst", diffDst, config.dstDims());
@@ -182,6 +205,66 @@ public final class Pooling {
                     new boolean[] {false, true}, null, new MemorySegment[] {diffDst.laid(), diffSrc.laid()},
                     "backward " + config);
         }
+    }
+
+    /**
+     * Max pooling forward (src → dst, filling ws) or backward (diff_dst in {@code dst} → diff_src in
+     * {@code src}, reading ws) on gatun's kernel. Operands already in the blocked layout are used as they
+     * are; plain ones are reordered into (inputs) or out of (outputs) a temporary blocked buffer.
+     */
+    private static void nativeMax(Config config, Operand src, Operand dst, MemorySegment ws, boolean backward) {
+        Cached c = forwardPrimitive(config, true);
+        long srcBytes = Primitives.bytes(c.blockedSrc());
+        long dstBytes = Primitives.bytes(c.blockedDst());
+        String what = (backward ? "backward " : "") + config;
+        try (Arena call = Arena.ofConfined()) {
+            MemorySegment s = blocked(call, src, config.srcDims(), c.srcDesc(), c.blockedSrc(), srcBytes, !backward,
+                    "pool2d: " + (backward ? "diff_src" : "src"));
+            MemorySegment d = blocked(call, dst, config.dstDims(), c.dstDesc(), c.blockedDst(), dstBytes, backward,
+                    "pool2d: " + (backward ? "diff_dst" : "dst"));
+            NativeLibraries.load();
+            Threads.applyToCurrentThread();
+            long n = config.n(), cb = blocks(config), ih = config.h(), iw = config.w(), oh = config.outH(),
+                    ow = config.outW();
+            if (backward) {
+                GatunKernels.gatun_max_pool_nchw8c_backward(d, s, ws, n, cb, ih, iw, oh, ow, config.kernelH(),
+                        config.kernelW(), config.strideH(), config.strideW(), config.padH(), config.padW(),
+                        config.dilationH(), config.dilationW());
+            } else {
+                GatunKernels.gatun_max_pool_nchw8c_forward(s, d, ws, n, cb, ih, iw, oh, ow, config.kernelH(),
+                        config.kernelW(), config.strideH(), config.strideW(), config.padH(), config.padW(),
+                        config.dilationH(), config.dilationW());
+            }
+            MemorySegment out = backward ? s : d;
+            Operand o = backward ? src : dst;
+            if (o.laid() == null) {
+                long[] dims = backward ? config.srcDims() : config.dstDims();
+                Primitives.reorder(backward ? c.blockedSrc() : c.blockedDst(), out,
+                        backward ? c.srcDesc() : c.dstDesc(), operand(what, o, dims));
+            }
+        }
+    }
+
+    /**
+     * The blocked buffer for an operand: its own when laid (checked to be {@code bytes} long), else a
+     * temporary, filled from the plain region when {@code read}.
+     */
+    private static MemorySegment blocked(Arena call, Operand o, long[] dims, MemorySegment plainDesc,
+                                         MemorySegment blockedDesc, long bytes, boolean read, String what) {
+        if (o.laid() != null) {
+            if (o.laid().byteSize() < bytes) {
+                throw new IllegalArgumentException(what + ": blocked buffer of " + o.laid().byteSize()
+                        + " bytes, the layout needs " + bytes);
+            }
+            return o.laid().asSlice(0, bytes);
+        }
+        MemorySegment plain = operand(what, o, dims);
+        MemorySegment tmp = MemoryPool.allocate(call, bytes);
+        if (read) {
+            tmp.fill((byte) 0); // the padding channels of a blocked buffer are zeros
+            Primitives.reorder(plainDesc, plain, blockedDesc, tmp);
+        }
+        return tmp;
     }
 
     private static MemorySegment workspace(MemorySegment workspace, long bytes) {

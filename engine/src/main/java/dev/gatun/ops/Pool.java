@@ -14,7 +14,7 @@ import java.util.Arrays;
 /**
  * 2-d pooling over NCHW tensors on oneDNN, forward and backward, with PyTorch's semantics: output
  * size ⌊(in + 2·pad − dilation·(k − 1) − 1)/stride⌋ + 1, padding at most half the kernel. Max pooling
- * sends each output's gradient to the input that won (oneDNN keeps the argmax in a workspace);
+ * sends each output's gradient to the input that won (the forward pass keeps the argmax in a workspace);
  * average pooling spreads it evenly over the window (counting padding by default, as PyTorch does).
  */
 public final class Pool {

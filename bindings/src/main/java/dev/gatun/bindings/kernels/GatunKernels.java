@@ -23,10 +23,10 @@ public class GatunKernels extends GatunKernels$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
-    private static final int GATUN_KERNELS_VERSION = (int)1L;
+    private static final int GATUN_KERNELS_VERSION = (int)2L;
     /**
      * {@snippet lang=c :
-     * #define GATUN_KERNELS_VERSION 1
+     * #define GATUN_KERNELS_VERSION 2
      * }
      */
     public static int GATUN_KERNELS_VERSION() {
@@ -225,6 +225,156 @@ public class GatunKernels extends GatunKernels$shared {
                 traceDowncall("gatun_sgd", p, g, buf, n, lr, wd, momentum, damp, first, nesterov);
             }
             mh$.invokeExact(p, g, buf, n, lr, wd, momentum, damp, first, nesterov);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class gatun_max_pool_nchw8c_forward {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_LONG,
+            GatunKernels.C_LONG,
+            GatunKernels.C_LONG,
+            GatunKernels.C_LONG,
+            GatunKernels.C_LONG,
+            GatunKernels.C_LONG,
+            GatunKernels.C_INT,
+            GatunKernels.C_INT,
+            GatunKernels.C_INT,
+            GatunKernels.C_INT,
+            GatunKernels.C_INT,
+            GatunKernels.C_INT,
+            GatunKernels.C_INT,
+            GatunKernels.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("gatun_max_pool_nchw8c_forward");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void gatun_max_pool_nchw8c_forward(const float *src, float *dst, uint8_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
+     * }
+     */
+    public static FunctionDescriptor gatun_max_pool_nchw8c_forward$descriptor() {
+        return gatun_max_pool_nchw8c_forward.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void gatun_max_pool_nchw8c_forward(const float *src, float *dst, uint8_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
+     * }
+     */
+    public static MethodHandle gatun_max_pool_nchw8c_forward$handle() {
+        return gatun_max_pool_nchw8c_forward.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void gatun_max_pool_nchw8c_forward(const float *src, float *dst, uint8_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
+     * }
+     */
+    public static MemorySegment gatun_max_pool_nchw8c_forward$address() {
+        return gatun_max_pool_nchw8c_forward.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void gatun_max_pool_nchw8c_forward(const float *src, float *dst, uint8_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
+     * }
+     */
+    public static void gatun_max_pool_nchw8c_forward(MemorySegment src, MemorySegment dst, MemorySegment ws, long n, long cb, long ih, long iw, long oh, long ow, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw) {
+        var mh$ = gatun_max_pool_nchw8c_forward.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("gatun_max_pool_nchw8c_forward", src, dst, ws, n, cb, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw);
+            }
+            mh$.invokeExact(src, dst, ws, n, cb, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class gatun_max_pool_nchw8c_backward {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_LONG,
+            GatunKernels.C_LONG,
+            GatunKernels.C_LONG,
+            GatunKernels.C_LONG,
+            GatunKernels.C_LONG,
+            GatunKernels.C_LONG,
+            GatunKernels.C_INT,
+            GatunKernels.C_INT,
+            GatunKernels.C_INT,
+            GatunKernels.C_INT,
+            GatunKernels.C_INT,
+            GatunKernels.C_INT,
+            GatunKernels.C_INT,
+            GatunKernels.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("gatun_max_pool_nchw8c_backward");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void gatun_max_pool_nchw8c_backward(const float *diff_dst, float *diff_src, const uint8_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
+     * }
+     */
+    public static FunctionDescriptor gatun_max_pool_nchw8c_backward$descriptor() {
+        return gatun_max_pool_nchw8c_backward.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void gatun_max_pool_nchw8c_backward(const float *diff_dst, float *diff_src, const uint8_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
+     * }
+     */
+    public static MethodHandle gatun_max_pool_nchw8c_backward$handle() {
+        return gatun_max_pool_nchw8c_backward.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void gatun_max_pool_nchw8c_backward(const float *diff_dst, float *diff_src, const uint8_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
+     * }
+     */
+    public static MemorySegment gatun_max_pool_nchw8c_backward$address() {
+        return gatun_max_pool_nchw8c_backward.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void gatun_max_pool_nchw8c_backward(const float *diff_dst, float *diff_src, const uint8_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
+     * }
+     */
+    public static void gatun_max_pool_nchw8c_backward(MemorySegment diff_dst, MemorySegment diff_src, MemorySegment ws, long n, long cb, long ih, long iw, long oh, long ow, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw) {
+        var mh$ = gatun_max_pool_nchw8c_backward.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("gatun_max_pool_nchw8c_backward", diff_dst, diff_src, ws, n, cb, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw);
+            }
+            mh$.invokeExact(diff_dst, diff_src, ws, n, cb, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
