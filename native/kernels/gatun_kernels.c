@@ -80,7 +80,7 @@ void gatun_sgd(float *restrict p, const float *restrict g, float *restrict buf, 
 }
 
 GATUN_VECTOR_CLONES
-void gatun_max_pool_nchw8c_forward(const float *src, float *dst, uint8_t *ws, int64_t n, int64_t cb,
+void gatun_max_pool_nchw8c_forward(const float *src, float *dst, int32_t *ws, int64_t n, int64_t cb,
                                    int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw,
                                    int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw) {
     const int64_t planes = n * cb;
@@ -88,11 +88,11 @@ void gatun_max_pool_nchw8c_forward(const float *src, float *dst, uint8_t *ws, in
     for (int64_t plane = 0; plane < planes; plane++) {
         const float *s = src + plane * ih * iw * 8;
         float *d = dst + plane * oh * ow * 8;
-        uint8_t *w = ws + plane * oh * ow * 8;
+        int32_t *w = ws + plane * oh * ow * 8;
         for (int64_t y = 0; y < oh; y++) {
             for (int64_t x = 0; x < ow; x++) {
                 float best[8];
-                uint8_t at[8];
+                int32_t at[8];
                 for (int k = 0; k < 8; k++) {
                     best[k] = -INFINITY;
                     at[k] = 0;
@@ -104,7 +104,7 @@ void gatun_max_pool_nchw8c_forward(const float *src, float *dst, uint8_t *ws, in
                         const int64_t sx = x * sw - pw + (int64_t) j * dw;
                         if (sx < 0 || sx >= iw) continue;
                         const float *v = s + (sy * iw + sx) * 8;
-                        const uint8_t pos = (uint8_t) (i * kw + j);
+                        const int32_t pos = i * kw + j;
                         for (int k = 0; k < 8; k++) {
                             const int better = v[k] > best[k];
                             best[k] = better ? v[k] : best[k];
@@ -121,7 +121,7 @@ void gatun_max_pool_nchw8c_forward(const float *src, float *dst, uint8_t *ws, in
     }
 }
 
-void gatun_max_pool_nchw8c_backward(const float *diff_dst, float *diff_src, const uint8_t *ws, int64_t n,
+void gatun_max_pool_nchw8c_backward(const float *diff_dst, float *diff_src, const int32_t *ws, int64_t n,
                                     int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh,
                                     int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh,
                                     int32_t dw) {
@@ -130,7 +130,7 @@ void gatun_max_pool_nchw8c_backward(const float *diff_dst, float *diff_src, cons
 #pragma omp parallel for schedule(static) if (planes * ih * iw * 8 > GATUN_PARALLEL_MIN)
     for (int64_t plane = 0; plane < planes; plane++) {
         const float *dd = diff_dst + plane * oh * ow * 8;
-        const uint8_t *w = ws + plane * oh * ow * 8;
+        const int32_t *w = ws + plane * oh * ow * 8;
         float *ds = diff_src + plane * ih * iw * 8;
         memset(ds, 0, (size_t) (ih * iw * 8) * sizeof(float));
         for (int64_t y = 0; y < oh; y++) {

@@ -1,18 +1,18 @@
 /*
- * gatun's own native kernels: loops that neither OpenBLAS nor oneDNN provides and that run at memory
- * speed only when compiled with vector instructions. Built by the engine module's Maven build into
+ * gatun's own native kernels: loops that OpenBLAS and oneDNN lack, or run slower than a plain
+ * vectorised loop does. Built by the engine module's Maven build into
  * libgatun_kernels.so (see engine/pom.xml) and bound with jextract (scripts/generate-bindings).
  *
- * Every pointer must address n floats; the Java side (dev.gatun.backend.Updates) checks sizes,
- * bounds and overlaps before calling. Loops over more than GATUN_PARALLEL_MIN elements run on the
- * calling thread's OpenMP team.
+ * The Java side (dev.gatun.backend.Updates and Pooling) checks sizes, bounds and overlaps before
+ * calling. Loops over more than GATUN_PARALLEL_MIN elements (gatun_kernels.c) run on the calling
+ * thread's OpenMP team.
  */
 #ifndef GATUN_KERNELS_H
 #define GATUN_KERNELS_H
 
 #include <stdint.h>
 
-#define GATUN_KERNELS_VERSION 2
+#define GATUN_KERNELS_VERSION 3
 
 /* The version this library was built with, GATUN_KERNELS_VERSION. */
 int gatun_kernels_version(void);
@@ -40,15 +40,14 @@ void gatun_sgd(float *p, const float *g, float *buf, int64_t n, float lr, float 
 /*
  * Max pooling over channel-blocked nChw8c tensors (8 channels interleaved innermost; cb blocks of 8,
  * channels padded with zeros to a multiple of 8): src is n×cb×ih×iw×8, dst and ws n×cb×oh×ow×8.
- * Forward writes the maximum of each window to dst and its position in the window (kh·kw_index + kw,
- * at most 255 positions) to ws; positions in the padding are skipped (a window with none left gives
- * −∞). Backward writes diff_src: zero, plus each diff_dst element added at the position ws names.
+ * Forward writes the maximum of each window to dst and its position in the window (row · kw + column)
+ * to ws; positions in the padding are skipped (a window with none left gives −∞). Backward writes diff_src: zero, plus each diff_dst element added at the position ws names.
  */
-void gatun_max_pool_nchw8c_forward(const float *src, float *dst, uint8_t *ws, int64_t n, int64_t cb,
+void gatun_max_pool_nchw8c_forward(const float *src, float *dst, int32_t *ws, int64_t n, int64_t cb,
                                    int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw,
                                    int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw);
 
-void gatun_max_pool_nchw8c_backward(const float *diff_dst, float *diff_src, const uint8_t *ws, int64_t n,
+void gatun_max_pool_nchw8c_backward(const float *diff_dst, float *diff_src, const int32_t *ws, int64_t n,
                                     int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh,
                                     int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh,
                                     int32_t dw);

@@ -15,10 +15,9 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * {@code gatun.gemm=openblas}, or {@link #setGemmLibrary}, sends products to OpenBLAS instead.
  *
  * <p>Matrices are row-major; every offset and leading dimension is counted in floats from the start of
- * its segment. Each call checks, in Java, that the
- * region BLAS will read or write lies inside its segment, that leading dimensions are legal and that
- * the output does not overlap an input, so a bad argument is an {@link IllegalArgumentException} and
- * never a stray native write.
+ * its segment. Each call checks, in Java, that the region BLAS will read or write lies inside its
+ * segment, that leading dimensions are legal and that the output does not overlap an input, so a bad
+ * argument is an {@link IllegalArgumentException} and never a stray native write.
  */
 public final class Blas {
 
@@ -103,7 +102,8 @@ public final class Blas {
         return switch (v) {
             case "onednn" -> true;
             case "openblas" -> false;
-            default -> throw new IllegalArgumentException("the GEMM library (gatun.gemm) must be onednn or openblas, got '" + v + "'");
+            default -> throw new IllegalArgumentException(
+                    "the GEMM library (gatun.gemm) must be onednn or openblas, got '" + v + "'");
         };
     }
 

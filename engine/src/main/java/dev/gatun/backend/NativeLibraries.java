@@ -143,7 +143,8 @@ public final class NativeLibraries {
             file.toFile().deleteOnExit();
             Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
-            throw new NativeLibraryException("could not copy libgatun_kernels.so to a temporary file: " + e.getMessage(), e);
+            throw new NativeLibraryException(
+                    "could not copy libgatun_kernels.so to a temporary file: " + e.getMessage(), e);
         }
         try {
             System.load(file.toAbsolutePath().toString());

@@ -16,9 +16,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * channel-blocked {@code nChw8c} layout and each call reorders into and out of it.
  *
  * <p>Max pooling in training runs on gatun's own kernel ({@code gatun_max_pool_nchw8c_*} in
- * {@code native/kernels}), on the same layout, with its own workspace (one byte per output element: the
- * winning position in the window). oneDNN 2.6.3's AVX2 pooling took 3.3 ms forward and 3.0 ms backward
- * for LeNet-5's first pooling (64×20×28×28) in a training step; see {@code bench/results/pooling.md}.
+ * {@code native/kernels}), on the same layout, with its own workspace: the winning position in the
+ * window, a 32-bit integer per output element.
+ * oneDNN 2.6.3's AVX2 pooling took 3.3 ms forward and 3.0 ms backward for LeNet-5's first pooling
+ * (64×20×28×28) in a training step; see {@code bench/results/pooling.md}.
  */
 public final class Pooling {
 
@@ -118,9 +119,9 @@ public final class Pooling {
         return config.kind() == Kind.MAX ? nativeWorkspaceBytes(config) : 0;
     }
 
-    /** One byte per element of the blocked dst: n × ⌈c/8⌉ × oh × ow × 8. */
+    /** A 32-bit position per element of the blocked dst: n × ⌈c/8⌉ × oh × ow × 8 of them. */
     private static long nativeWorkspaceBytes(Config c) {
-        return Math.multiplyExact(Math.multiplyExact(c.n() * blocks(c), c.outH() * c.outW()), 8L);
+        return Math.multiplyExact(Math.multiplyExact(c.n() * blocks(c), c.outH() * c.outW()), 8L * Integer.BYTES);
     }
 
     private static long blocks(Config c) {

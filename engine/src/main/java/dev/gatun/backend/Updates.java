@@ -39,7 +39,7 @@ public final class Updates {
      * {@code native/kernels/gatun_kernels.h} for the formula.
      */
     public static void sgd(MemorySegment p, long pOffset, MemorySegment g, long gOffset, MemorySegment buffer,
-                           long n, float lr, float weightDecay, float momentum, float dampening1m, boolean first,
+                           long n, float lr, float weightDecay, float momentum, float oneMinusDampening, boolean first,
                            boolean nesterov) {
         MemorySegment ps = region("parameter", p, pOffset, n);
         MemorySegment gs = region("gradient", g, gOffset, n);
@@ -47,7 +47,8 @@ public final class Updates {
         disjoint("sgd", ps, gs, bs);
         NativeLibraries.load();
         Threads.applyToCurrentThread();
-        GatunKernels.gatun_sgd(ps, gs, bs, n, lr, weightDecay, momentum, dampening1m, first ? 1 : 0, nesterov ? 1 : 0);
+        GatunKernels.gatun_sgd(ps, gs, bs, n, lr, weightDecay, momentum, oneMinusDampening, first ? 1 : 0,
+                nesterov ? 1 : 0);
     }
 
     /** The {@code n} floats at {@code offset} of {@code s}, checked to lie inside it (and {@code s} to be open). */

@@ -53,7 +53,8 @@ final class GemmCommand implements Callable<Integer> {
             String[] parts = spec.trim().split(":", -1);
             String[] dims = parts[0].split("x", -1);
             if (dims.length != 3 || parts.length > 2 || (parts.length == 2 && !parts[1].matches("[NT]{2}"))) {
-                throw new IllegalArgumentException("--shapes: '" + spec + "' is not MxNxK or MxNxK:XY with X, Y in {N, T}");
+                throw new IllegalArgumentException(
+                        "--shapes: '" + spec + "' is not MxNxK or MxNxK:XY with X, Y in {N, T}");
             }
             int[] d = new int[3];
             for (int i = 0; i < 3; i++) {
@@ -94,7 +95,8 @@ final class GemmCommand implements Callable<Integer> {
         }
         String before = Blas.gemmLibrary();
         List<String> libs = libraries == null ? List.of(before) : libraries;
-        out.printf("%6s %12s %10s%s%n", shapes == null ? "n" : "shape", "median ms", "GFLOP/s", libraries == null ? "" : "  library");
+        out.printf("%6s %12s %10s%s%n", shapes == null ? "n" : "shape", "median ms", "GFLOP/s",
+                libraries == null ? "" : "  library");
         try {
             for (Shape shape : todo) {
                 for (String lib : libs) {

@@ -97,7 +97,8 @@ class BlasTest {
                         for (int i = 0; i < m; i++) {
                             for (int j = 0; j < n; j++) {
                                 assertEquals(want[i * n + j], got[i * ldc + j], 1e-4f,
-                                        library + " " + m + "x" + n + "x" + k + " ta=" + ta + " tb=" + tb + " beta=" + beta);
+                                        library + " " + m + "x" + n + "x" + k + " ta=" + ta + " tb=" + tb
+                                                + " beta=" + beta);
                             }
                             assertEquals(0f, got[i * ldc + n], "padding untouched");
                         }

@@ -141,6 +141,7 @@ class UpdatesTest {
         MemorySegment p = closed.allocate(ValueLayout.JAVA_FLOAT, 8);
         MemorySegment g = closed.allocate(ValueLayout.JAVA_FLOAT, 8);
         closed.close();
-        assertThrows(IllegalStateException.class, () -> Updates.sgd(p, 0, g, 0, null, 8, 0.1f, 0f, 0f, 1f, false, false));
+        assertThrows(IllegalStateException.class,
+                () -> Updates.sgd(p, 0, g, 0, null, 8, 0.1f, 0f, 0f, 1f, false, false));
     }
 }

@@ -95,6 +95,10 @@ class PoolTest extends ScopedTest {
                 new int[] {1, 1}), x);
         check("maxPool2d dilation 2", in -> Pool.maxPool2d(in[0], new int[] {2, 2}, new int[] {1, 1}, new int[] {0, 0},
                 new int[] {2, 2}), x);
+        // Windows of more than 256 positions; a smaller step keeps each nudge below the values' 0.1 spacing.
+        Tensor big = distinct(5, 1, 1, 18, 17);
+        GradCheck.check("maxPool2d 17x17", 1e-3, 2e-2, 2e-3, in -> Pool.maxPool2d(in[0], new int[] {17, 17},
+                new int[] {1, 1}, new int[] {0, 0}, new int[] {1, 1}), big);
         Tensor y = GradCheck.leaf(4, 2, 2, 6, 5);
         check("avgPool2d 2x2", in -> Pool.avgPool2d(in[0], 2), y);
         check("avgPool2d 3x3 p1 include pad", in -> Pool.avgPool2d(in[0], new int[] {3, 3}, new int[] {2, 1},

@@ -23,10 +23,10 @@ public class GatunKernels extends GatunKernels$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
-    private static final int GATUN_KERNELS_VERSION = (int)2L;
+    private static final int GATUN_KERNELS_VERSION = (int)3L;
     /**
      * {@snippet lang=c :
-     * #define GATUN_KERNELS_VERSION 2
+     * #define GATUN_KERNELS_VERSION 3
      * }
      */
     public static int GATUN_KERNELS_VERSION() {
@@ -261,7 +261,7 @@ public class GatunKernels extends GatunKernels$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * void gatun_max_pool_nchw8c_forward(const float *src, float *dst, uint8_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
+     * void gatun_max_pool_nchw8c_forward(const float *src, float *dst, int32_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
      * }
      */
     public static FunctionDescriptor gatun_max_pool_nchw8c_forward$descriptor() {
@@ -271,7 +271,7 @@ public class GatunKernels extends GatunKernels$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * void gatun_max_pool_nchw8c_forward(const float *src, float *dst, uint8_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
+     * void gatun_max_pool_nchw8c_forward(const float *src, float *dst, int32_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
      * }
      */
     public static MethodHandle gatun_max_pool_nchw8c_forward$handle() {
@@ -281,7 +281,7 @@ public class GatunKernels extends GatunKernels$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * void gatun_max_pool_nchw8c_forward(const float *src, float *dst, uint8_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
+     * void gatun_max_pool_nchw8c_forward(const float *src, float *dst, int32_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
      * }
      */
     public static MemorySegment gatun_max_pool_nchw8c_forward$address() {
@@ -290,7 +290,7 @@ public class GatunKernels extends GatunKernels$shared {
 
     /**
      * {@snippet lang=c :
-     * void gatun_max_pool_nchw8c_forward(const float *src, float *dst, uint8_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
+     * void gatun_max_pool_nchw8c_forward(const float *src, float *dst, int32_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
      * }
      */
     public static void gatun_max_pool_nchw8c_forward(MemorySegment src, MemorySegment dst, MemorySegment ws, long n, long cb, long ih, long iw, long oh, long ow, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw) {
@@ -336,7 +336,7 @@ public class GatunKernels extends GatunKernels$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * void gatun_max_pool_nchw8c_backward(const float *diff_dst, float *diff_src, const uint8_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
+     * void gatun_max_pool_nchw8c_backward(const float *diff_dst, float *diff_src, const int32_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
      * }
      */
     public static FunctionDescriptor gatun_max_pool_nchw8c_backward$descriptor() {
@@ -346,7 +346,7 @@ public class GatunKernels extends GatunKernels$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * void gatun_max_pool_nchw8c_backward(const float *diff_dst, float *diff_src, const uint8_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
+     * void gatun_max_pool_nchw8c_backward(const float *diff_dst, float *diff_src, const int32_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
      * }
      */
     public static MethodHandle gatun_max_pool_nchw8c_backward$handle() {
@@ -356,7 +356,7 @@ public class GatunKernels extends GatunKernels$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * void gatun_max_pool_nchw8c_backward(const float *diff_dst, float *diff_src, const uint8_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
+     * void gatun_max_pool_nchw8c_backward(const float *diff_dst, float *diff_src, const int32_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
      * }
      */
     public static MemorySegment gatun_max_pool_nchw8c_backward$address() {
@@ -365,7 +365,7 @@ public class GatunKernels extends GatunKernels$shared {
 
     /**
      * {@snippet lang=c :
-     * void gatun_max_pool_nchw8c_backward(const float *diff_dst, float *diff_src, const uint8_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
+     * void gatun_max_pool_nchw8c_backward(const float *diff_dst, float *diff_src, const int32_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
      * }
      */
     public static void gatun_max_pool_nchw8c_backward(MemorySegment diff_dst, MemorySegment diff_src, MemorySegment ws, long n, long cb, long ih, long iw, long oh, long ow, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw) {
