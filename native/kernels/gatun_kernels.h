@@ -41,7 +41,8 @@ void gatun_sgd(float *p, const float *g, float *buf, int64_t n, float lr, float 
  * Max pooling over channel-blocked nChw8c tensors (8 channels interleaved innermost; cb blocks of 8,
  * channels padded with zeros to a multiple of 8): src is n×cb×ih×iw×8, dst and ws n×cb×oh×ow×8.
  * Forward writes the maximum of each window to dst and its position in the window (row · kw + column)
- * to ws; positions in the padding are skipped (a window with none left gives −∞). Backward writes diff_src: zero, plus each diff_dst element added at the position ws names.
+ * to ws; positions in the padding are skipped (a window with none left gives −∞). Backward writes
+ * diff_src: zero, plus each diff_dst element added at the position ws names.
  */
 void gatun_max_pool_nchw8c_forward(const float *src, float *dst, int32_t *ws, int64_t n, int64_t cb,
                                    int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw,
