@@ -23,6 +23,7 @@ void gatun_adam(float *restrict p, const float *restrict g, float *restrict m, f
                 float *restrict vmax, int64_t n, float beta1, float one_minus_beta1, float beta2,
                 float one_minus_beta2, float step_size, float inv_sqrt_c2, float eps, float decay,
                 float wd) {
+    /* Two loops, so that the common one (no AMSGrad) carries no maximum and no extra stream. */
     if (vmax == 0) {
 #pragma omp parallel for simd schedule(static) if (n > GATUN_PARALLEL_MIN)
         for (int64_t i = 0; i < n; i++) {
