@@ -80,21 +80,25 @@ void gatun_sgd(float *restrict p, const float *restrict g, float *restrict buf, 
     }
 }
 
-GATUN_VECTOR_CLONES
-void gatun_max_pool_nchw8c_forward(const float *src, float *dst, int32_t *ws, int64_t n, int64_t cb,
-                                   int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw,
-                                   int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw) {
+/*
+ * The pooling loops for a compile-time lane count L (8 or 16): inlined into each exported function's
+ * clones with L constant, so that the lane loops vectorise.
+ */
+static inline __attribute__((always_inline)) void max_pool_forward(
+        const float *src, float *dst, int32_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh,
+        int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw,
+        const int L) {
     const int64_t planes = n * cb;
-#pragma omp parallel for schedule(static) if (planes * oh * ow * 8 > GATUN_PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (planes * oh * ow * L > GATUN_PARALLEL_MIN)
     for (int64_t plane = 0; plane < planes; plane++) {
-        const float *s = src + plane * ih * iw * 8;
-        float *d = dst + plane * oh * ow * 8;
-        int32_t *w = ws + plane * oh * ow * 8;
+        const float *s = src + plane * ih * iw * L;
+        float *d = dst + plane * oh * ow * L;
+        int32_t *w = ws + plane * oh * ow * L;
         for (int64_t y = 0; y < oh; y++) {
             for (int64_t x = 0; x < ow; x++) {
-                float best[8];
-                int32_t at[8];
-                for (int k = 0; k < 8; k++) {
+                float best[16];
+                int32_t at[16];
+                for (int k = 0; k < L; k++) {
                     best[k] = -INFINITY;
                     at[k] = 0;
                 }
@@ -104,47 +108,71 @@ void gatun_max_pool_nchw8c_forward(const float *src, float *dst, int32_t *ws, in
                     for (int32_t j = 0; j < kw; j++) {
                         const int64_t sx = x * sw - pw + (int64_t) j * dw;
                         if (sx < 0 || sx >= iw) continue;
-                        const float *v = s + (sy * iw + sx) * 8;
+                        const float *v = s + (sy * iw + sx) * L;
                         const int32_t pos = i * kw + j;
-                        for (int k = 0; k < 8; k++) {
+                        for (int k = 0; k < L; k++) {
                             const int better = v[k] > best[k];
                             best[k] = better ? v[k] : best[k];
                             at[k] = better ? pos : at[k];
                         }
                     }
                 }
-                for (int k = 0; k < 8; k++) {
-                    d[(y * ow + x) * 8 + k] = best[k];
-                    w[(y * ow + x) * 8 + k] = at[k];
+                for (int k = 0; k < L; k++) {
+                    d[(y * ow + x) * L + k] = best[k];
+                    w[(y * ow + x) * L + k] = at[k];
                 }
             }
         }
     }
 }
 
-void gatun_max_pool_nchw8c_backward(const float *diff_dst, float *diff_src, const int32_t *ws, int64_t n,
-                                    int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh,
-                                    int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh,
-                                    int32_t dw) {
-    (void) kh;
+static inline __attribute__((always_inline)) void max_pool_backward(
+        const float *diff_dst, float *diff_src, const int32_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw,
+        int64_t oh, int64_t ow, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw,
+        const int L) {
     const int64_t planes = n * cb;
-#pragma omp parallel for schedule(static) if (planes * ih * iw * 8 > GATUN_PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (planes * ih * iw * L > GATUN_PARALLEL_MIN)
     for (int64_t plane = 0; plane < planes; plane++) {
-        const float *dd = diff_dst + plane * oh * ow * 8;
-        const int32_t *w = ws + plane * oh * ow * 8;
-        float *ds = diff_src + plane * ih * iw * 8;
-        memset(ds, 0, (size_t) (ih * iw * 8) * sizeof(float));
+        const float *dd = diff_dst + plane * oh * ow * L;
+        const int32_t *w = ws + plane * oh * ow * L;
+        float *ds = diff_src + plane * ih * iw * L;
+        memset(ds, 0, (size_t) (ih * iw * L) * sizeof(float));
         for (int64_t y = 0; y < oh; y++) {
             for (int64_t x = 0; x < ow; x++) {
-                for (int k = 0; k < 8; k++) {
-                    const int64_t e = (y * ow + x) * 8 + k;
+                for (int k = 0; k < L; k++) {
+                    const int64_t e = (y * ow + x) * L + k;
                     const int32_t pos = w[e];
                     const int64_t sy = y * sh - ph + (int64_t) (pos / kw) * dh;
                     const int64_t sx = x * sw - pw + (int64_t) (pos % kw) * dw;
                     if (sy < 0 || sy >= ih || sx < 0 || sx >= iw) continue; /* a window all in the padding */
-                    ds[(sy * iw + sx) * 8 + k] += dd[e];
+                    ds[(sy * iw + sx) * L + k] += dd[e];
                 }
             }
         }
+    }
+}
+
+GATUN_VECTOR_CLONES
+void gatun_max_pool_blocked_forward(const float *src, float *dst, int32_t *ws, int32_t lanes, int64_t n,
+                                    int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh,
+                                    int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh,
+                                    int32_t dw) {
+    if (lanes == 16) {
+        max_pool_forward(src, dst, ws, n, cb, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, 16);
+    } else if (lanes == 8) {
+        max_pool_forward(src, dst, ws, n, cb, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, 8);
+    }
+}
+
+GATUN_VECTOR_CLONES
+void gatun_max_pool_blocked_backward(const float *diff_dst, float *diff_src, const int32_t *ws, int32_t lanes,
+                                     int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow,
+                                     int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw,
+                                     int32_t dh, int32_t dw) {
+    (void) kh;
+    if (lanes == 16) {
+        max_pool_backward(diff_dst, diff_src, ws, n, cb, ih, iw, oh, ow, kw, sh, sw, ph, pw, dh, dw, 16);
+    } else if (lanes == 8) {
+        max_pool_backward(diff_dst, diff_src, ws, n, cb, ih, iw, oh, ow, kw, sh, sw, ph, pw, dh, dw, 8);
     }
 }

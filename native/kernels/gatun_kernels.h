@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#define GATUN_KERNELS_VERSION 3
+#define GATUN_KERNELS_VERSION 4
 
 /* The version this library was built with, GATUN_KERNELS_VERSION. */
 int gatun_kernels_version(void);
@@ -38,19 +38,21 @@ void gatun_sgd(float *p, const float *g, float *buf, int64_t n, float lr, float 
                float momentum, float damp, int first, int nesterov);
 
 /*
- * Max pooling over channel-blocked nChw8c tensors (8 channels interleaved innermost; cb blocks of 8,
- * channels padded with zeros to a multiple of 8): src is n×cb×ih×iw×8, dst and ws n×cb×oh×ow×8.
- * Forward writes the maximum of each window to dst and its position in the window (row · kw + column)
- * to ws; positions in the padding are skipped (a window with none left gives −∞). Backward writes
- * diff_src: zero, plus each diff_dst element added at the position ws names.
+ * Max pooling over channel-blocked tensors, nChw8c (lanes 8) or nChw16c (lanes 16): channels in cb blocks
+ * of `lanes` interleaved innermost, padded with zeros to a multiple of `lanes`. src is
+ * n×cb×ih×iw×lanes, dst and ws n×cb×oh×ow×lanes. Forward writes the maximum of each window to dst and
+ * its position in the window (row · kw + column) to ws; positions in the padding are skipped (a window
+ * with none left gives −∞). Backward writes diff_src: zero, plus each diff_dst element added at the
+ * position ws names. Any other lane count does nothing.
  */
-void gatun_max_pool_nchw8c_forward(const float *src, float *dst, int32_t *ws, int64_t n, int64_t cb,
-                                   int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw,
-                                   int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw);
-
-void gatun_max_pool_nchw8c_backward(const float *diff_dst, float *diff_src, const int32_t *ws, int64_t n,
+void gatun_max_pool_blocked_forward(const float *src, float *dst, int32_t *ws, int32_t lanes, int64_t n,
                                     int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh,
                                     int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh,
                                     int32_t dw);
+
+void gatun_max_pool_blocked_backward(const float *diff_dst, float *diff_src, const int32_t *ws, int32_t lanes,
+                                     int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow,
+                                     int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw,
+                                     int32_t dh, int32_t dw);
 
 #endif

@@ -13,9 +13,10 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <p>oneDNN 2.6 has no vectorised pooling for plain NCHW on AVX2 (it runs {@code simple_nchw}), so,
  * like {@link Convolution} with {@link Convolution.Layout#BLOCKED}, the primitives compute in the
- * channel-blocked {@code nChw8c} layout and each call reorders into and out of it.
+ * channel-blocked layout of {@link ChannelBlock} ({@code nChw8c} or {@code nChw16c}) and each call
+ * reorders plain operands into and out of it.
  *
- * <p>Max pooling in training runs on gatun's own kernel ({@code gatun_max_pool_nchw8c_*} in
+ * <p>Max pooling in training runs on gatun's own kernel ({@code gatun_max_pool_blocked_*} in
  * {@code native/kernels}), on the same layout, with its own workspace: the winning position in the
  * window, a 32-bit integer per output element.
  * oneDNN 2.6.3's AVX2 pooling took 3.3 ms forward and 3.0 ms backward for LeNet-5's first pooling
@@ -119,13 +120,15 @@ public final class Pooling {
         return config.kind() == Kind.MAX ? nativeWorkspaceBytes(config) : 0;
     }
 
-    /** A 32-bit position per element of the blocked dst: n × ⌈c/8⌉ × oh × ow × 8 of them. */
+    /** A 32-bit position per element of the blocked dst: n × ⌈c/b⌉ × oh × ow × b of them, b the channel block. */
     private static long nativeWorkspaceBytes(Config c) {
-        return Math.multiplyExact(Math.multiplyExact(c.n() * blocks(c), c.outH() * c.outW()), 8L * Integer.BYTES);
+        return Math.multiplyExact(Math.multiplyExact(c.n() * blocks(c), c.outH() * c.outW()),
+                (long) ChannelBlock.size() * Integer.BYTES);
     }
 
     private static long blocks(Config c) {
-        return (c.c() + 7) / 8;
+        int b = ChannelBlock.size();
+        return (c.c() + b - 1) / b;
     }
 
     /**
@@ -227,12 +230,13 @@ public final class Pooling {
             Threads.applyToCurrentThread();
             long n = config.n(), cb = blocks(config), ih = config.h(), iw = config.w(), oh = config.outH(),
                     ow = config.outW();
+            int lanes = ChannelBlock.size();
             if (backward) {
-                GatunKernels.gatun_max_pool_nchw8c_backward(d, s, ws, n, cb, ih, iw, oh, ow, config.kernelH(),
+                GatunKernels.gatun_max_pool_blocked_backward(d, s, ws, lanes, n, cb, ih, iw, oh, ow, config.kernelH(),
                         config.kernelW(), config.strideH(), config.strideW(), config.padH(), config.padW(),
                         config.dilationH(), config.dilationW());
             } else {
-                GatunKernels.gatun_max_pool_nchw8c_forward(s, d, ws, n, cb, ih, iw, oh, ow, config.kernelH(),
+                GatunKernels.gatun_max_pool_blocked_forward(s, d, ws, lanes, n, cb, ih, iw, oh, ow, config.kernelH(),
                         config.kernelW(), config.strideH(), config.strideW(), config.padH(), config.padW(),
                         config.dilationH(), config.dilationW());
             }
@@ -288,9 +292,9 @@ public final class Pooling {
             MemorySegment src = Primitives.f32Desc(config.srcDims(), Dnnl.dnnl_nchw(), what);
             MemorySegment dst = Primitives.f32Desc(config.dstDims(), Dnnl.dnnl_nchw(), what);
             MemorySegment blockedSrc =
-                    Primitives.intern(Primitives.f32Desc(config.srcDims(), Dnnl.dnnl_nChw8c(), what));
+                    Primitives.intern(Primitives.f32Desc(config.srcDims(), ChannelBlock.formatTag(), what));
             MemorySegment blockedDst =
-                    Primitives.intern(Primitives.f32Desc(config.dstDims(), Dnnl.dnnl_nChw8c(), what));
+                    Primitives.intern(Primitives.f32Desc(config.dstDims(), ChannelBlock.formatTag(), what));
             try (Arena tmp = Arena.ofConfined()) {
                 MemorySegment desc = Primitives.opDesc(tmp);
                 MemorySegment[] g = geometry(tmp, config);

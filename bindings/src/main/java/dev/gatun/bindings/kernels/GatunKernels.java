@@ -23,10 +23,10 @@ public class GatunKernels extends GatunKernels$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
-    private static final int GATUN_KERNELS_VERSION = (int)3L;
+    private static final int GATUN_KERNELS_VERSION = (int)4L;
     /**
      * {@snippet lang=c :
-     * #define GATUN_KERNELS_VERSION 3
+     * #define GATUN_KERNELS_VERSION 4
      * }
      */
     public static int GATUN_KERNELS_VERSION() {
@@ -232,11 +232,12 @@ public class GatunKernels extends GatunKernels$shared {
         }
     }
 
-    private static class gatun_max_pool_nchw8c_forward {
+    private static class gatun_max_pool_blocked_forward {
         public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
             GatunKernels.C_POINTER,
             GatunKernels.C_POINTER,
             GatunKernels.C_POINTER,
+            GatunKernels.C_INT,
             GatunKernels.C_LONG,
             GatunKernels.C_LONG,
             GatunKernels.C_LONG,
@@ -253,7 +254,7 @@ public class GatunKernels extends GatunKernels$shared {
             GatunKernels.C_INT
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("gatun_max_pool_nchw8c_forward");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("gatun_max_pool_blocked_forward");
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -261,45 +262,45 @@ public class GatunKernels extends GatunKernels$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * void gatun_max_pool_nchw8c_forward(const float *src, float *dst, int32_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
+     * void gatun_max_pool_blocked_forward(const float *src, float *dst, int32_t *ws, int32_t lanes, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
      * }
      */
-    public static FunctionDescriptor gatun_max_pool_nchw8c_forward$descriptor() {
-        return gatun_max_pool_nchw8c_forward.DESC;
+    public static FunctionDescriptor gatun_max_pool_blocked_forward$descriptor() {
+        return gatun_max_pool_blocked_forward.DESC;
     }
 
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * void gatun_max_pool_nchw8c_forward(const float *src, float *dst, int32_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
+     * void gatun_max_pool_blocked_forward(const float *src, float *dst, int32_t *ws, int32_t lanes, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
      * }
      */
-    public static MethodHandle gatun_max_pool_nchw8c_forward$handle() {
-        return gatun_max_pool_nchw8c_forward.HANDLE;
+    public static MethodHandle gatun_max_pool_blocked_forward$handle() {
+        return gatun_max_pool_blocked_forward.HANDLE;
     }
 
     /**
      * Address for:
      * {@snippet lang=c :
-     * void gatun_max_pool_nchw8c_forward(const float *src, float *dst, int32_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
+     * void gatun_max_pool_blocked_forward(const float *src, float *dst, int32_t *ws, int32_t lanes, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
      * }
      */
-    public static MemorySegment gatun_max_pool_nchw8c_forward$address() {
-        return gatun_max_pool_nchw8c_forward.ADDR;
+    public static MemorySegment gatun_max_pool_blocked_forward$address() {
+        return gatun_max_pool_blocked_forward.ADDR;
     }
 
     /**
      * {@snippet lang=c :
-     * void gatun_max_pool_nchw8c_forward(const float *src, float *dst, int32_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
+     * void gatun_max_pool_blocked_forward(const float *src, float *dst, int32_t *ws, int32_t lanes, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
      * }
      */
-    public static void gatun_max_pool_nchw8c_forward(MemorySegment src, MemorySegment dst, MemorySegment ws, long n, long cb, long ih, long iw, long oh, long ow, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw) {
-        var mh$ = gatun_max_pool_nchw8c_forward.HANDLE;
+    public static void gatun_max_pool_blocked_forward(MemorySegment src, MemorySegment dst, MemorySegment ws, int lanes, long n, long cb, long ih, long iw, long oh, long ow, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw) {
+        var mh$ = gatun_max_pool_blocked_forward.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("gatun_max_pool_nchw8c_forward", src, dst, ws, n, cb, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw);
+                traceDowncall("gatun_max_pool_blocked_forward", src, dst, ws, lanes, n, cb, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw);
             }
-            mh$.invokeExact(src, dst, ws, n, cb, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw);
+            mh$.invokeExact(src, dst, ws, lanes, n, cb, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -307,11 +308,12 @@ public class GatunKernels extends GatunKernels$shared {
         }
     }
 
-    private static class gatun_max_pool_nchw8c_backward {
+    private static class gatun_max_pool_blocked_backward {
         public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
             GatunKernels.C_POINTER,
             GatunKernels.C_POINTER,
             GatunKernels.C_POINTER,
+            GatunKernels.C_INT,
             GatunKernels.C_LONG,
             GatunKernels.C_LONG,
             GatunKernels.C_LONG,
@@ -328,7 +330,7 @@ public class GatunKernels extends GatunKernels$shared {
             GatunKernels.C_INT
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("gatun_max_pool_nchw8c_backward");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("gatun_max_pool_blocked_backward");
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -336,45 +338,45 @@ public class GatunKernels extends GatunKernels$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * void gatun_max_pool_nchw8c_backward(const float *diff_dst, float *diff_src, const int32_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
+     * void gatun_max_pool_blocked_backward(const float *diff_dst, float *diff_src, const int32_t *ws, int32_t lanes, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
      * }
      */
-    public static FunctionDescriptor gatun_max_pool_nchw8c_backward$descriptor() {
-        return gatun_max_pool_nchw8c_backward.DESC;
+    public static FunctionDescriptor gatun_max_pool_blocked_backward$descriptor() {
+        return gatun_max_pool_blocked_backward.DESC;
     }
 
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * void gatun_max_pool_nchw8c_backward(const float *diff_dst, float *diff_src, const int32_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
+     * void gatun_max_pool_blocked_backward(const float *diff_dst, float *diff_src, const int32_t *ws, int32_t lanes, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
      * }
      */
-    public static MethodHandle gatun_max_pool_nchw8c_backward$handle() {
-        return gatun_max_pool_nchw8c_backward.HANDLE;
+    public static MethodHandle gatun_max_pool_blocked_backward$handle() {
+        return gatun_max_pool_blocked_backward.HANDLE;
     }
 
     /**
      * Address for:
      * {@snippet lang=c :
-     * void gatun_max_pool_nchw8c_backward(const float *diff_dst, float *diff_src, const int32_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
+     * void gatun_max_pool_blocked_backward(const float *diff_dst, float *diff_src, const int32_t *ws, int32_t lanes, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
      * }
      */
-    public static MemorySegment gatun_max_pool_nchw8c_backward$address() {
-        return gatun_max_pool_nchw8c_backward.ADDR;
+    public static MemorySegment gatun_max_pool_blocked_backward$address() {
+        return gatun_max_pool_blocked_backward.ADDR;
     }
 
     /**
      * {@snippet lang=c :
-     * void gatun_max_pool_nchw8c_backward(const float *diff_dst, float *diff_src, const int32_t *ws, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
+     * void gatun_max_pool_blocked_backward(const float *diff_dst, float *diff_src, const int32_t *ws, int32_t lanes, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
      * }
      */
-    public static void gatun_max_pool_nchw8c_backward(MemorySegment diff_dst, MemorySegment diff_src, MemorySegment ws, long n, long cb, long ih, long iw, long oh, long ow, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw) {
-        var mh$ = gatun_max_pool_nchw8c_backward.HANDLE;
+    public static void gatun_max_pool_blocked_backward(MemorySegment diff_dst, MemorySegment diff_src, MemorySegment ws, int lanes, long n, long cb, long ih, long iw, long oh, long ow, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw) {
+        var mh$ = gatun_max_pool_blocked_backward.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("gatun_max_pool_nchw8c_backward", diff_dst, diff_src, ws, n, cb, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw);
+                traceDowncall("gatun_max_pool_blocked_backward", diff_dst, diff_src, ws, lanes, n, cb, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw);
             }
-            mh$.invokeExact(diff_dst, diff_src, ws, n, cb, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw);
+            mh$.invokeExact(diff_dst, diff_src, ws, lanes, n, cb, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
