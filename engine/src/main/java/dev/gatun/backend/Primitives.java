@@ -321,7 +321,10 @@ final class Primitives {
                     setArg(args, i, kinds[i], memories[i]);
                 }
                 if (p.scratchpadBytes() > 0) {
-                    memories[n - 1] = memory(call, p.scratchpadDesc(), engine, call.allocate(p.scratchpadBytes(), 64));
+                    // oneDNN needs no zeros in its scratchpad: a pooled block saves zeroing megabytes
+                    // (Winograd convolutions keep their transformed tensors there) on every call.
+                    memories[n - 1] = memory(call, p.scratchpadDesc(), engine,
+                            MemoryPool.allocate(call, p.scratchpadBytes()));
                     setArg(args, n - 1, Dnnl.DNNL_ARG_SCRATCHPAD(), memories[n - 1]);
                 }
                 Streams.execute(p.handle(), n, args, what);
