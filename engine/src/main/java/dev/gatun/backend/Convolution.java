@@ -20,8 +20,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>The caller's buffers are plain NCHW/OIHW. With {@link Layout#BLOCKED} (the default) oneDNN chooses
  * the layouts it computes in ({@code dnnl_format_tag_any}; on AVX2 typically {@code nChw8c} activations
- * and {@code OIhw8i8o} weights, which its direct JIT kernels need) and each call reorders into and out
- * of them through cached reorder primitives; with {@link Layout#PLAIN} it computes on the plain buffers
+ * and {@code OIhw8i8o} weights, on AVX-512 {@code nChw16c} and {@code OIhw16i16o}, which its direct JIT
+ * kernels need) and each call reorders into and out of them through cached reorder primitives; with {@link Layout#PLAIN} it computes on the plain buffers
  * (often an im2col + GEMM kernel). {@code -Dgatun.conv.layout=plain|blocked} sets the default; see
  * {@code bench/results/conv-layouts.md} for the measurement behind it.
  */
@@ -148,13 +148,43 @@ public final class Convolution {
      */
     public enum Fusion { NONE, RELU, ADD_RELU }
 
-    private record Key(Kind kind, Geometry geometry, Layout layout, Fusion fusion) {}
+    /**
+     * How oneDNN computes a 3×3 convolution in training: always directly, or by Winograd's F(4×4, 3×3)
+     * algorithm where oneDNN has a kernel for it (in oneDNN 2.6, AVX-512 only: forward, backward data
+     * and backward weights at stride 1, no dilation, one group), falling back to the direct one
+     * elsewhere. Inference ({@link Kind#INFERENCE}) is always direct.
+     */
+    public enum Algorithm { DIRECT, WINOGRAD }
+
+    private static volatile Algorithm algorithm =
+            parseAlgorithm(System.getProperty("gatun.conv.algorithm", "winograd"));
+
+    private static Algorithm parseAlgorithm(String value) {
+        return switch (value.toLowerCase(Locale.ROOT)) {
+            case "direct" -> Algorithm.DIRECT;
+            case "winograd" -> Algorithm.WINOGRAD;
+            default -> throw new IllegalArgumentException("gatun.conv.algorithm must be direct or winograd, got "
+                    + value);
+        };
+    }
+
+    /** The algorithm new calls ask oneDNN for. */
+    public static Algorithm algorithm() {
+        return algorithm;
+    }
+
+    /** Sets the algorithm later calls ask oneDNN for (primitives of both stay cached). */
+    public static void setAlgorithm(Algorithm value) {
+        algorithm = Objects.requireNonNull(value, "algorithm");
+    }
+
+    private record Key(Kind kind, Geometry geometry, Layout layout, Fusion fusion, Algorithm algorithm) {}
 
     /**
      * A created primitive with the caller's plain memory descriptors (src/diff_src, weights/diff_weights,
      * bias/diff_bias or null, dst/diff_dst) and those the primitive computes in (null where the same).
      */
-    private record Primitive(Primitives.Primitive primitive, Descs descs, Descs wanted) {
+    private record Primitive(Primitives.Primitive primitive, Descs descs, Descs wanted, Algorithm algorithm) {
         ActivationLayouts layouts() {
             return new ActivationLayouts(wanted.src(), wanted.dst(), descs.src(), descs.dst());
         }
@@ -193,6 +223,15 @@ public final class Convolution {
                 new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_WEIGHTS(), Dnnl.DNNL_ARG_BIAS(), Dnnl.DNNL_ARG_DST()},
                 FORWARD_NAMES, new Operand[] {src, Operand.plain(weights, weightsOffset), null, dst},
                 new long[][] {g.inputShape(), g.weightShape(), null, g.outputShape()}, b, DST_WRITTEN, null);
+    }
+
+    /**
+     * The algorithm pass {@code kind} of geometry {@code g} runs with under the current settings: the one
+     * asked for, or {@link Algorithm#DIRECT} where oneDNN has no Winograd kernel for it.
+     */
+    public static Algorithm algorithmUsed(Kind kind, Geometry g) {
+        Geometry key = kind == Kind.BACKWARD_DATA ? withoutBias(g) : g;
+        return primitive(kind, key, layout, Fusion.NONE).algorithm();
     }
 
     /**
@@ -424,16 +463,54 @@ public final class Convolution {
         return new Descs(src, weights, bias, dst);
     }
 
+    /** Marks in the cache a Winograd primitive oneDNN has no kernel for. */
+    private static final Primitive UNAVAILABLE = new Primitive(null, null, null, Algorithm.WINOGRAD);
+
     private static Primitive primitive(Kind kind, Geometry g, Layout layout, Fusion fusion) {
-        Key key = new Key(kind, g, layout, fusion);
+        // Inference keeps its weights pre-laid (Conv.weightsForInference), and oneDNN cannot reorder its
+        // Winograd weights format back to plain: inference stays direct.
+        if (algorithm == Algorithm.WINOGRAD && kind != Kind.INFERENCE && winogradShape(g)) {
+            Primitive p = primitive(kind, g, layout, fusion, Algorithm.WINOGRAD);
+            if (p != UNAVAILABLE) {
+                return p;
+            }
+        }
+        return primitive(kind, g, layout, fusion, Algorithm.DIRECT);
+    }
+
+    /** 3×3, stride 1, dense, one group: the shapes oneDNN 2.6's Winograd kernels are written for. */
+    private static boolean winogradShape(Geometry g) {
+        return g.kernelHeight() == 3 && g.kernelWidth() == 3 && g.strideHeight() == 1 && g.strideWidth() == 1
+                && g.dilationHeight() == 1 && g.dilationWidth() == 1 && g.groups() == 1;
+    }
+
+    /** The cached primitive of that algorithm; {@link #UNAVAILABLE} where oneDNN has no Winograd kernel. */
+    private static Primitive primitive(Kind kind, Geometry g, Layout layout, Fusion fusion, Algorithm alg) {
+        Key key = new Key(kind, g, layout, fusion, alg);
         Primitive p = CACHE.get(key);
         if (p != null) {
             return p;
         }
-        // A backward primitive needs the forward-training descriptor of the same geometry as its hint.
+        // A backward primitive needs the forward-training descriptor of the same geometry and algorithm
+        // as its hint.
         boolean isForward = kind == Kind.FORWARD || kind == Kind.INFERENCE;
-        Primitive forward = isForward ? null : primitive(Kind.FORWARD, g, layout, Fusion.NONE);
-        return CACHE.computeIfAbsent(key, k -> create(k, forward));
+        Primitive forward = isForward ? null : primitive(Kind.FORWARD, g, layout, Fusion.NONE, alg);
+        if (forward == UNAVAILABLE) {
+            return UNAVAILABLE;
+        }
+        return CACHE.computeIfAbsent(key, k -> {
+            if (alg == Algorithm.DIRECT) {
+                return create(k, forward);
+            }
+            try {
+                return create(k, forward);
+            } catch (DnnlException e) {
+                if (e.status() == Dnnl.dnnl_unimplemented()) {
+                    return UNAVAILABLE;
+                }
+                throw e;
+            }
+        });
     }
 
     private static Primitive create(Key key, Primitive forward) {
@@ -454,7 +531,8 @@ public final class Convolution {
             // PyTorch does, so the right padding is the same as the left.
             MemorySegment padding = Primitives.dims(tmp, g.padHeight(), g.padWidth());
             MemorySegment desc = Primitives.opDesc(tmp);
-            int alg = Dnnl.dnnl_convolution_direct();
+            int alg = key.algorithm() == Algorithm.WINOGRAD ? Dnnl.dnnl_convolution_winograd()
+                    : Dnnl.dnnl_convolution_direct();
             int[] queries;
             switch (key.kind()) {
                 case FORWARD, INFERENCE -> {
@@ -489,7 +567,7 @@ public final class Convolution {
             Descs wanted = new Descs(Primitives.intern(unlessSame(p.queried(0), d.src())),
                     Primitives.intern(unlessSame(p.queried(1), d.weights())), null,
                     Primitives.intern(unlessSame(p.queried(2), d.dst())));
-            return new Primitive(p, d, wanted);
+            return new Primitive(p, d, wanted, key.algorithm());
         }
     }
 

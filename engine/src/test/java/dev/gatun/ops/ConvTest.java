@@ -162,6 +162,68 @@ class ConvTest extends ScopedTest {
         }
     }
 
+    /**
+     * Winograd (where oneDNN has it: AVX-512) and direct convolutions give the same output and gradients,
+     * up to Winograd's rounding: its transforms add and subtract partial sums with coefficients up to 8
+     * (F(4×4, 3×3)), so the error scales with the largest value rather than with each one. The largest
+     * difference measured here is 1.4e-6 of the largest magnitude (an input gradient), against 2e-5
+     * allowed; a wrong tile edge or transform is off by whole values.
+     */
+    @Test
+    void winogradAgreesWithDirect() {
+        Convolution.Algorithm before = Convolution.algorithm();
+        boolean avx512 = dev.gatun.backend.OneDnn.effectiveCpuIsa().startsWith("avx512");
+        List<Config> configs = List.of(
+                new Config("32 to 32, odd width", shape(4, 32, 10, 9), shape(32, 32, 3, 3), false, pair(1, 1),
+                        pair(1, 1), pair(1, 1), 1),
+                new Config("16 to 48, bias", shape(2, 16, 7, 7), shape(48, 16, 3, 3), true, pair(1, 1), pair(1, 1),
+                        pair(1, 1), 1));
+        try {
+            long seed = 300;
+            for (Config c : configs) {
+                Tensor x = Tensor.randn(seed++, c.input()).requiresGrad(true);
+                Tensor w = Tensor.randn(seed++, c.weight()).requiresGrad(true);
+                Tensor b = c.bias() ? Tensor.randn(seed++, c.weight()[0]).requiresGrad(true) : null;
+                Tensor r = Tensor.randn(seed++, expectedOutputShape(c));
+                Convolution.Geometry g = new Convolution.Geometry(c.input()[0], c.input()[1], c.input()[2],
+                        c.input()[3], c.weight()[0], 3, 3, 1, 1, 1, 1, 1, 1, 1, c.bias());
+                List<float[]> results = new ArrayList<>();
+                for (Convolution.Algorithm alg : Convolution.Algorithm.values()) {
+                    Convolution.setAlgorithm(alg);
+                    Convolution.Algorithm expected = alg == Convolution.Algorithm.WINOGRAD && avx512
+                            ? Convolution.Algorithm.WINOGRAD : Convolution.Algorithm.DIRECT;
+                    for (Convolution.Kind kind : new Convolution.Kind[] {Convolution.Kind.FORWARD,
+                        Convolution.Kind.BACKWARD_DATA, Convolution.Kind.BACKWARD_WEIGHTS}) {
+                        assertEquals(expected, Convolution.algorithmUsed(kind, g), c.name() + " " + kind);
+                    }
+                    x.setGrad(null);
+                    w.setGrad(null);
+                    if (b != null) b.setGrad(null);
+                    Tensor y = run(c, x, w, b);
+                    Reduce.sum(Arithmetic.mul(y, r)).backward();
+                    results.add(y.toArray());
+                    results.add(x.grad().toArray());
+                    results.add(w.grad().toArray());
+                    if (b != null) results.add(b.grad().toArray());
+                }
+                String[] names = {"output", "input gradient", "weight gradient", "bias gradient"};
+                int per = results.size() / 2;
+                for (int k = 0; k < per; k++) {
+                    double[] direct = toDouble(results.get(k));
+                    double scale = 0;
+                    for (double v : direct) scale = Math.max(scale, Math.abs(v));
+                    assertClose(c.name() + " " + names[k], direct, results.get(per + k), 2e-5 * scale, 0);
+                }
+                // The output also against the double-precision definition.
+                double[] exact = reference(c, x.toArray(), w.toArray(), b == null ? null : b.toArray(),
+                        expectedOutputShape(c));
+                assertClose(c.name() + " output vs definition", exact, results.get(per), 2e-4, 2e-5);
+            }
+        } finally {
+            Convolution.setAlgorithm(before);
+        }
+    }
+
     private static double[] toDouble(float[] v) {
         double[] out = new double[v.length];
         for (int i = 0; i < v.length; i++) out[i] = v[i];
