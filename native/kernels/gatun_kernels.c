@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Below this many elements a loop stays on the calling thread: waking the team costs more. */
@@ -263,4 +264,133 @@ void gatun_max_pool_blocked_backward(const float *diff_dst, float *diff_src, con
             max_pool_backward_8(diff_dst, diff_src, ws, &sp, begin, end);
         }
     }
+}
+
+/* ---------------------------------------------------------------- convolution weight gradient, plain src */
+
+/* The shapes of one convolution, passed to the weight-gradient workers. */
+struct conv_shape {
+    int64_t n, c, ih, iw, o, oh, ow;
+    int32_t kh, kw, sh, sw, ph, pw, dh, dw;
+};
+
+/*
+ * Adds to acc[j][v] (j < JN kernel columns starting at j0, v < V vectors of 8 lanes) the products of
+ * kernel row r's inputs with the output gradient, over every image and output position, for one input
+ * channel ci and one block of L = 8·V output channels. `row` is scratch for one zero-padded input row.
+ */
+static inline __attribute__((always_inline)) void conv_bw_group(
+        const float *src, const float *diff_dst, const struct conv_shape *sp, int64_t ob, int64_t ci, int32_t r,
+        int32_t j0, float *row, float *dw_block, const int JN, const int V) {
+    const int L = 8 * V;
+    const int64_t ob_count = (sp->o + L - 1) / L;
+    f32x8 acc[5][2];
+    for (int j = 0; j < JN; j++)
+        for (int v = 0; v < V; v++) acc[j][v] = (f32x8){0};
+    for (int64_t img = 0; img < sp->n; img++) {
+        const float *plane = src + (img * sp->c + ci) * sp->ih * sp->iw;
+        const float *dd = diff_dst + (img * ob_count + ob) * sp->oh * sp->ow * L;
+        for (int64_t y = 0; y < sp->oh; y++) {
+            const int64_t sy = y * sp->sh - sp->ph + (int64_t) r * sp->dh;
+            if (sy < 0 || sy >= sp->ih) continue;
+            memcpy(row + sp->pw, plane + sy * sp->iw, (size_t) sp->iw * sizeof(float));
+            const float *g = dd + y * sp->ow * L;
+            for (int64_t x = 0; x < sp->ow; x++) {
+                f32x8 d[2];
+                for (int v = 0; v < V; v++) memcpy(&d[v], g + x * L + 8 * v, sizeof d[v]);
+                const float *in = row + x * sp->sw + (int64_t) j0 * sp->dw;
+                for (int j = 0; j < JN; j++) {
+                    const float s = in[(int64_t) j * sp->dw];
+                    for (int v = 0; v < V; v++) acc[j][v] += s * d[v];
+                }
+            }
+        }
+    }
+    /* dw_block is [L][c][kh][kw] for this block's output channels, plain OIHW rows. */
+    for (int j = 0; j < JN; j++) {
+        float lanes[16];
+        for (int v = 0; v < V; v++) memcpy(lanes + 8 * v, &acc[j][v], sizeof acc[j][v]);
+        for (int k = 0; k < L; k++) {
+            if (ob * L + k >= sp->o) break;
+            dw_block[((k * sp->c + ci) * sp->kh + r) * sp->kw + j0 + j] = lanes[k];
+        }
+    }
+}
+
+/* The tasks [begin, end) (task = output block · c + input channel); -1 when out of memory, else 0. */
+static inline __attribute__((always_inline)) int conv_bw_tasks(
+        const float *src, const float *diff_dst, float *diff_weights, float *diff_bias, const struct conv_shape *sp,
+        int64_t begin, int64_t end, const int V) {
+    const int L = 8 * V;
+    const int64_t ob_count = (sp->o + L - 1) / L;
+    /* One input row with pw zeros on each side: output column x, kernel column j reads row[x·sw + j·dw]. */
+    const size_t padded = (size_t) (sp->iw + 2 * (int64_t) sp->pw);
+    float *row = calloc(padded, sizeof(float));
+    if (row == 0) return -1;
+    for (int64_t task = begin; task < end; task++) {
+        const int64_t ob = task / sp->c, ci = task % sp->c;
+        float *dw_block = diff_weights + ob * L * sp->c * sp->kh * sp->kw;
+        for (int32_t r = 0; r < sp->kh; r++) {
+            for (int32_t j0 = 0; j0 < sp->kw; j0 += 5) {
+                const int32_t jn = sp->kw - j0 < 5 ? sp->kw - j0 : 5;
+                switch (jn) {
+                case 1: conv_bw_group(src, diff_dst, sp, ob, ci, r, j0, row, dw_block, 1, V); break;
+                case 2: conv_bw_group(src, diff_dst, sp, ob, ci, r, j0, row, dw_block, 2, V); break;
+                case 3: conv_bw_group(src, diff_dst, sp, ob, ci, r, j0, row, dw_block, 3, V); break;
+                case 4: conv_bw_group(src, diff_dst, sp, ob, ci, r, j0, row, dw_block, 4, V); break;
+                default: conv_bw_group(src, diff_dst, sp, ob, ci, r, j0, row, dw_block, 5, V); break;
+                }
+            }
+        }
+        if (diff_bias != 0 && ci == 0) {
+            f32x8 acc[2] = {{0}, {0}};
+            for (int64_t img = 0; img < sp->n; img++) {
+                const float *dd = diff_dst + (img * ob_count + ob) * sp->oh * sp->ow * L;
+                for (int64_t e = 0; e < sp->oh * sp->ow; e++) {
+                    for (int v = 0; v < V; v++) {
+                        f32x8 d;
+                        memcpy(&d, dd + e * L + 8 * v, sizeof d);
+                        acc[v] += d;
+                    }
+                }
+            }
+            float lanes[16];
+            for (int v = 0; v < V; v++) memcpy(lanes + 8 * v, &acc[v], sizeof acc[v]);
+            for (int k = 0; k < L && ob * L + k < sp->o; k++) diff_bias[ob * L + k] = lanes[k];
+        }
+    }
+    free(row);
+    return 0;
+}
+
+GATUN_VECTOR_CLONES
+static int conv_bw_tasks_8(const float *src, const float *diff_dst, float *diff_weights, float *diff_bias,
+                           const struct conv_shape *sp, int64_t begin, int64_t end) {
+    return conv_bw_tasks(src, diff_dst, diff_weights, diff_bias, sp, begin, end, 1);
+}
+
+GATUN_VECTOR_CLONES
+static int conv_bw_tasks_16(const float *src, const float *diff_dst, float *diff_weights, float *diff_bias,
+                            const struct conv_shape *sp, int64_t begin, int64_t end) {
+    return conv_bw_tasks(src, diff_dst, diff_weights, diff_bias, sp, begin, end, 2);
+}
+
+int gatun_conv_backward_weights_plain_src(const float *src, const float *diff_dst, float *diff_weights,
+                                          float *diff_bias, int32_t lanes, int64_t n, int64_t c, int64_t ih,
+                                          int64_t iw, int64_t o, int64_t oh, int64_t ow, int32_t kh, int32_t kw,
+                                          int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw) {
+    if (lanes != 8 && lanes != 16) return -1;
+    const struct conv_shape sp = {n, c, ih, iw, o, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw};
+    const int64_t tasks = (o + lanes - 1) / lanes * c;
+    int failed = 0;
+#pragma omp parallel if (n * oh * ow * lanes * kh * kw > GATUN_PARALLEL_MIN) reduction(| : failed)
+    {
+        int64_t begin, end;
+        share(tasks, &begin, &end);
+        if (begin < end) {
+            failed |= lanes == 16 ? conv_bw_tasks_16(src, diff_dst, diff_weights, diff_bias, &sp, begin, end)
+                                  : conv_bw_tasks_8(src, diff_dst, diff_weights, diff_bias, &sp, begin, end);
+        }
+    }
+    return failed;
 }

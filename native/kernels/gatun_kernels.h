@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#define GATUN_KERNELS_VERSION 4
+#define GATUN_KERNELS_VERSION 5
 
 /* The version this library was built with, GATUN_KERNELS_VERSION. */
 int gatun_kernels_version(void);
@@ -54,5 +54,20 @@ void gatun_max_pool_blocked_backward(const float *diff_dst, float *diff_src, con
                                      int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow,
                                      int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw,
                                      int32_t dh, int32_t dw);
+
+/*
+ * The weight gradient of a dense (one group) convolution whose input is plain NCHW and whose output
+ * gradient is channel-blocked, nChw8c (lanes 8) or nChw16c (lanes 16), as oneDNN keeps a convolution
+ * over few input channels: src n×c×ih×iw, diff_dst n×⌈o/lanes⌉×oh×ow×lanes. Writes diff_weights
+ * (o×c×kh×kw, OIHW) and, when diff_bias is not null, diff_bias (o):
+ *   diff_weights[o][c][i][j] = Σ diff_dst[n][o][y][x] · src[n][c][y·sh − ph + i·dh][x·sw − pw + j·dw]
+ * (positions outside src count as zero), diff_bias[o] = Σ diff_dst[n][o][y][x]. The caller checks that
+ * oh and ow are the output sizes of this geometry. Returns 0, or −1 for another lane count or when a
+ * row buffer could not be allocated.
+ */
+int gatun_conv_backward_weights_plain_src(const float *src, const float *diff_dst, float *diff_weights,
+                                          float *diff_bias, int32_t lanes, int64_t n, int64_t c, int64_t ih,
+                                          int64_t iw, int64_t o, int64_t oh, int64_t ow, int32_t kh, int32_t kw,
+                                          int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw);
 
 #endif

@@ -224,6 +224,71 @@ class ConvTest extends ScopedTest {
         }
     }
 
+    /**
+     * The weight gradient of convolutions over few input channels (plain input, blocked output), which
+     * runs on gatun's kernel: against the double-precision definition, for kernel widths above and below
+     * the kernel's column group of five, strides, dilation, padding and output channels that do not fill
+     * a channel block.
+     */
+    @Test
+    void weightGradientKernelMatchesTheDefinition() {
+        List<Config> configs = List.of(
+                new Config("LeNet-5 first layer", shape(3, 1, 12, 11), shape(20, 1, 5, 5), true, pair(1, 1),
+                        pair(2, 2), pair(1, 1), 1),
+                new Config("three channels, stride 2", shape(2, 3, 9, 10), shape(8, 3, 3, 3), false, pair(2, 2),
+                        pair(1, 1), pair(1, 1), 1),
+                new Config("7x7, dilation 2", shape(2, 1, 15, 13), shape(5, 1, 7, 7), true, pair(1, 1), pair(3, 3),
+                        pair(2, 2), 1),
+                new Config("2x4, mixed strides", shape(2, 2, 10, 9), shape(17, 2, 2, 4), true, pair(1, 2),
+                        pair(1, 0), pair(1, 1), 1));
+        long seed = 400;
+        for (Config c : configs) {
+            Tensor x = Tensor.randn(seed++, c.input());
+            Tensor w = Tensor.randn(seed++, c.weight()).requiresGrad(true);
+            Tensor b = c.bias() ? Tensor.randn(seed++, c.weight()[0]).requiresGrad(true) : null;
+            long[] outShape = expectedOutputShape(c);
+            Tensor r = Tensor.randn(seed++, outShape);
+            Convolution.Geometry g = new Convolution.Geometry(c.input()[0], c.input()[1], c.input()[2], c.input()[3],
+                    c.weight()[0], c.weight()[2], c.weight()[3], c.stride()[0], c.stride()[1], c.padding()[0],
+                    c.padding()[1], c.dilation()[0], c.dilation()[1], 1, c.bias());
+            assertTrue(Convolution.weightGradientOnKernel(g), c.name() + ": expected the kernel path");
+            Reduce.sum(Arithmetic.mul(run(c, x, w, b), r)).backward();
+
+            float[] xv = x.toArray(), rv = r.toArray();
+            int n = (int) c.input()[0], ch = (int) c.input()[1], h = (int) c.input()[2], wd = (int) c.input()[3];
+            int o = (int) c.weight()[0], kh = (int) c.weight()[2], kw = (int) c.weight()[3];
+            int oh = (int) outShape[2], ow = (int) outShape[3];
+            double[] dw = new double[o * ch * kh * kw];
+            double[] db = new double[o];
+            for (int in = 0; in < n; in++) {
+                for (int oc = 0; oc < o; oc++) {
+                    for (int i = 0; i < oh; i++) {
+                        for (int j = 0; j < ow; j++) {
+                            double gy = rv[((in * o + oc) * oh + i) * ow + j];
+                            db[oc] += gy;
+                            for (int ic = 0; ic < ch; ic++) {
+                                for (int p = 0; p < kh; p++) {
+                                    int y = i * c.stride()[0] - c.padding()[0] + p * c.dilation()[0];
+                                    if (y < 0 || y >= h) continue;
+                                    for (int q = 0; q < kw; q++) {
+                                        int xx = j * c.stride()[1] - c.padding()[1] + q * c.dilation()[1];
+                                        if (xx < 0 || xx >= wd) continue;
+                                        dw[((oc * ch + ic) * kh + p) * kw + q] +=
+                                                gy * xv[((in * ch + ic) * h + y) * wd + xx];
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            assertClose(c.name() + " weight gradient", dw, w.grad().toArray(), 1e-4, 1e-5);
+            if (b != null) {
+                assertClose(c.name() + " bias gradient", db, b.grad().toArray(), 1e-4, 1e-5);
+            }
+        }
+    }
+
     private static double[] toDouble(float[] v) {
         double[] out = new double[v.length];
         for (int i = 0; i < v.length; i++) out[i] = v[i];

@@ -23,10 +23,10 @@ public class GatunKernels extends GatunKernels$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
-    private static final int GATUN_KERNELS_VERSION = (int)4L;
+    private static final int GATUN_KERNELS_VERSION = (int)5L;
     /**
      * {@snippet lang=c :
-     * #define GATUN_KERNELS_VERSION 4
+     * #define GATUN_KERNELS_VERSION 5
      * }
      */
     public static int GATUN_KERNELS_VERSION() {
@@ -377,6 +377,85 @@ public class GatunKernels extends GatunKernels$shared {
                 traceDowncall("gatun_max_pool_blocked_backward", diff_dst, diff_src, ws, lanes, n, cb, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw);
             }
             mh$.invokeExact(diff_dst, diff_src, ws, lanes, n, cb, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class gatun_conv_backward_weights_plain_src {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            GatunKernels.C_INT,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_INT,
+            GatunKernels.C_LONG,
+            GatunKernels.C_LONG,
+            GatunKernels.C_LONG,
+            GatunKernels.C_LONG,
+            GatunKernels.C_LONG,
+            GatunKernels.C_LONG,
+            GatunKernels.C_LONG,
+            GatunKernels.C_INT,
+            GatunKernels.C_INT,
+            GatunKernels.C_INT,
+            GatunKernels.C_INT,
+            GatunKernels.C_INT,
+            GatunKernels.C_INT,
+            GatunKernels.C_INT,
+            GatunKernels.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("gatun_conv_backward_weights_plain_src");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int gatun_conv_backward_weights_plain_src(const float *src, const float *diff_dst, float *diff_weights, float *diff_bias, int32_t lanes, int64_t n, int64_t c, int64_t ih, int64_t iw, int64_t o, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
+     * }
+     */
+    public static FunctionDescriptor gatun_conv_backward_weights_plain_src$descriptor() {
+        return gatun_conv_backward_weights_plain_src.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int gatun_conv_backward_weights_plain_src(const float *src, const float *diff_dst, float *diff_weights, float *diff_bias, int32_t lanes, int64_t n, int64_t c, int64_t ih, int64_t iw, int64_t o, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
+     * }
+     */
+    public static MethodHandle gatun_conv_backward_weights_plain_src$handle() {
+        return gatun_conv_backward_weights_plain_src.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int gatun_conv_backward_weights_plain_src(const float *src, const float *diff_dst, float *diff_weights, float *diff_bias, int32_t lanes, int64_t n, int64_t c, int64_t ih, int64_t iw, int64_t o, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
+     * }
+     */
+    public static MemorySegment gatun_conv_backward_weights_plain_src$address() {
+        return gatun_conv_backward_weights_plain_src.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int gatun_conv_backward_weights_plain_src(const float *src, const float *diff_dst, float *diff_weights, float *diff_bias, int32_t lanes, int64_t n, int64_t c, int64_t ih, int64_t iw, int64_t o, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
+     * }
+     */
+    public static int gatun_conv_backward_weights_plain_src(MemorySegment src, MemorySegment diff_dst, MemorySegment diff_weights, MemorySegment diff_bias, int lanes, long n, long c, long ih, long iw, long o, long oh, long ow, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw) {
+        var mh$ = gatun_conv_backward_weights_plain_src.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("gatun_conv_backward_weights_plain_src", src, diff_dst, diff_weights, diff_bias, lanes, n, c, ih, iw, o, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw);
+            }
+            return (int)mh$.invokeExact(src, diff_dst, diff_weights, diff_bias, lanes, n, c, ih, iw, o, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
