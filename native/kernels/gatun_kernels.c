@@ -139,7 +139,10 @@ typedef int32_t i32x8 __attribute__((vector_size(32)));
  */
 static inline __attribute__((always_inline)) void max_pool_forward_planes(
         const float *src, float *dst, int32_t *ws, const struct pool_shape *sp, int64_t begin, int64_t end,
-        const int L) {
+        int relu, const int L) {
+    /* With relu the maximum starts at 0 from no position (−1): max(relu(x)) = relu(max(x)). */
+    const f32x8 floor = (f32x8){0} + (relu ? 0.0f : -INFINITY);
+    const i32x8 none = (i32x8){0} + (relu ? -1 : 0);
     const int V = L / 8;
     const int64_t ih = sp->ih, iw = sp->iw, oh = sp->oh, ow = sp->ow;
     for (int64_t plane = begin; plane < end; plane++) {
@@ -148,12 +151,8 @@ static inline __attribute__((always_inline)) void max_pool_forward_planes(
         int32_t *w = ws + plane * oh * ow * L;
         for (int64_t y = 0; y < oh; y++) {
             for (int64_t x = 0; x < ow; x++) {
-                f32x8 best[2];
-                i32x8 at[2];
-                for (int k = 0; k < V; k++) {
-                    best[k] = (f32x8){0} - INFINITY;
-                    at[k] = (i32x8){0};
-                }
+                f32x8 best[2] = {floor, floor};
+                i32x8 at[2] = {none, none};
                 for (int32_t i = 0; i < sp->kh; i++) {
                     const int64_t sy = y * sp->sh - sp->ph + (int64_t) i * sp->dh;
                     if (sy < 0 || sy >= ih) continue;
@@ -180,10 +179,17 @@ static inline __attribute__((always_inline)) void max_pool_forward_planes(
     }
 }
 
+/*
+ * Backward over planes [begin, end): diff_src = 0, plus each diff_dst element at the position ws names
+ * (none for −1). Small windows (at most 16 positions) go window position by window position on whole
+ * vectors, adding diff_dst where the position matches and 0 elsewhere; larger ones scatter lane by lane.
+ */
 static inline __attribute__((always_inline)) void max_pool_backward_planes(
         const float *diff_dst, float *diff_src, const int32_t *ws, const struct pool_shape *sp, int64_t begin,
         int64_t end, const int L) {
+    const int V = L / 8;
     const int64_t ih = sp->ih, iw = sp->iw, oh = sp->oh, ow = sp->ow;
+    const int vectors = sp->kh * sp->kw <= 16;
     for (int64_t plane = begin; plane < end; plane++) {
         const float *dd = diff_dst + plane * oh * ow * L;
         const int32_t *w = ws + plane * oh * ow * L;
@@ -191,13 +197,39 @@ static inline __attribute__((always_inline)) void max_pool_backward_planes(
         memset(ds, 0, (size_t) (ih * iw * L) * sizeof(float));
         for (int64_t y = 0; y < oh; y++) {
             for (int64_t x = 0; x < ow; x++) {
-                for (int k = 0; k < L; k++) {
-                    const int64_t e = (y * ow + x) * L + k;
-                    const int32_t pos = w[e];
-                    const int64_t sy = y * sp->sh - sp->ph + (int64_t) (pos / sp->kw) * sp->dh;
-                    const int64_t sx = x * sp->sw - sp->pw + (int64_t) (pos % sp->kw) * sp->dw;
-                    if (sy < 0 || sy >= ih || sx < 0 || sx >= iw) continue; /* a window all in the padding */
-                    ds[(sy * iw + sx) * L + k] += dd[e];
+                const int64_t e = (y * ow + x) * L;
+                if (vectors) {
+                    f32x8 g[2];
+                    i32x8 at[2];
+                    for (int k = 0; k < V; k++) {
+                        memcpy(&g[k], dd + e + 8 * k, sizeof g[k]);
+                        memcpy(&at[k], w + e + 8 * k, sizeof at[k]);
+                    }
+                    for (int32_t i = 0; i < sp->kh; i++) {
+                        const int64_t sy = y * sp->sh - sp->ph + (int64_t) i * sp->dh;
+                        if (sy < 0 || sy >= ih) continue;
+                        for (int32_t j = 0; j < sp->kw; j++) {
+                            const int64_t sx = x * sp->sw - sp->pw + (int64_t) j * sp->dw;
+                            if (sx < 0 || sx >= iw) continue;
+                            float *t = ds + (sy * iw + sx) * L;
+                            for (int k = 0; k < V; k++) {
+                                const i32x8 hit = at[k] == (i * sp->kw + j);
+                                f32x8 acc;
+                                memcpy(&acc, t + 8 * k, sizeof acc);
+                                acc += (f32x8) ((i32x8) g[k] & hit);
+                                memcpy(t + 8 * k, &acc, sizeof acc);
+                            }
+                        }
+                    }
+                } else {
+                    for (int k = 0; k < L; k++) {
+                        const int32_t pos = w[e + k];
+                        if (pos < 0) continue;
+                        const int64_t sy = y * sp->sh - sp->ph + (int64_t) (pos / sp->kw) * sp->dh;
+                        const int64_t sx = x * sp->sw - sp->pw + (int64_t) (pos % sp->kw) * sp->dw;
+                        if (sy < 0 || sy >= ih || sx < 0 || sx >= iw) continue; /* a window all in the padding */
+                        ds[(sy * iw + sx) * L + k] += dd[e + k];
+                    }
                 }
             }
         }
@@ -206,14 +238,14 @@ static inline __attribute__((always_inline)) void max_pool_backward_planes(
 
 GATUN_VECTOR_CLONES
 static void max_pool_forward_8(const float *src, float *dst, int32_t *ws, const struct pool_shape *sp,
-                               int64_t begin, int64_t end) {
-    max_pool_forward_planes(src, dst, ws, sp, begin, end, 8);
+                               int64_t begin, int64_t end, int relu) {
+    max_pool_forward_planes(src, dst, ws, sp, begin, end, relu, 8);
 }
 
 GATUN_VECTOR_CLONES
 static void max_pool_forward_16(const float *src, float *dst, int32_t *ws, const struct pool_shape *sp,
-                                int64_t begin, int64_t end) {
-    max_pool_forward_planes(src, dst, ws, sp, begin, end, 16);
+                                int64_t begin, int64_t end, int relu) {
+    max_pool_forward_planes(src, dst, ws, sp, begin, end, relu, 16);
 }
 
 GATUN_VECTOR_CLONES
@@ -228,10 +260,10 @@ static void max_pool_backward_16(const float *diff_dst, float *diff_src, const i
     max_pool_backward_planes(diff_dst, diff_src, ws, sp, begin, end, 16);
 }
 
-void gatun_max_pool_blocked_forward(const float *src, float *dst, int32_t *ws, int32_t lanes, int64_t n,
-                                    int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh,
-                                    int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh,
-                                    int32_t dw) {
+void gatun_max_pool_blocked_forward(const float *src, float *dst, int32_t *ws, int32_t lanes, int32_t relu,
+                                    int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow,
+                                    int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw,
+                                    int32_t dh, int32_t dw) {
     if (lanes != 8 && lanes != 16) return;
     const struct pool_shape sp = {ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw};
     const int64_t planes = n * cb;
@@ -240,9 +272,9 @@ void gatun_max_pool_blocked_forward(const float *src, float *dst, int32_t *ws, i
         int64_t begin, end;
         share(planes, &begin, &end);
         if (lanes == 16) {
-            max_pool_forward_16(src, dst, ws, &sp, begin, end);
+            max_pool_forward_16(src, dst, ws, &sp, begin, end, relu);
         } else {
-            max_pool_forward_8(src, dst, ws, &sp, begin, end);
+            max_pool_forward_8(src, dst, ws, &sp, begin, end, relu);
         }
     }
 }

@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#define GATUN_KERNELS_VERSION 5
+#define GATUN_KERNELS_VERSION 6
 
 /* The version this library was built with, GATUN_KERNELS_VERSION. */
 int gatun_kernels_version(void);
@@ -42,13 +42,14 @@ void gatun_sgd(float *p, const float *g, float *buf, int64_t n, float lr, float 
  * of `lanes` interleaved innermost, padded with zeros to a multiple of `lanes`. src is
  * n×cb×ih×iw×lanes, dst and ws n×cb×oh×ow×lanes. Forward writes the maximum of each window to dst and
  * its position in the window (row · kw + column) to ws; positions in the padding are skipped (a window
- * with none left gives −∞). Backward writes diff_src: zero, plus each diff_dst element added at the
- * position ws names. Any other lane count does nothing.
+ * with none left gives −∞). With relu it pools relu(src) instead: the maximum starts at 0 from position
+ * −1, so a window with nothing above 0 gives 0 and −1. Backward writes diff_src: zero, plus each
+ * diff_dst element added at the position ws names (none for −1). Any other lane count does nothing.
  */
-void gatun_max_pool_blocked_forward(const float *src, float *dst, int32_t *ws, int32_t lanes, int64_t n,
-                                    int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh,
-                                    int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh,
-                                    int32_t dw);
+void gatun_max_pool_blocked_forward(const float *src, float *dst, int32_t *ws, int32_t lanes, int32_t relu,
+                                    int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow,
+                                    int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw,
+                                    int32_t dh, int32_t dw);
 
 void gatun_max_pool_blocked_backward(const float *diff_dst, float *diff_src, const int32_t *ws, int32_t lanes,
                                      int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow,

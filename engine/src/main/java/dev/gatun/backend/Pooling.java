@@ -149,7 +149,7 @@ public final class Pooling {
     /** As the plain form, with src and dst either plain or in the pooling's {@link #layouts}. */
     public static void forward(Config config, boolean training, Operand src, Operand dst, MemorySegment workspace) {
         if (training && config.kind() == Kind.MAX) {
-            nativeMax(config, src, dst, workspace(workspace, nativeWorkspaceBytes(config)), false);
+            nativeMax(config, src, dst, workspace(workspace, nativeWorkspaceBytes(config)), false, false);
             return;
         }
         Cached c = forwardPrimitive(config, training);
@@ -173,6 +173,18 @@ public final class Pooling {
         }
     }
 
+    /**
+     * Training max pooling of relu(src) in one pass: the window maxima start at 0, so dst = relu(pool(src))
+     * = pool(relu(src)), and a window with nothing above 0 routes no gradient ({@link #backward} reads
+     * that from the workspace). Operands as for {@link #forward}; {@code config} must be max pooling.
+     */
+    public static void forwardMaxAfterRelu(Config config, Operand src, Operand dst, MemorySegment workspace) {
+        if (config.kind() != Kind.MAX) {
+            throw new IllegalArgumentException("pool2d: ReLU fusion is for max pooling, got " + config);
+        }
+        nativeMax(config, src, dst, workspace(workspace, nativeWorkspaceBytes(config)), false, true);
+    }
+
     /** A plain operand's checked region, or a laid one's buffer (its size is checked at execution). */
     private static MemorySegment operand(String what, Operand o, long[] dims) {
         return o.laid() != null ? o.laid() : Primitives.region(what, o.plain(), o.offset(), elements(dims));
@@ -186,7 +198,7 @@ public final class Pooling {
     /** As the plain form, with diff_dst and diff_src either plain or in the pooling's {@link #layouts}. */
     public static void backward(Config config, Operand diffDst, Operand diffSrc, MemorySegment workspace) {
         if (config.kind() == Kind.MAX) {
-            nativeMax(config, diffSrc, diffDst, workspace(workspace, nativeWorkspaceBytes(config)), true);
+            nativeMax(config, diffSrc, diffDst, workspace(workspace, nativeWorkspaceBytes(config)), true, false);
             return;
         }
         Cached forward = forwardPrimitive(config, true);
@@ -213,10 +225,12 @@ public final class Pooling {
 
     /**
      * Max pooling forward (src → dst, filling ws) or backward (diff_dst in {@code dst} → diff_src in
-     * {@code src}, reading ws) on gatun's kernel. Operands already in the blocked layout are used as they
-     * are; plain ones are reordered into (inputs) or out of (outputs) a temporary blocked buffer.
+     * {@code src}, reading ws) on gatun's kernel, the forward pass of relu(src) with {@code relu}. Operands
+     * already in the blocked layout are used as they are; plain ones are reordered into (inputs) or out
+     * of (outputs) a temporary blocked buffer.
      */
-    private static void nativeMax(Config config, Operand src, Operand dst, MemorySegment ws, boolean backward) {
+    private static void nativeMax(Config config, Operand src, Operand dst, MemorySegment ws, boolean backward,
+                                  boolean relu) {
         Cached c = forwardPrimitive(config, true);
         long srcBytes = Primitives.bytes(c.blockedSrc());
         long dstBytes = Primitives.bytes(c.blockedDst());
@@ -236,9 +250,9 @@ public final class Pooling {
                         config.kernelW(), config.strideH(), config.strideW(), config.padH(), config.padW(),
                         config.dilationH(), config.dilationW());
             } else {
-                GatunKernels.gatun_max_pool_blocked_forward(s, d, ws, lanes, n, cb, ih, iw, oh, ow, config.kernelH(),
-                        config.kernelW(), config.strideH(), config.strideW(), config.padH(), config.padW(),
-                        config.dilationH(), config.dilationW());
+                GatunKernels.gatun_max_pool_blocked_forward(s, d, ws, lanes, relu ? 1 : 0, n, cb, ih, iw, oh, ow,
+                        config.kernelH(), config.kernelW(), config.strideH(), config.strideW(), config.padH(),
+                        config.padW(), config.dilationH(), config.dilationW());
             }
             MemorySegment out = backward ? s : d;
             Operand o = backward ? src : dst;

@@ -31,6 +31,11 @@ public final class Pooling2d {
             return Pool.maxPool2d(x, kernel, stride, padding, dilation);
         }
 
+        /** This pooling of relu(x), as one op ({@link Pool#maxPool2dAfterRelu}). */
+        Tensor forwardAfterRelu(Tensor x) {
+            return Pool.maxPool2dAfterRelu(x, kernel, stride, padding, dilation);
+        }
+
         @Override
         public String describe() {
             return "MaxPool2d(" + kernel[0] + "×" + kernel[1] + (stride[0] != kernel[0] ? ", stride " + stride[0] : "")

@@ -1,5 +1,6 @@
 package dev.gatun.nn;
 
+import dev.gatun.autograd.Autograd;
 import dev.gatun.backend.Convolution;
 import dev.gatun.tensor.Tensor;
 import java.util.List;
@@ -45,6 +46,14 @@ public final class Sequential extends Module {
                     i = relu ? next : next - 1;
                     continue;
                 }
+            }
+            // With a gradient to record, ReLU → MaxPool2d runs as one max pooling of relu(x), which saves
+            // the ReLU's passes over the larger, unpooled tensor.
+            if (layers[i] instanceof Activations.ReLU && i + 1 < layers.length
+                    && layers[i + 1] instanceof Pooling2d.MaxPool2d pool && Autograd.needsGrad(x)) {
+                x = pool.forwardAfterRelu(x);
+                i++;
+                continue;
             }
             x = layers[i].forward(x);
         }

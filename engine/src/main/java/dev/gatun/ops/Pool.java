@@ -27,7 +27,19 @@ public final class Pool {
     }
 
     public static Tensor maxPool2d(Tensor x, int[] kernel, int[] stride, int[] padding, int[] dilation) {
-        return pool(Pooling.Kind.MAX, x, kernel, stride, padding, dilation, "maxPool2d");
+        return pool(Pooling.Kind.MAX, x, kernel, stride, padding, dilation, "maxPool2d", false);
+    }
+
+    /**
+     * {@code maxPool2d(relu(x))}, the same values and gradients, in one pass when x needs a gradient: the
+     * window maxima start at 0 (relu(max(x)) = max(relu(x))), and a window with nothing above 0 passes
+     * no gradient back, as the ReLU would not. Without a gradient to record it is the two ops.
+     */
+    public static Tensor maxPool2dAfterRelu(Tensor x, int[] kernel, int[] stride, int[] padding, int[] dilation) {
+        if (!Autograd.needsGrad(x)) {
+            return maxPool2d(Activation.relu(x), kernel, stride, padding, dilation);
+        }
+        return pool(Pooling.Kind.MAX, x, kernel, stride, padding, dilation, "maxPool2dAfterRelu", true);
     }
 
     /** Average pooling with stride = kernel, no padding ({@code nn.AvgPool2d(k)}). */
@@ -37,7 +49,7 @@ public final class Pool {
 
     public static Tensor avgPool2d(Tensor x, int[] kernel, int[] stride, int[] padding, boolean countIncludePad) {
         return pool(countIncludePad ? Pooling.Kind.AVG_INCLUDE_PADDING : Pooling.Kind.AVG_EXCLUDE_PADDING, x, kernel,
-                stride, padding, new int[] {1, 1}, "avgPool2d");
+                stride, padding, new int[] {1, 1}, "avgPool2d", false);
     }
 
     /** The mean over each channel's H×W plane: [N, C, H, W] → [N, C, 1, 1]. */
@@ -68,8 +80,9 @@ public final class Pool {
         return v;
     }
 
+    /** The pooling op; with {@code relu} (max pooling, x needing a gradient) of relu(x). */
     private static Tensor pool(Pooling.Kind kind, Tensor x, int[] kernel, int[] stride, int[] padding, int[] dilation,
-                               String op) {
+                               String op, boolean relu) {
         requireNchw(x, op);
         pair(kernel, "kernel", op);
         pair(stride, "stride", op);
@@ -90,8 +103,12 @@ public final class Pool {
             // The argmax positions, kept for backward: raw bytes carried in a float tensor's storage.
             workspace = Tensor.empty((Pooling.workspaceBytes(config) + Float.BYTES - 1) / Float.BYTES);
         }
-        Pooling.forward(config, training, input(in, l.src()), operand(out, l.dst()),
-                workspace == null ? null : workspace.storage());
+        if (relu) {
+            Pooling.forwardMaxAfterRelu(config, input(in, l.src()), operand(out, l.dst()), workspace.storage());
+        } else {
+            Pooling.forward(config, training, input(in, l.src()), operand(out, l.dst()),
+                    workspace == null ? null : workspace.storage());
+        }
         Tensor saved = workspace;
         return Autograd.record(out, op, g -> {
             Tensor gc = g.contiguous();

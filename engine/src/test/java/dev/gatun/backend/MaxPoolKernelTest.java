@@ -11,9 +11,10 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /**
- * gatun's max-pooling kernel at both channel blocks, 8 (nChw8c, AVX2) and 16 (nChw16c, AVX-512), against
- * the same loops written in Java over the blocked indexing: maxima, their positions and the routed
- * gradient, exactly. {@code Pooling} uses one of the two, {@link ChannelBlock#size()}, per process; this
+ * gatun's max-pooling kernel at both channel blocks, 8 (nChw8c, AVX2) and 16 (nChw16c, AVX-512), with and
+ * without the ReLU folded in, against the same loops written in Java over the blocked indexing: maxima,
+ * their positions and the routed gradient, exactly; windows of up to 16 positions and larger ones (the
+ * backward pass takes a vector path and a scatter path). {@code Pooling} uses one of the two, {@link ChannelBlock#size()}, per process; this
  * covers the other as well.
  */
 class MaxPoolKernelTest {
@@ -24,6 +25,7 @@ class MaxPoolKernelTest {
         {1, 2, 8, 8, 3, 3, 2, 2, 1, 1, 1, 1},
         {3, 1, 11, 10, 3, 2, 1, 2, 1, 1, 2, 3},
         {2, 2, 32, 32, 32, 32, 32, 32, 0, 0, 1, 1},
+        {1, 2, 9, 9, 4, 4, 1, 1, 2, 2, 1, 1},
     };
 
     private static long out(int in, int k, int s, int p, int d) {
@@ -34,12 +36,14 @@ class MaxPoolKernelTest {
     void bothChannelBlocksMatchTheJavaLoops() {
         for (int lanes : new int[] {8, 16}) {
             for (int[] c : CASES) {
-                check(lanes, c);
+                check(lanes, c, false);
+                check(lanes, c, true);
             }
         }
     }
 
-    private static void check(int lanes, int[] c) {
+    /** With relu, the maxima start at 0 from position −1, and −1 routes no gradient. */
+    private static void check(int lanes, int[] c, boolean relu) {
         int n = c[0], cb = c[1], ih = c[2], iw = c[3], kh = c[4], kw = c[5], sh = c[6], sw = c[7], ph = c[8],
                 pw = c[9], dh = c[10], dw = c[11];
         int oh = (int) out(ih, kh, sh, ph, dh), ow = (int) out(iw, kw, sw, pw, dw);
@@ -57,8 +61,8 @@ class MaxPoolKernelTest {
             for (int y = 0; y < oh; y++) {
                 for (int x = 0; x < ow; x++) {
                     for (int k = 0; k < lanes; k++) {
-                        float best = Float.NEGATIVE_INFINITY;
-                        int at = 0;
+                        float best = relu ? 0 : Float.NEGATIVE_INFINITY;
+                        int at = relu ? -1 : 0;
                         for (int i = 0; i < kh; i++) {
                             int sy = y * sh - ph + i * dh;
                             if (sy < 0 || sy >= ih) continue;
@@ -76,7 +80,7 @@ class MaxPoolKernelTest {
                         wantDst[e] = best;
                         wantWs[e] = at;
                         int sy = y * sh - ph + (at / kw) * dh, sx = x * sw - pw + (at % kw) * dw;
-                        if (sy >= 0 && sy < ih && sx >= 0 && sx < iw) {
+                        if (at >= 0 && sy >= 0 && sy < ih && sx >= 0 && sx < iw) {
                             wantDiffSrc[((p * ih + sy) * iw + sx) * lanes + k] += diffDst[e];
                         }
                     }
@@ -92,11 +96,11 @@ class MaxPoolKernelTest {
             MemorySegment dd = arena.allocateFrom(ValueLayout.JAVA_FLOAT, diffDst);
             MemorySegment ds = arena.allocate(ValueLayout.JAVA_FLOAT, src.length);
             ds.fill((byte) 0x7f); // the kernel must overwrite every element
-            GatunKernels.gatun_max_pool_blocked_forward(s, d, ws, lanes, n, cb, ih, iw, oh, ow, kh, kw, sh, sw, ph,
-                    pw, dh, dw);
+            GatunKernels.gatun_max_pool_blocked_forward(s, d, ws, lanes, relu ? 1 : 0, n, cb, ih, iw, oh, ow, kh, kw,
+                    sh, sw, ph, pw, dh, dw);
             GatunKernels.gatun_max_pool_blocked_backward(dd, ds, ws, lanes, n, cb, ih, iw, oh, ow, kh, kw, sh, sw,
                     ph, pw, dh, dw);
-            String what = lanes + " lanes, case " + Arrays.toString(c);
+            String what = lanes + " lanes" + (relu ? ", relu" : "") + ", case " + Arrays.toString(c);
             assertArrayEquals(wantDst, d.toArray(ValueLayout.JAVA_FLOAT), what + ": dst");
             assertArrayEquals(wantWs, ws.toArray(ValueLayout.JAVA_INT), what + ": positions");
             assertArrayEquals(wantDiffSrc, ds.toArray(ValueLayout.JAVA_FLOAT), what + ": diff_src");

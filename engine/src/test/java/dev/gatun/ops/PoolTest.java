@@ -87,6 +87,51 @@ class PoolTest extends ScopedTest {
         assertArrayEquals(new long[] {2, 3, 4, 4}, Pool.maxPool2d(x, 2).shape());
     }
 
+    /** Distinct values 0.1 apart around 0 (none within 0.05 of it), shuffled. */
+    private static Tensor distinctAroundZero(long seed, long... shape) {
+        Tensor t = distinct(seed, shape);
+        float[] v = t.toArray();
+        for (int i = 0; i < v.length; i++) v[i] = v[i] - v.length * 0.05f + 0.05f;
+        return Tensor.zeros(shape).copyFrom(v).requiresGrad(true);
+    }
+
+    /**
+     * maxPool2dAfterRelu (one pass) against relu then maxPool2d (two), exactly, forward and backward,
+     * with windows that hold nothing above 0; its gradient by finite differences; and the Sequential that
+     * folds ReLU → MaxPool2d into it when recording.
+     */
+    @Test
+    void reluFoldedIntoMaxPoolingMatchesTheTwoOps() {
+        int[][][] configs = { // kernel, stride, padding, dilation
+            {{2, 2}, {2, 2}, {0, 0}, {1, 1}}, {{3, 3}, {2, 2}, {1, 1}, {1, 1}}, {{2, 3}, {1, 2}, {1, 0}, {2, 1}}};
+        long seed = 20;
+        for (int[][] c : configs) {
+            float[] values = distinctAroundZero(seed++, 2, 3, 8, 9).toArray();
+            Tensor a = Tensor.zeros(2, 3, 8, 9).copyFrom(values).requiresGrad(true);
+            Tensor b = Tensor.zeros(2, 3, 8, 9).copyFrom(values).requiresGrad(true);
+            Tensor fused = Pool.maxPool2dAfterRelu(a, c[0], c[1], c[2], c[3]);
+            Tensor twoOps = Pool.maxPool2d(Activation.relu(b), c[0], c[1], c[2], c[3]);
+            assertEquals("maxPool2dAfterRelu", fused.gradFn().op());
+            Tensor r = Tensor.randn(seed++, fused.shape());
+            Reduce.sum(Arithmetic.mul(fused, r)).backward();
+            Reduce.sum(Arithmetic.mul(twoOps, r)).backward();
+            assertArrayEquals(twoOps.toArray(), fused.toArray());
+            // Equal values; delta 0 lets the ReLU's masked −0 match the pooling's untouched +0.
+            assertArrayEquals(b.grad().toArray(), a.grad().toArray(), 0f);
+            check("relu + maxPool2d", in -> Pool.maxPool2dAfterRelu(in[0], c[0], c[1], c[2], c[3]),
+                    distinctAroundZero(seed++, 1, 2, 7, 6));
+        }
+        Tensor x = distinctAroundZero(40, 2, 2, 6, 6);
+        dev.gatun.nn.Sequential seq = new dev.gatun.nn.Sequential(new dev.gatun.nn.Activations.ReLU(),
+                new dev.gatun.nn.Pooling2d.MaxPool2d(2));
+        Tensor y = seq.forward(x);
+        assertEquals("maxPool2dAfterRelu", y.gradFn().op());
+        assertArrayEquals(Pool.maxPool2d(Activation.relu(x), 2).toArray(), y.toArray());
+        try (var ignored = Autograd.noGrad()) {
+            assertArrayEquals(y.toArray(), seq.forward(x).toArray());
+        }
+    }
+
     @Test
     void gradientsByFiniteDifferences() {
         Tensor x = distinct(3, 1, 2, 7, 6);

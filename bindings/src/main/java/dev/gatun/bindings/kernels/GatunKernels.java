@@ -23,10 +23,10 @@ public class GatunKernels extends GatunKernels$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
-    private static final int GATUN_KERNELS_VERSION = (int)5L;
+    private static final int GATUN_KERNELS_VERSION = (int)6L;
     /**
      * {@snippet lang=c :
-     * #define GATUN_KERNELS_VERSION 5
+     * #define GATUN_KERNELS_VERSION 6
      * }
      */
     public static int GATUN_KERNELS_VERSION() {
@@ -238,6 +238,7 @@ public class GatunKernels extends GatunKernels$shared {
             GatunKernels.C_POINTER,
             GatunKernels.C_POINTER,
             GatunKernels.C_INT,
+            GatunKernels.C_INT,
             GatunKernels.C_LONG,
             GatunKernels.C_LONG,
             GatunKernels.C_LONG,
@@ -262,7 +263,7 @@ public class GatunKernels extends GatunKernels$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * void gatun_max_pool_blocked_forward(const float *src, float *dst, int32_t *ws, int32_t lanes, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
+     * void gatun_max_pool_blocked_forward(const float *src, float *dst, int32_t *ws, int32_t lanes, int32_t relu, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
      * }
      */
     public static FunctionDescriptor gatun_max_pool_blocked_forward$descriptor() {
@@ -272,7 +273,7 @@ public class GatunKernels extends GatunKernels$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * void gatun_max_pool_blocked_forward(const float *src, float *dst, int32_t *ws, int32_t lanes, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
+     * void gatun_max_pool_blocked_forward(const float *src, float *dst, int32_t *ws, int32_t lanes, int32_t relu, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
      * }
      */
     public static MethodHandle gatun_max_pool_blocked_forward$handle() {
@@ -282,7 +283,7 @@ public class GatunKernels extends GatunKernels$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * void gatun_max_pool_blocked_forward(const float *src, float *dst, int32_t *ws, int32_t lanes, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
+     * void gatun_max_pool_blocked_forward(const float *src, float *dst, int32_t *ws, int32_t lanes, int32_t relu, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
      * }
      */
     public static MemorySegment gatun_max_pool_blocked_forward$address() {
@@ -291,16 +292,16 @@ public class GatunKernels extends GatunKernels$shared {
 
     /**
      * {@snippet lang=c :
-     * void gatun_max_pool_blocked_forward(const float *src, float *dst, int32_t *ws, int32_t lanes, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
+     * void gatun_max_pool_blocked_forward(const float *src, float *dst, int32_t *ws, int32_t lanes, int32_t relu, int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw)
      * }
      */
-    public static void gatun_max_pool_blocked_forward(MemorySegment src, MemorySegment dst, MemorySegment ws, int lanes, long n, long cb, long ih, long iw, long oh, long ow, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw) {
+    public static void gatun_max_pool_blocked_forward(MemorySegment src, MemorySegment dst, MemorySegment ws, int lanes, int relu, long n, long cb, long ih, long iw, long oh, long ow, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw) {
         var mh$ = gatun_max_pool_blocked_forward.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("gatun_max_pool_blocked_forward", src, dst, ws, lanes, n, cb, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw);
+                traceDowncall("gatun_max_pool_blocked_forward", src, dst, ws, lanes, relu, n, cb, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw);
             }
-            mh$.invokeExact(src, dst, ws, lanes, n, cb, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw);
+            mh$.invokeExact(src, dst, ws, lanes, relu, n, cb, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
