@@ -1,6 +1,8 @@
 package dev.gatun.cli;
 
 import dev.gatun.backend.Blas;
+import dev.gatun.backend.ChannelBlock;
+import dev.gatun.backend.Convolution;
 import dev.gatun.backend.NativeLibraries;
 import dev.gatun.backend.OneDnn;
 import dev.gatun.backend.Threads;
@@ -33,6 +35,9 @@ final class InfoCommand implements Callable<Integer> {
         out.printf("matrix products  %s%n", Blas.gemmLibrary());
         out.printf("gatun kernels    %s%n", libs.kernels());
         out.printf("onednn cpu isa   %s%n", OneDnn.effectiveCpuIsa());
+        out.printf("channel block    %d (nChw%dc)%n", ChannelBlock.size(), ChannelBlock.size());
+        out.printf("3x3 conv, train  %s%n", Convolution.algorithm() == Convolution.Algorithm.WINOGRAD
+                ? "winograd where oneDNN has it, else direct" : "direct");
         out.printf("openmp threads   %d (%s)%n", Threads.ompMaxThreads(), libs.gomp());
         out.printf("gatun.threads    %d%n", Threads.get());
         out.flush();
