@@ -300,6 +300,20 @@ void gatun_max_pool_blocked_backward(const float *diff_dst, float *diff_src, con
 
 /* ---------------------------------------------------------------- convolution weight gradient, plain src */
 
+/*
+ * These sums may round a product and its addition once (fused multiply-add): unlike the optimizer
+ * updates, nothing requires them to match a Java formula bit for bit. The clones are "fma" (which
+ * brings AVX) and baseline: the loops are all floating point.
+ */
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=fast")
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define GATUN_FMA_CLONES __attribute__((target_clones("fma", "default"), noinline))
+#else
+#define GATUN_FMA_CLONES __attribute__((noinline))
+#endif
+
 /* The shapes of one convolution, passed to the weight-gradient workers. */
 struct conv_shape {
     int64_t n, c, ih, iw, o, oh, ow;
@@ -395,17 +409,19 @@ static inline __attribute__((always_inline)) int conv_bw_tasks(
     return 0;
 }
 
-GATUN_VECTOR_CLONES
+GATUN_FMA_CLONES
 static int conv_bw_tasks_8(const float *src, const float *diff_dst, float *diff_weights, float *diff_bias,
                            const struct conv_shape *sp, int64_t begin, int64_t end) {
     return conv_bw_tasks(src, diff_dst, diff_weights, diff_bias, sp, begin, end, 1);
 }
 
-GATUN_VECTOR_CLONES
+GATUN_FMA_CLONES
 static int conv_bw_tasks_16(const float *src, const float *diff_dst, float *diff_weights, float *diff_bias,
                             const struct conv_shape *sp, int64_t begin, int64_t end) {
     return conv_bw_tasks(src, diff_dst, diff_weights, diff_bias, sp, begin, end, 2);
 }
+
+#pragma GCC pop_options
 
 int gatun_conv_backward_weights_plain_src(const float *src, const float *diff_dst, float *diff_weights,
                                           float *diff_bias, int32_t lanes, int64_t n, int64_t c, int64_t ih,
