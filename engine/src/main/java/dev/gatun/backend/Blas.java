@@ -2,6 +2,7 @@ package dev.gatun.backend;
 
 import dev.gatun.bindings.dnnl.Dnnl;
 import dev.gatun.bindings.openblas.OpenBlas;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.concurrent.locks.Lock;
@@ -70,6 +71,10 @@ public final class Blas {
                 return;
             }
             Threads.applyToCurrentThread();
+            if (!transA && transB && m > 1 && m < n && (long) m * n * k >= SWAP_MIN_MACS) {
+                swappedProduct(m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc);
+                return;
+            }
             OneDnn.check(Dnnl.dnnl_sgemm(transA ? (byte) 'T' : (byte) 'N', transB ? (byte) 'T' : (byte) 'N',
                     m, n, k, alpha, slice(a, aOffset), lda, slice(b, bOffset), ldb, beta, slice(c, cOffset), ldc),
                     "dnnl_sgemm");
@@ -94,6 +99,42 @@ public final class Blas {
                 OpenBlas.openblas_set_num_threads(threads);
             }
             held.unlock();
+        }
+    }
+
+    /** A·Bᵀ products of at least this many multiply-adds may run transposed ({@link #swappedProduct}). */
+    static final long SWAP_MIN_MACS = 1L << 22;
+
+    /**
+     * C = alpha·A·Bᵀ + beta·C (A m×k, B n×k, m < n) on oneDNN as Cᵀ = alpha·B·Aᵀ + beta·Cᵀ in a scratch
+     * matrix, then transposed into C. oneDNN 2.6's AVX-512 GEMM runs A·Bᵀ with fewer rows in A than in B
+     * well below its speed the other way round: a linear layer's forward product, a batch of 64 against
+     * 500 outputs of 2,450 inputs, took 2.05 ms; B·Aᵀ took 1.14 ms (2 threads), and the two transposes
+     * of 64×500 floats are small beside either.
+     */
+    private static void swappedProduct(int m, int n, int k, float alpha, MemorySegment a, long aOffset, int lda,
+                                       MemorySegment b, long bOffset, int ldb, float beta, MemorySegment c,
+                                       long cOffset, int ldc) {
+        try (Arena call = Arena.ofConfined()) {
+            MemorySegment t = MemoryPool.allocate(call, (long) m * n * FLOAT_BYTES);
+            if (beta != 0) {
+                transpose(c, cOffset, ldc, m, n, t, 0, m);
+            }
+            OneDnn.check(Dnnl.dnnl_sgemm((byte) 'N', (byte) 'T', n, m, k, alpha, slice(b, bOffset), ldb,
+                    slice(a, aOffset), lda, beta, t, m), "dnnl_sgemm");
+            transpose(t, 0, m, n, m, c, cOffset, ldc);
+        }
+    }
+
+    /** to[j][i] = from[i][j] for i < rows, j < cols (row-major, leading dimensions in floats). */
+    private static void transpose(MemorySegment from, long fromOffset, int ldFrom, int rows, int cols,
+                                  MemorySegment to, long toOffset, int ldTo) {
+        for (int i = 0; i < rows; i++) {
+            long src = (fromOffset + (long) i * ldFrom) * FLOAT_BYTES;
+            for (int j = 0; j < cols; j++) {
+                to.set(ValueLayout.JAVA_FLOAT, (toOffset + (long) j * ldTo + i) * FLOAT_BYTES,
+                        from.get(ValueLayout.JAVA_FLOAT, src + (long) j * FLOAT_BYTES));
+            }
         }
     }
 
