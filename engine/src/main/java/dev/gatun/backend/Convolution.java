@@ -23,8 +23,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * the layouts it computes in ({@code dnnl_format_tag_any}; on AVX2 typically {@code nChw8c} activations
  * and {@code OIhw8i8o} weights, on AVX-512 {@code nChw16c} and {@code OIhw16i16o}, which its direct JIT
  * kernels need) and each call reorders into and out of them through cached reorder primitives; with
- * {@link Layout#PLAIN} it computes on the plain buffers (often an im2col + GEMM kernel). {@code -Dgatun.conv.layout=plain|blocked} sets the default; see
- * {@code bench/results/conv-layouts.md} for the measurement behind it.
+ * {@link Layout#PLAIN} it computes on the plain buffers (often an im2col + GEMM kernel).
+ * {@code -Dgatun.conv.layout=plain|blocked} sets the default; see {@code bench/results/conv-layouts.md}
+ * for the measurement behind it.
  */
 public final class Convolution {
 

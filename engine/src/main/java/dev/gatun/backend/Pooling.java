@@ -120,7 +120,7 @@ public final class Pooling {
         return config.kind() == Kind.MAX ? nativeWorkspaceBytes(config) : 0;
     }
 
-    /** A 32-bit position per element of the blocked dst: n × ⌈c/b⌉ × oh × ow × b of them, b the channel block. */
+    /** A 32-bit position per element of the blocked dst: n × ⌈c/b⌉ × oh × ow × b, b the channel block. */
     private static long nativeWorkspaceBytes(Config c) {
         return Math.multiplyExact(Math.multiplyExact(c.n() * blocks(c), c.outH() * c.outW()),
                 (long) ChannelBlock.size() * Integer.BYTES);
