@@ -119,6 +119,8 @@ public final class Blas {
             MemorySegment t = MemoryPool.allocate(call, (long) m * n * FLOAT_BYTES);
             if (beta != 0) {
                 transpose(c, cOffset, ldc, m, n, t, 0, m);
+            } else {
+                t.fill((byte) 0); // a pooled block may hold anything, NaN included
             }
             OneDnn.check(Dnnl.dnnl_sgemm((byte) 'N', (byte) 'T', n, m, k, alpha, slice(b, bOffset), ldb,
                     slice(a, aOffset), lda, beta, t, m), "dnnl_sgemm");
