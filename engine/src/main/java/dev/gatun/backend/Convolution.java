@@ -421,20 +421,9 @@ public final class Convolution {
             throw new IllegalArgumentException("conv2d: src of the weight gradient of " + g + " must be plain");
         }
         MemorySegment s = region("src", src.plain(), src.offset(), count(g.inputShape()));
-        long bytes = Primitives.bytes(blocked);
         try (Arena call = Arena.ofConfined()) {
-            MemorySegment d;
-            if (diffDst.laid() != null) {
-                if (diffDst.laid().byteSize() < bytes) {
-                    throw new IllegalArgumentException("conv2d: diff_dst buffer of " + diffDst.laid().byteSize()
-                            + " bytes, its layout needs " + bytes);
-                }
-                d = diffDst.laid();
-            } else {
-                MemorySegment plain = region("diff_dst", diffDst.plain(), diffDst.offset(), count(g.outputShape()));
-                d = MemoryPool.allocate(call, bytes);
-                Primitives.reorder(primitive(Kind.FORWARD, g, layout, Fusion.NONE).descs().dst(), plain, blocked, d);
-            }
+            MemorySegment d = Primitives.laidOrCopy(call, diffDst, count(g.outputShape()),
+                    primitive(Kind.FORWARD, g, layout, Fusion.NONE).descs().dst(), blocked, true, "conv2d: diff_dst");
             NativeLibraries.load();
             Threads.applyToCurrentThread();
             int status = GatunKernels.gatun_conv_backward_weights_plain_src(s, d, diffWeights,

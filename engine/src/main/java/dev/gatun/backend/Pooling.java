@@ -232,14 +232,12 @@ public final class Pooling {
     private static void nativeMax(Config config, Operand src, Operand dst, MemorySegment ws, boolean backward,
                                   boolean relu) {
         Cached c = forwardPrimitive(config, true);
-        long srcBytes = Primitives.bytes(c.blockedSrc());
-        long dstBytes = Primitives.bytes(c.blockedDst());
         String what = (backward ? "backward " : "") + config;
         try (Arena call = Arena.ofConfined()) {
-            MemorySegment s = blocked(call, src, config.srcDims(), c.srcDesc(), c.blockedSrc(), srcBytes, !backward,
-                    "pool2d: " + (backward ? "diff_src" : "src"));
-            MemorySegment d = blocked(call, dst, config.dstDims(), c.dstDesc(), c.blockedDst(), dstBytes, backward,
-                    "pool2d: " + (backward ? "diff_dst" : "dst"));
+            MemorySegment s = Primitives.laidOrCopy(call, src, elements(config.srcDims()), c.srcDesc(),
+                    c.blockedSrc(), !backward, "pool2d: " + (backward ? "diff_src" : "src"));
+            MemorySegment d = Primitives.laidOrCopy(call, dst, elements(config.dstDims()), c.dstDesc(),
+                    c.blockedDst(), backward, "pool2d: " + (backward ? "diff_dst" : "dst"));
             NativeLibraries.load();
             Threads.applyToCurrentThread();
             long n = config.n(), cb = blocks(config), ih = config.h(), iw = config.w(), oh = config.outH(),
@@ -262,28 +260,6 @@ public final class Pooling {
                         backward ? c.srcDesc() : c.dstDesc(), operand(what, o, dims));
             }
         }
-    }
-
-    /**
-     * The blocked buffer for an operand: its own when laid (checked to be {@code bytes} long), else a
-     * temporary, filled from the plain region when {@code read}.
-     */
-    private static MemorySegment blocked(Arena call, Operand o, long[] dims, MemorySegment plainDesc,
-                                         MemorySegment blockedDesc, long bytes, boolean read, String what) {
-        if (o.laid() != null) {
-            if (o.laid().byteSize() < bytes) {
-                throw new IllegalArgumentException(what + ": blocked buffer of " + o.laid().byteSize()
-                        + " bytes, the layout needs " + bytes);
-            }
-            return o.laid().asSlice(0, bytes);
-        }
-        MemorySegment plain = operand(what, o, dims);
-        MemorySegment tmp = MemoryPool.allocate(call, bytes);
-        if (read) {
-            tmp.fill((byte) 0); // the padding channels of a blocked buffer are zeros
-            Primitives.reorder(plainDesc, plain, blockedDesc, tmp);
-        }
-        return tmp;
     }
 
     private static MemorySegment workspace(MemorySegment workspace, long bytes) {

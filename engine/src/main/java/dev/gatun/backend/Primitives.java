@@ -350,6 +350,31 @@ final class Primitives {
         dnnl_exec_arg_t.memory(slot, memory);
     }
 
+    /**
+     * An operand as a buffer in {@code laidDesc}'s layout for a native kernel: its own buffer when laid
+     * (checked to hold the layout's bytes), else a temporary from {@code call}, filled from the plain
+     * region ({@code elements} floats, laid out as {@code plainDesc}) when {@code read}. The padding
+     * lanes of a blocked layout are zeros.
+     */
+    static MemorySegment laidOrCopy(Arena call, Operand o, long elements, MemorySegment plainDesc,
+                                    MemorySegment laidDesc, boolean read, String what) {
+        long bytes = bytes(laidDesc);
+        if (o.laid() != null) {
+            if (o.laid().byteSize() < bytes) {
+                throw new IllegalArgumentException(what + ": blocked buffer of " + o.laid().byteSize()
+                        + " bytes, the layout needs " + bytes);
+            }
+            return o.laid().asSlice(0, bytes);
+        }
+        MemorySegment plain = region(what, o.plain(), o.offset(), elements);
+        MemorySegment tmp = MemoryPool.allocate(call, bytes);
+        if (read) {
+            tmp.fill((byte) 0);
+            reorder(plainDesc, plain, laidDesc, tmp);
+        }
+        return tmp;
+    }
+
     /** The float region [offset, offset + length) of a segment, checked, as a slice. */
     static MemorySegment region(String what, MemorySegment seg, long offsetFloats, long lengthFloats) {
         long cap = seg.byteSize() / Float.BYTES;
