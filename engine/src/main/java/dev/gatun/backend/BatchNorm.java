@@ -12,7 +12,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * (gradients of the input and, with {@code affine}, of scale γ and shift β).
  *
  * <p>With spatial dimensions (H·W > 1) the primitives compute in the channel-blocked layout of
- * {@link ChannelBlock} ({@code nChw8c} or {@code nChw16c}), reordering plain operands into and out of
+ * channel-blocked layout {@link ChannelBlock} gives the channel count ({@code nChw8c} or {@code nChw16c}), reordering plain operands into and out of
  * it, since oneDNN 2.6 has only a scalar kernel for plain NCHW ({@code ncsp_bnorm}); [N, C] inputs stay
  * plain.
  *
@@ -211,7 +211,8 @@ public final class BatchNorm {
                 : Primitives.f32Desc(new long[] {config.c()}, Dnnl.dnnl_a(), what);
         MemorySegment blocked = training != null ? training.blockedData()
                 : config.h() * config.w() > 1
-                        ? Primitives.intern(Primitives.f32Desc(config.dims(), ChannelBlock.formatTag(), what)) : null;
+                        ? Primitives.intern(Primitives.f32Desc(config.dims(),
+                                ChannelBlock.formatTag(ChannelBlock.forChannels(config.c())), what)) : null;
         MemorySegment opData = blocked != null ? blocked : data;
         int flags = config.affine() ? Dnnl.dnnl_use_scale() | Dnnl.dnnl_use_shift() : Dnnl.dnnl_normalization_flags_none();
         try (Arena tmp = Arena.ofConfined()) {

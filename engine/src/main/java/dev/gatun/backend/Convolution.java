@@ -369,7 +369,7 @@ public final class Convolution {
     /**
      * Whether the weight gradient of {@code g} runs on gatun's kernel
      * ({@code gatun_conv_backward_weights_plain_src}) rather than on oneDNN: when the forward pass keeps
-     * the input plain (few input channels) and writes its output in the {@link ChannelBlock} layout, in
+     * the input plain (few input channels) and writes its output in its {@link #block}'s layout, in
      * one group. oneDNN's own choice there, a plain im2col + GEMM pass behind a reorder of the output
      * gradient to plain, took 4.9 ms of a LeNet-5 training step (64×1×28×28 input, 20 5×5 filters) on
      * AVX-512. {@code -Dgatun.conv.weightKernel=false} turns the kernel off.
@@ -392,15 +392,19 @@ public final class Convolution {
             return null;
         }
         // Interned descriptors: the same layout is the same object.
-        MemorySegment want = BLOCKED_OUTPUTS.computeIfAbsent(new OutputKey(g.outputShape()),
-                k -> Primitives.intern(Primitives.f32Desc(k.dims(), ChannelBlock.formatTag(), g.toString())));
-        return want == dst ? dst : null;
+        return blockedOutput(g) == dst ? dst : null;
     }
 
-    /** An output shape, as a key with value semantics. */
-    private record OutputKey(long n, long c, long h, long w) {
-        OutputKey(long[] dims) {
-            this(dims[0], dims[1], dims[2], dims[3]);
+    /** The output shape of {@code g} in its {@link #block}'s layout, interned. */
+    private static MemorySegment blockedOutput(Geometry g) {
+        return BLOCKED_OUTPUTS.computeIfAbsent(new OutputKey(g.outputShape(), block(g)),
+                k -> Primitives.intern(Primitives.f32Desc(k.dims(), ChannelBlock.formatTag(k.block()), g.toString())));
+    }
+
+    /** An output shape and a channel block, as a key with value semantics. */
+    private record OutputKey(long n, long c, long h, long w, int block) {
+        OutputKey(long[] dims, int block) {
+            this(dims[0], dims[1], dims[2], dims[3], block);
         }
 
         long[] dims() {
@@ -408,8 +412,26 @@ public final class Convolution {
         }
     }
 
-    /** The {@link ChannelBlock} layout of each output shape, interned. */
+    /** The blocked layout of each output shape and block, interned. */
     private static final ConcurrentHashMap<OutputKey, MemorySegment> BLOCKED_OUTPUTS = new ConcurrentHashMap<>();
+
+    /**
+     * The channel block {@code g} computes its blocked activations in: {@link ChannelBlock}'s block of its
+     * output channels, or 8 where its input has 16 channels or more (oneDNN blocks it then) and those
+     * take 8. Both sides of a convolution share one block in oneDNN's kernels.
+     */
+    public static int block(Geometry g) {
+        int out = ChannelBlock.forChannels(g.outChannels());
+        return out == 16 && g.inChannels() >= 16 && ChannelBlock.forChannels(g.inChannels()) == 8 ? 8 : out;
+    }
+
+    /**
+     * Whether {@code g}'s blocked layouts are pinned to 8-channel blocks, narrower than oneDNN would choose
+     * (it picks the widest its kernels have); grouped convolutions are left to oneDNN's choice.
+     */
+    private static boolean narrowed(Geometry g) {
+        return g.groups() == 1 && block(g) < ChannelBlock.widest();
+    }
 
     /**
      * diff_weights (and diff_bias when not null) on gatun's kernel, from the plain src and diff_dst, laid
@@ -427,7 +449,7 @@ public final class Convolution {
             NativeLibraries.load();
             Threads.applyToCurrentThread();
             int status = GatunKernels.gatun_conv_backward_weights_plain_src(s, d, diffWeights,
-                    diffBias == null ? MemorySegment.NULL : diffBias, ChannelBlock.size(), g.batch(), g.inChannels(),
+                    diffBias == null ? MemorySegment.NULL : diffBias, block(g), g.batch(), g.inChannels(),
                     g.inHeight(), g.inWidth(), g.outChannels(), g.outHeight(), g.outWidth(),
                     Math.toIntExact(g.kernelHeight()), Math.toIntExact(g.kernelWidth()),
                     Math.toIntExact(g.strideHeight()), Math.toIntExact(g.strideWidth()),
@@ -558,7 +580,7 @@ public final class Convolution {
     private static Primitive primitive(Kind kind, Geometry g, Layout layout, Fusion fusion) {
         // Inference keeps its weights pre-laid (Conv.weightsForInference), and oneDNN cannot reorder its
         // Winograd weights format back to plain: inference stays direct.
-        if (algorithm == Algorithm.WINOGRAD && kind != Kind.INFERENCE && winogradShape(g)) {
+        if (algorithm == Algorithm.WINOGRAD && kind != Kind.INFERENCE && winogradShape(g) && !narrowed(g)) {
             Primitive p = primitive(kind, g, layout, fusion, Algorithm.WINOGRAD);
             if (p != UNAVAILABLE) {
                 return p;
@@ -616,7 +638,7 @@ public final class Convolution {
         // they would pad src to eight channels, and a plain src beside a blocked diff_dst has only the
         // reference kernel.
         boolean plain = key.layout() == Layout.PLAIN || forward != null && forward.wanted().src() == null;
-        Descs op = plain ? d : anyDescs(g);
+        Descs op = plain ? d : narrowed(g) ? narrowedDescs(g, forward) : anyDescs(g);
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment strides = Primitives.dims(tmp, g.strideHeight(), g.strideWidth());
             // oneDNN counts dilation from 0 (dense); PyTorch from 1.
@@ -695,6 +717,17 @@ public final class Convolution {
             g.inChannels() / g.groups(), g.kernelHeight(), g.kernelWidth()};
         return new Descs(Primitives.f32Desc(g.inputShape(), any, what), Primitives.f32Desc(weightDims, any, what), null,
                 Primitives.f32Desc(g.outputShape(), any, what));
+    }
+
+    /**
+     * Descriptors for a {@link #narrowed} geometry: the output (or its gradient) in 8-channel blocks, which
+     * only the AVX2 kernels take; the input as the forward pass chose it (its own choice, "any", for the
+     * forward pass itself); the weights left to oneDNN.
+     */
+    private static Descs narrowedDescs(Geometry g, Primitive forward) {
+        Descs any = anyDescs(g);
+        MemorySegment src = forward != null ? forward.wanted().src() : any.src();
+        return new Descs(src, any.weights(), null, blockedOutput(g));
     }
 
     /** The primitive's descriptor, or null when it is the caller's layout (no reorder needed). */

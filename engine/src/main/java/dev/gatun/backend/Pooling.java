@@ -13,7 +13,7 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <p>oneDNN 2.6 has no vectorised pooling for plain NCHW on AVX2 (it runs {@code simple_nchw}), so,
  * like {@link Convolution} with {@link Convolution.Layout#BLOCKED}, the primitives compute in the
- * channel-blocked layout of {@link ChannelBlock} ({@code nChw8c} or {@code nChw16c}) and each call
+ * channel-blocked layout {@link ChannelBlock} gives the channel count ({@code nChw8c} or {@code nChw16c}) and each call
  * reorders plain operands into and out of it.
  *
  * <p>Max pooling in training runs on gatun's own kernel ({@code gatun_max_pool_blocked_*} in
@@ -123,11 +123,11 @@ public final class Pooling {
     /** A 32-bit position per element of the blocked dst: n × ⌈c/b⌉ × oh × ow × b, b the channel block. */
     private static long nativeWorkspaceBytes(Config c) {
         return Math.multiplyExact(Math.multiplyExact(c.n() * blocks(c), c.outH() * c.outW()),
-                (long) ChannelBlock.size() * Integer.BYTES);
+                (long) ChannelBlock.forChannels(c.c()) * Integer.BYTES);
     }
 
     private static long blocks(Config c) {
-        int b = ChannelBlock.size();
+        int b = ChannelBlock.forChannels(c.c());
         return (c.c() + b - 1) / b;
     }
 
@@ -242,7 +242,7 @@ public final class Pooling {
             Threads.applyToCurrentThread();
             long n = config.n(), cb = blocks(config), ih = config.h(), iw = config.w(), oh = config.outH(),
                     ow = config.outW();
-            int lanes = ChannelBlock.size();
+            int lanes = ChannelBlock.forChannels(config.c());
             if (backward) {
                 GatunKernels.gatun_max_pool_blocked_backward(d, s, ws, lanes, n, cb, ih, iw, oh, ow, config.kernelH(),
                         config.kernelW(), config.strideH(), config.strideW(), config.padH(), config.padW(),
@@ -281,10 +281,9 @@ public final class Pooling {
             String what = config.toString();
             MemorySegment src = Primitives.f32Desc(config.srcDims(), Dnnl.dnnl_nchw(), what);
             MemorySegment dst = Primitives.f32Desc(config.dstDims(), Dnnl.dnnl_nchw(), what);
-            MemorySegment blockedSrc =
-                    Primitives.intern(Primitives.f32Desc(config.srcDims(), ChannelBlock.formatTag(), what));
-            MemorySegment blockedDst =
-                    Primitives.intern(Primitives.f32Desc(config.dstDims(), ChannelBlock.formatTag(), what));
+            int tag = ChannelBlock.formatTag(ChannelBlock.forChannels(config.c()));
+            MemorySegment blockedSrc = Primitives.intern(Primitives.f32Desc(config.srcDims(), tag, what));
+            MemorySegment blockedDst = Primitives.intern(Primitives.f32Desc(config.dstDims(), tag, what));
             try (Arena tmp = Arena.ofConfined()) {
                 MemorySegment desc = Primitives.opDesc(tmp);
                 MemorySegment[] g = geometry(tmp, config);

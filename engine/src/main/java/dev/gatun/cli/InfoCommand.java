@@ -35,7 +35,7 @@ final class InfoCommand implements Callable<Integer> {
         out.printf("matrix products  %s%n", Blas.gemmLibrary());
         out.printf("gatun kernels    %s%n", libs.kernels());
         out.printf("onednn cpu isa   %s%n", OneDnn.effectiveCpuIsa());
-        out.printf("channel block    %d (nChw%dc)%n", ChannelBlock.size(), ChannelBlock.size());
+        out.printf("channel block    %s%n", ChannelBlock.describe());
         out.printf("3x3 conv, train  %s%n", Convolution.algorithm() == Convolution.Algorithm.WINOGRAD
                 ? "winograd where oneDNN has it, else direct" : "direct");
         out.printf("openmp threads   %d (%s)%n", Threads.ompMaxThreads(), libs.gomp());

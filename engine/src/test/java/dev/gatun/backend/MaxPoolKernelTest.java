@@ -14,8 +14,8 @@ import org.junit.jupiter.api.Test;
  * gatun's max-pooling kernel at both channel blocks, 8 (nChw8c, AVX2) and 16 (nChw16c, AVX-512), with
  * and without the ReLU folded in, against the same loops written in Java over the blocked indexing:
  * maxima, their positions and the routed gradient, exactly; windows of up to 16 positions and larger
- * ones (the backward pass takes a vector path and a scatter path). {@code Pooling} uses one of the
- * two, {@link ChannelBlock#size()}, per process; this covers the other as well.
+ * ones (the backward pass takes a vector path and a scatter path). {@code Pooling} uses the one
+ * {@link ChannelBlock#forChannels} gives the channel count; this covers both on any machine.
  */
 class MaxPoolKernelTest {
 

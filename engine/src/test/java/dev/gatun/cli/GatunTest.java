@@ -31,7 +31,7 @@ class GatunTest {
         assertTrue(r.out().contains("openblas         OpenBLAS 0.3"), r.out());
         assertTrue(r.out().contains("onednn           2."), r.out());
         assertTrue(r.out().contains("onednn cpu isa"), r.out());
-        assertTrue(r.out().contains("channel block    " + ChannelBlock.size()), r.out());
+        assertTrue(r.out().contains("channel block    " + ChannelBlock.describe()), r.out());
         assertTrue(r.out().contains("gatun.threads"), r.out());
         assertTrue(r.out().contains("matrix products  onednn"), r.out());
         assertTrue(r.out().contains("gatun kernels    /"), r.out());

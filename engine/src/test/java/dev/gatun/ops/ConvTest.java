@@ -228,7 +228,7 @@ class ConvTest extends ScopedTest {
      * The weight gradient of convolutions over few input channels (plain input, blocked output), which
      * runs on gatun's kernel: against the double-precision definition, for kernel widths above and below
      * the kernel's column group of five, strides, dilation, padding and output channels that do not fill
-     * a channel block.
+     * a channel block, in 8- and (on AVX-512) 16-channel blocks.
      */
     @Test
     void weightGradientKernelMatchesTheDefinition() {
@@ -240,7 +240,10 @@ class ConvTest extends ScopedTest {
                 new Config("7x7, dilation 2", shape(2, 1, 15, 13), shape(5, 1, 7, 7), true, pair(1, 1), pair(3, 3),
                         pair(2, 2), 1),
                 new Config("2x4, mixed strides", shape(2, 2, 10, 9), shape(17, 2, 2, 4), true, pair(1, 2),
-                        pair(1, 0), pair(1, 1), 1));
+                        pair(1, 0), pair(1, 1), 1),
+                // 12 filters take 16-channel blocks on AVX-512, the others 8: both widths of the kernel.
+                new Config("12 filters", shape(2, 3, 8, 9), shape(12, 3, 3, 3), true, pair(1, 1), pair(1, 1),
+                        pair(1, 1), 1));
         long seed = 400;
         for (Config c : configs) {
             Tensor x = Tensor.randn(seed++, c.input());
@@ -285,6 +288,83 @@ class ConvTest extends ScopedTest {
             assertClose(c.name() + " weight gradient", dw, w.grad().toArray(), 1e-4, 1e-5);
             if (b != null) {
                 assertClose(c.name() + " bias gradient", db, b.grad().toArray(), 1e-4, 1e-5);
+            }
+        }
+    }
+
+    /**
+     * Convolutions whose channel counts pad less in 8-channel blocks (20 → 50, as in LeNet-5, and 50 → 64),
+     * which compute on 8-lane kernels even where oneDNN has 16-lane ones: output, input gradient, weight
+     * gradient and bias gradient against the double-precision definition, and the blocks they ran in.
+     */
+    @Test
+    void convolutionsInNarrowedBlocksMatchTheDefinition() {
+        List<Config> configs = List.of(
+                new Config("20 to 50, 5x5", shape(2, 20, 8, 7), shape(50, 20, 5, 5), true, pair(1, 1), pair(2, 2),
+                        pair(1, 1), 1),
+                new Config("50 to 64, 3x3 stride 2", shape(2, 50, 9, 8), shape(64, 50, 3, 3), false, pair(2, 2),
+                        pair(1, 1), pair(1, 1), 1));
+        long seed = 700;
+        for (Config c : configs) {
+            Convolution.Geometry g = new Convolution.Geometry(c.input()[0], c.input()[1], c.input()[2], c.input()[3],
+                    c.weight()[0], c.weight()[2], c.weight()[3], c.stride()[0], c.stride()[1], c.padding()[0],
+                    c.padding()[1], c.dilation()[0], c.dilation()[1], 1, c.bias());
+            int block = Convolution.block(g);
+            if (System.getProperty("gatun.channel.block") == null) {
+                assertEquals(8, block, c.name());
+            }
+            long[] outShape = expectedOutputShape(c);
+            if (Convolution.layout() == Convolution.Layout.BLOCKED) {
+                // The output is laid in its block: its channels padded to a multiple of it.
+                long padded = (outShape[1] + block - 1) / block * block;
+                assertEquals(outShape[0] * padded * outShape[2] * outShape[3] * Float.BYTES,
+                        Convolution.layouts(Convolution.Kind.FORWARD, g, Convolution.Fusion.NONE).dstBytes(),
+                        c.name() + ": bytes of the blocked output");
+            }
+            Tensor x = Tensor.randn(seed++, c.input()).requiresGrad(true);
+            Tensor w = Tensor.randn(seed++, c.weight()).requiresGrad(true);
+            Tensor b = c.bias() ? Tensor.randn(seed++, c.weight()[0]).requiresGrad(true) : null;
+            Tensor r = Tensor.randn(seed++, outShape);
+            Tensor y = run(c, x, w, b);
+            float[] xv = x.toArray(), wv = w.toArray(), rv = r.toArray();
+            assertClose(c.name() + " output", reference(c, xv, wv, b == null ? null : b.toArray(), outShape),
+                    y.toArray(), 5e-4, 1e-4);
+            Reduce.sum(Arithmetic.mul(y, r)).backward();
+
+            int n = (int) c.input()[0], ch = (int) c.input()[1], h = (int) c.input()[2], wd = (int) c.input()[3];
+            int o = (int) c.weight()[0], kh = (int) c.weight()[2], kw = (int) c.weight()[3];
+            int oh = (int) outShape[2], ow = (int) outShape[3];
+            double[] dx = new double[xv.length];
+            double[] dw = new double[wv.length];
+            double[] db = new double[o];
+            for (int in = 0; in < n; in++) {
+                for (int oc = 0; oc < o; oc++) {
+                    for (int i = 0; i < oh; i++) {
+                        for (int j = 0; j < ow; j++) {
+                            double gy = rv[((in * o + oc) * oh + i) * ow + j];
+                            db[oc] += gy;
+                            for (int ic = 0; ic < ch; ic++) {
+                                for (int p = 0; p < kh; p++) {
+                                    int yy = i * c.stride()[0] - c.padding()[0] + p * c.dilation()[0];
+                                    if (yy < 0 || yy >= h) continue;
+                                    for (int q = 0; q < kw; q++) {
+                                        int xx = j * c.stride()[1] - c.padding()[1] + q * c.dilation()[1];
+                                        if (xx < 0 || xx >= wd) continue;
+                                        int xi = ((in * ch + ic) * h + yy) * wd + xx;
+                                        int wi = ((oc * ch + ic) * kh + p) * kw + q;
+                                        dx[xi] += gy * wv[wi];
+                                        dw[wi] += gy * xv[xi];
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            assertClose(c.name() + " input gradient", dx, x.grad().toArray(), 5e-4, 1e-4);
+            assertClose(c.name() + " weight gradient", dw, w.grad().toArray(), 5e-4, 1e-4);
+            if (b != null) {
+                assertClose(c.name() + " bias gradient", db, b.grad().toArray(), 5e-4, 1e-4);
             }
         }
     }

@@ -10,6 +10,7 @@ import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.BiFunction;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -37,9 +38,7 @@ class LayoutChainTest {
         return MatMul.linear(h, p.get(9), p.get(10));
     }
 
-    private static List<Tensor> parameters(Scope scope) {
-        long[][] shapes = {{12, 3, 3, 3}, {12}, {12}, {12}, {12, 12, 3, 3}, {12}, {12}, {12, 12, 3, 3}, {12},
-            {5, 12}, {5}};
+    private static List<Tensor> parameters(Scope scope, long[][] shapes) {
         List<Tensor> p = new ArrayList<>();
         long seed = 70;
         for (long[] s : shapes) {
@@ -49,14 +48,43 @@ class LayoutChainTest {
         return p;
     }
 
-    /** Output and every gradient, with layouts kept or converted at once. */
+    /**
+     * LeNet-5's shape with batch norm and a widening convolution, over channel counts whose blocks differ
+     * on AVX-512: conv 1 → 20 → (ReLU + max pool) → conv 20 → 50 → BN → ReLU → conv 50 → 64 → BN → ReLU →
+     * global average pool → linear. 20 and 50 channels take 8-channel blocks there and 64 take 16, so
+     * the last batch norm reads an input laid in another block than its own.
+     */
+    private static Tensor mixedNetwork(List<Tensor> p, Tensor x) {
+        int[] one = {1, 1};
+        int[] two = {2, 2};
+        Tensor h = Conv.conv2d(x, p.get(0), p.get(1), one, two, one, 1);
+        h = Pool.maxPool2dAfterRelu(h, two, two, new int[] {0, 0}, one);
+        h = Conv.conv2d(h, p.get(2), p.get(3), one, one, one, 1);
+        h = Activation.relu(Norm.batchNorm(h, null, null, p.get(4), p.get(5), true, 0.1f, 1e-5f));
+        h = Conv.conv2d(h, p.get(6), null, one, one, one, 1);
+        h = Activation.relu(Norm.batchNorm(h, null, null, p.get(7), p.get(8), true, 0.1f, 1e-5f));
+        h = Pool.globalAvgPool2d(h).reshape(x.size(0), -1);
+        return MatMul.linear(h, p.get(9), p.get(10));
+    }
+
+    private static final long[][] MIXED_SHAPES = {{20, 1, 5, 5}, {20}, {50, 20, 3, 3}, {50}, {50}, {50},
+        {64, 50, 3, 3}, {64}, {64}, {3, 64}, {3}};
+
+    /** Output and every gradient of {@link #network}, with layouts kept or converted at once. */
     private static List<float[]> run(boolean keep) {
+        long[][] shapes = {{12, 3, 3, 3}, {12}, {12}, {12}, {12, 12, 3, 3}, {12}, {12}, {12, 12, 3, 3}, {12},
+            {5, 12}, {5}};
+        return run(keep, shapes, LayoutChainTest::network, new long[] {4, 3, 16, 16});
+    }
+
+    private static List<float[]> run(boolean keep, long[][] shapes, BiFunction<List<Tensor>, Tensor, Tensor> network,
+                                     long[] input) {
         boolean before = BackendTensors.keepLayouts;
         BackendTensors.keepLayouts = keep;
         try (Scope params = Scope.detached(); Scope step = Scope.open()) {
-            List<Tensor> p = parameters(params);
-            Tensor x = Tensor.randn(80, 4, 3, 16, 16).requiresGrad(true);
-            Tensor y = network(p, x);
+            List<Tensor> p = parameters(params, shapes);
+            Tensor x = Tensor.randn(80, input).requiresGrad(true);
+            Tensor y = network.apply(p, x);
             Tensor r = Tensor.randn(81, y.shape());
             Reduce.sum(Arithmetic.mul(y, r)).backward();
             List<float[]> out = new ArrayList<>();
@@ -74,22 +102,38 @@ class LayoutChainTest {
         Convolution.Layout before = Convolution.layout();
         Convolution.setLayout(Convolution.Layout.BLOCKED);
         try {
-            List<float[]> kept = run(true);
-            List<float[]> converted = run(false);
-            assertEquals(converted.size(), kept.size());
-            for (int k = 0; k < kept.size(); k++) {
-                float[] want = converted.get(k);
-                float[] got = kept.get(k);
-                assertEquals(want.length, got.length);
-                for (int i = 0; i < want.length; i++) {
-                    if (Math.abs(want[i] - got[i]) > 1e-5 * (1 + Math.abs(want[i]))) {
-                        throw new AssertionError((k == 0 ? "output" : k == 1 ? "input gradient" : "gradient "
-                                + (k - 2)) + "[" + i + "]: " + got[i] + ", converted at once " + want[i]);
-                    }
-                }
-            }
+            assertSame(run(true), run(false));
         } finally {
             Convolution.setLayout(before);
+        }
+    }
+
+    /** As {@link #keepingLayoutsChangesNoResult}, through channel counts laid in different blocks. */
+    @Test
+    void keepingLayoutsAcrossChannelBlocksChangesNoResult() {
+        Convolution.Layout before = Convolution.layout();
+        Convolution.setLayout(Convolution.Layout.BLOCKED);
+        try {
+            long[] input = {3, 1, 12, 12};
+            assertSame(run(true, MIXED_SHAPES, LayoutChainTest::mixedNetwork, input),
+                    run(false, MIXED_SHAPES, LayoutChainTest::mixedNetwork, input));
+        } finally {
+            Convolution.setLayout(before);
+        }
+    }
+
+    private static void assertSame(List<float[]> kept, List<float[]> converted) {
+        assertEquals(converted.size(), kept.size());
+        for (int k = 0; k < kept.size(); k++) {
+            float[] want = converted.get(k);
+            float[] got = kept.get(k);
+            assertEquals(want.length, got.length);
+            for (int i = 0; i < want.length; i++) {
+                if (Math.abs(want[i] - got[i]) > 1e-5 * (1 + Math.abs(want[i]))) {
+                    throw new AssertionError((k == 0 ? "output" : k == 1 ? "input gradient" : "gradient "
+                            + (k - 2)) + "[" + i + "]: " + got[i] + ", converted at once " + want[i]);
+                }
+            }
         }
     }
 
