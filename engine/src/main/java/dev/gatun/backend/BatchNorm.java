@@ -11,10 +11,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * statistics out), the inference forward pass (given statistics in), and the training backward pass
  * (gradients of the input and, with {@code affine}, of scale γ and shift β).
  *
- * <p>With spatial dimensions (H·W > 1) the primitives compute in the channel-blocked layout of
- * channel-blocked layout {@link ChannelBlock} gives the channel count ({@code nChw8c} or {@code nChw16c}), reordering plain operands into and out of
- * it, since oneDNN 2.6 has only a scalar kernel for plain NCHW ({@code ncsp_bnorm}); [N, C] inputs stay
- * plain.
+ * <p>With spatial dimensions (H·W > 1) the primitives compute in the channel-blocked layout
+ * {@link ChannelBlock} gives their channel count ({@code nChw8c} or {@code nChw16c}), reordering plain
+ * operands into and out of it, since oneDNN 2.6 has only a scalar kernel for plain NCHW
+ * ({@code ncsp_bnorm}); [N, C] inputs stay plain.
  *
  * <p>oneDNN's variance is the biased (population) one, as the normalization itself uses; the running
  * estimate PyTorch keeps uses the unbiased one, which the caller derives.

@@ -59,7 +59,7 @@ public final class ChannelBlock {
         return widest == 8 ? "8 (nChw8c)" : "16 (nChw16c), or 8 where that pads the channels less";
     }
 
-    /** The oneDNN format tag of the blocked 4-d layout of {@code block}: {@code dnnl_nChw8c} or {@code dnnl_nChw16c}. */
+    /** The oneDNN format tag of the 4-d layout in {@code block}s: {@code dnnl_nChw8c} or {@code dnnl_nChw16c}. */
     static int formatTag(int block) {
         return switch (block) {
             case 8 -> Dnnl.dnnl_nChw8c();

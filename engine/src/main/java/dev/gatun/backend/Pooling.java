@@ -13,8 +13,8 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <p>oneDNN 2.6 has no vectorised pooling for plain NCHW on AVX2 (it runs {@code simple_nchw}), so,
  * like {@link Convolution} with {@link Convolution.Layout#BLOCKED}, the primitives compute in the
- * channel-blocked layout {@link ChannelBlock} gives the channel count ({@code nChw8c} or {@code nChw16c}) and each call
- * reorders plain operands into and out of it.
+ * channel-blocked layout {@link ChannelBlock} gives their channel count ({@code nChw8c} or
+ * {@code nChw16c}) and each call reorders plain operands into and out of it.
  *
  * <p>Max pooling in training runs on gatun's own kernel ({@code gatun_max_pool_blocked_*} in
  * {@code native/kernels}), on the same layout, with its own workspace: the winning position in the

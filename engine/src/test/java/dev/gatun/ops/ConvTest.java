@@ -101,6 +101,44 @@ class ConvTest extends ScopedTest {
         return out;
     }
 
+    /**
+     * The gradients of L = Σ conv(x, w)·r in double precision, one group: {∂L/∂x, ∂L/∂w, ∂L/∂b}, each
+     * output gradient r[n][o][i][j] sent back along the products that made out[n][o][i][j].
+     */
+    static double[][] backwardReference(Config c, float[] x, float[] w, float[] r, long[] outShape) {
+        int n = (int) c.input()[0], ch = (int) c.input()[1], h = (int) c.input()[2], wd = (int) c.input()[3];
+        int o = (int) c.weight()[0], kh = (int) c.weight()[2], kw = (int) c.weight()[3];
+        int oh = (int) outShape[2], ow = (int) outShape[3];
+        double[] dx = new double[x.length];
+        double[] dw = new double[w.length];
+        double[] db = new double[o];
+        for (int in = 0; in < n; in++) {
+            for (int oc = 0; oc < o; oc++) {
+                for (int i = 0; i < oh; i++) {
+                    for (int j = 0; j < ow; j++) {
+                        double gy = r[((in * o + oc) * oh + i) * ow + j];
+                        db[oc] += gy;
+                        for (int ic = 0; ic < ch; ic++) {
+                            for (int p = 0; p < kh; p++) {
+                                int y = i * c.stride()[0] - c.padding()[0] + p * c.dilation()[0];
+                                if (y < 0 || y >= h) continue;
+                                for (int q = 0; q < kw; q++) {
+                                    int xx = j * c.stride()[1] - c.padding()[1] + q * c.dilation()[1];
+                                    if (xx < 0 || xx >= wd) continue;
+                                    int xi = ((in * ch + ic) * h + y) * wd + xx;
+                                    int wi = ((oc * ch + ic) * kh + p) * kw + q;
+                                    dx[xi] += gy * w[wi];
+                                    dw[wi] += gy * x[xi];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return new double[][] {dx, dw, db};
+    }
+
     static long[] expectedOutputShape(Config c) {
         long[] out = new long[4];
         out[0] = c.input()[0];
@@ -257,34 +295,9 @@ class ConvTest extends ScopedTest {
             assertTrue(Convolution.weightGradientOnKernel(g), c.name() + ": expected the kernel path");
             Reduce.sum(Arithmetic.mul(run(c, x, w, b), r)).backward();
 
-            float[] xv = x.toArray(), rv = r.toArray();
-            int n = (int) c.input()[0], ch = (int) c.input()[1], h = (int) c.input()[2], wd = (int) c.input()[3];
-            int o = (int) c.weight()[0], kh = (int) c.weight()[2], kw = (int) c.weight()[3];
-            int oh = (int) outShape[2], ow = (int) outShape[3];
-            double[] dw = new double[o * ch * kh * kw];
-            double[] db = new double[o];
-            for (int in = 0; in < n; in++) {
-                for (int oc = 0; oc < o; oc++) {
-                    for (int i = 0; i < oh; i++) {
-                        for (int j = 0; j < ow; j++) {
-                            double gy = rv[((in * o + oc) * oh + i) * ow + j];
-                            db[oc] += gy;
-                            for (int ic = 0; ic < ch; ic++) {
-                                for (int p = 0; p < kh; p++) {
-                                    int y = i * c.stride()[0] - c.padding()[0] + p * c.dilation()[0];
-                                    if (y < 0 || y >= h) continue;
-                                    for (int q = 0; q < kw; q++) {
-                                        int xx = j * c.stride()[1] - c.padding()[1] + q * c.dilation()[1];
-                                        if (xx < 0 || xx >= wd) continue;
-                                        dw[((oc * ch + ic) * kh + p) * kw + q] +=
-                                                gy * xv[((in * ch + ic) * h + y) * wd + xx];
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            double[][] expected = backwardReference(c, x.toArray(), w.toArray(), r.toArray(), outShape);
+            double[] dw = expected[1];
+            double[] db = expected[2];
             assertClose(c.name() + " weight gradient", dw, w.grad().toArray(), 1e-4, 1e-5);
             if (b != null) {
                 assertClose(c.name() + " bias gradient", db, b.grad().toArray(), 1e-4, 1e-5);
@@ -331,36 +344,10 @@ class ConvTest extends ScopedTest {
                     y.toArray(), 5e-4, 1e-4);
             Reduce.sum(Arithmetic.mul(y, r)).backward();
 
-            int n = (int) c.input()[0], ch = (int) c.input()[1], h = (int) c.input()[2], wd = (int) c.input()[3];
-            int o = (int) c.weight()[0], kh = (int) c.weight()[2], kw = (int) c.weight()[3];
-            int oh = (int) outShape[2], ow = (int) outShape[3];
-            double[] dx = new double[xv.length];
-            double[] dw = new double[wv.length];
-            double[] db = new double[o];
-            for (int in = 0; in < n; in++) {
-                for (int oc = 0; oc < o; oc++) {
-                    for (int i = 0; i < oh; i++) {
-                        for (int j = 0; j < ow; j++) {
-                            double gy = rv[((in * o + oc) * oh + i) * ow + j];
-                            db[oc] += gy;
-                            for (int ic = 0; ic < ch; ic++) {
-                                for (int p = 0; p < kh; p++) {
-                                    int yy = i * c.stride()[0] - c.padding()[0] + p * c.dilation()[0];
-                                    if (yy < 0 || yy >= h) continue;
-                                    for (int q = 0; q < kw; q++) {
-                                        int xx = j * c.stride()[1] - c.padding()[1] + q * c.dilation()[1];
-                                        if (xx < 0 || xx >= wd) continue;
-                                        int xi = ((in * ch + ic) * h + yy) * wd + xx;
-                                        int wi = ((oc * ch + ic) * kh + p) * kw + q;
-                                        dx[xi] += gy * wv[wi];
-                                        dw[wi] += gy * xv[xi];
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            double[][] expected = backwardReference(c, xv, wv, rv, outShape);
+            double[] dx = expected[0];
+            double[] dw = expected[1];
+            double[] db = expected[2];
             assertClose(c.name() + " input gradient", dx, x.grad().toArray(), 5e-4, 1e-4);
             assertClose(c.name() + " weight gradient", dw, w.grad().toArray(), 5e-4, 1e-4);
             if (b != null) {
