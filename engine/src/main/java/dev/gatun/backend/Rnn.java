@@ -27,9 +27,11 @@ import java.util.concurrent.atomic.AtomicLong;
  *       oneDNN u, r, o = z, r, n)
  * </pre>
  * oneDNN's forward wants weights as ldigo ([I][G][H]) and its backward as ldgoi ([G][H][I], PyTorch's
- * layout up to the GRU's gate order); its weight gradients come as ldigo. The copies between layouts
- * (with the gate permutation) are plain Java loops here: they touch each weight once per call, against
- * T·N multiply-adds per weight in the primitive itself. oneDNN has one bias [G, H] where PyTorch has
+ * layout up to the GRU's gate order); its weight gradients come as ldigo. Each call converts the
+ * weights with oneDNN reorders between ldgoi and ldigo (the GRU's gate blocks moved by a copy on the
+ * PyTorch side), once per call against T·N multiply-adds per weight in the primitive itself; for a
+ * one-sequence LSTM over 64 steps a Java transpose there took about half the call. oneDNN has one bias
+ * [G, H] where PyTorch has
  * two: it gets b_ih + b_hh, and its gradient is the gradient of both; the GRU's has a fourth row,
  * b_hn, which stays apart from b_in because r multiplies it.
  *
@@ -69,6 +71,11 @@ public final class Rnn {
         /** Whether the cell has a cell state c besides h. */
         public boolean hasCellState() {
             return this == LSTM;
+        }
+
+        /** Whether oneDNN's gates come in PyTorch's order (all but the GRU's). */
+        boolean gatesInPytorchOrder() {
+            return this != GRU;
         }
 
         /** PyTorch's gate index for each of oneDNN's gates. */
@@ -171,7 +178,7 @@ public final class Rnn {
     private record Cached(Primitives.Primitive primitive, MemorySegment srcLayer, MemorySegment state,
                           MemorySegment cState, MemorySegment weightsLayer, MemorySegment weightsIter,
                           MemorySegment bias, MemorySegment dstLayer, MemorySegment diffWeightsLayer,
-                          MemorySegment diffWeightsIter) {}
+                          MemorySegment diffWeightsIter, MemorySegment ldgoiLayer, MemorySegment ldgoiIter) {}
 
     private static final ConcurrentHashMap<Key, Cached> CACHE = new ConcurrentHashMap<>();
     private static final AtomicLong CREATED = new AtomicLong();
@@ -211,8 +218,8 @@ public final class Rnn {
                     : c0 == null ? zeros(call, s.stateElements()) : region(s, "c0", c0, s.stateElements());
             MemorySegment wl = call.allocate(s.weightIhElements() * Float.BYTES, 64);
             MemorySegment wi = call.allocate(s.weightHhElements() * Float.BYTES, 64);
-            toLdigo(s, s.inputSize(), w.weightIh(), wl);
-            toLdigo(s, s.hiddenSize(), w.weightHh(), wi);
+            toLdigo(call, s, s.inputSize(), w.weightIh(), p.ldgoiLayer(), p.weightsLayer(), wl);
+            toLdigo(call, s, s.hiddenSize(), w.weightHh(), p.ldgoiIter(), p.weightsIter(), wi);
             MemorySegment bias = bias(call, s, w.biasIh(), w.biasHh());
             Args a = new Args(12);
             a.addForward(p, xs, h0s, c0s, wl, wi, bias, ys, hTs, cTs);
@@ -287,8 +294,8 @@ public final class Rnn {
                 a.add(Dnnl.DNNL_ARG_DIFF_SRC_ITER_C(), p.cState(), dc0s);
             }
             a.execute(p, what);
-            fromLdigo(s, s.inputSize(), dwl, grads.weightIh());
-            fromLdigo(s, s.hiddenSize(), dwi, grads.weightHh());
+            fromLdigo(call, s, s.inputSize(), p.diffWeightsLayer(), dwl, p.ldgoiLayer(), grads.weightIh());
+            fromLdigo(call, s, s.hiddenSize(), p.diffWeightsIter(), dwi, p.ldgoiIter(), grads.weightHh());
             splitBiasGradient(s, db, grads.biasIh(), grads.biasHh());
         }
     }
@@ -329,46 +336,29 @@ public final class Rnn {
 
     /**
      * PyTorch [G·H, X] (gate-major rows) to oneDNN ldigo [X][G][H] in oneDNN's gate order, for each
-     * direction (one such block after the other in both buffers).
+     * direction: the rows in oneDNN's gate order are its ldgoi layout (the buffer itself where the
+     * orders agree, else a copy with the gate blocks moved), and a oneDNN reorder transposes that.
      */
-    private static void toLdigo(Shape s, long x, MemorySegment pytorch, MemorySegment ldigo) {
-        transposeLdigo(s, x, pytorch, ldigo, true);
-    }
-
-    /** oneDNN ldigo [X][G][H] to PyTorch [G·H, X], for each direction. */
-    private static void fromLdigo(Shape s, long x, MemorySegment ldigo, MemorySegment pytorch) {
-        transposeLdigo(s, x, ldigo, pytorch, false);
-    }
-
-    /**
-     * Moves every element between PyTorch's position (gate pg[g], row o, column i) and ldigo's
-     * (i, g, o), in the direction {@code toOneDnn} says. Whole arrays in and out: per-element segment
-     * access is slow once the JIT sees several segment kinds.
-     */
-    private static void transposeLdigo(Shape s, long x, MemorySegment from, MemorySegment to, boolean toOneDnn) {
-        int[] pg = s.cell().pytorchGate();
-        int gates = pg.length;
-        int hh = (int) s.hiddenSize();
-        int xx = (int) x;
-        int block = gates * hh * xx;
-        float[] src = floats(from, (long) s.directions() * block);
-        float[] dst = new float[src.length];
-        for (int d = 0, base = 0; d < s.directions(); d++, base += block) {
-            for (int g = 0; g < gates; g++) {
-                for (int o = 0; o < hh; o++) {
-                    int row = base + (pg[g] * hh + o) * xx;
-                    for (int i = 0; i < xx; i++) {
-                        int oneDnn = base + (i * gates + g) * hh + o;
-                        if (toOneDnn) {
-                            dst[oneDnn] = src[row + i];
-                        } else {
-                            dst[row + i] = src[oneDnn];
-                        }
-                    }
-                }
-            }
+    private static void toLdigo(Arena call, Shape s, long x, MemorySegment pytorch, MemorySegment ldgoiDesc,
+                                MemorySegment ldigoDesc, MemorySegment ldigo) {
+        MemorySegment ldgoi = pytorch;
+        if (!s.cell().gatesInPytorchOrder()) {
+            ldgoi = call.allocate(Primitives.bytes(ldgoiDesc), 64);
+            toLdgoi(s, x, pytorch, ldgoi);
         }
-        MemorySegment.copy(dst, 0, to, ValueLayout.JAVA_FLOAT, 0, dst.length);
+        Primitives.reorder(ldgoiDesc, ldgoi, ldigoDesc, ldigo);
+    }
+
+    /** oneDNN ldigo [X][G][H] to PyTorch [G·H, X], for each direction: {@link #toLdigo} backwards. */
+    private static void fromLdigo(Arena call, Shape s, long x, MemorySegment ldigoDesc, MemorySegment ldigo,
+                                  MemorySegment ldgoiDesc, MemorySegment pytorch) {
+        if (s.cell().gatesInPytorchOrder()) {
+            Primitives.reorder(ldigoDesc, ldigo, ldgoiDesc, pytorch);
+            return;
+        }
+        MemorySegment ldgoi = call.allocate(Primitives.bytes(ldgoiDesc), 64);
+        Primitives.reorder(ldigoDesc, ldigo, ldgoiDesc, ldgoi);
+        fromLdgoi(s, x, ldgoi, pytorch);
     }
 
     private static float[] floats(MemorySegment seg, long count) {
@@ -379,12 +369,24 @@ public final class Rnn {
 
     /** PyTorch [G·H, X] to oneDNN ldgoi [G][H][X]: the same rows in oneDNN's gate order, per direction. */
     private static void toLdgoi(Shape s, long x, MemorySegment pytorch, MemorySegment ldgoi) {
+        moveGates(s, x, pytorch, ldgoi, true);
+    }
+
+    /** oneDNN ldgoi [G][H][X] to PyTorch [G·H, X]: each gate block back in PyTorch's place, per direction. */
+    private static void fromLdgoi(Shape s, long x, MemorySegment ldgoi, MemorySegment pytorch) {
+        moveGates(s, x, ldgoi, pytorch, false);
+    }
+
+    /** Copies each direction's gate blocks of H·X floats between PyTorch's order and oneDNN's. */
+    private static void moveGates(Shape s, long x, MemorySegment from, MemorySegment to, boolean toOneDnn) {
         int[] pg = s.cell().pytorchGate();
         long gateBytes = s.hiddenSize() * x * Float.BYTES;
         long block = pg.length * gateBytes;
         for (int d = 0; d < s.directions(); d++) {
             for (int g = 0; g < pg.length; g++) {
-                MemorySegment.copy(pytorch, d * block + pg[g] * gateBytes, ldgoi, d * block + g * gateBytes, gateBytes);
+                long pytorch = d * block + pg[g] * gateBytes;
+                long oneDnn = d * block + g * gateBytes;
+                MemorySegment.copy(from, toOneDnn ? pytorch : oneDnn, to, toOneDnn ? oneDnn : pytorch, gateBytes);
             }
         }
     }
@@ -561,8 +563,13 @@ public final class Rnn {
             MemorySegment hint = training != null ? training.primitive().descriptor() : MemorySegment.NULL;
             Primitives.Primitive p = Primitives.create(desc, hint, pass == Pass.TRAINING, what);
             CREATED.incrementAndGet();
+            // PyTorch's weight rows in oneDNN's gate order: the backward pass's own weights layout.
+            MemorySegment ldgoiLayer = pass == Pass.BACKWARD ? weightsLayer
+                    : Primitives.f32Desc(new long[] {1, d, in, g, h}, Dnnl.dnnl_ldgoi(), what);
+            MemorySegment ldgoiIter = pass == Pass.BACKWARD ? weightsIter
+                    : Primitives.f32Desc(new long[] {1, d, h, g, h}, Dnnl.dnnl_ldgoi(), what);
             return new Cached(p, srcLayer, state, cState, weightsLayer, weightsIter, bias, dstLayer, diffWeightsLayer,
-                    diffWeightsIter);
+                    diffWeightsIter, ldgoiLayer, ldgoiIter);
         }
     }
 }
