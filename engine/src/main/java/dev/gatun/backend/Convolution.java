@@ -418,19 +418,23 @@ public final class Convolution {
     /**
      * The channel block {@code g} computes its blocked activations in: {@link ChannelBlock}'s block of its
      * output channels, or 8 where its input has 16 channels or more (oneDNN blocks it then) and those
-     * take 8. Both sides of a convolution share one block in oneDNN's kernels.
+     * take 8. Both sides of a convolution share one block in oneDNN's kernels. Grouped convolutions are
+     * left to oneDNN's choice, the widest block.
      */
     public static int block(Geometry g) {
+        if (g.groups() != 1) {
+            return ChannelBlock.widest();
+        }
         int out = ChannelBlock.forChannels(g.outChannels());
         return out == 16 && g.inChannels() >= 16 && ChannelBlock.forChannels(g.inChannels()) == 8 ? 8 : out;
     }
 
     /**
      * Whether {@code g}'s blocked layouts are pinned to 8-channel blocks, narrower than oneDNN would choose
-     * (it picks the widest its kernels have); grouped convolutions are left to oneDNN's choice.
+     * (it picks the widest its kernels have).
      */
     private static boolean narrowed(Geometry g) {
-        return g.groups() == 1 && block(g) < ChannelBlock.widest();
+        return block(g) < ChannelBlock.widest();
     }
 
     /**

@@ -123,11 +123,16 @@ public final class Pooling {
     /** A 32-bit position per element of the blocked dst: n × ⌈c/b⌉ × oh × ow × b, b the channel block. */
     private static long nativeWorkspaceBytes(Config c) {
         return Math.multiplyExact(Math.multiplyExact(c.n() * blocks(c), c.outH() * c.outW()),
-                (long) ChannelBlock.forChannels(c.c()) * Integer.BYTES);
+                (long) block(c) * Integer.BYTES);
+    }
+
+    /** The channel block the pooling of {@code c} computes in: {@link ChannelBlock}'s for its channels. */
+    private static int block(Config c) {
+        return ChannelBlock.forChannels(c.c());
     }
 
     private static long blocks(Config c) {
-        int b = ChannelBlock.forChannels(c.c());
+        int b = block(c);
         return (c.c() + b - 1) / b;
     }
 
@@ -242,7 +247,7 @@ public final class Pooling {
             Threads.applyToCurrentThread();
             long n = config.n(), cb = blocks(config), ih = config.h(), iw = config.w(), oh = config.outH(),
                     ow = config.outW();
-            int lanes = ChannelBlock.forChannels(config.c());
+            int lanes = block(config);
             if (backward) {
                 GatunKernels.gatun_max_pool_blocked_backward(d, s, ws, lanes, n, cb, ih, iw, oh, ow, config.kernelH(),
                         config.kernelW(), config.strideH(), config.strideW(), config.padH(), config.padW(),
@@ -281,7 +286,7 @@ public final class Pooling {
             String what = config.toString();
             MemorySegment src = Primitives.f32Desc(config.srcDims(), Dnnl.dnnl_nchw(), what);
             MemorySegment dst = Primitives.f32Desc(config.dstDims(), Dnnl.dnnl_nchw(), what);
-            int tag = ChannelBlock.formatTag(ChannelBlock.forChannels(config.c()));
+            int tag = ChannelBlock.formatTag(block(config));
             MemorySegment blockedSrc = Primitives.intern(Primitives.f32Desc(config.srcDims(), tag, what));
             MemorySegment blockedDst = Primitives.intern(Primitives.f32Desc(config.dstDims(), tag, what));
             try (Arena tmp = Arena.ofConfined()) {

@@ -1,6 +1,5 @@
 package dev.gatun.nn;
 
-import dev.gatun.autograd.Autograd;
 import dev.gatun.backend.Convolution;
 import dev.gatun.tensor.Tensor;
 import java.util.List;
@@ -47,10 +46,10 @@ public final class Sequential extends Module {
                     continue;
                 }
             }
-            // With a gradient to record, ReLU → MaxPool2d runs as one max pooling of relu(x), which saves
-            // the ReLU's passes over the larger, unpooled tensor.
+            // ReLU → MaxPool2d runs as Pool.maxPool2dAfterRelu: with a gradient to record, one max pooling
+            // of relu(x), which saves the ReLU's passes over the larger, unpooled tensor.
             if (layers[i] instanceof Activations.ReLU && i + 1 < layers.length
-                    && layers[i + 1] instanceof Pooling2d.MaxPool2d pool && Autograd.needsGrad(x)) {
+                    && layers[i + 1] instanceof Pooling2d.MaxPool2d pool) {
                 x = pool.forwardAfterRelu(x);
                 i++;
                 continue;

@@ -65,6 +65,31 @@ class ConvTest extends ScopedTest {
         return Conv.conv2d(x, w, b, c.stride(), c.padding(), c.dilation(), c.groups());
     }
 
+    /** The backend's geometry of a config. */
+    private static Convolution.Geometry geometry(Config c) {
+        return new Convolution.Geometry(c.input()[0], c.input()[1], c.input()[2], c.input()[3], c.weight()[0],
+                c.weight()[2], c.weight()[3], c.stride()[0], c.stride()[1], c.padding()[0], c.padding()[1],
+                c.dilation()[0], c.dilation()[1], c.groups(), c.bias());
+    }
+
+    /** Random operands of a config: input, weights and bias (null without one) with gradients, and r. */
+    private record Operands(Tensor x, Tensor w, Tensor b, Tensor r) {}
+
+    /**
+     * x, w, b and an output-shaped r, drawn in that order from seeds {@code seed[0]}, {@code seed[0] + 1},
+     * ... (advanced past the last one used); x records a gradient when {@code inputGradient}.
+     */
+    private static Operands operands(Config c, long[] seed, boolean inputGradient) {
+        Tensor x = Tensor.randn(seed[0]++, c.input());
+        if (inputGradient) {
+            x.requiresGrad(true);
+        }
+        Tensor w = Tensor.randn(seed[0]++, c.weight()).requiresGrad(true);
+        Tensor b = c.bias() ? Tensor.randn(seed[0]++, c.weight()[0]).requiresGrad(true) : null;
+        Tensor r = Tensor.randn(seed[0]++, expectedOutputShape(c));
+        return new Operands(x, w, b, r);
+    }
+
     // ---------------------------------------------------------------- (a) forward vs. a direct reference
 
     /** The direct convolution in double precision: out[n][o][i][j] = b[o] + Σ x·w over its group's window. */
@@ -171,12 +196,10 @@ class ConvTest extends ScopedTest {
     void bothLayoutsAgree() {
         Convolution.Layout before = Convolution.layout();
         try {
-            long seed = 50;
+            long[] seed = {50};
             for (Config c : CONFIGS) {
-                Tensor x = Tensor.randn(seed++, c.input()).requiresGrad(true);
-                Tensor w = Tensor.randn(seed++, c.weight()).requiresGrad(true);
-                Tensor b = c.bias() ? Tensor.randn(seed++, c.weight()[0]).requiresGrad(true) : null;
-                Tensor r = Tensor.randn(seed++, expectedOutputShape(c));
+                Operands o = operands(c, seed, true);
+                Tensor x = o.x(), w = o.w(), b = o.b(), r = o.r();
                 float[][] results = new float[2][];
                 float[][] dx = new float[2][];
                 float[][] dw = new float[2][];
@@ -217,14 +240,11 @@ class ConvTest extends ScopedTest {
                 new Config("16 to 48, bias", shape(2, 16, 7, 7), shape(48, 16, 3, 3), true, pair(1, 1), pair(1, 1),
                         pair(1, 1), 1));
         try {
-            long seed = 300;
+            long[] seed = {300};
             for (Config c : configs) {
-                Tensor x = Tensor.randn(seed++, c.input()).requiresGrad(true);
-                Tensor w = Tensor.randn(seed++, c.weight()).requiresGrad(true);
-                Tensor b = c.bias() ? Tensor.randn(seed++, c.weight()[0]).requiresGrad(true) : null;
-                Tensor r = Tensor.randn(seed++, expectedOutputShape(c));
-                Convolution.Geometry g = new Convolution.Geometry(c.input()[0], c.input()[1], c.input()[2],
-                        c.input()[3], c.weight()[0], 3, 3, 1, 1, 1, 1, 1, 1, 1, c.bias());
+                Operands o = operands(c, seed, true);
+                Tensor x = o.x(), w = o.w(), b = o.b(), r = o.r();
+                Convolution.Geometry g = geometry(c);
                 List<float[]> results = new ArrayList<>();
                 for (Convolution.Algorithm alg : Convolution.Algorithm.values()) {
                     Convolution.setAlgorithm(alg);
@@ -282,16 +302,12 @@ class ConvTest extends ScopedTest {
                 // 12 filters take 16-channel blocks on AVX-512, the others 8: both widths of the kernel.
                 new Config("12 filters", shape(2, 3, 8, 9), shape(12, 3, 3, 3), true, pair(1, 1), pair(1, 1),
                         pair(1, 1), 1));
-        long seed = 400;
+        long[] seed = {400};
         for (Config c : configs) {
-            Tensor x = Tensor.randn(seed++, c.input());
-            Tensor w = Tensor.randn(seed++, c.weight()).requiresGrad(true);
-            Tensor b = c.bias() ? Tensor.randn(seed++, c.weight()[0]).requiresGrad(true) : null;
+            Operands o = operands(c, seed, false);
+            Tensor x = o.x(), w = o.w(), b = o.b(), r = o.r();
             long[] outShape = expectedOutputShape(c);
-            Tensor r = Tensor.randn(seed++, outShape);
-            Convolution.Geometry g = new Convolution.Geometry(c.input()[0], c.input()[1], c.input()[2], c.input()[3],
-                    c.weight()[0], c.weight()[2], c.weight()[3], c.stride()[0], c.stride()[1], c.padding()[0],
-                    c.padding()[1], c.dilation()[0], c.dilation()[1], 1, c.bias());
+            Convolution.Geometry g = geometry(c);
             assertTrue(Convolution.weightGradientOnKernel(g), c.name() + ": expected the kernel path");
             Reduce.sum(Arithmetic.mul(run(c, x, w, b), r)).backward();
 
@@ -317,11 +333,9 @@ class ConvTest extends ScopedTest {
                         pair(1, 1), 1),
                 new Config("50 to 64, 3x3 stride 2", shape(2, 50, 9, 8), shape(64, 50, 3, 3), false, pair(2, 2),
                         pair(1, 1), pair(1, 1), 1));
-        long seed = 700;
+        long[] seed = {700};
         for (Config c : configs) {
-            Convolution.Geometry g = new Convolution.Geometry(c.input()[0], c.input()[1], c.input()[2], c.input()[3],
-                    c.weight()[0], c.weight()[2], c.weight()[3], c.stride()[0], c.stride()[1], c.padding()[0],
-                    c.padding()[1], c.dilation()[0], c.dilation()[1], 1, c.bias());
+            Convolution.Geometry g = geometry(c);
             int block = Convolution.block(g);
             if (System.getProperty("gatun.channel.block") == null) {
                 assertEquals(8, block, c.name());
@@ -334,10 +348,8 @@ class ConvTest extends ScopedTest {
                         Convolution.layouts(Convolution.Kind.FORWARD, g, Convolution.Fusion.NONE).dstBytes(),
                         c.name() + ": bytes of the blocked output");
             }
-            Tensor x = Tensor.randn(seed++, c.input()).requiresGrad(true);
-            Tensor w = Tensor.randn(seed++, c.weight()).requiresGrad(true);
-            Tensor b = c.bias() ? Tensor.randn(seed++, c.weight()[0]).requiresGrad(true) : null;
-            Tensor r = Tensor.randn(seed++, outShape);
+            Operands o = operands(c, seed, true);
+            Tensor x = o.x(), w = o.w(), b = o.b(), r = o.r();
             Tensor y = run(c, x, w, b);
             float[] xv = x.toArray(), wv = w.toArray(), rv = r.toArray();
             assertClose(c.name() + " output", reference(c, xv, wv, b == null ? null : b.toArray(), outShape),
