@@ -11,6 +11,7 @@ module dev.gatun.engine {
     requires info.picocli;
     requires org.knowm.xchart;
     requires java.desktop;
+    requires jdk.management;
 
     exports dev.gatun.autograd;
     exports dev.gatun.backend;

@@ -306,11 +306,14 @@ final class Primitives {
     /**
      * Executes {@code p} with the given arguments ({@code DNNL_ARG_*} kinds, their memory descriptors
      * and data), adding a scratchpad of its own when the primitive needs one; waits for the result.
-     * The caller has checked that every data segment is as large as its descriptor says.
+     * Every operand's memory is held until the call returns ({@link SharedMemory#hold}). The caller has
+     * checked that every data segment is as large as its descriptor says.
      */
     static void execute(Primitive p, int[] kinds, MemorySegment[] descs, MemorySegment[] data, String what) {
         Threads.applyToCurrentThread();
-        try (Arena call = Arena.ofConfined()) {
+        // oneDNN reads the operands through raw pointers, out of the FFM runtime's sight: hold their
+        // memory for the whole call, so that a close on another thread waits instead of freeing it.
+        try (SharedMemory.Hold held = SharedMemory.hold(what, data); Arena call = Arena.ofConfined()) {
             MemorySegment engine = OneDnn.cpuEngine();
             int n = kinds.length + (p.scratchpadBytes() > 0 ? 1 : 0);
             MemorySegment[] memories = new MemorySegment[n];

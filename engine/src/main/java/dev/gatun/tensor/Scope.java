@@ -1,6 +1,7 @@
 package dev.gatun.tensor;
 
 import dev.gatun.backend.MemoryPool;
+import dev.gatun.backend.SharedMemory;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayDeque;
@@ -26,10 +27,12 @@ import java.util.ArrayDeque;
  *   <li>{@link #open()} and {@link #local()}: only the creating thread (a confined arena). Native
  *       code may still use the memory from its own threads (OpenMP, OpenBLAS) during a call made by
  *       that thread. Closing is cheap, which suits one scope per training step or per request.
- *   <li>{@link #detached()}: any thread (a shared arena). Closing it costs a handshake with every
- *       thread (tens of microseconds or more), so keep it for long-lived memory such as parameters;
- *       another thread still using a closed scope's tensors fails with an exception, never touches
- *       freed memory.
+ *   <li>{@link #detached()}: any thread ({@link SharedMemory}). Closing it costs a handshake with every
+ *       thread (tens of microseconds or more), so keep it for long-lived memory such as parameters.
+ *       A close while a native call on another thread uses its tensors waits for that call: the
+ *       scope is closed at once for every new use (which fails with an exception), and its memory is
+ *       freed when the call returns. A detached scope that becomes unreachable without being closed,
+ *       with all of its tensors, is freed by the garbage collector.
  * </ul>
  */
 public final class Scope implements AutoCloseable {
@@ -39,13 +42,17 @@ public final class Scope implements AutoCloseable {
     /** Byte alignment of every allocation: a cache line, and what oneDNN and AVX-512 prefer. */
     public static final long ALIGNMENT = 64;
 
+    /** The confined arena of a scope of one thread, or null for a detached scope. */
     private final Arena arena;
+    /** The memory of a detached scope, or null. */
+    private final SharedMemory shared;
     /** The thread whose current-scope stack holds this scope, or null if it is never current. */
     private final Thread openedOn;
     private boolean closed;
 
-    private Scope(Arena arena, Thread openedOn) {
+    private Scope(Arena arena, SharedMemory shared, Thread openedOn) {
         this.arena = arena;
+        this.shared = shared;
         this.openedOn = openedOn;
     }
 
@@ -54,19 +61,19 @@ public final class Scope implements AutoCloseable {
      * is closed.
      */
     public static Scope open() {
-        Scope s = new Scope(Arena.ofConfined(), Thread.currentThread());
+        Scope s = new Scope(Arena.ofConfined(), null, Thread.currentThread());
         CURRENT.get().push(s);
         return s;
     }
 
     /** A scope confined to the calling thread that is never current (e.g. an op's temporaries). */
     public static Scope local() {
-        return new Scope(Arena.ofConfined(), null);
+        return new Scope(Arena.ofConfined(), null, null);
     }
 
     /** A scope whose tensors any thread may use, never current: for long-lived, shared memory. */
     public static Scope detached() {
-        return new Scope(Arena.ofShared(), null);
+        return new Scope(null, SharedMemory.open("a detached scope"), null);
     }
 
     /** The innermost open scope of the calling thread, or {@code null}. */
@@ -77,22 +84,28 @@ public final class Scope implements AutoCloseable {
 
     /** Whether this scope is still open. */
     public boolean isOpen() {
-        return !closed && arena.scope().isAlive();
+        return !closed && (shared != null ? shared.isOpen() : arena.scope().isAlive());
+    }
+
+    /** What this scope is, for messages. */
+    String describe() {
+        return shared != null ? "detached scope" : openedOn != null ? "scope opened on thread " + openedOn.getName()
+                : "local scope";
     }
 
     /** {@code bytes} of this scope's memory, zero-filled when {@code zero} (else of unspecified content). */
     MemorySegment allocate(long bytes, boolean zero) {
-        if (closed) {
-            throw new IllegalStateException("scope is closed");
+        if (!isOpen()) {
+            throw new IllegalStateException("cannot allocate in a closed " + describe());
         }
-        return allocate(arena, bytes, zero);
+        return shared != null ? shared.allocate(bytes, zero) : allocate(arena, bytes, zero);
     }
 
     /**
      * Memory owned by {@code arena}: large buffers are recycled through {@link MemoryPool} (so a step
      * that frees and re-allocates the same sizes touches no fresh pages), small ones come from the arena.
      */
-    static MemorySegment allocate(Arena arena, long bytes, boolean zero) {
+    private static MemorySegment allocate(Arena arena, long bytes, boolean zero) {
         MemorySegment m = MemoryPool.allocate(arena, bytes);
         if (zero && bytes >= MemoryPool.MIN_POOLED_BYTES) {
             m.fill((byte) 0);
@@ -121,6 +134,10 @@ public final class Scope implements AutoCloseable {
             stack.pop();
         }
         closed = true;
-        arena.close();
+        if (shared != null) {
+            shared.close();
+        } else {
+            arena.close();
+        }
     }
 }

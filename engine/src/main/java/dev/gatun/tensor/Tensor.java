@@ -2,11 +2,14 @@ package dev.gatun.tensor;
 
 import dev.gatun.autograd.Autograd;
 import dev.gatun.autograd.Node;
+import dev.gatun.backend.SharedMemory;
 import dev.gatun.ops.Kernels;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.management.ManagementFactory;
+import java.lang.ref.Reference;
 import java.util.Arrays;
+import java.util.Locale;
 import java.util.SplittableRandom;
 
 /**
@@ -15,9 +18,12 @@ import java.util.SplittableRandom;
  * {@link #expand}, ...) share storage and copy nothing.
  *
  * <p>Lifetime. A tensor created inside a {@link Scope} lives until that scope closes; one created when
- * no scope is current owns its memory, and {@link #close()} frees it. Closing a view or a scoped tensor
- * only retires that handle. Any use of a closed tensor, or of a view whose storage was freed, throws
- * {@link IllegalStateException}, in Java, before any native call.
+ * no scope is current owns its memory ({@link SharedMemory}): {@link #close()} frees it, and if it is
+ * never closed, the garbage collector frees it once neither it nor any view of it is reachable.
+ * Closing a view or a scoped tensor only retires that handle. Any use of a closed tensor, or of a view
+ * whose storage was freed, throws {@link IllegalStateException}, in Java, before any native call. A
+ * close while a native call on another thread uses the memory waits for that call to return before
+ * the memory is freed.
  *
  * <p>Allocations are 64-byte aligned ({@link Scope#ALIGNMENT}) and zero-filled.
  */
@@ -28,8 +34,13 @@ public final class Tensor implements AutoCloseable {
     private static final int EDGE_ITEMS = 3;
 
     private final MemorySegment storage;
-    /** The arena this tensor alone owns, or null when a scope owns the storage or this is a view. */
-    private final Arena ownArena;
+    /**
+     * The memory of a storage no scope owns, shared by the tensor that owns it and its views (which keeps
+     * it from the garbage collector while any of them is reachable); null when a scope owns the storage.
+     */
+    private final SharedMemory memory;
+    /** Whether this tensor owns {@link #memory} ({@link #close()} frees it), not a view of it. */
+    private final boolean ownsMemory;
     /** The scope that owns the storage, or null when a tensor owns it (this one or the view's base). */
     private final Scope scope;
     private final long[] shape;
@@ -76,15 +87,12 @@ public final class Tensor implements AutoCloseable {
     private boolean gradZeroPending;
     private Node gradFn;
 
-    private Tensor(MemorySegment storage, Arena ownArena, Scope scope, long[] shape, long[] strides, long offset) {
-        this(storage, ownArena, scope, shape, strides, offset, null);
-    }
-
-    private Tensor(MemorySegment storage, Arena ownArena, Scope scope, long[] shape, long[] strides, long offset,
-                   Laid laid) {
+    private Tensor(MemorySegment storage, SharedMemory memory, boolean ownsMemory, Scope scope, long[] shape,
+                   long[] strides, long offset, Laid laid) {
         this.laid = laid;
         this.storage = storage;
-        this.ownArena = ownArena;
+        this.memory = memory;
+        this.ownsMemory = ownsMemory;
         this.scope = scope;
         this.shape = shape;
         this.strides = strides;
@@ -154,6 +162,7 @@ public final class Tensor implements AutoCloseable {
         }
         Tensor t = allocate(Scope.current(), shape, false);
         MemorySegment.copy(data, 0, t.storage, F32, 0, data.length);
+        Reference.reachabilityFence(t);
         return t;
     }
 
@@ -196,7 +205,7 @@ public final class Tensor implements AutoCloseable {
             throw new IllegalArgumentException("scope is null");
         }
         if (!scope.isOpen()) {
-            throw new IllegalStateException("scope is closed");
+            throw new IllegalStateException("cannot allocate in a closed " + scope.describe());
         }
         return scope;
     }
@@ -208,13 +217,12 @@ public final class Tensor implements AutoCloseable {
     /** A new contiguous tensor, zero-filled when {@code zero}; without, the caller writes every element. */
     private static Tensor allocate(Scope scope, long[] shape, boolean zero) {
         long[] s = checkShape(shape);
-        long n = numel(s);
-        long bytes = Math.multiplyExact(n, (long) Float.BYTES);
+        long bytes = storageBytes(s);
         if (scope != null) {
-            return new Tensor(scope.allocate(bytes, zero), null, scope, s, contiguousStrides(s), 0);
+            return new Tensor(scope.allocate(bytes, zero), null, false, scope, s, contiguousStrides(s), 0, null);
         }
-        Arena arena = Arena.ofShared();
-        return new Tensor(Scope.allocate(arena, bytes, zero), arena, null, s, contiguousStrides(s), 0);
+        SharedMemory m = SharedMemory.open("tensor " + Arrays.toString(s));
+        return new Tensor(m.allocate(bytes, zero), m, true, null, s, contiguousStrides(s), 0, null);
     }
 
     /**
@@ -237,17 +245,17 @@ public final class Tensor implements AutoCloseable {
             throw new IllegalArgumentException("emptyInLayout: negative size " + bytes);
         }
         if (scope != null && !scope.isOpen()) {
-            throw new IllegalStateException("scope is closed");
+            throw new IllegalStateException("cannot allocate in a closed " + scope.describe());
         }
         long[] s = checkShape(shape);
-        long plainBytes = Math.multiplyExact(numel(s), (long) Float.BYTES);
+        long plainBytes = storageBytes(s);
         if (scope != null) {
             Laid l = new Laid(layout, scope.allocate(bytes, false), s, converter);
-            return new Tensor(scope.allocate(plainBytes, false), null, scope, s, contiguousStrides(s), 0, l);
+            return new Tensor(scope.allocate(plainBytes, false), null, false, scope, s, contiguousStrides(s), 0, l);
         }
-        Arena arena = Arena.ofShared();
-        Laid l = new Laid(layout, Scope.allocate(arena, bytes, false), s, converter);
-        return new Tensor(Scope.allocate(arena, plainBytes, false), arena, null, s, contiguousStrides(s), 0, l);
+        SharedMemory m = SharedMemory.open("tensor " + Arrays.toString(s));
+        Laid l = new Laid(layout, m.allocate(bytes, false), s, converter);
+        return new Tensor(m.allocate(plainBytes, false), m, true, null, s, contiguousStrides(s), 0, l);
     }
 
     /**
@@ -356,8 +364,45 @@ public final class Tensor implements AutoCloseable {
                         + Arrays.toString(shape));
             }
         }
-        numel(shape); // overflow check
+        try {
+            numel(shape);
+        } catch (ArithmeticException e) {
+            throw new IllegalArgumentException("shape " + Arrays.toString(shape)
+                    + " has more elements than a tensor can hold (2^63 - 1)");
+        }
         return shape.clone();
+    }
+
+    /** This machine's physical memory: no storage can be larger. */
+    private static final long PHYSICAL_MEMORY =
+            ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+                    .getTotalMemorySize();
+
+    /**
+     * Bytes of a float32 storage of {@code shape} (already checked), refused, naming the shape, when
+     * more than this machine's memory: such a request can only end in an out-of-memory failure.
+     */
+    private static long storageBytes(long[] shape) {
+        long n = numel(shape);
+        if (n > Long.MAX_VALUE / Float.BYTES || n * Float.BYTES > PHYSICAL_MEMORY) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "tensor of shape %s needs %s of memory, more than this machine's %s", Arrays.toString(shape),
+                    bytesText(n > Long.MAX_VALUE / Float.BYTES ? Double.MAX_VALUE : n * (double) Float.BYTES),
+                    bytesText(PHYSICAL_MEMORY)));
+        }
+        return n * Float.BYTES;
+    }
+
+    /** A byte count for messages, in binary units. */
+    static String bytesText(double bytes) {
+        String[] units = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+        int u = 0;
+        while (bytes >= 1024 && u < units.length - 1) {
+            bytes /= 1024;
+            u++;
+        }
+        return u == 0 ? String.format(Locale.ROOT, "%.0f bytes", bytes)
+                : bytes > 1e6 ? "more than 1e6 " + units[u] : String.format(Locale.ROOT, "%.1f %s", bytes, units[u]);
     }
 
     private static long numel(long[] shape) {
@@ -453,7 +498,8 @@ public final class Tensor implements AutoCloseable {
 
     /** Whether this handle is usable: not closed and its storage not freed. */
     public boolean isAlive() {
-        return !closed && storage.scope().isAlive();
+        return !closed && storage.scope().isAlive() && (memory == null || memory.isOpen())
+                && (scope == null || scope.isOpen());
     }
 
     /** Throws {@link IllegalStateException} unless {@link #isAlive()}. */
@@ -461,9 +507,11 @@ public final class Tensor implements AutoCloseable {
         if (closed) {
             throw new IllegalStateException("tensor " + Arrays.toString(shape) + " is closed");
         }
-        if (!storage.scope().isAlive()) {
-            throw new IllegalStateException("tensor " + Arrays.toString(shape)
-                    + " is unusable: the scope or tensor that owned its storage was closed");
+        if (!isAlive()) {
+            String owner = memory != null ? (ownsMemory ? "its memory" : "the " + memory.description() + " it views")
+                    : scope != null ? "the " + scope.describe() + " that owned it" : "its storage";
+            throw new IllegalStateException("tensor " + Arrays.toString(shape) + " is unusable: " + owner
+                    + " was closed");
         }
     }
 
@@ -488,8 +536,8 @@ public final class Tensor implements AutoCloseable {
         }
         closed = true;
         gradFn = null;
-        if (ownArena != null) {
-            ownArena.close();
+        if (ownsMemory) {
+            memory.close();
             if (grad != null) {
                 grad.close();
             }
@@ -617,7 +665,7 @@ public final class Tensor implements AutoCloseable {
     /** A view of the same storage that autograd treats as a constant leaf. */
     public Tensor detach() {
         checkAlive();
-        return new Tensor(storage, null, scope, shape, strides, offset, laid);
+        return new Tensor(storage, memory, false, scope, shape, strides, offset, laid);
     }
 
     private int dimIndex(int d) {
@@ -634,13 +682,16 @@ public final class Tensor implements AutoCloseable {
     /** The element at {@code index} (one entry per dimension). */
     public float get(long... index) {
         checkAlive();
-        return readable().getAtIndex(F32, elementOffset(index));
+        float v = readable().getAtIndex(F32, elementOffset(index));
+        Reference.reachabilityFence(this); // keeps the memory from the garbage collector during the access
+        return v;
     }
 
     /** Sets the element at {@code index}. */
     public void set(float value, long... index) {
         checkAlive();
         writable().setAtIndex(F32, elementOffset(index), value);
+        Reference.reachabilityFence(this);
     }
 
     /** The single value of a one-element tensor. */
@@ -649,7 +700,9 @@ public final class Tensor implements AutoCloseable {
         if (numel() != 1) {
             throw new IllegalArgumentException("item() needs a one-element tensor, shape is " + Arrays.toString(shape));
         }
-        return readable().getAtIndex(F32, offset);
+        float v = readable().getAtIndex(F32, offset);
+        Reference.reachabilityFence(this);
+        return v;
     }
 
     private long elementOffset(long[] index) {
@@ -700,6 +753,7 @@ public final class Tensor implements AutoCloseable {
             forEachRun((k, o, len) -> MemorySegment.copy(data, F32, o * Float.BYTES, out, (int) k, len),
                     (k, o) -> out[(int) k] = data.getAtIndex(F32, o));
         }
+        Reference.reachabilityFence(this); // keeps the memory from the garbage collector during the copy
         return out;
     }
 
@@ -817,6 +871,7 @@ public final class Tensor implements AutoCloseable {
         if (isContiguous() && src.isContiguous()) {
             MemorySegment.copy(src.readable(), src.offset * Float.BYTES, writable(), offset * Float.BYTES,
                     n * Float.BYTES);
+            Reference.reachabilityFence(src);
             return this;
         }
         return copyFrom(src.toArray());
@@ -825,7 +880,7 @@ public final class Tensor implements AutoCloseable {
     // ---------------------------------------------------------------- views
 
     private Tensor view(long[] newShape, long[] newStrides, long newOffset) {
-        return new Tensor(storage, null, scope, newShape, newStrides, newOffset, laid);
+        return new Tensor(storage, memory, false, scope, newShape, newStrides, newOffset, laid);
     }
 
     /**
@@ -1011,7 +1066,7 @@ public final class Tensor implements AutoCloseable {
         }
         long[] s = shape.clone();
         long[] st = strides.clone();
-        s[d] = (end - start + step - 1) / step;
+        s[d] = end == start ? 0 : (end - start - 1) / step + 1; // (end - start + step - 1) / step can overflow
         st[d] = strides[d] * step;
         long[] original = shape;
         return Autograd.record(view(s, st, offset + start * strides[d]), "slice", g -> {

@@ -1,0 +1,69 @@
+package dev.gatun.tensor;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.File;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Runs {@link LifetimeStress} in a JVM of its own, so that a crash fails this test instead of the
+ * suite: the memory pool off ({@code gatun.pool.bytes=0}) and glibc told to map every buffer from 128
+ * KiB up on its own ({@code MALLOC_MMAP_THRESHOLD_}), so a buffer freed under a running native call is
+ * unmapped and touching it faults.
+ */
+class LifetimeStressTest {
+
+    @Test
+    void closesRacingNativeCallsNeverCrashOrCorrupt() throws Exception {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.add("--enable-native-access=ALL-UNNAMED");
+        cmd.add("-Dgatun.pool.bytes=0");
+        cmd.add("-Dgatun.threads=1");
+        cmd.add("-Xmx512m");
+        cmd.add("-XX:ErrorFile=target/hs_err_stress_%p.log");
+        cmd.add("-cp");
+        cmd.add(classPath());
+        cmd.add(LifetimeStress.class.getName());
+        cmd.add(System.getProperty("gatun.stress.seconds", "20"));
+        cmd.add("3");
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().put("MALLOC_MMAP_THRESHOLD_", "131072");
+        Process p = pb.start();
+        byte[] out = p.getInputStream().readAllBytes();
+        assertTrue(p.waitFor(5, TimeUnit.MINUTES), "stress run did not end");
+        String text = new String(out, StandardCharsets.UTF_8);
+        System.out.println(text.lines().filter(l -> l.startsWith("generations")).findFirst().orElse(""));
+        assertEquals(0, p.exitValue(), "stress run failed (exit " + p.exitValue() + "):\n" + tail(text));
+    }
+
+    /** The test JVM's module path and class path, as one class path: everything the stress run needs. */
+    private static String classPath() {
+        Set<String> entries = new LinkedHashSet<>();
+        for (String prop : new String[] {"jdk.module.path", "java.class.path"}) {
+            String v = System.getProperty(prop);
+            if (v != null) {
+                for (String e : v.split(File.pathSeparator)) {
+                    if (!e.isBlank()) {
+                        entries.add(e);
+                    }
+                }
+            }
+        }
+        // Test classes are patched into the engine module when it runs on the module path.
+        entries.add(Path.of("target", "test-classes").toAbsolutePath().toString());
+        return String.join(File.pathSeparator, entries);
+    }
+
+    private static String tail(String s) {
+        return s.length() <= 6000 ? s : s.substring(s.length() - 6000);
+    }
+}
