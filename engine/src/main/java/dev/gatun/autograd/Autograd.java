@@ -104,7 +104,7 @@ public final class Autograd {
      * closure that reads an input which was closed (a constant it saved) also fails with a message
      * naming that input.
      *
-     * <p>Unless {@code retainGraph}, each node that ran is {@linkplain Node#release() released} (its
+     * <p>Unless {@code retainGraph}, each node that ran is {@linkplain Node#isReleased() released} (its
      * inputs and saved tensors dropped), and a later backward pass that reaches it throws
      * {@link IllegalStateException}, as PyTorch does without {@code retain_graph=True}. With
      * {@code retainGraph}, the graph stays usable and every pass accumulates into the leaves' gradients
