@@ -19,7 +19,9 @@ import java.util.Set;
  * attaches a {@link Node} to its output ({@link #record}). {@link #backward} sorts the nodes reachable
  * from the loss topologically and runs their backward closures in reverse, summing the gradients that
  * reach each tensor, and accumulates into the {@code grad()} of each leaf that requires one. Each
- * gradient's shape is checked against its tensor's.
+ * gradient's shape is checked against its tensor's. A graph with a closed tensor on it fails rather than
+ * losing gradients, and a pass releases the nodes it ran unless asked to retain the graph (see
+ * {@link #backward(Tensor, Tensor, boolean)}).
  *
  * <p>{@link #noGrad()} opens a region that records nothing (evaluation, inference, optimizer steps);
  * backward closures themselves run in such a region.
@@ -84,11 +86,45 @@ public final class Autograd {
     }
 
     /**
-     * Back-propagates from {@code root}. {@code seed} is dL/d(root); null means 1 and needs a
-     * one-element root (a loss).
+     * Back-propagates from {@code root} and releases the graph: as {@link #backward(Tensor, Tensor, boolean)}
+     * with {@code retainGraph} false.
      */
     public static void backward(Tensor root, Tensor seed) {
-        root.checkAlive();
+        backward(root, seed, false);
+    }
+
+    /**
+     * Back-propagates from {@code root}. {@code seed} is dL/d(root); null means 1 and needs a
+     * one-element root (a loss).
+     *
+     * <p>Every tensor the gradient passes through (the root, each intermediate, each leaf that receives
+     * a gradient) must still be open: closing an intermediate drops the node that made it, and a closed
+     * leaf cannot keep a gradient, so either would lose gradients silently; backward throws
+     * {@link IllegalStateException} naming the tensor before any gradient is computed. A backward
+     * closure that reads an input which was closed (a constant it saved) also fails with a message
+     * naming that input.
+     *
+     * <p>Unless {@code retainGraph}, each node that ran is {@linkplain Node#isReleased() released} (its
+     * inputs and saved tensors dropped), and a later backward pass that reaches it throws
+     * {@link IllegalStateException}, as PyTorch does without {@code retain_graph=True}. With
+     * {@code retainGraph}, the graph stays usable and every pass accumulates into the leaves' gradients
+     * again.
+     *
+     * @throws IllegalStateException    if root does not require a gradient, if a tensor on the graph was
+     *                                  closed, or if an earlier pass released a node on the graph
+     * @throws IllegalArgumentException if the seed's shape is not the root's, or a seed is needed
+     */
+    public static void backward(Tensor root, Tensor seed, boolean retainGraph) {
+        if (root == null) {
+            throw new IllegalArgumentException("backward() needs a root tensor, got null");
+        }
+        if (!root.isAlive()) {
+            Node made = root.gradFn();
+            throw new IllegalStateException("backward() from "
+                    + (made != null ? "the output of " + made.op() + ", shape " : "a tensor of shape ")
+                    + Arrays.toString(root.shape()) + ": " + deadReason(root)
+                    + (made != null ? "" : " (closing a tensor also drops the op that made it)"));
+        }
         if (!root.requiresGrad()) {
             throw new IllegalStateException("backward() on a tensor that does not require grad: no parameter or input"
                     + " with requiresGrad(true) contributed to it, or it was computed under noGrad()");
@@ -101,6 +137,9 @@ public final class Autograd {
         } else if (!Arrays.equals(seed.shape(), root.shape())) {
             throw new IllegalArgumentException("seed gradient of shape " + Arrays.toString(seed.shape())
                     + " for a tensor of shape " + Arrays.toString(root.shape()));
+        } else if (!seed.isAlive()) {
+            throw new IllegalStateException("backward(): the seed gradient of shape " + Arrays.toString(seed.shape())
+                    + " is unusable: " + deadReason(seed));
         }
         List<Tensor> order = topologicalOrder(root);
         Map<Tensor, Tensor> grads = new IdentityHashMap<>();
@@ -113,6 +152,7 @@ public final class Autograd {
                 Tensor t = order.get(i);
                 Tensor g = grads.remove(t);
                 if (g == null) {
+                    // No gradient reached it: its node did not run, and stays usable (as in PyTorch).
                     continue;
                 }
                 Node node = t.gradFn();
@@ -120,8 +160,11 @@ public final class Autograd {
                     t.accumulateGrad(g);
                     continue;
                 }
-                Tensor[] inputGrads = node.backward().apply(g);
                 Tensor[] inputs = node.inputs();
+                Tensor[] inputGrads = run(node, g);
+                if (!retainGraph) {
+                    node.release();
+                }
                 if (inputGrads.length != inputs.length) {
                     throw new IllegalStateException(node.op() + " backward returned " + inputGrads.length
                             + " gradients for " + inputs.length + " inputs");
@@ -148,7 +191,67 @@ public final class Autograd {
         }
     }
 
-    /** Tensors reachable from root through recorded nodes, each after all of its inputs. */
+    /**
+     * Runs a node's backward closure. A closure that fails on a closed tensor does so with the tensor's
+     * bare shape; if one of the node's inputs is closed, that is the cause, and the message says which.
+     */
+    private static Tensor[] run(Node node, Tensor g) {
+        try {
+            return node.backward().apply(g);
+        } catch (IllegalStateException e) {
+            Tensor[] inputs = node.inputs();
+            for (int k = 0; k < inputs.length; k++) {
+                Tensor in = inputs[k];
+                if (in != null && !in.isAlive()) {
+                    throw new IllegalStateException("backward of " + node.op() + " needs its input " + k + ", "
+                            + describe(in, node.inputOp(k)) + ", which is unusable: " + deadReason(in)
+                            + ". Keep the tensors an op saved for its backward open until backward() returns.", e);
+                }
+            }
+            throw e;
+        }
+    }
+
+    /** The message for a pass that reaches a node an earlier pass released; worded as PyTorch's. */
+    static String secondBackwardMessage(Node node) {
+        return secondBackwardMessage("the " + node.op() + " node");
+    }
+
+    private static String secondBackwardMessage(String what) {
+        return "Trying to backward through the graph a second time (or directly access saved tensors after they"
+                + " have already been freed): " + what + " was released by an earlier backward()."
+                + " Saved intermediate values of the graph are freed when you call backward(). Specify"
+                + " retainGraph = true (Autograd.backward(root, seed, true)) on the earlier call if you need to"
+                + " backward through the graph a second time or to access saved tensors after calling backward.";
+    }
+
+    /** What a tensor is, for messages: "the output of mul, shape [3, 4]", or a leaf or constant by shape. */
+    private static String describe(Tensor t, String madeBy) {
+        if (madeBy == null && t.gradFn() != null) {
+            madeBy = t.gradFn().op();
+        }
+        String shape = Arrays.toString(t.shape());
+        if (madeBy != null) {
+            return "the output of " + madeBy + ", shape " + shape;
+        }
+        return t.requiresGrad() ? "a leaf of shape " + shape : "a tensor of shape " + shape + " that requires no grad";
+    }
+
+    /** Why a tensor that is not alive is unusable, in {@link Tensor#checkAlive()}'s words. */
+    private static String deadReason(Tensor t) {
+        try {
+            t.checkAlive();
+            return "it is usable";
+        } catch (IllegalStateException e) {
+            return e.getMessage();
+        }
+    }
+
+    /**
+     * Tensors reachable from root through recorded nodes, each after all of its inputs. Checks as it
+     * visits that the graph is whole: every tensor a gradient would reach is open, and no node on it was
+     * released; so a broken graph fails before any gradient is computed.
+     */
     private static List<Tensor> topologicalOrder(Tensor root) {
         List<Tensor> order = new ArrayList<>();
         Set<Tensor> visited = Collections.newSetFromMap(new IdentityHashMap<>());
@@ -161,11 +264,17 @@ public final class Autograd {
             Tensor t = (Tensor) frame[0];
             int next = (Integer) frame[1];
             Node node = t.gradFn();
+            if (node != null && node.isReleased()) {
+                throw new IllegalStateException(secondBackwardMessage("the node that made " + describe(t, null)));
+            }
             Tensor[] inputs = node == null ? new Tensor[0] : node.inputs();
             if (next < inputs.length) {
                 frame[1] = next + 1;
                 Tensor in = inputs[next];
                 if (in != null && in.requiresGrad() && visited.add(in)) {
+                    if (!in.isAlive()) {
+                        throw closedOnGraph(node, next, in);
+                    }
                     stack.push(new Object[] {in, 0});
                 }
             } else {
@@ -174,5 +283,19 @@ public final class Autograd {
             }
         }
         return order;
+    }
+
+    /**
+     * A gradient would reach input {@code k} of {@code node}, which is closed: through a closed
+     * intermediate it cannot go on (closing dropped the node that made it), and a closed leaf cannot
+     * keep it; either way gradients would be lost.
+     */
+    private static IllegalStateException closedOnGraph(Node node, int k, Tensor in) {
+        String what = describe(in, node.inputOp(k));
+        boolean leaf = node.inputOp(k) == null && in.gradFn() == null;
+        return new IllegalStateException("backward() reached " + what + " (input " + k + " of " + node.op()
+                + "), which was closed (" + deadReason(in) + "). "
+                + (leaf ? "Its gradient" : "The gradients of the tensors it was computed from")
+                + " would be lost; keep every tensor of the graph open until backward() returns.");
     }
 }

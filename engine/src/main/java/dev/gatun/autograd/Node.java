@@ -1,16 +1,23 @@
 package dev.gatun.autograd;
 
 import dev.gatun.tensor.Tensor;
+import java.util.Arrays;
 
 /**
  * One recorded op on the tape: its inputs and the closure that turns the gradient of its output into
  * gradients of its inputs. Made by {@link Autograd#record}; read by {@link Autograd#backward}.
  *
- * @param op       the op's name, for messages (e.g. {@code "matmul"})
- * @param inputs   the op's tensor inputs, in the order the backward closure answers for
- * @param backward gradient of the output → one gradient per input (null where an input needs none)
+ * <p>A backward pass that does not retain the graph {@linkplain #release() releases} every node it ran:
+ * the node drops its inputs and its closure (and with it whatever tensors the closure saved), so they
+ * can be reclaimed, and a second backward pass through it fails instead of reading freed state.
  */
-public record Node(String op, Tensor[] inputs, Backward backward) {
+public final class Node {
+
+    private final String op;
+    /** The op that made each input when this node was recorded (null: a leaf or a constant). */
+    private final String[] inputOps;
+    private Tensor[] inputs;
+    private Backward backward;
 
     /** The backward half of an op. */
     @FunctionalInterface
@@ -20,5 +27,84 @@ public record Node(String op, Tensor[] inputs, Backward backward) {
          * when that input does not require a gradient. Runs with recording disabled.
          */
         Tensor[] apply(Tensor gradOutput);
+    }
+
+    /**
+     * @param op       the op's name, for messages (e.g. {@code "matmul"})
+     * @param inputs   the op's tensor inputs, in the order the backward closure answers for (entries may
+     *                 be null for absent optional inputs); the node keeps this array
+     * @param backward gradient of the output → one gradient per input (null where an input needs none)
+     */
+    public Node(String op, Tensor[] inputs, Backward backward) {
+        if (op == null || inputs == null || backward == null) {
+            throw new IllegalArgumentException("a node needs an op name, inputs and a backward closure, got op="
+                    + op + ", inputs=" + (inputs == null ? null : Arrays.toString(inputs)) + ", backward=" + backward);
+        }
+        this.op = op;
+        this.inputs = inputs;
+        this.backward = backward;
+        // Closing a tensor drops its gradFn; the names are kept here so that a walk which meets a closed
+        // input can still say what it was.
+        String[] ops = new String[inputs.length];
+        for (int k = 0; k < inputs.length; k++) {
+            Node made = inputs[k] == null ? null : inputs[k].gradFn();
+            ops[k] = made == null ? null : made.op;
+        }
+        this.inputOps = ops;
+    }
+
+    /** The op's name, for messages (e.g. {@code "matmul"}); still known after {@link #release()}. */
+    public String op() {
+        return op;
+    }
+
+    /**
+     * The op's tensor inputs, in the order the backward closure answers for.
+     *
+     * @throws IllegalStateException if a backward pass has released this node
+     */
+    public Tensor[] inputs() {
+        checkNotReleased();
+        return inputs;
+    }
+
+    /**
+     * The backward closure.
+     *
+     * @throws IllegalStateException if a backward pass has released this node
+     */
+    public Backward backward() {
+        checkNotReleased();
+        return backward;
+    }
+
+    /** Whether a backward pass that did not retain the graph has run through this node. */
+    public boolean isReleased() {
+        return backward == null;
+    }
+
+    /** The name of the op that made input {@code k} when this node was recorded; null for a leaf or a constant. */
+    public String inputOp(int k) {
+        return inputOps[k];
+    }
+
+    /**
+     * Drops the inputs and the backward closure (so the tensors the closure saved can be reclaimed);
+     * afterwards {@link #inputs()} and {@link #backward()} throw. Idempotent.
+     */
+    void release() {
+        inputs = null;
+        backward = null;
+    }
+
+    private void checkNotReleased() {
+        if (backward == null) {
+            throw new IllegalStateException(Autograd.secondBackwardMessage(this));
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "Node[" + op + (isReleased() ? ", released]" : ", " + inputs.length + " inputs]");
     }
 }
