@@ -221,8 +221,9 @@ public final class Autograd {
         return "Trying to backward through the graph a second time (or directly access saved tensors after they"
                 + " have already been freed): " + what + " was released by an earlier backward()."
                 + " Saved intermediate values of the graph are freed when you call backward(). Specify"
-                + " retainGraph = true (Autograd.backward(root, seed, true)) on the earlier call if you need to"
-                + " backward through the graph a second time or to access saved tensors after calling backward.";
+                + " retainGraph = true (tensor.backward(true), or Autograd.backward(root, seed, true)) on the"
+                + " earlier call if you need to backward through the graph a second time or to access saved"
+                + " tensors after calling backward.";
     }
 
     /** What a tensor is, for messages: "the output of mul, shape [3, 4]", or a leaf or constant by shape. */

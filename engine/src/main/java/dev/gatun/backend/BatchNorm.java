@@ -4,7 +4,6 @@ import dev.gatun.bindings.dnnl.Dnnl;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Batch normalization on oneDNN over plain NCHW float32 buffers: the training forward pass (batch
@@ -55,7 +54,8 @@ public final class BatchNorm {
     private record Cached(Primitives.Primitive primitive, MemorySegment dataDesc, MemorySegment channelDesc,
                           MemorySegment blockedData) {}
 
-    private static final ConcurrentHashMap<Key, Cached> CACHE = new ConcurrentHashMap<>();
+    /** Estimated resident bytes of one batch-norm primitive ({@link PrimitiveCache}). */
+    private static final long PRIMITIVE_BYTES = 32 * 1024;
 
     private BatchNorm() {}
 
@@ -194,13 +194,11 @@ public final class BatchNorm {
     }
 
     private static Cached primitive(Config config, Pass pass) {
-        Cached existing = CACHE.get(new Key(config, pass));
-        if (existing != null) {
-            return existing;
-        }
-        // The backward primitive needs the training one's descriptor as its hint: make that first.
-        Cached training = pass == Pass.BACKWARD ? primitive(config, Pass.TRAINING) : null;
-        return CACHE.computeIfAbsent(new Key(config, pass), k -> create(config, pass, training));
+        return PrimitiveCache.get(new Key(config, pass), k -> {
+            // The backward primitive needs the training one's descriptor as its hint: make that first.
+            Cached training = pass == Pass.BACKWARD ? primitive(config, Pass.TRAINING) : null;
+            return create(config, pass, training);
+        }, c -> new Primitives.Primitive[] {c.primitive()}, PRIMITIVE_BYTES);
     }
 
     private static Cached create(Config config, Pass pass, Cached training) {
@@ -228,8 +226,8 @@ public final class BatchNorm {
                         config.affine() ? Dnnl.dnnl_backward() : Dnnl.dnnl_backward_data(), opData, opData, config.eps(),
                         flags), "dnnl_batch_normalization_backward_desc_init", what);
             }
-            MemorySegment hint = training != null ? training.primitive().descriptor() : MemorySegment.NULL;
-            return new Cached(Primitives.create(desc, hint, pass == Pass.TRAINING, what), data, channel, blocked);
+            return new Cached(Primitives.createWithHint(desc, training != null ? training.primitive() : null,
+                    pass == Pass.TRAINING, what, null), data, channel, blocked);
         }
     }
 }

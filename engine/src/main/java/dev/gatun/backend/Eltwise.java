@@ -3,7 +3,6 @@ package dev.gatun.backend;
 import dev.gatun.bindings.dnnl.Dnnl;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * oneDNN elementwise primitives (forward inference) over contiguous float32 buffers.
@@ -32,7 +31,8 @@ public final class Eltwise {
     /** A created primitive and the memory descriptor it was made for. */
     private record Cached(Primitives.Primitive primitive, MemorySegment memoryDesc) {}
 
-    private static final ConcurrentHashMap<Key, Cached> CACHE = new ConcurrentHashMap<>();
+    /** Estimated resident bytes of one eltwise primitive ({@link PrimitiveCache}). */
+    private static final long PRIMITIVE_BYTES = 16 * 1024;
 
     private Eltwise() {}
 
@@ -52,7 +52,8 @@ public final class Eltwise {
                 && d.address() < s.address() + s.byteSize()) {
             throw new IllegalArgumentException("eltwise: dst partially overlaps src");
         }
-        Cached c = CACHE.computeIfAbsent(new Key(algorithm, length), Eltwise::create);
+        Cached c = PrimitiveCache.get(new Key(algorithm, length), k -> create((Key) k),
+                x -> new Primitives.Primitive[] {x.primitive()}, PRIMITIVE_BYTES);
         Primitives.execute(c.primitive(), new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_DST()},
                 new MemorySegment[] {c.memoryDesc(), c.memoryDesc()}, new MemorySegment[] {s, d},
                 "eltwise " + algorithm + " over " + length + " floats");
@@ -63,7 +64,6 @@ public final class Eltwise {
 
     private record ReluKey(float slope, long length) {}
 
-    private static final ConcurrentHashMap<ReluKey, Relu> RELU = new ConcurrentHashMap<>();
 
     /**
      * Leaky ReLU for training, {@code dst[i] = max(src[i], 0) + slope·min(src[i], 0)} over {@code length}
@@ -99,7 +99,7 @@ public final class Eltwise {
         if (length < 1) {
             throw new IllegalArgumentException("relu: length must be positive, got " + length);
         }
-        return RELU.computeIfAbsent(new ReluKey(slope, length), k -> {
+        return PrimitiveCache.get(new ReluKey(slope, length), k -> {
             String what = "relu slope " + slope + " over [" + length + "] f32";
             MemorySegment md = Primitives.f32Desc(new long[] {length}, Dnnl.dnnl_a(), what);
             int alg = Dnnl.dnnl_eltwise_relu_use_dst_for_bwd();
@@ -114,7 +114,7 @@ public final class Eltwise {
                 Primitives.Primitive bwd = Primitives.create(bdesc, fwd.descriptor(), false, what);
                 return new Relu(fwd, bwd, md);
             }
-        });
+        }, r -> new Primitives.Primitive[] {r.forward(), r.backward()}, PRIMITIVE_BYTES);
     }
 
     private static Cached create(Key key) {

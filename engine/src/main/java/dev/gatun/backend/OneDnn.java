@@ -26,6 +26,18 @@ public final class OneDnn {
 
     private OneDnn() {}
 
+    /**
+     * The primitive cache's state: entries, their estimated bytes, the budget ({@code gatun.cache.bytes}),
+     * entries evicted so far, and evicted primitives still awaiting destruction.
+     */
+    public record CacheStatus(int entries, long bytes, long budget, long evictions, int retired) {}
+
+    /** The state of the cache of oneDNN primitives (see {@code gatun info}). */
+    public static CacheStatus primitiveCache() {
+        return new CacheStatus(PrimitiveCache.size(), PrimitiveCache.bytesInUse(), PrimitiveCache.budget(),
+                PrimitiveCache.evictions(), PrimitiveCache.retiredCount());
+    }
+
     /** The version of the loaded libdnnl. */
     public static Version version() {
         NativeLibraries.load();

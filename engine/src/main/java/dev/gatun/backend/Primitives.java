@@ -7,7 +7,6 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.List;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
@@ -31,7 +30,8 @@ final class Primitives {
      * and its scratchpad and workspace descriptors with their sizes (null and 0 when unused).
      */
     record Primitive(MemorySegment handle, MemorySegment descriptor, MemorySegment scratchpadDesc,
-                     long scratchpadBytes, MemorySegment workspaceDesc, long workspaceBytes, MemorySegment[] queried) {
+                     long scratchpadBytes, MemorySegment workspaceDesc, long workspaceBytes, MemorySegment[] queried,
+                     PrimitiveCache.Life life) {
 
         /** The memory descriptor of the i-th query given to {@link #create}. */
         MemorySegment queried(int i) {
@@ -42,7 +42,8 @@ final class Primitives {
     /** Reorder primitives between two process-lifetime memory descriptors, by their addresses. */
     private record ReorderKey(long from, long to) {}
 
-    private static final ConcurrentHashMap<ReorderKey, Primitive> REORDERS = new ConcurrentHashMap<>();
+    /** Estimated resident bytes of one reorder primitive (see {@link PrimitiveCache}). */
+    private static final long REORDER_BYTES = 16 * 1024;
 
     /** A plain f32 memory descriptor of the given dims and format tag, allocated for the process. */
     static MemorySegment f32Desc(long[] dims, int tag, String what) {
@@ -94,6 +95,24 @@ final class Primitives {
     }
 
     /**
+     * As {@link #create(MemorySegment, MemorySegment, boolean, String, Attributes, int...)}, with a cached
+     * primitive ({@code hint}, null for none) whose descriptor is the hint: it is held for the creation,
+     * so that the cache cannot destroy it meanwhile.
+     */
+    static Primitive createWithHint(MemorySegment opDesc, Primitive hint, boolean keepDescriptor, String what,
+                                    Attributes attributes, int... mdQueries) {
+        if (hint == null) {
+            return create(opDesc, MemorySegment.NULL, keepDescriptor, what, attributes, mdQueries);
+        }
+        hint.life().acquire(what);
+        try {
+            return create(opDesc, hint.descriptor(), keepDescriptor, what, attributes, mdQueries);
+        } finally {
+            hint.life().release();
+        }
+    }
+
+    /**
      * As {@link #create(MemorySegment, MemorySegment, boolean, String, int...)}, with {@code attributes}
      * (null for none) applied to the primitive's attributes.
      */
@@ -117,7 +136,7 @@ final class Primitives {
                     queried[i] = copyQueried(pd, mdQueries[i]);
                 }
                 return new Primitive(primOut.get(ValueLayout.ADDRESS, 0), keepDescriptor ? pd : null, scratch,
-                        size(scratch), workspace, size(workspace), queried);
+                        size(scratch), workspace, size(workspace), queried, new PrimitiveCache.Life());
             } finally {
                 if (!keepDescriptor) {
                     Dnnl.dnnl_primitive_desc_destroy(pd);
@@ -160,7 +179,8 @@ final class Primitives {
 
     /** The cached reorder primitive from one layout to another (process-lifetime descriptors). */
     static Primitive reorder(MemorySegment from, MemorySegment to) {
-        return REORDERS.computeIfAbsent(new ReorderKey(from.address(), to.address()), k -> createReorder(from, to));
+        return PrimitiveCache.get(new ReorderKey(from.address(), to.address()), k -> createReorder(from, to),
+                p -> new Primitive[] {p}, REORDER_BYTES);
     }
 
     private static Primitive createReorder(MemorySegment from, MemorySegment to) {
@@ -174,7 +194,7 @@ final class Primitives {
                 MemorySegment primOut = tmp.allocate(ValueLayout.ADDRESS);
                 OneDnn.check(Dnnl.dnnl_primitive_create(primOut, pd), "dnnl_primitive_create", "reorder");
                 return new Primitive(primOut.get(ValueLayout.ADDRESS, 0), null, scratch, size(scratch), null, 0,
-                        new MemorySegment[0]);
+                        new MemorySegment[0], new PrimitiveCache.Life());
             } finally {
                 Dnnl.dnnl_primitive_desc_destroy(pd);
             }
@@ -313,6 +333,7 @@ final class Primitives {
         Threads.applyToCurrentThread();
         // oneDNN reads the operands through raw pointers, out of the FFM runtime's sight: hold their
         // memory for the whole call, so that a close on another thread waits instead of freeing it.
+        p.life().acquire(what); // the cache destroys no primitive that an execution holds
         try (SharedMemory.Hold held = SharedMemory.hold(what, data); Arena call = Arena.ofConfined()) {
             MemorySegment engine = OneDnn.cpuEngine();
             int n = kinds.length + (p.scratchpadBytes() > 0 ? 1 : 0);
@@ -338,6 +359,8 @@ final class Primitives {
                     }
                 }
             }
+        } finally {
+            p.life().release();
         }
     }
 

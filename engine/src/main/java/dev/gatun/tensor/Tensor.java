@@ -656,10 +656,21 @@ public final class Tensor implements AutoCloseable {
 
     /**
      * Back-propagates from this scalar (a one-element tensor) through the recorded ops, accumulating
-     * into the {@link #grad()} of every leaf that requires a gradient.
+     * into the {@link #grad()} of every leaf that requires a gradient. The pass releases the graph it
+     * ran through: a second backward over it throws (use {@link #backward(boolean)} to keep it).
      */
     public void backward() {
         Autograd.backward(this, null);
+    }
+
+    /**
+     * As {@link #backward()}; with {@code retainGraph} the recorded graph is kept, so another backward
+     * pass may run through it and accumulate into the leaves' gradients again (PyTorch's
+     * {@code retain_graph=True}). Without it, the nodes the pass ran are released and a later pass
+     * through them throws {@link IllegalStateException}.
+     */
+    public void backward(boolean retainGraph) {
+        Autograd.backward(this, null, retainGraph);
     }
 
     /** A view of the same storage that autograd treats as a constant leaf. */

@@ -38,19 +38,23 @@ public final class LifetimeStress {
         final MultiheadAttention attention = new MultiheadAttention(64, 4);
         final Linear linear = new Linear(32, 32);
         final List<Module> modules = List.of(conv, pool, bn, lstm, attention, linear);
-        /** An image batch owned by no scope: [8, 16, 32, 32], 512 KiB. */
+        /** An image batch owned by no scope: [N, 16, 32, 32], N from 4 to 11 (256 to 704 KiB). */
         final Tensor image;
-        /** A sequence batch in a detached scope: [T 64, N 16, C 64], 256 KiB. */
+        /** A sequence batch in a detached scope: [T, N 16, C 64], T from 48 to 63 (192 to 252 KiB). */
         final Scope scope = Scope.detached();
         final Tensor sequence;
         final float[][] expected = new float[OPS.length][];
+        final long batch;
 
         Slot(long seed) {
             for (Module m : modules) {
                 m.eval();
             }
-            image = Tensor.randn(seed, 8, 16, 32, 32);
-            sequence = Tensor.zeros(scope, 64, 16, 64).copyFrom(Tensor.randn(seed + 1, 64, 16, 64).toArray());
+            // Sizes vary by generation, so that new primitives keep arriving and old ones are evicted.
+            batch = 4 + seed % 8;
+            long steps = 48 + seed % 16;
+            image = Tensor.randn(seed, batch, 16, 32, 32);
+            sequence = Tensor.zeros(scope, steps, 16, 64).copyFrom(Tensor.randn(seed + 1, steps, 16, 64).toArray());
             try (Scope s = Scope.open()) {
                 for (int op = 0; op < OPS.length; op++) {
                     expected[op] = run(op);
@@ -67,7 +71,7 @@ public final class LifetimeStress {
                     case 3 -> lstm.forward(sequence).toArray();
                     case 4 -> attention.forward(sequence).toArray();
                     case 5 -> MatMul.matmul(image.view(-1, 32), linear.weight().t()).toArray();
-                    default -> image.view(8, 16, 1024).slice(2, 100, 900, 3).transpose(0, 1).copy().toArray();
+                    default -> image.view(batch, 16, 1024).slice(2, 100, 900, 3).transpose(0, 1).copy().toArray();
                 };
             }
         }
@@ -150,7 +154,8 @@ public final class LifetimeStress {
         }
         System.out.println("generations=" + generations.get() + " completed " + sb + "refused=" + refused.get()
                 + " deferredCloses=" + dev.gatun.backend.SharedMemory.deferredCloses()
-                + " reclaimed=" + dev.gatun.backend.SharedMemory.reclaimedCount());
+                + " reclaimed=" + dev.gatun.backend.SharedMemory.reclaimedCount()
+                + " cache=" + dev.gatun.backend.OneDnn.primitiveCache());
         Throwable f = failure.get();
         if (f != null) {
             System.out.println("FAILED: " + f);

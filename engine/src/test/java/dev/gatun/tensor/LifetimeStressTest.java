@@ -17,7 +17,8 @@ import org.junit.jupiter.api.Test;
  * Runs {@link LifetimeStress} in a JVM of its own, so that a crash fails this test instead of the
  * suite: the memory pool off ({@code gatun.pool.bytes=0}) and glibc told to map every buffer from 128
  * KiB up on its own ({@code MALLOC_MMAP_THRESHOLD_}), so a buffer freed under a running native call is
- * unmapped and touching it faults.
+ * unmapped and touching it faults; and a primitive cache small enough that primitives are evicted
+ * while other threads execute them.
  */
 class LifetimeStressTest {
 
@@ -28,6 +29,8 @@ class LifetimeStressTest {
         cmd.add("--enable-native-access=ALL-UNNAMED");
         cmd.add("-Dgatun.pool.bytes=0");
         cmd.add("-Dgatun.threads=1");
+        // A primitive cache of 2 MiB: primitives are evicted all the time while others run them.
+        cmd.add("-Dgatun.cache.bytes=2097152");
         cmd.add("-Xmx512m");
         cmd.add("-XX:ErrorFile=target/hs_err_stress_%p.log");
         cmd.add("-cp");

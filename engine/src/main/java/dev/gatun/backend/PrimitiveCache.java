@@ -1,0 +1,187 @@
+package dev.gatun.backend;
+
+import dev.gatun.bindings.dnnl.Dnnl;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * The one cache of oneDNN primitives, shared by every family (convolution, pooling, batch norm, RNN,
+ * eltwise, reorders): a server sees every batch size and sequence length, and each adds primitives, so
+ * the cache is bounded by bytes ({@code gatun.cache.bytes}, default 64 MiB) and evicts the least
+ * recently used entry beyond that.
+ *
+ * <p>A primitive's bytes are not reported by oneDNN; each family states an estimate per primitive,
+ * measured as the resident-set growth per new primitive of that family ({@link #bytesInUse()} is
+ * therefore an estimate too).
+ *
+ * <p>Eviction never destroys a primitive under a running call: an evicted primitive is retired, and
+ * destroyed once no execution holds it ({@link Life#acquire}, taken by {@code Primitives.execute}
+ * and while it serves as another primitive's creation hint) and a grace period has passed, which
+ * covers a caller between looking a primitive up and executing it. A primitive executed after it was
+ * destroyed (a caller stalled for longer than the grace period in that window) is refused with an
+ * exception, never run.
+ */
+final class PrimitiveCache {
+
+    /** Estimated bytes the cache may hold. */
+    private static volatile long budget = Math.max(1L << 20, Long.getLong("gatun.cache.bytes", 64L << 20));
+    /** How long a retired primitive is kept for callers that looked it up just before its eviction. */
+    private static final long GRACE_NANOS = 1_000_000_000L;
+
+    /** A cache entry: the family's value, its primitives and their estimated bytes. */
+    private record Entry(Object value, Primitives.Primitive[] primitives, long bytes) {}
+
+    /** Entries in access order (least recently used first). Guarded by the class lock. */
+    private static final LinkedHashMap<Object, Entry> LRU = new LinkedHashMap<>(64, 0.75f, true);
+    private static long bytes;
+    private static long evictions;
+    private static final List<Primitives.Primitive> RETIRED = new ArrayList<>();
+
+    private PrimitiveCache() {}
+
+    /**
+     * The cached value of {@code key}, made by {@code create} when absent. {@code create} runs outside
+     * the cache's lock (it may look up other entries, as a backward primitive needs its forward one);
+     * should two threads create the same entry at once, one value is kept and the other's primitives
+     * retired. {@code primitivesOf} lists a value's primitives; each counts {@code bytesPerPrimitive}.
+     * Keys of different families must not be equal (each family uses its own key record).
+     */
+    @SuppressWarnings("unchecked")
+    static <V> V get(Object key, Function<Object, V> create, Function<V, Primitives.Primitive[]> primitivesOf,
+                     long bytesPerPrimitive) {
+        synchronized (PrimitiveCache.class) {
+            Entry e = LRU.get(key);
+            if (e != null) {
+                return (V) e.value();
+            }
+        }
+        V value = create.apply(key);
+        Primitives.Primitive[] prims = primitivesOf.apply(value);
+        synchronized (PrimitiveCache.class) {
+            Entry e = LRU.get(key);
+            if (e != null) {
+                retire(prims);
+                return (V) e.value();
+            }
+            long b = bytesPerPrimitive * prims.length;
+            LRU.put(key, new Entry(value, prims, b));
+            bytes += b;
+            Iterator<Map.Entry<Object, Entry>> it = LRU.entrySet().iterator();
+            while (bytes > budget && LRU.size() > 1 && it.hasNext()) {
+                Map.Entry<Object, Entry> eldest = it.next();
+                if (eldest.getKey().equals(key)) {
+                    continue;
+                }
+                it.remove();
+                bytes -= eldest.getValue().bytes();
+                evictions++;
+                retire(eldest.getValue().primitives());
+            }
+            destroyRetired();
+            return value;
+        }
+    }
+
+    /** The budget in estimated bytes. */
+    static long budget() {
+        return budget;
+    }
+
+    /** Sets the budget (at least 1 MiB); entries beyond it are evicted as the next ones arrive. */
+    static void setBudget(long bytes) {
+        budget = Math.max(1L << 20, bytes);
+    }
+
+    /** Estimated bytes of the primitives in the cache. */
+    static synchronized long bytesInUse() {
+        return bytes;
+    }
+
+    /** Entries in the cache. */
+    static synchronized int size() {
+        return LRU.size();
+    }
+
+    /** Entries evicted so far. */
+    static synchronized long evictions() {
+        return evictions;
+    }
+
+    /** Evicted primitives not destroyed yet (held by a call, or within the grace period). */
+    static synchronized int retiredCount() {
+        return RETIRED.size();
+    }
+
+    /** Guarded by the class lock. */
+    private static void retire(Primitives.Primitive[] prims) {
+        long now = System.nanoTime();
+        for (Primitives.Primitive p : prims) {
+            p.life().retire(now);
+            RETIRED.add(p);
+        }
+    }
+
+    /** Destroys the retired primitives no call holds once their grace period is over. Guarded by the class lock. */
+    private static void destroyRetired() {
+        long now = System.nanoTime();
+        RETIRED.removeIf(p -> p.life().destroyIfUnused(now, p));
+    }
+
+    /** Called when an execution lets go of a retired primitive. */
+    private static synchronized void released() {
+        destroyRetired();
+    }
+
+    /** Whether a primitive may run: holds by running executions, and retirement from the cache. */
+    static final class Life {
+        private int holds;
+        private long retiredAt = -1;
+        private boolean destroyed;
+
+        /** Holds the primitive for one execution (or hint use). */
+        synchronized void acquire(String what) {
+            if (destroyed) {
+                throw new IllegalStateException(what + ": the oneDNN primitive was evicted from the cache and"
+                        + " destroyed before this call could use it");
+            }
+            holds++;
+        }
+
+        void release() {
+            boolean retired;
+            synchronized (this) {
+                holds--;
+                retired = retiredAt >= 0 && holds == 0;
+            }
+            if (retired) {
+                PrimitiveCache.released();
+            }
+        }
+
+        synchronized void retire(long now) {
+            if (retiredAt < 0) {
+                retiredAt = now;
+            }
+        }
+
+        /** Destroys {@code p} if unheld and retired for longer than the grace period; whether it did. */
+        synchronized boolean destroyIfUnused(long now, Primitives.Primitive p) {
+            if (destroyed) {
+                return true;
+            }
+            if (holds > 0 || now - retiredAt < GRACE_NANOS) {
+                return false;
+            }
+            destroyed = true;
+            OneDnn.check(Dnnl.dnnl_primitive_destroy(p.handle()), "dnnl_primitive_destroy");
+            if (p.descriptor() != null) {
+                OneDnn.check(Dnnl.dnnl_primitive_desc_destroy(p.descriptor()), "dnnl_primitive_desc_destroy");
+            }
+            return true;
+        }
+    }
+}
