@@ -16,11 +16,12 @@ import java.util.concurrent.ConcurrentHashMap;
  * channel-blocked layout {@link ChannelBlock} gives their channel count ({@code nChw8c} or
  * {@code nChw16c}) and each call reorders plain operands into and out of it.
  *
- * <p>Max pooling in training runs on gatun's own kernel ({@code gatun_max_pool_blocked_*} in
- * {@code native/kernels}), on the same layout, with its own workspace: the winning position in the
- * window, a 32-bit integer per output element.
- * oneDNN 2.6.3's AVX2 pooling took 3.3 ms forward and 3.0 ms backward for LeNet-5's first pooling
- * (64×20×28×28) in a training step; see {@code bench/results/pooling.md}.
+ * <p>Max pooling runs on gatun's own kernel ({@code gatun_max_pool_blocked_*} in {@code native/kernels}),
+ * on the same layout; in training with its own workspace: the winning position in the window, a 32-bit
+ * integer per output element. oneDNN 2.6.3's AVX2 pooling took 3.3 ms forward and 3.0 ms backward for
+ * LeNet-5's first pooling (64×20×28×28) in a training step, the kernel's forward 0.1 ms; see
+ * {@code bench/results/pooling.md}. Inference uses the kernel too (without positions): oneDNN's maximum
+ * skips NaN, where PyTorch's, and the kernel's, propagate it (a window with a NaN gives NaN).
  */
 public final class Pooling {
 
@@ -138,7 +139,7 @@ public final class Pooling {
 
     /**
      * dst = pool(src). In training, max pooling writes the argmax positions to {@code workspace}
-     * (at least {@link #workspaceBytes} bytes; null otherwise).
+     * (at least {@link #workspaceBytes} bytes; null otherwise). Max pooling propagates NaN, as PyTorch's.
      */
     public static void forward(Config config, boolean training, MemorySegment src, MemorySegment dst,
                                MemorySegment workspace) {
@@ -153,8 +154,10 @@ public final class Pooling {
 
     /** As the plain form, with src and dst either plain or in the pooling's {@link #layouts}. */
     public static void forward(Config config, boolean training, Operand src, Operand dst, MemorySegment workspace) {
-        if (training && config.kind() == Kind.MAX) {
-            nativeMax(config, src, dst, workspace(workspace, nativeWorkspaceBytes(config)), false, false);
+        if (config.kind() == Kind.MAX) {
+            // gatun's kernel in inference too: oneDNN's maximum would drop NaN.
+            nativeMax(config, src, dst, training ? workspace(workspace, nativeWorkspaceBytes(config)) : null, false,
+                    false);
             return;
         }
         Cached c = forwardPrimitive(config, training);
@@ -179,15 +182,17 @@ public final class Pooling {
     }
 
     /**
-     * Training max pooling of relu(src) in one pass: the window maxima start at 0, so dst = relu(pool(src))
+     * Max pooling of relu(src) in one pass: the window maxima start at 0, so dst = relu(pool(src))
      * = pool(relu(src)), and a window with nothing above 0 routes no gradient ({@link #backward} reads
-     * that from the workspace). Operands as for {@link #forward}; {@code config} must be max pooling.
+     * that from the workspace). NaN propagates, as relu(NaN) is NaN. Operands as for {@link #forward};
+     * {@code config} must be max pooling; {@code workspace} as in training, or null for inference.
      */
     public static void forwardMaxAfterRelu(Config config, Operand src, Operand dst, MemorySegment workspace) {
         if (config.kind() != Kind.MAX) {
             throw new IllegalArgumentException("pool2d: ReLU fusion is for max pooling, got " + config);
         }
-        nativeMax(config, src, dst, workspace(workspace, nativeWorkspaceBytes(config)), false, true);
+        nativeMax(config, src, dst, workspace == null ? null : workspace(workspace, nativeWorkspaceBytes(config)),
+                false, true);
     }
 
     /** A plain operand's checked region, or a laid one's buffer (its size is checked at execution). */
@@ -229,8 +234,9 @@ public final class Pooling {
     }
 
     /**
-     * Max pooling forward (src → dst, filling ws) or backward (diff_dst in {@code dst} → diff_src in
-     * {@code src}, reading ws) on gatun's kernel, the forward pass of relu(src) with {@code relu}. Operands
+     * Max pooling forward (src → dst, filling ws unless it is null) or backward (diff_dst in {@code dst} →
+     * diff_src in {@code src}, reading ws) on gatun's kernel, the forward pass of relu(src) with
+     * {@code relu}. Operands
      * already in the blocked layout are used as they are; plain ones are reordered into (inputs) or out
      * of (outputs) a temporary blocked buffer.
      */
@@ -253,8 +259,10 @@ public final class Pooling {
                         config.kernelW(), config.strideH(), config.strideW(), config.padH(), config.padW(),
                         config.dilationH(), config.dilationW());
             } else {
-                GatunKernels.gatun_max_pool_blocked_forward(s, d, ws, lanes, relu ? 1 : 0, n, cb, ih, iw, oh, ow,
-                        config.kernelH(), config.kernelW(), config.strideH(), config.strideW(), config.padH(),
+                // Inference writes no positions.
+                MemorySegment positions = ws == null ? MemorySegment.NULL : ws;
+                GatunKernels.gatun_max_pool_blocked_forward(s, d, positions, lanes, relu ? 1 : 0, n, cb, ih, iw, oh,
+                        ow, config.kernelH(), config.kernelW(), config.strideH(), config.strideW(), config.padH(),
                         config.padW(), config.dilationH(), config.dilationW());
             }
             MemorySegment out = backward ? s : d;

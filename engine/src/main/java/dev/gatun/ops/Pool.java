@@ -26,19 +26,21 @@ public final class Pool {
         return maxPool2d(x, new int[] {kernel, kernel}, new int[] {kernel, kernel}, new int[] {0, 0}, new int[] {1, 1});
     }
 
+    /**
+     * Max pooling ({@code F.max_pool2d}, floor mode) with (height, width) pairs.
+     *
+     * @throws IllegalArgumentException for a geometry {@link Pooling.Config} rejects, naming the value
+     */
     public static Tensor maxPool2d(Tensor x, int[] kernel, int[] stride, int[] padding, int[] dilation) {
         return pool(Pooling.Kind.MAX, x, kernel, stride, padding, dilation, "maxPool2d", false);
     }
 
     /**
-     * {@code maxPool2d(relu(x))}, the same values and gradients, in one pass when x needs a gradient: the
-     * window maxima start at 0 (relu(max(x)) = max(relu(x))), and a window with nothing above 0 passes
-     * no gradient back, as the ReLU would not. Without a gradient to record it is the two ops.
+     * {@code maxPool2d(relu(x))}, the same values and gradients, in one pass: the window maxima start at 0
+     * (relu(max(x)) = max(relu(x))), and a window with nothing above 0 passes no gradient back, as the
+     * ReLU would not. A NaN wins its window, as relu(NaN) = NaN would in PyTorch, and takes its gradient.
      */
     public static Tensor maxPool2dAfterRelu(Tensor x, int[] kernel, int[] stride, int[] padding, int[] dilation) {
-        if (!Autograd.needsGrad(x)) {
-            return maxPool2d(Activation.relu(x), kernel, stride, padding, dilation);
-        }
         return pool(Pooling.Kind.MAX, x, kernel, stride, padding, dilation, "maxPool2dAfterRelu", true);
     }
 
@@ -80,7 +82,7 @@ public final class Pool {
         return v;
     }
 
-    /** The pooling op; with {@code relu} (max pooling, x needing a gradient) of relu(x). */
+    /** The pooling op; with {@code relu} (max pooling) of relu(x). */
     private static Tensor pool(Pooling.Kind kind, Tensor x, int[] kernel, int[] stride, int[] padding, int[] dilation,
                                String op, boolean relu) {
         requireNchw(x, op);
@@ -104,7 +106,8 @@ public final class Pool {
             workspace = Tensor.empty((Pooling.workspaceBytes(config) + Float.BYTES - 1) / Float.BYTES);
         }
         if (relu) {
-            Pooling.forwardMaxAfterRelu(config, input(in, l.src()), operand(out, l.dst()), workspace.storage());
+            Pooling.forwardMaxAfterRelu(config, input(in, l.src()), operand(out, l.dst()),
+                    workspace == null ? null : workspace.storage());
         } else {
             Pooling.forward(config, training, input(in, l.src()), operand(out, l.dst()),
                     workspace == null ? null : workspace.storage());

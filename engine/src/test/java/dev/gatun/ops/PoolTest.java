@@ -3,6 +3,7 @@ package dev.gatun.ops;
 import static dev.gatun.ops.GradCheck.check;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -12,6 +13,9 @@ import dev.gatun.tensor.Tensor;
 import dev.gatun.testing.Fixtures;
 import dev.gatun.testing.ScopedTest;
 import java.io.IOException;
+import java.util.Arrays;
+import java.util.function.Function;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
 
 class PoolTest extends ScopedTest {
@@ -190,6 +194,90 @@ class PoolTest extends ScopedTest {
         Tensor closed = Tensor.zeros(1, 1, 4, 4);
         closed.close();
         assertThrows(IllegalStateException.class, () -> Pool.maxPool2d(closed, 2));
+    }
+
+    private static int[] two(int v) {
+        return new int[] {v, v};
+    }
+
+    /** The 4×5 input of the NaN tests: windows all NaN, partly NaN, without NaN, and all below 0. */
+    private static final float[] NAN_INPUT = {
+        Float.NaN, Float.NaN, 1, 2, Float.NaN,
+        Float.NaN, Float.NaN, 3, Float.NaN, 4,
+        5, 6, -7, -8, 9,
+        -1, Float.NaN, -2, -3, -4};
+
+    private static final float N = Float.NaN;
+
+    /**
+     * PyTorch 1.13's max_pool2d of {@link #NAN_INPUT} (of its ReLU with {@code relu}), and the gradient of
+     * sum(out · r), r = 1, 2, … over the output, for kernel, stride, padding, dilation:
+     * <pre>
+     * y = F.max_pool2d(x, k, s, p, d)  # or F.max_pool2d(F.relu(x), ...)
+     * (y * torch.arange(1, y.numel() + 1).reshape(y.shape)).sum().backward()
+     * </pre>
+     * A window with any NaN gives NaN, and its gradient goes to its last NaN (row-major).
+     */
+    private static final Object[][] NAN_CASES = { // {kernel, stride, padding, dilation}, out, relu out, grad, relu grad
+        {new int[] {2, 2, 0, 1}, new float[] {N, N, N, -2}, new float[] {N, N, N, 0},
+            new float[] {0, 0, 0, 0, 0, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3, 4, 0, 0},
+            new float[] {0, 0, 0, 0, 0, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0}},
+        {new int[] {3, 1, 1, 1}, new float[] {N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, 9, 9},
+            new float[] {N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, N, 9, 9},
+            new float[] {0, 0, 0, 0, 0, 0, 16, 0, 68, 0, 0, 0, 0, 0, 39, 0, 87, 0, 0, 0},
+            new float[] {0, 0, 0, 0, 0, 0, 16, 0, 68, 0, 0, 0, 0, 0, 39, 0, 87, 0, 0, 0}},
+        {new int[] {2, 1, 1, 2}, new float[] {N, N, N, 4, N, N, N, N, N, 2, N, N, N, 4, N, 6, 5, 6, 9, -8},
+            new float[] {N, N, N, 4, N, N, N, N, N, 2, N, N, N, 4, N, 6, 5, 6, 9, 0},
+            new float[] {7, 14, 0, 10, 9, 14, 1, 0, 23, 18, 17, 34, 0, 20, 19, 0, 24, 0, 0, 0},
+            new float[] {7, 14, 0, 10, 9, 14, 1, 0, 23, 18, 17, 34, 0, 0, 19, 0, 24, 0, 0, 0}},
+    };
+
+    /** {@code per} repeated for each of {@code channels} channels. */
+    private static float[] perChannel(float[] per, int channels) {
+        float[] out = new float[per.length * channels];
+        for (int c = 0; c < channels; c++) System.arraycopy(per, 0, out, c * per.length, per.length);
+        return out;
+    }
+
+    /**
+     * Max pooling propagates NaN as PyTorch does, in evaluation (no gradient) and in training, plain and
+     * with the ReLU folded in, from a plain input and from one held in the channel-blocked layout (the
+     * output of an identity average pooling); 3 and 16 channels, so both channel blocks run where the
+     * machine has both. Values are PyTorch's ({@link #NAN_CASES}), the gradient's too.
+     */
+    @Test
+    void maxPoolingPropagatesNaNAsPyTorchDoes() {
+        for (int channels : new int[] {3, 16}) {
+            long[] shape = {1, channels, 4, 5};
+            for (Object[] c : NAN_CASES) {
+                int[] g = (int[]) c[0];
+                int[] k = two(g[0]), s = two(g[1]), p = two(g[2]), d = two(g[3]);
+                for (boolean relu : new boolean[] {false, true}) {
+                    float[] want = perChannel((float[]) c[relu ? 2 : 1], channels);
+                    float[] wantGrad = perChannel((float[]) c[relu ? 4 : 3], channels);
+                    for (boolean blocked : new boolean[] {false, true}) {
+                        String what = channels + " channels, " + Arrays.toString(g) + (relu ? ", relu" : "")
+                                + (blocked ? ", blocked input" : ", plain input");
+                        Supplier<Tensor> input = () -> Tensor.zeros(shape).copyFrom(perChannel(NAN_INPUT, channels));
+                        Function<Tensor, Tensor> pool = in -> {
+                            Tensor h = blocked ? Pool.avgPool2d(in, 1) : in;
+                            if (blocked) assertNotNull(h.layout(), what);
+                            return relu ? Pool.maxPool2dAfterRelu(h, k, s, p, d) : Pool.maxPool2d(h, k, s, p, d);
+                        };
+                        try (var ignored = Autograd.noGrad()) {
+                            assertArrayEquals(want, pool.apply(input.get()).toArray(), what + ", evaluation");
+                        }
+                        Tensor x = input.get().requiresGrad(true);
+                        Tensor y = pool.apply(x);
+                        assertArrayEquals(want, y.toArray(), what + ", training");
+                        float[] r = new float[(int) y.numel()];
+                        for (int i = 0; i < r.length; i++) r[i] = i % (r.length / channels) + 1;
+                        Reduce.sum(Arithmetic.mul(y, Tensor.zeros(y.shape()).copyFrom(r))).backward();
+                        assertArrayEquals(wantGrad, x.grad().toArray(), what + ", gradient");
+                    }
+                }
+            }
+        }
     }
 
     @Test
