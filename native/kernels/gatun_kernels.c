@@ -134,8 +134,10 @@ typedef int32_t i32x8 __attribute__((vector_size(32)));
 /*
  * Forward over planes [begin, end) (a plane is one image's block of L channels) for a compile-time
  * lane count L (8 or 16, V = L / 8 vectors): inlined into workers with L constant. The maximum and its
- * position are kept per lane with a compare and a select, so that, as in a scalar loop, the first of
- * equal values wins and a NaN never does.
+ * position are kept per lane with a compare and a select, as PyTorch's CPU kernel keeps them
+ * (val > max || isnan(val)): the first of equal values wins, a NaN wins over any number, and a later
+ * NaN over an earlier one, so a window with a NaN gives NaN from its last NaN. ws may be null
+ * (inference): no positions are written.
  */
 static inline __attribute__((always_inline)) void max_pool_forward_planes(
         const float *src, float *dst, int32_t *ws, const struct pool_shape *sp, int64_t begin, int64_t end,
@@ -148,7 +150,7 @@ static inline __attribute__((always_inline)) void max_pool_forward_planes(
     for (int64_t plane = begin; plane < end; plane++) {
         const float *s = src + plane * ih * iw * L;
         float *d = dst + plane * oh * ow * L;
-        int32_t *w = ws + plane * oh * ow * L;
+        int32_t *w = ws ? ws + plane * oh * ow * L : 0;
         for (int64_t y = 0; y < oh; y++) {
             for (int64_t x = 0; x < ow; x++) {
                 f32x8 best[2] = {floor, floor};
@@ -164,7 +166,7 @@ static inline __attribute__((always_inline)) void max_pool_forward_planes(
                         for (int k = 0; k < V; k++) {
                             f32x8 val;
                             memcpy(&val, v + 8 * k, sizeof val);
-                            const i32x8 better = val > best[k];
+                            const i32x8 better = (val > best[k]) | (val != val);
                             best[k] = (f32x8) (((i32x8) val & better) | ((i32x8) best[k] & ~better));
                             at[k] = (pos & better) | (at[k] & ~better);
                         }
@@ -172,7 +174,7 @@ static inline __attribute__((always_inline)) void max_pool_forward_planes(
                 }
                 for (int k = 0; k < V; k++) {
                     memcpy(d + (y * ow + x) * L + 8 * k, &best[k], sizeof best[k]);
-                    memcpy(w + (y * ow + x) * L + 8 * k, &at[k], sizeof at[k]);
+                    if (w) memcpy(w + (y * ow + x) * L + 8 * k, &at[k], sizeof at[k]);
                 }
             }
         }

@@ -41,10 +41,12 @@ void gatun_sgd(float *p, const float *g, float *buf, int64_t n, float lr, float 
  * Max pooling over channel-blocked tensors, nChw8c (lanes 8) or nChw16c (lanes 16): channels in cb blocks
  * of `lanes` interleaved innermost, padded with zeros to a multiple of `lanes`. src is
  * n×cb×ih×iw×lanes, dst and ws n×cb×oh×ow×lanes. Forward writes the maximum of each window to dst and
- * its position in the window (row · kw + column) to ws; positions in the padding are skipped (a window
- * with none left gives −∞). With relu it pools relu(src) instead: the maximum starts at 0 from position
- * −1, so a window with nothing above 0 gives 0 and −1. Backward writes diff_src: zero, plus each
- * diff_dst element added at the position ws names (none for −1). Any other lane count does nothing.
+ * its position in the window (row · kw + column) to ws, unless ws is null (inference); positions in the
+ * padding are skipped (a window with none left gives −∞). NaN propagates as in PyTorch: a window with
+ * a NaN gives NaN, at the position of its last NaN. With relu it pools relu(src) instead: the maximum
+ * starts at 0 from position −1, so a window with nothing above 0 (and no NaN) gives 0 and −1. Backward
+ * writes diff_src: zero, plus each diff_dst element added at the position ws names (none for −1). Any
+ * other lane count does nothing. The caller keeps kh·kw below 2^31 (positions are 32-bit).
  */
 void gatun_max_pool_blocked_forward(const float *src, float *dst, int32_t *ws, int32_t lanes, int32_t relu,
                                     int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow,

@@ -16,11 +16,12 @@ import java.util.concurrent.ConcurrentHashMap;
  * channel-blocked layout {@link ChannelBlock} gives their channel count ({@code nChw8c} or
  * {@code nChw16c}) and each call reorders plain operands into and out of it.
  *
- * <p>Max pooling in training runs on gatun's own kernel ({@code gatun_max_pool_blocked_*} in
- * {@code native/kernels}), on the same layout, with its own workspace: the winning position in the
- * window, a 32-bit integer per output element.
- * oneDNN 2.6.3's AVX2 pooling took 3.3 ms forward and 3.0 ms backward for LeNet-5's first pooling
- * (64×20×28×28) in a training step; see {@code bench/results/pooling.md}.
+ * <p>Max pooling runs on gatun's own kernel ({@code gatun_max_pool_blocked_*} in {@code native/kernels}),
+ * on the same layout; in training with its own workspace: the winning position in the window, a 32-bit
+ * integer per output element. oneDNN 2.6.3's AVX2 pooling took 3.3 ms forward and 3.0 ms backward for
+ * LeNet-5's first pooling (64×20×28×28) in a training step, the kernel's forward 0.1 ms; see
+ * {@code bench/results/pooling.md}. Inference uses the kernel too (without positions): oneDNN's maximum
+ * skips NaN, where PyTorch's, and the kernel's, propagate it (a window with a NaN gives NaN).
  */
 public final class Pooling {
 
@@ -38,15 +39,75 @@ public final class Pooling {
     }
 
     /**
-     * One pooling configuration over an [n, c, h, w] input; validated on construction, so an
-     * impossible one never reaches oneDNN.
+     * One pooling configuration over an [n, c, h, w] input; validated on construction ({@link #check}'s
+     * rules on the window, then those involving the input), so an impossible one never reaches oneDNN or
+     * gatun's kernel:
+     * <ul>
+     * <li>PyTorch's: sizes positive, padding between 0 and half the kernel, and the window's extent
+     *     dilation·(kernel − 1) + 1 no larger than the padded input (at least one output);
+     * <li>padding no larger than the input: beyond it the windows would grow with the padding rather than
+     *     with the input (PyTorch accepts a kernel of 2^30 with padding 2^29 over 4×4, which oneDNN spun
+     *     on), while the first window, undilated, already covers the input;
+     * <li>32-bit ranges: oneDNN checks a pooling's geometry in {@code int} (input, padded input, padded
+     *     input plus stride) and divides an average by the window's position count as an {@code int};
+     *     gatun's kernel keeps window positions as 32-bit integers. So each side of the input, the padded
+     *     input plus the stride, and kernelH·kernelW stay at most 2^31 − 1, and n·c·h·w fits a long.
+     * </ul>
+     * Kernels, and so average windows, are then bounded by (three times) the input on each side.
      */
     public record Config(Kind kind, long n, long c, long h, long w, int kernelH, int kernelW, int strideH, int strideW,
                          int padH, int padW, int dilationH, int dilationW) {
         public Config {
+            check(kind, kernelH, kernelW, strideH, strideW, padH, padW, dilationH, dilationW);
+            String input = "pool2d: input [" + n + ", " + c + ", " + h + ", " + w + "]";
             if (n < 1 || c < 1 || h < 1 || w < 1) {
-                throw new IllegalArgumentException("pool2d: input [" + n + ", " + c + ", " + h + ", " + w
-                        + "] must have positive sizes");
+                throw new IllegalArgumentException(input + " must have positive sizes");
+            }
+            try {
+                Math.multiplyExact(Math.multiplyExact(n, c), Math.multiplyExact(h, w));
+            } catch (ArithmeticException e) {
+                throw new IllegalArgumentException(input + " has more than 2^63 − 1 elements");
+            }
+            if (h > Integer.MAX_VALUE || w > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException(input + ": input height " + h + " and width " + w
+                        + " must be at most 2^31 − 1 (oneDNN computes pooling sizes in 32 bits)");
+            }
+            if (padH > h || padW > w) {
+                throw new IllegalArgumentException("pool2d: padding " + padH + "×" + padW + " is larger than the input "
+                        + h + "×" + w + " (the windows would grow with the padding, not with the input)");
+            }
+            // No overflow in long: h, w and the padding are below 2^31.
+            long paddedH = h + 2L * padH, paddedW = w + 2L * padW;
+            if (paddedH > Integer.MAX_VALUE || paddedW > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("pool2d: padded input " + paddedH + "×" + paddedW
+                        + " must be at most 2^31 − 1 on each side (oneDNN computes pooling sizes in 32 bits)");
+            }
+            if (paddedH + strideH > Integer.MAX_VALUE || paddedW + strideW > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("pool2d: stride " + strideH + "×" + strideW
+                        + " plus the padded input " + paddedH + "×" + paddedW + " must be at most 2^31 − 1 on each side"
+                        + " (oneDNN computes pooling sizes in 32 bits); a stride as large as the padded input already"
+                        + " gives one window");
+            }
+            long oh = outputSize(h, kernelH, strideH, padH, dilationH);
+            long ow = outputSize(w, kernelW, strideW, padW, dilationW);
+            if (oh < 1 || ow < 1) {
+                throw new IllegalArgumentException("pool2d: kernel " + kernelH + "×" + kernelW + " (dilation "
+                        + dilationH + "×" + dilationW + ") is larger than the padded input " + paddedH + "×" + paddedW);
+            }
+        }
+
+        /**
+         * The rules on a pooling window that need no input: kernel, stride and dilation at least 1
+         * (dilation 1 for average pooling), padding between 0 and half the kernel (PyTorch's), and at
+         * most 2^31 − 1 positions, kernelH·kernelW (32-bit window positions and averaging divisors).
+         * Layers check them when built; {@link Config} checks them with the rest.
+         *
+         * @throws IllegalArgumentException naming the value that breaks a rule
+         */
+        public static void check(Kind kind, int kernelH, int kernelW, int strideH, int strideW, int padH, int padW,
+                                 int dilationH, int dilationW) {
+            if (kind == null) {
+                throw new IllegalArgumentException("pool2d: kind must be given");
             }
             if (kernelH < 1 || kernelW < 1) {
                 throw new IllegalArgumentException("pool2d: kernel " + kernelH + "×" + kernelW + " must be positive");
@@ -62,12 +123,10 @@ public final class Pooling {
                 throw new IllegalArgumentException("pool2d: padding " + padH + "×" + padW
                         + " must be between 0 and half the kernel " + kernelH + "×" + kernelW);
             }
-            long oh = outputSize(h, kernelH, strideH, padH, dilationH);
-            long ow = outputSize(w, kernelW, strideW, padW, dilationW);
-            if (oh < 1 || ow < 1) {
-                throw new IllegalArgumentException("pool2d: kernel " + kernelH + "×" + kernelW + " (dilation " + dilationH
-                        + "×" + dilationW + ") is larger than the padded input " + (h + 2L * padH) + "×"
-                        + (w + 2L * padW));
+            long positions = (long) kernelH * kernelW;
+            if (positions > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("pool2d: kernel " + kernelH + "×" + kernelW + " covers " + positions
+                        + " positions, more than 2^31 − 1");
             }
         }
 
@@ -138,7 +197,7 @@ public final class Pooling {
 
     /**
      * dst = pool(src). In training, max pooling writes the argmax positions to {@code workspace}
-     * (at least {@link #workspaceBytes} bytes; null otherwise).
+     * (at least {@link #workspaceBytes} bytes; null otherwise). Max pooling propagates NaN, as PyTorch's.
      */
     public static void forward(Config config, boolean training, MemorySegment src, MemorySegment dst,
                                MemorySegment workspace) {
@@ -153,8 +212,10 @@ public final class Pooling {
 
     /** As the plain form, with src and dst either plain or in the pooling's {@link #layouts}. */
     public static void forward(Config config, boolean training, Operand src, Operand dst, MemorySegment workspace) {
-        if (training && config.kind() == Kind.MAX) {
-            nativeMax(config, src, dst, workspace(workspace, nativeWorkspaceBytes(config)), false, false);
+        if (config.kind() == Kind.MAX) {
+            // gatun's kernel in inference too: oneDNN's maximum would drop NaN.
+            nativeMax(config, src, dst, training ? workspace(workspace, nativeWorkspaceBytes(config)) : null, false,
+                    false);
             return;
         }
         Cached c = forwardPrimitive(config, training);
@@ -179,15 +240,17 @@ public final class Pooling {
     }
 
     /**
-     * Training max pooling of relu(src) in one pass: the window maxima start at 0, so dst = relu(pool(src))
+     * Max pooling of relu(src) in one pass: the window maxima start at 0, so dst = relu(pool(src))
      * = pool(relu(src)), and a window with nothing above 0 routes no gradient ({@link #backward} reads
-     * that from the workspace). Operands as for {@link #forward}; {@code config} must be max pooling.
+     * that from the workspace). NaN propagates, as relu(NaN) is NaN. Operands as for {@link #forward};
+     * {@code config} must be max pooling; {@code workspace} as in training, or null for inference.
      */
     public static void forwardMaxAfterRelu(Config config, Operand src, Operand dst, MemorySegment workspace) {
         if (config.kind() != Kind.MAX) {
             throw new IllegalArgumentException("pool2d: ReLU fusion is for max pooling, got " + config);
         }
-        nativeMax(config, src, dst, workspace(workspace, nativeWorkspaceBytes(config)), false, true);
+        nativeMax(config, src, dst, workspace == null ? null : workspace(workspace, nativeWorkspaceBytes(config)),
+                false, true);
     }
 
     /** A plain operand's checked region, or a laid one's buffer (its size is checked at execution). */
@@ -229,8 +292,9 @@ public final class Pooling {
     }
 
     /**
-     * Max pooling forward (src → dst, filling ws) or backward (diff_dst in {@code dst} → diff_src in
-     * {@code src}, reading ws) on gatun's kernel, the forward pass of relu(src) with {@code relu}. Operands
+     * Max pooling forward (src → dst, filling ws unless it is null) or backward (diff_dst in {@code dst} →
+     * diff_src in {@code src}, reading ws) on gatun's kernel, the forward pass of relu(src) with
+     * {@code relu}. Operands
      * already in the blocked layout are used as they are; plain ones are reordered into (inputs) or out
      * of (outputs) a temporary blocked buffer.
      */
@@ -253,8 +317,10 @@ public final class Pooling {
                         config.kernelW(), config.strideH(), config.strideW(), config.padH(), config.padW(),
                         config.dilationH(), config.dilationW());
             } else {
-                GatunKernels.gatun_max_pool_blocked_forward(s, d, ws, lanes, relu ? 1 : 0, n, cb, ih, iw, oh, ow,
-                        config.kernelH(), config.kernelW(), config.strideH(), config.strideW(), config.padH(),
+                // Inference writes no positions.
+                MemorySegment positions = ws == null ? MemorySegment.NULL : ws;
+                GatunKernels.gatun_max_pool_blocked_forward(s, d, positions, lanes, relu ? 1 : 0, n, cb, ih, iw, oh,
+                        ow, config.kernelH(), config.kernelW(), config.strideH(), config.strideW(), config.padH(),
                         config.padW(), config.dilationH(), config.dilationW());
             }
             MemorySegment out = backward ? s : d;

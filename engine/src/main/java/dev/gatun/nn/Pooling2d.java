@@ -1,9 +1,14 @@
 package dev.gatun.nn;
 
+import dev.gatun.backend.Pooling;
 import dev.gatun.ops.Pool;
 import dev.gatun.tensor.Tensor;
 
-/** Pooling layers over [N, C, H, W], thin modules around {@link Pool}. */
+/**
+ * Pooling layers over [N, C, H, W], thin modules around {@link Pool}. A layer checks its window when
+ * built ({@link Pooling.Config#check}: sizes positive, padding at most half the kernel, a kernel of fewer
+ * than 2^31 positions) and the rest, which depends on the input, when it runs.
+ */
 public final class Pooling2d {
 
     private Pooling2d() {}
@@ -15,11 +20,15 @@ public final class Pooling2d {
         private final int[] padding;
         private final int[] dilation;
 
+        /** A square window of side {@code kernel}, stride {@code kernel}. */
         public MaxPool2d(int kernel) {
             this(kernel, kernel, 0, 1);
         }
 
+        /** @throws IllegalArgumentException for a window {@link Pooling.Config#check} rejects, naming the value */
         public MaxPool2d(int kernel, int stride, int padding, int dilation) {
+            Pooling.Config.check(Pooling.Kind.MAX, kernel, kernel, stride, stride, padding, padding, dilation,
+                    dilation);
             this.kernel = new int[] {kernel, kernel};
             this.stride = new int[] {stride, stride};
             this.padding = new int[] {padding, padding};
@@ -50,11 +59,15 @@ public final class Pooling2d {
         private final int[] padding;
         private final boolean countIncludePad;
 
+        /** A square window of side {@code kernel}, stride {@code kernel}, no padding. */
         public AvgPool2d(int kernel) {
             this(kernel, kernel, 0, true);
         }
 
+        /** @throws IllegalArgumentException for a window {@link Pooling.Config#check} rejects, naming the value */
         public AvgPool2d(int kernel, int stride, int padding, boolean countIncludePad) {
+            Pooling.Config.check(countIncludePad ? Pooling.Kind.AVG_INCLUDE_PADDING : Pooling.Kind.AVG_EXCLUDE_PADDING,
+                    kernel, kernel, stride, stride, padding, padding, 1, 1);
             this.kernel = new int[] {kernel, kernel};
             this.stride = new int[] {stride, stride};
             this.padding = new int[] {padding, padding};
