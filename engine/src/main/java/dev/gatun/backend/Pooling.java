@@ -4,7 +4,7 @@ import dev.gatun.bindings.dnnl.Dnnl;
 import dev.gatun.bindings.kernels.GatunKernels;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
 
 /**
  * 2-d max and average pooling on oneDNN (forward and backward), over plain NCHW float32 buffers.
@@ -167,7 +167,12 @@ public final class Pooling {
     private record Cached(Primitives.Primitive primitive, MemorySegment srcDesc, MemorySegment dstDesc,
                           MemorySegment blockedSrc, MemorySegment blockedDst) {}
 
-    private static final ConcurrentHashMap<Key, Cached> CACHE = new ConcurrentHashMap<>();
+    /** Estimated resident bytes of one pooling primitive ({@link PrimitiveCache}). */
+    private static final long PRIMITIVE_BYTES = 32 * 1024;
+
+    private static Cached cached(Key key, Function<Object, Cached> create) {
+        return PrimitiveCache.get(key, create, c -> new Primitives.Primitive[] {c.primitive()}, PRIMITIVE_BYTES);
+    }
 
     private Pooling() {}
 
@@ -270,7 +275,7 @@ public final class Pooling {
             return;
         }
         Cached forward = forwardPrimitive(config, true);
-        Cached c = CACHE.computeIfAbsent(new Key(config, true, true), k -> createBackward(k.config(), forward));
+        Cached c = cached(new Key(config, true, true), k -> createBackward(config, forward));
         MemorySegment dd = operand("pool2d: diff_dst", diffDst, config.dstDims());
         MemorySegment ds = operand("pool2d: diff_src", diffSrc, config.srcDims());
         long ws = forward.primitive().workspaceBytes();
@@ -348,7 +353,7 @@ public final class Pooling {
     }
 
     private static Cached forwardPrimitive(Config config, boolean training) {
-        return CACHE.computeIfAbsent(new Key(config, training, false), k -> {
+        return cached(new Key(config, training, false), k -> {
             String what = config.toString();
             MemorySegment src = Primitives.f32Desc(config.srcDims(), Dnnl.dnnl_nchw(), what);
             MemorySegment dst = Primitives.f32Desc(config.dstDims(), Dnnl.dnnl_nchw(), what);
@@ -377,8 +382,8 @@ public final class Pooling {
             OneDnn.check(Dnnl.dnnl_pooling_v2_backward_desc_init(desc, config.kind().algorithm(),
                     forward.blockedSrc(), forward.blockedDst(), g[0], g[1], g[2], g[3], g[3]),
                     "dnnl_pooling_v2_backward_desc_init", what);
-            return new Cached(Primitives.create(desc, forward.primitive().descriptor(), false, what), forward.srcDesc(),
-                    forward.dstDesc(), forward.blockedSrc(), forward.blockedDst());
+            return new Cached(Primitives.createWithHint(desc, forward.primitive(), false, what, null),
+                    forward.srcDesc(), forward.dstDesc(), forward.blockedSrc(), forward.blockedDst());
         }
     }
 
