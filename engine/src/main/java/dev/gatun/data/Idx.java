@@ -355,9 +355,8 @@ public final class Idx {
          * Reads the data into an array made by {@code newArray} and filled by {@code decoder}, then
          * checks that nothing follows it. The caller has checked {@link #count()} against its limit.
          * Unless the file's length vouches for the data ({@link #checkLength}, called first), the array
-         * starts at {@value #CHUNK} elements
-         * and doubles as data arrives, so a file that lies about its shape fails as truncated having
-         * allocated at most about four times what it holds.
+         * starts at {@value #CHUNK} elements and doubles as data arrives, so a file that lies about its
+         * shape fails as truncated having allocated at most about four times what it holds.
          */
         <A> A read(IntFunction<A> newArray, Decoder<A> decoder) throws IOException {
             checkLength();
