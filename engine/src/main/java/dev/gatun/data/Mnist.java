@@ -28,6 +28,11 @@ import java.util.List;
  * scaled from 0..255 to [0, 1] (divided by 255, as {@code torchvision}'s {@code ToTensor} does);
  * normalise with {@link Dataset#normalize} afterwards if wanted.
  *
+ * <p>The files are untrusted: their headers are checked, and the bytes their arrays will take (four per
+ * pixel and four per label) checked against {@link Idx#limit()}, 1 GiB unless the system property
+ * {@value Idx#LIMIT_PROPERTY} says otherwise, before any data is read. A gzip file that claims more
+ * than it holds fails as truncated having allocated a few times what it holds (see {@link Idx}).
+ *
  * @param train the training set, 60,000 samples
  * @param test  the test set, 10,000 samples
  */
@@ -68,12 +73,26 @@ public record Mnist(Dataset train, Dataset test) {
 
     /**
      * Loads the training and test sets from {@code dir} (see the class description for the names).
+     * The headers of all four files are checked, and what their arrays will take checked against
+     * {@link Idx#limit()}, before any data is read.
      *
      * @throws NoSuchFileException if the directory or any of the four files is missing; the message
      *     lists the missing files and says to run {@code scripts/fetch-data}
-     * @throws DataFileException   if a file is not a valid IDX file or not MNIST-shaped (see {@link #read})
+     * @throws DataFileException   if a file is not a valid IDX file or not MNIST-shaped, or the four
+     *     together take more than the limit (see {@link #read})
      */
     public static Mnist load(Path dir) throws IOException {
+        return load(dir, Idx.limit());
+    }
+
+    /**
+     * {@link #load(Path)} with {@code limit} bytes, instead of {@link Idx#limit()}, for the arrays of
+     * both sets together.
+     *
+     * @throws IllegalArgumentException if {@code limit < 1}
+     */
+    public static Mnist load(Path dir, long limit) throws IOException {
+        Idx.checkLimit(limit);
         if (!Files.isDirectory(dir)) {
             throw new NoSuchFileException(dir.toString(), null, "no such directory; " + FETCH_HINT);
         }
@@ -89,7 +108,20 @@ public record Mnist(Dataset train, Dataset test) {
             throw new NoSuchFileException(dir.toString(), null, "missing " + String.join(", ", missing)
                     + " (raw or .gz, also looked in data/ and package/data/); " + FETCH_HINT);
         }
-        return new Mnist(read(files[0], files[1]), read(files[2], files[3]));
+        try (Idx.Reader trainImages = Idx.Reader.open(files[0]);
+             Idx.Reader trainLabels = Idx.Reader.open(files[1]);
+             Idx.Reader testImages = Idx.Reader.open(files[2]);
+             Idx.Reader testLabels = Idx.Reader.open(files[3])) {
+            checkPair(trainImages, trainLabels);
+            checkPair(testImages, testLabels);
+            Budget budget = new Budget(limit);
+            budget.take(trainImages, trainLabels);
+            budget.take(testImages, testLabels);
+            for (Idx.Reader r : List.of(trainImages, trainLabels, testImages, testLabels)) {
+                r.checkLength();
+            }
+            return new Mnist(decode(trainImages, trainLabels), decode(testImages, testLabels));
+        }
     }
 
     /** The first of {@code name}, {@code name.gz} and their dotted variants in the directory or its subdirectories. */
@@ -109,42 +141,106 @@ public record Mnist(Dataset train, Dataset test) {
 
     /**
      * Reads one pair of MNIST-style IDX files into a dataset of {@code [1, rows, cols]} samples with
-     * pixels in [0, 1].
+     * pixels in [0, 1], checking both headers, and what the arrays will take against {@link Idx#limit()},
+     * before reading any data.
      *
      * @throws DataFileException naming the file at fault if the images are not 3-d {@code [N, rows, cols]},
-     *     the labels not 1-d {@code [N]}, the two counts differ, or a label lies outside 0..9 (the message
-     *     names its index and value); and for every IDX problem {@link Idx#read} reports
+     *     the labels not 1-d {@code [N]}, the two counts differ, the arrays would take more than the limit
+     *     (four bytes per pixel and per label), or a label lies outside 0..9 (the message names its index and
+     *     value); and for every IDX problem {@link Idx#read} reports
      */
     public static Dataset read(Path imagesFile, Path labelsFile) throws IOException {
-        Idx images = Idx.read(imagesFile);
-        if (images.dim() != 3 || images.size(1) < 1 || images.size(2) < 1) {
-            throw new DataFileException(imagesFile, "MNIST images must be 3-d [N, rows, cols] with rows, cols >= 1,"
-                    + " the file holds shape " + Arrays.toString(images.shape()));
+        return read(imagesFile, labelsFile, Idx.limit());
+    }
+
+    /**
+     * {@link #read(Path, Path)} with {@code limit} bytes, instead of {@link Idx#limit()}, for the arrays.
+     *
+     * @throws IllegalArgumentException if {@code limit < 1}
+     */
+    public static Dataset read(Path imagesFile, Path labelsFile, long limit) throws IOException {
+        Idx.checkLimit(limit);
+        try (Idx.Reader images = Idx.Reader.open(imagesFile); Idx.Reader labels = Idx.Reader.open(labelsFile)) {
+            checkPair(images, labels);
+            new Budget(limit).take(images, labels);
+            images.checkLength();
+            labels.checkLength();
+            return decode(images, labels);
         }
-        Idx labels = Idx.read(labelsFile);
-        if (labels.dim() != 1) {
-            throw new DataFileException(labelsFile, "MNIST labels must be 1-d [N], the file holds shape "
-                    + Arrays.toString(labels.shape()));
+    }
+
+    /** Checks that the headers are MNIST images {@code [N, rows, cols]} and labels {@code [N]}. */
+    private static void checkPair(Idx.Reader images, Idx.Reader labels) throws DataFileException {
+        int[] shape = images.shape;
+        if (shape.length != 3 || shape[1] < 1 || shape[2] < 1) {
+            throw new DataFileException(images.file, "MNIST images must be 3-d [N, rows, cols] with rows, cols >= 1,"
+                    + " the file holds shape " + Arrays.toString(shape));
         }
-        int n = images.size(0);
-        if (labels.size(0) != n) {
-            throw new DataFileException(labelsFile, "holds " + labels.size(0) + " labels but " + imagesFile + " holds "
-                    + n + " images");
+        if ((long) shape[1] * shape[2] > Idx.MAX_ARRAY) {
+            throw new DataFileException(images.file, "images of " + shape[1] + "x" + shape[2] + " pixels are larger"
+                    + " than a Java array holds");
         }
-        byte[] labelBytes = labels.data();
-        int[] y = new int[n];
-        for (int i = 0; i < n; i++) {
-            y[i] = labelBytes[i] & 0xff;
-            if (y[i] >= CLASSES) {
-                throw new DataFileException(labelsFile, "label " + y[i] + " at index " + i + " is outside 0.."
-                        + (CLASSES - 1));
+        if (labels.shape.length != 1) {
+            throw new DataFileException(labels.file, "MNIST labels must be 1-d [N], the file holds shape "
+                    + Arrays.toString(labels.shape));
+        }
+        if (labels.shape[0] != shape[0]) {
+            throw new DataFileException(labels.file, "holds " + labels.shape[0] + " labels but " + images.file
+                    + " holds " + shape[0] + " images");
+        }
+    }
+
+    /**
+     * What the arrays of the files read so far take: a float per pixel and an int per label (the data is
+     * decoded straight into them, with no byte copy alongside). Fails, naming the file that goes over
+     * the limit, before anything is allocated.
+     */
+    private static final class Budget {
+        private final long limit;
+        private long used;
+        private final List<String> before = new ArrayList<>();
+
+        Budget(long limit) {
+            this.limit = limit;
+        }
+
+        void take(Idx.Reader images, Idx.Reader labels) throws DataFileException {
+            int[] s = images.shape;
+            take(images, s[0] + " images of " + s[1] + "x" + s[2], "floats");
+            take(labels, labels.shape[0] + " labels", "ints");
+        }
+
+        private void take(Idx.Reader file, String what, String as) throws DataFileException {
+            long bytes = Idx.saturatedProduct(file.count(), 4);
+            long total = bytes == Long.MAX_VALUE || used > Long.MAX_VALUE - bytes ? Long.MAX_VALUE : used + bytes;
+            if (total > limit) {
+                throw new DataFileException(file.file, "declares " + what + " (" + Idx.human(bytes) + " as " + as
+                        + "), " + (used == 0 ? "" : "which with the " + Idx.human(used) + " of "
+                        + String.join(", ", before) + " makes " + Idx.human(total) + ", ") + "beyond the "
+                        + Idx.limitText(limit));
             }
+            used = total;
+            before.add(file.file.getFileName().toString());
         }
-        byte[] pixels = images.data();
-        float[] x = new float[pixels.length];
-        for (int i = 0; i < x.length; i++) {
-            x[i] = (pixels[i] & 0xff) / 255f;
-        }
-        return new Dataset(x, y, CLASSES, new long[] {1, images.size(1), images.size(2)});
+    }
+
+    /** Reads the data of a checked pair: the labels first (they are small), then the pixels scaled to [0, 1]. */
+    private static Dataset decode(Idx.Reader images, Idx.Reader labels) throws IOException {
+        int[] y = labels.read(int[]::new, (src, len, dst, at) -> {
+            for (int i = 0; i < len; i++) {
+                int label = src[i] & 0xff;
+                if (label >= CLASSES) {
+                    throw new DataFileException(labels.file, "label " + label + " at index " + (at + i)
+                            + " is outside 0.." + (CLASSES - 1));
+                }
+                dst[at + i] = label;
+            }
+        });
+        float[] x = images.read(float[]::new, (src, len, dst, at) -> {
+            for (int i = 0; i < len; i++) {
+                dst[at + i] = (src[i] & 0xff) / 255f;
+            }
+        });
+        return new Dataset(x, y, CLASSES, new long[] {1, images.shape[1], images.shape[2]});
     }
 }
