@@ -27,13 +27,18 @@ final class InfoCommand implements Callable<Integer> {
         out.printf("java             %s (%s)%n", Runtime.version(), System.getProperty("java.vm.name"));
         out.printf("os               %s %s, %d available processors%n", System.getProperty("os.name"),
                 System.getProperty("os.arch"), Runtime.getRuntime().availableProcessors());
+        long physical = Memory.physical();
+        out.printf("memory           %s, Java heap at most %s%n",
+                physical == Long.MAX_VALUE ? "unknown" : Memory.format(physical),
+                Memory.format(Runtime.getRuntime().maxMemory()));
         out.printf("openblas         %s%n", Blas.config());
         out.printf("openblas core    %s%n", Blas.coreName());
         out.printf("openblas build   %s (%s)%n", libs.openblasVariant(), libs.openblas());
         out.printf("openblas threads %d%n", Threads.openblasThreads());
         out.printf("onednn           %s (%s)%n", OneDnn.version(), libs.dnnl());
         out.printf("matrix products  %s%n", Blas.gemmLibrary());
-        out.printf("gatun kernels    %s%n", libs.kernels());
+        out.printf("gatun kernels    %s%s%n", libs.kernels(), libs.kernels().toString().startsWith("/memfd:")
+                ? " (in memory, from the engine jar)" : "");
         out.printf("onednn cpu isa   %s%n", OneDnn.effectiveCpuIsa());
         out.printf("channel block    %s%n", ChannelBlock.describe());
         out.printf("3x3 conv, train  %s%n", Convolution.algorithm() == Convolution.Algorithm.WINOGRAD

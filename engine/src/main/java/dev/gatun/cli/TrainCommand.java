@@ -87,7 +87,8 @@ final class TrainCommand implements Callable<Integer> {
         @Option(names = "--batch-size", description = "Mini-batch size (default: the network's).")
         Integer batchSize;
 
-        @Option(names = "--validation", description = "Fraction of the training set held out (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--validation", description = "Fraction of the training set held out, in [0, 1)"
+                + " (default: ${DEFAULT-VALUE}).")
         double validation = 1.0 / 12;
 
         @Option(names = "--patience", description = "Early stopping after this many epochs without a better validation"
@@ -97,41 +98,80 @@ final class TrainCommand implements Callable<Integer> {
         @Option(names = "--seed", description = "Seed for initialisation, shuffling and dropout (default: ${DEFAULT-VALUE}).")
         long seed = 1;
 
-        @Option(names = "--threads", description = "Threads for OpenBLAS and oneDNN (default: gatun.threads).")
+        @Option(names = "--threads", description = "Threads for OpenBLAS and oneDNN (default: gatun.threads). More than"
+                + " the available processors is lowered to their number with a warning: extra threads only wait for"
+                + " each other and make training many times slower.")
         Integer threads;
 
         @Option(names = "--csv", description = "Write per-epoch figures to this CSV file.")
         Path csv;
 
-        @Option(names = "--chart", description = "Draw loss and accuracy curves into this PNG file.")
+        @Option(names = "--chart", description = "Draw loss and accuracy curves into this PNG file; a name not"
+                + " ending in .png gets it appended.")
         Path chart;
 
         /**
-         * Loads MNIST with samples of {@code sampleShape}, builds the model, trains it with validation and
-         * early stopping, and prints the summary, each epoch, test accuracy and speed.
+         * Checks every option (adding to {@code checks}, which may hold the network's own problems already),
+         * then the network's memory against the machine, loads MNIST with samples of the network's shape and
+         * checks it, and only then builds the model, trains it with validation and early stopping, and prints
+         * the summary, each epoch, test accuracy and speed.
          */
-        void run(Supplier<Module> network, long[] sampleShape, Defaults defaults, PrintStream out) throws IOException {
+        void run(Checks checks, Network network, Defaults defaults, PrintStream out) throws IOException {
             Optimizers.Kind kind = optimizer != null ? optimizer : defaults.optimizer();
             Double rate = lr != null ? lr : kind == defaults.optimizer() ? defaults.lr() : null;
             double mom = momentum != null ? momentum : kind == defaults.optimizer() ? defaults.momentum() : 0;
             int maxEpochs = epochs != null ? epochs : defaults.epochs();
             int batch = batchSize != null ? batchSize : defaults.batchSize();
             ScheduleKind sched = schedule != null ? schedule : defaults.schedule();
-            if (threads != null) {
-                Threads.set(threads);
-            }
-            if (validation < 0 || validation >= 1) {
-                throw new IllegalArgumentException("--validation must be in [0, 1), got " + validation);
-            }
-            if (batch < 1) {
-                throw new IllegalArgumentException("--batch-size must be >= 1, got " + batch);
-            }
-            if (maxEpochs < 1) {
-                throw new IllegalArgumentException("--epochs must be >= 1, got " + maxEpochs);
-            }
+            Path chartFile = chart == null || chart.toString().toLowerCase(Locale.ROOT).endsWith(".png") ? chart
+                    : Path.of(chart + ".png"); // what the chart writer names it
+            checks.nonNegative("--lr", lr)
+                    .nonNegative("--momentum", momentum)
+                    .require(momentum == null || !(momentum > 0) || kind == Optimizers.Kind.SGD
+                            || kind == Optimizers.Kind.RMSPROP, "--momentum applies to sgd and rmsprop only, not "
+                            + kind.name().toLowerCase(Locale.ROOT) + ", got " + momentum)
+                    .nonNegative("--weight-decay", weightDecay)
+                    .atLeast("--epochs", maxEpochs, 1)
+                    .atLeast("--batch-size", batch, 1)
+                    .fraction("--validation", validation)
+                    .atLeast("--patience", patience, 0)
+                    .writable("--csv", String.valueOf(csv), csv)
+                    .writable("--chart", String.valueOf(chart), chartFile)
+                    .require(csv == null || chartFile == null || !csv.toAbsolutePath().normalize()
+                            .equals(chartFile.toAbsolutePath().normalize()), "--csv and --chart name the same file, "
+                            + csv);
+            Integer useThreads = checks.threads("--threads", threads);
+            checks.throwIfAny();
+            int slots = stateSlots(kind, mom);
+            boolean snapshot = patience > 0 && validation > 0;
+            // The network alone, before reading the data; the batches once the data says how large they get.
+            checks.add(network.tooLarge(kind, slots, 0, 0, snapshot, 0));
+            checks.throwIfAny();
+
+            long[] sampleShape = network.sampleShape();
             Mnist mnist = Mnist.load(data);
+            if (mnist.train().size() == 0) {
+                throw new IllegalArgumentException("the training set in " + data + " (" + Mnist.FILES.get(0)
+                        + ") has no samples: there is nothing to train on");
+            }
+            if (mnist.test().size() == 0) {
+                throw new IllegalArgumentException("the test set in " + data + " (" + Mnist.FILES.get(2)
+                        + ") has no samples: there would be nothing to measure the accuracy on");
+            }
             Dataset trainAll = mnist.train().reshape(sampleShape);
             Dataset test = mnist.test().reshape(sampleShape);
+            int n = trainAll.size();
+            long held = validation > 0 ? Math.round(validation * n) : 0; // as Dataset.split rounds
+            checks.require(validation == 0 || (held >= 1 && held <= n - 1), "--validation " + validation + " of the "
+                    + n + " training samples leaves " + held + " for validation and " + (n - held) + " for training;"
+                    + " each needs at least one (--validation 0 trains on all)");
+            checks.add(network.tooLarge(kind, slots, Math.min(batch, n - held),
+                    Math.min(EVALUATION_BATCH, Math.max(held, test.size())), snapshot, batch));
+            checks.throwIfAny();
+
+            if (useThreads != null) {
+                Threads.set(useThreads);
+            }
             Dataset.Stats stats = trainAll.stats();
             trainAll = trainAll.normalize(stats);
             test = test.normalize(stats);
@@ -146,7 +186,7 @@ final class TrainCommand implements Callable<Integer> {
             long[] summaryShape = new long[sampleShape.length + 1];
             summaryShape[0] = 1;
             System.arraycopy(sampleShape, 0, summaryShape, 1, sampleShape.length);
-            try (Module model = network.get();
+            try (Module model = network.build().get();
                  Optimizer opt = Optimizers.create(kind, model.parameters(), rate, mom, weightDecay)) {
                 out.print(model.summary(summaryShape));
                 out.printf(Locale.ROOT, "training on %,d samples, validating on %,d, testing on %,d; %s lr %s%s, batch %d,"
@@ -154,14 +194,16 @@ final class TrainCommand implements Callable<Integer> {
                         kind.name().toLowerCase(Locale.ROOT), opt.learningRate(), mom != 0 ? " momentum " + mom : "",
                         batch, Threads.get());
                 DataLoader trainLoader = new DataLoader(train, batch, Order.shuffled(seed), LastBatch.KEEP);
-                DataLoader valLoader = val == null ? null : new DataLoader(val, 1000, Order.sequential(), LastBatch.KEEP);
+                DataLoader valLoader = val == null ? null
+                        : new DataLoader(val, EVALUATION_BATCH, Order.sequential(), LastBatch.KEEP);
+                DataLoader testLoader = new DataLoader(test, EVALUATION_BATCH, Order.sequential(), LastBatch.KEEP);
                 LearningRateSchedule lrSchedule = switch (sched) {
                     case NONE -> null;
                     case COSINE -> new CosineAnnealingLR(opt, maxEpochs);
                     case STEP -> new StepLR(opt, Math.max(1, maxEpochs / 3), 0.1);
                     case EXPONENTIAL -> new ExponentialLR(opt, 0.9);
                 };
-                Trainer.Config config = Trainer.Config.of(maxEpochs).withOut(out).withCsvLog(csv).withChart(chart);
+                Trainer.Config config = Trainer.Config.of(maxEpochs).withOut(out).withCsvLog(csv).withChart(chartFile);
                 if (lrSchedule != null) {
                     config = config.withListener(r -> lrSchedule.step());
                 }
@@ -172,8 +214,7 @@ final class TrainCommand implements Callable<Integer> {
                 long start = System.nanoTime();
                 Trainer.History history = Trainer.fit(model, opt, objective, trainLoader, valLoader, config);
                 double seconds = (System.nanoTime() - start) / 1e9;
-                Trainer.Evaluation result = Trainer.evaluate(model, objective,
-                        new DataLoader(test, 1000, Order.sequential(), LastBatch.KEEP));
+                Trainer.Evaluation result = Trainer.evaluate(model, objective, testLoader);
                 double trainSeconds = history.epochs().stream().mapToDouble(Trainer.EpochResult::seconds).sum();
                 double samplesPerSecond = history.epochs().stream()
                         .mapToDouble(Trainer.EpochResult::samplesPerSecond).average().orElse(0);
@@ -183,9 +224,98 @@ final class TrainCommand implements Callable<Integer> {
                 out.printf(Locale.ROOT, "speed: %.2f s per epoch of training, %,.0f samples/s; %.1f s in all%n",
                         trainSeconds / history.epochs().size(), samplesPerSecond, seconds);
                 if (csv != null) out.println("per-epoch log: " + csv);
-                if (chart != null) out.println("curves: " + chart);
+                if (chartFile != null) out.println("curves: " + chartFile);
             }
         }
+    }
+
+    /** Validation and test sets are evaluated in batches of this many samples. */
+    static final int EVALUATION_BATCH = 1000;
+
+    /** Tensors of optimizer state per parameter tensor (momentum buffers, moment estimates). */
+    static int stateSlots(Optimizers.Kind kind, double momentum) {
+        return switch (kind) {
+            case SGD -> momentum != 0 ? 1 : 0;
+            case ADAGRAD -> 1;
+            case RMSPROP -> momentum != 0 ? 2 : 1;
+            case ADADELTA, ADAM, ADAMW -> 2;
+        };
+    }
+
+    /**
+     * A network a command trains: how to build it, the shape of one sample, and what it costs, counted
+     * without building it so that a size the machine cannot hold is refused before anything is allocated.
+     *
+     * @param name                 the network, for messages
+     * @param sizeOption           the option and value that set its size (e.g. {@code --hidden 512,256}), or
+     *                             null for a network of fixed size
+     * @param parameters           its number of parameters
+     * @param largestParameter     the elements of its largest parameter tensor
+     * @param activationsPerSample floats of layer outputs (and what layers keep for backward) per sample
+     */
+    record Network(String name, String sizeOption, Supplier<Module> build, long[] sampleShape, double parameters,
+                   double largestParameter, double activationsPerSample) {
+
+        /**
+         * Why this machine cannot train the network with batches of {@code batch} samples and evaluate
+         * {@code evaluationBatch} at a time (0 and 0: the network alone), or null. Tensors, outside the Java
+         * heap, are compared with the physical memory: weights, gradients and {@code slots} optimizer state
+         * tensors per parameter, plus the larger of a training batch (inputs, layer outputs and their
+         * gradients) and an evaluation batch (inputs and outputs). The Java heap holds the array that
+         * initialises the largest weight and, with early stopping ({@code snapshot}), a copy of the best
+         * weights. {@code batchOption} is the --batch-size asked for, to name in the message.
+         */
+        String tooLarge(Optimizers.Kind kind, int slots, long batch, long evaluationBatch, boolean snapshot,
+                        int batchOption) {
+            double inputs = 1;
+            for (long d : sampleShape) inputs *= d;
+            double weights = Float.BYTES * parameters * (2 + slots);
+            double training = Float.BYTES * batch * (inputs + 2 * activationsPerSample);
+            double evaluation = Float.BYTES * evaluationBatch * (inputs + activationsPerSample);
+            long physical = Memory.physical();
+            String sized = sizeOption != null ? sizeOption : name;
+            String more = ", more than the " + Memory.format(physical) + " of memory this machine has";
+            if (weights > physical) {
+                return String.format(Locale.ROOT, "%s makes a network of %,.0f parameters, whose weights, gradients"
+                        + " and %s state need %s%s", sized, parameters, kind.name().toLowerCase(Locale.ROOT),
+                        Memory.format(weights), more);
+            }
+            if (weights + Math.max(training, evaluation) > physical) {
+                return training >= evaluation
+                        ? String.format(Locale.ROOT, "--batch-size %d needs %s for a batch's inputs, activations and"
+                                + " their gradients (%s a sample for %s) besides %s for the weights%s", batchOption,
+                                Memory.format(training), Memory.format(training / batch), name,
+                                Memory.format(weights), more)
+                        : String.format(Locale.ROOT, "%s needs %s to evaluate batches of %d samples besides %s for"
+                                + " the weights%s", name, Memory.format(evaluation), evaluationBatch,
+                                Memory.format(weights), more);
+            }
+            if (largestParameter > Memory.MAX_ARRAY) {
+                return String.format(Locale.ROOT, "%s makes a weight of %,.0f elements; weights are initialised from"
+                        + " a Java array, which holds at most %,d", sized, largestParameter, Memory.MAX_ARRAY);
+            }
+            double heap = Float.BYTES * (largestParameter + (snapshot ? parameters : 0));
+            long available = Memory.heapAvailable();
+            if (heap > available) {
+                return String.format(Locale.ROOT, "%s needs %s of Java heap (to initialise its largest weight%s),"
+                        + " more than the %s available; raise it with -Xmx%s", sized, Memory.format(heap),
+                        snapshot ? " and keep the best weights for early stopping" : "", Memory.format(available),
+                        snapshot ? " or turn early stopping off with --patience 0" : "");
+            }
+            return null;
+        }
+    }
+
+    /** Parameters of a convolution with bias or not. */
+    private static double conv(long in, long out, long k, boolean bias) {
+        return (double) in * out * k * k + (bias ? out : 0);
+    }
+
+    /** Parameters of a {@link dev.gatun.nn.BasicBlock}: two 3×3 convolutions, two batch norms, a projection. */
+    private static double basicBlock(long in, long out, int stride) {
+        boolean project = in != out || stride != 1;
+        return conv(in, out, 3, false) + 2 * out + conv(out, out, 3, false) + 2 * out
+                + (project ? conv(in, out, 1, false) + 2 * out : 0);
     }
 
     @Command(name = "mlp", mixinStandardHelpOptions = true, sortOptions = false,
@@ -193,35 +323,57 @@ final class TrainCommand implements Callable<Integer> {
                     + " and speed.",
                     "Default: 784-512-256-10, ReLU, dropout 0.2, Adam 1e-3 with a cosine schedule over 15 epochs,"
                     + " batch 128. The seed lecture's network is --hidden 16,16 --activation sigmoid --dropout 0"
-                    + " --batch-size 32 (95.7% test accuracy with --lr 0.005 --weight-decay 0.0005 --epochs 30"
+                    + " --batch-size 32 (95.7%% test accuracy with --lr 0.005 --weight-decay 0.0005 --epochs 30"
                     + " --patience 0)."})
     static final class Mlp implements Callable<Integer> {
+
+        @Spec
+        CommandSpec spec;
 
         @Mixin
         Options options;
 
-        @Option(names = "--hidden", split = ",", description = "Hidden layer sizes (default: 512,256).")
+        @Option(names = "--hidden", split = ",", description = "Hidden layer sizes (default: 512,256). Sizes whose"
+                + " network does not fit in this machine's memory are refused before anything runs.")
         List<Integer> hidden = new ArrayList<>(List.of(512, 256));
 
         @Option(names = "--activation", description = "Hidden activation: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
         ActivationKind activation = ActivationKind.RELU;
 
-        @Option(names = "--dropout", description = "Dropout after each hidden layer (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--dropout",
+                description = "Dropout after each hidden layer, in [0, 1) (default: ${DEFAULT-VALUE}).")
         float dropout = 0.2f;
 
         @Override
         public Integer call() throws Exception {
-            if (hidden.isEmpty()) {
-                throw new IllegalArgumentException("--hidden needs at least one layer size");
-            }
+            Checks checks = new Checks(spec.commandLine());
+            checks.require(!hidden.isEmpty(), "--hidden needs at least one layer size");
             for (int h : hidden) {
-                if (h < 1) {
-                    throw new IllegalArgumentException("--hidden sizes must be positive, got " + h);
-                }
+                checks.require(h >= 1, "--hidden sizes must be positive, got " + h);
             }
-            options.run(this::build, new long[] {784},
+            checks.fraction("--dropout", dropout);
+            options.run(checks, network(hidden, dropout, this::build),
                     new Defaults(Optimizers.Kind.ADAM, null, 0, 15, 128, ScheduleKind.COSINE), System.out);
             return 0;
+        }
+
+        /** The perceptron 784-hidden…-10 with dropout after each hidden layer when {@code dropout > 0}. */
+        static Network network(List<Integer> hidden, float dropout, Supplier<Module> build) {
+            double parameters = 0;
+            double largest = 0;
+            double activations = 10; // the logits
+            long in = 784;
+            for (int h : hidden) {
+                parameters += (double) in * h + h;
+                largest = Math.max(largest, (double) in * h);
+                // the linear layer's output and the activation's; dropout's mask and output
+                activations += (double) h * (dropout > 0 ? 4 : 2);
+                in = h;
+            }
+            parameters += in * 10.0 + 10;
+            largest = Math.max(largest, in * 10.0);
+            String size = "--hidden " + String.join(",", hidden.stream().map(String::valueOf).toList());
+            return new Network("the perceptron", size, build, new long[] {784}, parameters, largest, activations);
         }
 
         private Module build() {
@@ -253,12 +405,21 @@ final class TrainCommand implements Callable<Integer> {
                     "Default: SGD 0.01 with momentum 0.9, batch 64, 10 epochs, cosine schedule."})
     static final class Lenet5 implements Callable<Integer> {
 
+        @Spec
+        CommandSpec spec;
+
         @Mixin
         Options options;
 
+        /** LeNet-5 as {@link Models#lenet5()} builds it. */
+        static final Network NETWORK = new Network("lenet5", null, Models::lenet5, new long[] {1, 28, 28},
+                conv(1, 20, 5, true) + conv(20, 50, 5, true) + 2450 * 500 + 500 + 500 * 10 + 10, 2450 * 500,
+                // convolution, ReLU, max-pooling and its indices; twice; then 500, ReLU, 10
+                2 * 20 * 28 * 28 + 2 * 20 * 14 * 14 + 2 * 50 * 14 * 14 + 2 * 50 * 7 * 7 + 2 * 500 + 10);
+
         @Override
         public Integer call() throws Exception {
-            options.run(Models::lenet5, new long[] {1, 28, 28},
+            options.run(new Checks(spec.commandLine()), NETWORK,
                     new Defaults(Optimizers.Kind.SGD, 0.01, 0.9, 10, 64, ScheduleKind.COSINE), System.out);
             return 0;
         }
@@ -273,15 +434,33 @@ final class TrainCommand implements Callable<Integer> {
                     "Default: SGD 0.05 with momentum 0.9, batch 32, 10 epochs, cosine schedule."})
     static final class Resnet implements Callable<Integer> {
 
+        @Spec
+        CommandSpec spec;
+
         @Mixin
         Options options;
 
         @Option(names = "--stages", description = "Train the three-stage variant (nn.Models.resnetStages).")
         boolean stages;
 
+        // Outputs kept per sample: the stem's convolution, batch norm and ReLU (3 tensors); per block its two
+        // convolutions, batch norms and ReLUs and the sum (7), and a projection's convolution and batch norm (2).
+        private static final int STEM = 32 * 28 * 28;
+
+        /** {@link Models#resnet} for one input channel. */
+        static final Network RESNET = new Network("resnet", null, () -> Models.resnet(1), new long[] {1, 28, 28},
+                conv(1, 32, 3, false) + 2 * 32 + 2 * basicBlock(32, 32, 1) + 32 * 10 + 10, 32 * 32 * 9,
+                (3 + 7 + 7) * STEM + 32 + 10);
+
+        /** {@link Models#resnetStages} for one input channel. */
+        static final Network RESNET_STAGES = new Network("resnet --stages", null, () -> Models.resnetStages(1),
+                new long[] {1, 28, 28}, conv(1, 32, 3, false) + 2 * 32 + basicBlock(32, 32, 1) + basicBlock(32, 64, 2)
+                        + basicBlock(64, 128, 2) + 128 * 10 + 10, 128 * 128 * 9,
+                (3 + 7) * STEM + (7 + 2) * 64 * 14 * 14 + (7 + 2) * 128 * 7 * 7 + 128 + 10);
+
         @Override
         public Integer call() throws Exception {
-            options.run(() -> stages ? Models.resnetStages(1) : Models.resnet(1), new long[] {1, 28, 28},
+            options.run(new Checks(spec.commandLine()), stages ? RESNET_STAGES : RESNET,
                     new Defaults(Optimizers.Kind.SGD, 0.05, 0.9, 10, 32, ScheduleKind.COSINE), System.out);
             return 0;
         }

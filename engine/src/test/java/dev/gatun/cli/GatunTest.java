@@ -5,19 +5,24 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gatun.backend.ChannelBlock;
+import dev.gatun.backend.Threads;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.NoSuchFileException;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
 
 class GatunTest {
 
-    private record Run(int code, String out, String err) {}
+    record Run(int code, String out, String err) {}
 
-    private static Run run(String... args) {
+    static Run run(String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
         int code = Gatun.run(new PrintWriter(out), new PrintWriter(err), args);
@@ -34,7 +39,9 @@ class GatunTest {
         assertTrue(r.out().contains("channel block    " + ChannelBlock.describe()), r.out());
         assertTrue(r.out().contains("gatun.threads"), r.out());
         assertTrue(r.out().contains("matrix products  onednn"), r.out());
-        assertTrue(r.out().contains("gatun kernels    /"), r.out());
+        assertTrue(r.out().contains("gatun kernels    /memfd:libgatun_kernels (in memory, from the engine jar)"),
+                r.out());
+        assertTrue(r.out().contains("memory           "), r.out());
         assertTrue(r.out().contains("java             " + Runtime.version().feature()), r.out());
     }
 
@@ -56,21 +63,129 @@ class GatunTest {
         assertTrue(lines[1].strip().startsWith("3x5x7:NT") && lines[1].endsWith("onednn"), r.out());
         assertTrue(lines[4].strip().startsWith("4x2x6:NN") && lines[4].endsWith("openblas"), r.out());
         Run bad = run("gemm", "--shapes", "3x5:TT");
-        assertEquals(1, bad.code());
-        assertTrue(bad.err().contains("'3x5:TT' is not MxNxK"), bad.err());
-        Run badLibrary = run("gemm", "--sizes", "8", "--library", "mkl");
-        assertEquals(1, badLibrary.code());
-        assertTrue(badLibrary.err().contains("onednn or openblas"), badLibrary.err());
+        assertOneLine(bad, 2, "gatun: --shapes: '3x5:TT' is not MxNxK");
+        Run badLibrary = run("gemm", "--sizes", "8", "--library", "onednn,mkl");
+        assertOneLine(badLibrary, 2, "gatun: --library must be onednn or openblas, got 'mkl'");
+        assertEquals("", badLibrary.out(), "checked before the first product");
+    }
+
+    /** One line on stderr, starting with {@code start}, the exit code {@code code}, and no stack trace. */
+    static void assertOneLine(Run r, int code, String start) {
+        assertEquals(code, r.code(), r.err());
+        String[] lines = r.err().strip().split("\n");
+        assertEquals(1, lines.length, "one line: " + r.err());
+        assertTrue(lines[0].startsWith(start), r.err());
+        assertFalse(r.err().contains("\tat ") || r.err().contains("Exception") || r.err().contains("Error"), r.err());
     }
 
     @Test
     void userMistakesAreMessagesNotStackTraces() {
-        Run r = run("gemm", "--sizes", "0");
-        assertEquals(1, r.code());
-        assertTrue(r.err().startsWith("gatun: --sizes must be positive"), r.err());
-        assertFalse(r.err().contains("\tat "), r.err());
-        Run unknown = run("frobnicate");
-        assertEquals(2, unknown.code());
+        assertOneLine(run("gemm", "--sizes", "0"), 2, "gatun: --sizes must be positive, got 0");
+        assertOneLine(run("frobnicate"), 2, "gatun: Unmatched argument at index 0: 'frobnicate' (see 'gatun --help')");
+        assertOneLine(run("train", "mlp", "--hiden", "5"), 2, "gatun: Unknown options: '--hiden', '5'; did you mean"
+                + " --hidden?");
+    }
+
+    /** Every mistake is reported at once, one line each, before anything runs. */
+    @Test
+    void allProblemsAreReportedTogether() {
+        Run r = run("gemm", "--sizes", "8,0", "--seconds", "-1", "--library", "mkl");
+        assertEquals(2, r.code(), r.err());
+        assertEquals(List.of("gatun: --seconds must be a number in (0, 3600], got -1.0",
+                "gatun: --sizes must be positive, got 0", "gatun: --library must be onednn or openblas, got 'mkl'"),
+                r.err().strip().lines().toList());
+        assertEquals("", r.out());
+    }
+
+    @Test
+    void gemmSecondsMustBeAFiniteNumberInRange() {
+        for (String bad : new String[] {"NaN", "0", "-1", "Infinity", "1e9"}) {
+            Run r = run("gemm", "--sizes", "8", "--seconds", bad);
+            assertOneLine(r, 2, "gatun: --seconds must be a number in (0, 3600], got " + Double.parseDouble(bad));
+            assertEquals("", r.out());
+        }
+    }
+
+    /** Sizes whose matrices cannot exist here are refused before anything is allocated, not as an OutOfMemoryError. */
+    @Test
+    void gemmRefusesSizesTheMachineCannotHold() {
+        Run r = run("gemm", "--sizes", "100000");
+        assertOneLine(r, 2, "gatun: --sizes 100000 ");
+        assertEquals("", r.out());
+        Run shape = run("gemm", "--shapes", "8x8x8,300000x300000x2");
+        assertOneLine(shape, 2, "gatun: --shapes 300000x300000x2:NN ");
+    }
+
+    @Test
+    void threadsAboveTheCoresAreLoweredWithAWarning() {
+        int before = Threads.get();
+        int cores = Runtime.getRuntime().availableProcessors();
+        try {
+            Run r = run("gemm", "--sizes", "8", "--seconds", "0.01", "--threads", "1000");
+            assertEquals(0, r.code(), r.err());
+            assertEquals("gatun: warning: --threads 1000 is more than the " + cores + " available processors; using "
+                    + cores + " (threads beyond the cores only wait for each other)", r.err().strip());
+            assertEquals(cores, Threads.get());
+            assertTrue(r.out().strip().split("\n").length == 2, r.out());
+        } finally {
+            Threads.set(before);
+        }
+        assertOneLine(run("gemm", "--sizes", "8", "--threads", "0"), 2, "gatun: --threads must be >= 1, got 0");
+    }
+
+    /** Every command's help, with picocli's format warnings (a bare '%' in a description) caught on System.err. */
+    @Test
+    void helpHasNoFormatWarnings() {
+        List<String[]> commands = new ArrayList<>();
+        collect(new CommandLine(new Gatun()), new ArrayList<>(), commands);
+        assertTrue(commands.size() >= 7, "gatun, info, gemm, train, its three networks, help");
+        PrintStream saved = System.err;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        try {
+            System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
+            for (String[] command : commands) {
+                Run r = run(command);
+                assertEquals(0, r.code(), String.join(" ", command) + ": " + r.err());
+                assertTrue(r.out().contains("Usage: gatun"), r.out());
+                assertEquals("", r.err());
+            }
+        } finally {
+            System.setErr(saved);
+        }
+        assertEquals("", captured.toString(StandardCharsets.UTF_8));
+        assertTrue(run("train", "mlp", "--help").out().contains("(95.7% test accuracy"));
+    }
+
+    private static void collect(CommandLine cl, List<String> path, List<String[]> into) {
+        List<String> help = new ArrayList<>(path);
+        help.add("--help");
+        into.add(help.toArray(String[]::new));
+        for (var sub : cl.getSubcommands().entrySet()) {
+            if (!sub.getKey().equals("help")) {
+                List<String> p = new ArrayList<>(path);
+                p.add(sub.getKey());
+                collect(sub.getValue(), p, into);
+            }
+        }
+    }
+
+    @Test
+    void unexpectedErrorsAreOneLineWithADebugHint() {
+        assertEquals("unexpected java.lang.NullPointerException: boom (rerun with --debug for the stack trace)",
+                Gatun.describe(new NullPointerException("boom"), false));
+        assertEquals("out of memory (Java heap space); use smaller sizes or batches, or give Java more heap with"
+                + " -Xmx (rerun with --debug for the stack trace)",
+                Gatun.describe(new OutOfMemoryError("Java heap space"), false));
+        assertEquals("no such file or directory: /x/y", Gatun.describe(new NoSuchFileException("/x/y"), false));
+        assertEquals("bad; value", Gatun.describe(new IllegalArgumentException("bad\n  value"), false));
+    }
+
+    @Test
+    void debugPrintsTheStackTraceToo() {
+        Run r = run("gemm", "--library", "mkl", "--debug");
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("\tat ") && r.err().contains("GemmCommand.call("), r.err());
+        assertTrue(r.err().strip().endsWith("gatun: --library must be onednn or openblas, got 'mkl'"), r.err());
     }
 
     /** Runs {@code gatun ARGS} in a fresh JVM (native libraries load once per process). */
