@@ -11,7 +11,6 @@ module dev.gatun.engine {
     requires info.picocli;
     requires org.knowm.xchart;
     requires java.desktop;
-    requires jdk.management;
 
     exports dev.gatun.autograd;
     exports dev.gatun.backend;

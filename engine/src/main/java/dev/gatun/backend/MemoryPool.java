@@ -59,6 +59,11 @@ public final class MemoryPool {
         }
     }
 
+    /** Bytes of free blocks the pool keeps at most ({@code gatun.pool.bytes}). */
+    public static long retainLimit() {
+        return RETAIN_LIMIT;
+    }
+
     /** Bytes held in free blocks. */
     public static synchronized long freeBytes() {
         return freeBytes;

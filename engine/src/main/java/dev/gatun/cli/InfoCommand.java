@@ -3,8 +3,10 @@ package dev.gatun.cli;
 import dev.gatun.backend.Blas;
 import dev.gatun.backend.ChannelBlock;
 import dev.gatun.backend.Convolution;
+import dev.gatun.backend.MemoryPool;
 import dev.gatun.backend.NativeLibraries;
 import dev.gatun.backend.OneDnn;
+import dev.gatun.backend.SharedMemory;
 import dev.gatun.backend.Threads;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
@@ -45,6 +47,13 @@ final class InfoCommand implements Callable<Integer> {
                 ? "winograd where oneDNN has it, else direct" : "direct");
         out.printf("openmp threads   %d (%s)%n", Threads.ompMaxThreads(), libs.gomp());
         out.printf("gatun.threads    %d%n", Threads.get());
+        OneDnn.CacheStatus cache = OneDnn.primitiveCache();
+        out.printf("primitive cache  %d primitives, about %s of %s (gatun.cache.bytes), %d evicted%n",
+                cache.entries(), Memory.format(cache.bytes()), Memory.format(cache.budget()), cache.evictions());
+        out.printf("memory pool      %s free of at most %s (gatun.pool.bytes)%n", Memory.format(MemoryPool.freeBytes()),
+                Memory.format(MemoryPool.retainLimit()));
+        out.printf("shared memory    %s open; a collection is requested per %s forgotten (gatun.gc.bytes)%n",
+                Memory.format(SharedMemory.openBytes()), Memory.format(SharedMemory.GC_BUDGET));
         out.flush();
         return 0;
     }

@@ -1,10 +1,6 @@
 package dev.gatun.cli;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.List;
-import java.util.Locale;
+import dev.gatun.backend.Machine;
 
 /**
  * What this machine can hold, for refusing sizes up front instead of failing with an
@@ -19,33 +15,9 @@ final class Memory {
 
     private Memory() {}
 
-    /**
-     * The physical memory: {@code MemTotal} of {@code /proc/meminfo}, lowered to the control group's
-     * limit when the process runs under one (a container); {@link Long#MAX_VALUE} when unknown.
-     */
+    /** The physical memory (see {@link Machine#physicalMemory()}). */
     static long physical() {
-        long total = Long.MAX_VALUE;
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
-                if (line.startsWith("MemTotal:")) {
-                    total = Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-                    break;
-                }
-            }
-        } catch (IOException | RuntimeException unknown) {
-            // not Linux, or no /proc: no limit known
-        }
-        for (String limit : List.of("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")) {
-            try {
-                String v = Files.readString(Path.of(limit)).strip();
-                if (v.matches("[0-9]+")) {
-                    total = Math.min(total, Long.parseLong(v));
-                }
-            } catch (IOException | RuntimeException unknown) {
-                // no such control group version, or "max"
-            }
-        }
-        return total;
+        return Machine.physicalMemory();
     }
 
     /** The Java heap not in use now and available to grow into: max minus what is in use. */
@@ -56,13 +28,6 @@ final class Memory {
 
     /** {@code bytes} in binary units with one decimal, e.g. {@code 23.4 GiB}. */
     static String format(double bytes) {
-        String[] units = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-        int u = 0;
-        while (bytes >= 1024 && u < units.length - 1) {
-            bytes /= 1024;
-            u++;
-        }
-        return u == 0 ? String.format(Locale.ROOT, "%.0f bytes", bytes)
-                : String.format(Locale.ROOT, "%.1f %s", bytes, units[u]);
+        return Machine.formatBytes(bytes);
     }
 }

@@ -2,14 +2,13 @@ package dev.gatun.tensor;
 
 import dev.gatun.autograd.Autograd;
 import dev.gatun.autograd.Node;
+import dev.gatun.backend.Machine;
 import dev.gatun.backend.SharedMemory;
 import dev.gatun.ops.Kernels;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.lang.management.ManagementFactory;
 import java.lang.ref.Reference;
 import java.util.Arrays;
-import java.util.Locale;
 import java.util.SplittableRandom;
 
 /**
@@ -373,36 +372,18 @@ public final class Tensor implements AutoCloseable {
         return shape.clone();
     }
 
-    /** This machine's physical memory: no storage can be larger. */
-    private static final long PHYSICAL_MEMORY =
-            ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
-                    .getTotalMemorySize();
-
     /**
      * Bytes of a float32 storage of {@code shape} (already checked), refused, naming the shape, when
      * more than this machine's memory: such a request can only end in an out-of-memory failure.
      */
     private static long storageBytes(long[] shape) {
         long n = numel(shape);
-        if (n > Long.MAX_VALUE / Float.BYTES || n * Float.BYTES > PHYSICAL_MEMORY) {
-            throw new IllegalArgumentException(String.format(Locale.ROOT,
-                    "tensor of shape %s needs %s of memory, more than this machine's %s", Arrays.toString(shape),
-                    bytesText(n > Long.MAX_VALUE / Float.BYTES ? Double.MAX_VALUE : n * (double) Float.BYTES),
-                    bytesText(PHYSICAL_MEMORY)));
+        if (n > Long.MAX_VALUE / Float.BYTES || n * Float.BYTES > Machine.physicalMemory()) {
+            throw new IllegalArgumentException("tensor of shape " + Arrays.toString(shape) + " needs "
+                    + Machine.formatBytes(n * (double) Float.BYTES) + " of memory, more than this machine's "
+                    + Machine.formatBytes(Machine.physicalMemory()));
         }
         return n * Float.BYTES;
-    }
-
-    /** A byte count for messages, in binary units. */
-    static String bytesText(double bytes) {
-        String[] units = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-        int u = 0;
-        while (bytes >= 1024 && u < units.length - 1) {
-            bytes /= 1024;
-            u++;
-        }
-        return u == 0 ? String.format(Locale.ROOT, "%.0f bytes", bytes)
-                : bytes > 1e6 ? "more than 1e6 " + units[u] : String.format(Locale.ROOT, "%.1f %s", bytes, units[u]);
     }
 
     private static long numel(long[] shape) {
@@ -735,13 +716,23 @@ public final class Tensor implements AutoCloseable {
     /** Sets every element to {@code value}. */
     public Tensor fill(float value) {
         checkAlive();
-        if (value == 0f && isContiguous()) {
-            writable().asSlice(offset * Float.BYTES, numel() * Float.BYTES).fill((byte) 0);
-            return this;
+        MemorySegment data = writable();
+        if (isContiguous()) {
+            MemorySegment region = data.asSlice(offset * Float.BYTES, numel() * Float.BYTES);
+            if (value == 0f) {
+                region.fill((byte) 0);
+            } else if (region.byteSize() > 0) {
+                // One element, then the filled prefix copied onto the rest, doubling: bulk copies only.
+                region.set(F32, 0, value);
+                for (long done = Float.BYTES; done < region.byteSize(); done *= 2) {
+                    long len = Math.min(done, region.byteSize() - done);
+                    MemorySegment.copy(region, 0, region, done, len);
+                }
+            }
+        } else {
+            forEachOffset((k, o) -> data.setAtIndex(F32, o, value));
         }
-        float[] v = new float[arraySize(numel())];
-        Arrays.fill(v, value);
-        return copyFrom(v);
+        return this;
     }
 
     /** The elements in row-major order. */
@@ -885,7 +876,53 @@ public final class Tensor implements AutoCloseable {
             Reference.reachabilityFence(src);
             return this;
         }
-        return copyFrom(src.toArray());
+        if (sharesStorageWith(src)) {
+            return copyFrom(src.toArray()); // the views may overlap: read everything before writing
+        }
+        copyStrided(src.readable(), src, writable());
+        Reference.reachabilityFence(src);
+        return this;
+    }
+
+    /**
+     * Copies {@code src}'s elements into this tensor of the same shape, both strided, segment to segment
+     * (no Java array in between): whole rows when both innermost strides are 1, else element by element.
+     */
+    private void copyStrided(MemorySegment from, Tensor src, MemorySegment to) {
+        int r = shape.length;
+        long n = numel();
+        if (n == 0) {
+            return;
+        }
+        if (r == 0) {
+            to.setAtIndex(F32, offset, from.getAtIndex(F32, src.offset));
+            return;
+        }
+        long inner = shape[r - 1];
+        long dStep = strides[r - 1];
+        long sStep = src.strides[r - 1];
+        long[] idx = new long[r];
+        long d = offset;
+        long s = src.offset;
+        for (long k = 0; k < n; k += inner) {
+            if (dStep == 1 && sStep == 1) {
+                MemorySegment.copy(from, s * Float.BYTES, to, d * Float.BYTES, inner * Float.BYTES);
+            } else {
+                for (long i = 0; i < inner; i++) {
+                    to.setAtIndex(F32, d + i * dStep, from.getAtIndex(F32, s + i * sStep));
+                }
+            }
+            for (int dim = r - 2; dim >= 0; dim--) {
+                if (++idx[dim] < shape[dim]) {
+                    d += strides[dim];
+                    s += src.strides[dim];
+                    break;
+                }
+                d -= (shape[dim] - 1) * strides[dim];
+                s -= (shape[dim] - 1) * src.strides[dim];
+                idx[dim] = 0;
+            }
+        }
     }
 
     // ---------------------------------------------------------------- views

@@ -1,5 +1,8 @@
 package dev.gatun.bench.workloads;
 
+import dev.gatun.backend.MemoryPool;
+import dev.gatun.backend.OneDnn;
+import dev.gatun.backend.SharedMemory;
 import dev.gatun.backend.Threads;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -81,6 +84,14 @@ public final class Runner {
             }
             json.add(String.format(Locale.ROOT, "\"flops\":%.6g", w.flops()));
             json.add(String.format(Locale.ROOT, "\"rss_peak_mb\":%.1f", peakRssMb()));
+            // Where native memory goes: free blocks the pool keeps, memory not owned by a scope, the
+            // primitive cache's estimate; and the Java heap committed.
+            json.add(String.format(Locale.ROOT, "\"pool_free_mb\":%.1f", MemoryPool.freeBytes() / 1048576.0));
+            json.add(String.format(Locale.ROOT, "\"shared_open_mb\":%.1f", SharedMemory.openBytes() / 1048576.0));
+            json.add(String.format(Locale.ROOT, "\"primitive_cache_mb\":%.1f",
+                    OneDnn.primitiveCache().bytes() / 1048576.0));
+            json.add(String.format(Locale.ROOT, "\"heap_committed_mb\":%.1f",
+                    Runtime.getRuntime().totalMemory() / 1048576.0));
             System.out.println(json);
         }
     }
