@@ -6,6 +6,7 @@ import dev.gatun.bindings.dnnl.dnnl_memory_desc_t;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.ref.Reference;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
@@ -361,6 +362,8 @@ final class Primitives {
             }
         } finally {
             p.life().release();
+            // Reclaimable memory lives while its segments are reachable: keep them so until here.
+            Reference.reachabilityFence(data);
         }
     }
 

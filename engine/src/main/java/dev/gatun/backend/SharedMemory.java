@@ -11,41 +11,44 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Native memory that any thread may use, with a lifetime that no thread can cut short under another:
- * the memory of tensors made outside any scope and of {@code Scope.detached()} scopes.
+ * Native memory that any thread may use, with a lifetime that no thread can cut short under another.
+ * Two kinds:
  *
- * <p>Three rules make it safe by construction:
  * <ul>
- *   <li><b>Holds.</b> Every native execution that is handed raw addresses (a oneDNN primitive reads its
- *       operands through {@code dnnl_memory_t} objects, out of the FFM runtime's sight) first takes a
- *       {@link Hold} on each operand's memory, in one place ({@code Primitives.execute}), and lets go
- *       when the call returns. A {@link #close()} meanwhile is deferred: the memory is marked closed at
- *       once (new holds and every later use are refused with an exception that names it) and freed when
- *       the last holder lets go. Downcalls that take segments (BLAS, gatun's kernels) are held by the
- *       FFM runtime itself; a close that meets one is retried until the call has returned.
- *   <li><b>A safety net for forgotten memory.</b> The garbage collector frees memory whose handle
- *       (this object, reachable from every tensor and scope that uses it) became unreachable without a
- *       {@code close()}. Native memory does not press on the Java heap, so forgotten bytes are counted,
- *       and when they exceed {@code gatun.gc.bytes} (default 256 MiB) beyond what was live after the
- *       last collection, a collection is requested, as the JDK does for direct buffers. Scopes remain
- *       the fast path: they free at once and cost the collector nothing.
- *   <li><b>No failed close.</b> A close never throws and never leaks: whatever holds the memory, it is
- *       freed as soon as that ends.
+ *   <li><b>{@link #open Closeable}</b> (detached scopes: parameters, optimizer state), freed at
+ *       {@link #close()}. Every native execution that is handed raw addresses (a oneDNN primitive reads
+ *       its operands through {@code dnnl_memory_t} objects, out of the FFM runtime's sight) first takes
+ *       a {@link Hold} on each operand's memory, in one place ({@code Primitives.execute}), and lets go
+ *       when the call returns. A close meanwhile is deferred: the memory is marked closed at once (new
+ *       holds and every later use are refused with an exception that names it) and freed when the last
+ *       holder lets go. Downcalls that take segments (BLAS, gatun's kernels) are held by the FFM runtime
+ *       itself; a close that meets one is retried until the call has returned. A close never throws and
+ *       never leaks. Memory whose handle became unreachable without a close is freed by a cleaner.
+ *   <li><b>{@link #reclaimable Reclaimable}</b> (tensors made outside any scope): an automatic arena,
+ *       freed by the garbage collector once no segment of it is reachable, which includes the segments
+ *       a running call or a Java loop is using: safe by construction, whatever the timing. A
+ *       {@link #close()} makes every later use fail at once; the memory itself goes at the next
+ *       collection.
  * </ul>
+ *
+ * <p>Native memory does not press on the Java heap, so the bytes of both kinds not freed yet are
+ * counted, and when they grow by {@code gatun.gc.bytes} (default 64 MiB) beyond what was there after
+ * the last collection this class asked for, it asks for another, as the JDK does for direct buffers.
+ * Scopes remain the fast path: they free at once and cost the collector nothing.
  */
 public final class SharedMemory implements AutoCloseable {
 
-    /** Unreclaimed bytes of forgotten memory tolerated before a garbage collection is requested. */
-    public static final long GC_BUDGET = Math.max(1L << 20, Long.getLong("gatun.gc.bytes", 256L << 20));
+    /** Bytes allocated beyond the last collection's level before another collection is requested. */
+    public static final long GC_BUDGET = Math.max(1L << 20, Long.getLong("gatun.gc.bytes", 64L << 20));
 
     private static final Cleaner CLEANER = Cleaner.create();
 
-    /** Memory by the FFM scope of its segments, for {@link #hold}. */
+    /** Closeable memory by the FFM scope of its segments, for {@link #hold}. */
     private static final ConcurrentHashMap<MemorySegment.Scope, State> BY_SCOPE = new ConcurrentHashMap<>();
 
-    /** Bytes allocated in memory not closed yet (live, or forgotten and not yet collected). */
-    private static final AtomicLong OPEN_BYTES = new AtomicLong();
-    /** {@link #OPEN_BYTES} above which the next allocation requests a collection. */
+    /** Bytes allocated and not freed yet (live, closed or forgotten). */
+    private static final AtomicLong UNFREED_BYTES = new AtomicLong();
+    /** {@link #UNFREED_BYTES} above which the next allocation requests a collection. */
     private static final AtomicLong COLLECT_ABOVE = new AtomicLong(GC_BUDGET);
     private static final AtomicLong COLLECTIONS = new AtomicLong();
     private static final AtomicLong RECLAIMED = new AtomicLong();
@@ -53,17 +56,30 @@ public final class SharedMemory implements AutoCloseable {
 
     private final State state;
 
-    private SharedMemory(String description) {
-        this.state = new State(Arena.ofShared(), description);
-        BY_SCOPE.put(state.arena.scope(), state);
-        // The action holds the state, never this handle: once the handle is unreachable, nobody can
-        // reach the memory but a native call holding it, and the close waits for that.
-        CLEANER.register(this, state::reclaim);
+    private SharedMemory(State state) {
+        this.state = state;
     }
 
-    /** New, empty shared memory; {@code description} names its owner in messages ("tensor [3, 4]"). */
+    /**
+     * New closeable memory (freed at {@link #close()}, deferred while a native call holds it);
+     * {@code description} names its owner in messages ("a detached scope").
+     */
     public static SharedMemory open(String description) {
-        return new SharedMemory(description);
+        State st = new State(Arena.ofShared(), description, false);
+        SharedMemory m = new SharedMemory(st);
+        BY_SCOPE.put(st.arena.scope(), st);
+        // The action holds the state, never this handle: once the handle is unreachable, nobody can
+        // reach the memory but a native call holding it, and the close waits for that.
+        CLEANER.register(m, st::reclaim);
+        return m;
+    }
+
+    /**
+     * New reclaimable memory, freed by the garbage collector once no segment of it is reachable;
+     * {@code description} names its owner in messages ("tensor [3, 4]").
+     */
+    public static SharedMemory reclaimable(String description) {
+        return new SharedMemory(new State(Arena.ofAuto(), description, true));
     }
 
     /**
@@ -78,24 +94,37 @@ public final class SharedMemory implements AutoCloseable {
             }
             m = MemoryPool.allocate(state.arena, bytes);
             state.bytes += bytes;
+            if (state.automatic) {
+                // Counted free when the collector frees the arena. The action captures nothing that
+                // reaches the arena, or the arena could never become unreachable.
+                long b = bytes;
+                MemorySegment.NULL.reinterpret(0, state.arena, ignored -> freed(b, true));
+            }
         }
         if (zero && bytes >= MemoryPool.MIN_POOLED_BYTES) {
             m.fill((byte) 0);
         }
-        long open = OPEN_BYTES.addAndGet(bytes);
+        long unfreed = UNFREED_BYTES.addAndGet(bytes);
         long limit = COLLECT_ABOVE.get();
-        if (open > limit && COLLECT_ABOVE.compareAndSet(limit, open + GC_BUDGET)) {
+        if (unfreed > limit && COLLECT_ABOVE.compareAndSet(limit, unfreed + GC_BUDGET)) {
             COLLECTIONS.incrementAndGet();
-            System.gc(); // the cleaner frees what was forgotten; the next threshold is a budget away
+            System.gc(); // frees what is unreachable; the next threshold is a budget away
         }
         return m;
     }
 
+    /** Counts {@code bytes} freed, and lowers the collection threshold again, never below one budget. */
+    private static void freed(long bytes, boolean byCollector) {
+        long unfreed = UNFREED_BYTES.addAndGet(-bytes);
+        COLLECT_ABOVE.accumulateAndGet(Math.max(GC_BUDGET, unfreed + GC_BUDGET), Math::min);
+        if (byCollector) {
+            RECLAIMED.incrementAndGet();
+        }
+    }
+
     /** Whether this memory is open: not closed by its owner (it may still be held by a running call). */
     public boolean isOpen() {
-        synchronized (state) {
-            return !state.closing;
-        }
+        return !state.closing;
     }
 
     /** The owner named in messages. */
@@ -104,8 +133,9 @@ public final class SharedMemory implements AutoCloseable {
     }
 
     /**
-     * Closes this memory: every later use fails, and it is freed now, or, while a native call holds it,
-     * when that call returns. Idempotent; never throws.
+     * Closes this memory: every later use fails. Closeable memory is freed now, or, while a native call
+     * holds it, when that call returns; reclaimable memory at the next collection. Idempotent; never
+     * throws.
      */
     @Override
     public void close() {
@@ -114,8 +144,9 @@ public final class SharedMemory implements AutoCloseable {
 
     /**
      * Holds of the memory of {@code segments} for one native call: closes wait until {@link Hold#close()}.
-     * Segments of confined arenas (only their owning thread can use or close them) and of the global
-     * arena need no hold and are only checked to be alive.
+     * Segments of confined arenas (only their owning thread can use or close them), of reclaimable
+     * memory (kept by the segments themselves, which the call references) and of the global arena need
+     * no hold and are only checked to be alive.
      *
      * @throws IllegalStateException naming {@code what} and the memory's owner when any of it is closed
      */
@@ -166,17 +197,20 @@ public final class SharedMemory implements AutoCloseable {
         }
     }
 
-    /** Bytes of shared memory not closed yet: live, or forgotten and not yet collected. */
-    public static long openBytes() {
-        return OPEN_BYTES.get();
+    /** Bytes of shared memory allocated and not freed yet: live, closed or forgotten. */
+    public static long unfreedBytes() {
+        return UNFREED_BYTES.get();
     }
 
-    /** How many garbage collections forgotten memory has requested. */
+    /** How many garbage collections this class has requested. */
     public static long collectionsRequested() {
         return COLLECTIONS.get();
     }
 
-    /** How many memories the garbage collector freed because their handle was forgotten. */
+    /**
+     * How many allocations the garbage collector freed: of reclaimable memory, and of closeable memory
+     * whose handle was forgotten.
+     */
     public static long reclaimedCount() {
         return RECLAIMED.get();
     }
@@ -190,15 +224,18 @@ public final class SharedMemory implements AutoCloseable {
     private static final class State {
         final Arena arena;
         final String description;
+        /** An automatic arena, freed by the collector: no holds, no explicit free. */
+        final boolean automatic;
         /** Guarded by this. */
         long bytes;
         int holds;
-        boolean closing;
+        volatile boolean closing;
         boolean freed;
 
-        State(Arena arena, String description) {
+        State(Arena arena, String description, boolean automatic) {
             this.arena = arena;
             this.description = description;
+            this.automatic = automatic;
         }
 
         synchronized boolean acquire() {
@@ -223,22 +260,23 @@ public final class SharedMemory implements AutoCloseable {
             }
         }
 
-        /** Called by the cleaner when the handle became unreachable without a close. */
+        /** Called by the cleaner when the handle of closeable memory became unreachable without a close. */
         void reclaim() {
-            if (close(true)) {
-                RECLAIMED.incrementAndGet();
-            }
+            close(true);
         }
 
-        /** Marks closing and frees unless held; whether this call was the one that closed. */
-        boolean close(boolean byCollector) {
+        /** Marks closing, and frees closeable memory unless held. */
+        void close(boolean byCollector) {
             boolean free;
             long b;
             synchronized (this) {
                 if (closing) {
-                    return false;
+                    return;
                 }
                 closing = true;
+                if (automatic) {
+                    return;
+                }
                 b = bytes;
                 free = holds == 0;
                 if (free) {
@@ -247,13 +285,10 @@ public final class SharedMemory implements AutoCloseable {
                     DEFERRED.incrementAndGet();
                 }
             }
-            long open = OPEN_BYTES.addAndGet(-b);
-            // Lower the threshold again when memory goes away, never below one budget.
-            COLLECT_ABOVE.accumulateAndGet(Math.max(GC_BUDGET, open + GC_BUDGET), Math::min);
+            freed(b, byCollector);
             if (free) {
                 free();
             }
-            return true;
         }
 
         /**

@@ -53,7 +53,7 @@ final class InfoCommand implements Callable<Integer> {
         out.printf("memory pool      %s free of at most %s (gatun.pool.bytes)%n", Memory.format(MemoryPool.freeBytes()),
                 Memory.format(MemoryPool.retainLimit()));
         out.printf("shared memory    %s open; a collection is requested per %s forgotten (gatun.gc.bytes)%n",
-                Memory.format(SharedMemory.openBytes()), Memory.format(SharedMemory.GC_BUDGET));
+                Memory.format(SharedMemory.unfreedBytes()), Memory.format(SharedMemory.GC_BUDGET));
         out.flush();
         return 0;
     }

@@ -16,13 +16,13 @@ import java.util.SplittableRandom;
  * elements) over a {@link MemorySegment}. Views ({@link #view}, {@link #transpose}, {@link #slice},
  * {@link #expand}, ...) share storage and copy nothing.
  *
- * <p>Lifetime. A tensor created inside a {@link Scope} lives until that scope closes; one created when
- * no scope is current owns its memory ({@link SharedMemory}): {@link #close()} frees it, and if it is
- * never closed, the garbage collector frees it once neither it nor any view of it is reachable.
- * Closing a view or a scoped tensor only retires that handle. Any use of a closed tensor, or of a view
- * whose storage was freed, throws {@link IllegalStateException}, in Java, before any native call. A
- * close while a native call on another thread uses the memory waits for that call to return before
- * the memory is freed.
+ * <p>Lifetime. A tensor created inside a {@link Scope} lives until that scope closes, and its memory
+ * is freed then. One created when no scope is current owns its memory ({@link SharedMemory#reclaimable}),
+ * which the garbage collector frees once neither the tensor, nor any view of it, nor a native call
+ * using it can reach it; {@link #close()} retires it at once (every later use fails) and leaves the
+ * memory to the next collection. Closing a view or a scoped tensor only retires that handle. Any use
+ * of a closed tensor, or of a view whose storage was freed, throws {@link IllegalStateException}, in
+ * Java, before any native call.
  *
  * <p>Allocations are 64-byte aligned ({@link Scope#ALIGNMENT}) and zero-filled.
  */
@@ -38,7 +38,7 @@ public final class Tensor implements AutoCloseable {
      * it from the garbage collector while any of them is reachable); null when a scope owns the storage.
      */
     private final SharedMemory memory;
-    /** Whether this tensor owns {@link #memory} ({@link #close()} frees it), not a view of it. */
+    /** Whether this tensor owns {@link #memory} ({@link #close()} retires it), not a view of it. */
     private final boolean ownsMemory;
     /** The scope that owns the storage, or null when a tensor owns it (this one or the view's base). */
     private final Scope scope;
@@ -220,7 +220,7 @@ public final class Tensor implements AutoCloseable {
         if (scope != null) {
             return new Tensor(scope.allocate(bytes, zero), null, false, scope, s, contiguousStrides(s), 0, null);
         }
-        SharedMemory m = SharedMemory.open("tensor " + Arrays.toString(s));
+        SharedMemory m = SharedMemory.reclaimable("tensor " + Arrays.toString(s));
         return new Tensor(m.allocate(bytes, zero), m, true, null, s, contiguousStrides(s), 0, null);
     }
 
@@ -252,7 +252,7 @@ public final class Tensor implements AutoCloseable {
             Laid l = new Laid(layout, scope.allocate(bytes, false), s, converter);
             return new Tensor(scope.allocate(plainBytes, false), null, false, scope, s, contiguousStrides(s), 0, l);
         }
-        SharedMemory m = SharedMemory.open("tensor " + Arrays.toString(s));
+        SharedMemory m = SharedMemory.reclaimable("tensor " + Arrays.toString(s));
         Laid l = new Laid(layout, m.allocate(bytes, false), s, converter);
         return new Tensor(m.allocate(plainBytes, false), m, true, null, s, contiguousStrides(s), 0, l);
     }
@@ -507,8 +507,9 @@ public final class Tensor implements AutoCloseable {
     }
 
     /**
-     * Frees the storage if this tensor owns it (and its gradient, if that is owned too); otherwise
-     * retires this handle only. Idempotent.
+     * Retires this tensor: every later use of it, and of its views when it owns its storage, fails.
+     * Storage it owns (and its gradient's, if owned too) is left to the garbage collector; a scope's
+     * storage is freed when the scope closes. Idempotent.
      */
     @Override
     public void close() {

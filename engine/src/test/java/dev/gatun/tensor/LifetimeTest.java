@@ -29,9 +29,10 @@ class LifetimeTest {
     }
 
     /**
-     * A tensor closed while a downcall on another thread reads into its memory (a blocking read from a
-     * pipe, standing for a long BLAS call): the close returns at once, the tensor is unusable from then
-     * on, the call completes on memory that is still there, and the memory is freed after it returns.
+     * A detached scope closed while a downcall on another thread reads into a tensor of it (a blocking
+     * read from a pipe, standing for a long BLAS call): the close returns at once, the tensor is
+     * unusable from then on, the call completes on memory that is still there, and the memory is freed
+     * after it returns.
      */
     @Test
     void closeDuringADowncallIsDeferredAndFreesAfterwards() throws Throwable {
@@ -45,7 +46,8 @@ class LifetimeTest {
             int rd = fds.getAtIndex(JAVA_INT, 0);
             int wr = fds.getAtIndex(JAVA_INT, 1);
             try {
-                Tensor t = Tensor.zeros(64);
+                Scope params = Scope.detached();
+                Tensor t = Tensor.zeros(params, 64);
                 MemorySegment storage = t.storage();
                 CompletableFuture<Long> reader = CompletableFuture.supplyAsync(() -> {
                     try {
@@ -55,10 +57,10 @@ class LifetimeTest {
                     }
                 });
                 Thread.sleep(200); // the reader is blocked inside read(2), holding the memory
-                t.close(); // must neither throw nor free under the call
+                params.close(); // must neither throw nor free under the call
                 assertFalse(t.isAlive());
                 IllegalStateException e = assertThrows(IllegalStateException.class, t::toArray);
-                assertTrue(e.getMessage().contains("tensor [64] is closed"), e.getMessage());
+                assertTrue(e.getMessage().contains("tensor [64] is unusable: the detached scope"), e.getMessage());
                 assertTrue(storage.scope().isAlive(), "freed while a call held it");
 
                 MemorySegment bytes = a.allocateFrom(JAVA_INT, 0x3f800000); // 1.0f
@@ -92,17 +94,21 @@ class LifetimeTest {
     }
 
     /**
-     * Tensors made outside any scope and never closed are freed by the garbage collector: 2 GiB of them,
-     * 1 MiB each, never hold more than a few times the collection budget at once.
+     * Tensors made outside any scope, never closed or closed, are freed by the garbage collector: 2 GiB
+     * of them, 1 MiB each, never hold more than a few times the collection budget at once.
      */
     @Test
     void forgottenTensorsAreReclaimed() {
         long reclaimedBefore = SharedMemory.reclaimedCount();
         long peak = 0;
         for (int i = 0; i < 2048; i++) {
-            Tensor t = Tensor.full(i, 256, 1024); // 1 MiB, never closed
+            Tensor t = Tensor.full(i, 256, 1024); // 1 MiB, never closed (one in four closed)
             assertEquals(i, t.get(255, 1023));
-            peak = Math.max(peak, SharedMemory.openBytes());
+            if (i % 4 == 0) {
+                t.close();
+                assertThrows(IllegalStateException.class, () -> t.get(0, 0));
+            }
+            peak = Math.max(peak, SharedMemory.unfreedBytes());
         }
         assertTrue(peak < 3 * SharedMemory.GC_BUDGET + (64L << 20),
                 "forgotten tensors held " + (peak >> 20) + " MiB at once; budget " + (SharedMemory.GC_BUDGET >> 20));

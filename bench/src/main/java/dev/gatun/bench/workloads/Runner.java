@@ -87,7 +87,7 @@ public final class Runner {
             // Where native memory goes: free blocks the pool keeps, memory not owned by a scope, the
             // primitive cache's estimate; and the Java heap committed.
             json.add(String.format(Locale.ROOT, "\"pool_free_mb\":%.1f", MemoryPool.freeBytes() / 1048576.0));
-            json.add(String.format(Locale.ROOT, "\"shared_open_mb\":%.1f", SharedMemory.openBytes() / 1048576.0));
+            json.add(String.format(Locale.ROOT, "\"shared_open_mb\":%.1f", SharedMemory.unfreedBytes() / 1048576.0));
             json.add(String.format(Locale.ROOT, "\"primitive_cache_mb\":%.1f",
                     OneDnn.primitiveCache().bytes() / 1048576.0));
             json.add(String.format(Locale.ROOT, "\"heap_committed_mb\":%.1f",
