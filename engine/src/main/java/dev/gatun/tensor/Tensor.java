@@ -10,6 +10,7 @@ import java.lang.foreign.ValueLayout;
 import java.lang.ref.Reference;
 import java.util.Arrays;
 import java.util.SplittableRandom;
+import java.util.function.LongFunction;
 
 /**
  * An n-dimensional float32 array in off-heap memory: a shape, strides and an offset (both counted in
@@ -32,6 +33,7 @@ public final class Tensor implements AutoCloseable {
     private static final int SUMMARY_THRESHOLD = 1000;
     private static final int EDGE_ITEMS = 3;
 
+    /** The row-major storage; null for a tensor made in a backend layout, whose {@link Laid} holds it. */
     private final MemorySegment storage;
     /**
      * The memory of a storage no scope owns, shared by the tensor that owns it and its views (which keeps
@@ -62,12 +64,33 @@ public final class Tensor implements AutoCloseable {
         final LayoutConverter converter;
         boolean plainStale = true;
         boolean valid = true;
+        /**
+         * The row-major storage, allocated by {@link #allocatePlain} on first use: most tensors made in
+         * a backend layout go from op to op in that layout and never need it.
+         */
+        private MemorySegment plain;
+        private final LongFunction<MemorySegment> allocatePlain;
+        private final long plainBytes;
 
-        Laid(Object layout, MemorySegment data, long[] shape, LayoutConverter converter) {
+        Laid(Object layout, MemorySegment data, long[] shape, LayoutConverter converter,
+             LongFunction<MemorySegment> allocatePlain, long plainBytes) {
             this.layout = layout;
             this.data = data;
             this.shape = shape;
             this.converter = converter;
+            this.allocatePlain = allocatePlain;
+            this.plainBytes = plainBytes;
+        }
+
+        synchronized MemorySegment plain() {
+            if (plain == null) {
+                plain = allocatePlain.apply(plainBytes);
+            }
+            return plain;
+        }
+
+        synchronized boolean hasPlain() {
+            return plain != null;
         }
 
         void materialize(MemorySegment plain) {
@@ -248,13 +271,15 @@ public final class Tensor implements AutoCloseable {
         }
         long[] s = checkShape(shape);
         long plainBytes = storageBytes(s);
+        // The row-major storage is allocated only if something reads or writes it row-major.
         if (scope != null) {
-            Laid l = new Laid(layout, scope.allocate(bytes, false), s, converter);
-            return new Tensor(scope.allocate(plainBytes, false), null, false, scope, s, contiguousStrides(s), 0, l);
+            Laid l = new Laid(layout, scope.allocate(bytes, false), s, converter, b -> scope.allocate(b, false),
+                    plainBytes);
+            return new Tensor(null, null, false, scope, s, contiguousStrides(s), 0, l);
         }
         SharedMemory m = SharedMemory.reclaimable("tensor " + Arrays.toString(s));
-        Laid l = new Laid(layout, m.allocate(bytes, false), s, converter);
-        return new Tensor(m.allocate(plainBytes, false), m, true, null, s, contiguousStrides(s), 0, l);
+        Laid l = new Laid(layout, m.allocate(bytes, false), s, converter, b -> m.allocate(b, false), plainBytes);
+        return new Tensor(null, m, true, null, s, contiguousStrides(s), 0, l);
     }
 
     /**
@@ -330,7 +355,7 @@ public final class Tensor implements AutoCloseable {
             throw new IllegalStateException("refreshLayout: the tensor was not made in a backend layout");
         }
         if (!laid.valid) {
-            laid.converter.fromPlain(storage, laid.data);
+            laid.converter.fromPlain(laid.plain(), laid.data);
             laid.plainStale = false;
             laid.valid = true;
         }
@@ -339,7 +364,9 @@ public final class Tensor implements AutoCloseable {
     /** The plain storage, current, for reading: converted from the backend layout first if needed. */
     private MemorySegment readable() {
         if (laid != null) {
-            laid.materialize(storage);
+            MemorySegment plain = laid.plain();
+            laid.materialize(plain);
+            return plain;
         }
         return storage;
     }
@@ -347,8 +374,10 @@ public final class Tensor implements AutoCloseable {
     /** The plain storage, current, for writing: the backend-layout copy is no longer valid after. */
     private MemorySegment writable() {
         if (laid != null) {
-            laid.materialize(storage);
+            MemorySegment plain = laid.plain();
+            laid.materialize(plain);
             laid.valid = false;
+            return plain;
         }
         return storage;
     }
@@ -479,7 +508,8 @@ public final class Tensor implements AutoCloseable {
 
     /** Whether this handle is usable: not closed and its storage not freed. */
     public boolean isAlive() {
-        return !closed && storage.scope().isAlive() && (memory == null || memory.isOpen())
+        MemorySegment any = laid != null ? laid.data : storage;
+        return !closed && any.scope().isAlive() && (memory == null || memory.isOpen())
                 && (scope == null || scope.isOpen());
     }
 
@@ -1211,8 +1241,15 @@ public final class Tensor implements AutoCloseable {
 
     /** Whether the two tensors use the same storage (so writing one may change the other). */
     public boolean sharesStorageWith(Tensor other) {
-        return storage.address() < other.storage.address() + other.storage.byteSize()
-                && other.storage.address() < storage.address() + storage.byteSize();
+        if (laid != null && laid == other.laid) {
+            return true;
+        }
+        if (laid != null && !laid.hasPlain() || other.laid != null && !other.laid.hasPlain()) {
+            return false; // a row-major storage not allocated yet shares nothing
+        }
+        MemorySegment a = laid != null ? laid.plain() : storage;
+        MemorySegment b = other.laid != null ? other.laid.plain() : other.storage;
+        return a.address() < b.address() + b.byteSize() && b.address() < a.address() + a.byteSize();
     }
 
     // ---------------------------------------------------------------- printing
