@@ -59,6 +59,18 @@ public final class MemoryPool {
         }
     }
 
+    /**
+     * As {@link #allocate(Arena, long)}, zero-filled when {@code zero} (small buffers come zeroed from
+     * the arena; pooled ones are filled).
+     */
+    public static MemorySegment allocate(Arena owner, long bytes, boolean zero) {
+        MemorySegment m = allocate(owner, bytes);
+        if (zero && bytes >= MIN_POOLED_BYTES) {
+            m.fill((byte) 0);
+        }
+        return m;
+    }
+
     /** Bytes of free blocks the pool keeps at most ({@code gatun.pool.bytes}). */
     public static long retainLimit() {
         return RETAIN_LIMIT;

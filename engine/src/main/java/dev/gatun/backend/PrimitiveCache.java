@@ -6,6 +6,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 
 /**
@@ -136,28 +137,33 @@ final class PrimitiveCache {
         destroyRetired();
     }
 
-    /** Whether a primitive may run: holds by running executions, and retirement from the cache. */
+    /**
+     * Whether a primitive may run: holds by running executions, and retirement from the cache. Lock-free,
+     * since every execution of a primitive that many threads share takes a hold.
+     */
     static final class Life {
-        private int holds;
-        private long retiredAt = -1;
-        private boolean destroyed;
+        /** The value of {@link #holds} once the primitive is destroyed. */
+        private static final int DESTROYED = Integer.MIN_VALUE;
+
+        private final AtomicInteger holds = new AtomicInteger();
+        private volatile long retiredAt = -1;
 
         /** Holds the primitive for one execution (or hint use). */
-        synchronized void acquire(String what) {
-            if (destroyed) {
-                throw new IllegalStateException(what + ": the oneDNN primitive was evicted from the cache and"
-                        + " destroyed before this call could use it");
+        void acquire(String what) {
+            for (;;) {
+                int h = holds.get();
+                if (h == DESTROYED) {
+                    throw new IllegalStateException(what + ": the oneDNN primitive was evicted from the cache and"
+                            + " destroyed before this call could use it");
+                }
+                if (holds.compareAndSet(h, h + 1)) {
+                    return;
+                }
             }
-            holds++;
         }
 
         void release() {
-            boolean retired;
-            synchronized (this) {
-                holds--;
-                retired = retiredAt >= 0 && holds == 0;
-            }
-            if (retired) {
+            if (holds.decrementAndGet() == 0 && retiredAt >= 0) {
                 PrimitiveCache.released();
             }
         }
@@ -168,15 +174,14 @@ final class PrimitiveCache {
             }
         }
 
-        /** Destroys {@code p} if unheld and retired for longer than the grace period; whether it did. */
-        synchronized boolean destroyIfUnused(long now, Primitives.Primitive p) {
-            if (destroyed) {
+        /** Destroys {@code p} if unheld and retired for longer than the grace period; whether it is destroyed. */
+        boolean destroyIfUnused(long now, Primitives.Primitive p) {
+            if (holds.get() == DESTROYED) {
                 return true;
             }
-            if (holds > 0 || now - retiredAt < GRACE_NANOS) {
+            if (retiredAt < 0 || now - retiredAt < GRACE_NANOS || !holds.compareAndSet(0, DESTROYED)) {
                 return false;
             }
-            destroyed = true;
             OneDnn.check(Dnnl.dnnl_primitive_destroy(p.handle()), "dnnl_primitive_destroy");
             if (p.descriptor() != null) {
                 OneDnn.check(Dnnl.dnnl_primitive_desc_destroy(p.descriptor()), "dnnl_primitive_desc_destroy");

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -89,10 +90,10 @@ public final class SharedMemory implements AutoCloseable {
     public MemorySegment allocate(long bytes, boolean zero) {
         MemorySegment m;
         synchronized (state) {
-            if (state.closing) {
+            if (state.isClosing()) {
                 throw new IllegalStateException(state.description + " is closed");
             }
-            m = MemoryPool.allocate(state.arena, bytes);
+            m = MemoryPool.allocate(state.arena, bytes, zero);
             state.bytes += bytes;
             if (state.automatic) {
                 // Counted free when the collector frees the arena. The action captures nothing that
@@ -100,9 +101,6 @@ public final class SharedMemory implements AutoCloseable {
                 long b = bytes;
                 MemorySegment.NULL.reinterpret(0, state.arena, ignored -> freed(b, true));
             }
-        }
-        if (zero && bytes >= MemoryPool.MIN_POOLED_BYTES) {
-            m.fill((byte) 0);
         }
         long unfreed = UNFREED_BYTES.addAndGet(bytes);
         long limit = COLLECT_ABOVE.get();
@@ -124,7 +122,7 @@ public final class SharedMemory implements AutoCloseable {
 
     /** Whether this memory is open: not closed by its owner (it may still be held by a running call). */
     public boolean isOpen() {
-        return !state.closing;
+        return !state.isClosing();
     }
 
     /** The owner named in messages. */
@@ -222,15 +220,21 @@ public final class SharedMemory implements AutoCloseable {
 
     /** The memory behind a handle: its arena, its holds and whether it is closing. */
     private static final class State {
+        /** The sign bit of {@link #holds}: set once the memory is closing. */
+        private static final int CLOSING = Integer.MIN_VALUE;
+
         final Arena arena;
         final String description;
         /** An automatic arena, freed by the collector: no holds, no explicit free. */
         final boolean automatic;
-        /** Guarded by this. */
+        /** Bytes allocated. Guarded by this. */
         long bytes;
-        int holds;
-        volatile boolean closing;
-        boolean freed;
+        /**
+         * The running calls holding the memory, with {@link #CLOSING} set once it is closed: lock-free,
+         * since every execution on shared parameters takes a hold. The memory is freed by whoever
+         * brings it to exactly {@code CLOSING} (a close finding no hold, or the last release after it).
+         */
+        private final AtomicInteger holds = new AtomicInteger();
 
         State(Arena arena, String description, boolean automatic) {
             this.arena = arena;
@@ -238,24 +242,24 @@ public final class SharedMemory implements AutoCloseable {
             this.automatic = automatic;
         }
 
-        synchronized boolean acquire() {
-            if (closing) {
-                return false;
+        boolean isClosing() {
+            return holds.get() < 0;
+        }
+
+        boolean acquire() {
+            for (;;) {
+                int h = holds.get();
+                if (h < 0) {
+                    return false;
+                }
+                if (holds.compareAndSet(h, h + 1)) {
+                    return true;
+                }
             }
-            holds++;
-            return true;
         }
 
         void release() {
-            boolean free;
-            synchronized (this) {
-                holds--;
-                free = closing && holds == 0 && !freed;
-                if (free) {
-                    freed = true;
-                }
-            }
-            if (free) {
+            if (holds.decrementAndGet() == CLOSING) {
                 free();
             }
         }
@@ -265,29 +269,22 @@ public final class SharedMemory implements AutoCloseable {
             close(true);
         }
 
-        /** Marks closing, and frees closeable memory unless held. */
+        /** Marks closing, and frees closeable memory unless held (then the last release frees it). */
         void close(boolean byCollector) {
-            boolean free;
+            int before;
             long b;
-            synchronized (this) {
-                if (closing) {
-                    return;
-                }
-                closing = true;
-                if (automatic) {
+            synchronized (this) { // against a concurrent allocate, for the byte count
+                before = holds.getAndUpdate(h -> h < 0 ? h : h | CLOSING);
+                if (before < 0 || automatic) {
                     return;
                 }
                 b = bytes;
-                free = holds == 0;
-                if (free) {
-                    freed = true;
-                } else {
-                    DEFERRED.incrementAndGet();
-                }
             }
             freed(b, byCollector);
-            if (free) {
+            if (before == 0) {
                 free();
+            } else {
+                DEFERRED.incrementAndGet();
             }
         }
 

@@ -98,19 +98,9 @@ public final class Scope implements AutoCloseable {
         if (!isOpen()) {
             throw new IllegalStateException("cannot allocate in a closed " + describe());
         }
-        return shared != null ? shared.allocate(bytes, zero) : allocate(arena, bytes, zero);
-    }
-
-    /**
-     * Memory owned by {@code arena}: large buffers are recycled through {@link MemoryPool} (so a step
-     * that frees and re-allocates the same sizes touches no fresh pages), small ones come from the arena.
-     */
-    private static MemorySegment allocate(Arena arena, long bytes, boolean zero) {
-        MemorySegment m = MemoryPool.allocate(arena, bytes);
-        if (zero && bytes >= MemoryPool.MIN_POOLED_BYTES) {
-            m.fill((byte) 0);
-        }
-        return m;
+        // Large buffers are recycled through MemoryPool, so that a step that frees and re-allocates
+        // the same sizes touches no fresh pages.
+        return shared != null ? shared.allocate(bytes, zero) : MemoryPool.allocate(arena, bytes, zero);
     }
 
     /**

@@ -184,7 +184,6 @@ public final class Tensor implements AutoCloseable {
         }
         Tensor t = allocate(Scope.current(), shape, false);
         MemorySegment.copy(data, 0, t.storage, F32, 0, data.length);
-        Reference.reachabilityFence(t);
         return t;
     }
 
@@ -706,7 +705,7 @@ public final class Tensor implements AutoCloseable {
     public float get(long... index) {
         checkAlive();
         float v = readable().getAtIndex(F32, elementOffset(index));
-        Reference.reachabilityFence(this); // keeps the memory from the garbage collector during the access
+        Reference.reachabilityFence(this); // a forgotten detached scope is not closed during the access
         return v;
     }
 
@@ -786,7 +785,7 @@ public final class Tensor implements AutoCloseable {
             forEachRun((k, o, len) -> MemorySegment.copy(data, F32, o * Float.BYTES, out, (int) k, len),
                     (k, o) -> out[(int) k] = data.getAtIndex(F32, o));
         }
-        Reference.reachabilityFence(this); // keeps the memory from the garbage collector during the copy
+        Reference.reachabilityFence(this); // a forgotten detached scope is not closed during the copy
         return out;
     }
 
