@@ -129,7 +129,7 @@ public final class MemoryFlat {
         }
         long rss = status("VmRSS:");
         samples.add(new long[] {i, rss});
-        System.out.printf(Locale.ROOT, "%8d  RSS %7.1f MiB  shared open %6.1f MiB  pool free %6.1f MiB  %6.1f s%n", i,
+        System.out.printf(Locale.ROOT, "%8d  RSS %7.1f MiB  not freed %6.1f MiB  pool free %6.1f MiB  %6.1f s%n", i,
                 rss / 1024.0, SharedMemory.unfreedBytes() / 1048576.0, MemoryPool.freeBytes() / 1048576.0,
                 (System.nanoTime() - t0) / 1e9);
     }
