@@ -2,6 +2,9 @@
 
   workloads.py --write-init DIR          writes the initial weights and fixed mini-batch of every
                                          workload both systems implement (DIR/NAME.txt + DIR/NAME.bin)
+  workloads.py --export-onnx DIR --init DIR
+                                         exports every inference workload, with the weights of --init,
+                                         as DIR/NAME.onnx (torch.onnx.export, opset 13), for ONNX Runtime
   workloads.py NAME --init DIR [--threads N] [--warmup-seconds S] [--steps N] [--check]
                                          times one workload and prints one JSON line, the same fields
                                          as gatun's dev.gatun.bench.workloads.Runner
@@ -244,6 +247,33 @@ def read_init(directory, name):
     return out
 
 
+def load_model(name, directory):
+    """The workload's PyTorch model with the weights of the init directory, and its batch."""
+    factory = WORKLOADS[name][0]
+    init = read_init(directory, name)
+    model = factory()
+    result = model.load_state_dict({k: v for k, v in init.items() if k not in ("x", "y")}, strict=False)
+    # gatun keeps no num_batches_tracked counter, so the exchange has none; anything else must match.
+    missing = [k for k in result.missing_keys if not k.endswith("num_batches_tracked")]
+    if missing or result.unexpected_keys:
+        raise SystemExit(f"{name}: state does not match the model: missing {missing}, "
+                         f"unexpected {result.unexpected_keys}")
+    return model, init
+
+
+def export_onnx(directory, init):
+    """Every inference workload as DIR/NAME.onnx, from the same weights: the model ONNX Runtime runs."""
+    os.makedirs(directory, exist_ok=True)
+    for name, (_, _, classes, _) in WORKLOADS.items():
+        if classes is not None:
+            continue
+        model, data = load_model(name, init)
+        model.eval()
+        with torch.no_grad():
+            torch.onnx.export(model, (data["x"],), os.path.join(directory, name + ".onnx"), opset_version=13,
+                              input_names=["x"], output_names=["y"])
+
+
 def flops(model, x, train):
     """Multiply-add FLOPs of the Linear and Conv2d layers; training adds every weight gradient and the input
     gradient of every layer but the first."""
@@ -272,6 +302,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("workload", nargs="?")
     parser.add_argument("--write-init")
+    parser.add_argument("--export-onnx")
     parser.add_argument("--init")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--warmup-seconds", type=float, default=2.0)
@@ -286,19 +317,15 @@ def main():
         write_init(args.write_init)
         write_regression_init(args.write_init)
         return
+    if args.export_onnx:
+        export_onnx(args.export_onnx, args.init)
+        return
     torch.set_num_threads(args.threads)
     if args.workload in REGRESSION_WORKLOADS:
         run_regression(args)
         return
-    factory, shape, classes, optimizer_factory = WORKLOADS[args.workload]
-    init = read_init(args.init, args.workload)
-    model = factory()
-    result = model.load_state_dict({k: v for k, v in init.items() if k not in ("x", "y")}, strict=False)
-    # gatun keeps no num_batches_tracked counter, so the exchange has none; anything else must match.
-    missing = [k for k in result.missing_keys if not k.endswith("num_batches_tracked")]
-    if missing or result.unexpected_keys:
-        raise SystemExit(f"{args.workload}: state does not match the model: missing {missing}, "
-                         f"unexpected {result.unexpected_keys}")
+    _, shape, classes, optimizer_factory = WORKLOADS[args.workload]
+    model, init = load_model(args.workload, args.init)
     x = init["x"]
     train = classes is not None
     if train:
