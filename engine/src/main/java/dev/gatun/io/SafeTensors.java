@@ -500,6 +500,7 @@ public final class SafeTensors implements AutoCloseable {
 
             Path target = file.toAbsolutePath();
             Path dir = target.getParent();
+            Files.createDirectories(dir); // as the CLI's --csv and --chart, a missing directory is made
             Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
             boolean done = false;
             try {
