@@ -24,6 +24,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Reads and writes files in the <a href="https://github.com/huggingface/safetensors">safetensors</a> format:
@@ -501,10 +502,14 @@ public final class SafeTensors implements AutoCloseable {
             Path target = file.toAbsolutePath();
             Path dir = target.getParent();
             Files.createDirectories(dir); // as the CLI's --csv and --chart, a missing directory is made
-            Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
-            boolean done = false;
+            // Not Files.createTempFile, whose 0600 permissions the renamed file would keep: a new file with the
+            // umask's permissions, under a name no other writer picks.
+            Path tmp = dir.resolve("." + target.getFileName() + "." + Long.toUnsignedString(
+                    ThreadLocalRandom.current().nextLong(), 36) + ".tmp");
+            FileChannel channel = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+            boolean done = false; // from here the temporary file is ours to remove
             try {
-                try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+                try (FileChannel ch = channel) {
                     writeFully(ch, head);
                     for (var e : order) {
                         writeData(ch, e.getValue());
