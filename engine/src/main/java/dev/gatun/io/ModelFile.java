@@ -327,9 +327,11 @@ public final class ModelFile {
                             integer(m, "groups", where), bool(m, "bias", where));
                     case "BatchNorm" -> BatchNorm.of(integer(m, "rank", where), lng(m, "features", where),
                             flt(m, "eps", where), flt(m, "momentum", where), bool(m, "affine", where));
-                    case "MaxPool2d" -> new Pooling2d.MaxPool2d(integer(m, "kernel", where), integer(m, "stride", where),
+                    case "MaxPool2d" -> new Pooling2d.MaxPool2d(integer(m, "kernel", where),
+                            integer(m, "stride", where),
                             integer(m, "padding", where), integer(m, "dilation", where));
-                    case "AvgPool2d" -> new Pooling2d.AvgPool2d(integer(m, "kernel", where), integer(m, "stride", where),
+                    case "AvgPool2d" -> new Pooling2d.AvgPool2d(integer(m, "kernel", where),
+                            integer(m, "stride", where),
                             integer(m, "padding", where), bool(m, "countIncludePad", where));
                     case "GlobalAvgPool2d" -> new Pooling2d.GlobalAvgPool2d();
                     case "Flatten" -> new Flatten();
@@ -355,7 +357,8 @@ public final class ModelFile {
                             lng(m, "nhead", where), new TransformerEncoderLayer.Options(lng(m, "dimFeedforward", where),
                                     flt(m, "dropout", where), activation(m, where), flt(m, "layerNormEps", where),
                                     bool(m, "batchFirst", where), bool(m, "normFirst", where)));
-                    case "PositionalEncoding" -> new PositionalEncoding(lng(m, "dModel", where), lng(m, "maxLen", where),
+                    case "PositionalEncoding" -> new PositionalEncoding(lng(m, "dModel", where),
+                            lng(m, "maxLen", where),
                             flt(m, "dropout", where), bool(m, "batchFirst", where));
                     default -> throw fail(where, "unknown layer type '" + type + "'");
                 };

@@ -53,10 +53,12 @@ public final class SafeTensors implements AutoCloseable {
     public static final int MAX_RANK = 64;
 
     private static final String METADATA = "__metadata__";
-    private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfFloat F32_LE =
+            ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfDouble F64_LE =
             ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfShort I16_LE =
+            ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfInt I32_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong I64_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
@@ -124,7 +126,8 @@ public final class SafeTensors implements AutoCloseable {
             MemorySegment map = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
             long n = map.get(I64_LE, 0);
             if (n < 0 || n > MAX_HEADER_BYTES) {
-                throw new ModelFileException(file, "header length " + Long.toUnsignedString(n) + " exceeds the limit of "
+                throw new ModelFileException(file, "header length " + Long.toUnsignedString(n)
+                        + " exceeds the limit of "
                         + MAX_HEADER_BYTES + " bytes");
             }
             if (n > size - 8) {
@@ -262,7 +265,8 @@ public final class SafeTensors implements AutoCloseable {
         }
         if (bytes != end - begin) {
             throw new ModelFileException(file, what + " of dtype " + dtype + " and shape " + Arrays.toString(shape)
-                    + " needs " + bytes + " bytes, but data_offsets [" + begin + ", " + end + "] span " + (end - begin));
+                    + " needs " + bytes + " bytes, but data_offsets [" + begin + ", " + end + "] span "
+                    + (end - begin));
         }
         return new Entry(name, dtype, shape, begin, end);
     }
@@ -442,7 +446,8 @@ public final class SafeTensors implements AutoCloseable {
             long n = 1;
             for (long d : shape) n *= d;
             if (n != values.length) {
-                throw new IllegalArgumentException(values.length + " values do not fill shape " + Arrays.toString(shape));
+                throw new IllegalArgumentException(values.length + " values do not fill shape "
+                        + Arrays.toString(shape));
             }
             tensors.put(name, new Pending(DType.I64, shape.clone(), null, values.clone()));
             return this;

@@ -114,7 +114,8 @@ class ModelFileTest {
                     Tensor.fromArray(new float[] {0, 3, 9, 1}, 2, 2));
             roundTrip("attention", new TransformerEncoderLayer(8, 2, TransformerEncoderLayer.Options.defaults()
                     .withDimFeedforward(16).withBatchFirst(true).withNormFirst(true)
-                    .withActivation(TransformerEncoderLayer.FeedForwardActivation.GELU)), ExchangeTest.randn(rng, 2, 3, 8));
+                    .withActivation(TransformerEncoderLayer.FeedForwardActivation.GELU)),
+                    ExchangeTest.randn(rng, 2, 3, 8));
             MultiheadAttention mha = new MultiheadAttention(8, 4, 0f, false, true);
             Path f = dir.resolve("mha.safetensors");
             ModelFile.save(mha, f);
@@ -213,7 +214,8 @@ class ModelFileTest {
         long n = java.nio.ByteBuffer.wrap(bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
         assertEquals(0, n % 8);
         String header = new String(bytes, 8, (int) n, java.nio.charset.StandardCharsets.UTF_8);
-        assertEquals("{\"__metadata__\":{\"k\":\"v\\\"\"},\"n\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[0,8]},"
+        assertEquals("{\"__metadata__\":{\"k\":\"v\\\"\"},"
+                + "\"n\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[0,8]},"
                 + "\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[8,20]},"
                 + "\"z\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[20,24]}}", header.stripTrailing());
         assertTrue(header.endsWith(" ") || header.endsWith("}"));

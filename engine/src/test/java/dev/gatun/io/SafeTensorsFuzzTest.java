@@ -101,7 +101,8 @@ class SafeTensorsFuzzTest {
         }
         long used = allocated() - before;
         if (thrown != null && !(thrown instanceof ModelFileException)) {
-            throw new AssertionFailedError("reading " + file + " threw " + thrown + ", not a ModelFileException", thrown);
+            throw new AssertionFailedError("reading " + file + " threw " + thrown + ", not a ModelFileException",
+                    thrown);
         }
         long allowed = OVERHEAD + PER_BYTE * bytes.length;
         assertTrue(used <= allowed, () -> "reading " + file + " of " + bytes.length + " bytes allocated " + used
