@@ -121,6 +121,18 @@ class CharModel(nn.Module):
         return self._modules["2"](out)
 
 
+class GRUOutput(nn.GRU):
+    """nn.GRU giving only its output sequence, as gatun's GRU.forward(input) does (same state_dict names)."""
+
+    def forward(self, x):
+        return super().forward(x)[0]
+
+
+def transformer():
+    """bench's transformer (nn.TransformerEncoderLayer, batch first) at d_model 8, 2 heads, feed-forward 16."""
+    return nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.1, batch_first=True)
+
+
 # name -> (factory, input maker)
 MODELS = {
     "mlp": (mlp_small, lambda g: torch.randn(4, 784, generator=g)),
@@ -128,6 +140,8 @@ MODELS = {
     "resnet": (workloads.resnet, lambda g: torch.randn(2, 3, 8, 8, generator=g)),
     "resnet_stages": (lambda: resnet_stages(1), lambda g: torch.randn(2, 1, 12, 12, generator=g)),
     "charlstm": (CharModel, lambda g: torch.randint(0, workloads.CHAR_VOCAB, (7, 3), generator=g).float()),
+    "gru": (lambda: GRUOutput(4, 6, num_layers=2, bidirectional=True), lambda g: torch.randn(5, 2, 4, generator=g)),
+    "transformer": (transformer, lambda g: torch.randn(2, 5, 8, generator=g)),
 }
 
 

@@ -8,12 +8,15 @@ import dev.gatun.nn.Activations;
 import dev.gatun.nn.BatchNorm;
 import dev.gatun.nn.Dropout;
 import dev.gatun.nn.Embedding;
+import dev.gatun.nn.GRU;
 import dev.gatun.nn.Init;
 import dev.gatun.nn.LSTM;
 import dev.gatun.nn.Linear;
 import dev.gatun.nn.Models;
 import dev.gatun.nn.Module;
+import dev.gatun.nn.RecurrentLayer;
 import dev.gatun.nn.Sequential;
+import dev.gatun.nn.TransformerEncoderLayer;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
 import java.io.IOException;
@@ -47,7 +50,10 @@ class ExchangeTest {
             "lenet5", Models::lenet5,
             "resnet", () -> Models.resnet(3),
             "resnet_stages", () -> Models.resnetStages(1),
-            "charlstm", ExchangeTest::charLstm);
+            "charlstm", ExchangeTest::charLstm,
+            "gru", () -> new GRU(4, 6, RecurrentLayer.Options.defaults().withLayers(2).withBidirectional(true)),
+            "transformer", () -> new TransformerEncoderLayer(8, 2, TransformerEncoderLayer.Options.defaults()
+                    .withDimFeedforward(16).withBatchFirst(true)));
 
     /** bench's mlp_big with hidden sizes 32 and 16. */
     static Module mlp() {
@@ -104,7 +110,7 @@ class ExchangeTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"mlp", "lenet5", "resnet", "resnet_stages", "charlstm"})
+    @ValueSource(strings = {"mlp", "lenet5", "resnet", "resnet_stages", "charlstm", "gru", "transformer"})
     void pytorchStateDictGivesPytorchOutputInGatun(String name) throws IOException {
         try (Scope s = Scope.open(); Module model = MODELS.get(name).get();
              SafeTensors io = SafeTensors.open(resource(dir, name + ".io.safetensors"))) {
@@ -119,7 +125,7 @@ class ExchangeTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"mlp", "resnet", "charlstm"})
+    @ValueSource(strings = {"mlp", "resnet", "charlstm", "gru", "transformer"})
     void gatunModelFileGivesPytorchsOutputOnIt(String name) throws IOException {
         try (Scope s = Scope.open();
              Module model = ModelFile.load(resource(dir, "gatun/" + name + ".safetensors"));
@@ -140,6 +146,8 @@ class ExchangeTest {
                 for (int i = 0; i < tokens.length; i++) tokens[i] = rng.nextInt(65);
                 yield Tensor.fromArray(tokens, 7, 3);
             }
+            case "gru" -> randn(rng, 5, 2, 4);
+            case "transformer" -> randn(rng, 2, 5, 8);
             default -> throw new IllegalArgumentException(name);
         };
     }
@@ -169,7 +177,7 @@ class ExchangeTest {
         Path out = Path.of(target);
         Files.createDirectories(out);
         int i = 0;
-        for (String name : new String[] {"mlp", "resnet", "charlstm"}) {
+        for (String name : new String[] {"mlp", "resnet", "charlstm", "gru", "transformer"}) {
             Init.manualSeed(4242 + i);
             SplittableRandom rng = new SplittableRandom(77 + i++);
             try (Scope s = Scope.open(); Module model = MODELS.get(name).get()) {
