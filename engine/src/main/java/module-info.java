@@ -16,6 +16,7 @@ module dev.gatun.engine {
     exports dev.gatun.backend;
     exports dev.gatun.cli;
     exports dev.gatun.data;
+    exports dev.gatun.io;
     exports dev.gatun.nn;
     exports dev.gatun.ops;
     exports dev.gatun.optim;

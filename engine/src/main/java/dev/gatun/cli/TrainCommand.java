@@ -6,6 +6,7 @@ import dev.gatun.data.DataLoader.LastBatch;
 import dev.gatun.data.DataLoader.Order;
 import dev.gatun.data.Dataset;
 import dev.gatun.data.Mnist;
+import dev.gatun.io.ModelFile;
 import dev.gatun.nn.Activations;
 import dev.gatun.nn.Dropout;
 import dev.gatun.nn.Init;
@@ -110,6 +111,10 @@ final class TrainCommand implements Callable<Integer> {
                 + " ending in .png gets it appended.")
         Path chart;
 
+        @Option(names = "--save", description = "Write the trained model (architecture and weights) to this"
+                + " safetensors file; gatun and PyTorch read it.")
+        Path save;
+
         /**
          * Checks every option (adding to {@code checks}, which may hold the network's own problems already),
          * then the network's memory against the machine, loads MNIST with samples of the network's shape and
@@ -139,7 +144,10 @@ final class TrainCommand implements Callable<Integer> {
                     .writable("--chart", String.valueOf(chart), chartFile)
                     .require(csv == null || chartFile == null || !csv.toAbsolutePath().normalize()
                             .equals(chartFile.toAbsolutePath().normalize()), "--csv and --chart name the same file, "
-                            + csv);
+                            + csv)
+                    .writable("--save", String.valueOf(save), save)
+                    .require(save == null || (!sameFile(save, csv) && !sameFile(save, chartFile)),
+                            "--save names the same file as --csv or --chart, " + save);
             Integer useThreads = checks.threads("--threads", threads);
             checks.throwIfAny();
             int slots = stateSlots(kind, mom);
@@ -225,8 +233,16 @@ final class TrainCommand implements Callable<Integer> {
                         trainSeconds / history.epochs().size(), samplesPerSecond, seconds);
                 if (csv != null) out.println("per-epoch log: " + csv);
                 if (chartFile != null) out.println("curves: " + chartFile);
+                if (save != null) {
+                    ModelFile.save(model, save);
+                    out.println("model: " + save);
+                }
             }
         }
+    }
+
+    private static boolean sameFile(Path a, Path b) {
+        return a != null && b != null && a.toAbsolutePath().normalize().equals(b.toAbsolutePath().normalize());
     }
 
     /** Validation and test sets are evaluated in batches of this many samples. */

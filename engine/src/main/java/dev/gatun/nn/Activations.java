@@ -2,6 +2,7 @@ package dev.gatun.nn;
 
 import dev.gatun.ops.Activation;
 import dev.gatun.tensor.Tensor;
+import java.util.Map;
 
 /** Activation layers: parameter-free modules around {@link Activation}. */
 public final class Activations {
@@ -10,6 +11,11 @@ public final class Activations {
 
     /** max(0, x). */
     public static final class ReLU extends Module {
+
+        @Override
+        public Map<String, Object> spec() {
+            return spec("ReLU");
+        }
         @Override
         public Tensor forward(Tensor x) {
             return Activation.relu(x);
@@ -18,6 +24,11 @@ public final class Activations {
 
     /** x for x > 0, slope·x otherwise (PyTorch's default slope 0.01). */
     public static final class LeakyReLU extends Module {
+
+        @Override
+        public Map<String, Object> spec() {
+            return spec("LeakyReLU", "slope", slope);
+        }
         private final float slope;
 
         public LeakyReLU() {
@@ -41,6 +52,11 @@ public final class Activations {
 
     /** The logistic sigmoid. */
     public static final class Sigmoid extends Module {
+
+        @Override
+        public Map<String, Object> spec() {
+            return spec("Sigmoid");
+        }
         @Override
         public Tensor forward(Tensor x) {
             return Activation.sigmoid(x);
@@ -49,6 +65,11 @@ public final class Activations {
 
     /** The hyperbolic tangent. */
     public static final class Tanh extends Module {
+
+        @Override
+        public Map<String, Object> spec() {
+            return spec("Tanh");
+        }
         @Override
         public Tensor forward(Tensor x) {
             return Activation.tanh(x);
@@ -57,6 +78,11 @@ public final class Activations {
 
     /** The exact GELU, x·Φ(x). */
     public static final class GELU extends Module {
+
+        @Override
+        public Map<String, Object> spec() {
+            return spec("GELU");
+        }
         @Override
         public Tensor forward(Tensor x) {
             return Activation.gelu(x);
@@ -65,6 +91,11 @@ public final class Activations {
 
     /** Softmax along a dimension (default: the last). */
     public static final class Softmax extends Module {
+
+        @Override
+        public Map<String, Object> spec() {
+            return spec("Softmax", "dim", dim);
+        }
         private final int dim;
 
         public Softmax() {
@@ -83,6 +114,11 @@ public final class Activations {
 
     /** Log-softmax along a dimension (default: the last). */
     public static final class LogSoftmax extends Module {
+
+        @Override
+        public Map<String, Object> spec() {
+            return spec("LogSoftmax", "dim", dim);
+        }
         private final int dim;
 
         public LogSoftmax() {

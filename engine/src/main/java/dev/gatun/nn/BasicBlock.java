@@ -4,6 +4,7 @@ import dev.gatun.backend.Convolution;
 import dev.gatun.ops.Activation;
 import dev.gatun.ops.Arithmetic;
 import dev.gatun.tensor.Tensor;
+import java.util.Map;
 
 /**
  * The residual block of ResNet-18/34 ({@code torchvision}'s {@code BasicBlock}):
@@ -25,11 +26,17 @@ public final class BasicBlock extends Module {
     private final BatchNorm bn2;
     private final Sequential downsample;
     private final String description;
+    private final long inChannels;
+    private final long outChannels;
+    private final int stride;
 
     public BasicBlock(long inChannels, long outChannels, int stride) {
         if (stride < 1) {
             throw new IllegalArgumentException("BasicBlock stride must be >= 1, got " + stride);
         }
+        this.inChannels = inChannels;
+        this.outChannels = outChannels;
+        this.stride = stride;
         conv1 = addModule("conv1", conv3x3(inChannels, outChannels, stride));
         bn1 = addModule("bn1", BatchNorm.batchNorm2d(outChannels));
         conv2 = addModule("conv2", conv3x3(outChannels, outChannels, 1));
@@ -66,6 +73,11 @@ public final class BasicBlock extends Module {
 
     private boolean downsampleFuses() {
         return downsample == null || ConvBnFusion.applies((Conv2d) downsample.get(0), (BatchNorm) downsample.get(1));
+    }
+
+    @Override
+    public Map<String, Object> spec() {
+        return spec("BasicBlock", "in", inChannels, "out", outChannels, "stride", stride);
     }
 
     @Override

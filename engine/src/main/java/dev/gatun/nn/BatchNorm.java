@@ -3,6 +3,7 @@ package dev.gatun.nn;
 import dev.gatun.ops.Norm;
 import dev.gatun.tensor.Tensor;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Batch normalization over the channel dimension of [N, C] or [N, C, L] ({@code nn.BatchNorm1d}) and
@@ -21,6 +22,8 @@ public final class BatchNorm extends Module {
     private final Tensor bias;
     private final Tensor runningMean;
     private final Tensor runningVar;
+    // PyTorch's num_batches_tracked buffer (int64 there): counted here, saved and loaded as I64.
+    private long numBatchesTracked;
 
     private BatchNorm(long features, int expectedRank, float eps, float momentum, boolean affine) {
         if (features < 1) {
@@ -63,6 +66,19 @@ public final class BatchNorm extends Module {
         }
         runningMean.fill(0f);
         runningVar.fill(1f);
+    }
+
+    /** The number of training batches seen, PyTorch's {@code num_batches_tracked}. */
+    public long numBatchesTracked() {
+        return numBatchesTracked;
+    }
+
+    /** Sets {@link #numBatchesTracked()}, as when loading a saved model. */
+    public void setNumBatchesTracked(long value) {
+        if (value < 0) {
+            throw new IllegalArgumentException("num_batches_tracked must be >= 0, got " + value);
+        }
+        numBatchesTracked = value;
     }
 
     public Tensor runningMean() {
@@ -109,7 +125,16 @@ public final class BatchNorm extends Module {
             throw new IllegalArgumentException(describe() + " expects " + (expectedRank == 2 ? "[N, C, H, W]"
                     : "[N, C] or [N, C, L]") + ", got a " + x.dim() + "-d tensor");
         }
+        if (isTraining()) {
+            numBatchesTracked++;
+        }
         return Norm.batchNorm(x, runningMean, runningVar, weight, bias, isTraining(), momentum, eps);
+    }
+
+    @Override
+    public Map<String, Object> spec() {
+        return spec("BatchNorm", "rank", expectedRank, "features", features, "eps", eps, "momentum", momentum,
+                "affine", weight != null);
     }
 
     @Override

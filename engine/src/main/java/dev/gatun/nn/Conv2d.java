@@ -4,6 +4,7 @@ import dev.gatun.ops.Conv;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
 import java.util.Arrays;
+import java.util.Map;
 import java.util.random.RandomGenerator;
 
 /**
@@ -83,6 +84,12 @@ public final class Conv2d extends Module {
     /** The bias, or null when the layer has none. */
     public Tensor bias() {
         return bias;
+    }
+
+    @Override
+    public Map<String, Object> spec() {
+        return spec("Conv2d", "in", inChannels, "out", outChannels, "kernel", kernel.clone(), "stride", stride.clone(),
+                "padding", padding.clone(), "dilation", dilation.clone(), "groups", groups, "bias", bias != null);
     }
 
     @Override

@@ -1,6 +1,7 @@
 package dev.gatun.nn;
 
 import dev.gatun.tensor.Tensor;
+import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.random.RandomGenerator;
 
@@ -26,6 +27,11 @@ public final class Dropout extends Module {
     @Override
     public Tensor forward(Tensor x) {
         return dev.gatun.ops.Dropout.dropout(x, p, isTraining(), rng);
+    }
+
+    @Override
+    public Map<String, Object> spec() {
+        return spec("Dropout", "p", p);
     }
 
     @Override

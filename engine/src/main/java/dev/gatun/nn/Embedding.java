@@ -1,6 +1,7 @@
 package dev.gatun.nn;
 
 import dev.gatun.tensor.Tensor;
+import java.util.Map;
 import java.util.random.RandomGenerator;
 
 /**
@@ -70,6 +71,11 @@ public final class Embedding extends Module {
             idx[i] = (int) v[i];
         }
         return forward(idx, indices.shape());
+    }
+
+    @Override
+    public Map<String, Object> spec() {
+        return spec("Embedding", "num", numEmbeddings, "dim", embeddingDim, "paddingIdx", paddingIdx);
     }
 
     @Override

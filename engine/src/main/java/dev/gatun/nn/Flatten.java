@@ -1,9 +1,15 @@
 package dev.gatun.nn;
 
 import dev.gatun.tensor.Tensor;
+import java.util.Map;
 
 /** Flattens every dimension after the batch dimension: [N, d1, d2, ...] → [N, d1·d2·...]. */
 public final class Flatten extends Module {
+
+    @Override
+    public Map<String, Object> spec() {
+        return spec("Flatten");
+    }
 
     @Override
     public Tensor forward(Tensor x) {

@@ -2,6 +2,7 @@ package dev.gatun.nn;
 
 import dev.gatun.ops.Norm;
 import dev.gatun.tensor.Tensor;
+import java.util.Map;
 import java.util.Arrays;
 
 /**
@@ -63,6 +64,11 @@ public final class LayerNorm extends Module {
     @Override
     public Tensor forward(Tensor input) {
         return Norm.layerNorm(input, normalizedShape, weight, bias, eps);
+    }
+
+    @Override
+    public Map<String, Object> spec() {
+        return spec("LayerNorm", "normalizedShape", normalizedShape.clone(), "eps", eps, "affine", weight != null);
     }
 
     @Override

@@ -2,6 +2,7 @@ package dev.gatun.nn;
 
 import dev.gatun.ops.MatMul;
 import dev.gatun.tensor.Tensor;
+import java.util.Map;
 import java.util.random.RandomGenerator;
 
 /**
@@ -48,6 +49,11 @@ public final class Linear extends Module {
     @Override
     public Tensor forward(Tensor input) {
         return MatMul.linear(input, weight, bias);
+    }
+
+    @Override
+    public Map<String, Object> spec() {
+        return spec("Linear", "in", inFeatures, "out", outFeatures, "bias", bias != null);
     }
 
     @Override

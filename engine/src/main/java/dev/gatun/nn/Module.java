@@ -99,6 +99,50 @@ public abstract class Module implements AutoCloseable {
         }
     }
 
+    /**
+     * The state to save, as PyTorch's {@code state_dict()} names it: every parameter and buffer by dotted
+     * name (the module's own tensors, not copies). BatchNorm's {@code num_batches_tracked}, an integer in
+     * PyTorch, is not a tensor here: see {@link BatchNorm#numBatchesTracked()}.
+     */
+    public final Map<String, Tensor> stateDict() {
+        Map<String, Tensor> out = new LinkedHashMap<>(namedParameters());
+        out.putAll(namedBuffers());
+        return out;
+    }
+
+    /**
+     * Copies {@code state} into this module's parameters and buffers. Every name must match and every shape
+     * agree; otherwise nothing is copied and the exception lists each missing name, unexpected name and
+     * shape mismatch.
+     */
+    public final void loadStateDict(Map<String, Tensor> state) {
+        Map<String, Tensor> own = stateDict();
+        List<String> problems = new ArrayList<>();
+        for (String name : own.keySet()) {
+            if (!state.containsKey(name)) {
+                problems.add("missing '" + name + "'");
+            }
+        }
+        for (var e : state.entrySet()) {
+            Tensor mine = own.get(e.getKey());
+            if (mine == null) {
+                problems.add("unexpected '" + e.getKey() + "'");
+            } else if (!Arrays.equals(mine.shape(), e.getValue().shape())) {
+                problems.add("'" + e.getKey() + "' has shape " + Arrays.toString(e.getValue().shape())
+                        + ", the model expects " + Arrays.toString(mine.shape()));
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new IllegalArgumentException("state dict does not fit " + getClass().getSimpleName() + ": "
+                    + String.join("; ", problems));
+        }
+        try (Autograd.NoGrad ignored = Autograd.noGrad()) {
+            for (var e : own.entrySet()) {
+                e.getValue().copyFrom(state.get(e.getKey()));
+            }
+        }
+    }
+
     /** The parameters as a list, for optimizers. */
     public final List<Tensor> parameters() {
         return new ArrayList<>(namedParameters().values());
@@ -147,6 +191,26 @@ public abstract class Module implements AutoCloseable {
         for (Tensor p : namedParameters().values()) {
             p.zeroGrad();
         }
+    }
+
+    /**
+     * The settings that rebuild this module without its weights, for saving a model's architecture: a
+     * {@code "type"} entry naming the layer, then its constructor arguments as Long, Integer, Float,
+     * Boolean, String, long[] or int[] values (and {@code List<Module>} for containers). Null when the
+     * module cannot be described (the default).
+     */
+    public Map<String, Object> spec() {
+        return null;
+    }
+
+    /** A spec map from alternating keys and values, starting with the type name. */
+    protected static Map<String, Object> spec(String type, Object... keysAndValues) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("type", type);
+        for (int i = 0; i < keysAndValues.length; i += 2) {
+            m.put((String) keysAndValues[i], keysAndValues[i + 1]);
+        }
+        return m;
     }
 
     /** A one-line description of this module's configuration, e.g. {@code Linear(784 → 16)}. */

@@ -6,6 +6,7 @@ import dev.gatun.ops.Kernels;
 import dev.gatun.ops.MatMul;
 import dev.gatun.tensor.Tensor;
 import java.util.Arrays;
+import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.random.RandomGenerator;
 
@@ -242,6 +243,12 @@ public final class MultiheadAttention extends Module {
             }
         }
         return mask;
+    }
+
+    @Override
+    public Map<String, Object> spec() {
+        return spec("MultiheadAttention", "embedDim", embedDim, "numHeads", numHeads, "dropout", dropout,
+                "bias", inProjBias != null, "batchFirst", batchFirst);
     }
 
     @Override

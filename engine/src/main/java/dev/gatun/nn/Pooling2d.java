@@ -3,6 +3,7 @@ package dev.gatun.nn;
 import dev.gatun.backend.Pooling;
 import dev.gatun.ops.Pool;
 import dev.gatun.tensor.Tensor;
+import java.util.Map;
 
 /**
  * Pooling layers over [N, C, H, W], thin modules around {@link Pool}. A layer checks its window when
@@ -33,6 +34,12 @@ public final class Pooling2d {
             this.stride = new int[] {stride, stride};
             this.padding = new int[] {padding, padding};
             this.dilation = new int[] {dilation, dilation};
+        }
+
+        @Override
+        public Map<String, Object> spec() {
+            return spec("MaxPool2d", "kernel", kernel[0], "stride", stride[0], "padding", padding[0], "dilation",
+                    dilation[0]);
         }
 
         @Override
@@ -75,6 +82,12 @@ public final class Pooling2d {
         }
 
         @Override
+        public Map<String, Object> spec() {
+            return spec("AvgPool2d", "kernel", kernel[0], "stride", stride[0], "padding", padding[0],
+                    "countIncludePad", countIncludePad);
+        }
+
+        @Override
         public Tensor forward(Tensor x) {
             return Pool.avgPool2d(x, kernel, stride, padding, countIncludePad);
         }
@@ -88,6 +101,11 @@ public final class Pooling2d {
 
     /** The mean of each channel: [N, C, H, W] → [N, C, 1, 1] ({@code nn.AdaptiveAvgPool2d(1)}). */
     public static final class GlobalAvgPool2d extends Module {
+        @Override
+        public Map<String, Object> spec() {
+            return spec("GlobalAvgPool2d");
+        }
+
         @Override
         public Tensor forward(Tensor x) {
             return Pool.globalAvgPool2d(x);

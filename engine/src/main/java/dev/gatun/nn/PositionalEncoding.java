@@ -3,6 +3,7 @@ package dev.gatun.nn;
 import dev.gatun.ops.Arithmetic;
 import dev.gatun.tensor.Tensor;
 import java.util.Arrays;
+import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.random.RandomGenerator;
 
@@ -85,6 +86,12 @@ public final class PositionalEncoding extends Module {
         Tensor rows = pe.slice(0, 0, t);                              // [T, d]
         Tensor table = x.dim() == 3 && !batchFirst ? rows.unsqueeze(1) : rows;  // [T, 1, d] for sequence first
         return dev.gatun.ops.Dropout.dropout(Arithmetic.add(x, table), dropout, isTraining(), rng);
+    }
+
+    @Override
+    public Map<String, Object> spec() {
+        return spec("PositionalEncoding", "dModel", dModel, "maxLen", maxLen, "dropout", dropout, "batchFirst",
+                batchFirst);
     }
 
     @Override

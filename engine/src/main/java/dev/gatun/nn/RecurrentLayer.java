@@ -6,6 +6,7 @@ import dev.gatun.ops.Dropout;
 import dev.gatun.ops.Recurrent;
 import dev.gatun.tensor.Tensor;
 import java.util.Arrays;
+import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.random.RandomGenerator;
 
@@ -222,6 +223,17 @@ public abstract class RecurrentLayer extends Module {
     }
 
     /** E.g. {@code LSTM(64 → 256)}; settings at their defaults are left out. */
+    @Override
+    public Map<String, Object> spec() {
+        Map<String, Object> m = spec(getClass().getSimpleName(), "input", inputSize, "hidden", hiddenSize,
+                "numLayers", numLayers, "bias", weights[0][2] != null, "batchFirst", batchFirst,
+                "bidirectional", directions == 2, "dropout", dropout);
+        if (cell == Rnn.Cell.RNN_RELU) {
+            m.put("nonlinearity", "relu");
+        }
+        return m;
+    }
+
     @Override
     public String describe() {
         StringBuilder sb = new StringBuilder(getClass().getSimpleName()).append('(').append(inputSize).append(" → ")

@@ -3,6 +3,7 @@ package dev.gatun.nn;
 import dev.gatun.backend.Convolution;
 import dev.gatun.tensor.Tensor;
 import java.util.List;
+import java.util.Map;
 
 /** Modules applied one after another; children are named 0, 1, 2, ... as in PyTorch. */
 public final class Sequential extends Module {
@@ -27,6 +28,11 @@ public final class Sequential extends Module {
     /** The number of layers. */
     public int size() {
         return layers.length;
+    }
+
+    @Override
+    public Map<String, Object> spec() {
+        return spec("Sequential", "layers", List.of(layers));
     }
 
     @Override

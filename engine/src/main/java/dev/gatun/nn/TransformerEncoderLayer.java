@@ -3,6 +3,7 @@ package dev.gatun.nn;
 import dev.gatun.ops.Activation;
 import dev.gatun.ops.Arithmetic;
 import dev.gatun.tensor.Tensor;
+import java.util.Map;
 
 /**
  * One Transformer encoder layer as {@code torch.nn.TransformerEncoderLayer} builds it: self-attention
@@ -152,6 +153,14 @@ public final class TransformerEncoderLayer extends Module {
         Tensor h = linear1.forward(x);
         h = options.activation() == FeedForwardActivation.RELU ? Activation.relu(h) : Activation.gelu(h);
         return dropout2.forward(linear2.forward(dropout.forward(h)));
+    }
+
+    @Override
+    public Map<String, Object> spec() {
+        return spec("TransformerEncoderLayer", "dModel", dModel, "nhead", nhead, "dimFeedforward",
+                options.dimFeedforward(), "dropout", options.dropout(), "activation", options.activation().name(),
+                "layerNormEps", options.layerNormEps(), "batchFirst", options.batchFirst(), "normFirst",
+                options.normFirst());
     }
 
     @Override
