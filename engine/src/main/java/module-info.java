@@ -11,6 +11,8 @@ module dev.gatun.engine {
     requires info.picocli;
     requires org.knowm.xchart;
     requires java.desktop;
+    requires jdk.httpserver;
+    requires com.fasterxml.jackson.core;
 
     exports dev.gatun.autograd;
     exports dev.gatun.backend;
@@ -19,6 +21,7 @@ module dev.gatun.engine {
     exports dev.gatun.nn;
     exports dev.gatun.ops;
     exports dev.gatun.optim;
+    exports dev.gatun.serve;
     exports dev.gatun.tensor;
     exports dev.gatun.train;
 
