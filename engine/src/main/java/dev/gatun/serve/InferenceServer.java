@@ -382,7 +382,12 @@ public final class InferenceServer implements AutoCloseable {
             throws IOException {
         if (!isReady()) throw new HttpError(503, "the server is shutting down");
         byte[] body = readBody(ex);
-        InferRequest req = InferRequest.parse(JSON, body);
+        InferRequest req;
+        try {
+            req = InferRequest.parse(JSON, body);
+        } catch (IllegalArgumentException e) {
+            throw new HttpError(400, e.getMessage());
+        }
         for (int attempt = 0; ; attempt++) {
             InferenceSession s = ref.get();
             if (s == null) throw new HttpError(404, "model '" + name + "' version '" + version + "' was removed");
