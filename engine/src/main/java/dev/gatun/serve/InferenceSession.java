@@ -266,7 +266,7 @@ public final class InferenceSession implements AutoCloseable {
 
     /** The output shape for a batch of {@code rows}. */
     public long[] outputShape(int rows) {
-        long[] s = output.shape;
+        long[] s = output.shape();
         s[0] = rows;
         return s;
     }

@@ -323,6 +323,8 @@ class InferenceServerTest {
         assertEquals("2", latest.json().path("model_version").asText());
         assertTrue(latest.json().path("id").isMissingNode());
         assertArrayEquals(lenet2.run(in, 2, 1, 28, 28).data(), floats(latest.json().at("/outputs/0/data")));
+        // Inference leaves the metadata's batch dimension at -1.
+        assertArrayEquals(new long[] {-1, 10}, longs(get("/v2/models/lenet").json().at("/outputs/0/shape")));
     }
 
     @Test

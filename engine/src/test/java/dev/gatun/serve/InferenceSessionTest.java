@@ -117,6 +117,10 @@ class InferenceSessionTest {
             assertArrayEquals(new long[] {-1, 10}, s.output().shape());
             float[] out = new float[30];
             assertArrayEquals(new long[] {3, 10}, s.run(new float[3 * 784], new long[] {3, 1, 28, 28}, out));
+            assertArrayEquals(new long[] {2, 10}, s.run(new float[2 * 784], 2, 1, 28, 28).shape());
+            // Calls leave the description alone.
+            assertArrayEquals(new long[] {-1, 10}, s.output().shape());
+            assertArrayEquals(new long[] {-1, 1, 28, 28}, s.input().shape());
         }
     }
 
