@@ -147,8 +147,8 @@ final class ServeCommand implements Callable<Integer> {
         for (ModelRepository.Entry e : entries) {
             out.println("gatun serve: " + e.name() + " version " + e.version() + " from " + e.file());
         }
-        out.println("gatun serve: listening on " + server.uri() + " (" + permits + " workers per model, "
-                + Threads.get() + " threads each)");
+        out.println("gatun serve: listening on " + server.uri() + " (" + permits + " workers per model, each with "
+                + Threads.get() + " native thread" + (Threads.get() == 1 ? "" : "s") + ")");
         out.flush();
         stopped.await();
         return 0;
