@@ -11,6 +11,9 @@ module dev.gatun.engine {
     requires info.picocli;
     requires org.knowm.xchart;
     requires java.desktop;
+    requires jdk.httpserver;
+    requires com.fasterxml.jackson.core;
+    requires static com.fasterxml.jackson.databind; // the tests' JSON fixtures only (see engine/pom.xml)
 
     exports dev.gatun.autograd;
     exports dev.gatun.backend;
@@ -20,6 +23,7 @@ module dev.gatun.engine {
     exports dev.gatun.nn;
     exports dev.gatun.ops;
     exports dev.gatun.optim;
+    exports dev.gatun.serve;
     exports dev.gatun.tensor;
     exports dev.gatun.train;
 

@@ -1,0 +1,499 @@
+package dev.gatun.serve;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * The Open Inference Protocol (KServe v2) over HTTP/JSON, for models held as {@link InferenceSession}s by
+ * name and version.
+ *
+ * <p>Endpoints: {@code GET /v2/health/live}, {@code GET /v2/health/ready}, {@code GET /v2} (server
+ * metadata), {@code GET /v2/models/{name}[/versions/{v}]} (model metadata), {@code GET
+ * /v2/models/{name}[/versions/{v}]/ready}, {@code POST /v2/models/{name}[/versions/{v}]/infer} and
+ * {@code GET /metrics} (Prometheus text format). Without a version, a model's highest version answers
+ * (numeric versions compare as numbers). Errors are {@code {"error": "..."}} with 400 (malformed JSON,
+ * wrong shape, datatype or input), 404 (unknown model, version or route), 405 (wrong method, with
+ * {@code Allow}), 413 (body over the limit, checked against {@code Content-Length} before reading and
+ * while reading a chunked body), 503 (not ready, or the model's queue full) and 500 (anything else).
+ *
+ * <p><b>Datatypes.</b> Inputs are FP32. Integer datatypes (INT8 to INT64, UINT8 to UINT64) are accepted
+ * too when every value is a JSON integer within the datatype's range and of magnitude at most 2^24, so
+ * that it converts to FP32 exactly; FP16, FP64, BOOL and BYTES are refused (400), as they would not
+ * convert exactly or mean nothing to the model. Data may be flat (row-major) or nested arrays; the count
+ * must match the shape.
+ *
+ * <p><b>HTTP stack.</b> The JDK's own {@code com.sun.net.httpserver} on a virtual thread per request:
+ * no dependency, and a blocked request costs no platform thread; the native work runs on each session's
+ * few platform workers. JSON is read and written with Jackson's streaming API, the float arrays token by
+ * token into {@code float[]} with no boxing.
+ *
+ * <p>Replacing a model ({@link #replace}) swaps it atomically: a request that took the old session just
+ * before it closed is retried on the new one, and the old one finishes its queued calls before closing.
+ */
+public final class InferenceServer implements AutoCloseable {
+
+    private static final JsonFactory JSON = new JsonFactory();
+    /** The platform reported in model metadata. */
+    public static final String PLATFORM = "gatun";
+
+    /** The server's settings. */
+    public static final class Builder {
+        private String host = "127.0.0.1";
+        private int port;
+        private long maxBodyBytes = 64L << 20;
+        private int shutdownSeconds = 30;
+        private final Map<String, Map<String, InferenceSession>> models = new LinkedHashMap<>();
+
+        private Builder() {}
+
+        /** The address to bind; 127.0.0.1 unless set. */
+        public Builder host(String host) {
+            this.host = host;
+            return this;
+        }
+
+        /** The port; 0 (the default) picks a free one ({@link InferenceServer#port()}). */
+        public Builder port(int port) {
+            if (port < 0 || port > 65535) throw new IllegalArgumentException("port must be in [0, 65535], got " + port);
+            this.port = port;
+            return this;
+        }
+
+        /** The largest request body accepted (413 above); 64 MiB unless set. */
+        public Builder maxBodyBytes(long bytes) {
+            if (bytes < 1 || bytes > Integer.MAX_VALUE - 8) {
+                throw new IllegalArgumentException("the body limit must be in [1, 2^31 - 9] bytes, got " + bytes);
+            }
+            this.maxBodyBytes = bytes;
+            return this;
+        }
+
+        /** How long {@link InferenceServer#close()} waits for requests in flight; 30 s unless set. */
+        public Builder shutdownSeconds(int seconds) {
+            if (seconds < 0) throw new IllegalArgumentException("shutdown wait must be >= 0 s, got " + seconds);
+            this.shutdownSeconds = seconds;
+            return this;
+        }
+
+        /** Serves {@code session} as version {@code version} of model {@code name}; the server closes it. */
+        public Builder model(String name, String version, InferenceSession session) {
+            checkName("model name", name);
+            checkName("model version", version);
+            if (session == null) throw new IllegalArgumentException("session must not be null");
+            Map<String, InferenceSession> versions = models.computeIfAbsent(name, k -> new LinkedHashMap<>());
+            if (versions.containsKey(version)) {
+                throw new IllegalArgumentException("model '" + name + "' version '" + version
+                        + "' is registered twice");
+            }
+            versions.put(version, session);
+            return this;
+        }
+
+        /** Binds and starts the server. */
+        public InferenceServer start() throws IOException {
+            return new InferenceServer(this);
+        }
+    }
+
+    private static void checkName(String what, String v) {
+        if (v == null || v.isEmpty() || v.contains("/")) {
+            throw new IllegalArgumentException(what + " must be non-empty and without '/', got '" + v + "'");
+        }
+    }
+
+    /** A new builder. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Version order: numeric versions by value, below any other, which sort by text. */
+    private static final Comparator<String> VERSIONS = (a, b) -> {
+        boolean na = a.chars().allMatch(Character::isDigit) && a.length() < 19;
+        boolean nb = b.chars().allMatch(Character::isDigit) && b.length() < 19;
+        if (na && nb) return Long.compare(Long.parseLong(a), Long.parseLong(b));
+        if (na != nb) return na ? -1 : 1;
+        return a.compareTo(b);
+    };
+
+    private final Map<String, ConcurrentSkipListMap<String, AtomicReference<InferenceSession>>> models =
+            new ConcurrentHashMap<>();
+    private final HttpServer http;
+    private final ExecutorService executor;
+    private final long maxBodyBytes;
+    private final int shutdownSeconds;
+    private final Metrics metrics = new Metrics();
+    private volatile boolean ready;
+    private volatile boolean closed;
+
+    private InferenceServer(Builder b) throws IOException {
+        this.maxBodyBytes = b.maxBodyBytes;
+        this.shutdownSeconds = b.shutdownSeconds;
+        for (var m : b.models.entrySet()) {
+            for (var v : m.getValue().entrySet()) {
+                versions(m.getKey()).put(v.getKey(), new AtomicReference<>(v.getValue()));
+            }
+        }
+        http = HttpServer.create(new InetSocketAddress(InetAddress.getByName(b.host), b.port), 0);
+        executor = Executors.newVirtualThreadPerTaskExecutor();
+        http.setExecutor(executor);
+        http.createContext("/", this::handle);
+        http.start();
+        ready = true;
+    }
+
+    private ConcurrentSkipListMap<String, AtomicReference<InferenceSession>> versions(String name) {
+        return models.computeIfAbsent(name, k -> new ConcurrentSkipListMap<>(VERSIONS));
+    }
+
+    /** The port the server listens on. */
+    public int port() {
+        return http.getAddress().getPort();
+    }
+
+    /** The base address, e.g. {@code http://127.0.0.1:8000}. */
+    public URI uri() {
+        InetSocketAddress a = http.getAddress();
+        String host = a.getAddress().getHostAddress();
+        return URI.create("http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort());
+    }
+
+    /**
+     * Serves {@code session} as {@code version} of {@code name} from now on; a session it replaces finishes
+     * its queued calls and closes (requests that took it too late are retried on the new one).
+     */
+    public void replace(String name, String version, InferenceSession session) {
+        checkName("model name", name);
+        checkName("model version", version);
+        AtomicReference<InferenceSession> ref = versions(name).computeIfAbsent(version,
+                k -> new AtomicReference<>());
+        InferenceSession old = ref.getAndSet(session);
+        if (old != null && old != session) old.close();
+    }
+
+    /** Stops serving {@code version} of {@code name} and closes its session; false if it was not served. */
+    public boolean remove(String name, String version) {
+        var versions = models.get(name);
+        AtomicReference<InferenceSession> ref = versions == null ? null : versions.remove(version);
+        if (ref == null) return false;
+        InferenceSession old = ref.getAndSet(null);
+        if (old != null) old.close();
+        return true;
+    }
+
+    /** Whether the server answers inference requests. */
+    public boolean isReady() {
+        return ready && !closed;
+    }
+
+    /**
+     * Graceful stop: readiness goes false, the listener closes, requests in flight get up to the
+     * shutdown wait to finish, then every session closes (finishing its queued calls). Idempotent.
+     */
+    @Override
+    public synchronized void close() {
+        if (closed) return;
+        ready = false;
+        closed = true;
+        http.stop(shutdownSeconds);
+        executor.shutdown();
+        try {
+            executor.awaitTermination(shutdownSeconds, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        for (var versions : models.values()) {
+            for (var ref : versions.values()) {
+                InferenceSession s = ref.getAndSet(null);
+                if (s != null) s.close();
+            }
+        }
+    }
+
+    /** An error answered as {@code {"error": message}}. */
+    private static final class HttpError extends RuntimeException {
+        final int status;
+        final String allow;
+
+        HttpError(int status, String message) {
+            this(status, message, null);
+        }
+
+        HttpError(int status, String message, String allow) {
+            super(message, null, false, false);
+            this.status = status;
+            this.allow = allow;
+        }
+    }
+
+    private void handle(HttpExchange ex) {
+        long start = System.nanoTime();
+        metrics.inFlight.incrementAndGet();
+        String[] model = {""};
+        int status;
+        try {
+            try {
+                status = route(ex, model);
+            } catch (HttpError e) {
+                status = e.status;
+                error(ex, e.status, e.getMessage(), e.allow);
+            } catch (RuntimeException | Error e) {
+                status = 500;
+                error(ex, 500, "internal error: " + e, null);
+            }
+        } catch (IOException e) {
+            status = 499; // the client went away while we answered
+        } finally {
+            metrics.inFlight.decrementAndGet();
+            ex.close();
+        }
+        metrics.request(model[0], status, System.nanoTime() - start);
+    }
+
+    private int route(HttpExchange ex, String[] model) throws IOException {
+        String path = ex.getRequestURI().getPath();
+        String method = ex.getRequestMethod();
+        if (path.equals("/metrics")) {
+            requireMethod(method, "GET");
+            Map<String, InferenceSession> sessions = new LinkedHashMap<>();
+            for (var m : new java.util.TreeMap<>(models).entrySet()) {
+                for (var v : m.getValue().entrySet()) {
+                    InferenceSession s = v.getValue().get();
+                    if (s != null) {
+                        sessions.put("model=\"" + Metrics.escape(m.getKey()) + "\",version=\""
+                                + Metrics.escape(v.getKey()) + "\"", s);
+                    }
+                }
+            }
+            byte[] body = metrics.write(sessions).getBytes(StandardCharsets.UTF_8);
+            return send(ex, 200, "text/plain; version=0.0.4; charset=utf-8", body);
+        }
+        if (!path.startsWith("/v2")) throw new HttpError(404, "no route " + path);
+        List<String> seg = List.of(path.substring(1).split("/", -1));
+        if (seg.size() == 1) {
+            requireMethod(method, "GET");
+            return json(ex, 200, g -> {
+                g.writeStringField("name", "gatun");
+                String v = InferenceServer.class.getPackage().getImplementationVersion();
+                g.writeStringField("version", v == null ? "development" : v);
+                g.writeArrayFieldStart("extensions");
+                g.writeEndArray();
+            });
+        }
+        if (seg.size() == 3 && seg.get(1).equals("health")
+                && (seg.get(2).equals("live") || seg.get(2).equals("ready"))) {
+            requireMethod(method, "GET");
+            if (seg.get(2).equals("live")) {
+                return json(ex, 200, g -> g.writeBooleanField("live", true));
+            }
+            boolean r = isReady();
+            return json(ex, r ? 200 : 503, g -> g.writeBooleanField("ready", r));
+        }
+        if (seg.size() >= 3 && seg.get(1).equals("models") && !seg.get(2).isEmpty()) {
+            String name = seg.get(2);
+            String version = null;
+            int rest = 3;
+            if (seg.size() >= 5 && seg.get(3).equals("versions") && !seg.get(4).isEmpty()) {
+                version = seg.get(4);
+                rest = 5;
+            }
+            String action = seg.size() == rest ? "" : seg.size() == rest + 1 ? seg.get(rest) : null;
+            if (action == null || !(action.isEmpty() || action.equals("ready") || action.equals("infer"))) {
+                throw new HttpError(404, "no route " + path);
+            }
+            requireMethod(method, action.equals("infer") ? "POST" : "GET");
+            var versions = models.get(name);
+            if (versions == null || versions.isEmpty()) throw new HttpError(404, "unknown model '" + name + "'");
+            model[0] = name;
+            String v = version != null ? version : versions.lastKey();
+            AtomicReference<InferenceSession> ref = versions.get(v);
+            if (ref == null || ref.get() == null) {
+                throw new HttpError(404, "model '" + name + "' has no version '" + v + "' (versions: "
+                        + String.join(", ", versions.keySet()) + ")");
+            }
+            return switch (action) {
+                case "" -> metadata(ex, name, versions, ref.get());
+                case "ready" -> {
+                    boolean r = isReady() && ref.get() != null && ref.get().isReady();
+                    yield json(ex, r ? 200 : 503, g -> {
+                        g.writeStringField("name", name);
+                        g.writeBooleanField("ready", r);
+                    });
+                }
+                default -> infer(ex, name, v, ref);
+            };
+        }
+        throw new HttpError(404, "no route " + path);
+    }
+
+    private static void requireMethod(String method, String allowed) {
+        if (!method.equals(allowed)) {
+            throw new HttpError(405, "method " + method + " is not allowed here; use " + allowed, allowed);
+        }
+    }
+
+    private int metadata(HttpExchange ex, String name, Map<String, ?> versions, InferenceSession s)
+            throws IOException {
+        return json(ex, 200, g -> {
+            g.writeStringField("name", name);
+            g.writeArrayFieldStart("versions");
+            for (String v : versions.keySet()) g.writeString(v);
+            g.writeEndArray();
+            g.writeStringField("platform", PLATFORM);
+            g.writeArrayFieldStart("inputs");
+            tensorSpec(g, s.input());
+            g.writeEndArray();
+            g.writeArrayFieldStart("outputs");
+            tensorSpec(g, s.output());
+            g.writeEndArray();
+        });
+    }
+
+    private static void tensorSpec(JsonGenerator g, InferenceSession.TensorSpec t) throws IOException {
+        g.writeStartObject();
+        g.writeStringField("name", t.name());
+        g.writeStringField("datatype", t.datatype());
+        g.writeArrayFieldStart("shape");
+        for (long d : t.shape()) g.writeNumber(d);
+        g.writeEndArray();
+        g.writeEndObject();
+    }
+
+    private int infer(HttpExchange ex, String name, String version, AtomicReference<InferenceSession> ref)
+            throws IOException {
+        if (!isReady()) throw new HttpError(503, "the server is shutting down");
+        byte[] body = readBody(ex);
+        InferRequest req;
+        try {
+            req = InferRequest.parse(JSON, body);
+        } catch (IllegalArgumentException e) {
+            throw new HttpError(400, e.getMessage());
+        }
+        for (int attempt = 0; ; attempt++) {
+            InferenceSession s = ref.get();
+            if (s == null) throw new HttpError(404, "model '" + name + "' version '" + version + "' was removed");
+            float[] data;
+            long[] shape;
+            try {
+                InferRequest.Input in = req.input(s.input().name());
+                for (String o : req.outputs()) {
+                    if (!o.equals(s.output().name())) {
+                        throw new HttpError(400, "unknown output '" + o + "'; model '" + name + "' has output '"
+                                + s.output().name() + "'");
+                    }
+                }
+                InferenceSession.Result r = s.run(in.data(), in.shape());
+                data = r.data();
+                shape = r.shape();
+            } catch (IllegalArgumentException e) {
+                throw new HttpError(400, e.getMessage());
+            } catch (InferenceSession.QueueFullException e) {
+                throw new HttpError(503, e.getMessage());
+            } catch (IllegalStateException e) {
+                if (!s.isReady() && ref.get() != s && attempt < 3) continue; // replaced meanwhile: try the new one
+                throw new HttpError(503, e.getMessage());
+            }
+            String outName = s.output().name();
+            return json(ex, 200, g -> {
+                g.writeStringField("model_name", name);
+                g.writeStringField("model_version", version);
+                if (req.id() != null) g.writeStringField("id", req.id());
+                g.writeArrayFieldStart("outputs");
+                g.writeStartObject();
+                g.writeStringField("name", outName);
+                g.writeStringField("datatype", "FP32");
+                g.writeArrayFieldStart("shape");
+                for (long d : shape) g.writeNumber(d);
+                g.writeEndArray();
+                g.writeArrayFieldStart("data");
+                for (float f : data) {
+                    if (Float.isFinite(f)) {
+                        g.writeNumber(f);
+                    } else {
+                        g.writeString(Float.isNaN(f) ? "NaN" : f > 0 ? "Infinity" : "-Infinity");
+                    }
+                }
+                g.writeEndArray();
+                g.writeEndObject();
+                g.writeEndArray();
+            });
+        }
+    }
+
+    /** The request body, refused with 413 above the limit: by Content-Length first, else while reading. */
+    private byte[] readBody(HttpExchange ex) throws IOException {
+        String length = ex.getRequestHeaders().getFirst("Content-Length");
+        if (length != null) {
+            long n;
+            try {
+                n = Long.parseLong(length.trim());
+            } catch (NumberFormatException e) {
+                throw new HttpError(400, "bad Content-Length '" + length + "'");
+            }
+            if (n > maxBodyBytes) {
+                throw new HttpError(413, "request body of " + n + " bytes is over the limit of " + maxBodyBytes);
+            }
+        }
+        InputStream in = ex.getRequestBody();
+        ByteArrayOutputStream out = new ByteArrayOutputStream(length != null ? (int) Long.parseLong(length.trim())
+                : 8192);
+        byte[] buf = new byte[16384];
+        long total = 0;
+        for (int r; (r = in.read(buf)) > 0; ) {
+            total += r;
+            if (total > maxBodyBytes) {
+                throw new HttpError(413, "request body is over the limit of " + maxBodyBytes + " bytes");
+            }
+            out.write(buf, 0, r);
+        }
+        return out.toByteArray();
+    }
+
+    @FunctionalInterface
+    private interface Fields {
+        void write(JsonGenerator g) throws IOException;
+    }
+
+    private static int json(HttpExchange ex, int status, Fields fields) throws IOException {
+        ByteArrayOutputStream buf = new ByteArrayOutputStream(256);
+        try (JsonGenerator g = JSON.createGenerator(buf)) {
+            g.writeStartObject();
+            fields.write(g);
+            g.writeEndObject();
+        }
+        return send(ex, status, "application/json", buf.toByteArray());
+    }
+
+    private static void error(HttpExchange ex, int status, String message, String allow) throws IOException {
+        if (allow != null) ex.getResponseHeaders().set("Allow", allow);
+        json(ex, status, g -> g.writeStringField("error", message));
+    }
+
+    private static int send(HttpExchange ex, int status, String type, byte[] body) throws IOException {
+        ex.getResponseHeaders().set("Content-Type", type);
+        ex.sendResponseHeaders(status, body.length == 0 ? -1 : body.length);
+        try (OutputStream os = ex.getResponseBody()) {
+            os.write(body);
+        }
+        return status;
+    }
+}

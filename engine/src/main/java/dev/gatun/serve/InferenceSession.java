@@ -1,0 +1,445 @@
+package dev.gatun.serve;
+
+import dev.gatun.autograd.Autograd;
+import dev.gatun.backend.Threads;
+import dev.gatun.nn.Module;
+import dev.gatun.tensor.Scope;
+import dev.gatun.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A model in evaluation mode answering inference calls from any number of threads, platform or virtual.
+ *
+ * <p><b>Threads.</b> Callers never run native code themselves: each call is queued and run by one of
+ * {@link Config#concurrency()} platform worker threads owned by the session. Each OpenMP master thread
+ * brings its own team of {@link Threads#get()} threads, so 64 callers running the model directly would
+ * put 64 teams on the same cores (measured 50 times slower than 64 virtual threads for LeNet-5); a fixed
+ * set of workers keeps at most {@code concurrency × Threads.get()} native threads busy, and their teams
+ * are made once. The default concurrency is {@code max(1, cores / Threads.get())}, so that the product
+ * stays within the cores; {@code gatun serve} sets {@code Threads} to {@code cores / concurrency}.
+ *
+ * <p><b>Memory.</b> The model's parameters live in its detached scope, shared by the workers; each call's
+ * activations live in a confined {@link Scope} opened on the worker and closed once the output has been
+ * copied to the Java heap. Nothing is recorded for autograd.
+ *
+ * <p><b>Shared state.</b> In evaluation mode the gatun layers read their parameters and buffers only,
+ * except the convolution/batch-norm fusion, which caches folded weights in the convolution (under the
+ * convolution's lock; the fold is recomputed only if a source value changed). The constructor runs the
+ * model once, which makes those caches and tells the output shape, before any concurrent call.
+ *
+ * <p><b>Batching.</b> With {@link Config#maxBatch()} above 1, a worker that takes a call waits up to
+ * {@link Config#maxDelayMicros()} for more queued calls and runs them as one batch (rows concatenated),
+ * as long as the rows fit in {@code maxBatch}. Results may then differ from unbatched ones in the last
+ * bits, as the native kernels may choose another algorithm for another batch size.
+ *
+ * <p>{@link #close()} refuses new calls, finishes the queued ones, stops the workers and closes the model.
+ */
+public final class InferenceSession implements AutoCloseable {
+
+    /** A tensor's description: name, datatype (as the Open Inference Protocol names it) and shape, -1 for any. */
+    public record TensorSpec(String name, String datatype, long[] shape) {
+        public TensorSpec {
+            shape = shape.clone();
+        }
+
+        @Override
+        public long[] shape() {
+            return shape.clone();
+        }
+    }
+
+    /** An output: row-major values and their shape (batch first). */
+    public record Result(float[] data, long[] shape) {}
+
+    /**
+     * Session settings.
+     *
+     * @param concurrency worker threads running the model at once (each with an OpenMP team of
+     *     {@link Threads#get()})
+     * @param maxBatch most rows per batch a worker assembles from queued calls; 1 turns batching off
+     * @param maxDelayMicros how long a worker waits for more calls to fill a batch
+     * @param queueCapacity most calls waiting for a worker; more are refused with {@link QueueFullException}
+     * @param closeTimeoutMillis how long {@link #close()} waits for queued and running calls
+     */
+    public record Config(int concurrency, int maxBatch, long maxDelayMicros, int queueCapacity,
+            long closeTimeoutMillis) {
+        public Config {
+            if (concurrency < 1) throw new IllegalArgumentException("concurrency must be >= 1, got " + concurrency);
+            if (maxBatch < 1) throw new IllegalArgumentException("maxBatch must be >= 1, got " + maxBatch);
+            if (maxDelayMicros < 0) {
+                throw new IllegalArgumentException("maxDelayMicros must be >= 0, got " + maxDelayMicros);
+            }
+            if (queueCapacity < 1) {
+                throw new IllegalArgumentException("queueCapacity must be >= 1, got " + queueCapacity);
+            }
+            if (closeTimeoutMillis < 0) {
+                throw new IllegalArgumentException("closeTimeoutMillis must be >= 0, got " + closeTimeoutMillis);
+            }
+        }
+
+        /** Concurrency {@code max(1, cores / Threads.get())}, no batching, a queue of 1024, 30 s to close. */
+        public static Config defaults() {
+            return new Config(Math.max(1, Runtime.getRuntime().availableProcessors() / Threads.get()), 1, 0, 1024,
+                    30_000);
+        }
+
+        /** This configuration with another concurrency. */
+        public Config withConcurrency(int n) {
+            return new Config(n, maxBatch, maxDelayMicros, queueCapacity, closeTimeoutMillis);
+        }
+
+        /** This configuration with batching of up to {@code rows} rows, waiting up to {@code delayMicros}. */
+        public Config withBatching(int rows, long delayMicros) {
+            return new Config(concurrency, rows, delayMicros, queueCapacity, closeTimeoutMillis);
+        }
+
+        /** This configuration with another queue capacity. */
+        public Config withQueueCapacity(int n) {
+            return new Config(concurrency, maxBatch, maxDelayMicros, n, closeTimeoutMillis);
+        }
+    }
+
+    /** Thrown when a call finds the session's queue full (HTTP 503). */
+    public static final class QueueFullException extends RuntimeException {
+        QueueFullException(String message) {
+            super(message);
+        }
+    }
+
+    /** One call waiting for a worker. */
+    private record Call(float[] input, int rows, CompletableFuture<float[]> result) {}
+
+    private static final Call STOP = new Call(null, 0, null);
+
+    private final Module model;
+    private final long[] sampleShape;
+    private final long[] outputSampleShape;
+    private final int sampleSize;
+    private final int outputSampleSize;
+    private final Config config;
+    private final TensorSpec input;
+    private final TensorSpec output;
+    private final LinkedBlockingQueue<Call> queue = new LinkedBlockingQueue<>();
+    private final AtomicInteger waiting = new AtomicInteger();
+    private final AtomicInteger running = new AtomicInteger();
+    private final Histogram batchSizes = new Histogram(new double[] {1, 2, 4, 8, 16, 32, 64, 128, 256});
+    private final Thread[] workers;
+    private volatile boolean closed;
+
+    /** A session with {@link Config#defaults()} and tensors named {@code input} and {@code output}. */
+    public InferenceSession(Module model, long... sampleShape) {
+        this(model, sampleShape, Config.defaults(), "input", "output");
+    }
+
+    /**
+     * A session over {@code model}, which it owns from now on (and closes with itself).
+     *
+     * @param sampleShape the shape of one input sample, without the batch dimension
+     * @throws IllegalArgumentException if the shape is not positive or the model refuses an input of it
+     */
+    public InferenceSession(Module model, long[] sampleShape, Config config, String inputName, String outputName) {
+        if (model == null || config == null || inputName == null || outputName == null) {
+            throw new IllegalArgumentException("model, config and tensor names must not be null");
+        }
+        if (sampleShape == null || sampleShape.length == 0) {
+            throw new IllegalArgumentException("the sample shape must have at least one dimension, got "
+                    + Arrays.toString(sampleShape));
+        }
+        long n = 1;
+        for (long d : sampleShape) {
+            if (d < 1 || d > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("sample dimensions must be in [1, 2^31), got "
+                        + Arrays.toString(sampleShape));
+            }
+            n *= d;
+            if (n > Integer.MAX_VALUE - 8) {
+                throw new IllegalArgumentException("a sample of shape " + Arrays.toString(sampleShape)
+                        + " does not fit a Java array");
+            }
+        }
+        this.model = model;
+        this.sampleShape = sampleShape.clone();
+        this.sampleSize = (int) n;
+        this.config = config;
+        model.eval();
+        // One run before any concurrent call: fills the layers' inference caches and gives the output shape.
+        long[] outShape;
+        try (Scope s = Scope.open(); Autograd.NoGrad ng = Autograd.noGrad()) {
+            Tensor y = model.forward(Tensor.zeros(s, withBatch(1)));
+            outShape = y.shape();
+        }
+        if (outShape.length == 0 || outShape[0] != 1) {
+            throw new IllegalArgumentException("the model must keep the batch dimension first, but maps "
+                    + Arrays.toString(withBatch(1)) + " to " + Arrays.toString(outShape));
+        }
+        this.outputSampleShape = Arrays.copyOfRange(outShape, 1, outShape.length);
+        long m = 1;
+        for (long d : outputSampleShape) m *= d;
+        this.outputSampleSize = (int) m;
+        long[] in = withBatch(-1);
+        long[] out = outShape.clone();
+        out[0] = -1;
+        this.input = new TensorSpec(inputName, "FP32", in);
+        this.output = new TensorSpec(outputName, "FP32", out);
+        workers = new Thread[config.concurrency()];
+        for (int i = 0; i < workers.length; i++) {
+            workers[i] = Thread.ofPlatform().daemon().name("gatun-inference-" + i).start(this::work);
+        }
+    }
+
+    private long[] withBatch(long rows) {
+        long[] s = new long[sampleShape.length + 1];
+        s[0] = rows;
+        System.arraycopy(sampleShape, 0, s, 1, sampleShape.length);
+        return s;
+    }
+
+    /** The input's name, datatype and shape ({@code -1} for the batch dimension). */
+    public TensorSpec input() {
+        return input;
+    }
+
+    /** The output's name, datatype and shape ({@code -1} for the batch dimension). */
+    public TensorSpec output() {
+        return output;
+    }
+
+    /** The settings. */
+    public Config config() {
+        return config;
+    }
+
+    /** Whether the session takes calls. */
+    public boolean isReady() {
+        return !closed;
+    }
+
+    /** Calls waiting for a worker now. */
+    public int queueDepth() {
+        return waiting.get();
+    }
+
+    /** Batches being run now. */
+    public int running() {
+        return running.get();
+    }
+
+    /** The number of rows of every batch run so far. */
+    Histogram batchSizes() {
+        return batchSizes;
+    }
+
+    /**
+     * Checks an input shape against the model's ({@code [rows, sample...]}) and the number of values;
+     * returns the rows.
+     *
+     * @throws IllegalArgumentException naming the shapes when they do not match
+     */
+    public int checkInput(long[] shape, long values) {
+        if (shape == null || shape.length != sampleShape.length + 1) {
+            throw new IllegalArgumentException("input shape " + Arrays.toString(shape) + " does not match the model's "
+                    + Arrays.toString(input.shape));
+        }
+        for (int i = 1; i < shape.length; i++) {
+            if (shape[i] != sampleShape[i - 1]) {
+                throw new IllegalArgumentException("input shape " + Arrays.toString(shape)
+                        + " does not match the model's " + Arrays.toString(input.shape));
+            }
+        }
+        if (shape[0] < 1 || shape[0] > (Integer.MAX_VALUE - 8) / Math.max(sampleSize, outputSampleSize)) {
+            throw new IllegalArgumentException("input shape " + Arrays.toString(shape) + ": the batch dimension must"
+                    + " be in [1, " + (Integer.MAX_VALUE - 8) / Math.max(sampleSize, outputSampleSize) + "]");
+        }
+        if (values != shape[0] * sampleSize) {
+            throw new IllegalArgumentException(values + " input values do not fill shape " + Arrays.toString(shape)
+                    + " (" + shape[0] * sampleSize + " elements)");
+        }
+        return (int) shape[0];
+    }
+
+    /** The output shape for a batch of {@code rows}. */
+    public long[] outputShape(int rows) {
+        long[] s = output.shape();
+        s[0] = rows;
+        return s;
+    }
+
+    /**
+     * Runs the model on {@code input} (row-major, of the given shape, batch first).
+     *
+     * @throws IllegalArgumentException if the shape or the number of values is wrong (before any native call)
+     * @throws QueueFullException if {@link Config#queueCapacity()} calls are already waiting
+     * @throws IllegalStateException if the session is closed
+     */
+    public Result run(float[] input, long... shape) {
+        if (input == null) throw new IllegalArgumentException("input must not be null");
+        int rows = checkInput(shape, input.length);
+        return new Result(submit(input, rows), outputShape(rows));
+    }
+
+    /**
+     * Runs the model and writes the output to {@code out} (which must hold exactly the output's values);
+     * returns the output shape.
+     */
+    public long[] run(float[] input, long[] shape, float[] out) {
+        if (input == null || out == null) throw new IllegalArgumentException("input and out must not be null");
+        int rows = checkInput(shape, input.length);
+        if (out.length != (long) rows * outputSampleSize) {
+            throw new IllegalArgumentException("the output buffer holds " + out.length + " values, the output of shape "
+                    + Arrays.toString(outputShape(rows)) + " has " + (long) rows * outputSampleSize);
+        }
+        float[] r = submit(input, rows);
+        System.arraycopy(r, 0, out, 0, r.length);
+        return outputShape(rows);
+    }
+
+    private float[] submit(float[] input, int rows) {
+        Call c = new Call(input, rows, new CompletableFuture<>());
+        synchronized (queue) { // against close(): no call may be queued behind the workers' STOPs
+            if (closed) {
+                throw new IllegalStateException("the inference session is closed");
+            }
+            if (waiting.incrementAndGet() > config.queueCapacity()) {
+                waiting.decrementAndGet();
+                throw new QueueFullException("the inference queue is full (" + config.queueCapacity()
+                        + " calls waiting)");
+            }
+            queue.add(c);
+        }
+        try {
+            return c.result().join();
+        } catch (CompletionException e) {
+            Throwable t = e.getCause();
+            if (t instanceof RuntimeException r) throw r;
+            if (t instanceof Error err) throw err;
+            throw e;
+        }
+    }
+
+    private void work() {
+        Call pending = null; // taken from the queue but too large for the last batch: first in the next one
+        List<Call> batch = new ArrayList<>();
+        boolean stop = false;
+        while (!stop || pending != null) {
+            Call first = pending;
+            pending = null;
+            if (first == null) {
+                first = take();
+                if (first == STOP) return;
+            }
+            batch.clear();
+            batch.add(first);
+            int rows = first.rows();
+            long deadline = System.nanoTime() + config.maxDelayMicros() * 1000;
+            while (!stop && rows < config.maxBatch()) {
+                Call next;
+                try {
+                    next = queue.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+                } catch (InterruptedException e) {
+                    break;
+                }
+                if (next == null) break;
+                if (next == STOP) {
+                    stop = true; // every call queued before the stop is taken by now or by another worker
+                    break;
+                }
+                waiting.decrementAndGet();
+                if (rows + next.rows() > config.maxBatch()) {
+                    pending = next;
+                    break;
+                }
+                batch.add(next);
+                rows += next.rows();
+            }
+            execute(batch, rows);
+        }
+    }
+
+    private Call take() {
+        while (true) {
+            try {
+                Call c = queue.take();
+                if (c != STOP) waiting.decrementAndGet();
+                return c;
+            } catch (InterruptedException e) {
+                // workers are stopped by STOP only, so that no queued call is left unanswered
+            }
+        }
+    }
+
+    private void execute(List<Call> batch, int rows) {
+        running.incrementAndGet();
+        try {
+            float[] in;
+            if (batch.size() == 1) {
+                in = batch.get(0).input();
+            } else {
+                in = new float[rows * sampleSize];
+                int at = 0;
+                for (Call c : batch) {
+                    System.arraycopy(c.input(), 0, in, at, c.input().length);
+                    at += c.input().length;
+                }
+            }
+            float[] out;
+            try (Scope s = Scope.open(); Autograd.NoGrad ng = Autograd.noGrad()) {
+                Tensor y = model.forward(Tensor.fromArray(in, withBatch(rows)));
+                if (y.shape().length == 0 || y.shape()[0] != rows || y.numel() != (long) rows * outputSampleSize) {
+                    throw new IllegalStateException("the model mapped " + Arrays.toString(withBatch(rows)) + " to "
+                            + Arrays.toString(y.shape()) + ", expected " + Arrays.toString(outputShape(rows)));
+                }
+                out = y.toArray();
+            }
+            batchSizes.observe(rows);
+            if (batch.size() == 1) {
+                batch.get(0).result().complete(out);
+            } else {
+                int at = 0;
+                for (Call c : batch) {
+                    int len = c.rows() * outputSampleSize;
+                    c.result().complete(Arrays.copyOfRange(out, at, at + len));
+                    at += len;
+                }
+            }
+        } catch (Throwable t) {
+            for (Call c : batch) c.result().completeExceptionally(t);
+        } finally {
+            running.decrementAndGet();
+        }
+    }
+
+    /**
+     * Refuses new calls, lets the queued and running ones finish (up to {@link Config#closeTimeoutMillis()}),
+     * stops the workers and closes the model. Idempotent.
+     */
+    @Override
+    public void close() {
+        synchronized (queue) {
+            if (closed) return;
+            closed = true;
+            for (int i = 0; i < workers.length; i++) {
+                queue.add(STOP);
+            }
+        }
+        long deadline = System.nanoTime() + config.closeTimeoutMillis() * 1_000_000;
+        boolean interrupted = false;
+        for (Thread w : workers) {
+            try {
+                long left = deadline - System.nanoTime();
+                if (left > 0) w.join(Math.max(1, left / 1_000_000));
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        // A call still running when the wait ends keeps its memory: no close frees memory under a native call.
+        model.close();
+        if (interrupted) Thread.currentThread().interrupt();
+    }
+}

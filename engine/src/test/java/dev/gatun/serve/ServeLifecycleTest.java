@@ -1,0 +1,155 @@
+package dev.gatun.serve;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.gatun.cli.Gatun;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.ConnectException;
+import java.net.HttpURLConnection;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Queue limits and graceful stop over HTTP, the model repository layout and watcher, and the command. */
+class ServeLifecycleTest {
+
+    record Reply(int status, String body) {}
+
+    private static Reply post(URI base, String path, String body) throws IOException {
+        HttpURLConnection c = (HttpURLConnection) URI.create(base + path).toURL().openConnection();
+        c.setRequestMethod("POST");
+        c.setReadTimeout(60_000);
+        c.setDoOutput(true);
+        byte[] b = body.getBytes(StandardCharsets.UTF_8);
+        c.setFixedLengthStreamingMode(b.length);
+        try (OutputStream os = c.getOutputStream()) {
+            os.write(b);
+        }
+        int status = c.getResponseCode();
+        InputStream in = status >= 400 ? c.getErrorStream() : c.getInputStream();
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        if (in != null) {
+            try (in) {
+                in.transferTo(out);
+            }
+        }
+        return new Reply(status, out.toString(StandardCharsets.UTF_8));
+    }
+
+    private static final String BODY = "{\"inputs\":[{\"name\":\"input\",\"shape\":[1,2],\"datatype\":\"FP32\","
+            + "\"data\":[1.5,-2]}]}";
+
+    @Test
+    void aFullQueueIs503AndCloseFinishesRequestsInFlight() throws Exception {
+        InferenceSessionTest.Gate gate = new InferenceSessionTest.Gate();
+        InferenceSession s = new InferenceSession(gate, new long[] {2},
+                new InferenceSession.Config(1, 1, 0, 1, 10_000), "input", "output");
+        InferenceServer server = InferenceServer.builder().port(0).shutdownSeconds(10).model("gate", "1", s).start();
+        URI base = server.uri();
+        gate.gate = new CountDownLatch(1);
+        FutureTask<Reply> first = new FutureTask<>(() -> post(base, "/v2/models/gate/infer", BODY));
+        Thread.ofVirtual().start(first);
+        assertTrue(gate.entered.await(10, TimeUnit.SECONDS));
+        FutureTask<Reply> second = new FutureTask<>(() -> post(base, "/v2/models/gate/infer", BODY));
+        Thread.ofVirtual().start(second);
+        while (s.queueDepth() < 1) Thread.sleep(1);
+        Reply full = post(base, "/v2/models/gate/infer", BODY);
+        assertEquals(503, full.status(), full.body());
+        assertTrue(full.body().contains("queue is full"), full.body());
+
+        // A graceful stop lets both requests in flight finish, then refuses connections.
+        Thread closer = Thread.ofVirtual().start(server::close);
+        Thread.sleep(100);
+        assertTrue(closer.isAlive(), "close waits for the requests in flight");
+        gate.gate.countDown();
+        closer.join(20_000);
+        Reply a = first.get(10, TimeUnit.SECONDS);
+        Reply b = second.get(10, TimeUnit.SECONDS);
+        assertEquals(200, a.status(), a.body());
+        assertEquals(200, b.status(), b.body());
+        assertTrue(a.body().contains("[1.5,-2.0]"), a.body());
+        assertTrue(!s.isReady(), "the server closed its session");
+        assertThrows(ConnectException.class, () -> post(base, "/v2/models/gate/infer", BODY));
+    }
+
+    @Test
+    void repositoryLayoutIsReadByNameAndVersion(@TempDir Path dir) throws IOException {
+        for (String p : List.of("mnist/1", "mnist/2", "mlp/7", "empty/1")) Files.createDirectories(dir.resolve(p));
+        for (String p : List.of("mnist/1", "mnist/2", "mlp/7")) {
+            Files.writeString(dir.resolve(p).resolve(ModelRepository.MODEL_FILE), "x");
+        }
+        List<ModelRepository.Entry> e = ModelRepository.scan(dir, null);
+        assertEquals(List.of(new ModelRepository.Entry("mlp", "7", dir.resolve("mlp/7/model.safetensors")),
+                new ModelRepository.Entry("mnist", "1", dir.resolve("mnist/1/model.safetensors")),
+                new ModelRepository.Entry("mnist", "2", dir.resolve("mnist/2/model.safetensors"))), e);
+        Path single = dir.resolve("lenet.safetensors");
+        Files.writeString(single, "x");
+        assertEquals(List.of(new ModelRepository.Entry("lenet", "1", single)), ModelRepository.scan(single, null));
+        assertEquals("digits", ModelRepository.scan(single, "digits").get(0).name());
+        var none = assertThrows(IOException.class, () -> ModelRepository.scan(dir.resolve("empty"), null));
+        assertTrue(none.getMessage().contains("holds no model"), none.getMessage());
+        assertThrows(IOException.class, () -> ModelRepository.scan(dir.resolve("missing"), null));
+    }
+
+    @Test
+    void theWatcherReportsAReplacedFileOnce(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("m.safetensors");
+        Files.writeString(f, "one");
+        LinkedBlockingQueue<ModelRepository.Entry> changed = new LinkedBlockingQueue<>();
+        List<ModelRepository.Entry> entries = ModelRepository.scan(f, null);
+        Thread w = ModelRepository.watch(entries, 20, changed::add);
+        try {
+            Thread.sleep(100);
+            assertTrue(changed.isEmpty(), "an unchanged file is not reported");
+            Files.writeString(f, "a longer second version");
+            assertEquals(entries.get(0), changed.poll(10, TimeUnit.SECONDS));
+            Thread.sleep(200);
+            assertTrue(changed.isEmpty(), "reported once");
+        } finally {
+            w.interrupt();
+            w.join(5000);
+        }
+    }
+
+    private static String[] run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = Gatun.run(new PrintWriter(out, true), new PrintWriter(err, true), args);
+        return new String[] {Integer.toString(code), out.toString(), err.toString()};
+    }
+
+    @Test
+    void theCommandChecksItsOptionsAndSaysModelFilesAreNotSupportedYet(@TempDir Path dir) throws IOException {
+        Path f = dir.resolve("lenet.safetensors");
+        Files.writeString(f, "x");
+        String[] r = run("serve", "--input-shape", "1,28,28", "--port", "0", "--poll-ms", "0", f.toString());
+        assertEquals("1", r[0], r[2]);
+        assertTrue(r[2].contains("model files are not supported yet"), r[2]);
+        r = run("serve", "--input-shape", "1,0", "--port", "70000", "--concurrency", "0", f.toString());
+        assertEquals("2", r[0], r[2]);
+        assertTrue(r[2].contains("--port must be in [0, 65535], got 70000"), r[2]);
+        assertTrue(r[2].contains("--concurrency must be >= 1, got 0"), r[2]);
+        assertTrue(r[2].contains("--input-shape dimensions must be >= 1, got 0"), r[2]);
+        r = run("serve", "--input-shape", "4", dir.resolve("missing").toString());
+        assertEquals("1", r[0], r[2]);
+        assertTrue(r[2].contains("no such file"), r[2]);
+        r = run("serve", "--help");
+        assertEquals("0", r[0]);
+        assertTrue(r[1].contains("Open Inference Protocol"), r[1]);
+    }
+}
