@@ -82,7 +82,7 @@ final class ServeCommand implements Callable<Integer> {
 
     /** The command with the loader of model files. */
     ServeCommand() {
-        this(ModelLoader.unsupported());
+        this(ModelLoader.modelFiles());
     }
 
     ServeCommand(ModelLoader loader) {

@@ -134,12 +134,13 @@ class ServeLifecycleTest {
     }
 
     @Test
-    void theCommandChecksItsOptionsAndSaysModelFilesAreNotSupportedYet(@TempDir Path dir) throws IOException {
+    void theCommandChecksItsOptionsAndRefusesABrokenModelFile(@TempDir Path dir) throws IOException {
         Path f = dir.resolve("lenet.safetensors");
         Files.writeString(f, "x");
         String[] r = run("serve", "--input-shape", "1,28,28", "--port", "0", "--poll-ms", "0", f.toString());
         assertEquals("1", r[0], r[2]);
-        assertTrue(r[2].contains("model files are not supported yet"), r[2]);
+        assertTrue(r[2].contains(f.toString()) && r[2].contains("8-byte header"), r[2]);
+        assertEquals(1, r[2].strip().lines().count(), r[2]);
         r = run("serve", "--input-shape", "1,0", "--port", "70000", "--concurrency", "0", f.toString());
         assertEquals("2", r[0], r[2]);
         assertTrue(r[2].contains("--port must be in [0, 65535], got 70000"), r[2]);
