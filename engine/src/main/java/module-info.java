@@ -13,7 +13,6 @@ module dev.gatun.engine {
     requires java.desktop;
     requires jdk.httpserver;
     requires com.fasterxml.jackson.core;
-    requires static com.fasterxml.jackson.databind; // the tests' JSON fixtures only (see engine/pom.xml)
 
     exports dev.gatun.autograd;
     exports dev.gatun.backend;
