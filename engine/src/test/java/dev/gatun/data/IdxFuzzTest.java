@@ -12,12 +12,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gatun.cli.Gatun;
+import dev.gatun.testing.Allocation;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.lang.invoke.MethodHandle;
-import java.lang.invoke.MethodHandles;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -66,32 +65,8 @@ class IdxFuzzTest {
 
     // ---------------------------------------------------------------- helpers
 
-    /**
-     * {@code com.sun.management.ThreadMXBean#getCurrentThreadAllocatedBytes} of this thread's bean,
-     * reached by reflection because the engine module, which the tests run in, does not read
-     * {@code java.management} (reflection needs no readability).
-     */
-    private static final MethodHandle ALLOCATED;
-
-    static {
-        try {
-            Object bean = Class.forName("java.lang.management.ManagementFactory").getMethod("getThreadMXBean")
-                    .invoke(null);
-            ALLOCATED = MethodHandles.publicLookup().unreflect(Class.forName("com.sun.management.ThreadMXBean")
-                    .getMethod("getCurrentThreadAllocatedBytes")).bindTo(bean);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
-
     private static long allocated() {
-        try {
-            long bytes = (long) ALLOCATED.invokeExact();
-            assertTrue(bytes >= 0, "this JVM does not count allocated bytes");
-            return bytes;
-        } catch (Throwable t) {
-            throw new AssertionFailedError("cannot read the thread's allocated bytes", t);
-        }
+        return Allocation.allocated();
     }
 
     @FunctionalInterface

@@ -5,9 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.gatun.nn.BatchNorm;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
+import dev.gatun.testing.Allocation;
 import java.io.IOException;
-import java.lang.invoke.MethodHandle;
-import java.lang.invoke.MethodHandles;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -39,27 +38,8 @@ class SafeTensorsFuzzTest {
 
     // ---------------------------------------------------------------- helpers
 
-    private static final MethodHandle ALLOCATED;
-
-    static {
-        try {
-            Object bean = Class.forName("java.lang.management.ManagementFactory").getMethod("getThreadMXBean")
-                    .invoke(null);
-            ALLOCATED = MethodHandles.publicLookup().unreflect(Class.forName("com.sun.management.ThreadMXBean")
-                    .getMethod("getCurrentThreadAllocatedBytes")).bindTo(bean);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
-
     private static long allocated() {
-        try {
-            long bytes = (long) ALLOCATED.invokeExact();
-            assertTrue(bytes >= 0, "this JVM does not count allocated bytes");
-            return bytes;
-        } catch (Throwable t) {
-            throw new AssertionFailedError("cannot read the thread's allocated bytes", t);
-        }
+        return Allocation.allocated();
     }
 
     /** Reads everything in the file: every tensor into a float tensor or longs, as a loader would. */

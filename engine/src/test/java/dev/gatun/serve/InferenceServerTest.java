@@ -12,11 +12,8 @@ import dev.gatun.nn.Init;
 import dev.gatun.nn.Linear;
 import dev.gatun.nn.Models;
 import dev.gatun.nn.Sequential;
-import java.io.ByteArrayOutputStream;
 import java.math.BigDecimal;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.HttpURLConnection;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -174,31 +171,8 @@ class InferenceServerTest {
     }
 
     private static Reply call(String method, String path, byte[] body, boolean chunked) throws IOException {
-        HttpURLConnection c = (HttpURLConnection) URI.create(server.uri() + path).toURL().openConnection();
-        c.setRequestMethod(method);
-        c.setConnectTimeout(10_000);
-        c.setReadTimeout(60_000);
-        if (body != null) {
-            c.setDoOutput(true);
-            c.setRequestProperty("Content-Type", "application/json");
-            if (chunked) {
-                c.setChunkedStreamingMode(4096);
-            } else {
-                c.setFixedLengthStreamingMode(body.length);
-            }
-            try (OutputStream os = c.getOutputStream()) {
-                os.write(body);
-            }
-        }
-        int status = c.getResponseCode();
-        InputStream in = status >= 400 ? c.getErrorStream() : c.getInputStream();
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        if (in != null) {
-            try (in) {
-                in.transferTo(out);
-            }
-        }
-        return new Reply(status, out.toString(StandardCharsets.UTF_8), c);
+        Http.Exchange e = Http.call(server.uri(), method, path, body, chunked);
+        return new Reply(e.status(), e.body(), e.connection());
     }
 
     private static Reply get(String path) throws IOException {

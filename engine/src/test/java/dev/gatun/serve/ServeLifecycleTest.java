@@ -5,14 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gatun.cli.Gatun;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.ConnectException;
-import java.net.HttpURLConnection;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -31,24 +27,8 @@ class ServeLifecycleTest {
     record Reply(int status, String body) {}
 
     private static Reply post(URI base, String path, String body) throws IOException {
-        HttpURLConnection c = (HttpURLConnection) URI.create(base + path).toURL().openConnection();
-        c.setRequestMethod("POST");
-        c.setReadTimeout(60_000);
-        c.setDoOutput(true);
-        byte[] b = body.getBytes(StandardCharsets.UTF_8);
-        c.setFixedLengthStreamingMode(b.length);
-        try (OutputStream os = c.getOutputStream()) {
-            os.write(b);
-        }
-        int status = c.getResponseCode();
-        InputStream in = status >= 400 ? c.getErrorStream() : c.getInputStream();
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        if (in != null) {
-            try (in) {
-                in.transferTo(out);
-            }
-        }
-        return new Reply(status, out.toString(StandardCharsets.UTF_8));
+        Http.Exchange e = Http.call(base, "POST", path, body.getBytes(StandardCharsets.UTF_8), false);
+        return new Reply(e.status(), e.body());
     }
 
     private static final String BODY = "{\"inputs\":[{\"name\":\"input\",\"shape\":[1,2],\"datatype\":\"FP32\","
