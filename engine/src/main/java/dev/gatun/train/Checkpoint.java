@@ -159,6 +159,12 @@ public final class Checkpoint implements AutoCloseable {
         longs(w, content, "optimizer.steps", os.steps());
         longs(w, content, "optimizer.parameter_steps", os.parameterSteps());
         longs(w, content, "optimizer.learning_rate", Double.doubleToRawLongBits(os.learningRate()));
+        long[] grads = new long[optimizer.parameters().size()];
+        for (int i = 0; i < grads.length; i++) {
+            Tensor g = optimizer.parameters().get(i).grad();
+            grads[i] = g != null && g.isAlive() ? 1 : 0;
+        }
+        longs(w, content, "optimizer.has_grad", grads);
         if (schedule != null) {
             longs(w, content, "schedule.epoch", schedule.epoch());
         }
@@ -396,6 +402,17 @@ public final class Checkpoint implements AutoCloseable {
                 throw new ModelFileException(path, "checkpoint does not fit this run: " + e.getMessage(), e);
             }
             generators.forEach((name, g) -> g.setState(genStates.get(name)));
+            // A parameter that had a gradient buffer gets one again: backward writes an existing buffer in
+            // place by another path than it makes a new one, and the two may round differently.
+            long[] hadGrad = file.entries().containsKey("optimizer.has_grad")
+                    ? exactly("optimizer.has_grad", optimizer.parameters().size()) : new long[0];
+            for (int i = 0; i < hadGrad.length; i++) {
+                Tensor p = optimizer.parameters().get(i);
+                if (hadGrad[i] != 0 && p.grad() == null) {
+                    p.accumulateGrad(Tensor.zeros(p.shape()));
+                    p.zeroGrad();
+                }
+            }
         }
     }
 
