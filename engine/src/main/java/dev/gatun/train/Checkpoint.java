@@ -431,12 +431,22 @@ public final class Checkpoint implements AutoCloseable {
         return (int) v;
     }
 
-    /** Every {@link Generator} training draws from, by checkpoint name: Init's and each dropout layer's. */
+    /**
+     * Every {@link Generator} training draws from, by checkpoint name: Init's and each dropout layer's.
+     *
+     * @throws IllegalArgumentException when a dropout layer draws from a generator of another kind, whose
+     *                                  state cannot be saved: a resumed run would not repeat its masks
+     */
     static Map<String, Generator> generators(Module model) {
         Map<String, Generator> out = new LinkedHashMap<>();
         out.put("rng.init", Init.generator());
         walk(model, "", (path, m) -> {
-            if (m instanceof Dropout d && d.generator() != null) {
+            if (m instanceof Dropout d) {
+                if (d.generator() == null) {
+                    throw new IllegalArgumentException("cannot checkpoint dropout layer 'model" + path + "': it draws"
+                            + " from a random generator whose state cannot be saved; make it with a "
+                            + Generator.class.getName());
+                }
                 out.put("rng.model" + path, d.generator());
             }
         });

@@ -148,6 +148,9 @@ public final class Trainer {
         try {
             int startEpoch = 0;
             Checkpointing ck = config.checkpointing();
+            if (ck != null && ck.directory() != null) {
+                Checkpoint.generators(model); // refuses, before any training, a model whose randomness cannot be saved
+            }
             if (ck != null && ck.resume() != null) {
                 startEpoch = run.resume(ck.resume());
                 if (csv != null) {

@@ -186,6 +186,22 @@ class CheckpointTest {
         }
     }
 
+    @Test
+    void dropoutWhoseGeneratorCannotBeSavedIsRefusedBeforeTraining(@TempDir Path tmp) {
+        try (dev.gatun.nn.Module model = new dev.gatun.nn.Sequential(new dev.gatun.nn.Linear(6, 4),
+                new dev.gatun.nn.Dropout(0.5f, new SplittableRandom(1)), new dev.gatun.nn.Linear(4, 3));
+             dev.gatun.optim.SGD sgd = new dev.gatun.optim.SGD(model.parameters(), 0.1)) {
+            var loader = new dev.gatun.data.DataLoader(CheckpointRun.data(), 20,
+                    dev.gatun.data.DataLoader.Order.shuffled(1), dev.gatun.data.DataLoader.LastBatch.KEEP);
+            Trainer.Config config = Trainer.Config.of(1).withOut(null)
+                    .withCheckpointing(new Trainer.Checkpointing(tmp, 5, 3, null, null));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> Trainer.fit(model, sgd, dev.gatun.ops.Loss::crossEntropy, loader, null, config));
+            assertTrue(e.getMessage().contains("dropout layer 'model.1'"), e.getMessage());
+            assertEquals(0, sgd.steps(), "refused before any training");
+        }
+    }
+
     private static double[] draws(Generator g) {
         double[] out = new double[400];
         for (int i = 0; i < out.length; i += 4) {
