@@ -21,9 +21,11 @@ import dev.gatun.optim.LearningRateSchedule;
 import dev.gatun.optim.Optimizer;
 import dev.gatun.optim.StepLR;
 import dev.gatun.optim.Optimizers;
+import dev.gatun.train.Checkpoint;
 import dev.gatun.train.Trainer;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -115,6 +117,20 @@ final class TrainCommand implements Callable<Integer> {
                 + " safetensors file; gatun and PyTorch read it.")
         Path save;
 
+        @Option(names = "--checkpoint-dir", paramLabel = "DIR", description = "Write checkpoints (weights, optimizer,"
+                + " schedule, random generators, position) into this directory as ckpt-<step>.safetensors at the end"
+                + " of each epoch and every --checkpoint-every steps, keeping the newest 3.")
+        Path checkpointDir;
+
+        @Option(names = "--checkpoint-every", paramLabel = "N", description = "Also write a checkpoint every N"
+                + " training steps (batches); 0: only at the end of each epoch (default: ${DEFAULT-VALUE}).")
+        int checkpointEvery = 0;
+
+        @Option(names = "--resume", paramLabel = "FILE|DIR", description = "Continue the run a checkpoint was written"
+                + " by (same network, options and --seed): a checkpoint file, or a directory to take its newest good"
+                + " one. The result is bit-identical to a run that was never stopped.")
+        Path resume;
+
         /**
          * Checks every option (adding to {@code checks}, which may hold the network's own problems already),
          * then the network's memory against the machine, loads MNIST with samples of the network's shape and
@@ -147,7 +163,14 @@ final class TrainCommand implements Callable<Integer> {
                             + csv)
                     .writable("--save", String.valueOf(save), save)
                     .require(save == null || (!sameFile(save, csv) && !sameFile(save, chartFile)),
-                            "--save names the same file as --csv or --chart, " + save);
+                            "--save names the same file as --csv or --chart, " + save)
+                    .atLeast("--checkpoint-every", checkpointEvery, 0)
+                    .require(checkpointEvery == 0 || checkpointDir != null, "--checkpoint-every " + checkpointEvery
+                            + " needs --checkpoint-dir")
+                    .require(checkpointDir == null || !Files.exists(checkpointDir) || Files.isDirectory(checkpointDir),
+                            "--checkpoint-dir " + checkpointDir + " is a file, not a directory")
+                    .require(resume == null || Files.exists(resume), "--resume " + resume
+                            + ": no such checkpoint file or directory");
             Integer useThreads = checks.threads("--threads", threads);
             checks.throwIfAny();
             int slots = stateSlots(kind, mom);
@@ -220,7 +243,16 @@ final class TrainCommand implements Callable<Integer> {
                 }
                 Trainer.Objective objective = Loss::crossEntropy;
                 long start = System.nanoTime();
-                Trainer.History history = Trainer.fit(model, opt, objective, trainLoader, valLoader, config);
+                Trainer.History history;
+                // Resuming: the model, optimizer and loaders are made from the options and seed as in the first
+                // run, then the checkpoint puts back what training had changed.
+                try (Checkpoint from = resume == null ? null : Checkpoint.resolve(resume, System.err)) {
+                    if (checkpointDir != null || from != null) {
+                        config = config.withCheckpointing(new Trainer.Checkpointing(checkpointDir, checkpointEvery,
+                                3, lrSchedule, from));
+                    }
+                    history = Trainer.fit(model, opt, objective, trainLoader, valLoader, config);
+                }
                 double seconds = (System.nanoTime() - start) / 1e9;
                 Trainer.Evaluation result = Trainer.evaluate(model, objective, testLoader);
                 double trainSeconds = history.epochs().stream().mapToDouble(Trainer.EpochResult::seconds).sum();

@@ -2,7 +2,6 @@ package dev.gatun.nn;
 
 import dev.gatun.tensor.Tensor;
 import java.util.Map;
-import java.util.SplittableRandom;
 import java.util.random.RandomGenerator;
 
 /** Inverted dropout with probability p in training mode; the identity in evaluation mode. */
@@ -11,9 +10,12 @@ public final class Dropout extends Module {
     private final float p;
     private final RandomGenerator rng;
 
-    /** Dropout whose masks come from a generator split off the default one ({@link Init#generator()}). */
+    /**
+     * Dropout whose masks come from a {@link Generator} seeded by one draw from the default one
+     * ({@link Init#generator()}), so that {@link Init#manualSeed} makes the masks reproducible.
+     */
     public Dropout(float p) {
-        this(p, new SplittableRandom(Init.generator().nextLong()));
+        this(p, new Generator(Init.generator().nextLong()));
     }
 
     public Dropout(float p, RandomGenerator rng) {
@@ -22,6 +24,14 @@ public final class Dropout extends Module {
         }
         this.p = p;
         this.rng = rng;
+    }
+
+    /**
+     * The generator the masks are drawn from, when it is a {@link Generator} (whose state a checkpoint
+     * saves), else null.
+     */
+    public Generator generator() {
+        return rng instanceof Generator g ? g : null;
     }
 
     @Override

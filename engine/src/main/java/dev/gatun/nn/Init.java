@@ -2,7 +2,6 @@ package dev.gatun.nn;
 
 import dev.gatun.tensor.Tensor;
 import java.util.Arrays;
-import java.util.SplittableRandom;
 import java.util.random.RandomGenerator;
 
 /**
@@ -34,18 +33,21 @@ public final class Init {
     /** The non-linearity that follows the layer, which sets the gain. */
     public enum Nonlinearity { LINEAR, SIGMOID, TANH, RELU, LEAKY_RELU }
 
-    private static RandomGenerator generator = new SplittableRandom(0x6a7075L);
+    private static Generator generator = new Generator(0x6a7075L);
 
     private Init() {}
 
-    /** The default generator layers draw their initial weights from. */
-    public static synchronized RandomGenerator generator() {
+    /**
+     * The default generator layers draw their initial weights from; its {@link Generator#state() state}
+     * can be saved and restored (checkpoints do).
+     */
+    public static synchronized Generator generator() {
         return generator;
     }
 
     /** Re-seeds the default generator. */
     public static synchronized void manualSeed(long seed) {
-        generator = new SplittableRandom(seed);
+        generator = new Generator(seed);
     }
 
     /** The recommended gain for a non-linearity ({@code torch.nn.init.calculate_gain}). */

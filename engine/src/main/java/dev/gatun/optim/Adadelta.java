@@ -1,7 +1,9 @@
 package dev.gatun.optim;
 
 import dev.gatun.tensor.Tensor;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Adadelta (Zeiler, 2012), as {@code torch.optim.Adadelta} (torch 1.13, single-tensor loop). Each
@@ -101,5 +103,13 @@ public final class Adadelta extends Optimizer {
                 p[i] = pv - lr * delta;
             }
         }, squareAverages[index], deltaAverages[index]);
+    }
+
+    @Override
+    protected Map<String, Tensor[]> stateSlots() {
+        Map<String, Tensor[]> m = new LinkedHashMap<>();
+        m.put("square_avg", squareAverages);
+        m.put("acc_delta", deltaAverages);
+        return m;
     }
 }

@@ -2,6 +2,7 @@ package dev.gatun.optim;
 
 import dev.gatun.tensor.Tensor;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Adagrad (Duchi et al., 2011), as {@code torch.optim.Adagrad} (torch 1.13, single-tensor loop). Each
@@ -101,5 +102,10 @@ public final class Adagrad extends Optimizer {
                 p[i] = pv + (-clr * gv) / std;
             }
         }, sums[index]);
+    }
+
+    @Override
+    protected Map<String, Tensor[]> stateSlots() {
+        return Map.of("sum", sums);
     }
 }

@@ -2,7 +2,9 @@ package dev.gatun.optim;
 
 import dev.gatun.backend.Updates;
 import dev.gatun.tensor.Tensor;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The update both {@link Adam} and {@link AdamW} run, differing only in how weight decay enters: as
@@ -63,5 +65,14 @@ abstract sealed class AdamFamily extends Optimizer permits Adam, AdamW {
         Updates.adam(parameter.storage(), parameter.offset(), gradient.storageForReading(), gradient.offset(),
                 firstMoments[index].storage(), secondMoments[index].storage(), vMax == null ? null : vMax.storage(),
                 size, beta1, beta2, stepSize, invSqrtC2, (float) eps, decay, (float) gradientWeightDecay);
+    }
+
+    @Override
+    protected final Map<String, Tensor[]> stateSlots() {
+        Map<String, Tensor[]> m = new LinkedHashMap<>();
+        m.put("exp_avg", firstMoments);
+        m.put("exp_avg_sq", secondMoments);
+        m.put("max_exp_avg_sq", maxSecondMoments);
+        return m;
     }
 }

@@ -44,6 +44,18 @@ public abstract class LearningRateSchedule {
         return epoch;
     }
 
+    /**
+     * Puts the schedule back at {@code epoch} ended epochs (from {@link #epoch()} of a saved run) and sets
+     * the optimizer's learning rate to that epoch's, as {@code epoch} calls of {@link #step()} would.
+     */
+    public final void restoreEpoch(long epoch) {
+        if (epoch < 0) {
+            throw new IllegalArgumentException("schedule epoch must be >= 0, got " + epoch);
+        }
+        this.epoch = epoch;
+        optimizer.setLearningRate(learningRateAt(epoch));
+    }
+
     /** The optimizer's learning rate when this schedule was made, η₀. */
     public final double baseLearningRate() {
         return baseLearningRate;

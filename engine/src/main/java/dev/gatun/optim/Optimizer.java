@@ -6,7 +6,10 @@ import dev.gatun.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * An optimizer over a fixed list of parameters (leaf tensors that require gradients). {@link #step()}
@@ -171,6 +174,112 @@ public abstract class Optimizer implements AutoCloseable {
     /** Copies {@code array[0, length)} into elements {@code [start, start + length)} of contiguous tensor {@code t}. */
     static void store(float[] array, int length, Tensor t, long start) {
         MemorySegment.copy(array, 0, t.storage(), ValueLayout.JAVA_FLOAT, (t.offset() + start) * Float.BYTES, length);
+    }
+
+    /**
+     * Everything an optimizer carries from one step to the next, for checkpoints: the step counts, the
+     * current learning rate and the per-parameter buffers, keyed {@code "<parameter index>.<slot>"} with
+     * PyTorch's slot names (e.g. {@code "0.exp_avg"}, {@code "3.momentum_buffer"}). A buffer not made yet
+     * (its parameter has had no update) is absent. The hyper-parameters are not part of it: they come
+     * from the options the optimizer is constructed with.
+     *
+     * @param buffers the optimizer's own tensors from {@link #stateDict()} (valid until it closes or is
+     *                loaded into), or any tensors of the same shapes for {@link #loadStateDict}
+     */
+    public record State(long steps, long[] parameterSteps, double learningRate, Map<String, Tensor> buffers) {
+        public State {
+            parameterSteps = parameterSteps.clone();
+            buffers = Collections.unmodifiableMap(new LinkedHashMap<>(buffers));
+        }
+
+        @Override
+        public long[] parameterSteps() {
+            return parameterSteps.clone();
+        }
+    }
+
+    /**
+     * The per-parameter buffer arrays of this optimizer by slot name, in a fixed order: the arrays the
+     * update fills (an element is null until its parameter's first update, or when an option does not use
+     * the slot). An optimizer without state returns an empty map.
+     */
+    protected Map<String, Tensor[]> stateSlots() {
+        return Map.of();
+    }
+
+    /** This optimizer's state; its buffers are the optimizer's own tensors, not copies. */
+    public final State stateDict() {
+        Map<String, Tensor> buffers = new LinkedHashMap<>();
+        for (int i = 0; i < parameters.size(); i++) {
+            for (var slot : stateSlots().entrySet()) {
+                Tensor t = slot.getValue()[i];
+                if (t != null) buffers.put(i + "." + slot.getKey(), t);
+            }
+        }
+        return new State(steps, parameterSteps, learningRate, buffers);
+    }
+
+    /**
+     * Restores a state from {@link #stateDict()} of an optimizer of the same kind and options over
+     * parameters of the same shapes: the values are copied, so that the next steps are bit-identical to
+     * those of the optimizer the state came from. Everything is checked before anything changes.
+     *
+     * @throws IllegalArgumentException when a key names no parameter or slot, a shape differs, or the
+     *                                  counts do not fit the parameters
+     */
+    public final void loadStateDict(State state) {
+        long[] counts = state.parameterSteps();
+        if (counts.length != parameters.size()) {
+            throw new IllegalArgumentException("optimizer state has step counts for " + counts.length
+                    + " parameters, this optimizer has " + parameters.size());
+        }
+        for (int i = 0; i < counts.length; i++) {
+            if (counts[i] < 0 || counts[i] > state.steps()) {
+                throw new IllegalArgumentException("optimizer state: parameter " + i + " has " + counts[i]
+                        + " updates, outside [0, " + state.steps() + "] steps");
+            }
+        }
+        if (!(state.learningRate() >= 0) || Double.isInfinite(state.learningRate())) {
+            throw new IllegalArgumentException("optimizer state: learning rate must be a finite number >= 0, got "
+                    + state.learningRate());
+        }
+        Map<String, Tensor[]> slots = stateSlots();
+        for (var e : state.buffers().entrySet()) {
+            String key = e.getKey();
+            int dot = key.indexOf('.');
+            int index = -1;
+            try {
+                index = dot < 0 ? -1 : Integer.parseInt(key.substring(0, dot));
+            } catch (NumberFormatException ignored) {
+                // reported below
+            }
+            if (index < 0 || index >= parameters.size() || !slots.containsKey(key.substring(dot + 1))) {
+                throw new IllegalArgumentException("optimizer state: unknown buffer '" + key + "' for "
+                        + getClass().getSimpleName() + " (slots " + slots.keySet() + ", " + parameters.size()
+                        + " parameters)");
+            }
+            long[] expected = parameters.get(index).shape();
+            if (!Arrays.equals(e.getValue().shape(), expected)) {
+                throw new IllegalArgumentException("optimizer state: buffer '" + key + "' has shape "
+                        + Arrays.toString(e.getValue().shape()) + ", its parameter " + Arrays.toString(expected));
+            }
+        }
+        for (var slot : slots.entrySet()) {
+            Tensor[] array = slot.getValue();
+            for (int i = 0; i < array.length; i++) {
+                Tensor src = state.buffers().get(i + "." + slot.getKey());
+                if (src == null) {
+                    // A buffer dropped here stays allocated in the state scope until close: loads are rare.
+                    array[i] = null;
+                } else {
+                    if (array[i] == null) array[i] = newState(parameters.get(i));
+                    if (array[i] != src) array[i].copyFrom(src);
+                }
+            }
+        }
+        System.arraycopy(counts, 0, parameterSteps, 0, counts.length);
+        steps = state.steps();
+        learningRate = state.learningRate();
     }
 
     /** A zero-filled state tensor shaped like a parameter, owned by this optimizer. */

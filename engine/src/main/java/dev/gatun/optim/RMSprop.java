@@ -1,7 +1,9 @@
 package dev.gatun.optim;
 
 import dev.gatun.tensor.Tensor;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * RMSprop (Hinton's lecture 6e), as {@code torch.optim.RMSprop} (torch 1.13, single-tensor loop). Each
@@ -132,5 +134,14 @@ public final class RMSprop extends Optimizer {
                 }
             }
         }, squareAverages[index], gradientAverages[index], buffers[index]);
+    }
+
+    @Override
+    protected Map<String, Tensor[]> stateSlots() {
+        Map<String, Tensor[]> m = new LinkedHashMap<>();
+        m.put("square_avg", squareAverages);
+        m.put("grad_avg", gradientAverages);
+        m.put("momentum_buffer", buffers);
+        return m;
     }
 }

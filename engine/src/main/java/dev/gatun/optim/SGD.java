@@ -3,6 +3,7 @@ package dev.gatun.optim;
 import dev.gatun.backend.Updates;
 import dev.gatun.tensor.Tensor;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Stochastic gradient descent, as {@code torch.optim.SGD} (torch 1.13, single-tensor loop). For
@@ -102,5 +103,10 @@ public final class SGD extends Optimizer {
                 buffer == null ? null : buffer.storage(), parameter.numel(), (float) learningRate(),
                 (float) options.weightDecay(), (float) options.momentum(), (float) (1 - options.dampening()), first,
                 options.nesterov());
+    }
+
+    @Override
+    protected Map<String, Tensor[]> stateSlots() {
+        return Map.of("momentum_buffer", buffers);
     }
 }

@@ -4,6 +4,7 @@ import dev.gatun.autograd.Autograd;
 import dev.gatun.data.DataLoader;
 import dev.gatun.data.DataLoader.Batch;
 import dev.gatun.nn.Module;
+import dev.gatun.optim.LearningRateSchedule;
 import dev.gatun.optim.Optimizer;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
@@ -61,33 +62,56 @@ public final class Trainer {
      * @param out           progress and epoch lines, or null for silence
      */
     public record Config(int epochs, EarlyStopping earlyStopping, Path csvLog, Path chart, PrintStream out,
-                         EpochListener listener) {
+                         EpochListener listener, Checkpointing checkpointing) {
         public Config {
             if (epochs < 1) throw new IllegalArgumentException("epochs must be >= 1, got " + epochs);
         }
 
         public static Config of(int epochs) {
-            return new Config(epochs, null, null, null, System.out, null);
+            return new Config(epochs, null, null, null, System.out, null, null);
         }
 
         public Config withEarlyStopping(EarlyStopping e) {
-            return new Config(epochs, e, csvLog, chart, out, listener);
+            return new Config(epochs, e, csvLog, chart, out, listener, checkpointing);
         }
 
         public Config withCsvLog(Path p) {
-            return new Config(epochs, earlyStopping, p, chart, out, listener);
+            return new Config(epochs, earlyStopping, p, chart, out, listener, checkpointing);
         }
 
         public Config withChart(Path p) {
-            return new Config(epochs, earlyStopping, csvLog, p, out, listener);
+            return new Config(epochs, earlyStopping, csvLog, p, out, listener, checkpointing);
         }
 
         public Config withOut(PrintStream s) {
-            return new Config(epochs, earlyStopping, csvLog, chart, s, listener);
+            return new Config(epochs, earlyStopping, csvLog, chart, s, listener, checkpointing);
         }
 
         public Config withListener(EpochListener l) {
-            return new Config(epochs, earlyStopping, csvLog, chart, out, l);
+            return new Config(epochs, earlyStopping, csvLog, chart, out, l, checkpointing);
+        }
+
+        public Config withCheckpointing(Checkpointing c) {
+            return new Config(epochs, earlyStopping, csvLog, chart, out, listener, c);
+        }
+    }
+
+    /**
+     * Checkpoints ({@link Checkpoint}): written to {@code directory} (null: none) every {@code everySteps}
+     * optimizer steps (0: only at the end of each epoch) and at the end of each epoch, keeping the newest
+     * {@code keep}; and a run resumed from {@code resume} (null: a fresh start), which continues at the
+     * checkpoint's epoch and batch with the batches, dropout masks and optimizer state it would have had.
+     *
+     * @param schedule the learning-rate schedule the epoch listener steps, whose state is saved and
+     *                 restored with the rest (null when there is none)
+     */
+    public record Checkpointing(Path directory, int everySteps, int keep, LearningRateSchedule schedule,
+                                Checkpoint resume) {
+        public Checkpointing {
+            if (everySteps < 0) {
+                throw new IllegalArgumentException("checkpoint interval must be >= 0 steps, got " + everySteps);
+            }
+            if (keep < 1) throw new IllegalArgumentException("checkpoints to keep must be >= 1, got " + keep);
         }
     }
 
@@ -117,16 +141,24 @@ public final class Trainer {
         if (config.earlyStopping() != null && validation == null) {
             throw new IllegalArgumentException("early stopping needs a validation set");
         }
-        List<EpochResult> results = new ArrayList<>();
-        Map<String, float[]> bestWeights = null;
-        double bestLoss = Double.POSITIVE_INFINITY;
-        int bestEpoch = -1;
-        int sinceBest = 0;
+        Run run = new Run(model, optimizer, objective, train, config);
+        List<EpochResult> results = run.results;
         boolean stoppedEarly = false;
         CsvLog csv = config.csvLog() == null ? null : new CsvLog(config.csvLog());
         try {
-            for (int epoch = 0; epoch < config.epochs(); epoch++) {
-                EpochResult r = trainEpoch(model, optimizer, objective, train, validation, epoch, config);
+            int startEpoch = 0;
+            Checkpointing ck = config.checkpointing();
+            if (ck != null && ck.directory() != null) {
+                Checkpoint.generators(model); // refuses, before any training, a model whose randomness cannot be saved
+            }
+            if (ck != null && ck.resume() != null) {
+                startEpoch = run.resume(ck.resume());
+                if (csv != null) {
+                    for (EpochResult r : results) csv.append(r); // the log of the whole run, not only its end
+                }
+            }
+            for (int epoch = startEpoch; epoch < config.epochs(); epoch++) {
+                EpochResult r = run.trainEpoch(validation, epoch);
                 results.add(r);
                 if (csv != null) {
                     csv.append(r);
@@ -139,28 +171,31 @@ public final class Trainer {
                 }
                 if (config.earlyStopping() != null) {
                     EarlyStopping es = config.earlyStopping();
-                    if (r.validationLoss() < bestLoss - es.minDelta()) {
-                        bestLoss = r.validationLoss();
-                        bestEpoch = epoch;
-                        sinceBest = 0;
+                    if (r.validationLoss() < run.bestLoss - es.minDelta()) {
+                        run.bestLoss = r.validationLoss();
+                        run.bestEpoch = epoch;
+                        run.sinceBest = 0;
                         if (es.restoreBest()) {
-                            bestWeights = snapshot(model);
+                            run.bestWeights = snapshot(model);
                         }
-                    } else if (++sinceBest >= es.patience()) {
+                    } else if (++run.sinceBest >= es.patience()) {
                         stoppedEarly = true;
                         if (config.out() != null) {
                             config.out().printf(Locale.ROOT, "early stopping: validation loss has not improved for %d epochs"
-                                    + " (best %.4f at epoch %d)%n", es.patience(), bestLoss, bestEpoch + 1);
+                                    + " (best %.4f at epoch %d)%n", es.patience(), run.bestLoss, run.bestEpoch + 1);
                         }
                         break;
                     }
                 }
+                run.checkpoint(new Checkpoint.Position(epoch + 1, 0), 0, 0, 0);
             }
         } finally {
             if (csv != null) {
                 csv.close();
             }
         }
+        Map<String, float[]> bestWeights = run.bestWeights;
+        int bestEpoch = run.bestEpoch;
         if (bestWeights != null) {
             restore(model, bestWeights);
             if (config.out() != null) {
@@ -175,49 +210,128 @@ public final class Trainer {
         return history;
     }
 
-    private static EpochResult trainEpoch(Module model, Optimizer optimizer, Objective objective, DataLoader train,
-                                          DataLoader validation, int epoch, Config config) {
-        model.train();
-        Progress progress = config.out() == null ? null
-                : new Progress(config.out(), "epoch " + (epoch + 1) + "/" + config.epochs(), train.numBatches());
-        long start = System.nanoTime();
-        double lossSum = 0;
-        long correct = 0;
-        long seen = 0;
-        int batchIndex = 0;
-        Iterator<Batch> it = train.epoch(epoch).iterator();
-        while (it.hasNext()) {
-            // The batch is made inside the step's scope, so it is freed with the step.
-            try (Scope step = Scope.open()) {
-                Batch batch = it.next();
-                optimizer.zeroGrad();
-                Tensor logits = model.forward(batch.inputs());
-                Tensor loss = objective.loss(logits, batch.labels());
-                float value = loss.item();
-                if (!Float.isFinite(value)) {
-                    throw new TrainingDivergedException(epoch + 1, batchIndex + 1, value);
+    /** The state of one fit: what it trains and where it stands, for the epochs and for checkpoints. */
+    private static final class Run {
+        final Module model;
+        final Optimizer optimizer;
+        final Objective objective;
+        final DataLoader train;
+        final Config config;
+        final List<EpochResult> results = new ArrayList<>();
+        Map<String, float[]> bestWeights;
+        double bestLoss = Double.POSITIVE_INFINITY;
+        int bestEpoch = -1;
+        int sinceBest;
+        /** Where the first epoch trained starts and its sums so far (non-zero after a resume). */
+        int startBatch;
+        Checkpoint.TrainerState startSums = Checkpoint.TrainerState.START;
+
+        Run(Module model, Optimizer optimizer, Objective objective, DataLoader train, Config config) {
+            this.model = model;
+            this.optimizer = optimizer;
+            this.objective = objective;
+            this.train = train;
+            this.config = config;
+        }
+
+        /** Loads {@code c} into the run; returns the epoch to continue with. */
+        int resume(Checkpoint c) throws IOException {
+            Checkpointing ck = config.checkpointing();
+            c.restore(model, optimizer, ck.schedule(), train);
+            Checkpoint.Position p = c.position();
+            Checkpoint.TrainerState t = c.trainerState();
+            results.addAll(c.history());
+            bestLoss = t.bestLoss();
+            bestEpoch = t.bestEpoch();
+            sinceBest = t.sinceBest();
+            bestWeights = c.bestWeights();
+            startBatch = p.batch();
+            startSums = t;
+            if (p.batch() > train.numBatches()) {
+                throw new dev.gatun.io.ModelFileException(c.file(), "checkpoint position batch " + p.batch()
+                        + " is past the " + train.numBatches() + " batches of an epoch");
+            }
+            if (config.out() != null) {
+                config.out().printf("resuming from %s at epoch %d, batch %d%n", c.file(), p.epoch() + 1, p.batch());
+            }
+            return p.epoch();
+        }
+
+        /** Writes a checkpoint at {@code position} when checkpoints are configured. */
+        void checkpoint(Checkpoint.Position position, double lossSum, long correct, long seen) {
+            Checkpointing ck = config.checkpointing();
+            if (ck == null || ck.directory() == null) return;
+            long step = (long) position.epoch() * train.numBatches() + position.batch();
+            Path file = ck.directory().resolve(Checkpoint.fileName(step));
+            try {
+                Checkpoint.save(file, model, optimizer, ck.schedule(), train, position,
+                        new Checkpoint.TrainerState(lossSum, correct, seen, bestLoss, bestEpoch, sinceBest),
+                        results, bestWeights);
+                Checkpoint.prune(ck.directory(), ck.keep());
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException("cannot write checkpoint " + file + ": " + e.getMessage(), e);
+            }
+        }
+
+        EpochResult trainEpoch(DataLoader validation, int epoch) {
+            model.train();
+            Progress progress = config.out() == null ? null
+                    : new Progress(config.out(), "epoch " + (epoch + 1) + "/" + config.epochs(), train.numBatches());
+            long start = System.nanoTime();
+            double lossSum = startSums.lossSum();
+            long correct = startSums.correct();
+            long seen = startSums.seen();
+            int batchIndex = 0;
+            int skip = startBatch;
+            startBatch = 0;
+            startSums = Checkpoint.TrainerState.START;
+            Checkpointing ck = config.checkpointing();
+            int every = ck == null || ck.directory() == null ? 0 : ck.everySteps();
+            Iterator<Batch> it = train.epoch(epoch).iterator();
+            // After a resume, the batches the checkpoint had already trained on: the same order, not trained again.
+            for (; batchIndex < skip && it.hasNext(); batchIndex++) {
+                try (Scope s = Scope.open()) {
+                    it.next();
                 }
-                loss.backward();
-                optimizer.step();
-                int n = batch.size();
-                lossSum += (double) value * n;
-                correct += countCorrect(logits, batch.labels());
-                seen += n;
             }
-            batchIndex++;
+            while (it.hasNext()) {
+                // The batch is made inside the step's scope, so it is freed with the step.
+                try (Scope step = Scope.open()) {
+                    Batch batch = it.next();
+                    optimizer.zeroGrad();
+                    Tensor logits = model.forward(batch.inputs());
+                    Tensor loss = objective.loss(logits, batch.labels());
+                    float value = loss.item();
+                    if (!Float.isFinite(value)) {
+                        throw new TrainingDivergedException(epoch + 1, batchIndex + 1, value);
+                    }
+                    loss.backward();
+                    optimizer.step();
+                    int n = batch.size();
+                    lossSum += (double) value * n;
+                    correct += countCorrect(logits, batch.labels());
+                    seen += n;
+                }
+                batchIndex++;
+                long globalStep = (long) epoch * train.numBatches() + batchIndex;
+                // The last batch's checkpoint is the end of the epoch's, after validation and the listener.
+                if (every > 0 && globalStep % every == 0 && batchIndex < train.numBatches()) {
+                    checkpoint(new Checkpoint.Position(epoch, batchIndex), lossSum, correct, seen);
+                }
+                if (progress != null) {
+                    progress.update(batchIndex, lossSum / seen, (double) correct / seen, seen,
+                            (System.nanoTime() - start) / 1e9);
+                }
+            }
+            double seconds = (System.nanoTime() - start) / 1e9;
             if (progress != null) {
-                progress.update(batchIndex, lossSum / seen, (double) correct / seen, seen,
-                        (System.nanoTime() - start) / 1e9);
+                progress.finish();
             }
+            Evaluation v = validation == null ? null : evaluate(model, objective, validation);
+            return new EpochResult(epoch + 1, lossSum / seen, (double) correct / seen,
+                    v == null ? Double.NaN : v.loss(), v == null ? Double.NaN : v.accuracy(),
+                    optimizer.learningRate(), seconds, seen / seconds);
         }
-        double seconds = (System.nanoTime() - start) / 1e9;
-        if (progress != null) {
-            progress.finish();
-        }
-        Evaluation v = validation == null ? null : evaluate(model, objective, validation);
-        return new EpochResult(epoch + 1, lossSum / seen, (double) correct / seen,
-                v == null ? Double.NaN : v.loss(), v == null ? Double.NaN : v.accuracy(),
-                optimizer.learningRate(), seconds, seen / seconds);
     }
 
     /** Loss and accuracy of {@code model} in evaluation mode over every batch of {@code data}. */
@@ -271,7 +385,7 @@ public final class Trainer {
         return correct;
     }
 
-    private static Map<String, float[]> snapshot(Module model) {
+    static Map<String, float[]> snapshot(Module model) {
         Map<String, float[]> out = new LinkedHashMap<>();
         model.namedParameters().forEach((k, v) -> out.put("p:" + k, v.toArray()));
         model.namedBuffers().forEach((k, v) -> out.put("b:" + k, v.toArray()));

@@ -1,0 +1,548 @@
+package dev.gatun.train;
+
+import dev.gatun.data.DataLoader;
+import dev.gatun.io.DType;
+import dev.gatun.io.ModelFileException;
+import dev.gatun.io.SafeTensors;
+import dev.gatun.nn.BatchNorm;
+import dev.gatun.nn.Dropout;
+import dev.gatun.nn.Generator;
+import dev.gatun.nn.Init;
+import dev.gatun.nn.Module;
+import dev.gatun.optim.LearningRateSchedule;
+import dev.gatun.optim.Optimizer;
+import dev.gatun.tensor.Scope;
+import dev.gatun.tensor.Tensor;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * A training checkpoint: one safetensors file holding everything a run needs to continue as if it had
+ * never stopped, so that a resumed run ends with bit-identical weights.
+ *
+ * <ul>
+ *   <li>{@code model.<name>}: the model's state dict (F32), and {@code counter.model.<name>} the integer
+ *       counters of its layers (BatchNorm's {@code num_batches_tracked});
+ *   <li>{@code optimizer.state.<i>.<slot>}: the optimizer's per-parameter buffers (F32, e.g.
+ *       {@code optimizer.state.0.exp_avg}); {@code optimizer.steps}, {@code optimizer.parameter_steps} and
+ *       {@code optimizer.learning_rate} (the double's bits) its counters;
+ *   <li>{@code schedule.epoch}: the learning-rate schedule's ended epochs, when there is a schedule;
+ *   <li>{@code rng.init} and {@code rng.model.<module>}: the state of every {@link Generator}: the default
+ *       one of {@link Init} and each dropout layer's;
+ *   <li>{@code position}: the epoch and the index of the next batch in it; {@code loader}: the loader's
+ *       number of samples, batch size and batches per epoch, checked on resume (its order is derived from
+ *       its seed and the epoch, so the position is all that is needed to continue it);
+ *   <li>{@code trainer}: the fit loop's sums over the epoch in progress and its early-stopping figures.
+ * </ul>
+ *
+ * <p>The metadata hold the format, the optimizer's class and a SHA-256 checksum over every tensor's name,
+ * dtype, shape and bytes and over the other metadata, verified by {@link #open}: a file altered or cut
+ * short is refused with an exception naming it and what is wrong. Files are written atomically (temporary
+ * file, fsync, rename) under names {@code ckpt-<global step>.safetensors}, so a crash while writing leaves
+ * the previous checkpoint as it was; {@link #latest} finds the newest good one in a directory.
+ */
+public final class Checkpoint implements AutoCloseable {
+
+    /** The value of the {@code format} metadata. */
+    public static final String FORMAT = "gatun-checkpoint-1";
+
+    private static final Pattern NAME = Pattern.compile("ckpt-(\\d+)\\.safetensors");
+
+    /**
+     * Where training stands: the next batch to train is batch {@code batch} (0-based) of epoch {@code epoch}
+     * (0-based); {@code batch} 0 is the start of an epoch.
+     */
+    public record Position(int epoch, int batch) {
+        public Position {
+            if (epoch < 0 || batch < 0) {
+                throw new IllegalArgumentException("checkpoint position needs epoch and batch >= 0, got epoch "
+                        + epoch + ", batch " + batch);
+            }
+        }
+    }
+
+    /**
+     * The fit loop's bookkeeping: loss sum, correct predictions and samples of the epoch in progress, and
+     * the best validation loss, its epoch and the epochs since it (early stopping).
+     */
+    public record TrainerState(double lossSum, long correct, long seen, double bestLoss, int bestEpoch,
+                               int sinceBest) {
+        /** The state at the start of training. */
+        public static final TrainerState START = new TrainerState(0, 0, 0, Double.POSITIVE_INFINITY, -1, 0);
+    }
+
+    private final SafeTensors file;
+
+    private Checkpoint(SafeTensors file) {
+        this.file = file;
+    }
+
+    /** The file name of the checkpoint at global step {@code step} (batches trained since the start). */
+    public static String fileName(long step) {
+        return String.format("ckpt-%012d.safetensors", step);
+    }
+
+    /**
+     * Writes a checkpoint of a run to {@code file} atomically.
+     *
+     * @param schedule may be null
+     */
+    public static void save(Path file, Module model, Optimizer optimizer, LearningRateSchedule schedule,
+                            DataLoader loader, Position position, TrainerState trainer) throws IOException {
+        save(file, model, optimizer, schedule, loader, position, trainer, List.of(), null);
+    }
+
+    /**
+     * Writes a checkpoint of a run to {@code file} atomically, with the results of the epochs ended so far
+     * and the best weights kept for early stopping (null if none), so that a resumed fit reports the whole
+     * run and can still put the best weights back.
+     */
+    public static void save(Path file, Module model, Optimizer optimizer, LearningRateSchedule schedule,
+                            DataLoader loader, Position position, TrainerState trainer,
+                            List<Trainer.EpochResult> history, Map<String, float[]> bestWeights) throws IOException {
+        try (Scope scope = Scope.open()) {
+            write(file, model, optimizer, schedule, loader, position, trainer, history, bestWeights);
+        }
+    }
+
+    private static void write(Path file, Module model, Optimizer optimizer, LearningRateSchedule schedule,
+                              DataLoader loader, Position position, TrainerState trainer,
+                              List<Trainer.EpochResult> history, Map<String, float[]> bestWeights) throws IOException {
+        SafeTensors.Writer w = new SafeTensors.Writer();
+        Map<String, Object> content = new TreeMap<>(); // name → Tensor or long[] (for the checksum)
+        if (bestWeights != null) {
+            for (var e : bestWeights.entrySet()) {
+                Tensor t = Tensor.fromArray(e.getValue());
+                w.add("best." + e.getKey(), t);
+                content.put("best." + e.getKey(), t);
+            }
+        }
+        long[] h = new long[history.size() * 8];
+        for (int i = 0; i < history.size(); i++) {
+            Trainer.EpochResult r = history.get(i);
+            double[] v = {r.epoch(), r.trainLoss(), r.trainAccuracy(), r.validationLoss(), r.validationAccuracy(),
+                r.learningRate(), r.seconds(), r.samplesPerSecond()};
+            for (int k = 0; k < 8; k++) h[8 * i + k] = Double.doubleToRawLongBits(v[k]);
+        }
+        longs(w, content, "history", h);
+        for (var e : model.stateDict().entrySet()) {
+            w.add("model." + e.getKey(), e.getValue());
+            content.put("model." + e.getKey(), e.getValue());
+        }
+        for (var e : counters(model).entrySet()) {
+            longs(w, content, e.getKey(), e.getValue().numBatchesTracked());
+        }
+        Optimizer.State os = optimizer.stateDict();
+        for (var e : os.buffers().entrySet()) {
+            w.add("optimizer.state." + e.getKey(), e.getValue());
+            content.put("optimizer.state." + e.getKey(), e.getValue());
+        }
+        longs(w, content, "optimizer.steps", os.steps());
+        longs(w, content, "optimizer.parameter_steps", os.parameterSteps());
+        longs(w, content, "optimizer.learning_rate", Double.doubleToRawLongBits(os.learningRate()));
+        long[] grads = new long[optimizer.parameters().size()];
+        for (int i = 0; i < grads.length; i++) {
+            Tensor g = optimizer.parameters().get(i).grad();
+            grads[i] = g != null && g.isAlive() ? 1 : 0;
+        }
+        longs(w, content, "optimizer.has_grad", grads);
+        if (schedule != null) {
+            longs(w, content, "schedule.epoch", schedule.epoch());
+        }
+        for (var e : generators(model).entrySet()) {
+            longs(w, content, e.getKey(), e.getValue().state());
+        }
+        longs(w, content, "position", position.epoch(), position.batch());
+        longs(w, content, "loader", loader.dataset().size(), loader.batchSize(), loader.numBatches());
+        longs(w, content, "trainer", Double.doubleToRawLongBits(trainer.lossSum()), trainer.correct(),
+                trainer.seen(), Double.doubleToRawLongBits(trainer.bestLoss()), trainer.bestEpoch(),
+                trainer.sinceBest());
+        Map<String, String> metadata = new TreeMap<>();
+        metadata.put("format", FORMAT);
+        metadata.put("optimizer", optimizer.getClass().getName());
+        metadata.put("schedule", schedule == null ? "" : schedule.getClass().getName());
+        metadata.forEach(w::metadata);
+        w.metadata("checksum", checksum(content, metadata));
+        w.write(file);
+    }
+
+    private static void longs(SafeTensors.Writer w, Map<String, Object> content, String name, long... values) {
+        w.addLongs(name, new long[] {values.length}, values);
+        content.put(name, values.clone());
+    }
+
+    /** The SHA-256 of the tensors (by name: name, dtype, shape, little-endian bytes) and the metadata, in hex. */
+    private static String checksum(Map<String, Object> content, Map<String, String> metadata) {
+        MessageDigest d = sha256();
+        for (var e : content.entrySet()) {
+            ByteBuffer b;
+            long[] shape;
+            String dtype;
+            if (e.getValue() instanceof Tensor t) {
+                float[] v = t.toArray();
+                b = ByteBuffer.allocate(v.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+                for (float f : v) b.putInt(Float.floatToRawIntBits(f));
+                shape = t.shape();
+                dtype = DType.F32.toString();
+            } else {
+                long[] v = (long[]) e.getValue();
+                b = ByteBuffer.allocate(v.length * 8).order(ByteOrder.LITTLE_ENDIAN);
+                for (long x : v) b.putLong(x);
+                shape = new long[] {v.length};
+                dtype = DType.I64.toString();
+            }
+            entryHeader(d, e.getKey(), dtype, shape, b.capacity());
+            d.update(b.flip());
+        }
+        metadataDigest(d, metadata);
+        return HexFormat.of().formatHex(d.digest());
+    }
+
+    private static void entryHeader(MessageDigest d, String name, String dtype, long[] shape, long bytes) {
+        d.update((name + '\0' + dtype + '\0').getBytes(StandardCharsets.UTF_8));
+        ByteBuffer h = ByteBuffer.allocate(8 * (shape.length + 2)).order(ByteOrder.LITTLE_ENDIAN);
+        h.putLong(shape.length);
+        for (long s : shape) h.putLong(s);
+        h.putLong(bytes);
+        d.update(h.flip());
+    }
+
+    private static void metadataDigest(MessageDigest d, Map<String, String> metadata) {
+        for (var m : new TreeMap<>(metadata).entrySet()) {
+            if (!m.getKey().equals("checksum")) {
+                d.update(("meta\0" + m.getKey() + '\0' + m.getValue() + '\0').getBytes(StandardCharsets.UTF_8));
+            }
+        }
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this Java runtime", e);
+        }
+    }
+
+    /**
+     * Opens {@code file} and verifies it: a safetensors file of this format whose checksum matches.
+     *
+     * @throws ModelFileException naming the file and what is wrong (truncated, altered, not a checkpoint)
+     * @throws IOException        when it cannot be read
+     */
+    public static Checkpoint open(Path file) throws IOException {
+        SafeTensors st = SafeTensors.open(file);
+        try {
+            Map<String, String> meta = st.metadata();
+            if (!FORMAT.equals(meta.get("format"))) {
+                throw new ModelFileException(file, "not a gatun checkpoint (metadata format is "
+                        + (meta.get("format") == null ? "missing" : "'" + meta.get("format") + "'")
+                        + ", expected '" + FORMAT + "')");
+            }
+            String stored = meta.get("checksum");
+            if (stored == null) {
+                throw new ModelFileException(file, "checkpoint has no checksum in its metadata");
+            }
+            MessageDigest d = sha256();
+            for (String name : new TreeMap<>(st.entries()).keySet()) {
+                SafeTensors.Entry e = st.entry(name);
+                MemorySegment bytes = st.bytes(name);
+                entryHeader(d, name, e.dtype().toString(), e.shape(), bytes.byteSize());
+                d.update(bytes.asByteBuffer());
+            }
+            metadataDigest(d, meta);
+            String actual = HexFormat.of().formatHex(d.digest());
+            if (!actual.equals(stored)) {
+                throw new ModelFileException(file, "checksum mismatch: the content hashes to SHA-256 " + actual
+                        + " but the file records " + stored + " (the file was altered or damaged)");
+            }
+            for (String required : List.of("position", "loader", "trainer", "optimizer.steps",
+                    "optimizer.parameter_steps", "optimizer.learning_rate", "rng.init")) {
+                st.entry(required); // throws naming the missing tensor
+            }
+            return new Checkpoint(st);
+        } catch (IOException | RuntimeException e) {
+            st.close();
+            throw e;
+        }
+    }
+
+    /** The file this checkpoint was read from. */
+    public Path file() {
+        return file.file();
+    }
+
+    /** Where the run stood when the checkpoint was written. */
+    public Position position() throws ModelFileException {
+        long[] p = exactly("position", 2);
+        return new Position(toInt("position epoch", p[0]), toInt("position batch", p[1]));
+    }
+
+    /** The fit loop's bookkeeping at the checkpoint. */
+    public TrainerState trainerState() throws ModelFileException {
+        long[] t = exactly("trainer", 6);
+        return new TrainerState(Double.longBitsToDouble(t[0]), t[1], t[2], Double.longBitsToDouble(t[3]),
+                toInt("trainer best epoch", t[4]), toInt("trainer epochs since best", t[5]));
+    }
+
+    /** The results of the epochs that had ended when the checkpoint was written. */
+    public List<Trainer.EpochResult> history() throws ModelFileException {
+        long[] h = file.entries().containsKey("history") ? file.toLongs("history") : new long[0];
+        if (h.length % 8 != 0) {
+            throw new ModelFileException(file(), "tensor 'history' has " + h.length + " values, not a multiple of 8");
+        }
+        List<Trainer.EpochResult> out = new ArrayList<>();
+        for (int i = 0; i < h.length; i += 8) {
+            double[] v = new double[8];
+            for (int k = 0; k < 8; k++) v[k] = Double.longBitsToDouble(h[i + k]);
+            out.add(new Trainer.EpochResult((int) v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]));
+        }
+        return out;
+    }
+
+    /** The best weights kept for early stopping, as the fit loop keeps them, or null when there are none. */
+    public Map<String, float[]> bestWeights() throws ModelFileException {
+        Map<String, float[]> out = new LinkedHashMap<>();
+        try (Scope scope = Scope.open()) {
+            for (String name : file.entries().keySet()) {
+                if (name.startsWith("best.")) {
+                    out.put(name.substring("best.".length()), file.toTensor(name).toArray());
+                }
+            }
+        }
+        return out.isEmpty() ? null : out;
+    }
+
+    /**
+     * Puts the saved state into a run set up as the saved one was (same model, optimizer kind and options,
+     * schedule and loader): weights and buffers, optimizer state, schedule, every generator's state.
+     *
+     * @param schedule null when the run has none (then the checkpoint must have none either)
+     * @throws ModelFileException naming the file when the checkpoint does not fit the run
+     */
+    public void restore(Module model, Optimizer optimizer, LearningRateSchedule schedule, DataLoader loader)
+            throws ModelFileException {
+        Path path = file();
+        long[] l = exactly("loader", 3);
+        if (l[0] != loader.dataset().size() || l[1] != loader.batchSize() || l[2] != loader.numBatches()) {
+            throw new ModelFileException(path, "checkpoint was written for a loader of " + l[0] + " samples in "
+                    + "batches of " + l[1] + " (" + l[2] + " per epoch), this run has " + loader.dataset().size()
+                    + " samples in batches of " + loader.batchSize() + " (" + loader.numBatches() + " per epoch)");
+        }
+        String savedOptimizer = file.metadata().get("optimizer");
+        if (!optimizer.getClass().getName().equals(savedOptimizer)) {
+            throw new ModelFileException(path, "checkpoint holds the state of optimizer " + savedOptimizer
+                    + ", this run uses " + optimizer.getClass().getName());
+        }
+        String savedSchedule = file.metadata().getOrDefault("schedule", "");
+        String runSchedule = schedule == null ? "" : schedule.getClass().getName();
+        if (!savedSchedule.equals(runSchedule)) {
+            throw new ModelFileException(path, "checkpoint was written with schedule '" + savedSchedule
+                    + "', this run has '" + runSchedule + "'");
+        }
+        Map<String, Generator> generators = generators(model);
+        Map<String, BatchNorm> counters = counters(model);
+        List<String> unexpected = new ArrayList<>();
+        for (String name : file.entries().keySet()) {
+            if ((name.startsWith("rng.") && !generators.containsKey(name))
+                    || (name.startsWith("counter.") && !counters.containsKey(name))) {
+                unexpected.add(name);
+            }
+        }
+        if (!unexpected.isEmpty()) {
+            throw new ModelFileException(path, "checkpoint has state the model lacks: " + unexpected);
+        }
+        try (Scope scope = Scope.open()) {
+            Map<String, Tensor> weights = new LinkedHashMap<>();
+            Map<String, Tensor> buffers = new LinkedHashMap<>();
+            for (String name : file.entries().keySet()) {
+                if (name.startsWith("model.")) {
+                    weights.put(name.substring("model.".length()), file.toTensor(name));
+                } else if (name.startsWith("optimizer.state.")) {
+                    buffers.put(name.substring("optimizer.state.".length()), file.toTensor(name));
+                }
+            }
+            long[] steps = exactly("optimizer.steps", 1);
+            long[] parameterSteps = file.toLongs("optimizer.parameter_steps");
+            double lr = Double.longBitsToDouble(exactly("optimizer.learning_rate", 1)[0]);
+            Optimizer.State state = new Optimizer.State(steps[0], parameterSteps, lr, buffers);
+            Map<String, Long> genStates = new LinkedHashMap<>();
+            for (String name : generators.keySet()) {
+                genStates.put(name, exactly(name, 1)[0]);
+            }
+            Map<String, Long> counterValues = new LinkedHashMap<>();
+            for (String name : counters.keySet()) {
+                counterValues.put(name, exactly(name, 1)[0]);
+            }
+            long scheduleEpoch = schedule == null ? 0 : exactly("schedule.epoch", 1)[0];
+            try {
+                model.loadStateDict(weights);
+                if (schedule != null) schedule.restoreEpoch(scheduleEpoch);
+                optimizer.loadStateDict(state); // after the schedule: its saved learning rate is the one in use
+                counters.forEach((name, bn) -> bn.setNumBatchesTracked(counterValues.get(name)));
+            } catch (IllegalArgumentException e) {
+                throw new ModelFileException(path, "checkpoint does not fit this run: " + e.getMessage(), e);
+            }
+            generators.forEach((name, g) -> g.setState(genStates.get(name)));
+            // A parameter that had a gradient buffer gets one again: backward writes an existing buffer in
+            // place by another path than it makes a new one, and the two may round differently.
+            long[] hadGrad = file.entries().containsKey("optimizer.has_grad")
+                    ? exactly("optimizer.has_grad", optimizer.parameters().size()) : new long[0];
+            for (int i = 0; i < hadGrad.length; i++) {
+                Tensor p = optimizer.parameters().get(i);
+                if (hadGrad[i] != 0 && p.grad() == null) {
+                    p.accumulateGrad(Tensor.zeros(p.shape()));
+                    p.zeroGrad();
+                }
+            }
+        }
+    }
+
+    private long[] exactly(String name, int n) throws ModelFileException {
+        long[] v = file.toLongs(name);
+        if (v.length != n) {
+            throw new ModelFileException(file(), "tensor '" + name + "' has " + v.length + " values, expected " + n);
+        }
+        return v;
+    }
+
+    private int toInt(String what, long v) throws ModelFileException {
+        if (v < Integer.MIN_VALUE || v > Integer.MAX_VALUE || (v < 0 && !what.contains("best epoch"))) {
+            throw new ModelFileException(file(), what + " " + v + " is out of range");
+        }
+        return (int) v;
+    }
+
+    /**
+     * Every {@link Generator} training draws from, by checkpoint name: Init's and each dropout layer's.
+     *
+     * @throws IllegalArgumentException when a dropout layer draws from a generator of another kind, whose
+     *                                  state cannot be saved: a resumed run would not repeat its masks
+     */
+    static Map<String, Generator> generators(Module model) {
+        Map<String, Generator> out = new LinkedHashMap<>();
+        out.put("rng.init", Init.generator());
+        walk(model, "", (path, m) -> {
+            if (m instanceof Dropout d) {
+                if (d.generator() == null) {
+                    throw new IllegalArgumentException("cannot checkpoint dropout layer 'model" + path + "': it draws"
+                            + " from a random generator whose state cannot be saved; make it with a "
+                            + Generator.class.getName());
+                }
+                out.put("rng.model" + path, d.generator());
+            }
+        });
+        return out;
+    }
+
+    private static Map<String, BatchNorm> counters(Module model) {
+        Map<String, BatchNorm> out = new LinkedHashMap<>();
+        walk(model, "", (path, m) -> {
+            if (m instanceof BatchNorm bn) {
+                out.put("counter.model" + path + ".num_batches_tracked", bn);
+            }
+        });
+        return out;
+    }
+
+    private interface Visitor {
+        void visit(String path, Module m);
+    }
+
+    private static void walk(Module m, String path, Visitor v) {
+        v.visit(path, m);
+        for (var c : m.children().entrySet()) {
+            walk(c.getValue(), path + "." + c.getKey(), v);
+        }
+    }
+
+    /**
+     * The newest checkpoint in {@code dir} that opens and verifies; each newer one that does not is
+     * reported on {@code warnings} (may be null) in one line naming the file and what is wrong.
+     *
+     * @throws ModelFileException when the directory holds no good checkpoint (naming the last problem)
+     */
+    public static Checkpoint latest(Path dir, PrintStream warnings) throws IOException {
+        List<Path> files = list(dir);
+        if (files.isEmpty()) {
+            throw new ModelFileException(dir, "no checkpoint (ckpt-<step>.safetensors) in this directory");
+        }
+        ModelFileException last = null;
+        for (int i = files.size() - 1; i >= 0; i--) {
+            try {
+                return open(files.get(i));
+            } catch (ModelFileException e) {
+                last = e;
+                if (warnings != null) {
+                    warnings.println("warning: skipping bad checkpoint " + e.getMessage());
+                }
+            }
+        }
+        throw new ModelFileException(dir, "none of the " + files.size() + " checkpoints in this directory is good;"
+                + " the oldest: " + last.getMessage(), last);
+    }
+
+    /** A checkpoint file, or the newest good one in a directory ({@link #latest}). */
+    public static Checkpoint resolve(Path fileOrDir, PrintStream warnings) throws IOException {
+        if (Files.isDirectory(fileOrDir)) {
+            return latest(fileOrDir, warnings);
+        }
+        if (!Files.exists(fileOrDir)) {
+            throw new NoSuchFileException(fileOrDir.toString(), null, "no such checkpoint file or directory");
+        }
+        return open(fileOrDir);
+    }
+
+    /** The checkpoint files of {@code dir}, oldest (lowest step) first. */
+    static List<Path> list(Path dir) throws IOException {
+        List<Path> out = new ArrayList<>();
+        try (Stream<Path> s = Files.list(dir)) {
+            s.filter(p -> NAME.matcher(p.getFileName().toString()).matches() && Files.isRegularFile(p))
+                    .forEach(out::add);
+        }
+        out.sort(Comparator.comparingLong(Checkpoint::step).thenComparing(Path::toString));
+        return out;
+    }
+
+    private static long step(Path p) {
+        Matcher m = NAME.matcher(p.getFileName().toString());
+        if (!m.matches()) return -1;
+        try {
+            return Long.parseLong(m.group(1));
+        } catch (NumberFormatException e) {
+            return Long.MAX_VALUE;
+        }
+    }
+
+    /** Removes all but the newest {@code keep} checkpoints of {@code dir}. */
+    static void prune(Path dir, int keep) throws IOException {
+        List<Path> files = list(dir);
+        for (int i = 0; i < files.size() - keep; i++) {
+            Files.deleteIfExists(files.get(i));
+        }
+    }
+
+    /** Unmaps the file. */
+    @Override
+    public void close() {
+        file.close();
+    }
+}
