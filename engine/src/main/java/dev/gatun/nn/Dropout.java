@@ -5,7 +5,7 @@ import java.util.Map;
 import java.util.random.RandomGenerator;
 
 /** Inverted dropout with probability p in training mode; the identity in evaluation mode. */
-public final class Dropout extends Module {
+public final class Dropout extends Module implements RandomModule {
 
     private final float p;
     private final RandomGenerator rng;
@@ -26,10 +26,7 @@ public final class Dropout extends Module {
         this.rng = rng;
     }
 
-    /**
-     * The generator the masks are drawn from, when it is a {@link Generator} (whose state a checkpoint
-     * saves), else null.
-     */
+    @Override
     public Generator generator() {
         return rng instanceof Generator g ? g : null;
     }

@@ -7,7 +7,6 @@ import dev.gatun.ops.MatMul;
 import dev.gatun.tensor.Tensor;
 import java.util.Arrays;
 import java.util.Map;
-import java.util.SplittableRandom;
 import java.util.random.RandomGenerator;
 
 /**
@@ -28,7 +27,7 @@ import java.util.random.RandomGenerator;
  * weights in training mode. The heads are strided views of the projections; the attention itself is
  * {@link Attention#scaledDotProduct}, batched over B·H.
  */
-public final class MultiheadAttention extends Module {
+public final class MultiheadAttention extends Module implements RandomModule {
 
     private final long embedDim;
     private final long numHeads;
@@ -38,7 +37,7 @@ public final class MultiheadAttention extends Module {
     private final Tensor inProjWeight;
     private final Tensor inProjBias;
     private final Linear outProj;
-    private final RandomGenerator rng;
+    private final Generator rng;
 
     /** {@code nn.MultiheadAttention(embedDim, numHeads)}: no dropout, with biases, sequence first. */
     public MultiheadAttention(long embedDim, long numHeads) {
@@ -66,7 +65,7 @@ public final class MultiheadAttention extends Module {
         this.inProjWeight = addParameter("in_proj_weight", 3 * embedDim, embedDim);
         this.inProjBias = bias ? addParameter("in_proj_bias", 3 * embedDim) : null;
         this.outProj = addModule("out_proj", new Linear(embedDim, embedDim, bias));
-        this.rng = new SplittableRandom(Init.generator().nextLong());
+        this.rng = new Generator(Init.generator().nextLong());
         resetParameters(Init.generator());
     }
 
@@ -109,6 +108,12 @@ public final class MultiheadAttention extends Module {
     }
 
     /** Self-attention: {@code forward(x, x, x, null)}. */
+    /** The generator of the dropout masks (see {@link RandomModule}). */
+    @Override
+    public Generator generator() {
+        return rng;
+    }
+
     @Override
     public Tensor forward(Tensor x) {
         return forward(x, x, x, null, null);

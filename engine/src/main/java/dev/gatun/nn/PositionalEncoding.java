@@ -4,7 +4,6 @@ import dev.gatun.ops.Arithmetic;
 import dev.gatun.tensor.Tensor;
 import java.util.Arrays;
 import java.util.Map;
-import java.util.SplittableRandom;
 import java.util.random.RandomGenerator;
 
 /**
@@ -19,14 +18,14 @@ import java.util.random.RandomGenerator;
  * The table for {@code maxLen} positions is the buffer {@code pe} [maxLen, d]. Inputs are [T, B, d]
  * (sequence first), [B, T, d] with {@code batchFirst}, or [T, d], with T ≤ maxLen.
  */
-public final class PositionalEncoding extends Module {
+public final class PositionalEncoding extends Module implements RandomModule {
 
     private final long dModel;
     private final long maxLen;
     private final float dropout;
     private final boolean batchFirst;
     private final Tensor pe;
-    private final RandomGenerator rng;
+    private final Generator rng;
 
     /** d_model features, up to 5000 positions, dropout 0.1, sequence first. */
     public PositionalEncoding(long dModel) {
@@ -48,7 +47,7 @@ public final class PositionalEncoding extends Module {
         this.batchFirst = batchFirst;
         this.pe = addBuffer("pe", maxLen, dModel);
         pe.copyFrom(table(maxLen, dModel));
-        this.rng = new SplittableRandom(Init.generator().nextLong());
+        this.rng = new Generator(Init.generator().nextLong());
     }
 
     /** The encoding table [positions, dModel], row-major. */
@@ -69,6 +68,12 @@ public final class PositionalEncoding extends Module {
     /** The buffer {@code pe} [maxLen, dModel]. */
     public Tensor pe() {
         return pe;
+    }
+
+    /** The generator of the dropout masks (see {@link RandomModule}). */
+    @Override
+    public Generator generator() {
+        return rng;
     }
 
     @Override

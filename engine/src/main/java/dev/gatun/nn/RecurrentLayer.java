@@ -7,7 +7,6 @@ import dev.gatun.ops.Recurrent;
 import dev.gatun.tensor.Tensor;
 import java.util.Arrays;
 import java.util.Map;
-import java.util.SplittableRandom;
 import java.util.random.RandomGenerator;
 
 /**
@@ -22,7 +21,7 @@ import java.util.random.RandomGenerator;
  * with {@code batchFirst}), output [T, N, D·H] ([N, T, D·H]), initial and final states h and c
  * [L·D, N, H] (layer-major, forward direction first) whatever {@code batchFirst} says.
  */
-public abstract class RecurrentLayer extends Module {
+public abstract class RecurrentLayer extends Module implements RandomModule {
 
     /**
      * A forward pass's results: the last layer's output sequence, and the final h (and for the LSTM c,
@@ -79,7 +78,7 @@ public abstract class RecurrentLayer extends Module {
     private final boolean batchFirst;
     private final int directions;
     private final float dropout;
-    private final RandomGenerator dropoutRng;
+    private final Generator dropoutRng;
     // per layer: weight_ih, weight_hh, bias_ih (or null), bias_hh (or null), then the reverse ones
     private final Tensor[][] weights;
 
@@ -116,7 +115,7 @@ public abstract class RecurrentLayer extends Module {
         resetParameters(Init.generator());
         // Masks come from a generator split off the default one, as nn.Dropout's do (only when needed, and
         // after the initial weights, which therefore do not depend on the dropout setting).
-        this.dropoutRng = dropout > 0 ? new SplittableRandom(Init.generator().nextLong()) : null;
+        this.dropoutRng = dropout > 0 ? new Generator(Init.generator().nextLong()) : null;
     }
 
     /** Re-initialises every weight and bias U(−1/√H, 1/√H), drawing from {@code rng}. */
@@ -147,6 +146,12 @@ public abstract class RecurrentLayer extends Module {
 
     public boolean bidirectional() {
         return directions == 2;
+    }
+
+    /** The generator of the dropout between layers, or null when there is none (see {@link RandomModule}). */
+    @Override
+    public Generator generator() {
+        return dropoutRng;
     }
 
     /** The output sequence for zero initial states. */

@@ -6,6 +6,7 @@ import dev.gatun.io.ModelFileException;
 import dev.gatun.io.SafeTensors;
 import dev.gatun.nn.BatchNorm;
 import dev.gatun.nn.Dropout;
+import dev.gatun.nn.RandomModule;
 import dev.gatun.nn.Generator;
 import dev.gatun.nn.Init;
 import dev.gatun.nn.Module;
@@ -432,7 +433,8 @@ public final class Checkpoint implements AutoCloseable {
     }
 
     /**
-     * Every {@link Generator} training draws from, by checkpoint name: Init's and each dropout layer's.
+     * Every {@link Generator} training draws from, by checkpoint name: Init's and each random module's
+     * (dropout layers, attention, positional encodings and recurrent layers with dropout).
      *
      * @throws IllegalArgumentException when a dropout layer draws from a generator of another kind, whose
      *                                  state cannot be saved: a resumed run would not repeat its masks
@@ -441,6 +443,9 @@ public final class Checkpoint implements AutoCloseable {
         Map<String, Generator> out = new LinkedHashMap<>();
         out.put("rng.init", Init.generator());
         walk(model, "", (path, m) -> {
+            if (m instanceof RandomModule r && !(m instanceof Dropout) && r.generator() != null) {
+                out.put("rng.model" + path, r.generator());
+            }
             if (m instanceof Dropout d) {
                 if (d.generator() == null) {
                     throw new IllegalArgumentException("cannot checkpoint dropout layer 'model" + path + "': it draws"

@@ -9,7 +9,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gatun.backend.Threads;
 import dev.gatun.io.ModelFileException;
+import dev.gatun.nn.Dropout;
 import dev.gatun.nn.Generator;
+import dev.gatun.nn.LSTM;
+import dev.gatun.nn.MultiheadAttention;
+import dev.gatun.nn.PositionalEncoding;
+import dev.gatun.nn.RecurrentLayer;
+import dev.gatun.nn.Sequential;
 import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.IOException;
@@ -223,6 +229,22 @@ class CheckpointTest {
             return Files.readString(tmp.resolve("child.log"));
         } catch (IOException e) {
             return "(no log: " + e + ")";
+        }
+    }
+
+    /**
+     * Every layer that draws dropout masks has its generator saved: attention, positional encodings and
+     * recurrent layers with dropout between layers, beside dropout layers and Init's generator.
+     */
+    @Test
+    void everyRandomModuleHasItsGeneratorSaved() {
+        try (Sequential model = new Sequential(new PositionalEncoding(8, 16, 0.1f, false),
+                new MultiheadAttention(8, 2, 0.1f, true, false), new Dropout(0.2f),
+                new LSTM(8, 8, new RecurrentLayer.Options(2, true, false, false, 0.3f)), new LSTM(8, 8))) {
+            Map<String, Generator> generators = Checkpoint.generators(model);
+            assertEquals(Set.of("rng.init", "rng.model.0", "rng.model.1", "rng.model.2", "rng.model.3"),
+                    generators.keySet());
+            assertEquals(5, Set.copyOf(generators.values()).size(), "generators are distinct objects");
         }
     }
 
