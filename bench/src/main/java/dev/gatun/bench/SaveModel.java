@@ -24,13 +24,14 @@ public final class SaveModel {
             throw new IllegalArgumentException("usage: SaveModel lenet5|mlp FILE");
         }
         Init.manualSeed(1);
+        long[] sampleShape = args[0].equals("lenet5") ? new long[] {1, 28, 28} : new long[] {784};
         try (Module model = switch (args[0]) {
             case "lenet5" -> Models.lenet5();
             case "mlp" -> new Sequential(new Linear(784, 512), new Activations.ReLU(), new Linear(512, 256),
                     new Activations.ReLU(), new Linear(256, 10));
             default -> throw new IllegalArgumentException("model is lenet5 or mlp, got " + args[0]);
         }) {
-            ModelFile.save(model, Path.of(args[1]));
+            ModelFile.save(model, Path.of(args[1]), sampleShape);
         }
     }
 }

@@ -1,6 +1,7 @@
 package dev.gatun.cli;
 
 import dev.gatun.backend.Threads;
+import dev.gatun.io.ModelFile;
 import dev.gatun.nn.Module;
 import dev.gatun.serve.InferenceServer;
 import dev.gatun.serve.InferenceSession;
@@ -38,8 +39,9 @@ final class ServeCommand implements Callable<Integer> {
             + " its extension).")
     String name;
 
-    @Option(names = "--input-shape", required = true, split = ",", paramLabel = "D",
-            description = "The shape of one input sample, without the batch dimension, e.g. 1,28,28.")
+    @Option(names = "--input-shape", split = ",", paramLabel = "D",
+            description = "The shape of one input sample, without the batch dimension, e.g. 1,28,28 (default: the"
+                    + " shape the model file records; gatun train --save records it).")
     long[] inputShape;
 
     @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to bind (default: ${DEFAULT-VALUE}).")
@@ -103,7 +105,7 @@ final class ServeCommand implements Callable<Integer> {
                 "--max-body must be in [1, " + (Integer.MAX_VALUE - 8) + "], got " + maxBody);
         checks.atLeast("--poll-ms", pollMillis, 0);
         checks.atLeast("--shutdown-seconds", shutdownSeconds, 0);
-        for (long d : inputShape) {
+        for (long d : inputShape == null ? new long[0] : inputShape) {
             checks.require(d >= 1, "--input-shape dimensions must be >= 1, got " + d);
         }
         checks.throwIfAny();
@@ -155,9 +157,16 @@ final class ServeCommand implements Callable<Integer> {
     }
 
     private InferenceSession open(ModelRepository.Entry e, InferenceSession.Config config) throws IOException {
+        long[] shape = inputShape;
+        if (shape == null) {
+            shape = ModelFile.sampleShape(e.file());
+            if (shape == null) {
+                throw new IllegalArgumentException(e.file() + " records no input shape: give --input-shape");
+            }
+        }
         Module m = loader.load(e.file());
         try {
-            return new InferenceSession(m, inputShape, config, "input", "output");
+            return new InferenceSession(m, shape, config, "input", "output");
         } catch (RuntimeException ex) {
             m.close();
             throw ex;

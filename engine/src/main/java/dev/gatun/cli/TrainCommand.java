@@ -266,7 +266,7 @@ final class TrainCommand implements Callable<Integer> {
                 if (csv != null) out.println("per-epoch log: " + csv);
                 if (chartFile != null) out.println("curves: " + chartFile);
                 if (save != null) {
-                    ModelFile.save(model, save);
+                    ModelFile.save(model, save, sampleShape); // gatun serve reads the input shape from it
                     out.println("model: " + save);
                 }
             }

@@ -45,6 +45,9 @@ public final class ModelFile {
     /** The metadata key of the architecture description. */
     public static final String ARCHITECTURE_KEY = "gatun.architecture";
 
+    /** The metadata key of the shape of one input sample, without the batch dimension ("1,28,28"). */
+    public static final String INPUT_SHAPE_KEY = "gatun.input_shape";
+
     private static final String NUM_BATCHES_TRACKED = "num_batches_tracked";
 
     private ModelFile() {}
@@ -54,7 +57,26 @@ public final class ModelFile {
      * architecture to {@code file}, atomically.
      */
     public static void save(Module model, Path file) throws IOException {
+        save(model, file, (long[]) null);
+    }
+
+    /**
+     * As {@link #save(Module, Path)}, also recording the shape of one input sample without the batch
+     * dimension (null: none), which {@code gatun serve} then needs no option for.
+     */
+    public static void save(Module model, Path file, long... sampleShape) throws IOException {
         SafeTensors.Writer w = new SafeTensors.Writer().metadata("format", "pt");
+        if (sampleShape != null) {
+            StringBuilder sb = new StringBuilder();
+            for (long d : sampleShape) {
+                if (d < 1) {
+                    throw new IllegalArgumentException("sample shape " + java.util.Arrays.toString(sampleShape)
+                            + " has a dimension below 1");
+                }
+                sb.append(sb.isEmpty() ? "" : ",").append(d);
+            }
+            w.metadata(INPUT_SHAPE_KEY, sb.toString());
+        }
         String arch = architecture(model);
         if (arch != null) {
             w.metadata(ARCHITECTURE_KEY, arch);
@@ -66,6 +88,35 @@ public final class ModelFile {
             w.addLongs(e.getKey() + NUM_BATCHES_TRACKED, new long[0], new long[] {e.getValue().numBatchesTracked()});
         }
         w.write(file);
+    }
+
+    /**
+     * The shape of one input sample recorded in {@code file} (see {@link #save(Module, Path, long...)}), or
+     * null when the file records none.
+     *
+     * @throws ModelFileException when the file is malformed or the recorded shape is not positive integers
+     */
+    public static long[] sampleShape(Path file) throws IOException {
+        try (SafeTensors st = SafeTensors.open(file)) {
+            String v = st.metadata().get(INPUT_SHAPE_KEY);
+            if (v == null) {
+                return null;
+            }
+            String[] parts = v.split(",", -1);
+            long[] shape = new long[parts.length];
+            for (int i = 0; i < parts.length; i++) {
+                try {
+                    shape[i] = Long.parseLong(parts[i].strip());
+                } catch (NumberFormatException e) {
+                    shape[i] = -1;
+                }
+                if (shape[i] < 1 || parts.length > 8) {
+                    throw new ModelFileException(file, "'" + INPUT_SHAPE_KEY + "' must be up to 8 positive integers"
+                            + " separated by commas, got '" + v + "'");
+                }
+            }
+            return shape;
+        }
     }
 
     /**

@@ -257,6 +257,24 @@ class ModelFileTest {
         }));
     }
 
+    /** The shape of one input sample is recorded when given, absent otherwise, and checked when read. */
+    @Test
+    void theSampleShapeIsRecordedAndChecked(@TempDir Path dir) throws IOException {
+        try (Module m = new Sequential(new Linear(4, 2))) {
+            Path with = dir.resolve("with.safetensors");
+            ModelFile.save(m, with, 1, 2, 2);
+            assertArrayEquals(new long[] {1, 2, 2}, ModelFile.sampleShape(with));
+            Path without = dir.resolve("without.safetensors");
+            ModelFile.save(m, without);
+            assertNull(ModelFile.sampleShape(without));
+            assertThrows(IllegalArgumentException.class, () -> ModelFile.save(m, without, 4, 0));
+            Path bad = dir.resolve("bad.safetensors");
+            new SafeTensors.Writer().metadata(ModelFile.INPUT_SHAPE_KEY, "4,x").write(bad);
+            ModelFileException e = assertThrows(ModelFileException.class, () -> ModelFile.sampleShape(bad));
+            assertTrue(e.getMessage().startsWith(bad.toString()) && e.getMessage().contains("'4,x'"), e.getMessage());
+        }
+    }
+
     /** {@code gatun train mlp --save FILE} writes a model that loads and classifies as it did. */
     @Test
     void trainSaveWritesALoadableModelAndIsCheckedUpFront() throws IOException {
@@ -279,6 +297,7 @@ class ModelFileTest {
         int code = Gatun.run(new PrintWriter(new StringWriter()), new PrintWriter(err), "train", "mlp", "--data",
                 dir.toString(), "--hidden", "16", "--epochs", "1", "--batch-size", "50", "--save", model.toString());
         assertEquals(0, code, err.toString());
+        assertArrayEquals(new long[] {784}, ModelFile.sampleShape(model)); // what gatun serve reads
         try (Scope s = Scope.open(); Module m = ModelFile.load(model)) {
             assertTrue(m.parameterCount() == 784 * 16 + 16 + 16 * 10 + 10, "parameters: " + m.parameterCount());
             assertEquals(List.of(2L, 10L), java.util.Arrays.stream(evalForward(m, Tensor.zeros(2, 1, 28, 28)

@@ -5,6 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gatun.cli.Gatun;
+import dev.gatun.io.ModelFile;
+import dev.gatun.nn.Linear;
+import dev.gatun.nn.Module;
+import dev.gatun.nn.Sequential;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -121,6 +125,13 @@ class ServeLifecycleTest {
         assertEquals("1", r[0], r[2]);
         assertTrue(r[2].contains(f.toString()) && r[2].contains("8-byte header"), r[2]);
         assertEquals(1, r[2].strip().lines().count(), r[2]);
+        Path shapeless = dir.resolve("mlp.safetensors");
+        try (Module m = new Sequential(new Linear(4, 2))) {
+            ModelFile.save(m, shapeless); // no input shape recorded, and none given
+        }
+        r = run("serve", "--port", "0", "--poll-ms", "0", shapeless.toString());
+        assertEquals("1", r[0], r[2]);
+        assertTrue(r[2].contains("records no input shape: give --input-shape"), r[2]);
         r = run("serve", "--input-shape", "1,0", "--port", "70000", "--concurrency", "0", f.toString());
         assertEquals("2", r[0], r[2]);
         assertTrue(r[2].contains("--port must be in [0, 65535], got 70000"), r[2]);
