@@ -20,7 +20,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.SplittableRandom;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -30,26 +29,8 @@ import org.junit.jupiter.api.io.TempDir;
 /** {@code gatun train mlp} end to end on a small MNIST-shaped data set made here. */
 class TrainCommandTest {
 
-    /** Images of class c have a bright 7×7 block at a class-specific place, plus noise. */
     private static void writeDigits(Path dir, String prefix, int n, long seed) throws IOException {
-        SplittableRandom rng = new SplittableRandom(seed);
-        byte[] images = new byte[n * 784];
-        byte[] labels = new byte[n];
-        for (int i = 0; i < n; i++) {
-            int c = i % 10;
-            labels[i] = (byte) c;
-            int top = (c / 4) * 9;
-            int left = (c % 4) * 7;
-            for (int p = 0; p < 784; p++) {
-                int row = p / 28;
-                int col = p % 28;
-                boolean block = row >= top && row < top + 7 && col >= left && col < left + 7;
-                int v = (block ? 200 : 0) + rng.nextInt(40);
-                images[i * 784 + p] = (byte) v;
-            }
-        }
-        IdxFiles.write(dir.resolve(prefix + "-images-idx3-ubyte"), IdxFiles.ubyte(new int[] {n, 28, 28}, images));
-        IdxFiles.write(dir.resolve(prefix + "-labels-idx1-ubyte"), IdxFiles.ubyte(new int[] {n}, labels));
+        IdxFiles.writeDigits(dir, prefix, n, seed);
     }
 
     @Test

@@ -3,13 +3,11 @@ package dev.gatun.tensor;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.File;
+import dev.gatun.testing.ChildJvm;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
@@ -25,7 +23,7 @@ class LifetimeStressTest {
     @Test
     void closesRacingNativeCallsNeverCrashOrCorrupt() throws Exception {
         List<String> cmd = new ArrayList<>();
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.add(ChildJvm.java());
         cmd.add("--enable-native-access=ALL-UNNAMED");
         cmd.add("-Dgatun.pool.bytes=0");
         cmd.add("-Dgatun.threads=1");
@@ -34,7 +32,7 @@ class LifetimeStressTest {
         cmd.add("-Xmx512m");
         cmd.add("-XX:ErrorFile=target/hs_err_stress_%p.log");
         cmd.add("-cp");
-        cmd.add(classPath());
+        cmd.add(ChildJvm.classPath());
         cmd.add(LifetimeStress.class.getName());
         cmd.add(System.getProperty("gatun.stress.seconds", "20"));
         cmd.add("3");
@@ -46,24 +44,6 @@ class LifetimeStressTest {
         String text = new String(out, StandardCharsets.UTF_8);
         System.out.println(text.lines().filter(l -> l.startsWith("generations")).findFirst().orElse(""));
         assertEquals(0, p.exitValue(), "stress run failed (exit " + p.exitValue() + "):\n" + tail(text));
-    }
-
-    /** The test JVM's module path and class path, as one class path: everything the stress run needs. */
-    private static String classPath() {
-        Set<String> entries = new LinkedHashSet<>();
-        for (String prop : new String[] {"jdk.module.path", "java.class.path"}) {
-            String v = System.getProperty(prop);
-            if (v != null) {
-                for (String e : v.split(File.pathSeparator)) {
-                    if (!e.isBlank()) {
-                        entries.add(e);
-                    }
-                }
-            }
-        }
-        // Test classes are patched into the engine module when it runs on the module path.
-        entries.add(Path.of("target", "test-classes").toAbsolutePath().toString());
-        return String.join(File.pathSeparator, entries);
     }
 
     private static String tail(String s) {

@@ -17,32 +17,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** {@code gatun train ... --checkpoint-dir --checkpoint-every --resume} end to end on small synthetic digits. */
 class CheckpointCliTest {
 
-    /** Images of class c have a bright block at a class-specific place, plus noise (as TrainCommandTest's). */
     private static void writeDigits(Path dir, String prefix, int n, long seed) throws IOException {
-        SplittableRandom rng = new SplittableRandom(seed);
-        byte[] images = new byte[n * 784];
-        byte[] labels = new byte[n];
-        for (int i = 0; i < n; i++) {
-            int c = i % 10;
-            labels[i] = (byte) c;
-            int top = (c / 4) * 9;
-            int left = (c % 4) * 7;
-            for (int p = 0; p < 784; p++) {
-                int row = p / 28;
-                int col = p % 28;
-                boolean block = row >= top && row < top + 7 && col >= left && col < left + 7;
-                images[i * 784 + p] = (byte) ((block ? 200 : 0) + rng.nextInt(40));
-            }
-        }
-        IdxFiles.write(dir.resolve(prefix + "-images-idx3-ubyte"), IdxFiles.ubyte(new int[] {n, 28, 28}, images));
-        IdxFiles.write(dir.resolve(prefix + "-labels-idx1-ubyte"), IdxFiles.ubyte(new int[] {n}, labels));
+        IdxFiles.writeDigits(dir, prefix, n, seed);
     }
 
     private record Run(int code, String out, String err) {}

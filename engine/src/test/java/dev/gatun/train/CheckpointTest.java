@@ -16,15 +16,14 @@ import dev.gatun.nn.MultiheadAttention;
 import dev.gatun.nn.PositionalEncoding;
 import dev.gatun.nn.RecurrentLayer;
 import dev.gatun.nn.Sequential;
+import dev.gatun.testing.ChildJvm;
 import java.io.ByteArrayOutputStream;
-import java.io.File;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -68,12 +67,12 @@ class CheckpointTest {
         Path dir = tmp.resolve("ckpt");
         Path finalWeights = tmp.resolve("final.safetensors");
         List<String> cmd = new ArrayList<>();
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.add(ChildJvm.java());
         cmd.add("--enable-native-access=ALL-UNNAMED");
         cmd.add("-Dgatun.threads=" + Threads.get()); // the same arithmetic as this JVM's
         cmd.add("-Xmx256m");
         cmd.add("-cp");
-        cmd.add(classPath());
+        cmd.add(ChildJvm.classPath());
         cmd.add(CheckpointRun.class.getName());
         cmd.add(dir.toString());
         cmd.add("5"); // a checkpoint every 5 steps: 5, 10, 15, 20, 25, ... and at epoch ends 12, 24, ...
@@ -248,18 +247,4 @@ class CheckpointTest {
         }
     }
 
-    /** The test JVM's module path and class path, as one class path (as LifetimeStressTest builds it). */
-    private static String classPath() {
-        Set<String> entries = new LinkedHashSet<>();
-        for (String prop : new String[] {"jdk.module.path", "java.class.path"}) {
-            String v = System.getProperty(prop);
-            if (v != null) {
-                for (String e : v.split(File.pathSeparator)) {
-                    if (!e.isBlank()) entries.add(e);
-                }
-            }
-        }
-        entries.add(Path.of("target", "test-classes").toAbsolutePath().toString());
-        return String.join(File.pathSeparator, entries);
-    }
 }
