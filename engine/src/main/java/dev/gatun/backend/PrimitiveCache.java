@@ -2,10 +2,9 @@ package dev.gatun.backend;
 
 import dev.gatun.bindings.dnnl.Dnnl;
 import java.util.ArrayList;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 
@@ -33,11 +32,29 @@ final class PrimitiveCache {
     /** How long a retired primitive is kept for callers that looked it up just before its eviction. */
     private static final long GRACE_NANOS = 1_000_000_000L;
 
-    /** A cache entry: the family's value, its primitives and their estimated bytes. */
-    private record Entry(Object value, Primitives.Primitive[] primitives, long bytes) {}
+    /**
+     * A cache entry: the family's value, its primitives, their estimated bytes, and when it was last
+     * used (a hit writes the time, without any lock).
+     */
+    private static final class Entry {
+        final Object value;
+        final Primitives.Primitive[] primitives;
+        final long bytes;
+        volatile long lastUsed = System.nanoTime();
 
-    /** Entries in access order (least recently used first). Guarded by the class lock. */
-    private static final LinkedHashMap<Object, Entry> LRU = new LinkedHashMap<>(64, 0.75f, true);
+        Entry(Object value, Primitives.Primitive[] primitives, long bytes) {
+            this.value = value;
+            this.primitives = primitives;
+            this.bytes = bytes;
+        }
+    }
+
+    /**
+     * The entries. A hit is a lock-free lookup, since every op of every thread asks the cache; inserting
+     * and evicting (the least recently used, by {@link Entry#lastUsed}) hold the class lock.
+     */
+    private static final ConcurrentHashMap<Object, Entry> ENTRIES = new ConcurrentHashMap<>();
+    /** Guarded by the class lock. */
     private static long bytes;
     private static long evictions;
     private static final List<Primitives.Primitive> RETIRED = new ArrayList<>();
@@ -54,33 +71,34 @@ final class PrimitiveCache {
     @SuppressWarnings("unchecked")
     static <V> V get(Object key, Function<Object, V> create, Function<V, Primitives.Primitive[]> primitivesOf,
                      long bytesPerPrimitive) {
-        synchronized (PrimitiveCache.class) {
-            Entry e = LRU.get(key);
-            if (e != null) {
-                return (V) e.value();
-            }
+        Entry hit = ENTRIES.get(key);
+        if (hit != null) {
+            hit.lastUsed = System.nanoTime();
+            return (V) hit.value;
         }
         V value = create.apply(key);
         Primitives.Primitive[] prims = primitivesOf.apply(value);
         synchronized (PrimitiveCache.class) {
-            Entry e = LRU.get(key);
+            Entry e = ENTRIES.get(key);
             if (e != null) {
                 retire(prims);
-                return (V) e.value();
+                return (V) e.value;
             }
             long b = bytesPerPrimitive * prims.length;
-            LRU.put(key, new Entry(value, prims, b));
+            ENTRIES.put(key, new Entry(value, prims, b));
             bytes += b;
-            Iterator<Map.Entry<Object, Entry>> it = LRU.entrySet().iterator();
-            while (bytes > budget && LRU.size() > 1 && it.hasNext()) {
-                Map.Entry<Object, Entry> eldest = it.next();
-                if (eldest.getKey().equals(key)) {
-                    continue;
+            while (bytes > budget && ENTRIES.size() > 1) {
+                Map.Entry<Object, Entry> eldest = null;
+                for (Map.Entry<Object, Entry> c : ENTRIES.entrySet()) {
+                    if (!c.getKey().equals(key)
+                            && (eldest == null || c.getValue().lastUsed < eldest.getValue().lastUsed)) {
+                        eldest = c;
+                    }
                 }
-                it.remove();
-                bytes -= eldest.getValue().bytes();
+                ENTRIES.remove(eldest.getKey());
+                bytes -= eldest.getValue().bytes;
                 evictions++;
-                retire(eldest.getValue().primitives());
+                retire(eldest.getValue().primitives);
             }
             destroyRetired();
             return value;
@@ -103,8 +121,8 @@ final class PrimitiveCache {
     }
 
     /** Entries in the cache. */
-    static synchronized int size() {
-        return LRU.size();
+    static int size() {
+        return ENTRIES.size();
     }
 
     /** Entries evicted so far. */
