@@ -22,6 +22,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.IntConsumer;
 
 /**
  * The Open Inference Protocol (KServe v2) over HTTP/JSON, for models held as {@link InferenceSession}s by
@@ -245,10 +246,23 @@ public final class InferenceServer implements AutoCloseable {
         }
     }
 
+    /** The exchange attribute holding how to count the request once its status is known. */
+    private static final String COUNT = "gatun.count";
+
     private void handle(HttpExchange ex) {
         long start = System.nanoTime();
         metrics.inFlight.incrementAndGet();
         String[] model = {""};
+        boolean[] counted = {false};
+        // Counted when the status is known, before the response goes out: a client that reads the
+        // metrics right after its answer finds its request in them.
+        IntConsumer count = s -> {
+            if (!counted[0]) {
+                counted[0] = true;
+                metrics.request(model[0], s, System.nanoTime() - start);
+            }
+        };
+        ex.setAttribute(COUNT, count);
         int status;
         try {
             try {
@@ -266,7 +280,7 @@ public final class InferenceServer implements AutoCloseable {
             metrics.inFlight.decrementAndGet();
             ex.close();
         }
-        metrics.request(model[0], status, System.nanoTime() - start);
+        count.accept(status);
     }
 
     private int route(HttpExchange ex, String[] model) throws IOException {
@@ -489,6 +503,9 @@ public final class InferenceServer implements AutoCloseable {
     }
 
     private static int send(HttpExchange ex, int status, String type, byte[] body) throws IOException {
+        if (ex.getAttribute(COUNT) instanceof IntConsumer count) {
+            count.accept(status);
+        }
         ex.getResponseHeaders().set("Content-Type", type);
         ex.sendResponseHeaders(status, body.length == 0 ? -1 : body.length);
         try (OutputStream os = ex.getResponseBody()) {
