@@ -1,22 +1,23 @@
 /**
- * The gatun engine: off-heap tensors, the native backend over OpenBLAS and oneDNN, autograd, ops,
- * layers, optimizers, data loading, training and the {@code gatun} command.
+ * The gatun engine: off-heap tensors, autograd, ops, layers, optimizers, data loading, training, model
+ * files and serving over OpenBLAS and oneDNN.
  *
- * <p>Only {@code dev.gatun.backend} talks to {@code dev.gatun.bindings}. Run with
- * {@code --enable-native-access=dev.gatun.bindings,dev.gatun.engine} on the module path (or
- * {@code ALL-UNNAMED} on the class path).
+ * <p>Run with {@code --enable-native-access=dev.gatun.bindings,dev.gatun.engine} on the module path (or
+ * {@code ALL-UNNAMED} on the class path). The library needs nothing beyond gatun's own two modules; the
+ * tools inside this jar need more and name it: the {@code gatun} command ({@code dev.gatun.cli}) needs
+ * picocli, PNG training curves need XChart, and the HTTP server ({@link dev.gatun.serve.InferenceServer})
+ * needs jackson-core. Those are optional dependencies, read only when present.
  */
 module dev.gatun.engine {
     requires dev.gatun.bindings;
-    requires info.picocli;
-    requires org.knowm.xchart;
-    requires java.desktop;
     requires jdk.httpserver;
-    requires com.fasterxml.jackson.core;
+    // Tools only: never required by a program that uses the library.
+    requires static info.picocli;
+    requires static org.knowm.xchart;
+    requires static java.desktop;
+    requires static com.fasterxml.jackson.core;
 
     exports dev.gatun.autograd;
-    exports dev.gatun.backend;
-    exports dev.gatun.cli;
     exports dev.gatun.data;
     exports dev.gatun.io;
     exports dev.gatun.nn;
@@ -25,6 +26,10 @@ module dev.gatun.engine {
     exports dev.gatun.serve;
     exports dev.gatun.tensor;
     exports dev.gatun.train;
+
+    // Internal: the native backend and the command line. The benchmarks time them directly.
+    exports dev.gatun.backend to dev.gatun.bench;
+    exports dev.gatun.cli to dev.gatun.bench;
 
     opens dev.gatun.cli to info.picocli;
 }

@@ -10,7 +10,7 @@ import java.util.List;
  *
  * <pre>
  *   by norm:   ‖g‖ = (Σ over every gradient element |gᵢ|^p)^(1/p)   (max |gᵢ| for p = ∞)
- *              c = maxNorm / (‖g‖ + 1e-6);   if c < 1:  gᵢ ← c·gᵢ   (all gradients together)
+ *              c = maxNorm / (‖g‖ + 1e-6);   if c &lt; 1:  gᵢ ← c·gᵢ   (all gradients together)
  *   by value:  gᵢ ← clamp(gᵢ, −clipValue, clipValue)
  * </pre>
  * The norm is accumulated in double; the scaling is float32 like PyTorch's. Contiguous gradients are

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import dev.gatun.backend.OptionalDependency;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -110,8 +111,16 @@ public final class InferenceServer implements AutoCloseable {
             return this;
         }
 
-        /** Binds and starts the server. */
+        /**
+         * Binds and starts the server.
+         *
+         * @return the running server
+         * @throws IOException if the address cannot be bound
+         * @throws IllegalStateException if jackson-core, the server's optional dependency, is absent
+         */
         public InferenceServer start() throws IOException {
+            OptionalDependency.require("com.fasterxml.jackson.core.JsonFactory", "com.fasterxml.jackson.core",
+                    "com.fasterxml.jackson.core:jackson-core:2.18.2", "The HTTP inference server");
             return new InferenceServer(this);
         }
     }

@@ -1,5 +1,6 @@
 package dev.gatun.train;
 
+import dev.gatun.backend.OptionalDependency;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -9,13 +10,39 @@ import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.internal.chartpart.Chart;
 
-/** Draws the loss and accuracy curves of a fit side by side into one PNG (XChart). */
+/**
+ * Draws the loss and accuracy curves of a fit side by side into one PNG. Needs XChart
+ * ({@code org.knowm.xchart:xchart}), an optional dependency of the engine.
+ */
 public final class Curves {
 
     private Curves() {}
 
-    /** Writes {@code history}'s curves to {@code png}. */
+    /**
+     * Writes {@code history}'s curves to {@code png}.
+     *
+     * @param history the epochs of a fit
+     * @param png the file to write; a missing {@code .png} suffix is added
+     * @throws IOException if the file cannot be written
+     * @throws IllegalStateException if XChart is not on the class or module path
+     */
     public static void write(Trainer.History history, Path png) throws IOException {
+        requireXChart();
+        draw(history, png);
+    }
+
+    /**
+     * Throws unless XChart is present.
+     *
+     * @throws IllegalStateException if XChart is not on the class or module path
+     */
+    public static void requireXChart() {
+        OptionalDependency.require("org.knowm.xchart.XYChart", "org.knowm.xchart", "org.knowm.xchart:xchart:3.8.8",
+                "Drawing training curves");
+    }
+
+    // Separate from write so that no XChart type is resolved before the check.
+    private static void draw(Trainer.History history, Path png) throws IOException {
         List<Trainer.EpochResult> epochs = history.epochs();
         double[] x = epochs.stream().mapToDouble(Trainer.EpochResult::epoch).toArray();
         XYChart loss = new XYChartBuilder().width(640).height(420).title("Loss").xAxisTitle("epoch")

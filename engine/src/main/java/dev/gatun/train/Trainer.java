@@ -141,6 +141,9 @@ public final class Trainer {
         if (config.earlyStopping() != null && validation == null) {
             throw new IllegalArgumentException("early stopping needs a validation set");
         }
+        if (config.chart() != null) {
+            Curves.requireXChart(); // before training, not after it
+        }
         Run run = new Run(model, optimizer, objective, train, config);
         List<EpochResult> results = run.results;
         boolean stoppedEarly = false;

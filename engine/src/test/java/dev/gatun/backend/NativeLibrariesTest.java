@@ -84,7 +84,9 @@ class NativeLibrariesTest {
                 "-Djava.io.tmpdir=" + tmp));
         String modulePath = System.getProperty("jdk.module.path");
         if (modulePath != null && !modulePath.isEmpty()) {
-            cmd.addAll(List.of("--module-path", modulePath, "--add-modules", "ALL-MODULE-PATH"));
+            // The backend is internal to the engine module: the child (a class-path program) is let in.
+            cmd.addAll(List.of("--module-path", modulePath, "--add-modules", "ALL-MODULE-PATH",
+                    "--add-exports", "dev.gatun.engine/dev.gatun.backend=ALL-UNNAMED"));
         }
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), source.toString()));
         Process child = new ProcessBuilder(cmd).redirectErrorStream(true).start();
