@@ -54,7 +54,11 @@ import java.util.function.IntConsumer;
  */
 public final class InferenceServer implements AutoCloseable {
 
-    private static final JsonFactory JSON = new JsonFactory();
+    // In a holder class, not a static field here: this class must load without jackson-core so that
+    // start() can report the missing optional dependency.
+    private static final class Jackson {
+        static final JsonFactory FACTORY = new JsonFactory();
+    }
     /** The platform reported in model metadata. */
     public static final String PLATFORM = "gatun";
 
@@ -407,7 +411,7 @@ public final class InferenceServer implements AutoCloseable {
         byte[] body = readBody(ex);
         InferRequest req;
         try {
-            req = InferRequest.parse(JSON, body);
+            req = InferRequest.parse(Jackson.FACTORY, body);
         } catch (IllegalArgumentException e) {
             throw new HttpError(400, e.getMessage());
         }
@@ -498,7 +502,7 @@ public final class InferenceServer implements AutoCloseable {
 
     private static int json(HttpExchange ex, int status, Fields fields) throws IOException {
         ByteArrayOutputStream buf = new ByteArrayOutputStream(256);
-        try (JsonGenerator g = JSON.createGenerator(buf)) {
+        try (JsonGenerator g = Jackson.FACTORY.createGenerator(buf)) {
             g.writeStartObject();
             fields.write(g);
             g.writeEndObject();
