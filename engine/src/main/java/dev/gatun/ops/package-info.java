@@ -7,9 +7,10 @@
  * <p>Each op follows the semantics of its {@code torch} or {@code torch.nn.functional} namesake, checks
  * its arguments before any native code runs (a bad shape or value is an
  * {@link java.lang.IllegalArgumentException} that names it), returns new tensors in the calling thread's
- * current {@link dev.gatun.tensor.Scope} (or owning their memory when none is open), and, when recording is on and an input requires a gradient,
- * records its backward pass with {@link dev.gatun.autograd.Autograd#record}. The backward formulas are
- * written out on each class. Matrix products run on OpenBLAS, convolution, pooling, batch normalization and
- * recurrent layers on oneDNN, and the rest in plain Java over arrays.
+ * current {@link dev.gatun.tensor.Scope} (or owning their memory when none is open), and, when recording
+ * is on and an input requires a gradient, records its backward pass with
+ * {@link dev.gatun.autograd.Autograd#record}. The backward formulas are written out on each class. Matrix
+ * products run on OpenBLAS; convolution, pooling, batch normalization and recurrent layers on oneDNN; the
+ * rest in plain Java over arrays.
  */
 package dev.gatun.ops;
