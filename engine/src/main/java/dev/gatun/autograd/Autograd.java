@@ -51,17 +51,33 @@ public final class Autograd {
         }
     }
 
-    /** Disables recording on this thread until the returned region is closed. */
+    /**
+     * Disables recording on this thread until the returned region is closed. Regions nest: recording
+     * resumes when every open region of the thread is closed. Use it in a try-with-resources statement on
+     * the thread that opened it; other threads are not affected.
+     *
+     * @return the region; closing it again is a no-op
+     */
     public static NoGrad noGrad() {
         return new NoGrad(DISABLED_DEPTH.get());
     }
 
-    /** Whether ops on this thread record nodes now. */
+    /**
+     * Whether ops on this thread record nodes now.
+     *
+     * @return true unless a {@link #noGrad()} region is open on this thread
+     */
     public static boolean isRecording() {
         return DISABLED_DEPTH.get()[0] == 0;
     }
 
-    /** Whether an op with these inputs must record: recording is on and some input requires a gradient. */
+    /**
+     * Whether an op with these inputs must record: recording is on and some input requires a gradient.
+     *
+     * @param inputs the op's tensor inputs; null entries (absent optional inputs) are skipped
+     * @return true if {@link #isRecording()} and at least one input {@linkplain Tensor#requiresGrad()
+     *         requires a gradient}
+     */
     public static boolean needsGrad(Tensor... inputs) {
         if (!isRecording()) {
             return false;
@@ -75,8 +91,17 @@ public final class Autograd {
     }
 
     /**
-     * Attaches a node to {@code out} if {@link #needsGrad(Tensor...)} holds for {@code inputs}; returns
-     * {@code out}.
+     * Attaches a node to {@code out} if {@link #needsGrad(Tensor...)} holds for {@code inputs}. This is
+     * how an op joins the tape: compute the output without recording, then call this with the closure
+     * that maps the output's gradient to its inputs' gradients.
+     *
+     * @param out      the op's freshly made output; it becomes non-leaf and requires a gradient when a
+     *                 node is attached
+     * @param op       the op's name, used in error messages (e.g. {@code "matmul"})
+     * @param backward the closure that turns dL/d(out) into one gradient per input, in input order
+     * @param inputs   the op's tensor inputs (null entries allowed); the node keeps a copy of this array
+     *                 and keeps the tensors reachable until a backward pass releases it
+     * @return {@code out}, so that an op can end with {@code return Autograd.record(out, ...)}
      */
     public static Tensor record(Tensor out, String op, Node.Backward backward, Tensor... inputs) {
         if (needsGrad(inputs)) {
@@ -88,6 +113,11 @@ public final class Autograd {
     /**
      * Back-propagates from {@code root} and releases the graph: as {@link #backward(Tensor, Tensor, boolean)}
      * with {@code retainGraph} false.
+     *
+     * @param root the tensor to differentiate, usually a one-element loss
+     * @param seed dL/d(root), of root's shape; null means 1 and needs a one-element root
+     * @throws IllegalStateException    as {@link #backward(Tensor, Tensor, boolean)}
+     * @throws IllegalArgumentException as {@link #backward(Tensor, Tensor, boolean)}
      */
     public static void backward(Tensor root, Tensor seed) {
         backward(root, seed, false);
@@ -110,9 +140,17 @@ public final class Autograd {
      * {@code retainGraph}, the graph stays usable and every pass accumulates into the leaves' gradients
      * again.
      *
+     * <p>Intermediate gradients are made in the caller's current {@link Scope} when one is open (and are
+     * closed with it), otherwise in a scope that lasts for this call only. Runs on the calling thread and
+     * must not race with other threads that use the same graph.
+     *
+     * @param root        the tensor to differentiate, usually a one-element loss
+     * @param seed        dL/d(root), of root's shape; null means 1 and needs a one-element root
+     * @param retainGraph whether to keep the nodes that ran usable for a later pass
      * @throws IllegalStateException    if root does not require a gradient, if a tensor on the graph was
      *                                  closed, or if an earlier pass released a node on the graph
-     * @throws IllegalArgumentException if the seed's shape is not the root's, or a seed is needed
+     * @throws IllegalArgumentException if root is null, if the seed's shape is not the root's, or if the
+     *                                  seed is null and root has more than one element
      */
     public static void backward(Tensor root, Tensor seed, boolean retainGraph) {
         if (root == null) {

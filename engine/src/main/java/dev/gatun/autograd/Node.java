@@ -23,17 +23,25 @@ public final class Node {
     @FunctionalInterface
     public interface Backward {
         /**
-         * Given dL/d(output), returns dL/d(input) for each input, in input order; an entry may be null
-         * when that input does not require a gradient. Runs with recording disabled.
+         * Computes the gradients of the op's inputs from the gradient of its output. Runs with
+         * recording disabled, inside the scope {@link Autograd#backward} made current.
+         *
+         * @param gradOutput dL/d(output), of the output's shape; owned by the backward pass, so the
+         *                   closure must not close it
+         * @return dL/d(input) for each input, in input order, each of that input's shape; an entry may be
+         *         null when that input does not require a gradient
          */
         Tensor[] apply(Tensor gradOutput);
     }
 
     /**
+     * Makes a node; ops normally get one through {@link Autograd#record} rather than by calling this.
+     *
      * @param op       the op's name, for messages (e.g. {@code "matmul"})
      * @param inputs   the op's tensor inputs, in the order the backward closure answers for (entries may
      *                 be null for absent optional inputs); the node keeps this array
      * @param backward gradient of the output → one gradient per input (null where an input needs none)
+     * @throws IllegalArgumentException if any argument is null
      */
     public Node(String op, Tensor[] inputs, Backward backward) {
         if (op == null || inputs == null || backward == null) {
@@ -53,7 +61,11 @@ public final class Node {
         this.inputOps = ops;
     }
 
-    /** The op's name, for messages (e.g. {@code "matmul"}); still known after {@link #release()}. */
+    /**
+     * The op's name, for messages; still known after the node is released.
+     *
+     * @return the name given when the node was made (e.g. {@code "matmul"})
+     */
     public String op() {
         return op;
     }
@@ -61,6 +73,7 @@ public final class Node {
     /**
      * The op's tensor inputs, in the order the backward closure answers for.
      *
+     * @return the node's own array (not a copy; do not modify it); entries may be null
      * @throws IllegalStateException if a backward pass has released this node
      */
     public Tensor[] inputs() {
@@ -71,6 +84,7 @@ public final class Node {
     /**
      * The backward closure.
      *
+     * @return the closure given when the node was made
      * @throws IllegalStateException if a backward pass has released this node
      */
     public Backward backward() {
@@ -78,12 +92,23 @@ public final class Node {
         return backward;
     }
 
-    /** Whether a backward pass that did not retain the graph has run through this node. */
+    /**
+     * Whether a backward pass that did not retain the graph has run through this node.
+     *
+     * @return true once released; a released node cannot be used for another backward pass
+     */
     public boolean isReleased() {
         return backward == null;
     }
 
-    /** The name of the op that made input {@code k} when this node was recorded; null for a leaf or a constant. */
+    /**
+     * The name of the op that made an input when this node was recorded; kept so that messages can name
+     * an input that was closed since (closing a tensor drops its own node).
+     *
+     * @param k the input's index, from 0 to the number of inputs - 1
+     * @return the op's name, or null if the input was a leaf, a constant or absent
+     * @throws ArrayIndexOutOfBoundsException if {@code k} is not an input index
+     */
     public String inputOp(int k) {
         return inputOps[k];
     }

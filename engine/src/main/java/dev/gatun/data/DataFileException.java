@@ -14,21 +14,40 @@ public final class DataFileException extends IOException {
 
     private static final long serialVersionUID = 1L;
 
-    /** The file at fault. */
+    /**
+     * The file at fault. Transient because {@link Path} is not serializable; the path is also in the
+     * message, so a deserialized exception still names it, and {@link #file()} then returns null.
+     */
     private final transient Path file;
 
-    /** A problem with {@code file}, described by {@code problem}. */
+    /**
+     * An unusable data file.
+     *
+     * @param file    the file at fault
+     * @param problem what is wrong with it, with the expected and the found values; the message is
+     *                {@code file + ": " + problem}
+     */
     public DataFileException(Path file, String problem) {
         this(file, problem, null);
     }
 
-    /** A problem with {@code file} caused by a lower-level failure (e.g. corrupt gzip data). */
+    /**
+     * An unusable data file, found through a lower-level failure (e.g. corrupt gzip data).
+     *
+     * @param file    the file at fault
+     * @param problem what is wrong with it; the message is {@code file + ": " + problem}
+     * @param cause   the failure that revealed the problem, or null
+     */
     public DataFileException(Path file, String problem, Throwable cause) {
         super(file + ": " + problem, cause);
         this.file = file;
     }
 
-    /** The file at fault. */
+    /**
+     * The file at fault.
+     *
+     * @return the path given to the constructor; null after the exception was serialized and read back
+     */
     public Path file() {
         return file;
     }

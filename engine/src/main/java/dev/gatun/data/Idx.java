@@ -86,8 +86,9 @@ public final class Idx {
      * {@link Mnist} four, a float per pixel and an int per label): the system property
      * {@value #LIMIT_PROPERTY}, else the environment variable {@code GATUN_DATA_LIMIT}, else
      * {@link #MAX_BYTES}. A value is a number of bytes with an optional binary suffix {@code k},
-     * {@code m}, {@code g} or {@code t}, e.g. {@code 4g}.
+     * {@code m}, {@code g} or {@code t}, e.g. {@code 4g}. Read again on every call.
      *
+     * @return the limit in bytes, at least 1
      * @throws IllegalArgumentException if the setting is not such a positive size (the message names
      *     the setting and its value)
      */
@@ -121,7 +122,18 @@ public final class Idx {
                 + " got '" + v + "'");
     }
 
-    /** Reads an IDX file of unsigned bytes, raw or gzip-compressed, checking it as described above. */
+    /**
+     * Reads an IDX file of unsigned bytes, raw or gzip-compressed, checking it as described in the class
+     * comment, with the data array limited to {@link #limit()} bytes.
+     *
+     * @param file the file to read
+     * @return the array, held on the Java heap
+     * @throws java.nio.file.NoSuchFileException if the file does not exist
+     * @throws DataFileException                 if the file is not a valid IDX file of unsigned bytes, its
+     *                                           data exceed the limit, or its gzip data are corrupt
+     * @throws IOException                       if reading fails otherwise
+     * @throws IllegalArgumentException          if the limit setting is malformed (see {@link #limit()})
+     */
     public static Idx read(Path file) throws IOException {
         return read(file, limit());
     }
@@ -129,7 +141,14 @@ public final class Idx {
     /**
      * {@link #read(Path)} with the given limit on the bytes of the data array instead of {@link #limit()}.
      *
-     * @throws IllegalArgumentException if {@code limit < 1}
+     * @param file  the file to read
+     * @param limit the most bytes the data array may take (one per element)
+     * @return the array, held on the Java heap
+     * @throws java.nio.file.NoSuchFileException if the file does not exist
+     * @throws DataFileException                 if the file is not a valid IDX file of unsigned bytes, its
+     *                                           data exceed {@code limit}, or its gzip data are corrupt
+     * @throws IOException                       if reading fails otherwise
+     * @throws IllegalArgumentException          if {@code limit < 1}
      */
     public static Idx read(Path file, long limit) throws IOException {
         checkLimit(limit);
@@ -196,22 +215,40 @@ public final class Idx {
         };
     }
 
-    /** The file this array was read from. */
+    /**
+     * The file this array was read from.
+     *
+     * @return the path given to {@link #read(Path)}
+     */
     public Path source() {
         return source;
     }
 
-    /** The size of each dimension (a copy). */
+    /**
+     * The size of each dimension, outermost first (e.g. {@code [60000, 28, 28]} for MNIST images).
+     *
+     * @return a copy of the shape, of length {@link #dim()}
+     */
     public int[] shape() {
         return shape.clone();
     }
 
-    /** The number of dimensions. */
+    /**
+     * The number of dimensions.
+     *
+     * @return from 1 to {@value #MAX_DIMENSIONS}
+     */
     public int dim() {
         return shape.length;
     }
 
-    /** The size of dimension {@code d}. */
+    /**
+     * The size of one dimension.
+     *
+     * @param d the dimension, from 0 to {@link #dim()} - 1
+     * @return its size, 0 or more
+     * @throws ArrayIndexOutOfBoundsException if {@code d} is not a dimension
+     */
     public int size(int d) {
         return shape[d];
     }
@@ -219,6 +256,8 @@ public final class Idx {
     /**
      * The elements, row-major, as stored: read them as unsigned with {@code data()[i] & 0xff}. This is
      * the array itself, not a copy.
+     *
+     * @return the {@code shape()[0] · ... · shape()[dim() - 1]} elements
      */
     public byte[] data() {
         return data;

@@ -53,7 +53,9 @@ public record Mnist(Dataset train, Dataset test) {
     /**
      * Where {@code scripts/fetch-data} puts MNIST: {@code <root>/mnist}, the root being the system
      * property {@code gatun.data}, else the environment variable {@code GATUN_DATA}, else
-     * {@code ~/.cache/gatun}.
+     * {@code ~/.cache/gatun}. The directory need not exist.
+     *
+     * @return the directory {@link #load()} reads
      */
     public static Path defaultDirectory() {
         String root = System.getProperty("gatun.data");
@@ -66,7 +68,14 @@ public record Mnist(Dataset train, Dataset test) {
         return base.resolve("mnist");
     }
 
-    /** {@link #load(Path)} from {@link #defaultDirectory()}. */
+    /**
+     * {@link #load(Path)} from {@link #defaultDirectory()}.
+     *
+     * @return both sets, on the Java heap
+     * @throws NoSuchFileException if the directory or any of the four files is missing
+     * @throws DataFileException   if a file is not valid MNIST data or the sets exceed {@link Idx#limit()}
+     * @throws IOException         if reading fails otherwise
+     */
     public static Mnist load() throws IOException {
         return load(defaultDirectory());
     }
@@ -76,10 +85,15 @@ public record Mnist(Dataset train, Dataset test) {
      * The headers of all four files are checked, and what their arrays will take checked against
      * {@link Idx#limit()}, before any data is read.
      *
+     * @param dir the directory holding the four files (or holding them in {@code data/} or
+     *            {@code package/data/})
+     * @return both sets, on the Java heap
      * @throws NoSuchFileException if the directory or any of the four files is missing; the message
      *     lists the missing files and says to run {@code scripts/fetch-data}
      * @throws DataFileException   if a file is not a valid IDX file or not MNIST-shaped, or the four
      *     together take more than the limit (see {@link #read})
+     * @throws IOException         if reading fails otherwise
+     * @throws IllegalArgumentException if the limit setting is malformed (see {@link Idx#limit()})
      */
     public static Mnist load(Path dir) throws IOException {
         return load(dir, Idx.limit());
@@ -89,6 +103,12 @@ public record Mnist(Dataset train, Dataset test) {
      * {@link #load(Path)} with {@code limit} bytes, instead of {@link Idx#limit()}, for the arrays of
      * both sets together.
      *
+     * @param dir   the directory holding the four files
+     * @param limit the most bytes the arrays of both sets may take together (four per pixel and per label)
+     * @return both sets, on the Java heap
+     * @throws NoSuchFileException      if the directory or any of the four files is missing
+     * @throws DataFileException        if a file is not valid MNIST data or the sets exceed {@code limit}
+     * @throws IOException              if reading fails otherwise
      * @throws IllegalArgumentException if {@code limit < 1}
      */
     public static Mnist load(Path dir, long limit) throws IOException {
@@ -144,10 +164,16 @@ public record Mnist(Dataset train, Dataset test) {
      * pixels in [0, 1], checking both headers, and what the arrays will take against {@link Idx#limit()},
      * before reading any data.
      *
+     * @param imagesFile an IDX file of unsigned bytes, shape {@code [N, rows, cols]}, raw or gzip
+     * @param labelsFile an IDX file of unsigned bytes, shape {@code [N]}, each 0..9, raw or gzip
+     * @return a dataset of N samples of shape {@code [1, rows, cols]} and {@value #CLASSES} classes
      * @throws DataFileException naming the file at fault if the images are not 3-d {@code [N, rows, cols]},
      *     the labels not 1-d {@code [N]}, the two counts differ, the arrays would take more than the limit
      *     (four bytes per pixel and per label), or a label lies outside 0..9 (the message names its index and
      *     value); and for every IDX problem {@link Idx#read} reports
+     * @throws NoSuchFileException if either file is missing
+     * @throws IOException         if reading fails otherwise
+     * @throws IllegalArgumentException if the limit setting is malformed (see {@link Idx#limit()})
      */
     public static Dataset read(Path imagesFile, Path labelsFile) throws IOException {
         return read(imagesFile, labelsFile, Idx.limit());
@@ -156,6 +182,13 @@ public record Mnist(Dataset train, Dataset test) {
     /**
      * {@link #read(Path, Path)} with {@code limit} bytes, instead of {@link Idx#limit()}, for the arrays.
      *
+     * @param imagesFile an IDX file of unsigned bytes, shape {@code [N, rows, cols]}, raw or gzip
+     * @param labelsFile an IDX file of unsigned bytes, shape {@code [N]}, each 0..9, raw or gzip
+     * @param limit      the most bytes the two arrays may take together (four per pixel and per label)
+     * @return a dataset of N samples of shape {@code [1, rows, cols]} and {@value #CLASSES} classes
+     * @throws NoSuchFileException      if either file is missing
+     * @throws DataFileException        as {@link #read(Path, Path)}, with {@code limit} as the limit
+     * @throws IOException              if reading fails otherwise
      * @throws IllegalArgumentException if {@code limit < 1}
      */
     public static Dataset read(Path imagesFile, Path labelsFile, long limit) throws IOException {

@@ -54,7 +54,13 @@ public final class ModelFile {
 
     /**
      * Writes {@code model}'s weights and, when every layer can describe itself ({@link Module#spec()}), its
-     * architecture to {@code file}, atomically.
+     * architecture to {@code file}, atomically: the file is written under a temporary name and moved in
+     * place, so a reader never sees half a file. The model is only read; it must not be trained on
+     * another thread meanwhile.
+     *
+     * @param model the model to save
+     * @param file  the file to write; an existing file is replaced and missing parent directories are made
+     * @throws IOException if the file cannot be written
      */
     public static void save(Module model, Path file) throws IOException {
         save(model, file, (long[]) null);
@@ -63,6 +69,12 @@ public final class ModelFile {
     /**
      * As {@link #save(Module, Path)}, also recording the shape of one input sample without the batch
      * dimension (null: none), which {@code gatun serve} then needs no option for.
+     *
+     * @param model       the model to save
+     * @param file        the file to write; an existing file is replaced
+     * @param sampleShape the shape of one input sample, e.g. {@code 1, 28, 28}; null records none
+     * @throws IllegalArgumentException if a dimension of {@code sampleShape} is below 1
+     * @throws IOException              if the file cannot be written
      */
     public static void save(Module model, Path file, long... sampleShape) throws IOException {
         SafeTensors.Writer w = new SafeTensors.Writer().metadata("format", "pt");
@@ -92,8 +104,12 @@ public final class ModelFile {
 
     /**
      * The shape of one input sample recorded in {@code file} (see {@link #save(Module, Path, long...)}), or
-     * null when the file records none.
+     * null when the file records none. Reads only the file's header.
      *
+     * @param file a safetensors file
+     * @return the recorded shape (1 to 8 positive sizes), or null
+     * @throws java.nio.file.NoSuchFileException if the file does not exist
+     * @throws IOException         if the file cannot be read
      * @throws ModelFileException when the file is malformed or the recorded shape is not positive integers
      */
     public static long[] sampleShape(Path file) throws IOException {
@@ -123,7 +139,11 @@ public final class ModelFile {
      * Builds the model described in {@code file}'s metadata and loads its weights. The model is in training
      * mode, as a newly built one; call {@link Module#eval()} for inference.
      *
+     * @param file a safetensors file written by {@link #save(Module, Path)}
+     * @return the new model, which owns its parameters' native memory: close it when done
      * @throws ModelFileException when the file is malformed, has no architecture, or its weights do not fit
+     *                            (nothing stays allocated then)
+     * @throws IOException        if the file cannot be read
      */
     public static Module load(Path file) throws IOException {
         try (SafeTensors st = SafeTensors.open(file)) {
@@ -149,14 +169,32 @@ public final class ModelFile {
         }
     }
 
-    /** Loads the weights in {@code file} into {@code model}, checking every name, shape and dtype first. */
+    /**
+     * Loads the weights in {@code file} into {@code model}, checking every name, shape and dtype first;
+     * on a mismatch nothing is copied. Works for files written by PyTorch's {@code safetensors.torch}
+     * when the model has the same {@code state_dict} names.
+     *
+     * @param model the model whose parameters and buffers are overwritten (without recording gradients)
+     * @param file  a safetensors file
+     * @throws ModelFileException when the file is malformed or its tensors do not fit the model; the
+     *                            message lists every missing, unexpected, misshaped or mistyped tensor
+     * @throws IOException        if the file cannot be read
+     */
     public static void loadInto(Module model, Path file) throws IOException {
         try (SafeTensors st = SafeTensors.open(file)) {
             loadInto(model, st);
         }
     }
 
-    /** Loads the weights of an open file into {@code model}, checking every name, shape and dtype first. */
+    /**
+     * Loads the weights of an open file into {@code model}, checking every name, shape and dtype first;
+     * as {@link #loadInto(Module, Path)}, leaving the file open.
+     *
+     * @param model the model whose parameters and buffers are overwritten
+     * @param st    an open file; the caller keeps it and closes it
+     * @throws ModelFileException when the tensors do not fit the model (nothing is copied then), or a
+     *                            BatchNorm's {@code num_batches_tracked} is negative
+     */
     public static void loadInto(Module model, SafeTensors st) throws ModelFileException {
         Map<String, Tensor> own = model.stateDict();
         Map<String, BatchNorm> norms = batchNorms(model);
@@ -222,7 +260,13 @@ public final class ModelFile {
         }
     }
 
-    /** The architecture of {@code model} as JSON, or null when some layer cannot describe itself. */
+    /**
+     * The architecture of a model as the JSON that {@link #save(Module, Path)} stores and
+     * {@link #build(Path, String)} reads, built from each layer's {@link Module#spec()}.
+     *
+     * @param model the model to describe
+     * @return compact JSON, or null when some layer cannot describe itself
+     */
     public static String architecture(Module model) {
         StringBuilder sb = new StringBuilder();
         return appendSpec(sb, model) ? sb.toString() : null;
@@ -267,7 +311,16 @@ public final class ModelFile {
         return true;
     }
 
-    /** Builds the model described by architecture JSON {@code arch} (read from {@code file}). */
+    /**
+     * Builds the model described by architecture JSON, with freshly initialized weights.
+     *
+     * @param file the file the JSON was read from, named in messages (may be null)
+     * @param arch the JSON, as {@link #architecture(Module)} makes it
+     * @return the new model, in training mode; the caller closes it
+     * @throws ModelFileException if the JSON is malformed, names an unknown layer type, or a layer's
+     *                            settings are missing or invalid; the message gives the spec's path (e.g.
+     *                            {@code model.layers[3]})
+     */
     public static Module build(Path file, String arch) throws ModelFileException {
         Object json;
         try {

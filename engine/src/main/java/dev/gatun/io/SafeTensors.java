@@ -72,7 +72,12 @@ public final class SafeTensors implements AutoCloseable {
      * @param end    one past the last byte
      */
     public record Entry(String name, DType dtype, long[] shape, long begin, long end) {
-        /** The number of elements. */
+        /**
+         * The number of elements: the product of the shape, 1 for a scalar. Cannot overflow, since
+         * {@link SafeTensors#open} checks that the byte length fits 64 bits.
+         *
+         * @return the element count, 0 or more
+         */
         public long numel() {
             long n = 1;
             for (long d : shape) {
@@ -81,6 +86,11 @@ public final class SafeTensors implements AutoCloseable {
             return n;
         }
 
+        /**
+         * The dimensions, outermost first.
+         *
+         * @return a copy of the shape (empty for a scalar)
+         */
         @Override
         public long[] shape() {
             return shape.clone();
@@ -110,8 +120,13 @@ public final class SafeTensors implements AutoCloseable {
     }
 
     /**
-     * Opens and validates {@code file}. The caller closes the result (which unmaps the file).
+     * Opens and validates {@code file}. The caller closes the result (which unmaps the file). The
+     * result may be read from several threads at once, but must not be closed while another thread reads
+     * it.
      *
+     * @param file the file to open
+     * @return the open file, its header parsed and checked
+     * @throws java.nio.file.NoSuchFileException if the file does not exist
      * @throws ModelFileException when the file breaks a rule of the format
      * @throws IOException        when it cannot be read
      */
@@ -279,22 +294,40 @@ public final class SafeTensors implements AutoCloseable {
         return l;
     }
 
-    /** The file. */
+    /**
+     * The file this was opened from.
+     *
+     * @return the path given to {@link #open(Path)}
+     */
     public Path file() {
         return file;
     }
 
-    /** The {@code __metadata__} strings (empty when the file has none). */
+    /**
+     * The {@code __metadata__} strings. Still readable after {@link #close()}.
+     *
+     * @return an unmodifiable map of key to value, empty when the file has none
+     */
     public Map<String, String> metadata() {
         return metadata;
     }
 
-    /** The tensors by name, in the order of their data. */
+    /**
+     * The tensors' descriptions. Still readable after {@link #close()}.
+     *
+     * @return an unmodifiable map from name to entry, iterating in the order of the tensors' data
+     */
     public Map<String, Entry> entries() {
         return entries;
     }
 
-    /** The entry named {@code name}. */
+    /**
+     * The description of one tensor.
+     *
+     * @param name the tensor's name
+     * @return its entry
+     * @throws ModelFileException if the file has no tensor of that name
+     */
     public Entry entry(String name) throws ModelFileException {
         Entry e = entries.get(name);
         if (e == null) {
@@ -303,15 +336,27 @@ public final class SafeTensors implements AutoCloseable {
         return e;
     }
 
-    /** The raw little-endian bytes of tensor {@code name}, a slice of the mapping (valid until close). */
+    /**
+     * The raw bytes of one tensor, as stored: little-endian, row-major, in the tensor's own dtype.
+     *
+     * @param name the tensor's name
+     * @return a read-only slice of the file's mapping, of {@code end - begin} bytes; using it after
+     *         {@link #close()} throws {@link IllegalStateException}
+     * @throws ModelFileException if the file has no tensor of that name
+     */
     public MemorySegment bytes(String name) throws ModelFileException {
         Entry e = entry(name);
         return map.asSlice(dataStart + e.begin(), e.end() - e.begin());
     }
 
     /**
-     * A new float32 tensor (in the current scope) holding tensor {@code name}, converted from F64, F16 or BF16.
+     * A new float32 tensor holding one tensor of the file, converted from F64, F16 or BF16 if need be
+     * (F64 values are rounded to the nearest float).
      *
+     * @param name the tensor's name
+     * @return a contiguous tensor of the entry's shape, in the calling thread's current {@link
+     *         dev.gatun.tensor.Scope} or, with none, owning its memory (the caller closes it); it does not
+     *         require a gradient and stays valid after this file is closed
      * @throws ModelFileException when the tensor is missing or of an integer or boolean type
      */
     public Tensor toTensor(String name) throws ModelFileException {
@@ -323,9 +368,14 @@ public final class SafeTensors implements AutoCloseable {
     }
 
     /**
-     * Copies tensor {@code name} into {@code target}, which must have the same shape.
+     * Copies one tensor of the file into an existing tensor, converting it to float32 as
+     * {@link #toTensor(String)} does. Writes the target's memory directly: do it under
+     * {@link dev.gatun.autograd.Autograd#noGrad()} when the target is a parameter.
      *
-     * @throws ModelFileException when the shapes differ or the dtype cannot become float32
+     * @param name   the tensor's name
+     * @param target a float32 tensor of the same shape (it may be a non-contiguous view)
+     * @throws ModelFileException when the tensor is missing, the shapes differ or the dtype cannot become
+     *                            float32
      */
     public void copyInto(String name, Tensor target) throws ModelFileException {
         Entry e = entry(name);
@@ -379,8 +429,11 @@ public final class SafeTensors implements AutoCloseable {
     }
 
     /**
-     * The values of integer tensor {@code name} (I64, I32, I16, I8, U8, U16, U32, BOOL) as longs.
+     * The values of an integer tensor (I64, I32, I16, I8, U8, U16, U32, BOOL) as longs. Unsigned types
+     * are zero-extended, signed ones sign-extended, BOOL gives the stored byte (0 or 1 in a valid file).
      *
+     * @param name the tensor's name
+     * @return a new array of its elements, row-major
      * @throws ModelFileException when missing, floating, U64 or larger than an array can hold
      */
     public long[] toLongs(String name) throws ModelFileException {
@@ -407,7 +460,10 @@ public final class SafeTensors implements AutoCloseable {
         return out;
     }
 
-    /** Unmaps the file. Tensors copied out stay valid. */
+    /**
+     * Unmaps the file. Tensors copied out stay valid; slices from {@link #bytes(String)} do not.
+     * Idempotent.
+     */
     @Override
     public void close() {
         if (arena.scope().isAlive()) {
@@ -427,20 +483,46 @@ public final class SafeTensors implements AutoCloseable {
         private final Map<String, Pending> tensors = new TreeMap<>();
         private final Map<String, String> metadata = new TreeMap<>();
 
-        /** Adds a {@code __metadata__} entry. */
+        /** Makes a writer with no tensors and no metadata. */
+        public Writer() {}
+
+        /**
+         * Adds a {@code __metadata__} entry; a later call with the same key replaces the value.
+         *
+         * @param key   the key
+         * @param value the value (the format allows only strings)
+         * @return this writer
+         */
         public Writer metadata(String key, String value) {
             metadata.put(key, value);
             return this;
         }
 
-        /** Adds float32 tensor {@code t} (its values are read when {@link #write} runs). */
+        /**
+         * Adds a float32 tensor. Its values are read when {@link #write} runs, not now, so it must stay
+         * open until then.
+         *
+         * @param name the name to store it under, unique within the file
+         * @param t    the tensor; any view works
+         * @return this writer
+         * @throws IllegalArgumentException if {@code name} is null, {@code "__metadata__"} or already added
+         */
         public Writer add(String name, Tensor t) {
             checkNew(name);
             tensors.put(name, new Pending(DType.F32, t.shape(), t, null));
             return this;
         }
 
-        /** Adds an I64 tensor of the given shape holding {@code values} row-major. */
+        /**
+         * Adds an I64 tensor (e.g. BatchNorm's {@code num_batches_tracked}). The arrays are copied.
+         *
+         * @param name   the name to store it under, unique within the file
+         * @param shape  its dimensions; empty for a scalar
+         * @param values its elements, row-major
+         * @return this writer
+         * @throws IllegalArgumentException if {@code name} is null, {@code "__metadata__"} or already added,
+         *                                  or {@code values} does not hold as many elements as the shape
+         */
         public Writer addLongs(String name, long[] shape, long[] values) {
             checkNew(name);
             long n = 1;
@@ -465,6 +547,11 @@ public final class SafeTensors implements AutoCloseable {
         /**
          * Writes the file atomically: to a temporary file beside {@code file}, forced to disk, then renamed
          * over it. On failure the temporary file is removed and any previous {@code file} is untouched.
+         * Missing parent directories are made. The writer may be written again.
+         *
+         * @param file the file to write
+         * @throws IOException           if the file cannot be written
+         * @throws IllegalStateException if an added tensor was closed since
          */
         public void write(Path file) throws IOException {
             List<Map.Entry<String, Pending>> order = new ArrayList<>(tensors.entrySet());

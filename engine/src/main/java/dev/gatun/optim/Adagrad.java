@@ -21,13 +21,25 @@ public final class Adagrad extends Optimizer {
 
     /**
      * Adagrad's hyper-parameters; {@link #DEFAULTS} are PyTorch's (η = 1e-2, no decay, s₀ = 0,
-     * ε = 1e-10). Change one with a {@code with…} method, e.g. {@code DEFAULTS.withLearningRate(0.1)}.
+     * ε = 1e-10). Change one with a {@code with…} method, e.g. {@code DEFAULTS.withLearningRate(0.1)}
+     *
+     * @param learningRate            η, finite and {@code >= 0}
+     * @param learningRateDecay       δ, finite and {@code >= 0}: step t runs at η / (1 + (t − 1)·δ)
+     * @param weightDecay             λ of the L2 penalty added to the gradient, finite and {@code >= 0}
+     * @param initialAccumulatorValue s₀, the starting sum of squared gradients, finite and {@code >= 0}
+     * @param eps                     ε, added to the denominator, finite and {@code >= 0}
      */
     public record Options(double learningRate, double learningRateDecay, double weightDecay,
                           double initialAccumulatorValue, double eps) {
 
+        /** PyTorch's defaults, η = 1e-2, no learning-rate decay, no weight decay, s₀ = 0, ε = 1e-10. */
         public static final Options DEFAULTS = new Options(1e-2, 0, 0, 0, 1e-10);
 
+        /**
+         * Checks the hyper-parameters.
+         *
+         * @throws IllegalArgumentException if a value is out of its range; the message names the value
+         */
         public Options {
             Check.nonNegative("Adagrad", "learning rate", learningRate);
             Check.nonNegative("Adagrad", "learning-rate decay", learningRateDecay);
@@ -36,22 +48,57 @@ public final class Adagrad extends Optimizer {
             Check.nonNegative("Adagrad", "eps", eps);
         }
 
+        /**
+         * A copy with another learning rate (the initial one of an optimizer made from these options).
+         *
+         * @param v η, finite and {@code >= 0}
+         * @return new options with that change; this record is unchanged
+         * @throws IllegalArgumentException if the new value is out of its range
+         */
         public Options withLearningRate(double v) {
             return new Options(v, learningRateDecay, weightDecay, initialAccumulatorValue, eps);
         }
 
+        /**
+         * A copy with another learning-rate decay.
+         *
+         * @param v δ, finite and {@code >= 0}
+         * @return new options with that change; this record is unchanged
+         * @throws IllegalArgumentException if the new value is out of its range
+         */
         public Options withLearningRateDecay(double v) {
             return new Options(learningRate, v, weightDecay, initialAccumulatorValue, eps);
         }
 
+        /**
+         * A copy with another weight decay (an L2 penalty added to the gradient).
+         *
+         * @param v λ, finite and {@code >= 0}
+         * @return new options with that change; this record is unchanged
+         * @throws IllegalArgumentException if the new value is out of its range
+         */
         public Options withWeightDecay(double v) {
             return new Options(learningRate, learningRateDecay, v, initialAccumulatorValue, eps);
         }
 
+        /**
+         * A copy with another starting sum of squared gradients.
+         *
+         * @param v s₀, finite and {@code >= 0}
+         * @return new options with that change; this record is unchanged
+         * @throws IllegalArgumentException if the new value is out of its range
+         */
         public Options withInitialAccumulatorValue(double v) {
             return new Options(learningRate, learningRateDecay, weightDecay, v, eps);
         }
 
+        /**
+         * A copy with another ε, the term that keeps the denominator away from zero.
+         *
+         * @param v ε, finite and {@code >= 0}
+         * @return new options with that change; this record is unchanged
+         * @throws IllegalArgumentException if the new value is out of its range
+         */
         public Options withEps(double v) {
             return new Options(learningRate, learningRateDecay, weightDecay, initialAccumulatorValue, v);
         }
@@ -61,23 +108,54 @@ public final class Adagrad extends Optimizer {
     /** Sums of squared gradients s, made at a parameter's first step. */
     private final Tensor[] sums;
 
-    /** Adagrad with PyTorch's defaults. */
+    /**
+     * Adagrad with PyTorch's defaults ({@link Options#DEFAULTS}).
+     *
+     * @param parameters the tensors to update: contiguous leaf tensors that require gradients (the list
+     *                   is copied; the tensors stay the caller's)
+     * @throws IllegalArgumentException if {@code parameters} is null or empty, or holds a tensor that is
+     *                                  null, not contiguous, or not a leaf that requires a gradient
+     */
     public Adagrad(List<Tensor> parameters) {
         this(parameters, Options.DEFAULTS);
     }
 
-    /** Adagrad with PyTorch's defaults except the learning rate. */
+    /**
+     * Adagrad with PyTorch's defaults except the learning rate.
+     *
+     * @param parameters   the tensors to update: contiguous leaf tensors that require gradients (the list
+     *                     is copied; the tensors stay the caller's)
+     * @param learningRate η, finite and {@code >= 0}
+     * @throws IllegalArgumentException if {@code parameters} is null or empty, or holds a tensor that is
+     *                                  null, not contiguous, or not a leaf that requires a gradient; or if
+     *                                  the learning rate is negative or not finite
+     */
     public Adagrad(List<Tensor> parameters, double learningRate) {
         this(parameters, Options.DEFAULTS.withLearningRate(learningRate));
     }
 
+    /**
+     * Adagrad with the given hyper-parameters.
+     *
+     * @param parameters the tensors to update: contiguous leaf tensors that require gradients (the list
+     *                   is copied; the tensors stay the caller's)
+     * @param options    the hyper-parameters; {@link #learningRate()} starts at
+     *                   {@code options.learningRate()}
+     * @throws IllegalArgumentException if {@code parameters} is null or empty, or holds a tensor that is
+     *                                  null, not contiguous, or not a leaf that requires a gradient
+     */
     public Adagrad(List<Tensor> parameters, Options options) {
         super(parameters, options.learningRate());
         this.options = options;
         this.sums = new Tensor[parameters.size()];
     }
 
-    /** The hyper-parameters this optimizer was made with (the current learning rate is {@link #learningRate()}). */
+    /**
+     * The hyper-parameters this optimizer was made with. A schedule or {@link #setLearningRate(double)}
+     * changes the learning rate in use, not these options.
+     *
+     * @return the options given to the constructor; the current learning rate is {@link #learningRate()}
+     */
     public Options options() {
         return options;
     }

@@ -14,6 +14,15 @@ public final class CosineAnnealingLR extends LearningRateSchedule {
     private final long tMax;
     private final double etaMin;
 
+    /**
+     * Anneals from the optimizer's current learning rate to {@code etaMin} over {@code tMax} epochs.
+     *
+     * @param optimizer the optimizer whose learning rate this schedule sets
+     * @param tMax      the number of epochs of half a cosine period, {@code >= 1}
+     * @param etaMin    η_min, the rate at epoch {@code tMax}, finite and {@code >= 0}
+     * @throws IllegalArgumentException if {@code tMax < 1} or {@code etaMin} is negative or not finite
+     * @throws NullPointerException     if {@code optimizer} is null
+     */
     public CosineAnnealingLR(Optimizer optimizer, long tMax, double etaMin) {
         super(optimizer);
         if (tMax < 1) {
@@ -23,7 +32,14 @@ public final class CosineAnnealingLR extends LearningRateSchedule {
         this.etaMin = Check.nonNegative("CosineAnnealingLR", "etaMin", etaMin);
     }
 
-    /** Annealing to zero. */
+    /**
+     * Anneals from the optimizer's current learning rate to zero over {@code tMax} epochs.
+     *
+     * @param optimizer the optimizer whose learning rate this schedule sets
+     * @param tMax      the number of epochs of half a cosine period, {@code >= 1}
+     * @throws IllegalArgumentException if {@code tMax < 1}
+     * @throws NullPointerException     if {@code optimizer} is null
+     */
     public CosineAnnealingLR(Optimizer optimizer, long tMax) {
         this(optimizer, tMax, 0);
     }

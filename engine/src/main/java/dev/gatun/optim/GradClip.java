@@ -20,7 +20,14 @@ public final class GradClip {
 
     private GradClip() {}
 
-    /** Clips by the global 2-norm; returns the norm before clipping. */
+    /**
+     * Clips by the global 2-norm: {@link #clipGradNorm(List, double, double)} with {@code normType} 2.
+     *
+     * @param parameters the parameters whose gradients are scaled in place (those without one are skipped)
+     * @param maxNorm    the largest norm allowed, finite and {@code >= 0}
+     * @return the 2-norm of all gradients before clipping
+     * @throws IllegalArgumentException if {@code maxNorm} is negative or not finite
+     */
     public static double clipGradNorm(List<Tensor> parameters, double maxNorm) {
         return clipGradNorm(parameters, maxNorm, 2);
     }
@@ -30,6 +37,13 @@ public final class GradClip {
      * {@code normType}-norm of all gradients taken as one vector ({@link Double#POSITIVE_INFINITY} for
      * the largest magnitude). Returns ‖g‖ before clipping (0 when no parameter has a gradient). A
      * non-finite norm is returned as it is and, as in PyTorch by default, makes the gradients NaN or zero.
+     *
+     * @param parameters the parameters whose gradients are scaled in place (those without one are skipped)
+     * @param maxNorm    the largest norm allowed, finite and {@code >= 0}
+     * @param normType   p of the p-norm, {@code > 0}; {@link Double#POSITIVE_INFINITY} for the max norm
+     * @return the norm of all gradients before clipping
+     * @throws IllegalArgumentException if {@code maxNorm} is negative or not finite, or {@code normType}
+     *                                  is not positive
      */
     public static double clipGradNorm(List<Tensor> parameters, double maxNorm, double normType) {
         Check.nonNegative("clipGradNorm", "maxNorm", maxNorm);
@@ -70,7 +84,14 @@ public final class GradClip {
         return total;
     }
 
-    /** Clamps every gradient element into {@code [−clipValue, clipValue]}. */
+    /**
+     * Clamps every gradient element into {@code [−clipValue, clipValue]}, in place. NaN elements stay
+     * NaN, as in PyTorch.
+     *
+     * @param parameters the parameters whose gradients are clamped (those without one are skipped)
+     * @param clipValue  the largest magnitude allowed, finite and {@code >= 0}
+     * @throws IllegalArgumentException if {@code clipValue} is negative or not finite
+     */
     public static void clipGradValue(List<Tensor> parameters, double clipValue) {
         float c = (float) Check.nonNegative("clipGradValue", "clipValue", clipValue);
         float[] chunk = new float[Optimizer.CHUNK];

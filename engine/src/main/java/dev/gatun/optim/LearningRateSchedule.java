@@ -25,21 +25,42 @@ public abstract class LearningRateSchedule {
     private final double baseLearningRate;
     private long epoch;
 
+    /**
+     * Takes the optimizer's current learning rate as the base rate η₀. The optimizer's rate is not
+     * changed until the first {@link #step()}.
+     *
+     * @param optimizer the optimizer whose learning rate this schedule sets
+     * @throws NullPointerException if {@code optimizer} is null
+     */
     protected LearningRateSchedule(Optimizer optimizer) {
         this.optimizer = Objects.requireNonNull(optimizer, "optimizer");
         this.baseLearningRate = optimizer.learningRate();
     }
 
-    /** The learning rate of epoch {@code epoch} (0 is the first). */
+    /**
+     * The learning rate of an epoch, a function of the epoch and {@link #baseLearningRate()} alone.
+     *
+     * @param epoch the epoch, 0 for the first
+     * @return its learning rate, finite and {@code >= 0}
+     */
     public abstract double learningRateAt(long epoch);
 
-    /** Ends an epoch: moves to the next one and sets the optimizer's learning rate for it. */
+    /**
+     * Ends an epoch: moves to the next one and sets the optimizer's learning rate for it.
+     *
+     * @throws IllegalArgumentException if the schedule gives a rate that is negative or not finite
+     */
     public final void step() {
         epoch++;
         optimizer.setLearningRate(learningRateAt(epoch));
     }
 
-    /** How many epochs have ended ({@link #step()} calls). */
+    /**
+     * How many epochs have ended.
+     *
+     * @return the number of {@link #step()} calls, or the epoch given to {@link #restoreEpoch(long)} plus
+     *         the calls since
+     */
     public final long epoch() {
         return epoch;
     }
@@ -47,6 +68,9 @@ public abstract class LearningRateSchedule {
     /**
      * Puts the schedule back at {@code epoch} ended epochs (from {@link #epoch()} of a saved run) and sets
      * the optimizer's learning rate to that epoch's, as {@code epoch} calls of {@link #step()} would.
+     *
+     * @param epoch the number of ended epochs, {@code >= 0}
+     * @throws IllegalArgumentException if {@code epoch} is negative
      */
     public final void restoreEpoch(long epoch) {
         if (epoch < 0) {
@@ -56,12 +80,20 @@ public abstract class LearningRateSchedule {
         optimizer.setLearningRate(learningRateAt(epoch));
     }
 
-    /** The optimizer's learning rate when this schedule was made, η₀. */
+    /**
+     * The base rate of the schedule.
+     *
+     * @return η₀, the optimizer's learning rate when this schedule was made
+     */
     public final double baseLearningRate() {
         return baseLearningRate;
     }
 
-    /** The optimizer whose learning rate this schedule sets. */
+    /**
+     * The optimizer this schedule drives.
+     *
+     * @return the optimizer whose learning rate this schedule sets
+     */
     public final Optimizer optimizer() {
         return optimizer;
     }

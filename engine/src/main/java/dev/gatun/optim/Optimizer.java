@@ -26,6 +26,17 @@ public abstract class Optimizer implements AutoCloseable {
     /** Per parameter, how many updates it has received (a parameter without a gradient is skipped). */
     private final long[] parameterSteps;
 
+    /**
+     * Checks and keeps the parameters. Subclasses make their per-parameter state lazily, with
+     * {@link #newState(Tensor)}, at a parameter's first update.
+     *
+     * @param parameters   the tensors to update: contiguous leaf tensors that require gradients (the list
+     *                     is copied; the tensors stay the caller's, and must outlive the optimizer's use)
+     * @param learningRate the initial learning rate, finite and {@code >= 0}
+     * @throws IllegalArgumentException if {@code parameters} is null or empty, holds a tensor that is null,
+     *                                  not contiguous, or not a leaf that requires a gradient, or the
+     *                                  learning rate is negative or not finite
+     */
     protected Optimizer(List<Tensor> parameters, double learningRate) {
         if (parameters == null || parameters.isEmpty()) {
             throw new IllegalArgumentException("optimizer got an empty parameter list");
@@ -44,16 +55,31 @@ public abstract class Optimizer implements AutoCloseable {
         setLearningRate(learningRate);
     }
 
-    /** The parameters this optimizer updates. */
+    /**
+     * The parameters this optimizer updates.
+     *
+     * @return an unmodifiable list, in the order given to the constructor (the order of the indices in
+     *         {@link #stateDict()})
+     */
     public final List<Tensor> parameters() {
         return parameters;
     }
 
-    /** The current learning rate (schedules change it between epochs or steps). */
+    /**
+     * The learning rate the next {@link #step()} uses.
+     *
+     * @return the current learning rate (schedules change it between epochs or steps)
+     */
     public final double learningRate() {
         return learningRate;
     }
 
+    /**
+     * Sets the learning rate for the following steps; what a {@link LearningRateSchedule} calls.
+     *
+     * @param lr the new learning rate, finite and {@code >= 0}
+     * @throws IllegalArgumentException if {@code lr} is negative, NaN or infinite
+     */
     public final void setLearningRate(double lr) {
         if (!(lr >= 0) || Double.isInfinite(lr)) {
             throw new IllegalArgumentException("learning rate must be a finite number >= 0, got " + lr);
@@ -61,7 +87,11 @@ public abstract class Optimizer implements AutoCloseable {
         this.learningRate = lr;
     }
 
-    /** How many steps have been taken. */
+    /**
+     * How many steps have been taken.
+     *
+     * @return the number of {@link #step()} calls (restored by {@link #loadStateDict(State)})
+     */
     public final long steps() {
         return steps;
     }
@@ -71,12 +101,21 @@ public abstract class Optimizer implements AutoCloseable {
      * {@link #update}. It falls behind {@link #steps()} when the parameter had no gradient at some
      * step; PyTorch keeps its step count per parameter the same way, and bias corrections (Adam) and
      * learning-rate decay (Adagrad) use it.
+     *
+     * @param index the parameter's index in {@link #parameters()}
+     * @return its update count, 1 during its first update
+     * @throws ArrayIndexOutOfBoundsException if {@code index} is not a parameter index
      */
     protected final long parameterSteps(int index) {
         return parameterSteps[index];
     }
 
-    /** Applies one update to every parameter that has a gradient. */
+    /**
+     * Applies one update to every parameter that has a gradient, in place and without recording. The
+     * gradients are only read: clear them with {@link #zeroGrad()} before the next backward pass.
+     *
+     * @throws IllegalStateException if a parameter or the optimizer's state was closed
+     */
     public final void step() {
         try (Autograd.NoGrad ignored = Autograd.noGrad()) {
             steps++;
@@ -94,10 +133,14 @@ public abstract class Optimizer implements AutoCloseable {
     /**
      * Updates parameter {@code index} in place from its gradient (contiguous, same shape). Called with
      * recording disabled; {@link #steps()} is already the number of this step (1 for the first).
+     *
+     * @param index     the parameter's index in {@link #parameters()}, for per-parameter state
+     * @param parameter the parameter, to write in place
+     * @param gradient  its gradient, contiguous and of the parameter's shape; read only
      */
     protected abstract void update(int index, Tensor parameter, Tensor gradient);
 
-    /** Zeroes every parameter's gradient, keeping its memory. */
+    /** Zeroes every parameter's gradient, keeping its memory; parameters without one are left alone. */
     public final void zeroGrad() {
         for (Tensor p : parameters) {
             p.zeroGrad();
@@ -114,6 +157,15 @@ public abstract class Optimizer implements AutoCloseable {
      */
     @FunctionalInterface
     protected interface ChunkUpdate {
+        /**
+         * Updates one chunk in place.
+         *
+         * @param p      parameter values, updated in place
+         * @param g      gradient values, only to be read
+         * @param state  one array per state tensor given to {@link #updateInChunks}, updated in place; an
+         *               entry is null where the state tensor was null
+         * @param length the number of valid elements at the start of each array
+         */
         void apply(float[] p, float[] g, float[][] state, int length);
     }
 
@@ -133,6 +185,12 @@ public abstract class Optimizer implements AutoCloseable {
      * other code in the process has used segment accessors with other kinds of segments, their type
      * profiles are polluted and the accessors stop being inlined, which made element loops ten times
      * slower in training than alone. Array loops and bulk copies compile to tight code whatever else runs.
+     *
+     * @param parameter the parameter, contiguous, written back chunk by chunk
+     * @param gradient  its gradient, contiguous, of the same element count; only read
+     * @param update    the per-chunk update
+     * @param state     the state tensors (null entries allowed), contiguous and of the same element count
+     * @throws IllegalArgumentException if the gradient's element count differs from the parameter's
      */
     protected final void updateInChunks(Tensor parameter, Tensor gradient, ChunkUpdate update, Tensor... state) {
         long n = parameter.numel();
@@ -183,15 +241,29 @@ public abstract class Optimizer implements AutoCloseable {
      * (its parameter has had no update) is absent. The hyper-parameters are not part of it: they come
      * from the options the optimizer is constructed with.
      *
-     * @param buffers the optimizer's own tensors from {@link #stateDict()} (valid until it closes or is
-     *                loaded into), or any tensors of the same shapes for {@link #loadStateDict}
+     * @param steps          the optimizer's step count, {@link #steps()}
+     * @param parameterSteps the update count of each parameter, in parameter order (copied)
+     * @param learningRate   the learning rate in use
+     * @param buffers        the optimizer's own tensors from {@link #stateDict()} (valid until it closes or
+     *                       is loaded into), or any tensors of the same shapes for {@link #loadStateDict};
+     *                       the map is copied, the tensors are not
      */
     public record State(long steps, long[] parameterSteps, double learningRate, Map<String, Tensor> buffers) {
+        /**
+         * Copies the counts and the map, so that the record cannot change behind its holder's back.
+         *
+         * @throws NullPointerException if {@code parameterSteps} or {@code buffers} is null
+         */
         public State {
             parameterSteps = parameterSteps.clone();
             buffers = Collections.unmodifiableMap(new LinkedHashMap<>(buffers));
         }
 
+        /**
+         * The update count of each parameter.
+         *
+         * @return a copy, in parameter order
+         */
         @Override
         public long[] parameterSteps() {
             return parameterSteps.clone();
@@ -202,12 +274,21 @@ public abstract class Optimizer implements AutoCloseable {
      * The per-parameter buffer arrays of this optimizer by slot name, in a fixed order: the arrays the
      * update fills (an element is null until its parameter's first update, or when an option does not use
      * the slot). An optimizer without state returns an empty map.
+     *
+     * @return slot name (PyTorch's, e.g. {@code "exp_avg"}) to an array indexed like {@link #parameters()};
+     *         {@link #loadStateDict(State)} writes new tensors into these arrays, so they must be the
+     *         optimizer's own, not copies
      */
     protected Map<String, Tensor[]> stateSlots() {
         return Map.of();
     }
 
-    /** This optimizer's state; its buffers are the optimizer's own tensors, not copies. */
+    /**
+     * This optimizer's state, for a checkpoint.
+     *
+     * @return the state; its buffers are the optimizer's own tensors, not copies, so they change with the
+     *         next {@link #step()} and are freed by {@link #close()}
+     */
     public final State stateDict() {
         Map<String, Tensor> buffers = new LinkedHashMap<>();
         for (int i = 0; i < parameters.size(); i++) {
@@ -224,6 +305,7 @@ public abstract class Optimizer implements AutoCloseable {
      * parameters of the same shapes: the values are copied, so that the next steps are bit-identical to
      * those of the optimizer the state came from. Everything is checked before anything changes.
      *
+     * @param state the state to restore; its tensors are only read
      * @throws IllegalArgumentException when a key names no parameter or slot, a shape differs, or the
      *                                  counts do not fit the parameters
      */
@@ -282,12 +364,21 @@ public abstract class Optimizer implements AutoCloseable {
         learningRate = state.learningRate();
     }
 
-    /** A zero-filled state tensor shaped like a parameter, owned by this optimizer. */
+    /**
+     * A zero-filled state tensor shaped like a parameter, owned by this optimizer.
+     *
+     * @param like the parameter whose shape the state takes
+     * @return a new float32 tensor in the optimizer's detached scope, freed by {@link #close()}
+     * @throws IllegalStateException if the optimizer was closed
+     */
     protected final Tensor newState(Tensor like) {
         return Tensor.zeros(stateScope, like.shape());
     }
 
-    /** Frees the optimizer's state. */
+    /**
+     * Frees the optimizer's state (the tensors of {@link #stateDict()} included); the parameters are not
+     * touched. Do not step a closed optimizer. Idempotent.
+     */
     @Override
     public void close() {
         stateScope.close();

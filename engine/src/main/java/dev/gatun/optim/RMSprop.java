@@ -26,13 +26,24 @@ public final class RMSprop extends Optimizer {
      * RMSprop's hyper-parameters; {@link #DEFAULTS} are PyTorch's (η = 1e-2, α = 0.99, ε = 1e-8, no
      * weight decay, no momentum, not centered). Change one with a {@code with…} method.
      *
-     * @param centered normalise by the variance of the gradient (v − m²) instead of its raw second moment
+     * @param learningRate η, finite and {@code >= 0}
+     * @param alpha        α, the smoothing of the running means, in [0, 1]
+     * @param eps          ε, added to the denominator outside the square root, finite and {@code >= 0}
+     * @param weightDecay  λ of the L2 penalty added to the gradient, finite and {@code >= 0}
+     * @param momentum     μ, finite and {@code >= 0}; 0 keeps no momentum buffer
+     * @param centered     normalise by the variance of the gradient (v − m²) instead of its raw second moment
      */
     public record Options(double learningRate, double alpha, double eps, double weightDecay, double momentum,
                           boolean centered) {
 
+        /** PyTorch's defaults, η = 1e-2, α = 0.99, ε = 1e-8, no weight decay, no momentum, not centered. */
         public static final Options DEFAULTS = new Options(1e-2, 0.99, 1e-8, 0, 0, false);
 
+        /**
+         * Checks the hyper-parameters.
+         *
+         * @throws IllegalArgumentException if a value is out of its range; the message names the value
+         */
         public Options {
             Check.nonNegative("RMSprop", "learning rate", learningRate);
             Check.unitInterval("RMSprop", "alpha", alpha);
@@ -41,26 +52,67 @@ public final class RMSprop extends Optimizer {
             Check.nonNegative("RMSprop", "momentum", momentum);
         }
 
+        /**
+         * A copy with another learning rate (the initial one of an optimizer made from these options).
+         *
+         * @param v η, finite and {@code >= 0}
+         * @return new options with that change; this record is unchanged
+         * @throws IllegalArgumentException if the new value is out of its range
+         */
         public Options withLearningRate(double v) {
             return new Options(v, alpha, eps, weightDecay, momentum, centered);
         }
 
+        /**
+         * A copy with another smoothing constant.
+         *
+         * @param v α, in [0, 1]
+         * @return new options with that change; this record is unchanged
+         * @throws IllegalArgumentException if the new value is out of its range
+         */
         public Options withAlpha(double v) {
             return new Options(learningRate, v, eps, weightDecay, momentum, centered);
         }
 
+        /**
+         * A copy with another ε, the term that keeps the denominator away from zero.
+         *
+         * @param v ε, finite and {@code >= 0}
+         * @return new options with that change; this record is unchanged
+         * @throws IllegalArgumentException if the new value is out of its range
+         */
         public Options withEps(double v) {
             return new Options(learningRate, alpha, v, weightDecay, momentum, centered);
         }
 
+        /**
+         * A copy with another weight decay (an L2 penalty added to the gradient).
+         *
+         * @param v λ, finite and {@code >= 0}
+         * @return new options with that change; this record is unchanged
+         * @throws IllegalArgumentException if the new value is out of its range
+         */
         public Options withWeightDecay(double v) {
             return new Options(learningRate, alpha, eps, v, momentum, centered);
         }
 
+        /**
+         * A copy with another momentum.
+         *
+         * @param v μ, finite and {@code >= 0}; 0 turns momentum off
+         * @return new options with that change; this record is unchanged
+         * @throws IllegalArgumentException if the new value is out of its range
+         */
         public Options withMomentum(double v) {
             return new Options(learningRate, alpha, eps, weightDecay, v, centered);
         }
 
+        /**
+         * A copy that is centered or not.
+         *
+         * @param v whether to normalise by the variance of the gradient
+         * @return new options with that change; this record is unchanged
+         */
         public Options withCentered(boolean v) {
             return new Options(learningRate, alpha, eps, weightDecay, momentum, v);
         }
@@ -72,16 +124,42 @@ public final class RMSprop extends Optimizer {
     private final Tensor[] gradientAverages;
     private final Tensor[] buffers;
 
-    /** RMSprop with PyTorch's defaults. */
+    /**
+     * RMSprop with PyTorch's defaults ({@link Options#DEFAULTS}).
+     *
+     * @param parameters the tensors to update: contiguous leaf tensors that require gradients (the list
+     *                   is copied; the tensors stay the caller's)
+     * @throws IllegalArgumentException if {@code parameters} is null or empty, or holds a tensor that is
+     *                                  null, not contiguous, or not a leaf that requires a gradient
+     */
     public RMSprop(List<Tensor> parameters) {
         this(parameters, Options.DEFAULTS);
     }
 
-    /** RMSprop with PyTorch's defaults except the learning rate. */
+    /**
+     * RMSprop with PyTorch's defaults except the learning rate.
+     *
+     * @param parameters   the tensors to update: contiguous leaf tensors that require gradients (the list
+     *                     is copied; the tensors stay the caller's)
+     * @param learningRate η, finite and {@code >= 0}
+     * @throws IllegalArgumentException if {@code parameters} is null or empty, or holds a tensor that is
+     *                                  null, not contiguous, or not a leaf that requires a gradient; or if
+     *                                  the learning rate is negative or not finite
+     */
     public RMSprop(List<Tensor> parameters, double learningRate) {
         this(parameters, Options.DEFAULTS.withLearningRate(learningRate));
     }
 
+    /**
+     * RMSprop with the given hyper-parameters.
+     *
+     * @param parameters the tensors to update: contiguous leaf tensors that require gradients (the list
+     *                   is copied; the tensors stay the caller's)
+     * @param options    the hyper-parameters; {@link #learningRate()} starts at
+     *                   {@code options.learningRate()}
+     * @throws IllegalArgumentException if {@code parameters} is null or empty, or holds a tensor that is
+     *                                  null, not contiguous, or not a leaf that requires a gradient
+     */
     public RMSprop(List<Tensor> parameters, Options options) {
         super(parameters, options.learningRate());
         this.options = options;
@@ -90,7 +168,12 @@ public final class RMSprop extends Optimizer {
         this.buffers = new Tensor[parameters.size()];
     }
 
-    /** The hyper-parameters this optimizer was made with (the current learning rate is {@link #learningRate()}). */
+    /**
+     * The hyper-parameters this optimizer was made with. A schedule or {@link #setLearningRate(double)}
+     * changes the learning rate in use, not these options.
+     *
+     * @return the options given to the constructor; the current learning rate is {@link #learningRate()}
+     */
     public Options options() {
         return options;
     }

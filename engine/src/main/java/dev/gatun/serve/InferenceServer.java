@@ -62,7 +62,10 @@ public final class InferenceServer implements AutoCloseable {
     /** The platform reported in model metadata. */
     public static final String PLATFORM = "gatun";
 
-    /** The server's settings. */
+    /**
+     * The server's settings and its initial models; get one from {@link InferenceServer#builder()}. Not
+     * thread-safe: configure it on one thread, then call {@link #start()}.
+     */
     public static final class Builder {
         private String host = "127.0.0.1";
         private int port;
@@ -72,20 +75,39 @@ public final class InferenceServer implements AutoCloseable {
 
         private Builder() {}
 
-        /** The address to bind; 127.0.0.1 unless set. */
+        /**
+         * The address to bind; 127.0.0.1 (local connections only) unless set.
+         *
+         * @param host a host name or IP address, e.g. {@code 0.0.0.0} for every interface; resolved by
+         *             {@link #start()}
+         * @return this builder
+         */
         public Builder host(String host) {
             this.host = host;
             return this;
         }
 
-        /** The port; 0 (the default) picks a free one ({@link InferenceServer#port()}). */
+        /**
+         * The port to listen on.
+         *
+         * @param port in [0, 65535]; 0 (the default) picks a free one, which {@link InferenceServer#port()}
+         *             then tells
+         * @return this builder
+         * @throws IllegalArgumentException if {@code port} is outside [0, 65535]
+         */
         public Builder port(int port) {
             if (port < 0 || port > 65535) throw new IllegalArgumentException("port must be in [0, 65535], got " + port);
             this.port = port;
             return this;
         }
 
-        /** The largest request body accepted (413 above); 64 MiB unless set. */
+        /**
+         * The largest request body accepted; a larger one is answered 413. 64 MiB unless set.
+         *
+         * @param bytes the limit in bytes, in [1, 2^31 - 9]
+         * @return this builder
+         * @throws IllegalArgumentException if {@code bytes} is outside that range
+         */
         public Builder maxBodyBytes(long bytes) {
             if (bytes < 1 || bytes > Integer.MAX_VALUE - 8) {
                 throw new IllegalArgumentException("the body limit must be in [1, 2^31 - 9] bytes, got " + bytes);
@@ -94,14 +116,31 @@ public final class InferenceServer implements AutoCloseable {
             return this;
         }
 
-        /** How long {@link InferenceServer#close()} waits for requests in flight; 30 s unless set. */
+        /**
+         * How long {@link InferenceServer#close()} waits for requests in flight; 30 s unless set.
+         *
+         * @param seconds the wait in seconds, {@code >= 0}
+         * @return this builder
+         * @throws IllegalArgumentException if {@code seconds} is negative
+         */
         public Builder shutdownSeconds(int seconds) {
             if (seconds < 0) throw new IllegalArgumentException("shutdown wait must be >= 0 s, got " + seconds);
             this.shutdownSeconds = seconds;
             return this;
         }
 
-        /** Serves {@code session} as version {@code version} of model {@code name}; the server closes it. */
+        /**
+         * Serves a session as one version of a model. The server started from this builder owns the
+         * session and closes it.
+         *
+         * @param name    the model's name in the URL, non-empty and without {@code /}
+         * @param version the version's name in the URL, non-empty and without {@code /}; numeric versions
+         *                order by value, and the highest answers requests that name no version
+         * @param session the session that runs the model
+         * @return this builder
+         * @throws IllegalArgumentException if a name is empty or holds {@code /}, the session is null, or
+         *                                  this version of the model was already added
+         */
         public Builder model(String name, String version, InferenceSession session) {
             checkName("model name", name);
             checkName("model version", version);
@@ -135,7 +174,12 @@ public final class InferenceServer implements AutoCloseable {
         }
     }
 
-    /** A new builder. */
+    /**
+     * Starts configuring a server.
+     *
+     * @return a new builder with the defaults: 127.0.0.1, a free port, a 64 MiB body limit, a 30 s
+     *         shutdown wait and no models
+     */
     public static Builder builder() {
         return new Builder();
     }
@@ -179,12 +223,20 @@ public final class InferenceServer implements AutoCloseable {
         return models.computeIfAbsent(name, k -> new ConcurrentSkipListMap<>(VERSIONS));
     }
 
-    /** The port the server listens on. */
+    /**
+     * The port the server listens on.
+     *
+     * @return the bound port (the one picked when the builder asked for port 0)
+     */
     public int port() {
         return http.getAddress().getPort();
     }
 
-    /** The base address, e.g. {@code http://127.0.0.1:8000}. */
+    /**
+     * The base address of the server, to which the endpoints' paths are appended.
+     *
+     * @return e.g. {@code http://127.0.0.1:8000}; an IPv6 address is bracketed
+     */
     public URI uri() {
         InetSocketAddress a = http.getAddress();
         String host = a.getAddress().getHostAddress();
@@ -193,7 +245,13 @@ public final class InferenceServer implements AutoCloseable {
 
     /**
      * Serves {@code session} as {@code version} of {@code name} from now on; a session it replaces finishes
-     * its queued calls and closes (requests that took it too late are retried on the new one).
+     * its queued calls and closes (requests that took it too late are retried on the new one). Safe to
+     * call while requests are served (e.g. from a {@link ModelRepository} watcher).
+     *
+     * @param name    the model's name, non-empty and without {@code /}; a new name adds a model
+     * @param version the version's name, non-empty and without {@code /}; a new version is added
+     * @param session the new session, which the server owns from now on
+     * @throws IllegalArgumentException if a name is empty or holds {@code /}
      */
     public void replace(String name, String version, InferenceSession session) {
         checkName("model name", name);
@@ -204,7 +262,14 @@ public final class InferenceServer implements AutoCloseable {
         if (old != null && old != session) old.close();
     }
 
-    /** Stops serving {@code version} of {@code name} and closes its session; false if it was not served. */
+    /**
+     * Stops serving a version of a model and closes its session (which finishes its queued calls). Safe to
+     * call while requests are served.
+     *
+     * @param name    the model's name
+     * @param version the version's name
+     * @return true if that version was served, false otherwise
+     */
     public boolean remove(String name, String version) {
         var versions = models.get(name);
         AtomicReference<InferenceSession> ref = versions == null ? null : versions.remove(version);
@@ -214,7 +279,11 @@ public final class InferenceServer implements AutoCloseable {
         return true;
     }
 
-    /** Whether the server answers inference requests. */
+    /**
+     * Whether the server answers inference requests, as {@code GET /v2/health/ready} reports it.
+     *
+     * @return true from the start until {@link #close()} begins
+     */
     public boolean isReady() {
         return ready && !closed;
     }

@@ -43,19 +43,40 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class InferenceSession implements AutoCloseable {
 
-    /** A tensor's description: name, datatype (as the Open Inference Protocol names it) and shape, -1 for any. */
+    /**
+     * A tensor's description, as the Open Inference Protocol's model metadata gives it.
+     *
+     * @param name     the tensor's name in requests and responses
+     * @param datatype the element type as the protocol names it ({@code "FP32"})
+     * @param shape    the dimensions, batch first; -1 for a dimension of any size (the batch)
+     */
     public record TensorSpec(String name, String datatype, long[] shape) {
+        /**
+         * Copies the shape, so that the record cannot change behind its holder's back.
+         *
+         * @throws NullPointerException if {@code shape} is null
+         */
         public TensorSpec {
             shape = shape.clone();
         }
 
+        /**
+         * The dimensions, batch first.
+         *
+         * @return a copy of the shape; -1 for a dimension of any size
+         */
         @Override
         public long[] shape() {
             return shape.clone();
         }
     }
 
-    /** An output: row-major values and their shape (batch first). */
+    /**
+     * An output of {@link #run(float[], long...)}.
+     *
+     * @param data  the values, row-major; a new array owned by the caller
+     * @param shape their shape, batch first (the input's row count)
+     */
     public record Result(float[] data, long[] shape) {}
 
     /**
@@ -70,6 +91,12 @@ public final class InferenceSession implements AutoCloseable {
      */
     public record Config(int concurrency, int maxBatch, long maxDelayMicros, int queueCapacity,
             long closeTimeoutMillis) {
+        /**
+         * Checks the settings.
+         *
+         * @throws IllegalArgumentException if {@code concurrency}, {@code maxBatch} or {@code queueCapacity}
+         *                                  is below 1, or a duration is negative; the message names it
+         */
         public Config {
             if (concurrency < 1) throw new IllegalArgumentException("concurrency must be >= 1, got " + concurrency);
             if (maxBatch < 1) throw new IllegalArgumentException("maxBatch must be >= 1, got " + maxBatch);
@@ -84,29 +111,56 @@ public final class InferenceSession implements AutoCloseable {
             }
         }
 
-        /** Concurrency {@code max(1, cores / Threads.get())}, no batching, a queue of 1024, 30 s to close. */
+        /**
+         * The default settings: concurrency {@code max(1, cores / Threads.get())}, no batching, a queue of
+         * 1024 calls, 30 s to close. Read the core and thread counts when called.
+         *
+         * @return the defaults
+         */
         public static Config defaults() {
             return new Config(Math.max(1, Runtime.getRuntime().availableProcessors() / Threads.get()), 1, 0, 1024,
                     30_000);
         }
 
-        /** This configuration with another concurrency. */
+        /**
+         * This configuration with another concurrency.
+         *
+         * @param n the number of worker threads, {@code >= 1}
+         * @return a new configuration; this one is unchanged
+         * @throws IllegalArgumentException if {@code n < 1}
+         */
         public Config withConcurrency(int n) {
             return new Config(n, maxBatch, maxDelayMicros, queueCapacity, closeTimeoutMillis);
         }
 
-        /** This configuration with batching of up to {@code rows} rows, waiting up to {@code delayMicros}. */
+        /**
+         * This configuration with batching.
+         *
+         * @param rows        the most rows per batch, {@code >= 1}; 1 turns batching off
+         * @param delayMicros how long a worker waits for more calls to fill a batch, in microseconds, {@code >= 0}
+         * @return a new configuration; this one is unchanged
+         * @throws IllegalArgumentException if {@code rows < 1} or {@code delayMicros < 0}
+         */
         public Config withBatching(int rows, long delayMicros) {
             return new Config(concurrency, rows, delayMicros, queueCapacity, closeTimeoutMillis);
         }
 
-        /** This configuration with another queue capacity. */
+        /**
+         * This configuration with another queue capacity.
+         *
+         * @param n the most calls waiting for a worker, {@code >= 1}
+         * @return a new configuration; this one is unchanged
+         * @throws IllegalArgumentException if {@code n < 1}
+         */
         public Config withQueueCapacity(int n) {
             return new Config(concurrency, maxBatch, maxDelayMicros, n, closeTimeoutMillis);
         }
     }
 
-    /** Thrown when a call finds the session's queue full (HTTP 503). */
+    /**
+     * Thrown when a call finds the session's queue full: the session is overloaded and the caller should
+     * retry later ({@link InferenceServer} answers HTTP 503).
+     */
     public static final class QueueFullException extends RuntimeException {
         QueueFullException(String message) {
             super(message);
@@ -133,16 +187,30 @@ public final class InferenceSession implements AutoCloseable {
     private final Thread[] workers;
     private volatile boolean closed;
 
-    /** A session with {@link Config#defaults()} and tensors named {@code input} and {@code output}. */
+    /**
+     * A session with {@link Config#defaults()} and tensors named {@code input} and {@code output}.
+     *
+     * @param model       the model, which the session owns from now on (and closes with itself)
+     * @param sampleShape the shape of one input sample, without the batch dimension
+     * @throws IllegalArgumentException as {@link #InferenceSession(Module, long[], Config, String, String)}
+     */
     public InferenceSession(Module model, long... sampleShape) {
         this(model, sampleShape, Config.defaults(), "input", "output");
     }
 
     /**
-     * A session over {@code model}, which it owns from now on (and closes with itself).
+     * A session over {@code model}, which it owns from now on (and closes with itself). Puts the model in
+     * evaluation mode, runs it once on a batch of one zero sample (on the calling thread) to learn the
+     * output shape, then starts the workers.
      *
+     * @param model       the model; it must map {@code [rows, sample...]} to {@code [rows, ...]}
      * @param sampleShape the shape of one input sample, without the batch dimension
-     * @throws IllegalArgumentException if the shape is not positive or the model refuses an input of it
+     * @param config      the session's settings
+     * @param inputName   the input tensor's name, for {@link #input()}
+     * @param outputName  the output tensor's name, for {@link #output()}
+     * @throws IllegalArgumentException if an argument is null, the shape is empty, not positive or too large
+     *                                  for a Java array, the model refuses an input of it, or the model's
+     *                                  output does not keep the batch dimension first
      */
     public InferenceSession(Module model, long[] sampleShape, Config config, String inputName, String outputName) {
         if (model == null || config == null || inputName == null || outputName == null) {
@@ -201,32 +269,56 @@ public final class InferenceSession implements AutoCloseable {
         return s;
     }
 
-    /** The input's name, datatype and shape ({@code -1} for the batch dimension). */
+    /**
+     * The input's description.
+     *
+     * @return its name, datatype ({@code "FP32"}) and shape ({@code -1} for the batch dimension)
+     */
     public TensorSpec input() {
         return input;
     }
 
-    /** The output's name, datatype and shape ({@code -1} for the batch dimension). */
+    /**
+     * The output's description.
+     *
+     * @return its name, datatype ({@code "FP32"}) and shape ({@code -1} for the batch dimension)
+     */
     public TensorSpec output() {
         return output;
     }
 
-    /** The settings. */
+    /**
+     * The settings.
+     *
+     * @return the configuration the session was made with
+     */
     public Config config() {
         return config;
     }
 
-    /** Whether the session takes calls. */
+    /**
+     * Whether the session takes calls.
+     *
+     * @return false once {@link #close()} has begun
+     */
     public boolean isReady() {
         return !closed;
     }
 
-    /** Calls waiting for a worker now. */
+    /**
+     * The calls waiting for a worker now, for metrics.
+     *
+     * @return a snapshot; it may change at once
+     */
     public int queueDepth() {
         return waiting.get();
     }
 
-    /** Batches being run now. */
+    /**
+     * The batches being run now, for metrics.
+     *
+     * @return a snapshot, at most {@link Config#concurrency()}
+     */
     public int running() {
         return running.get();
     }
@@ -237,9 +329,12 @@ public final class InferenceSession implements AutoCloseable {
     }
 
     /**
-     * Checks an input shape against the model's ({@code [rows, sample...]}) and the number of values;
-     * returns the rows.
+     * Checks an input shape against the model's ({@code [rows, sample...]}) and the number of values,
+     * without running anything: what {@link #run(float[], long...)} checks first.
      *
+     * @param shape  the input's shape, batch first
+     * @param values the number of input values given
+     * @return the number of rows, {@code shape[0]}
      * @throws IllegalArgumentException naming the shapes when they do not match
      */
     public int checkInput(long[] shape, long values) {
@@ -264,7 +359,12 @@ public final class InferenceSession implements AutoCloseable {
         return (int) shape[0];
     }
 
-    /** The output shape for a batch of {@code rows}. */
+    /**
+     * The output shape for a batch.
+     *
+     * @param rows the batch's row count
+     * @return a new array: {@code rows}, then the shape of one output sample
+     */
     public long[] outputShape(int rows) {
         long[] s = output.shape();
         s[0] = rows;
@@ -272,11 +372,18 @@ public final class InferenceSession implements AutoCloseable {
     }
 
     /**
-     * Runs the model on {@code input} (row-major, of the given shape, batch first).
+     * Runs the model on {@code input} (row-major, of the given shape, batch first). Blocks the calling
+     * thread (a virtual thread is fine) until a worker has run the call; safe to call from any number of
+     * threads at once.
      *
+     * @param input the input values, row-major; not modified, and not to be modified until the call returns
+     * @param shape the input's shape, {@code [rows, sample...]}
+     * @return the output values and shape
      * @throws IllegalArgumentException if the shape or the number of values is wrong (before any native call)
      * @throws QueueFullException if {@link Config#queueCapacity()} calls are already waiting
-     * @throws IllegalStateException if the session is closed
+     * @throws IllegalStateException if the session is closed, or the model's output for the batch has
+     *                               another shape than for one row
+     * @throws RuntimeException      whatever the model threw while running the call's batch
      */
     public Result run(float[] input, long... shape) {
         if (input == null) throw new IllegalArgumentException("input must not be null");
@@ -285,8 +392,16 @@ public final class InferenceSession implements AutoCloseable {
     }
 
     /**
-     * Runs the model and writes the output to {@code out} (which must hold exactly the output's values);
-     * returns the output shape.
+     * Runs the model and writes the output to {@code out}, as {@link #run(float[], long...)} does.
+     *
+     * @param input the input values, row-major
+     * @param shape the input's shape, {@code [rows, sample...]}
+     * @param out   the array to fill, of exactly the output's number of values
+     * @return the output shape
+     * @throws IllegalArgumentException if an array is null, or a shape or length does not match (before
+     *                                  any native call)
+     * @throws QueueFullException       if {@link Config#queueCapacity()} calls are already waiting
+     * @throws IllegalStateException    if the session is closed
      */
     public long[] run(float[] input, long[] shape, float[] out) {
         if (input == null || out == null) throw new IllegalArgumentException("input and out must not be null");
@@ -417,7 +532,8 @@ public final class InferenceSession implements AutoCloseable {
 
     /**
      * Refuses new calls, lets the queued and running ones finish (up to {@link Config#closeTimeoutMillis()}),
-     * stops the workers and closes the model. Idempotent.
+     * stops the workers and closes the model. Idempotent. Calls that arrive meanwhile fail with
+     * {@link IllegalStateException}. An interrupt cuts the wait short; the interrupt status is kept.
      */
     @Override
     public void close() {

@@ -12,10 +12,21 @@ import java.nio.file.Path;
 @FunctionalInterface
 public interface ModelLoader {
 
-    /** The module stored in {@code file}. */
+    /**
+     * Reads the module stored in a file. May be called from a watcher thread while other models are
+     * served.
+     *
+     * @param file the model file
+     * @return a new module, owned by the caller (a session that serves it closes it)
+     * @throws IOException if the file cannot be read or does not hold a usable model
+     */
     Module load(Path file) throws IOException;
 
-    /** gatun's model files: the architecture and weights of a {@link ModelFile}. */
+    /**
+     * The loader of gatun's model files, which hold an architecture and weights.
+     *
+     * @return a loader that calls {@link ModelFile#load(Path)}
+     */
     static ModelLoader modelFiles() {
         return ModelFile::load;
     }

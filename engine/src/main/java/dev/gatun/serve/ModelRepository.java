@@ -20,7 +20,13 @@ public final class ModelRepository {
     /** The file name looked for in each version directory. */
     public static final String MODEL_FILE = "model.safetensors";
 
-    /** One model file: served as {@code version} of {@code name}. */
+    /**
+     * One model file, served as {@code version} of {@code name}.
+     *
+     * @param name    the model's name (its directory's name, or the name given for a single file)
+     * @param version the version's name (its directory's name, or {@code "1"} for a single file)
+     * @param file    the model file
+     */
     public record Entry(String name, String version, Path file) {}
 
     private ModelRepository() {}
@@ -28,7 +34,13 @@ public final class ModelRepository {
     /**
      * The models under {@code path}: a file is one model ({@code name}, version 1); a directory holds
      * {@code <name>/<version>/model.safetensors} entries (directories without that file are skipped).
+     * Only looks at the names; the files are not opened.
      *
+     * @param path a model file or a repository directory
+     * @param name the model's name when {@code path} is a file; null for the file's name without its
+     *             extension. Ignored for a directory
+     * @return the entries, sorted by name then version (as text)
+     * @throws java.nio.file.NoSuchFileException if {@code path} does not exist
      * @throws IOException if the path cannot be read or holds no model
      */
     public static List<Entry> scan(Path path, String name) throws IOException {
@@ -76,6 +88,13 @@ public final class ModelRepository {
      * {@code changed} with the entry when its modification time or size changed and has then stayed the
      * same for one more poll (so that a file being written is not read half-way). Interrupt the returned
      * thread to stop.
+     *
+     * @param entries    the files to watch (the list is copied)
+     * @param pollMillis the time between two looks, in milliseconds, {@code >= 1}
+     * @param changed    called on the watcher thread, one entry at a time; it must not throw (an exception
+     *                   would end the watching)
+     * @return the started watcher thread, a daemon
+     * @throws IllegalArgumentException if {@code pollMillis < 1}
      */
     public static Thread watch(List<Entry> entries, long pollMillis, Consumer<Entry> changed) {
         if (pollMillis < 1) throw new IllegalArgumentException("poll interval must be >= 1 ms, got " + pollMillis);

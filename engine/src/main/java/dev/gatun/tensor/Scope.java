@@ -58,7 +58,9 @@ public final class Scope implements AutoCloseable {
 
     /**
      * Opens a scope confined to the calling thread and makes it that thread's current scope until it
-     * is closed.
+     * is closed. Scopes opened this way nest, and must be closed innermost first on the same thread.
+     *
+     * @return the new scope, now {@link #current()}; close it (try-with-resources) to free its tensors
      */
     public static Scope open() {
         Scope s = new Scope(Arena.ofConfined(), null, Thread.currentThread());
@@ -66,23 +68,43 @@ public final class Scope implements AutoCloseable {
         return s;
     }
 
-    /** A scope confined to the calling thread that is never current (e.g. an op's temporaries). */
+    /**
+     * Makes a scope confined to the calling thread that is never current (e.g. an op's temporaries).
+     * Tensors go into it only when it is named at creation.
+     *
+     * @return the new scope; the caller closes it
+     */
     public static Scope local() {
         return new Scope(Arena.ofConfined(), null, null);
     }
 
-    /** A scope whose tensors any thread may use, never current: for long-lived, shared memory. */
+    /**
+     * Makes a scope whose tensors any thread may use, never current: for long-lived, shared memory such
+     * as parameters and optimizer state. Closing it is expensive (see the class comment); a detached
+     * scope that becomes unreachable is freed by the garbage collector.
+     *
+     * @return the new scope; it may be closed from any thread
+     */
     public static Scope detached() {
         return new Scope(null, SharedMemory.open("a detached scope"), null);
     }
 
-    /** The innermost open scope of the calling thread, or {@code null}. */
+    /**
+     * The calling thread's current scope: where tensors created without a named scope go.
+     *
+     * @return the innermost scope this thread {@linkplain #open() opened} and has not closed, or
+     *         {@code null} if there is none
+     */
     public static Scope current() {
         ArrayDeque<Scope> stack = CURRENT.get();
         return stack.peek();
     }
 
-    /** Whether this scope is still open. */
+    /**
+     * Whether this scope is still open.
+     *
+     * @return false once {@link #close()} has run (for a detached scope, from the moment a close begins)
+     */
     public boolean isOpen() {
         return !closed && (shared != null ? shared.isOpen() : arena.scope().isAlive());
     }
@@ -104,8 +126,15 @@ public final class Scope implements AutoCloseable {
     }
 
     /**
-     * Frees every tensor of this scope. A current scope must be closed on the thread that opened it,
-     * innermost first, as try-with-resources does.
+     * Frees every tensor of this scope; using one of them afterwards throws {@link IllegalStateException}.
+     * A current scope must be closed on the thread that opened it, innermost first, as try-with-resources
+     * does. Closing a closed scope does nothing.
+     *
+     * @throws IllegalStateException if this scope was made by {@link #open()} and the calling thread is
+     *                               not the one that opened it, or an inner scope of that thread is still
+     *                               open
+     * @throws WrongThreadException  if this scope was made by {@link #local()} and the calling thread is
+     *                               not the one that made it
      */
     @Override
     public void close() {

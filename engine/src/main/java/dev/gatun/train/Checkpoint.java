@@ -71,8 +71,18 @@ public final class Checkpoint implements AutoCloseable {
     /**
      * Where training stands: the next batch to train is batch {@code batch} (0-based) of epoch {@code epoch}
      * (0-based); {@code batch} 0 is the start of an epoch.
+     *
+     * @param epoch the epoch, counted from 0
+     * @param batch the next batch to train in that epoch, counted from 0
      */
     public record Position(int epoch, int batch) {
+        /**
+         * Checks the position.
+         *
+         * @param epoch the epoch, counted from 0
+         * @param batch the next batch to train in that epoch, counted from 0
+         * @throws IllegalArgumentException if either is negative
+         */
         public Position {
             if (epoch < 0 || batch < 0) {
                 throw new IllegalArgumentException("checkpoint position needs epoch and batch >= 0, got epoch "
@@ -84,6 +94,14 @@ public final class Checkpoint implements AutoCloseable {
     /**
      * The fit loop's bookkeeping: loss sum, correct predictions and samples of the epoch in progress, and
      * the best validation loss, its epoch and the epochs since it (early stopping).
+     *
+     * @param lossSum   the sum of the per-batch mean losses of the epoch in progress, each weighted by its
+     *                  batch's sample count
+     * @param correct   the correct predictions of the epoch in progress
+     * @param seen      the samples trained on in the epoch in progress
+     * @param bestLoss  the best validation loss so far, {@link Double#POSITIVE_INFINITY} before the first
+     * @param bestEpoch the epoch of the best validation loss (counted from 0), -1 before the first
+     * @param sinceBest the epochs ended since the best validation loss
      */
     public record TrainerState(double lossSum, long correct, long seen, double bestLoss, int bestEpoch,
                                int sinceBest) {
@@ -97,15 +115,34 @@ public final class Checkpoint implements AutoCloseable {
         this.file = file;
     }
 
-    /** The file name of the checkpoint at global step {@code step} (batches trained since the start). */
+    /**
+     * The file name of a checkpoint, which {@link #latest} recognises and orders by step.
+     *
+     * @param step the global step: batches trained since the start of the run
+     * @return {@code ckpt-<step>.safetensors}, the step zero-padded to 12 digits
+     */
     public static String fileName(long step) {
         return String.format("ckpt-%012d.safetensors", step);
     }
 
     /**
-     * Writes a checkpoint of a run to {@code file} atomically.
+     * Writes a checkpoint of a run to {@code file} atomically, with no epoch history and no best weights.
+     * Call it between steps, on the training thread.
      *
-     * @param schedule may be null
+     * @param file      the file to write, conventionally {@link #fileName(long)} in a checkpoint directory;
+     *                  an existing file is replaced
+     * @param model     the model being trained; its weights, BatchNorm counters and random generators are
+     *                  saved
+     * @param optimizer the run's optimizer; its state, step counts and learning rate are saved
+     * @param schedule  the run's learning-rate schedule, or null if it has none
+     * @param loader    the run's training loader; its sample count, batch size and batches per epoch are
+     *                  saved to be checked on resume
+     * @param position  the next batch to train
+     * @param trainer   the fit loop's bookkeeping ({@link TrainerState#START} at the start)
+     * @throws IllegalArgumentException if a dropout layer of the model draws from a random generator whose
+     *                                  state cannot be saved
+     * @throws IllegalStateException    if a tensor to save was closed
+     * @throws IOException              if the file cannot be written
      */
     public static void save(Path file, Module model, Optimizer optimizer, LearningRateSchedule schedule,
                             DataLoader loader, Position position, TrainerState trainer) throws IOException {
@@ -116,6 +153,23 @@ public final class Checkpoint implements AutoCloseable {
      * Writes a checkpoint of a run to {@code file} atomically, with the results of the epochs ended so far
      * and the best weights kept for early stopping (null if none), so that a resumed fit reports the whole
      * run and can still put the best weights back.
+     *
+     * @param file      the file to write, conventionally {@link #fileName(long)} in a checkpoint directory;
+     *                  an existing file is replaced
+     * @param model     the model being trained; its weights, BatchNorm counters and random generators are
+     *                  saved
+     * @param optimizer the run's optimizer; its state, step counts and learning rate are saved
+     * @param schedule  the run's learning-rate schedule, or null if it has none
+     * @param loader    the run's training loader; its sample count, batch size and batches per epoch are
+     *                  saved to be checked on resume
+     * @param position  the next batch to train
+     * @param trainer   the fit loop's bookkeeping ({@link TrainerState#START} at the start)
+     * @param history     the results of the epochs ended so far (empty at the start)
+     * @param bestWeights the best weights by state-dict name, or null if none are kept
+     * @throws IllegalArgumentException if a dropout layer of the model draws from a random generator whose
+     *                                  state cannot be saved
+     * @throws IllegalStateException    if a tensor to save was closed
+     * @throws IOException              if the file cannot be written
      */
     public static void save(Path file, Module model, Optimizer optimizer, LearningRateSchedule schedule,
                             DataLoader loader, Position position, TrainerState trainer,
@@ -244,8 +298,12 @@ public final class Checkpoint implements AutoCloseable {
     }
 
     /**
-     * Opens {@code file} and verifies it: a safetensors file of this format whose checksum matches.
+     * Opens {@code file} and verifies it: a safetensors file of this format whose checksum matches and
+     * which holds the entries every checkpoint has.
      *
+     * @param file the checkpoint file
+     * @return the open checkpoint; the caller closes it
+     * @throws NoSuchFileException if the file does not exist
      * @throws ModelFileException naming the file and what is wrong (truncated, altered, not a checkpoint)
      * @throws IOException        when it cannot be read
      */
@@ -286,25 +344,44 @@ public final class Checkpoint implements AutoCloseable {
         }
     }
 
-    /** The file this checkpoint was read from. */
+    /**
+     * The file this checkpoint was read from.
+     *
+     * @return the path given to {@link #open(Path)}
+     */
     public Path file() {
         return file.file();
     }
 
-    /** Where the run stood when the checkpoint was written. */
+    /**
+     * Where the run stood when the checkpoint was written.
+     *
+     * @return the next batch to train
+     * @throws ModelFileException if the stored position is malformed or out of range
+     */
     public Position position() throws ModelFileException {
         long[] p = exactly("position", 2);
         return new Position(toInt("position epoch", p[0]), toInt("position batch", p[1]));
     }
 
-    /** The fit loop's bookkeeping at the checkpoint. */
+    /**
+     * The fit loop's bookkeeping at the checkpoint.
+     *
+     * @return the saved state
+     * @throws ModelFileException if the stored state is malformed or out of range
+     */
     public TrainerState trainerState() throws ModelFileException {
         long[] t = exactly("trainer", 6);
         return new TrainerState(Double.longBitsToDouble(t[0]), t[1], t[2], Double.longBitsToDouble(t[3]),
                 toInt("trainer best epoch", t[4]), toInt("trainer epochs since best", t[5]));
     }
 
-    /** The results of the epochs that had ended when the checkpoint was written. */
+    /**
+     * The results of the epochs that had ended when the checkpoint was written.
+     *
+     * @return the results in epoch order; empty if none had ended or the checkpoint predates histories
+     * @throws ModelFileException if the stored history is malformed
+     */
     public List<Trainer.EpochResult> history() throws ModelFileException {
         long[] h = file.entries().containsKey("history") ? file.toLongs("history") : new long[0];
         if (h.length % 8 != 0) {
@@ -319,7 +396,12 @@ public final class Checkpoint implements AutoCloseable {
         return out;
     }
 
-    /** The best weights kept for early stopping, as the fit loop keeps them, or null when there are none. */
+    /**
+     * The best weights kept for early stopping, as the fit loop keeps them.
+     *
+     * @return state-dict name to a new array of the weights (row-major), or null when there are none
+     * @throws ModelFileException if a stored weight cannot be read as float32
+     */
     public Map<String, float[]> bestWeights() throws ModelFileException {
         Map<String, float[]> out = new LinkedHashMap<>();
         try (Scope scope = Scope.open()) {
@@ -336,7 +418,14 @@ public final class Checkpoint implements AutoCloseable {
      * Puts the saved state into a run set up as the saved one was (same model, optimizer kind and options,
      * schedule and loader): weights and buffers, optimizer state, schedule, every generator's state.
      *
-     * @param schedule null when the run has none (then the checkpoint must have none either)
+     * Everything is checked before the model and optimizer change, except the generators and gradient
+     * buffers, which are set last. Call it on the training thread, before training resumes.
+     *
+     * @param model     the run's model, built as the saved one was
+     * @param optimizer the run's optimizer, of the saved one's class and options over the model's parameters
+     * @param schedule  null when the run has none (then the checkpoint must have none either)
+     * @param loader    the run's training loader, with the saved sample count, batch size and batches per
+     *                  epoch
      * @throws ModelFileException naming the file when the checkpoint does not fit the run
      */
     public void restore(Module model, Optimizer optimizer, LearningRateSchedule schedule, DataLoader loader)
@@ -483,7 +572,11 @@ public final class Checkpoint implements AutoCloseable {
      * The newest checkpoint in {@code dir} that opens and verifies; each newer one that does not is
      * reported on {@code warnings} (may be null) in one line naming the file and what is wrong.
      *
+     * @param dir      the checkpoint directory
+     * @param warnings where to report skipped checkpoints, or null for nowhere
+     * @return the newest good checkpoint, open; the caller closes it
      * @throws ModelFileException when the directory holds no good checkpoint (naming the last problem)
+     * @throws IOException        if the directory cannot be listed
      */
     public static Checkpoint latest(Path dir, PrintStream warnings) throws IOException {
         List<Path> files = list(dir);
@@ -505,7 +598,16 @@ public final class Checkpoint implements AutoCloseable {
                 + " the oldest: " + last.getMessage(), last);
     }
 
-    /** A checkpoint file, or the newest good one in a directory ({@link #latest}). */
+    /**
+     * Opens a checkpoint named on a command line: a file, or the newest good one in a directory.
+     *
+     * @param fileOrDir a checkpoint file ({@link #open}) or directory ({@link #latest})
+     * @param warnings  where to report skipped checkpoints of a directory, or null for nowhere
+     * @return the open checkpoint; the caller closes it
+     * @throws NoSuchFileException if {@code fileOrDir} does not exist
+     * @throws ModelFileException  if the file, or every checkpoint in the directory, is bad
+     * @throws IOException         if reading fails otherwise
+     */
     public static Checkpoint resolve(Path fileOrDir, PrintStream warnings) throws IOException {
         if (Files.isDirectory(fileOrDir)) {
             return latest(fileOrDir, warnings);
@@ -545,7 +647,7 @@ public final class Checkpoint implements AutoCloseable {
         }
     }
 
-    /** Unmaps the file. */
+    /** Unmaps the file. Values read from it stay valid. Idempotent. */
     @Override
     public void close() {
         file.close();

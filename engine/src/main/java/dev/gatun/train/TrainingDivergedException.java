@@ -1,12 +1,24 @@
 package dev.gatun.train;
 
-/** The loss became NaN or infinite; the message names the epoch and batch (both counted from 1). */
+/**
+ * The loss became NaN or infinite, so training cannot go on: thrown by the fit loop when a batch's loss
+ * is not finite. The message names the epoch, the batch and the loss, and suggests a remedy.
+ */
 public final class TrainingDivergedException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
+    /** The epoch in which the loss diverged, counted from 1; serialized with the exception. */
     private final int epoch;
+    /** The batch of that epoch whose loss diverged, counted from 1; serialized with the exception. */
     private final int batch;
 
+    /**
+     * Reports a loss that is not finite.
+     *
+     * @param epoch the epoch, counted from 1
+     * @param batch the batch within the epoch, counted from 1
+     * @param loss  the loss, NaN or infinite; only quoted in the message
+     */
     public TrainingDivergedException(int epoch, int batch, float loss) {
         super("training diverged: the loss became " + loss + " at epoch " + epoch + ", batch " + batch
                 + " (try a lower learning rate or gradient clipping)");
@@ -14,10 +26,20 @@ public final class TrainingDivergedException extends RuntimeException {
         this.batch = batch;
     }
 
+    /**
+     * The epoch in which the loss diverged.
+     *
+     * @return the epoch, counted from 1
+     */
     public int epoch() {
         return epoch;
     }
 
+    /**
+     * The batch whose loss diverged.
+     *
+     * @return the batch within {@link #epoch()}, counted from 1
+     */
     public int batch() {
         return batch;
     }
