@@ -7,7 +7,8 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * Activation functions, forward and backward side by side. Each works on a contiguous copy of its input
- * (a no-op for contiguous tensors) and returns a new contiguous tensor.
+ * (a no-op for contiguous tensors) and returns a new contiguous tensor. The same ops are methods of
+ * {@link Tensor} ({@code x.relu()}, {@code x.softmax(-1)}, ...).
  *
  * <pre>
  *   sigmoid   y = 1 / (1 + e^−x)             ∂x = g·y·(1 − y)
@@ -23,7 +24,13 @@ public final class Activation {
 
     private Activation() {}
 
-    /** The logistic sigmoid. */
+    /**
+     * The logistic sigmoid 1 / (1 + e⁻ˣ) elementwise.
+     *
+     * @param x the input
+     * @return a new tensor of {@code x}'s shape
+     * @throws IllegalStateException if {@code x} is closed
+     */
     public static Tensor sigmoid(Tensor x) {
         float[] y = x.toArray();
         for (int i = 0; i < y.length; i++) {
@@ -38,7 +45,13 @@ public final class Activation {
         }, x);
     }
 
-    /** The hyperbolic tangent. */
+    /**
+     * The hyperbolic tangent elementwise.
+     *
+     * @param x the input
+     * @return a new tensor of {@code x}'s shape
+     * @throws IllegalStateException if {@code x} is closed
+     */
     public static Tensor tanh(Tensor x) {
         float[] y = x.toArray();
         for (int i = 0; i < y.length; i++) {
@@ -52,12 +65,27 @@ public final class Activation {
         }, x);
     }
 
-    /** max(0, x). */
+    /**
+     * The rectified linear unit max(0, x) elementwise; the gradient is 0 at 0. A tensor held in a backend
+     * layout (a convolution's output) stays in it.
+     *
+     * @param x the input
+     * @return a new tensor of {@code x}'s shape
+     * @throws IllegalStateException if {@code x} is closed
+     */
     public static Tensor relu(Tensor x) {
         return leakyRelu(x, 0f, "relu");
     }
 
-    /** x for x > 0, slope·x otherwise. */
+    /**
+     * The leaky ReLU elementwise: x for x &gt; 0, slope·x otherwise.
+     *
+     * @param x the input
+     * @param slope the slope for negative inputs (PyTorch's {@code negative_slope}, 0.01 by default there)
+     * @return a new tensor of {@code x}'s shape
+     * @throws IllegalArgumentException if {@code slope} is not finite
+     * @throws IllegalStateException if {@code x} is closed
+     */
     public static Tensor leakyRelu(Tensor x, float slope) {
         return leakyRelu(x, slope, "leakyRelu");
     }
@@ -139,7 +167,14 @@ public final class Activation {
         }, x);
     }
 
-    /** The Gaussian error linear unit, exact form x·Φ(x) (PyTorch's default). */
+    /**
+     * The Gaussian error linear unit elementwise, in its exact form x·Φ(x) with Φ the standard normal
+     * distribution function (PyTorch's default, {@code approximate='none'}).
+     *
+     * @param x the input
+     * @return a new tensor of {@code x}'s shape
+     * @throws IllegalStateException if {@code x} is closed
+     */
     public static Tensor gelu(Tensor x) {
         float[] in = x.toArray();
         float[] y = new float[in.length];
@@ -194,12 +229,28 @@ public final class Activation {
         return x < 0 ? erfc - 1 : 1 - erfc;
     }
 
-    /** Softmax along {@code dim}. */
+    /**
+     * Softmax along {@code dim}: e^(x − max) / Σ e^(x − max) over each line of that dimension.
+     *
+     * @param x the input
+     * @param dim the dimension normalized over; negative counts from the end
+     * @return a new contiguous tensor of {@code x}'s shape
+     * @throws IllegalArgumentException if {@code dim} is out of range (the message names it)
+     * @throws IllegalStateException if {@code x} is closed
+     */
     public static Tensor softmax(Tensor x, int dim) {
         return softmaxFamily(x, dim, false);
     }
 
-    /** log(softmax(x)) along {@code dim}, computed stably. */
+    /**
+     * log(softmax(x)) along {@code dim}, computed stably as x − max − log Σ e^(x − max).
+     *
+     * @param x the input
+     * @param dim the dimension normalized over; negative counts from the end
+     * @return a new contiguous tensor of {@code x}'s shape
+     * @throws IllegalArgumentException if {@code dim} is out of range (the message names it)
+     * @throws IllegalStateException if {@code x} is closed
+     */
     public static Tensor logSoftmax(Tensor x, int dim) {
         return softmaxFamily(x, dim, true);
     }

@@ -7,8 +7,13 @@ import java.util.Arrays;
 
 /**
  * Elementwise and reduction kernels in plain Java, without autograd. The differentiable ops
- * ({@link Arithmetic}, {@link Reduce}, ...) and backward closures are built on these. Results are new
- * contiguous tensors in the current scope.
+ * ({@link Arithmetic}, {@link Pointwise}, {@link Reduce}, ...) and backward closures are built on these.
+ * Results are new contiguous tensors in the current scope.
+ *
+ * <p>This is engine machinery rather than user API: nothing here records a gradient. Programs use the
+ * differentiable ops, or the methods of {@link Tensor}. The few members that are public serve the tensor
+ * and autograd packages ({@link #add}, {@link #addInPlace}, {@link #sumToShape}); the rest is visible to
+ * the ops package only.
  *
  * <p>Kernels move data between tensors and Java arrays in bulk ({@link Tensor#toArray()},
  * {@link Tensor#fromArray}) and compute on the arrays: per-element {@code MemorySegment} access is
@@ -20,11 +25,11 @@ public final class Kernels {
 
     private Kernels() {}
 
-    /** The binary elementwise operations. */
-    public enum BinaryOp { ADD, SUB, MUL, DIV }
+    /** The binary elementwise operations; POW is {@link #powf}. */
+    enum BinaryOp { ADD, SUB, MUL, DIV, POW }
 
     /** The shape two shapes broadcast to (numpy rules), or an exception naming both. */
-    public static long[] broadcastShapes(long[] a, long[] b) {
+    static long[] broadcastShapes(long[] a, long[] b) {
         int r = Math.max(a.length, b.length);
         long[] out = new long[r];
         for (int i = 0; i < r; i++) {
@@ -42,7 +47,7 @@ public final class Kernels {
     }
 
     /** {@code a op b} with broadcasting. */
-    public static Tensor binary(BinaryOp op, Tensor a, Tensor b) {
+    static Tensor binary(BinaryOp op, Tensor a, Tensor b) {
         a.checkAlive();
         b.checkAlive();
         if (op == BinaryOp.ADD && Arrays.equals(a.shape(), b.shape()) && a.layout() != null
@@ -76,17 +81,33 @@ public final class Kernels {
         return out;
     }
 
-    /** {@code a + b}, broadcasting. */
+    /**
+     * {@code a + b} with numpy broadcasting, recording no gradient.
+     *
+     * @param a the first operand
+     * @param b the second operand
+     * @return a new contiguous tensor of the broadcast shape (in {@code a}'s backend layout when both
+     *     operands hold the same one)
+     * @throws IllegalArgumentException if the shapes do not broadcast
+     * @throws IllegalStateException if either tensor is closed
+     */
     public static Tensor add(Tensor a, Tensor b) {
         return binary(BinaryOp.ADD, a, b);
     }
 
     /** {@code a · b} elementwise, broadcasting. */
-    public static Tensor mul(Tensor a, Tensor b) {
+    static Tensor mul(Tensor a, Tensor b) {
         return binary(BinaryOp.MUL, a, b);
     }
 
-    /** {@code dst += src}; src broadcasts to dst's shape. */
+    /**
+     * {@code dst += src} in place, recording no gradient (how gradients accumulate).
+     *
+     * @param dst the tensor added into
+     * @param src the tensor added; its shape broadcasts to {@code dst}'s
+     * @throws IllegalArgumentException if {@code src} does not broadcast to {@code dst}'s shape
+     * @throws IllegalStateException if either tensor is closed
+     */
     public static void addInPlace(Tensor dst, Tensor src) {
         dst.checkAlive();
         src.checkAlive();
@@ -160,6 +181,43 @@ public final class Kernels {
         }
     }
 
+    /**
+     * The row-major array {@code src} of shape {@code own} broadcast to {@code shape} (which {@code own}
+     * broadcasts to): {@code src} itself when nothing repeats, else a new array with the repeats written
+     * out, one bulk copy or fill per run of the innermost dimension.
+     */
+    static float[] expandArray(float[] src, long[] own, long[] shape) {
+        int n = checkedSize(shape);
+        if (src.length == n) {
+            return src; // only size-1 dimensions differ: the same elements in the same order
+        }
+        float[] out = new float[n];
+        if (n == 0) {
+            return out;
+        }
+        int r = shape.length;
+        int[] st = broadcastStrides(own, shape);
+        int inner = (int) shape[r - 1];
+        int[] idx = new int[r];
+        int so = 0;
+        for (int k = 0, outer = n / inner; k < outer; k++) {
+            if (st[r - 1] == 1) {
+                System.arraycopy(src, so, out, k * inner, inner);
+            } else {
+                Arrays.fill(out, k * inner, (k + 1) * inner, src[so]);
+            }
+            for (int d = r - 2; d >= 0; d--) {
+                if (++idx[d] < shape[d]) {
+                    so += st[d];
+                    break;
+                }
+                so -= (int) (shape[d] - 1) * st[d];
+                idx[d] = 0;
+            }
+        }
+        return out;
+    }
+
     private static void loop(BinaryOp op, float[] a, int ao, int sa, float[] b, int bo, int sb, float[] o, int oo,
                              int n) {
         if (sa == 1 && sb == 1) {
@@ -168,6 +226,7 @@ public final class Kernels {
                 case SUB -> { for (int i = 0; i < n; i++) o[oo + i] = a[ao + i] - b[bo + i]; }
                 case MUL -> { for (int i = 0; i < n; i++) o[oo + i] = a[ao + i] * b[bo + i]; }
                 case DIV -> { for (int i = 0; i < n; i++) o[oo + i] = a[ao + i] / b[bo + i]; }
+                case POW -> { for (int i = 0; i < n; i++) o[oo + i] = powf(a[ao + i], b[bo + i]); }
             }
         } else if (sa == 1 && sb == 0) {
             float y = b[bo];
@@ -176,6 +235,7 @@ public final class Kernels {
                 case SUB -> { for (int i = 0; i < n; i++) o[oo + i] = a[ao + i] - y; }
                 case MUL -> { for (int i = 0; i < n; i++) o[oo + i] = a[ao + i] * y; }
                 case DIV -> { for (int i = 0; i < n; i++) o[oo + i] = a[ao + i] / y; }
+                case POW -> { for (int i = 0; i < n; i++) o[oo + i] = powf(a[ao + i], y); }
             }
         } else if (sa == 0 && sb == 1) {
             float x = a[ao];
@@ -184,6 +244,7 @@ public final class Kernels {
                 case SUB -> { for (int i = 0; i < n; i++) o[oo + i] = x - b[bo + i]; }
                 case MUL -> { for (int i = 0; i < n; i++) o[oo + i] = x * b[bo + i]; }
                 case DIV -> { for (int i = 0; i < n; i++) o[oo + i] = x / b[bo + i]; }
+                case POW -> { for (int i = 0; i < n; i++) o[oo + i] = powf(x, b[bo + i]); }
             }
         } else {
             switch (op) {
@@ -191,12 +252,24 @@ public final class Kernels {
                 case SUB -> { for (int i = 0; i < n; i++) o[oo + i] = a[ao + i * sa] - b[bo + i * sb]; }
                 case MUL -> { for (int i = 0; i < n; i++) o[oo + i] = a[ao + i * sa] * b[bo + i * sb]; }
                 case DIV -> { for (int i = 0; i < n; i++) o[oo + i] = a[ao + i * sa] / b[bo + i * sb]; }
+                case POW -> { for (int i = 0; i < n; i++) o[oo + i] = powf(a[ao + i * sa], b[bo + i * sb]); }
             }
         }
     }
 
+    /**
+     * a^b in float as C's {@code powf} (and so PyTorch) defines it: {@link Math#pow} except that 1^y is 1
+     * for every y, NaN included, and (−1)^±∞ is 1, where Java's answer is NaN.
+     */
+    static float powf(float a, float b) {
+        if (a == 1f || a == -1f && Float.isInfinite(b)) {
+            return 1f;
+        }
+        return (float) Math.pow(a, b);
+    }
+
     /** {@code a + s} for a scalar s. */
-    public static Tensor addScalar(Tensor a, float s) {
+    static Tensor addScalar(Tensor a, float s) {
         float[] v = a.toArray();
         for (int i = 0; i < v.length; i++) {
             v[i] += s;
@@ -204,8 +277,17 @@ public final class Kernels {
         return Tensor.fromArray(v, a.shape());
     }
 
+    /** {@code a / s} for a scalar s, divided (not multiplied by 1/s) so that it rounds as PyTorch's does. */
+    static Tensor divScalar(Tensor a, float s) {
+        float[] v = a.toArray();
+        for (int i = 0; i < v.length; i++) {
+            v[i] /= s;
+        }
+        return Tensor.fromArray(v, a.shape());
+    }
+
     /** {@code a · s} for a scalar s. */
-    public static Tensor scale(Tensor a, float s) {
+    static Tensor scale(Tensor a, float s) {
         float[] v = a.toArray();
         for (int i = 0; i < v.length; i++) {
             v[i] *= s;
@@ -217,7 +299,7 @@ public final class Kernels {
      * Sums over the given dimensions (negative counts from the end), accumulating in double. With
      * keepDims the summed dimensions stay as size 1.
      */
-    public static Tensor sum(Tensor t, int[] dims, boolean keepDims) {
+    static Tensor sum(Tensor t, int[] dims, boolean keepDims) {
         t.checkAlive();
         int r = t.dim();
         boolean[] reduce = new boolean[r];
@@ -311,7 +393,15 @@ public final class Kernels {
         return Tensor.fromArray(out, outShape);
     }
 
-    /** Sums g down to {@code shape}, undoing a broadcast from shape to g's shape. */
+    /**
+     * Sums {@code g} down to {@code shape}, undoing a broadcast from {@code shape} to {@code g}'s shape: the
+     * gradient of a broadcast operand. Records no gradient.
+     *
+     * @param g a tensor whose shape {@code shape} broadcasts to
+     * @param shape the shape to sum down to
+     * @return {@code g} itself when the shapes are equal, else a new tensor of {@code shape}
+     * @throws IllegalArgumentException if {@code shape} does not broadcast to {@code g}'s shape
+     */
     public static Tensor sumToShape(Tensor g, long[] shape) {
         long[] gs = g.shape();
         if (Arrays.equals(gs, shape)) {

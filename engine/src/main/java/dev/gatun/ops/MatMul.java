@@ -20,14 +20,26 @@ import java.util.Arrays;
  * A transposed operand (a view whose last two strides are swapped) goes to BLAS as a transpose flag
  * with its leading dimension, never copied; only operands whose last two dimensions are strided in
  * neither layout (e.g. a slice with step, a broadcast row) are copied first.
+ *
+ * <p>The products are methods of {@link Tensor} too ({@code a.matmul(b)}, {@code a.mm(b)},
+ * {@code a.bmm(b)}).
  */
 public final class MatMul {
 
     private MatMul() {}
 
     /**
-     * {@code a · b} in a new tensor (in the current scope, or owning its memory). Differentiable:
-     * ∂a = g·bᵀ and ∂b = aᵀ·g, each summed over the batch dimensions it was broadcast along.
+     * {@code a · b} in a new tensor (in the current scope, or owning its memory), with
+     * {@code torch.matmul}'s rules for 1-d operands and batch broadcasting (see the class comment).
+     * Differentiable: ∂a = g·bᵀ and ∂b = aᵀ·g, each summed over the batch dimensions it was broadcast
+     * along.
+     *
+     * @param a the left operand, at least 1-d
+     * @param b the right operand, at least 1-d
+     * @return the product, a new contiguous tensor
+     * @throws IllegalArgumentException if an operand is 0-d, the inner dimensions differ, the batch
+     *     dimensions do not broadcast, or a size exceeds BLAS's 32-bit sizes (the message names the shapes)
+     * @throws IllegalStateException if either tensor is closed
      */
     public static Tensor matmul(Tensor a, Tensor b) {
         long[] outShape = outputShape(a, b);
@@ -39,6 +51,47 @@ public final class MatMul {
             throw e;
         }
         return Autograd.record(out, "matmul", g -> matmulBackward(a, b, g), a, b);
+    }
+
+    /**
+     * The product of two matrices ({@code torch.mm}): as {@link #matmul(Tensor, Tensor)}, but both
+     * operands must be 2-d.
+     *
+     * @param a the left matrix [n, k]
+     * @param b the right matrix [k, m]
+     * @return a new tensor [n, m]
+     * @throws IllegalArgumentException if an operand is not 2-d or the inner sizes differ
+     * @throws IllegalStateException if either tensor is closed
+     */
+    public static Tensor mm(Tensor a, Tensor b) {
+        a.checkAlive();
+        b.checkAlive();
+        if (a.dim() != 2 || b.dim() != 2) {
+            throw new IllegalArgumentException("mm: expected two 2-d tensors, got shapes " + Arrays.toString(a.shape())
+                    + " and " + Arrays.toString(b.shape()));
+        }
+        return matmul(a, b);
+    }
+
+    /**
+     * Batched matrix products without broadcasting ({@code torch.bmm}): both operands 3-d with the same
+     * batch size.
+     *
+     * @param a the left matrices [batch, n, k]
+     * @param b the right matrices [batch, k, m]
+     * @return a new tensor [batch, n, m]
+     * @throws IllegalArgumentException if an operand is not 3-d, the batch sizes differ or the inner sizes
+     *     differ
+     * @throws IllegalStateException if either tensor is closed
+     */
+    public static Tensor bmm(Tensor a, Tensor b) {
+        a.checkAlive();
+        b.checkAlive();
+        if (a.dim() != 3 || b.dim() != 3 || a.size(0) != b.size(0)) {
+            throw new IllegalArgumentException("bmm: expected two 3-d tensors of one batch size, got shapes "
+                    + Arrays.toString(a.shape()) + " and " + Arrays.toString(b.shape()));
+        }
+        return matmul(a, b);
     }
 
     private static Tensor[] matmulBackward(Tensor a, Tensor b, Tensor g) {
@@ -70,6 +123,13 @@ public final class MatMul {
      * {@code x · wᵀ + bias}, the fully connected layer with PyTorch's weight layout: x [..., in],
      * weight [out, in], bias [out] or null. Recorded as one node: ∂x = g·w, ∂w = gᵀ·x (over all
      * leading dimensions of x), ∂bias = Σ g over them.
+     *
+     * @param x the input, [..., in]
+     * @param weight the weight, [out, in]
+     * @param bias the bias, [out], or null for none
+     * @return a new tensor [..., out]
+     * @throws IllegalArgumentException if the shapes do not fit together (the message names them)
+     * @throws IllegalStateException if a tensor is closed
      */
     public static Tensor linear(Tensor x, Tensor weight, Tensor bias) {
         x.checkAlive();
@@ -140,7 +200,17 @@ public final class MatMul {
         }, x, weight, bias);
     }
 
-    /** {@code out = a · b}; {@code out} must be contiguous, of the result shape, and not alias an input. */
+    /**
+     * {@code out = a · b}, written into an existing tensor, recording no gradient.
+     *
+     * @param a the left operand
+     * @param b the right operand
+     * @param out the destination: contiguous, of the product's shape, sharing no storage with an input
+     * @return {@code out}
+     * @throws IllegalArgumentException if the operands do not multiply, or {@code out} has the wrong shape,
+     *     is strided or aliases an input
+     * @throws IllegalStateException if a tensor is closed
+     */
     public static Tensor matmul(Tensor a, Tensor b, Tensor out) {
         long[] outShape = outputShape(a, b);
         out.checkAlive();
@@ -159,7 +229,15 @@ public final class MatMul {
         return out;
     }
 
-    /** The shape of {@code a · b}; throws {@link IllegalArgumentException} naming both shapes if illegal. */
+    /**
+     * The shape of {@code a · b} under {@link #matmul(Tensor, Tensor)}'s rules.
+     *
+     * @param a the left operand
+     * @param b the right operand
+     * @return the product's shape
+     * @throws IllegalArgumentException if the operands do not multiply (the message names both shapes)
+     * @throws IllegalStateException if either tensor is closed
+     */
     public static long[] outputShape(Tensor a, Tensor b) {
         a.checkAlive();
         b.checkAlive();

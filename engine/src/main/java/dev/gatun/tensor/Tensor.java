@@ -1238,6 +1238,598 @@ public final class Tensor implements AutoCloseable {
         return Autograd.record(view(s, st, offset), "expand", g -> new Tensor[] {Kernels.sumToShape(g, original)}, this);
     }
 
+    // ---------------------------------------------------------------- arithmetic and math methods
+    //
+    // The ops of dev.gatun.ops as methods, so that expressions read left to right as in PyTorch
+    // (x.matmul(w).add(b).relu()). Each calls its op, so autograd records it as the static call does. The
+    // ops are named in full here so that this block needs no imports of its own.
+
+    /**
+     * {@code this + other} elementwise, broadcasting (numpy rules); see
+     * {@link dev.gatun.ops.Arithmetic#add}.
+     *
+     * @param other the tensor added
+     * @return a new tensor of the broadcast shape
+     * @throws IllegalArgumentException if the shapes do not broadcast (the message names both)
+     * @throws IllegalStateException if either tensor is closed
+     */
+    public Tensor add(Tensor other) {
+        return dev.gatun.ops.Arithmetic.add(this, other);
+    }
+
+    /**
+     * {@code this + value} elementwise; see {@link dev.gatun.ops.Arithmetic#addScalar}.
+     *
+     * @param value the constant added
+     * @return a new tensor of this shape
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public Tensor add(float value) {
+        return dev.gatun.ops.Arithmetic.addScalar(this, value);
+    }
+
+    /**
+     * {@code this − other} elementwise, broadcasting; see {@link dev.gatun.ops.Arithmetic#sub}.
+     *
+     * @param other the tensor subtracted
+     * @return a new tensor of the broadcast shape
+     * @throws IllegalArgumentException if the shapes do not broadcast (the message names both)
+     * @throws IllegalStateException if either tensor is closed
+     */
+    public Tensor sub(Tensor other) {
+        return dev.gatun.ops.Arithmetic.sub(this, other);
+    }
+
+    /**
+     * {@code this − value} elementwise (computed as {@code this + (−value)}, which rounds the same).
+     *
+     * @param value the constant subtracted
+     * @return a new tensor of this shape
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public Tensor sub(float value) {
+        return dev.gatun.ops.Arithmetic.addScalar(this, -value);
+    }
+
+    /**
+     * {@code this · other} elementwise, broadcasting; see {@link dev.gatun.ops.Arithmetic#mul}. For the
+     * matrix product use {@link #matmul}.
+     *
+     * @param other the other factor
+     * @return a new tensor of the broadcast shape
+     * @throws IllegalArgumentException if the shapes do not broadcast (the message names both)
+     * @throws IllegalStateException if either tensor is closed
+     */
+    public Tensor mul(Tensor other) {
+        return dev.gatun.ops.Arithmetic.mul(this, other);
+    }
+
+    /**
+     * {@code this · value} elementwise; see {@link dev.gatun.ops.Arithmetic#scale}.
+     *
+     * @param value the factor
+     * @return a new tensor of this shape
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public Tensor mul(float value) {
+        return dev.gatun.ops.Arithmetic.scale(this, value);
+    }
+
+    /**
+     * {@code this / other} elementwise, broadcasting (true division); see
+     * {@link dev.gatun.ops.Arithmetic#div}.
+     *
+     * @param other the divisor
+     * @return a new tensor of the broadcast shape
+     * @throws IllegalArgumentException if the shapes do not broadcast (the message names both)
+     * @throws IllegalStateException if either tensor is closed
+     */
+    public Tensor div(Tensor other) {
+        return dev.gatun.ops.Arithmetic.div(this, other);
+    }
+
+    /**
+     * {@code this / value} elementwise; see {@link dev.gatun.ops.Arithmetic#divScalar}.
+     *
+     * @param value the divisor (0 gives ±∞ or NaN, as in PyTorch)
+     * @return a new tensor of this shape
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public Tensor div(float value) {
+        return dev.gatun.ops.Arithmetic.divScalar(this, value);
+    }
+
+    /**
+     * The matrix product {@code this · other} with {@code torch.matmul}'s rules (1-d operands, batch
+     * broadcasting); see {@link dev.gatun.ops.MatMul#matmul(Tensor, Tensor)}.
+     *
+     * @param other the right operand
+     * @return a new tensor holding the product
+     * @throws IllegalArgumentException if the shapes do not multiply (the message names both)
+     * @throws IllegalStateException if either tensor is closed
+     */
+    public Tensor matmul(Tensor other) {
+        return dev.gatun.ops.MatMul.matmul(this, other);
+    }
+
+    /**
+     * The product of two 2-d matrices ({@code torch.mm}); see {@link dev.gatun.ops.MatMul#mm}.
+     *
+     * @param other the right matrix
+     * @return a new 2-d tensor
+     * @throws IllegalArgumentException if either tensor is not 2-d or the inner sizes differ
+     * @throws IllegalStateException if either tensor is closed
+     */
+    public Tensor mm(Tensor other) {
+        return dev.gatun.ops.MatMul.mm(this, other);
+    }
+
+    /**
+     * Batched matrix products of two 3-d tensors of one batch size ({@code torch.bmm}); see
+     * {@link dev.gatun.ops.MatMul#bmm}.
+     *
+     * @param other the right matrices
+     * @return a new 3-d tensor
+     * @throws IllegalArgumentException if either tensor is not 3-d or the batch or inner sizes differ
+     * @throws IllegalStateException if either tensor is closed
+     */
+    public Tensor bmm(Tensor other) {
+        return dev.gatun.ops.MatMul.bmm(this, other);
+    }
+
+    /**
+     * max(0, x) elementwise; see {@link dev.gatun.ops.Activation#relu}.
+     *
+     * @return a new tensor of this shape
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public Tensor relu() {
+        return dev.gatun.ops.Activation.relu(this);
+    }
+
+    /**
+     * The leaky ReLU elementwise: x for x &gt; 0, else {@code negativeSlope}·x; see
+     * {@link dev.gatun.ops.Activation#leakyRelu}.
+     *
+     * @param negativeSlope the slope for negative inputs (PyTorch's default is 0.01)
+     * @return a new tensor of this shape
+     * @throws IllegalArgumentException if {@code negativeSlope} is not finite
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public Tensor leakyRelu(float negativeSlope) {
+        return dev.gatun.ops.Activation.leakyRelu(this, negativeSlope);
+    }
+
+    /**
+     * The logistic sigmoid elementwise; see {@link dev.gatun.ops.Activation#sigmoid}.
+     *
+     * @return a new tensor of this shape
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public Tensor sigmoid() {
+        return dev.gatun.ops.Activation.sigmoid(this);
+    }
+
+    /**
+     * The hyperbolic tangent elementwise; see {@link dev.gatun.ops.Activation#tanh}.
+     *
+     * @return a new tensor of this shape
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public Tensor tanh() {
+        return dev.gatun.ops.Activation.tanh(this);
+    }
+
+    /**
+     * The exact GELU x·Φ(x) elementwise; see {@link dev.gatun.ops.Activation#gelu}.
+     *
+     * @return a new tensor of this shape
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public Tensor gelu() {
+        return dev.gatun.ops.Activation.gelu(this);
+    }
+
+    /**
+     * Softmax along {@code dim}; see {@link dev.gatun.ops.Activation#softmax}.
+     *
+     * @param dim the dimension normalized over; negative counts from the end
+     * @return a new tensor of this shape
+     * @throws IllegalArgumentException if {@code dim} is out of range (the message names it)
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public Tensor softmax(int dim) {
+        return dev.gatun.ops.Activation.softmax(this, dim);
+    }
+
+    /**
+     * log(softmax) along {@code dim}, computed stably; see {@link dev.gatun.ops.Activation#logSoftmax}.
+     *
+     * @param dim the dimension normalized over; negative counts from the end
+     * @return a new tensor of this shape
+     * @throws IllegalArgumentException if {@code dim} is out of range (the message names it)
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public Tensor logSoftmax(int dim) {
+        return dev.gatun.ops.Activation.logSoftmax(this, dim);
+    }
+
+    /**
+     * The sum of all elements; see {@link dev.gatun.ops.Reduce#sum(Tensor)}.
+     *
+     * @return a 0-d tensor
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public Tensor sum() {
+        return dev.gatun.ops.Reduce.sum(this);
+    }
+
+    /**
+     * The sums along one dimension, which is removed.
+     *
+     * @param dim the dimension summed over; negative counts from the end
+     * @return a new tensor with one dimension fewer
+     * @throws IllegalArgumentException if {@code dim} is out of range (the message names it)
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public Tensor sum(int dim) {
+        return sum(new int[] {dim}, false);
+    }
+
+    /**
+     * The sums along one dimension, kept as size 1 when {@code keepdim}.
+     *
+     * @param dim the dimension summed over; negative counts from the end
+     * @param keepdim whether the summed dimension stays, as size 1 (PyTorch's {@code keepdim})
+     * @return a new tensor
+     * @throws IllegalArgumentException if {@code dim} is out of range (the message names it)
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public Tensor sum(int dim, boolean keepdim) {
+        return sum(new int[] {dim}, keepdim);
+    }
+
+    /**
+     * The sums over several dimensions, kept as size 1 when {@code keepdim}; see
+     * {@link dev.gatun.ops.Reduce#sum(Tensor, int[], boolean)}. An empty {@code dims} sums over none (a
+     * copy).
+     *
+     * @param dims the dimensions summed over, each once; negative ones count from the end
+     * @param keepdim whether the summed dimensions stay, as size 1
+     * @return a new tensor
+     * @throws IllegalArgumentException if {@code dims} is null, or a dimension is out of range or repeated
+     *     (the message names it)
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public Tensor sum(int[] dims, boolean keepdim) {
+        return dev.gatun.ops.Reduce.sum(this, reductionDims("sum", dims), keepdim);
+    }
+
+    /**
+     * The mean of all elements (NaN for an empty tensor); see {@link dev.gatun.ops.Reduce#mean(Tensor)}.
+     *
+     * @return a 0-d tensor
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public Tensor mean() {
+        return dev.gatun.ops.Reduce.mean(this);
+    }
+
+    /**
+     * The means along one dimension, which is removed.
+     *
+     * @param dim the dimension averaged over; negative counts from the end
+     * @return a new tensor with one dimension fewer
+     * @throws IllegalArgumentException if {@code dim} is out of range (the message names it)
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public Tensor mean(int dim) {
+        return mean(new int[] {dim}, false);
+    }
+
+    /**
+     * The means along one dimension, kept as size 1 when {@code keepdim}.
+     *
+     * @param dim the dimension averaged over; negative counts from the end
+     * @param keepdim whether the averaged dimension stays, as size 1 (PyTorch's {@code keepdim})
+     * @return a new tensor
+     * @throws IllegalArgumentException if {@code dim} is out of range (the message names it)
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public Tensor mean(int dim, boolean keepdim) {
+        return mean(new int[] {dim}, keepdim);
+    }
+
+    /**
+     * The means over several dimensions, kept as size 1 when {@code keepdim}; see
+     * {@link dev.gatun.ops.Reduce#mean(Tensor, int[], boolean)}.
+     *
+     * @param dims the dimensions averaged over, each once; negative ones count from the end
+     * @param keepdim whether the averaged dimensions stay, as size 1
+     * @return a new tensor
+     * @throws IllegalArgumentException if {@code dims} is null, or a dimension is out of range or repeated
+     *     (the message names it)
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public Tensor mean(int[] dims, boolean keepdim) {
+        return dev.gatun.ops.Reduce.mean(this, reductionDims("mean", dims), keepdim);
+    }
+
+    /** {@code dims} with negative ones counted from the end, each checked in range and not repeated. */
+    private int[] reductionDims(String op, int[] dims) {
+        checkAlive();
+        if (dims == null) {
+            throw new IllegalArgumentException(op + ": dims is null");
+        }
+        int r = shape.length;
+        int[] out = new int[dims.length];
+        boolean[] seen = new boolean[r];
+        for (int k = 0; k < dims.length; k++) {
+            int d = dims[k] < 0 ? dims[k] + r : dims[k];
+            if (d < 0 || d >= r) {
+                throw new IllegalArgumentException(op + ": dimension " + dims[k] + " out of range for a " + r
+                        + "-d tensor (expected " + -r + " to " + (r - 1) + ")");
+            }
+            if (seen[d]) {
+                throw new IllegalArgumentException(op + ": dimension " + dims[k] + " repeated in "
+                        + Arrays.toString(dims));
+            }
+            seen[d] = true;
+            out[k] = d;
+        }
+        return out;
+    }
+
+    /**
+     * eˣ elementwise; see {@link dev.gatun.ops.Pointwise#exp}.
+     *
+     * @return a new tensor of this shape
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public Tensor exp() {
+        return dev.gatun.ops.Pointwise.exp(this);
+    }
+
+    /**
+     * The natural logarithm elementwise (−∞ at 0, NaN below); see {@link dev.gatun.ops.Pointwise#log}.
+     *
+     * @return a new tensor of this shape
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public Tensor log() {
+        return dev.gatun.ops.Pointwise.log(this);
+    }
+
+    /**
+     * The square root elementwise (NaN for negative numbers); see {@link dev.gatun.ops.Pointwise#sqrt}.
+     *
+     * @return a new tensor of this shape
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public Tensor sqrt() {
+        return dev.gatun.ops.Pointwise.sqrt(this);
+    }
+
+    /**
+     * 1/√x elementwise; see {@link dev.gatun.ops.Pointwise#rsqrt}.
+     *
+     * @return a new tensor of this shape
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public Tensor rsqrt() {
+        return dev.gatun.ops.Pointwise.rsqrt(this);
+    }
+
+    /**
+     * xᵖ elementwise for a constant exponent; see {@link dev.gatun.ops.Pointwise#pow(Tensor, float)}.
+     *
+     * @param exponent the exponent p
+     * @return a new tensor of this shape
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public Tensor pow(float exponent) {
+        return dev.gatun.ops.Pointwise.pow(this, exponent);
+    }
+
+    /**
+     * {@code this}<sup>{@code exponent}</sup> elementwise, broadcasting; see
+     * {@link dev.gatun.ops.Pointwise#pow(Tensor, Tensor)}.
+     *
+     * @param exponent the exponents
+     * @return a new tensor of the broadcast shape
+     * @throws IllegalArgumentException if the shapes do not broadcast (the message names both)
+     * @throws IllegalStateException if either tensor is closed
+     */
+    public Tensor pow(Tensor exponent) {
+        return dev.gatun.ops.Pointwise.pow(this, exponent);
+    }
+
+    /**
+     * x² elementwise; see {@link dev.gatun.ops.Pointwise#square}.
+     *
+     * @return a new tensor of this shape
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public Tensor square() {
+        return dev.gatun.ops.Pointwise.square(this);
+    }
+
+    /**
+     * |x| elementwise (gradient 0 at 0); see {@link dev.gatun.ops.Pointwise#abs}.
+     *
+     * @return a new tensor of this shape
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public Tensor abs() {
+        return dev.gatun.ops.Pointwise.abs(this);
+    }
+
+    /**
+     * −x elementwise; see {@link dev.gatun.ops.Pointwise#neg}.
+     *
+     * @return a new tensor of this shape
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public Tensor neg() {
+        return dev.gatun.ops.Pointwise.neg(this);
+    }
+
+    /**
+     * −1, 0 or 1 elementwise (0 for NaN); see {@link dev.gatun.ops.Pointwise#sign}.
+     *
+     * @return a new tensor of this shape
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public Tensor sign() {
+        return dev.gatun.ops.Pointwise.sign(this);
+    }
+
+    /**
+     * Each element limited to [min, max]; see {@link dev.gatun.ops.Pointwise#clamp}. For one bound only
+     * use {@link #clampMin} or {@link #clampMax} (PyTorch's {@code clamp(min=...)} and
+     * {@code clamp(max=...)}).
+     *
+     * @param min the lower bound
+     * @param max the upper bound
+     * @return a new tensor of this shape
+     * @throws IllegalArgumentException if a bound is NaN
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public Tensor clamp(float min, float max) {
+        return dev.gatun.ops.Pointwise.clamp(this, min, max);
+    }
+
+    /**
+     * Each element limited from below, {@code max(x, min)}; see {@link dev.gatun.ops.Pointwise#clampMin}.
+     *
+     * @param min the lower bound
+     * @return a new tensor of this shape
+     * @throws IllegalArgumentException if {@code min} is NaN
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public Tensor clampMin(float min) {
+        return dev.gatun.ops.Pointwise.clampMin(this, min);
+    }
+
+    /**
+     * Each element limited from above, {@code min(x, max)}; see {@link dev.gatun.ops.Pointwise#clampMax}.
+     *
+     * @param max the upper bound
+     * @return a new tensor of this shape
+     * @throws IllegalArgumentException if {@code max} is NaN
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public Tensor clampMax(float max) {
+        return dev.gatun.ops.Pointwise.clampMax(this, max);
+    }
+
+    /**
+     * Tensors joined along an existing dimension, {@code torch.cat}: {@code Tensor.cat(1, a, b)} is
+     * {@code torch.cat([a, b], 1)} (Java puts the varargs last; {@link #cat(java.util.List, int)} takes
+     * PyTorch's order). See {@link dev.gatun.ops.Shapes#cat(int, Tensor...)}.
+     *
+     * @param dim the dimension to join along; negative counts from the end
+     * @param tensors the tensors, at least one, of equal sizes except along {@code dim}
+     * @return a new tensor
+     * @throws IllegalArgumentException if there is no tensor, a tensor is 0-d, the shapes do not fit, or
+     *     {@code dim} is out of range (the message names the value)
+     * @throws IllegalStateException if a tensor is closed
+     */
+    public static Tensor cat(int dim, Tensor... tensors) {
+        return dev.gatun.ops.Shapes.cat(dim, tensors);
+    }
+
+    /**
+     * Tensors joined along an existing dimension, in PyTorch's argument order:
+     * {@code Tensor.cat(List.of(a, b), 1)}. See {@link #cat(int, Tensor...)}.
+     *
+     * @param tensors the tensors, at least one, of equal sizes except along {@code dim}
+     * @param dim the dimension to join along; negative counts from the end
+     * @return a new tensor
+     * @throws IllegalArgumentException as {@link #cat(int, Tensor...)}, or if the list is null
+     * @throws IllegalStateException if a tensor is closed
+     */
+    public static Tensor cat(java.util.List<Tensor> tensors, int dim) {
+        return dev.gatun.ops.Shapes.cat(tensors, dim);
+    }
+
+    /**
+     * Tensors of one shape stacked along a new dimension, {@code torch.stack}: {@code Tensor.stack(0, a, b)}
+     * is {@code torch.stack([a, b], 0)}. See {@link dev.gatun.ops.Shapes#stack(int, Tensor...)}.
+     *
+     * @param dim where the new dimension goes, 0 to the inputs' rank; negative counts from the end of the
+     *     result
+     * @param tensors the tensors, at least one, all of the same shape
+     * @return a new tensor with one more dimension
+     * @throws IllegalArgumentException if there is no tensor, the shapes differ, or {@code dim} is out of
+     *     range (the message names the value)
+     * @throws IllegalStateException if a tensor is closed
+     */
+    public static Tensor stack(int dim, Tensor... tensors) {
+        return dev.gatun.ops.Shapes.stack(dim, tensors);
+    }
+
+    /**
+     * Tensors of one shape stacked along a new dimension, in PyTorch's argument order:
+     * {@code Tensor.stack(List.of(a, b), 0)}. See {@link #stack(int, Tensor...)}.
+     *
+     * @param tensors the tensors, at least one, all of the same shape
+     * @param dim where the new dimension goes; negative counts from the end of the result
+     * @return a new tensor with one more dimension
+     * @throws IllegalArgumentException as {@link #stack(int, Tensor...)}, or if the list is null
+     * @throws IllegalStateException if a tensor is closed
+     */
+    public static Tensor stack(java.util.List<Tensor> tensors, int dim) {
+        return dev.gatun.ops.Shapes.stack(tensors, dim);
+    }
+
+    /**
+     * This tensor cut along {@code dim} into views of {@code splitSize} elements (the last smaller when
+     * the size does not divide), {@code Tensor.split(split_size, dim)}; see
+     * {@link dev.gatun.ops.Shapes#split(Tensor, long, int)}.
+     *
+     * @param splitSize the size of each piece, positive
+     * @param dim the dimension to cut; negative counts from the end
+     * @return the pieces in order (views)
+     * @throws IllegalArgumentException if {@code splitSize} is not positive (0 is allowed for an empty
+     *     dimension) or {@code dim} is out of range
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public java.util.List<Tensor> split(long splitSize, int dim) {
+        return dev.gatun.ops.Shapes.split(this, splitSize, dim);
+    }
+
+    /**
+     * This tensor cut along {@code dim} into views of the given sizes, {@code Tensor.split([sizes], dim)};
+     * see {@link dev.gatun.ops.Shapes#split(Tensor, long[], int)}.
+     *
+     * @param sizes the size of each piece, summing to the size of dimension {@code dim}
+     * @param dim the dimension to cut; negative counts from the end
+     * @return the pieces in order (views)
+     * @throws IllegalArgumentException if the sizes are empty, negative or do not sum to the dimension's
+     *     size, or {@code dim} is out of range
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public java.util.List<Tensor> split(long[] sizes, int dim) {
+        return dev.gatun.ops.Shapes.split(this, sizes, dim);
+    }
+
+    /**
+     * This tensor cut along {@code dim} into at most {@code chunks} views of equal size, rounded up,
+     * {@code Tensor.chunk(chunks, dim)}; see {@link dev.gatun.ops.Shapes#chunk}.
+     *
+     * @param chunks the number of pieces wanted, positive
+     * @param dim the dimension to cut; negative counts from the end
+     * @return the pieces in order (views)
+     * @throws IllegalArgumentException if {@code chunks} is not positive or {@code dim} is out of range
+     * @throws IllegalStateException if this tensor is closed
+     */
+    public java.util.List<Tensor> chunk(int chunks, int dim) {
+        return dev.gatun.ops.Shapes.chunk(this, chunks, dim);
+    }
+
+    // ---------------------------------------------------------------- end of arithmetic and math methods
+
     /** Whether the two tensors use the same storage (so writing one may change the other). */
     public boolean sharesStorageWith(Tensor other) {
         if (laid != null && laid == other.laid) {
