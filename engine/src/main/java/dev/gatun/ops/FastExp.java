@@ -17,6 +17,13 @@ final class FastExp {
 
     private FastExp() {}
 
+    /**
+     * e^x to within about 2 ulps, for the ops' inner loops (sigmoid, softmax and the like).
+     *
+     * @param x the exponent
+     * @return e^x; +∞ above about 88.72, 0 below about −87.34 (where the result would be subnormal or
+     *         0), NaN for NaN
+     */
     static float exp(float x) {
         if (x > MAX) {
             return Float.POSITIVE_INFINITY;

@@ -42,8 +42,35 @@ public final class Norm {
     private Norm() {}
 
     /**
-     * Batch normalization; weight (γ) and bias (β) are both null or both [C]; the running statistics
-     * may be null only in training (batch statistics are then always used).
+     * Batch normalization, {@code F.batch_norm(x, runningMean, runningVar, weight, bias, training,
+     * momentum, eps)}: each channel c normalized with the mean and variance over the batch and every
+     * position (the formulas on this class), then scaled by γ_c and shifted by β_c. Batch statistics are
+     * used in training, and also in evaluation when there are no running statistics (as
+     * {@code nn.BatchNorm2d(track_running_stats=False)} does; PyTorch's functional form refuses that
+     * case). In training the running statistics are updated in place, outside autograd, with the
+     * unbiased batch variance. Inputs that are not contiguous are copied first.
+     *
+     * <p>When recording is on and x, weight or bias requires a gradient, the backward pass is recorded:
+     * oneDNN's with batch statistics, the per-channel affine formula with running statistics; it gives
+     * ∂x of x's shape, ∂weight and ∂bias [C]. The running statistics receive no gradient.
+     *
+     * @param x           the input [N, C], [N, C, L] or [N, C, H, W], all sizes at least 1
+     * @param runningMean the running mean [C], updated in place in training; or null (then runningVar
+     *                    must be null too, and batch statistics are always used)
+     * @param runningVar  the running variance [C], updated in place in training; or null with runningMean
+     * @param weight      γ [C], or null for 1 (then bias must be null too)
+     * @param bias        β [C], or null for 0 (then weight must be null too)
+     * @param training    true to normalize with the batch statistics and update the running ones; false
+     *                    to normalize with the running statistics
+     * @param momentum    m in running ← (1 − m)·running + m·batch, in [0, 1] (PyTorch's default 0.1)
+     * @param eps         ε added to the variance before the square root, positive (PyTorch's 1e-5)
+     * @return the normalized tensor, of x's shape, new in the current scope
+     * @throws IllegalArgumentException if x is not 2-, 3- or 4-d or has a size below 1; if weight, bias or
+     *         a running statistic is not [C]; if only one of weight and bias, or of the two running
+     *         statistics, is given; if batch statistics would be taken over a single value per channel
+     *         (N times the positions per channel is 1); if momentum is outside [0, 1] or NaN; or if eps is
+     *         not positive
+     * @throws IllegalStateException    if a tensor is closed
      */
     public static Tensor batchNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
                                    boolean training, float momentum, float eps) {
@@ -167,9 +194,28 @@ public final class Norm {
     }
 
     /**
-     * Layer normalization of x over its last {@code normalizedShape.length} dimensions, which must equal
-     * {@code normalizedShape}; weight (γ) and bias (β) are each null or of the normalized shape.
-     * {@code torch.nn.functional.layer_norm}.
+     * Layer normalization, {@code F.layer_norm(x, normalizedShape, weight, bias, eps)}: each row (the
+     * last {@code normalizedShape.length} dimensions of x, D values) normalized with its own mean and
+     * biased variance, then scaled elementwise by γ and shifted by β (the formulas on this class). It is
+     * the same in training and evaluation, with no running statistics. Computed in plain Java with
+     * double-precision sums.
+     *
+     * <p>When recording is on and x, weight or bias requires a gradient, the backward pass on this class
+     * is recorded, giving ∂x of x's shape and ∂weight, ∂bias of the normalized shape (each only when that
+     * tensor requires a gradient).
+     *
+     * @param x               the input [..., normalizedShape]
+     * @param normalizedShape the trailing shape to normalize over, at least one dimension, equal to x's
+     *                        last dimensions
+     * @param weight          γ of the normalized shape, or null for 1
+     * @param bias            β of the normalized shape, or null for 0
+     * @param eps             ε added to the variance before the square root, positive (PyTorch's 1e-5)
+     * @return the normalized tensor, of x's shape, new in the current scope
+     * @throws IllegalArgumentException if normalizedShape is empty, if x's shape does not end in it, if
+     *         eps is not positive (PyTorch accepts 0), if weight or bias is not of the normalized shape,
+     *         or if D is more than a Java array holds
+     * @throws IllegalStateException    if a tensor is closed, or if x has more elements than a Java array
+     *         holds
      */
     public static Tensor layerNorm(Tensor x, long[] normalizedShape, Tensor weight, Tensor bias, float eps) {
         x.checkAlive();

@@ -12,30 +12,60 @@ import dev.gatun.tensor.Tensor;
 import java.util.Arrays;
 
 /**
- * 2-d pooling over NCHW tensors, forward and backward, with PyTorch's semantics: output size
- * ⌊(in + 2·pad − dilation·(k − 1) − 1)/stride⌋ + 1, padding at most half the kernel. Max pooling (gatun's
- * kernel) sends each output's gradient to the input that won (the forward pass keeps the argmax in a
- * workspace); a window with a NaN gives NaN, and its last NaN takes the gradient, as in PyTorch. Average
- * pooling (oneDNN) spreads the gradient evenly over the window (counting padding by default, as PyTorch
- * does).
+ * 2-d pooling over [N, C, H, W] tensors, forward and backward, with PyTorch's semantics
+ * ({@code F.max_pool2d}, {@code F.avg_pool2d}, floor mode): each channel of each sample is pooled on
+ * its own, the output is [N, C, OH, OW] with OH = ⌊(H + 2·padH − dilH·(KH − 1) − 1) / strideH⌋ + 1 (and
+ * likewise OW), and padding is at most half the kernel.
  *
- * <p>Geometries are checked before anything native runs ({@link Pooling.Config}): PyTorch's rules, plus
- * padding no larger than the input and sizes within 32 bits, so that no window is huge next to its
- * input; each bad value is an {@link IllegalArgumentException} naming it.
+ * <p>Max pooling (gatun's kernel) takes each window's maximum over its positions inside the input
+ * (padding never wins). Backward sends each output's gradient to the input that won, the first of equal
+ * values (the forward pass keeps the argmax in a workspace when a gradient will be needed), accumulating
+ * where windows overlap; a window with a NaN gives NaN, and its last NaN takes the gradient, as in
+ * PyTorch. Average pooling (oneDNN) takes each window's mean and
+ * spreads the gradient evenly over the window, dividing by the whole window (padding included, PyTorch's
+ * default) or by its positions inside the input.
+ *
+ * <p>Geometries are checked before anything native runs: PyTorch's rules (kernel, stride and dilation
+ * at least 1, dilation 1 for average pooling, padding between 0 and half the kernel, the dilated kernel
+ * no larger than the padded input), plus padding no larger than the input and sizes within 32 bits
+ * (each side of the padded input plus the stride, and KH·KW, at most 2^31 − 1), so that no window is huge
+ * next to its input; each bad value is an {@link IllegalArgumentException} naming it. Outputs are new
+ * tensors in the current scope, possibly also held in oneDNN's channel-blocked layout (as after a
+ * convolution), which callers do not otherwise notice.
  */
 public final class Pool {
 
     private Pool() {}
 
-    /** Max pooling with stride = kernel, no padding, no dilation ({@code nn.MaxPool2d(k)}). */
+    /**
+     * Max pooling with a square kernel, stride equal to the kernel, no padding and no dilation:
+     * {@code nn.MaxPool2d(kernel)}, {@code F.max_pool2d(x, kernel)}.
+     *
+     * @param x      the input [N, C, H, W]
+     * @param kernel the window's side, at least 1 and at most H and W
+     * @return the maxima [N, C, ⌊H / kernel⌋, ⌊W / kernel⌋], recording its backward pass when {@code x}
+     *         requires a gradient
+     * @throws IllegalArgumentException if {@code x} is not 4-d or the kernel does not fit (see
+     *         {@link #maxPool2d(Tensor, int[], int[], int[], int[])})
+     * @throws IllegalStateException    if {@code x} is closed
+     */
     public static Tensor maxPool2d(Tensor x, int kernel) {
         return maxPool2d(x, new int[] {kernel, kernel}, new int[] {kernel, kernel}, new int[] {0, 0}, new int[] {1, 1});
     }
 
     /**
-     * Max pooling ({@code F.max_pool2d}, floor mode) with (height, width) pairs.
+     * Max pooling, {@code F.max_pool2d(x, kernel, stride, padding, dilation)} (floor mode), with
+     * (height, width) pairs. Padded positions are skipped, as if they held −∞.
      *
-     * @throws IllegalArgumentException for a geometry {@link Pooling.Config} rejects, naming the value
+     * @param x        the input [N, C, H, W], all sizes at least 1
+     * @param kernel   {KH, KW}, each at least 1
+     * @param stride   {strideH, strideW}, each at least 1
+     * @param padding  {padH, padW}, each between 0 and half the kernel's side, and at most the input's
+     * @param dilation {dilH, dilW}: the spacing between window taps, each at least 1 (1 = dense)
+     * @return the maxima [N, C, OH, OW], recording its backward pass when {@code x} requires a gradient
+     * @throws IllegalArgumentException if {@code x} is not 4-d, if a pair does not have two values, or for
+     *         a geometry the rules on this class reject, naming the value
+     * @throws IllegalStateException    if {@code x} is closed
      */
     public static Tensor maxPool2d(Tensor x, int[] kernel, int[] stride, int[] padding, int[] dilation) {
         return pool(Pooling.Kind.MAX, x, kernel, stride, padding, dilation, "maxPool2d", false);
@@ -45,28 +75,69 @@ public final class Pool {
      * {@code maxPool2d(relu(x))}, the same values and gradients, in one pass: the window maxima start at 0
      * (relu(max(x)) = max(relu(x))), and a window with nothing above 0 passes no gradient back, as the
      * ReLU would not. A NaN wins its window, as relu(NaN) = NaN would in PyTorch, and takes its gradient.
+     * The layers use it for a ReLU followed by a max pooling.
+     *
+     * @param x        the input [N, C, H, W], before the ReLU
+     * @param kernel   {KH, KW}, as for {@link #maxPool2d(Tensor, int[], int[], int[], int[])}
+     * @param stride   {strideH, strideW}, as there
+     * @param padding  {padH, padW}, as there
+     * @param dilation {dilH, dilW}, as there
+     * @return the maxima of relu(x) [N, C, OH, OW], recording one backward node when {@code x} requires a
+     *         gradient
+     * @throws IllegalArgumentException as {@link #maxPool2d(Tensor, int[], int[], int[], int[])}
+     * @throws IllegalStateException    if {@code x} is closed
      */
     public static Tensor maxPool2dAfterRelu(Tensor x, int[] kernel, int[] stride, int[] padding, int[] dilation) {
         return pool(Pooling.Kind.MAX, x, kernel, stride, padding, dilation, "maxPool2dAfterRelu", true);
     }
 
-    /** Average pooling with stride = kernel, no padding ({@code nn.AvgPool2d(k)}). */
+    /**
+     * Average pooling with a square kernel, stride equal to the kernel and no padding:
+     * {@code nn.AvgPool2d(kernel)}, {@code F.avg_pool2d(x, kernel)}.
+     *
+     * @param x      the input [N, C, H, W]
+     * @param kernel the window's side, at least 1 and at most H and W
+     * @return the means [N, C, ⌊H / kernel⌋, ⌊W / kernel⌋], recording its backward pass when {@code x}
+     *         requires a gradient
+     * @throws IllegalArgumentException if {@code x} is not 4-d or the kernel does not fit (see
+     *         {@link #avgPool2d(Tensor, int[], int[], int[], boolean)})
+     * @throws IllegalStateException    if {@code x} is closed
+     */
     public static Tensor avgPool2d(Tensor x, int kernel) {
         return avgPool2d(x, new int[] {kernel, kernel}, new int[] {kernel, kernel}, new int[] {0, 0}, true);
     }
 
     /**
-     * Average pooling ({@code F.avg_pool2d}, floor mode) with (height, width) pairs, dividing by the whole
-     * window with {@code countIncludePad}, else by its positions inside the input.
+     * Average pooling, {@code F.avg_pool2d(x, kernel, stride, padding, count_include_pad=countIncludePad)}
+     * (floor mode, no dilation), with (height, width) pairs. Padded positions hold zeros.
      *
-     * @throws IllegalArgumentException for a geometry {@link Pooling.Config} rejects, naming the value
+     * @param x               the input [N, C, H, W], all sizes at least 1
+     * @param kernel          {KH, KW}, each at least 1
+     * @param stride          {strideH, strideW}, each at least 1
+     * @param padding         {padH, padW}, each between 0 and half the kernel's side, and at most the
+     *                        input's
+     * @param countIncludePad true to divide every window's sum by KH·KW, padding included (PyTorch's
+     *                        default); false to divide by the number of its positions inside the input
+     * @return the means [N, C, OH, OW], recording its backward pass when {@code x} requires a gradient
+     * @throws IllegalArgumentException if {@code x} is not 4-d, if a pair does not have two values, or for
+     *         a geometry the rules on this class reject, naming the value
+     * @throws IllegalStateException    if {@code x} is closed
      */
     public static Tensor avgPool2d(Tensor x, int[] kernel, int[] stride, int[] padding, boolean countIncludePad) {
         return pool(countIncludePad ? Pooling.Kind.AVG_INCLUDE_PADDING : Pooling.Kind.AVG_EXCLUDE_PADDING, x, kernel,
                 stride, padding, new int[] {1, 1}, "avgPool2d", false);
     }
 
-    /** The mean over each channel's H×W plane: [N, C, H, W] → [N, C, 1, 1]. */
+    /**
+     * The mean over each channel's H×W plane, {@code nn.AdaptiveAvgPool2d(1)} or
+     * {@code x.mean((2, 3), keepdim=True)}: [N, C, H, W] → [N, C, 1, 1]. The gradient is g/(H·W) at every
+     * position of the plane.
+     *
+     * @param x the input [N, C, H, W]
+     * @return the means [N, C, 1, 1], recording its backward pass when {@code x} requires a gradient
+     * @throws IllegalArgumentException if {@code x} is not 4-d
+     * @throws IllegalStateException    if {@code x} is closed
+     */
     public static Tensor globalAvgPool2d(Tensor x) {
         requireNchw(x, "globalAvgPool2d");
         long h = x.size(2), w = x.size(3);

@@ -34,37 +34,118 @@ public final class Recurrent {
     private Recurrent() {}
 
     /**
-     * A layer's results: the output sequence [T, N, H], the final hidden state h [N, H] and, for the
-     * LSTM, the final cell state c [N, H] (null for the RNN and the GRU); for a bidirectional layer
-     * [T, N, 2·H] and [2, N, H].
+     * A layer's results. They are views of one packed tensor in the scope that was current when the layer
+     * ran, so gradients reaching any of them meet in the layer's single backward node.
+     *
+     * @param output the output sequence, h at every step: [T, N, H], or [T, N, 2·H] for a bidirectional
+     *               layer (forward direction's H values first at each step)
+     * @param h      the final hidden state: [N, H], or [2, N, H] for a bidirectional layer (forward,
+     *               reverse), the reverse direction's being its state after reading step 0
+     * @param c      the LSTM's final cell state, shaped as {@code h}; null for the RNN and the GRU
      */
     public record Result(Tensor output, Tensor h, Tensor c) {}
 
-    /** The Elman RNN with tanh ({@code torch.nn.RNN}, nonlinearity='tanh'). */
+    /**
+     * The Elman RNN with tanh, {@code torch.nn.RNN(nonlinearity='tanh')} for one layer and one direction:
+     * h' = tanh(W_ih x + b_ih + W_hh h + b_hh).
+     *
+     * @param x        the input sequence [T, N, I] (time-major, PyTorch's {@code batch_first=False})
+     * @param h0       the initial hidden state [N, H], or null for zeros
+     * @param weightIh W_ih [H, I] ({@code weight_ih_l0})
+     * @param weightHh W_hh [H, H] ({@code weight_hh_l0})
+     * @param biasIh   b_ih [H], or null for no biases (then biasHh must be null too)
+     * @param biasHh   b_hh [H], or null with biasIh
+     * @return the output [T, N, H] and final state h [N, H]; c is null
+     * @throws IllegalArgumentException if a shape does not fit (see
+     *         {@link #layer(Rnn.Cell, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)})
+     * @throws IllegalStateException    if a tensor is closed
+     */
     public static Result rnnTanh(Tensor x, Tensor h0, Tensor weightIh, Tensor weightHh, Tensor biasIh, Tensor biasHh) {
         return layer(Rnn.Cell.RNN_TANH, x, h0, null, weightIh, weightHh, biasIh, biasHh);
     }
 
-    /** The Elman RNN with ReLU ({@code torch.nn.RNN}, nonlinearity='relu'). */
+    /**
+     * The Elman RNN with ReLU, {@code torch.nn.RNN(nonlinearity='relu')} for one layer and one direction:
+     * h' = max(0, W_ih x + b_ih + W_hh h + b_hh).
+     *
+     * @param x        the input sequence [T, N, I]
+     * @param h0       the initial hidden state [N, H], or null for zeros
+     * @param weightIh W_ih [H, I]
+     * @param weightHh W_hh [H, H]
+     * @param biasIh   b_ih [H], or null for no biases (then biasHh must be null too)
+     * @param biasHh   b_hh [H], or null with biasIh
+     * @return the output [T, N, H] and final state h [N, H]; c is null
+     * @throws IllegalArgumentException if a shape does not fit (see
+     *         {@link #layer(Rnn.Cell, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)})
+     * @throws IllegalStateException    if a tensor is closed
+     */
     public static Result rnnRelu(Tensor x, Tensor h0, Tensor weightIh, Tensor weightHh, Tensor biasIh, Tensor biasHh) {
         return layer(Rnn.Cell.RNN_RELU, x, h0, null, weightIh, weightHh, biasIh, biasHh);
     }
 
-    /** The LSTM ({@code torch.nn.LSTM}). */
+    /**
+     * The LSTM, {@code torch.nn.LSTM} for one layer and one direction, with PyTorch's gate order i, f, g,
+     * o in the rows of the weights and biases (so PyTorch's parameters can be used as they are).
+     *
+     * @param x        the input sequence [T, N, I]
+     * @param h0       the initial hidden state [N, H], or null for zeros
+     * @param c0       the initial cell state [N, H], or null for zeros
+     * @param weightIh W_ih [4·H, I]
+     * @param weightHh W_hh [4·H, H]
+     * @param biasIh   b_ih [4·H], or null for no biases (then biasHh must be null too)
+     * @param biasHh   b_hh [4·H], or null with biasIh
+     * @return the output [T, N, H] and the final states h and c [N, H]
+     * @throws IllegalArgumentException if a shape does not fit (see
+     *         {@link #layer(Rnn.Cell, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)})
+     * @throws IllegalStateException    if a tensor is closed
+     */
     public static Result lstm(Tensor x, Tensor h0, Tensor c0, Tensor weightIh, Tensor weightHh, Tensor biasIh,
                               Tensor biasHh) {
         return layer(Rnn.Cell.LSTM, x, h0, c0, weightIh, weightHh, biasIh, biasHh);
     }
 
-    /** The GRU ({@code torch.nn.GRU}). */
+    /**
+     * The GRU, {@code torch.nn.GRU} for one layer and one direction, with PyTorch's gate order r, z, n in
+     * the rows of the weights and biases (b_hn applied inside r⊙(·), as PyTorch does).
+     *
+     * @param x        the input sequence [T, N, I]
+     * @param h0       the initial hidden state [N, H], or null for zeros
+     * @param weightIh W_ih [3·H, I]
+     * @param weightHh W_hh [3·H, H]
+     * @param biasIh   b_ih [3·H], or null for no biases (then biasHh must be null too)
+     * @param biasHh   b_hh [3·H], or null with biasIh
+     * @return the output [T, N, H] and final state h [N, H]; c is null
+     * @throws IllegalArgumentException if a shape does not fit (see
+     *         {@link #layer(Rnn.Cell, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)})
+     * @throws IllegalStateException    if a tensor is closed
+     */
     public static Result gru(Tensor x, Tensor h0, Tensor weightIh, Tensor weightHh, Tensor biasIh, Tensor biasHh) {
         return layer(Rnn.Cell.GRU, x, h0, null, weightIh, weightHh, biasIh, biasHh);
     }
 
     /**
-     * The layer of the given cell; c0 must be null unless the cell is the LSTM. Shapes are checked here,
-     * before any native call; inputs that are not contiguous are copied first. The results live in the
-     * current scope.
+     * One direction of a layer of the given cell (the formulas on this class, G gates per cell: 1 for the
+     * RNNs, 4 for the LSTM, 3 for the GRU). Shapes are checked here, before any native call; inputs that
+     * are not contiguous are copied first. When recording is on and an input requires a gradient, the
+     * backward pass (backpropagation through time) is recorded, giving gradients of x, h0, c0, the
+     * weights and the biases.
+     *
+     * @param cell     the recurrent cell (the backend's {@code Rnn.Cell}, internal to the engine); not null
+     * @param x        the input sequence [T, N, I], all sizes at least 1
+     * @param h0       the initial hidden state [N, H], or null for zeros
+     * @param c0       the LSTM's initial cell state [N, H], or null for zeros; must be null for other cells
+     * @param weightIh W_ih [G·H, I], with H at least 1
+     * @param weightHh W_hh [G·H, H]
+     * @param biasIh   b_ih [G·H], or null for no biases (then biasHh must be null too)
+     * @param biasHh   b_hh [G·H], or null with biasIh
+     * @return the output [T, N, H], the final h [N, H] and, for the LSTM, the final c [N, H], in the current
+     *         scope
+     * @throws IllegalArgumentException if x, weightIh or weightHh is null; if c0 is given for a cell
+     *         other than the LSTM; if x is not 3-d or has a size below 1; if weightIh is not [G·H, I]
+     *         (H ≥ 1) for x's I, or weightHh, a bias, h0 or c0 does not have the shape above; if only one
+     *         bias is given; or if the sizes are too large for the backend (T·N·max(I, H) or
+     *         G·H·max(I, H) above 2^31 − 1, each doubled for a bidirectional layer)
+     * @throws IllegalStateException    if a tensor is closed
      */
     public static Result layer(Rnn.Cell cell, Tensor x, Tensor h0, Tensor c0, Tensor weightIh, Tensor weightHh,
                                Tensor biasIh, Tensor biasHh) {
@@ -73,10 +154,28 @@ public final class Recurrent {
     }
 
     /**
-     * A bidirectional layer ({@code bidirectional=True} in PyTorch): the forward parameters
-     * {weight_ih, weight_hh, bias_ih, bias_hh} run left to right, the reverse ones ({@code _reverse} in
-     * PyTorch) right to left; output [T, N, 2·H] holds both directions' h at each step, forward first;
-     * h0, c0 and the final states are [2, N, H] (forward, reverse). Biases may be null (both sets alike).
+     * A bidirectional layer ({@code bidirectional=True} in PyTorch): the forward parameters run over the
+     * sequence from step 0 to T − 1, the reverse ones ({@code _reverse} in PyTorch) from T − 1 to 0, each
+     * from its own initial state. The output at each step holds both directions' h, forward first; the
+     * initial and final states stack the directions, forward then reverse. Gradients are recorded as for
+     * {@link #layer(Rnn.Cell, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor) layer}, one per
+     * direction's parameter.
+     *
+     * @param cell    the recurrent cell (the backend's {@code Rnn.Cell}); not null
+     * @param x       the input sequence [T, N, I]
+     * @param h0      the initial hidden states [2, N, H] (forward, reverse), or null for zeros
+     * @param c0      the LSTM's initial cell states [2, N, H], or null for zeros; must be null for other cells
+     * @param forward the forward direction's {weight_ih, weight_hh, bias_ih, bias_hh}, shaped as for
+     *                {@link #layer(Rnn.Cell, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor) layer};
+     *                the biases may both be null
+     * @param reverse the reverse direction's four tensors, each of its forward counterpart's shape and
+     *                null exactly where it is
+     * @return the output [T, N, 2·H], the final h [2, N, H] and, for the LSTM, the final c [2, N, H], in the
+     *         current scope
+     * @throws IllegalArgumentException if forward or reverse is null or does not have four entries, if a
+     *         reverse tensor is null where its forward one is not or the other way round, or has another
+     *         shape, or for any other shape {@code layer} rejects (h0 and c0 being [2, N, H] here)
+     * @throws IllegalStateException    if a tensor is closed
      */
     public static Result bidirectional(Rnn.Cell cell, Tensor x, Tensor h0, Tensor c0, Tensor[] forward,
                                        Tensor[] reverse) {
