@@ -21,9 +21,9 @@ import java.util.Map;
 public final class BasicBlock extends Module {
 
     private final Conv2d conv1;
-    private final BatchNorm bn1;
+    private final BatchNorm2d bn1;
     private final Conv2d conv2;
-    private final BatchNorm bn2;
+    private final BatchNorm2d bn2;
     private final Sequential downsample;
     private final String description;
     private final long inChannels;
@@ -38,13 +38,13 @@ public final class BasicBlock extends Module {
         this.outChannels = outChannels;
         this.stride = stride;
         conv1 = addModule("conv1", conv3x3(inChannels, outChannels, stride));
-        bn1 = addModule("bn1", BatchNorm.batchNorm2d(outChannels));
+        bn1 = addModule("bn1", new BatchNorm2d(outChannels));
         conv2 = addModule("conv2", conv3x3(outChannels, outChannels, 1));
-        bn2 = addModule("bn2", BatchNorm.batchNorm2d(outChannels));
+        bn2 = addModule("bn2", new BatchNorm2d(outChannels));
         boolean project = stride != 1 || inChannels != outChannels;
         downsample = project ? addModule("downsample", new Sequential(new Conv2d(inChannels, outChannels,
                 new int[] {1, 1}, new int[] {stride, stride}, new int[] {0, 0}, new int[] {1, 1}, 1, false),
-                BatchNorm.batchNorm2d(outChannels))) : null;
+                new BatchNorm2d(outChannels))) : null;
         description = "BasicBlock(" + inChannels + " → " + outChannels + (stride != 1 ? ", stride " + stride : "")
                 + (project ? ", projection" : "") + ")";
     }

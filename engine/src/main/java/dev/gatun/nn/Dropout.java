@@ -1,5 +1,6 @@
 package dev.gatun.nn;
 
+import dev.gatun.ops.Regularization;
 import dev.gatun.tensor.Tensor;
 import java.util.Map;
 import java.util.random.RandomGenerator;
@@ -33,7 +34,7 @@ public final class Dropout extends Module implements RandomModule {
 
     @Override
     public Tensor forward(Tensor x) {
-        return dev.gatun.ops.Dropout.dropout(x, p, isTraining(), rng);
+        return Regularization.dropout(x, p, isTraining(), rng);
     }
 
     @Override

@@ -11,9 +11,9 @@ public final class Models {
      * linear 10. Layer indices (0, 3, 7, 9 carry weights) match PyTorch's {@code nn.Sequential}.
      */
     public static Sequential lenet5() {
-        return new Sequential(new Conv2d(1, 20, 5, 1, 2), new Activations.ReLU(), new Pooling2d.MaxPool2d(2),
-                new Conv2d(20, 50, 5, 1, 2), new Activations.ReLU(), new Pooling2d.MaxPool2d(2), new Flatten(),
-                new Linear(2450, 500), new Activations.ReLU(), new Linear(500, 10));
+        return new Sequential(new Conv2d(1, 20, 5, 1, 2), new ReLU(), new MaxPool2d(2),
+                new Conv2d(20, 50, 5, 1, 2), new ReLU(), new MaxPool2d(2), new Flatten(),
+                new Linear(2450, 500), new ReLU(), new Linear(500, 10));
     }
 
     /**
@@ -23,8 +23,8 @@ public final class Models {
      */
     public static Sequential resnet(long inChannels) {
         return new Sequential(new Conv2d(inChannels, 32, new int[] {3, 3}, new int[] {1, 1}, new int[] {1, 1},
-                new int[] {1, 1}, 1, false), BatchNorm.batchNorm2d(32), new Activations.ReLU(),
-                new BasicBlock(32, 32, 1), new BasicBlock(32, 32, 1), new Pooling2d.GlobalAvgPool2d(), new Flatten(),
+                new int[] {1, 1}, 1, false), new BatchNorm2d(32), new ReLU(),
+                new BasicBlock(32, 32, 1), new BasicBlock(32, 32, 1), new AdaptiveAvgPool2d(1), new Flatten(),
                 new Linear(32, 10));
     }
 
@@ -37,8 +37,8 @@ public final class Models {
      */
     public static Sequential resnetStages(long inChannels) {
         return new Sequential(new Conv2d(inChannels, 32, new int[] {3, 3}, new int[] {1, 1}, new int[] {1, 1},
-                new int[] {1, 1}, 1, false), BatchNorm.batchNorm2d(32), new Activations.ReLU(),
+                new int[] {1, 1}, 1, false), new BatchNorm2d(32), new ReLU(),
                 new BasicBlock(32, 32, 1), new BasicBlock(32, 64, 2), new BasicBlock(64, 128, 2),
-                new Pooling2d.GlobalAvgPool2d(), new Flatten(), new Linear(128, 10));
+                new AdaptiveAvgPool2d(1), new Flatten(), new Linear(128, 10));
     }
 }

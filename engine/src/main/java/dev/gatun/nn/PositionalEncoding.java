@@ -1,6 +1,7 @@
 package dev.gatun.nn;
 
 import dev.gatun.ops.Arithmetic;
+import dev.gatun.ops.Regularization;
 import dev.gatun.tensor.Tensor;
 import java.util.Arrays;
 import java.util.Map;
@@ -90,7 +91,7 @@ public final class PositionalEncoding extends Module implements RandomModule {
         }
         Tensor rows = pe.slice(0, 0, t);                              // [T, d]
         Tensor table = x.dim() == 3 && !batchFirst ? rows.unsqueeze(1) : rows;  // [T, 1, d] for sequence first
-        return dev.gatun.ops.Dropout.dropout(Arithmetic.add(x, table), dropout, isTraining(), rng);
+        return Regularization.dropout(Arithmetic.add(x, table), dropout, isTraining(), rng);
     }
 
     @Override

@@ -2,8 +2,8 @@ package dev.gatun.nn;
 
 import dev.gatun.autograd.Autograd;
 import dev.gatun.backend.Rnn;
-import dev.gatun.ops.Dropout;
 import dev.gatun.ops.Recurrent;
+import dev.gatun.ops.Regularization;
 import dev.gatun.tensor.Tensor;
 import java.util.Arrays;
 import java.util.Map;
@@ -187,7 +187,7 @@ public abstract class RecurrentLayer extends Module implements RandomModule {
             }
             x = r.output();
             if (dropout > 0 && k < numLayers - 1) {
-                x = Dropout.dropout(x, dropout, isTraining(), dropoutRng);
+                x = Regularization.dropout(x, dropout, isTraining(), dropoutRng);
             }
             hs[k] = r.h();
             if (cs != null) cs[k] = r.c();

@@ -44,7 +44,7 @@ public final class Sequential extends Module {
             if (layers[i] instanceof Conv2d conv && i + 1 < layers.length) {
                 BatchNorm bn = layers[i + 1] instanceof BatchNorm b ? b : null;
                 int next = bn == null ? i + 1 : i + 2;
-                boolean relu = next < layers.length && layers[next] instanceof Activations.ReLU;
+                boolean relu = next < layers.length && layers[next] instanceof ReLU;
                 if ((bn != null || relu) && ConvBnFusion.applies(conv, bn)) {
                     x = ConvBnFusion.forward(x, conv, bn, relu ? Convolution.Fusion.RELU : Convolution.Fusion.NONE,
                             null);
@@ -54,8 +54,7 @@ public final class Sequential extends Module {
             }
             // ReLU → MaxPool2d runs as Pool.maxPool2dAfterRelu: with a gradient to record, one max pooling
             // of relu(x), which saves the ReLU's passes over the larger, unpooled tensor.
-            if (layers[i] instanceof Activations.ReLU && i + 1 < layers.length
-                    && layers[i + 1] instanceof Pooling2d.MaxPool2d pool) {
+            if (layers[i] instanceof ReLU && i + 1 < layers.length && layers[i + 1] instanceof MaxPool2d pool) {
                 x = pool.forwardAfterRelu(x);
                 i++;
                 continue;

@@ -9,9 +9,9 @@ import dev.gatun.data.DataLoader;
 import dev.gatun.data.DataLoader.LastBatch;
 import dev.gatun.data.DataLoader.Order;
 import dev.gatun.data.Dataset;
-import dev.gatun.nn.Activations;
 import dev.gatun.nn.Init;
 import dev.gatun.nn.Linear;
+import dev.gatun.nn.ReLU;
 import dev.gatun.nn.Sequential;
 import dev.gatun.ops.Loss;
 import dev.gatun.optim.SGD;
@@ -49,7 +49,7 @@ class TrainerTest {
     @Test
     void learnsSeparableDataAndLogsEveryEpoch(@TempDir Path dir) throws IOException {
         Init.manualSeed(1);
-        try (Sequential net = new Sequential(new Linear(2, 8), new Activations.ReLU(), new Linear(8, 2));
+        try (Sequential net = new Sequential(new Linear(2, 8), new ReLU(), new Linear(8, 2));
              SGD sgd = new SGD(net.parameters(), 0.1)) {
             DataLoader train = new DataLoader(blobs(400, 1, 2), 32, Order.shuffled(3), LastBatch.KEEP);
             DataLoader val = new DataLoader(blobs(200, 2, 2), 50, Order.sequential(), LastBatch.KEEP);
@@ -79,7 +79,7 @@ class TrainerTest {
     void earlyStoppingRestoresTheBestWeights() throws IOException {
         Init.manualSeed(2);
         // Noisy labels and a large learning rate: validation loss stops improving quickly.
-        try (Sequential net = new Sequential(new Linear(2, 32), new Activations.ReLU(), new Linear(32, 2));
+        try (Sequential net = new Sequential(new Linear(2, 32), new ReLU(), new Linear(32, 2));
              SGD sgd = new SGD(net.parameters(), 0.5)) {
             DataLoader train = new DataLoader(blobs(60, 3, 0.3), 4, Order.shuffled(1), LastBatch.KEEP);
             DataLoader val = new DataLoader(blobs(200, 4, 0.3), 50, Order.sequential(), LastBatch.KEEP);
