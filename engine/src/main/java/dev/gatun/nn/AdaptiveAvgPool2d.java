@@ -27,6 +27,16 @@ public final class AdaptiveAvgPool2d extends Module {
     /**
      * {@inheritDoc}
      *
+     * @return {@code output_size=1}
+     */
+    @Override
+    protected String extraRepr() {
+        return "output_size=1";
+    }
+
+    /**
+     * {@inheritDoc}
+     *
      * @return {@code {"type": "AdaptiveAvgPool2d", "outputSize": 1}}
      */
     @Override

@@ -50,6 +50,17 @@ public final class AvgPool2d extends Module {
     /**
      * {@inheritDoc}
      *
+     * @return e.g. {@code kernel_size=2, stride=2, padding=0}; {@code count_include_pad=false} when so
+     */
+    @Override
+    protected String extraRepr() {
+        return "kernel_size=" + kernel[0] + ", stride=" + stride[0] + ", padding=" + padding[0]
+                + (countIncludePad ? "" : ", count_include_pad=false");
+    }
+
+    /**
+     * {@inheritDoc}
+     *
      * @return {@code {"type": "AvgPool2d", "kernel", "stride", "padding", "countIncludePad"}}
      */
     @Override

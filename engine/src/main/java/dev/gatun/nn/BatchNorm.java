@@ -206,6 +206,17 @@ public abstract sealed class BatchNorm extends Module permits BatchNorm1d, Batch
     /**
      * {@inheritDoc}
      *
+     * @return e.g. {@code 32, eps=1.0E-5, momentum=0.1, affine=true, track_running_stats=true}
+     */
+    @Override
+    protected String extraRepr() {
+        return features + ", eps=" + eps + ", momentum=" + momentum + ", affine=" + (weight != null)
+                + ", track_running_stats=true";
+    }
+
+    /**
+     * {@inheritDoc}
+     *
      * @return {@code {"type": "BatchNorm1d" or "BatchNorm2d", "features", "eps", "momentum", "affine"}}
      */
     @Override

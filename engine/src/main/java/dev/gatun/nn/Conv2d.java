@@ -92,6 +92,27 @@ public final class Conv2d extends Module {
                 "padding", padding.clone(), "dilation", dilation.clone(), "groups", groups, "bias", bias != null);
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * @return e.g. {@code 1, 20, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2)}: padding, dilation,
+     *     groups and bias only when not at their defaults
+     */
+    @Override
+    protected String extraRepr() {
+        StringBuilder sb = new StringBuilder().append(inChannels).append(", ").append(outChannels)
+                .append(", kernel_size=").append(tuple(kernel)).append(", stride=").append(tuple(stride));
+        if (padding[0] != 0 || padding[1] != 0) sb.append(", padding=").append(tuple(padding));
+        if (dilation[0] != 1 || dilation[1] != 1) sb.append(", dilation=").append(tuple(dilation));
+        if (groups != 1) sb.append(", groups=").append(groups);
+        if (bias == null) sb.append(", bias=false");
+        return sb.toString();
+    }
+
+    private static String tuple(int[] v) {
+        return "(" + v[0] + ", " + v[1] + ")";
+    }
+
     @Override
     public Tensor forward(Tensor input) {
         return Conv.conv2d(input, weight, bias, stride, padding, dilation, groups);

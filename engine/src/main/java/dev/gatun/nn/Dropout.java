@@ -37,6 +37,16 @@ public final class Dropout extends Module implements RandomModule {
         return Regularization.dropout(x, p, isTraining(), rng);
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * @return e.g. {@code p=0.2}
+     */
+    @Override
+    protected String extraRepr() {
+        return "p=" + p;
+    }
+
     @Override
     public Map<String, Object> spec() {
         return spec("Dropout", "p", p);

@@ -6,6 +6,16 @@ import java.util.Map;
 /** Flattens every dimension after the batch dimension: [N, d1, d2, ...] → [N, d1·d2·...]. */
 public final class Flatten extends Module {
 
+    /**
+     * {@inheritDoc}
+     *
+     * @return {@code start_dim=1, end_dim=-1}
+     */
+    @Override
+    protected String extraRepr() {
+        return "start_dim=1, end_dim=-1";
+    }
+
     @Override
     public Map<String, Object> spec() {
         return spec("Flatten");

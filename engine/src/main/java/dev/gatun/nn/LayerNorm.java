@@ -66,6 +66,21 @@ public final class LayerNorm extends Module {
         return Norm.layerNorm(input, normalizedShape, weight, bias, eps);
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * @return e.g. {@code (5,), eps=1.0E-5, elementwise_affine=true}
+     */
+    @Override
+    protected String extraRepr() {
+        StringBuilder sb = new StringBuilder("(");
+        for (int i = 0; i < normalizedShape.length; i++) {
+            sb.append(i == 0 ? "" : ", ").append(normalizedShape[i]);
+        }
+        return sb.append(normalizedShape.length == 1 ? ",)" : ")").append(", eps=").append(eps)
+                .append(", elementwise_affine=").append(weight != null).toString();
+    }
+
     @Override
     public Map<String, Object> spec() {
         return spec("LayerNorm", "normalizedShape", normalizedShape.clone(), "eps", eps, "affine", weight != null);

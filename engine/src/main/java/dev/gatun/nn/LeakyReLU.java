@@ -42,6 +42,16 @@ public final class LeakyReLU extends Module {
     /**
      * {@inheritDoc}
      *
+     * @return e.g. {@code negative_slope=0.01}
+     */
+    @Override
+    protected String extraRepr() {
+        return "negative_slope=" + slope;
+    }
+
+    /**
+     * {@inheritDoc}
+     *
      * @return {@code {"type": "LeakyReLU", "slope": ...}}
      */
     @Override

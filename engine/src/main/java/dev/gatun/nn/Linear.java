@@ -51,6 +51,16 @@ public final class Linear extends Module {
         return MatMul.linear(input, weight, bias);
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * @return e.g. {@code in_features=784, out_features=128, bias=true}
+     */
+    @Override
+    protected String extraRepr() {
+        return "in_features=" + inFeatures + ", out_features=" + outFeatures + ", bias=" + (bias != null);
+    }
+
     @Override
     public Map<String, Object> spec() {
         return spec("Linear", "in", inFeatures, "out", outFeatures, "bias", bias != null);

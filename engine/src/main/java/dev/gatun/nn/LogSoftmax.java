@@ -39,6 +39,16 @@ public final class LogSoftmax extends Module {
     /**
      * {@inheritDoc}
      *
+     * @return e.g. {@code dim=-1}
+     */
+    @Override
+    protected String extraRepr() {
+        return "dim=" + dim;
+    }
+
+    /**
+     * {@inheritDoc}
+     *
      * @return {@code {"type": "LogSoftmax", "dim": ...}}
      */
     @Override

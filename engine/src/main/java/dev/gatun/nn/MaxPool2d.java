@@ -50,6 +50,17 @@ public final class MaxPool2d extends Module {
     /**
      * {@inheritDoc}
      *
+     * @return e.g. {@code kernel_size=2, stride=2, padding=0, dilation=1}
+     */
+    @Override
+    protected String extraRepr() {
+        return "kernel_size=" + kernel[0] + ", stride=" + stride[0] + ", padding=" + padding[0] + ", dilation="
+                + dilation[0];
+    }
+
+    /**
+     * {@inheritDoc}
+     *
      * @return {@code {"type": "MaxPool2d", "kernel", "stride", "padding", "dilation"}}
      */
     @Override

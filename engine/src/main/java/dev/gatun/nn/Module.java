@@ -606,6 +606,57 @@ public abstract class Module implements AutoCloseable {
         return out;
     }
 
+    /**
+     * The settings this module prints inside its parentheses in {@link #toString()}, as PyTorch's
+     * {@code extra_repr()}: e.g. {@code in_features=784, out_features=128, bias=true} for a
+     * {@link Linear}. Layers with settings override it; the default is empty.
+     *
+     * @return the settings, on one line or several, or "" for none
+     */
+    protected String extraRepr() {
+        return "";
+    }
+
+    /**
+     * The architecture, printed as PyTorch prints a module: the class name, then in parentheses its
+     * {@link #extraRepr()} and each child as {@code (name): child}, nested children indented by two
+     * spaces more per level:
+     *
+     * <pre>
+     * Sequential(
+     *   (0): Linear(in_features=784, out_features=128, bias=true)
+     *   (1): ReLU()
+     *   (2): Linear(in_features=128, out_features=10, bias=true)
+     * )
+     * </pre>
+     *
+     * @return the description, on several lines when the module has children
+     */
+    @Override
+    public String toString() {
+        try {
+            registerFieldsInTree(false);
+        } catch (RuntimeException e) {
+            // a name conflict among fields: print what is registered (the next real call reports it)
+        }
+        String extra = extraRepr();
+        List<String> extraLines = extra == null || extra.isEmpty() ? List.of() : List.of(extra.split("\n", -1));
+        List<String> childLines = new ArrayList<>();
+        for (var e : children.entrySet()) {
+            // Every line of the child after its first moves two spaces right.
+            childLines.add("(" + e.getKey() + "): " + e.getValue().toString().replace("\n", "\n  "));
+        }
+        StringBuilder sb = new StringBuilder(typeName()).append('(');
+        if (extraLines.size() == 1 && childLines.isEmpty()) {
+            sb.append(extraLines.getFirst());
+        } else if (!extraLines.isEmpty() || !childLines.isEmpty()) {
+            List<String> lines = new ArrayList<>(extraLines);
+            lines.addAll(childLines);
+            sb.append("\n  ").append(String.join("\n  ", lines)).append('\n');
+        }
+        return sb.append(')').toString();
+    }
+
     /** Frees the parameters and buffers of this module and its descendants. Idempotent. */
     @Override
     public void close() {

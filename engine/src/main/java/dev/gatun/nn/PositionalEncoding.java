@@ -94,6 +94,17 @@ public final class PositionalEncoding extends Module implements RandomModule {
         return Regularization.dropout(Arithmetic.add(x, table), dropout, isTraining(), rng);
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * @return e.g. {@code d_model=16, max_len=5000, dropout=0.1}; {@code batch_first=true} when so
+     */
+    @Override
+    protected String extraRepr() {
+        return "d_model=" + dModel + ", max_len=" + maxLen + ", dropout=" + dropout
+                + (batchFirst ? ", batch_first=true" : "");
+    }
+
     @Override
     public Map<String, Object> spec() {
         return spec("PositionalEncoding", "dModel", dModel, "maxLen", maxLen, "dropout", dropout, "batchFirst",

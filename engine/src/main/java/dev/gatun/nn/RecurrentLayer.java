@@ -227,7 +227,30 @@ public abstract class RecurrentLayer extends Module implements RandomModule {
         }, blocks);
     }
 
-    /** E.g. {@code LSTM(64 → 256)}; settings at their defaults are left out. */
+    /**
+     * {@inheritDoc}
+     *
+     * @return e.g. {@code 10, 20, num_layers=2, batch_first=true}: as PyTorch, the sizes and the settings not
+     *     at their defaults
+     */
+    @Override
+    protected String extraRepr() {
+        StringBuilder sb = new StringBuilder().append(inputSize).append(", ").append(hiddenSize);
+        if (numLayers != 1) sb.append(", num_layers=").append(numLayers);
+        if (cell == Rnn.Cell.RNN_RELU) sb.append(", nonlinearity=relu");
+        if (weights[0][2] == null) sb.append(", bias=false");
+        if (batchFirst) sb.append(", batch_first=true");
+        if (dropout > 0) sb.append(", dropout=").append(dropout);
+        if (directions == 2) sb.append(", bidirectional=true");
+        return sb.toString();
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * @return the class name ({@code "RNN"}, {@code "LSTM"}, {@code "GRU"}) with the sizes and every option,
+     *     and {@code nonlinearity} for a ReLU RNN
+     */
     @Override
     public Map<String, Object> spec() {
         Map<String, Object> m = spec(getClass().getSimpleName(), "input", inputSize, "hidden", hiddenSize,
@@ -239,6 +262,11 @@ public abstract class RecurrentLayer extends Module implements RandomModule {
         return m;
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * @return e.g. {@code LSTM(64 → 256)}; settings at their defaults are left out
+     */
     @Override
     public String describe() {
         StringBuilder sb = new StringBuilder(getClass().getSimpleName()).append('(').append(inputSize).append(" → ")
