@@ -122,11 +122,42 @@ public final class Trainer {
     public record EpochResult(int epoch, double trainLoss, double trainAccuracy, double validationLoss,
                               double validationAccuracy, double learningRate, double seconds, double samplesPerSecond) {}
 
-    /** What a fit did. */
+    /**
+     * What a fit did.
+     *
+     * @param epochs       every epoch's result, in order (after a resume, the checkpoint's epochs first)
+     * @param bestEpoch    the index in {@code epochs} of the epoch early stopping judged best, or -1 when
+     *                     early stopping was off
+     * @param stoppedEarly whether early stopping ended the fit before the last epoch
+     */
     public record History(List<EpochResult> epochs, int bestEpoch, boolean stoppedEarly) {
-        /** The result of the epoch whose weights the model holds at the end. */
+        /**
+         * The best epoch: with early stopping, the one it judged best (whose weights the model holds when
+         * it restores them); otherwise the one with the lowest validation loss, or, without a validation
+         * set, the lowest training loss. Ties go to the earlier epoch; epochs whose loss is NaN are passed
+         * over (all NaN: the last epoch).
+         *
+         * @return that epoch's result
+         * @throws IllegalStateException if no epoch was trained
+         */
         public EpochResult best() {
-            return bestEpoch < 0 ? epochs.getLast() : epochs.get(bestEpoch);
+            if (epochs.isEmpty()) {
+                throw new IllegalStateException("no epoch was trained, so none is best");
+            }
+            if (bestEpoch >= 0) {
+                return epochs.get(bestEpoch);
+            }
+            boolean validated = epochs.stream().anyMatch(r -> !Double.isNaN(r.validationLoss()));
+            EpochResult best = null;
+            double bestLoss = Double.NaN;
+            for (EpochResult r : epochs) {
+                double loss = validated ? r.validationLoss() : r.trainLoss();
+                if (!Double.isNaN(loss) && (best == null || loss < bestLoss)) {
+                    best = r;
+                    bestLoss = loss;
+                }
+            }
+            return best != null ? best : epochs.getLast();
         }
     }
 

@@ -69,6 +69,8 @@ class TrainerTest {
             assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, java.util.Arrays.copyOf(head, 4));
             String text = log.toString(StandardCharsets.UTF_8);
             assertTrue(text.contains("epoch 5/5: loss"), text);
+            double lowest = h.epochs().stream().mapToDouble(Trainer.EpochResult::validationLoss).min().orElseThrow();
+            assertEquals(lowest, h.best().validationLoss(), "without early stopping, the lowest validation loss");
             Trainer.Evaluation e = Trainer.evaluate(net, CE, val);
             assertEquals(200, e.samples());
             assertEquals(h.epochs().getLast().validationAccuracy(), e.accuracy(), 1e-12);
@@ -93,6 +95,26 @@ class TrainerTest {
             Trainer.Evaluation now = Trainer.evaluate(net, CE, val);
             assertEquals(h.best().validationLoss(), now.loss(), 1e-6, "the model holds the best epoch's weights");
         }
+    }
+
+    private static Trainer.EpochResult epoch(int n, double trainLoss, double validationLoss) {
+        return new Trainer.EpochResult(n, trainLoss, 0.5, validationLoss, 0.5, 0.1, 1, 100);
+    }
+
+    @Test
+    void theBestEpochHasTheLowestValidationLossOrElseTrainingLoss() {
+        List<Trainer.EpochResult> validated = List.of(epoch(1, 0.9, 0.5), epoch(2, 0.8, 0.3), epoch(3, 0.7, 0.4),
+                epoch(4, 0.6, 0.3));
+        assertEquals(2, new Trainer.History(validated, -1, false).best().epoch(), "lowest, earliest on a tie");
+        assertEquals(3, new Trainer.History(validated, 2, true).best().epoch(), "early stopping's choice");
+        List<Trainer.EpochResult> unvalidated = List.of(epoch(1, 0.9, Double.NaN), epoch(2, 0.7, Double.NaN),
+                epoch(3, 0.8, Double.NaN));
+        assertEquals(2, new Trainer.History(unvalidated, -1, false).best().epoch(), "lowest training loss");
+        List<Trainer.EpochResult> nan = List.of(epoch(1, Double.NaN, Double.NaN), epoch(2, Double.NaN, Double.NaN));
+        assertEquals(2, new Trainer.History(nan, -1, false).best().epoch());
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> new Trainer.History(List.of(), -1, false).best());
+        assertTrue(e.getMessage().contains("no epoch was trained"), e.getMessage());
     }
 
     @Test
