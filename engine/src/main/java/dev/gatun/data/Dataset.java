@@ -15,9 +15,10 @@ import java.util.Objects;
  * <p>A dataset is immutable: {@link #of} copies its arguments, accessors return copies, and every
  * transformation ({@link #subset}, {@link #split}, {@link #normalize}, {@link #reshape}) returns a new
  * dataset (a reshape shares the feature array, which nobody can change). Tensors are made from it
- * batch by batch by a {@link DataLoader}.
+ * batch by batch by a {@link DataLoader}. For samples that are not features with a class label, see
+ * {@link TensorDataset}.
  */
-public final class Dataset {
+public final class Dataset implements Samples {
 
     private final float[] features; // [N, featureSize]
     private final long[] featureShape;
@@ -81,7 +82,12 @@ public final class Dataset {
 
     // ---------------------------------------------------------------- accessors
 
-    /** The number of samples, N. */
+    /**
+     * The number of samples, N.
+     *
+     * @return N
+     */
+    @Override
     public int size() {
         return labels.length;
     }
@@ -167,11 +173,19 @@ public final class Dataset {
      *     least one sample
      */
     public Split split(double validationFraction, long seed) {
+        int[][] parts = splitIndices(size(), validationFraction, seed);
+        return new Split(subset(parts[0]), subset(parts[1]));
+    }
+
+    /**
+     * The sample indices of a split of n samples: the training part, then the validation part, each in
+     * increasing order (shared with {@link TensorDataset#split}, so that both split alike).
+     */
+    static int[][] splitIndices(int n, double validationFraction, long seed) {
         if (!(validationFraction > 0 && validationFraction < 1)) {
             throw new IllegalArgumentException("validation fraction must lie strictly between 0 and 1, got "
                     + validationFraction);
         }
-        int n = size();
         long validation = Math.round(validationFraction * n);
         if (validation < 1 || validation > n - 1) {
             throw new IllegalArgumentException("validation fraction " + validationFraction + " of " + n
@@ -183,7 +197,7 @@ public final class Dataset {
         int[] trainIndices = Arrays.copyOfRange(order, (int) validation, n);
         Arrays.sort(validationIndices);
         Arrays.sort(trainIndices);
-        return new Split(subset(trainIndices), subset(validationIndices));
+        return new int[][] {trainIndices, validationIndices};
     }
 
     /** The mean and (population) standard deviation of a set of feature values. */

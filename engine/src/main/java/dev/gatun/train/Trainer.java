@@ -3,6 +3,7 @@ package dev.gatun.train;
 import dev.gatun.autograd.Autograd;
 import dev.gatun.data.DataLoader;
 import dev.gatun.data.DataLoader.Batch;
+import dev.gatun.data.Dataset;
 import dev.gatun.nn.Module;
 import dev.gatun.optim.LearningRateSchedule;
 import dev.gatun.optim.Optimizer;
@@ -169,6 +170,10 @@ public final class Trainer {
      */
     public static History fit(Module model, Optimizer optimizer, Objective objective, DataLoader train,
                               DataLoader validation, Config config) throws IOException {
+        requireLabels(train, "training");
+        if (validation != null) {
+            requireLabels(validation, "validation");
+        }
         if (config.earlyStopping() != null && validation == null) {
             throw new IllegalArgumentException("early stopping needs a validation set");
         }
@@ -368,8 +373,18 @@ public final class Trainer {
         }
     }
 
+    /** The Trainer classifies: its loss and accuracy need class labels, which only a Dataset's batches have. */
+    private static void requireLabels(DataLoader loader, String what) {
+        if (!(loader.dataset() instanceof Dataset)) {
+            throw new IllegalArgumentException("the Trainer fits classifiers, so the " + what + " loader must read"
+                    + " a Dataset with class labels, got " + loader.dataset() + "; train on other data with a loop"
+                    + " over DataLoader.epoch");
+        }
+    }
+
     /** Loss and accuracy of {@code model} in evaluation mode over every batch of {@code data}. */
     public static Evaluation evaluate(Module model, Objective objective, DataLoader data) {
+        requireLabels(data, "evaluation");
         boolean wasTraining = model.isTraining();
         model.eval();
         double lossSum = 0;

@@ -9,6 +9,7 @@ import dev.gatun.data.DataLoader;
 import dev.gatun.data.DataLoader.LastBatch;
 import dev.gatun.data.DataLoader.Order;
 import dev.gatun.data.Dataset;
+import dev.gatun.data.TensorDataset;
 import dev.gatun.nn.Init;
 import dev.gatun.nn.Linear;
 import dev.gatun.nn.ReLU;
@@ -115,6 +116,19 @@ class TrainerTest {
         IllegalStateException e = assertThrows(IllegalStateException.class,
                 () -> new Trainer.History(List.of(), -1, false).best());
         assertTrue(e.getMessage().contains("no epoch was trained"), e.getMessage());
+    }
+
+    @Test
+    void dataWithoutClassLabelsIsRefusedUpFront() {
+        try (Sequential net = new Sequential(new Linear(2, 2)); SGD sgd = new SGD(net.parameters(), 0.1)) {
+            DataLoader tensors = new DataLoader(TensorDataset.of(Tensor.zeros(4, 2), Tensor.zeros(4, 2)), 2,
+                    Order.sequential(), LastBatch.KEEP);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> Trainer.fit(net, sgd, CE, tensors, null, Trainer.Config.of(1).withOut(null)));
+            assertTrue(e.getMessage().startsWith("the Trainer fits classifiers, so the training loader must read a"
+                    + " Dataset with class labels, got TensorDataset(4 samples of [2] and [2])"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> Trainer.evaluate(net, CE, tensors));
+        }
     }
 
     @Test
