@@ -54,15 +54,28 @@ public final class DataLoader {
         /** Samples 0, 1, ..., N-1 in every epoch. */
         record Sequential() implements Order {}
 
-        /** A fresh permutation each epoch, determined by {@code seed} and the epoch number. */
+        /**
+         * A fresh permutation each epoch, determined by {@code seed} and the epoch number.
+         *
+         * @param seed the seed of the run's permutations
+         */
         record Shuffled(long seed) implements Order {}
 
-        /** Samples in their stored order. */
+        /**
+         * Samples in their stored order.
+         *
+         * @return the sequential order
+         */
         static Order sequential() {
             return new Sequential();
         }
 
-        /** A seeded permutation per epoch. */
+        /**
+         * A seeded permutation per epoch.
+         *
+         * @param seed the seed of the run's permutations
+         * @return the shuffled order
+         */
         static Order shuffled(long seed) {
             return new Shuffled(seed);
         }
@@ -263,28 +276,48 @@ public final class DataLoader {
         return dataset;
     }
 
-    /** The number of samples per batch (the last one may hold fewer, see {@link LastBatch}). */
+    /**
+     * The number of samples per batch (the last one may hold fewer, see {@link LastBatch}).
+     *
+     * @return the batch size
+     */
     public int batchSize() {
         return batchSize;
     }
 
-    /** The order of the samples in an epoch. */
+    /**
+     * The order of the samples in an epoch.
+     *
+     * @return the order
+     */
     public Order order() {
         return order;
     }
 
-    /** Whether a smaller last batch is kept or dropped. */
+    /**
+     * Whether a smaller last batch is kept or dropped.
+     *
+     * @return the last-batch policy
+     */
     public LastBatch lastBatch() {
         return lastBatch;
     }
 
-    /** Batches per epoch: {@code ceil(N / batchSize)} with {@code KEEP}, {@code floor(N / batchSize)} with {@code DROP}. */
+    /**
+     * Batches per epoch.
+     *
+     * @return {@code ceil(N / batchSize)} with {@code KEEP}, {@code floor(N / batchSize)} with {@code DROP}
+     */
     public int numBatches() {
         int n = dataset.size();
         return lastBatch == LastBatch.DROP ? n / batchSize : (n + batchSize - 1) / batchSize;
     }
 
-    /** The number of samples an epoch visits: N, or N rounded down to whole batches with {@code DROP}. */
+    /**
+     * The number of samples an epoch visits.
+     *
+     * @return N, or N rounded down to whole batches with {@code DROP}
+     */
     public int samplesPerEpoch() {
         return lastBatch == LastBatch.DROP ? numBatches() * batchSize : dataset.size();
     }
@@ -292,6 +325,10 @@ public final class DataLoader {
     /**
      * The indices of all N samples in the order epoch {@code epoch} visits them (with {@code DROP}, the
      * last {@code N mod batchSize} are the ones left out).
+     *
+     * @param epoch the epoch, from 0
+     * @return a new array of the N indices
+     * @throws IllegalArgumentException if {@code epoch} is negative
      */
     public int[] sampleOrder(int epoch) {
         checkEpoch(epoch);
@@ -306,7 +343,14 @@ public final class DataLoader {
         };
     }
 
-    /** The batches of epoch {@code epoch} (0, 1, ...); each iteration starts the epoch from its first batch. */
+    /**
+     * The batches of epoch {@code epoch}; each iteration starts the epoch from its first batch and makes
+     * each batch's tensors when it hands the batch out.
+     *
+     * @param epoch the epoch, from 0
+     * @return the epoch's batches
+     * @throws IllegalArgumentException if {@code epoch} is negative
+     */
     public Iterable<Batch> epoch(int epoch) {
         checkEpoch(epoch);
         return () -> new BatchIterator(sampleOrder(epoch));

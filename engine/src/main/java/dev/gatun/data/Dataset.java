@@ -1,5 +1,6 @@
 package dev.gatun.data;
 
+import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.Objects;
 
@@ -55,6 +56,12 @@ public final class Dataset implements Samples {
      * A dataset of {@code labels.length} samples with features of {@code featureShape} (copies of the
      * arrays are taken).
      *
+     * @param features     the features of every sample, {@code [N, featureSize]} row-major
+     * @param labels       the class of every sample, {@code [N]}
+     * @param numClasses   the number of classes, at least 1
+     * @param featureShape the shape of one sample's features, e.g. {@code 1, 28, 28}
+     * @return the dataset
+     *
      * @throws IllegalArgumentException if {@code features.length} is not {@code labels.length ×
      *     featureSize}, a size of {@code featureShape} is below 1, {@code numClasses < 1} or a label lies
      *     outside {@code 0..numClasses-1} (the message names the sample and the label)
@@ -92,38 +99,70 @@ public final class Dataset implements Samples {
         return labels.length;
     }
 
-    /** The shape of one sample's features (a copy). */
+    /**
+     * The shape of one sample's features.
+     *
+     * @return a copy of the shape
+     */
     public long[] featureShape() {
         return featureShape.clone();
     }
 
-    /** The number of feature values per sample: the product of {@link #featureShape()}. */
+    /**
+     * The number of feature values per sample: the product of {@link #featureShape()}.
+     *
+     * @return the feature size
+     */
     public int featureSize() {
         return featureSize;
     }
 
-    /** The number of classes; labels lie in {@code 0..numClasses-1}. */
+    /**
+     * The number of classes; labels lie in {@code 0..numClasses-1}.
+     *
+     * @return the number of classes
+     */
     public int numClasses() {
         return numClasses;
     }
 
-    /** The label of sample {@code i}. */
+    /**
+     * The label of sample {@code i}.
+     *
+     * @param i the sample's index
+     * @return its class
+     * @throws IndexOutOfBoundsException if {@code i} lies outside {@code 0..N-1}
+     */
     public int label(int i) {
         return labels[Objects.checkIndex(i, labels.length)];
     }
 
-    /** All labels, {@code [N]} (a copy). */
+    /**
+     * All labels.
+     *
+     * @return a copy, {@code [N]}
+     */
     public int[] labels() {
         return labels.clone();
     }
 
-    /** The features of sample {@code i}, row-major (a copy). */
+    /**
+     * The features of sample {@code i}.
+     *
+     * @param i the sample's index
+     * @return a copy, row-major, of {@link #featureSize()} values
+     * @throws IndexOutOfBoundsException if {@code i} lies outside {@code 0..N-1}
+     */
     public float[] features(int i) {
         int from = Objects.checkIndex(i, labels.length) * featureSize;
         return Arrays.copyOfRange(features, from, from + featureSize);
     }
 
-    /** All features, {@code [N, featureSize]} row-major (a copy). */
+    /**
+     * All features.
+     *
+     * @return a copy, {@code [N, featureSize]} row-major
+     */
     public float[] features() {
         return features.clone();
     }
@@ -135,17 +174,31 @@ public final class Dataset implements Samples {
 
     // ---------------------------------------------------------------- transformations
 
-    /** The same samples with another feature shape of the same size, e.g. {@code [1, 28, 28]} to {@code [784]}. */
+    /**
+     * The same samples with another feature shape of the same size, e.g. {@code [1, 28, 28]} to
+     * {@code [784]}; the feature values are shared, not copied.
+     *
+     * @param newFeatureShape the new shape of one sample's features
+     * @return the reshaped dataset
+     * @throws IllegalArgumentException if the new shape has a size below 1 or another number of values
+     */
     public Dataset reshape(long... newFeatureShape) {
         int size = checkFeatureShape(newFeatureShape);
         if (size != featureSize) {
             throw new IllegalArgumentException("cannot reshape features of shape " + Arrays.toString(featureShape)
-                    + " (" + featureSize + " values) to " + Arrays.toString(newFeatureShape) + " (" + size + " values)");
+                    + " (" + featureSize + " values) to " + Arrays.toString(newFeatureShape) + " (" + size
+                    + " values)");
         }
         return new Dataset(features, labels, numClasses, newFeatureShape);
     }
 
-    /** The samples at {@code indices}, in that order (an index may repeat). */
+    /**
+     * The samples at {@code indices}, in that order (an index may repeat).
+     *
+     * @param indices sample indices in {@code 0..N-1}
+     * @return a new dataset of {@code indices.length} samples
+     * @throws IndexOutOfBoundsException if an index lies outside {@code 0..N-1}, naming it and its position
+     */
     public Dataset subset(int[] indices) {
         float[] f = new float[Math.multiplyExact(indices.length, featureSize)];
         int[] l = new int[indices.length];
@@ -155,19 +208,29 @@ public final class Dataset implements Samples {
                 throw new IndexOutOfBoundsException("subset: index " + i + " at position " + k
                         + " is outside 0.." + (labels.length - 1));
             }
-            System.arraycopy(features, i * featureSize, f, k * featureSize, featureSize);
             l[k] = labels[i];
         }
+        Rows.gather(MemorySegment.ofArray(features), (long) featureSize * Float.BYTES, indices, 0, indices.length,
+                MemorySegment.ofArray(f), 0);
         return new Dataset(f, l, numClasses, featureShape);
     }
 
-    /** A training part and a held-out validation part of a dataset. */
+    /**
+     * A training part and a held-out validation part of a dataset.
+     *
+     * @param train      the samples to train on
+     * @param validation the samples held out
+     */
     public record Split(Dataset train, Dataset validation) {}
 
     /**
      * Splits off {@code round(validationFraction × N)} samples, picked by a permutation seeded with
      * {@code seed}, as a validation set; the rest is the training set. Both parts keep the original
      * order of their samples. The same seed gives the same split.
+     *
+     * @param validationFraction the share of samples to hold out, strictly between 0 and 1
+     * @param seed               the seed of the permutation
+     * @return the two parts
      *
      * @throws IllegalArgumentException unless {@code 0 < validationFraction < 1} and both parts get at
      *     least one sample
@@ -200,7 +263,12 @@ public final class Dataset implements Samples {
         return new int[][] {trainIndices, validationIndices};
     }
 
-    /** The mean and (population) standard deviation of a set of feature values. */
+    /**
+     * The mean and (population) standard deviation of a set of feature values.
+     *
+     * @param mean the mean
+     * @param std  the population standard deviation
+     */
     public record Stats(double mean, double std) {}
 
     /**
@@ -208,6 +276,7 @@ public final class Dataset implements Samples {
      * (computed in double, two passes). Compute them on the training set and normalise every set with
      * them; for MNIST pixels in [0, 1] they are about 0.1307 and 0.3081.
      *
+     * @return the mean and standard deviation
      * @throws IllegalStateException if the dataset is empty
      */
     public Stats stats() {
@@ -227,7 +296,13 @@ public final class Dataset implements Samples {
         return new Stats(mean, Math.sqrt(squares / features.length));
     }
 
-    /** {@link #normalize(double, double)} with the given statistics. */
+    /**
+     * {@link #normalize(double, double)} with the given statistics.
+     *
+     * @param stats the mean and standard deviation to normalise with
+     * @return the normalised dataset
+     * @throws IllegalArgumentException if the mean is not finite or the std not finite and positive
+     */
     public Dataset normalize(Stats stats) {
         return normalize(stats.mean(), stats.std());
     }
@@ -235,6 +310,10 @@ public final class Dataset implements Samples {
     /**
      * A dataset whose every feature value {@code x} is replaced by {@code (x − mean) / std}, computed in
      * float32 as {@code torchvision.transforms.Normalize} does.
+     *
+     * @param mean the value subtracted
+     * @param std  the value divided by
+     * @return the normalised dataset
      *
      * @throws IllegalArgumentException if {@code mean} is not finite or {@code std} is not finite and positive
      */

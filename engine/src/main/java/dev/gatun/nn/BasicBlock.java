@@ -30,6 +30,15 @@ public final class BasicBlock extends Module {
     private final long outChannels;
     private final int stride;
 
+    /**
+     * A block from {@code inChannels} to {@code outChannels} channels, initialised from
+     * {@link Init#generator()}; the shortcut projects when the stride is not 1 or the channels change.
+     *
+     * @param inChannels  the input's channels
+     * @param outChannels the output's channels
+     * @param stride      the stride of the first convolution (and of the projection), at least 1
+     * @throws IllegalArgumentException if the stride is below 1 or a channel count below 1
+     */
     public BasicBlock(long inChannels, long outChannels, int stride) {
         if (stride < 1) {
             throw new IllegalArgumentException("BasicBlock stride must be >= 1, got " + stride);

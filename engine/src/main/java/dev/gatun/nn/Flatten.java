@@ -6,6 +6,9 @@ import java.util.Map;
 /** Flattens every dimension after the batch dimension: [N, d1, d2, ...] → [N, d1·d2·...]. */
 public final class Flatten extends Module {
 
+    /** A Flatten layer ({@code torch.nn.Flatten()}, from dimension 1 to the last). */
+    public Flatten() {}
+
     /**
      * {@inheritDoc}
      *
@@ -21,6 +24,13 @@ public final class Flatten extends Module {
         return spec("Flatten");
     }
 
+    /**
+     * Flattens x after its first dimension (a view when x's layout allows).
+     *
+     * @param x a tensor [N, ...] with at least two dimensions
+     * @return x as [N, product of the other sizes]
+     * @throws IllegalArgumentException if x has fewer than two dimensions
+     */
     @Override
     public Tensor forward(Tensor x) {
         if (x.dim() < 2) {

@@ -543,12 +543,20 @@ public abstract class Module implements AutoCloseable {
      * {@code "type"} entry naming the layer, then its constructor arguments as Long, Integer, Float,
      * Boolean, String, long[] or int[] values (and {@code List<Module>} for containers). Null when the
      * module cannot be described (the default).
+     *
+     * @return the settings, or null
      */
     public Map<String, Object> spec() {
         return null;
     }
 
-    /** A spec map from alternating keys and values, starting with the type name. */
+    /**
+     * A spec map from alternating keys and values, starting with the type name, for {@link #spec()}.
+     *
+     * @param type          the layer's type name, stored under {@code "type"}
+     * @param keysAndValues a String key, then its value, and so on
+     * @return a new map in that order
+     */
     protected static Map<String, Object> spec(String type, Object... keysAndValues) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("type", type);
@@ -558,14 +566,24 @@ public abstract class Module implements AutoCloseable {
         return m;
     }
 
-    /** A one-line description of this module's configuration, e.g. {@code Linear(784 → 16)}. */
+    /**
+     * A one-line description of this module's configuration for {@link #summary}'s table, e.g.
+     * {@code Linear(784 → 16)}; {@link #toString()} prints the whole architecture.
+     *
+     * @return the description; by default the class name
+     */
     public String describe() {
         return getClass().getSimpleName();
     }
 
     /**
      * A table of the layers with their output shapes and parameter counts for an input of the given
-     * shape (batch dimension included), computed by running the network once without recording.
+     * shape (batch dimension included), computed by running the network once without recording, in
+     * evaluation mode (the mode is restored after).
+     *
+     * @param inputShape the shape of an input batch, e.g. {@code 1, 1, 28, 28}
+     * @return the table, one line per layer, then the output shape and the total parameter count
+     * @throws IllegalArgumentException if the network rejects an input of that shape
      */
     public final String summary(long... inputShape) {
         List<String[]> rows = new ArrayList<>();
@@ -596,6 +614,11 @@ public abstract class Module implements AutoCloseable {
     /**
      * Runs forward for the summary, adding a row per leaf module. Containers override this to visit
      * their children in order.
+     *
+     * @param input the input of this module
+     * @param name  this module's dotted name in the network ("" for the network itself)
+     * @param rows  the table's rows, to append to: layer name, description, output shape, parameter count
+     * @return this module's output
      */
     protected Tensor summarize(Tensor input, String name, List<String[]> rows) {
         Tensor out = forward(input);

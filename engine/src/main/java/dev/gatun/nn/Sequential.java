@@ -10,6 +10,12 @@ public final class Sequential extends Module {
 
     private final Module[] layers;
 
+    /**
+     * Layers applied in the given order, registered as children {@code 0}, {@code 1}, ...
+     *
+     * @param layers one or more modules
+     * @throws IllegalArgumentException if there is no module or one is null
+     */
     public Sequential(Module... layers) {
         if (layers.length == 0) {
             throw new IllegalArgumentException("Sequential needs at least one module");
@@ -20,12 +26,22 @@ public final class Sequential extends Module {
         }
     }
 
-    /** The i-th layer. */
+    /**
+     * The i-th layer.
+     *
+     * @param i the layer's index, from 0
+     * @return the layer
+     * @throws IndexOutOfBoundsException if {@code i} is not below {@link #size()}
+     */
     public Module get(int i) {
-        return layers[i];
+        return layers[java.util.Objects.checkIndex(i, layers.length)];
     }
 
-    /** The number of layers. */
+    /**
+     * The number of layers.
+     *
+     * @return the count, at least 1
+     */
     public int size() {
         return layers.length;
     }

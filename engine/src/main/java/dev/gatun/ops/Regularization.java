@@ -23,12 +23,15 @@ public final class Regularization {
      * @param training whether to drop (false: return x)
      * @param rng      the source of the mask (one value drawn per call)
      * @return the result, of x's shape, recorded for autograd
-     * @throws IllegalArgumentException if p lies outside [0, 1)
+     * @throws IllegalArgumentException if p lies outside [0, 1), or rng is null when a mask is needed
      * @throws IllegalStateException if x has been freed
      */
     public static Tensor dropout(Tensor x, float p, boolean training, RandomGenerator rng) {
         if (!(p >= 0 && p < 1)) {
             throw new IllegalArgumentException("dropout probability must be in [0, 1), got " + p);
+        }
+        if (training && p > 0 && rng == null) {
+            throw new IllegalArgumentException("dropout in training needs a random generator, got null");
         }
         x.checkAlive();
         if (!training || p == 0) {
