@@ -8,10 +8,10 @@ import dev.gatun.data.DataLoader.Batch;
 import dev.gatun.data.DataLoader.LastBatch;
 import dev.gatun.data.DataLoader.Order;
 import dev.gatun.data.Dataset;
-import dev.gatun.nn.Activations;
 import dev.gatun.nn.Linear;
 import dev.gatun.nn.Models;
 import dev.gatun.nn.Module;
+import dev.gatun.nn.ReLU;
 import dev.gatun.nn.Sequential;
 import dev.gatun.ops.Loss;
 import dev.gatun.optim.Adam;
@@ -99,8 +99,8 @@ public final class MemoryFlat {
         }
         Dataset data = Dataset.of(features, labels, 10, 784);
         DataLoader loader = new DataLoader(data, 64, Order.shuffled(3), LastBatch.DROP);
-        Module model = new Sequential(new Linear(784, 512), new Activations.ReLU(), new Linear(512, 256),
-                new Activations.ReLU(), new Linear(256, 10));
+        Module model = new Sequential(new Linear(784, 512), new ReLU(), new Linear(512, 256),
+                new ReLU(), new Linear(256, 10));
         Optimizer optimizer = new Adam(model.parameters(), 1e-3);
         long step = 0;
         long t0 = System.nanoTime();

@@ -1,11 +1,11 @@
 package dev.gatun.bench;
 
 import dev.gatun.io.ModelFile;
-import dev.gatun.nn.Activations;
 import dev.gatun.nn.Init;
 import dev.gatun.nn.Linear;
 import dev.gatun.nn.Models;
 import dev.gatun.nn.Module;
+import dev.gatun.nn.ReLU;
 import dev.gatun.nn.Sequential;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -27,8 +27,8 @@ public final class SaveModel {
         long[] sampleShape = args[0].equals("lenet5") ? new long[] {1, 28, 28} : new long[] {784};
         try (Module model = switch (args[0]) {
             case "lenet5" -> Models.lenet5();
-            case "mlp" -> new Sequential(new Linear(784, 512), new Activations.ReLU(), new Linear(512, 256),
-                    new Activations.ReLU(), new Linear(256, 10));
+            case "mlp" -> new Sequential(new Linear(784, 512), new ReLU(), new Linear(512, 256),
+                    new ReLU(), new Linear(256, 10));
             default -> throw new IllegalArgumentException("model is lenet5 or mlp, got " + args[0]);
         }) {
             ModelFile.save(model, Path.of(args[1]), sampleShape);

@@ -7,13 +7,17 @@ import dev.gatun.data.DataLoader.Order;
 import dev.gatun.data.Dataset;
 import dev.gatun.data.Mnist;
 import dev.gatun.io.ModelFile;
-import dev.gatun.nn.Activations;
 import dev.gatun.nn.Dropout;
+import dev.gatun.nn.GELU;
 import dev.gatun.nn.Init;
+import dev.gatun.nn.LeakyReLU;
 import dev.gatun.nn.Linear;
 import dev.gatun.nn.Models;
 import dev.gatun.nn.Module;
+import dev.gatun.nn.ReLU;
 import dev.gatun.nn.Sequential;
+import dev.gatun.nn.Sigmoid;
+import dev.gatun.nn.Tanh;
 import dev.gatun.ops.Loss;
 import dev.gatun.optim.CosineAnnealingLR;
 import dev.gatun.optim.ExponentialLR;
@@ -430,11 +434,11 @@ final class TrainCommand implements Callable<Integer> {
             for (int h : hidden) {
                 layers.add(new Linear(in, h));
                 layers.add(switch (activation) {
-                    case RELU -> new Activations.ReLU();
-                    case SIGMOID -> new Activations.Sigmoid();
-                    case TANH -> new Activations.Tanh();
-                    case GELU -> new Activations.GELU();
-                    case LEAKY_RELU -> new Activations.LeakyReLU();
+                    case RELU -> new ReLU();
+                    case SIGMOID -> new Sigmoid();
+                    case TANH -> new Tanh();
+                    case GELU -> new GELU();
+                    case LEAKY_RELU -> new LeakyReLU();
                 });
                 if (dropout > 0) {
                     layers.add(new Dropout(dropout));

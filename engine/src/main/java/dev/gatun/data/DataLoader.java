@@ -2,14 +2,15 @@ package dev.gatun.data;
 
 import dev.gatun.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.Iterator;
+import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.Objects;
 
 /**
- * Cuts a {@link Dataset} into mini-batches of tensors, epoch by epoch.
+ * Cuts samples into mini-batches of tensors, epoch by epoch: a classification {@link Dataset} into
+ * inputs and class labels, a {@link TensorDataset} into the same rows of each of its tensors.
  *
  * <p>Each epoch visits the samples in an order given by {@link Order}: {@link Order#sequential()}
  * (0, 1, 2, ...) or {@link Order#shuffled(long)}, a permutation derived from the seed and the epoch
@@ -29,6 +30,20 @@ import java.util.Objects;
  * }
  * }</pre>
  *
+ * <p>The same loader serves a {@link TensorDataset}, with the same orders and last-batch policies; an
+ * autoencoder's batches, for one, are their own targets:
+ *
+ * <pre>{@code
+ * var loader = new DataLoader(TensorDataset.of(images), 64, Order.shuffled(42), LastBatch.KEEP);
+ * for (Batch batch : loader.epoch(epoch)) {
+ *     try (batch; Scope step = Scope.open()) {
+ *         Tensor x = batch.inputs();                    // [B, 784]
+ *         Tensor loss = Loss.mse(model.forward(x), x);
+ *         ...
+ *     }
+ * }
+ * }</pre>
+ *
  * <p>A loader is immutable and each iteration of {@link #epoch} is independent, so several threads
  * may iterate one loader.
  */
@@ -39,15 +54,28 @@ public final class DataLoader {
         /** Samples 0, 1, ..., N-1 in every epoch. */
         record Sequential() implements Order {}
 
-        /** A fresh permutation each epoch, determined by {@code seed} and the epoch number. */
+        /**
+         * A fresh permutation each epoch, determined by {@code seed} and the epoch number.
+         *
+         * @param seed the seed of the run's permutations
+         */
         record Shuffled(long seed) implements Order {}
 
-        /** Samples in their stored order. */
+        /**
+         * Samples in their stored order.
+         *
+         * @return the sequential order
+         */
         static Order sequential() {
             return new Sequential();
         }
 
-        /** A seeded permutation per epoch. */
+        /**
+         * A seeded permutation per epoch.
+         *
+         * @param seed the seed of the run's permutations
+         * @return the shuffled order
+         */
         static Order shuffled(long seed) {
             return new Shuffled(seed);
         }
@@ -62,34 +90,151 @@ public final class DataLoader {
     }
 
     /**
-     * One mini-batch: {@code inputs} is {@code [B, ...featureShape]}, {@code labels} is {@code [B]}.
-     * The inputs tensor is created when the iterator hands the batch out, in the thread's current
-     * {@link dev.gatun.tensor.Scope}; with none open it owns its memory, which {@link #close()} frees.
+     * One mini-batch: tensors whose first dimension is the batch size B, made when the iterator hands the
+     * batch out, in the thread's current {@link dev.gatun.tensor.Scope} (with none open they own their
+     * memory, which {@link #close()} frees). From a {@link Dataset}: the inputs {@code [B,
+     * ...featureShape]} and the class labels, {@code int[B]}. From a {@link TensorDataset}: the same rows
+     * of each of its tensors, in its order; {@link #inputs()} is the first, {@link #targets()} the second.
      */
-    public record Batch(Tensor inputs, int[] labels) implements AutoCloseable {
-        /** @throws IllegalArgumentException if inputs and labels hold different numbers of samples */
-        public Batch {
+    public static final class Batch implements AutoCloseable {
+
+        private final List<Tensor> tensors;
+        private final int[] labels;
+
+        /**
+         * A classification batch.
+         *
+         * @param inputs the inputs [B, ...]
+         * @param labels the class label of each sample, {@code int[B]} (held, not copied)
+         * @throws NullPointerException if an argument is null
+         * @throws IllegalArgumentException if inputs and labels hold different numbers of samples
+         */
+        public Batch(Tensor inputs, int[] labels) {
             Objects.requireNonNull(inputs, "inputs");
             Objects.requireNonNull(labels, "labels");
             if (inputs.dim() < 1 || inputs.size(0) != labels.length) {
                 throw new IllegalArgumentException("batch size mismatch: inputs of shape "
                         + Arrays.toString(inputs.shape()) + " but " + labels.length + " labels");
             }
+            this.tensors = List.of(inputs);
+            this.labels = labels;
         }
 
-        /** The number of samples, B. */
+        /**
+         * A batch of tensors without class labels.
+         *
+         * @param tensors one or more tensors with the same first dimension B
+         * @throws NullPointerException if a tensor is null
+         * @throws IllegalArgumentException if there is no tensor, or a tensor is 0-d or has another first
+         *     dimension (the message names their shapes)
+         */
+        public Batch(Tensor... tensors) {
+            this.tensors = List.of(tensors);
+            if (this.tensors.isEmpty()) {
+                throw new IllegalArgumentException("a batch needs at least one tensor");
+            }
+            long b = this.tensors.getFirst().dim() < 1 ? -1 : this.tensors.getFirst().size(0);
+            for (Tensor t : this.tensors) {
+                if (t.dim() < 1 || t.size(0) != b || b < 0) {
+                    StringBuilder shapes = new StringBuilder();
+                    for (Tensor u : this.tensors) {
+                        shapes.append(shapes.isEmpty() ? "" : ", ").append(Arrays.toString(u.shape()));
+                    }
+                    throw new IllegalArgumentException("batch size mismatch: the tensors' first dimensions differ: "
+                            + shapes);
+                }
+            }
+            this.labels = null;
+        }
+
+        /**
+         * The number of samples, B.
+         *
+         * @return B
+         */
         public int size() {
-            return labels.length;
+            return (int) tensors.getFirst().size(0);
         }
 
-        /** Closes the inputs tensor (freeing its memory if it owns it). */
+        /**
+         * The inputs: the features of a classification batch, or the first tensor of a batch of a
+         * {@link TensorDataset}.
+         *
+         * @return a tensor [B, ...]
+         */
+        public Tensor inputs() {
+            return tensors.getFirst();
+        }
+
+        /**
+         * Whether this batch has class labels (it comes from a {@link Dataset}).
+         *
+         * @return true for a classification batch
+         */
+        public boolean hasLabels() {
+            return labels != null;
+        }
+
+        /**
+         * The class labels of a classification batch.
+         *
+         * @return the label of each sample, {@code int[B]} (the batch's own array)
+         * @throws IllegalStateException if the batch has none (it comes from a {@link TensorDataset})
+         */
+        public int[] labels() {
+            if (labels == null) {
+                throw new IllegalStateException("this batch has no class labels: it holds " + tensors.size()
+                        + " tensor(s) of a TensorDataset; use inputs(), targets() or tensor(i)");
+            }
+            return labels;
+        }
+
+        /**
+         * The targets of a batch of a {@link TensorDataset}: its second tensor.
+         *
+         * @return a tensor [B, ...]
+         * @throws IllegalStateException if the batch holds fewer than two tensors (a classification batch's
+         *     targets are its {@link #labels()})
+         */
+        public Tensor targets() {
+            if (tensors.size() < 2) {
+                throw new IllegalStateException(labels != null
+                        ? "a classification batch has labels(), not a targets tensor"
+                        : "this batch holds one tensor, the inputs; a TensorDataset of two tensors gives targets");
+            }
+            return tensors.get(1);
+        }
+
+        /**
+         * The number of tensors in the batch.
+         *
+         * @return 1 for a classification batch, else the TensorDataset's number of tensors
+         */
+        public int numTensors() {
+            return tensors.size();
+        }
+
+        /**
+         * Tensor {@code i} of the batch, in the order of the dataset's tensors.
+         *
+         * @param i the tensor's position, from 0
+         * @return a tensor [B, ...]
+         * @throws IndexOutOfBoundsException if {@code i} is not below {@link #numTensors()}
+         */
+        public Tensor tensor(int i) {
+            return tensors.get(Objects.checkIndex(i, tensors.size()));
+        }
+
+        /** Closes the batch's tensors (freeing their memory if they own it). */
         @Override
         public void close() {
-            inputs.close();
+            for (Tensor t : tensors) {
+                t.close();
+            }
         }
     }
 
-    private final Dataset dataset;
+    private final Samples dataset;
     private final int batchSize;
     private final Order order;
     private final LastBatch lastBatch;
@@ -97,10 +242,15 @@ public final class DataLoader {
     /**
      * A loader over {@code dataset}.
      *
+     * @param dataset   the samples: a {@link Dataset} or a {@link TensorDataset}
+     * @param batchSize the number of samples per batch
+     * @param order     the order of the samples in each epoch
+     * @param lastBatch whether a smaller last batch is kept or dropped
+     * @throws NullPointerException if an argument is null
      * @throws IllegalArgumentException if the dataset is empty, {@code batchSize < 1}, or
      *     {@link LastBatch#DROP} would leave no batch at all (batch size larger than the dataset)
      */
-    public DataLoader(Dataset dataset, int batchSize, Order order, LastBatch lastBatch) {
+    public DataLoader(Samples dataset, int batchSize, Order order, LastBatch lastBatch) {
         this.dataset = Objects.requireNonNull(dataset, "dataset");
         this.order = Objects.requireNonNull(order, "order");
         this.lastBatch = Objects.requireNonNull(lastBatch, "lastBatch");
@@ -117,33 +267,57 @@ public final class DataLoader {
         this.batchSize = batchSize;
     }
 
-    /** The dataset this loader reads. */
-    public Dataset dataset() {
+    /**
+     * The samples this loader reads.
+     *
+     * @return the {@link Dataset} or {@link TensorDataset} it was made with
+     */
+    public Samples dataset() {
         return dataset;
     }
 
-    /** The number of samples per batch (the last one may hold fewer, see {@link LastBatch}). */
+    /**
+     * The number of samples per batch (the last one may hold fewer, see {@link LastBatch}).
+     *
+     * @return the batch size
+     */
     public int batchSize() {
         return batchSize;
     }
 
-    /** The order of the samples in an epoch. */
+    /**
+     * The order of the samples in an epoch.
+     *
+     * @return the order
+     */
     public Order order() {
         return order;
     }
 
-    /** Whether a smaller last batch is kept or dropped. */
+    /**
+     * Whether a smaller last batch is kept or dropped.
+     *
+     * @return the last-batch policy
+     */
     public LastBatch lastBatch() {
         return lastBatch;
     }
 
-    /** Batches per epoch: {@code ceil(N / batchSize)} with {@code KEEP}, {@code floor(N / batchSize)} with {@code DROP}. */
+    /**
+     * Batches per epoch.
+     *
+     * @return {@code ceil(N / batchSize)} with {@code KEEP}, {@code floor(N / batchSize)} with {@code DROP}
+     */
     public int numBatches() {
         int n = dataset.size();
         return lastBatch == LastBatch.DROP ? n / batchSize : (n + batchSize - 1) / batchSize;
     }
 
-    /** The number of samples an epoch visits: N, or N rounded down to whole batches with {@code DROP}. */
+    /**
+     * The number of samples an epoch visits.
+     *
+     * @return N, or N rounded down to whole batches with {@code DROP}
+     */
     public int samplesPerEpoch() {
         return lastBatch == LastBatch.DROP ? numBatches() * batchSize : dataset.size();
     }
@@ -151,6 +325,10 @@ public final class DataLoader {
     /**
      * The indices of all N samples in the order epoch {@code epoch} visits them (with {@code DROP}, the
      * last {@code N mod batchSize} are the ones left out).
+     *
+     * @param epoch the epoch, from 0
+     * @return a new array of the N indices
+     * @throws IllegalArgumentException if {@code epoch} is negative
      */
     public int[] sampleOrder(int epoch) {
         checkEpoch(epoch);
@@ -165,7 +343,14 @@ public final class DataLoader {
         };
     }
 
-    /** The batches of epoch {@code epoch} (0, 1, ...); each iteration starts the epoch from its first batch. */
+    /**
+     * The batches of epoch {@code epoch}; each iteration starts the epoch from its first batch and makes
+     * each batch's tensors when it hands the batch out.
+     *
+     * @param epoch the epoch, from 0
+     * @return the epoch's batches
+     * @throws IllegalArgumentException if {@code epoch} is negative
+     */
     public Iterable<Batch> epoch(int epoch) {
         checkEpoch(epoch);
         return () -> new BatchIterator(sampleOrder(epoch));
@@ -198,21 +383,29 @@ public final class DataLoader {
             }
             int from = next++ * batchSize;
             int b = Math.min(batchSize, indices.length - from);
-            long[] featureShape = dataset.featureShape();
+            return switch (dataset) {
+                case Dataset d -> classification(d, from, b);
+                case TensorDataset t -> {
+                    Tensor[] tensors = new Tensor[t.numTensors()];
+                    for (int k = 0; k < tensors.length; k++) {
+                        tensors[k] = t.rows(k, indices, from, b);
+                    }
+                    yield new Batch(tensors);
+                }
+            };
+        }
+
+        private Batch classification(Dataset d, int from, int b) {
+            long[] featureShape = d.featureShape();
             long[] shape = new long[featureShape.length + 1];
             shape[0] = b;
             System.arraycopy(featureShape, 0, shape, 1, featureShape.length);
-
-            int f = dataset.featureSize();
-            float[] features = dataset.featureArray();
             Tensor inputs = Tensor.zeros(shape);
-            MemorySegment dst = inputs.storage();
-            long base = inputs.offset() * Float.BYTES;
+            Rows.gather(MemorySegment.ofArray(d.featureArray()), (long) d.featureSize() * Float.BYTES, indices, from, b,
+                    inputs.storage(), inputs.offset() * Float.BYTES);
             int[] labels = new int[b];
             for (int k = 0; k < b; k++) {
-                int i = indices[from + k];
-                MemorySegment.copy(features, i * f, dst, ValueLayout.JAVA_FLOAT, base + (long) k * f * Float.BYTES, f);
-                labels[k] = dataset.label(i);
+                labels[k] = d.label(indices[from + k]);
             }
             return new Batch(inputs, labels);
         }

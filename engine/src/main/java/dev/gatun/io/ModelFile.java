@@ -1,24 +1,34 @@
 package dev.gatun.io;
 
 import dev.gatun.autograd.Autograd;
-import dev.gatun.nn.Activations;
+import dev.gatun.nn.AdaptiveAvgPool2d;
+import dev.gatun.nn.AvgPool2d;
 import dev.gatun.nn.BasicBlock;
 import dev.gatun.nn.BatchNorm;
+import dev.gatun.nn.BatchNorm1d;
+import dev.gatun.nn.BatchNorm2d;
 import dev.gatun.nn.Conv2d;
 import dev.gatun.nn.Dropout;
 import dev.gatun.nn.Embedding;
 import dev.gatun.nn.Flatten;
+import dev.gatun.nn.GELU;
 import dev.gatun.nn.GRU;
 import dev.gatun.nn.LSTM;
 import dev.gatun.nn.LayerNorm;
+import dev.gatun.nn.LeakyReLU;
 import dev.gatun.nn.Linear;
+import dev.gatun.nn.LogSoftmax;
+import dev.gatun.nn.MaxPool2d;
 import dev.gatun.nn.Module;
 import dev.gatun.nn.MultiheadAttention;
-import dev.gatun.nn.Pooling2d;
 import dev.gatun.nn.PositionalEncoding;
 import dev.gatun.nn.RNN;
+import dev.gatun.nn.ReLU;
 import dev.gatun.nn.RecurrentLayer;
 import dev.gatun.nn.Sequential;
+import dev.gatun.nn.Sigmoid;
+import dev.gatun.nn.Softmax;
+import dev.gatun.nn.Tanh;
 import dev.gatun.nn.TransformerEncoderLayer;
 import dev.gatun.tensor.Tensor;
 import java.io.IOException;
@@ -381,7 +391,7 @@ public final class ModelFile {
                     charge(where, type, lng(m, "in", where) / groups, lng(m, "out", where),
                             k.length > 0 ? k[0] : 1, k.length > 1 ? k[1] : 1);
                 }
-                case "BatchNorm" -> charge(where, type, 2, lng(m, "features", where));
+                case "BatchNorm", "BatchNorm1d", "BatchNorm2d" -> charge(where, type, 2, lng(m, "features", where));
                 case "LayerNorm" -> {
                     long[] shape = longs(m, "normalizedShape", where);
                     if (bool(m, "affine", where)) {
@@ -429,23 +439,28 @@ public final class ModelFile {
                     case "Conv2d" -> new Conv2d(lng(m, "in", where), lng(m, "out", where), ints(m, "kernel", where),
                             ints(m, "stride", where), ints(m, "padding", where), ints(m, "dilation", where),
                             integer(m, "groups", where), bool(m, "bias", where));
-                    case "BatchNorm" -> BatchNorm.of(integer(m, "rank", where), lng(m, "features", where),
-                            flt(m, "eps", where), flt(m, "momentum", where), bool(m, "affine", where));
-                    case "MaxPool2d" -> new Pooling2d.MaxPool2d(integer(m, "kernel", where),
+                    case "BatchNorm1d" -> new BatchNorm1d(lng(m, "features", where), flt(m, "eps", where),
+                            flt(m, "momentum", where), bool(m, "affine", where));
+                    case "BatchNorm2d" -> new BatchNorm2d(lng(m, "features", where), flt(m, "eps", where),
+                            flt(m, "momentum", where), bool(m, "affine", where));
+                    case "BatchNorm" -> batchNormOfRank(m, where);
+                    case "MaxPool2d" -> new MaxPool2d(integer(m, "kernel", where),
                             integer(m, "stride", where),
                             integer(m, "padding", where), integer(m, "dilation", where));
-                    case "AvgPool2d" -> new Pooling2d.AvgPool2d(integer(m, "kernel", where),
+                    case "AvgPool2d" -> new AvgPool2d(integer(m, "kernel", where),
                             integer(m, "stride", where),
                             integer(m, "padding", where), bool(m, "countIncludePad", where));
-                    case "GlobalAvgPool2d" -> new Pooling2d.GlobalAvgPool2d();
+                    case "AdaptiveAvgPool2d" -> new AdaptiveAvgPool2d(integer(m, "outputSize", where));
+                    // The name of AdaptiveAvgPool2d(1) in files written before it had PyTorch's.
+                    case "GlobalAvgPool2d" -> new AdaptiveAvgPool2d(1);
                     case "Flatten" -> new Flatten();
-                    case "ReLU" -> new Activations.ReLU();
-                    case "LeakyReLU" -> new Activations.LeakyReLU(flt(m, "slope", where));
-                    case "Sigmoid" -> new Activations.Sigmoid();
-                    case "Tanh" -> new Activations.Tanh();
-                    case "GELU" -> new Activations.GELU();
-                    case "Softmax" -> new Activations.Softmax(integer(m, "dim", where));
-                    case "LogSoftmax" -> new Activations.LogSoftmax(integer(m, "dim", where));
+                    case "ReLU" -> new ReLU();
+                    case "LeakyReLU" -> new LeakyReLU(flt(m, "slope", where));
+                    case "Sigmoid" -> new Sigmoid();
+                    case "Tanh" -> new Tanh();
+                    case "GELU" -> new GELU();
+                    case "Softmax" -> new Softmax(integer(m, "dim", where));
+                    case "LogSoftmax" -> new LogSoftmax(integer(m, "dim", where));
                     case "Dropout" -> new Dropout(flt(m, "p", where));
                     case "LayerNorm" -> new LayerNorm(longs(m, "normalizedShape", where), flt(m, "eps", where),
                             bool(m, "affine", where));
@@ -470,6 +485,20 @@ public final class ModelFile {
                 throw new ModelFileException(file, ARCHITECTURE_KEY + ": " + where + " (" + type + "): "
                         + e.getMessage(), e);
             }
+        }
+
+        /** A layer written as {@code "BatchNorm"} with a rank, before BatchNorm1d and BatchNorm2d were classes. */
+        private Module batchNormOfRank(Map<String, Object> m, String where) throws ModelFileException {
+            int rank = integer(m, "rank", where);
+            if (rank != 1 && rank != 2) {
+                throw fail(where, "BatchNorm 'rank' must be 1 or 2, got " + rank);
+            }
+            long features = lng(m, "features", where);
+            float eps = flt(m, "eps", where);
+            float momentum = flt(m, "momentum", where);
+            boolean affine = bool(m, "affine", where);
+            return rank == 1 ? new BatchNorm1d(features, eps, momentum, affine)
+                    : new BatchNorm2d(features, eps, momentum, affine);
         }
 
         private Module recurrent(String type, Map<String, Object> m, String where) throws ModelFileException {

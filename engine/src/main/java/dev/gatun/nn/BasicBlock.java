@@ -21,15 +21,24 @@ import java.util.Map;
 public final class BasicBlock extends Module {
 
     private final Conv2d conv1;
-    private final BatchNorm bn1;
+    private final BatchNorm2d bn1;
     private final Conv2d conv2;
-    private final BatchNorm bn2;
+    private final BatchNorm2d bn2;
     private final Sequential downsample;
     private final String description;
     private final long inChannels;
     private final long outChannels;
     private final int stride;
 
+    /**
+     * A block from {@code inChannels} to {@code outChannels} channels, initialised from
+     * {@link Init#generator()}; the shortcut projects when the stride is not 1 or the channels change.
+     *
+     * @param inChannels  the input's channels
+     * @param outChannels the output's channels
+     * @param stride      the stride of the first convolution (and of the projection), at least 1
+     * @throws IllegalArgumentException if the stride is below 1 or a channel count below 1
+     */
     public BasicBlock(long inChannels, long outChannels, int stride) {
         if (stride < 1) {
             throw new IllegalArgumentException("BasicBlock stride must be >= 1, got " + stride);
@@ -38,13 +47,13 @@ public final class BasicBlock extends Module {
         this.outChannels = outChannels;
         this.stride = stride;
         conv1 = addModule("conv1", conv3x3(inChannels, outChannels, stride));
-        bn1 = addModule("bn1", BatchNorm.batchNorm2d(outChannels));
+        bn1 = addModule("bn1", new BatchNorm2d(outChannels));
         conv2 = addModule("conv2", conv3x3(outChannels, outChannels, 1));
-        bn2 = addModule("bn2", BatchNorm.batchNorm2d(outChannels));
+        bn2 = addModule("bn2", new BatchNorm2d(outChannels));
         boolean project = stride != 1 || inChannels != outChannels;
         downsample = project ? addModule("downsample", new Sequential(new Conv2d(inChannels, outChannels,
                 new int[] {1, 1}, new int[] {stride, stride}, new int[] {0, 0}, new int[] {1, 1}, 1, false),
-                BatchNorm.batchNorm2d(outChannels))) : null;
+                new BatchNorm2d(outChannels))) : null;
         description = "BasicBlock(" + inChannels + " → " + outChannels + (stride != 1 ? ", stride " + stride : "")
                 + (project ? ", projection" : "") + ")";
     }

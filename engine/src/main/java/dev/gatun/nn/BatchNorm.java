@@ -6,13 +6,13 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Batch normalization over the channel dimension of [N, C] or [N, C, L] ({@code nn.BatchNorm1d}) and
- * [N, C, H, W] ({@code nn.BatchNorm2d}) inputs: batch statistics in training (updating the running
- * ones with {@code momentum}), running statistics in evaluation. Parameters {@code weight} (γ, ones)
- * and {@code bias} (β, zeros) when affine; buffers {@code running_mean} (zeros) and
- * {@code running_var} (ones), named as in PyTorch.
+ * What {@link BatchNorm1d} and {@link BatchNorm2d} share: batch normalization over the channel
+ * dimension, with batch statistics in training (updating the running ones with {@code momentum}) and
+ * running statistics in evaluation. Parameters {@code weight} (γ, ones) and {@code bias} (β, zeros)
+ * when affine; buffers {@code running_mean} (zeros) and {@code running_var} (ones), named as in
+ * PyTorch. Build one of the two subclasses; this class only holds what they have in common.
  */
-public final class BatchNorm extends Module {
+public abstract sealed class BatchNorm extends Module permits BatchNorm1d, BatchNorm2d {
 
     private final long features;
     private final int expectedRank;
@@ -25,9 +25,17 @@ public final class BatchNorm extends Module {
     // PyTorch's num_batches_tracked buffer (int64 there): counted here, saved and loaded as I64.
     private long numBatchesTracked;
 
-    private BatchNorm(long features, int expectedRank, float eps, float momentum, boolean affine) {
+    /** rank 1 for BatchNorm1d, 2 for BatchNorm2d; the settings are checked here. */
+    BatchNorm(long features, int expectedRank, float eps, float momentum, boolean affine) {
+        String name = "BatchNorm" + expectedRank + "d";
         if (features < 1) {
-            throw new IllegalArgumentException("batch norm needs a positive number of features, got " + features);
+            throw new IllegalArgumentException(name + " needs a positive number of features, got " + features);
+        }
+        if (!(eps > 0) || !Float.isFinite(eps)) {
+            throw new IllegalArgumentException(name + ": eps must be finite and positive, got " + eps);
+        }
+        if (!(momentum >= 0 && momentum <= 1)) {
+            throw new IllegalArgumentException(name + ": momentum must lie in [0, 1], got " + momentum);
         }
         this.features = features;
         this.expectedRank = expectedRank;
@@ -40,25 +48,44 @@ public final class BatchNorm extends Module {
         resetParameters();
     }
 
-    /** {@code nn.BatchNorm1d(features)}: eps 1e-5, momentum 0.1, affine. */
-    public static BatchNorm batchNorm1d(long features) {
-        return new BatchNorm(features, 1, 1e-5f, 0.1f, true);
+    /**
+     * The number of channels normalised, C.
+     *
+     * @return the feature count ({@code num_features} in PyTorch)
+     */
+    public long numFeatures() {
+        return features;
     }
 
-    /** {@code nn.BatchNorm2d(features)}: eps 1e-5, momentum 0.1, affine. */
-    public static BatchNorm batchNorm2d(long features) {
-        return new BatchNorm(features, 2, 1e-5f, 0.1f, true);
+    /**
+     * The constant added to the variance before its square root.
+     *
+     * @return eps
+     */
+    public float eps() {
+        return eps;
     }
 
-    /** With every setting: {@code rank} 1 for BatchNorm1d, 2 for BatchNorm2d. */
-    public static BatchNorm of(int rank, long features, float eps, float momentum, boolean affine) {
-        if (rank != 1 && rank != 2) {
-            throw new IllegalArgumentException("batch norm rank must be 1 or 2, got " + rank);
-        }
-        return new BatchNorm(features, rank, eps, momentum, affine);
+    /**
+     * The weight of a batch's statistics in the running ones: running = (1 − momentum)·running +
+     * momentum·batch.
+     *
+     * @return momentum
+     */
+    public float momentum() {
+        return momentum;
     }
 
-    /** γ = 1, β = 0, running mean 0, running variance 1. */
+    /**
+     * Whether the layer has the learnt scale γ and shift β.
+     *
+     * @return true when {@code weight} and {@code bias} exist
+     */
+    public boolean affine() {
+        return weight != null;
+    }
+
+    /** Resets γ to 1, β to 0, the running mean to 0 and the running variance to 1. */
     public void resetParameters() {
         if (weight != null) {
             weight.fill(1f);
@@ -68,12 +95,21 @@ public final class BatchNorm extends Module {
         runningVar.fill(1f);
     }
 
-    /** The number of training batches seen, PyTorch's {@code num_batches_tracked}. */
+    /**
+     * The number of training batches seen, PyTorch's {@code num_batches_tracked}.
+     *
+     * @return the count
+     */
     public long numBatchesTracked() {
         return numBatchesTracked;
     }
 
-    /** Sets {@link #numBatchesTracked()}, as when loading a saved model. */
+    /**
+     * Sets {@link #numBatchesTracked()}, as when loading a saved model.
+     *
+     * @param value the count
+     * @throws IllegalArgumentException if {@code value} is negative
+     */
     public void setNumBatchesTracked(long value) {
         if (value < 0) {
             throw new IllegalArgumentException("num_batches_tracked must be >= 0, got " + value);
@@ -81,10 +117,20 @@ public final class BatchNorm extends Module {
         numBatchesTracked = value;
     }
 
+    /**
+     * The running mean, the buffer {@code running_mean} [C].
+     *
+     * @return the module's own tensor
+     */
     public Tensor runningMean() {
         return runningMean;
     }
 
+    /**
+     * The running variance, the buffer {@code running_var} [C].
+     *
+     * @return the module's own tensor
+     */
     public Tensor runningVar() {
         return runningVar;
     }
@@ -118,8 +164,34 @@ public final class BatchNorm extends Module {
         return new float[][] {scale, shift};
     }
 
+    /**
+     * γ, the parameter {@code weight} [C].
+     *
+     * @return the module's own tensor, or null when not affine
+     */
+    public Tensor weight() {
+        return weight;
+    }
+
+    /**
+     * β, the parameter {@code bias} [C].
+     *
+     * @return the module's own tensor, or null when not affine
+     */
+    public Tensor bias() {
+        return bias;
+    }
+
+    /**
+     * Normalises each channel: with the batch's statistics in training (and counts the batch), with the
+     * running ones in evaluation.
+     *
+     * @param x [N, C] or [N, C, L] for BatchNorm1d, [N, C, H, W] for BatchNorm2d
+     * @return the normalised tensor, of x's shape
+     * @throws IllegalArgumentException if x has another rank or C differs from {@link #numFeatures()}
+     */
     @Override
-    public Tensor forward(Tensor x) {
+    public final Tensor forward(Tensor x) {
         boolean ok = expectedRank == 2 ? x.dim() == 4 : x.dim() == 2 || x.dim() == 3;
         if (!ok) {
             throw new IllegalArgumentException(describe() + " expects " + (expectedRank == 2 ? "[N, C, H, W]"
@@ -131,14 +203,35 @@ public final class BatchNorm extends Module {
         return Norm.batchNorm(x, runningMean, runningVar, weight, bias, isTraining(), momentum, eps);
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * @return e.g. {@code 32, eps=1.0E-5, momentum=0.1, affine=true, track_running_stats=true}
+     */
     @Override
-    public Map<String, Object> spec() {
-        return spec("BatchNorm", "rank", expectedRank, "features", features, "eps", eps, "momentum", momentum,
+    protected String extraRepr() {
+        return features + ", eps=" + eps + ", momentum=" + momentum + ", affine=" + (weight != null)
+                + ", track_running_stats=true";
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * @return {@code {"type": "BatchNorm1d" or "BatchNorm2d", "features", "eps", "momentum", "affine"}}
+     */
+    @Override
+    public final Map<String, Object> spec() {
+        return spec("BatchNorm" + expectedRank + "d", "features", features, "eps", eps, "momentum", momentum,
                 "affine", weight != null);
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * @return e.g. {@code BatchNorm2d(32)}
+     */
     @Override
-    public String describe() {
+    public final String describe() {
         return "BatchNorm" + expectedRank + "d(" + features + ")";
     }
 }

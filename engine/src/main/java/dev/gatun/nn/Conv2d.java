@@ -24,12 +24,28 @@ public final class Conv2d extends Module {
     private final Tensor weight;
     private final Tensor bias;
 
-    /** A square kernel, stride 1, no padding, with bias. */
+    /**
+     * A square kernel, stride 1, no padding, with bias.
+     *
+     * @param inChannels  the input's channels
+     * @param outChannels the output's channels
+     * @param kernelSize  the kernel's side
+     * @throws IllegalArgumentException if a size is below 1
+     */
     public Conv2d(long inChannels, long outChannels, int kernelSize) {
         this(inChannels, outChannels, kernelSize, 1, 0);
     }
 
-    /** A square kernel with the same stride and padding in both dimensions, with bias. */
+    /**
+     * A square kernel with the same stride and padding in both dimensions, with bias.
+     *
+     * @param inChannels  the input's channels
+     * @param outChannels the output's channels
+     * @param kernelSize  the kernel's side
+     * @param stride      the step between output positions
+     * @param padding     the zero padding on each side
+     * @throws IllegalArgumentException if a size or the stride is below 1 or the padding below 0
+     */
     public Conv2d(long inChannels, long outChannels, int kernelSize, int stride, int padding) {
         this(inChannels, outChannels, new int[] {kernelSize, kernelSize}, new int[] {stride, stride},
                 new int[] {padding, padding}, new int[] {1, 1}, 1, true);
@@ -38,6 +54,17 @@ public final class Conv2d extends Module {
     /**
      * The general layer: kernel, stride, padding and dilation as {height, width} pairs (dilation 1 =
      * dense), initialised from the default generator ({@link Init#generator()}).
+     *
+     * @param inChannels  the input's channels, divisible by {@code groups}
+     * @param outChannels the output's channels, divisible by {@code groups}
+     * @param kernel      the kernel's {height, width}
+     * @param stride      the {height, width} steps between output positions
+     * @param padding     the {height, width} zero padding on each side
+     * @param dilation    the {height, width} spacing of the kernel's taps (1: dense)
+     * @param groups      the number of channel groups convolved apart
+     * @param bias        whether the layer has a bias
+     * @throws IllegalArgumentException if a pair is missing or not of length 2, a size is out of range, or
+     *     {@code groups} does not divide both channel counts, naming the value
      */
     public Conv2d(long inChannels, long outChannels, int[] kernel, int[] stride, int[] padding, int[] dilation,
                   int groups, boolean bias) {
@@ -67,21 +94,35 @@ public final class Conv2d extends Module {
                     + Arrays.toString(v));
         }
         if (v[0] < min || v[1] < min) {
-            throw new IllegalArgumentException("Conv2d: " + name + " must be ≥ " + min + ", got " + v[0] + "×" + v[1]);
+            throw new IllegalArgumentException("Conv2d: " + name + " must be ≥ " + min + ", got " + v[0] + "×"
+                    + v[1]);
         }
         return v.clone();
     }
 
-    /** Re-initialises weight and bias as PyTorch does, drawing from {@code rng}. */
+    /**
+     * Re-initialises weight and bias as PyTorch does, drawing from {@code rng}.
+     *
+     * @param rng the random generator to draw from
+     */
     public void resetParameters(RandomGenerator rng) {
         Init.layerDefaults(weight, bias, rng);
     }
 
+    /**
+     * The weight, the parameter {@code weight} [out, in/groups, KH, KW].
+     *
+     * @return the module's own tensor
+     */
     public Tensor weight() {
         return weight;
     }
 
-    /** The bias, or null when the layer has none. */
+    /**
+     * The bias, the parameter {@code bias} [out].
+     *
+     * @return the module's own tensor, or null when the layer has none
+     */
     public Tensor bias() {
         return bias;
     }
@@ -92,6 +133,34 @@ public final class Conv2d extends Module {
                 "padding", padding.clone(), "dilation", dilation.clone(), "groups", groups, "bias", bias != null);
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * @return e.g. {@code 1, 20, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2)}: padding, dilation,
+     *     groups and bias only when not at their defaults
+     */
+    @Override
+    protected String extraRepr() {
+        StringBuilder sb = new StringBuilder().append(inChannels).append(", ").append(outChannels)
+                .append(", kernel_size=").append(tuple(kernel)).append(", stride=").append(tuple(stride));
+        if (padding[0] != 0 || padding[1] != 0) sb.append(", padding=").append(tuple(padding));
+        if (dilation[0] != 1 || dilation[1] != 1) sb.append(", dilation=").append(tuple(dilation));
+        if (groups != 1) sb.append(", groups=").append(groups);
+        if (bias == null) sb.append(", bias=false");
+        return sb.toString();
+    }
+
+    private static String tuple(int[] v) {
+        return "(" + v[0] + ", " + v[1] + ")";
+    }
+
+    /**
+     * Convolves the input.
+     *
+     * @param input [N, in, H, W]
+     * @return [N, out, H', W']
+     * @throws IllegalArgumentException if the input's shape does not fit the layer
+     */
     @Override
     public Tensor forward(Tensor input) {
         return Conv.conv2d(input, weight, bias, stride, padding, dilation, groups);
@@ -126,7 +195,11 @@ public final class Conv2d extends Module {
         return groups;
     }
 
-    /** E.g. {@code Conv2d(1 → 20, 5×5, padding 2)}; settings at their defaults are left out. */
+    /**
+     * {@inheritDoc}
+     *
+     * @return e.g. {@code Conv2d(1 → 20, 5×5, padding 2)}; settings at their defaults are left out
+     */
     @Override
     public String describe() {
         StringBuilder sb = new StringBuilder("Conv2d(").append(inChannels).append(" → ").append(outChannels)

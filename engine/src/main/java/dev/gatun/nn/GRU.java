@@ -10,17 +10,37 @@ import dev.gatun.tensor.Tensor;
  */
 public final class GRU extends RecurrentLayer {
 
-    /** One layer with biases, time-major input [T, N, I]. */
+    /**
+     * One layer with biases, time-major input [T, N, I].
+     *
+     * @param inputSize  the features of each input step, I
+     * @param hiddenSize the features of the hidden state, H
+     * @throws IllegalArgumentException if a size is below 1
+     */
     public GRU(long inputSize, long hiddenSize) {
         this(inputSize, hiddenSize, Options.defaults());
     }
 
-    /** Layers, bias, batch-first, directions and dropout as {@code options} say. */
+    /**
+     * Layers, bias, batch-first, directions and dropout as {@code options} say.
+     *
+     * @param inputSize  the features of each input step, I
+     * @param hiddenSize the features of the hidden state, H
+     * @param options    the layers, biases, batch order, directions and dropout
+     * @throws IllegalArgumentException if a size is below 1 or {@code options} is null
+     */
     public GRU(long inputSize, long hiddenSize, Options options) {
         super(Rnn.Cell.GRU, inputSize, hiddenSize, options);
     }
 
-    /** The output sequence and the final h [L·D, N, H] from the initial h0 [L·D, N, H] (null = zeros). */
+    /**
+     * The output sequence and the final h from an initial h.
+     *
+     * @param input the sequence, [T, N, I] ([N, T, I] batch first)
+     * @param h0    the initial hidden states [L·D, N, H], or null for zeros
+     * @return the output sequence and the final h [L·D, N, H] (c is null)
+     * @throws IllegalArgumentException if a shape is wrong, naming it and the expected one
+     */
     public Output forward(Tensor input, Tensor h0) {
         return run(input, h0, null);
     }

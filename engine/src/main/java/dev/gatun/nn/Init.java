@@ -28,10 +28,26 @@ import java.util.random.RandomGenerator;
 public final class Init {
 
     /** Which fan Kaiming initialisation preserves: the forward pass's or the backward pass's variance. */
-    public enum FanMode { FAN_IN, FAN_OUT }
+    public enum FanMode {
+        /** fan_in: the variance of the forward pass's activations is preserved (PyTorch's default). */
+        FAN_IN,
+        /** fan_out: the variance of the backward pass's gradients is preserved. */
+        FAN_OUT
+    }
 
     /** The non-linearity that follows the layer, which sets the gain. */
-    public enum Nonlinearity { LINEAR, SIGMOID, TANH, RELU, LEAKY_RELU }
+    public enum Nonlinearity {
+        /** No non-linearity: gain 1. */
+        LINEAR,
+        /** The sigmoid: gain 1. */
+        SIGMOID,
+        /** tanh: gain 5/3. */
+        TANH,
+        /** ReLU: gain √2. */
+        RELU,
+        /** Leaky ReLU with negative slope a: gain √(2 / (1 + a²)). */
+        LEAKY_RELU
+    }
 
     private static Generator generator = new Generator(0x6a7075L);
 
@@ -40,17 +56,29 @@ public final class Init {
     /**
      * The default generator layers draw their initial weights from; its {@link Generator#state() state}
      * can be saved and restored (checkpoints do).
+     *
+     * @return the current default generator
      */
     public static synchronized Generator generator() {
         return generator;
     }
 
-    /** Re-seeds the default generator. */
+    /**
+     * Replaces the default generator by a new one seeded with {@code seed}, like {@code torch.manual_seed}.
+     *
+     * @param seed the seed
+     */
     public static synchronized void manualSeed(long seed) {
         generator = new Generator(seed);
     }
 
-    /** The recommended gain for a non-linearity ({@code torch.nn.init.calculate_gain}). */
+    /**
+     * The recommended gain for a non-linearity ({@code torch.nn.init.calculate_gain}).
+     *
+     * @param nonlinearity  the non-linearity after the layer
+     * @param negativeSlope the leaky ReLU's slope (read only for {@link Nonlinearity#LEAKY_RELU})
+     * @return the gain
+     */
     public static double gain(Nonlinearity nonlinearity, double negativeSlope) {
         return switch (nonlinearity) {
             case LINEAR, SIGMOID -> 1;
@@ -60,7 +88,13 @@ public final class Init {
         };
     }
 
-    /** {fan_in, fan_out} of a weight of at least 2 dimensions. */
+    /**
+     * The fans of a weight [out, in, k...]: fan_in = in·Πk, fan_out = out·Πk.
+     *
+     * @param w a weight of at least 2 dimensions
+     * @return {fan_in, fan_out}
+     * @throws IllegalArgumentException if {@code w} has fewer than 2 dimensions
+     */
     public static long[] fans(Tensor w) {
         if (w.dim() < 2) {
             throw new IllegalArgumentException("fan in and fan out need a weight of at least 2 dimensions, got shape "
@@ -71,14 +105,37 @@ public final class Init {
         return new long[] {w.size(1) * receptive, w.size(0) * receptive};
     }
 
+    /**
+     * Fills w with zeros.
+     *
+     * @param w the tensor to fill, in place
+     * @return {@code w}
+     */
     public static Tensor zeros(Tensor w) {
         return w.fill(0f);
     }
 
+    /**
+     * Fills w with a constant.
+     *
+     * @param w     the tensor to fill, in place
+     * @param value the value
+     * @return {@code w}
+     */
     public static Tensor constant(Tensor w, float value) {
         return w.fill(value);
     }
 
+    /**
+     * Fills w with samples of U(low, high).
+     *
+     * @param w    the tensor to fill, in place
+     * @param low  the lower bound
+     * @param high the upper bound, at least {@code low}
+     * @param rng  the random generator to draw from
+     * @return {@code w}
+     * @throws IllegalArgumentException if {@code low > high} (or either is NaN)
+     */
     public static Tensor uniform(Tensor w, double low, double high, RandomGenerator rng) {
         if (!(low <= high)) {
             throw new IllegalArgumentException("uniform needs low <= high, got " + low + ", " + high);
@@ -86,6 +143,16 @@ public final class Init {
         return set(w, i -> low + (high - low) * rng.nextDouble());
     }
 
+    /**
+     * Fills w with samples of N(mean, std²).
+     *
+     * @param w    the tensor to fill, in place
+     * @param mean the mean
+     * @param std  the standard deviation, at least 0
+     * @param rng  the random generator to draw from
+     * @return {@code w}
+     * @throws IllegalArgumentException if {@code std} is negative or NaN
+     */
     public static Tensor normal(Tensor w, double mean, double std, RandomGenerator rng) {
         if (!(std >= 0)) {
             throw new IllegalArgumentException("normal needs std >= 0, got " + std);
@@ -93,17 +160,46 @@ public final class Init {
         return set(w, i -> mean + std * rng.nextGaussian());
     }
 
+    /**
+     * Xavier (Glorot) uniform: U(−a, a) with a = gain·√(6 / (fan_in + fan_out)).
+     *
+     * @param w    the weight to fill, in place, of at least 2 dimensions
+     * @param gain the gain (see {@link #gain})
+     * @param rng  the random generator to draw from
+     * @return {@code w}
+     * @throws IllegalArgumentException if {@code w} has fewer than 2 dimensions
+     */
     public static Tensor xavierUniform(Tensor w, double gain, RandomGenerator rng) {
         long[] f = fans(w);
         double a = gain * Math.sqrt(6.0 / (f[0] + f[1]));
         return uniform(w, -a, a, rng);
     }
 
+    /**
+     * Xavier (Glorot) normal: N(0, σ²) with σ = gain·√(2 / (fan_in + fan_out)).
+     *
+     * @param w    the weight to fill, in place, of at least 2 dimensions
+     * @param gain the gain (see {@link #gain})
+     * @param rng  the random generator to draw from
+     * @return {@code w}
+     * @throws IllegalArgumentException if {@code w} has fewer than 2 dimensions
+     */
     public static Tensor xavierNormal(Tensor w, double gain, RandomGenerator rng) {
         long[] f = fans(w);
         return normal(w, 0, gain * Math.sqrt(2.0 / (f[0] + f[1])), rng);
     }
 
+    /**
+     * Kaiming (He) uniform: U(−b, b) with b = gain·√(3 / fan), fan as {@code mode} says.
+     *
+     * @param w            the weight to fill, in place, of at least 2 dimensions
+     * @param a            the leaky ReLU's negative slope (read only for {@link Nonlinearity#LEAKY_RELU})
+     * @param mode         which fan to preserve
+     * @param nonlinearity the non-linearity after the layer, which sets the gain
+     * @param rng          the random generator to draw from
+     * @return {@code w}
+     * @throws IllegalArgumentException if {@code w} has fewer than 2 dimensions
+     */
     public static Tensor kaimingUniform(Tensor w, double a, FanMode mode, Nonlinearity nonlinearity,
                                         RandomGenerator rng) {
         long[] f = fans(w);
@@ -112,6 +208,17 @@ public final class Init {
         return uniform(w, -bound, bound, rng);
     }
 
+    /**
+     * Kaiming (He) normal: N(0, σ²) with σ = gain / √fan, fan as {@code mode} says.
+     *
+     * @param w            the weight to fill, in place, of at least 2 dimensions
+     * @param a            the leaky ReLU's negative slope (read only for {@link Nonlinearity#LEAKY_RELU})
+     * @param mode         which fan to preserve
+     * @param nonlinearity the non-linearity after the layer, which sets the gain
+     * @param rng          the random generator to draw from
+     * @return {@code w}
+     * @throws IllegalArgumentException if {@code w} has fewer than 2 dimensions
+     */
     public static Tensor kaimingNormal(Tensor w, double a, FanMode mode, Nonlinearity nonlinearity,
                                        RandomGenerator rng) {
         long[] f = fans(w);
@@ -122,6 +229,11 @@ public final class Init {
     /**
      * What PyTorch's {@code Linear} and {@code Conv2d} do in {@code reset_parameters()}: the weight
      * Kaiming-uniform with a = √5 (so U(±1/√fan_in)), the bias (may be null) U(±1/√fan_in).
+     *
+     * @param weight the weight to fill, in place, of at least 2 dimensions
+     * @param bias   the bias to fill, in place, or null
+     * @param rng    the random generator to draw from (the weight first, then the bias)
+     * @throws IllegalArgumentException if {@code weight} has fewer than 2 dimensions
      */
     public static void layerDefaults(Tensor weight, Tensor bias, RandomGenerator rng) {
         kaimingUniform(weight, Math.sqrt(5), FanMode.FAN_IN, Nonlinearity.LEAKY_RELU, rng);
@@ -131,7 +243,16 @@ public final class Init {
         }
     }
 
-    /** Orthogonal initialisation over the weight viewed as [rows, Π other dims]. */
+    /**
+     * Orthogonal initialisation over the weight viewed as [rows, Π other dims]: gain·Q with Q's rows or
+     * columns (whichever are fewer) orthonormal.
+     *
+     * @param w    the weight to fill, in place, of at least 2 dimensions
+     * @param gain the factor applied to Q
+     * @param rng  the random generator to draw from
+     * @return {@code w}
+     * @throws IllegalArgumentException if {@code w} has fewer than 2 dimensions
+     */
     public static Tensor orthogonal(Tensor w, double gain, RandomGenerator rng) {
         if (w.dim() < 2) {
             throw new IllegalArgumentException("orthogonal needs at least 2 dimensions, got shape "
@@ -171,7 +292,13 @@ public final class Init {
         return w.copyFrom(out);
     }
 
-    /** The identity matrix (ones on the main diagonal) for a 2-d weight. */
+    /**
+     * The identity matrix (ones on the main diagonal, zeros elsewhere) for a 2-d weight.
+     *
+     * @param w the weight to fill, in place
+     * @return {@code w}
+     * @throws IllegalArgumentException if {@code w} is not 2-d
+     */
     public static Tensor identity(Tensor w) {
         if (w.dim() != 2) {
             throw new IllegalArgumentException("identity needs a 2-d weight, got shape " + Arrays.toString(w.shape()));

@@ -18,11 +18,24 @@ public final class LayerNorm extends Module {
     private final Tensor weight;
     private final Tensor bias;
 
-    /** {@code nn.LayerNorm(features)}: over the last dimension, eps 1e-5, affine. */
+    /**
+     * {@code nn.LayerNorm(features)}: over the last dimension, eps 1e-5, affine.
+     *
+     * @param features the size of the last dimension
+     * @throws IllegalArgumentException if {@code features} is below 1
+     */
     public LayerNorm(long features) {
         this(new long[] {features}, 1e-5f, true);
     }
 
+    /**
+     * With every setting.
+     *
+     * @param normalizedShape   the last dimensions of the input, normalised together
+     * @param eps               added to the variance for stability; positive
+     * @param elementwiseAffine whether to learn γ and β of {@code normalizedShape}
+     * @throws IllegalArgumentException if the shape is empty or has a size below 1, or eps is not positive
+     */
     public LayerNorm(long[] normalizedShape, float eps, boolean elementwiseAffine) {
         if (normalizedShape.length == 0) {
             throw new IllegalArgumentException("LayerNorm needs at least one normalized dimension");
@@ -43,7 +56,7 @@ public final class LayerNorm extends Module {
         resetParameters();
     }
 
-    /** γ = 1, β = 0. */
+    /** Resets γ to 1 and β to 0. */
     public void resetParameters() {
         if (weight != null) {
             weight.fill(1f);
@@ -51,12 +64,20 @@ public final class LayerNorm extends Module {
         }
     }
 
-    /** γ, or null when not affine. */
+    /**
+     * γ, the parameter {@code weight}.
+     *
+     * @return the module's own tensor, or null when not affine
+     */
     public Tensor weight() {
         return weight;
     }
 
-    /** β, or null when not affine. */
+    /**
+     * β, the parameter {@code bias}.
+     *
+     * @return the module's own tensor, or null when not affine
+     */
     public Tensor bias() {
         return bias;
     }
@@ -64,6 +85,21 @@ public final class LayerNorm extends Module {
     @Override
     public Tensor forward(Tensor input) {
         return Norm.layerNorm(input, normalizedShape, weight, bias, eps);
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * @return e.g. {@code (5,), eps=1.0E-5, elementwise_affine=true}
+     */
+    @Override
+    protected String extraRepr() {
+        StringBuilder sb = new StringBuilder("(");
+        for (int i = 0; i < normalizedShape.length; i++) {
+            sb.append(i == 0 ? "" : ", ").append(normalizedShape[i]);
+        }
+        return sb.append(normalizedShape.length == 1 ? ",)" : ")").append(", eps=").append(eps)
+                .append(", elementwise_affine=").append(weight != null).toString();
     }
 
     @Override

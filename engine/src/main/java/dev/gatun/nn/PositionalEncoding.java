@@ -1,6 +1,7 @@
 package dev.gatun.nn;
 
 import dev.gatun.ops.Arithmetic;
+import dev.gatun.ops.Regularization;
 import dev.gatun.tensor.Tensor;
 import java.util.Arrays;
 import java.util.Map;
@@ -27,11 +28,25 @@ public final class PositionalEncoding extends Module implements RandomModule {
     private final Tensor pe;
     private final Generator rng;
 
-    /** d_model features, up to 5000 positions, dropout 0.1, sequence first. */
+    /**
+     * d_model features, up to 5000 positions, dropout 0.1, sequence first.
+     *
+     * @param dModel the features of each position
+     * @throws IllegalArgumentException if {@code dModel} is below 1
+     */
     public PositionalEncoding(long dModel) {
         this(dModel, 5000, 0.1f, false);
     }
 
+    /**
+     * With every setting.
+     *
+     * @param dModel     the features of each position
+     * @param maxLen     the most positions an input may have
+     * @param dropout    the dropout probability after the addition, in [0, 1)
+     * @param batchFirst whether 3-d inputs are [B, T, d] rather than [T, B, d]
+     * @throws IllegalArgumentException if a size is below 1 or the dropout lies outside [0, 1)
+     */
     public PositionalEncoding(long dModel, long maxLen, float dropout, boolean batchFirst) {
         if (dModel < 1 || maxLen < 1) {
             throw new IllegalArgumentException("PositionalEncoding needs positive sizes, got d_model=" + dModel
@@ -50,7 +65,14 @@ public final class PositionalEncoding extends Module implements RandomModule {
         this.rng = new Generator(Init.generator().nextLong());
     }
 
-    /** The encoding table [positions, dModel], row-major. */
+    /**
+     * The encoding table, computed in double and rounded to float.
+     *
+     * @param positions the number of positions
+     * @param dModel    the features of each position
+     * @return the table [positions, dModel], row-major
+     * @throws ArithmeticException if the table has more than 2^31 − 1 values
+     */
     public static float[] table(long positions, long dModel) {
         float[] v = new float[Math.toIntExact(Math.multiplyExact(positions, dModel))];
         for (int p = 0; p < positions; p++) {
@@ -65,7 +87,11 @@ public final class PositionalEncoding extends Module implements RandomModule {
         return v;
     }
 
-    /** The buffer {@code pe} [maxLen, dModel]. */
+    /**
+     * The table, the buffer {@code pe} [maxLen, dModel].
+     *
+     * @return the module's own tensor
+     */
     public Tensor pe() {
         return pe;
     }
@@ -76,12 +102,20 @@ public final class PositionalEncoding extends Module implements RandomModule {
         return rng;
     }
 
+    /**
+     * Adds the encoding of each position, then applies dropout (in training).
+     *
+     * @param x [T, B, d] ([B, T, d] batch first) or [T, d], with T at most {@code maxLen}
+     * @return the result, of x's shape
+     * @throws IllegalArgumentException if x's shape does not fit, naming it
+     */
     @Override
     public Tensor forward(Tensor x) {
         x.checkAlive();
         if ((x.dim() != 2 && x.dim() != 3) || x.size(-1) != dModel) {
-            throw new IllegalArgumentException("PositionalEncoding: input must be " + (batchFirst ? "[B, T, " : "[T, B, ")
-                    + dModel + "] or [T, " + dModel + "], got " + Arrays.toString(x.shape()));
+            throw new IllegalArgumentException("PositionalEncoding: input must be "
+                    + (batchFirst ? "[B, T, " : "[T, B, ") + dModel + "] or [T, " + dModel + "], got "
+                    + Arrays.toString(x.shape()));
         }
         int seqDim = batchFirst && x.dim() == 3 ? 1 : 0;
         long t = x.size(seqDim);
@@ -90,7 +124,18 @@ public final class PositionalEncoding extends Module implements RandomModule {
         }
         Tensor rows = pe.slice(0, 0, t);                              // [T, d]
         Tensor table = x.dim() == 3 && !batchFirst ? rows.unsqueeze(1) : rows;  // [T, 1, d] for sequence first
-        return dev.gatun.ops.Dropout.dropout(Arithmetic.add(x, table), dropout, isTraining(), rng);
+        return Regularization.dropout(Arithmetic.add(x, table), dropout, isTraining(), rng);
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * @return e.g. {@code d_model=16, max_len=5000, dropout=0.1}; {@code batch_first=true} when so
+     */
+    @Override
+    protected String extraRepr() {
+        return "d_model=" + dModel + ", max_len=" + maxLen + ", dropout=" + dropout
+                + (batchFirst ? ", batch_first=true" : "");
     }
 
     @Override

@@ -9,6 +9,8 @@ public interface RandomModule {
     /**
      * The generator this module draws from, when it is a {@link Generator} (whose state a checkpoint
      * saves); null when it draws from a generator of another kind, given by the caller.
+     *
+     * @return the generator, or null
      */
     Generator generator();
 }

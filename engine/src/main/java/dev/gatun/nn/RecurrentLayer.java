@@ -2,8 +2,8 @@ package dev.gatun.nn;
 
 import dev.gatun.autograd.Autograd;
 import dev.gatun.backend.Rnn;
-import dev.gatun.ops.Dropout;
 import dev.gatun.ops.Recurrent;
+import dev.gatun.ops.Regularization;
 import dev.gatun.tensor.Tensor;
 import java.util.Arrays;
 import java.util.Map;
@@ -26,6 +26,10 @@ public abstract class RecurrentLayer extends Module implements RandomModule {
     /**
      * A forward pass's results: the last layer's output sequence, and the final h (and for the LSTM c,
      * else null) of every layer and direction, [L·D, N, H].
+     *
+     * @param output the last layer's outputs, [T, N, D·H] ([N, T, D·H] batch first)
+     * @param h      the final hidden states, [L·D, N, H]
+     * @param c      the final cell states of an LSTM, [L·D, N, H]; null for RNN and GRU
      */
     public record Output(Tensor output, Tensor h, Tensor c) {}
 
@@ -33,9 +37,21 @@ public abstract class RecurrentLayer extends Module implements RandomModule {
      * PyTorch's options of a recurrent module: {@code numLayers} stacked layers, biases or none,
      * batch-first sequences, both directions, and dropout with probability {@code dropout} on every
      * layer's output but the last (training mode only). Validated on construction.
+     *
+     * @param numLayers     the number of stacked layers, at least 1
+     * @param bias          whether the layers have the biases {@code bias_ih} and {@code bias_hh}
+     * @param batchFirst    whether input and output are [N, T, ·] rather than [T, N, ·]
+     * @param bidirectional whether each layer also runs backwards over the sequence
+     * @param dropout       the dropout probability on each layer's output but the last, in [0, 1)
      */
     public record Options(int numLayers, boolean bias, boolean batchFirst, boolean bidirectional, float dropout) {
 
+        /**
+         * Checks the options.
+         *
+         * @throws IllegalArgumentException if {@code numLayers} is below 1 or {@code dropout} lies outside
+         *     [0, 1), naming the value
+         */
         public Options {
             if (numLayers < 1) {
                 throw new IllegalArgumentException("recurrent layer: numLayers must be ≥ 1, got " + numLayers);
@@ -45,27 +61,63 @@ public abstract class RecurrentLayer extends Module implements RandomModule {
             }
         }
 
-        /** PyTorch's defaults: one layer, biases, time-major, one direction, no dropout. */
+        /**
+         * PyTorch's defaults: one layer, biases, time-major, one direction, no dropout.
+         *
+         * @return the default options
+         */
         public static Options defaults() {
             return new Options(1, true, false, false, 0f);
         }
 
+        /**
+         * These options with another number of layers.
+         *
+         * @param v the new value
+         * @return new options
+         * @throws IllegalArgumentException if {@code v} is below 1
+         */
         public Options withLayers(int v) {
             return new Options(v, bias, batchFirst, bidirectional, dropout);
         }
 
+        /**
+         * These options with another bias setting.
+         *
+         * @param v the new value
+         * @return new options
+         */
         public Options withBias(boolean v) {
             return new Options(numLayers, v, batchFirst, bidirectional, dropout);
         }
 
+        /**
+         * These options with another batch-first setting.
+         *
+         * @param v the new value
+         * @return new options
+         */
         public Options withBatchFirst(boolean v) {
             return new Options(numLayers, bias, v, bidirectional, dropout);
         }
 
+        /**
+         * These options with another bidirectional setting.
+         *
+         * @param v the new value
+         * @return new options
+         */
         public Options withBidirectional(boolean v) {
             return new Options(numLayers, bias, batchFirst, v, dropout);
         }
 
+        /**
+         * These options with another dropout probability.
+         *
+         * @param v the new value
+         * @return new options
+         * @throws IllegalArgumentException if {@code v} lies outside [0, 1)
+         */
         public Options withDropout(float v) {
             return new Options(numLayers, bias, batchFirst, bidirectional, v);
         }
@@ -82,7 +134,15 @@ public abstract class RecurrentLayer extends Module implements RandomModule {
     // per layer: weight_ih, weight_hh, bias_ih (or null), bias_hh (or null), then the reverse ones
     private final Tensor[][] weights;
 
-    /** Validates the sizes, registers the parameters and initialises them from {@link Init#generator()}. */
+    /**
+     * Validates the sizes, registers the parameters and initialises them from {@link Init#generator()}.
+     *
+     * @param cell       the kind of recurrent cell
+     * @param inputSize  the features of each input step, I
+     * @param hiddenSize the features of the hidden state, H
+     * @param options    the layers, biases, batch order, directions and dropout
+     * @throws IllegalArgumentException if a size is below 1 or {@code options} is null
+     */
     protected RecurrentLayer(Rnn.Cell cell, long inputSize, long hiddenSize, Options options) {
         String name = getClass().getSimpleName();
         if (inputSize < 1 || hiddenSize < 1) {
@@ -118,7 +178,11 @@ public abstract class RecurrentLayer extends Module implements RandomModule {
         this.dropoutRng = dropout > 0 ? new Generator(Init.generator().nextLong()) : null;
     }
 
-    /** Re-initialises every weight and bias U(−1/√H, 1/√H), drawing from {@code rng}. */
+    /**
+     * Re-initialises every weight and bias U(−1/√H, 1/√H), drawing from {@code rng}.
+     *
+     * @param rng the random generator to draw from
+     */
     public void resetParameters(RandomGenerator rng) {
         double bound = 1 / Math.sqrt(hiddenSize);
         for (Tensor[] layer : weights) {
@@ -128,22 +192,47 @@ public abstract class RecurrentLayer extends Module implements RandomModule {
         }
     }
 
+    /**
+     * The features of each input step, I.
+     *
+     * @return I
+     */
     public long inputSize() {
         return inputSize;
     }
 
+    /**
+     * The features of the hidden state, H.
+     *
+     * @return H
+     */
     public long hiddenSize() {
         return hiddenSize;
     }
 
+    /**
+     * The number of stacked layers, L.
+     *
+     * @return L
+     */
     public int numLayers() {
         return numLayers;
     }
 
+    /**
+     * Whether input and output are [N, T, ·] rather than [T, N, ·].
+     *
+     * @return the batch-first setting
+     */
     public boolean batchFirst() {
         return batchFirst;
     }
 
+    /**
+     * Whether each layer also runs backwards over the sequence (D = 2).
+     *
+     * @return the bidirectional setting
+     */
     public boolean bidirectional() {
         return directions == 2;
     }
@@ -160,7 +249,15 @@ public abstract class RecurrentLayer extends Module implements RandomModule {
         return run(input, null, null).output();
     }
 
-    /** The layers over the sequence from initial states h0 and c0 ([L·D, N, H], null = zeros). */
+    /**
+     * The layers over the sequence from initial states h0 and c0, for the subclasses' {@code forward}.
+     *
+     * @param input the sequence, [T, N, I] ([N, T, I] batch first)
+     * @param h0    the initial hidden states [L·D, N, H], or null for zeros
+     * @param c0    the initial cell states [L·D, N, H] of an LSTM, or null for zeros
+     * @return the output sequence and final states
+     * @throws IllegalArgumentException if a shape is wrong, naming it and the expected one
+     */
     protected final Output run(Tensor input, Tensor h0, Tensor c0) {
         input.checkAlive();
         String name = getClass().getSimpleName();
@@ -187,7 +284,7 @@ public abstract class RecurrentLayer extends Module implements RandomModule {
             }
             x = r.output();
             if (dropout > 0 && k < numLayers - 1) {
-                x = Dropout.dropout(x, dropout, isTraining(), dropoutRng);
+                x = Regularization.dropout(x, dropout, isTraining(), dropoutRng);
             }
             hs[k] = r.h();
             if (cs != null) cs[k] = r.c();
@@ -227,7 +324,30 @@ public abstract class RecurrentLayer extends Module implements RandomModule {
         }, blocks);
     }
 
-    /** E.g. {@code LSTM(64 → 256)}; settings at their defaults are left out. */
+    /**
+     * {@inheritDoc}
+     *
+     * @return e.g. {@code 10, 20, num_layers=2, batch_first=true}: as PyTorch, the sizes and the settings not
+     *     at their defaults
+     */
+    @Override
+    protected String extraRepr() {
+        StringBuilder sb = new StringBuilder().append(inputSize).append(", ").append(hiddenSize);
+        if (numLayers != 1) sb.append(", num_layers=").append(numLayers);
+        if (cell == Rnn.Cell.RNN_RELU) sb.append(", nonlinearity=relu");
+        if (weights[0][2] == null) sb.append(", bias=false");
+        if (batchFirst) sb.append(", batch_first=true");
+        if (dropout > 0) sb.append(", dropout=").append(dropout);
+        if (directions == 2) sb.append(", bidirectional=true");
+        return sb.toString();
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * @return the class name ({@code "RNN"}, {@code "LSTM"}, {@code "GRU"}) with the sizes and every option,
+     *     and {@code nonlinearity} for a ReLU RNN
+     */
     @Override
     public Map<String, Object> spec() {
         Map<String, Object> m = spec(getClass().getSimpleName(), "input", inputSize, "hidden", hiddenSize,
@@ -239,6 +359,11 @@ public abstract class RecurrentLayer extends Module implements RandomModule {
         return m;
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * @return e.g. {@code LSTM(64 → 256)}; settings at their defaults are left out
+     */
     @Override
     public String describe() {
         StringBuilder sb = new StringBuilder(getClass().getSimpleName()).append('(').append(inputSize).append(" → ")

@@ -10,6 +10,12 @@ public final class Sequential extends Module {
 
     private final Module[] layers;
 
+    /**
+     * Layers applied in the given order, registered as children {@code 0}, {@code 1}, ...
+     *
+     * @param layers one or more modules
+     * @throws IllegalArgumentException if there is no module or one is null
+     */
     public Sequential(Module... layers) {
         if (layers.length == 0) {
             throw new IllegalArgumentException("Sequential needs at least one module");
@@ -20,12 +26,22 @@ public final class Sequential extends Module {
         }
     }
 
-    /** The i-th layer. */
+    /**
+     * The i-th layer.
+     *
+     * @param i the layer's index, from 0
+     * @return the layer
+     * @throws IndexOutOfBoundsException if {@code i} is not below {@link #size()}
+     */
     public Module get(int i) {
-        return layers[i];
+        return layers[java.util.Objects.checkIndex(i, layers.length)];
     }
 
-    /** The number of layers. */
+    /**
+     * The number of layers.
+     *
+     * @return the count, at least 1
+     */
     public int size() {
         return layers.length;
     }
@@ -44,7 +60,7 @@ public final class Sequential extends Module {
             if (layers[i] instanceof Conv2d conv && i + 1 < layers.length) {
                 BatchNorm bn = layers[i + 1] instanceof BatchNorm b ? b : null;
                 int next = bn == null ? i + 1 : i + 2;
-                boolean relu = next < layers.length && layers[next] instanceof Activations.ReLU;
+                boolean relu = next < layers.length && layers[next] instanceof ReLU;
                 if ((bn != null || relu) && ConvBnFusion.applies(conv, bn)) {
                     x = ConvBnFusion.forward(x, conv, bn, relu ? Convolution.Fusion.RELU : Convolution.Fusion.NONE,
                             null);
@@ -54,8 +70,7 @@ public final class Sequential extends Module {
             }
             // ReLU → MaxPool2d runs as Pool.maxPool2dAfterRelu: with a gradient to record, one max pooling
             // of relu(x), which saves the ReLU's passes over the larger, unpooled tensor.
-            if (layers[i] instanceof Activations.ReLU && i + 1 < layers.length
-                    && layers[i + 1] instanceof Pooling2d.MaxPool2d pool) {
+            if (layers[i] instanceof ReLU && i + 1 < layers.length && layers[i + 1] instanceof MaxPool2d pool) {
                 x = pool.forwardAfterRelu(x);
                 i++;
                 continue;

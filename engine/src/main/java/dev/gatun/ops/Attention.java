@@ -64,7 +64,7 @@ public final class Attention {
             Kernels.binaryArrays(Kernels.BinaryOp.ADD, p, scoreShape, mask.toArray(), mask.shape(), p, scoreShape);
         }
         softmaxRows(p, keys);
-        float[] dropMask = drop ? Dropout.mask(p.length, dropout, rng) : null;
+        float[] dropMask = drop ? Regularization.mask(p.length, dropout, rng) : null;
         float[] pd = p;
         if (drop) {
             pd = new float[p.length];

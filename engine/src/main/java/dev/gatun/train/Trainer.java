@@ -3,6 +3,7 @@ package dev.gatun.train;
 import dev.gatun.autograd.Autograd;
 import dev.gatun.data.DataLoader;
 import dev.gatun.data.DataLoader.Batch;
+import dev.gatun.data.Dataset;
 import dev.gatun.nn.Module;
 import dev.gatun.optim.LearningRateSchedule;
 import dev.gatun.optim.Optimizer;
@@ -29,23 +30,44 @@ import java.util.Map;
  */
 public final class Trainer {
 
-    /** The loss of a batch: logits [N, C] and labels → a 0-d tensor. */
+    /** The loss of a batch: logits [N, C] and labels → a 0-d tensor, e.g. {@code Loss::crossEntropy}. */
     @FunctionalInterface
     public interface Objective {
+        /**
+         * The loss of one batch, recorded for autograd.
+         *
+         * @param logits the model's output [N, C]
+         * @param labels the class of each sample, {@code int[N]}
+         * @return the mean loss as a 0-d tensor
+         */
         Tensor loss(Tensor logits, int[] labels);
     }
 
     /** Called after each epoch with its result, e.g. to step a learning-rate schedule. */
     @FunctionalInterface
     public interface EpochListener {
+        /**
+         * Receives an epoch's result, after validation and before any early stop.
+         *
+         * @param result the epoch's figures
+         */
         void epochEnded(EpochResult result);
     }
 
     /**
      * Early stopping on validation loss: stop after {@code patience} epochs without an improvement of
      * more than {@code minDelta}; with {@code restoreBest}, put back the weights of the best epoch.
+     *
+     * @param patience    the epochs without improvement to wait, at least 1
+     * @param minDelta    the least decrease of the validation loss that counts as an improvement, at least 0
+     * @param restoreBest whether to put back the best epoch's weights when the fit ends
      */
     public record EarlyStopping(int patience, double minDelta, boolean restoreBest) {
+        /**
+         * Checks the settings.
+         *
+         * @throws IllegalArgumentException if {@code patience < 1} or {@code minDelta} is negative or NaN
+         */
         public EarlyStopping {
             if (patience < 1) throw new IllegalArgumentException("patience must be >= 1, got " + patience);
             if (!(minDelta >= 0)) throw new IllegalArgumentException("minDelta must be >= 0, got " + minDelta);
@@ -60,37 +82,87 @@ public final class Trainer {
      * @param csvLog        where to write one line per epoch, or null
      * @param chart         where to draw the loss and accuracy curves (PNG), or null
      * @param out           progress and epoch lines, or null for silence
+     * @param listener      called after each epoch, or null
+     * @param checkpointing where and when to write checkpoints and what to resume from, or null for none
      */
     public record Config(int epochs, EarlyStopping earlyStopping, Path csvLog, Path chart, PrintStream out,
                          EpochListener listener, Checkpointing checkpointing) {
+        /**
+         * Checks the settings.
+         *
+         * @throws IllegalArgumentException if {@code epochs < 1}
+         */
         public Config {
             if (epochs < 1) throw new IllegalArgumentException("epochs must be >= 1, got " + epochs);
         }
 
+        /**
+         * A configuration that trains {@code epochs} epochs, printing to {@code System.out}, with nothing else.
+         *
+         * @param epochs the number of epochs, at least 1
+         * @return the configuration
+         * @throws IllegalArgumentException if {@code epochs < 1}
+         */
         public static Config of(int epochs) {
             return new Config(epochs, null, null, null, System.out, null, null);
         }
 
+        /**
+         * This configuration with early stopping.
+         *
+         * @param e the early-stopping settings, or null for none
+         * @return a new configuration
+         */
         public Config withEarlyStopping(EarlyStopping e) {
             return new Config(epochs, e, csvLog, chart, out, listener, checkpointing);
         }
 
+        /**
+         * This configuration with a CSV log.
+         *
+         * @param p the file to write one line per epoch to, or null for none
+         * @return a new configuration
+         */
         public Config withCsvLog(Path p) {
             return new Config(epochs, earlyStopping, p, chart, out, listener, checkpointing);
         }
 
+        /**
+         * This configuration with a chart of the curves.
+         *
+         * @param p the PNG file to draw the loss and accuracy curves in, or null for none
+         * @return a new configuration
+         */
         public Config withChart(Path p) {
             return new Config(epochs, earlyStopping, csvLog, p, out, listener, checkpointing);
         }
 
+        /**
+         * This configuration with another output stream.
+         *
+         * @param s where progress and epoch lines go, or null for silence
+         * @return a new configuration
+         */
         public Config withOut(PrintStream s) {
             return new Config(epochs, earlyStopping, csvLog, chart, s, listener, checkpointing);
         }
 
+        /**
+         * This configuration with an epoch listener.
+         *
+         * @param l called after each epoch, or null for none
+         * @return a new configuration
+         */
         public Config withListener(EpochListener l) {
             return new Config(epochs, earlyStopping, csvLog, chart, out, l, checkpointing);
         }
 
+        /**
+         * This configuration with checkpoints.
+         *
+         * @param c where and when to write checkpoints and what to resume from, or null for none
+         * @return a new configuration
+         */
         public Config withCheckpointing(Checkpointing c) {
             return new Config(epochs, earlyStopping, csvLog, chart, out, listener, c);
         }
@@ -102,11 +174,20 @@ public final class Trainer {
      * {@code keep}; and a run resumed from {@code resume} (null: a fresh start), which continues at the
      * checkpoint's epoch and batch with the batches, dropout masks and optimizer state it would have had.
      *
-     * @param schedule the learning-rate schedule the epoch listener steps, whose state is saved and
-     *                 restored with the rest (null when there is none)
+     * @param directory  the directory checkpoints are written to, or null for none
+     * @param everySteps the optimizer steps between checkpoints, or 0 for the ends of epochs only
+     * @param keep       how many of the newest checkpoints to keep, at least 1
+     * @param schedule   the learning-rate schedule the epoch listener steps, whose state is saved and
+     *                   restored with the rest (null when there is none)
+     * @param resume     the checkpoint to resume from, or null for a fresh start
      */
     public record Checkpointing(Path directory, int everySteps, int keep, LearningRateSchedule schedule,
                                 Checkpoint resume) {
+        /**
+         * Checks the settings.
+         *
+         * @throws IllegalArgumentException if {@code everySteps < 0} or {@code keep < 1}
+         */
         public Checkpointing {
             if (everySteps < 0) {
                 throw new IllegalArgumentException("checkpoint interval must be >= 0 steps, got " + everySteps);
@@ -115,18 +196,67 @@ public final class Trainer {
         }
     }
 
-    /** Loss and accuracy over a dataset. */
+    /**
+     * Loss and accuracy over a dataset.
+     *
+     * @param loss     the mean loss per sample
+     * @param accuracy the share of samples classified correctly, in [0, 1]
+     * @param samples  the number of samples evaluated
+     */
     public record Evaluation(double loss, double accuracy, int samples) {}
 
-    /** One epoch's figures; validation figures are NaN when there is no validation set. */
+    /**
+     * One epoch's figures; validation figures are NaN when there is no validation set.
+     *
+     * @param epoch              the epoch's number, from 1
+     * @param trainLoss          the mean training loss per sample over the epoch
+     * @param trainAccuracy      the share of training samples classified correctly during the epoch
+     * @param validationLoss     the mean validation loss per sample after the epoch, or NaN
+     * @param validationAccuracy the validation accuracy after the epoch, or NaN
+     * @param learningRate       the optimizer's learning rate at the end of the epoch
+     * @param seconds            the training time of the epoch, without validation
+     * @param samplesPerSecond   training samples per second
+     */
     public record EpochResult(int epoch, double trainLoss, double trainAccuracy, double validationLoss,
-                              double validationAccuracy, double learningRate, double seconds, double samplesPerSecond) {}
+                              double validationAccuracy, double learningRate, double seconds,
+                              double samplesPerSecond) {}
 
-    /** What a fit did. */
+    /**
+     * What a fit did.
+     *
+     * @param epochs       every epoch's result, in order (after a resume, the checkpoint's epochs first)
+     * @param bestEpoch    the index in {@code epochs} of the epoch early stopping judged best, or -1 when
+     *                     early stopping was off
+     * @param stoppedEarly whether early stopping ended the fit before the last epoch
+     */
     public record History(List<EpochResult> epochs, int bestEpoch, boolean stoppedEarly) {
-        /** The result of the epoch whose weights the model holds at the end. */
+        /**
+         * The best epoch: with early stopping, the one it judged best (whose weights the model holds when
+         * it restores them); otherwise the one with the lowest validation loss, or, without a validation
+         * set, the lowest training loss. Ties go to the earlier epoch; epochs whose loss is NaN are passed
+         * over (all NaN: the last epoch).
+         *
+         * @return that epoch's result
+         * @throws IllegalStateException if no epoch was trained
+         */
         public EpochResult best() {
-            return bestEpoch < 0 ? epochs.getLast() : epochs.get(bestEpoch);
+            if (epochs.isEmpty()) {
+                throw new IllegalStateException("no epoch was trained, so none is best");
+            }
+            if (bestEpoch >= 0) {
+                return epochs.get(bestEpoch);
+            }
+            boolean validated = epochs.stream().anyMatch(r -> !Double.isNaN(r.validationLoss()));
+            EpochResult best = null;
+            double bestLoss = Double.NaN;
+            for (EpochResult r : epochs) {
+                double loss = validated ? r.validationLoss() : r.trainLoss();
+                if (!Double.isNaN(loss) && (best == null || loss < bestLoss)) {
+                    best = r;
+                    bestLoss = loss;
+                }
+            }
+            return best != null ? best : epochs.getLast();
         }
     }
 
@@ -135,9 +265,25 @@ public final class Trainer {
     /**
      * Trains {@code model} on {@code train} and, after each epoch, evaluates on {@code validation}
      * (may be null). Throws {@link TrainingDivergedException} at the first non-finite loss.
+     *
+     * @param model      the classifier, trained in place
+     * @param optimizer  the optimizer of the model's parameters
+     * @param objective  the loss of a batch
+     * @param train      the training batches, from a {@link Dataset}
+     * @param validation the validation batches, from a {@link Dataset}, or null for none
+     * @param config     epochs, early stopping, logs, chart, listener and checkpoints
+     * @return what the fit did
+     * @throws IOException if the CSV log, the chart or a checkpoint cannot be written
+     * @throws IllegalArgumentException if a loader does not read a {@link Dataset} (class labels), or early
+     *     stopping is asked for without a validation set
+     * @throws TrainingDivergedException at the first non-finite loss, naming the epoch and batch
      */
     public static History fit(Module model, Optimizer optimizer, Objective objective, DataLoader train,
                               DataLoader validation, Config config) throws IOException {
+        requireLabels(train, "training");
+        if (validation != null) {
+            requireLabels(validation, "validation");
+        }
         if (config.earlyStopping() != null && validation == null) {
             throw new IllegalArgumentException("early stopping needs a validation set");
         }
@@ -184,8 +330,9 @@ public final class Trainer {
                     } else if (++run.sinceBest >= es.patience()) {
                         stoppedEarly = true;
                         if (config.out() != null) {
-                            config.out().printf(Locale.ROOT, "early stopping: validation loss has not improved for %d epochs"
-                                    + " (best %.4f at epoch %d)%n", es.patience(), run.bestLoss, run.bestEpoch + 1);
+                            config.out().printf(Locale.ROOT, "early stopping: validation loss has not improved for"
+                                    + " %d epochs (best %.4f at epoch %d)%n", es.patience(), run.bestLoss,
+                                    run.bestEpoch + 1);
                         }
                         break;
                     }
@@ -337,8 +484,27 @@ public final class Trainer {
         }
     }
 
-    /** Loss and accuracy of {@code model} in evaluation mode over every batch of {@code data}. */
+    /** The Trainer classifies: its loss and accuracy need class labels, which only a Dataset's batches have. */
+    private static void requireLabels(DataLoader loader, String what) {
+        if (!(loader.dataset() instanceof Dataset)) {
+            throw new IllegalArgumentException("the Trainer fits classifiers, so the " + what + " loader must read"
+                    + " a Dataset with class labels, got " + loader.dataset() + "; train on other data with a loop"
+                    + " over DataLoader.epoch");
+        }
+    }
+
+    /**
+     * Loss and accuracy of {@code model} in evaluation mode, without recording, over every batch of
+     * {@code data}; the model's mode is restored after.
+     *
+     * @param model     the classifier
+     * @param objective the loss of a batch
+     * @param data      the batches, from a {@link Dataset}
+     * @return the mean loss, the accuracy and the number of samples
+     * @throws IllegalArgumentException if {@code data} does not read a {@link Dataset}
+     */
     public static Evaluation evaluate(Module model, Objective objective, DataLoader data) {
+        requireLabels(data, "evaluation");
         boolean wasTraining = model.isTraining();
         model.eval();
         double lossSum = 0;
@@ -364,11 +530,19 @@ public final class Trainer {
         return new Evaluation(lossSum / seen, (double) correct / seen, seen);
     }
 
-    /** How many rows of logits [N, C] have their largest value at the label's column. */
+    /**
+     * How many rows of logits [N, C] have their largest value at the label's column (the first largest
+     * on a tie).
+     *
+     * @param logits the model's output [N, C]
+     * @param labels the class of each row, {@code int[N]}
+     * @return the number of correct rows
+     * @throws IllegalArgumentException if logits are not [N, C] with N the number of labels
+     */
     public static long countCorrect(Tensor logits, int[] labels) {
         if (logits.dim() != 2 || logits.size(0) != labels.length) {
-            throw new IllegalArgumentException("accuracy needs logits [N, C] with N = " + labels.length + " labels, got "
-                    + java.util.Arrays.toString(logits.shape()));
+            throw new IllegalArgumentException("accuracy needs logits [N, C] with N = " + labels.length
+                    + " labels, got " + java.util.Arrays.toString(logits.shape()));
         }
         float[] z = logits.toArray();
         int classes = (int) logits.size(1);
@@ -402,8 +576,9 @@ public final class Trainer {
 
     static String formatEpoch(EpochResult r, int epochs) {
         String validation = Double.isNaN(r.validationLoss()) ? ""
-                : String.format(Locale.ROOT, " | val loss %.4f acc %.2f%%", r.validationLoss(), 100 * r.validationAccuracy());
-        return String.format(Locale.ROOT, "epoch %d/%d: loss %.4f acc %.2f%%%s | %.1f s, %,.0f samples/s", r.epoch(), epochs,
-                r.trainLoss(), 100 * r.trainAccuracy(), validation, r.seconds(), r.samplesPerSecond());
+                : String.format(Locale.ROOT, " | val loss %.4f acc %.2f%%", r.validationLoss(),
+                        100 * r.validationAccuracy());
+        return String.format(Locale.ROOT, "epoch %d/%d: loss %.4f acc %.2f%%%s | %.1f s, %,.0f samples/s", r.epoch(),
+                epochs, r.trainLoss(), 100 * r.trainAccuracy(), validation, r.seconds(), r.samplesPerSecond());
     }
 }

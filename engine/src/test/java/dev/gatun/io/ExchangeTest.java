@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gatun.autograd.Autograd;
-import dev.gatun.nn.Activations;
 import dev.gatun.nn.BatchNorm;
 import dev.gatun.nn.Dropout;
 import dev.gatun.nn.Embedding;
@@ -14,6 +13,7 @@ import dev.gatun.nn.LSTM;
 import dev.gatun.nn.Linear;
 import dev.gatun.nn.Models;
 import dev.gatun.nn.Module;
+import dev.gatun.nn.ReLU;
 import dev.gatun.nn.RecurrentLayer;
 import dev.gatun.nn.Sequential;
 import dev.gatun.nn.TransformerEncoderLayer;
@@ -57,8 +57,8 @@ class ExchangeTest {
 
     /** bench's mlp_big with hidden sizes 32 and 16. */
     static Module mlp() {
-        return new Sequential(new Linear(784, 32), new Activations.ReLU(), new Dropout(0.2f), new Linear(32, 16),
-                new Activations.ReLU(), new Linear(16, 10));
+        return new Sequential(new Linear(784, 32), new ReLU(), new Dropout(0.2f), new Linear(32, 16),
+                new ReLU(), new Linear(16, 10));
     }
 
     /** bench's character model at sizes 65→16, 16→32, 32→65. */

@@ -3,6 +3,7 @@ package dev.gatun.io;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -10,23 +11,32 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.gatun.autograd.Autograd;
 import dev.gatun.cli.Gatun;
 import dev.gatun.data.IdxFiles;
-import dev.gatun.nn.Activations;
+import dev.gatun.nn.AdaptiveAvgPool2d;
+import dev.gatun.nn.AvgPool2d;
 import dev.gatun.nn.BatchNorm;
+import dev.gatun.nn.BatchNorm1d;
+import dev.gatun.nn.BatchNorm2d;
 import dev.gatun.nn.Conv2d;
 import dev.gatun.nn.Dropout;
 import dev.gatun.nn.Embedding;
 import dev.gatun.nn.Flatten;
+import dev.gatun.nn.GELU;
 import dev.gatun.nn.GRU;
 import dev.gatun.nn.Init;
 import dev.gatun.nn.LayerNorm;
+import dev.gatun.nn.LeakyReLU;
 import dev.gatun.nn.Linear;
+import dev.gatun.nn.LogSoftmax;
+import dev.gatun.nn.MaxPool2d;
 import dev.gatun.nn.Models;
 import dev.gatun.nn.Module;
 import dev.gatun.nn.MultiheadAttention;
-import dev.gatun.nn.Pooling2d;
 import dev.gatun.nn.RNN;
+import dev.gatun.nn.ReLU;
 import dev.gatun.nn.RecurrentLayer;
 import dev.gatun.nn.Sequential;
+import dev.gatun.nn.Sigmoid;
+import dev.gatun.nn.Tanh;
 import dev.gatun.nn.TransformerEncoderLayer;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
@@ -84,11 +94,11 @@ class ModelFileTest {
         models.put("resnet", () -> Models.resnet(1));
         models.put("resnetStages", () -> Models.resnetStages(1));
         models.put("layers", () -> new Sequential(new Conv2d(2, 4, new int[] {3, 2}, new int[] {1, 2},
-                new int[] {1, 0}, new int[] {1, 1}, 2, true), BatchNorm.of(2, 4, 1e-3f, 0.2f, false),
-                new Activations.LeakyReLU(0.05f), new Pooling2d.AvgPool2d(2, 1, 1, false),
-                new Pooling2d.MaxPool2d(2, 2, 1, 1), new Activations.Tanh(), new Flatten(), new Linear(48, 5, false),
-                BatchNorm.batchNorm1d(5), new Activations.GELU(), new LayerNorm(new long[] {5}, 1e-4f, true),
-                new Activations.Sigmoid(), new Dropout(0.3f), new Activations.LogSoftmax(1)));
+                new int[] {1, 0}, new int[] {1, 1}, 2, true), new BatchNorm2d(4, 1e-3f, 0.2f, false),
+                new LeakyReLU(0.05f), new AvgPool2d(2, 1, 1, false),
+                new MaxPool2d(2, 2, 1, 1), new Tanh(), new Flatten(), new Linear(48, 5, false),
+                new BatchNorm1d(5), new GELU(), new LayerNorm(new long[] {5}, 1e-4f, true),
+                new Sigmoid(), new Dropout(0.3f), new LogSoftmax(1)));
         for (var e : models.entrySet()) {
             Init.manualSeed(7);
             try (Scope s = Scope.open(); Module m = e.getValue().get()) {
@@ -128,7 +138,7 @@ class ModelFileTest {
 
     @Test
     void batchNormCountIsSavedAsInt64AndRestored() throws IOException {
-        try (Scope s = Scope.open(); BatchNorm bn = BatchNorm.batchNorm1d(3)) {
+        try (Scope s = Scope.open(); BatchNorm bn = new BatchNorm1d(3)) {
             bn.train();
             for (int i = 0; i < 4; i++) {
                 bn.forward(ExchangeTest.randn(new SplittableRandom(i), 5, 3));
@@ -154,7 +164,7 @@ class ModelFileTest {
         try (Scope s = Scope.open()) {
             new SafeTensors.Writer().add("0.weight", Tensor.zeros(4, 3)).add("0.bias", Tensor.zeros(5))
                     .add("extra", Tensor.zeros(1)).addLongs("2.bias", new long[] {2}, new long[] {1, 2}).write(f);
-            try (Module m = new Sequential(new Linear(3, 4), new Activations.ReLU(), new Linear(4, 2))) {
+            try (Module m = new Sequential(new Linear(3, 4), new ReLU(), new Linear(4, 2))) {
                 float[] before = m.stateDict().get("0.weight").toArray();
                 ModelFileException e = assertThrows(ModelFileException.class, () -> ModelFile.loadInto(m, f));
                 String msg = e.getMessage();
@@ -255,6 +265,33 @@ class ModelFileTest {
                 return input;
             }
         }));
+    }
+
+    /** Files written before BatchNorm1d/2d and AdaptiveAvgPool2d had PyTorch's names load into those classes. */
+    @Test
+    void architectureNamesOfEarlierFilesStillLoad() throws IOException {
+        String old = "{\"type\":\"Sequential\",\"layers\":[{\"type\":\"BatchNorm\",\"rank\":2,\"features\":3,"
+                + "\"eps\":1.0E-3,\"momentum\":0.2,\"affine\":false},{\"type\":\"GlobalAvgPool2d\"},"
+                + "{\"type\":\"Flatten\"},{\"type\":\"BatchNorm\",\"rank\":1,\"features\":3,\"eps\":1.0E-5,"
+                + "\"momentum\":0.1,\"affine\":true}]}";
+        try (Module m = ModelFile.build(dir, old)) {
+            Sequential seq = (Sequential) m;
+            BatchNorm2d bn2 = assertInstanceOf(BatchNorm2d.class, seq.get(0));
+            assertEquals(1e-3f, bn2.eps());
+            assertEquals(0.2f, bn2.momentum());
+            assertFalse(bn2.affine());
+            assertInstanceOf(AdaptiveAvgPool2d.class, seq.get(1));
+            BatchNorm1d bn1 = assertInstanceOf(BatchNorm1d.class, seq.get(3));
+            assertTrue(bn1.affine());
+            assertEquals("{\"type\":\"Sequential\",\"layers\":[{\"type\":\"BatchNorm2d\",\"features\":3,"
+                    + "\"eps\":0.001,\"momentum\":0.2,\"affine\":false},"
+                    + "{\"type\":\"AdaptiveAvgPool2d\",\"outputSize\":1},"
+                    + "{\"type\":\"Flatten\"},{\"type\":\"BatchNorm1d\",\"features\":3,\"eps\":1.0E-5,"
+                    + "\"momentum\":0.1,\"affine\":true}]}", ModelFile.architecture(m), "written with the new names");
+        }
+        ModelFileException e = assertThrows(ModelFileException.class, () -> ModelFile.build(dir,
+                "{\"type\":\"BatchNorm\",\"rank\":3,\"features\":3,\"eps\":1.0E-5,\"momentum\":0.1,\"affine\":true}"));
+        assertTrue(e.getMessage().contains("BatchNorm 'rank' must be 1 or 2, got 3"), e.getMessage());
     }
 
     /** The shape of one input sample is recorded when given, absent otherwise, and checked when read. */

@@ -88,7 +88,7 @@ class Conv2dTest {
 
     @Test
     void summaryOfASmallConvolutionalNetwork() {
-        try (Sequential net = new Sequential(new Conv2d(1, 4, 5, 1, 2), new Activations.ReLU(), new Flatten(),
+        try (Sequential net = new Sequential(new Conv2d(1, 4, 5, 1, 2), new ReLU(), new Flatten(),
                 new Linear(4 * 8 * 8, 10))) {
             String summary = net.summary(1, 1, 8, 8);
             assertTrue(summary.contains("Conv2d(1 → 4, 5×5, padding 2)"), summary);

@@ -65,12 +65,12 @@ class ConvBnFusionTest extends ScopedTest {
     @Test
     void sequentialPatternsFuse() {
         Init.manualSeed(5);
-        try (Sequential convBnRelu = new Sequential(new Conv2d(3, 8, 3, 1, 1), BatchNorm.batchNorm2d(8),
-                     new Activations.ReLU(), new Conv2d(8, 8, 3, 2, 1), BatchNorm.batchNorm2d(8));
-             Sequential convRelu = new Sequential(new Conv2d(3, 5, 5, 1, 2), new Activations.ReLU(),
-                     new Pooling2d.MaxPool2d(2), new Conv2d(5, 4, 3));
+        try (Sequential convBnRelu = new Sequential(new Conv2d(3, 8, 3, 1, 1), new BatchNorm2d(8),
+                     new ReLU(), new Conv2d(8, 8, 3, 2, 1), new BatchNorm2d(8));
+             Sequential convRelu = new Sequential(new Conv2d(3, 5, 5, 1, 2), new ReLU(),
+                     new MaxPool2d(2), new Conv2d(5, 4, 3));
              Sequential noBias = new Sequential(new Conv2d(3, 16, new int[] {3, 3}, new int[] {1, 1}, new int[] {2, 2},
-                     new int[] {2, 2}, 1, false), BatchNorm.of(2, 16, 1e-3f, 0.1f, false), new Activations.ReLU())) {
+                     new int[] {2, 2}, 1, false), new BatchNorm2d(16, 1e-3f, 0.1f, false), new ReLU())) {
             randomizeStatistics(convBnRelu, 10);
             randomizeStatistics(noBias, 20);
             Tensor x = Tensor.randn(1, 2, 3, 9, 9);
@@ -96,8 +96,8 @@ class ConvBnFusionTest extends ScopedTest {
     @Test
     void foldFollowsChangedParametersAndStatistics() {
         Init.manualSeed(8);
-        try (Sequential net = new Sequential(new Conv2d(3, 6, 3, 1, 1), BatchNorm.batchNorm2d(6),
-                new Activations.ReLU())) {
+        try (Sequential net = new Sequential(new Conv2d(3, 6, 3, 1, 1), new BatchNorm2d(6),
+                new ReLU())) {
             randomizeStatistics(net, 50);
             Tensor x = Tensor.randn(12, 2, 3, 7, 7);
             assertFusedMatches("first fold", net, x);
@@ -117,7 +117,7 @@ class ConvBnFusionTest extends ScopedTest {
     @Test
     void trainingModeAndRecordingDoNotFuse() {
         Init.manualSeed(7);
-        try (Sequential net = new Sequential(new Conv2d(1, 4, 3), BatchNorm.batchNorm2d(4), new Activations.ReLU())) {
+        try (Sequential net = new Sequential(new Conv2d(1, 4, 3), new BatchNorm2d(4), new ReLU())) {
             Tensor x = Tensor.randn(3, 2, 1, 6, 6);
             long before = ConvBnFusion.passes();
             try (Autograd.NoGrad ignored = Autograd.noGrad()) {

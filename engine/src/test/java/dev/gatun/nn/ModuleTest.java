@@ -17,8 +17,8 @@ class ModuleTest {
 
     /** The seed lecture's MNIST network: 784 inputs, two hidden layers of 16, 10 outputs. */
     static Sequential lectureMlp() {
-        return new Sequential(new Linear(784, 16), new Activations.Sigmoid(), new Linear(16, 16),
-                new Activations.Sigmoid(), new Linear(16, 10));
+        return new Sequential(new Linear(784, 16), new Sigmoid(), new Linear(16, 16),
+                new Sigmoid(), new Linear(16, 10));
     }
 
     @Test
@@ -108,7 +108,7 @@ class ModuleTest {
         Init.manualSeed(3);
         float[] inputs = {0, 0, 0, 1, 1, 0, 1, 1};
         int[] labels = {0, 1, 1, 0};
-        try (Sequential net = new Sequential(new Linear(2, 4), new Activations.Tanh(), new Linear(4, 2))) {
+        try (Sequential net = new Sequential(new Linear(2, 4), new Tanh(), new Linear(4, 2))) {
             float lr = 0.5f;
             for (int step = 0; step < 500; step++) {
                 try (Scope s = Scope.open()) {

@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.gatun.nn.BatchNorm;
+import dev.gatun.nn.BatchNorm1d;
+import dev.gatun.nn.BatchNorm2d;
 import dev.gatun.tensor.Tensor;
 import dev.gatun.testing.Fixtures;
 import dev.gatun.testing.ScopedTest;
@@ -69,7 +71,7 @@ class NormTest extends ScopedTest {
         for (JsonNode c : fixture.get("cases")) {
             String name = c.get("name").asText();
             long[] shape = Fixtures.longs(c.get("shape"));
-            try (BatchNorm bn = shape.length == 4 ? BatchNorm.batchNorm2d(shape[1]) : BatchNorm.batchNorm1d(shape[1])) {
+            try (BatchNorm bn = shape.length == 4 ? new BatchNorm2d(shape[1]) : new BatchNorm1d(shape[1])) {
                 JsonNode start = c.get("start");
                 bn.namedParameters().forEach((k, t) -> t.copyFrom(Fixtures.floats(start.get(k))));
                 bn.namedBuffers().forEach((k, t) -> t.copyFrom(Fixtures.floats(start.get(k))));
@@ -103,7 +105,7 @@ class NormTest extends ScopedTest {
         assertThrows(IllegalArgumentException.class, () -> Norm.batchNorm(x, null, null, null, null, true, 0.1f, 0f));
         assertThrows(IllegalArgumentException.class, () -> Norm.batchNorm(Tensor.zeros(5), null, null, null, null,
                 true, 0.1f, 1e-5f));
-        try (BatchNorm bn = BatchNorm.batchNorm2d(3)) {
+        try (BatchNorm bn = new BatchNorm2d(3)) {
             e = assertThrows(IllegalArgumentException.class, () -> bn.forward(Tensor.zeros(2, 3)));
             assertTrue(e.getMessage().startsWith("BatchNorm2d(3) expects [N, C, H, W]"), e.getMessage());
         }

@@ -147,7 +147,7 @@ class OpsGradientTest extends ScopedTest {
     void dropoutGradientIsTheMask() {
         Tensor a = leaf(1, 50);
         // The same seed each evaluation gives the same mask, so the check sees a fixed linear map.
-        check("dropout", x -> Dropout.dropout(x[0], 0.3f, true, new SplittableRandom(7)), a);
+        check("dropout", x -> Regularization.dropout(x[0], 0.3f, true, new SplittableRandom(7)), a);
     }
 
     /**
@@ -159,8 +159,8 @@ class OpsGradientTest extends ScopedTest {
         for (int n : new int[] {1, 2, 40_001, 40_002}) {
             for (float p : new float[] {0.1f, 0.5f, 0.9f}) {
                 Tensor x = Tensor.ones(n);
-                float[] y = Dropout.dropout(x, p, true, new SplittableRandom(11)).toArray();
-                float[] again = Dropout.dropout(x, p, true, new SplittableRandom(11)).toArray();
+                float[] y = Regularization.dropout(x, p, true, new SplittableRandom(11)).toArray();
+                float[] again = Regularization.dropout(x, p, true, new SplittableRandom(11)).toArray();
                 assertArrayEquals(y, again, "same seed, same mask");
                 int dropped = 0;
                 for (float v : y) {
@@ -177,7 +177,7 @@ class OpsGradientTest extends ScopedTest {
                     if (Math.abs(rate - p) > tolerance) {
                         throw new AssertionError("n " + n + ", p " + p + ": dropped " + rate);
                     }
-                    float[] other = Dropout.dropout(x, p, true, new SplittableRandom(12)).toArray();
+                    float[] other = Regularization.dropout(x, p, true, new SplittableRandom(12)).toArray();
                     if (Arrays.equals(y, other)) {
                         throw new AssertionError("another seed gave the same mask");
                     }

@@ -10,7 +10,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.gatun.autograd.Autograd;
-import dev.gatun.nn.Pooling2d;
+import dev.gatun.nn.AvgPool2d;
+import dev.gatun.nn.MaxPool2d;
+import dev.gatun.nn.ReLU;
 import dev.gatun.tensor.Tensor;
 import dev.gatun.testing.Fixtures;
 import dev.gatun.testing.ScopedTest;
@@ -130,8 +132,8 @@ class PoolTest extends ScopedTest {
                     distinctAroundZero(seed++, 1, 2, 7, 6));
         }
         Tensor x = distinctAroundZero(40, 2, 2, 6, 6);
-        dev.gatun.nn.Sequential seq = new dev.gatun.nn.Sequential(new dev.gatun.nn.Activations.ReLU(),
-                new dev.gatun.nn.Pooling2d.MaxPool2d(2));
+        dev.gatun.nn.Sequential seq = new dev.gatun.nn.Sequential(new ReLU(),
+                new MaxPool2d(2));
         Tensor y = seq.forward(x);
         assertEquals("maxPool2dAfterRelu", y.gradFn().op());
         assertArrayEquals(Pool.maxPool2d(Activation.relu(x), 2).toArray(), y.toArray());
@@ -230,7 +232,7 @@ class PoolTest extends ScopedTest {
             rejects(() -> Pool.maxPool2d(x, two(1 << 30), one, two(1 << 29), one), "kernel 1073741824×1073741824");
             rejects(() -> Pool.maxPool2dAfterRelu(x.requiresGrad(true), two(1 << 30), one, two(1 << 29), one),
                     "kernel 1073741824×1073741824");
-            rejects(() -> new Pooling2d.MaxPool2d(1 << 30, 1, 1 << 29, 1), "kernel 1073741824×1073741824");
+            rejects(() -> new MaxPool2d(1 << 30, 1, 1 << 29, 1), "kernel 1073741824×1073741824");
             rejects(() -> Pool.maxPool2d(x, two(Integer.MAX_VALUE), one, two(0), one), "kernel 2147483647");
         });
     }
@@ -246,10 +248,10 @@ class PoolTest extends ScopedTest {
             Tensor x = Tensor.ones(1, 1, 4, 4);
             for (boolean include : new boolean[] {true, false}) {
                 rejects(() -> Pool.avgPool2d(x, two(65536), two(1), two(32768), include), "kernel 65536×65536");
-                rejects(() -> new Pooling2d.AvgPool2d(65536, 1, 32768, include), "kernel 65536×65536");
+                rejects(() -> new AvgPool2d(65536, 1, 32768, include), "kernel 65536×65536");
             }
             // 46341² is the first square past 2^31 − 1.
-            rejects(() -> new Pooling2d.MaxPool2d(46341, 1, 0, 1), "kernel 46341×46341");
+            rejects(() -> new MaxPool2d(46341, 1, 0, 1), "kernel 46341×46341");
         });
     }
 
@@ -267,11 +269,11 @@ class PoolTest extends ScopedTest {
             for (boolean include : new boolean[] {true, false}) {
                 rejects(() -> Pool.avgPool2d(x, new int[] {65536, 1}, one, new int[] {32768, 0}, include),
                         "padding 32768×0", "input 4×4");
-                rejects(() -> new Pooling2d.AvgPool2d(10, 1, 5, include).forward(x), "padding 5×5", "input 4×4");
+                rejects(() -> new AvgPool2d(10, 1, 5, include).forward(x), "padding 5×5", "input 4×4");
             }
             rejects(() -> Pool.maxPool2d(x, new int[] {1, 12}, one, new int[] {0, 6}, one), "padding 0×6",
                     "input 4×4");
-            rejects(() -> new Pooling2d.MaxPool2d(10, 1, 5, 1).forward(x), "padding 5×5", "input 4×4");
+            rejects(() -> new MaxPool2d(10, 1, 5, 1).forward(x), "padding 5×5", "input 4×4");
         });
     }
 
@@ -306,15 +308,15 @@ class PoolTest extends ScopedTest {
         rejects(() -> Pool.avgPool2d(x, two(0), one, zero, true), "kernel 0×0");
         rejects(() -> Pool.avgPool2d(x, two(2), two(-2), zero, true), "stride -2×-2");
         rejects(() -> Pool.avgPool2d(x, two(2), one, two(-1), false), "padding -1×-1");
-        rejects(() -> new Pooling2d.MaxPool2d(0), "kernel 0×0");
-        rejects(() -> new Pooling2d.MaxPool2d(-3), "kernel -3×-3");
-        rejects(() -> new Pooling2d.MaxPool2d(2, 0, 0, 1), "stride 0×0");
-        rejects(() -> new Pooling2d.MaxPool2d(2, 1, -1, 1), "padding -1×-1");
-        rejects(() -> new Pooling2d.MaxPool2d(3, 1, 2, 1), "padding 2×2");
-        rejects(() -> new Pooling2d.MaxPool2d(2, 1, 0, 0), "dilation 0×0");
-        rejects(() -> new Pooling2d.AvgPool2d(0), "kernel 0×0");
-        rejects(() -> new Pooling2d.AvgPool2d(2, -1, 0, true), "stride -1×-1");
-        rejects(() -> new Pooling2d.AvgPool2d(4, 1, 3, false), "padding 3×3");
+        rejects(() -> new MaxPool2d(0), "kernel 0×0");
+        rejects(() -> new MaxPool2d(-3), "kernel -3×-3");
+        rejects(() -> new MaxPool2d(2, 0, 0, 1), "stride 0×0");
+        rejects(() -> new MaxPool2d(2, 1, -1, 1), "padding -1×-1");
+        rejects(() -> new MaxPool2d(3, 1, 2, 1), "padding 2×2");
+        rejects(() -> new MaxPool2d(2, 1, 0, 0), "dilation 0×0");
+        rejects(() -> new AvgPool2d(0), "kernel 0×0");
+        rejects(() -> new AvgPool2d(2, -1, 0, true), "stride -1×-1");
+        rejects(() -> new AvgPool2d(4, 1, 3, false), "padding 3×3");
     }
 
     /**

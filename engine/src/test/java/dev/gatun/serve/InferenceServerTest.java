@@ -7,13 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
-import dev.gatun.nn.Activations;
 import dev.gatun.nn.Init;
 import dev.gatun.nn.Linear;
 import dev.gatun.nn.Models;
+import dev.gatun.nn.ReLU;
 import dev.gatun.nn.Sequential;
-import java.math.BigDecimal;
 import java.io.IOException;
+import java.math.BigDecimal;
 import java.net.HttpURLConnection;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -58,7 +58,7 @@ class InferenceServerTest {
 
     private static InferenceSession mlpSession(long seed) {
         Init.manualSeed(seed);
-        return new InferenceSession(new Sequential(new Linear(4, 8), new Activations.ReLU(), new Linear(8, 3)), 4);
+        return new InferenceSession(new Sequential(new Linear(4, 8), new ReLU(), new Linear(8, 3)), 4);
     }
 
     @AfterAll

@@ -6,14 +6,15 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gatun.autograd.Autograd;
-import dev.gatun.nn.Activations;
 import dev.gatun.nn.BatchNorm;
+import dev.gatun.nn.BatchNorm2d;
 import dev.gatun.nn.Conv2d;
 import dev.gatun.nn.Flatten;
 import dev.gatun.nn.Init;
 import dev.gatun.nn.Linear;
 import dev.gatun.nn.Models;
 import dev.gatun.nn.Module;
+import dev.gatun.nn.ReLU;
 import dev.gatun.nn.Sequential;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
@@ -46,10 +47,10 @@ class InferenceSessionTest {
     /** A convolution, batch norm (with non-trivial running statistics) and ReLU, which run fused. */
     private static Sequential convBn() {
         Init.manualSeed(7);
-        BatchNorm bn = BatchNorm.batchNorm2d(4);
+        BatchNorm bn = new BatchNorm2d(4);
         bn.runningMean().copyFrom(new float[] {0.1f, -0.2f, 0.3f, 0f});
         bn.runningVar().copyFrom(new float[] {0.5f, 2f, 1.5f, 1f});
-        return new Sequential(new Conv2d(1, 4, 3, 1, 1), bn, new Activations.ReLU(), new Flatten(),
+        return new Sequential(new Conv2d(1, 4, 3, 1, 1), bn, new ReLU(), new Flatten(),
                 new Linear(4 * 8 * 8, 5));
     }
 

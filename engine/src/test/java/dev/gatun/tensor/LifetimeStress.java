@@ -2,19 +2,20 @@ package dev.gatun.tensor;
 
 import dev.gatun.autograd.Autograd;
 import dev.gatun.nn.BatchNorm;
+import dev.gatun.nn.BatchNorm2d;
 import dev.gatun.nn.Conv2d;
 import dev.gatun.nn.LSTM;
 import dev.gatun.nn.Linear;
+import dev.gatun.nn.MaxPool2d;
 import dev.gatun.nn.Module;
 import dev.gatun.nn.MultiheadAttention;
-import dev.gatun.nn.Pooling2d.MaxPool2d;
 import dev.gatun.ops.MatMul;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Tensors, modules and scopes closed on one thread while other threads run convolution, pooling,
@@ -33,7 +34,7 @@ public final class LifetimeStress {
     static final class Slot {
         final Conv2d conv = new Conv2d(16, 16, 3, 1, 1);
         final MaxPool2d pool = new MaxPool2d(2);
-        final BatchNorm bn = BatchNorm.batchNorm2d(16);
+        final BatchNorm bn = new BatchNorm2d(16);
         final LSTM lstm = new LSTM(64, 64);
         final MultiheadAttention attention = new MultiheadAttention(64, 4);
         final Linear linear = new Linear(32, 32);

@@ -5,11 +5,11 @@ import dev.gatun.data.DataLoader.LastBatch;
 import dev.gatun.data.DataLoader.Order;
 import dev.gatun.data.Dataset;
 import dev.gatun.io.SafeTensors;
-import dev.gatun.nn.Activations;
 import dev.gatun.nn.Dropout;
 import dev.gatun.nn.Init;
 import dev.gatun.nn.Linear;
 import dev.gatun.nn.Module;
+import dev.gatun.nn.ReLU;
 import dev.gatun.nn.Sequential;
 import dev.gatun.ops.Loss;
 import dev.gatun.optim.Adam;
@@ -62,8 +62,8 @@ public final class CheckpointRun {
      */
     static Result train(Path checkpoints, int every, Path resume, long sleepMs, PrintStream out) throws IOException {
         Init.manualSeed(SEED);
-        try (Module model = new Sequential(new Linear(6, 32), new Activations.ReLU(), new Dropout(0.3f),
-                new Linear(32, 32), new Activations.ReLU(), new Dropout(0.2f), new Linear(32, 3));
+        try (Module model = new Sequential(new Linear(6, 32), new ReLU(), new Dropout(0.3f),
+                new Linear(32, 32), new ReLU(), new Dropout(0.2f), new Linear(32, 3));
              Optimizer adam = new Adam(model.parameters(), 0.01)) {
             StepLR schedule = new StepLR(adam, 1, 0.7);
             DataLoader loader = new DataLoader(data(), BATCH, Order.shuffled(SEED), LastBatch.KEEP);

@@ -9,9 +9,10 @@ import dev.gatun.data.DataLoader;
 import dev.gatun.data.DataLoader.LastBatch;
 import dev.gatun.data.DataLoader.Order;
 import dev.gatun.data.Dataset;
-import dev.gatun.nn.Activations;
+import dev.gatun.data.TensorDataset;
 import dev.gatun.nn.Init;
 import dev.gatun.nn.Linear;
+import dev.gatun.nn.ReLU;
 import dev.gatun.nn.Sequential;
 import dev.gatun.ops.Loss;
 import dev.gatun.optim.SGD;
@@ -49,7 +50,7 @@ class TrainerTest {
     @Test
     void learnsSeparableDataAndLogsEveryEpoch(@TempDir Path dir) throws IOException {
         Init.manualSeed(1);
-        try (Sequential net = new Sequential(new Linear(2, 8), new Activations.ReLU(), new Linear(8, 2));
+        try (Sequential net = new Sequential(new Linear(2, 8), new ReLU(), new Linear(8, 2));
              SGD sgd = new SGD(net.parameters(), 0.1)) {
             DataLoader train = new DataLoader(blobs(400, 1, 2), 32, Order.shuffled(3), LastBatch.KEEP);
             DataLoader val = new DataLoader(blobs(200, 2, 2), 50, Order.sequential(), LastBatch.KEEP);
@@ -69,6 +70,8 @@ class TrainerTest {
             assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, java.util.Arrays.copyOf(head, 4));
             String text = log.toString(StandardCharsets.UTF_8);
             assertTrue(text.contains("epoch 5/5: loss"), text);
+            double lowest = h.epochs().stream().mapToDouble(Trainer.EpochResult::validationLoss).min().orElseThrow();
+            assertEquals(lowest, h.best().validationLoss(), "without early stopping, the lowest validation loss");
             Trainer.Evaluation e = Trainer.evaluate(net, CE, val);
             assertEquals(200, e.samples());
             assertEquals(h.epochs().getLast().validationAccuracy(), e.accuracy(), 1e-12);
@@ -79,7 +82,7 @@ class TrainerTest {
     void earlyStoppingRestoresTheBestWeights() throws IOException {
         Init.manualSeed(2);
         // Noisy labels and a large learning rate: validation loss stops improving quickly.
-        try (Sequential net = new Sequential(new Linear(2, 32), new Activations.ReLU(), new Linear(32, 2));
+        try (Sequential net = new Sequential(new Linear(2, 32), new ReLU(), new Linear(32, 2));
              SGD sgd = new SGD(net.parameters(), 0.5)) {
             DataLoader train = new DataLoader(blobs(60, 3, 0.3), 4, Order.shuffled(1), LastBatch.KEEP);
             DataLoader val = new DataLoader(blobs(200, 4, 0.3), 50, Order.sequential(), LastBatch.KEEP);
@@ -92,6 +95,39 @@ class TrainerTest {
             assertEquals(h.bestEpoch() + 3, h.epochs().size(), "two epochs of patience after the best");
             Trainer.Evaluation now = Trainer.evaluate(net, CE, val);
             assertEquals(h.best().validationLoss(), now.loss(), 1e-6, "the model holds the best epoch's weights");
+        }
+    }
+
+    private static Trainer.EpochResult epoch(int n, double trainLoss, double validationLoss) {
+        return new Trainer.EpochResult(n, trainLoss, 0.5, validationLoss, 0.5, 0.1, 1, 100);
+    }
+
+    @Test
+    void theBestEpochHasTheLowestValidationLossOrElseTrainingLoss() {
+        List<Trainer.EpochResult> validated = List.of(epoch(1, 0.9, 0.5), epoch(2, 0.8, 0.3), epoch(3, 0.7, 0.4),
+                epoch(4, 0.6, 0.3));
+        assertEquals(2, new Trainer.History(validated, -1, false).best().epoch(), "lowest, earliest on a tie");
+        assertEquals(3, new Trainer.History(validated, 2, true).best().epoch(), "early stopping's choice");
+        List<Trainer.EpochResult> unvalidated = List.of(epoch(1, 0.9, Double.NaN), epoch(2, 0.7, Double.NaN),
+                epoch(3, 0.8, Double.NaN));
+        assertEquals(2, new Trainer.History(unvalidated, -1, false).best().epoch(), "lowest training loss");
+        List<Trainer.EpochResult> nan = List.of(epoch(1, Double.NaN, Double.NaN), epoch(2, Double.NaN, Double.NaN));
+        assertEquals(2, new Trainer.History(nan, -1, false).best().epoch());
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> new Trainer.History(List.of(), -1, false).best());
+        assertTrue(e.getMessage().contains("no epoch was trained"), e.getMessage());
+    }
+
+    @Test
+    void dataWithoutClassLabelsIsRefusedUpFront() {
+        try (Sequential net = new Sequential(new Linear(2, 2)); SGD sgd = new SGD(net.parameters(), 0.1)) {
+            DataLoader tensors = new DataLoader(TensorDataset.of(Tensor.zeros(4, 2), Tensor.zeros(4, 2)), 2,
+                    Order.sequential(), LastBatch.KEEP);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> Trainer.fit(net, sgd, CE, tensors, null, Trainer.Config.of(1).withOut(null)));
+            assertTrue(e.getMessage().startsWith("the Trainer fits classifiers, so the training loader must read a"
+                    + " Dataset with class labels, got TensorDataset(4 samples of [2] and [2])"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> Trainer.evaluate(net, CE, tensors));
         }
     }
 

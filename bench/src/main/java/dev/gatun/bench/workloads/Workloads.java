@@ -1,6 +1,5 @@
 package dev.gatun.bench.workloads;
 
-import dev.gatun.nn.Activations;
 import dev.gatun.nn.Dropout;
 import dev.gatun.nn.GRU;
 import dev.gatun.nn.LSTM;
@@ -8,7 +7,9 @@ import dev.gatun.nn.Linear;
 import dev.gatun.nn.Models;
 import dev.gatun.nn.Module;
 import dev.gatun.nn.RNN;
+import dev.gatun.nn.ReLU;
 import dev.gatun.nn.Sequential;
+import dev.gatun.nn.Sigmoid;
 import dev.gatun.nn.TransformerEncoderLayer;
 import dev.gatun.optim.Adam;
 import dev.gatun.optim.Optimizer;
@@ -79,14 +80,14 @@ public final class Workloads {
 
     /** 784-16-16-10 with sigmoid hidden units (13,002 parameters). */
     private static Module mlp13k() {
-        return new Sequential(new Linear(784, 16), new Activations.Sigmoid(), new Linear(16, 16),
-                new Activations.Sigmoid(), new Linear(16, 10));
+        return new Sequential(new Linear(784, 16), new Sigmoid(), new Linear(16, 16),
+                new Sigmoid(), new Linear(16, 10));
     }
 
     /** 784-512 ReLU, dropout 0.2, 512-256 ReLU, 256-10. */
     private static Module mlpAdam() {
-        return new Sequential(new Linear(784, 512), new Activations.ReLU(), new Dropout(0.2f), new Linear(512, 256),
-                new Activations.ReLU(), new Linear(256, 10));
+        return new Sequential(new Linear(784, 512), new ReLU(), new Dropout(0.2f), new Linear(512, 256),
+                new ReLU(), new Linear(256, 10));
     }
 
     /** One encoder layer: d_model 128, 4 heads, FFN 512, dropout 0.1, post-norm, batch first. */
