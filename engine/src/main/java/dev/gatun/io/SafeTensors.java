@@ -71,7 +71,7 @@ public final class SafeTensors implements AutoCloseable {
      * @param begin  the first byte, relative to the start of the data
      * @param end    one past the last byte
      */
-    public record Entry(String name, DType dtype, long[] shape, long begin, long end) {
+    public record Entry(String name, StorageType dtype, long[] shape, long begin, long end) {
         /** The number of elements. */
         public long numel() {
             long n = 1;
@@ -228,7 +228,7 @@ public final class SafeTensors implements AutoCloseable {
         if (!(m.get("dtype") instanceof String dtypeName)) {
             throw new ModelFileException(file, what + " needs a string dtype, got " + kind(m.get("dtype")));
         }
-        DType dtype = DType.byName(dtypeName);
+        StorageType dtype = StorageType.byName(dtypeName);
         if (dtype == null) {
             throw new ModelFileException(file, what + " has unknown dtype '" + dtypeName + "'");
         }
@@ -422,7 +422,7 @@ public final class SafeTensors implements AutoCloseable {
      */
     public static final class Writer {
 
-        private record Pending(DType dtype, long[] shape, Tensor tensor, long[] longs) {}
+        private record Pending(StorageType dtype, long[] shape, Tensor tensor, long[] longs) {}
 
         private final Map<String, Pending> tensors = new TreeMap<>();
         private final Map<String, String> metadata = new TreeMap<>();
@@ -436,7 +436,7 @@ public final class SafeTensors implements AutoCloseable {
         /** Adds float32 tensor {@code t} (its values are read when {@link #write} runs). */
         public Writer add(String name, Tensor t) {
             checkNew(name);
-            tensors.put(name, new Pending(DType.F32, t.shape(), t, null));
+            tensors.put(name, new Pending(StorageType.F32, t.shape(), t, null));
             return this;
         }
 
@@ -449,7 +449,7 @@ public final class SafeTensors implements AutoCloseable {
                 throw new IllegalArgumentException(values.length + " values do not fill shape "
                         + Arrays.toString(shape));
             }
-            tensors.put(name, new Pending(DType.I64, shape.clone(), null, values.clone()));
+            tensors.put(name, new Pending(StorageType.I64, shape.clone(), null, values.clone()));
             return this;
         }
 

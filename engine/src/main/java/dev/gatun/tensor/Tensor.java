@@ -10,12 +10,23 @@ import java.lang.foreign.ValueLayout;
 import java.lang.ref.Reference;
 import java.util.Arrays;
 import java.util.SplittableRandom;
+import java.util.function.IntFunction;
 import java.util.function.LongFunction;
 
 /**
- * An n-dimensional float32 array in off-heap memory: a shape, strides and an offset (both counted in
- * elements) over a {@link MemorySegment}. Views ({@link #view}, {@link #transpose}, {@link #slice},
+ * An n-dimensional array in off-heap memory: a shape, strides and an offset (both counted in elements)
+ * over a {@link MemorySegment}. Views ({@link #view}, {@link #transpose}, {@link #slice},
  * {@link #expand}, ...) share storage and copy nothing.
+ *
+ * <p>Element types. A tensor is {@link DType#FLOAT32} unless made otherwise; {@link DType#INT64}
+ * (indices, labels: {@link #fromLongs}, {@link #arange(long, DType)}, {@code argmax()}) and
+ * {@link DType#BOOL} (masks: {@link #fromBooleans}, comparisons such as {@code gt}) tensors are
+ * made, viewed, copied, converted ({@link #to(DType)}) and printed like float32 ones, and read with
+ * {@link #toLongArray()}, {@link #getLong}, {@link #toBooleanArray()}, {@link #getBoolean}. Autograd and
+ * most ops compute in float32 only: each float accessor ({@link #storage()}, {@link #toArray()},
+ * {@link #get}, {@link #fill(float)}, {@link #requiresGrad(boolean) requiresGrad(true)}, ...) checks the
+ * dtype, so an op given another dtype throws {@link IllegalArgumentException} ("... expects float32, got
+ * int64 ...") instead of reading the bytes as floats.
  *
  * <p>Lifetime. A tensor created inside a {@link Scope} lives until that scope closes, and its memory
  * is freed then. One created when no scope is current owns its memory ({@link SharedMemory#reclaimable}),
@@ -30,6 +41,9 @@ import java.util.function.LongFunction;
 public final class Tensor implements AutoCloseable {
 
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT;
+    private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT;
+    private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG;
+    private static final ValueLayout.OfByte I8 = ValueLayout.JAVA_BYTE;
     private static final int SUMMARY_THRESHOLD = 1000;
     private static final int EDGE_ITEMS = 3;
 
@@ -47,6 +61,8 @@ public final class Tensor implements AutoCloseable {
     private final long[] shape;
     private final long[] strides;
     private final long offset;
+    /** The element type; a backend layout ({@link #laid}) only ever holds float32. */
+    private final DType dtype;
     private boolean closed;
     /** The contents in a backend layout, shared by every view of the storage; null for most tensors. */
     private final Laid laid;
@@ -110,8 +126,9 @@ public final class Tensor implements AutoCloseable {
     private Node gradFn;
 
     private Tensor(MemorySegment storage, SharedMemory memory, boolean ownsMemory, Scope scope, long[] shape,
-                   long[] strides, long offset, Laid laid) {
+                   long[] strides, long offset, Laid laid, DType dtype) {
         this.laid = laid;
+        this.dtype = dtype;
         this.storage = storage;
         this.memory = memory;
         this.ownsMemory = ownsMemory;
@@ -124,41 +141,130 @@ public final class Tensor implements AutoCloseable {
     // ---------------------------------------------------------------- creation
 
     /**
-     * A tensor of unspecified content in the current scope (or owning its memory when there is none),
-     * for results whose every element is about to be written.
+     * A float32 tensor of unspecified content in the current scope (or owning its memory when there is
+     * none), for results whose every element is about to be written ({@code torch.empty}).
+     *
+     * @param shape the size of each dimension
+     * @return the new tensor
+     * @throws IllegalArgumentException if a size is negative or the tensor would not fit in memory
      */
     public static Tensor empty(long... shape) {
-        return allocate(Scope.current(), shape, false);
+        return allocate(Scope.current(), DType.FLOAT32, shape, false);
     }
 
-    /** A zero-filled tensor in the current scope (or owning its memory when there is none). */
+    /**
+     * A tensor of {@code dtype} of unspecified content in the current scope (or owning its memory when
+     * there is none) ({@code torch.empty(shape, dtype=...)}).
+     *
+     * @param dtype the element type
+     * @param shape the size of each dimension
+     * @return the new tensor
+     * @throws IllegalArgumentException if dtype is null, a size is negative or the tensor would not fit in memory
+     */
+    public static Tensor empty(DType dtype, long... shape) {
+        return allocate(Scope.current(), requireDType(dtype), shape, false);
+    }
+
+    /**
+     * A zero-filled float32 tensor in the current scope (or owning its memory when there is none)
+     * ({@code torch.zeros}).
+     *
+     * @param shape the size of each dimension
+     * @return the new tensor
+     * @throws IllegalArgumentException if a size is negative or the tensor would not fit in memory
+     */
     public static Tensor zeros(long... shape) {
-        return allocate(Scope.current(), shape);
+        return allocate(Scope.current(), DType.FLOAT32, shape, true);
     }
 
-    /** A zero-filled tensor in the given scope. */
+    /**
+     * A zero-filled tensor of {@code dtype} (0, or false) in the current scope (or owning its memory when
+     * there is none) ({@code torch.zeros(shape, dtype=...)}).
+     *
+     * @param dtype the element type
+     * @param shape the size of each dimension
+     * @return the new tensor
+     * @throws IllegalArgumentException if dtype is null, a size is negative or the tensor would not fit in memory
+     */
+    public static Tensor zeros(DType dtype, long... shape) {
+        return allocate(Scope.current(), requireDType(dtype), shape, true);
+    }
+
+    /**
+     * A zero-filled float32 tensor in the given scope.
+     *
+     * @param scope the scope that owns the tensor's memory
+     * @param shape the size of each dimension
+     * @return the new tensor
+     * @throws IllegalArgumentException if scope is null, a size is negative or the tensor would not fit in memory
+     * @throws IllegalStateException    if the scope is closed
+     */
     public static Tensor zeros(Scope scope, long... shape) {
-        return allocate(requireScope(scope), shape);
+        return allocate(requireScope(scope), DType.FLOAT32, shape, true);
     }
 
-    /** A tensor of ones in the current scope. */
+    /**
+     * A float32 tensor of ones in the current scope ({@code torch.ones}).
+     *
+     * @param shape the size of each dimension
+     * @return the new tensor
+     * @throws IllegalArgumentException if a size is negative or the tensor would not fit in memory
+     */
     public static Tensor ones(long... shape) {
         return full(1f, shape);
     }
 
-    /** A tensor filled with {@code value} in the current scope. */
+    /**
+     * A tensor of {@code dtype} filled with ones (1, or true) in the current scope
+     * ({@code torch.ones(shape, dtype=...)}).
+     *
+     * @param dtype the element type
+     * @param shape the size of each dimension
+     * @return the new tensor
+     * @throws IllegalArgumentException if dtype is null, a size is negative or the tensor would not fit in memory
+     */
+    public static Tensor ones(DType dtype, long... shape) {
+        Tensor t = allocate(Scope.current(), requireDType(dtype), shape, false);
+        t.fillRaw(1);
+        return t;
+    }
+
+    /**
+     * A float32 tensor filled with {@code value} in the current scope ({@code torch.full}).
+     *
+     * @param value the value of every element
+     * @param shape the size of each dimension
+     * @return the new tensor
+     * @throws IllegalArgumentException if a size is negative or the tensor would not fit in memory
+     */
     public static Tensor full(float value, long... shape) {
         Tensor t = zeros(shape);
         t.fill(value);
         return t;
     }
 
-    /** {@code [0, 1, ..., n-1]} as a 1-D tensor in the current scope. */
+    /**
+     * {@code [0, 1, ..., n-1]} as a 1-D float32 tensor in the current scope (unlike {@code torch.arange(n)},
+     * which is int64: use {@link #arange(long, DType)} for that).
+     *
+     * @param n the number of elements
+     * @return the new tensor
+     * @throws IllegalArgumentException if n is negative or too large for a Java array
+     */
     public static Tensor arange(long n) {
         return arange(0, n, 1);
     }
 
-    /** {@code start, start+step, ...} up to but excluding {@code end}, like {@code torch.arange}. */
+    /**
+     * {@code start, start+step, ...} up to but excluding {@code end} as a 1-D float32 tensor, like
+     * {@code torch.arange}.
+     *
+     * @param start the first value
+     * @param end   the bound the values stop before
+     * @param step  the difference between consecutive values, non-zero (negative counts down)
+     * @return the new tensor
+     * @throws IllegalArgumentException if a bound is not finite, step is zero, or there are too many elements
+     */
     public static Tensor arange(double start, double end, double step) {
         if (step == 0 || !Double.isFinite(step) || !Double.isFinite(start) || !Double.isFinite(end)) {
             throw new IllegalArgumentException("arange needs finite start, end and a non-zero step, got start="
@@ -175,21 +281,202 @@ public final class Tensor implements AutoCloseable {
         return fromArray(v, n);
     }
 
-    /** A tensor holding {@code data} (row-major) with the given shape, in the current scope. */
-    public static Tensor fromArray(float[] data, long... shape) {
-        long n = numel(checkShape(shape));
-        if (n != data.length) {
-            throw new IllegalArgumentException("fromArray: " + data.length + " values do not fill shape "
-                    + Arrays.toString(shape) + " (" + n + " elements)");
+    /**
+     * {@code [0, 1, ..., end-1]} as a 1-D tensor of {@code dtype} ({@code torch.arange(end, dtype=...)};
+     * {@code arange(n, DType.INT64)} is PyTorch's {@code torch.arange(n)}).
+     *
+     * @param end   the number of elements
+     * @param dtype {@link DType#INT64} or {@link DType#FLOAT32}
+     * @return the new tensor
+     * @throws IllegalArgumentException if end is negative or too large, or dtype is bool or null
+     */
+    public static Tensor arange(long end, DType dtype) {
+        return arange(0, end, 1, dtype);
+    }
+
+    /**
+     * {@code start, start+step, ...} up to but excluding {@code end} as a 1-D tensor of {@code dtype}
+     * ({@code torch.arange(start, end, step, dtype=...)}).
+     *
+     * @param start the first value
+     * @param end   the bound the values stop before
+     * @param step  the difference between consecutive values, non-zero (negative counts down)
+     * @param dtype {@link DType#INT64} or {@link DType#FLOAT32}
+     * @return the new tensor
+     * @throws IllegalArgumentException if step is zero, there are too many elements, or dtype is bool or null
+     */
+    public static Tensor arange(long start, long end, long step, DType dtype) {
+        if (requireDType(dtype) == DType.BOOL) {
+            throw new IllegalArgumentException("arange: no values of dtype bool, use int64 or float32");
         }
-        Tensor t = allocate(Scope.current(), shape, false);
+        if (step == 0) {
+            throw new IllegalArgumentException("arange needs a non-zero step, got start=" + start + " end=" + end
+                    + " step=0");
+        }
+        // In double: end - start may overflow a long.
+        long n = (long) Math.max(0, Math.ceil(((double) end - start) / step));
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("arange of " + n + " elements is too large");
+        }
+        long[] v = new long[(int) n];
+        for (int i = 0; i < n; i++) {
+            v[i] = start + i * step;
+        }
+        return dtype == DType.INT64 ? fromLongs(v) : fromLongs(v).to(DType.FLOAT32);
+    }
+
+    /**
+     * A float32 tensor holding {@code data} (row-major) with the given shape, in the current scope.
+     *
+     * @param data  the elements, row-major; copied
+     * @param shape the size of each dimension (none: a 0-d tensor of one element)
+     * @return the new tensor
+     * @throws IllegalArgumentException if the number of values is not the shape's number of elements
+     */
+    public static Tensor fromArray(float[] data, long... shape) {
+        Tensor t = allocate(Scope.current(), DType.FLOAT32, checkFill("fromArray", data.length, shape), false);
         MemorySegment.copy(data, 0, t.storage, F32, 0, data.length);
         return t;
     }
 
-    /** A 1-D tensor holding {@code data}. */
+    /**
+     * A 1-D float32 tensor holding {@code data}.
+     *
+     * @param data the elements; copied
+     * @return the new tensor
+     */
     public static Tensor fromArray(float[] data) {
         return fromArray(data, data.length);
+    }
+
+    /**
+     * An int64 tensor holding {@code data} (row-major) with the given shape, in the current scope
+     * ({@code torch.tensor(data, dtype=torch.int64).reshape(shape)}).
+     *
+     * @param data  the elements, row-major; copied
+     * @param shape the size of each dimension (none: a 0-d tensor of one element)
+     * @return the new tensor
+     * @throws IllegalArgumentException if the number of values is not the shape's number of elements
+     */
+    public static Tensor fromLongs(long[] data, long... shape) {
+        Tensor t = allocate(Scope.current(), DType.INT64, checkFill("fromLongs", data.length, shape), false);
+        MemorySegment.copy(data, 0, t.storage, I64, 0, data.length);
+        return t;
+    }
+
+    /**
+     * A 1-D int64 tensor holding {@code data}.
+     *
+     * @param data the elements; copied
+     * @return the new tensor
+     */
+    public static Tensor fromLongs(long[] data) {
+        return fromLongs(data, data.length);
+    }
+
+    /**
+     * A bool tensor holding {@code data} (row-major) with the given shape, in the current scope.
+     *
+     * @param data  the elements, row-major; copied
+     * @param shape the size of each dimension (none: a 0-d tensor of one element)
+     * @return the new tensor
+     * @throws IllegalArgumentException if the number of values is not the shape's number of elements
+     */
+    public static Tensor fromBooleans(boolean[] data, long... shape) {
+        Tensor t = allocate(Scope.current(), DType.BOOL, checkFill("fromBooleans", data.length, shape), false);
+        byte[] bytes = new byte[data.length];
+        for (int i = 0; i < data.length; i++) {
+            bytes[i] = data[i] ? (byte) 1 : 0;
+        }
+        MemorySegment.copy(bytes, 0, t.storage, I8, 0, bytes.length);
+        return t;
+    }
+
+    /**
+     * A 1-D bool tensor holding {@code data}.
+     *
+     * @param data the elements; copied
+     * @return the new tensor
+     */
+    public static Tensor fromBooleans(boolean[] data) {
+        return fromBooleans(data, data.length);
+    }
+
+    /**
+     * A float32 tensor of {@code values} in {@code shape}: {@code torch.tensor}, whose dtype follows the
+     * Java array's element type (see the {@code long[]} and {@code boolean[]} overloads).
+     *
+     * @param values the elements, row-major; copied
+     * @param shape  the size of each dimension (none: a 0-d tensor of one element)
+     * @return the new tensor
+     * @throws IllegalArgumentException if the number of values is not the shape's number of elements
+     */
+    public static Tensor of(float[] values, long... shape) {
+        return fromArray(values, shape);
+    }
+
+    /**
+     * A 1-D float32 tensor of {@code values} ({@code torch.tensor([...])}).
+     *
+     * @param values the elements; copied
+     * @return the new tensor
+     */
+    public static Tensor of(float[] values) {
+        return fromArray(values);
+    }
+
+    /**
+     * An int64 tensor of {@code values} in {@code shape}, as {@link #fromLongs(long[], long...)}.
+     *
+     * @param values the elements, row-major; copied
+     * @param shape  the size of each dimension (none: a 0-d tensor of one element)
+     * @return the new tensor
+     * @throws IllegalArgumentException if the number of values is not the shape's number of elements
+     */
+    public static Tensor of(long[] values, long... shape) {
+        return fromLongs(values, shape);
+    }
+
+    /**
+     * A 1-D int64 tensor of {@code values} ({@code torch.tensor([1, 2, 3])}).
+     *
+     * @param values the elements; copied
+     * @return the new tensor
+     */
+    public static Tensor of(long[] values) {
+        return fromLongs(values);
+    }
+
+    /**
+     * A bool tensor of {@code values} in {@code shape}, as {@link #fromBooleans(boolean[], long...)}.
+     *
+     * @param values the elements, row-major; copied
+     * @param shape  the size of each dimension (none: a 0-d tensor of one element)
+     * @return the new tensor
+     * @throws IllegalArgumentException if the number of values is not the shape's number of elements
+     */
+    public static Tensor of(boolean[] values, long... shape) {
+        return fromBooleans(values, shape);
+    }
+
+    /**
+     * A 1-D bool tensor of {@code values} ({@code torch.tensor([True, False])}).
+     *
+     * @param values the elements; copied
+     * @return the new tensor
+     */
+    public static Tensor of(boolean[] values) {
+        return fromBooleans(values);
+    }
+
+    /** The checked shape, which {@code count} values must fill exactly. */
+    private static long[] checkFill(String factory, int count, long[] shape) {
+        long n = numel(checkShape(shape));
+        if (n != count) {
+            throw new IllegalArgumentException(factory + ": " + count + " values do not fill shape "
+                    + Arrays.toString(shape) + " (" + n + " elements)");
+        }
+        return shape;
     }
 
     /** Uniform samples in [0, 1), reproducible from {@code seed}. */
@@ -221,6 +508,13 @@ public final class Tensor implements AutoCloseable {
         return (int) n;
     }
 
+    private static DType requireDType(DType dtype) {
+        if (dtype == null) {
+            throw new IllegalArgumentException("dtype is null");
+        }
+        return dtype;
+    }
+
     private static Scope requireScope(Scope scope) {
         if (scope == null) {
             throw new IllegalArgumentException("scope is null");
@@ -231,19 +525,18 @@ public final class Tensor implements AutoCloseable {
         return scope;
     }
 
-    private static Tensor allocate(Scope scope, long[] shape) {
-        return allocate(scope, shape, true);
-    }
-
-    /** A new contiguous tensor, zero-filled when {@code zero}; without, the caller writes every element. */
-    private static Tensor allocate(Scope scope, long[] shape, boolean zero) {
+    /**
+     * A new contiguous tensor of {@code dtype}, zero-filled when {@code zero}; without, the caller writes
+     * every element.
+     */
+    private static Tensor allocate(Scope scope, DType dtype, long[] shape, boolean zero) {
         long[] s = checkShape(shape);
-        long bytes = storageBytes(s);
+        long bytes = storageBytes(s, dtype);
         if (scope != null) {
-            return new Tensor(scope.allocate(bytes, zero), null, false, scope, s, contiguousStrides(s), 0, null);
+            return new Tensor(scope.allocate(bytes, zero), null, false, scope, s, contiguousStrides(s), 0, null, dtype);
         }
         SharedMemory m = SharedMemory.reclaimable("tensor " + Arrays.toString(s));
-        return new Tensor(m.allocate(bytes, zero), m, true, null, s, contiguousStrides(s), 0, null);
+        return new Tensor(m.allocate(bytes, zero), m, true, null, s, contiguousStrides(s), 0, null, dtype);
     }
 
     /**
@@ -269,16 +562,16 @@ public final class Tensor implements AutoCloseable {
             throw new IllegalStateException("cannot allocate in a closed " + scope.describe());
         }
         long[] s = checkShape(shape);
-        long plainBytes = storageBytes(s);
+        long plainBytes = storageBytes(s, DType.FLOAT32);
         // The row-major storage is allocated only if something reads or writes it row-major.
         if (scope != null) {
             Laid l = new Laid(layout, scope.allocate(bytes, false), s, converter, b -> scope.allocate(b, false),
                     plainBytes);
-            return new Tensor(null, null, false, scope, s, contiguousStrides(s), 0, l);
+            return new Tensor(null, null, false, scope, s, contiguousStrides(s), 0, l, DType.FLOAT32);
         }
         SharedMemory m = SharedMemory.reclaimable("tensor " + Arrays.toString(s));
         Laid l = new Laid(layout, m.allocate(bytes, false), s, converter, b -> m.allocate(b, false), plainBytes);
-        return new Tensor(null, m, true, null, s, contiguousStrides(s), 0, l);
+        return new Tensor(null, m, true, null, s, contiguousStrides(s), 0, l, DType.FLOAT32);
     }
 
     /**
@@ -329,6 +622,7 @@ public final class Tensor implements AutoCloseable {
      */
     public Tensor toLayoutOf(Tensor like) {
         checkAlive();
+        requireFloat("toLayoutOf");
         if (!Arrays.equals(shape, like.shape) || !isContiguous()) {
             throw new IllegalArgumentException("toLayoutOf: a contiguous tensor of shape " + Arrays.toString(like.shape)
                     + " is needed, got shape " + Arrays.toString(shape) + (isContiguous() ? "" : " (strided)"));
@@ -401,17 +695,19 @@ public final class Tensor implements AutoCloseable {
     }
 
     /**
-     * Bytes of a float32 storage of {@code shape} (already checked), refused, naming the shape, when
-     * more than this machine's memory: such a request can only end in an out-of-memory failure.
+     * Bytes of a storage of {@code shape} (already checked) and {@code dtype}, refused, naming the shape,
+     * when more than this machine's memory: such a request can only end in an out-of-memory failure.
      */
-    private static long storageBytes(long[] shape) {
+    private static long storageBytes(long[] shape, DType dtype) {
         long n = numel(shape);
-        if (n > Long.MAX_VALUE / Float.BYTES || n * Float.BYTES > Machine.physicalMemory()) {
-            throw new IllegalArgumentException("tensor of shape " + Arrays.toString(shape) + " needs "
-                    + Machine.formatBytes(n * (double) Float.BYTES) + " of memory, more than this machine's "
+        int size = dtype.elementSize();
+        if (n > Long.MAX_VALUE / size || n * size > Machine.physicalMemory()) {
+            String what = dtype == DType.FLOAT32 ? "" : " (" + dtype + ")";
+            throw new IllegalArgumentException("tensor of shape " + Arrays.toString(shape) + what + " needs "
+                    + Machine.formatBytes(n * (double) size) + " of memory, more than this machine's "
                     + Machine.formatBytes(Machine.physicalMemory()));
         }
-        return n * Float.BYTES;
+        return n * size;
     }
 
     private static long numel(long[] shape) {
@@ -433,6 +729,45 @@ public final class Tensor implements AutoCloseable {
     }
 
     // ---------------------------------------------------------------- metadata
+
+    /**
+     * The element type ({@code Tensor.dtype} in PyTorch).
+     *
+     * @return the dtype, {@link DType#FLOAT32} unless made otherwise
+     */
+    public DType dtype() {
+        return dtype;
+    }
+
+    /**
+     * Whether the elements are floating point ({@code Tensor.is_floating_point()}), the kind most ops and
+     * autograd accept.
+     *
+     * @return true for a float32 tensor
+     */
+    public boolean isFloatingPoint() {
+        return dtype.isFloatingPoint();
+    }
+
+    /**
+     * Throws unless this tensor is float32: the check every float-only path makes before reading or
+     * writing elements as floats, so that an int64 or bool tensor given to such an op fails in Java with
+     * a message instead of being read as garbage.
+     */
+    private void requireFloat(String what) {
+        if (dtype != DType.FLOAT32) {
+            throw new IllegalArgumentException(what + " expects float32, got " + dtype + " (a tensor of shape "
+                    + Arrays.toString(shape) + "); convert it with to(DType.FLOAT32) if that is meant");
+        }
+    }
+
+    /** Throws unless this tensor is of {@code expected}, for the typed readers and writers. */
+    private void checkDType(DType expected, String what) {
+        if (dtype != expected) {
+            throw new IllegalArgumentException(what + " expects " + expected + ", got " + dtype + " (a tensor of shape "
+                    + Arrays.toString(shape) + "); convert it with to(DType." + expected.name() + ") if that is meant");
+        }
+    }
 
     /** The sizes of each dimension (a copy). */
     public long[] shape() {
@@ -475,6 +810,7 @@ public final class Tensor implements AutoCloseable {
      */
     public MemorySegment storageForReading() {
         checkAlive();
+        requireFloat("storageForReading()");
         return readable();
     }
 
@@ -484,6 +820,7 @@ public final class Tensor implements AutoCloseable {
      */
     public MemorySegment storage() {
         checkAlive();
+        requireFloat("storage()");
         return writable();
     }
 
@@ -532,7 +869,7 @@ public final class Tensor implements AutoCloseable {
 
     /** A zero-filled tensor of this shape with storage of the same owner: this scope, or its own. */
     public Tensor zerosLikeOwned() {
-        return scope != null ? zeros(scope, shape) : allocate(null, shape);
+        return allocate(scope, dtype, shape, true);
     }
 
     /**
@@ -567,6 +904,10 @@ public final class Tensor implements AutoCloseable {
      * will accumulate into {@link #grad()}.
      */
     public Tensor requiresGrad(boolean value) {
+        if (value && dtype != DType.FLOAT32) {
+            throw new IllegalArgumentException("requiresGrad(true) expects float32, got " + dtype + " (a tensor of shape "
+                    + Arrays.toString(shape) + "): only floating-point tensors can require gradients");
+        }
         if (gradFn != null) {
             throw new IllegalStateException("requiresGrad can only be set on leaf tensors; this one was made by "
                     + gradFn.op() + " (use detach())");
@@ -588,6 +929,9 @@ public final class Tensor implements AutoCloseable {
 
     /** Replaces the gradient (null clears it); its shape must match. */
     public void setGrad(Tensor g) {
+        if (g != null && g.dtype != DType.FLOAT32) {
+            throw new IllegalArgumentException("setGrad expects a float32 gradient, got " + g.dtype);
+        }
         if (g != null && !Arrays.equals(g.shape, shape)) {
             throw new IllegalArgumentException("gradient of shape " + Arrays.toString(g.shape) + " for a tensor of shape "
                     + Arrays.toString(shape));
@@ -661,6 +1005,7 @@ public final class Tensor implements AutoCloseable {
         if (node == null) {
             throw new IllegalArgumentException("node is null");
         }
+        requireFloat("setGradFn (a recorded op's output)");
         gradFn = node;
         requiresGrad = true;
     }
@@ -687,7 +1032,7 @@ public final class Tensor implements AutoCloseable {
     /** A view of the same storage that autograd treats as a constant leaf. */
     public Tensor detach() {
         checkAlive();
-        return new Tensor(storage, memory, false, scope, shape, strides, offset, laid);
+        return new Tensor(storage, memory, false, scope, shape, strides, offset, laid, dtype);
     }
 
     private int dimIndex(int d) {
@@ -701,30 +1046,160 @@ public final class Tensor implements AutoCloseable {
 
     // ---------------------------------------------------------------- element access
 
-    /** The element at {@code index} (one entry per dimension). */
+    /**
+     * The element at {@code index} of a float32 tensor.
+     *
+     * @param index one entry per dimension, each in [0, size)
+     * @return the element
+     * @throws IllegalArgumentException  if the index has the wrong number of entries, or the tensor is not float32
+     * @throws IndexOutOfBoundsException if an entry is out of range
+     * @throws IllegalStateException     if the tensor is closed
+     */
     public float get(long... index) {
         checkAlive();
+        requireFloat("get");
         float v = readable().getAtIndex(F32, elementOffset(index));
         Reference.reachabilityFence(this); // a forgotten detached scope is not closed during the access
         return v;
     }
 
-    /** Sets the element at {@code index}. */
+    /**
+     * The element at {@code index} of an int64 tensor.
+     *
+     * @param index one entry per dimension, each in [0, size)
+     * @return the element
+     * @throws IllegalArgumentException  if the index has the wrong number of entries, or the tensor is not int64
+     * @throws IndexOutOfBoundsException if an entry is out of range
+     * @throws IllegalStateException     if the tensor is closed
+     */
+    public long getLong(long... index) {
+        checkAlive();
+        checkDType(DType.INT64, "getLong");
+        long v = readable().getAtIndex(I64, elementOffset(index));
+        Reference.reachabilityFence(this);
+        return v;
+    }
+
+    /**
+     * The element at {@code index} of a bool tensor.
+     *
+     * @param index one entry per dimension, each in [0, size)
+     * @return the element
+     * @throws IllegalArgumentException  if the index has the wrong number of entries, or the tensor is not bool
+     * @throws IndexOutOfBoundsException if an entry is out of range
+     * @throws IllegalStateException     if the tensor is closed
+     */
+    public boolean getBoolean(long... index) {
+        checkAlive();
+        checkDType(DType.BOOL, "getBoolean");
+        byte v = readable().getAtIndex(I8, elementOffset(index));
+        Reference.reachabilityFence(this);
+        return v != 0;
+    }
+
+    /**
+     * Sets the element at {@code index} of a float32 tensor.
+     *
+     * @param value the new value
+     * @param index one entry per dimension, each in [0, size)
+     * @throws IllegalArgumentException  if the index has the wrong number of entries, or the tensor is not float32
+     * @throws IndexOutOfBoundsException if an entry is out of range
+     * @throws IllegalStateException     if the tensor is closed
+     */
     public void set(float value, long... index) {
         checkAlive();
+        requireFloat("set");
         writable().setAtIndex(F32, elementOffset(index), value);
         Reference.reachabilityFence(this);
     }
 
-    /** The single value of a one-element tensor. */
+    /**
+     * Sets the element at {@code index} of an int64 tensor.
+     *
+     * @param value the new value
+     * @param index one entry per dimension, each in [0, size)
+     * @throws IllegalArgumentException  if the index has the wrong number of entries, or the tensor is not int64
+     * @throws IndexOutOfBoundsException if an entry is out of range
+     * @throws IllegalStateException     if the tensor is closed
+     */
+    public void setLong(long value, long... index) {
+        checkAlive();
+        checkDType(DType.INT64, "setLong");
+        writable().setAtIndex(I64, elementOffset(index), value);
+        Reference.reachabilityFence(this);
+    }
+
+    /**
+     * Sets the element at {@code index} of a bool tensor.
+     *
+     * @param value the new value
+     * @param index one entry per dimension, each in [0, size)
+     * @throws IllegalArgumentException  if the index has the wrong number of entries, or the tensor is not bool
+     * @throws IndexOutOfBoundsException if an entry is out of range
+     * @throws IllegalStateException     if the tensor is closed
+     */
+    public void setBoolean(boolean value, long... index) {
+        checkAlive();
+        checkDType(DType.BOOL, "setBoolean");
+        writable().setAtIndex(I8, elementOffset(index), value ? (byte) 1 : 0);
+        Reference.reachabilityFence(this);
+    }
+
+    /**
+     * The single value of a one-element float32 tensor ({@code Tensor.item()}); for int64 and bool
+     * tensors use {@link #itemLong()} and {@link #itemBoolean()}.
+     *
+     * @return the value
+     * @throws IllegalArgumentException if the tensor has not exactly one element or is not float32
+     * @throws IllegalStateException    if the tensor is closed
+     */
     public float item() {
         checkAlive();
-        if (numel() != 1) {
-            throw new IllegalArgumentException("item() needs a one-element tensor, shape is " + Arrays.toString(shape));
+        if (dtype != DType.FLOAT32) {
+            throw new IllegalArgumentException("item() expects float32, got " + dtype + ": use "
+                    + (dtype == DType.INT64 ? "itemLong()" : "itemBoolean()") + " for a " + dtype + " tensor");
         }
-        float v = readable().getAtIndex(F32, offset);
+        float v = readable().getAtIndex(F32, singleOffset("item()"));
         Reference.reachabilityFence(this);
         return v;
+    }
+
+    /**
+     * The single value of a one-element int64 tensor, such as {@code argmax()} gives.
+     *
+     * @return the value
+     * @throws IllegalArgumentException if the tensor has not exactly one element or is not int64
+     * @throws IllegalStateException    if the tensor is closed
+     */
+    public long itemLong() {
+        checkAlive();
+        checkDType(DType.INT64, "itemLong()");
+        long v = readable().getAtIndex(I64, singleOffset("itemLong()"));
+        Reference.reachabilityFence(this);
+        return v;
+    }
+
+    /**
+     * The single value of a one-element bool tensor.
+     *
+     * @return the value
+     * @throws IllegalArgumentException if the tensor has not exactly one element or is not bool
+     * @throws IllegalStateException    if the tensor is closed
+     */
+    public boolean itemBoolean() {
+        checkAlive();
+        checkDType(DType.BOOL, "itemBoolean()");
+        byte v = readable().getAtIndex(I8, singleOffset("itemBoolean()"));
+        Reference.reachabilityFence(this);
+        return v != 0;
+    }
+
+    /** The storage offset of the only element, or an exception naming {@code what} if there is not one. */
+    private long singleOffset(String what) {
+        if (numel() != 1) {
+            throw new IllegalArgumentException(what + " needs a one-element tensor, shape is " + Arrays.toString(shape));
+        }
+        return offset;
     }
 
     private long elementOffset(long[] index) {
@@ -743,21 +1218,25 @@ public final class Tensor implements AutoCloseable {
         return o;
     }
 
-    /** Sets every element to {@code value}. */
+    /**
+     * Sets every element of a float32 tensor to {@code value} ({@code Tensor.fill_}).
+     *
+     * @param value the new value of every element
+     * @return this tensor
+     * @throws IllegalArgumentException if the tensor is not float32
+     * @throws IllegalStateException    if the tensor is closed
+     */
     public Tensor fill(float value) {
         checkAlive();
+        requireFloat("fill(float)");
         MemorySegment data = writable();
         if (isContiguous()) {
             MemorySegment region = data.asSlice(offset * Float.BYTES, numel() * Float.BYTES);
             if (value == 0f) {
                 region.fill((byte) 0);
             } else if (region.byteSize() > 0) {
-                // One element, then the filled prefix copied onto the rest, doubling: bulk copies only.
                 region.set(F32, 0, value);
-                for (long done = Float.BYTES; done < region.byteSize(); done *= 2) {
-                    long len = Math.min(done, region.byteSize() - done);
-                    MemorySegment.copy(region, 0, region, done, len);
-                }
+                spreadFirstElement(region, Float.BYTES);
             }
         } else {
             forEachOffset((k, o) -> data.setAtIndex(F32, o, value));
@@ -765,9 +1244,39 @@ public final class Tensor implements AutoCloseable {
         return this;
     }
 
-    /** The elements in row-major order. */
+    /** Fills a fresh contiguous tensor of any dtype with {@code value} (as a float, an int64 or non-zero). */
+    private void fillRaw(long value) {
+        int es = dtype.elementSize();
+        MemorySegment region = storage.asSlice(offset * es, numel() * es);
+        if (region.byteSize() == 0) {
+            return;
+        }
+        switch (dtype) {
+            case FLOAT32 -> region.set(F32, 0, (float) value);
+            case INT64 -> region.set(I64, 0, value);
+            case BOOL -> region.set(I8, 0, value != 0 ? (byte) 1 : 0);
+        }
+        spreadFirstElement(region, es);
+    }
+
+    /** Copies the first element of {@code region} onto the rest, doubling the filled prefix: bulk copies only. */
+    private static void spreadFirstElement(MemorySegment region, int elementSize) {
+        for (long done = elementSize; done < region.byteSize(); done *= 2) {
+            long len = Math.min(done, region.byteSize() - done);
+            MemorySegment.copy(region, 0, region, done, len);
+        }
+    }
+
+    /**
+     * The elements of a float32 tensor in row-major order, as a new Java array.
+     *
+     * @return the elements
+     * @throws IllegalArgumentException if the tensor is not float32
+     * @throws IllegalStateException    if the tensor is closed or has too many elements for a Java array
+     */
     public float[] toArray() {
         checkAlive();
+        requireFloat("toArray()");
         long n = numel();
         if (n > Integer.MAX_VALUE - 8) {
             throw new IllegalStateException("tensor of " + n + " elements does not fit a Java array");
@@ -786,6 +1295,52 @@ public final class Tensor implements AutoCloseable {
                     (k, o) -> out[(int) k] = data.getAtIndex(F32, o));
         }
         Reference.reachabilityFence(this); // a forgotten detached scope is not closed during the copy
+        return out;
+    }
+
+    /**
+     * The elements of an int64 tensor in row-major order, as a new Java array ({@code Tensor.tolist()}).
+     *
+     * @return the elements
+     * @throws IllegalArgumentException if the tensor is not int64
+     * @throws IllegalStateException    if the tensor is closed or has too many elements for a Java array
+     */
+    public long[] toLongArray() {
+        checkAlive();
+        checkDType(DType.INT64, "toLongArray()");
+        long[] out = new long[arraySize(numel())];
+        MemorySegment data = readable();
+        if (isContiguous()) {
+            MemorySegment.copy(data, I64, offset * Long.BYTES, out, 0, out.length);
+        } else {
+            forEachOffset((k, o) -> out[(int) k] = data.getAtIndex(I64, o));
+        }
+        Reference.reachabilityFence(this);
+        return out;
+    }
+
+    /**
+     * The elements of a bool tensor in row-major order, as a new Java array.
+     *
+     * @return the elements
+     * @throws IllegalArgumentException if the tensor is not bool
+     * @throws IllegalStateException    if the tensor is closed or has too many elements for a Java array
+     */
+    public boolean[] toBooleanArray() {
+        checkAlive();
+        checkDType(DType.BOOL, "toBooleanArray()");
+        byte[] bytes = new byte[arraySize(numel())];
+        MemorySegment data = readable();
+        if (isContiguous()) {
+            MemorySegment.copy(data, I8, offset, bytes, 0, bytes.length);
+        } else {
+            forEachOffset((k, o) -> bytes[(int) k] = data.getAtIndex(I8, o));
+        }
+        Reference.reachabilityFence(this);
+        boolean[] out = new boolean[bytes.length];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = bytes[i] != 0;
+        }
         return out;
     }
 
@@ -860,27 +1415,44 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
-    /** A contiguous copy in the current scope (or owning its memory). */
+    /**
+     * A contiguous copy in the current scope (or owning its memory), of the same dtype
+     * ({@code Tensor.clone()}); the gradient flows through it unchanged.
+     *
+     * @return the copy
+     * @throws IllegalStateException if the tensor is closed
+     */
     public Tensor copy() {
         checkAlive();
-        Tensor out = allocate(Scope.current(), shape, false);
+        Tensor out = allocate(Scope.current(), dtype, shape, false);
         out.copyFrom(this);
         return Autograd.record(out, "copy", g -> new Tensor[] {g}, this);
     }
 
-    /** This tensor if contiguous, otherwise a contiguous {@link #copy()}. */
+    /**
+     * This tensor if contiguous, otherwise a contiguous {@link #copy()}.
+     *
+     * @return a contiguous tensor of the same elements
+     * @throws IllegalStateException if the tensor is closed
+     */
     public Tensor contiguous() {
         checkAlive();
         return isContiguous() ? this : copy();
     }
 
-    /** Copies {@code values} (row-major) into this tensor, which may be a strided view. */
+    /**
+     * Copies {@code values} (row-major) into this float32 tensor, which may be a strided view.
+     *
+     * @param values one value per element
+     * @return this tensor
+     * @throws IllegalArgumentException if the number of values is not the number of elements, or the tensor
+     *                                  is not float32
+     * @throws IllegalStateException    if the tensor is closed
+     */
     public Tensor copyFrom(float[] values) {
         checkAlive();
-        if (values.length != numel()) {
-            throw new IllegalArgumentException("copyFrom: " + values.length + " values for a tensor of shape "
-                    + Arrays.toString(shape) + " (" + numel() + " elements)");
-        }
+        requireFloat("copyFrom(float[])");
+        checkCount("copyFrom(float[])", values.length);
         MemorySegment data = writable();
         if (isContiguous()) {
             MemorySegment.copy(values, 0, data, F32, offset * Float.BYTES, values.length);
@@ -891,7 +1463,64 @@ public final class Tensor implements AutoCloseable {
         return this;
     }
 
-    /** Copies {@code src}'s elements into this tensor; the shapes must be equal. */
+    /**
+     * Copies {@code values} (row-major) into this int64 tensor, which may be a strided view.
+     *
+     * @param values one value per element
+     * @return this tensor
+     * @throws IllegalArgumentException if the number of values is not the number of elements, or the tensor
+     *                                  is not int64
+     * @throws IllegalStateException    if the tensor is closed
+     */
+    public Tensor copyFrom(long[] values) {
+        checkAlive();
+        checkDType(DType.INT64, "copyFrom(long[])");
+        checkCount("copyFrom(long[])", values.length);
+        MemorySegment data = writable();
+        if (isContiguous()) {
+            MemorySegment.copy(values, 0, data, I64, offset * Long.BYTES, values.length);
+        } else {
+            forEachOffset((k, o) -> data.setAtIndex(I64, o, values[(int) k]));
+        }
+        Reference.reachabilityFence(this);
+        return this;
+    }
+
+    /**
+     * Copies {@code values} (row-major) into this bool tensor, which may be a strided view.
+     *
+     * @param values one value per element
+     * @return this tensor
+     * @throws IllegalArgumentException if the number of values is not the number of elements, or the tensor
+     *                                  is not bool
+     * @throws IllegalStateException    if the tensor is closed
+     */
+    public Tensor copyFrom(boolean[] values) {
+        checkAlive();
+        checkDType(DType.BOOL, "copyFrom(boolean[])");
+        checkCount("copyFrom(boolean[])", values.length);
+        MemorySegment data = writable();
+        forEachOffset((k, o) -> data.setAtIndex(I8, o, values[(int) k] ? (byte) 1 : 0));
+        Reference.reachabilityFence(this);
+        return this;
+    }
+
+    private void checkCount(String what, int count) {
+        if (count != numel()) {
+            throw new IllegalArgumentException(what + ": " + count + " values for a tensor of shape "
+                    + Arrays.toString(shape) + " (" + numel() + " elements)");
+        }
+    }
+
+    /**
+     * Copies {@code src}'s elements into this tensor ({@code Tensor.copy_}); the shapes must be equal. A
+     * source of another dtype is converted as {@link #to(DType)} converts. Nothing is recorded for autograd.
+     *
+     * @param src the tensor to copy from
+     * @return this tensor
+     * @throws IllegalArgumentException if the shapes differ, or a conversion fails (see {@link #to(DType)})
+     * @throws IllegalStateException    if either tensor is closed
+     */
     public Tensor copyFrom(Tensor src) {
         checkAlive();
         src.checkAlive();
@@ -899,15 +1528,25 @@ public final class Tensor implements AutoCloseable {
             throw new IllegalArgumentException("copyFrom: shape " + Arrays.toString(src.shape) + " into "
                     + Arrays.toString(shape));
         }
+        if (src.dtype != dtype) {
+            try (var ignored = Autograd.noGrad()) {
+                return copyFrom(src.to(dtype));
+            }
+        }
         long n = numel();
+        int es = dtype.elementSize();
         if (isContiguous() && src.isContiguous()) {
-            MemorySegment.copy(src.readable(), src.offset * Float.BYTES, writable(), offset * Float.BYTES,
-                    n * Float.BYTES);
+            MemorySegment.copy(src.readable(), src.offset * es, writable(), offset * es, n * es);
             Reference.reachabilityFence(src);
             return this;
         }
         if (sharesStorageWith(src)) {
-            return copyFrom(src.toArray()); // the views may overlap: read everything before writing
+            // The views may overlap: read everything before writing.
+            return switch (dtype) {
+                case FLOAT32 -> copyFrom(src.toArray());
+                case INT64 -> copyFrom(src.toLongArray());
+                case BOOL -> copyFrom(src.toBooleanArray());
+            };
         }
         copyStrided(src.readable(), src, writable());
         Reference.reachabilityFence(src);
@@ -915,8 +1554,9 @@ public final class Tensor implements AutoCloseable {
     }
 
     /**
-     * Copies {@code src}'s elements into this tensor of the same shape, both strided, segment to segment
-     * (no Java array in between): whole rows when both innermost strides are 1, else element by element.
+     * Copies {@code src}'s elements into this tensor of the same shape and dtype, both strided, segment to
+     * segment (no Java array in between): whole rows when both innermost strides are 1, else element by
+     * element.
      */
     private void copyStrided(MemorySegment from, Tensor src, MemorySegment to) {
         int r = shape.length;
@@ -924,8 +1564,9 @@ public final class Tensor implements AutoCloseable {
         if (n == 0) {
             return;
         }
+        int es = dtype.elementSize();
         if (r == 0) {
-            to.setAtIndex(F32, offset, from.getAtIndex(F32, src.offset));
+            MemorySegment.copy(from, src.offset * es, to, offset * es, es);
             return;
         }
         long inner = shape[r - 1];
@@ -936,10 +1577,19 @@ public final class Tensor implements AutoCloseable {
         long s = src.offset;
         for (long k = 0; k < n; k += inner) {
             if (dStep == 1 && sStep == 1) {
-                MemorySegment.copy(from, s * Float.BYTES, to, d * Float.BYTES, inner * Float.BYTES);
+                MemorySegment.copy(from, s * es, to, d * es, inner * es);
+            } else if (es == Float.BYTES) {
+                // Bits as ints: a copy, whatever the values.
+                for (long i = 0; i < inner; i++) {
+                    to.setAtIndex(I32, d + i * dStep, from.getAtIndex(I32, s + i * sStep));
+                }
+            } else if (es == Long.BYTES) {
+                for (long i = 0; i < inner; i++) {
+                    to.setAtIndex(I64, d + i * dStep, from.getAtIndex(I64, s + i * sStep));
+                }
             } else {
                 for (long i = 0; i < inner; i++) {
-                    to.setAtIndex(F32, d + i * dStep, from.getAtIndex(F32, s + i * sStep));
+                    to.setAtIndex(I8, d + i * dStep, from.getAtIndex(I8, s + i * sStep));
                 }
             }
             for (int dim = r - 2; dim >= 0; dim--) {
@@ -955,10 +1605,84 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
+    /**
+     * This tensor's elements as {@code target} ({@code Tensor.to(dtype)}): this tensor itself when it is
+     * of that dtype already, else a new contiguous tensor. As in PyTorch, float32 to int64 truncates toward
+     * zero, anything to bool is "not zero" (NaN is true), and bool becomes 0 or 1. The result of a
+     * conversion to another dtype is not differentiable (nothing is recorded).
+     *
+     * @param target the dtype of the result
+     * @return a tensor of {@code target}
+     * @throws IllegalArgumentException if target is null, or a float32 element (NaN, infinite, or beyond
+     *                                  ±2⁶³) has no int64 value; the message names it and its position
+     * @throws IllegalStateException    if the tensor is closed
+     */
+    public Tensor to(DType target) {
+        checkAlive();
+        if (requireDType(target) == dtype) {
+            return this;
+        }
+        long[] s = shape.clone();
+        return switch (dtype) {
+            case FLOAT32 -> {
+                float[] v = toArray();
+                if (target == DType.BOOL) {
+                    boolean[] out = new boolean[v.length];
+                    for (int i = 0; i < v.length; i++) out[i] = v[i] != 0; // NaN != 0: true, as in PyTorch
+                    yield fromBooleans(out, s);
+                }
+                long[] out = new long[v.length];
+                for (int i = 0; i < v.length; i++) {
+                    // Beyond these (and NaN) a cast saturates in Java and is undefined in C: refuse instead.
+                    if (!(v[i] >= -0x1p63f && v[i] < 0x1p63f)) {
+                        throw new IllegalArgumentException("to(int64): element " + v[i] + " at position "
+                                + Arrays.toString(unravel(i)) + " has no int64 value");
+                    }
+                    out[i] = (long) v[i];
+                }
+                yield fromLongs(out, s);
+            }
+            case INT64 -> {
+                long[] v = toLongArray();
+                if (target == DType.BOOL) {
+                    boolean[] out = new boolean[v.length];
+                    for (int i = 0; i < v.length; i++) out[i] = v[i] != 0;
+                    yield fromBooleans(out, s);
+                }
+                float[] out = new float[v.length];
+                for (int i = 0; i < v.length; i++) out[i] = v[i];
+                yield fromArray(out, s);
+            }
+            case BOOL -> {
+                boolean[] v = toBooleanArray();
+                if (target == DType.INT64) {
+                    long[] out = new long[v.length];
+                    for (int i = 0; i < v.length; i++) out[i] = v[i] ? 1 : 0;
+                    yield fromLongs(out, s);
+                }
+                float[] out = new float[v.length];
+                for (int i = 0; i < v.length; i++) out[i] = v[i] ? 1 : 0;
+                yield fromArray(out, s);
+            }
+        };
+    }
+
+    /** The index (one entry per dimension) of the row-major position {@code k}, for messages. */
+    private long[] unravel(long k) {
+        long[] idx = new long[shape.length];
+        for (int d = shape.length - 1; d >= 0; d--) {
+            if (shape[d] > 0) {
+                idx[d] = k % shape[d];
+                k /= shape[d];
+            }
+        }
+        return idx;
+    }
+
     // ---------------------------------------------------------------- views
 
     private Tensor view(long[] newShape, long[] newStrides, long newOffset) {
-        return new Tensor(storage, memory, false, scope, newShape, newStrides, newOffset, laid);
+        return new Tensor(storage, memory, false, scope, newShape, newStrides, newOffset, laid, dtype);
     }
 
     /**
@@ -1253,26 +1977,63 @@ public final class Tensor implements AutoCloseable {
 
     // ---------------------------------------------------------------- printing
 
+    /**
+     * The elements as PyTorch prints them, with the shape, e.g. {@code tensor([[1., 2.], [3., 4.]],
+     * shape=[2, 2])}: float32 in one number format for the whole tensor, int64 without decimals and bool as
+     * {@code true}/{@code false}, those two followed by the dtype ({@code tensor([1, 2], dtype=int64,
+     * shape=[2])}). Tensors of more than 1000 elements show the first and last three of each dimension.
+     *
+     * @return the description; a closed tensor says so instead of failing
+     */
     @Override
     public String toString() {
+        String type = dtype == DType.FLOAT32 ? "" : ", dtype=" + dtype;
         if (!isAlive()) {
-            return "tensor(<closed>, shape=" + Arrays.toString(shape) + ")";
+            return "tensor(<closed>" + type + ", shape=" + Arrays.toString(shape) + ")";
         }
         StringBuilder sb = new StringBuilder("tensor(");
         boolean summarize = numel() > SUMMARY_THRESHOLD;
-        float[] values = toArray();
-        Format f = Format.of(values);
+        IntFunction<String> element = elementFormat();
         if (shape.length == 0) {
-            sb.append(f.format(values[0]).strip());
+            sb.append(element.apply(0).strip());
         } else {
-            appendDim(sb, 0, 0, contiguousStrides(shape), values, f, summarize, "tensor(".length());
+            appendDim(sb, 0, 0, contiguousStrides(shape), element, summarize, "tensor(".length());
         }
-        sb.append(", shape=").append(Arrays.toString(shape)).append(')');
+        sb.append(type).append(", shape=").append(Arrays.toString(shape)).append(')');
         return sb.toString();
     }
 
-    private void appendDim(StringBuilder sb, int d, long base, long[] cst, float[] v, Format f, boolean summarize,
-                           int indent) {
+    /** The text of each element by row-major position, all padded to one width as PyTorch aligns them. */
+    private IntFunction<String> elementFormat() {
+        switch (dtype) {
+            case INT64 -> {
+                long[] v = toLongArray();
+                int width = 0;
+                for (long x : v) width = Math.max(width, Long.toString(x).length());
+                int w = width;
+                return i -> pad(Long.toString(v[i]), w);
+            }
+            case BOOL -> {
+                boolean[] v = toBooleanArray();
+                int width = 4;
+                for (boolean x : v) if (!x) width = 5;
+                int w = width;
+                return i -> pad(Boolean.toString(v[i]), w);
+            }
+            default -> {
+                float[] v = toArray();
+                Format f = Format.of(v);
+                return i -> f.format(v[i]);
+            }
+        }
+    }
+
+    private static String pad(String s, int width) {
+        return " ".repeat(Math.max(0, width - s.length())) + s;
+    }
+
+    private void appendDim(StringBuilder sb, int d, long base, long[] cst, IntFunction<String> element,
+                           boolean summarize, int indent) {
         sb.append('[');
         long n = shape[d];
         boolean cut = summarize && n > 2 * EDGE_ITEMS;
@@ -1282,10 +2043,10 @@ public final class Tensor implements AutoCloseable {
                 i = n - EDGE_ITEMS;
             }
             if (d == shape.length - 1) {
-                sb.append(f.format(v[(int) (base + i)]));
+                sb.append(element.apply((int) (base + i)));
                 if (i < n - 1) sb.append(", ");
             } else {
-                appendDim(sb, d + 1, base + i * cst[d], cst, v, f, summarize, indent);
+                appendDim(sb, d + 1, base + i * cst[d], cst, element, summarize, indent);
                 if (i < n - 1) {
                     sb.append(',').append("\n".repeat(shape.length - 1 - d)).append(" ".repeat(indent + d + 1));
                 }

@@ -1,13 +1,13 @@
 package dev.gatun.io;
 
 /** The element types of the safetensors format, by their names in the header, with their sizes in bytes. */
-public enum DType {
+public enum StorageType {
     BOOL(1), U8(1), I8(1), F8_E5M2(1), F8_E4M3(1), I16(2), U16(2), F16(2), BF16(2), I32(4), U32(4), F32(4), F64(8),
     I64(8), U64(8);
 
     private final int size;
 
-    DType(int size) {
+    StorageType(int size) {
         this.size = size;
     }
 
@@ -22,8 +22,8 @@ public enum DType {
     }
 
     /** The type named {@code name} in a header, or null when the format has no such type. */
-    static DType byName(String name) {
-        for (DType d : values()) {
+    static StorageType byName(String name) {
+        for (StorageType d : values()) {
             if (d.name().equals(name)) {
                 return d;
             }
