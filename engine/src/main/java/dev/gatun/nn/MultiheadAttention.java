@@ -4,6 +4,7 @@ import dev.gatun.autograd.Autograd;
 import dev.gatun.ops.Attention;
 import dev.gatun.ops.Kernels;
 import dev.gatun.ops.MatMul;
+import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Tensor;
 import java.util.Arrays;
 import java.util.Map;

@@ -9,7 +9,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.ref.Reference;
 import java.util.Arrays;
-import java.util.SplittableRandom;
 import java.util.function.IntFunction;
 import java.util.function.LongFunction;
 
@@ -46,6 +45,8 @@ public final class Tensor implements AutoCloseable {
     private static final ValueLayout.OfByte I8 = ValueLayout.JAVA_BYTE;
     private static final int SUMMARY_THRESHOLD = 1000;
     private static final int EDGE_ITEMS = 3;
+    /** The largest float below 1, the top of {@link #rand}'s range. */
+    private static final float ONE_BELOW = Math.nextDown(1f);
 
     /** The row-major storage; null for a tensor made in a backend layout, whose {@link Laid} holds it. */
     private final MemorySegment storage;
@@ -479,26 +480,163 @@ public final class Tensor implements AutoCloseable {
         return shape;
     }
 
-    /** Uniform samples in [0, 1), reproducible from {@code seed}. */
-    public static Tensor rand(long seed, long... shape) {
-        Tensor t = zeros(shape);
-        SplittableRandom rng = new SplittableRandom(seed);
+    /**
+     * Uniform samples in [0, 1) as a float32 tensor, drawn from the {@link Generator#defaultGenerator()
+     * default generator} ({@code torch.rand}; {@link Generator#manualSeed} makes them reproducible).
+     *
+     * @param shape the size of each dimension
+     * @return the new tensor
+     * @throws IllegalArgumentException if a size is negative
+     */
+    public static Tensor rand(long... shape) {
+        Generator g = Generator.defaultGenerator();
+        synchronized (g) {
+            return rand(g, shape);
+        }
+    }
+
+    /**
+     * Uniform samples in [0, 1) as a float32 tensor, drawn from {@code generator}
+     * ({@code torch.rand(shape, generator=g)}).
+     *
+     * @param generator the generator to draw from; its state advances
+     * @param shape     the size of each dimension
+     * @return the new tensor
+     * @throws IllegalArgumentException if generator is null or a size is negative
+     */
+    public static Tensor rand(Generator generator, long... shape) {
+        requireGenerator(generator);
+        Tensor t = empty(shape);
         float[] v = new float[arraySize(t.numel())];
         for (int i = 0; i < v.length; i++) {
-            v[i] = (float) rng.nextDouble();
+            // A double just below 1 rounds to 1f: keep the interval half-open.
+            v[i] = Math.min((float) generator.nextDouble(), ONE_BELOW);
         }
         return t.copyFrom(v);
     }
 
-    /** Standard normal samples, reproducible from {@code seed}. */
-    public static Tensor randn(long seed, long... shape) {
-        Tensor t = zeros(shape);
-        SplittableRandom rng = new SplittableRandom(seed);
+    /**
+     * Standard normal samples as a float32 tensor, drawn from the {@link Generator#defaultGenerator()
+     * default generator} ({@code torch.randn}: {@code randn(3, 4)} has shape [3, 4]).
+     *
+     * @param shape the size of each dimension
+     * @return the new tensor
+     * @throws IllegalArgumentException if a size is negative
+     */
+    public static Tensor randn(long... shape) {
+        Generator g = Generator.defaultGenerator();
+        synchronized (g) {
+            return randn(g, shape);
+        }
+    }
+
+    /**
+     * Standard normal samples as a float32 tensor, drawn from {@code generator}
+     * ({@code torch.randn(shape, generator=g)}); {@code randn(new Generator(seed), shape)} gives the same
+     * numbers for the same seed.
+     *
+     * @param generator the generator to draw from; its state advances
+     * @param shape     the size of each dimension
+     * @return the new tensor
+     * @throws IllegalArgumentException if generator is null or a size is negative
+     */
+    public static Tensor randn(Generator generator, long... shape) {
+        requireGenerator(generator);
+        Tensor t = empty(shape);
         float[] v = new float[arraySize(t.numel())];
         for (int i = 0; i < v.length; i++) {
-            v[i] = (float) rng.nextGaussian();
+            v[i] = (float) generator.nextGaussian();
         }
         return t.copyFrom(v);
+    }
+
+    /**
+     * Integers drawn uniformly from [low, high) as an int64 tensor, from the
+     * {@link Generator#defaultGenerator() default generator} ({@code torch.randint(low, high, shape)}).
+     *
+     * @param low   the smallest value
+     * @param high  the bound above the largest value
+     * @param shape the size of each dimension
+     * @return the new tensor
+     * @throws IllegalArgumentException if low is not below high, or a size is negative
+     */
+    public static Tensor randint(long low, long high, long... shape) {
+        Generator g = Generator.defaultGenerator();
+        synchronized (g) {
+            return randint(g, low, high, shape);
+        }
+    }
+
+    /**
+     * Integers drawn uniformly from [low, high) as an int64 tensor, from {@code generator}
+     * ({@code torch.randint(low, high, shape, generator=g)}).
+     *
+     * @param generator the generator to draw from; its state advances
+     * @param low       the smallest value
+     * @param high      the bound above the largest value
+     * @param shape     the size of each dimension
+     * @return the new tensor
+     * @throws IllegalArgumentException if generator is null, low is not below high, or a size is negative
+     */
+    public static Tensor randint(Generator generator, long low, long high, long... shape) {
+        requireGenerator(generator);
+        if (low >= high) {
+            throw new IllegalArgumentException("randint needs low < high, got low=" + low + " high=" + high);
+        }
+        Tensor t = empty(DType.INT64, shape);
+        long[] v = new long[arraySize(t.numel())];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = generator.nextLong(low, high);
+        }
+        return t.copyFrom(v);
+    }
+
+    /**
+     * A random permutation of {@code 0 .. n-1} as a 1-D int64 tensor, from the
+     * {@link Generator#defaultGenerator() default generator} ({@code torch.randperm}).
+     *
+     * @param n the number of elements
+     * @return the new tensor
+     * @throws IllegalArgumentException if n is negative or too large for a Java array
+     */
+    public static Tensor randperm(long n) {
+        Generator g = Generator.defaultGenerator();
+        synchronized (g) {
+            return randperm(g, n);
+        }
+    }
+
+    /**
+     * A random permutation of {@code 0 .. n-1} as a 1-D int64 tensor, from {@code generator}
+     * (Fisher-Yates; {@code torch.randperm(n, generator=g)}).
+     *
+     * @param generator the generator to draw from; its state advances
+     * @param n         the number of elements
+     * @return the new tensor
+     * @throws IllegalArgumentException if generator is null, n is negative or too large for a Java array
+     */
+    public static Tensor randperm(Generator generator, long n) {
+        requireGenerator(generator);
+        if (n < 0 || n > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("randperm needs 0 <= n < 2^31 - 8, got " + n);
+        }
+        long[] v = new long[(int) n];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = i;
+        }
+        for (int i = v.length - 1; i > 0; i--) {
+            int j = generator.nextInt(i + 1);
+            long swap = v[i];
+            v[i] = v[j];
+            v[j] = swap;
+        }
+        return fromLongs(v);
+    }
+
+    private static void requireGenerator(Generator generator) {
+        if (generator == null) {
+            throw new IllegalArgumentException("generator is null");
+        }
     }
 
     private static int arraySize(long n) {

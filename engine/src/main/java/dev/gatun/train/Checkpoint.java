@@ -7,7 +7,7 @@ import dev.gatun.io.SafeTensors;
 import dev.gatun.nn.BatchNorm;
 import dev.gatun.nn.Dropout;
 import dev.gatun.nn.RandomModule;
-import dev.gatun.nn.Generator;
+import dev.gatun.tensor.Generator;
 import dev.gatun.nn.Init;
 import dev.gatun.nn.Module;
 import dev.gatun.optim.LearningRateSchedule;

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.gatun.autograd.Autograd;
+import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Tensor;
 import dev.gatun.testing.ScopedTest;
 import org.junit.jupiter.api.Test;
@@ -48,7 +49,7 @@ class EmbeddingTest extends ScopedTest {
 
     @Test
     void badIndicesAreRejectedWithTheirNumbers() {
-        Tensor w = Tensor.randn(4, 65, 8);
+        Tensor w = Tensor.randn(new Generator(4), 65, 8);
         String m = assertThrows(IllegalArgumentException.class,
                 () -> Embedding.embedding(w, new int[] {3, 64, 65, 1}, 2, 2)).getMessage();
         assertEquals("embedding: index 65 at position 2 is out of range [0, 65)", m);
