@@ -18,8 +18,8 @@ import java.util.function.LongFunction;
  * {@link #expand}, ...) share storage and copy nothing.
  *
  * <p>Element types. A tensor is {@link DType#FLOAT32} unless made otherwise; {@link DType#INT64}
- * (indices, labels: {@link #fromLongs}, {@link #arange(long, DType)}, {@code argmax()}) and
- * {@link DType#BOOL} (masks: {@link #fromBooleans}, comparisons such as {@code gt}) tensors are
+ * (indices, labels: {@link #fromLongs}, {@link #arange(long, DType)}, {@link #argmax()}) and
+ * {@link DType#BOOL} (masks: {@link #fromBooleans}, comparisons such as {@link #gt(Tensor)}) tensors are
  * made, viewed, copied, converted ({@link #to(DType)}) and printed like float32 ones, and read with
  * {@link #toLongArray()}, {@link #getLong}, {@link #toBooleanArray()}, {@link #getBoolean}. Autograd and
  * most ops compute in float32 only: each float accessor ({@link #storage()}, {@link #toArray()},
@@ -1303,7 +1303,7 @@ public final class Tensor implements AutoCloseable {
     }
 
     /**
-     * The single value of a one-element int64 tensor, such as {@code argmax()} gives.
+     * The single value of a one-element int64 tensor, such as {@link #argmax()} gives.
      *
      * @return the value
      * @throws IllegalArgumentException if the tensor has not exactly one element or is not int64
@@ -2232,5 +2232,325 @@ public final class Tensor implements AutoCloseable {
             String s = raw(pattern, x);
             return " ".repeat(Math.max(0, width - s.length())) + s;
         }
+    }
+
+    // ---------------------------------------------------------------- indexing, comparison, arg-reductions
+    // Instance forms of dev.gatun.ops.Reduce, Compare and Indexing, named as PyTorch's Tensor methods.
+
+    /**
+     * The position of the largest element in the flattened tensor ({@code Tensor.argmax()}); see
+     * {@link dev.gatun.ops.Reduce#argmax(Tensor)}.
+     *
+     * @return a 0-d int64 tensor ({@link #itemLong()} reads it)
+     * @throws IllegalArgumentException if the tensor is empty or bool
+     */
+    public Tensor argmax() {
+        return dev.gatun.ops.Reduce.argmax(this);
+    }
+
+    /**
+     * The positions of the largest elements along {@code dim} ({@code Tensor.argmax(dim, keepdim)}); see
+     * {@link dev.gatun.ops.Reduce#argmax(Tensor, int, boolean)}.
+     *
+     * @param dim     the dimension to reduce, negative counting from the end
+     * @param keepdim whether the reduced dimension stays, as size 1
+     * @return an int64 tensor of indices
+     * @throws IllegalArgumentException if dim is out of range, that dimension is empty, or the tensor is bool
+     */
+    public Tensor argmax(int dim, boolean keepdim) {
+        return dev.gatun.ops.Reduce.argmax(this, dim, keepdim);
+    }
+
+    /**
+     * The position of the smallest element in the flattened tensor ({@code Tensor.argmin()}).
+     *
+     * @return a 0-d int64 tensor
+     * @throws IllegalArgumentException if the tensor is empty or bool
+     */
+    public Tensor argmin() {
+        return dev.gatun.ops.Reduce.argmin(this);
+    }
+
+    /**
+     * The positions of the smallest elements along {@code dim} ({@code Tensor.argmin(dim, keepdim)}).
+     *
+     * @param dim     the dimension to reduce, negative counting from the end
+     * @param keepdim whether the reduced dimension stays, as size 1
+     * @return an int64 tensor of indices
+     * @throws IllegalArgumentException if dim is out of range, that dimension is empty, or the tensor is bool
+     */
+    public Tensor argmin(int dim, boolean keepdim) {
+        return dev.gatun.ops.Reduce.argmin(this, dim, keepdim);
+    }
+
+    /**
+     * The largest elements along {@code dim} and their int64 positions ({@code Tensor.max(dim, keepdim)});
+     * the values are differentiable. See {@link dev.gatun.ops.Reduce#max(Tensor, int, boolean)}.
+     *
+     * @param dim     the dimension to reduce, negative counting from the end
+     * @param keepdim whether the reduced dimension stays, as size 1
+     * @return the values and the indices
+     * @throws IllegalArgumentException if dim is out of range, that dimension is empty, or the tensor is bool
+     */
+    public dev.gatun.ops.Reduce.ValuesIndices max(int dim, boolean keepdim) {
+        return dev.gatun.ops.Reduce.max(this, dim, keepdim);
+    }
+
+    /**
+     * The largest element ({@code Tensor.max()}), differentiable. See
+     * {@link dev.gatun.ops.Reduce#max(Tensor)}.
+     *
+     * @return a 0-d tensor of this tensor's dtype
+     * @throws IllegalArgumentException if the tensor is empty or bool
+     */
+    public Tensor max() {
+        return dev.gatun.ops.Reduce.max(this);
+    }
+
+    /**
+     * The smallest elements along {@code dim} and their int64 positions ({@code Tensor.min(dim, keepdim)});
+     * the values are differentiable.
+     *
+     * @param dim     the dimension to reduce, negative counting from the end
+     * @param keepdim whether the reduced dimension stays, as size 1
+     * @return the values and the indices
+     * @throws IllegalArgumentException if dim is out of range, that dimension is empty, or the tensor is bool
+     */
+    public dev.gatun.ops.Reduce.ValuesIndices min(int dim, boolean keepdim) {
+        return dev.gatun.ops.Reduce.min(this, dim, keepdim);
+    }
+
+    /**
+     * The smallest element ({@code Tensor.min()}), differentiable.
+     *
+     * @return a 0-d tensor of this tensor's dtype
+     * @throws IllegalArgumentException if the tensor is empty or bool
+     */
+    public Tensor min() {
+        return dev.gatun.ops.Reduce.min(this);
+    }
+
+    /**
+     * {@code this == other} elementwise, broadcasting ({@code Tensor.eq}); see {@link dev.gatun.ops.Compare}.
+     *
+     * @param other the right operand
+     * @return a bool tensor of the broadcast shape
+     * @throws IllegalArgumentException if the shapes do not broadcast
+     */
+    public Tensor eq(Tensor other) {
+        return dev.gatun.ops.Compare.eq(this, other);
+    }
+
+    /**
+     * {@code this == value} elementwise ({@code Tensor.eq(scalar)}).
+     *
+     * @param value the scalar, compared in this tensor's dtype
+     * @return a bool tensor of this shape
+     */
+    public Tensor eq(double value) {
+        return dev.gatun.ops.Compare.eq(this, value);
+    }
+
+    /**
+     * {@code this != other} elementwise, broadcasting ({@code Tensor.ne}).
+     *
+     * @param other the right operand
+     * @return a bool tensor of the broadcast shape
+     * @throws IllegalArgumentException if the shapes do not broadcast
+     */
+    public Tensor ne(Tensor other) {
+        return dev.gatun.ops.Compare.ne(this, other);
+    }
+
+    /**
+     * {@code this != value} elementwise ({@code Tensor.ne(scalar)}).
+     *
+     * @param value the scalar, compared in this tensor's dtype
+     * @return a bool tensor of this shape
+     */
+    public Tensor ne(double value) {
+        return dev.gatun.ops.Compare.ne(this, value);
+    }
+
+    /**
+     * {@code this < other} elementwise, broadcasting ({@code Tensor.lt}).
+     *
+     * @param other the right operand
+     * @return a bool tensor of the broadcast shape
+     * @throws IllegalArgumentException if the shapes do not broadcast
+     */
+    public Tensor lt(Tensor other) {
+        return dev.gatun.ops.Compare.lt(this, other);
+    }
+
+    /**
+     * {@code this < value} elementwise ({@code Tensor.lt(scalar)}).
+     *
+     * @param value the scalar, compared in this tensor's dtype
+     * @return a bool tensor of this shape
+     */
+    public Tensor lt(double value) {
+        return dev.gatun.ops.Compare.lt(this, value);
+    }
+
+    /**
+     * {@code this <= other} elementwise, broadcasting ({@code Tensor.le}).
+     *
+     * @param other the right operand
+     * @return a bool tensor of the broadcast shape
+     * @throws IllegalArgumentException if the shapes do not broadcast
+     */
+    public Tensor le(Tensor other) {
+        return dev.gatun.ops.Compare.le(this, other);
+    }
+
+    /**
+     * {@code this <= value} elementwise ({@code Tensor.le(scalar)}).
+     *
+     * @param value the scalar, compared in this tensor's dtype
+     * @return a bool tensor of this shape
+     */
+    public Tensor le(double value) {
+        return dev.gatun.ops.Compare.le(this, value);
+    }
+
+    /**
+     * {@code this > other} elementwise, broadcasting ({@code Tensor.gt}).
+     *
+     * @param other the right operand
+     * @return a bool tensor of the broadcast shape
+     * @throws IllegalArgumentException if the shapes do not broadcast
+     */
+    public Tensor gt(Tensor other) {
+        return dev.gatun.ops.Compare.gt(this, other);
+    }
+
+    /**
+     * {@code this > value} elementwise ({@code Tensor.gt(scalar)}).
+     *
+     * @param value the scalar, compared in this tensor's dtype
+     * @return a bool tensor of this shape
+     */
+    public Tensor gt(double value) {
+        return dev.gatun.ops.Compare.gt(this, value);
+    }
+
+    /**
+     * {@code this >= other} elementwise, broadcasting ({@code Tensor.ge}).
+     *
+     * @param other the right operand
+     * @return a bool tensor of the broadcast shape
+     * @throws IllegalArgumentException if the shapes do not broadcast
+     */
+    public Tensor ge(Tensor other) {
+        return dev.gatun.ops.Compare.ge(this, other);
+    }
+
+    /**
+     * {@code this >= value} elementwise ({@code Tensor.ge(scalar)}).
+     *
+     * @param value the scalar, compared in this tensor's dtype
+     * @return a bool tensor of this shape
+     */
+    public Tensor ge(double value) {
+        return dev.gatun.ops.Compare.ge(this, value);
+    }
+
+    /**
+     * {@code this && other} elementwise, non-zero being true ({@code Tensor.logical_and}).
+     *
+     * @param other the right operand, of any dtype
+     * @return a bool tensor of the broadcast shape
+     * @throws IllegalArgumentException if the shapes do not broadcast
+     */
+    public Tensor logicalAnd(Tensor other) {
+        return dev.gatun.ops.Compare.logicalAnd(this, other);
+    }
+
+    /**
+     * {@code this || other} elementwise, non-zero being true ({@code Tensor.logical_or}).
+     *
+     * @param other the right operand, of any dtype
+     * @return a bool tensor of the broadcast shape
+     * @throws IllegalArgumentException if the shapes do not broadcast
+     */
+    public Tensor logicalOr(Tensor other) {
+        return dev.gatun.ops.Compare.logicalOr(this, other);
+    }
+
+    /**
+     * Exclusive or of the truth values, elementwise ({@code Tensor.logical_xor}).
+     *
+     * @param other the right operand, of any dtype
+     * @return a bool tensor of the broadcast shape
+     * @throws IllegalArgumentException if the shapes do not broadcast
+     */
+    public Tensor logicalXor(Tensor other) {
+        return dev.gatun.ops.Compare.logicalXor(this, other);
+    }
+
+    /**
+     * {@code !this} elementwise, non-zero being true ({@code Tensor.logical_not}).
+     *
+     * @return a bool tensor of this shape
+     */
+    public Tensor logicalNot() {
+        return dev.gatun.ops.Compare.logicalNot(this);
+    }
+
+    /**
+     * This tensor where {@code condition} holds, {@code other} elsewhere ({@code Tensor.where(condition,
+     * other)}, i.e. {@code torch.where(condition, this, other)}); differentiable in both. See
+     * {@link dev.gatun.ops.Indexing#where}.
+     *
+     * @param condition a bool tensor
+     * @param other     the values where the condition does not hold
+     * @return a tensor of the broadcast shape
+     * @throws IllegalArgumentException if condition is not bool, or the shapes do not broadcast
+     */
+    public Tensor where(Tensor condition, Tensor other) {
+        return dev.gatun.ops.Indexing.where(condition, this, other);
+    }
+
+    /**
+     * This tensor with {@code value} where {@code mask} is true ({@code Tensor.masked_fill}), differentiable.
+     * See {@link dev.gatun.ops.Indexing#maskedFill}.
+     *
+     * @param mask  a bool tensor broadcasting with this one
+     * @param value the fill value (a whole number for an int64 tensor)
+     * @return a new tensor of the broadcast shape
+     * @throws IllegalArgumentException if mask is not bool, the shapes do not broadcast, or value does not fit
+     *                                  the dtype
+     */
+    public Tensor maskedFill(Tensor mask, double value) {
+        return dev.gatun.ops.Indexing.maskedFill(this, mask, value);
+    }
+
+    /**
+     * The elements picked along {@code dim} by {@code index} ({@code Tensor.gather}), differentiable. See
+     * {@link dev.gatun.ops.Indexing#gather}.
+     *
+     * @param dim   the dimension the index selects along
+     * @param index an int64 tensor of this tensor's rank
+     * @return a tensor of index's shape
+     * @throws IllegalArgumentException  if index is not int64 or its shape does not fit
+     * @throws IndexOutOfBoundsException if an index is outside [0, size(dim))
+     */
+    public Tensor gather(int dim, Tensor index) {
+        return dev.gatun.ops.Indexing.gather(this, dim, index);
+    }
+
+    /**
+     * The slices at {@code index} along {@code dim} ({@code Tensor.index_select}), differentiable. See
+     * {@link dev.gatun.ops.Indexing#indexSelect}.
+     *
+     * @param dim   the dimension the index selects along
+     * @param index a 1-d int64 tensor
+     * @return a tensor of this shape with dimension dim of size index.numel()
+     * @throws IllegalArgumentException  if index is not a 1-d int64 tensor, or dim is out of range
+     * @throws IndexOutOfBoundsException if an index is outside [0, size(dim))
+     */
+    public Tensor indexSelect(int dim, Tensor index) {
+        return dev.gatun.ops.Indexing.indexSelect(this, dim, index);
     }
 }

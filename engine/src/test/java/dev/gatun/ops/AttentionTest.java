@@ -78,9 +78,11 @@ class AttentionTest extends ScopedTest {
 
     @Test
     void causalMaskHidesTheFuture() {
-        Tensor mask = Attention.causalMask(3, 3);
+        Tensor mask = Attention.additiveCausalMask(3, 3);
         float ninf = Float.NEGATIVE_INFINITY;
         assertArrayEquals(new float[] {0, ninf, ninf, 0, 0, ninf, 0, 0, 0}, mask.toArray());
+        assertArrayEquals(new boolean[] {false, true, true, false, false, true, false, false, false},
+                Attention.causalMask(3, 3).toBooleanArray());
         Tensor q = Tensor.randn(new Generator(1), 1, 4, 2);
         Tensor k = Tensor.randn(new Generator(2), 1, 4, 2);
         Tensor v = Tensor.randn(new Generator(3), 1, 4, 2);
