@@ -446,7 +446,8 @@ public final class Indexing {
         index.checkAlive();
         if (index.dtype() != DType.INT64) {
             throw new IllegalArgumentException(op + " expects int64 indices, got " + index.dtype() + " (a tensor of"
-                    + " shape " + Arrays.toString(index.shape()) + "); convert it with to(DType.INT64) if that is meant");
+                    + " shape " + Arrays.toString(index.shape()) + "); convert it with to(DType.INT64) if that is"
+                    + " meant");
         }
     }
 
@@ -477,7 +478,8 @@ public final class Indexing {
             if (idx[p] < 0 || idx[p] >= size) {
                 throw new IndexOutOfBoundsException(op + ": index " + idx[p] + " at position "
                         + Arrays.toString(unravel(p, indexShape)) + " is out of range for dimension " + dim
-                        + " of size " + size + (idx[p] < 0 ? " (negative indices are not wrapped, as in PyTorch)" : ""));
+                        + " of size " + size
+                        + (idx[p] < 0 ? " (negative indices are not wrapped, as in PyTorch)" : ""));
             }
         }
     }

@@ -678,17 +678,36 @@ public final class Tensor implements AutoCloseable {
     }
 
     /**
-     * For backend ops that compute in another layout than row-major: a new contiguous tensor in the
-     * current scope (or owning its memory) whose contents the op writes into {@link #layoutData} of
+     * For backend ops that compute in another layout than row-major: a new contiguous float32 tensor in
+     * the current scope (or owning its memory) whose contents the op writes into {@link #layoutData} of
      * {@code layout} ({@code bytes} long, the layout's size with any padding). The row-major storage is
      * written from it by {@code converter} when first accessed; an op that reads the same layout takes
      * the data as it is. {@code layout} is compared with {@link Object#equals}.
+     *
+     * @param shape     the size of each dimension
+     * @param layout    the backend layout's description, compared with equals
+     * @param bytes     the size of the buffer in that layout
+     * @param converter converts between the layout and row-major
+     * @return the new tensor, its contents to be written in the layout
+     * @throws IllegalArgumentException if layout or converter is null, bytes is negative, or a size is negative
+     * @throws IllegalStateException    if the current scope is closed
      */
     public static Tensor emptyInLayout(long[] shape, Object layout, long bytes, LayoutConverter converter) {
         return emptyInLayout(Scope.current(), shape, layout, bytes, converter);
     }
 
-    /** As {@link #emptyInLayout(long[], Object, long, LayoutConverter)}, in {@code scope} (null: owning its memory). */
+    /**
+     * As {@link #emptyInLayout(long[], Object, long, LayoutConverter)}, in {@code scope}.
+     *
+     * @param scope     the scope that owns the memory, or null for a tensor that owns its memory
+     * @param shape     the size of each dimension
+     * @param layout    the backend layout's description, compared with equals
+     * @param bytes     the size of the buffer in that layout
+     * @param converter converts between the layout and row-major
+     * @return the new tensor, its contents to be written in the layout
+     * @throws IllegalArgumentException if layout or converter is null, bytes is negative, or a size is negative
+     * @throws IllegalStateException    if the scope is closed
+     */
     public static Tensor emptyInLayout(Scope scope, long[] shape, Object layout, long bytes, LayoutConverter converter) {
         if (layout == null || converter == null) {
             throw new IllegalArgumentException("emptyInLayout needs a layout and a converter");
@@ -716,6 +735,10 @@ public final class Tensor implements AutoCloseable {
      * This tensor's contents in {@code layout}, for reading, if its storage holds a current copy in
      * exactly that layout and this tensor is the whole of it (not a slice or another shape); else null
      * and the caller uses {@link #storage()}.
+     *
+     * @param layout the backend layout wanted
+     * @return the buffer in that layout, or null
+     * @throws IllegalStateException if the tensor is closed
      */
     public MemorySegment layoutData(Object layout) {
         Laid l = currentLaid();
@@ -724,7 +747,10 @@ public final class Tensor implements AutoCloseable {
 
     /**
      * The backend layout this tensor's contents are currently held in besides row-major (see
-     * {@link #layoutData}), or null when there is none for the whole of this tensor.
+     * {@link #layoutData}).
+     *
+     * @return the layout, or null when there is none for the whole of this tensor
+     * @throws IllegalStateException if the tensor is closed
      */
     public Object layout() {
         Laid l = currentLaid();
@@ -744,6 +770,10 @@ public final class Tensor implements AutoCloseable {
     /**
      * A new tensor of {@code like}'s shape in {@code like}'s backend layout (same buffer size, same
      * conversion to row-major), for element-wise ops that compute on that layout directly.
+     *
+     * @param like a tensor held in a backend layout
+     * @return the new tensor, its contents to be written in the layout
+     * @throws IllegalArgumentException if like holds no backend layout
      */
     public static Tensor emptyInLayoutOf(Tensor like) {
         Object layout = like.layout();
@@ -757,6 +787,12 @@ public final class Tensor implements AutoCloseable {
      * This tensor's contents in {@code like}'s backend layout: a new tensor of the same shape holding
      * them there (converted from row-major), for an op that computes in that layout. This tensor must be
      * contiguous and of {@code like}'s shape; nothing is recorded.
+     *
+     * @param like a tensor held in the backend layout wanted
+     * @return the new tensor in that layout
+     * @throws IllegalArgumentException if this tensor is strided, of another shape, not float32, or like holds
+     *                                  no backend layout
+     * @throws IllegalStateException    if this tensor is closed
      */
     public Tensor toLayoutOf(Tensor like) {
         checkAlive();
@@ -771,7 +807,11 @@ public final class Tensor implements AutoCloseable {
         return out;
     }
 
-    /** The backend layout this tensor was made in, current or not; null for a tensor made row-major. */
+    /**
+     * The backend layout this tensor was made in, current or not.
+     *
+     * @return the layout, or null for a tensor made row-major
+     */
     public Object madeLayout() {
         return laid == null ? null : laid.layout;
     }
@@ -779,6 +819,8 @@ public final class Tensor implements AutoCloseable {
     /**
      * Makes the backend-layout copy of a tensor made in a layout current again after its contents were
      * written row-major (which dropped it), by converting them into the layout.
+     *
+     * @throws IllegalStateException if the tensor is closed or was not made in a backend layout
      */
     public void refreshLayout() {
         checkAlive();
@@ -907,37 +949,70 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
-    /** The sizes of each dimension (a copy). */
+    /**
+     * The size of each dimension ({@code Tensor.shape}).
+     *
+     * @return a copy of the sizes; empty for a 0-d tensor
+     */
     public long[] shape() {
         return shape.clone();
     }
 
-    /** The size of dimension {@code d}; negative {@code d} counts from the end. */
+    /**
+     * The size of one dimension ({@code Tensor.size(d)}).
+     *
+     * @param d the dimension; negative counts from the end
+     * @return its size
+     * @throws IllegalArgumentException if d is out of range
+     */
     public long size(int d) {
         return shape[dimIndex(d)];
     }
 
-    /** The number of dimensions. */
+    /**
+     * The number of dimensions ({@code Tensor.dim()}).
+     *
+     * @return 0 for a scalar, 1 for a vector, ...
+     */
     public int dim() {
         return shape.length;
     }
 
-    /** The number of elements. */
+    /**
+     * The number of elements ({@code Tensor.numel()}).
+     *
+     * @return the product of the sizes (1 for a 0-d tensor)
+     */
     public long numel() {
         return numel(shape);
     }
 
-    /** Element strides of each dimension (a copy). */
+    /**
+     * The stride of each dimension, in elements ({@code Tensor.stride()}).
+     *
+     * @return a copy of the strides
+     */
     public long[] strides() {
         return strides.clone();
     }
 
-    /** The stride of dimension {@code d} in elements. */
+    /**
+     * The stride of one dimension, in elements.
+     *
+     * @param d the dimension; negative counts from the end
+     * @return its stride
+     * @throws IllegalArgumentException if d is out of range
+     */
     public long stride(int d) {
         return strides[dimIndex(d)];
     }
 
-    /** Offset of the first element from the start of the storage, in elements. */
+    /**
+     * The offset of the first element from the start of the storage, in elements
+     * ({@code Tensor.storage_offset()}).
+     *
+     * @return the offset
+     */
     public long offset() {
         return offset;
     }
@@ -945,6 +1020,10 @@ public final class Tensor implements AutoCloseable {
     /**
      * The storage segment for a backend call that only reads it: as {@link #storage()}, but a copy kept in
      * a backend layout stays valid. Writing through it is a bug.
+     *
+     * @return the whole storage; elements are float32 at {@code offset + Σ idx·stride}
+     * @throws IllegalArgumentException if the tensor is not float32
+     * @throws IllegalStateException    if the tensor is closed
      */
     public MemorySegment storageForReading() {
         checkAlive();
@@ -955,6 +1034,10 @@ public final class Tensor implements AutoCloseable {
     /**
      * The storage segment, for the backend: elements are float32 at {@code offset + Σ idx·stride}. The
      * caller may write to it, so a copy kept in a backend layout ({@link #layoutData}) is dropped.
+     *
+     * @return the whole storage
+     * @throws IllegalArgumentException if the tensor is not float32
+     * @throws IllegalStateException    if the tensor is closed
      */
     public MemorySegment storage() {
         checkAlive();
@@ -962,7 +1045,12 @@ public final class Tensor implements AutoCloseable {
         return writable();
     }
 
-    /** Whether elements are laid out row-major without gaps (size-1 dimensions may have any stride). */
+    /**
+     * Whether elements are laid out row-major without gaps (size-1 dimensions may have any stride)
+     * ({@code Tensor.is_contiguous()}).
+     *
+     * @return true if contiguous
+     */
     public boolean isContiguous() {
         long expected = 1;
         for (int i = shape.length - 1; i >= 0; i--) {
@@ -980,14 +1068,22 @@ public final class Tensor implements AutoCloseable {
         return true;
     }
 
-    /** Whether this handle is usable: not closed and its storage not freed. */
+    /**
+     * Whether this handle is usable: not closed and its storage not freed.
+     *
+     * @return true if usable
+     */
     public boolean isAlive() {
         MemorySegment any = laid != null ? laid.data : storage;
         return !closed && any.scope().isAlive() && (memory == null || memory.isOpen())
                 && (scope == null || scope.isOpen());
     }
 
-    /** Throws {@link IllegalStateException} unless {@link #isAlive()}. */
+    /**
+     * Throws unless {@link #isAlive()}, saying why.
+     *
+     * @throws IllegalStateException if the tensor was closed or its storage freed
+     */
     public void checkAlive() {
         if (closed) {
             throw new IllegalStateException("tensor " + Arrays.toString(shape) + " is closed");
@@ -1000,12 +1096,22 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
-    /** The scope that owns this tensor's storage, or null when a tensor owns it. */
+    /**
+     * The scope that owns this tensor's storage.
+     *
+     * @return the scope, or null when a tensor owns the storage
+     */
     public Scope scope() {
         return scope;
     }
 
-    /** A zero-filled tensor of this shape with storage of the same owner: this scope, or its own. */
+    /**
+     * A zero-filled tensor of this shape and dtype whose storage has the same owner: this tensor's scope,
+     * or its own memory.
+     *
+     * @return the new tensor
+     * @throws IllegalStateException if the owning scope is closed
+     */
     public Tensor zerosLikeOwned() {
         return allocate(scope, dtype, shape, true);
     }
@@ -1032,19 +1138,29 @@ public final class Tensor implements AutoCloseable {
 
     // ---------------------------------------------------------------- autograd
 
-    /** Whether gradients flow to or through this tensor. */
+    /**
+     * Whether gradients flow to or through this tensor ({@code Tensor.requires_grad}).
+     *
+     * @return true for a leaf marked by {@link #requiresGrad(boolean)} or the output of a recorded op
+     */
     public boolean requiresGrad() {
         return requiresGrad;
     }
 
     /**
      * Marks a leaf tensor (one not produced by a recorded op) as needing a gradient: {@link #backward()}
-     * will accumulate into {@link #grad()}.
+     * will accumulate into {@link #grad()} ({@code Tensor.requires_grad_}).
+     *
+     * @param value whether the tensor needs a gradient
+     * @return this tensor
+     * @throws IllegalArgumentException if value is true and the tensor is not float32
+     * @throws IllegalStateException    if the tensor is not a leaf
      */
     public Tensor requiresGrad(boolean value) {
         if (value && dtype != DType.FLOAT32) {
-            throw new IllegalArgumentException("requiresGrad(true) expects float32, got " + dtype + " (a tensor of shape "
-                    + Arrays.toString(shape) + "): only floating-point tensors can require gradients");
+            throw new IllegalArgumentException("requiresGrad(true) expects float32, got " + dtype
+                    + " (a tensor of shape " + Arrays.toString(shape) + "): only floating-point tensors can require"
+                    + " gradients");
         }
         if (gradFn != null) {
             throw new IllegalStateException("requiresGrad can only be set on leaf tensors; this one was made by "
@@ -1054,7 +1170,11 @@ public final class Tensor implements AutoCloseable {
         return this;
     }
 
-    /** The accumulated gradient of a leaf after {@link #backward()}, or null if none yet. */
+    /**
+     * The accumulated gradient of a leaf after {@link #backward()} ({@code Tensor.grad}).
+     *
+     * @return the gradient, of this shape, or null if none yet
+     */
     public Tensor grad() {
         if (gradZeroPending) {
             gradZeroPending = false;
@@ -1065,7 +1185,12 @@ public final class Tensor implements AutoCloseable {
         return grad;
     }
 
-    /** Replaces the gradient (null clears it); its shape must match. */
+    /**
+     * Replaces the gradient.
+     *
+     * @param g the new gradient, float32 of this shape, or null to clear it
+     * @throws IllegalArgumentException if g is not float32 or of another shape
+     */
     public void setGrad(Tensor g) {
         if (g != null && g.dtype != DType.FLOAT32) {
             throw new IllegalArgumentException("setGrad expects a float32 gradient, got " + g.dtype);
@@ -1094,9 +1219,11 @@ public final class Tensor implements AutoCloseable {
 
     /**
      * The gradient buffer of a leaf that an op's backward may write into directly, instead of returning
-     * a gradient for autograd to copy or add there: null unless this is a leaf that requires a gradient
-     * and already has a live, contiguous gradient tensor. The op writes (overwriting when
+     * a gradient for autograd to copy or add there. The op writes (overwriting when
      * {@link #gradOverwrites()}, adding otherwise) and then calls {@link #gradWritten()}.
+     *
+     * @return the gradient tensor, or null unless this is a leaf that requires a gradient and already has a
+     *         live, contiguous gradient tensor
      */
     public Tensor gradSink() {
         if (gradFn != null || !requiresGrad || grad == null || !grad.isAlive() || !grad.isContiguous()) {
@@ -1105,18 +1232,29 @@ public final class Tensor implements AutoCloseable {
         return grad;
     }
 
-    /** Whether the next gradient written to {@link #gradSink()} replaces its contents (after zeroGrad). */
+    /**
+     * Whether the next gradient written to {@link #gradSink()} replaces its contents (after zeroGrad).
+     *
+     * @return true if it replaces them, false if it adds to them
+     */
     public boolean gradOverwrites() {
         return gradZeroed;
     }
 
-    /** Records that an op has written the gradient through {@link #gradSink()}: later writes add to it. */
+    /**
+     * Records that an op has written the gradient through {@link #gradSink()}: later writes add to it.
+     */
     public void gradWritten() {
         gradZeroed = false;
         gradZeroPending = false;
     }
 
-    /** Adds {@code g} to the gradient, allocating it with this tensor's owner the first time. */
+    /**
+     * Adds {@code g} to the gradient, allocating it with this tensor's owner the first time.
+     *
+     * @param g a gradient of this shape
+     * @throws IllegalArgumentException if g has another shape
+     */
     public void accumulateGrad(Tensor g) {
         if (!Arrays.equals(g.shape, shape)) {
             throw new IllegalArgumentException("gradient of shape " + Arrays.toString(g.shape) + " for a tensor of shape "
@@ -1133,12 +1271,21 @@ public final class Tensor implements AutoCloseable {
         gradZeroPending = false;
     }
 
-    /** The recorded op that produced this tensor, or null for a leaf. */
+    /**
+     * The recorded op that produced this tensor ({@code Tensor.grad_fn}).
+     *
+     * @return the node, or null for a leaf
+     */
     public Node gradFn() {
         return gradFn;
     }
 
-    /** Records that {@code node} produced this tensor; called by ops when autograd is recording. */
+    /**
+     * Records that {@code node} produced this tensor; called by ops when autograd is recording.
+     *
+     * @param node the op's node
+     * @throws IllegalArgumentException if node is null or the tensor is not float32
+     */
     public void setGradFn(Node node) {
         if (node == null) {
             throw new IllegalArgumentException("node is null");
@@ -1152,6 +1299,10 @@ public final class Tensor implements AutoCloseable {
      * Back-propagates from this scalar (a one-element tensor) through the recorded ops, accumulating
      * into the {@link #grad()} of every leaf that requires a gradient. The pass releases the graph it
      * ran through: a second backward over it throws (use {@link #backward(boolean)} to keep it).
+     *
+     * @throws IllegalStateException    if the tensor requires no gradient, a tensor on the graph was closed,
+     *                                  or an earlier pass released the graph
+     * @throws IllegalArgumentException if the tensor has more than one element
      */
     public void backward() {
         Autograd.backward(this, null);
@@ -1162,12 +1313,22 @@ public final class Tensor implements AutoCloseable {
      * pass may run through it and accumulate into the leaves' gradients again (PyTorch's
      * {@code retain_graph=True}). Without it, the nodes the pass ran are released and a later pass
      * through them throws {@link IllegalStateException}.
+     *
+     * @param retainGraph whether to keep the graph for another pass
+     * @throws IllegalStateException    if the tensor requires no gradient, a tensor on the graph was closed,
+     *                                  or an earlier pass released the graph
+     * @throws IllegalArgumentException if the tensor has more than one element
      */
     public void backward(boolean retainGraph) {
         Autograd.backward(this, null, retainGraph);
     }
 
-    /** A view of the same storage that autograd treats as a constant leaf. */
+    /**
+     * A view of the same storage that autograd treats as a constant leaf ({@code Tensor.detach()}).
+     *
+     * @return the view, requiring no gradient
+     * @throws IllegalStateException if the tensor is closed
+     */
     public Tensor detach() {
         checkAlive();
         return new Tensor(storage, memory, false, scope, shape, strides, offset, laid, dtype);
@@ -1335,7 +1496,8 @@ public final class Tensor implements AutoCloseable {
     /** The storage offset of the only element, or an exception naming {@code what} if there is not one. */
     private long singleOffset(String what) {
         if (numel() != 1) {
-            throw new IllegalArgumentException(what + " needs a one-element tensor, shape is " + Arrays.toString(shape));
+            throw new IllegalArgumentException(what + " needs a one-element tensor, shape is "
+                    + Arrays.toString(shape));
         }
         return offset;
     }
@@ -1824,8 +1986,15 @@ public final class Tensor implements AutoCloseable {
     }
 
     /**
-     * The same elements with another shape, without copying; one size may be -1 (inferred). Requires
-     * the strides to allow it (always true for contiguous tensors), else use {@link #reshape}.
+     * The same elements with another shape, without copying ({@code Tensor.view}); one size may be -1
+     * (inferred). Requires the strides to allow it (always true for contiguous tensors), else use
+     * {@link #reshape}.
+     *
+     * @param newShape the new sizes, one of them possibly -1
+     * @return a view of this tensor
+     * @throws IllegalArgumentException if the sizes do not hold this many elements, or the strides do not allow
+     *                                  a view
+     * @throws IllegalStateException    if the tensor is closed
      */
     public Tensor view(long... newShape) {
         checkAlive();
@@ -1844,7 +2013,14 @@ public final class Tensor implements AutoCloseable {
         return Autograd.record(out, "view", g -> new Tensor[] {g.reshape(original)}, this);
     }
 
-    /** Like {@link #view} when the strides allow, otherwise a reshaped contiguous copy. */
+    /**
+     * Like {@link #view} when the strides allow, otherwise a reshaped contiguous copy ({@code Tensor.reshape}).
+     *
+     * @param newShape the new sizes, one of them possibly -1
+     * @return a view or a copy with the new shape
+     * @throws IllegalArgumentException if the sizes do not hold this many elements
+     * @throws IllegalStateException    if the tensor is closed
+     */
     public Tensor reshape(long... newShape) {
         checkAlive();
         long[] s = inferShape(newShape);
@@ -1852,7 +2028,14 @@ public final class Tensor implements AutoCloseable {
         return st != null ? recordReshape(view(s, st, offset)) : copy().view(s);
     }
 
-    /** Dimensions {@code startDim..endDim} merged into one. */
+    /**
+     * Dimensions {@code startDim..endDim} merged into one ({@code Tensor.flatten(start_dim, end_dim)}).
+     *
+     * @param startDim the first dimension to merge; negative counts from the end
+     * @param endDim   the last dimension to merge; negative counts from the end
+     * @return a view, or a copy when the strides need one
+     * @throws IllegalArgumentException if a dimension is out of range or startDim comes after endDim
+     */
     public Tensor flatten(int startDim, int endDim) {
         checkAlive();
         if (shape.length == 0) {
@@ -1873,7 +2056,11 @@ public final class Tensor implements AutoCloseable {
         return reshape(s);
     }
 
-    /** All dimensions merged into one. */
+    /**
+     * All dimensions merged into one ({@code Tensor.flatten()}).
+     *
+     * @return a 1-d view, or a copy when the strides need one
+     */
     public Tensor flatten() {
         return flatten(0, -1);
     }
@@ -1944,7 +2131,14 @@ public final class Tensor implements AutoCloseable {
         return viewD == -1 ? out : null;
     }
 
-    /** Dimensions {@code d0} and {@code d1} swapped, as a view. */
+    /**
+     * Dimensions {@code d0} and {@code d1} swapped, as a view ({@code Tensor.transpose}).
+     *
+     * @param d0 a dimension; negative counts from the end
+     * @param d1 another dimension; negative counts from the end
+     * @return the view
+     * @throws IllegalArgumentException if a dimension is out of range
+     */
     public Tensor transpose(int d0, int d1) {
         checkAlive();
         int a = dimIndex(d0);
@@ -1958,7 +2152,12 @@ public final class Tensor implements AutoCloseable {
         return Autograd.record(view(s, st, offset), "transpose", g -> new Tensor[] {g.transpose(a, b)}, this);
     }
 
-    /** The transpose of a 2-D tensor (a view). */
+    /**
+     * The transpose of a 2-D tensor, as a view ({@code Tensor.t()}).
+     *
+     * @return the view
+     * @throws IllegalArgumentException if the tensor is not 2-d
+     */
     public Tensor t() {
         if (shape.length != 2) {
             throw new IllegalArgumentException("t() needs a 2-d tensor, shape is " + Arrays.toString(shape));
@@ -1966,7 +2165,14 @@ public final class Tensor implements AutoCloseable {
         return transpose(0, 1);
     }
 
-    /** Dimensions reordered: result dimension i is this tensor's dimension {@code order[i]} (a view). */
+    /**
+     * Dimensions reordered, as a view ({@code Tensor.permute}): result dimension i is this tensor's
+     * dimension {@code order[i]}.
+     *
+     * @param order every dimension once; negative counts from the end
+     * @return the view
+     * @throws IllegalArgumentException if order does not name every dimension exactly once
+     */
     public Tensor permute(int... order) {
         checkAlive();
         if (order.length != shape.length) {
@@ -1993,7 +2199,18 @@ public final class Tensor implements AutoCloseable {
         return Autograd.record(view(s, st, offset), "permute", g -> new Tensor[] {g.permute(inverse)}, this);
     }
 
-    /** Elements {@code start, start+step, ...} below {@code end} along {@code dim} (a view). */
+    /**
+     * Elements {@code start, start+step, ...} below {@code end} along {@code dim}, as a view
+     * ({@code t[..., start:end:step, ...]}).
+     *
+     * @param dim   the dimension; negative counts from the end
+     * @param start the first index, in [0, end]
+     * @param end   the bound the indices stop before, at most the size
+     * @param step  the distance between indices, positive
+     * @return the view
+     * @throws IllegalArgumentException  if dim is out of range or step is not positive
+     * @throws IndexOutOfBoundsException if the bounds are outside the dimension
+     */
     public Tensor slice(int dim, long start, long end, long step) {
         checkAlive();
         int d = dimIndex(dim);
@@ -2016,12 +2233,29 @@ public final class Tensor implements AutoCloseable {
         }, this);
     }
 
-    /** Elements {@code start..end-1} along {@code dim} (a view). */
+    /**
+     * Elements {@code start..end-1} along {@code dim}, as a view ({@code t[..., start:end, ...]}).
+     *
+     * @param dim   the dimension; negative counts from the end
+     * @param start the first index, in [0, end]
+     * @param end   the bound the indices stop before, at most the size
+     * @return the view
+     * @throws IllegalArgumentException  if dim is out of range
+     * @throws IndexOutOfBoundsException if the bounds are outside the dimension
+     */
     public Tensor slice(int dim, long start, long end) {
         return slice(dim, start, end, 1);
     }
 
-    /** Index {@code i} of dimension {@code dim}, which is removed (a view). */
+    /**
+     * Index {@code i} of dimension {@code dim}, which is removed, as a view ({@code Tensor.select}).
+     *
+     * @param dim the dimension; negative counts from the end
+     * @param i   the index, in [0, size)
+     * @return the view, with one dimension fewer
+     * @throws IllegalArgumentException  if dim is out of range
+     * @throws IndexOutOfBoundsException if i is out of range
+     */
     public Tensor select(int dim, long i) {
         checkAlive();
         int d = dimIndex(dim);
@@ -2044,7 +2278,13 @@ public final class Tensor implements AutoCloseable {
         }, this);
     }
 
-    /** A size-1 dimension inserted at {@code dim} (0..dim()), as a view. */
+    /**
+     * A size-1 dimension inserted at {@code dim}, as a view ({@code Tensor.unsqueeze}).
+     *
+     * @param dim the position of the new dimension, in [-dim()-1, dim()]
+     * @return the view, with one dimension more
+     * @throws IllegalArgumentException if dim is out of range
+     */
     public Tensor unsqueeze(int dim) {
         checkAlive();
         int r = shape.length;
@@ -2067,8 +2307,13 @@ public final class Tensor implements AutoCloseable {
     }
 
     /**
-     * A broadcast view to {@code newShape} (numpy rules: align from the right, size-1 dims repeat with
-     * stride 0, new leading dims are added). Writes through such a view alias; ops only read them.
+     * A broadcast view to {@code newShape} ({@code Tensor.expand}; numpy rules: align from the right,
+     * size-1 dims repeat with stride 0, new leading dims are added). Writes through such a view alias;
+     * ops only read them.
+     *
+     * @param newShape the sizes to broadcast to
+     * @return the view
+     * @throws IllegalArgumentException if the shape does not broadcast to newShape
      */
     public Tensor expand(long... newShape) {
         checkAlive();
@@ -2100,7 +2345,12 @@ public final class Tensor implements AutoCloseable {
         return Autograd.record(view(s, st, offset), "expand", g -> new Tensor[] {Kernels.sumToShape(g, original)}, this);
     }
 
-    /** Whether the two tensors use the same storage (so writing one may change the other). */
+    /**
+     * Whether the two tensors use the same storage (so writing one may change the other).
+     *
+     * @param other another tensor
+     * @return true if their storages overlap
+     */
     public boolean sharesStorageWith(Tensor other) {
         if (laid != null && laid == other.laid) {
             return true;

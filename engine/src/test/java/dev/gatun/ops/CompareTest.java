@@ -50,7 +50,8 @@ class CompareTest extends ScopedTest {
         assertArrayEquals(bools(C.get("gt_int_fraction")), ai.gt(0.5).toBooleanArray(), "int64 > 0.5");
         // Large int64 values compare exactly as int64, not through float.
         Tensor big = Tensor.fromLongs(new long[] {(1L << 53) + 1, 1L << 53});
-        assertArrayEquals(new boolean[] {true, false}, big.gt(Tensor.fromLongs(new long[] {1L << 53})).toBooleanArray());
+        assertArrayEquals(new boolean[] {true, false},
+                big.gt(Tensor.fromLongs(new long[] {1L << 53})).toBooleanArray());
         // A float32 tensor compares with the scalar as float32, as PyTorch does: 0.1f == 0.1.
         assertTrue(Tensor.fromArray(new float[] {0.1f}).eq(0.1).itemBoolean());
         // bool against bool: false < true.
