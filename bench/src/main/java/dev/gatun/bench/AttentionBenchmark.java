@@ -3,6 +3,7 @@ package dev.gatun.bench;
 import dev.gatun.autograd.Autograd;
 import dev.gatun.nn.MultiheadAttention;
 import dev.gatun.nn.TransformerEncoderLayer;
+import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
 import java.util.concurrent.TimeUnit;
@@ -49,8 +50,8 @@ public class AttentionBenchmark {
         encoder = new TransformerEncoderLayer(E, HEADS, TransformerEncoderLayer.Options.defaults()
                 .withDimFeedforward(FFN).withDropout(0.1f).withBatchFirst(true));
         // No scope is current here, so each tensor owns its memory until tearDown closes it.
-        x = Tensor.randn(1, B, T, E).requiresGrad(true);
-        upstream = Tensor.randn(2, B, T, E);
+        x = Tensor.randn(new Generator(1), B, T, E).requiresGrad(true);
+        upstream = Tensor.randn(new Generator(2), B, T, E);
     }
 
     @TearDown

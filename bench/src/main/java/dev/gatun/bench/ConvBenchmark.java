@@ -1,6 +1,7 @@
 package dev.gatun.bench;
 
 import dev.gatun.backend.Convolution;
+import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Tensor;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -57,9 +58,9 @@ public class ConvBenchmark {
         };
         Convolution.setLayout(layout);
         // No scope is current here, so each tensor owns its memory until tearDown closes it.
-        src = Tensor.randn(1, g.inputShape());
-        weights = Tensor.randn(2, g.weightShape());
-        bias = Tensor.randn(3, g.outChannels());
+        src = Tensor.randn(new Generator(1), g.inputShape());
+        weights = Tensor.randn(new Generator(2), g.weightShape());
+        bias = Tensor.randn(new Generator(3), g.outChannels());
         dst = Tensor.zeros(g.outputShape());
         diffSrc = Tensor.zeros(g.inputShape());
         diffWeights = Tensor.zeros(g.weightShape());

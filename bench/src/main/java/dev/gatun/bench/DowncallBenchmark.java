@@ -2,6 +2,7 @@ package dev.gatun.bench;
 
 import dev.gatun.backend.Threads;
 import dev.gatun.ops.MatMul;
+import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Tensor;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -34,8 +35,8 @@ public class DowncallBenchmark {
 
     @Setup
     public void setup() {
-        a = Tensor.randn(1, 1, 1);
-        b = Tensor.randn(2, 1, 1);
+        a = Tensor.randn(new Generator(1), 1, 1);
+        b = Tensor.randn(new Generator(2), 1, 1);
         c = Tensor.zeros(1, 1);
     }
 

@@ -2,6 +2,7 @@ package dev.gatun.bench;
 
 import dev.gatun.backend.Eltwise;
 import dev.gatun.ops.MatMul;
+import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Tensor;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -36,10 +37,10 @@ public class MixedBenchmark {
 
     @Setup
     public void setup() {
-        x = Tensor.randn(1, 128, 784);
-        w1 = Tensor.randn(2, 784, 512);
+        x = Tensor.randn(new Generator(1), 128, 784);
+        w1 = Tensor.randn(new Generator(2), 784, 512);
         h1 = Tensor.zeros(128, 512);
-        w2 = Tensor.randn(3, 512, 256);
+        w2 = Tensor.randn(new Generator(3), 512, 256);
         h2 = Tensor.zeros(128, 256);
     }
 

@@ -1,6 +1,7 @@
 package dev.gatun.bench;
 
 import dev.gatun.backend.Rnn;
+import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.TimeUnit;
@@ -54,17 +55,17 @@ public class RnnBenchmark {
         s = new Rnn.Shape(Rnn.Cell.valueOf(cell), 64, 32, 64, 256);
         long gh = s.biasElements();
         // No scope is current here, so each tensor owns its memory until tearDown closes it.
-        Tensor wi = scaled(Tensor.randn(1, gh, s.inputSize()));
-        Tensor wh = scaled(Tensor.randn(2, gh, s.hiddenSize()));
-        Tensor bi = scaled(Tensor.randn(3, gh));
-        Tensor bh = scaled(Tensor.randn(4, gh));
+        Tensor wi = scaled(Tensor.randn(new Generator(1), gh, s.inputSize()));
+        Tensor wh = scaled(Tensor.randn(new Generator(2), gh, s.hiddenSize()));
+        Tensor bi = scaled(Tensor.randn(new Generator(3), gh));
+        Tensor bh = scaled(Tensor.randn(new Generator(4), gh));
         Tensor dwi = Tensor.zeros(gh, s.inputSize());
         Tensor dwh = Tensor.zeros(gh, s.hiddenSize());
         Tensor dbi = Tensor.zeros(gh);
         Tensor dbh = Tensor.zeros(gh);
         weights = new Rnn.Weights(wi.storage(), wh.storage(), bi.storage(), bh.storage());
         grads = new Rnn.Weights(dwi.storage(), dwh.storage(), dbi.storage(), dbh.storage());
-        x = Tensor.randn(5, s.steps(), s.batch(), s.inputSize());
+        x = Tensor.randn(new Generator(5), s.steps(), s.batch(), s.inputSize());
         h0 = Tensor.zeros(s.batch(), s.hiddenSize());
         c0 = Tensor.zeros(s.batch(), s.hiddenSize());
         y = Tensor.zeros(s.steps(), s.batch(), s.hiddenSize());

@@ -1,6 +1,7 @@
 package dev.gatun.bench;
 
 import dev.gatun.ops.MatMul;
+import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Tensor;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -38,8 +39,8 @@ public class SgemmBenchmark {
     @Setup
     public void setup() {
         // No scope is current here, so each tensor owns its memory until tearDown closes it.
-        a = Tensor.randn(1, n, n);
-        b = Tensor.randn(2, n, n);
+        a = Tensor.randn(new Generator(1), n, n);
+        b = Tensor.randn(new Generator(2), n, n);
         c = Tensor.zeros(n, n);
     }
 

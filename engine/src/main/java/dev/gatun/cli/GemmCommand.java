@@ -2,6 +2,7 @@ package dev.gatun.cli;
 
 import dev.gatun.backend.Blas;
 import dev.gatun.backend.Threads;
+import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
 import java.io.PrintWriter;
@@ -178,8 +179,8 @@ final class GemmCommand implements Callable<Integer> {
     /** The median milliseconds of one product, after warm-up. */
     private double time(Shape s) {
         try (Scope scope = Scope.open()) {
-            Tensor a = Tensor.randn(1, s.transA() ? s.k() : s.m(), s.transA() ? s.m() : s.k());
-            Tensor b = Tensor.randn(2, s.transB() ? s.n() : s.k(), s.transB() ? s.k() : s.n());
+            Tensor a = Tensor.randn(new Generator(1), s.transA() ? s.k() : s.m(), s.transA() ? s.m() : s.k());
+            Tensor b = Tensor.randn(new Generator(2), s.transB() ? s.n() : s.k(), s.transB() ? s.k() : s.n());
             Tensor c = Tensor.zeros(s.m(), s.n());
             Runnable product = () -> Blas.sgemm(s.transA(), s.transB(), s.m(), s.n(), s.k(), 1f,
                     a.storageForReading(), a.offset(), (int) a.shape()[1],

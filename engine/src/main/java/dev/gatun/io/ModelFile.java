@@ -227,7 +227,7 @@ public final class ModelFile {
                 }
             } else if (name.endsWith(NUM_BATCHES_TRACKED)
                     && norms.containsKey(name.substring(0, name.length() - NUM_BATCHES_TRACKED.length()))) {
-                if (e.numel() != 1 || e.dtype().isFloating() || e.dtype() == DType.U64) {
+                if (e.numel() != 1 || e.dtype().isFloating() || e.dtype() == StorageType.U64) {
                     problems.add("'" + name + "' must be one integer, got " + e.dtype() + Arrays.toString(e.shape()));
                 }
             } else {

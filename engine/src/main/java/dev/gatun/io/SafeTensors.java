@@ -71,7 +71,7 @@ public final class SafeTensors implements AutoCloseable {
      * @param begin  the first byte, relative to the start of the data
      * @param end    one past the last byte
      */
-    public record Entry(String name, DType dtype, long[] shape, long begin, long end) {
+    public record Entry(String name, StorageType dtype, long[] shape, long begin, long end) {
         /**
          * The number of elements: the product of the shape, 1 for a scalar. Cannot overflow, since
          * {@link SafeTensors#open} checks that the byte length fits 64 bits.
@@ -243,7 +243,7 @@ public final class SafeTensors implements AutoCloseable {
         if (!(m.get("dtype") instanceof String dtypeName)) {
             throw new ModelFileException(file, what + " needs a string dtype, got " + kind(m.get("dtype")));
         }
-        DType dtype = DType.byName(dtypeName);
+        StorageType dtype = StorageType.byName(dtypeName);
         if (dtype == null) {
             throw new ModelFileException(file, what + " has unknown dtype '" + dtypeName + "'");
         }
@@ -478,7 +478,7 @@ public final class SafeTensors implements AutoCloseable {
      */
     public static final class Writer {
 
-        private record Pending(DType dtype, long[] shape, Tensor tensor, long[] longs) {}
+        private record Pending(StorageType dtype, long[] shape, Tensor tensor, long[] longs) {}
 
         private final Map<String, Pending> tensors = new TreeMap<>();
         private final Map<String, String> metadata = new TreeMap<>();
@@ -509,7 +509,7 @@ public final class SafeTensors implements AutoCloseable {
          */
         public Writer add(String name, Tensor t) {
             checkNew(name);
-            tensors.put(name, new Pending(DType.F32, t.shape(), t, null));
+            tensors.put(name, new Pending(StorageType.F32, t.shape(), t, null));
             return this;
         }
 
@@ -531,7 +531,7 @@ public final class SafeTensors implements AutoCloseable {
                 throw new IllegalArgumentException(values.length + " values do not fill shape "
                         + Arrays.toString(shape));
             }
-            tensors.put(name, new Pending(DType.I64, shape.clone(), null, values.clone()));
+            tensors.put(name, new Pending(StorageType.I64, shape.clone(), null, values.clone()));
             return this;
         }
 

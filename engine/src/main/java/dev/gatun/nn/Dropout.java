@@ -1,6 +1,7 @@
 package dev.gatun.nn;
 
 import dev.gatun.ops.Regularization;
+import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Tensor;
 import java.util.Map;
 import java.util.random.RandomGenerator;

@@ -1,5 +1,6 @@
 package dev.gatun.nn;
 
+import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Tensor;
 import java.util.Arrays;
 import java.util.random.RandomGenerator;

@@ -4,6 +4,7 @@ import dev.gatun.autograd.Autograd;
 import dev.gatun.ops.Attention;
 import dev.gatun.ops.Kernels;
 import dev.gatun.ops.MatMul;
+import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Tensor;
 import java.util.Arrays;
 import java.util.Map;
@@ -26,6 +27,11 @@ import java.util.random.RandomGenerator;
  * biases are absent without {@code bias}. Dropout of probability {@code dropout} acts on the attention
  * weights in training mode. The heads are strided views of the projections; the attention itself is
  * {@link Attention#scaledDotProduct}, batched over B·H.
+ *
+ * <p>Masks, as in PyTorch: {@code attnMask} [L, S] or [B·H, L, S] and {@code keyPaddingMask} [B, S] ([S]
+ * unbatched) are each either bool, true marking a key that may not be attended (a padding position, a
+ * future position: {@link Attention#causalMask}), or float32 and added to the scores (−∞ hides a key).
+ * When both are given they combine: a key is hidden if either hides it.
  */
 public final class MultiheadAttention extends Module implements RandomModule {
 
@@ -39,11 +45,30 @@ public final class MultiheadAttention extends Module implements RandomModule {
     private final Linear outProj;
     private final Generator rng;
 
-    /** {@code nn.MultiheadAttention(embedDim, numHeads)}: no dropout, with biases, sequence first. */
+    /**
+     * {@code nn.MultiheadAttention(embedDim, numHeads)}: no dropout, with biases, sequence first.
+     *
+     * @param embedDim the model width E
+     * @param numHeads the number of heads H, dividing E
+     * @throws IllegalArgumentException if a size is not positive or H does not divide E
+     */
     public MultiheadAttention(long embedDim, long numHeads) {
         this(embedDim, numHeads, 0f, true, false);
     }
 
+    /**
+     * {@code nn.MultiheadAttention(embedDim, numHeads, dropout, bias, batch_first=batchFirst)}; the weights
+     * are drawn from {@link Init#generator()}, and the dropout masks from a generator seeded by one draw
+     * from it.
+     *
+     * @param embedDim   the model width E
+     * @param numHeads   the number of heads H, dividing E
+     * @param dropout    the dropout probability on the attention weights in training, in [0, 1)
+     * @param bias       whether the projections have biases
+     * @param batchFirst whether inputs are [B, L, E] rather than [L, B, E]
+     * @throws IllegalArgumentException if a size is not positive, H does not divide E, or dropout is out of
+     *                                  range
+     */
     public MultiheadAttention(long embedDim, long numHeads, float dropout, boolean bias, boolean batchFirst) {
         if (embedDim < 1 || numHeads < 1) {
             throw new IllegalArgumentException("MultiheadAttention needs positive sizes, got embed_dim=" + embedDim
@@ -72,6 +97,8 @@ public final class MultiheadAttention extends Module implements RandomModule {
     /**
      * As PyTorch's {@code _reset_parameters}: in_proj_weight Xavier-uniform, out_proj.weight
      * {@link Linear}'s default, both biases zero.
+     *
+     * @param rng the generator to draw from
      */
     public void resetParameters(RandomGenerator rng) {
         Init.xavierUniform(inProjWeight, 1, rng);
@@ -82,55 +109,109 @@ public final class MultiheadAttention extends Module implements RandomModule {
         }
     }
 
+    /**
+     * The model width.
+     *
+     * @return E
+     */
     public long embedDim() {
         return embedDim;
     }
 
+    /**
+     * The number of heads.
+     *
+     * @return H
+     */
     public long numHeads() {
         return numHeads;
     }
 
+    /**
+     * Whether inputs are batch first.
+     *
+     * @return true for [B, L, E] inputs, false for [L, B, E]
+     */
     public boolean batchFirst() {
         return batchFirst;
     }
 
+    /**
+     * The stacked query, key and value projection weights.
+     *
+     * @return {@code in_proj_weight} [3E, E], a parameter
+     */
     public Tensor inProjWeight() {
         return inProjWeight;
     }
 
-    /** The input projection's bias, or null without biases. */
+    /**
+     * The input projection's bias.
+     *
+     * @return {@code in_proj_bias} [3E], or null without biases
+     */
     public Tensor inProjBias() {
         return inProjBias;
     }
 
+    /**
+     * The output projection.
+     *
+     * @return {@code out_proj}, an E → E linear layer
+     */
     public Linear outProj() {
         return outProj;
     }
 
-    /** Self-attention: {@code forward(x, x, x, null)}. */
-    /** The generator of the dropout masks (see {@link RandomModule}). */
+    /**
+     * The generator of the dropout masks (see {@link RandomModule}).
+     *
+     * @return the generator
+     */
     @Override
     public Generator generator() {
         return rng;
     }
 
+    /**
+     * Self-attention without masks: {@code forward(x, x, x, null, null)}.
+     *
+     * @param x the input [L, B, E], [B, L, E] with batchFirst, or [L, E]
+     * @return the output, of x's shape
+     * @throws IllegalArgumentException if the input's shape does not fit
+     */
     @Override
     public Tensor forward(Tensor x) {
         return forward(x, x, x, null, null);
     }
 
     /**
-     * Attention of query over key and value. {@code attnMask} is additive (−∞ where a query may not
-     * attend a key; see {@link Attention#causalMask} and {@link Attention#maskFromBoolean}), of shape
-     * [L, S] or [B·H, L, S], or null.
+     * Attention of query over key and value with an attention mask ({@code attn_mask}).
+     *
+     * @param query    [L, B, E], [B, L, E] with batchFirst, or [L, E]
+     * @param key      [S, B, E], [B, S, E] with batchFirst, or [S, E]
+     * @param value    of key's shape
+     * @param attnMask null, or [L, S] or [B·H, L, S]: bool (true: may not attend, e.g.
+     *                 {@link Attention#causalMask}) or float32 (added to the scores)
+     * @return the output, of query's shape
+     * @throws IllegalArgumentException if a shape does not fit, or the mask is int64
      */
     public Tensor forward(Tensor query, Tensor key, Tensor value, Tensor attnMask) {
         return forward(query, key, value, attnMask, null);
     }
 
     /**
-     * As {@link #forward(Tensor, Tensor, Tensor, Tensor)}, with an additive {@code keyPaddingMask} of
-     * shape [B, S] (or [S] unbatched), or null, that hides keys of each sequence from every query.
+     * As {@link #forward(Tensor, Tensor, Tensor, Tensor)}, with a {@code keyPaddingMask}
+     * ({@code key_padding_mask}) that hides keys of each sequence from every query.
+     *
+     * @param query          [L, B, E], [B, L, E] with batchFirst, or [L, E]
+     * @param key            [S, B, E], [B, S, E] with batchFirst, or [S, E]
+     * @param value          of key's shape
+     * @param attnMask       null, or [L, S] or [B·H, L, S]: bool (true: may not attend) or float32 (added)
+     * @param keyPaddingMask null, or [B, S] ([S] unbatched): bool (true: a padding key, hidden) or float32
+     *                       (added)
+     * @return the output, of query's shape
+     * @throws IllegalArgumentException if a shape does not fit, or a mask is int64
      */
     public Tensor forward(Tensor query, Tensor key, Tensor value, Tensor attnMask, Tensor keyPaddingMask) {
         query.checkAlive();
@@ -216,11 +297,11 @@ public final class MultiheadAttention extends Module implements RandomModule {
         return seqDim == 0 ? split.permute(1, 2, 0, 3) : split.permute(0, 2, 1, 3);
     }
 
-    /** The additive mask to apply to scores [B, H, L, S], or null. */
+    /** The additive mask to apply to scores [B, H, L, S], or null. Bool masks become −∞ where true. */
     private Tensor combinedMask(Tensor attnMask, Tensor keyPaddingMask, long b, long l, long s, boolean unbatched) {
         Tensor mask = null;
         if (attnMask != null) {
-            attnMask.checkAlive();
+            attnMask = Attention.additiveMask(attnMask);
             long[] ms = attnMask.shape();
             if (Arrays.equals(ms, new long[] {l, s})) {
                 mask = attnMask;
@@ -232,7 +313,7 @@ public final class MultiheadAttention extends Module implements RandomModule {
             }
         }
         if (keyPaddingMask != null) {
-            keyPaddingMask.checkAlive();
+            keyPaddingMask = Attention.additiveMask(keyPaddingMask);
             long[] expected = unbatched ? new long[] {s} : new long[] {b, s};
             if (!Arrays.equals(keyPaddingMask.shape(), expected)) {
                 throw new IllegalArgumentException("MultiheadAttention: key_padding_mask must be "
@@ -250,12 +331,22 @@ public final class MultiheadAttention extends Module implements RandomModule {
         return mask;
     }
 
+    /**
+     * The settings a model file records to rebuild this layer.
+     *
+     * @return the type, the sizes, the dropout probability and the flags
+     */
     @Override
     public Map<String, Object> spec() {
         return spec("MultiheadAttention", "embedDim", embedDim, "numHeads", numHeads, "dropout", dropout,
                 "bias", inProjBias != null, "batchFirst", batchFirst);
     }
 
+    /**
+     * A one-line description for summaries.
+     *
+     * @return e.g. {@code MultiheadAttention(8, heads 2)}
+     */
     @Override
     public String describe() {
         return "MultiheadAttention(" + embedDim + ", heads " + numHeads + (dropout > 0 ? ", dropout " + dropout : "")

@@ -2,6 +2,7 @@ package dev.gatun.nn;
 
 import dev.gatun.ops.Arithmetic;
 import dev.gatun.ops.Regularization;
+import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Tensor;
 import java.util.Arrays;
 import java.util.Map;

@@ -1,5 +1,7 @@
 package dev.gatun.nn;
 
+import dev.gatun.tensor.Generator;
+
 /**
  * A module that draws random numbers while training (dropout masks), so that a checkpoint must save the
  * state of its generator for a resumed run to draw the same numbers.

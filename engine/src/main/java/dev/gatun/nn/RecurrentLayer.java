@@ -4,6 +4,7 @@ import dev.gatun.autograd.Autograd;
 import dev.gatun.backend.Rnn;
 import dev.gatun.ops.Recurrent;
 import dev.gatun.ops.Regularization;
+import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Tensor;
 import java.util.Arrays;
 import java.util.Map;

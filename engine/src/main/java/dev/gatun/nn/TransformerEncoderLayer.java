@@ -19,20 +19,39 @@ import java.util.Map;
  * Children are named as in PyTorch ({@code self_attn}, {@code linear1}, {@code dropout},
  * {@code linear2}, {@code norm1}, {@code norm2}, {@code dropout1}, {@code dropout2}), so the parameters
  * are {@code self_attn.in_proj_weight}, ..., {@code norm2.bias}. Inputs are [T, B, d_model] or
- * [B, T, d_model] with {@link Options#batchFirst()}.
+ * [B, T, d_model] with {@link Options#batchFirst()}. The masks are {@link MultiheadAttention}'s: bool
+ * (true hides a key, e.g. {@link dev.gatun.ops.Attention#causalMask}) or float32 (added to the scores).
  */
 public final class TransformerEncoderLayer extends Module {
 
     /** The feed-forward network's activation. */
-    public enum FeedForwardActivation { RELU, GELU }
+    public enum FeedForwardActivation {
+        /** max(0, x), PyTorch's default. */
+        RELU,
+        /** The exact (erf) GELU. */
+        GELU
+    }
 
     /**
      * The settings beyond d_model and nhead, PyTorch's defaults from {@link #defaults()}:
      * dim_feedforward 2048, dropout 0.1, ReLU, layer_norm_eps 1e-5, sequence first, post-norm.
+     *
+     * @param dimFeedforward the hidden width of the feed-forward network ({@code dim_feedforward})
+     * @param dropout        the dropout probability of every dropout in the layer, in [0, 1)
+     * @param activation     the feed-forward network's activation
+     * @param layerNormEps   the layer norms' epsilon ({@code layer_norm_eps}), positive
+     * @param batchFirst     whether inputs are [B, T, d_model] rather than [T, B, d_model]
+     * @param normFirst      whether the layer norms come before each block (pre-norm) rather than after
      */
     public record Options(long dimFeedforward, float dropout, FeedForwardActivation activation, float layerNormEps,
                           boolean batchFirst, boolean normFirst) {
 
+        /**
+         * Checks the settings.
+         *
+         * @throws IllegalArgumentException if a size or epsilon is not positive, dropout is out of range, or
+         *                                  the activation is null
+         */
         public Options {
             if (dimFeedforward < 1) {
                 throw new IllegalArgumentException("TransformerEncoderLayer: dim_feedforward must be positive, got "
@@ -51,30 +70,75 @@ public final class TransformerEncoderLayer extends Module {
             }
         }
 
+        /**
+         * PyTorch's defaults.
+         *
+         * @return dim_feedforward 2048, dropout 0.1, ReLU, layer_norm_eps 1e-5, sequence first, post-norm
+         */
         public static Options defaults() {
             return new Options(2048, 0.1f, FeedForwardActivation.RELU, 1e-5f, false, false);
         }
 
+        /**
+         * These options with another feed-forward width.
+         *
+         * @param v the hidden width, positive
+         * @return the new options
+         * @throws IllegalArgumentException if v is not positive
+         */
         public Options withDimFeedforward(long v) {
             return new Options(v, dropout, activation, layerNormEps, batchFirst, normFirst);
         }
 
+        /**
+         * These options with another dropout probability.
+         *
+         * @param v the probability, in [0, 1)
+         * @return the new options
+         * @throws IllegalArgumentException if v is out of range
+         */
         public Options withDropout(float v) {
             return new Options(dimFeedforward, v, activation, layerNormEps, batchFirst, normFirst);
         }
 
+        /**
+         * These options with another activation.
+         *
+         * @param v the activation, not null
+         * @return the new options
+         * @throws IllegalArgumentException if v is null
+         */
         public Options withActivation(FeedForwardActivation v) {
             return new Options(dimFeedforward, dropout, v, layerNormEps, batchFirst, normFirst);
         }
 
+        /**
+         * These options with another layer-norm epsilon.
+         *
+         * @param v the epsilon, positive
+         * @return the new options
+         * @throws IllegalArgumentException if v is not positive
+         */
         public Options withLayerNormEps(float v) {
             return new Options(dimFeedforward, dropout, activation, v, batchFirst, normFirst);
         }
 
+        /**
+         * These options with inputs batch first or not.
+         *
+         * @param v whether inputs are [B, T, d_model]
+         * @return the new options
+         */
         public Options withBatchFirst(boolean v) {
             return new Options(dimFeedforward, dropout, activation, layerNormEps, v, normFirst);
         }
 
+        /**
+         * These options with pre-norm or post-norm.
+         *
+         * @param v whether the layer norms come first (pre-norm)
+         * @return the new options
+         */
         public Options withNormFirst(boolean v) {
             return new Options(dimFeedforward, dropout, activation, layerNormEps, batchFirst, v);
         }
@@ -92,11 +156,26 @@ public final class TransformerEncoderLayer extends Module {
     private final Dropout dropout1;
     private final Dropout dropout2;
 
-    /** {@code nn.TransformerEncoderLayer(dModel, nhead)} with PyTorch's defaults. */
+    /**
+     * {@code nn.TransformerEncoderLayer(dModel, nhead)} with PyTorch's defaults.
+     *
+     * @param dModel the model width
+     * @param nhead  the number of attention heads, dividing dModel
+     * @throws IllegalArgumentException if a size is not positive or nhead does not divide dModel
+     */
     public TransformerEncoderLayer(long dModel, long nhead) {
         this(dModel, nhead, Options.defaults());
     }
 
+    /**
+     * {@code nn.TransformerEncoderLayer(dModel, nhead, ...)} with the given settings; weights are drawn from
+     * {@link Init#generator()}.
+     *
+     * @param dModel  the model width
+     * @param nhead   the number of attention heads, dividing dModel
+     * @param options the other settings
+     * @throws IllegalArgumentException if a size is not positive or nhead does not divide dModel
+     */
     public TransformerEncoderLayer(long dModel, long nhead, Options options) {
         this.dModel = dModel;
         this.nhead = nhead;
@@ -112,28 +191,58 @@ public final class TransformerEncoderLayer extends Module {
         dropout2 = addModule("dropout2", new Dropout(options.dropout()));
     }
 
+    /**
+     * The settings beyond d_model and nhead.
+     *
+     * @return the options
+     */
     public Options options() {
         return options;
     }
 
+    /**
+     * The self-attention block.
+     *
+     * @return {@code self_attn}
+     */
     public MultiheadAttention selfAttn() {
         return selfAttn;
     }
 
+    /**
+     * The layer on {@code src} without masks.
+     *
+     * @param src [T, B, d_model], or [B, T, d_model] with batchFirst
+     * @return the output, of src's shape
+     * @throws IllegalArgumentException if the input's shape does not fit
+     */
     @Override
     public Tensor forward(Tensor src) {
         return forward(src, null);
     }
 
-    /** The layer on {@code src} with an additive attention mask ([T, T] or [B·nhead, T, T]) or null. */
+    /**
+     * The layer on {@code src} with an attention mask ({@code src_mask}).
+     *
+     * @param src  [T, B, d_model], or [B, T, d_model] with batchFirst
+     * @param mask null, or [T, T] or [B·nhead, T, T]: bool (true: may not attend, e.g.
+     *             {@link dev.gatun.ops.Attention#causalMask}) or float32 (added to the scores)
+     * @return the output, of src's shape
+     * @throws IllegalArgumentException if a shape does not fit, or the mask is int64
+     */
     public Tensor forward(Tensor src, Tensor mask) {
         return forward(src, mask, null);
     }
 
     /**
-     * The layer on {@code src} with an additive attention mask ([T, T] or [B·nhead, T, T]) and an
-     * additive key padding mask ([B, T]), each possibly null ({@code src_mask} and
-     * {@code src_key_padding_mask} in PyTorch).
+     * The layer on {@code src} with an attention mask and a key padding mask ({@code src_mask} and
+     * {@code src_key_padding_mask} in PyTorch), each possibly null.
+     *
+     * @param src            [T, B, d_model], or [B, T, d_model] with batchFirst
+     * @param mask           null, or [T, T] or [B·nhead, T, T]: bool (true: may not attend) or float32 (added)
+     * @param keyPaddingMask null, or [B, T]: bool (true: a padding position, hidden) or float32 (added)
+     * @return the output, of src's shape
+     * @throws IllegalArgumentException if a shape does not fit, or a mask is int64
      */
     public Tensor forward(Tensor src, Tensor mask, Tensor keyPaddingMask) {
         Tensor x = src;
@@ -155,6 +264,11 @@ public final class TransformerEncoderLayer extends Module {
         return dropout2.forward(linear2.forward(dropout.forward(h)));
     }
 
+    /**
+     * The settings a model file records to rebuild this layer.
+     *
+     * @return the type, the sizes and the options
+     */
     @Override
     public Map<String, Object> spec() {
         return spec("TransformerEncoderLayer", "dModel", dModel, "nhead", nhead, "dimFeedforward",
@@ -163,6 +277,11 @@ public final class TransformerEncoderLayer extends Module {
                 options.normFirst());
     }
 
+    /**
+     * A one-line description for summaries.
+     *
+     * @return e.g. {@code TransformerEncoderLayer(8, heads 2, ffn 16)}
+     */
     @Override
     public String describe() {
         return "TransformerEncoderLayer(" + dModel + ", heads " + nhead + ", ffn " + options.dimFeedforward()

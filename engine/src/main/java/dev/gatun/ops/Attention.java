@@ -27,22 +27,52 @@ import java.util.random.RandomGenerator;
  * place; scaling, mask, softmax and dropout run over the scores as one Java array. For backward the op
  * keeps P, P̃ and the dropout mask as Java arrays, so no native memory outlives the call. A row whose
  * every key is masked gives NaN, as in PyTorch.
+ *
+ * <p>Masks. A float32 mask is additive, as above, and may be learned (it gets a gradient). A bool mask
+ * follows {@code torch.nn.MultiheadAttention}'s convention: true marks a key the query may <em>not</em>
+ * attend (it becomes −∞), false one it may (0); see {@link #causalMask} and {@link #additiveMask}. (PyTorch
+ * 2's {@code scaled_dot_product_attention} reads a bool mask the other way round.)
  */
 public final class Attention {
 
     private Attention() {}
 
-    /** softmax(Q·Kᵀ/√d + mask)·V; {@code mask} is additive and may be null. */
+    /**
+     * softmax(Q·Kᵀ/√d + mask)·V.
+     *
+     * @param q    the queries [..., Tq, d], float32
+     * @param k    the keys [..., Tk, d], float32
+     * @param v    the values [..., Tk, dv], float32
+     * @param mask null, an additive float32 mask or a bool mask (true: may not attend), broadcasting to
+     *             [..., Tq, Tk]
+     * @return the output [..., Tq, dv]
+     * @throws IllegalArgumentException if the shapes do not fit together, or the mask is int64
+     * @throws IllegalStateException    if a tensor is closed
+     */
     public static Tensor scaledDotProduct(Tensor q, Tensor k, Tensor v, Tensor mask) {
         return scaledDotProduct(q, k, v, mask, 0f, false, null);
     }
 
     /**
      * softmax(Q·Kᵀ/√d + mask)·V with dropout of probability {@code dropout} on the attention weights
-     * when {@code training} (drawn from {@code rng}); {@code mask} is additive and may be null.
+     * when {@code training} (drawn from {@code rng}).
+     *
+     * @param q        the queries [..., Tq, d], float32
+     * @param k        the keys [..., Tk, d], float32
+     * @param v        the values [..., Tk, dv], float32
+     * @param mask     null, an additive float32 mask or a bool mask (true: may not attend), broadcasting to
+     *                 [..., Tq, Tk]
+     * @param dropout  the probability of dropping an attention weight, in [0, 1)
+     * @param training whether to apply dropout
+     * @param rng      the generator of the dropout masks; needed only for dropout in training
+     * @return the output [..., Tq, dv]
+     * @throws IllegalArgumentException if the shapes do not fit together, the mask is int64, the dropout
+     *                                  probability is out of range, or dropout needs a generator
+     * @throws IllegalStateException    if a tensor is closed
      */
     public static Tensor scaledDotProduct(Tensor q, Tensor k, Tensor v, Tensor mask, float dropout, boolean training,
                                           RandomGenerator rng) {
+        mask = mask == null ? null : additiveMask(mask);
         long[] scoreShape = checkShapes(q, k, v, mask);
         if (!(dropout >= 0 && dropout < 1)) {
             throw new IllegalArgumentException("attention: dropout probability must be in [0, 1), got " + dropout);
@@ -75,8 +105,9 @@ public final class Attention {
             out = MatMul.matmul(weights, v);
         }
         float[] dropped = pd;
+        Tensor m = mask;
         return Autograd.record(out, "scaledDotProductAttention",
-                g -> backward(g, q, k, v, mask, p, dropped, dropMask, scoreShape, scale), q, k, v, mask);
+                g -> backward(g, q, k, v, m, p, dropped, dropMask, scoreShape, scale), q, k, v, m);
     }
 
     private static Tensor[] backward(Tensor g, Tensor q, Tensor k, Tensor v, Tensor mask, float[] p, float[] pd,
@@ -190,28 +221,75 @@ public final class Attention {
     }
 
     /**
-     * The additive causal mask [tq, tk]: 0 where key j ≤ query i, −∞ above the diagonal, so a position
-     * attends only to itself and earlier ones.
+     * The causal mask [tq, tk] as a bool tensor in {@code torch.nn.MultiheadAttention}'s convention: true
+     * above the diagonal (key j &gt; query i may not be attended), so a position attends only to itself and
+     * earlier ones ({@code torch.triu(torch.ones(tq, tk, dtype=torch.bool), diagonal=1)}).
+     *
+     * @param tq the number of queries
+     * @param tk the number of keys
+     * @return a bool tensor [tq, tk]
+     * @throws IllegalArgumentException if a size is not positive
      */
     public static Tensor causalMask(long tq, long tk) {
         if (tq < 1 || tk < 1) {
             throw new IllegalArgumentException("causalMask needs positive sizes, got " + tq + " × " + tk);
         }
-        float[] m = new float[Kernels.checkedSize(new long[] {tq, tk})];
+        boolean[] m = new boolean[Kernels.checkedSize(new long[] {tq, tk})];
         for (int i = 0; i < tq; i++) {
-            for (int j = i + 1; j < tk; j++) m[(int) (i * tk + j)] = Float.NEGATIVE_INFINITY;
+            for (int j = i + 1; j < tk; j++) m[(int) (i * tk + j)] = true;
         }
-        return Tensor.fromArray(m, tq, tk);
+        return Tensor.fromBooleans(m, tq, tk);
+    }
+
+    /**
+     * The additive causal mask [tq, tk]: 0 where key j ≤ query i, −∞ above the diagonal
+     * ({@code nn.Transformer.generate_square_subsequent_mask} for tq = tk).
+     *
+     * @param tq the number of queries
+     * @param tk the number of keys
+     * @return a float32 tensor [tq, tk]
+     * @throws IllegalArgumentException if a size is not positive
+     */
+    public static Tensor additiveCausalMask(long tq, long tk) {
+        return additiveMask(causalMask(tq, tk));
+    }
+
+    /**
+     * A mask as the additive float32 mask attention adds to its scores: a bool mask becomes −∞ where it is
+     * true (may not attend) and 0 where it is false; a float32 mask is returned as it is.
+     *
+     * @param mask a bool or float32 mask
+     * @return the additive mask, of the same shape (a new tensor for a bool mask, not differentiable)
+     * @throws IllegalArgumentException if the mask is int64
+     * @throws IllegalStateException    if the mask is closed
+     */
+    public static Tensor additiveMask(Tensor mask) {
+        mask.checkAlive();
+        return switch (mask.dtype()) {
+            case FLOAT32 -> mask;
+            case BOOL -> {
+                boolean[] b = mask.toBooleanArray();
+                float[] m = new float[b.length];
+                for (int i = 0; i < m.length; i++) m[i] = b[i] ? Float.NEGATIVE_INFINITY : 0f;
+                yield Tensor.fromArray(m, mask.shape());
+            }
+            case INT64 -> throw new IllegalArgumentException("attention: a mask must be float32 (added to the scores)"
+                    + " or bool (true: may not attend), got int64 (a tensor of shape " + Arrays.toString(mask.shape())
+                    + ")");
+        };
     }
 
     /**
      * An additive mask from a boolean one in {@code torch.nn.MultiheadAttention}'s convention: true
      * marks a position that may not be attended (−∞), false one that may (0). {@code masked} is
-     * row-major of the given shape.
+     * row-major of the given shape. (A bool tensor may be passed as the mask directly.)
+     *
+     * @param masked whether each position is hidden, row-major
+     * @param shape  the mask's shape
+     * @return a float32 tensor of that shape
+     * @throws IllegalArgumentException if the values do not fill the shape
      */
     public static Tensor maskFromBoolean(boolean[] masked, long... shape) {
-        float[] m = new float[masked.length];
-        for (int i = 0; i < m.length; i++) m[i] = masked[i] ? Float.NEGATIVE_INFINITY : 0f;
-        return Tensor.fromArray(m, shape);
+        return additiveMask(Tensor.fromBooleans(masked, shape));
     }
 }

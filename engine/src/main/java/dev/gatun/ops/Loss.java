@@ -1,6 +1,7 @@
 package dev.gatun.ops;
 
 import dev.gatun.autograd.Autograd;
+import dev.gatun.tensor.DType;
 import dev.gatun.tensor.Tensor;
 import java.util.Arrays;
 
@@ -16,7 +17,13 @@ import java.util.Arrays;
  *   bceWithLogits       L = mean [max(z,0) − z·t + log(1 + e^−|z|)]   ∂z = (σ(z) − t)/n
  *   crossEntropy        L = mean over rows of −Σ_c q_c log softmax(z)_c, q = (1−ε)·onehot(y) + ε/C
  *                       ∂z = (softmax(z) − q)/N
+ *   nllLoss             L = −mean over rows of x[i, y_i]            ∂x[i, y_i] = −1/N
  * </pre>
+ *
+ * <p>Class targets are given as an int64 tensor [N], as in PyTorch, or as an {@code int[]}; every
+ * target is checked to be a class index in [0, C) before anything is computed (PyTorch's
+ * {@code ignore_index} is not supported: a negative target is refused). Predictions and float targets
+ * are float32.
  */
 public final class Loss {
 
@@ -34,7 +41,14 @@ public final class Loss {
         }
     }
 
-    /** Mean squared error. */
+    /**
+     * Mean squared error ({@code torch.nn.functional.mse_loss}).
+     *
+     * @param prediction the predictions, float32
+     * @param target     the targets, float32 of the same shape
+     * @return the loss, a 0-d tensor
+     * @throws IllegalArgumentException if the shapes differ, the input is empty, or a tensor is not float32
+     */
     public static Tensor mse(Tensor prediction, Tensor target) {
         requireSameShape("mse", prediction, target);
         float[] p = prediction.toArray();
@@ -55,7 +69,15 @@ public final class Loss {
         }, prediction, target);
     }
 
-    /** Mean absolute error (L1). The gradient at p = t is 0, as in PyTorch. */
+    /**
+     * Mean absolute error (L1, {@code torch.nn.functional.l1_loss}). The gradient at p = t is 0, as in
+     * PyTorch.
+     *
+     * @param prediction the predictions, float32
+     * @param target     the targets, float32 of the same shape
+     * @return the loss, a 0-d tensor
+     * @throws IllegalArgumentException if the shapes differ, the input is empty, or a tensor is not float32
+     */
     public static Tensor mae(Tensor prediction, Tensor target) {
         requireSameShape("mae", prediction, target);
         float[] p = prediction.toArray();
@@ -75,7 +97,16 @@ public final class Loss {
         }, prediction, target);
     }
 
-    /** Binary cross-entropy on probabilities p ∈ [0, 1] and targets t ∈ [0, 1]. */
+    /**
+     * Binary cross-entropy on probabilities p ∈ [0, 1] and targets t ∈ [0, 1]
+     * ({@code torch.nn.functional.binary_cross_entropy}).
+     *
+     * @param probabilities the predicted probabilities, float32
+     * @param target        the targets, float32 of the same shape
+     * @return the loss, a 0-d tensor
+     * @throws IllegalArgumentException if the shapes differ, the input is empty, a tensor is not float32, or
+     *                                  a probability or target is outside [0, 1]
+     */
     public static Tensor binaryCrossEntropy(Tensor probabilities, Tensor target) {
         requireSameShape("binaryCrossEntropy", probabilities, target);
         float[] p = probabilities.toArray();
@@ -110,7 +141,15 @@ public final class Loss {
         return Math.max(Math.log(v), -100);
     }
 
-    /** Binary cross-entropy on logits z (the sigmoid is applied inside, stably). */
+    /**
+     * Binary cross-entropy on logits z, the sigmoid applied inside, stably
+     * ({@code torch.nn.functional.binary_cross_entropy_with_logits}).
+     *
+     * @param logits the raw scores, float32
+     * @param target the targets in [0, 1], float32 of the same shape
+     * @return the loss, a 0-d tensor
+     * @throws IllegalArgumentException if the shapes differ, the input is empty, or a tensor is not float32
+     */
     public static Tensor bceWithLogits(Tensor logits, Tensor target) {
         requireSameShape("bceWithLogits", logits, target);
         float[] z = logits.toArray();
@@ -133,7 +172,45 @@ public final class Loss {
         }, logits, target);
     }
 
-    /** Cross-entropy of logits [N, C] against class indices, mean over the N rows. */
+    /**
+     * Cross-entropy of logits [N, C] against class indices, mean over the N rows
+     * ({@code torch.nn.functional.cross_entropy(logits, targets)}).
+     *
+     * @param logits  the raw scores [N, C], float32
+     * @param targets the class of each row: an int64 tensor [N], each in [0, C)
+     * @return the loss, a 0-d tensor
+     * @throws IllegalArgumentException if logits is not [N, C] or not float32, targets is not an int64 [N],
+     *                                  or a target is not a class index (the message names it and its row)
+     */
+    public static Tensor crossEntropy(Tensor logits, Tensor targets) {
+        return crossEntropy(logits, targets, 0f);
+    }
+
+    /**
+     * Cross-entropy of logits [N, C] against class indices with label smoothing ε
+     * ({@code label_smoothing} in PyTorch): the target distribution is (1 − ε) on the true class plus ε/C
+     * on every class.
+     *
+     * @param logits         the raw scores [N, C], float32
+     * @param targets        the class of each row: an int64 tensor [N], each in [0, C)
+     * @param labelSmoothing ε, in [0, 1]
+     * @return the loss, a 0-d tensor
+     * @throws IllegalArgumentException if logits is not [N, C] or not float32, targets is not an int64 [N],
+     *                                  a target is not a class index, or ε is outside [0, 1]
+     */
+    public static Tensor crossEntropy(Tensor logits, Tensor targets, float labelSmoothing) {
+        return crossEntropy(logits, classTargets("crossEntropy", logits, targets), labelSmoothing);
+    }
+
+    /**
+     * Cross-entropy of logits [N, C] against class indices, mean over the N rows.
+     *
+     * @param logits  the raw scores [N, C], float32
+     * @param targets the class of each row, each in [0, C)
+     * @return the loss, a 0-d tensor
+     * @throws IllegalArgumentException if logits is not [N, C] or not float32, the number of targets is not
+     *                                  N, or a target is not a class index (the message names it and its row)
+     */
     public static Tensor crossEntropy(Tensor logits, int[] targets) {
         return crossEntropy(logits, targets, 0f);
     }
@@ -141,30 +218,20 @@ public final class Loss {
     /**
      * Cross-entropy of logits [N, C] against class indices with label smoothing ε: the target
      * distribution is (1 − ε) on the true class plus ε/C on every class.
+     *
+     * @param logits         the raw scores [N, C], float32
+     * @param targets        the class of each row, each in [0, C)
+     * @param labelSmoothing ε, in [0, 1]
+     * @return the loss, a 0-d tensor
+     * @throws IllegalArgumentException if logits is not [N, C] or not float32, the number of targets is not
+     *                                  N, a target is not a class index, or ε is outside [0, 1]
      */
     public static Tensor crossEntropy(Tensor logits, int[] targets, float labelSmoothing) {
-        logits.checkAlive();
-        if (logits.dim() != 2) {
-            throw new IllegalArgumentException("crossEntropy expects logits of shape [N, C], got "
-                    + Arrays.toString(logits.shape()));
-        }
-        int rows = (int) logits.size(0);
-        int classes = (int) logits.size(1);
-        if (targets.length != rows) {
-            throw new IllegalArgumentException("crossEntropy: " + targets.length + " targets for a batch of " + rows
-                    + " rows");
-        }
-        if (rows == 0 || classes == 0) {
-            throw new IllegalArgumentException("crossEntropy: empty logits " + Arrays.toString(logits.shape()));
-        }
+        int[] shape = checkClassInput("crossEntropy", logits, targets);
+        int rows = shape[0];
+        int classes = shape[1];
         if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) {
             throw new IllegalArgumentException("label smoothing must be in [0, 1], got " + labelSmoothing);
-        }
-        for (int i = 0; i < rows; i++) {
-            if (targets[i] < 0 || targets[i] >= classes) {
-                throw new IllegalArgumentException("crossEntropy: target " + targets[i] + " at row " + i
-                        + " is not a class index in [0, " + classes + ")");
-            }
         }
         float[] zs = logits.toArray();
         float[] softmax = new float[rows * classes];
@@ -205,5 +272,105 @@ public final class Loss {
             }
             return new Tensor[] {Tensor.fromArray(dz, rows, classes)};
         }, logits);
+    }
+
+    /**
+     * The negative log-likelihood of log-probabilities [N, C] (e.g. a log-softmax) at class indices, mean
+     * over the N rows ({@code torch.nn.functional.nll_loss}).
+     *
+     * @param logProbabilities the log-probabilities [N, C], float32
+     * @param targets          the class of each row: an int64 tensor [N], each in [0, C)
+     * @return the loss, a 0-d tensor
+     * @throws IllegalArgumentException if the input is not a non-empty float32 [N, C], targets is not an int64
+     *                                  [N], or a target is not a class index (the message names it and its row)
+     */
+    public static Tensor nllLoss(Tensor logProbabilities, Tensor targets) {
+        return nllLoss(logProbabilities, classTargets("nllLoss", logProbabilities, targets));
+    }
+
+    /**
+     * The negative log-likelihood of log-probabilities [N, C] at class indices, mean over the N rows.
+     *
+     * @param logProbabilities the log-probabilities [N, C], float32
+     * @param targets          the class of each row, each in [0, C)
+     * @return the loss, a 0-d tensor
+     * @throws IllegalArgumentException if the input is not a non-empty float32 [N, C], the number of targets is
+     *                                  not N, or a target is not a class index
+     */
+    public static Tensor nllLoss(Tensor logProbabilities, int[] targets) {
+        int[] shape = checkClassInput("nllLoss", logProbabilities, targets);
+        int rows = shape[0];
+        int classes = shape[1];
+        float[] x = logProbabilities.toArray();
+        double total = 0;
+        for (int r = 0; r < rows; r++) total -= x[r * classes + targets[r]];
+        int[] y = targets.clone();
+        return Autograd.record(Tensor.full((float) (total / rows)), "nllLoss", g -> {
+            float share = (float) (-g.item() / (double) rows);
+            float[] dx = new float[rows * classes];
+            for (int r = 0; r < rows; r++) dx[r * classes + y[r]] = share;
+            return new Tensor[] {Tensor.fromArray(dx, rows, classes)};
+        }, logProbabilities);
+    }
+
+    /**
+     * Checks an input [N, C] and its N class targets; returns {N, C}. Shared by the class losses so that
+     * they name their bad inputs alike.
+     */
+    private static int[] checkClassInput(String loss, Tensor input, int[] targets) {
+        input.checkAlive();
+        if (input.dim() != 2) {
+            throw new IllegalArgumentException(loss + " expects " + (loss.equals("nllLoss") ? "log-probabilities"
+                    : "logits") + " of shape [N, C], got " + Arrays.toString(input.shape()));
+        }
+        int rows = (int) input.size(0);
+        int classes = (int) input.size(1);
+        if (targets.length != rows) {
+            throw new IllegalArgumentException(loss + ": " + targets.length + " targets for a batch of " + rows
+                    + " rows");
+        }
+        if (rows == 0 || classes == 0) {
+            throw new IllegalArgumentException(loss + ": empty logits " + Arrays.toString(input.shape()));
+        }
+        for (int i = 0; i < rows; i++) {
+            if (targets[i] < 0 || targets[i] >= classes) {
+                throw new IllegalArgumentException(loss + ": target " + targets[i] + " at row " + i
+                        + " is not a class index in [0, " + classes + ")");
+            }
+        }
+        return new int[] {rows, classes};
+    }
+
+    /**
+     * The class indices of an int64 target tensor [N] for an input [N, C], each checked to be in [0, C)
+     * (as a long, before narrowing, so that no out-of-range target wraps into range).
+     */
+    private static int[] classTargets(String loss, Tensor input, Tensor targets) {
+        input.checkAlive();
+        if (targets == null) {
+            throw new IllegalArgumentException(loss + ": targets are null");
+        }
+        targets.checkAlive();
+        if (targets.dtype() != DType.INT64) {
+            throw new IllegalArgumentException(loss + " expects int64 class indices as targets, got " + targets.dtype()
+                    + " (a tensor of shape " + Arrays.toString(targets.shape()) + "); convert them with"
+                    + " to(DType.INT64), or pass an int[]");
+        }
+        long rows = input.dim() == 2 ? input.size(0) : -1;
+        if (targets.dim() != 1 || rows >= 0 && targets.size(0) != rows) {
+            throw new IllegalArgumentException(loss + ": targets must be [N] for an input of shape "
+                    + Arrays.toString(input.shape()) + ", got shape " + Arrays.toString(targets.shape()));
+        }
+        long classes = input.dim() == 2 ? input.size(1) : Long.MAX_VALUE;
+        long[] t = targets.toLongArray();
+        int[] out = new int[t.length];
+        for (int i = 0; i < t.length; i++) {
+            if (t[i] < 0 || t[i] >= classes) {
+                throw new IllegalArgumentException(loss + ": target " + t[i] + " at row " + i
+                        + " is not a class index in [0, " + classes + ")");
+            }
+            out[i] = (int) t[i];
+        }
+        return out;
     }
 }

@@ -9,13 +9,23 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.ref.Reference;
 import java.util.Arrays;
-import java.util.SplittableRandom;
+import java.util.function.IntFunction;
 import java.util.function.LongFunction;
 
 /**
- * An n-dimensional float32 array in off-heap memory: a shape, strides and an offset (both counted in
- * elements) over a {@link MemorySegment}. Views ({@link #view}, {@link #transpose}, {@link #slice},
+ * An n-dimensional array in off-heap memory: a shape, strides and an offset (both counted in elements)
+ * over a {@link MemorySegment}. Views ({@link #view}, {@link #transpose}, {@link #slice},
  * {@link #expand}, ...) share storage and copy nothing.
+ *
+ * <p>Element types. A tensor is {@link DType#FLOAT32} unless made otherwise; {@link DType#INT64}
+ * (indices, labels: {@link #fromLongs}, {@link #arange(long, DType)}, {@link #argmax()}) and
+ * {@link DType#BOOL} (masks: {@link #fromBooleans}, comparisons such as {@link #gt(Tensor)}) tensors are
+ * made, viewed, copied, converted ({@link #to(DType)}) and printed like float32 ones, and read with
+ * {@link #toLongArray()}, {@link #getLong}, {@link #toBooleanArray()}, {@link #getBoolean}. Autograd and
+ * most ops compute in float32 only: each float accessor ({@link #storage()}, {@link #toArray()},
+ * {@link #get}, {@link #fill(float)}, {@link #requiresGrad(boolean) requiresGrad(true)}, ...) checks the
+ * dtype, so an op given another dtype throws {@link IllegalArgumentException} ("... expects float32, got
+ * int64 ...") instead of reading the bytes as floats.
  *
  * <p>Lifetime. A tensor created inside a {@link Scope} lives until that scope closes, and its memory
  * is freed then. One created when no scope is current owns its memory ({@link SharedMemory#reclaimable}),
@@ -30,8 +40,13 @@ import java.util.function.LongFunction;
 public final class Tensor implements AutoCloseable {
 
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT;
+    private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT;
+    private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG;
+    private static final ValueLayout.OfByte I8 = ValueLayout.JAVA_BYTE;
     private static final int SUMMARY_THRESHOLD = 1000;
     private static final int EDGE_ITEMS = 3;
+    /** The largest float below 1, the top of {@link #rand}'s range. */
+    private static final float ONE_BELOW = Math.nextDown(1f);
 
     /** The row-major storage; null for a tensor made in a backend layout, whose {@link Laid} holds it. */
     private final MemorySegment storage;
@@ -47,6 +62,8 @@ public final class Tensor implements AutoCloseable {
     private final long[] shape;
     private final long[] strides;
     private final long offset;
+    /** The element type; a backend layout ({@link #laid}) only ever holds float32. */
+    private final DType dtype;
     private boolean closed;
     /** The contents in a backend layout, shared by every view of the storage; null for most tensors. */
     private final Laid laid;
@@ -110,8 +127,9 @@ public final class Tensor implements AutoCloseable {
     private Node gradFn;
 
     private Tensor(MemorySegment storage, SharedMemory memory, boolean ownsMemory, Scope scope, long[] shape,
-                   long[] strides, long offset, Laid laid) {
+                   long[] strides, long offset, Laid laid, DType dtype) {
         this.laid = laid;
+        this.dtype = dtype;
         this.storage = storage;
         this.memory = memory;
         this.ownsMemory = ownsMemory;
@@ -124,41 +142,130 @@ public final class Tensor implements AutoCloseable {
     // ---------------------------------------------------------------- creation
 
     /**
-     * A tensor of unspecified content in the current scope (or owning its memory when there is none),
-     * for results whose every element is about to be written.
+     * A float32 tensor of unspecified content in the current scope (or owning its memory when there is
+     * none), for results whose every element is about to be written ({@code torch.empty}).
+     *
+     * @param shape the size of each dimension
+     * @return the new tensor
+     * @throws IllegalArgumentException if a size is negative or the tensor would not fit in memory
      */
     public static Tensor empty(long... shape) {
-        return allocate(Scope.current(), shape, false);
+        return allocate(Scope.current(), DType.FLOAT32, shape, false);
     }
 
-    /** A zero-filled tensor in the current scope (or owning its memory when there is none). */
+    /**
+     * A tensor of {@code dtype} of unspecified content in the current scope (or owning its memory when
+     * there is none) ({@code torch.empty(shape, dtype=...)}).
+     *
+     * @param dtype the element type
+     * @param shape the size of each dimension
+     * @return the new tensor
+     * @throws IllegalArgumentException if dtype is null, a size is negative or the tensor would not fit in memory
+     */
+    public static Tensor empty(DType dtype, long... shape) {
+        return allocate(Scope.current(), requireDType(dtype), shape, false);
+    }
+
+    /**
+     * A zero-filled float32 tensor in the current scope (or owning its memory when there is none)
+     * ({@code torch.zeros}).
+     *
+     * @param shape the size of each dimension
+     * @return the new tensor
+     * @throws IllegalArgumentException if a size is negative or the tensor would not fit in memory
+     */
     public static Tensor zeros(long... shape) {
-        return allocate(Scope.current(), shape);
+        return allocate(Scope.current(), DType.FLOAT32, shape, true);
     }
 
-    /** A zero-filled tensor in the given scope. */
+    /**
+     * A zero-filled tensor of {@code dtype} (0, or false) in the current scope (or owning its memory when
+     * there is none) ({@code torch.zeros(shape, dtype=...)}).
+     *
+     * @param dtype the element type
+     * @param shape the size of each dimension
+     * @return the new tensor
+     * @throws IllegalArgumentException if dtype is null, a size is negative or the tensor would not fit in memory
+     */
+    public static Tensor zeros(DType dtype, long... shape) {
+        return allocate(Scope.current(), requireDType(dtype), shape, true);
+    }
+
+    /**
+     * A zero-filled float32 tensor in the given scope.
+     *
+     * @param scope the scope that owns the tensor's memory
+     * @param shape the size of each dimension
+     * @return the new tensor
+     * @throws IllegalArgumentException if scope is null, a size is negative or the tensor would not fit in memory
+     * @throws IllegalStateException    if the scope is closed
+     */
     public static Tensor zeros(Scope scope, long... shape) {
-        return allocate(requireScope(scope), shape);
+        return allocate(requireScope(scope), DType.FLOAT32, shape, true);
     }
 
-    /** A tensor of ones in the current scope. */
+    /**
+     * A float32 tensor of ones in the current scope ({@code torch.ones}).
+     *
+     * @param shape the size of each dimension
+     * @return the new tensor
+     * @throws IllegalArgumentException if a size is negative or the tensor would not fit in memory
+     */
     public static Tensor ones(long... shape) {
         return full(1f, shape);
     }
 
-    /** A tensor filled with {@code value} in the current scope. */
+    /**
+     * A tensor of {@code dtype} filled with ones (1, or true) in the current scope
+     * ({@code torch.ones(shape, dtype=...)}).
+     *
+     * @param dtype the element type
+     * @param shape the size of each dimension
+     * @return the new tensor
+     * @throws IllegalArgumentException if dtype is null, a size is negative or the tensor would not fit in memory
+     */
+    public static Tensor ones(DType dtype, long... shape) {
+        Tensor t = allocate(Scope.current(), requireDType(dtype), shape, false);
+        t.fillRaw(1);
+        return t;
+    }
+
+    /**
+     * A float32 tensor filled with {@code value} in the current scope ({@code torch.full}).
+     *
+     * @param value the value of every element
+     * @param shape the size of each dimension
+     * @return the new tensor
+     * @throws IllegalArgumentException if a size is negative or the tensor would not fit in memory
+     */
     public static Tensor full(float value, long... shape) {
         Tensor t = zeros(shape);
         t.fill(value);
         return t;
     }
 
-    /** {@code [0, 1, ..., n-1]} as a 1-D tensor in the current scope. */
+    /**
+     * {@code [0, 1, ..., n-1]} as a 1-D float32 tensor in the current scope (unlike {@code torch.arange(n)},
+     * which is int64: use {@link #arange(long, DType)} for that).
+     *
+     * @param n the number of elements
+     * @return the new tensor
+     * @throws IllegalArgumentException if n is negative or too large for a Java array
+     */
     public static Tensor arange(long n) {
         return arange(0, n, 1);
     }
 
-    /** {@code start, start+step, ...} up to but excluding {@code end}, like {@code torch.arange}. */
+    /**
+     * {@code start, start+step, ...} up to but excluding {@code end} as a 1-D float32 tensor, like
+     * {@code torch.arange}.
+     *
+     * @param start the first value
+     * @param end   the bound the values stop before
+     * @param step  the difference between consecutive values, non-zero (negative counts down)
+     * @return the new tensor
+     * @throws IllegalArgumentException if a bound is not finite, step is zero, or there are too many elements
+     */
     public static Tensor arange(double start, double end, double step) {
         if (step == 0 || !Double.isFinite(step) || !Double.isFinite(start) || !Double.isFinite(end)) {
             throw new IllegalArgumentException("arange needs finite start, end and a non-zero step, got start="
@@ -175,43 +282,361 @@ public final class Tensor implements AutoCloseable {
         return fromArray(v, n);
     }
 
-    /** A tensor holding {@code data} (row-major) with the given shape, in the current scope. */
-    public static Tensor fromArray(float[] data, long... shape) {
-        long n = numel(checkShape(shape));
-        if (n != data.length) {
-            throw new IllegalArgumentException("fromArray: " + data.length + " values do not fill shape "
-                    + Arrays.toString(shape) + " (" + n + " elements)");
+    /**
+     * {@code [0, 1, ..., end-1]} as a 1-D tensor of {@code dtype} ({@code torch.arange(end, dtype=...)};
+     * {@code arange(n, DType.INT64)} is PyTorch's {@code torch.arange(n)}).
+     *
+     * @param end   the number of elements
+     * @param dtype {@link DType#INT64} or {@link DType#FLOAT32}
+     * @return the new tensor
+     * @throws IllegalArgumentException if end is negative or too large, or dtype is bool or null
+     */
+    public static Tensor arange(long end, DType dtype) {
+        return arange(0, end, 1, dtype);
+    }
+
+    /**
+     * {@code start, start+step, ...} up to but excluding {@code end} as a 1-D tensor of {@code dtype}
+     * ({@code torch.arange(start, end, step, dtype=...)}).
+     *
+     * @param start the first value
+     * @param end   the bound the values stop before
+     * @param step  the difference between consecutive values, non-zero (negative counts down)
+     * @param dtype {@link DType#INT64} or {@link DType#FLOAT32}
+     * @return the new tensor
+     * @throws IllegalArgumentException if step is zero, there are too many elements, or dtype is bool or null
+     */
+    public static Tensor arange(long start, long end, long step, DType dtype) {
+        if (requireDType(dtype) == DType.BOOL) {
+            throw new IllegalArgumentException("arange: no values of dtype bool, use int64 or float32");
         }
-        Tensor t = allocate(Scope.current(), shape, false);
+        if (step == 0) {
+            throw new IllegalArgumentException("arange needs a non-zero step, got start=" + start + " end=" + end
+                    + " step=0");
+        }
+        // In double: end - start may overflow a long.
+        long n = (long) Math.max(0, Math.ceil(((double) end - start) / step));
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("arange of " + n + " elements is too large");
+        }
+        long[] v = new long[(int) n];
+        for (int i = 0; i < n; i++) {
+            v[i] = start + i * step;
+        }
+        return dtype == DType.INT64 ? fromLongs(v) : fromLongs(v).to(DType.FLOAT32);
+    }
+
+    /**
+     * A float32 tensor holding {@code data} (row-major) with the given shape, in the current scope.
+     *
+     * @param data  the elements, row-major; copied
+     * @param shape the size of each dimension (none: a 0-d tensor of one element)
+     * @return the new tensor
+     * @throws IllegalArgumentException if the number of values is not the shape's number of elements
+     */
+    public static Tensor fromArray(float[] data, long... shape) {
+        Tensor t = allocate(Scope.current(), DType.FLOAT32, checkFill("fromArray", data.length, shape), false);
         MemorySegment.copy(data, 0, t.storage, F32, 0, data.length);
         return t;
     }
 
-    /** A 1-D tensor holding {@code data}. */
+    /**
+     * A 1-D float32 tensor holding {@code data}.
+     *
+     * @param data the elements; copied
+     * @return the new tensor
+     */
     public static Tensor fromArray(float[] data) {
         return fromArray(data, data.length);
     }
 
-    /** Uniform samples in [0, 1), reproducible from {@code seed}. */
-    public static Tensor rand(long seed, long... shape) {
-        Tensor t = zeros(shape);
-        SplittableRandom rng = new SplittableRandom(seed);
+    /**
+     * An int64 tensor holding {@code data} (row-major) with the given shape, in the current scope
+     * ({@code torch.tensor(data, dtype=torch.int64).reshape(shape)}).
+     *
+     * @param data  the elements, row-major; copied
+     * @param shape the size of each dimension (none: a 0-d tensor of one element)
+     * @return the new tensor
+     * @throws IllegalArgumentException if the number of values is not the shape's number of elements
+     */
+    public static Tensor fromLongs(long[] data, long... shape) {
+        Tensor t = allocate(Scope.current(), DType.INT64, checkFill("fromLongs", data.length, shape), false);
+        MemorySegment.copy(data, 0, t.storage, I64, 0, data.length);
+        return t;
+    }
+
+    /**
+     * A 1-D int64 tensor holding {@code data}.
+     *
+     * @param data the elements; copied
+     * @return the new tensor
+     */
+    public static Tensor fromLongs(long[] data) {
+        return fromLongs(data, data.length);
+    }
+
+    /**
+     * A bool tensor holding {@code data} (row-major) with the given shape, in the current scope.
+     *
+     * @param data  the elements, row-major; copied
+     * @param shape the size of each dimension (none: a 0-d tensor of one element)
+     * @return the new tensor
+     * @throws IllegalArgumentException if the number of values is not the shape's number of elements
+     */
+    public static Tensor fromBooleans(boolean[] data, long... shape) {
+        Tensor t = allocate(Scope.current(), DType.BOOL, checkFill("fromBooleans", data.length, shape), false);
+        byte[] bytes = new byte[data.length];
+        for (int i = 0; i < data.length; i++) {
+            bytes[i] = data[i] ? (byte) 1 : 0;
+        }
+        MemorySegment.copy(bytes, 0, t.storage, I8, 0, bytes.length);
+        return t;
+    }
+
+    /**
+     * A 1-D bool tensor holding {@code data}.
+     *
+     * @param data the elements; copied
+     * @return the new tensor
+     */
+    public static Tensor fromBooleans(boolean[] data) {
+        return fromBooleans(data, data.length);
+    }
+
+    /**
+     * A float32 tensor of {@code values} in {@code shape}: {@code torch.tensor}, whose dtype follows the
+     * Java array's element type (see the {@code long[]} and {@code boolean[]} overloads).
+     *
+     * @param values the elements, row-major; copied
+     * @param shape  the size of each dimension (none: a 0-d tensor of one element)
+     * @return the new tensor
+     * @throws IllegalArgumentException if the number of values is not the shape's number of elements
+     */
+    public static Tensor of(float[] values, long... shape) {
+        return fromArray(values, shape);
+    }
+
+    /**
+     * A 1-D float32 tensor of {@code values} ({@code torch.tensor([...])}).
+     *
+     * @param values the elements; copied
+     * @return the new tensor
+     */
+    public static Tensor of(float[] values) {
+        return fromArray(values);
+    }
+
+    /**
+     * An int64 tensor of {@code values} in {@code shape}, as {@link #fromLongs(long[], long...)}.
+     *
+     * @param values the elements, row-major; copied
+     * @param shape  the size of each dimension (none: a 0-d tensor of one element)
+     * @return the new tensor
+     * @throws IllegalArgumentException if the number of values is not the shape's number of elements
+     */
+    public static Tensor of(long[] values, long... shape) {
+        return fromLongs(values, shape);
+    }
+
+    /**
+     * A 1-D int64 tensor of {@code values} ({@code torch.tensor([1, 2, 3])}).
+     *
+     * @param values the elements; copied
+     * @return the new tensor
+     */
+    public static Tensor of(long[] values) {
+        return fromLongs(values);
+    }
+
+    /**
+     * A bool tensor of {@code values} in {@code shape}, as {@link #fromBooleans(boolean[], long...)}.
+     *
+     * @param values the elements, row-major; copied
+     * @param shape  the size of each dimension (none: a 0-d tensor of one element)
+     * @return the new tensor
+     * @throws IllegalArgumentException if the number of values is not the shape's number of elements
+     */
+    public static Tensor of(boolean[] values, long... shape) {
+        return fromBooleans(values, shape);
+    }
+
+    /**
+     * A 1-D bool tensor of {@code values} ({@code torch.tensor([True, False])}).
+     *
+     * @param values the elements; copied
+     * @return the new tensor
+     */
+    public static Tensor of(boolean[] values) {
+        return fromBooleans(values);
+    }
+
+    /** The checked shape, which {@code count} values must fill exactly. */
+    private static long[] checkFill(String factory, int count, long[] shape) {
+        long n = numel(checkShape(shape));
+        if (n != count) {
+            throw new IllegalArgumentException(factory + ": " + count + " values do not fill shape "
+                    + Arrays.toString(shape) + " (" + n + " elements)");
+        }
+        return shape;
+    }
+
+    /**
+     * Uniform samples in [0, 1) as a float32 tensor, drawn from the {@link Generator#defaultGenerator()
+     * default generator} ({@code torch.rand}; {@link Generator#manualSeed} makes them reproducible).
+     *
+     * @param shape the size of each dimension
+     * @return the new tensor
+     * @throws IllegalArgumentException if a size is negative
+     */
+    public static Tensor rand(long... shape) {
+        Generator g = Generator.defaultGenerator();
+        synchronized (g) {
+            return rand(g, shape);
+        }
+    }
+
+    /**
+     * Uniform samples in [0, 1) as a float32 tensor, drawn from {@code generator}
+     * ({@code torch.rand(shape, generator=g)}).
+     *
+     * @param generator the generator to draw from; its state advances
+     * @param shape     the size of each dimension
+     * @return the new tensor
+     * @throws IllegalArgumentException if generator is null or a size is negative
+     */
+    public static Tensor rand(Generator generator, long... shape) {
+        requireGenerator(generator);
+        Tensor t = empty(shape);
         float[] v = new float[arraySize(t.numel())];
         for (int i = 0; i < v.length; i++) {
-            v[i] = (float) rng.nextDouble();
+            // A double just below 1 rounds to 1f: keep the interval half-open.
+            v[i] = Math.min((float) generator.nextDouble(), ONE_BELOW);
         }
         return t.copyFrom(v);
     }
 
-    /** Standard normal samples, reproducible from {@code seed}. */
-    public static Tensor randn(long seed, long... shape) {
-        Tensor t = zeros(shape);
-        SplittableRandom rng = new SplittableRandom(seed);
+    /**
+     * Standard normal samples as a float32 tensor, drawn from the {@link Generator#defaultGenerator()
+     * default generator} ({@code torch.randn}: {@code randn(3, 4)} has shape [3, 4]).
+     *
+     * @param shape the size of each dimension
+     * @return the new tensor
+     * @throws IllegalArgumentException if a size is negative
+     */
+    public static Tensor randn(long... shape) {
+        Generator g = Generator.defaultGenerator();
+        synchronized (g) {
+            return randn(g, shape);
+        }
+    }
+
+    /**
+     * Standard normal samples as a float32 tensor, drawn from {@code generator}
+     * ({@code torch.randn(shape, generator=g)}); {@code randn(new Generator(seed), shape)} gives the same
+     * numbers for the same seed.
+     *
+     * @param generator the generator to draw from; its state advances
+     * @param shape     the size of each dimension
+     * @return the new tensor
+     * @throws IllegalArgumentException if generator is null or a size is negative
+     */
+    public static Tensor randn(Generator generator, long... shape) {
+        requireGenerator(generator);
+        Tensor t = empty(shape);
         float[] v = new float[arraySize(t.numel())];
         for (int i = 0; i < v.length; i++) {
-            v[i] = (float) rng.nextGaussian();
+            v[i] = (float) generator.nextGaussian();
         }
         return t.copyFrom(v);
+    }
+
+    /**
+     * Integers drawn uniformly from [low, high) as an int64 tensor, from the
+     * {@link Generator#defaultGenerator() default generator} ({@code torch.randint(low, high, shape)}).
+     *
+     * @param low   the smallest value
+     * @param high  the bound above the largest value
+     * @param shape the size of each dimension
+     * @return the new tensor
+     * @throws IllegalArgumentException if low is not below high, or a size is negative
+     */
+    public static Tensor randint(long low, long high, long... shape) {
+        Generator g = Generator.defaultGenerator();
+        synchronized (g) {
+            return randint(g, low, high, shape);
+        }
+    }
+
+    /**
+     * Integers drawn uniformly from [low, high) as an int64 tensor, from {@code generator}
+     * ({@code torch.randint(low, high, shape, generator=g)}).
+     *
+     * @param generator the generator to draw from; its state advances
+     * @param low       the smallest value
+     * @param high      the bound above the largest value
+     * @param shape     the size of each dimension
+     * @return the new tensor
+     * @throws IllegalArgumentException if generator is null, low is not below high, or a size is negative
+     */
+    public static Tensor randint(Generator generator, long low, long high, long... shape) {
+        requireGenerator(generator);
+        if (low >= high) {
+            throw new IllegalArgumentException("randint needs low < high, got low=" + low + " high=" + high);
+        }
+        Tensor t = empty(DType.INT64, shape);
+        long[] v = new long[arraySize(t.numel())];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = generator.nextLong(low, high);
+        }
+        return t.copyFrom(v);
+    }
+
+    /**
+     * A random permutation of {@code 0 .. n-1} as a 1-D int64 tensor, from the
+     * {@link Generator#defaultGenerator() default generator} ({@code torch.randperm}).
+     *
+     * @param n the number of elements
+     * @return the new tensor
+     * @throws IllegalArgumentException if n is negative or too large for a Java array
+     */
+    public static Tensor randperm(long n) {
+        Generator g = Generator.defaultGenerator();
+        synchronized (g) {
+            return randperm(g, n);
+        }
+    }
+
+    /**
+     * A random permutation of {@code 0 .. n-1} as a 1-D int64 tensor, from {@code generator}
+     * (Fisher-Yates; {@code torch.randperm(n, generator=g)}).
+     *
+     * @param generator the generator to draw from; its state advances
+     * @param n         the number of elements
+     * @return the new tensor
+     * @throws IllegalArgumentException if generator is null, n is negative or too large for a Java array
+     */
+    public static Tensor randperm(Generator generator, long n) {
+        requireGenerator(generator);
+        if (n < 0 || n > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("randperm needs 0 <= n < 2^31 - 8, got " + n);
+        }
+        long[] v = new long[(int) n];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = i;
+        }
+        for (int i = v.length - 1; i > 0; i--) {
+            int j = generator.nextInt(i + 1);
+            long swap = v[i];
+            v[i] = v[j];
+            v[j] = swap;
+        }
+        return fromLongs(v);
+    }
+
+    private static void requireGenerator(Generator generator) {
+        if (generator == null) {
+            throw new IllegalArgumentException("generator is null");
+        }
     }
 
     private static int arraySize(long n) {
@@ -219,6 +644,13 @@ public final class Tensor implements AutoCloseable {
             throw new IllegalStateException("tensor of " + n + " elements does not fit a Java array");
         }
         return (int) n;
+    }
+
+    private static DType requireDType(DType dtype) {
+        if (dtype == null) {
+            throw new IllegalArgumentException("dtype is null");
+        }
+        return dtype;
     }
 
     private static Scope requireScope(Scope scope) {
@@ -231,33 +663,51 @@ public final class Tensor implements AutoCloseable {
         return scope;
     }
 
-    private static Tensor allocate(Scope scope, long[] shape) {
-        return allocate(scope, shape, true);
-    }
-
-    /** A new contiguous tensor, zero-filled when {@code zero}; without, the caller writes every element. */
-    private static Tensor allocate(Scope scope, long[] shape, boolean zero) {
+    /**
+     * A new contiguous tensor of {@code dtype}, zero-filled when {@code zero}; without, the caller writes
+     * every element.
+     */
+    private static Tensor allocate(Scope scope, DType dtype, long[] shape, boolean zero) {
         long[] s = checkShape(shape);
-        long bytes = storageBytes(s);
+        long bytes = storageBytes(s, dtype);
         if (scope != null) {
-            return new Tensor(scope.allocate(bytes, zero), null, false, scope, s, contiguousStrides(s), 0, null);
+            return new Tensor(scope.allocate(bytes, zero), null, false, scope, s, contiguousStrides(s), 0, null, dtype);
         }
         SharedMemory m = SharedMemory.reclaimable("tensor " + Arrays.toString(s));
-        return new Tensor(m.allocate(bytes, zero), m, true, null, s, contiguousStrides(s), 0, null);
+        return new Tensor(m.allocate(bytes, zero), m, true, null, s, contiguousStrides(s), 0, null, dtype);
     }
 
     /**
-     * For backend ops that compute in another layout than row-major: a new contiguous tensor in the
-     * current scope (or owning its memory) whose contents the op writes into {@link #layoutData} of
+     * For backend ops that compute in another layout than row-major: a new contiguous float32 tensor in
+     * the current scope (or owning its memory) whose contents the op writes into {@link #layoutData} of
      * {@code layout} ({@code bytes} long, the layout's size with any padding). The row-major storage is
      * written from it by {@code converter} when first accessed; an op that reads the same layout takes
      * the data as it is. {@code layout} is compared with {@link Object#equals}.
+     *
+     * @param shape     the size of each dimension
+     * @param layout    the backend layout's description, compared with equals
+     * @param bytes     the size of the buffer in that layout
+     * @param converter converts between the layout and row-major
+     * @return the new tensor, its contents to be written in the layout
+     * @throws IllegalArgumentException if layout or converter is null, bytes is negative, or a size is negative
+     * @throws IllegalStateException    if the current scope is closed
      */
     public static Tensor emptyInLayout(long[] shape, Object layout, long bytes, LayoutConverter converter) {
         return emptyInLayout(Scope.current(), shape, layout, bytes, converter);
     }
 
-    /** As {@link #emptyInLayout(long[], Object, long, LayoutConverter)}, in {@code scope} (null: owning its memory). */
+    /**
+     * As {@link #emptyInLayout(long[], Object, long, LayoutConverter)}, in {@code scope}.
+     *
+     * @param scope     the scope that owns the memory, or null for a tensor that owns its memory
+     * @param shape     the size of each dimension
+     * @param layout    the backend layout's description, compared with equals
+     * @param bytes     the size of the buffer in that layout
+     * @param converter converts between the layout and row-major
+     * @return the new tensor, its contents to be written in the layout
+     * @throws IllegalArgumentException if layout or converter is null, bytes is negative, or a size is negative
+     * @throws IllegalStateException    if the scope is closed
+     */
     public static Tensor emptyInLayout(Scope scope, long[] shape, Object layout, long bytes, LayoutConverter converter) {
         if (layout == null || converter == null) {
             throw new IllegalArgumentException("emptyInLayout needs a layout and a converter");
@@ -269,22 +719,26 @@ public final class Tensor implements AutoCloseable {
             throw new IllegalStateException("cannot allocate in a closed " + scope.describe());
         }
         long[] s = checkShape(shape);
-        long plainBytes = storageBytes(s);
+        long plainBytes = storageBytes(s, DType.FLOAT32);
         // The row-major storage is allocated only if something reads or writes it row-major.
         if (scope != null) {
             Laid l = new Laid(layout, scope.allocate(bytes, false), s, converter, b -> scope.allocate(b, false),
                     plainBytes);
-            return new Tensor(null, null, false, scope, s, contiguousStrides(s), 0, l);
+            return new Tensor(null, null, false, scope, s, contiguousStrides(s), 0, l, DType.FLOAT32);
         }
         SharedMemory m = SharedMemory.reclaimable("tensor " + Arrays.toString(s));
         Laid l = new Laid(layout, m.allocate(bytes, false), s, converter, b -> m.allocate(b, false), plainBytes);
-        return new Tensor(null, m, true, null, s, contiguousStrides(s), 0, l);
+        return new Tensor(null, m, true, null, s, contiguousStrides(s), 0, l, DType.FLOAT32);
     }
 
     /**
      * This tensor's contents in {@code layout}, for reading, if its storage holds a current copy in
      * exactly that layout and this tensor is the whole of it (not a slice or another shape); else null
      * and the caller uses {@link #storage()}.
+     *
+     * @param layout the backend layout wanted
+     * @return the buffer in that layout, or null
+     * @throws IllegalStateException if the tensor is closed
      */
     public MemorySegment layoutData(Object layout) {
         Laid l = currentLaid();
@@ -293,7 +747,10 @@ public final class Tensor implements AutoCloseable {
 
     /**
      * The backend layout this tensor's contents are currently held in besides row-major (see
-     * {@link #layoutData}), or null when there is none for the whole of this tensor.
+     * {@link #layoutData}).
+     *
+     * @return the layout, or null when there is none for the whole of this tensor
+     * @throws IllegalStateException if the tensor is closed
      */
     public Object layout() {
         Laid l = currentLaid();
@@ -313,6 +770,10 @@ public final class Tensor implements AutoCloseable {
     /**
      * A new tensor of {@code like}'s shape in {@code like}'s backend layout (same buffer size, same
      * conversion to row-major), for element-wise ops that compute on that layout directly.
+     *
+     * @param like a tensor held in a backend layout
+     * @return the new tensor, its contents to be written in the layout
+     * @throws IllegalArgumentException if like holds no backend layout
      */
     public static Tensor emptyInLayoutOf(Tensor like) {
         Object layout = like.layout();
@@ -326,9 +787,16 @@ public final class Tensor implements AutoCloseable {
      * This tensor's contents in {@code like}'s backend layout: a new tensor of the same shape holding
      * them there (converted from row-major), for an op that computes in that layout. This tensor must be
      * contiguous and of {@code like}'s shape; nothing is recorded.
+     *
+     * @param like a tensor held in the backend layout wanted
+     * @return the new tensor in that layout
+     * @throws IllegalArgumentException if this tensor is strided, of another shape, not float32, or like holds
+     *                                  no backend layout
+     * @throws IllegalStateException    if this tensor is closed
      */
     public Tensor toLayoutOf(Tensor like) {
         checkAlive();
+        requireFloat("toLayoutOf");
         if (!Arrays.equals(shape, like.shape) || !isContiguous()) {
             throw new IllegalArgumentException("toLayoutOf: a contiguous tensor of shape " + Arrays.toString(like.shape)
                     + " is needed, got shape " + Arrays.toString(shape) + (isContiguous() ? "" : " (strided)"));
@@ -339,7 +807,11 @@ public final class Tensor implements AutoCloseable {
         return out;
     }
 
-    /** The backend layout this tensor was made in, current or not; null for a tensor made row-major. */
+    /**
+     * The backend layout this tensor was made in, current or not.
+     *
+     * @return the layout, or null for a tensor made row-major
+     */
     public Object madeLayout() {
         return laid == null ? null : laid.layout;
     }
@@ -347,6 +819,8 @@ public final class Tensor implements AutoCloseable {
     /**
      * Makes the backend-layout copy of a tensor made in a layout current again after its contents were
      * written row-major (which dropped it), by converting them into the layout.
+     *
+     * @throws IllegalStateException if the tensor is closed or was not made in a backend layout
      */
     public void refreshLayout() {
         checkAlive();
@@ -401,17 +875,19 @@ public final class Tensor implements AutoCloseable {
     }
 
     /**
-     * Bytes of a float32 storage of {@code shape} (already checked), refused, naming the shape, when
-     * more than this machine's memory: such a request can only end in an out-of-memory failure.
+     * Bytes of a storage of {@code shape} (already checked) and {@code dtype}, refused, naming the shape,
+     * when more than this machine's memory: such a request can only end in an out-of-memory failure.
      */
-    private static long storageBytes(long[] shape) {
+    private static long storageBytes(long[] shape, DType dtype) {
         long n = numel(shape);
-        if (n > Long.MAX_VALUE / Float.BYTES || n * Float.BYTES > Machine.physicalMemory()) {
-            throw new IllegalArgumentException("tensor of shape " + Arrays.toString(shape) + " needs "
-                    + Machine.formatBytes(n * (double) Float.BYTES) + " of memory, more than this machine's "
+        int size = dtype.elementSize();
+        if (n > Long.MAX_VALUE / size || n * size > Machine.physicalMemory()) {
+            String what = dtype == DType.FLOAT32 ? "" : " (" + dtype + ")";
+            throw new IllegalArgumentException("tensor of shape " + Arrays.toString(shape) + what + " needs "
+                    + Machine.formatBytes(n * (double) size) + " of memory, more than this machine's "
                     + Machine.formatBytes(Machine.physicalMemory()));
         }
-        return n * Float.BYTES;
+        return n * size;
     }
 
     private static long numel(long[] shape) {
@@ -434,37 +910,109 @@ public final class Tensor implements AutoCloseable {
 
     // ---------------------------------------------------------------- metadata
 
-    /** The sizes of each dimension (a copy). */
+    /**
+     * The element type ({@code Tensor.dtype} in PyTorch).
+     *
+     * @return the dtype, {@link DType#FLOAT32} unless made otherwise
+     */
+    public DType dtype() {
+        return dtype;
+    }
+
+    /**
+     * Whether the elements are floating point ({@code Tensor.is_floating_point()}), the kind most ops and
+     * autograd accept.
+     *
+     * @return true for a float32 tensor
+     */
+    public boolean isFloatingPoint() {
+        return dtype.isFloatingPoint();
+    }
+
+    /**
+     * Throws unless this tensor is float32: the check every float-only path makes before reading or
+     * writing elements as floats, so that an int64 or bool tensor given to such an op fails in Java with
+     * a message instead of being read as garbage.
+     */
+    private void requireFloat(String what) {
+        if (dtype != DType.FLOAT32) {
+            throw new IllegalArgumentException(what + " expects float32, got " + dtype + " (a tensor of shape "
+                    + Arrays.toString(shape) + "); convert it with to(DType.FLOAT32) if that is meant");
+        }
+    }
+
+    /** Throws unless this tensor is of {@code expected}, for the typed readers and writers. */
+    private void checkDType(DType expected, String what) {
+        if (dtype != expected) {
+            throw new IllegalArgumentException(what + " expects " + expected + ", got " + dtype + " (a tensor of shape "
+                    + Arrays.toString(shape) + "); convert it with to(DType." + expected.name() + ") if that is meant");
+        }
+    }
+
+    /**
+     * The size of each dimension ({@code Tensor.shape}).
+     *
+     * @return a copy of the sizes; empty for a 0-d tensor
+     */
     public long[] shape() {
         return shape.clone();
     }
 
-    /** The size of dimension {@code d}; negative {@code d} counts from the end. */
+    /**
+     * The size of one dimension ({@code Tensor.size(d)}).
+     *
+     * @param d the dimension; negative counts from the end
+     * @return its size
+     * @throws IllegalArgumentException if d is out of range
+     */
     public long size(int d) {
         return shape[dimIndex(d)];
     }
 
-    /** The number of dimensions. */
+    /**
+     * The number of dimensions ({@code Tensor.dim()}).
+     *
+     * @return 0 for a scalar, 1 for a vector, ...
+     */
     public int dim() {
         return shape.length;
     }
 
-    /** The number of elements. */
+    /**
+     * The number of elements ({@code Tensor.numel()}).
+     *
+     * @return the product of the sizes (1 for a 0-d tensor)
+     */
     public long numel() {
         return numel(shape);
     }
 
-    /** Element strides of each dimension (a copy). */
+    /**
+     * The stride of each dimension, in elements ({@code Tensor.stride()}).
+     *
+     * @return a copy of the strides
+     */
     public long[] strides() {
         return strides.clone();
     }
 
-    /** The stride of dimension {@code d} in elements. */
+    /**
+     * The stride of one dimension, in elements.
+     *
+     * @param d the dimension; negative counts from the end
+     * @return its stride
+     * @throws IllegalArgumentException if d is out of range
+     */
     public long stride(int d) {
         return strides[dimIndex(d)];
     }
 
-    /** Offset of the first element from the start of the storage, in elements. */
+    /**
+     * The offset of the first element from the start of the storage, in elements
+     * ({@code Tensor.storage_offset()}).
+     *
+     * @return the offset
+     */
     public long offset() {
         return offset;
     }
@@ -472,22 +1020,37 @@ public final class Tensor implements AutoCloseable {
     /**
      * The storage segment for a backend call that only reads it: as {@link #storage()}, but a copy kept in
      * a backend layout stays valid. Writing through it is a bug.
+     *
+     * @return the whole storage; elements are float32 at {@code offset + Σ idx·stride}
+     * @throws IllegalArgumentException if the tensor is not float32
+     * @throws IllegalStateException    if the tensor is closed
      */
     public MemorySegment storageForReading() {
         checkAlive();
+        requireFloat("storageForReading()");
         return readable();
     }
 
     /**
      * The storage segment, for the backend: elements are float32 at {@code offset + Σ idx·stride}. The
      * caller may write to it, so a copy kept in a backend layout ({@link #layoutData}) is dropped.
+     *
+     * @return the whole storage
+     * @throws IllegalArgumentException if the tensor is not float32
+     * @throws IllegalStateException    if the tensor is closed
      */
     public MemorySegment storage() {
         checkAlive();
+        requireFloat("storage()");
         return writable();
     }
 
-    /** Whether elements are laid out row-major without gaps (size-1 dimensions may have any stride). */
+    /**
+     * Whether elements are laid out row-major without gaps (size-1 dimensions may have any stride)
+     * ({@code Tensor.is_contiguous()}).
+     *
+     * @return true if contiguous
+     */
     public boolean isContiguous() {
         long expected = 1;
         for (int i = shape.length - 1; i >= 0; i--) {
@@ -505,14 +1068,22 @@ public final class Tensor implements AutoCloseable {
         return true;
     }
 
-    /** Whether this handle is usable: not closed and its storage not freed. */
+    /**
+     * Whether this handle is usable: not closed and its storage not freed.
+     *
+     * @return true if usable
+     */
     public boolean isAlive() {
         MemorySegment any = laid != null ? laid.data : storage;
         return !closed && any.scope().isAlive() && (memory == null || memory.isOpen())
                 && (scope == null || scope.isOpen());
     }
 
-    /** Throws {@link IllegalStateException} unless {@link #isAlive()}. */
+    /**
+     * Throws unless {@link #isAlive()}, saying why.
+     *
+     * @throws IllegalStateException if the tensor was closed or its storage freed
+     */
     public void checkAlive() {
         if (closed) {
             throw new IllegalStateException("tensor " + Arrays.toString(shape) + " is closed");
@@ -525,14 +1096,24 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
-    /** The scope that owns this tensor's storage, or null when a tensor owns it. */
+    /**
+     * The scope that owns this tensor's storage.
+     *
+     * @return the scope, or null when a tensor owns the storage
+     */
     public Scope scope() {
         return scope;
     }
 
-    /** A zero-filled tensor of this shape with storage of the same owner: this scope, or its own. */
+    /**
+     * A zero-filled tensor of this shape and dtype whose storage has the same owner: this tensor's scope,
+     * or its own memory.
+     *
+     * @return the new tensor
+     * @throws IllegalStateException if the owning scope is closed
+     */
     public Tensor zerosLikeOwned() {
-        return scope != null ? zeros(scope, shape) : allocate(null, shape);
+        return allocate(scope, dtype, shape, true);
     }
 
     /**
@@ -557,16 +1138,30 @@ public final class Tensor implements AutoCloseable {
 
     // ---------------------------------------------------------------- autograd
 
-    /** Whether gradients flow to or through this tensor. */
+    /**
+     * Whether gradients flow to or through this tensor ({@code Tensor.requires_grad}).
+     *
+     * @return true for a leaf marked by {@link #requiresGrad(boolean)} or the output of a recorded op
+     */
     public boolean requiresGrad() {
         return requiresGrad;
     }
 
     /**
      * Marks a leaf tensor (one not produced by a recorded op) as needing a gradient: {@link #backward()}
-     * will accumulate into {@link #grad()}.
+     * will accumulate into {@link #grad()} ({@code Tensor.requires_grad_}).
+     *
+     * @param value whether the tensor needs a gradient
+     * @return this tensor
+     * @throws IllegalArgumentException if value is true and the tensor is not float32
+     * @throws IllegalStateException    if the tensor is not a leaf
      */
     public Tensor requiresGrad(boolean value) {
+        if (value && dtype != DType.FLOAT32) {
+            throw new IllegalArgumentException("requiresGrad(true) expects float32, got " + dtype
+                    + " (a tensor of shape " + Arrays.toString(shape) + "): only floating-point tensors can require"
+                    + " gradients");
+        }
         if (gradFn != null) {
             throw new IllegalStateException("requiresGrad can only be set on leaf tensors; this one was made by "
                     + gradFn.op() + " (use detach())");
@@ -575,7 +1170,11 @@ public final class Tensor implements AutoCloseable {
         return this;
     }
 
-    /** The accumulated gradient of a leaf after {@link #backward()}, or null if none yet. */
+    /**
+     * The accumulated gradient of a leaf after {@link #backward()} ({@code Tensor.grad}).
+     *
+     * @return the gradient, of this shape, or null if none yet
+     */
     public Tensor grad() {
         if (gradZeroPending) {
             gradZeroPending = false;
@@ -586,8 +1185,16 @@ public final class Tensor implements AutoCloseable {
         return grad;
     }
 
-    /** Replaces the gradient (null clears it); its shape must match. */
+    /**
+     * Replaces the gradient.
+     *
+     * @param g the new gradient, float32 of this shape, or null to clear it
+     * @throws IllegalArgumentException if g is not float32 or of another shape
+     */
     public void setGrad(Tensor g) {
+        if (g != null && g.dtype != DType.FLOAT32) {
+            throw new IllegalArgumentException("setGrad expects a float32 gradient, got " + g.dtype);
+        }
         if (g != null && !Arrays.equals(g.shape, shape)) {
             throw new IllegalArgumentException("gradient of shape " + Arrays.toString(g.shape) + " for a tensor of shape "
                     + Arrays.toString(shape));
@@ -612,9 +1219,11 @@ public final class Tensor implements AutoCloseable {
 
     /**
      * The gradient buffer of a leaf that an op's backward may write into directly, instead of returning
-     * a gradient for autograd to copy or add there: null unless this is a leaf that requires a gradient
-     * and already has a live, contiguous gradient tensor. The op writes (overwriting when
+     * a gradient for autograd to copy or add there. The op writes (overwriting when
      * {@link #gradOverwrites()}, adding otherwise) and then calls {@link #gradWritten()}.
+     *
+     * @return the gradient tensor, or null unless this is a leaf that requires a gradient and already has a
+     *         live, contiguous gradient tensor
      */
     public Tensor gradSink() {
         if (gradFn != null || !requiresGrad || grad == null || !grad.isAlive() || !grad.isContiguous()) {
@@ -623,18 +1232,29 @@ public final class Tensor implements AutoCloseable {
         return grad;
     }
 
-    /** Whether the next gradient written to {@link #gradSink()} replaces its contents (after zeroGrad). */
+    /**
+     * Whether the next gradient written to {@link #gradSink()} replaces its contents (after zeroGrad).
+     *
+     * @return true if it replaces them, false if it adds to them
+     */
     public boolean gradOverwrites() {
         return gradZeroed;
     }
 
-    /** Records that an op has written the gradient through {@link #gradSink()}: later writes add to it. */
+    /**
+     * Records that an op has written the gradient through {@link #gradSink()}: later writes add to it.
+     */
     public void gradWritten() {
         gradZeroed = false;
         gradZeroPending = false;
     }
 
-    /** Adds {@code g} to the gradient, allocating it with this tensor's owner the first time. */
+    /**
+     * Adds {@code g} to the gradient, allocating it with this tensor's owner the first time.
+     *
+     * @param g a gradient of this shape
+     * @throws IllegalArgumentException if g has another shape
+     */
     public void accumulateGrad(Tensor g) {
         if (!Arrays.equals(g.shape, shape)) {
             throw new IllegalArgumentException("gradient of shape " + Arrays.toString(g.shape) + " for a tensor of shape "
@@ -651,16 +1271,26 @@ public final class Tensor implements AutoCloseable {
         gradZeroPending = false;
     }
 
-    /** The recorded op that produced this tensor, or null for a leaf. */
+    /**
+     * The recorded op that produced this tensor ({@code Tensor.grad_fn}).
+     *
+     * @return the node, or null for a leaf
+     */
     public Node gradFn() {
         return gradFn;
     }
 
-    /** Records that {@code node} produced this tensor; called by ops when autograd is recording. */
+    /**
+     * Records that {@code node} produced this tensor; called by ops when autograd is recording.
+     *
+     * @param node the op's node
+     * @throws IllegalArgumentException if node is null or the tensor is not float32
+     */
     public void setGradFn(Node node) {
         if (node == null) {
             throw new IllegalArgumentException("node is null");
         }
+        requireFloat("setGradFn (a recorded op's output)");
         gradFn = node;
         requiresGrad = true;
     }
@@ -669,6 +1299,10 @@ public final class Tensor implements AutoCloseable {
      * Back-propagates from this scalar (a one-element tensor) through the recorded ops, accumulating
      * into the {@link #grad()} of every leaf that requires a gradient. The pass releases the graph it
      * ran through: a second backward over it throws (use {@link #backward(boolean)} to keep it).
+     *
+     * @throws IllegalStateException    if the tensor requires no gradient, a tensor on the graph was closed,
+     *                                  or an earlier pass released the graph
+     * @throws IllegalArgumentException if the tensor has more than one element
      */
     public void backward() {
         Autograd.backward(this, null);
@@ -679,15 +1313,25 @@ public final class Tensor implements AutoCloseable {
      * pass may run through it and accumulate into the leaves' gradients again (PyTorch's
      * {@code retain_graph=True}). Without it, the nodes the pass ran are released and a later pass
      * through them throws {@link IllegalStateException}.
+     *
+     * @param retainGraph whether to keep the graph for another pass
+     * @throws IllegalStateException    if the tensor requires no gradient, a tensor on the graph was closed,
+     *                                  or an earlier pass released the graph
+     * @throws IllegalArgumentException if the tensor has more than one element
      */
     public void backward(boolean retainGraph) {
         Autograd.backward(this, null, retainGraph);
     }
 
-    /** A view of the same storage that autograd treats as a constant leaf. */
+    /**
+     * A view of the same storage that autograd treats as a constant leaf ({@code Tensor.detach()}).
+     *
+     * @return the view, requiring no gradient
+     * @throws IllegalStateException if the tensor is closed
+     */
     public Tensor detach() {
         checkAlive();
-        return new Tensor(storage, memory, false, scope, shape, strides, offset, laid);
+        return new Tensor(storage, memory, false, scope, shape, strides, offset, laid, dtype);
     }
 
     private int dimIndex(int d) {
@@ -701,30 +1345,161 @@ public final class Tensor implements AutoCloseable {
 
     // ---------------------------------------------------------------- element access
 
-    /** The element at {@code index} (one entry per dimension). */
+    /**
+     * The element at {@code index} of a float32 tensor.
+     *
+     * @param index one entry per dimension, each in [0, size)
+     * @return the element
+     * @throws IllegalArgumentException  if the index has the wrong number of entries, or the tensor is not float32
+     * @throws IndexOutOfBoundsException if an entry is out of range
+     * @throws IllegalStateException     if the tensor is closed
+     */
     public float get(long... index) {
         checkAlive();
+        requireFloat("get");
         float v = readable().getAtIndex(F32, elementOffset(index));
         Reference.reachabilityFence(this); // a forgotten detached scope is not closed during the access
         return v;
     }
 
-    /** Sets the element at {@code index}. */
+    /**
+     * The element at {@code index} of an int64 tensor.
+     *
+     * @param index one entry per dimension, each in [0, size)
+     * @return the element
+     * @throws IllegalArgumentException  if the index has the wrong number of entries, or the tensor is not int64
+     * @throws IndexOutOfBoundsException if an entry is out of range
+     * @throws IllegalStateException     if the tensor is closed
+     */
+    public long getLong(long... index) {
+        checkAlive();
+        checkDType(DType.INT64, "getLong");
+        long v = readable().getAtIndex(I64, elementOffset(index));
+        Reference.reachabilityFence(this);
+        return v;
+    }
+
+    /**
+     * The element at {@code index} of a bool tensor.
+     *
+     * @param index one entry per dimension, each in [0, size)
+     * @return the element
+     * @throws IllegalArgumentException  if the index has the wrong number of entries, or the tensor is not bool
+     * @throws IndexOutOfBoundsException if an entry is out of range
+     * @throws IllegalStateException     if the tensor is closed
+     */
+    public boolean getBoolean(long... index) {
+        checkAlive();
+        checkDType(DType.BOOL, "getBoolean");
+        byte v = readable().getAtIndex(I8, elementOffset(index));
+        Reference.reachabilityFence(this);
+        return v != 0;
+    }
+
+    /**
+     * Sets the element at {@code index} of a float32 tensor.
+     *
+     * @param value the new value
+     * @param index one entry per dimension, each in [0, size)
+     * @throws IllegalArgumentException  if the index has the wrong number of entries, or the tensor is not float32
+     * @throws IndexOutOfBoundsException if an entry is out of range
+     * @throws IllegalStateException     if the tensor is closed
+     */
     public void set(float value, long... index) {
         checkAlive();
+        requireFloat("set");
         writable().setAtIndex(F32, elementOffset(index), value);
         Reference.reachabilityFence(this);
     }
 
-    /** The single value of a one-element tensor. */
+    /**
+     * Sets the element at {@code index} of an int64 tensor.
+     *
+     * @param value the new value
+     * @param index one entry per dimension, each in [0, size)
+     * @throws IllegalArgumentException  if the index has the wrong number of entries, or the tensor is not int64
+     * @throws IndexOutOfBoundsException if an entry is out of range
+     * @throws IllegalStateException     if the tensor is closed
+     */
+    public void setLong(long value, long... index) {
+        checkAlive();
+        checkDType(DType.INT64, "setLong");
+        writable().setAtIndex(I64, elementOffset(index), value);
+        Reference.reachabilityFence(this);
+    }
+
+    /**
+     * Sets the element at {@code index} of a bool tensor.
+     *
+     * @param value the new value
+     * @param index one entry per dimension, each in [0, size)
+     * @throws IllegalArgumentException  if the index has the wrong number of entries, or the tensor is not bool
+     * @throws IndexOutOfBoundsException if an entry is out of range
+     * @throws IllegalStateException     if the tensor is closed
+     */
+    public void setBoolean(boolean value, long... index) {
+        checkAlive();
+        checkDType(DType.BOOL, "setBoolean");
+        writable().setAtIndex(I8, elementOffset(index), value ? (byte) 1 : 0);
+        Reference.reachabilityFence(this);
+    }
+
+    /**
+     * The single value of a one-element float32 tensor ({@code Tensor.item()}); for int64 and bool
+     * tensors use {@link #itemLong()} and {@link #itemBoolean()}.
+     *
+     * @return the value
+     * @throws IllegalArgumentException if the tensor has not exactly one element or is not float32
+     * @throws IllegalStateException    if the tensor is closed
+     */
     public float item() {
         checkAlive();
-        if (numel() != 1) {
-            throw new IllegalArgumentException("item() needs a one-element tensor, shape is " + Arrays.toString(shape));
+        if (dtype != DType.FLOAT32) {
+            throw new IllegalArgumentException("item() expects float32, got " + dtype + ": use "
+                    + (dtype == DType.INT64 ? "itemLong()" : "itemBoolean()") + " for a " + dtype + " tensor");
         }
-        float v = readable().getAtIndex(F32, offset);
+        float v = readable().getAtIndex(F32, singleOffset("item()"));
         Reference.reachabilityFence(this);
         return v;
+    }
+
+    /**
+     * The single value of a one-element int64 tensor, such as {@link #argmax()} gives.
+     *
+     * @return the value
+     * @throws IllegalArgumentException if the tensor has not exactly one element or is not int64
+     * @throws IllegalStateException    if the tensor is closed
+     */
+    public long itemLong() {
+        checkAlive();
+        checkDType(DType.INT64, "itemLong()");
+        long v = readable().getAtIndex(I64, singleOffset("itemLong()"));
+        Reference.reachabilityFence(this);
+        return v;
+    }
+
+    /**
+     * The single value of a one-element bool tensor.
+     *
+     * @return the value
+     * @throws IllegalArgumentException if the tensor has not exactly one element or is not bool
+     * @throws IllegalStateException    if the tensor is closed
+     */
+    public boolean itemBoolean() {
+        checkAlive();
+        checkDType(DType.BOOL, "itemBoolean()");
+        byte v = readable().getAtIndex(I8, singleOffset("itemBoolean()"));
+        Reference.reachabilityFence(this);
+        return v != 0;
+    }
+
+    /** The storage offset of the only element, or an exception naming {@code what} if there is not one. */
+    private long singleOffset(String what) {
+        if (numel() != 1) {
+            throw new IllegalArgumentException(what + " needs a one-element tensor, shape is "
+                    + Arrays.toString(shape));
+        }
+        return offset;
     }
 
     private long elementOffset(long[] index) {
@@ -743,21 +1518,25 @@ public final class Tensor implements AutoCloseable {
         return o;
     }
 
-    /** Sets every element to {@code value}. */
+    /**
+     * Sets every element of a float32 tensor to {@code value} ({@code Tensor.fill_}).
+     *
+     * @param value the new value of every element
+     * @return this tensor
+     * @throws IllegalArgumentException if the tensor is not float32
+     * @throws IllegalStateException    if the tensor is closed
+     */
     public Tensor fill(float value) {
         checkAlive();
+        requireFloat("fill(float)");
         MemorySegment data = writable();
         if (isContiguous()) {
             MemorySegment region = data.asSlice(offset * Float.BYTES, numel() * Float.BYTES);
             if (value == 0f) {
                 region.fill((byte) 0);
             } else if (region.byteSize() > 0) {
-                // One element, then the filled prefix copied onto the rest, doubling: bulk copies only.
                 region.set(F32, 0, value);
-                for (long done = Float.BYTES; done < region.byteSize(); done *= 2) {
-                    long len = Math.min(done, region.byteSize() - done);
-                    MemorySegment.copy(region, 0, region, done, len);
-                }
+                spreadFirstElement(region, Float.BYTES);
             }
         } else {
             forEachOffset((k, o) -> data.setAtIndex(F32, o, value));
@@ -765,9 +1544,39 @@ public final class Tensor implements AutoCloseable {
         return this;
     }
 
-    /** The elements in row-major order. */
+    /** Fills a fresh contiguous tensor of any dtype with {@code value} (as a float, an int64 or non-zero). */
+    private void fillRaw(long value) {
+        int es = dtype.elementSize();
+        MemorySegment region = storage.asSlice(offset * es, numel() * es);
+        if (region.byteSize() == 0) {
+            return;
+        }
+        switch (dtype) {
+            case FLOAT32 -> region.set(F32, 0, (float) value);
+            case INT64 -> region.set(I64, 0, value);
+            case BOOL -> region.set(I8, 0, value != 0 ? (byte) 1 : 0);
+        }
+        spreadFirstElement(region, es);
+    }
+
+    /** Copies the first element of {@code region} onto the rest, doubling the filled prefix: bulk copies only. */
+    private static void spreadFirstElement(MemorySegment region, int elementSize) {
+        for (long done = elementSize; done < region.byteSize(); done *= 2) {
+            long len = Math.min(done, region.byteSize() - done);
+            MemorySegment.copy(region, 0, region, done, len);
+        }
+    }
+
+    /**
+     * The elements of a float32 tensor in row-major order, as a new Java array.
+     *
+     * @return the elements
+     * @throws IllegalArgumentException if the tensor is not float32
+     * @throws IllegalStateException    if the tensor is closed or has too many elements for a Java array
+     */
     public float[] toArray() {
         checkAlive();
+        requireFloat("toArray()");
         long n = numel();
         if (n > Integer.MAX_VALUE - 8) {
             throw new IllegalStateException("tensor of " + n + " elements does not fit a Java array");
@@ -786,6 +1595,52 @@ public final class Tensor implements AutoCloseable {
                     (k, o) -> out[(int) k] = data.getAtIndex(F32, o));
         }
         Reference.reachabilityFence(this); // a forgotten detached scope is not closed during the copy
+        return out;
+    }
+
+    /**
+     * The elements of an int64 tensor in row-major order, as a new Java array ({@code Tensor.tolist()}).
+     *
+     * @return the elements
+     * @throws IllegalArgumentException if the tensor is not int64
+     * @throws IllegalStateException    if the tensor is closed or has too many elements for a Java array
+     */
+    public long[] toLongArray() {
+        checkAlive();
+        checkDType(DType.INT64, "toLongArray()");
+        long[] out = new long[arraySize(numel())];
+        MemorySegment data = readable();
+        if (isContiguous()) {
+            MemorySegment.copy(data, I64, offset * Long.BYTES, out, 0, out.length);
+        } else {
+            forEachOffset((k, o) -> out[(int) k] = data.getAtIndex(I64, o));
+        }
+        Reference.reachabilityFence(this);
+        return out;
+    }
+
+    /**
+     * The elements of a bool tensor in row-major order, as a new Java array.
+     *
+     * @return the elements
+     * @throws IllegalArgumentException if the tensor is not bool
+     * @throws IllegalStateException    if the tensor is closed or has too many elements for a Java array
+     */
+    public boolean[] toBooleanArray() {
+        checkAlive();
+        checkDType(DType.BOOL, "toBooleanArray()");
+        byte[] bytes = new byte[arraySize(numel())];
+        MemorySegment data = readable();
+        if (isContiguous()) {
+            MemorySegment.copy(data, I8, offset, bytes, 0, bytes.length);
+        } else {
+            forEachOffset((k, o) -> bytes[(int) k] = data.getAtIndex(I8, o));
+        }
+        Reference.reachabilityFence(this);
+        boolean[] out = new boolean[bytes.length];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = bytes[i] != 0;
+        }
         return out;
     }
 
@@ -860,27 +1715,44 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
-    /** A contiguous copy in the current scope (or owning its memory). */
+    /**
+     * A contiguous copy in the current scope (or owning its memory), of the same dtype
+     * ({@code Tensor.clone()}); the gradient flows through it unchanged.
+     *
+     * @return the copy
+     * @throws IllegalStateException if the tensor is closed
+     */
     public Tensor copy() {
         checkAlive();
-        Tensor out = allocate(Scope.current(), shape, false);
+        Tensor out = allocate(Scope.current(), dtype, shape, false);
         out.copyFrom(this);
         return Autograd.record(out, "copy", g -> new Tensor[] {g}, this);
     }
 
-    /** This tensor if contiguous, otherwise a contiguous {@link #copy()}. */
+    /**
+     * This tensor if contiguous, otherwise a contiguous {@link #copy()}.
+     *
+     * @return a contiguous tensor of the same elements
+     * @throws IllegalStateException if the tensor is closed
+     */
     public Tensor contiguous() {
         checkAlive();
         return isContiguous() ? this : copy();
     }
 
-    /** Copies {@code values} (row-major) into this tensor, which may be a strided view. */
+    /**
+     * Copies {@code values} (row-major) into this float32 tensor, which may be a strided view.
+     *
+     * @param values one value per element
+     * @return this tensor
+     * @throws IllegalArgumentException if the number of values is not the number of elements, or the tensor
+     *                                  is not float32
+     * @throws IllegalStateException    if the tensor is closed
+     */
     public Tensor copyFrom(float[] values) {
         checkAlive();
-        if (values.length != numel()) {
-            throw new IllegalArgumentException("copyFrom: " + values.length + " values for a tensor of shape "
-                    + Arrays.toString(shape) + " (" + numel() + " elements)");
-        }
+        requireFloat("copyFrom(float[])");
+        checkCount("copyFrom(float[])", values.length);
         MemorySegment data = writable();
         if (isContiguous()) {
             MemorySegment.copy(values, 0, data, F32, offset * Float.BYTES, values.length);
@@ -891,7 +1763,64 @@ public final class Tensor implements AutoCloseable {
         return this;
     }
 
-    /** Copies {@code src}'s elements into this tensor; the shapes must be equal. */
+    /**
+     * Copies {@code values} (row-major) into this int64 tensor, which may be a strided view.
+     *
+     * @param values one value per element
+     * @return this tensor
+     * @throws IllegalArgumentException if the number of values is not the number of elements, or the tensor
+     *                                  is not int64
+     * @throws IllegalStateException    if the tensor is closed
+     */
+    public Tensor copyFrom(long[] values) {
+        checkAlive();
+        checkDType(DType.INT64, "copyFrom(long[])");
+        checkCount("copyFrom(long[])", values.length);
+        MemorySegment data = writable();
+        if (isContiguous()) {
+            MemorySegment.copy(values, 0, data, I64, offset * Long.BYTES, values.length);
+        } else {
+            forEachOffset((k, o) -> data.setAtIndex(I64, o, values[(int) k]));
+        }
+        Reference.reachabilityFence(this);
+        return this;
+    }
+
+    /**
+     * Copies {@code values} (row-major) into this bool tensor, which may be a strided view.
+     *
+     * @param values one value per element
+     * @return this tensor
+     * @throws IllegalArgumentException if the number of values is not the number of elements, or the tensor
+     *                                  is not bool
+     * @throws IllegalStateException    if the tensor is closed
+     */
+    public Tensor copyFrom(boolean[] values) {
+        checkAlive();
+        checkDType(DType.BOOL, "copyFrom(boolean[])");
+        checkCount("copyFrom(boolean[])", values.length);
+        MemorySegment data = writable();
+        forEachOffset((k, o) -> data.setAtIndex(I8, o, values[(int) k] ? (byte) 1 : 0));
+        Reference.reachabilityFence(this);
+        return this;
+    }
+
+    private void checkCount(String what, int count) {
+        if (count != numel()) {
+            throw new IllegalArgumentException(what + ": " + count + " values for a tensor of shape "
+                    + Arrays.toString(shape) + " (" + numel() + " elements)");
+        }
+    }
+
+    /**
+     * Copies {@code src}'s elements into this tensor ({@code Tensor.copy_}); the shapes must be equal. A
+     * source of another dtype is converted as {@link #to(DType)} converts. Nothing is recorded for autograd.
+     *
+     * @param src the tensor to copy from
+     * @return this tensor
+     * @throws IllegalArgumentException if the shapes differ, or a conversion fails (see {@link #to(DType)})
+     * @throws IllegalStateException    if either tensor is closed
+     */
     public Tensor copyFrom(Tensor src) {
         checkAlive();
         src.checkAlive();
@@ -899,15 +1828,25 @@ public final class Tensor implements AutoCloseable {
             throw new IllegalArgumentException("copyFrom: shape " + Arrays.toString(src.shape) + " into "
                     + Arrays.toString(shape));
         }
+        if (src.dtype != dtype) {
+            try (var ignored = Autograd.noGrad()) {
+                return copyFrom(src.to(dtype));
+            }
+        }
         long n = numel();
+        int es = dtype.elementSize();
         if (isContiguous() && src.isContiguous()) {
-            MemorySegment.copy(src.readable(), src.offset * Float.BYTES, writable(), offset * Float.BYTES,
-                    n * Float.BYTES);
+            MemorySegment.copy(src.readable(), src.offset * es, writable(), offset * es, n * es);
             Reference.reachabilityFence(src);
             return this;
         }
         if (sharesStorageWith(src)) {
-            return copyFrom(src.toArray()); // the views may overlap: read everything before writing
+            // The views may overlap: read everything before writing.
+            return switch (dtype) {
+                case FLOAT32 -> copyFrom(src.toArray());
+                case INT64 -> copyFrom(src.toLongArray());
+                case BOOL -> copyFrom(src.toBooleanArray());
+            };
         }
         copyStrided(src.readable(), src, writable());
         Reference.reachabilityFence(src);
@@ -915,8 +1854,9 @@ public final class Tensor implements AutoCloseable {
     }
 
     /**
-     * Copies {@code src}'s elements into this tensor of the same shape, both strided, segment to segment
-     * (no Java array in between): whole rows when both innermost strides are 1, else element by element.
+     * Copies {@code src}'s elements into this tensor of the same shape and dtype, both strided, segment to
+     * segment (no Java array in between): whole rows when both innermost strides are 1, else element by
+     * element.
      */
     private void copyStrided(MemorySegment from, Tensor src, MemorySegment to) {
         int r = shape.length;
@@ -924,8 +1864,9 @@ public final class Tensor implements AutoCloseable {
         if (n == 0) {
             return;
         }
+        int es = dtype.elementSize();
         if (r == 0) {
-            to.setAtIndex(F32, offset, from.getAtIndex(F32, src.offset));
+            MemorySegment.copy(from, src.offset * es, to, offset * es, es);
             return;
         }
         long inner = shape[r - 1];
@@ -936,10 +1877,19 @@ public final class Tensor implements AutoCloseable {
         long s = src.offset;
         for (long k = 0; k < n; k += inner) {
             if (dStep == 1 && sStep == 1) {
-                MemorySegment.copy(from, s * Float.BYTES, to, d * Float.BYTES, inner * Float.BYTES);
+                MemorySegment.copy(from, s * es, to, d * es, inner * es);
+            } else if (es == Float.BYTES) {
+                // Bits as ints: a copy, whatever the values.
+                for (long i = 0; i < inner; i++) {
+                    to.setAtIndex(I32, d + i * dStep, from.getAtIndex(I32, s + i * sStep));
+                }
+            } else if (es == Long.BYTES) {
+                for (long i = 0; i < inner; i++) {
+                    to.setAtIndex(I64, d + i * dStep, from.getAtIndex(I64, s + i * sStep));
+                }
             } else {
                 for (long i = 0; i < inner; i++) {
-                    to.setAtIndex(F32, d + i * dStep, from.getAtIndex(F32, s + i * sStep));
+                    to.setAtIndex(I8, d + i * dStep, from.getAtIndex(I8, s + i * sStep));
                 }
             }
             for (int dim = r - 2; dim >= 0; dim--) {
@@ -955,15 +1905,96 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
+    /**
+     * This tensor's elements as {@code target} ({@code Tensor.to(dtype)}): this tensor itself when it is
+     * of that dtype already, else a new contiguous tensor. As in PyTorch, float32 to int64 truncates toward
+     * zero, anything to bool is "not zero" (NaN is true), and bool becomes 0 or 1. The result of a
+     * conversion to another dtype is not differentiable (nothing is recorded).
+     *
+     * @param target the dtype of the result
+     * @return a tensor of {@code target}
+     * @throws IllegalArgumentException if target is null, or a float32 element (NaN, infinite, or beyond
+     *                                  ±2⁶³) has no int64 value; the message names it and its position
+     * @throws IllegalStateException    if the tensor is closed
+     */
+    public Tensor to(DType target) {
+        checkAlive();
+        if (requireDType(target) == dtype) {
+            return this;
+        }
+        long[] s = shape.clone();
+        return switch (dtype) {
+            case FLOAT32 -> {
+                float[] v = toArray();
+                if (target == DType.BOOL) {
+                    boolean[] out = new boolean[v.length];
+                    for (int i = 0; i < v.length; i++) out[i] = v[i] != 0; // NaN != 0: true, as in PyTorch
+                    yield fromBooleans(out, s);
+                }
+                long[] out = new long[v.length];
+                for (int i = 0; i < v.length; i++) {
+                    // Beyond these (and NaN) a cast saturates in Java and is undefined in C: refuse instead.
+                    if (!(v[i] >= -0x1p63f && v[i] < 0x1p63f)) {
+                        throw new IllegalArgumentException("to(int64): element " + v[i] + " at position "
+                                + Arrays.toString(unravel(i)) + " has no int64 value");
+                    }
+                    out[i] = (long) v[i];
+                }
+                yield fromLongs(out, s);
+            }
+            case INT64 -> {
+                long[] v = toLongArray();
+                if (target == DType.BOOL) {
+                    boolean[] out = new boolean[v.length];
+                    for (int i = 0; i < v.length; i++) out[i] = v[i] != 0;
+                    yield fromBooleans(out, s);
+                }
+                float[] out = new float[v.length];
+                for (int i = 0; i < v.length; i++) out[i] = v[i];
+                yield fromArray(out, s);
+            }
+            case BOOL -> {
+                boolean[] v = toBooleanArray();
+                if (target == DType.INT64) {
+                    long[] out = new long[v.length];
+                    for (int i = 0; i < v.length; i++) out[i] = v[i] ? 1 : 0;
+                    yield fromLongs(out, s);
+                }
+                float[] out = new float[v.length];
+                for (int i = 0; i < v.length; i++) out[i] = v[i] ? 1 : 0;
+                yield fromArray(out, s);
+            }
+        };
+    }
+
+    /** The index (one entry per dimension) of the row-major position {@code k}, for messages. */
+    private long[] unravel(long k) {
+        long[] idx = new long[shape.length];
+        for (int d = shape.length - 1; d >= 0; d--) {
+            if (shape[d] > 0) {
+                idx[d] = k % shape[d];
+                k /= shape[d];
+            }
+        }
+        return idx;
+    }
+
     // ---------------------------------------------------------------- views
 
     private Tensor view(long[] newShape, long[] newStrides, long newOffset) {
-        return new Tensor(storage, memory, false, scope, newShape, newStrides, newOffset, laid);
+        return new Tensor(storage, memory, false, scope, newShape, newStrides, newOffset, laid, dtype);
     }
 
     /**
-     * The same elements with another shape, without copying; one size may be -1 (inferred). Requires
-     * the strides to allow it (always true for contiguous tensors), else use {@link #reshape}.
+     * The same elements with another shape, without copying ({@code Tensor.view}); one size may be -1
+     * (inferred). Requires the strides to allow it (always true for contiguous tensors), else use
+     * {@link #reshape}.
+     *
+     * @param newShape the new sizes, one of them possibly -1
+     * @return a view of this tensor
+     * @throws IllegalArgumentException if the sizes do not hold this many elements, or the strides do not allow
+     *                                  a view
+     * @throws IllegalStateException    if the tensor is closed
      */
     public Tensor view(long... newShape) {
         checkAlive();
@@ -982,7 +2013,14 @@ public final class Tensor implements AutoCloseable {
         return Autograd.record(out, "view", g -> new Tensor[] {g.reshape(original)}, this);
     }
 
-    /** Like {@link #view} when the strides allow, otherwise a reshaped contiguous copy. */
+    /**
+     * Like {@link #view} when the strides allow, otherwise a reshaped contiguous copy ({@code Tensor.reshape}).
+     *
+     * @param newShape the new sizes, one of them possibly -1
+     * @return a view or a copy with the new shape
+     * @throws IllegalArgumentException if the sizes do not hold this many elements
+     * @throws IllegalStateException    if the tensor is closed
+     */
     public Tensor reshape(long... newShape) {
         checkAlive();
         long[] s = inferShape(newShape);
@@ -990,7 +2028,14 @@ public final class Tensor implements AutoCloseable {
         return st != null ? recordReshape(view(s, st, offset)) : copy().view(s);
     }
 
-    /** Dimensions {@code startDim..endDim} merged into one. */
+    /**
+     * Dimensions {@code startDim..endDim} merged into one ({@code Tensor.flatten(start_dim, end_dim)}).
+     *
+     * @param startDim the first dimension to merge; negative counts from the end
+     * @param endDim   the last dimension to merge; negative counts from the end
+     * @return a view, or a copy when the strides need one
+     * @throws IllegalArgumentException if a dimension is out of range or startDim comes after endDim
+     */
     public Tensor flatten(int startDim, int endDim) {
         checkAlive();
         if (shape.length == 0) {
@@ -1011,7 +2056,11 @@ public final class Tensor implements AutoCloseable {
         return reshape(s);
     }
 
-    /** All dimensions merged into one. */
+    /**
+     * All dimensions merged into one ({@code Tensor.flatten()}).
+     *
+     * @return a 1-d view, or a copy when the strides need one
+     */
     public Tensor flatten() {
         return flatten(0, -1);
     }
@@ -1082,7 +2131,14 @@ public final class Tensor implements AutoCloseable {
         return viewD == -1 ? out : null;
     }
 
-    /** Dimensions {@code d0} and {@code d1} swapped, as a view. */
+    /**
+     * Dimensions {@code d0} and {@code d1} swapped, as a view ({@code Tensor.transpose}).
+     *
+     * @param d0 a dimension; negative counts from the end
+     * @param d1 another dimension; negative counts from the end
+     * @return the view
+     * @throws IllegalArgumentException if a dimension is out of range
+     */
     public Tensor transpose(int d0, int d1) {
         checkAlive();
         int a = dimIndex(d0);
@@ -1096,7 +2152,12 @@ public final class Tensor implements AutoCloseable {
         return Autograd.record(view(s, st, offset), "transpose", g -> new Tensor[] {g.transpose(a, b)}, this);
     }
 
-    /** The transpose of a 2-D tensor (a view). */
+    /**
+     * The transpose of a 2-D tensor, as a view ({@code Tensor.t()}).
+     *
+     * @return the view
+     * @throws IllegalArgumentException if the tensor is not 2-d
+     */
     public Tensor t() {
         if (shape.length != 2) {
             throw new IllegalArgumentException("t() needs a 2-d tensor, shape is " + Arrays.toString(shape));
@@ -1104,7 +2165,14 @@ public final class Tensor implements AutoCloseable {
         return transpose(0, 1);
     }
 
-    /** Dimensions reordered: result dimension i is this tensor's dimension {@code order[i]} (a view). */
+    /**
+     * Dimensions reordered, as a view ({@code Tensor.permute}): result dimension i is this tensor's
+     * dimension {@code order[i]}.
+     *
+     * @param order every dimension once; negative counts from the end
+     * @return the view
+     * @throws IllegalArgumentException if order does not name every dimension exactly once
+     */
     public Tensor permute(int... order) {
         checkAlive();
         if (order.length != shape.length) {
@@ -1131,7 +2199,18 @@ public final class Tensor implements AutoCloseable {
         return Autograd.record(view(s, st, offset), "permute", g -> new Tensor[] {g.permute(inverse)}, this);
     }
 
-    /** Elements {@code start, start+step, ...} below {@code end} along {@code dim} (a view). */
+    /**
+     * Elements {@code start, start+step, ...} below {@code end} along {@code dim}, as a view
+     * ({@code t[..., start:end:step, ...]}).
+     *
+     * @param dim   the dimension; negative counts from the end
+     * @param start the first index, in [0, end]
+     * @param end   the bound the indices stop before, at most the size
+     * @param step  the distance between indices, positive
+     * @return the view
+     * @throws IllegalArgumentException  if dim is out of range or step is not positive
+     * @throws IndexOutOfBoundsException if the bounds are outside the dimension
+     */
     public Tensor slice(int dim, long start, long end, long step) {
         checkAlive();
         int d = dimIndex(dim);
@@ -1154,12 +2233,29 @@ public final class Tensor implements AutoCloseable {
         }, this);
     }
 
-    /** Elements {@code start..end-1} along {@code dim} (a view). */
+    /**
+     * Elements {@code start..end-1} along {@code dim}, as a view ({@code t[..., start:end, ...]}).
+     *
+     * @param dim   the dimension; negative counts from the end
+     * @param start the first index, in [0, end]
+     * @param end   the bound the indices stop before, at most the size
+     * @return the view
+     * @throws IllegalArgumentException  if dim is out of range
+     * @throws IndexOutOfBoundsException if the bounds are outside the dimension
+     */
     public Tensor slice(int dim, long start, long end) {
         return slice(dim, start, end, 1);
     }
 
-    /** Index {@code i} of dimension {@code dim}, which is removed (a view). */
+    /**
+     * Index {@code i} of dimension {@code dim}, which is removed, as a view ({@code Tensor.select}).
+     *
+     * @param dim the dimension; negative counts from the end
+     * @param i   the index, in [0, size)
+     * @return the view, with one dimension fewer
+     * @throws IllegalArgumentException  if dim is out of range
+     * @throws IndexOutOfBoundsException if i is out of range
+     */
     public Tensor select(int dim, long i) {
         checkAlive();
         int d = dimIndex(dim);
@@ -1182,7 +2278,13 @@ public final class Tensor implements AutoCloseable {
         }, this);
     }
 
-    /** A size-1 dimension inserted at {@code dim} (0..dim()), as a view. */
+    /**
+     * A size-1 dimension inserted at {@code dim}, as a view ({@code Tensor.unsqueeze}).
+     *
+     * @param dim the position of the new dimension, in [-dim()-1, dim()]
+     * @return the view, with one dimension more
+     * @throws IllegalArgumentException if dim is out of range
+     */
     public Tensor unsqueeze(int dim) {
         checkAlive();
         int r = shape.length;
@@ -1205,8 +2307,13 @@ public final class Tensor implements AutoCloseable {
     }
 
     /**
-     * A broadcast view to {@code newShape} (numpy rules: align from the right, size-1 dims repeat with
-     * stride 0, new leading dims are added). Writes through such a view alias; ops only read them.
+     * A broadcast view to {@code newShape} ({@code Tensor.expand}; numpy rules: align from the right,
+     * size-1 dims repeat with stride 0, new leading dims are added). Writes through such a view alias;
+     * ops only read them.
+     *
+     * @param newShape the sizes to broadcast to
+     * @return the view
+     * @throws IllegalArgumentException if the shape does not broadcast to newShape
      */
     public Tensor expand(long... newShape) {
         checkAlive();
@@ -1830,7 +2937,12 @@ public final class Tensor implements AutoCloseable {
 
     // ---------------------------------------------------------------- end of arithmetic and math methods
 
-    /** Whether the two tensors use the same storage (so writing one may change the other). */
+    /**
+     * Whether the two tensors use the same storage (so writing one may change the other).
+     *
+     * @param other another tensor
+     * @return true if their storages overlap
+     */
     public boolean sharesStorageWith(Tensor other) {
         if (laid != null && laid == other.laid) {
             return true;
@@ -1845,26 +2957,63 @@ public final class Tensor implements AutoCloseable {
 
     // ---------------------------------------------------------------- printing
 
+    /**
+     * The elements as PyTorch prints them, with the shape, e.g. {@code tensor([[1., 2.], [3., 4.]],
+     * shape=[2, 2])}: float32 in one number format for the whole tensor, int64 without decimals and bool as
+     * {@code true}/{@code false}, those two followed by the dtype ({@code tensor([1, 2], dtype=int64,
+     * shape=[2])}). Tensors of more than 1000 elements show the first and last three of each dimension.
+     *
+     * @return the description; a closed tensor says so instead of failing
+     */
     @Override
     public String toString() {
+        String type = dtype == DType.FLOAT32 ? "" : ", dtype=" + dtype;
         if (!isAlive()) {
-            return "tensor(<closed>, shape=" + Arrays.toString(shape) + ")";
+            return "tensor(<closed>" + type + ", shape=" + Arrays.toString(shape) + ")";
         }
         StringBuilder sb = new StringBuilder("tensor(");
         boolean summarize = numel() > SUMMARY_THRESHOLD;
-        float[] values = toArray();
-        Format f = Format.of(values);
+        IntFunction<String> element = elementFormat();
         if (shape.length == 0) {
-            sb.append(f.format(values[0]).strip());
+            sb.append(element.apply(0).strip());
         } else {
-            appendDim(sb, 0, 0, contiguousStrides(shape), values, f, summarize, "tensor(".length());
+            appendDim(sb, 0, 0, contiguousStrides(shape), element, summarize, "tensor(".length());
         }
-        sb.append(", shape=").append(Arrays.toString(shape)).append(')');
+        sb.append(type).append(", shape=").append(Arrays.toString(shape)).append(')');
         return sb.toString();
     }
 
-    private void appendDim(StringBuilder sb, int d, long base, long[] cst, float[] v, Format f, boolean summarize,
-                           int indent) {
+    /** The text of each element by row-major position, all padded to one width as PyTorch aligns them. */
+    private IntFunction<String> elementFormat() {
+        switch (dtype) {
+            case INT64 -> {
+                long[] v = toLongArray();
+                int width = 0;
+                for (long x : v) width = Math.max(width, Long.toString(x).length());
+                int w = width;
+                return i -> pad(Long.toString(v[i]), w);
+            }
+            case BOOL -> {
+                boolean[] v = toBooleanArray();
+                int width = 4;
+                for (boolean x : v) if (!x) width = 5;
+                int w = width;
+                return i -> pad(Boolean.toString(v[i]), w);
+            }
+            default -> {
+                float[] v = toArray();
+                Format f = Format.of(v);
+                return i -> f.format(v[i]);
+            }
+        }
+    }
+
+    private static String pad(String s, int width) {
+        return " ".repeat(Math.max(0, width - s.length())) + s;
+    }
+
+    private void appendDim(StringBuilder sb, int d, long base, long[] cst, IntFunction<String> element,
+                           boolean summarize, int indent) {
         sb.append('[');
         long n = shape[d];
         boolean cut = summarize && n > 2 * EDGE_ITEMS;
@@ -1874,10 +3023,10 @@ public final class Tensor implements AutoCloseable {
                 i = n - EDGE_ITEMS;
             }
             if (d == shape.length - 1) {
-                sb.append(f.format(v[(int) (base + i)]));
+                sb.append(element.apply((int) (base + i)));
                 if (i < n - 1) sb.append(", ");
             } else {
-                appendDim(sb, d + 1, base + i * cst[d], cst, v, f, summarize, indent);
+                appendDim(sb, d + 1, base + i * cst[d], cst, element, summarize, indent);
                 if (i < n - 1) {
                     sb.append(',').append("\n".repeat(shape.length - 1 - d)).append(" ".repeat(indent + d + 1));
                 }
@@ -1925,5 +3074,325 @@ public final class Tensor implements AutoCloseable {
             String s = raw(pattern, x);
             return " ".repeat(Math.max(0, width - s.length())) + s;
         }
+    }
+
+    // ---------------------------------------------------------------- indexing, comparison, arg-reductions
+    // Instance forms of dev.gatun.ops.Reduce, Compare and Indexing, named as PyTorch's Tensor methods.
+
+    /**
+     * The position of the largest element in the flattened tensor ({@code Tensor.argmax()}); see
+     * {@link dev.gatun.ops.Reduce#argmax(Tensor)}.
+     *
+     * @return a 0-d int64 tensor ({@link #itemLong()} reads it)
+     * @throws IllegalArgumentException if the tensor is empty or bool
+     */
+    public Tensor argmax() {
+        return dev.gatun.ops.Reduce.argmax(this);
+    }
+
+    /**
+     * The positions of the largest elements along {@code dim} ({@code Tensor.argmax(dim, keepdim)}); see
+     * {@link dev.gatun.ops.Reduce#argmax(Tensor, int, boolean)}.
+     *
+     * @param dim     the dimension to reduce, negative counting from the end
+     * @param keepdim whether the reduced dimension stays, as size 1
+     * @return an int64 tensor of indices
+     * @throws IllegalArgumentException if dim is out of range, that dimension is empty, or the tensor is bool
+     */
+    public Tensor argmax(int dim, boolean keepdim) {
+        return dev.gatun.ops.Reduce.argmax(this, dim, keepdim);
+    }
+
+    /**
+     * The position of the smallest element in the flattened tensor ({@code Tensor.argmin()}).
+     *
+     * @return a 0-d int64 tensor
+     * @throws IllegalArgumentException if the tensor is empty or bool
+     */
+    public Tensor argmin() {
+        return dev.gatun.ops.Reduce.argmin(this);
+    }
+
+    /**
+     * The positions of the smallest elements along {@code dim} ({@code Tensor.argmin(dim, keepdim)}).
+     *
+     * @param dim     the dimension to reduce, negative counting from the end
+     * @param keepdim whether the reduced dimension stays, as size 1
+     * @return an int64 tensor of indices
+     * @throws IllegalArgumentException if dim is out of range, that dimension is empty, or the tensor is bool
+     */
+    public Tensor argmin(int dim, boolean keepdim) {
+        return dev.gatun.ops.Reduce.argmin(this, dim, keepdim);
+    }
+
+    /**
+     * The largest elements along {@code dim} and their int64 positions ({@code Tensor.max(dim, keepdim)});
+     * the values are differentiable. See {@link dev.gatun.ops.Reduce#max(Tensor, int, boolean)}.
+     *
+     * @param dim     the dimension to reduce, negative counting from the end
+     * @param keepdim whether the reduced dimension stays, as size 1
+     * @return the values and the indices
+     * @throws IllegalArgumentException if dim is out of range, that dimension is empty, or the tensor is bool
+     */
+    public dev.gatun.ops.Reduce.ValuesIndices max(int dim, boolean keepdim) {
+        return dev.gatun.ops.Reduce.max(this, dim, keepdim);
+    }
+
+    /**
+     * The largest element ({@code Tensor.max()}), differentiable. See
+     * {@link dev.gatun.ops.Reduce#max(Tensor)}.
+     *
+     * @return a 0-d tensor of this tensor's dtype
+     * @throws IllegalArgumentException if the tensor is empty or bool
+     */
+    public Tensor max() {
+        return dev.gatun.ops.Reduce.max(this);
+    }
+
+    /**
+     * The smallest elements along {@code dim} and their int64 positions ({@code Tensor.min(dim, keepdim)});
+     * the values are differentiable.
+     *
+     * @param dim     the dimension to reduce, negative counting from the end
+     * @param keepdim whether the reduced dimension stays, as size 1
+     * @return the values and the indices
+     * @throws IllegalArgumentException if dim is out of range, that dimension is empty, or the tensor is bool
+     */
+    public dev.gatun.ops.Reduce.ValuesIndices min(int dim, boolean keepdim) {
+        return dev.gatun.ops.Reduce.min(this, dim, keepdim);
+    }
+
+    /**
+     * The smallest element ({@code Tensor.min()}), differentiable.
+     *
+     * @return a 0-d tensor of this tensor's dtype
+     * @throws IllegalArgumentException if the tensor is empty or bool
+     */
+    public Tensor min() {
+        return dev.gatun.ops.Reduce.min(this);
+    }
+
+    /**
+     * {@code this == other} elementwise, broadcasting ({@code Tensor.eq}); see {@link dev.gatun.ops.Compare}.
+     *
+     * @param other the right operand
+     * @return a bool tensor of the broadcast shape
+     * @throws IllegalArgumentException if the shapes do not broadcast
+     */
+    public Tensor eq(Tensor other) {
+        return dev.gatun.ops.Compare.eq(this, other);
+    }
+
+    /**
+     * {@code this == value} elementwise ({@code Tensor.eq(scalar)}).
+     *
+     * @param value the scalar, compared in this tensor's dtype
+     * @return a bool tensor of this shape
+     */
+    public Tensor eq(double value) {
+        return dev.gatun.ops.Compare.eq(this, value);
+    }
+
+    /**
+     * {@code this != other} elementwise, broadcasting ({@code Tensor.ne}).
+     *
+     * @param other the right operand
+     * @return a bool tensor of the broadcast shape
+     * @throws IllegalArgumentException if the shapes do not broadcast
+     */
+    public Tensor ne(Tensor other) {
+        return dev.gatun.ops.Compare.ne(this, other);
+    }
+
+    /**
+     * {@code this != value} elementwise ({@code Tensor.ne(scalar)}).
+     *
+     * @param value the scalar, compared in this tensor's dtype
+     * @return a bool tensor of this shape
+     */
+    public Tensor ne(double value) {
+        return dev.gatun.ops.Compare.ne(this, value);
+    }
+
+    /**
+     * {@code this < other} elementwise, broadcasting ({@code Tensor.lt}).
+     *
+     * @param other the right operand
+     * @return a bool tensor of the broadcast shape
+     * @throws IllegalArgumentException if the shapes do not broadcast
+     */
+    public Tensor lt(Tensor other) {
+        return dev.gatun.ops.Compare.lt(this, other);
+    }
+
+    /**
+     * {@code this < value} elementwise ({@code Tensor.lt(scalar)}).
+     *
+     * @param value the scalar, compared in this tensor's dtype
+     * @return a bool tensor of this shape
+     */
+    public Tensor lt(double value) {
+        return dev.gatun.ops.Compare.lt(this, value);
+    }
+
+    /**
+     * {@code this <= other} elementwise, broadcasting ({@code Tensor.le}).
+     *
+     * @param other the right operand
+     * @return a bool tensor of the broadcast shape
+     * @throws IllegalArgumentException if the shapes do not broadcast
+     */
+    public Tensor le(Tensor other) {
+        return dev.gatun.ops.Compare.le(this, other);
+    }
+
+    /**
+     * {@code this <= value} elementwise ({@code Tensor.le(scalar)}).
+     *
+     * @param value the scalar, compared in this tensor's dtype
+     * @return a bool tensor of this shape
+     */
+    public Tensor le(double value) {
+        return dev.gatun.ops.Compare.le(this, value);
+    }
+
+    /**
+     * {@code this > other} elementwise, broadcasting ({@code Tensor.gt}).
+     *
+     * @param other the right operand
+     * @return a bool tensor of the broadcast shape
+     * @throws IllegalArgumentException if the shapes do not broadcast
+     */
+    public Tensor gt(Tensor other) {
+        return dev.gatun.ops.Compare.gt(this, other);
+    }
+
+    /**
+     * {@code this > value} elementwise ({@code Tensor.gt(scalar)}).
+     *
+     * @param value the scalar, compared in this tensor's dtype
+     * @return a bool tensor of this shape
+     */
+    public Tensor gt(double value) {
+        return dev.gatun.ops.Compare.gt(this, value);
+    }
+
+    /**
+     * {@code this >= other} elementwise, broadcasting ({@code Tensor.ge}).
+     *
+     * @param other the right operand
+     * @return a bool tensor of the broadcast shape
+     * @throws IllegalArgumentException if the shapes do not broadcast
+     */
+    public Tensor ge(Tensor other) {
+        return dev.gatun.ops.Compare.ge(this, other);
+    }
+
+    /**
+     * {@code this >= value} elementwise ({@code Tensor.ge(scalar)}).
+     *
+     * @param value the scalar, compared in this tensor's dtype
+     * @return a bool tensor of this shape
+     */
+    public Tensor ge(double value) {
+        return dev.gatun.ops.Compare.ge(this, value);
+    }
+
+    /**
+     * {@code this && other} elementwise, non-zero being true ({@code Tensor.logical_and}).
+     *
+     * @param other the right operand, of any dtype
+     * @return a bool tensor of the broadcast shape
+     * @throws IllegalArgumentException if the shapes do not broadcast
+     */
+    public Tensor logicalAnd(Tensor other) {
+        return dev.gatun.ops.Compare.logicalAnd(this, other);
+    }
+
+    /**
+     * {@code this || other} elementwise, non-zero being true ({@code Tensor.logical_or}).
+     *
+     * @param other the right operand, of any dtype
+     * @return a bool tensor of the broadcast shape
+     * @throws IllegalArgumentException if the shapes do not broadcast
+     */
+    public Tensor logicalOr(Tensor other) {
+        return dev.gatun.ops.Compare.logicalOr(this, other);
+    }
+
+    /**
+     * Exclusive or of the truth values, elementwise ({@code Tensor.logical_xor}).
+     *
+     * @param other the right operand, of any dtype
+     * @return a bool tensor of the broadcast shape
+     * @throws IllegalArgumentException if the shapes do not broadcast
+     */
+    public Tensor logicalXor(Tensor other) {
+        return dev.gatun.ops.Compare.logicalXor(this, other);
+    }
+
+    /**
+     * {@code !this} elementwise, non-zero being true ({@code Tensor.logical_not}).
+     *
+     * @return a bool tensor of this shape
+     */
+    public Tensor logicalNot() {
+        return dev.gatun.ops.Compare.logicalNot(this);
+    }
+
+    /**
+     * This tensor where {@code condition} holds, {@code other} elsewhere ({@code Tensor.where(condition,
+     * other)}, i.e. {@code torch.where(condition, this, other)}); differentiable in both. See
+     * {@link dev.gatun.ops.Indexing#where}.
+     *
+     * @param condition a bool tensor
+     * @param other     the values where the condition does not hold
+     * @return a tensor of the broadcast shape
+     * @throws IllegalArgumentException if condition is not bool, or the shapes do not broadcast
+     */
+    public Tensor where(Tensor condition, Tensor other) {
+        return dev.gatun.ops.Indexing.where(condition, this, other);
+    }
+
+    /**
+     * This tensor with {@code value} where {@code mask} is true ({@code Tensor.masked_fill}), differentiable.
+     * See {@link dev.gatun.ops.Indexing#maskedFill}.
+     *
+     * @param mask  a bool tensor broadcasting with this one
+     * @param value the fill value (a whole number for an int64 tensor)
+     * @return a new tensor of the broadcast shape
+     * @throws IllegalArgumentException if mask is not bool, the shapes do not broadcast, or value does not fit
+     *                                  the dtype
+     */
+    public Tensor maskedFill(Tensor mask, double value) {
+        return dev.gatun.ops.Indexing.maskedFill(this, mask, value);
+    }
+
+    /**
+     * The elements picked along {@code dim} by {@code index} ({@code Tensor.gather}), differentiable. See
+     * {@link dev.gatun.ops.Indexing#gather}.
+     *
+     * @param dim   the dimension the index selects along
+     * @param index an int64 tensor of this tensor's rank
+     * @return a tensor of index's shape
+     * @throws IllegalArgumentException  if index is not int64 or its shape does not fit
+     * @throws IndexOutOfBoundsException if an index is outside [0, size(dim))
+     */
+    public Tensor gather(int dim, Tensor index) {
+        return dev.gatun.ops.Indexing.gather(this, dim, index);
+    }
+
+    /**
+     * The slices at {@code index} along {@code dim} ({@code Tensor.index_select}), differentiable. See
+     * {@link dev.gatun.ops.Indexing#indexSelect}.
+     *
+     * @param dim   the dimension the index selects along
+     * @param index a 1-d int64 tensor
+     * @return a tensor of this shape with dimension dim of size index.numel()
+     * @throws IllegalArgumentException  if index is not a 1-d int64 tensor, or dim is out of range
+     * @throws IndexOutOfBoundsException if an index is outside [0, size(dim))
+     */
+    public Tensor indexSelect(int dim, Tensor index) {
+        return dev.gatun.ops.Indexing.indexSelect(this, dim, index);
     }
 }

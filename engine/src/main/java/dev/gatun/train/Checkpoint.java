@@ -1,13 +1,13 @@
 package dev.gatun.train;
 
 import dev.gatun.data.DataLoader;
-import dev.gatun.io.DType;
+import dev.gatun.io.StorageType;
 import dev.gatun.io.ModelFileException;
 import dev.gatun.io.SafeTensors;
 import dev.gatun.nn.BatchNorm;
 import dev.gatun.nn.Dropout;
 import dev.gatun.nn.RandomModule;
-import dev.gatun.nn.Generator;
+import dev.gatun.tensor.Generator;
 import dev.gatun.nn.Init;
 import dev.gatun.nn.Module;
 import dev.gatun.optim.LearningRateSchedule;
@@ -257,13 +257,13 @@ public final class Checkpoint implements AutoCloseable {
                 b = ByteBuffer.allocate(v.length * 4).order(ByteOrder.LITTLE_ENDIAN);
                 for (float f : v) b.putInt(Float.floatToRawIntBits(f));
                 shape = t.shape();
-                dtype = DType.F32.toString();
+                dtype = StorageType.F32.toString();
             } else {
                 long[] v = (long[]) e.getValue();
                 b = ByteBuffer.allocate(v.length * 8).order(ByteOrder.LITTLE_ENDIAN);
                 for (long x : v) b.putLong(x);
                 shape = new long[] {v.length};
-                dtype = DType.I64.toString();
+                dtype = StorageType.I64.toString();
             }
             entryHeader(d, e.getKey(), dtype, shape, b.capacity());
             d.update(b.flip());

@@ -11,6 +11,7 @@ import dev.gatun.ops.Activation;
 import dev.gatun.ops.Arithmetic;
 import dev.gatun.ops.MatMul;
 import dev.gatun.ops.Reduce;
+import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
 import org.junit.jupiter.api.Test;
@@ -76,10 +77,10 @@ class AutogradTest {
     @Test
     void linearWritesParameterGradientsInPlaceLikeAccumulation() {
         try (Scope s = Scope.open()) {
-            Tensor x = Tensor.randn(1, 5, 7);
-            Tensor w = Tensor.randn(2, 3, 7).requiresGrad(true);
-            Tensor b = Tensor.randn(3, 3).requiresGrad(true);
-            Tensor upstream = Tensor.randn(4, 5, 3);
+            Tensor x = Tensor.randn(new Generator(1), 5, 7);
+            Tensor w = Tensor.randn(new Generator(2), 3, 7).requiresGrad(true);
+            Tensor b = Tensor.randn(new Generator(3), 3).requiresGrad(true);
+            Tensor upstream = Tensor.randn(new Generator(4), 5, 3);
             Runnable pass = () -> Reduce.sum(Arithmetic.mul(MatMul.linear(x, w, b), upstream)).backward();
             pass.run();
             float[] dw = w.grad().toArray();

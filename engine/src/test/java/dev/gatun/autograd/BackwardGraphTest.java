@@ -11,6 +11,7 @@ import dev.gatun.ops.Activation;
 import dev.gatun.ops.Arithmetic;
 import dev.gatun.ops.MatMul;
 import dev.gatun.ops.Reduce;
+import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
 import org.junit.jupiter.api.Test;
@@ -44,8 +45,8 @@ class BackwardGraphTest {
     @Test
     void closingAMatmulOutputFailsNamingIt() {
         try (Scope s = Scope.open()) {
-            Tensor a = Tensor.randn(1, 3, 4).requiresGrad(true);
-            Tensor b = Tensor.randn(2, 4, 2).requiresGrad(true);
+            Tensor a = Tensor.randn(new Generator(1), 3, 4).requiresGrad(true);
+            Tensor b = Tensor.randn(new Generator(2), 4, 2).requiresGrad(true);
             Tensor y = MatMul.matmul(a, b);
             Tensor z = Reduce.sum(Activation.relu(y));
             y.close();

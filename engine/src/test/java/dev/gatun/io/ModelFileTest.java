@@ -147,7 +147,7 @@ class ModelFileTest {
             Path f = dir.resolve("bn.safetensors");
             ModelFile.save(bn, f);
             try (SafeTensors st = SafeTensors.open(f)) {
-                assertEquals(DType.I64, st.entry("num_batches_tracked").dtype());
+                assertEquals(StorageType.I64, st.entry("num_batches_tracked").dtype());
                 assertEquals(0, st.entry("num_batches_tracked").shape().length);
                 assertEquals(4, st.toLongs("num_batches_tracked")[0]);
             }

@@ -9,6 +9,7 @@ import dev.gatun.autograd.Autograd;
 import dev.gatun.ops.Arithmetic;
 import dev.gatun.ops.GradCheck;
 import dev.gatun.ops.Reduce;
+import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
 import dev.gatun.testing.Fixtures;
@@ -96,7 +97,7 @@ class BasicBlockTest {
             // stem 288 + 64, block 18,560, block to 64 57,728, block to 128 230,144, linear 1,290
             assertEquals(308_074, net.parameterCount());
             net.eval();
-            Tensor y = net.forward(Tensor.randn(4, 2, 1, 28, 28));
+            Tensor y = net.forward(Tensor.randn(new Generator(4), 2, 1, 28, 28));
             assertArrayEquals(new long[] {2, 10}, y.shape());
             String summary = net.summary(1, 1, 28, 28);
             assertTrue(summary.contains("[1, 128, 7, 7]"), summary);

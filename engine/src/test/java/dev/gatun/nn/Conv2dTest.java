@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gatun.ops.Conv;
 import dev.gatun.ops.Reduce;
+import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
 import java.util.List;
@@ -73,7 +74,7 @@ class Conv2dTest {
     @Test
     void forwardIsTheConvolutionAndTrainsItsParameters() {
         try (Conv2d c = new Conv2d(2, 3, 3, 2, 1); Scope s = Scope.open()) {
-            Tensor x = Tensor.randn(5, 2, 2, 7, 6);
+            Tensor x = Tensor.randn(new Generator(5), 2, 2, 7, 6);
             Tensor y = c.forward(x);
             assertArrayEquals(new long[] {2, 3, 4, 3}, y.shape());
             assertArrayEquals(Conv.conv2d(x, c.weight(), c.bias(), 2, 1).toArray(), y.toArray());

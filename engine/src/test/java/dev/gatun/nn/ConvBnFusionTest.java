@@ -9,6 +9,7 @@ import dev.gatun.backend.Convolution;
 import dev.gatun.ops.Activation;
 import dev.gatun.ops.Arithmetic;
 import dev.gatun.ops.Conv;
+import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Tensor;
 import dev.gatun.testing.ScopedTest;
 import java.util.Map;
@@ -27,16 +28,16 @@ class ConvBnFusionTest extends ScopedTest {
         for (Map.Entry<String, Tensor> e : m.namedBuffers().entrySet()) {
             Tensor t = e.getValue();
             if (e.getKey().endsWith("running_var")) {
-                t.copyFrom(Arithmetic.addScalar(Tensor.rand(s++, t.shape()), 0.5f));
+                t.copyFrom(Arithmetic.addScalar(Tensor.rand(new Generator(s++), t.shape()), 0.5f));
             } else if (e.getKey().endsWith("running_mean")) {
-                t.copyFrom(Arithmetic.scale(Tensor.randn(s++, t.shape()), 0.3f));
+                t.copyFrom(Arithmetic.scale(Tensor.randn(new Generator(s++), t.shape()), 0.3f));
             }
         }
         // Every 1-d parameter: batch norm γ (around 1) and β, and convolution biases (around 0).
         for (Map.Entry<String, Tensor> e : m.namedParameters().entrySet()) {
             Tensor t = e.getValue();
             if (t.dim() == 1) {
-                t.copyFrom(Arithmetic.addScalar(Arithmetic.scale(Tensor.randn(s++, t.shape()), 0.2f),
+                t.copyFrom(Arithmetic.addScalar(Arithmetic.scale(Tensor.randn(new Generator(s++), t.shape()), 0.2f),
                         e.getKey().endsWith("weight") ? 1f : 0f));
             }
         }
@@ -73,7 +74,7 @@ class ConvBnFusionTest extends ScopedTest {
                      new int[] {2, 2}, 1, false), new BatchNorm2d(16, 1e-3f, 0.1f, false), new ReLU())) {
             randomizeStatistics(convBnRelu, 10);
             randomizeStatistics(noBias, 20);
-            Tensor x = Tensor.randn(1, 2, 3, 9, 9);
+            Tensor x = Tensor.randn(new Generator(1), 2, 3, 9, 9);
             assertFusedMatches("conv+bn+relu, conv+bn (stride 2)", convBnRelu, x);
             assertFusedMatches("conv+relu with pooling after", convRelu, x);
             assertFusedMatches("dilated conv without bias, bn without affine", noBias, x);
@@ -86,7 +87,7 @@ class ConvBnFusionTest extends ScopedTest {
         try (BasicBlock same = new BasicBlock(8, 8, 1); BasicBlock down = new BasicBlock(8, 16, 2)) {
             randomizeStatistics(same, 30);
             randomizeStatistics(down, 40);
-            Tensor x = Tensor.randn(2, 2, 8, 10, 10);
+            Tensor x = Tensor.randn(new Generator(2), 2, 8, 10, 10);
             assertFusedMatches("identity shortcut", same, x);
             assertFusedMatches("projection shortcut", down, x);
         }
@@ -99,7 +100,7 @@ class ConvBnFusionTest extends ScopedTest {
         try (Sequential net = new Sequential(new Conv2d(3, 6, 3, 1, 1), new BatchNorm2d(6),
                 new ReLU())) {
             randomizeStatistics(net, 50);
-            Tensor x = Tensor.randn(12, 2, 3, 7, 7);
+            Tensor x = Tensor.randn(new Generator(12), 2, 3, 7, 7);
             assertFusedMatches("first fold", net, x);
             assertFusedMatches("kept fold", net, x);
             Tensor mean = net.namedBuffers().get("1.running_mean");
@@ -118,7 +119,7 @@ class ConvBnFusionTest extends ScopedTest {
     void trainingModeAndRecordingDoNotFuse() {
         Init.manualSeed(7);
         try (Sequential net = new Sequential(new Conv2d(1, 4, 3), new BatchNorm2d(4), new ReLU())) {
-            Tensor x = Tensor.randn(3, 2, 1, 6, 6);
+            Tensor x = Tensor.randn(new Generator(3), 2, 1, 6, 6);
             long before = ConvBnFusion.passes();
             try (Autograd.NoGrad ignored = Autograd.noGrad()) {
                 net.forward(x); // training mode: batch statistics, no folding
@@ -132,10 +133,10 @@ class ConvBnFusionTest extends ScopedTest {
     /** The op itself: RELU and ADD_RELU against the composed ops, and its checks. */
     @Test
     void inferenceConvolutionOp() {
-        Tensor x = Tensor.randn(8, 2, 3, 7, 7);
-        Tensor w = Tensor.randn(9, 6, 3, 3, 3);
-        Tensor b = Tensor.randn(10, 6);
-        Tensor residual = Tensor.randn(11, 2, 6, 7, 7);
+        Tensor x = Tensor.randn(new Generator(8), 2, 3, 7, 7);
+        Tensor w = Tensor.randn(new Generator(9), 6, 3, 3, 3);
+        Tensor b = Tensor.randn(new Generator(10), 6);
+        Tensor residual = Tensor.randn(new Generator(11), 2, 6, 7, 7);
         int[] one = {1, 1};
         Tensor plain = Conv.conv2d(x, w, b, one, one, one, 1);
         Tensor relu = Conv.conv2dInference(x, w, b, one, one, one, 1, Convolution.Fusion.RELU, null);

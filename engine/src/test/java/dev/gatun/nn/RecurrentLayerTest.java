@@ -11,6 +11,7 @@ import dev.gatun.ops.Arithmetic;
 import dev.gatun.ops.GradCheck;
 import dev.gatun.ops.Recurrent;
 import dev.gatun.ops.Reduce;
+import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Tensor;
 import dev.gatun.testing.Fixtures;
 import dev.gatun.testing.ScopedTest;
@@ -59,8 +60,8 @@ class RecurrentLayerTest extends ScopedTest {
     @Test
     void oneLayerIsTheOp() {
         try (GRU gru = new GRU(3, 4)) {
-            Tensor x = Tensor.randn(1, 5, 2, 3);
-            Tensor h0 = Tensor.randn(2, 1, 2, 4);
+            Tensor x = Tensor.randn(new Generator(1), 5, 2, 3);
+            Tensor h0 = Tensor.randn(new Generator(2), 1, 2, 4);
             RecurrentLayer.Output out = gru.forward(x, h0);
             Map<String, Tensor> p = gru.namedParameters();
             Recurrent.Result r = Recurrent.gru(x, h0.select(0, 0), p.get("weight_ih_l0"), p.get("weight_hh_l0"),
@@ -76,9 +77,9 @@ class RecurrentLayerTest extends ScopedTest {
     @Test
     void stackedLayersFeedEachOtherAndStackTheirStates() {
         try (LSTM lstm = new LSTM(3, 4, RecurrentLayer.Options.defaults().withLayers(2))) {
-            Tensor x = Tensor.randn(3, 5, 2, 3);
-            Tensor h0 = Tensor.randn(4, 2, 2, 4);
-            Tensor c0 = Tensor.randn(5, 2, 2, 4);
+            Tensor x = Tensor.randn(new Generator(3), 5, 2, 3);
+            Tensor h0 = Tensor.randn(new Generator(4), 2, 2, 4);
+            Tensor c0 = Tensor.randn(new Generator(5), 2, 2, 4);
             RecurrentLayer.Output out = lstm.forward(x, h0, c0);
             Map<String, Tensor> p = lstm.namedParameters();
             Recurrent.Result l0 = Recurrent.lstm(x, h0.select(0, 0), c0.select(0, 0), p.get("weight_ih_l0"),
@@ -112,7 +113,7 @@ class RecurrentLayerTest extends ScopedTest {
         try (LSTM timeMajor = new LSTM(3, 4)) {
             Init.manualSeed(11);
             try (LSTM batchMajor = new LSTM(3, 4, RecurrentLayer.Options.defaults().withBatchFirst(true))) {
-                Tensor x = Tensor.randn(8, 5, 2, 3);
+                Tensor x = Tensor.randn(new Generator(8), 5, 2, 3);
                 RecurrentLayer.Output a = timeMajor.forward(x, null, null);
                 RecurrentLayer.Output b = batchMajor.forward(x.transpose(0, 1), null, null);
                 assertArrayEquals(new long[] {2, 5, 4}, b.output().shape());
@@ -136,7 +137,7 @@ class RecurrentLayerTest extends ScopedTest {
         }
         try (RNN relu = new RNN(3, 5, RNN.Nonlinearity.RELU, RecurrentLayer.Options.defaults())) {
             assertEquals("RNN(3 → 5, relu)", relu.describe());
-            Tensor y = relu.forward(Tensor.randn(9, 4, 2, 3));
+            Tensor y = relu.forward(Tensor.randn(new Generator(9), 4, 2, 3));
             for (float v : y.toArray()) assertTrue(v >= 0, "a ReLU RNN's output is never negative");
         }
     }
@@ -144,14 +145,15 @@ class RecurrentLayerTest extends ScopedTest {
     @Test
     void badInputsAreRejectedWithTheirNumbers() {
         try (LSTM lstm = new LSTM(3, 4, RecurrentLayer.Options.defaults().withLayers(2))) {
-            Tensor x = Tensor.randn(1, 5, 2, 3);
+            Tensor x = Tensor.randn(new Generator(1), 5, 2, 3);
             String m = assertThrows(IllegalArgumentException.class,
                     () -> lstm.forward(x, Tensor.zeros(1, 2, 4), null)).getMessage();
             assertEquals("LSTM: h0 must be [2, 2, 4], got [1, 2, 4]", m);
-            m = assertThrows(IllegalArgumentException.class, () -> lstm.forward(Tensor.randn(2, 5, 3))).getMessage();
+            m = assertThrows(IllegalArgumentException.class,
+                    () -> lstm.forward(Tensor.randn(new Generator(2), 5, 3))).getMessage();
             assertEquals("LSTM: input must be [T, N, I], got shape [5, 3]", m);
             m = assertThrows(IllegalArgumentException.class,
-                    () -> lstm.forward(Tensor.randn(3, 5, 2, 6), null, null)).getMessage();
+                    () -> lstm.forward(Tensor.randn(new Generator(3), 5, 2, 6), null, null)).getMessage();
             assertTrue(m.contains("input width 6") && m.contains("3 columns"), m);
         }
         assertThrows(IllegalArgumentException.class, () -> new GRU(3, 0));
@@ -281,7 +283,7 @@ class RecurrentLayerTest extends ScopedTest {
             Init.manualSeed(21);
             try (LSTM dropped = new LSTM(3, 4, RecurrentLayer.Options.defaults().withLayers(2).withDropout(0.5f))) {
                 assertEquals("LSTM(3 → 4, 2 layers, dropout 0.5)", dropped.describe());
-                Tensor x = Tensor.randn(14, 5, 2, 3);
+                Tensor x = Tensor.randn(new Generator(14), 5, 2, 3);
                 for (var e : plain.namedParameters().entrySet()) {
                     assertArrayEquals(e.getValue().toArray(), dropped.namedParameters().get(e.getKey()).toArray(),
                             "the initial weights do not depend on dropout");
@@ -306,7 +308,7 @@ class RecurrentLayerTest extends ScopedTest {
         try (LSTM lstm = new LSTM(3, 4, RecurrentLayer.Options.defaults().withLayers(2).withBidirectional(true))) {
             Runnable step = () -> {
                 lstm.zeroGrad();
-                RecurrentLayer.Output out = lstm.forward(Tensor.randn(15, 5, 2, 3), null, null);
+                RecurrentLayer.Output out = lstm.forward(Tensor.randn(new Generator(15), 5, 2, 3), null, null);
                 Arithmetic.add(Reduce.sum(out.output()), Reduce.sum(out.c())).backward();
             };
             step.run();

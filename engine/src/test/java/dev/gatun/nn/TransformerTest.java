@@ -13,6 +13,7 @@ import dev.gatun.ops.Attention;
 import dev.gatun.ops.Loss;
 import dev.gatun.ops.Reduce;
 import dev.gatun.optim.Adam;
+import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
 import dev.gatun.testing.Fixtures;
@@ -209,7 +210,7 @@ class TransformerTest extends ScopedTest {
         try (MultiheadAttention seqFirst = new MultiheadAttention(8, 4);
              MultiheadAttention batchFirst = new MultiheadAttention(8, 4, 0f, true, true)) {
             batchFirst.namedParameters().forEach((k, t) -> t.copyFrom(seqFirst.namedParameters().get(k)));
-            Tensor x = Tensor.randn(1, 3, 2, 8);                              // [T, B, E]
+            Tensor x = Tensor.randn(new Generator(1), 3, 2, 8);                              // [T, B, E]
             float[] a = seqFirst.forward(x).transpose(0, 1).toArray();
             float[] b = batchFirst.forward(x.transpose(0, 1)).toArray();
             assertArrayEquals(a, b, 1e-5f);
@@ -222,7 +223,7 @@ class TransformerTest extends ScopedTest {
     @Test
     void attentionDropoutActsOnlyInTraining() {
         try (MultiheadAttention mha = new MultiheadAttention(8, 2, 0.5f, true, false)) {
-            Tensor x = Tensor.randn(1, 4, 2, 8);
+            Tensor x = Tensor.randn(new Generator(1), 4, 2, 8);
             mha.eval();
             float[] a = mha.forward(x).toArray();
             assertArrayEquals(a, mha.forward(x).toArray());
@@ -282,7 +283,7 @@ class TransformerTest extends ScopedTest {
             assertArrayEquals(new float[] {0.84147098f, 0.54030231f, 0.04639922f, 0.99892298f, 0.00215443f, 0.99999768f},
                     java.util.Arrays.copyOfRange(table, d, 2 * d), 1e-6f);
             // Added to every batch entry of a [T, B, d] input.
-            Tensor x = Tensor.randn(1, 4, 3, d);
+            Tensor x = Tensor.randn(new Generator(1), 4, 3, d);
             float[] y = pe.forward(x).toArray();
             float[] xv = x.toArray();
             for (int t = 0; t < 4; t++) {

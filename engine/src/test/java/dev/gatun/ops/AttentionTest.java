@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Tensor;
 import dev.gatun.testing.ScopedTest;
 import java.util.SplittableRandom;
@@ -46,16 +47,16 @@ class AttentionTest extends ScopedTest {
     @Test
     void matchesTheDefinition() {
         // Four vectors a¹..a⁴ attending to each other, as on the self-attention slides, in two batches.
-        Tensor q = Tensor.randn(1, 2, 4, 3);
-        Tensor k = Tensor.randn(2, 2, 4, 3);
-        Tensor v = Tensor.randn(3, 2, 4, 5);
+        Tensor q = Tensor.randn(new Generator(1), 2, 4, 3);
+        Tensor k = Tensor.randn(new Generator(2), 2, 4, 3);
+        Tensor v = Tensor.randn(new Generator(3), 2, 4, 5);
         float[] expected = reference(q.toArray(), k.toArray(), v.toArray(), null, 2, 4, 4, 3, 5);
         assertArrayEquals(expected, Attention.scaledDotProduct(q, k, v, null).toArray(), 1e-5f);
-        Tensor mask = Tensor.randn(4, 4, 4);
+        Tensor mask = Tensor.randn(new Generator(4), 4, 4);
         expected = reference(q.toArray(), k.toArray(), v.toArray(), mask.toArray(), 2, 4, 4, 3, 5);
         assertArrayEquals(expected, Attention.scaledDotProduct(q, k, v, mask).toArray(), 1e-5f);
         // Fewer queries than keys: scores [2, 2, 4].
-        Tensor q2 = Tensor.randn(5, 2, 2, 3);
+        Tensor q2 = Tensor.randn(new Generator(5), 2, 2, 3);
         expected = reference(q2.toArray(), k.toArray(), v.toArray(), null, 2, 2, 4, 3, 5);
         assertArrayEquals(expected, Attention.scaledDotProduct(q2, k, v, null).toArray(), 1e-5f);
     }
@@ -63,7 +64,7 @@ class AttentionTest extends ScopedTest {
     @Test
     void fourDimensionalHeadsAndStridedViewsAgreeWithFlatBatches() {
         // [B, H, T, d] taken as strided views of a packed [B, T, H·d] projection, as multi-head attention does.
-        Tensor packed = Tensor.randn(1, 2, 5, 3 * 2 * 4);    // [B, T, 3·H·d]
+        Tensor packed = Tensor.randn(new Generator(1), 2, 5, 3 * 2 * 4);    // [B, T, 3·H·d]
         Tensor split = packed.view(2, 5, 3, 2, 4).permute(2, 0, 3, 1, 4);  // [3, B, H, T, d]
         Tensor q = split.select(0, 0);
         Tensor k = split.select(0, 1);
@@ -77,12 +78,14 @@ class AttentionTest extends ScopedTest {
 
     @Test
     void causalMaskHidesTheFuture() {
-        Tensor mask = Attention.causalMask(3, 3);
+        Tensor mask = Attention.additiveCausalMask(3, 3);
         float ninf = Float.NEGATIVE_INFINITY;
         assertArrayEquals(new float[] {0, ninf, ninf, 0, 0, ninf, 0, 0, 0}, mask.toArray());
-        Tensor q = Tensor.randn(1, 1, 4, 2);
-        Tensor k = Tensor.randn(2, 1, 4, 2);
-        Tensor v = Tensor.randn(3, 1, 4, 2);
+        assertArrayEquals(new boolean[] {false, true, true, false, false, true, false, false, false},
+                Attention.causalMask(3, 3).toBooleanArray());
+        Tensor q = Tensor.randn(new Generator(1), 1, 4, 2);
+        Tensor k = Tensor.randn(new Generator(2), 1, 4, 2);
+        Tensor v = Tensor.randn(new Generator(3), 1, 4, 2);
         float[] before = Attention.scaledDotProduct(q, k, v, Attention.causalMask(4, 4)).toArray();
         // Changing the last key and value changes only the last query's output.
         k.set(9f, 0, 3, 0);
@@ -100,8 +103,8 @@ class AttentionTest extends ScopedTest {
     @Test
     void fullyMaskedRowIsNaNAsInPyTorch() {
         Tensor mask = Attention.maskFromBoolean(new boolean[] {true, true, false, false}, 2, 2);
-        float[] y = Attention.scaledDotProduct(Tensor.randn(1, 2, 3), Tensor.randn(2, 2, 3), Tensor.randn(3, 2, 3),
-                mask).toArray();
+        float[] y = Attention.scaledDotProduct(Tensor.randn(new Generator(1), 2, 3),
+                Tensor.randn(new Generator(2), 2, 3), Tensor.randn(new Generator(3), 2, 3), mask).toArray();
         for (int i = 0; i < 3; i++) assertTrue(Float.isNaN(y[i]), "row 0 element " + i);
         for (int i = 3; i < 6; i++) assertTrue(Float.isFinite(y[i]), "row 1 element " + i);
     }
@@ -128,9 +131,9 @@ class AttentionTest extends ScopedTest {
 
     @Test
     void dropoutOnlyInTrainingAndKeepsTheExpectation() {
-        Tensor q = Tensor.randn(1, 1, 2, 4);
-        Tensor k = Tensor.randn(2, 1, 6, 4);
-        Tensor v = Tensor.randn(3, 1, 6, 2);
+        Tensor q = Tensor.randn(new Generator(1), 1, 2, 4);
+        Tensor k = Tensor.randn(new Generator(2), 1, 6, 4);
+        Tensor v = Tensor.randn(new Generator(3), 1, 6, 2);
         float[] plain = Attention.scaledDotProduct(q, k, v, null).toArray();
         assertArrayEquals(plain, Attention.scaledDotProduct(q, k, v, null, 0.5f, false, null).toArray());
         float[] dropped = Attention.scaledDotProduct(q, k, v, null, 0.5f, true, new SplittableRandom(3)).toArray();

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.gatun.autograd.Autograd;
 import dev.gatun.backend.Convolution;
+import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
 import dev.gatun.testing.Fixtures;
@@ -80,13 +81,13 @@ class ConvTest extends ScopedTest {
      * ... (advanced past the last one used); x records a gradient when {@code inputGradient}.
      */
     private static Operands operands(Config c, long[] seed, boolean inputGradient) {
-        Tensor x = Tensor.randn(seed[0]++, c.input());
+        Tensor x = Tensor.randn(new Generator(seed[0]++), c.input());
         if (inputGradient) {
             x.requiresGrad(true);
         }
-        Tensor w = Tensor.randn(seed[0]++, c.weight()).requiresGrad(true);
-        Tensor b = c.bias() ? Tensor.randn(seed[0]++, c.weight()[0]).requiresGrad(true) : null;
-        Tensor r = Tensor.randn(seed[0]++, expectedOutputShape(c));
+        Tensor w = Tensor.randn(new Generator(seed[0]++), c.weight()).requiresGrad(true);
+        Tensor b = c.bias() ? Tensor.randn(new Generator(seed[0]++), c.weight()[0]).requiresGrad(true) : null;
+        Tensor r = Tensor.randn(new Generator(seed[0]++), expectedOutputShape(c));
         return new Operands(x, w, b, r);
     }
 
@@ -179,9 +180,9 @@ class ConvTest extends ScopedTest {
     void forwardMatchesTheDirectReference() {
         long seed = 10;
         for (Config c : CONFIGS) {
-            Tensor x = Tensor.randn(seed++, c.input());
-            Tensor w = Tensor.randn(seed++, c.weight());
-            Tensor b = c.bias() ? Tensor.randn(seed++, c.weight()[0]) : null;
+            Tensor x = Tensor.randn(new Generator(seed++), c.input());
+            Tensor w = Tensor.randn(new Generator(seed++), c.weight());
+            Tensor b = c.bias() ? Tensor.randn(new Generator(seed++), c.weight()[0]) : null;
             Tensor y = run(c, x, w, b);
             long[] outShape = expectedOutputShape(c);
             assertArrayEquals(outShape, y.shape(), c.name());
@@ -377,8 +378,8 @@ class ConvTest extends ScopedTest {
     @Test
     void forwardWithoutBiasEqualsBiasZero() {
         Config c = CONFIGS.get(1);
-        Tensor x = Tensor.randn(1, c.input());
-        Tensor w = Tensor.randn(2, c.weight());
+        Tensor x = Tensor.randn(new Generator(1), c.input());
+        Tensor w = Tensor.randn(new Generator(2), c.weight());
         float[] a = run(c, x, w, null).toArray();
         float[] z = run(c, x, w, Tensor.zeros(c.weight()[0])).toArray();
         assertArrayEquals(a, z);
@@ -387,10 +388,10 @@ class ConvTest extends ScopedTest {
     @Test
     void nonContiguousInputsAreCopiedFirst() {
         Config c = CONFIGS.get(0);
-        Tensor x = Tensor.randn(3, c.input());
-        Tensor w = Tensor.randn(4, c.weight());
+        Tensor x = Tensor.randn(new Generator(3), c.input());
+        Tensor w = Tensor.randn(new Generator(4), c.weight());
         // The same values through views: x's last two dimensions swapped twice, w as a transposed copy.
-        Tensor xt = Tensor.randn(3, c.input()).transpose(2, 3).contiguous().transpose(2, 3);
+        Tensor xt = Tensor.randn(new Generator(3), c.input()).transpose(2, 3).contiguous().transpose(2, 3);
         Tensor wt = w.transpose(0, 1).contiguous().transpose(0, 1);
         assertTrue(!xt.isContiguous() && !wt.isContiguous());
         assertArrayEquals(run(c, x, w, null).toArray(), run(c, xt, wt, null).toArray());
@@ -398,9 +399,9 @@ class ConvTest extends ScopedTest {
 
     @Test
     void overloads() {
-        Tensor x = Tensor.randn(1, 1, 2, 6, 6);
-        Tensor w = Tensor.randn(2, 4, 2, 3, 3);
-        Tensor b = Tensor.randn(3, 4);
+        Tensor x = Tensor.randn(new Generator(1), 1, 2, 6, 6);
+        Tensor w = Tensor.randn(new Generator(2), 4, 2, 3, 3);
+        Tensor b = Tensor.randn(new Generator(3), 4);
         assertArrayEquals(new long[] {1, 4, 4, 4}, Conv.conv2d(x, w, b).shape());
         assertArrayEquals(new long[] {1, 4, 3, 3}, Conv.conv2d(x, w, b, 2, 1).shape());
         assertArrayEquals(new long[] {1, 4, 2, 2}, Conv.conv2d(x, w, null, 1, 0, 2, 1).shape());
@@ -426,15 +427,15 @@ class ConvTest extends ScopedTest {
     @Test
     void gradientsOnlyForInputsThatRequireThem() {
         Config c = CONFIGS.get(1);
-        Tensor x = Tensor.randn(1, c.input());
+        Tensor x = Tensor.randn(new Generator(1), c.input());
         Tensor w = GradCheck.leaf(2, c.weight());
-        Tensor b = Tensor.randn(3, c.weight()[0]);
+        Tensor b = Tensor.randn(new Generator(3), c.weight()[0]);
         GradCheck.check("weight only", t -> run(c, t[0], t[1], t[2]), x, w, b);
         assertNull(x.grad());
         assertNull(b.grad());
 
         Tensor x2 = GradCheck.leaf(4, c.input());
-        Tensor w2 = Tensor.randn(5, c.weight());
+        Tensor w2 = Tensor.randn(new Generator(5), c.weight());
         Tensor b2 = GradCheck.leaf(6, c.weight()[0]);
         GradCheck.check("input and bias", t -> run(c, t[0], t[1], t[2]), x2, w2, b2);
         assertNull(w2.grad());
@@ -529,12 +530,12 @@ class ConvTest extends ScopedTest {
     @Test
     void badConfigurationsAreRejectedWithTheirNumbers() {
         long before = Convolution.primitivesCreated();
-        Tensor x = Tensor.randn(1, 2, 4, 3, 3);
-        Tensor w = Tensor.randn(2, 5, 4, 5, 5);
+        Tensor x = Tensor.randn(new Generator(1), 2, 4, 3, 3);
+        Tensor w = Tensor.randn(new Generator(2), 5, 4, 5, 5);
         String m = rejects(() -> Conv.conv2d(x, w, null));
         assertEquals("conv2d: kernel 5×5 (dilation 1) is larger than the padded input 3×3", m);
 
-        Tensor w3 = Tensor.randn(3, 5, 4, 3, 3);
+        Tensor w3 = Tensor.randn(new Generator(3), 5, 4, 3, 3);
         m = rejects(() -> Conv.conv2d(x, w3, null, pair(1, 1), pair(0, 0), pair(2, 2), 1));
         assertTrue(m.contains("kernel 3×3 (dilation 2)") && m.contains("3×3"), m);
 
@@ -549,25 +550,25 @@ class ConvTest extends ScopedTest {
         m = rejects(() -> Conv.conv2d(x, w3, null, new int[] {1}, pair(1, 1), pair(1, 1), 1));
         assertTrue(m.contains("stride") && m.contains("[1]"), m);
 
-        Tensor x3 = Tensor.randn(4, 2, 3, 5, 5);
-        Tensor w3g = Tensor.randn(5, 4, 1, 3, 3);
+        Tensor x3 = Tensor.randn(new Generator(4), 2, 3, 5, 5);
+        Tensor w3g = Tensor.randn(new Generator(5), 4, 1, 3, 3);
         m = rejects(() -> Conv.conv2d(x3, w3g, null, pair(1, 1), pair(0, 0), pair(1, 1), 2));
         assertTrue(m.contains("input channels 3") && m.contains("groups 2"), m);
-        Tensor w5 = Tensor.randn(6, 5, 2, 3, 3);
+        Tensor w5 = Tensor.randn(new Generator(6), 5, 2, 3, 3);
         m = rejects(() -> Conv.conv2d(x, w5, null, pair(1, 1), pair(1, 1), pair(1, 1), 2));
         assertTrue(m.contains("output channels 5") && m.contains("groups 2"), m);
 
-        Tensor w2 = Tensor.randn(7, 4, 2, 3, 3);
+        Tensor w2 = Tensor.randn(new Generator(7), 4, 2, 3, 3);
         m = rejects(() -> Conv.conv2d(x3, w2, null));
         assertTrue(m.contains("[4, 2, 3, 3]") && m.contains("has 3"), m);
 
-        m = rejects(() -> Conv.conv2d(Tensor.randn(8, 3, 5, 5), w3, null));
+        m = rejects(() -> Conv.conv2d(Tensor.randn(new Generator(8), 3, 5, 5), w3, null));
         assertTrue(m.contains("[N, C, H, W]") && m.contains("[3, 5, 5]"), m);
-        m = rejects(() -> Conv.conv2d(x, Tensor.randn(9, 4, 3, 3), null));
+        m = rejects(() -> Conv.conv2d(x, Tensor.randn(new Generator(9), 4, 3, 3), null));
         assertTrue(m.contains("weight") && m.contains("[4, 3, 3]"), m);
-        m = rejects(() -> Conv.conv2d(x, w3, Tensor.randn(10, 3)));
+        m = rejects(() -> Conv.conv2d(x, w3, Tensor.randn(new Generator(10), 3)));
         assertTrue(m.contains("bias must be [5]") && m.contains("[3]"), m);
-        m = rejects(() -> Conv.conv2d(Tensor.zeros(0, 3, 5, 5), Tensor.randn(11, 4, 3, 3, 3), null));
+        m = rejects(() -> Conv.conv2d(Tensor.zeros(0, 3, 5, 5), Tensor.randn(new Generator(11), 4, 3, 3, 3), null));
         assertTrue(m.contains("N=0"), m);
 
         assertEquals(before, Convolution.primitivesCreated(), "no primitive was created for a bad configuration");
@@ -577,11 +578,11 @@ class ConvTest extends ScopedTest {
     void closedTensorsAreRejected() {
         Config c = CONFIGS.get(0);
         try (Scope own = Scope.open()) {
-            Tensor x = Tensor.randn(1, c.input());
-            Tensor w = Tensor.randn(2, c.weight());
+            Tensor x = Tensor.randn(new Generator(1), c.input());
+            Tensor w = Tensor.randn(new Generator(2), c.weight());
             x.close();
             assertThrows(IllegalStateException.class, () -> run(c, x, w, null));
-            Tensor x2 = Tensor.randn(3, c.input());
+            Tensor x2 = Tensor.randn(new Generator(3), c.input());
             w.close();
             assertThrows(IllegalStateException.class, () -> run(c, x2, w, null));
         }
@@ -609,9 +610,9 @@ class ConvTest extends ScopedTest {
     @Test
     void concurrentExecutionFromManyThreads() throws Exception {
         Config c = CONFIGS.get(3);
-        Tensor x = Tensor.randn(1, c.input());
-        Tensor w = Tensor.randn(2, c.weight());
-        Tensor b = Tensor.randn(3, c.weight()[0]);
+        Tensor x = Tensor.randn(new Generator(1), c.input());
+        Tensor w = Tensor.randn(new Generator(2), c.weight());
+        Tensor b = Tensor.randn(new Generator(3), c.weight()[0]);
         float[] expected = run(c, x, w, b).toArray();
         float[] xs = x.toArray();
         float[] ws = w.toArray();

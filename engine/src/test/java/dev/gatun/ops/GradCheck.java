@@ -1,6 +1,7 @@
 package dev.gatun.ops;
 
 import dev.gatun.autograd.Autograd;
+import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Tensor;
 import java.util.Arrays;
 import java.util.SplittableRandom;
@@ -81,12 +82,12 @@ public final class GradCheck {
 
     /** A leaf tensor of normal samples that requires a gradient. */
     public static Tensor leaf(long seed, long... shape) {
-        return Tensor.randn(seed, shape).requiresGrad(true);
+        return Tensor.randn(new Generator(seed), shape).requiresGrad(true);
     }
 
     /** A leaf tensor of values in [lo, hi] that requires a gradient. */
     public static Tensor leafIn(long seed, double lo, double hi, long... shape) {
-        Tensor t = Tensor.rand(seed, shape);
+        Tensor t = Tensor.rand(new Generator(seed), shape);
         float[] v = t.toArray();
         for (int i = 0; i < v.length; i++) v[i] = (float) (lo + (hi - lo) * v[i]);
         return t.copyFrom(v).requiresGrad(true);

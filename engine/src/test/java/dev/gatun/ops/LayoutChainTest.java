@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 
 import dev.gatun.autograd.Autograd;
 import dev.gatun.backend.Convolution;
+import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
 import java.util.ArrayList;
@@ -42,7 +43,7 @@ class LayoutChainTest {
         List<Tensor> p = new ArrayList<>();
         long seed = 70;
         for (long[] s : shapes) {
-            Tensor t = Tensor.zeros(scope, s).copyFrom(Arithmetic.scale(Tensor.randn(seed++, s), 0.3f));
+            Tensor t = Tensor.zeros(scope, s).copyFrom(Arithmetic.scale(Tensor.randn(new Generator(seed++), s), 0.3f));
             p.add(t.requiresGrad(true));
         }
         return p;
@@ -83,9 +84,9 @@ class LayoutChainTest {
         BackendTensors.keepLayouts = keep;
         try (Scope params = Scope.detached(); Scope step = Scope.open()) {
             List<Tensor> p = parameters(params, shapes);
-            Tensor x = Tensor.randn(80, input).requiresGrad(true);
+            Tensor x = Tensor.randn(new Generator(80), input).requiresGrad(true);
             Tensor y = network.apply(p, x);
-            Tensor r = Tensor.randn(81, y.shape());
+            Tensor r = Tensor.randn(new Generator(81), y.shape());
             Reduce.sum(Arithmetic.mul(y, r)).backward();
             List<float[]> out = new ArrayList<>();
             out.add(y.toArray());
@@ -143,7 +144,8 @@ class LayoutChainTest {
         Convolution.Layout before = Convolution.layout();
         Convolution.setLayout(Convolution.Layout.BLOCKED);
         try (Scope s = Scope.open(); Autograd.NoGrad ignored = Autograd.noGrad()) {
-            Tensor y = Conv.conv2d(Tensor.randn(90, 2, 8, 6, 6), Tensor.randn(91, 8, 8, 3, 3), null, 1, 1);
+            Tensor y = Conv.conv2d(Tensor.randn(new Generator(90), 2, 8, 6, 6),
+                    Tensor.randn(new Generator(91), 8, 8, 3, 3), null, 1, 1);
             Object layout = y.layout();
             assertNotNull(layout, "a blocked convolution's output is handed on blocked");
             Tensor plain = Tensor.zeros(y.shape()).copyFrom(y);

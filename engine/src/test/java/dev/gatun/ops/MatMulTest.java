@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
 import java.util.SplittableRandom;
@@ -44,8 +45,8 @@ class MatMulTest {
                 int n = 1 + rng.nextInt(40);
                 if (trial % 5 == 0) m = 1;      // 1×N results
                 if (trial % 7 == 0) n = 1;      // N×1 results
-                Tensor a = Tensor.randn(trial, m, k);
-                Tensor b = Tensor.randn(1000 + trial, k, n);
+                Tensor a = Tensor.randn(new Generator(trial), m, k);
+                Tensor b = Tensor.randn(new Generator(1000 + trial), k, n);
                 assertMatches(a, b, MatMul.matmul(a, b));
             }
         }
@@ -54,52 +55,55 @@ class MatMulTest {
     @Test
     void transposedOperandsAreReadInPlace() {
         try (Scope s = Scope.open()) {
-            Tensor at = Tensor.randn(1, 7, 5);   // stored k×m
-            Tensor bt = Tensor.randn(2, 9, 7);   // stored n×k
+            Tensor at = Tensor.randn(new Generator(1), 7, 5);   // stored k×m
+            Tensor bt = Tensor.randn(new Generator(2), 9, 7);   // stored n×k
             Tensor a = at.t();
             Tensor b = bt.t();
-            Tensor plainB = Tensor.randn(3, 7, 9);
-            Tensor plainA = Tensor.randn(4, 5, 7);
+            Tensor plainB = Tensor.randn(new Generator(3), 7, 9);
+            Tensor plainA = Tensor.randn(new Generator(4), 5, 7);
             assertMatches(a, plainB, MatMul.matmul(a, plainB));
             assertMatches(plainA, b, MatMul.matmul(plainA, b));
             assertMatches(a, b, MatMul.matmul(a, b));
             // A transposed view of a bigger matrix: leading dimension larger than the row.
-            Tensor wide = Tensor.randn(5, 12, 20);
+            Tensor wide = Tensor.randn(new Generator(5), 12, 20);
             Tensor sub = wide.slice(0, 2, 9).slice(1, 3, 8).t(); // [5, 7], strides [1, 20]
             assertMatches(sub, b.t().t(), MatMul.matmul(sub, b.t().t()));
             // Rows of a strided slice (step 2) cannot go to BLAS as they are: copied, still right.
-            Tensor stepped = Tensor.randn(6, 8, 14).slice(1, 0, 14, 2); // [8, 7], strides [14, 2]
-            assertMatches(stepped, Tensor.randn(7, 7, 3), MatMul.matmul(stepped, Tensor.randn(7, 7, 3)));
+            Tensor stepped = Tensor.randn(new Generator(6), 8, 14).slice(1, 0, 14, 2); // [8, 7], strides [14, 2]
+            assertMatches(stepped, Tensor.randn(new Generator(7), 7, 3),
+                    MatMul.matmul(stepped, Tensor.randn(new Generator(7), 7, 3)));
         }
     }
 
     @Test
     void vectorCases() {
         try (Scope s = Scope.open()) {
-            Tensor x = Tensor.randn(1, 6);
-            Tensor y = Tensor.randn(2, 6);
+            Tensor x = Tensor.randn(new Generator(1), 6);
+            Tensor y = Tensor.randn(new Generator(2), 6);
             Tensor dot = MatMul.matmul(x, y);
             assertEquals(0, dot.dim());
             assertMatches(x, y, dot);
-            Tensor m = Tensor.randn(3, 4, 6);
+            Tensor m = Tensor.randn(new Generator(3), 4, 6);
             assertMatches(m, x, MatMul.matmul(m, x));                 // [4,6]·[6] = [4]
-            assertMatches(m.t(), Tensor.randn(4, 4), MatMul.matmul(m.t(), Tensor.randn(4, 4)));
-            assertMatches(Tensor.randn(5, 4), m, MatMul.matmul(Tensor.randn(5, 4), m));     // [4]·[4,6] = [6]
+            assertMatches(m.t(), Tensor.randn(new Generator(4), 4),
+                    MatMul.matmul(m.t(), Tensor.randn(new Generator(4), 4)));
+            assertMatches(Tensor.randn(new Generator(5), 4), m,
+                    MatMul.matmul(Tensor.randn(new Generator(5), 4), m));     // [4]·[4,6] = [6]
             assertMatches(y, m.t(), MatMul.matmul(y, m.t()));         // [6]·[6,4] = [4]
-            Tensor strided = Tensor.randn(6, 12).slice(0, 0, 12, 2); // stride-2 vector
+            Tensor strided = Tensor.randn(new Generator(6), 12).slice(0, 0, 12, 2); // stride-2 vector
             assertMatches(m, strided, MatMul.matmul(m, strided));
             assertMatches(strided, y, MatMul.matmul(strided, y));
-            Tensor batch = Tensor.randn(7, 3, 4, 6);
+            Tensor batch = Tensor.randn(new Generator(7), 3, 4, 6);
             assertMatches(batch, x, MatMul.matmul(batch, x));         // [3,4,6]·[6] = [3,4]
             assertMatches(y, batch.transpose(1, 2), MatMul.matmul(y, batch.transpose(1, 2)));
             // One row times a matrix (the GEMV path): B row-major, B transposed, and a strided row.
-            Tensor row = Tensor.randn(8, 1, 6);
-            Tensor w = Tensor.randn(9, 5, 6);
+            Tensor row = Tensor.randn(new Generator(8), 1, 6);
+            Tensor w = Tensor.randn(new Generator(9), 5, 6);
             assertMatches(row, w.t(), MatMul.matmul(row, w.t()));       // [1,6]·[6,5]ᵀ-stored
             assertMatches(row, w.t().contiguous(), MatMul.matmul(row, w.t().contiguous()));
-            Tensor columnAsRow = Tensor.randn(10, 6, 3).slice(1, 1, 2).t(); // [1,6] with column stride 3
+            Tensor columnAsRow = Tensor.randn(new Generator(10), 6, 3).slice(1, 1, 2).t(); // [1,6] with column stride 3
             assertMatches(columnAsRow, w.t(), MatMul.matmul(columnAsRow, w.t()));
-            Tensor bias = Tensor.randn(11, 5);
+            Tensor bias = Tensor.randn(new Generator(11), 5);
             Tensor lin = MatMul.linear(row, w, bias);
             float[] want = Arithmetic.add(MatMul.matmul(row, w.t()), bias).toArray();
             assertArrayEquals(want, lin.toArray(), 1e-5f);
@@ -109,24 +113,25 @@ class MatMulTest {
     @Test
     void batchedAndBroadcast() {
         try (Scope s = Scope.open()) {
-            Tensor a = Tensor.randn(1, 3, 4, 5);
-            Tensor b = Tensor.randn(2, 3, 5, 2);
+            Tensor a = Tensor.randn(new Generator(1), 3, 4, 5);
+            Tensor b = Tensor.randn(new Generator(2), 3, 5, 2);
             assertMatches(a, b, MatMul.matmul(a, b));
-            Tensor w = Tensor.randn(3, 5, 6);                        // shared by the batch: one GEMM
+            Tensor w = Tensor.randn(new Generator(3), 5, 6);                        // shared by the batch: one GEMM
             assertMatches(a, w, MatMul.matmul(a, w));
-            Tensor wt = Tensor.randn(3, 6, 5).t();                  // shared and transposed
+            Tensor wt = Tensor.randn(new Generator(3), 6, 5).t();                  // shared and transposed
             assertMatches(a, wt, MatMul.matmul(a, wt));
-            Tensor a4 = Tensor.randn(4, 2, 1, 4, 5);                  // [2,1] × [3] batch -> [2,3]
-            Tensor b4 = Tensor.randn(5, 3, 5, 7);
+            Tensor a4 = Tensor.randn(new Generator(4), 2, 1, 4, 5);                  // [2,1] × [3] batch -> [2,3]
+            Tensor b4 = Tensor.randn(new Generator(5), 3, 5, 7);
             assertMatches(a4, b4, MatMul.matmul(a4, b4));
-            Tensor bt = Tensor.randn(6, 3, 7, 5).transpose(1, 2);     // batched transposed operand
+            Tensor bt = Tensor.randn(new Generator(6), 3, 7, 5).transpose(1, 2);     // batched transposed operand
             assertMatches(a4, bt, MatMul.matmul(a4, bt));
-            Tensor permuted = Tensor.randn(7, 4, 3, 5).permute(1, 0, 2); // batch dim not outermost in memory
+            // batch dim not outermost in memory
+            Tensor permuted = Tensor.randn(new Generator(7), 4, 3, 5).permute(1, 0, 2);
             assertMatches(permuted, b, MatMul.matmul(permuted, b));
             assertMatches(permuted, w, MatMul.matmul(permuted, w));
-            Tensor oneRow = Tensor.randn(8, 6, 1, 5);                 // m = 1 across a batch, shared B
+            Tensor oneRow = Tensor.randn(new Generator(8), 6, 1, 5);                 // m = 1 across a batch, shared B
             assertMatches(oneRow, w, MatMul.matmul(oneRow, w));
-            Tensor expanded = Tensor.randn(9, 1, 4, 5).expand(3, 4, 5);
+            Tensor expanded = Tensor.randn(new Generator(9), 1, 4, 5).expand(3, 4, 5);
             assertMatches(expanded, b, MatMul.matmul(expanded, b));
         }
     }
@@ -147,14 +152,14 @@ class MatMulTest {
     @Test
     void intoPreallocatedOutput() {
         try (Scope s = Scope.open()) {
-            Tensor a = Tensor.randn(1, 3, 4);
-            Tensor b = Tensor.randn(2, 4, 2);
+            Tensor a = Tensor.randn(new Generator(1), 3, 4);
+            Tensor b = Tensor.randn(new Generator(2), 4, 2);
             Tensor out = Tensor.full(5f, 3, 2);
             MatMul.matmul(a, b, out);
             assertMatches(a, b, out);
             assertThrows(IllegalArgumentException.class, () -> MatMul.matmul(a, b, Tensor.zeros(2, 3)));
             assertThrows(IllegalArgumentException.class, () -> MatMul.matmul(a, b, Tensor.zeros(2, 3).t()));
-            Tensor square = Tensor.randn(3, 4, 4);
+            Tensor square = Tensor.randn(new Generator(3), 4, 4);
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> MatMul.matmul(square, square.t(), square));
             assertTrue(e.getMessage().contains("shares storage"), e.getMessage());

@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.gatun.nn.BatchNorm;
 import dev.gatun.nn.BatchNorm1d;
 import dev.gatun.nn.BatchNorm2d;
+import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Tensor;
 import dev.gatun.testing.Fixtures;
 import dev.gatun.testing.ScopedTest;
@@ -20,7 +21,7 @@ class NormTest extends ScopedTest {
 
     @Test
     void trainingNormalizesEachChannel() {
-        Tensor x = Arithmetic.addScalar(Arithmetic.scale(Tensor.randn(1, 4, 3, 5, 5), 3f), 2f);
+        Tensor x = Arithmetic.addScalar(Arithmetic.scale(Tensor.randn(new Generator(1), 4, 3, 5, 5), 3f), 2f);
         Tensor rm = Tensor.zeros(3);
         Tensor rv = Tensor.ones(3);
         Tensor y = Norm.batchNorm(x, rm, rv, null, null, true, 0.1f, 1e-5f);
@@ -113,7 +114,7 @@ class NormTest extends ScopedTest {
 
     @Test
     void layerNormNormalizesEachRow() {
-        Tensor x = Arithmetic.addScalar(Arithmetic.scale(Tensor.randn(1, 3, 4, 6), 3f), 2f);
+        Tensor x = Arithmetic.addScalar(Arithmetic.scale(Tensor.randn(new Generator(1), 3, 4, 6), 3f), 2f);
         Tensor y = Norm.layerNorm(x, new long[] {6}, null, null, 1e-5f);
         float[] v = y.toArray();
         for (int row = 0; row < 12; row++) {

@@ -5,6 +5,7 @@ import static dev.gatun.ops.GradCheck.leaf;
 import static dev.gatun.ops.GradCheck.leafIn;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
+import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Tensor;
 import dev.gatun.testing.ScopedTest;
 import java.util.Arrays;
@@ -80,7 +81,7 @@ class OpsGradientTest extends ScopedTest {
 
     /** Inputs kept at least 0.1 away from 0, where relu-like functions have their kink. */
     private static Tensor awayFromZero(long seed, long... shape) {
-        Tensor t = Tensor.randn(seed, shape);
+        Tensor t = Tensor.randn(new Generator(seed), shape);
         float[] v = t.toArray();
         for (int i = 0; i < v.length; i++) v[i] = v[i] >= 0 ? v[i] + 0.1f : v[i] - 0.1f;
         return t.copyFrom(v).requiresGrad(true);
@@ -94,7 +95,7 @@ class OpsGradientTest extends ScopedTest {
     void nativeReluMatchesTheClosedForm() {
         for (float slope : new float[] {0f, 0.1f}) {
             Tensor x = awayFromZero(20, 2, Activation.NATIVE_RELU_MIN);
-            Tensor g = Tensor.randn(21, x.shape());
+            Tensor g = Tensor.randn(new Generator(21), x.shape());
             Tensor y = Activation.leakyRelu(x, slope);
             Reduce.sum(Arithmetic.mul(y, g)).backward();
             float[] xv = x.toArray();
@@ -135,7 +136,7 @@ class OpsGradientTest extends ScopedTest {
         check("mse", x -> Loss.mse(x[0], x[1]), p, t);
         check("mae", x -> Loss.mae(x[0], x[1]), awayFromZero(3, 4, 3), Tensor.zeros(4, 3));
         Tensor prob = leafIn(4, 0.1, 0.9, 4, 3);
-        Tensor target = Tensor.rand(5, 4, 3);
+        Tensor target = Tensor.rand(new Generator(5), 4, 3);
         check("binaryCrossEntropy", x -> Loss.binaryCrossEntropy(x[0], x[1]), prob, target);
         check("bceWithLogits", x -> Loss.bceWithLogits(x[0], x[1]), p, target);
         int[] labels = {0, 2, 1, 2};
@@ -189,7 +190,7 @@ class OpsGradientTest extends ScopedTest {
     @Test
     void compositeNetworkGradient() {
         // A small MLP with a shared weight used twice: gradients from both uses add up.
-        Tensor x = Tensor.randn(1, 4, 3);
+        Tensor x = Tensor.randn(new Generator(1), 4, 3);
         Tensor w1 = leaf(2, 5, 3);
         Tensor b1 = leaf(3, 5);
         Tensor w2 = leaf(4, 2, 5);

@@ -1,5 +1,6 @@
 package dev.gatun.ops;
 
+import dev.gatun.tensor.Generator;
 import static dev.gatun.ops.GradCheck.check;
 import static dev.gatun.ops.GradCheck.leaf;
 import static dev.gatun.ops.GradCheck.leafIn;
@@ -23,7 +24,7 @@ class PointwiseTest extends ScopedTest {
 
     /** A leaf whose values are at least {@code gap} away from every point in {@code avoid}. */
     private static Tensor leafAvoiding(long seed, double gap, float[] avoid, long... shape) {
-        Tensor t = Tensor.randn(seed, shape);
+        Tensor t = Tensor.randn(new Generator(seed), shape);
         float[] v = t.toArray();
         for (int i = 0; i < v.length; i++) {
             for (float a : avoid) {
@@ -74,7 +75,7 @@ class PointwiseTest extends ScopedTest {
         check("pow 0-d exponent", x -> Pointwise.pow(x[0], x[1]), base, leaf(8));
         check("pow leading dimension", x -> Pointwise.pow(x[0], x[1]), leafIn(9, 0.4, 3, 3), leaf(10, 2, 4, 1));
         // only one side requires a gradient: the other gets none
-        Tensor constant = Tensor.randn(11, 3);
+        Tensor constant = Tensor.randn(new Generator(11), 3);
         check("pow, constant exponent tensor", x -> Pointwise.pow(x[0], x[1]), base, constant);
         assertNull(constant.grad());
     }

@@ -13,6 +13,7 @@ import dev.gatun.autograd.Autograd;
 import dev.gatun.nn.AvgPool2d;
 import dev.gatun.nn.MaxPool2d;
 import dev.gatun.nn.ReLU;
+import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Tensor;
 import dev.gatun.testing.Fixtures;
 import dev.gatun.testing.ScopedTest;
@@ -80,7 +81,7 @@ class PoolTest extends ScopedTest {
             {{2, 2}, {2, 2}, {0, 0}, {1, 1}}, {{3, 3}, {2, 2}, {1, 1}, {1, 1}}, {{3, 2}, {1, 2}, {1, 0}, {1, 1}},
             {{3, 3}, {1, 1}, {1, 1}, {2, 2}}};
         long[] shape = {2, 3, 9, 8};
-        Tensor x = Tensor.randn(1, shape);
+        Tensor x = Tensor.randn(new Generator(1), shape);
         float[] xv = x.toArray();
         for (int[][] c : configs) {
             Tensor maxOut = Pool.maxPool2d(x, c[0], c[1], c[2], c[3]);
@@ -122,7 +123,7 @@ class PoolTest extends ScopedTest {
             Tensor fused = Pool.maxPool2dAfterRelu(a, c[0], c[1], c[2], c[3]);
             Tensor twoOps = Pool.maxPool2d(Activation.relu(b), c[0], c[1], c[2], c[3]);
             assertEquals("maxPool2dAfterRelu", fused.gradFn().op());
-            Tensor r = Tensor.randn(seed++, fused.shape());
+            Tensor r = Tensor.randn(new Generator(seed++), fused.shape());
             Reduce.sum(Arithmetic.mul(fused, r)).backward();
             Reduce.sum(Arithmetic.mul(twoOps, r)).backward();
             assertArrayEquals(twoOps.toArray(), fused.toArray());
@@ -325,11 +326,11 @@ class PoolTest extends ScopedTest {
      */
     @Test
     void edgeGeometriesStillRun() {
-        Tensor x = Tensor.randn(9, 1, 2, 1, 1);
+        Tensor x = Tensor.randn(new Generator(9), 1, 2, 1, 1);
         int[] one = two(1);
         assertArrayEquals(x.toArray(), Pool.maxPool2d(x, two(3), one, one, one).toArray());
         assertArrayEquals(x.toArray(), Pool.avgPool2d(x, two(3), one, one, false).toArray());
-        Tensor y = Tensor.randn(10, 1, 1, 4, 4);
+        Tensor y = Tensor.randn(new Generator(10), 1, 1, 4, 4);
         float[] v = y.toArray();
         float max = Float.NEGATIVE_INFINITY, sum = 0;
         for (float f : v) {
@@ -424,7 +425,7 @@ class PoolTest extends ScopedTest {
 
     @Test
     void inferenceNeedsNoWorkspace() {
-        Tensor x = Tensor.randn(2, 1, 1, 4, 4).requiresGrad(true);
+        Tensor x = Tensor.randn(new Generator(2), 1, 1, 4, 4).requiresGrad(true);
         try (var ignored = Autograd.noGrad()) {
             Tensor y = Pool.maxPool2d(x, 2);
             assertTrue(y.gradFn() == null);

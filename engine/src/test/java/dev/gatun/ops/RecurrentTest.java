@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.gatun.autograd.Autograd;
 import dev.gatun.backend.Rnn;
+import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
 import dev.gatun.testing.Fixtures;
@@ -221,15 +222,17 @@ class RecurrentTest extends ScopedTest {
 
     @Test
     void bidirectionalShapesAreChecked() {
-        Tensor x = Tensor.randn(1, T, N, I);
-        Tensor[] fw = {Tensor.randn(2, 3 * H, I), Tensor.randn(3, 3 * H, H), null, null};
-        Tensor[] rv = {Tensor.randn(4, 3 * H, I), Tensor.randn(5, 3 * H, H + 1), null, null};
+        Tensor x = Tensor.randn(new Generator(1), T, N, I);
+        Tensor[] fw = {Tensor.randn(new Generator(2), 3 * H, I), Tensor.randn(new Generator(3), 3 * H, H), null, null};
+        Tensor[] rv = {Tensor.randn(new Generator(4), 3 * H, I), Tensor.randn(new Generator(5), 3 * H, H + 1), null,
+                null};
         String m = rejects(() -> Recurrent.bidirectional(Rnn.Cell.GRU, x, null, null, fw, rv));
         assertEquals("gru: weight_hh_reverse must be [12, 4], got [12, 5]", m);
-        Tensor[] rv2 = {Tensor.randn(4, 3 * H, I), Tensor.randn(5, 3 * H, H), Tensor.zeros(3 * H), null};
+        Tensor[] rv2 = {Tensor.randn(new Generator(4), 3 * H, I), Tensor.randn(new Generator(5), 3 * H, H),
+                Tensor.zeros(3 * H), null};
         m = rejects(() -> Recurrent.bidirectional(Rnn.Cell.GRU, x, null, null, fw, rv2));
         assertEquals("gru: bias_ih_reverse must be given exactly when its forward counterpart is", m);
-        Tensor[] rv3 = {Tensor.randn(4, 3 * H, I), Tensor.randn(5, 3 * H, H), null, null};
+        Tensor[] rv3 = {Tensor.randn(new Generator(4), 3 * H, I), Tensor.randn(new Generator(5), 3 * H, H), null, null};
         m = rejects(() -> Recurrent.bidirectional(Rnn.Cell.GRU, x, Tensor.zeros(N, H), null, fw, rv3));
         assertEquals("gru: h0 must be [2, 2, 4], got [2, 4]", m);
         Recurrent.Result r = Recurrent.bidirectional(Rnn.Cell.GRU, x, null, null, fw, rv3);
@@ -298,31 +301,32 @@ class RecurrentTest extends ScopedTest {
     @Test
     void badShapesAreRejectedWithTheirNumbers() {
         long before = Rnn.primitivesCreated();
-        Tensor x = Tensor.randn(1, T, N, I);
-        Tensor wi = Tensor.randn(2, 4 * H, I);
-        Tensor wh = Tensor.randn(3, 4 * H, H);
-        String m = rejects(() -> Recurrent.lstm(Tensor.randn(4, T, N, I + 2), null, null, wi, wh, null, null));
+        Tensor x = Tensor.randn(new Generator(1), T, N, I);
+        Tensor wi = Tensor.randn(new Generator(2), 4 * H, I);
+        Tensor wh = Tensor.randn(new Generator(3), 4 * H, H);
+        String m = rejects(() -> Recurrent.lstm(Tensor.randn(new Generator(4), T, N, I + 2), null, null, wi, wh, null,
+                null));
         assertEquals("lstm: input width 5 (input [3, 2, 5]) differs from weight_ih's 3 columns ([16, 3])", m);
         m = rejects(() -> Recurrent.lstm(x, Tensor.zeros(N + 1, H), null, wi, wh, null, null));
         assertEquals("lstm: h0 must be [2, 4], got [3, 4]", m);
         m = rejects(() -> Recurrent.lstm(x, null, Tensor.zeros(N, H, 1), wi, wh, null, null));
         assertEquals("lstm: c0 must be [2, 4], got [2, 4, 1]", m);
-        m = rejects(() -> Recurrent.lstm(Tensor.randn(5, N, I), null, null, wi, wh, null, null));
+        m = rejects(() -> Recurrent.lstm(Tensor.randn(new Generator(5), N, I), null, null, wi, wh, null, null));
         assertEquals("lstm: input must be [T, N, I], got shape [2, 3]", m);
         m = rejects(() -> Recurrent.gru(x, null, wi, wh, null, null));
         assertEquals("gru: weight_ih must be [3·H, I], got shape [16, 3]", m);
-        m = rejects(() -> Recurrent.lstm(x, null, null, wi, Tensor.randn(6, 4 * H, H + 1), null, null));
+        m = rejects(() -> Recurrent.lstm(x, null, null, wi, Tensor.randn(new Generator(6), 4 * H, H + 1), null, null));
         assertEquals("lstm: weight_hh must be [16, 4], got [16, 5]", m);
         m = rejects(() -> Recurrent.lstm(x, null, null, wi, wh, Tensor.zeros(H), null));
         assertEquals("lstm: bias_ih must be [16], got [4]", m);
-        m = rejects(() -> Recurrent.rnnTanh(x, null, Tensor.randn(7, H, I), Tensor.randn(8, H, H), null,
-                Tensor.zeros(2 * H)));
+        m = rejects(() -> Recurrent.rnnTanh(x, null, Tensor.randn(new Generator(7), H, I),
+                Tensor.randn(new Generator(8), H, H), null, Tensor.zeros(2 * H)));
         assertEquals("rnn_tanh: bias_hh must be [4], got [8]", m);
-        m = rejects(() -> Recurrent.layer(Rnn.Cell.GRU, x, null, Tensor.zeros(N, H), Tensor.randn(9, 3 * H, I),
-                Tensor.randn(10, 3 * H, H), null, null));
+        m = rejects(() -> Recurrent.layer(Rnn.Cell.GRU, x, null, Tensor.zeros(N, H),
+                Tensor.randn(new Generator(9), 3 * H, I), Tensor.randn(new Generator(10), 3 * H, H), null, null));
         assertEquals("gru: only the LSTM has a cell state c0", m);
-        m = rejects(() -> Recurrent.rnnTanh(Tensor.zeros(0, N, I), null, Tensor.randn(11, H, I), Tensor.randn(12, H, H),
-                null, null));
+        m = rejects(() -> Recurrent.rnnTanh(Tensor.zeros(0, N, I), null, Tensor.randn(new Generator(11), H, I),
+                Tensor.randn(new Generator(12), H, H), null, null));
         assertEquals("rnn_tanh: sizes must be positive, got T=0 N=2 I=3 H=4", m);
         assertEquals(before, Rnn.primitivesCreated(), "no primitive was created for a bad shape");
     }

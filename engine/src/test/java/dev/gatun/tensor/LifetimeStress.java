@@ -54,8 +54,9 @@ public final class LifetimeStress {
             // Sizes vary by generation, so that new primitives keep arriving and old ones are evicted.
             batch = 4 + seed % 8;
             long steps = 48 + seed % 16;
-            image = Tensor.randn(seed, batch, 16, 32, 32);
-            sequence = Tensor.zeros(scope, steps, 16, 64).copyFrom(Tensor.randn(seed + 1, steps, 16, 64).toArray());
+            image = Tensor.randn(new Generator(seed), batch, 16, 32, 32);
+            sequence = Tensor.zeros(scope, steps, 16, 64)
+                    .copyFrom(Tensor.randn(new Generator(seed + 1), steps, 16, 64).toArray());
             try (Scope s = Scope.open()) {
                 for (int op = 0; op < OPS.length; op++) {
                     expected[op] = run(op);

@@ -1,5 +1,6 @@
 package dev.gatun.tensor;
 
+import dev.gatun.tensor.Generator;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -28,11 +29,11 @@ import org.junit.jupiter.api.function.Executable;
 class TensorMathTest extends ScopedTest {
 
     private static Tensor leaf(long seed, long... shape) {
-        return Tensor.randn(seed, shape).requiresGrad(true);
+        return Tensor.randn(new Generator(seed), shape).requiresGrad(true);
     }
 
     private static Tensor positiveLeaf(long seed, long... shape) {
-        Tensor t = Tensor.rand(seed, shape);
+        Tensor t = Tensor.rand(new Generator(seed), shape);
         float[] v = t.toArray();
         for (int i = 0; i < v.length; i++) v[i] = 0.5f + 2 * v[i];
         return t.copyFrom(v).requiresGrad(true);
@@ -86,7 +87,7 @@ class TensorMathTest extends ScopedTest {
         assertArrayEquals(yb.shape(), ya.shape(), what);
         assertArrayEquals(yb.toArray(), ya.toArray(), what);
         assertEquals(yb.gradFn().op(), ya.gradFn().op(), what);
-        Tensor r = Tensor.randn(99, ya.shape());
+        Tensor r = Tensor.randn(new Generator(99), ya.shape());
         Reduce.sum(Arithmetic.mul(ya, r)).backward();
         Reduce.sum(Arithmetic.mul(yb, r)).backward();
         assertArrayEquals(b.grad().toArray(), a.grad().toArray(), what + " gradient");
@@ -94,9 +95,9 @@ class TensorMathTest extends ScopedTest {
 
     @Test
     void everyMethodIsItsStaticOp() {
-        Tensor other = Tensor.randn(7, 4);
-        Tensor positive = Tensor.rand(8, 3, 4);
-        Tensor square = Tensor.randn(9, 4, 2);
+        Tensor other = Tensor.randn(new Generator(7), 4);
+        Tensor positive = Tensor.rand(new Generator(8), 3, 4);
+        Tensor square = Tensor.randn(new Generator(9), 4, 2);
         same("add", t -> t.add(other), t -> Arithmetic.add(t, other), 1, false);
         same("add scalar", t -> t.add(1.5f), t -> Arithmetic.addScalar(t, 1.5f), 1, false);
         same("sub", t -> t.sub(other), t -> Arithmetic.sub(t, other), 1, false);
@@ -171,7 +172,7 @@ class TensorMathTest extends ScopedTest {
 
     @Test
     void negativeDimensionsCountFromTheEnd() {
-        Tensor x = Tensor.randn(1, 2, 3, 4);
+        Tensor x = Tensor.randn(new Generator(1), 2, 3, 4);
         assertArrayEquals(x.sum(2).toArray(), x.sum(-1).toArray());
         assertArrayEquals(new long[] {2, 1, 4}, x.sum(-2, true).shape());
         assertArrayEquals(x.sum(new int[] {0, 2}, false).toArray(), x.sum(new int[] {-1, -3}, false).toArray());
@@ -196,23 +197,23 @@ class TensorMathTest extends ScopedTest {
 
     @Test
     void productsCheckTheirRanks() {
-        Tensor a = Tensor.randn(1, 2, 3);
-        Tensor b = Tensor.randn(2, 3, 4);
+        Tensor a = Tensor.randn(new Generator(1), 2, 3);
+        Tensor b = Tensor.randn(new Generator(2), 3, 4);
         assertArrayEquals(MatMul.matmul(a, b).toArray(), a.mm(b).toArray());
-        Tensor ba = Tensor.randn(3, 5, 2, 3);
-        Tensor bb = Tensor.randn(4, 5, 3, 4);
+        Tensor ba = Tensor.randn(new Generator(3), 5, 2, 3);
+        Tensor bb = Tensor.randn(new Generator(4), 5, 3, 4);
         assertArrayEquals(MatMul.matmul(ba, bb).toArray(), ba.bmm(bb).toArray());
         expect(() -> ba.mm(b), "mm: expected two 2-d tensors, got shapes [5, 2, 3] and [3, 4]");
-        expect(() -> a.mm(Tensor.randn(11, 5, 3)), "(3 != 5)");
+        expect(() -> a.mm(Tensor.randn(new Generator(11), 5, 3)), "(3 != 5)");
         expect(() -> a.bmm(bb), "bmm: expected two 3-d tensors");
-        expect(() -> ba.bmm(Tensor.randn(6, 4, 3, 4)), "[5, 2, 3] and [4, 3, 4]");
-        expect(() -> a.matmul(Tensor.randn(7, 4)), "matmul: shapes [2, 3] and [4] do not align");
-        expect(() -> a.add(Tensor.randn(8, 4)), "shapes [2, 3] and [4] do not broadcast");
+        expect(() -> ba.bmm(Tensor.randn(new Generator(6), 4, 3, 4)), "[5, 2, 3] and [4, 3, 4]");
+        expect(() -> a.matmul(Tensor.randn(new Generator(7), 4)), "matmul: shapes [2, 3] and [4] do not align");
+        expect(() -> a.add(Tensor.randn(new Generator(8), 4)), "shapes [2, 3] and [4] do not broadcast");
     }
 
     @Test
     void badDimensionsAreNamed() {
-        Tensor x = Tensor.randn(1, 2, 3);
+        Tensor x = Tensor.randn(new Generator(1), 2, 3);
         expect(() -> x.sum(2), "sum: dimension 2 out of range for a 2-d tensor (expected -2 to 1)");
         expect(() -> x.sum(-3, true), "dimension -3 out of range");
         expect(() -> x.sum(new int[] {0, -2}, false), "sum: dimension -2 repeated in [0, -2]");

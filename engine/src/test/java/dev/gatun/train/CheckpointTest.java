@@ -10,7 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.gatun.backend.Threads;
 import dev.gatun.io.ModelFileException;
 import dev.gatun.nn.Dropout;
-import dev.gatun.nn.Generator;
+import dev.gatun.tensor.Generator;
 import dev.gatun.nn.LSTM;
 import dev.gatun.nn.MultiheadAttention;
 import dev.gatun.nn.PositionalEncoding;
