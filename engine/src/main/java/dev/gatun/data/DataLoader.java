@@ -100,6 +100,7 @@ public final class DataLoader {
 
         private final List<Tensor> tensors;
         private final int[] labels;
+        private Tensor labelTensor; // the labels as int64, made on first use of targets()
 
         /**
          * A classification batch.
@@ -190,17 +191,25 @@ public final class DataLoader {
         }
 
         /**
-         * The targets of a batch of a {@link TensorDataset}: its second tensor.
+         * The targets: the class labels of a classification batch as an int64 tensor {@code [B]} (made on
+         * first use, in the scope current then, and closed with the batch), or the second tensor of a batch
+         * of a {@link TensorDataset}.
          *
          * @return a tensor [B, ...]
-         * @throws IllegalStateException if the batch holds fewer than two tensors (a classification batch's
-         *     targets are its {@link #labels()})
+         * @throws IllegalStateException if the batch has no labels and only one tensor
          */
         public Tensor targets() {
+            if (labels != null) {
+                if (labelTensor == null) {
+                    long[] l = new long[labels.length];
+                    for (int i = 0; i < l.length; i++) l[i] = labels[i];
+                    labelTensor = Tensor.fromLongs(l, l.length);
+                }
+                return labelTensor;
+            }
             if (tensors.size() < 2) {
-                throw new IllegalStateException(labels != null
-                        ? "a classification batch has labels(), not a targets tensor"
-                        : "this batch holds one tensor, the inputs; a TensorDataset of two tensors gives targets");
+                throw new IllegalStateException(
+                        "this batch holds one tensor, the inputs; a TensorDataset of two tensors gives targets");
             }
             return tensors.get(1);
         }
@@ -230,6 +239,9 @@ public final class DataLoader {
         public void close() {
             for (Tensor t : tensors) {
                 t.close();
+            }
+            if (labelTensor != null) {
+                labelTensor.close();
             }
         }
     }

@@ -1,5 +1,6 @@
 package dev.gatun.data;
 
+import dev.gatun.tensor.DType;
 import dev.gatun.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
@@ -24,32 +25,52 @@ import java.util.Objects;
  * }</pre>
  *
  * <p>A dataset holds copies of its tensors' values on the Java heap, taken when it is made, so it is
- * immutable and independent of the scopes of the tensors it was made from. Tensors are float32.
+ * immutable and independent of the scopes of the tensors it was made from. Tensors may be float32, int64
+ * (class labels, token ids) or bool (masks); batches keep each tensor's dtype.
  */
 public final class TensorDataset implements Samples {
 
     /**
-     * One tensor's samples: the values row after row, the shape of one sample and the bytes per element.
-     * Everything here but {@link #read}, {@link #heap} and {@link #tensor} works for any element type.
+     * One tensor's samples: the values row after row on the heap, the shape of one sample and the element
+     * type. Rows move as bytes; only reading a tensor in and writing a batch out look at the type.
      */
-    private record Column(MemorySegment data, long[] sampleShape, long rowElements, int elementBytes) {
+    private record Column(MemorySegment data, long[] sampleShape, long rowElements, DType dtype) {
 
-        long rowBytes() {
-            return rowElements * elementBytes;
+        int elementBytes() {
+            return dtype.elementSize();
         }
 
-        /** The values of {@code t}, copied, for float32 tensors. */
+        long rowBytes() {
+            return rowElements * elementBytes();
+        }
+
+        /** The values of {@code t}, copied. */
         static Column read(Tensor t) {
             long[] shape = t.shape();
             long[] sample = Arrays.copyOfRange(shape, 1, shape.length);
             long row = 1;
             for (long d : sample) row *= d;
-            return new Column(MemorySegment.ofArray(t.toArray()), sample, row, Float.BYTES);
+            MemorySegment data = switch (t.dtype()) {
+                case FLOAT32 -> MemorySegment.ofArray(t.toArray());
+                case INT64 -> MemorySegment.ofArray(t.toLongArray());
+                case BOOL -> {
+                    boolean[] b = t.toBooleanArray();
+                    byte[] bytes = new byte[b.length];
+                    for (int i = 0; i < b.length; i++) bytes[i] = (byte) (b[i] ? 1 : 0);
+                    yield MemorySegment.ofArray(bytes);
+                }
+            };
+            return new Column(data, sample, row, t.dtype());
         }
 
         /** Heap memory for {@code rows} rows of this column's type. */
         MemorySegment heap(int rows) {
-            return MemorySegment.ofArray(new float[Math.toIntExact(rows * rowElements)]);
+            int n = Math.toIntExact(rows * rowElements);
+            return switch (dtype) {
+                case FLOAT32 -> MemorySegment.ofArray(new float[n]);
+                case INT64 -> MemorySegment.ofArray(new long[n]);
+                case BOOL -> MemorySegment.ofArray(new byte[n]);
+            };
         }
 
         /** A tensor of this column's type for {@code rows} samples, in the current scope. */
@@ -57,9 +78,34 @@ public final class TensorDataset implements Samples {
             long[] shape = new long[sampleShape.length + 1];
             shape[0] = rows;
             System.arraycopy(sampleShape, 0, shape, 1, sampleShape.length);
-            return Tensor.zeros(shape);
+            return Tensor.zeros(dtype, shape);
+        }
+
+        /**
+         * Copies {@code count} rows at {@code indices[from..]} into a new tensor. float32 rows go straight
+         * into the tensor's storage; the integer types pass through a heap buffer, since only float32 storage
+         * is exposed as memory.
+         */
+        Tensor gather(int[] indices, int from, int count) {
+            Tensor t = tensor(count);
+            if (dtype == DType.FLOAT32) {
+                Rows.gather(data, rowBytes(), indices, from, count, t.storage(), t.offset() * elementBytes());
+                return t;
+            }
+            MemorySegment rows = heap(count);
+            Rows.gather(data, rowBytes(), indices, from, count, rows, 0);
+            if (dtype == DType.INT64) {
+                t.copyFrom(rows.toArray(java.lang.foreign.ValueLayout.JAVA_LONG));
+            } else {
+                byte[] bytes = rows.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+                boolean[] b = new boolean[bytes.length];
+                for (int i = 0; i < b.length; i++) b[i] = bytes[i] != 0;
+                t.copyFrom(b);
+            }
+            return t;
         }
     }
+
 
     private final Column[] columns;
     private final int size;
@@ -158,17 +204,14 @@ public final class TensorDataset implements Samples {
      */
     public Tensor tensor(int k) {
         Column c = columns[Objects.checkIndex(k, columns.length)];
-        Tensor t = c.tensor(size);
-        MemorySegment.copy(c.data(), 0, t.storage(), t.offset() * c.elementBytes(), size * c.rowBytes());
-        return t;
+        int[] all = new int[size];
+        for (int i = 0; i < size; i++) all[i] = i;
+        return c.gather(all, 0, size);
     }
 
     /** The rows {@code indices[from .. from + count)} of tensor {@code k} as a new tensor, for batches. */
     Tensor rows(int k, int[] indices, int from, int count) {
-        Column c = columns[k];
-        Tensor t = c.tensor(count);
-        Rows.gather(c.data(), c.rowBytes(), indices, from, count, t.storage(), t.offset() * c.elementBytes());
-        return t;
+        return columns[k].gather(indices, from, count);
     }
 
     /**
@@ -190,7 +233,7 @@ public final class TensorDataset implements Samples {
             Column c = columns[i];
             MemorySegment data = c.heap(indices.length);
             Rows.gather(c.data(), c.rowBytes(), indices, 0, indices.length, data, 0);
-            out[i] = new Column(data, c.sampleShape(), c.rowElements(), c.elementBytes());
+            out[i] = new Column(data, c.sampleShape(), c.rowElements(), c.dtype());
         }
         return new TensorDataset(out, indices.length);
     }

@@ -150,6 +150,7 @@ public final class Embedding extends Module {
      *
      * @return e.g. {@code 10, 3, padding_idx=0}
      */
+    @Override
     protected String extraRepr() {
         return numEmbeddings + ", " + embeddingDim + (paddingIdx != Indexing.NO_PADDING ? ", padding_idx="
                 + paddingIdx : "");

@@ -50,27 +50,28 @@ public final class Init {
         LEAKY_RELU
     }
 
-    private static Generator generator = new Generator(0x6a7075L);
-
     private Init() {}
 
     /**
-     * The default generator layers draw their initial weights from; its {@link Generator#state() state}
-     * can be saved and restored (checkpoints do).
+     * The generator layers draw their initial weights from: the process-wide
+     * {@link Generator#defaultGenerator()}, which the random factories of {@code Tensor} use too, so one
+     * {@link Generator#manualSeed} makes both repeatable, as {@code torch.manual_seed} does. Its
+     * {@link Generator#state() state} can be saved and restored (checkpoints do).
      *
-     * @return the current default generator
+     * @return the default generator
      */
-    public static synchronized Generator generator() {
-        return generator;
+    public static Generator generator() {
+        return Generator.defaultGenerator();
     }
 
     /**
-     * Replaces the default generator by a new one seeded with {@code seed}, like {@code torch.manual_seed}.
+     * Re-seeds the default generator, the same as {@link Generator#manualSeed(long)}
+     * ({@code torch.manual_seed}).
      *
      * @param seed the seed
      */
-    public static synchronized void manualSeed(long seed) {
-        generator = new Generator(seed);
+    public static void manualSeed(long seed) {
+        Generator.manualSeed(seed);
     }
 
     /**

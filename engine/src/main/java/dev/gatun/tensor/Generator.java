@@ -24,7 +24,8 @@ import java.util.random.RandomGenerator;
  * }</pre>
  *
  * <p>The numbers are gatun's own, not PyTorch's (the algorithms differ). Layers draw their initial
- * weights from {@code dev.gatun.nn.Init.generator()}, seeded by {@code Init.manualSeed}.
+ * weights from the same default generator ({@code dev.gatun.nn.Init.generator()} returns it), so one
+ * {@code manualSeed} makes a whole program repeatable.
  *
  * <p>Not thread-safe: one thread draws from a generator at a time. The factories of {@link Tensor}
  * synchronize on the default generator while they draw from it.

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -15,6 +16,7 @@ import dev.gatun.nn.Linear;
 import dev.gatun.nn.Sequential;
 import dev.gatun.ops.Loss;
 import dev.gatun.optim.Adam;
+import dev.gatun.tensor.DType;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
 import java.util.ArrayList;
@@ -219,14 +221,54 @@ class TensorDatasetTest {
             assertEquals("this batch has no class labels: it holds 1 tensor(s) of a TensorDataset; use inputs(),"
                     + " targets() or tensor(i)", assertThrows(IllegalStateException.class, one::labels).getMessage());
             assertThrows(IllegalStateException.class, one::targets);
-            Batch labelled = new Batch(Tensor.zeros(2, 3), new int[2]);
+            Batch labelled = new Batch(Tensor.zeros(2, 3), new int[] {7, 2});
             assertTrue(labelled.hasLabels());
-            assertEquals("a classification batch has labels(), not a targets tensor",
-                    assertThrows(IllegalStateException.class, labelled::targets).getMessage());
+            Tensor targets = labelled.targets();
+            assertEquals(DType.INT64, targets.dtype());
+            assertArrayEquals(new long[] {7, 2}, targets.toLongArray());
+            assertSame(targets, labelled.targets());
+            labelled.close();
+            assertFalse(targets.isAlive());
             assertEquals("batch size mismatch: the tensors' first dimensions differ: [2, 3], [3]",
                     assertThrows(IllegalArgumentException.class,
                             () -> new Batch(Tensor.zeros(2, 3), Tensor.zeros(3))).getMessage());
             assertThrows(IndexOutOfBoundsException.class, () -> one.tensor(1));
+        }
+    }
+
+    @Test
+    void int64AndBoolTensorsBatchWithTheirDtype() {
+        try (Scope _ = Scope.open()) {
+            long[] ids = new long[12];
+            boolean[] mask = new boolean[12];
+            float[] x = new float[12];
+            for (int i = 0; i < 12; i++) {
+                ids[i] = (long) i << 40; // beyond int and float precision: must survive as bytes
+                mask[i] = i % 3 == 0;
+                x[i] = i;
+            }
+            TensorDataset data = TensorDataset.of(Tensor.of(x, 6, 2), Tensor.fromLongs(ids, 6, 2),
+                    Tensor.fromBooleans(mask, 6, 2));
+            DataLoader loader = new DataLoader(data, 4, Order.shuffled(5), LastBatch.KEEP);
+            int seen = 0;
+            for (Batch b : loader.epoch(0)) {
+                try (b) {
+                    assertEquals(DType.INT64, b.targets().dtype());
+                    assertEquals(DType.BOOL, b.tensor(2).dtype());
+                    float[] xs = b.inputs().toArray();
+                    long[] is = b.targets().toLongArray();
+                    boolean[] ms = b.tensor(2).toBooleanArray();
+                    for (int k = 0; k < xs.length; k++) {
+                        int i = (int) xs[k];
+                        assertEquals(ids[i], is[k], "row of sample " + i / 2);
+                        assertEquals(mask[i], ms[k]);
+                    }
+                    seen += b.size();
+                }
+            }
+            assertEquals(6, seen);
+            assertArrayEquals(ids, data.tensor(1).toLongArray());
+            assertArrayEquals(mask, data.subset(new int[] {0, 1, 2, 3, 4, 5}).tensor(2).toBooleanArray());
         }
     }
 }
