@@ -2935,6 +2935,70 @@ public final class Tensor implements AutoCloseable {
         return dev.gatun.ops.Shapes.chunk(this, chunks, dim);
     }
 
+    // Overloads taking double, so that PyTorch-style literals such as x.mul(0.5) compile; the value is
+    // rounded to float32 first, the precision of the tensor (PyTorch does the same for float32 tensors).
+
+    /**
+     * {@code this + value}; {@code value} is rounded to float32 first. See {@link #add(float)}.
+     *
+     * @param value the constant added
+     * @return a new tensor of this shape
+     */
+    public Tensor add(double value) {
+        return add((float) value);
+    }
+
+    /**
+     * {@code this − value}; {@code value} is rounded to float32 first. See {@link #sub(float)}.
+     *
+     * @param value the constant subtracted
+     * @return a new tensor of this shape
+     */
+    public Tensor sub(double value) {
+        return sub((float) value);
+    }
+
+    /**
+     * {@code this · value}; {@code value} is rounded to float32 first. See {@link #mul(float)}.
+     *
+     * @param value the factor
+     * @return a new tensor of this shape
+     */
+    public Tensor mul(double value) {
+        return mul((float) value);
+    }
+
+    /**
+     * {@code this / value}; {@code value} is rounded to float32 first. See {@link #div(float)}.
+     *
+     * @param value the divisor
+     * @return a new tensor of this shape
+     */
+    public Tensor div(double value) {
+        return div((float) value);
+    }
+
+    /**
+     * {@code this ^ exponent}; the exponent is rounded to float32 first. See {@link #pow(float)}.
+     *
+     * @param exponent the exponent
+     * @return a new tensor of this shape
+     */
+    public Tensor pow(double exponent) {
+        return pow((float) exponent);
+    }
+
+    /**
+     * Clamps to {@code [min, max]}, the bounds rounded to float32 first. See {@link #clamp(float, float)}.
+     *
+     * @param min the lower bound
+     * @param max the upper bound
+     * @return a new tensor of this shape
+     */
+    public Tensor clamp(double min, double max) {
+        return clamp((float) min, (float) max);
+    }
+
     // ---------------------------------------------------------------- end of arithmetic and math methods
 
     /**

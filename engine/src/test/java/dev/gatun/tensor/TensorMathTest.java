@@ -40,6 +40,18 @@ class TensorMathTest extends ScopedTest {
     }
 
     @Test
+    void doubleLiteralsRoundToFloatLikeTheFloatOverloads() {
+        Tensor x = Tensor.of(new float[] {1f, -2f, 3.5f}, 3);
+        assertArrayEquals(x.mul(0.1f).toArray(), x.mul(0.1).toArray());
+        assertArrayEquals(x.add(0.3f).toArray(), x.add(0.3).toArray());
+        assertArrayEquals(x.sub(0.7f).toArray(), x.sub(0.7).toArray());
+        assertArrayEquals(x.div(3f).toArray(), x.div(3.0).toArray());
+        assertArrayEquals(x.abs().pow(0.5f).toArray(), x.abs().pow(0.5).toArray());
+        assertArrayEquals(new float[] {1f, -1f, 1f}, x.clamp(-1.0, 1.0).toArray());
+        assertArrayEquals(new float[] {2f, -4f, 7f}, x.mul(2).toArray()); // an int literal picks float
+    }
+
+    @Test
     void aChainOfMethodsEqualsTheStaticCalls() {
         Tensor x1 = leaf(1, 4, 3);
         Tensor w1 = leaf(2, 3, 5);
