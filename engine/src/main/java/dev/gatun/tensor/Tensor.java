@@ -3168,6 +3168,17 @@ public final class Tensor implements AutoCloseable {
     }
 
     /**
+     * The positions of the largest elements along {@code dim}, which is removed ({@code Tensor.argmax(dim)}).
+     *
+     * @param dim the dimension to reduce, negative counting from the end
+     * @return an int64 tensor of indices
+     * @throws IllegalArgumentException if dim is out of range, that dimension is empty, or the tensor is bool
+     */
+    public Tensor argmax(int dim) {
+        return argmax(dim, false);
+    }
+
+    /**
      * The position of the smallest element in the flattened tensor ({@code Tensor.argmin()}).
      *
      * @return a 0-d int64 tensor
@@ -3187,6 +3198,17 @@ public final class Tensor implements AutoCloseable {
      */
     public Tensor argmin(int dim, boolean keepdim) {
         return dev.gatun.ops.Reduce.argmin(this, dim, keepdim);
+    }
+
+    /**
+     * The positions of the smallest elements along {@code dim}, which is removed ({@code Tensor.argmin(dim)}).
+     *
+     * @param dim the dimension to reduce, negative counting from the end
+     * @return an int64 tensor of indices
+     * @throws IllegalArgumentException if dim is out of range, that dimension is empty, or the tensor is bool
+     */
+    public Tensor argmin(int dim) {
+        return argmin(dim, false);
     }
 
     /**

@@ -72,6 +72,12 @@ class ArgReduceTest extends ScopedTest {
                 assertArrayEquals(outShape, idx.shape(), what);
                 assertArrayEquals(Fixtures.longs(c.get("indices")), idx.toLongArray(), what);
                 assertFalse(idx.requiresGrad());
+                if (!c.get("dim").isNull() && !keep) { // the one-argument form drops the dimension
+                    int d = c.get("dim").asInt();
+                    Tensor plain = op.equals("argmax") ? x.argmax(d) : x.argmin(d);
+                    assertArrayEquals(idx.toLongArray(), plain.toLongArray(), what);
+                    assertArrayEquals(idx.shape(), plain.shape(), what);
+                }
             } else {
                 int dim = c.get("dim").asInt();
                 Reduce.ValuesIndices vi = op.equals("max") ? x.max(dim, keep) : x.min(dim, keep);
