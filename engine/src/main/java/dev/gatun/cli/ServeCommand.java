@@ -72,7 +72,7 @@ final class ServeCommand implements Callable<Integer> {
             + " ones are answered 413 (default: ${DEFAULT-VALUE}).")
     long maxBody;
 
-    @Option(names = "--poll-ms", defaultValue = "2000", description = "How often to look for replaced model files,"
+    @Option(names = "--poll-ms", defaultValue = "2000", description = "How often to look for new, replaced and removed model files,"
             + " in milliseconds; 0 turns it off (default: ${DEFAULT-VALUE}).")
     long pollMillis;
 
@@ -130,16 +130,31 @@ final class ServeCommand implements Callable<Integer> {
             throw e;
         }
         InferenceServer server = builder.start();
-        Thread watcher = pollMillis == 0 ? null : ModelRepository.watch(entries, pollMillis, e -> {
-            try {
-                server.replace(e.name(), e.version(), open(e, config));
-                out.println("gatun serve: reloaded " + e.name() + " version " + e.version() + " from " + e.file());
-            } catch (IOException | RuntimeException ex) {
-                // The old model keeps serving; the file is tried again when it changes.
-                spec.commandLine().getErr().println("gatun serve: could not reload " + e.file() + ": "
-                        + Gatun.describe(ex, false));
-            }
-        });
+        Thread watcher = pollMillis == 0 ? null : ModelRepository.watch(model, name, entries, pollMillis,
+                new ModelRepository.Listener() {
+                    @Override
+                    public void changed(ModelRepository.Entry e) {
+                        try {
+                            server.replace(e.name(), e.version(), open(e, config));
+                            out.println("gatun serve: loaded " + e.name() + " version " + e.version() + " from "
+                                    + e.file());
+                        } catch (IOException | RuntimeException ex) {
+                            // The old model, if any, keeps serving; the file is tried again when it changes.
+                            spec.commandLine().getErr().println("gatun serve: could not load " + e.file() + ": "
+                                    + Gatun.describe(ex, false));
+                        }
+                        out.flush();
+                    }
+
+                    @Override
+                    public void removed(ModelRepository.Entry e) {
+                        if (server.remove(e.name(), e.version())) {
+                            out.println("gatun serve: unloaded " + e.name() + " version " + e.version()
+                                    + " (" + e.file() + " is gone)");
+                            out.flush();
+                        }
+                    }
+                });
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             if (watcher != null) watcher.interrupt();

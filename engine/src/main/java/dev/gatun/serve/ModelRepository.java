@@ -7,13 +7,14 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.function.Consumer;
+import java.util.Map;
 
 /**
  * The model files to serve: one file, or a directory laid out as Triton's model repository,
- * {@code <repo>/<name>/<version>/model.safetensors}. {@link #watch} polls the files' modification times and
- * sizes and hands a changed file to a callback, which loads it beside the old one and swaps.
+ * {@code <repo>/<name>/<version>/model.safetensors}. {@link #watch} polls the repository and reports new,
+ * replaced and removed model files to a listener, which loads a new file beside the old one and swaps.
  */
 public final class ModelRepository {
 
@@ -83,41 +84,98 @@ public final class ModelRepository {
         }
     }
 
+    /** What a {@link #watch watcher} reports. Both are called on the watcher thread and must not throw. */
+    public interface Listener {
+        /**
+         * A model file appeared, or was replaced, and has stayed the same size and age for one poll (so a
+         * file being written is not read half-way).
+         *
+         * @param entry the new or replaced entry
+         */
+        void changed(Entry entry);
+
+        /**
+         * A version directory of a repository (not a single served file) lost its model file, and it has
+         * stayed away for two polls (so an atomic replace, a rename over the old file, is not a removal).
+         *
+         * @param entry the entry that is gone
+         */
+        void removed(Entry entry);
+    }
+
+    /** One entry's state in the watcher: the stamp last reported, the stamp seen last poll, polls missing. */
+    private static final class Watched {
+        final Entry entry;
+        Stamp served;
+        Stamp seen;
+        int missing;
+
+        Watched(Entry entry, Stamp stamp) {
+            this.entry = entry;
+            this.served = stamp;
+            this.seen = stamp;
+        }
+    }
+
     /**
-     * Starts a daemon thread that looks at every entry's file each {@code pollMillis} and calls
-     * {@code changed} with the entry when its modification time or size changed and has then stayed the
-     * same for one more poll (so that a file being written is not read half-way). Interrupt the returned
-     * thread to stop.
+     * Starts a daemon thread that polls {@code path} every {@code pollMillis}, as Triton's polling mode
+     * does: a replaced file is reported through {@link Listener#changed}; for a repository directory, a new
+     * {@code <name>/<version>/model.safetensors} is reported through {@link Listener#changed} too and one
+     * that disappears through {@link Listener#removed}. The files {@code initial} names (what the caller
+     * loaded at start) count as reported. Interrupt the returned thread to stop.
      *
-     * @param entries    the files to watch (the list is copied)
+     * @param path       a model file or a repository directory, as given to {@link #scan}
+     * @param name       the model's name when {@code path} is a file, as for {@link #scan}
+     * @param initial    the entries already loaded
      * @param pollMillis the time between two looks, in milliseconds, {@code >= 1}
-     * @param changed    called on the watcher thread, one entry at a time; it must not throw (an exception
-     *                   would end the watching)
+     * @param listener   told of each change, on the watcher thread, one at a time
      * @return the started watcher thread, a daemon
      * @throws IllegalArgumentException if {@code pollMillis < 1}
      */
-    public static Thread watch(List<Entry> entries, long pollMillis, Consumer<Entry> changed) {
+    public static Thread watch(Path path, String name, List<Entry> initial, long pollMillis, Listener listener) {
         if (pollMillis < 1) throw new IllegalArgumentException("poll interval must be >= 1 ms, got " + pollMillis);
-        List<Entry> list = List.copyOf(entries);
+        boolean repository = Files.isDirectory(path);
+        Map<String, Watched> state = new LinkedHashMap<>();
+        for (Entry e : initial) state.put(key(e), new Watched(e, Stamp.of(e.file())));
         return Thread.ofPlatform().daemon().name("gatun-model-watch").start(() -> {
-            Stamp[] served = new Stamp[list.size()];
-            Stamp[] seen = new Stamp[list.size()];
-            for (int i = 0; i < served.length; i++) served[i] = seen[i] = Stamp.of(list.get(i).file());
             while (!Thread.currentThread().isInterrupted()) {
                 try {
                     Thread.sleep(pollMillis);
                 } catch (InterruptedException e) {
                     return;
                 }
-                for (int i = 0; i < list.size(); i++) {
-                    Stamp now = Stamp.of(list.get(i).file());
-                    if (now != null && !now.equals(served[i]) && now.equals(seen[i])) {
-                        served[i] = now;
-                        changed.accept(list.get(i));
+                Map<String, Entry> present = new LinkedHashMap<>();
+                if (repository) {
+                    try {
+                        for (Entry e : scan(path, name)) present.put(key(e), e);
+                    } catch (IOException e) {
+                        // an empty or unreadable repository: every entry counts as missing this poll
                     }
-                    seen[i] = now;
+                } else {
+                    for (Watched w : state.values()) present.put(key(w.entry), w.entry);
+                }
+                for (Entry e : present.values()) state.computeIfAbsent(key(e), k -> new Watched(e, null));
+                for (var it = state.values().iterator(); it.hasNext(); ) {
+                    Watched w = it.next();
+                    Stamp now = present.containsKey(key(w.entry)) ? Stamp.of(w.entry.file()) : null;
+                    if (now != null) {
+                        w.missing = 0;
+                        if (!now.equals(w.served) && now.equals(w.seen)) {
+                            w.served = now;
+                            listener.changed(w.entry);
+                        }
+                    } else if (repository && ++w.missing >= 2) {
+                        it.remove();
+                        if (w.served != null) listener.removed(w.entry);
+                        continue;
+                    }
+                    w.seen = now;
                 }
             }
         });
+    }
+
+    private static String key(Entry e) {
+        return e.name() + "/" + e.version();
     }
 }

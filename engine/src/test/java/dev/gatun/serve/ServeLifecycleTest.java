@@ -17,6 +17,7 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.FutureTask;
@@ -90,23 +91,150 @@ class ServeLifecycleTest {
         assertThrows(IOException.class, () -> ModelRepository.scan(dir.resolve("missing"), null));
     }
 
+    /** Collects what a watcher reports, as "+name/version" and "-name/version". */
+    private static ModelRepository.Listener into(LinkedBlockingQueue<String> events) {
+        return new ModelRepository.Listener() {
+            @Override
+            public void changed(ModelRepository.Entry e) {
+                events.add("+" + e.name() + "/" + e.version());
+            }
+
+            @Override
+            public void removed(ModelRepository.Entry e) {
+                events.add("-" + e.name() + "/" + e.version());
+            }
+        };
+    }
+
     @Test
     void theWatcherReportsAReplacedFileOnce(@TempDir Path dir) throws Exception {
         Path f = dir.resolve("m.safetensors");
         Files.writeString(f, "one");
-        LinkedBlockingQueue<ModelRepository.Entry> changed = new LinkedBlockingQueue<>();
+        LinkedBlockingQueue<String> events = new LinkedBlockingQueue<>();
         List<ModelRepository.Entry> entries = ModelRepository.scan(f, null);
-        Thread w = ModelRepository.watch(entries, 20, changed::add);
+        Thread w = ModelRepository.watch(f, null, entries, 20, into(events));
         try {
             Thread.sleep(100);
-            assertTrue(changed.isEmpty(), "an unchanged file is not reported");
+            assertTrue(events.isEmpty(), "an unchanged file is not reported");
             Files.writeString(f, "a longer second version");
-            assertEquals(entries.get(0), changed.poll(10, TimeUnit.SECONDS));
+            assertEquals("+m/1", events.poll(10, TimeUnit.SECONDS));
+            Files.delete(f); // a single served file that goes away is not unloaded
             Thread.sleep(200);
-            assertTrue(changed.isEmpty(), "reported once");
+            assertTrue(events.isEmpty(), "reported once, and no removal: " + events);
         } finally {
             w.interrupt();
             w.join(5000);
+        }
+    }
+
+    @Test
+    void theWatcherReportsNewAndRemovedVersionsOfARepository(@TempDir Path dir) throws Exception {
+        Path v1 = Files.createDirectories(dir.resolve("digits/1"));
+        Files.writeString(v1.resolve(ModelRepository.MODEL_FILE), "one");
+        LinkedBlockingQueue<String> events = new LinkedBlockingQueue<>();
+        Thread w = ModelRepository.watch(dir, null, ModelRepository.scan(dir, null), 20, into(events));
+        try {
+            Thread.sleep(100);
+            assertTrue(events.isEmpty(), "what was loaded at start is not reported: " + events);
+            Path v2 = Files.createDirectories(dir.resolve("digits/2"));
+            Files.writeString(v2.resolve(ModelRepository.MODEL_FILE), "two");
+            Path other = Files.createDirectories(dir.resolve("letters/7"));
+            Files.writeString(other.resolve(ModelRepository.MODEL_FILE), "seven");
+            assertEquals(java.util.Set.of("+digits/2", "+letters/7"),
+                    java.util.Set.of(events.poll(10, TimeUnit.SECONDS), events.poll(10, TimeUnit.SECONDS)));
+            // An atomic replace (a new file renamed over the old one) is a change, never a removal.
+            Path tmp = v1.resolve("model.tmp");
+            Files.writeString(tmp, "one, replaced");
+            Files.move(tmp, v1.resolve(ModelRepository.MODEL_FILE), StandardCopyOption.REPLACE_EXISTING,
+                    StandardCopyOption.ATOMIC_MOVE);
+            assertEquals("+digits/1", events.poll(10, TimeUnit.SECONDS));
+            Files.delete(v2.resolve(ModelRepository.MODEL_FILE));
+            assertEquals("-digits/2", events.poll(10, TimeUnit.SECONDS));
+            Files.writeString(v2.resolve(ModelRepository.MODEL_FILE), "two again");
+            assertEquals("+digits/2", events.poll(10, TimeUnit.SECONDS));
+            Thread.sleep(200);
+            assertTrue(events.isEmpty(), "each change reported once: " + events);
+        } finally {
+            w.interrupt();
+            w.join(5000);
+        }
+        assertThrows(IllegalArgumentException.class,
+                () -> ModelRepository.watch(dir, null, List.of(), 0, into(events)));
+    }
+
+    /**
+     * The command's reload path end to end: gatun serve in a JVM of its own over a repository; a version
+     * added while it runs is served, a version removed is unloaded, a broken file is refused while the
+     * old model keeps serving.
+     */
+    @Test
+    void theServeCommandLoadsAndUnloadsVersionsWhileServing(@TempDir Path dir) throws Exception {
+        Path repo = Files.createDirectories(dir.resolve("repo"));
+        try (Module m = new Sequential(new Linear(4, 2))) {
+            ModelFile.save(m, Files.createDirectories(repo.resolve("mlp/1")).resolve(ModelRepository.MODEL_FILE), 4);
+        }
+        List<String> cmd = List.of(dev.gatun.testing.ChildJvm.java(), "--enable-native-access=ALL-UNNAMED",
+                "-cp", dev.gatun.testing.ChildJvm.classPath(), "dev.gatun.cli.Gatun", "serve", "--port", "0",
+                "--poll-ms", "50", "--concurrency", "1", repo.toString());
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        LinkedBlockingQueue<String> lines = new LinkedBlockingQueue<>();
+        Thread reader = Thread.ofPlatform().daemon().start(() -> {
+            try (var r = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(),
+                    java.nio.charset.StandardCharsets.UTF_8))) {
+                for (String l; (l = r.readLine()) != null; ) lines.add(l);
+            } catch (IOException e) {
+                lines.add("read failed: " + e);
+            }
+        });
+        try {
+            URI base = null;
+            StringBuilder seen = new StringBuilder();
+            while (base == null) {
+                String l = lines.poll(60, TimeUnit.SECONDS);
+                assertTrue(l != null, "no 'listening on' line; output: " + seen);
+                seen.append(l).append('\n');
+                int at = l.indexOf("listening on ");
+                if (at >= 0) base = URI.create(l.substring(at + 13).split(" ")[0].replaceAll("/$", ""));
+            }
+            assertEquals(200, Http.call(base, "GET", "/v2/models/mlp/versions/1/ready", null, false).status());
+            assertEquals(404, Http.call(base, "GET", "/v2/models/mlp/versions/2/ready", null, false).status());
+
+            Path v2 = Files.createDirectories(repo.resolve("mlp/2"));
+            try (Module m = new Sequential(new Linear(4, 3))) {
+                ModelFile.save(m, v2.resolve("model.tmp"), 4);
+            }
+            Files.move(v2.resolve("model.tmp"), v2.resolve(ModelRepository.MODEL_FILE),
+                    StandardCopyOption.ATOMIC_MOVE);
+            awaitLine(lines, "loaded mlp version 2");
+            Http.Exchange infer = Http.call(base, "POST", "/v2/models/mlp/versions/2/infer",
+                    ("{\"inputs\":[{\"name\":\"input\",\"shape\":[1,4],\"datatype\":\"FP32\","
+                            + "\"data\":[1,2,3,4]}]}").getBytes(java.nio.charset.StandardCharsets.UTF_8), false);
+            assertEquals(200, infer.status(), infer.body());
+            assertTrue(infer.body().contains("\"shape\":[1,3]"), infer.body());
+
+            Files.writeString(Files.createDirectories(repo.resolve("mlp/3")).resolve(ModelRepository.MODEL_FILE),
+                    "not a model");
+            awaitLine(lines, "could not load");
+            assertEquals(404, Http.call(base, "GET", "/v2/models/mlp/versions/3/ready", null, false).status());
+
+            Files.delete(repo.resolve("mlp/1").resolve(ModelRepository.MODEL_FILE));
+            awaitLine(lines, "unloaded mlp version 1");
+            assertEquals(404, Http.call(base, "GET", "/v2/models/mlp/versions/1/ready", null, false).status());
+            assertEquals(200, Http.call(base, "GET", "/v2/models/mlp/versions/2/ready", null, false).status());
+        } finally {
+            p.destroy(); // SIGTERM: the server's shutdown hook closes it
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS), "gatun serve did not stop on SIGTERM");
+            reader.join(5000);
+        }
+    }
+
+    private static void awaitLine(LinkedBlockingQueue<String> lines, String text) throws InterruptedException {
+        StringBuilder seen = new StringBuilder();
+        while (true) {
+            String l = lines.poll(30, TimeUnit.SECONDS);
+            assertTrue(l != null, "no line with '" + text + "'; output: " + seen);
+            seen.append(l).append('\n');
+            if (l.contains(text)) return;
         }
     }
 
