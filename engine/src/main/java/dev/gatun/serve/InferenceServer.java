@@ -336,12 +336,13 @@ public final class InferenceServer implements AutoCloseable {
         metrics.inFlight.incrementAndGet();
         String[] model = {""};
         boolean[] counted = {false};
-        // Counted when the status is known, before the response goes out: a client that reads the
-        // metrics right after its answer finds its request in them.
+        // Counted, and no longer in flight, when the status is known, before the response goes out: a
+        // client that reads the metrics right after its answer finds its request counted and finished.
         IntConsumer count = s -> {
             if (!counted[0]) {
                 counted[0] = true;
                 metrics.request(model[0], s, System.nanoTime() - start);
+                metrics.inFlight.decrementAndGet();
             }
         };
         ex.setAttribute(COUNT, count);
@@ -359,10 +360,9 @@ public final class InferenceServer implements AutoCloseable {
         } catch (IOException e) {
             status = 499; // the client went away while we answered
         } finally {
-            metrics.inFlight.decrementAndGet();
             ex.close();
         }
-        count.accept(status);
+        count.accept(status); // if nothing was sent (a failure before the response)
     }
 
     private int route(HttpExchange ex, String[] model) throws IOException {
