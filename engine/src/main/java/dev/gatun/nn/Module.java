@@ -427,6 +427,27 @@ public abstract class Module implements AutoCloseable {
      * @throws IllegalArgumentException if a name is missing or unexpected or a shape differs, listing each
      */
     public final void loadStateDict(Map<String, Tensor> state) {
+        Map<String, Tensor> own = check(state);
+        try (Autograd.NoGrad ignored = Autograd.noGrad()) {
+            for (var e : own.entrySet()) {
+                e.getValue().copyFrom(state.get(e.getKey()));
+            }
+        }
+    }
+
+    /**
+     * Checks that {@code state} would load into this module, changing nothing: what
+     * {@link #loadStateDict} checks before it copies, for a caller that must know several parts fit
+     * before loading any of them (a checkpoint: model, optimizer, schedule).
+     *
+     * @param state tensors by dotted name
+     * @throws IllegalArgumentException if a name is missing or unexpected or a shape differs, listing each
+     */
+    public final void checkStateDict(Map<String, Tensor> state) {
+        check(state);
+    }
+
+    private Map<String, Tensor> check(Map<String, Tensor> state) {
         Map<String, Tensor> own = stateDict();
         List<String> problems = new ArrayList<>();
         for (String name : own.keySet()) {
@@ -447,11 +468,7 @@ public abstract class Module implements AutoCloseable {
             throw new IllegalArgumentException("state dict does not fit " + getClass().getSimpleName() + ": "
                     + String.join("; ", problems));
         }
-        try (Autograd.NoGrad ignored = Autograd.noGrad()) {
-            for (var e : own.entrySet()) {
-                e.getValue().copyFrom(state.get(e.getKey()));
-            }
-        }
+        return own;
     }
 
     /**

@@ -310,6 +310,37 @@ public abstract class Optimizer implements AutoCloseable {
      *                                  counts do not fit the parameters
      */
     public final void loadStateDict(State state) {
+        checkStateDict(state);
+        long[] counts = state.parameterSteps();
+        Map<String, Tensor[]> slots = stateSlots();
+        for (var slot : slots.entrySet()) {
+            Tensor[] array = slot.getValue();
+            for (int i = 0; i < array.length; i++) {
+                Tensor src = state.buffers().get(i + "." + slot.getKey());
+                if (src == null) {
+                    // A buffer dropped here stays allocated in the state scope until close: loads are rare.
+                    array[i] = null;
+                } else {
+                    if (array[i] == null) array[i] = newState(parameters.get(i));
+                    if (array[i] != src) array[i].copyFrom(src);
+                }
+            }
+        }
+        System.arraycopy(counts, 0, parameterSteps, 0, counts.length);
+        steps = state.steps();
+        learningRate = state.learningRate();
+    }
+
+    /**
+     * Checks that {@code state} would load into this optimizer, changing nothing: what
+     * {@link #loadStateDict} checks before it copies, for a caller that must know several parts fit before
+     * loading any of them (a checkpoint: model, optimizer, schedule).
+     *
+     * @param state the state to check
+     * @throws IllegalArgumentException when a key names no parameter or slot, a shape differs, or the
+     *                                  counts do not fit the parameters
+     */
+    public final void checkStateDict(State state) {
         long[] counts = state.parameterSteps();
         if (counts.length != parameters.size()) {
             throw new IllegalArgumentException("optimizer state has step counts for " + counts.length
@@ -346,22 +377,6 @@ public abstract class Optimizer implements AutoCloseable {
                         + Arrays.toString(e.getValue().shape()) + ", its parameter " + Arrays.toString(expected));
             }
         }
-        for (var slot : slots.entrySet()) {
-            Tensor[] array = slot.getValue();
-            for (int i = 0; i < array.length; i++) {
-                Tensor src = state.buffers().get(i + "." + slot.getKey());
-                if (src == null) {
-                    // A buffer dropped here stays allocated in the state scope until close: loads are rare.
-                    array[i] = null;
-                } else {
-                    if (array[i] == null) array[i] = newState(parameters.get(i));
-                    if (array[i] != src) array[i].copyFrom(src);
-                }
-            }
-        }
-        System.arraycopy(counts, 0, parameterSteps, 0, counts.length);
-        steps = state.steps();
-        learningRate = state.learningRate();
     }
 
     /**

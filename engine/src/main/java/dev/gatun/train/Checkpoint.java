@@ -484,6 +484,13 @@ public final class Checkpoint implements AutoCloseable {
             }
             long scheduleEpoch = schedule == null ? 0 : exactly("schedule.epoch", 1)[0];
             try {
+                // Every part is checked before any is loaded: a checkpoint that does not fit leaves the run
+                // as it was.
+                model.checkStateDict(weights);
+                optimizer.checkStateDict(state);
+                if (scheduleEpoch < 0) {
+                    throw new IllegalArgumentException("schedule epoch must be >= 0, got " + scheduleEpoch);
+                }
                 model.loadStateDict(weights);
                 if (schedule != null) schedule.restoreEpoch(scheduleEpoch);
                 optimizer.loadStateDict(state); // after the schedule: its saved learning rate is the one in use

@@ -12,6 +12,9 @@ import dev.gatun.io.ModelFileException;
 import dev.gatun.nn.Dropout;
 import dev.gatun.tensor.Generator;
 import dev.gatun.nn.LSTM;
+import dev.gatun.tensor.Tensor;
+import dev.gatun.tensor.Scope;
+import dev.gatun.nn.Linear;
 import dev.gatun.nn.MultiheadAttention;
 import dev.gatun.nn.PositionalEncoding;
 import dev.gatun.nn.RecurrentLayer;
@@ -247,4 +250,33 @@ class CheckpointTest {
         }
     }
 
+
+    /** A checkpoint whose optimizer part does not fit the run is refused before the weights are loaded. */
+    @Test
+    void aCheckpointThatDoesNotFitLeavesTheRunUntouched(@TempDir Path dir) throws IOException {
+        Path file = dir.resolve("ck.safetensors");
+        dev.gatun.data.DataLoader loader = new dev.gatun.data.DataLoader(
+                dev.gatun.data.TensorDataset.of(Tensor.zeros(8, 3)), 4, dev.gatun.data.DataLoader.Order.sequential(),
+                dev.gatun.data.DataLoader.LastBatch.KEEP);
+        try (Scope _ = Scope.open();
+             Sequential saved = new Sequential(new Linear(3, 2), new Linear(2, 1));
+             dev.gatun.optim.Adam adam = new dev.gatun.optim.Adam(saved.parameters(), 0.01)) {
+            saved.forward(Tensor.ones(4, 3)).sum().backward();
+            adam.step();
+            Checkpoint.save(file, saved, adam, null, loader, new Checkpoint.Position(0, 1),
+                    Checkpoint.TrainerState.START);
+        }
+        try (Scope _ = Scope.open();
+             Sequential run = new Sequential(new Linear(3, 2), new Linear(2, 1));
+             // the same optimizer over only the first layer: its state cannot take the saved one
+             dev.gatun.optim.Adam partial = new dev.gatun.optim.Adam(run.parameters().subList(0, 2), 0.01);
+             Checkpoint c = Checkpoint.open(file)) {
+            Map<String, float[]> before = new java.util.LinkedHashMap<>();
+            run.stateDict().forEach((k, v) -> before.put(k, v.toArray()));
+            ModelFileException e = assertThrows(ModelFileException.class, () -> c.restore(run, partial, null, loader));
+            assertTrue(e.getMessage().contains("does not fit this run") && e.getMessage().contains("parameters"),
+                    e.getMessage());
+            run.stateDict().forEach((k, v) -> assertArrayEquals(before.get(k), v.toArray(), k + " was changed"));
+        }
+    }
 }
