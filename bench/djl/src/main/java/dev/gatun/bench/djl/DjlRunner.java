@@ -24,6 +24,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -50,8 +51,9 @@ import java.util.StringJoiner;
  * <p>{@code --check} runs two steps of the dropout-free module ({@code NAME.check.pt}) and prints their
  * losses (inference: the output's sum twice), the values the other systems print. {@code --onednn off}
  * turns libtorch's oneDNN (MKL-DNN) path off, {@code torch.backends.mkldnn.enabled = False} in Python
- * ({@link OneDnn}). libtorch's graph executor optimisations are off, so the TorchScript interpreter runs
- * the ops as scripted and autograd differentiates them one by one, as in eager PyTorch.
+ * ({@link TorchContext}; where NNPACK cannot initialise it is switched off too, which changes no kernel).
+ * libtorch's graph executor optimisations are off, so the TorchScript interpreter runs the ops as scripted
+ * and autograd differentiates them one by one, as in eager PyTorch.
  *
  * <p>DJL never downloads anything here: libtorch and DJL's JNI library come from the pytorch-native-cpu
  * and pytorch-jni jars on the class path, which DJL extracts into its cache ({@code ENGINE_CACHE_DIR}
@@ -117,7 +119,8 @@ public final class DjlRunner {
         System.setProperty("ai.djl.pytorch.graph_optimizer", "false");
         Engine engine = Engine.getEngine("PyTorch");
         JniUtils.setNumThreads(threads);
-        OneDnn.setEnabled(onednn);
+        TorchContext.setMkldnnEnabled(onednn);
+        boolean nnpack = TorchContext.disableNnpackUnlessAvailable();
 
         Map<String, float[]> arrays = readInit(init, name);
         Map<String, long[]> shapes = readShapes(init, name);
@@ -149,7 +152,7 @@ public final class DjlRunner {
             }
             StringJoiner json = new StringJoiner(",", "{", "}");
             json.add("\"system\":\"libtorch\"").add("\"workload\":\"" + name + "\"").add("\"threads\":" + threads)
-                    .add("\"onednn\":" + OneDnn.enabled());
+                    .add("\"onednn\":" + TorchContext.mkldnnEnabled()).add("\"nnpack\":" + nnpack);
             if (check) {
                 double first = step.run();
                 double second = step.run();
@@ -221,7 +224,7 @@ public final class DjlRunner {
     /** The arrays of {@code NAME.txt} (key, dims, float offset, count) and {@code NAME.bin}. */
     private static Map<String, float[]> readInit(Path dir, String name) throws IOException {
         byte[] all = Files.readAllBytes(dir.resolve(name + ".bin"));
-        Map<String, float[]> out = new java.util.HashMap<>();
+        Map<String, float[]> out = new HashMap<>();
         for (String line : Files.readAllLines(dir.resolve(name + ".txt"))) {
             String[] f = line.trim().split("\\s+");
             long offset = Long.parseLong(f[2]);
@@ -235,7 +238,7 @@ public final class DjlRunner {
     }
 
     private static Map<String, long[]> readShapes(Path dir, String name) throws IOException {
-        Map<String, long[]> out = new java.util.HashMap<>();
+        Map<String, long[]> out = new HashMap<>();
         for (String line : Files.readAllLines(dir.resolve(name + ".txt"))) {
             String[] f = line.trim().split("\\s+");
             out.put(f[0], f[1].equals("-") ? new long[0]
