@@ -133,6 +133,7 @@ def main():
                 best_g, best_p = min(best_g, gm), min(best_p, pm)
                 row = (f"{name},{t},{r},{gm:.5f},{glo:.5f},{ghi:.5f},{pm:.5f},{plo:.5f},{phi:.5f},"
                        f"{gm / pm:.5f},{floor:.6f},{g['rss_peak_mb']:.1f},{p['rss_peak_mb']:.1f}")
+                lead = f"| {name} | {t} | {r} | {gm:.3f} [{glo:.3f}–{ghi:.3f}] | {pm:.3f} [{plo:.3f}–{phi:.3f}] "
                 lpath = os.path.join(raw, f"libtorch-{name}-{t}-{r}.json")
                 if with_libtorch and os.path.exists(lpath):
                     lt = load(lpath)
@@ -140,20 +141,19 @@ def main():
                     best_l = min(best_l, lm)
                     onednn = lt.get("onednn")
                     any_onednn_off = any_onednn_off or onednn is False
-                    md.append(f"| {name} | {t} | {r} | {gm:.3f} [{glo:.3f}–{ghi:.3f}] | {pm:.3f} [{plo:.3f}–{phi:.3f}] "
-                              f"| {lm:.3f} [{llo:.3f}–{lhi:.3f}]{' ¹' if onednn is False else ''} | {gm / pm:.3f} "
-                              f"| {gm / lm:.3f} | {floor:.4f} | {g['rss_peak_mb']:.0f} | {p['rss_peak_mb']:.0f} "
+                    mark = " ¹" if onednn is False else ""
+                    md.append(lead + f"| {lm:.3f} [{llo:.3f}–{lhi:.3f}]{mark} | {gm / pm:.3f} | {gm / lm:.3f} "
+                              f"| {floor:.4f} | {g['rss_peak_mb']:.0f} | {p['rss_peak_mb']:.0f} "
                               f"| {lt['rss_peak_mb']:.0f} |")
                     csv.append(row + f",{lm:.5f},{llo:.5f},{lhi:.5f},{gm / lm:.5f},{lt['rss_peak_mb']:.1f},"
                                f"{str(onednn).lower()}")
                 elif with_libtorch:
-                    md.append(f"| {name} | {t} | {r} | {gm:.3f} [{glo:.3f}–{ghi:.3f}] | {pm:.3f} [{plo:.3f}–{phi:.3f}] "
-                              f"| – | {gm / pm:.3f} | – | {floor:.4f} | {g['rss_peak_mb']:.0f} "
+                    md.append(lead + f"| – | {gm / pm:.3f} | – | {floor:.4f} | {g['rss_peak_mb']:.0f} "
                               f"| {p['rss_peak_mb']:.0f} | – |")
                     csv.append(row + ",,,,,,")
                 else:
-                    md.append(f"| {name} | {t} | {r} | {gm:.3f} [{glo:.3f}–{ghi:.3f}] | {pm:.3f} [{plo:.3f}–{phi:.3f}] "
-                              f"| {gm / pm:.3f} | {floor:.4f} | {g['rss_peak_mb']:.0f} | {p['rss_peak_mb']:.0f} |")
+                    md.append(lead + f"| {gm / pm:.3f} | {floor:.4f} | {g['rss_peak_mb']:.0f} "
+                              f"| {p['rss_peak_mb']:.0f} |")
                     csv.append(row + ",,,,,,")
         cg = load(os.path.join(raw, f"check-gatun-{name}.json"))["losses"]
         cp = load(os.path.join(raw, f"check-pytorch-{name}.json"))["losses"]
