@@ -5,6 +5,10 @@
   workloads.py --export-onnx DIR --init DIR
                                          exports every inference workload, with the weights of --init,
                                          as DIR/NAME.onnx (torch.onnx.export, opset 13), for ONNX Runtime
+  workloads.py --export-torchscript DIR --init DIR
+                                         scripts every workload, with the weights of --init, for libtorch
+                                         through the Deep Java Library (bench/djl): DIR/NAME.pt, and for
+                                         training rows DIR/NAME.check.pt with dropout off (see export_torchscript)
   workloads.py NAME --init DIR [--threads N] [--warmup-seconds S] [--steps N] [--check]
                                          times one workload and prints one JSON line, the same fields
                                          as gatun's dev.gatun.bench.workloads.Runner
@@ -19,6 +23,7 @@ import os
 import resource
 import sys
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -274,6 +279,76 @@ def export_onnx(directory, init):
                               input_names=["x"], output_names=["y"])
 
 
+class TrainingLoss(nn.Module):
+    """The model followed by the workload's loss: forward(x, y) is the loss of one training step, the same
+    operations as training_step runs, for a caller that drives autograd and the optimizer itself."""
+
+    def __init__(self, model, loss):
+        super().__init__()
+        self.model = model
+        self.loss = loss
+
+    def forward(self, x, y):
+        return self.loss(self.model(x), y)
+
+
+def without_dropout(model):
+    """The model with every dropout probability set to 0. A scripted module's submodules all return to
+    training mode when a caller trains it, so report's way (dropout modules in eval) would not survive
+    there; nn.Dropout's p is a TorchScript constant, so it is set before scripting."""
+    for m in model.modules():
+        if isinstance(m, nn.Dropout):
+            m.p = 0.0
+        if isinstance(m, nn.MultiheadAttention):
+            m.dropout = 0.0
+    return model
+
+
+def export_torchscript(directory, init):
+    """Every workload as TorchScript (torch.jit.script) with the weights of --init, for libtorch through the
+    Deep Java Library (bench/djl). A training row is saved as TrainingLoss (forward(x, y) gives the loss:
+    cross-entropy, or MSE for the regression rows) in training mode, NAME.pt for timing and NAME.check.pt
+    with dropout off for --check; an inference row is the model in eval mode, NAME.pt. Parameters keep
+    requires_grad, so the Java side can collect their gradients."""
+    os.makedirs(directory, exist_ok=True)
+    # 1.13's TransformerEncoderLayer lists batch_first among its constants without setting it; harmless.
+    warnings.filterwarnings("ignore", message="'batch_first' was found in ScriptModule constants")
+    for name, (_, _, classes, _) in WORKLOADS.items():
+        train = classes is not None
+        for suffix in ((".pt", ".check.pt") if train else (".pt",)):
+            model, _ = load_model(name, init)
+            if suffix == ".check.pt":
+                without_dropout(model)
+            if train:
+                module = TrainingLoss(model, nn.CrossEntropyLoss()).train()
+            else:
+                module = model.eval()
+            torch.jit.script(module).save(os.path.join(directory, name + suffix))
+        write_training_spec(directory, name, model, WORKLOADS[name][3], "cross_entropy")
+    for name, (factory, _, optimizer_factory, _) in REGRESSION_WORKLOADS.items():
+        for suffix in (".pt", ".check.pt"):
+            data = read_init(init, name)
+            model = factory()
+            model.load_state_dict({k: v for k, v in data.items() if k not in ("x", "y")}, strict=True)
+            if suffix == ".check.pt":
+                without_dropout(model)
+            torch.jit.script(TrainingLoss(model, nn.MSELoss()).train()).save(os.path.join(directory, name + suffix))
+        write_training_spec(directory, name, model, optimizer_factory, "mse")
+
+
+def write_training_spec(directory, name, model, optimizer_factory, loss):
+    """DIR/NAME.json: what the Java side needs besides the module: whether the row trains, its loss (for the
+    labels' type) and its optimizer's class and settings, read from the optimizer workloads.py builds."""
+    spec = {"train": optimizer_factory is not None, "loss": loss if optimizer_factory is not None else None}
+    if optimizer_factory is not None:
+        optimizer = optimizer_factory(model.parameters())
+        spec["optimizer"] = dict(name=type(optimizer).__name__,
+                                 **{k: v for k, v in optimizer.defaults.items()
+                                    if isinstance(v, (bool, int, float, tuple, type(None)))})
+    with open(os.path.join(directory, name + ".json"), "w") as f:
+        json.dump(spec, f)
+
+
 def flops(model, x, train):
     """Multiply-add FLOPs of the Linear and Conv2d layers; training adds every weight gradient and the input
     gradient of every layer but the first."""
@@ -303,6 +378,7 @@ def main():
     parser.add_argument("workload", nargs="?")
     parser.add_argument("--write-init")
     parser.add_argument("--export-onnx")
+    parser.add_argument("--export-torchscript")
     parser.add_argument("--init")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--warmup-seconds", type=float, default=2.0)
@@ -319,6 +395,9 @@ def main():
         return
     if args.export_onnx:
         export_onnx(args.export_onnx, args.init)
+        return
+    if args.export_torchscript:
+        export_torchscript(args.export_torchscript, args.init)
         return
     torch.set_num_threads(args.threads)
     if args.workload in REGRESSION_WORKLOADS:
