@@ -248,6 +248,15 @@ class GPTTest extends ScopedTest {
             assertEquals("LearnedPositionalEmbedding: input must be [B, T, 4] or [T, 4], got [1, 3, 5]",
                     e.getMessage());
         }
+        try (PositionalEncoding sinusoidal = new PositionalEncoding(4, 6, 0f, true)) {
+            // The sinusoidal encoding starts at a later position the same way.
+            float[] table = sinusoidal.pe().toArray();
+            float[] y = sinusoidal.forward(Tensor.zeros(1, 2, 4), 3).toArray();
+            assertArrayEquals(Arrays.copyOfRange(table, 12, 20), y, 0f);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> sinusoidal.forward(Tensor.zeros(1, 2, 4), 5));
+            assertEquals("PositionalEncoding: positions 5 to 6 do not fit max_len 6", e.getMessage());
+        }
         try (LearnedPositionalEmbedding seqFirst = new LearnedPositionalEmbedding(4, 6)) {
             Tensor x = Tensor.zeros(3, 2, 4);
             float[] y = seqFirst.forward(x).toArray();
