@@ -2,6 +2,7 @@ package dev.gatun.nn;
 
 import dev.gatun.tensor.Tensor;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.Iterator;
 import java.util.List;
@@ -28,7 +29,7 @@ public final class ModuleList<M extends Module> extends Module implements Iterab
      */
     @SafeVarargs
     public ModuleList(M... modules) {
-        this(List.of(modules));
+        this(Arrays.asList(modules));
     }
 
     /**

@@ -105,6 +105,17 @@ class AttentionWeightsTest extends ScopedTest {
                 assertFalse(Float.isNaN(w[i]));
                 assertTrue(Float.isNaN(w[9 + i]));
             }
+            // The NaN reaches the gradients, as in PyTorch, even from a loss on sequence 0 alone: sequence 1's
+            // inputs and every weight that sums over its rows.
+            Tensor leafX = x.copy().detach().requiresGrad(true);
+            mha.forward(leafX, leafX, leafX, null, padding).select(0, 0).sum().backward();
+            float[] gx = leafX.grad().toArray();
+            for (int i = 0; i < 12; i++) {
+                assertFalse(Float.isNaN(gx[i]), "∂x of sequence 0");
+                assertTrue(Float.isNaN(gx[12 + i]), "∂x of sequence 1");
+            }
+            assertTrue(Float.isNaN(Reduce.sum(mha.inProjWeight().grad()).item()));
+            assertTrue(Float.isNaN(Reduce.sum(mha.outProj().weight().grad()).item()));
             // A row of attn_mask that hides every key: only that query's row is NaN.
             Tensor rowMasked = Tensor.fromBooleans(new boolean[] {false, false, true, true, true, true, false, true,
                 false}, 3, 3);

@@ -284,6 +284,8 @@ class TransformerDecoderTest extends ScopedTest {
         e = assertThrows(IllegalArgumentException.class, () -> list.add(relu));
         assertEquals("ModuleList: the module at 0 is added again at 1", e.getMessage());
         assertThrows(UnsupportedOperationException.class, () -> list.forward(Tensor.zeros(1)));
+        e = assertThrows(IllegalArgumentException.class, () -> new ModuleList<>(new ReLU(), null));
+        assertEquals("ModuleList: module 1 is null", e.getMessage());
     }
 
     @Test
