@@ -12,14 +12,17 @@ import dev.gatun.nn.Dropout;
 import dev.gatun.nn.Embedding;
 import dev.gatun.nn.Flatten;
 import dev.gatun.nn.GELU;
+import dev.gatun.nn.GPT;
 import dev.gatun.nn.GRU;
 import dev.gatun.nn.LSTM;
 import dev.gatun.nn.LayerNorm;
+import dev.gatun.nn.LearnedPositionalEmbedding;
 import dev.gatun.nn.LeakyReLU;
 import dev.gatun.nn.Linear;
 import dev.gatun.nn.LogSoftmax;
 import dev.gatun.nn.MaxPool2d;
 import dev.gatun.nn.Module;
+import dev.gatun.nn.ModuleList;
 import dev.gatun.nn.MultiheadAttention;
 import dev.gatun.nn.PositionalEncoding;
 import dev.gatun.nn.RNN;
@@ -29,6 +32,10 @@ import dev.gatun.nn.Sequential;
 import dev.gatun.nn.Sigmoid;
 import dev.gatun.nn.Softmax;
 import dev.gatun.nn.Tanh;
+import dev.gatun.nn.Transformer;
+import dev.gatun.nn.TransformerDecoder;
+import dev.gatun.nn.TransformerDecoderLayer;
+import dev.gatun.nn.TransformerEncoder;
 import dev.gatun.nn.TransformerEncoderLayer;
 import dev.gatun.tensor.Tensor;
 import java.io.IOException;
@@ -410,7 +417,15 @@ public final class ModelFile {
                         lng(m, "embedDim", where));
                 case "TransformerEncoderLayer" -> charge(where, type, 2, lng(m, "dModel", where),
                         lng(m, "dModel", where) + lng(m, "dimFeedforward", where));
-                case "PositionalEncoding" -> charge(where, type, lng(m, "maxLen", where), lng(m, "dModel", where));
+                case "PositionalEncoding", "LearnedPositionalEmbedding" -> charge(where, type, lng(m, "maxLen", where),
+                        lng(m, "dModel", where));
+                case "TransformerDecoderLayer" -> charge(where, type, 2, lng(m, "dModel", where),
+                        3 * lng(m, "dModel", where) + lng(m, "dimFeedforward", where));
+                case "GPT" -> {
+                    long d = lng(m, "dModel", where);
+                    charge(where, type, 2 * lng(m, "vocabSize", where) + lng(m, "blockSize", where), d);
+                    charge(where, type, integer(m, "numLayers", where), 2 * d, d + lng(m, "dimFeedforward", where));
+                }
                 default -> { }
             }
         }
@@ -473,12 +488,25 @@ public final class ModelFile {
                             lng(m, "numHeads", where), flt(m, "dropout", where), bool(m, "bias", where),
                             bool(m, "batchFirst", where));
                     case "TransformerEncoderLayer" -> new TransformerEncoderLayer(lng(m, "dModel", where),
-                            lng(m, "nhead", where), new TransformerEncoderLayer.Options(lng(m, "dimFeedforward", where),
-                                    flt(m, "dropout", where), activation(m, where), flt(m, "layerNormEps", where),
-                                    bool(m, "batchFirst", where), bool(m, "normFirst", where)));
+                            lng(m, "nhead", where), layerOptions(m, where));
                     case "PositionalEncoding" -> new PositionalEncoding(lng(m, "dModel", where),
                             lng(m, "maxLen", where),
                             flt(m, "dropout", where), bool(m, "batchFirst", where));
+                    case "LearnedPositionalEmbedding" -> new LearnedPositionalEmbedding(lng(m, "dModel", where),
+                            lng(m, "maxLen", where), flt(m, "dropout", where), bool(m, "batchFirst", where));
+                    case "TransformerDecoderLayer" -> new TransformerDecoderLayer(lng(m, "dModel", where),
+                            lng(m, "nhead", where), layerOptions(m, where));
+                    case "ModuleList" -> new ModuleList<>(modules(m, "layers", where, Module.class, 0));
+                    case "TransformerEncoder" -> new TransformerEncoder(
+                            modules(m, "layers", where, TransformerEncoderLayer.class, 1), finalNorm(m, where));
+                    case "TransformerDecoder" -> new TransformerDecoder(
+                            modules(m, "layers", where, TransformerDecoderLayer.class, 1), finalNorm(m, where));
+                    case "Transformer" -> new Transformer(
+                            only(modules(m, "encoder", where, TransformerEncoder.class, 1), "encoder", where),
+                            only(modules(m, "decoder", where, TransformerDecoder.class, 1), "decoder", where));
+                    case "GPT" -> new GPT(new GPT.Config(lng(m, "vocabSize", where), lng(m, "blockSize", where),
+                            lng(m, "dModel", where), integer(m, "numLayers", where), lng(m, "numHeads", where),
+                            lng(m, "dimFeedforward", where), flt(m, "dropout", where)));
                     default -> throw fail(where, "unknown layer type '" + type + "'");
                 };
             } catch (IllegalArgumentException | IllegalStateException e) {
@@ -518,6 +546,60 @@ public final class ModelFile {
                     yield new RNN(in, hidden, "relu".equals(nl) ? RNN.Nonlinearity.RELU : RNN.Nonlinearity.TANH, o);
                 }
             };
+        }
+
+        private TransformerEncoderLayer.Options layerOptions(Map<String, Object> m, String where)
+                throws ModelFileException {
+            return new TransformerEncoderLayer.Options(lng(m, "dimFeedforward", where), flt(m, "dropout", where),
+                    activation(m, where), flt(m, "layerNormEps", where), bool(m, "batchFirst", where),
+                    bool(m, "normFirst", where));
+        }
+
+        /**
+         * The modules of the array under {@code key}, each of {@code kind}, at least {@code min} of them. On a
+         * failure the modules built so far are closed.
+         */
+        private <M extends Module> List<M> modules(Map<String, Object> m, String key, String where, Class<M> kind,
+                                                   int min) throws ModelFileException {
+            if (!(m.get(key) instanceof List<?> list) || list.size() < min) {
+                throw fail(where, "'" + key + "' must be an array of at least " + min + " layer"
+                        + (min == 1 ? "" : "s") + ", got " + m.get(key));
+            }
+            List<M> out = new ArrayList<>();
+            try {
+                for (int i = 0; i < list.size(); i++) {
+                    String at = where + "." + key + "[" + i + "]";
+                    Module built = module(list.get(i), at);
+                    if (!kind.isInstance(built)) {
+                        built.close();
+                        throw fail(at, "expected a " + kind.getSimpleName() + ", got " + built.getClass().getSimpleName());
+                    }
+                    out.add(kind.cast(built));
+                }
+            } catch (ModelFileException | RuntimeException e) {
+                out.forEach(Module::close);
+                throw e;
+            }
+            return out;
+        }
+
+        /** The single module of a list that {@link #modules} built with a minimum of 1. */
+        private <M extends Module> M only(List<M> list, String key, String where) throws ModelFileException {
+            if (list.size() != 1) {
+                list.forEach(Module::close);
+                throw fail(where, "'" + key + "' must hold exactly one layer, got " + list.size());
+            }
+            return list.getFirst();
+        }
+
+        /** A stack's final norm: the array under "norm" holds none or one LayerNorm. */
+        private LayerNorm finalNorm(Map<String, Object> m, String where) throws ModelFileException {
+            List<LayerNorm> norms = modules(m, "norm", where, LayerNorm.class, 0);
+            if (norms.size() > 1) {
+                norms.forEach(Module::close);
+                throw fail(where, "'norm' must hold at most one LayerNorm, got " + norms.size());
+            }
+            return norms.isEmpty() ? null : norms.getFirst();
         }
 
         private TransformerEncoderLayer.FeedForwardActivation activation(Map<String, Object> m, String where)

@@ -112,6 +112,21 @@ public final class PositionalEncoding extends Module implements RandomModule {
      */
     @Override
     public Tensor forward(Tensor x) {
+        return forward(x, 0);
+    }
+
+    /**
+     * Adds the encoding of positions {@code start}..{@code start}+T−1, then applies dropout (in training):
+     * the next T positions of a sequence whose first {@code start} went before (as when generating with
+     * cached keys and values).
+     *
+     * @param x     [T, B, d] ([B, T, d] batch first) or [T, d]
+     * @param start the position of x's first element, with start + T at most {@code maxLen}
+     * @return the result, of x's shape
+     * @throws IllegalArgumentException if x's shape does not fit, start is negative, or the positions go
+     *                                  past maxLen
+     */
+    public Tensor forward(Tensor x, long start) {
         x.checkAlive();
         if ((x.dim() != 2 && x.dim() != 3) || x.size(-1) != dModel) {
             throw new IllegalArgumentException("PositionalEncoding: input must be "
@@ -120,10 +135,14 @@ public final class PositionalEncoding extends Module implements RandomModule {
         }
         int seqDim = batchFirst && x.dim() == 3 ? 1 : 0;
         long t = x.size(seqDim);
-        if (t > maxLen) {
+        if (start == 0 && t > maxLen) {
             throw new IllegalArgumentException("PositionalEncoding: " + t + " positions exceed max_len " + maxLen);
         }
-        Tensor rows = pe.slice(0, 0, t);                              // [T, d]
+        if (start < 0 || t > maxLen - start) {
+            throw new IllegalArgumentException("PositionalEncoding: positions " + start + " to " + (start + t - 1)
+                    + " do not fit max_len " + maxLen);
+        }
+        Tensor rows = pe.slice(0, start, start + t);                  // [T, d]
         Tensor table = x.dim() == 3 && !batchFirst ? rows.unsqueeze(1) : rows;  // [T, 1, d] for sequence first
         return Regularization.dropout(Arithmetic.add(x, table), dropout, isTraining(), rng);
     }

@@ -1,5 +1,6 @@
 package dev.gatun.nn;
 
+import dev.gatun.autograd.Autograd;
 import dev.gatun.ops.Activation;
 import dev.gatun.ops.Arithmetic;
 import dev.gatun.tensor.Tensor;
@@ -201,12 +202,51 @@ public final class TransformerEncoderLayer extends Module {
     }
 
     /**
+     * The model width.
+     *
+     * @return d_model
+     */
+    public long dModel() {
+        return dModel;
+    }
+
+    /**
+     * The number of attention heads.
+     *
+     * @return nhead
+     */
+    public long nhead() {
+        return nhead;
+    }
+
+    /**
      * The self-attention block.
      *
      * @return {@code self_attn}
      */
     public MultiheadAttention selfAttn() {
         return selfAttn;
+    }
+
+    /**
+     * A new layer with the same settings and a copy of this layer's parameters (as {@code copy.deepcopy}
+     * makes the layers of PyTorch's {@code nn.TransformerEncoder}); its dropout generators are new.
+     *
+     * @return the copy, in this layer's training mode; the caller owns it
+     * @throws IllegalStateException if this layer is closed
+     */
+    public TransformerEncoderLayer copy() {
+        TransformerEncoderLayer c = new TransformerEncoderLayer(dModel, nhead, options);
+        try {
+            c.loadStateDict(stateDict());
+        } catch (RuntimeException e) {
+            c.close();
+            throw e;
+        }
+        if (!isTraining()) {
+            c.eval();
+        }
+        return c;
     }
 
     /**
@@ -252,6 +292,32 @@ public final class TransformerEncoderLayer extends Module {
         }
         x = norm1.forward(Arithmetic.add(x, selfAttentionBlock(x, mask, keyPaddingMask)));
         return norm2.forward(Arithmetic.add(x, feedForwardBlock(x)));
+    }
+
+    /**
+     * The layer on the next positions of sequences whose earlier positions went through
+     * {@link #forwardCached} with the same cache: causal self-attention over the cached and new positions
+     * ({@link MultiheadAttention#forwardCached}), then the feed-forward block. Fed one position at a time it
+     * gives, position by position, what {@code forward(src, causalMask(T, T))} gives for the whole sequence
+     * (within float rounding), each position costing one position's work. Nothing is recorded for autograd.
+     *
+     * @param src   the new positions [n, B, d_model], [B, n, d_model] with batchFirst, or [n, d_model]
+     * @param cache a cache of this layer's {@link #selfAttn()}, from
+     *              {@link MultiheadAttention#newKVCache(long, long)}
+     * @return the output for the new positions, of src's shape
+     * @throws IllegalArgumentException if the shape does not fit, the cache is another layer's or of another
+     *                                  batch size, or it is full
+     */
+    public Tensor forwardCached(Tensor src, MultiheadAttention.KVCache cache) {
+        try (var ignored = Autograd.noGrad()) {
+            Tensor x = src;
+            if (options.normFirst()) {
+                x = Arithmetic.add(x, dropout1.forward(selfAttn.forwardCached(norm1.forward(x), cache)));
+                return Arithmetic.add(x, feedForwardBlock(norm2.forward(x)));
+            }
+            x = norm1.forward(Arithmetic.add(x, dropout1.forward(selfAttn.forwardCached(x, cache))));
+            return norm2.forward(Arithmetic.add(x, feedForwardBlock(x)));
+        }
     }
 
     private Tensor selfAttentionBlock(Tensor x, Tensor mask, Tensor keyPaddingMask) {

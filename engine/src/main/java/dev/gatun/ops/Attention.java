@@ -25,8 +25,13 @@ import java.util.random.RandomGenerator;
  * The four products (and the two of backward that make ∂Q and ∂K) are batched GEMMs through
  * {@link MatMul}, reading transposed and strided operands (e.g. heads sliced out of a projection) in
  * place; scaling, mask, softmax and dropout run over the scores as one Java array. For backward the op
- * keeps P, P̃ and the dropout mask as Java arrays, so no native memory outlives the call. A row whose
- * every key is masked gives NaN, as in PyTorch.
+ * keeps P, P̃ and the dropout mask as Java arrays, so no native memory outlives the call.
+ *
+ * <p>A row whose every key is masked (all −∞) has no softmax: its weights, its output row and the
+ * gradients that flow through it are NaN, as in PyTorch 1.13 (which gives NaN on its training path and on
+ * its fused inference path alike). In backward the NaN spreads to every gradient of Q, K and V that sums
+ * over such a row, even when the row's own output gradient is zero, so leave every query at least one key.
+ * {@link #scaledDotProductWithWeights} also returns the weights P̃.
  *
  * <p>Masks. A float32 mask is additive, as above, and may be learned (it gets a gradient). A bool mask
  * follows {@code torch.nn.MultiheadAttention}'s convention: true marks a key the query may <em>not</em>
@@ -72,6 +77,45 @@ public final class Attention {
      */
     public static Tensor scaledDotProduct(Tensor q, Tensor k, Tensor v, Tensor mask, float dropout, boolean training,
                                           RandomGenerator rng) {
+        return attend(q, k, v, mask, dropout, training, rng, false).output();
+    }
+
+    /**
+     * The output of attention and its attention weights, as {@link #scaledDotProductWithWeights} returns
+     * them.
+     *
+     * @param output  softmax(Q·Kᵀ/√d + mask)·V after dropout on the weights, [..., Tq, dv]
+     * @param weights the attention weights that multiplied V, [..., Tq, Tk]: after dropout in training (so
+     *                a row then sums to about 1, not exactly), NaN in a row whose every key is masked
+     */
+    public record Weighted(Tensor output, Tensor weights) {}
+
+    /**
+     * As {@link #scaledDotProduct(Tensor, Tensor, Tensor, Tensor, float, boolean, RandomGenerator)}, also
+     * returning the attention weights P̃ (the weights V was multiplied by, after dropout, as
+     * {@code torch.nn.functional.multi_head_attention_forward} returns them). The weights are
+     * differentiable too: a loss that uses them sends gradients to Q, K and a float32 mask.
+     *
+     * @param q        the queries [..., Tq, d], float32
+     * @param k        the keys [..., Tk, d], float32
+     * @param v        the values [..., Tk, dv], float32
+     * @param mask     null, an additive float32 mask or a bool mask (true: may not attend), broadcasting to
+     *                 [..., Tq, Tk]
+     * @param dropout  the probability of dropping an attention weight, in [0, 1)
+     * @param training whether to apply dropout
+     * @param rng      the generator of the dropout masks; needed only for dropout in training
+     * @return the output [..., Tq, dv] and the weights [..., Tq, Tk]
+     * @throws IllegalArgumentException if the shapes do not fit together, the mask is int64, the dropout
+     *                                  probability is out of range, or dropout needs a generator
+     * @throws IllegalStateException    if a tensor is closed
+     */
+    public static Weighted scaledDotProductWithWeights(Tensor q, Tensor k, Tensor v, Tensor mask, float dropout,
+                                                       boolean training, RandomGenerator rng) {
+        return attend(q, k, v, mask, dropout, training, rng, true);
+    }
+
+    private static Weighted attend(Tensor q, Tensor k, Tensor v, Tensor mask, float dropout, boolean training,
+                                   RandomGenerator rng, boolean wantWeights) {
         mask = mask == null ? null : additiveMask(mask);
         long[] scoreShape = checkShapes(q, k, v, mask);
         if (!(dropout >= 0 && dropout < 1)) {
@@ -101,13 +145,25 @@ public final class Attention {
             for (int i = 0; i < p.length; i++) pd[i] = p[i] * dropMask[i];
         }
         Tensor out;
-        try (var ignored = Autograd.noGrad(); Tensor weights = Tensor.fromArray(pd, scoreShape)) {
+        Tensor weights = Tensor.fromArray(pd, scoreShape);
+        try (var ignored = Autograd.noGrad()) {
             out = MatMul.matmul(weights, v);
+        }
+        if (!wantWeights) {
+            weights.close();
         }
         float[] dropped = pd;
         Tensor m = mask;
-        return Autograd.record(out, "scaledDotProductAttention",
+        out = Autograd.record(out, "scaledDotProductAttention",
                 g -> backward(g, q, k, v, m, p, dropped, dropMask, scoreShape, scale), q, k, v, m);
+        if (!wantWeights) {
+            return new Weighted(out, null);
+        }
+        // The weights are an output of their own: ∂P̃ comes straight from the loss, and goes on as the
+        // part of the output's backward that starts from ∂P̃.
+        weights = Autograd.record(weights, "attentionWeights",
+                g -> scoreGradients(g.toArray(), q, k, m, p, dropMask, scoreShape, scale), q, k, m);
+        return new Weighted(out, weights);
     }
 
     private static Tensor[] backward(Tensor g, Tensor q, Tensor k, Tensor v, Tensor mask, float[] p, float[] pd,
@@ -126,6 +182,16 @@ public final class Attention {
         try (Tensor dWeights = MatMul.matmul(g, v.transpose(-1, -2))) {
             ds = dWeights.toArray();
         }
+        Tensor[] d = scoreGradients(ds, q, k, mask, p, dropMask, scoreShape, scale);
+        return new Tensor[] {d[0], d[1], dv, d[2]};
+    }
+
+    /**
+     * From ∂P̃ (overwritten), the gradients of Q, K and the mask: through dropout, the softmax and the
+     * scaling, as the class comment writes them.
+     */
+    private static Tensor[] scoreGradients(float[] ds, Tensor q, Tensor k, Tensor mask, float[] p, float[] dropMask,
+                                           long[] scoreShape, float scale) {
         if (dropMask != null) {
             for (int i = 0; i < ds.length; i++) ds[i] *= dropMask[i];
         }
@@ -149,7 +215,7 @@ public final class Attention {
                 if (k.requiresGrad()) dk = MatMul.matmul(dScores.transpose(-1, -2), q);
             }
         }
-        return new Tensor[] {dq, dk, dv, dMask};
+        return new Tensor[] {dq, dk, dMask};
     }
 
     /** Softmax of each run of {@code len} values, in place; a row of only −∞ becomes NaN. */
@@ -231,12 +297,31 @@ public final class Attention {
      * @throws IllegalArgumentException if a size is not positive
      */
     public static Tensor causalMask(long tq, long tk) {
+        return causalMask(tq, tk, 0);
+    }
+
+    /**
+     * The causal mask [tq, tk] of queries that sit at positions {@code offset}, ..., {@code offset + tq − 1}
+     * of a sequence whose keys are positions 0, ..., tk − 1: true where key j &gt; offset + i (may not be
+     * attended), {@code torch.triu(torch.ones(tq, tk, dtype=torch.bool), diagonal=1 + offset)}. With
+     * earlier keys and values cached, the new queries of a sequence take offset = the cached length.
+     *
+     * @param tq     the number of queries
+     * @param tk     the number of keys
+     * @param offset the position of the first query, at least 0
+     * @return a bool tensor [tq, tk]
+     * @throws IllegalArgumentException if a size is not positive or the offset is negative
+     */
+    public static Tensor causalMask(long tq, long tk, long offset) {
         if (tq < 1 || tk < 1) {
             throw new IllegalArgumentException("causalMask needs positive sizes, got " + tq + " × " + tk);
         }
+        if (offset < 0) {
+            throw new IllegalArgumentException("causalMask: offset must not be negative, got " + offset);
+        }
         boolean[] m = new boolean[Kernels.checkedSize(new long[] {tq, tk})];
         for (int i = 0; i < tq; i++) {
-            for (int j = i + 1; j < tk; j++) m[(int) (i * tk + j)] = true;
+            for (long j = i + offset + 1; j < tk; j++) m[(int) (i * tk + j)] = true;
         }
         return Tensor.fromBooleans(m, tq, tk);
     }
