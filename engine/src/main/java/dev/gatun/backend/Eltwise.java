@@ -117,6 +117,79 @@ public final class Eltwise {
         }, r -> new Primitives.Primitive[] {r.forward(), r.backward()}, PRIMITIVE_BYTES);
     }
 
+    /** A GELU (erf form) training pair: forward and its backward, which reads the source. */
+    private record Gelu(Primitives.Primitive forward, Primitives.Primitive backward, MemorySegment memoryDesc) {}
+
+    private record GeluKey(long length) {}
+
+    /**
+     * GELU for training, {@code dst[i] = src[i]·Φ(src[i])} with Φ the standard normal CDF (the erf form,
+     * PyTorch's default), over {@code length} floats. src and dst must not overlap: the backward pass
+     * ({@link #geluBackward}) reads src.
+     *
+     * @param src the input
+     * @param srcOffset the input's first float
+     * @param dst the output
+     * @param dstOffset the output's first float
+     * @param length the number of floats, {@code >= 1}
+     */
+    public static void geluForward(MemorySegment src, long srcOffset, MemorySegment dst, long dstOffset,
+                                   long length) {
+        Gelu g = gelu(length);
+        MemorySegment s = Primitives.region("gelu: src", src, srcOffset, length);
+        MemorySegment d = Primitives.region("gelu: dst", dst, dstOffset, length);
+        if (s.address() < d.address() + d.byteSize() && d.address() < s.address() + s.byteSize()) {
+            throw new IllegalArgumentException("gelu: dst overlaps src");
+        }
+        Primitives.execute(g.forward(), new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_DST()},
+                new MemorySegment[] {g.memoryDesc(), g.memoryDesc()}, new MemorySegment[] {s, d},
+                "gelu forward over " + length + " floats");
+    }
+
+    /**
+     * {@code diffSrc[i] = diffDst[i]·(Φ(src[i]) + src[i]·φ(src[i]))}, the GELU gradient.
+     *
+     * @param src the forward pass's input
+     * @param srcOffset its first float
+     * @param diffDst the gradient of the output
+     * @param diffDstOffset its first float
+     * @param diffSrc the gradient of the input, written
+     * @param diffSrcOffset its first float
+     * @param length the number of floats, {@code >= 1}
+     */
+    public static void geluBackward(MemorySegment src, long srcOffset, MemorySegment diffDst, long diffDstOffset,
+                                    MemorySegment diffSrc, long diffSrcOffset, long length) {
+        Gelu g = gelu(length);
+        MemorySegment s = Primitives.region("gelu backward: src", src, srcOffset, length);
+        MemorySegment dd = Primitives.region("gelu backward: diff_dst", diffDst, diffDstOffset, length);
+        MemorySegment ds = Primitives.region("gelu backward: diff_src", diffSrc, diffSrcOffset, length);
+        Primitives.execute(g.backward(), new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_DIFF_DST(),
+            Dnnl.DNNL_ARG_DIFF_SRC()}, new MemorySegment[] {g.memoryDesc(), g.memoryDesc(), g.memoryDesc()},
+                new MemorySegment[] {s, dd, ds}, "gelu backward over " + length + " floats");
+    }
+
+    private static Gelu gelu(long length) {
+        if (length < 1) {
+            throw new IllegalArgumentException("gelu: length must be positive, got " + length);
+        }
+        return PrimitiveCache.get(new GeluKey(length), k -> {
+            String what = "gelu over [" + length + "] f32";
+            MemorySegment md = Primitives.f32Desc(new long[] {length}, Dnnl.dnnl_a(), what);
+            int alg = Dnnl.dnnl_eltwise_gelu_erf();
+            try (Arena tmp = Arena.ofConfined()) {
+                MemorySegment desc = Primitives.opDesc(tmp);
+                OneDnn.check(Dnnl.dnnl_eltwise_forward_desc_init(desc, Dnnl.dnnl_forward_training(), alg, md, 0f, 0f),
+                        "dnnl_eltwise_forward_desc_init", what);
+                Primitives.Primitive fwd = Primitives.create(desc, MemorySegment.NULL, true, what);
+                MemorySegment bdesc = Primitives.opDesc(tmp);
+                OneDnn.check(Dnnl.dnnl_eltwise_backward_desc_init(bdesc, alg, md, md, 0f, 0f),
+                        "dnnl_eltwise_backward_desc_init", what);
+                Primitives.Primitive bwd = Primitives.create(bdesc, fwd.descriptor(), false, what);
+                return new Gelu(fwd, bwd, md);
+            }
+        }, r -> new Primitives.Primitive[] {r.forward(), r.backward()}, PRIMITIVE_BYTES);
+    }
+
     private static Cached create(Key key) {
         String what = key.algorithm() + " over [" + key.length() + "] f32";
         MemorySegment md = Primitives.f32Desc(new long[] {key.length()}, Dnnl.dnnl_a(), what);
