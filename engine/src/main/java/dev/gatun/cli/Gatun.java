@@ -32,8 +32,8 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "gatun", mixinStandardHelpOptions = true, versionProvider = Gatun.Version.class,
         description = "A deep-learning engine for the JVM over OpenBLAS and oneDNN.",
-        subcommands = {InfoCommand.class, GemmCommand.class, TrainCommand.class, ServeCommand.class,
-                CommandLine.HelpCommand.class})
+        subcommands = {InfoCommand.class, GemmCommand.class, TrainCommand.class, SampleCommand.class,
+                ServeCommand.class, CommandLine.HelpCommand.class})
 public final class Gatun implements Callable<Integer> {
 
     /** Exit code of a failure while running (a usage error is picocli's 2). */

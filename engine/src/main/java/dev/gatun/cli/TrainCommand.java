@@ -43,8 +43,10 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code gatun train}: training commands. */
-@Command(name = "train", mixinStandardHelpOptions = true, description = "Train a network on MNIST.",
-        subcommands = {TrainCommand.Mlp.class, TrainCommand.Lenet5.class, TrainCommand.Resnet.class})
+@Command(name = "train", mixinStandardHelpOptions = true,
+        description = "Train a network on MNIST, or a character language model on the Brown corpus.",
+        subcommands = {TrainCommand.Mlp.class, TrainCommand.Lenet5.class, TrainCommand.Resnet.class,
+                CharLmCommand.class})
 final class TrainCommand implements Callable<Integer> {
 
     @Spec

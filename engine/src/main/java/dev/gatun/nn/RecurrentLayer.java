@@ -8,6 +8,7 @@ import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Tensor;
 import java.util.Arrays;
 import java.util.Map;
+import java.util.Objects;
 import java.util.random.RandomGenerator;
 
 /**
@@ -32,7 +33,51 @@ public abstract class RecurrentLayer extends Module implements RandomModule {
      * @param h      the final hidden states, [L·D, N, H]
      * @param c      the final cell states of an LSTM, [L·D, N, H]; null for RNN and GRU
      */
-    public record Output(Tensor output, Tensor h, Tensor c) {}
+    public record Output(Tensor output, Tensor h, Tensor c) {
+        /**
+         * The final states as a {@link State}, to continue the sequence from with
+         * {@link RecurrentLayer#forward(Tensor, State)}.
+         *
+         * @return h and c (null for RNN and GRU)
+         */
+        public State state() {
+            return new State(h, c);
+        }
+    }
+
+    /**
+     * The state a recurrent module carries from one step of a sequence to the next: the hidden states h of
+     * every layer and direction, and for an LSTM the cell states c, each [L·D, N, H]. A forward pass from a
+     * state continues the sequence it was taken from: the layers over a sequence give the same outputs and
+     * final state as over its first part and then, from the state that ended, the rest. So a model can be
+     * fed one step at a time, keeping its state, as generating text does, and training with truncated
+     * backpropagation through time carries the state of one batch into the next ({@link #detach()}).
+     *
+     * @param h the hidden states [L·D, N, H]
+     * @param c the cell states [L·D, N, H] of an LSTM; null for RNN and GRU
+     */
+    public record State(Tensor h, Tensor c) {
+        /**
+         * Checks that there is a hidden state.
+         *
+         * @throws NullPointerException if {@code h} is null
+         */
+        public State {
+            Objects.requireNonNull(h, "h");
+        }
+
+        /**
+         * The same values cut off from the graph that computed them, as PyTorch's {@code h.detach()}: a
+         * backward pass from outputs that follow from this state stops here. Truncated backpropagation
+         * through time carries the state of one batch into the next this way.
+         *
+         * @return the state as constants, sharing the memory
+         * @throws IllegalStateException if a tensor was closed
+         */
+        public State detach() {
+            return new State(h.detach(), c == null ? null : c.detach());
+        }
+    }
 
     /**
      * PyTorch's options of a recurrent module: {@code numLayers} stacked layers, biases or none,
@@ -248,6 +293,34 @@ public abstract class RecurrentLayer extends Module implements RandomModule {
     @Override
     public Tensor forward(Tensor input) {
         return run(input, null, null).output();
+    }
+
+    /**
+     * The output sequence and the final state from an initial state: the sequence continued from where
+     * {@code state} left it. Fed one step at a time (T = 1), each call taking the state the call before
+     * returned, a unidirectional module gives the same outputs and final state as over the whole sequence
+     * at once (a bidirectional one does not: its reverse direction starts from the end of what it is
+     * given).
+     *
+     * @param input the sequence, [T, N, I] ([N, T, I] batch first)
+     * @param state the state to start from, h and c [L·D, N, H] (c for an LSTM only); null for zeros
+     * @return the output sequence and the final state ({@link Output#state()})
+     * @throws IllegalArgumentException if a shape is wrong, naming it and the expected one, or the state of an
+     *     LSTM has no c or that of an RNN or GRU has one
+     */
+    public final Output forward(Tensor input, State state) {
+        if (state == null) {
+            return run(input, null, null);
+        }
+        String name = getClass().getSimpleName();
+        if (cell.hasCellState() && state.c() == null) {
+            throw new IllegalArgumentException(name + ": the state needs the cell states c as well as h");
+        }
+        if (!cell.hasCellState() && state.c() != null) {
+            throw new IllegalArgumentException(name + " has no cell state, but the state has c of shape "
+                    + Arrays.toString(state.c().shape()));
+        }
+        return run(input, state.h(), state.c());
     }
 
     /**

@@ -4,7 +4,12 @@ import dev.gatun.autograd.Autograd;
 import dev.gatun.data.DataLoader;
 import dev.gatun.data.DataLoader.Batch;
 import dev.gatun.data.Dataset;
+import dev.gatun.data.TensorDataset;
+import dev.gatun.nn.CharRnn;
 import dev.gatun.nn.Module;
+import dev.gatun.nn.RecurrentLayer;
+import dev.gatun.ops.Loss;
+import dev.gatun.optim.GradClip;
 import dev.gatun.optim.LearningRateSchedule;
 import dev.gatun.optim.Optimizer;
 import dev.gatun.tensor.Scope;
@@ -18,11 +23,17 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 
 /**
- * The fit loop for classifiers: mini-batch training with a loss on logits and class labels,
- * validation after each epoch, early stopping with restoration of the best weights, a console
- * progress bar, a CSV log and a PNG of the curves.
+ * The fit loop: mini-batch training, validation after each epoch, early stopping with restoration of
+ * the best weights, gradient clipping, a console progress bar, a CSV log and a PNG of the curves.
+ *
+ * <p>What a batch's loss is comes from a {@link Task}: {@link Task#classification} for classifiers (a
+ * loss on logits and class labels, the mean per sample, and accuracy), {@link Task#nextToken()} for
+ * language models (cross-entropy of the next token at every position, the mean per token, with a
+ * recurrent model's state carried from one batch to the next for truncated backpropagation through
+ * time). Losses and accuracies are averaged over what the task counts: samples or tokens.
  *
  * <p>Each training step runs in its own {@link Scope}: the batch, the activations and the
  * intermediate gradients are freed when the step ends; parameters, their gradients and optimizer
@@ -41,6 +52,253 @@ public final class Trainer {
          * @return the mean loss as a 0-d tensor
          */
         Tensor loss(Tensor logits, int[] labels);
+    }
+
+    /**
+     * A batch's loss and what it counts, as a {@link Task} computes it.
+     *
+     * @param loss    the mean loss over the batch's {@code count} units, a 0-d tensor recorded for autograd
+     *                when training
+     * @param count   the units the loss is the mean over: samples, or tokens for a language model
+     * @param correct how many of them the model got right (the largest logit at the target)
+     */
+    public record BatchLoss(Tensor loss, long count, long correct) {
+        /**
+         * Checks the counts.
+         *
+         * @throws NullPointerException     if {@code loss} is null
+         * @throws IllegalArgumentException if {@code count < 1} or {@code correct} lies outside [0, count]
+         */
+        public BatchLoss {
+            Objects.requireNonNull(loss, "loss");
+            if (count < 1 || correct < 0 || correct > count) {
+                throw new IllegalArgumentException("a batch counts at least 1 unit and at most that many correct,"
+                        + " got count " + count + " and correct " + correct);
+            }
+        }
+    }
+
+    /**
+     * What the fit loop trains a model to do: the loss of each batch. The loop calls {@link #startPass}
+     * before each pass over a loader (a training epoch, an evaluation), {@link #step} for each batch in
+     * order, and {@link #endPass} after the pass, also when it fails. A task may carry state from one batch
+     * of a pass to the next (a recurrent model's hidden state); such state is not part of checkpoints, so a
+     * run resumed in the middle of an epoch continues that epoch from a fresh state.
+     */
+    public abstract static class Task {
+
+        /** For subclasses. */
+        protected Task() {}
+
+        /**
+         * Checks, before anything runs, that the task can use the batches of {@code loader}.
+         *
+         * @param model  the model to be trained or evaluated
+         * @param loader the loader
+         * @param what   the loader's role for messages: "training", "validation" or "evaluation"
+         * @throws IllegalArgumentException if it cannot, saying why
+         */
+        public void check(Module model, DataLoader loader, String what) {}
+
+        /**
+         * Starts a pass over a loader: forgets anything carried over from an earlier pass.
+         *
+         * @param model the model of the pass
+         */
+        public void startPass(Module model) {}
+
+        /**
+         * The loss of one batch: runs the model on the batch's inputs. In training the loop then calls
+         * {@code backward} on the loss; in evaluation nothing is recorded.
+         *
+         * @param model the model, in training or evaluation mode
+         * @param batch the batch, in the step's scope
+         * @return the batch's mean loss and its counts
+         */
+        public abstract BatchLoss step(Module model, Batch batch);
+
+        /**
+         * Ends a pass: frees what the pass carried. Called after the last batch or a failure.
+         */
+        public void endPass() {}
+
+        /**
+         * The unit the task's loss is a mean over, for messages (singular).
+         *
+         * @return {@code "sample"} by default; {@code "char"} or {@code "token"} for a language model
+         */
+        public String unit() {
+            return "sample";
+        }
+
+        /**
+         * Whether the loss is a cross-entropy in nats, so that epoch lines give it in bits per unit as well.
+         *
+         * @return false by default
+         */
+        public boolean inNats() {
+            return false;
+        }
+
+        /**
+         * A classifier's task: the model maps the inputs [N, ...] of a {@link Dataset}'s batches to logits
+         * [N, C], {@code objective} gives the mean loss per sample, and a sample is right when its largest
+         * logit is its label's.
+         *
+         * @param objective the loss on logits and labels, e.g. {@code Loss::crossEntropy}
+         * @return the task
+         * @throws NullPointerException if {@code objective} is null
+         */
+        public static Task classification(Objective objective) {
+            Objects.requireNonNull(objective, "objective");
+            return new Task() {
+                @Override
+                public void check(Module model, DataLoader loader, String what) {
+                    requireLabels(loader, what);
+                }
+
+                @Override
+                public BatchLoss step(Module model, Batch batch) {
+                    Tensor logits = model.forward(batch.inputs());
+                    Tensor loss = objective.loss(logits, batch.labels());
+                    return new BatchLoss(loss, batch.size(), countCorrect(logits, batch.labels()));
+                }
+            };
+        }
+
+        /**
+         * A language model's task, in characters (see {@link #nextToken(String)}).
+         *
+         * @return the task, its unit {@code "char"}
+         */
+        public static Task nextToken() {
+            return nextToken("char");
+        }
+
+        /**
+         * A language model's task: the batches hold token ids, inputs [B, T] and the next token of each
+         * position, targets [B, T] (int64, as {@link dev.gatun.data.TokenStreams} makes them); the model
+         * maps the inputs to logits [B, T, V], and the loss is the cross-entropy of every position's target,
+         * the mean per token, in nats. A token is right when its largest logit is the target's.
+         *
+         * <p>A {@link CharRnn} carries its recurrent state from one batch of a pass to the next, detached
+         * from the graph (truncated backpropagation through time), so that each row of a batch continues
+         * the row of the batch before; each pass starts from zeros. Its loaders must then be sequential, as
+         * {@code TokenStreams.loader} makes them. Other models run on each batch alone.
+         *
+         * @param unit the token's name for messages, e.g. {@code "char"}
+         * @return the task
+         * @throws IllegalArgumentException if {@code unit} is blank
+         */
+        public static Task nextToken(String unit) {
+            if (unit == null || unit.isBlank()) {
+                throw new IllegalArgumentException("the unit of a token needs a name, got '" + unit + "'");
+            }
+            return new NextToken(unit);
+        }
+    }
+
+    /** {@link Task#nextToken(String)}. */
+    private static final class NextToken extends Task {
+        private final String unit;
+        /** The state carried between batches: two buffers, so that a step never overwrites its own start. */
+        private Scope stateScope;
+        private final RecurrentLayer.State[] buffers = new RecurrentLayer.State[2];
+        private RecurrentLayer.State carried;
+        private int next;
+
+        NextToken(String unit) {
+            this.unit = unit;
+        }
+
+        @Override
+        public void check(Module model, DataLoader loader, String what) {
+            if (!(loader.dataset() instanceof TensorDataset t) || t.numTensors() != 2 || t.sampleShape(0).length != 1
+                    || !java.util.Arrays.equals(t.sampleShape(0), t.sampleShape(1))) {
+                throw new IllegalArgumentException("a language model's " + what + " loader must read a TensorDataset"
+                        + " of token sequences and their next tokens, two tensors [N, T], got " + loader.dataset());
+            }
+            if (model instanceof CharRnn && !(loader.order() instanceof DataLoader.Order.Sequential)) {
+                throw new IllegalArgumentException("the " + what + " loader must visit its batches in order, so that"
+                        + " the recurrent state carries from each batch to the next, got " + loader.order()
+                        + " (use TokenStreams.loader)");
+            }
+        }
+
+        @Override
+        public void startPass(Module model) {
+            endPass();
+        }
+
+        @Override
+        public BatchLoss step(Module model, Batch batch) {
+            Tensor inputs = batch.inputs();
+            Tensor targets = batch.targets();
+            Tensor logits;
+            if (model instanceof CharRnn m) {
+                if (carried != null && carried.h().size(1) != inputs.size(0)) {
+                    endPass(); // another batch size: the streams do not continue
+                }
+                CharRnn.Output out = m.forward(inputs, carried);
+                logits = out.logits();
+                carried = keep(out.state());
+            } else {
+                logits = model.forward(inputs);
+            }
+            long n = targets.numel();
+            if (logits.dim() != 3 || logits.size(0) != inputs.size(0) || logits.size(1) != inputs.size(1)) {
+                throw new IllegalArgumentException("a language model maps tokens [B, T] to logits [B, T, V]; tokens "
+                        + java.util.Arrays.toString(inputs.shape()) + " gave "
+                        + java.util.Arrays.toString(logits.shape()));
+            }
+            Tensor flat = logits.reshape(n, logits.size(2));
+            Tensor loss = Loss.crossEntropy(flat, targets.reshape(n));
+            long[] expected = targets.toLongArray();
+            int[] labels = new int[expected.length];
+            for (int i = 0; i < labels.length; i++) labels[i] = (int) expected[i];
+            return new BatchLoss(loss, n, countCorrect(flat, labels));
+        }
+
+        /** A detached copy of {@code s} in the buffer the current step did not start from. */
+        private RecurrentLayer.State keep(RecurrentLayer.State s) {
+            if (stateScope == null) {
+                stateScope = Scope.local();
+            }
+            RecurrentLayer.State b = buffers[next];
+            if (b == null) {
+                b = new RecurrentLayer.State(Tensor.zeros(stateScope, s.h().shape()),
+                        s.c() == null ? null : Tensor.zeros(stateScope, s.c().shape()));
+                buffers[next] = b;
+            }
+            b.h().copyFrom(s.h().detach());
+            if (s.c() != null) {
+                b.c().copyFrom(s.c().detach());
+            }
+            next = 1 - next;
+            return b;
+        }
+
+        @Override
+        public void endPass() {
+            carried = null;
+            buffers[0] = null;
+            buffers[1] = null;
+            next = 0;
+            if (stateScope != null) {
+                stateScope.close();
+                stateScope = null;
+            }
+        }
+
+        @Override
+        public String unit() {
+            return unit;
+        }
+
+        @Override
+        public boolean inNats() {
+            return true;
+        }
     }
 
     /** Called after each epoch with its result, e.g. to step a learning-rate schedule. */
@@ -84,16 +342,40 @@ public final class Trainer {
      * @param out           progress and epoch lines, or null for silence
      * @param listener      called after each epoch, or null
      * @param checkpointing where and when to write checkpoints and what to resume from, or null for none
+     * @param maxGradNorm   clip the gradients of the model's parameters to this total L2 norm after each
+     *                      backward pass ({@link GradClip#clipGradNorm}); 0 for no clipping
      */
     public record Config(int epochs, EarlyStopping earlyStopping, Path csvLog, Path chart, PrintStream out,
-                         EpochListener listener, Checkpointing checkpointing) {
+                         EpochListener listener, Checkpointing checkpointing, double maxGradNorm) {
         /**
          * Checks the settings.
          *
-         * @throws IllegalArgumentException if {@code epochs < 1}
+         * @throws IllegalArgumentException if {@code epochs < 1}, or {@code maxGradNorm} is negative or not
+         *     finite
          */
         public Config {
             if (epochs < 1) throw new IllegalArgumentException("epochs must be >= 1, got " + epochs);
+            if (!(maxGradNorm >= 0 && Double.isFinite(maxGradNorm))) {
+                throw new IllegalArgumentException("the gradient norm to clip to must be finite and >= 0 (0: no"
+                        + " clipping), got " + maxGradNorm);
+            }
+        }
+
+        /**
+         * The settings without gradient clipping.
+         *
+         * @param epochs        the maximum number of epochs
+         * @param earlyStopping null to train all epochs
+         * @param csvLog        where to write one line per epoch, or null
+         * @param chart         where to draw the loss and accuracy curves (PNG), or null
+         * @param out           progress and epoch lines, or null for silence
+         * @param listener      called after each epoch, or null
+         * @param checkpointing where and when to write checkpoints and what to resume from, or null for none
+         * @throws IllegalArgumentException if {@code epochs < 1}
+         */
+        public Config(int epochs, EarlyStopping earlyStopping, Path csvLog, Path chart, PrintStream out,
+                      EpochListener listener, Checkpointing checkpointing) {
+            this(epochs, earlyStopping, csvLog, chart, out, listener, checkpointing, 0);
         }
 
         /**
@@ -104,7 +386,7 @@ public final class Trainer {
          * @throws IllegalArgumentException if {@code epochs < 1}
          */
         public static Config of(int epochs) {
-            return new Config(epochs, null, null, null, System.out, null, null);
+            return new Config(epochs, null, null, null, System.out, null, null, 0);
         }
 
         /**
@@ -114,7 +396,7 @@ public final class Trainer {
          * @return a new configuration
          */
         public Config withEarlyStopping(EarlyStopping e) {
-            return new Config(epochs, e, csvLog, chart, out, listener, checkpointing);
+            return new Config(epochs, e, csvLog, chart, out, listener, checkpointing, maxGradNorm);
         }
 
         /**
@@ -124,7 +406,7 @@ public final class Trainer {
          * @return a new configuration
          */
         public Config withCsvLog(Path p) {
-            return new Config(epochs, earlyStopping, p, chart, out, listener, checkpointing);
+            return new Config(epochs, earlyStopping, p, chart, out, listener, checkpointing, maxGradNorm);
         }
 
         /**
@@ -134,7 +416,7 @@ public final class Trainer {
          * @return a new configuration
          */
         public Config withChart(Path p) {
-            return new Config(epochs, earlyStopping, csvLog, p, out, listener, checkpointing);
+            return new Config(epochs, earlyStopping, csvLog, p, out, listener, checkpointing, maxGradNorm);
         }
 
         /**
@@ -144,7 +426,7 @@ public final class Trainer {
          * @return a new configuration
          */
         public Config withOut(PrintStream s) {
-            return new Config(epochs, earlyStopping, csvLog, chart, s, listener, checkpointing);
+            return new Config(epochs, earlyStopping, csvLog, chart, s, listener, checkpointing, maxGradNorm);
         }
 
         /**
@@ -154,7 +436,7 @@ public final class Trainer {
          * @return a new configuration
          */
         public Config withListener(EpochListener l) {
-            return new Config(epochs, earlyStopping, csvLog, chart, out, l, checkpointing);
+            return new Config(epochs, earlyStopping, csvLog, chart, out, l, checkpointing, maxGradNorm);
         }
 
         /**
@@ -164,7 +446,18 @@ public final class Trainer {
          * @return a new configuration
          */
         public Config withCheckpointing(Checkpointing c) {
-            return new Config(epochs, earlyStopping, csvLog, chart, out, listener, c);
+            return new Config(epochs, earlyStopping, csvLog, chart, out, listener, c, maxGradNorm);
+        }
+
+        /**
+         * This configuration with gradient clipping.
+         *
+         * @param maxNorm the total L2 norm to clip the gradients to after each backward pass; 0 for none
+         * @return a new configuration
+         * @throws IllegalArgumentException if {@code maxNorm} is negative or not finite
+         */
+        public Config withGradClip(double maxNorm) {
+            return new Config(epochs, earlyStopping, csvLog, chart, out, listener, checkpointing, maxNorm);
         }
     }
 
@@ -197,25 +490,26 @@ public final class Trainer {
     }
 
     /**
-     * Loss and accuracy over a dataset.
+     * Loss and accuracy over a dataset, per sample (per token for a language model's {@link Task}).
      *
-     * @param loss     the mean loss per sample
-     * @param accuracy the share of samples classified correctly, in [0, 1]
-     * @param samples  the number of samples evaluated
+     * @param loss     the mean loss per sample (or token)
+     * @param accuracy the share of samples (or tokens) the model got right, in [0, 1]
+     * @param samples  the number of samples (or tokens) evaluated
      */
     public record Evaluation(double loss, double accuracy, int samples) {}
 
     /**
-     * One epoch's figures; validation figures are NaN when there is no validation set.
+     * One epoch's figures; validation figures are NaN when there is no validation set. Means and rates
+     * are per sample, or per token for a language model's {@link Task} ({@link Task#unit()}).
      *
      * @param epoch              the epoch's number, from 1
-     * @param trainLoss          the mean training loss per sample over the epoch
-     * @param trainAccuracy      the share of training samples classified correctly during the epoch
-     * @param validationLoss     the mean validation loss per sample after the epoch, or NaN
+     * @param trainLoss          the mean training loss per sample (or token) over the epoch
+     * @param trainAccuracy      the share of training samples (or tokens) the model got right during the epoch
+     * @param validationLoss     the mean validation loss per sample (or token) after the epoch, or NaN
      * @param validationAccuracy the validation accuracy after the epoch, or NaN
      * @param learningRate       the optimizer's learning rate at the end of the epoch
      * @param seconds            the training time of the epoch, without validation
-     * @param samplesPerSecond   training samples per second
+     * @param samplesPerSecond   training samples (or tokens) per second
      */
     public record EpochResult(int epoch, double trainLoss, double trainAccuracy, double validationLoss,
                               double validationAccuracy, double learningRate, double seconds,
@@ -263,8 +557,8 @@ public final class Trainer {
     private Trainer() {}
 
     /**
-     * Trains {@code model} on {@code train} and, after each epoch, evaluates on {@code validation}
-     * (may be null). Throws {@link TrainingDivergedException} at the first non-finite loss.
+     * Trains a classifier: {@link #fit(Module, Optimizer, Task, DataLoader, DataLoader, Config)} with
+     * {@link Task#classification}{@code (objective)}.
      *
      * @param model      the classifier, trained in place
      * @param optimizer  the optimizer of the model's parameters
@@ -280,9 +574,33 @@ public final class Trainer {
      */
     public static History fit(Module model, Optimizer optimizer, Objective objective, DataLoader train,
                               DataLoader validation, Config config) throws IOException {
-        requireLabels(train, "training");
+        return fit(model, optimizer, Task.classification(objective), train, validation, config);
+    }
+
+    /**
+     * Trains {@code model} on {@code train} for {@code task} and, after each epoch, evaluates on
+     * {@code validation} (may be null). Each step computes the task's loss, backpropagates it, clips the
+     * gradients when the configuration says so, and steps the optimizer. Throws
+     * {@link TrainingDivergedException} at the first non-finite loss.
+     *
+     * @param model      the model, trained in place
+     * @param optimizer  the optimizer of the model's parameters
+     * @param task       what the loss of a batch is
+     * @param train      the training batches
+     * @param validation the validation batches, or null for none
+     * @param config     epochs, early stopping, gradient clipping, logs, chart, listener and checkpoints
+     * @return what the fit did; losses and accuracies are means over the task's units
+     * @throws IOException if the CSV log, the chart or a checkpoint cannot be written
+     * @throws IllegalArgumentException if the task cannot use a loader's batches ({@link Task#check}), or
+     *     early stopping is asked for without a validation set
+     * @throws TrainingDivergedException at the first non-finite loss, naming the epoch and batch
+     */
+    public static History fit(Module model, Optimizer optimizer, Task task, DataLoader train,
+                              DataLoader validation, Config config) throws IOException {
+        Objects.requireNonNull(task, "task");
+        task.check(model, train, "training");
         if (validation != null) {
-            requireLabels(validation, "validation");
+            task.check(model, validation, "validation");
         }
         if (config.earlyStopping() != null && validation == null) {
             throw new IllegalArgumentException("early stopping needs a validation set");
@@ -290,7 +608,7 @@ public final class Trainer {
         if (config.chart() != null) {
             Curves.requireXChart(); // before training, not after it
         }
-        Run run = new Run(model, optimizer, objective, train, config);
+        Run run = new Run(model, optimizer, task, train, config);
         List<EpochResult> results = run.results;
         boolean stoppedEarly = false;
         CsvLog csv = config.csvLog() == null ? null : new CsvLog(config.csvLog());
@@ -313,7 +631,7 @@ public final class Trainer {
                     csv.append(r);
                 }
                 if (config.out() != null) {
-                    config.out().println(formatEpoch(r, config.epochs()));
+                    config.out().println(formatEpoch(r, config.epochs(), task));
                 }
                 if (config.listener() != null) {
                     config.listener().epochEnded(r);
@@ -364,7 +682,7 @@ public final class Trainer {
     private static final class Run {
         final Module model;
         final Optimizer optimizer;
-        final Objective objective;
+        final Task task;
         final DataLoader train;
         final Config config;
         final List<EpochResult> results = new ArrayList<>();
@@ -376,10 +694,10 @@ public final class Trainer {
         int startBatch;
         Checkpoint.TrainerState startSums = Checkpoint.TrainerState.START;
 
-        Run(Module model, Optimizer optimizer, Objective objective, DataLoader train, Config config) {
+        Run(Module model, Optimizer optimizer, Task task, DataLoader train, Config config) {
             this.model = model;
             this.optimizer = optimizer;
-            this.objective = objective;
+            this.task = task;
             this.train = train;
             this.config = config;
         }
@@ -444,40 +762,46 @@ public final class Trainer {
                     it.next();
                 }
             }
-            while (it.hasNext()) {
-                // The batch is made inside the step's scope, so it is freed with the step.
-                try (Scope step = Scope.open()) {
-                    Batch batch = it.next();
-                    optimizer.zeroGrad();
-                    Tensor logits = model.forward(batch.inputs());
-                    Tensor loss = objective.loss(logits, batch.labels());
-                    float value = loss.item();
-                    if (!Float.isFinite(value)) {
-                        throw new TrainingDivergedException(epoch + 1, batchIndex + 1, value);
+            task.startPass(model);
+            try {
+                while (it.hasNext()) {
+                    // The batch is made inside the step's scope, so it is freed with the step.
+                    try (Scope step = Scope.open()) {
+                        Batch batch = it.next();
+                        optimizer.zeroGrad();
+                        BatchLoss b = task.step(model, batch);
+                        float value = b.loss().item();
+                        if (!Float.isFinite(value)) {
+                            throw new TrainingDivergedException(epoch + 1, batchIndex + 1, value);
+                        }
+                        b.loss().backward();
+                        if (config.maxGradNorm() > 0) {
+                            GradClip.clipGradNorm(model.parameters(), config.maxGradNorm());
+                        }
+                        optimizer.step();
+                        lossSum += (double) value * b.count();
+                        correct += b.correct();
+                        seen += b.count();
                     }
-                    loss.backward();
-                    optimizer.step();
-                    int n = batch.size();
-                    lossSum += (double) value * n;
-                    correct += countCorrect(logits, batch.labels());
-                    seen += n;
+                    batchIndex++;
+                    long globalStep = (long) epoch * train.numBatches() + batchIndex;
+                    // The last batch's checkpoint is the end of the epoch's, after validation and the listener.
+                    if (every > 0 && globalStep % every == 0 && batchIndex < train.numBatches()) {
+                        checkpoint(new Checkpoint.Position(epoch, batchIndex), lossSum, correct, seen);
+                    }
+                    if (progress != null) {
+                        progress.update(batchIndex, lossSum / seen, (double) correct / seen, seen,
+                                (System.nanoTime() - start) / 1e9);
+                    }
                 }
-                batchIndex++;
-                long globalStep = (long) epoch * train.numBatches() + batchIndex;
-                // The last batch's checkpoint is the end of the epoch's, after validation and the listener.
-                if (every > 0 && globalStep % every == 0 && batchIndex < train.numBatches()) {
-                    checkpoint(new Checkpoint.Position(epoch, batchIndex), lossSum, correct, seen);
-                }
-                if (progress != null) {
-                    progress.update(batchIndex, lossSum / seen, (double) correct / seen, seen,
-                            (System.nanoTime() - start) / 1e9);
-                }
+            } finally {
+                task.endPass();
             }
             double seconds = (System.nanoTime() - start) / 1e9;
             if (progress != null) {
                 progress.finish();
             }
-            Evaluation v = validation == null ? null : evaluate(model, objective, validation);
+            Evaluation v = validation == null ? null : evaluate(model, task, validation);
             return new EpochResult(epoch + 1, lossSum / seen, (double) correct / seen,
                     v == null ? Double.NaN : v.loss(), v == null ? Double.NaN : v.accuracy(),
                     optimizer.learningRate(), seconds, seen / seconds);
@@ -488,13 +812,13 @@ public final class Trainer {
     private static void requireLabels(DataLoader loader, String what) {
         if (!(loader.dataset() instanceof Dataset)) {
             throw new IllegalArgumentException("the Trainer fits classifiers, so the " + what + " loader must read"
-                    + " a Dataset with class labels, got " + loader.dataset() + "; train on other data with a loop"
-                    + " over DataLoader.epoch");
+                    + " a Dataset with class labels, got " + loader.dataset() + "; train on other data with another"
+                    + " Trainer.Task or a loop over DataLoader.epoch");
         }
     }
 
     /**
-     * Loss and accuracy of {@code model} in evaluation mode, without recording, over every batch of
+     * Loss and accuracy of a classifier in evaluation mode, without recording, over every batch of
      * {@code data}; the model's mode is restored after.
      *
      * @param model     the classifier
@@ -504,30 +828,46 @@ public final class Trainer {
      * @throws IllegalArgumentException if {@code data} does not read a {@link Dataset}
      */
     public static Evaluation evaluate(Module model, Objective objective, DataLoader data) {
-        requireLabels(data, "evaluation");
+        return evaluate(model, Task.classification(objective), data);
+    }
+
+    /**
+     * Loss and accuracy of {@code model} for {@code task} in evaluation mode, without recording, over every
+     * batch of {@code data} in one pass; the model's mode is restored after.
+     *
+     * @param model the model
+     * @param task  what the loss of a batch is
+     * @param data  the batches
+     * @return the mean loss and accuracy over the task's units, and the number of units (at most
+     *     {@link Integer#MAX_VALUE})
+     * @throws IllegalArgumentException if the task cannot use the batches ({@link Task#check})
+     */
+    public static Evaluation evaluate(Module model, Task task, DataLoader data) {
+        task.check(model, data, "evaluation");
         boolean wasTraining = model.isTraining();
         model.eval();
         double lossSum = 0;
         long correct = 0;
-        int seen = 0;
+        long seen = 0;
         try (Autograd.NoGrad ignored = Autograd.noGrad()) {
+            task.startPass(model);
             Iterator<Batch> it = data.epoch(0).iterator();
             while (it.hasNext()) {
                 try (Scope step = Scope.open()) {
                     Batch batch = it.next();
-                    Tensor logits = model.forward(batch.inputs());
-                    int n = batch.size();
-                    lossSum += (double) objective.loss(logits, batch.labels()).item() * n;
-                    correct += countCorrect(logits, batch.labels());
-                    seen += n;
+                    BatchLoss b = task.step(model, batch);
+                    lossSum += (double) b.loss().item() * b.count();
+                    correct += b.correct();
+                    seen += b.count();
                 }
             }
         } finally {
+            task.endPass();
             if (wasTraining) {
                 model.train();
             }
         }
-        return new Evaluation(lossSum / seen, (double) correct / seen, seen);
+        return new Evaluation(lossSum / seen, (double) correct / seen, (int) Math.min(seen, Integer.MAX_VALUE));
     }
 
     /**
@@ -575,10 +915,23 @@ public final class Trainer {
     }
 
     static String formatEpoch(EpochResult r, int epochs) {
+        return formatEpoch(r, epochs, Task.classification(Loss::crossEntropy));
+    }
+
+    /** The line of an epoch; for a task in nats, the losses in bits per unit as well, and units per second. */
+    static String formatEpoch(EpochResult r, int epochs, Task task) {
+        boolean bits = task.inNats();
+        String unit = task.unit();
         String validation = Double.isNaN(r.validationLoss()) ? ""
-                : String.format(Locale.ROOT, " | val loss %.4f acc %.2f%%", r.validationLoss(),
-                        100 * r.validationAccuracy());
-        return String.format(Locale.ROOT, "epoch %d/%d: loss %.4f acc %.2f%%%s | %.1f s, %,.0f samples/s", r.epoch(),
-                epochs, r.trainLoss(), 100 * r.trainAccuracy(), validation, r.seconds(), r.samplesPerSecond());
+                : String.format(Locale.ROOT, " | val loss %.4f%s acc %.2f%%", r.validationLoss(),
+                        bits ? bitsPer(r.validationLoss(), unit) : "", 100 * r.validationAccuracy());
+        return String.format(Locale.ROOT, "epoch %d/%d: loss %.4f%s acc %.2f%%%s | %.1f s, %,.0f %ss/s", r.epoch(),
+                epochs, r.trainLoss(), bits ? bitsPer(r.trainLoss(), unit) : "", 100 * r.trainAccuracy(), validation,
+                r.seconds(), r.samplesPerSecond(), unit);
+    }
+
+    /** A loss in nats as bits per unit: " (2.311 bits/char)". */
+    private static String bitsPer(double nats, String unit) {
+        return String.format(Locale.ROOT, " (%.3f bits/%s)", nats / Math.log(2), unit);
     }
 }

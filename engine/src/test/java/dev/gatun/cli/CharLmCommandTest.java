@@ -1,0 +1,107 @@
+package dev.gatun.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.gatun.data.Vocabulary;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.SplittableRandom;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code gatun train charlm} and {@code gatun sample} end to end on a small corpus in the Brown form. */
+class CharLmCommandTest {
+
+    /** Ten texts in each of two genres, sentences of a few words in the tagged form. */
+    private static void writeCorpus(Path dir) throws IOException {
+        String[] words = {"the/at", "cat/nn", "sat/vbd", "on/in", "a/at", "mat/nn", "dog/nn", "ran/vbd"};
+        SplittableRandom rng = new SplittableRandom(1);
+        for (char genre : new char[] {'a', 'k'}) {
+            for (int i = 1; i <= 10; i++) {
+                StringBuilder sb = new StringBuilder();
+                for (int s = 0; s < 20; s++) {
+                    sb.append(s % 5 == 0 ? "\n\n\t" : "");
+                    for (int w = 0; w < 6; w++) sb.append(words[rng.nextInt(words.length)]).append(' ');
+                    sb.append("./.\n");
+                }
+                Files.writeString(dir.resolve(String.format("c%c%02d", genre, i)), sb.toString());
+            }
+        }
+    }
+
+    private record Run(int code, String out, String err) {}
+
+    private static Run gatun(String... args) {
+        PrintStream saved = System.out;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        StringWriter err = new StringWriter();
+        int code;
+        try {
+            System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+            code = Gatun.run(new PrintWriter(new StringWriter()), new PrintWriter(err, true), args);
+        } finally {
+            System.setOut(saved);
+        }
+        return new Run(code, captured.toString(StandardCharsets.UTF_8), err.toString());
+    }
+
+    @Test
+    void trainsReportsBitsPerCharSamplesAndSavesAModelThatGenerates(@TempDir Path dir) throws IOException {
+        writeCorpus(dir);
+        Path model = dir.resolve("out/charlm.safetensors");
+        Path csv = dir.resolve("out/log.csv");
+        Run r = gatun("train", "charlm", "--data", dir.toString(), "--cell", "gru", "--embedding", "8", "--hidden",
+                "32", "--seq-len", "16", "--batch-size", "8", "--epochs", "3", "--lr", "0.01", "--validation", "0.2",
+                "--test", "0.2", "--sample-length", "40", "--top-k", "5", "--prompt", "the ", "--csv",
+                csv.toString(), "--save", model.toString());
+        assertEquals(0, r.code(), r.out() + r.err());
+        String out = r.out();
+        assertTrue(out.contains("Brown corpus: 20 texts; training on 12"), out);
+        Matcher epoch = Pattern.compile("epoch 3/3: loss [0-9.]+ \\(([0-9.]+) bits/char\\) acc [0-9.]+% \\| val loss"
+                + " ([0-9.]+) \\(([0-9.]+) bits/char\\)").matcher(out);
+        assertTrue(epoch.find(), out);
+        double nats = Double.parseDouble(epoch.group(2));
+        assertEquals(nats / Math.log(2), Double.parseDouble(epoch.group(3)), 1e-3);
+        assertTrue(nats < 2.0, "a few words repeated are easy to predict: " + nats);
+        assertEquals(3, Pattern.compile("(?m)^sample: \"the ").matcher(out).results().count(), out);
+        Matcher test = Pattern.compile("test loss ([0-9.]+) nats \\(([0-9.]+) bits/char\\)").matcher(out);
+        assertTrue(test.find(), out);
+        assertEquals(4, Files.readAllLines(csv).size());
+        assertEquals(Vocabulary.of(" .\nacdeghmnorst"), Vocabulary.read(model));
+
+        Run g = gatun("sample", "--model", model.toString(), "--prompt", "a cat", "--length", "30", "--seed", "2");
+        assertEquals(0, g.code(), g.err());
+        String text = g.out().strip();
+        assertTrue(text.startsWith("a cat") && text.length() >= 30, text);
+        Run again = gatun("sample", "--model", model.toString(), "--prompt", "a cat", "--length", "30", "--seed",
+                "2");
+        assertEquals(g.out(), again.out(), "the same seed draws the same text");
+        Run unknown = gatun("sample", "--model", model.toString(), "--prompt", "xyz");
+        assertEquals(1, unknown.code());
+        assertTrue(unknown.err().contains("--prompt: character 'x' (U+0078) at position 0 is not in the vocabulary"),
+                unknown.err());
+    }
+
+    @Test
+    void badOptionsAreRefusedBeforeLoading(@TempDir Path dir) {
+        Run r = gatun("train", "charlm", "--data", dir.resolve("none").toString(), "--hidden", "0", "--seq-len", "0",
+                "--clip", "-1", "--validation", "0.5", "--test", "0.5");
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("--hidden must be >= 1, got 0"), r.err());
+        assertTrue(r.err().contains("--seq-len must be >= 1, got 0"), r.err());
+        assertTrue(r.err().contains("--clip must be a finite number >= 0, got -1.0"), r.err());
+        assertTrue(r.err().contains("leave no texts for training"), r.err());
+        r = gatun("train", "charlm", "--data", dir.resolve("none").toString());
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("scripts/fetch-data brown"), r.err());
+    }
+}
