@@ -1,7 +1,12 @@
 package dev.gatun.cli;
 
 import dev.gatun.data.Vocabulary;
+import dev.gatun.io.ModelFile;
+import dev.gatun.io.ModelFileException;
+import dev.gatun.io.SafeTensors;
 import dev.gatun.nn.CharRnn;
+import dev.gatun.nn.GPT;
+import dev.gatun.nn.Module;
 import java.nio.file.Path;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
@@ -10,10 +15,14 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-/** {@code gatun sample}: text from a character language model saved by {@code gatun train charlm --save}. */
+/**
+ * {@code gatun sample}: text from a character language model saved by {@code gatun train charlm --save} or
+ * {@code gatun train chargpt --save}.
+ */
 @Command(name = "sample", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Generate text with a character language model saved by gatun train charlm --save: the prompt,"
-                + " then characters drawn one at a time, each fed back with the model's state kept.",
+        description = {"Generate text with a character language model saved by gatun train charlm --save or chargpt"
+                + " --save: the prompt, then characters drawn one at a time, each fed back with the model's state (a"
+                + " recurrent model's hidden state, a GPT's cached keys and values) kept.",
                 "Prints the prompt and the generated text."})
 final class SampleCommand implements Callable<Integer> {
 
@@ -55,14 +64,43 @@ final class SampleCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("--prompt: " + e.getMessage());
         }
+        if ("GPT".equals(architectureType(model))) {
+            try (Module m = ModelFile.load(model)) {
+                if (!(m instanceof GPT gpt)) {
+                    throw new ModelFileException(model, "the file holds a " + m.getClass().getSimpleName()
+                            + ", not a character model");
+                }
+                if (gpt.config().vocabSize() != vocabulary.size()) {
+                    throw new ModelFileException(model, "the model has " + gpt.config().vocabSize()
+                            + " characters, its vocabulary " + vocabulary.size());
+                }
+                long[] p = java.util.Arrays.stream(ids).asLongStream().toArray();
+                GPT.Sampling how = temperature == 0 ? GPT.Sampling.greedy()
+                        : GPT.Sampling.sample((float) temperature, topK);
+                long[] all = gpt.generate(p, length, how, new SplittableRandom(seed));
+                int[] generated = java.util.Arrays.stream(all, p.length, all.length).mapToInt(v -> (int) v).toArray();
+                System.out.println(prompt + vocabulary.decode(generated));
+            }
+            return 0;
+        }
         try (CharRnn m = CharRnn.load(model)) {
             if (m.vocabularySize() != vocabulary.size()) {
-                throw new dev.gatun.io.ModelFileException(model, "the model has " + m.vocabularySize()
+                throw new ModelFileException(model, "the model has " + m.vocabularySize()
                         + " characters, its vocabulary " + vocabulary.size());
             }
             int[] generated = m.sample(ids, length, temperature, topK, new SplittableRandom(seed));
             System.out.println(prompt + vocabulary.decode(generated));
         }
         return 0;
+    }
+
+    /** The type the file's architecture names first ({@code CharRnn}, {@code GPT}, ...), or null. */
+    private static String architectureType(Path file) throws java.io.IOException {
+        try (SafeTensors st = SafeTensors.open(file)) {
+            String arch = st.metadata().get(ModelFile.ARCHITECTURE_KEY);
+            java.util.regex.Matcher m = arch == null ? null
+                    : java.util.regex.Pattern.compile("^\\{\"type\":\"(\\w+)\"").matcher(arch);
+            return m != null && m.find() ? m.group(1) : null;
+        }
     }
 }

@@ -44,9 +44,10 @@ import picocli.CommandLine.Spec;
 
 /** {@code gatun train}: training commands. */
 @Command(name = "train", mixinStandardHelpOptions = true,
-        description = "Train a network on MNIST, or a character language model on the Brown corpus.",
+        description = "Train a network on MNIST, or a character language model or a genre classifier on the Brown"
+                + " corpus.",
         subcommands = {TrainCommand.Mlp.class, TrainCommand.Lenet5.class, TrainCommand.Resnet.class,
-                CharLmCommand.class})
+                CharLmCommand.class, CharGptCommand.class, GenreCommand.class})
 final class TrainCommand implements Callable<Integer> {
 
     @Spec

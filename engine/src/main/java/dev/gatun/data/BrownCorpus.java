@@ -395,6 +395,49 @@ public final class BrownCorpus {
     }
 
     /**
+     * Cuts a text into consecutive passages of whole words for sequence classification: each passage's
+     * length is drawn uniformly from [minChars, maxChars] (by a generator seeded from {@code seed}) and
+     * the passage ends at the last whitespace before that length (or at the length itself when one word is
+     * longer); the whitespace between passages is dropped, and a rest shorter than {@code minChars} is
+     * left out. The same text and seed give the same passages.
+     *
+     * @param text     the plain text
+     * @param minChars the shortest passage, at least 1
+     * @param maxChars the longest passage, at least minChars
+     * @param seed     the seed of the lengths
+     * @return the passages, in order, each between 1 and maxChars characters with no whitespace at either end
+     * @throws IllegalArgumentException if the bounds are out of range
+     */
+    public static List<String> passages(String text, int minChars, int maxChars, long seed) {
+        Objects.requireNonNull(text, "text");
+        if (minChars < 1 || maxChars < minChars) {
+            throw new IllegalArgumentException("passages need 1 <= minChars <= maxChars, got " + minChars + " and "
+                    + maxChars);
+        }
+        java.util.SplittableRandom rng = new java.util.SplittableRandom(seed);
+        List<String> out = new ArrayList<>();
+        int start = 0;
+        int n = text.length();
+        while (true) {
+            while (start < n && Character.isWhitespace(text.charAt(start))) start++;
+            if (n - start < minChars) {
+                return out;
+            }
+            int target = minChars + rng.nextInt(maxChars - minChars + 1);
+            int end = Math.min(n, start + target);
+            if (end < n && !Character.isWhitespace(text.charAt(end))) {
+                int cut = end;
+                while (cut > start && !Character.isWhitespace(text.charAt(cut - 1))) cut--;
+                if (cut > start) {
+                    end = cut;
+                }
+            }
+            out.add(text.substring(start, end).strip()); // starts at a word: never empty
+            start = end;
+        }
+    }
+
+    /**
      * Divides the texts into training, validation and test sets, genre by genre so that each set has
      * its share of every genre: of a genre's n texts, {@code round(validation × n)} go to validation and
      * {@code round(test × n)} to test, picked by a permutation seeded from {@code seed} and the genre,

@@ -94,7 +94,30 @@ public final class ModelFile {
      * @throws IOException              if the file cannot be written
      */
     public static void save(Module model, Path file, long... sampleShape) throws IOException {
+        save(model, file, Map.of(), sampleShape);
+    }
+
+    /**
+     * As {@link #save(Module, Path, long...)}, also recording {@code metadata}, e.g. a language model's
+     * vocabulary under {@code dev.gatun.data.Vocabulary.METADATA_KEY}.
+     *
+     * @param model       the model to save
+     * @param file        the file to write; an existing file is replaced
+     * @param metadata    more metadata entries, none of them a key gatun writes itself
+     * @param sampleShape the shape of one input sample; null records none
+     * @throws IllegalArgumentException if a metadata key is gatun's own or {@code "format"}, or a dimension of
+     *     {@code sampleShape} is below 1
+     * @throws IOException              if the file cannot be written
+     */
+    public static void save(Module model, Path file, Map<String, String> metadata, long... sampleShape)
+            throws IOException {
+        for (String key : metadata.keySet()) {
+            if (key.equals("format") || key.equals(ARCHITECTURE_KEY) || key.equals(INPUT_SHAPE_KEY)) {
+                throw new IllegalArgumentException("the metadata may not replace '" + key + "'");
+            }
+        }
         SafeTensors.Writer w = new SafeTensors.Writer().metadata("format", "pt");
+        metadata.forEach(w::metadata);
         if (sampleShape != null) {
             StringBuilder sb = new StringBuilder();
             for (long d : sampleShape) {

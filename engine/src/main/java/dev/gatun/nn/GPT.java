@@ -419,6 +419,43 @@ public final class GPT extends Module {
         return seq;
     }
 
+    /**
+     * The attention weights of every layer's heads over a sequence, in evaluation mode and without
+     * recording: row i of a head's map is how position i spreads its attention over positions 0..i.
+     *
+     * @param ids the token ids, 1 to blockSize of them, each in [0, V)
+     * @return one tensor [numHeads, T, T] per layer, in order
+     * @throws IllegalArgumentException if ids is empty, longer than blockSize, or holds an id out of range
+     */
+    public List<Tensor> attentionWeights(long[] ids) {
+        if (ids == null || ids.length == 0 || ids.length > config.blockSize()) {
+            throw new IllegalArgumentException("GPT.attentionWeights: between 1 and block_size "
+                    + config.blockSize() + " ids, got " + (ids == null ? "null" : ids.length));
+        }
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] < 0 || ids[i] >= config.vocabSize()) {
+                throw new IllegalArgumentException("GPT.attentionWeights: token " + ids[i] + " at " + i
+                        + " is out of range [0, " + config.vocabSize() + ")");
+            }
+        }
+        boolean wasTraining = isTraining();
+        eval();
+        List<Tensor> out = new ArrayList<>();
+        try (var ignored = Autograd.noGrad()) {
+            Tensor x = posEmb.forward(tokEmb.forward(Tensor.fromLongs(ids)));          // [T, d]
+            Tensor mask = Attention.additiveCausalMask(ids.length, ids.length);
+            for (TransformerEncoderLayer layer : layers) {
+                out.add(layer.selfAttentionWeights(x, mask));
+                x = layer.forward(x, mask);
+            }
+        } finally {
+            if (wasTraining) {
+                train();
+            }
+        }
+        return out;
+    }
+
     /** The logits after position len − 1, feeding positions from..len − 1 through the cached layers. */
     private float[] lastLogitsCached(long[] seq, long from, int len, List<MultiheadAttention.KVCache> caches) {
         Tensor ids = Tensor.fromLongs(Arrays.copyOfRange(seq, (int) from, len));     // [n]

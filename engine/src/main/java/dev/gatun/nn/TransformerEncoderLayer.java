@@ -320,6 +320,21 @@ public final class TransformerEncoderLayer extends Module {
         }
     }
 
+    /**
+     * The attention weights of this layer's self-attention on {@code src}, per head: what
+     * {@link #forward(Tensor, Tensor)} multiplies the values by (after the first layer norm when
+     * {@code normFirst}), before dropout.
+     *
+     * @param src  [T, B, d_model], [B, T, d_model] with batchFirst, or [T, d_model]
+     * @param mask null, or an attention mask as {@link #forward(Tensor, Tensor)} takes it
+     * @return the weights [B, nhead, T, T] ([nhead, T, T] for unbatched src), each row summing to 1
+     * @throws IllegalArgumentException if a shape does not fit
+     */
+    public Tensor selfAttentionWeights(Tensor src, Tensor mask) {
+        Tensor x = options.normFirst() ? norm1.forward(src) : src;
+        return selfAttn.forward(x, x, x, mask, null, true, false).weights();
+    }
+
     private Tensor selfAttentionBlock(Tensor x, Tensor mask, Tensor keyPaddingMask) {
         return dropout1.forward(selfAttn.forward(x, x, x, mask, keyPaddingMask));
     }

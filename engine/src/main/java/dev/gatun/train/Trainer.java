@@ -8,6 +8,7 @@ import dev.gatun.data.TensorDataset;
 import dev.gatun.nn.CharRnn;
 import dev.gatun.nn.Module;
 import dev.gatun.nn.RecurrentLayer;
+import dev.gatun.nn.SequenceClassifier;
 import dev.gatun.ops.Loss;
 import dev.gatun.optim.GradClip;
 import dev.gatun.optim.LearningRateSchedule;
@@ -162,6 +163,47 @@ public final class Trainer {
                     Tensor logits = model.forward(batch.inputs());
                     Tensor loss = objective.loss(logits, batch.labels());
                     return new BatchLoss(loss, batch.size(), countCorrect(logits, batch.labels()));
+                }
+            };
+        }
+
+        /**
+         * A classifier of padded variable-length sequences: the batches hold three int64 tensors, as
+         * {@link dev.gatun.data.PaddedSequences} makes them: tokens [B, T], lengths [B] and classes [B]; a
+         * {@link SequenceClassifier} maps tokens and lengths to logits [B, C], reading each sequence up to
+         * its length, and {@code objective} gives the mean loss per sequence. A sequence is right when its
+         * largest logit is its class's.
+         *
+         * @param objective the loss on logits and labels, e.g. {@code Loss::crossEntropy}
+         * @return the task
+         * @throws NullPointerException if {@code objective} is null
+         */
+        public static Task sequenceClassification(Objective objective) {
+            Objects.requireNonNull(objective, "objective");
+            return new Task() {
+                @Override
+                public void check(Module model, DataLoader loader, String what) {
+                    if (!(model instanceof SequenceClassifier)) {
+                        throw new IllegalArgumentException("sequence classification trains a SequenceClassifier,"
+                                + " got " + model.getClass().getSimpleName());
+                    }
+                    if (!(loader.dataset() instanceof TensorDataset t) || t.numTensors() != 3
+                            || t.sampleShape(0).length != 1 || t.sampleShape(1).length != 0
+                            || t.sampleShape(2).length != 0) {
+                        throw new IllegalArgumentException("the " + what + " loader must read padded sequences:"
+                                + " a TensorDataset of tokens [N, T], lengths [N] and classes [N]"
+                                + " (PaddedSequences.of), got " + loader.dataset());
+                    }
+                }
+
+                @Override
+                public BatchLoss step(Module model, Batch batch) {
+                    Tensor logits = ((SequenceClassifier) model).forward(batch.tensor(0), batch.tensor(1));
+                    long[] classes = batch.tensor(2).toLongArray();
+                    int[] labels = new int[classes.length];
+                    for (int i = 0; i < labels.length; i++) labels[i] = Math.toIntExact(classes[i]);
+                    Tensor loss = objective.loss(logits, labels);
+                    return new BatchLoss(loss, batch.size(), countCorrect(logits, labels));
                 }
             };
         }
@@ -888,16 +930,7 @@ public final class Trainer {
         int classes = (int) logits.size(1);
         long correct = 0;
         for (int r = 0; r < labels.length; r++) {
-            int best = 0;
-            float bestValue = Float.NEGATIVE_INFINITY;
-            for (int c = 0; c < classes; c++) {
-                float v = z[r * classes + c];
-                if (v > bestValue) {
-                    bestValue = v;
-                    best = c;
-                }
-            }
-            if (best == labels[r]) correct++;
+            if (ConfusionMatrix.argmax(z, r * classes, classes) == labels[r]) correct++;
         }
         return correct;
     }

@@ -92,6 +92,42 @@ class CharLmCommandTest {
     }
 
     @Test
+    void trainsACharacterGptMeasuresGenerationDrawsAttentionAndSavesAModelThatSamples(@TempDir Path dir)
+            throws IOException {
+        writeCorpus(dir);
+        Path model = dir.resolve("gpt.safetensors");
+        Path png = dir.resolve("maps/attention.png");
+        Run r = gatun("train", "chargpt", "--data", dir.toString(), "--d-model", "16", "--layers", "2", "--heads", "2",
+                "--ffn", "32", "--seq-len", "24", "--batch-size", "8", "--epochs", "3", "--lr", "0.01",
+                "--validation", "0.2", "--test", "0.2", "--sample-length", "20", "--prompt", "the ", "--attention",
+                png.toString(), "--attention-text", "the cat sat.", "--speed-runs", "1", "--save", model.toString());
+        assertEquals(0, r.code(), r.out() + r.err());
+        String out = r.out();
+        assertTrue(out.contains("adamw lr 0.01"), out);
+        Matcher test = Pattern.compile("test loss ([0-9.]+) nats \\(([0-9.]+) bits/char\\)").matcher(out);
+        assertTrue(test.find(), out);
+        assertTrue(Double.parseDouble(test.group(1)) < 2.0, "a few words repeated are easy to predict: " + out);
+        assertEquals(3, Pattern.compile("(?m)^sample: \"the ").matcher(out).results().count(), out);
+        Matcher speed = Pattern.compile("generation, 20 characters after a prompt of 4, greedy: ([0-9,]+) chars/s"
+                + " with the KV cache, ([0-9,]+) without").matcher(out);
+        assertTrue(speed.find(), out);
+        java.awt.image.BufferedImage image = javax.imageio.ImageIO.read(png.toFile());
+        assertTrue(image.getWidth() > 100 && image.getHeight() > 100, image.toString());
+        assertTrue(out.contains("attention maps: " + png), out);
+        assertEquals(Vocabulary.of(" .\nacdeghmnorst"), Vocabulary.read(model));
+        Run g = gatun("sample", "--model", model.toString(), "--prompt", "a cat", "--length", "15", "--seed", "3");
+        assertEquals(0, g.code(), g.err());
+        assertTrue(g.out().strip().startsWith("a cat") && g.out().strip().length() >= 15, g.out());
+        assertEquals(g.out(), gatun("sample", "--model", model.toString(), "--prompt", "a cat", "--length", "15",
+                "--seed", "3").out(), "the same seed draws the same text");
+        Run bad = gatun("train", "chargpt", "--data", dir.toString(), "--d-model", "10", "--heads", "3",
+                "--attention-text", "");
+        assertEquals(2, bad.code());
+        assertTrue(bad.err().contains("--heads 3 does not divide --d-model 10"), bad.err());
+        assertTrue(bad.err().contains("--attention-text must have 1 to 128 characters"), bad.err());
+    }
+
+    @Test
     void badOptionsAreRefusedBeforeLoading(@TempDir Path dir) {
         Run r = gatun("train", "charlm", "--data", dir.resolve("none").toString(), "--hidden", "0", "--seq-len", "0",
                 "--clip", "-1", "--validation", "0.5", "--test", "0.5");

@@ -286,4 +286,40 @@ class GPTTest extends ScopedTest {
             assertArrayEquals(new long[] {4}, gpt.generate(new long[] {4}, 0));
         }
     }
+
+    @Test
+    void attentionWeightsAreCausalDistributionsPerHeadAndLeaveTheModeAlone() {
+        Init.manualSeed(11);
+        try (GPT gpt = new GPT(new GPT.Config(7, 8, 8, 2, 2, 16, 0.1f))) {
+            long[] ids = {1, 2, 3, 4, 5, 6};
+            java.util.List<Tensor> maps = gpt.attentionWeights(ids);
+            assertEquals(2, maps.size());
+            for (Tensor w : maps) {
+                assertArrayEquals(new long[] {2, 6, 6}, w.shape());
+                float[] v = w.contiguous().toArray();
+                for (int h = 0; h < 2; h++) {
+                    assertEquals(1f, v[h * 36], 1e-6f, "position 0 can only attend to itself");
+                    for (int i = 0; i < 6; i++) {
+                        float sum = 0;
+                        for (int j = 0; j < 6; j++) {
+                            float x = v[(h * 6 + i) * 6 + j];
+                            if (j > i) {
+                                assertEquals(0f, x, "head " + h + " query " + i + " sees the later key " + j);
+                            }
+                            sum += x;
+                        }
+                        assertEquals(1f, sum, 1e-5f, "row " + i + " of head " + h);
+                    }
+                }
+            }
+            // Two heads that attend alike would show nothing: fresh weights differ between heads.
+            float[] first = maps.get(0).contiguous().toArray();
+            assertTrue(!Arrays.equals(Arrays.copyOfRange(first, 0, 36), Arrays.copyOfRange(first, 36, 72)));
+            assertTrue(gpt.isTraining(), "the model's mode is restored");
+            assertArrayEquals(first, gpt.attentionWeights(ids).get(0).contiguous().toArray(), "no dropout in the maps");
+            assertThrows(IllegalArgumentException.class, () -> gpt.attentionWeights(new long[9]));
+            assertThrows(IllegalArgumentException.class, () -> gpt.attentionWeights(new long[] {7}));
+            assertThrows(IllegalArgumentException.class, () -> gpt.attentionWeights(new long[0]));
+        }
+    }
 }
