@@ -104,14 +104,7 @@ final class CharGptCommand extends LanguageModelCommand {
      */
     @Override
     DataLoader loader(String what, int[] ids, boolean training) {
-        int b = batchSize;
-        while (b > 1 && TokenStreams.batches(ids.length, b, seqLen) == 0) {
-            b = Math.max(1, b / 2);
-        }
-        if (TokenStreams.batches(ids.length, b, seqLen) == 0) {
-            throw new IllegalArgumentException("the " + what + " texts hold " + ids.length + " characters, too few"
-                    + " for one sequence of --seq-len " + seqLen + " and its next characters");
-        }
+        int b = streams(what, ids);
         DataLoader.Order order = training ? DataLoader.Order.shuffled(seed) : DataLoader.Order.sequential();
         return new DataLoader(TokenStreams.dataset(ids, b, seqLen), b, order, DataLoader.LastBatch.KEEP);
     }

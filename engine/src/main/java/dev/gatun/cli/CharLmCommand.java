@@ -55,21 +55,10 @@ final class CharLmCommand extends LanguageModelCommand {
         return new CharRnn(cell, vocabularySize, embedding, hidden, layers, dropout);
     }
 
-    /**
-     * The batches of a split: {@code batchSize} streams, fewer when the split is too short to give each
-     * one a sequence, so that a small validation or test set still makes a batch.
-     */
+    /** The batches of a split: parallel streams of the text, each batch continuing the one before. */
     @Override
     DataLoader loader(String what, int[] ids, boolean training) {
-        int b = batchSize;
-        while (b > 1 && TokenStreams.batches(ids.length, b, seqLen) == 0) {
-            b = Math.max(1, b / 2);
-        }
-        if (TokenStreams.batches(ids.length, b, seqLen) == 0) {
-            throw new IllegalArgumentException("the " + what + " texts hold " + ids.length + " characters, too few"
-                    + " for one sequence of --seq-len " + seqLen + " and its next characters");
-        }
-        return TokenStreams.loader(ids, b, seqLen);
+        return TokenStreams.loader(ids, streams(what, ids), seqLen);
     }
 
     @Override

@@ -11,9 +11,7 @@ import dev.gatun.nn.CharRnn;
 import dev.gatun.nn.Init;
 import dev.gatun.nn.SequenceClassifier;
 import dev.gatun.ops.Loss;
-import dev.gatun.optim.CosineAnnealingLR;
 import dev.gatun.optim.Optimizer;
-import dev.gatun.optim.Optimizers;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
 import dev.gatun.train.ConfusionMatrix;
@@ -23,11 +21,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 /** {@code gatun train genre}: the genre of a Brown corpus passage, many-to-one over padded sequences. */
 @Command(name = "genre", mixinStandardHelpOptions = true, sortOptions = false,
@@ -40,15 +35,10 @@ import picocli.CommandLine.Spec;
                 + " baseline, and the confusion matrix of the test passages.",
                 "The texts are split by whole texts, per genre (--validation, --test, --seed), so that no test"
                         + " passage comes from a text seen in training.",
-                "Default: GRU, embedding 32, 1 layer of 256, passages of 200 to 400 characters in batches of 32,"
-                        + " Adam 2e-3 with a cosine schedule, gradient norm clipped to 1, 10 epochs."})
-final class GenreCommand implements Callable<Integer> {
-
-    @Spec
-    CommandSpec spec;
-
-    @Option(names = "--data", description = "Directory of the Brown corpus's texts (default: ${DEFAULT-VALUE}).")
-    Path data = BrownCorpus.defaultDirectory();
+                "Default: GRU, embedding 32, 1 layer of 256, dropout 0.2, passages of 200 to 400 characters in"
+                        + " batches of 32, Adam 2e-3 with a cosine schedule, gradient norm clipped to 1, 10 epochs,"
+                        + " 15%% of the texts for validation and 15%% for the test."})
+final class GenreCommand extends BrownCommand {
 
     @Option(names = "--cell", description = "Recurrent layer: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
     CharRnn.Cell cell = CharRnn.Cell.GRU;
@@ -72,47 +62,13 @@ final class GenreCommand implements Callable<Integer> {
     @Option(names = "--max-chars", description = "Longest passage (default: ${DEFAULT-VALUE}).")
     int maxChars = 400;
 
-    @Option(names = "--batch-size", description = "Passages per batch (default: ${DEFAULT-VALUE}).")
-    int batchSize = 32;
-
-    @Option(names = "--optimizer", description = "${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
-    Optimizers.Kind optimizer = Optimizers.Kind.ADAM;
-
-    @Option(names = "--lr", description = "Learning rate (default: ${DEFAULT-VALUE}).")
-    double lr = 2e-3;
-
-    @Option(names = "--clip", description = "Clip the gradients' total L2 norm to this after each backward pass;"
-            + " 0 turns clipping off (default: ${DEFAULT-VALUE}).")
-    double clip = 1.0;
-
-    @Option(names = "--epochs", description = "Epochs over the training passages, the learning rate annealed to 0"
-            + " along a cosine (default: ${DEFAULT-VALUE}).")
-    int epochs = 10;
-
-    @Option(names = "--patience", description = "Early stopping after this many epochs without a better validation"
-            + " loss, keeping the best weights; 0 turns it off (default: ${DEFAULT-VALUE}).")
-    int patience = 0;
-
-    @Option(names = "--validation", description = "Share of each genre's texts held out for validation, in (0, 1)"
-            + " (default: ${DEFAULT-VALUE}).")
-    double validation = 0.15;
-
-    @Option(names = "--test", description = "Share of each genre's texts held out for the test, in (0, 1)"
-            + " (default: ${DEFAULT-VALUE}).")
-    double test = 0.15;
-
-    @Option(names = "--seed", description = "Seed for the split, the passages, initialisation, dropout and"
-            + " shuffling (default: ${DEFAULT-VALUE}).")
-    long seed = 1;
-
-    @Option(names = "--threads", description = "Threads for OpenBLAS and oneDNN (default: gatun.threads).")
-    Integer threads;
-
-    @Option(names = "--csv", description = "Write per-epoch figures to this CSV file.")
-    Path csv;
-
-    @Option(names = "--chart", description = "Draw loss and accuracy curves into this PNG file.")
-    Path chart;
+    GenreCommand() {
+        batchSize = 32;
+        epochs = 10;
+        validation = 0.15;
+        test = 0.15;
+        schedule = TrainCommand.ScheduleKind.COSINE;
+    }
 
     /** The passages of a set of texts: their ids, genre classes, and which text each came from. */
     private record Passages(List<int[]> ids, int[] classes, int[] texts, TensorDataset dataset) {}
@@ -121,29 +77,14 @@ final class GenreCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintStream out = System.out;
         Checks checks = new Checks(spec.commandLine());
-        Path chartFile = chart == null || chart.toString().toLowerCase(Locale.ROOT).endsWith(".png") ? chart
-                : Path.of(chart + ".png");
         checks.atLeast("--embedding", embedding, 1)
                 .atLeast("--hidden", hidden, 1)
                 .atLeast("--layers", layers, 1)
                 .fraction("--dropout", dropout)
                 .atLeast("--min-chars", minChars, 1)
                 .require(maxChars >= minChars, "--max-chars " + maxChars + " is below --min-chars " + minChars)
-                .require(maxChars <= 100_000, "--max-chars must be at most 100000, got " + maxChars)
-                .atLeast("--batch-size", batchSize, 1)
-                .require(lr > 0 && Double.isFinite(lr), "--lr must be a finite number > 0, got " + lr)
-                .nonNegative("--clip", clip)
-                .atLeast("--epochs", epochs, 1)
-                .atLeast("--patience", patience, 0)
-                .fraction("--validation", validation)
-                .fraction("--test", test)
-                .require(validation > 0, "--validation must be above 0: the epochs report the validation loss")
-                .require(test > 0, "--test must be above 0: the run reports the test accuracy")
-                .require(validation + test < 1, "--validation " + validation + " and --test " + test
-                        + " leave no texts for training")
-                .writable("--csv", String.valueOf(csv), csv)
-                .writable("--chart", String.valueOf(chart), chartFile);
-        Integer useThreads = checks.threads("--threads", threads);
+                .require(maxChars <= 100_000, "--max-chars must be at most 100000, got " + maxChars);
+        Integer useThreads = checkShared(checks);
         checks.add(tooLarge());
         checks.throwIfAny();
 
@@ -169,7 +110,7 @@ final class GenreCommand implements Callable<Integer> {
                 DataLoader.LastBatch.KEEP);
         try (SequenceClassifier model = new SequenceClassifier(cell, vocabulary.size(), embedding, hidden, layers,
                 genres.size(), dropout);
-             Optimizer opt = Optimizers.create(optimizer, model.parameters(), lr, 0)) {
+             Optimizer opt = newOptimizer(model)) {
             out.println(model);
             out.printf(Locale.ROOT, "%,d parameters%n", model.parameterCount());
             out.printf(Locale.ROOT, "Brown corpus: %d texts in %d genres; passages of %d to %d chars: %,d from %d"
@@ -177,15 +118,11 @@ final class GenreCommand implements Callable<Integer> {
                     corpus.texts().size(), genres.size(), minChars, maxChars, train.ids().size(),
                     split.train().size(), val.ids().size(), split.validation().size(), tst.ids().size(),
                     split.test().size());
-            out.printf(Locale.ROOT, "%s lr %s with a cosine schedule, batches of %d (%,d an epoch), gradient norm"
-                            + " clipped to %s, %d threads%n", optimizer.name().toLowerCase(Locale.ROOT), lr,
-                    batchSize, trainLoader.numBatches(), clip > 0 ? clip : "(off)", Threads.get());
-            CosineAnnealingLR schedule = new CosineAnnealingLR(opt, epochs);
-            Trainer.Config config = Trainer.Config.of(epochs).withOut(out).withCsvLog(csv).withChart(chartFile)
-                    .withGradClip(clip).withListener(r -> schedule.step());
-            if (patience > 0) {
-                config = config.withEarlyStopping(new Trainer.EarlyStopping(patience, 0, true));
-            }
+            out.printf(Locale.ROOT, "%s lr %s, %s schedule, batches of %d (%,d an epoch), gradient norm clipped to"
+                            + " %s, %d threads%n", optimizer.name().toLowerCase(Locale.ROOT), lr,
+                    schedule.name().toLowerCase(Locale.ROOT), batchSize, trainLoader.numBatches(),
+                    clip > 0 ? clip : "(off)", Threads.get());
+            Trainer.Config config = config(out, newSchedule(opt), () -> {});
             Trainer.Task task = Trainer.Task.sequenceClassification(Loss::crossEntropy);
             Trainer.History history = Trainer.fit(model, opt, task, trainLoader, validationLoader, config);
 
@@ -222,7 +159,7 @@ final class GenreCommand implements Callable<Integer> {
                     trainSeconds / history.epochs().size(), history.epochs().stream()
                             .mapToDouble(Trainer.EpochResult::samplesPerSecond).average().orElse(0));
             if (csv != null) out.println("per-epoch log: " + csv);
-            if (chartFile != null) out.println("curves: " + chartFile);
+            if (chartFile() != null) out.println("curves: " + chartFile());
         }
         return 0;
     }

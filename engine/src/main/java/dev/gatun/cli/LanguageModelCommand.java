@@ -3,15 +3,11 @@ package dev.gatun.cli;
 import dev.gatun.backend.Threads;
 import dev.gatun.data.BrownCorpus;
 import dev.gatun.data.DataLoader;
+import dev.gatun.data.TokenStreams;
 import dev.gatun.data.Vocabulary;
 import dev.gatun.nn.Init;
 import dev.gatun.nn.Module;
-import dev.gatun.optim.CosineAnnealingLR;
-import dev.gatun.optim.ExponentialLR;
-import dev.gatun.optim.LearningRateSchedule;
 import dev.gatun.optim.Optimizer;
-import dev.gatun.optim.Optimizers;
-import dev.gatun.optim.StepLR;
 import dev.gatun.train.Trainer;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -19,10 +15,7 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
-import java.util.concurrent.Callable;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 /**
  * What the character language models of the Brown corpus share ({@code gatun train charlm} and
@@ -30,55 +23,10 @@ import picocli.CommandLine.Spec;
  * samples after each epoch, the test report and the saved file. A subclass adds its model's options and
  * makes the model, its loaders and its samples.
  */
-abstract class LanguageModelCommand implements Callable<Integer> {
-
-    @Spec
-    CommandSpec spec;
-
-    @Option(names = "--data", description = "Directory of the Brown corpus's texts (default: ${DEFAULT-VALUE}).")
-    Path data = BrownCorpus.defaultDirectory();
+abstract class LanguageModelCommand extends BrownCommand {
 
     @Option(names = "--seq-len", description = "Length T of each training sequence (default: ${DEFAULT-VALUE}).")
     int seqLen = 128;
-
-    @Option(names = "--batch-size", description = "Sequences per batch (default: ${DEFAULT-VALUE}).")
-    int batchSize = 64;
-
-    @Option(names = "--optimizer", description = "${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
-    Optimizers.Kind optimizer = Optimizers.Kind.ADAM;
-
-    @Option(names = "--lr", description = "Learning rate (default: ${DEFAULT-VALUE}).")
-    double lr = 2e-3;
-
-    @Option(names = "--weight-decay", description = "Weight decay (default: the optimizer's, 0 or AdamW's 0.01).")
-    Double weightDecay;
-
-    @Option(names = "--clip", description = "Clip the gradients' total L2 norm to this after each backward pass;"
-            + " 0 turns clipping off (default: ${DEFAULT-VALUE}).")
-    double clip = 1.0;
-
-    @Option(names = "--schedule", description = "Learning-rate schedule per epoch: ${COMPLETION-CANDIDATES}"
-            + " (default: ${DEFAULT-VALUE}).")
-    TrainCommand.ScheduleKind schedule = TrainCommand.ScheduleKind.NONE;
-
-    @Option(names = "--epochs", description = "Epochs over the training texts (default: ${DEFAULT-VALUE}).")
-    int epochs = 5;
-
-    @Option(names = "--patience", description = "Early stopping after this many epochs without a better validation"
-            + " loss, keeping the best weights; 0 turns it off (default: ${DEFAULT-VALUE}).")
-    int patience = 0;
-
-    @Option(names = "--validation", description = "Share of each genre's texts held out for validation, in [0, 1)"
-            + " (default: ${DEFAULT-VALUE}).")
-    double validation = 0.1;
-
-    @Option(names = "--test", description = "Share of each genre's texts held out for the test, in [0, 1)"
-            + " (default: ${DEFAULT-VALUE}).")
-    double test = 0.1;
-
-    @Option(names = "--seed", description = "Seed for the split, initialisation, dropout, shuffling and samples"
-            + " (default: ${DEFAULT-VALUE}).")
-    long seed = 1;
 
     @Option(names = "--sample-length", description = "Characters of generated text printed after each epoch; 0"
             + " prints none (default: ${DEFAULT-VALUE}).")
@@ -94,15 +42,6 @@ abstract class LanguageModelCommand implements Callable<Integer> {
 
     @Option(names = "--prompt", description = "Text the samples start from (default: \"${DEFAULT-VALUE}\").")
     String prompt = "The ";
-
-    @Option(names = "--threads", description = "Threads for OpenBLAS and oneDNN (default: gatun.threads).")
-    Integer threads;
-
-    @Option(names = "--csv", description = "Write per-epoch figures to this CSV file.")
-    Path csv;
-
-    @Option(names = "--chart", description = "Draw loss and accuracy curves into this PNG file.")
-    Path chart;
 
     @Option(names = "--save", description = "Write the trained model with its vocabulary to this safetensors file"
             + " (gatun sample reads it).")
@@ -136,31 +75,15 @@ abstract class LanguageModelCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintStream out = System.out;
         Checks checks = new Checks(spec.commandLine());
-        Path chartFile = chart == null || chart.toString().toLowerCase(Locale.ROOT).endsWith(".png") ? chart
-                : Path.of(chart + ".png");
         checkModel(checks);
         checks.atLeast("--seq-len", seqLen, 1)
-                .atLeast("--batch-size", batchSize, 1)
-                .require(lr > 0 && Double.isFinite(lr), "--lr must be a finite number > 0, got " + lr)
-                .nonNegative("--weight-decay", weightDecay == null ? 0 : weightDecay)
-                .nonNegative("--clip", clip)
-                .atLeast("--epochs", epochs, 1)
-                .atLeast("--patience", patience, 0)
-                .fraction("--validation", validation)
-                .fraction("--test", test)
-                .require(validation > 0, "--validation must be above 0: the epochs report the validation loss")
-                .require(test > 0, "--test must be above 0: the run reports the test loss")
-                .require(validation + test < 1, "--validation " + validation + " and --test " + test
-                        + " leave no texts for training")
                 .atLeast("--sample-length", sampleLength, 0)
                 .nonNegative("--temperature", temperature)
                 .atLeast("--top-k", topK, 0)
                 .require(!prompt.isEmpty(), "--prompt needs at least one character")
-                .writable("--csv", String.valueOf(csv), csv)
-                .writable("--chart", String.valueOf(chart), chartFile)
                 .writable("--save", String.valueOf(save), save);
+        Integer useThreads = checkShared(checks);
         checkMore(checks);
-        Integer useThreads = checks.threads("--threads", threads);
         if (seqLen >= 1 && batchSize >= 1) {
             checks.add(tooLarge());
         }
@@ -188,7 +111,7 @@ abstract class LanguageModelCommand implements Callable<Integer> {
         Init.manualSeed(seed);
         SplittableRandom sampling = new SplittableRandom(seed);
         try (Module model = newModel(vocabulary.size());
-             Optimizer opt = Optimizers.create(optimizer, model.parameters(), lr, 0, weightDecay)) {
+             Optimizer opt = newOptimizer(model)) {
             out.print(model.summary(1, seqLen));
             out.printf(Locale.ROOT, "Brown corpus: %d texts; training on %d (%,d chars), validating on %d (%,d),"
                             + " testing on %d (%,d); %d characters%n", corpus.texts().size(), split.train().size(),
@@ -198,25 +121,12 @@ abstract class LanguageModelCommand implements Callable<Integer> {
                             + " clipped to %s, %d threads%n", optimizer.name().toLowerCase(Locale.ROOT), lr,
                     trainLoader.batchSize(), seqLen, trainLoader.numBatches(), clip > 0 ? clip : "(off)",
                     Threads.get());
-            LearningRateSchedule lrSchedule = switch (schedule) {
-                case NONE -> null;
-                case COSINE -> new CosineAnnealingLR(opt, epochs);
-                case STEP -> new StepLR(opt, Math.max(1, epochs / 3), 0.1);
-                case EXPONENTIAL -> new ExponentialLR(opt, 0.9);
-            };
-            Trainer.Config config = Trainer.Config.of(epochs).withOut(out).withCsvLog(csv).withChart(chartFile)
-                    .withGradClip(clip).withListener(r -> {
-                        if (sampleLength > 0) {
-                            int[] ids = sample(model, promptIds, sampleLength, sampling);
-                            out.println("sample: " + quote(prompt + vocabulary.decode(ids)));
-                        }
-                        if (lrSchedule != null) {
-                            lrSchedule.step();
-                        }
-                    });
-            if (patience > 0) {
-                config = config.withEarlyStopping(new Trainer.EarlyStopping(patience, 0, true));
-            }
+            Trainer.Config config = config(out, newSchedule(opt), () -> {
+                if (sampleLength > 0) {
+                    int[] ids = sample(model, promptIds, sampleLength, sampling);
+                    out.println("sample: " + quote(prompt + vocabulary.decode(ids)));
+                }
+            });
             Trainer.Task task = Trainer.Task.nextToken("char");
             long start = System.nanoTime();
             Trainer.History history = Trainer.fit(model, opt, task, trainLoader, validationLoader, config);
@@ -231,7 +141,7 @@ abstract class LanguageModelCommand implements Callable<Integer> {
                     trainSeconds / history.epochs().size(), history.epochs().stream()
                             .mapToDouble(Trainer.EpochResult::samplesPerSecond).average().orElse(0), seconds);
             if (csv != null) out.println("per-epoch log: " + csv);
-            if (chartFile != null) out.println("curves: " + chartFile);
+            if (chartFile() != null) out.println("curves: " + chartFile());
             afterTraining(model, vocabulary, out);
             if (save != null) {
                 save(model, save, Map.of(Vocabulary.METADATA_KEY, vocabulary.toJson()));
@@ -239,6 +149,24 @@ abstract class LanguageModelCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /**
+     * The streams (rows) of a split's batches: {@code --batch-size}, halved until the split gives each one a
+     * sequence, so that a small validation or test set still makes a batch.
+     *
+     * @throws IllegalArgumentException if the split is too short for even one sequence
+     */
+    int streams(String what, int[] ids) {
+        int b = batchSize;
+        while (b > 1 && TokenStreams.batches(ids.length, b, seqLen) == 0) {
+            b = Math.max(1, b / 2);
+        }
+        if (TokenStreams.batches(ids.length, b, seqLen) == 0) {
+            throw new IllegalArgumentException("the " + what + " texts hold " + ids.length + " characters, too few"
+                    + " for one sequence of --seq-len " + seqLen + " and its next characters");
+        }
+        return b;
     }
 
     /** {@code s} in double quotes, newlines and tabs shown as \n and \t, so that a sample stays on one line. */

@@ -45,7 +45,27 @@ public final class CharRnn extends Module {
         /** {@link GRU}. */
         GRU,
         /** {@link RNN} with tanh. */
-        RNN
+        RNN;
+
+        /**
+         * A batch-first stack of layers of this cell.
+         *
+         * @param inputSize  the width of each step's input
+         * @param hiddenSize the hidden size of each layer
+         * @param numLayers  the number of layers
+         * @param dropout    dropout between the layers, in [0, 1) (none with one layer)
+         * @return the new layer, freshly initialised
+         * @throws IllegalArgumentException if a size is below 1 or dropout is out of range
+         */
+        public RecurrentLayer layer(int inputSize, int hiddenSize, int numLayers, float dropout) {
+            RecurrentLayer.Options options = RecurrentLayer.Options.defaults().withLayers(numLayers)
+                    .withBatchFirst(true).withDropout(numLayers > 1 ? dropout : 0f);
+            return switch (this) {
+                case LSTM -> new LSTM(inputSize, hiddenSize, options);
+                case GRU -> new GRU(inputSize, hiddenSize, options);
+                case RNN -> new RNN(inputSize, hiddenSize, options);
+            };
+        }
     }
 
     /**
@@ -95,14 +115,8 @@ public final class CharRnn extends Module {
         this.hiddenSize = hiddenSize;
         this.numLayers = numLayers;
         this.dropout = dropout;
-        RecurrentLayer.Options options = RecurrentLayer.Options.defaults().withLayers(numLayers).withBatchFirst(true)
-                .withDropout(numLayers > 1 ? dropout : 0f);
         this.embedding = addModule("embedding", new Embedding(vocabularySize, embeddingDim));
-        this.rnn = addModule("rnn", switch (cell) {
-            case LSTM -> new LSTM(embeddingDim, hiddenSize, options);
-            case GRU -> new GRU(embeddingDim, hiddenSize, options);
-            case RNN -> new RNN(embeddingDim, hiddenSize, options);
-        });
+        this.rnn = addModule("rnn", cell.layer(embeddingDim, hiddenSize, numLayers, dropout));
         this.outputDropout = dropout > 0 ? addModule("dropout", new Dropout(dropout)) : null;
         this.head = addModule("head", new Linear(hiddenSize, vocabularySize));
     }

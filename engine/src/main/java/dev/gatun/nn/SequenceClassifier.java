@@ -66,14 +66,8 @@ public final class SequenceClassifier extends Module {
         this.numLayers = numLayers;
         this.numClasses = numClasses;
         this.dropout = dropout;
-        RecurrentLayer.Options options = RecurrentLayer.Options.defaults().withLayers(numLayers).withBatchFirst(true)
-                .withDropout(numLayers > 1 ? dropout : 0f);
         this.embedding = addModule("embedding", new Embedding(vocabularySize, embeddingDim));
-        this.rnn = addModule("rnn", switch (cell) {
-            case LSTM -> new LSTM(embeddingDim, hiddenSize, options);
-            case GRU -> new GRU(embeddingDim, hiddenSize, options);
-            case RNN -> new RNN(embeddingDim, hiddenSize, options);
-        });
+        this.rnn = addModule("rnn", cell.layer(embeddingDim, hiddenSize, numLayers, dropout));
         this.outputDropout = dropout > 0 ? addModule("dropout", new Dropout(dropout)) : null;
         this.head = addModule("head", new Linear(hiddenSize, numClasses));
     }

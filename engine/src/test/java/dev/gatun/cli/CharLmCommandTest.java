@@ -1,15 +1,11 @@
 package dev.gatun.cli;
 
+import static dev.gatun.cli.CliRun.gatun;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gatun.data.Vocabulary;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.SplittableRandom;
@@ -38,28 +34,12 @@ class CharLmCommandTest {
         }
     }
 
-    private record Run(int code, String out, String err) {}
-
-    private static Run gatun(String... args) {
-        PrintStream saved = System.out;
-        ByteArrayOutputStream captured = new ByteArrayOutputStream();
-        StringWriter err = new StringWriter();
-        int code;
-        try {
-            System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
-            code = Gatun.run(new PrintWriter(new StringWriter()), new PrintWriter(err, true), args);
-        } finally {
-            System.setOut(saved);
-        }
-        return new Run(code, captured.toString(StandardCharsets.UTF_8), err.toString());
-    }
-
     @Test
     void trainsReportsBitsPerCharSamplesAndSavesAModelThatGenerates(@TempDir Path dir) throws IOException {
         writeCorpus(dir);
         Path model = dir.resolve("out/charlm.safetensors");
         Path csv = dir.resolve("out/log.csv");
-        Run r = gatun("train", "charlm", "--data", dir.toString(), "--cell", "gru", "--embedding", "8", "--hidden",
+        CliRun r = gatun("train", "charlm", "--data", dir.toString(), "--cell", "gru", "--embedding", "8", "--hidden",
                 "32", "--seq-len", "16", "--batch-size", "8", "--epochs", "3", "--lr", "0.01", "--validation", "0.2",
                 "--test", "0.2", "--sample-length", "40", "--top-k", "5", "--prompt", "the ", "--csv",
                 csv.toString(), "--save", model.toString());
@@ -78,14 +58,14 @@ class CharLmCommandTest {
         assertEquals(4, Files.readAllLines(csv).size());
         assertEquals(Vocabulary.of(" .\nacdeghmnorst"), Vocabulary.read(model));
 
-        Run g = gatun("sample", "--model", model.toString(), "--prompt", "a cat", "--length", "30", "--seed", "2");
+        CliRun g = gatun("sample", "--model", model.toString(), "--prompt", "a cat", "--length", "30", "--seed", "2");
         assertEquals(0, g.code(), g.err());
         String text = g.out().strip();
         assertTrue(text.startsWith("a cat") && text.length() >= 30, text);
-        Run again = gatun("sample", "--model", model.toString(), "--prompt", "a cat", "--length", "30", "--seed",
+        CliRun again = gatun("sample", "--model", model.toString(), "--prompt", "a cat", "--length", "30", "--seed",
                 "2");
         assertEquals(g.out(), again.out(), "the same seed draws the same text");
-        Run unknown = gatun("sample", "--model", model.toString(), "--prompt", "xyz");
+        CliRun unknown = gatun("sample", "--model", model.toString(), "--prompt", "xyz");
         assertEquals(1, unknown.code());
         assertTrue(unknown.err().contains("--prompt: character 'x' (U+0078) at position 0 is not in the vocabulary"),
                 unknown.err());
@@ -97,7 +77,7 @@ class CharLmCommandTest {
         writeCorpus(dir);
         Path model = dir.resolve("gpt.safetensors");
         Path png = dir.resolve("maps/attention.png");
-        Run r = gatun("train", "chargpt", "--data", dir.toString(), "--d-model", "16", "--layers", "2", "--heads", "2",
+        CliRun r = gatun("train", "chargpt", "--data", dir.toString(), "--d-model", "16", "--layers", "2", "--heads", "2",
                 "--ffn", "32", "--seq-len", "24", "--batch-size", "8", "--epochs", "3", "--lr", "0.01",
                 "--validation", "0.2", "--test", "0.2", "--sample-length", "20", "--prompt", "the ", "--attention",
                 png.toString(), "--attention-text", "the cat sat.", "--speed-runs", "1", "--save", model.toString());
@@ -115,12 +95,12 @@ class CharLmCommandTest {
         assertTrue(image.getWidth() > 100 && image.getHeight() > 100, image.toString());
         assertTrue(out.contains("attention maps: " + png), out);
         assertEquals(Vocabulary.of(" .\nacdeghmnorst"), Vocabulary.read(model));
-        Run g = gatun("sample", "--model", model.toString(), "--prompt", "a cat", "--length", "15", "--seed", "3");
+        CliRun g = gatun("sample", "--model", model.toString(), "--prompt", "a cat", "--length", "15", "--seed", "3");
         assertEquals(0, g.code(), g.err());
         assertTrue(g.out().strip().startsWith("a cat") && g.out().strip().length() >= 15, g.out());
         assertEquals(g.out(), gatun("sample", "--model", model.toString(), "--prompt", "a cat", "--length", "15",
                 "--seed", "3").out(), "the same seed draws the same text");
-        Run bad = gatun("train", "chargpt", "--data", dir.toString(), "--d-model", "10", "--heads", "3",
+        CliRun bad = gatun("train", "chargpt", "--data", dir.toString(), "--d-model", "10", "--heads", "3",
                 "--attention-text", "");
         assertEquals(2, bad.code());
         assertTrue(bad.err().contains("--heads 3 does not divide --d-model 10"), bad.err());
@@ -129,7 +109,7 @@ class CharLmCommandTest {
 
     @Test
     void badOptionsAreRefusedBeforeLoading(@TempDir Path dir) {
-        Run r = gatun("train", "charlm", "--data", dir.resolve("none").toString(), "--hidden", "0", "--seq-len", "0",
+        CliRun r = gatun("train", "charlm", "--data", dir.resolve("none").toString(), "--hidden", "0", "--seq-len", "0",
                 "--clip", "-1", "--validation", "0.5", "--test", "0.5");
         assertEquals(2, r.code(), r.err());
         assertTrue(r.err().contains("--hidden must be >= 1, got 0"), r.err());

@@ -20,18 +20,16 @@ import picocli.CommandLine;
 
 class GatunTest {
 
-    record Run(int code, String out, String err) {}
-
-    static Run run(String... args) {
+    static CliRun run(String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
         int code = Gatun.run(new PrintWriter(out), new PrintWriter(err), args);
-        return new Run(code, out.toString(), err.toString());
+        return new CliRun(code, out.toString(), err.toString());
     }
 
     @Test
     void infoNamesTheLibrariesAndThreads() {
-        Run r = run("info");
+        CliRun r = run("info");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("openblas         OpenBLAS 0.3"), r.out());
         assertTrue(r.out().contains("onednn           2."), r.out());
@@ -47,7 +45,7 @@ class GatunTest {
 
     @Test
     void gemmPrintsThroughput() {
-        Run r = run("gemm", "--sizes", "8,16", "--seconds", "0.01");
+        CliRun r = run("gemm", "--sizes", "8,16", "--seconds", "0.01");
         assertEquals(0, r.code(), r.err());
         String[] lines = r.out().strip().split("\n");
         assertEquals(3, lines.length, r.out());
@@ -56,21 +54,21 @@ class GatunTest {
 
     @Test
     void gemmTimesTransposedShapesOnBothLibraries() {
-        Run r = run("gemm", "--shapes", "3x5x7:NT,4x2x6", "--library", "onednn,openblas", "--seconds", "0.01");
+        CliRun r = run("gemm", "--shapes", "3x5x7:NT,4x2x6", "--library", "onednn,openblas", "--seconds", "0.01");
         assertEquals(0, r.code(), r.err());
         String[] lines = r.out().strip().split("\n");
         assertEquals(5, lines.length, r.out());
         assertTrue(lines[1].strip().startsWith("3x5x7:NT") && lines[1].endsWith("onednn"), r.out());
         assertTrue(lines[4].strip().startsWith("4x2x6:NN") && lines[4].endsWith("openblas"), r.out());
-        Run bad = run("gemm", "--shapes", "3x5:TT");
+        CliRun bad = run("gemm", "--shapes", "3x5:TT");
         assertOneLine(bad, 2, "gatun: --shapes: '3x5:TT' is not MxNxK");
-        Run badLibrary = run("gemm", "--sizes", "8", "--library", "onednn,mkl");
+        CliRun badLibrary = run("gemm", "--sizes", "8", "--library", "onednn,mkl");
         assertOneLine(badLibrary, 2, "gatun: --library must be onednn or openblas, got 'mkl'");
         assertEquals("", badLibrary.out(), "checked before the first product");
     }
 
     /** One line on stderr, starting with {@code start}, the exit code {@code code}, and no stack trace. */
-    static void assertOneLine(Run r, int code, String start) {
+    static void assertOneLine(CliRun r, int code, String start) {
         assertEquals(code, r.code(), r.err());
         String[] lines = r.err().strip().split("\n");
         assertEquals(1, lines.length, "one line: " + r.err());
@@ -89,7 +87,7 @@ class GatunTest {
     /** Every mistake is reported at once, one line each, before anything runs. */
     @Test
     void allProblemsAreReportedTogether() {
-        Run r = run("gemm", "--sizes", "8,0", "--seconds", "-1", "--library", "mkl");
+        CliRun r = run("gemm", "--sizes", "8,0", "--seconds", "-1", "--library", "mkl");
         assertEquals(2, r.code(), r.err());
         assertEquals(List.of("gatun: --seconds must be a number in (0, 3600], got -1.0",
                 "gatun: --sizes must be positive, got 0", "gatun: --library must be onednn or openblas, got 'mkl'"),
@@ -100,7 +98,7 @@ class GatunTest {
     @Test
     void gemmSecondsMustBeAFiniteNumberInRange() {
         for (String bad : new String[] {"NaN", "0", "-1", "Infinity", "1e9"}) {
-            Run r = run("gemm", "--sizes", "8", "--seconds", bad);
+            CliRun r = run("gemm", "--sizes", "8", "--seconds", bad);
             assertOneLine(r, 2, "gatun: --seconds must be a number in (0, 3600], got " + Double.parseDouble(bad));
             assertEquals("", r.out());
         }
@@ -109,10 +107,10 @@ class GatunTest {
     /** Sizes whose matrices cannot exist here are refused before anything is allocated, not as an OutOfMemoryError. */
     @Test
     void gemmRefusesSizesTheMachineCannotHold() {
-        Run r = run("gemm", "--sizes", "100000");
+        CliRun r = run("gemm", "--sizes", "100000");
         assertOneLine(r, 2, "gatun: --sizes 100000 ");
         assertEquals("", r.out());
-        Run shape = run("gemm", "--shapes", "8x8x8,300000x300000x2");
+        CliRun shape = run("gemm", "--shapes", "8x8x8,300000x300000x2");
         assertOneLine(shape, 2, "gatun: --shapes 300000x300000x2:NN ");
     }
 
@@ -121,7 +119,7 @@ class GatunTest {
         int before = Threads.get();
         int cores = Runtime.getRuntime().availableProcessors();
         try {
-            Run r = run("gemm", "--sizes", "8", "--seconds", "0.01", "--threads", "1000");
+            CliRun r = run("gemm", "--sizes", "8", "--seconds", "0.01", "--threads", "1000");
             assertEquals(0, r.code(), r.err());
             assertEquals("gatun: warning: --threads 1000 is more than the " + cores + " available processors; using "
                     + cores + " (threads beyond the cores only wait for each other)", r.err().strip());
@@ -144,7 +142,7 @@ class GatunTest {
         try {
             System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
             for (String[] command : commands) {
-                Run r = run(command);
+                CliRun r = run(command);
                 assertEquals(0, r.code(), String.join(" ", command) + ": " + r.err());
                 assertTrue(r.out().contains("Usage: gatun"), r.out());
                 assertEquals("", r.err());
@@ -182,14 +180,14 @@ class GatunTest {
 
     @Test
     void debugPrintsTheStackTraceToo() {
-        Run r = run("gemm", "--library", "mkl", "--debug");
+        CliRun r = run("gemm", "--library", "mkl", "--debug");
         assertEquals(2, r.code());
         assertTrue(r.err().contains("\tat ") && r.err().contains("GemmCommand.call("), r.err());
         assertTrue(r.err().strip().endsWith("gatun: --library must be onednn or openblas, got 'mkl'"), r.err());
     }
 
     /** Runs {@code gatun ARGS} in a fresh JVM (native libraries load once per process). */
-    private static Run runInNewJvm(String property, String... args) throws IOException, InterruptedException {
+    private static CliRun runInNewJvm(String property, String... args) throws IOException, InterruptedException {
         String java = ProcessHandle.current().info().command().orElseThrow();
         List<String> cmd = new ArrayList<>(List.of(java,
                 "--enable-native-access=ALL-UNNAMED,dev.gatun.bindings,dev.gatun.engine", property));
@@ -201,13 +199,13 @@ class GatunTest {
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        return new Run(p.waitFor(), output, output);
+        return new CliRun(p.waitFor(), output, output);
     }
 
     /** A missing library is reported by package name, never as a linkage error. */
     @Test
     void missingLibraryNamesTheDebianPackage() throws IOException, InterruptedException {
-        Run r = runInNewJvm("-Dgatun.openblas=/nonexistent/libopenblas.so.0", "info");
+        CliRun r = runInNewJvm("-Dgatun.openblas=/nonexistent/libopenblas.so.0", "info");
         assertEquals(1, r.code(), r.out());
         assertTrue(r.out().contains("libopenblas.so.0 was not found. Install it with: sudo apt-get install libopenblas-dev"),
                 r.out());
@@ -217,7 +215,7 @@ class GatunTest {
 
     @Test
     void badThreadSettingIsAMessage() throws IOException, InterruptedException {
-        Run r = runInNewJvm("-Dgatun.threads=many", "info");
+        CliRun r = runInNewJvm("-Dgatun.threads=many", "info");
         assertEquals(1, r.code(), r.out());
         assertTrue(r.out().contains("gatun: gatun.threads must be a positive integer, got 'many'"), r.out());
         assertFalse(r.out().contains("\tat "), r.out());

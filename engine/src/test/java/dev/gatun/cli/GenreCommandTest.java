@@ -1,14 +1,10 @@
 package dev.gatun.cli;
 
+import static dev.gatun.cli.CliRun.gatun;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.SplittableRandom;
@@ -39,27 +35,11 @@ class GenreCommandTest {
         }
     }
 
-    private record Run(int code, String out, String err) {}
-
-    private static Run gatun(String... args) {
-        PrintStream saved = System.out;
-        ByteArrayOutputStream captured = new ByteArrayOutputStream();
-        StringWriter err = new StringWriter();
-        int code;
-        try {
-            System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
-            code = Gatun.run(new PrintWriter(new StringWriter()), new PrintWriter(err, true), args);
-        } finally {
-            System.setOut(saved);
-        }
-        return new Run(code, captured.toString(StandardCharsets.UTF_8), err.toString());
-    }
-
     @Test
     void learnsTheGenresWellAboveTheMajorityAndPrintsTheConfusionMatrix(@TempDir Path dir) throws IOException {
         writeCorpus(dir);
         Path csv = dir.resolve("log.csv");
-        Run r = gatun("train", "genre", "--data", dir.toString(), "--embedding", "8", "--hidden", "16",
+        CliRun r = gatun("train", "genre", "--data", dir.toString(), "--embedding", "8", "--hidden", "16",
                 "--min-chars", "20", "--max-chars", "40", "--batch-size", "16", "--epochs", "4", "--lr", "0.02",
                 "--validation", "0.2", "--test", "0.3", "--threads", "1", "--csv", csv.toString());
         assertEquals(0, r.code(), r.out() + r.err());
@@ -94,12 +74,12 @@ class GenreCommandTest {
 
     @Test
     void badOptionsAreRefusedBeforeAnythingRuns(@TempDir Path dir) {
-        Run r = gatun("train", "genre", "--data", dir.toString(), "--min-chars", "50", "--max-chars", "10",
+        CliRun r = gatun("train", "genre", "--data", dir.toString(), "--min-chars", "50", "--max-chars", "10",
                 "--hidden", "0");
         assertEquals(2, r.code());
         assertTrue(r.err().contains("--max-chars 10 is below --min-chars 50"), r.err());
         assertTrue(r.err().contains("--hidden"), r.err());
-        Run missing = gatun("train", "genre", "--data", dir.resolve("nothing").toString());
+        CliRun missing = gatun("train", "genre", "--data", dir.resolve("nothing").toString());
         assertEquals(1, missing.code());
         assertTrue(missing.err().startsWith("gatun: "), missing.err());
     }

@@ -126,21 +126,6 @@ class TrainCommandTest {
         assertTrue(!err.toString().contains("\tat "), "no stack trace: " + err);
     }
 
-    /** {@code gatun ARGS} in this JVM with System.out (where training reports) captured. */
-    private static GatunTest.Run train(String... args) {
-        PrintStream saved = System.out;
-        ByteArrayOutputStream captured = new ByteArrayOutputStream();
-        StringWriter err = new StringWriter();
-        int code;
-        try {
-            System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
-            code = Gatun.run(new PrintWriter(new StringWriter()), new PrintWriter(err), args);
-        } finally {
-            System.setOut(saved);
-        }
-        return new GatunTest.Run(code, captured.toString(StandardCharsets.UTF_8), err.toString());
-    }
-
     /**
      * Each bad number is one usage error naming the option and the value, found before the data is read
      * (the data directory here does not exist, which would be exit code 1).
@@ -163,7 +148,7 @@ class TrainCommandTest {
             {"--threads", "-2", "--threads must be >= 1, got -2"},
         };
         for (String[] c : cases) {
-            GatunTest.Run r = train("train", "mlp", "--data", dir.resolve("absent").toString(), c[0], c[1]);
+            CliRun r = CliRun.gatun("train", "mlp", "--data", dir.resolve("absent").toString(), c[0], c[1]);
             GatunTest.assertOneLine(r, 2, "gatun: " + c[2]);
             assertEquals("", r.out(), c[0]);
         }
@@ -172,7 +157,7 @@ class TrainCommandTest {
     /** A network larger than the machine is one line naming --hidden, not an OutOfMemoryError mid-way. */
     @Test
     void hugeHiddenLayerIsRefusedUpFront(@TempDir Path dir) {
-        GatunTest.Run r = train("train", "mlp", "--data", dir.resolve("absent").toString(), "--hidden", "2000000000");
+        CliRun r = CliRun.gatun("train", "mlp", "--data", dir.resolve("absent").toString(), "--hidden", "2000000000");
         GatunTest.assertOneLine(r, 2, "gatun: --hidden 2000000000 makes a network of 1,590,000,000,010 parameters");
         assertEquals("", r.out());
     }
@@ -206,7 +191,7 @@ class TrainCommandTest {
     void emptyTestSetIsReportedBeforeTraining(@TempDir Path dir) throws IOException {
         writeDigits(dir, "train", 100, 7);
         writeDigits(dir, "t10k", 0, 8);
-        GatunTest.Run r = train("train", "mlp", "--data", dir.toString(), "--hidden", "8", "--epochs", "1");
+        CliRun r = CliRun.gatun("train", "mlp", "--data", dir.toString(), "--hidden", "8", "--epochs", "1");
         GatunTest.assertOneLine(r, 1, "gatun: the test set in " + dir + " (t10k-images-idx3-ubyte) has no samples");
         assertFalse(r.out().contains("epoch"), "no training: " + r.out());
     }
@@ -215,7 +200,7 @@ class TrainCommandTest {
     void validationThatLeavesNothingIsRefused(@TempDir Path dir) throws IOException {
         writeDigits(dir, "train", 100, 7);
         writeDigits(dir, "t10k", 10, 8);
-        GatunTest.Run r = train("train", "mlp", "--data", dir.toString(), "--hidden", "8", "--validation", "0.001");
+        CliRun r = CliRun.gatun("train", "mlp", "--data", dir.toString(), "--hidden", "8", "--validation", "0.001");
         GatunTest.assertOneLine(r, 2, "gatun: --validation 0.001 of the 100 training samples leaves 0 for validation");
         assertFalse(r.out().contains("epoch"), "no training: " + r.out());
     }
@@ -226,7 +211,7 @@ class TrainCommandTest {
         writeDigits(dir, "train", 100, 7);
         writeDigits(dir, "t10k", 10, 8);
         Path file = Files.writeString(dir.resolve("a-file"), "x");
-        GatunTest.Run r = train("train", "mlp", "--data", dir.toString(), "--hidden", "8", "--epochs", "1",
+        CliRun r = CliRun.gatun("train", "mlp", "--data", dir.toString(), "--hidden", "8", "--epochs", "1",
                 "--csv", file.resolve("log.csv").toString(), "--chart", "/proc/gatun-curves.png");
         assertEquals(2, r.code(), r.err());
         assertEquals(List.of("gatun: --csv " + file.resolve("log.csv") + " cannot be created: " + file
@@ -234,9 +219,9 @@ class TrainCommandTest {
                 + " accept new files (no such file or directory)"), r.err().strip().lines().toList());
         assertFalse(r.out().contains("epoch"), "no training: " + r.out());
 
-        GatunTest.Run directory = train("train", "mlp", "--data", dir.toString(), "--csv", dir.toString());
+        CliRun directory = CliRun.gatun("train", "mlp", "--data", dir.toString(), "--csv", dir.toString());
         GatunTest.assertOneLine(directory, 2, "gatun: --csv " + dir + " is a directory, not a file");
-        GatunTest.Run same = train("train", "mlp", "--data", dir.toString(), "--csv", dir.resolve("x.png").toString(),
+        CliRun same = CliRun.gatun("train", "mlp", "--data", dir.toString(), "--csv", dir.resolve("x.png").toString(),
                 "--chart", dir.resolve("x").toString());
         GatunTest.assertOneLine(same, 2, "gatun: --csv and --chart name the same file");
         try (Stream<Path> files = Files.list(dir)) {
