@@ -327,10 +327,21 @@ final class Primitives {
     /**
      * Executes {@code p} with the given arguments ({@code DNNL_ARG_*} kinds, their memory descriptors
      * and data), adding a scratchpad of its own when the primitive needs one; waits for the result.
-     * Every operand's memory is held until the call returns ({@link SharedMemory#hold}). The caller has
-     * checked that every data segment is as large as its descriptor says.
+     * Every operand's memory is held until the call returns ({@link SharedMemory#hold}). Callers check
+     * their operands' sizes with messages of their own; this checks again, last, that every data segment
+     * holds at least the bytes its descriptor spans, so that no slip in a caller lets oneDNN read or write
+     * past a buffer.
+     *
+     * @throws IllegalStateException if a data segment is smaller than its descriptor
      */
     static void execute(Primitive p, int[] kinds, MemorySegment[] descs, MemorySegment[] data, String what) {
+        for (int i = 0; i < kinds.length; i++) {
+            long need = bytes(descs[i]);
+            if (data[i].byteSize() < need) {
+                throw new IllegalStateException(what + ": operand " + i + " (argument kind " + kinds[i] + ") has "
+                        + data[i].byteSize() + " bytes, its layout spans " + need);
+            }
+        }
         Threads.applyToCurrentThread();
         // oneDNN reads the operands through raw pointers, out of the FFM runtime's sight: hold their
         // memory for the whole call, so that a close on another thread waits instead of freeing it.
