@@ -359,25 +359,25 @@ def generation_check(tokens, uncached, picked):
             "margins": (top2[:, 0] - top2[:, 1]).tolist()}
 
 
-def export_gpt_torchscript(directory, init):
-    """The GPT rows for libtorch: the training row as the other training rows (TrainingLoss, NAME.pt and the
+def export_gpt_row(directory, init, name):
+    """A GPT row for libtorch: the training row as the other training rows (TrainingLoss, NAME.pt and the
     dropout-free NAME.check.pt); the generation row as CachedGreedy scripted, so libtorch runs the whole
     cached greedy loop in TorchScript (NAME.pt; NAME.check.pt also returns the first logits)."""
-    for name, (kind, _, _) in GPT_WORKLOADS.items():
-        for suffix in (".pt", ".check.pt"):
-            model, _ = load_gpt(name, init)
-            if kind == "train":
-                if suffix == ".check.pt":
-                    without_dropout(model)
-                module = TrainingLoss(model, nn.CrossEntropyLoss()).train()
-            else:
-                module = CachedGreedy(model, GPT_NEW_TOKENS, logits=suffix == ".check.pt").eval()
-            torch.jit.script(module).save(os.path.join(directory, name + suffix))
+    kind = GPT_WORKLOADS[name][0]
+    for suffix in (".pt", ".check.pt"):
+        model, _ = load_gpt(name, init)
         if kind == "train":
-            write_training_spec(directory, name, model, gpt_adamw, "cross_entropy")
+            if suffix == ".check.pt":
+                without_dropout(model)
+            module = TrainingLoss(model, nn.CrossEntropyLoss()).train()
         else:
-            with open(os.path.join(directory, name + ".json"), "w") as f:
-                json.dump({"train": False, "generate": GPT_NEW_TOKENS}, f)
+            module = CachedGreedy(model, GPT_NEW_TOKENS, logits=suffix == ".check.pt").eval()
+        torch.jit.script(module).save(os.path.join(directory, name + suffix))
+    if kind == "train":
+        write_training_spec(directory, name, model, gpt_adamw, "cross_entropy")
+    else:
+        with open(os.path.join(directory, name + ".json"), "w") as f:
+            json.dump({"train": False, "generate": GPT_NEW_TOKENS}, f)
 
 
 def write_regression_init(directory):
@@ -550,32 +550,50 @@ def export_torchscript(directory, init):
     Deep Java Library (bench/djl). A training row is saved as TrainingLoss (forward(x, y) gives the loss:
     cross-entropy, or MSE for the regression rows) in training mode, NAME.pt for timing and NAME.check.pt
     with dropout off for --check; an inference row is the model in eval mode, NAME.pt. Parameters keep
-    requires_grad, so the Java side can collect their gradients."""
+    requires_grad, so the Java side can collect their gradients. The GPT rows: see export_gpt_row.
+    A row that cannot be scripted gets DIR/NAME.unsupported, the reason in one line, instead of its files, and
+    the others are exported all the same (scripts/compare-pytorch then shows that row's libtorch as not run)."""
     os.makedirs(directory, exist_ok=True)
     # 1.13's TransformerEncoderLayer lists batch_first among its constants without setting it; harmless.
     warnings.filterwarnings("ignore", message="'batch_first' was found in ScriptModule constants")
-    for name, (_, _, classes, _) in WORKLOADS.items():
-        train = classes is not None
-        for suffix in ((".pt", ".check.pt") if train else (".pt",)):
-            model, _ = load_model(name, init)
-            if suffix == ".check.pt":
-                without_dropout(model)
-            if train:
-                module = TrainingLoss(model, nn.CrossEntropyLoss()).train()
-            else:
-                module = model.eval()
-            torch.jit.script(module).save(os.path.join(directory, name + suffix))
-        write_training_spec(directory, name, model, WORKLOADS[name][3], "cross_entropy")
-    for name, (factory, _, optimizer_factory, _) in REGRESSION_WORKLOADS.items():
-        for suffix in (".pt", ".check.pt"):
-            data = read_init(init, name)
-            model = factory()
-            model.load_state_dict({k: v for k, v in data.items() if k not in ("x", "y")}, strict=True)
-            if suffix == ".check.pt":
-                without_dropout(model)
-            torch.jit.script(TrainingLoss(model, nn.MSELoss()).train()).save(os.path.join(directory, name + suffix))
-        write_training_spec(directory, name, model, optimizer_factory, "mse")
-    export_gpt_torchscript(directory, init)
+    rows = [(name, export_classification_row) for name in WORKLOADS]
+    rows += [(name, export_regression_row) for name in REGRESSION_WORKLOADS]
+    rows += [(name, export_gpt_row) for name in GPT_WORKLOADS]
+    for name, export in rows:
+        try:
+            export(directory, init, name)
+        except Exception as e:  # noqa: BLE001  (any failure of one row must leave the others)
+            lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+            reason = f"TorchScript export failed: {type(e).__name__}: {lines[0] if lines else ''}"
+            with open(os.path.join(directory, name + ".unsupported"), "w") as f:
+                f.write(reason + "\n")
+            print(f"{name}: {reason}", file=sys.stderr)
+
+
+def export_classification_row(directory, init, name):
+    train = WORKLOADS[name][2] is not None
+    for suffix in ((".pt", ".check.pt") if train else (".pt",)):
+        model, _ = load_model(name, init)
+        if suffix == ".check.pt":
+            without_dropout(model)
+        if train:
+            module = TrainingLoss(model, nn.CrossEntropyLoss()).train()
+        else:
+            module = model.eval()
+        torch.jit.script(module).save(os.path.join(directory, name + suffix))
+    write_training_spec(directory, name, model, WORKLOADS[name][3], "cross_entropy")
+
+
+def export_regression_row(directory, init, name):
+    factory, _, optimizer_factory, _ = REGRESSION_WORKLOADS[name]
+    for suffix in (".pt", ".check.pt"):
+        data = read_init(init, name)
+        model = factory()
+        model.load_state_dict({k: v for k, v in data.items() if k not in ("x", "y")}, strict=True)
+        if suffix == ".check.pt":
+            without_dropout(model)
+        torch.jit.script(TrainingLoss(model, nn.MSELoss()).train()).save(os.path.join(directory, name + suffix))
+    write_training_spec(directory, name, model, optimizer_factory, "mse")
 
 
 def write_training_spec(directory, name, model, optimizer_factory, loss):

@@ -158,6 +158,9 @@ public final class DjlRunner {
             StringJoiner json = new StringJoiner(",", "{", "}");
             json.add("\"system\":\"libtorch\"").add("\"workload\":\"" + name + "\"").add("\"threads\":" + threads)
                     .add("\"onednn\":" + TorchContext.mkldnnEnabled()).add("\"nnpack\":" + nnpack);
+            if (newTokens > 0) {
+                json.add("\"new_tokens\":" + newTokens);
+            }
             if (check && newTokens > 0) {
                 // The check module returns the new tokens, then the logits the first was picked from.
                 float[] out;
@@ -171,7 +174,7 @@ public final class DjlRunner {
                     if (i < newTokens) tokens.add(Integer.toString((int) out[i]));
                     else logits.add(String.format(Locale.ROOT, "%.9g", out[i]));
                 }
-                json.add("\"new_tokens\":" + newTokens).add("\"tokens\":" + tokens).add("\"first_logits\":" + logits);
+                json.add("\"tokens\":" + tokens).add("\"first_logits\":" + logits);
             } else if (check) {
                 double first = step.run();
                 double second = step.run();
