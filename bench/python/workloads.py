@@ -15,7 +15,9 @@
 
 A training step is zero_grad + forward + loss + backward + optimizer step; an inference step is one
 forward pass in eval mode under torch.no_grad(). --check turns dropout off and prints the losses of
-the first two steps, to prove both systems do the same work.
+the first two steps, to prove both systems do the same work. A generation step (chargpt_generate_t256) is
+one cached greedy generation; its --check prints the new tokens, whether uncached greedy generation gives
+the same, and the logits they were picked from.
 """
 import argparse
 import json
