@@ -15,19 +15,24 @@
 
 A training step is zero_grad + forward + loss + backward + optimizer step; an inference step is one
 forward pass in eval mode under torch.no_grad(). --check turns dropout off and prints the losses of
-the first two steps, to prove both systems do the same work.
+the first two steps, to prove both systems do the same work. A generation step (chargpt_generate_t256) is
+one cached greedy generation; its --check prints the new tokens, whether uncached greedy generation gives
+the same, and the logits they were picked from.
 """
 import argparse
 import json
+import math
 import os
 import resource
 import sys
 import time
 import warnings
+from typing import List
 
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 
 def mlp13k():
@@ -137,6 +142,244 @@ REGRESSION_WORKLOADS = {
     "transformer_train_b16_t64": (transformer, (16, 64, 128), lambda p: torch.optim.Adam(p, lr=1e-3),
                                   transformer_flops),
 }
+
+
+# The character GPT rows: gatun's dev.gatun.nn.GPT with GPT.Config.charGpt() (its Javadoc gives this PyTorch
+# model parameter for parameter).
+GPT_VOCAB, GPT_D, GPT_LAYERS, GPT_HEADS, GPT_FFN, GPT_DROPOUT = 96, 128, 4, 4, 512, 0.1
+GPT_PROMPT, GPT_NEW_TOKENS = 16, 256
+
+
+class LearnedPositionalEmbedding(nn.Module):
+    """gatun's LearnedPositionalEmbedding, batch first: dropout(x + weight[:T])."""
+
+    def __init__(self, d, max_len, p):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(max_len, d))
+        self.drop = nn.Dropout(p)
+
+    def forward(self, x):
+        return self.drop(x + self.weight[:x.size(1)])
+
+
+class CharGPT(nn.Module):
+    """Decoder-only character GPT: token embedding 96→128 plus learned positions, 4 pre-norm layers (causal
+    self-attention of 4 heads, FFN 512 GELU, dropout 0.1), final LayerNorm, linear 128→96. forward takes the
+    tokens [B, T] as floats (the exchange holds floats) and gives the logits [B·T, 96], for cross-entropy over
+    every position."""
+
+    def __init__(self, block=128):
+        super().__init__()
+        self.tok_emb = nn.Embedding(GPT_VOCAB, GPT_D)
+        self.pos_emb = LearnedPositionalEmbedding(GPT_D, block, GPT_DROPOUT)
+        self.layers = nn.ModuleList(nn.TransformerEncoderLayer(GPT_D, GPT_HEADS, GPT_FFN, GPT_DROPOUT,
+                                                               activation="gelu", batch_first=True, norm_first=True)
+                                    for _ in range(GPT_LAYERS))
+        self.ln_f = nn.LayerNorm(GPT_D)
+        self.head = nn.Linear(GPT_D, GPT_VOCAB)
+        # gatun's GPT starts from GPT-2's initialisation; so does this one, for a loss and logits of the same size.
+        residual = 0.02 / (2.0 * GPT_LAYERS) ** 0.5
+        with torch.no_grad():
+            for name, p in self.named_parameters():
+                if name.startswith("ln_f.") or ".norm" in name:
+                    continue
+                if p.dim() == 1:
+                    p.zero_()
+                else:
+                    p.normal_(0.0, residual if name.endswith(("out_proj.weight", "linear2.weight")) else 0.02)
+
+    def logits(self, idx):
+        """The logits [B, T, 96] of int64 tokens [B, T]."""
+        t = idx.size(1)
+        x = self.pos_emb(self.tok_emb(idx))
+        mask = torch.triu(torch.ones(t, t, dtype=torch.bool), diagonal=1)
+        for layer in self.layers:
+            x = layer(x, src_mask=mask)
+        return self.head(self.ln_f(x))
+
+    def forward(self, x):
+        return self.logits(x.long()).reshape(-1, self.head.out_features)
+
+
+class CachedGreedy(nn.Module):
+    """Greedy generation of new_tokens tokens after a prompt with a hand-written cache of keys and values
+    (PyTorch 1.13's TransformerEncoderLayer has none): the prompt goes through the layers once, then each
+    new token alone, its query attending over the cached keys and values of every earlier position. The math
+    of the full causal forward (pre-norm layer, q/√d_head, softmax, exact GELU), position by position. forward
+    takes the prompt [P] as floats and gives the new tokens [new_tokens] as floats; scriptable, so libtorch runs
+    the same loop. With logits, the first new token's logits [96] follow the tokens (the check's output)."""
+
+    def __init__(self, gpt, new_tokens, logits=False):
+        super().__init__()
+        self.gpt = gpt
+        self.new_tokens = new_tokens
+        self.with_logits = logits
+        self.heads = GPT_HEADS
+
+    def forward(self, prompt):
+        ids = prompt.long()
+        d = self.gpt.head.in_features
+        hd = d // self.heads
+        total = ids.size(0) + self.new_tokens
+        keys: List[torch.Tensor] = []
+        values: List[torch.Tensor] = []
+        for _ in range(len(self.gpt.layers)):
+            keys.append(torch.zeros(self.heads, total, hd))
+            values.append(torch.zeros(self.heads, total, hd))
+        out = torch.zeros(self.new_tokens)
+        first = torch.zeros(0)
+        pos = 0
+        for step in range(self.new_tokens):
+            n = ids.size(0)
+            x = self.gpt.tok_emb(ids) + self.gpt.pos_emb.weight[pos:pos + n]  # [n, d]
+            end = pos + n
+            for i, layer in enumerate(self.gpt.layers):
+                h = layer.norm1(x)
+                q, k, v = F.linear(h, layer.self_attn.in_proj_weight, layer.self_attn.in_proj_bias).chunk(3, -1)
+                keys[i][:, pos:end] = k.reshape(n, self.heads, hd).transpose(0, 1)
+                values[i][:, pos:end] = v.reshape(n, self.heads, hd).transpose(0, 1)
+                q = q.reshape(n, self.heads, hd).transpose(0, 1) / math.sqrt(hd)  # [H, n, hd]
+                scores = torch.matmul(q, keys[i][:, :end].transpose(1, 2))  # [H, n, end]
+                if n > 1:
+                    # New position pos + r sees the positions up to pos + r only.
+                    scores = scores.masked_fill(torch.triu(torch.ones(n, end, dtype=torch.bool), diagonal=pos + 1),
+                                                float("-inf"))
+                a = torch.matmul(torch.softmax(scores, -1), values[i][:, :end])  # [H, n, hd]
+                x = x + layer.self_attn.out_proj(a.transpose(0, 1).reshape(n, d))
+                x = x + layer.linear2(F.gelu(layer.linear1(layer.norm2(x))))
+            logits = self.gpt.head(self.gpt.ln_f(x[n - 1]))
+            if step == 0:
+                first = logits
+            token = torch.argmax(logits)
+            out[step] = token.float()
+            ids = token.reshape(1)
+            pos = end
+        if self.with_logits:
+            return torch.cat([out, first])
+        return out
+
+
+def greedy_uncached(gpt, prompt, new_tokens):
+    """Greedy generation that re-reads the whole sequence for every token: the new tokens, and for each the
+    logits it was picked from."""
+    seq = prompt.long()
+    picked = []
+    for _ in range(new_tokens):
+        logits = gpt.logits(seq.unsqueeze(0))[0, -1]
+        picked.append(logits)
+        seq = torch.cat([seq, torch.argmax(logits).reshape(1)])
+    return seq[prompt.numel():], picked
+
+
+def gpt_train_flops(b, t):
+    """Multiply-add FLOPs of a training step of the GPT on [b, t]: per layer the four projections, Q·Kᵀ and P·V
+    over the full t×t (as the kernels compute it), the FFN; the head; backward counted as twice the forward."""
+    n = b * t
+    layer = 2.0 * n * GPT_D * 3 * GPT_D + 2.0 * n * GPT_D * GPT_D + 2 * 2.0 * b * t * t * GPT_D \
+        + 2 * 2.0 * n * GPT_D * GPT_FFN
+    return 3 * (GPT_LAYERS * layer + 2.0 * n * GPT_D * GPT_VOCAB)
+
+
+def gpt_generate_flops(prompt, new_tokens):
+    """Multiply-add FLOPs of a cached greedy generation: every position fed (the prompt, then every new token
+    but the last) through the layers, attending over itself and the positions before it; the head once per
+    new token."""
+    total = 0.0
+    for p in range(prompt + new_tokens - 1):
+        total += GPT_LAYERS * (2.0 * GPT_D * 3 * GPT_D + 2.0 * GPT_D * GPT_D + 2 * 2.0 * (p + 1) * GPT_D
+                               + 2 * 2.0 * GPT_D * GPT_FFN)
+    return total + new_tokens * 2.0 * GPT_D * GPT_VOCAB
+
+
+# name -> kind ("train" or "generate"), block size, input shape
+GPT_WORKLOADS = {
+    "chargpt_train_b16_t128": ("train", 128, (16, 128)),
+    "chargpt_generate_t256": ("generate", GPT_PROMPT + GPT_NEW_TOKENS, (GPT_PROMPT,)),
+}
+
+
+def gpt_adamw(params):
+    return torch.optim.AdamW(params, lr=3e-4)
+
+
+def write_gpt_init(directory):
+    for i, (name, (kind, block, shape)) in enumerate(GPT_WORKLOADS.items()):
+        torch.manual_seed(5678 + i)
+        model = CharGPT(block)
+        arrays = [(k, v.detach().float().numpy()) for k, v in model.state_dict().items()]
+        if kind == "train":
+            # Windows of a random text: the label of each position is the next character.
+            seq = torch.randint(0, GPT_VOCAB, (shape[0], shape[1] + 1))
+            arrays.append(("x", seq[:, :-1].float().numpy()))
+            arrays.append(("y", seq[:, 1:].reshape(-1).float().numpy()))
+        else:
+            arrays.append(("x", torch.randint(0, GPT_VOCAB, shape).float().numpy()))
+        write_arrays(directory, name, arrays)
+
+
+def load_gpt(name, directory):
+    _, block, _ = GPT_WORKLOADS[name]
+    init = read_init(directory, name)
+    model = CharGPT(block)
+    model.load_state_dict({k: v for k, v in init.items() if k not in ("x", "y")}, strict=True)
+    return model, init
+
+
+def run_gpt(args):
+    """The GPT rows: a training step (zero grads, forward, cross-entropy over every position, backward, AdamW),
+    or one cached greedy generation of GPT_NEW_TOKENS tokens in eval mode without grad, whose --check prints
+    the tokens, that they equal an uncached greedy generation's, and the logits they were picked from."""
+    kind, _, _ = GPT_WORKLOADS[args.workload]
+    model, init = load_gpt(args.workload, args.init)
+    x = init["x"]
+    if kind == "train":
+        step = training_step(model, gpt_adamw(model.parameters()), nn.CrossEntropyLoss(), x, init["y"].long())
+        report(args, model, step, lambda: gpt_train_flops(*x.shape))
+        return
+    model.eval()
+    generator = CachedGreedy(model, GPT_NEW_TOKENS)
+    result = {"system": "pytorch", "workload": args.workload, "threads": args.threads,
+              "new_tokens": GPT_NEW_TOKENS}
+    with torch.no_grad():
+        if args.check:
+            tokens = generator(x).long()
+            uncached, picked = greedy_uncached(model, x, GPT_NEW_TOKENS)
+            result.update(generation_check(tokens.tolist(), uncached.tolist(), picked))
+        else:
+            result.update(time_steps(lambda: generator(x), args))
+    result["flops"] = gpt_generate_flops(x.numel(), GPT_NEW_TOKENS)
+    result["rss_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print(json.dumps(result))
+
+
+def generation_check(tokens, uncached, picked):
+    """The check fields of a generation: the new tokens, whether uncached generation gives the same, the logits
+    of the first new token and, for each new token, how far its logit stood above the runner-up's (a small
+    margin is a near-tie that float rounding may flip)."""
+    top2 = torch.stack(picked).topk(2, dim=1).values
+    return {"tokens": tokens, "uncached_same": tokens == uncached, "first_logits": picked[0].tolist(),
+            "margins": (top2[:, 0] - top2[:, 1]).tolist()}
+
+
+def export_gpt_row(directory, init, name):
+    """A GPT row for libtorch: the training row as the other training rows (TrainingLoss, NAME.pt and the
+    dropout-free NAME.check.pt); the generation row as CachedGreedy scripted, so libtorch runs the whole
+    cached greedy loop in TorchScript (NAME.pt; NAME.check.pt also returns the first logits)."""
+    kind = GPT_WORKLOADS[name][0]
+    for suffix in (".pt", ".check.pt"):
+        model, _ = load_gpt(name, init)
+        if kind == "train":
+            if suffix == ".check.pt":
+                without_dropout(model)
+            module = TrainingLoss(model, nn.CrossEntropyLoss()).train()
+        else:
+            module = CachedGreedy(model, GPT_NEW_TOKENS, logits=suffix == ".check.pt").eval()
+        torch.jit.script(module).save(os.path.join(directory, name + suffix))
+    if kind == "train":
+        write_training_spec(directory, name, model, gpt_adamw, "cross_entropy")
+    else:
+        with open(os.path.join(directory, name + ".json"), "w") as f:
+            json.dump({"train": False, "generate": GPT_NEW_TOKENS}, f)
 
 
 def write_regression_init(directory):
@@ -309,31 +552,50 @@ def export_torchscript(directory, init):
     Deep Java Library (bench/djl). A training row is saved as TrainingLoss (forward(x, y) gives the loss:
     cross-entropy, or MSE for the regression rows) in training mode, NAME.pt for timing and NAME.check.pt
     with dropout off for --check; an inference row is the model in eval mode, NAME.pt. Parameters keep
-    requires_grad, so the Java side can collect their gradients."""
+    requires_grad, so the Java side can collect their gradients. The GPT rows: see export_gpt_row.
+    A row that cannot be scripted gets DIR/NAME.unsupported, the reason in one line, instead of its files, and
+    the others are exported all the same (scripts/compare-pytorch then shows that row's libtorch as not run)."""
     os.makedirs(directory, exist_ok=True)
     # 1.13's TransformerEncoderLayer lists batch_first among its constants without setting it; harmless.
     warnings.filterwarnings("ignore", message="'batch_first' was found in ScriptModule constants")
-    for name, (_, _, classes, _) in WORKLOADS.items():
-        train = classes is not None
-        for suffix in ((".pt", ".check.pt") if train else (".pt",)):
-            model, _ = load_model(name, init)
-            if suffix == ".check.pt":
-                without_dropout(model)
-            if train:
-                module = TrainingLoss(model, nn.CrossEntropyLoss()).train()
-            else:
-                module = model.eval()
-            torch.jit.script(module).save(os.path.join(directory, name + suffix))
-        write_training_spec(directory, name, model, WORKLOADS[name][3], "cross_entropy")
-    for name, (factory, _, optimizer_factory, _) in REGRESSION_WORKLOADS.items():
-        for suffix in (".pt", ".check.pt"):
-            data = read_init(init, name)
-            model = factory()
-            model.load_state_dict({k: v for k, v in data.items() if k not in ("x", "y")}, strict=True)
-            if suffix == ".check.pt":
-                without_dropout(model)
-            torch.jit.script(TrainingLoss(model, nn.MSELoss()).train()).save(os.path.join(directory, name + suffix))
-        write_training_spec(directory, name, model, optimizer_factory, "mse")
+    rows = [(name, export_classification_row) for name in WORKLOADS]
+    rows += [(name, export_regression_row) for name in REGRESSION_WORKLOADS]
+    rows += [(name, export_gpt_row) for name in GPT_WORKLOADS]
+    for name, export in rows:
+        try:
+            export(directory, init, name)
+        except Exception as e:  # noqa: BLE001  (any failure of one row must leave the others)
+            lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+            reason = f"TorchScript export failed: {type(e).__name__}: {lines[0] if lines else ''}"
+            with open(os.path.join(directory, name + ".unsupported"), "w") as f:
+                f.write(reason + "\n")
+            print(f"{name}: {reason}", file=sys.stderr)
+
+
+def export_classification_row(directory, init, name):
+    train = WORKLOADS[name][2] is not None
+    for suffix in ((".pt", ".check.pt") if train else (".pt",)):
+        model, _ = load_model(name, init)
+        if suffix == ".check.pt":
+            without_dropout(model)
+        if train:
+            module = TrainingLoss(model, nn.CrossEntropyLoss()).train()
+        else:
+            module = model.eval()
+        torch.jit.script(module).save(os.path.join(directory, name + suffix))
+    write_training_spec(directory, name, model, WORKLOADS[name][3], "cross_entropy")
+
+
+def export_regression_row(directory, init, name):
+    factory, _, optimizer_factory, _ = REGRESSION_WORKLOADS[name]
+    for suffix in (".pt", ".check.pt"):
+        data = read_init(init, name)
+        model = factory()
+        model.load_state_dict({k: v for k, v in data.items() if k not in ("x", "y")}, strict=True)
+        if suffix == ".check.pt":
+            without_dropout(model)
+        torch.jit.script(TrainingLoss(model, nn.MSELoss()).train()).save(os.path.join(directory, name + suffix))
+    write_training_spec(directory, name, model, optimizer_factory, "mse")
 
 
 def write_training_spec(directory, name, model, optimizer_factory, loss):
@@ -387,11 +649,12 @@ def main():
     parser.add_argument("--list", action="store_true")
     args = parser.parse_args()
     if args.list:
-        print(" ".join(list(WORKLOADS) + list(REGRESSION_WORKLOADS)))
+        print(" ".join(list(WORKLOADS) + list(REGRESSION_WORKLOADS) + list(GPT_WORKLOADS)))
         return
     if args.write_init:
         write_init(args.write_init)
         write_regression_init(args.write_init)
+        write_gpt_init(args.write_init)
         return
     if args.export_onnx:
         export_onnx(args.export_onnx, args.init)
@@ -402,6 +665,9 @@ def main():
     torch.set_num_threads(args.threads)
     if args.workload in REGRESSION_WORKLOADS:
         run_regression(args)
+        return
+    if args.workload in GPT_WORKLOADS:
+        run_gpt(args)
         return
     _, shape, classes, optimizer_factory = WORKLOADS[args.workload]
     model, init = load_model(args.workload, args.init)

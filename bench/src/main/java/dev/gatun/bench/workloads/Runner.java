@@ -15,7 +15,9 @@ import java.util.StringJoiner;
  * Times one workload in this process and prints one JSON line, the same fields as
  * {@code bench/python/workloads.py} prints for PyTorch:
  * {@code {"system":"gatun","workload":..,"threads":..,"ms":[per-step times],"rss_peak_mb":..,"flops":..}};
- * with {@code --check}, dropout off, the losses of the first two steps instead of times.
+ * with {@code --check}, dropout off, the losses of the first two steps instead of times (a generation row:
+ * its tokens and logits, {@link Workload#check()}); a generation row adds {@code "new_tokens"}, the tokens
+ * of one step.
  *
  * <pre>
  *   java -cp benchmarks.jar dev.gatun.bench.workloads.Runner WORKLOAD --init DIR [--threads N]
@@ -60,11 +62,11 @@ public final class Runner {
         try (Workload w = Workloads.create(name, init)) {
             StringJoiner json = new StringJoiner(",", "{", "}");
             json.add("\"system\":\"gatun\"").add("\"workload\":\"" + name + "\"").add("\"threads\":" + threads);
+            if (w.tokensPerStep() > 0) {
+                json.add("\"new_tokens\":" + w.tokensPerStep());
+            }
             if (check) {
-                w.setDropout(false);
-                float first = w.step();
-                float second = w.step();
-                json.add(String.format(Locale.ROOT, "\"losses\":[%.9g,%.9g]", first, second));
+                json.add(w.check());
             } else {
                 long end = System.nanoTime() + (long) (warmupSeconds * 1e9);
                 int warm = 0;

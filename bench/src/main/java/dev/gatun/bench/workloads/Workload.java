@@ -7,6 +7,7 @@ import dev.gatun.ops.Reduce;
 import dev.gatun.optim.Optimizer;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
+import java.util.Locale;
 import java.util.function.Supplier;
 
 /**
@@ -27,6 +28,25 @@ public interface Workload extends AutoCloseable {
 
     /** Turns dropout off (and back on), so that the equivalence check is deterministic. */
     default void setDropout(boolean enabled) {}
+
+    /**
+     * The tokens one step generates, for a generation row whose figure is tokens (characters) per second;
+     * 0 for every other row.
+     */
+    default int tokensPerStep() {
+        return 0;
+    }
+
+    /**
+     * The fields of the equivalence check, as JSON members without the braces: by default, dropout off, the
+     * losses of the first two steps ({@code "losses":[a,b]}), which the other systems print alike.
+     */
+    default String check() {
+        setDropout(false);
+        float first = step();
+        float second = step();
+        return String.format(Locale.ROOT, "\"losses\":[%.9g,%.9g]", first, second);
+    }
 
     @Override
     void close();

@@ -24,7 +24,8 @@ public final class Workloads {
     /** Every row of the comparison, in table order. */
     public static final List<String> ALL = List.of("mlp13k_train_b32", "mlp_train_b128_adam", "lenet5_train_b64",
             "resnet_train_b32", "charlstm_train_b32_t64", "chargru_train_b32_t64", "charrnn_train_b32_t64",
-            "transformer_train_b16_t64", "mlp_infer_b1", "lenet5_infer_b1", "resnet_infer_b1", "charlstm_infer_b1_t64");
+            "transformer_train_b16_t64", "mlp_infer_b1", "lenet5_infer_b1", "resnet_infer_b1", "charlstm_infer_b1_t64",
+            "chargpt_train_b16_t128", "chargpt_generate_t256");
 
     private Workloads() {}
 
@@ -33,7 +34,7 @@ public final class Workloads {
         return switch (name) {
             case "mlp13k_train_b32", "mlp_train_b128_adam", "mlp_infer_b1", "lenet5_train_b64", "lenet5_infer_b1",
                  "resnet_train_b32", "resnet_infer_b1" -> true;
-            case "transformer_train_b16_t64" -> true;
+            case "transformer_train_b16_t64", "chargpt_train_b16_t128", "chargpt_generate_t256" -> true;
             case "charlstm_train_b32_t64", "chargru_train_b32_t64", "charrnn_train_b32_t64", "charlstm_infer_b1_t64" -> true;
             default -> false;
         };
@@ -70,6 +71,8 @@ public final class Workloads {
                     Workloads::charAdam, init, CharModel.flops(64, 32, 1));
             case "charlstm_infer_b1_t64" -> new ModelWorkload(name, new CharModel(new LSTM(64, 256)), null, init,
                     CharModel.flops(64, 1, 4));
+            case "chargpt_train_b16_t128" -> new CharGptTraining(name, init);
+            case "chargpt_generate_t256" -> new CharGptGeneration(name, init);
             default -> throw new AssertionError(name);
         };
     }

@@ -49,7 +49,10 @@ import java.util.StringJoiner;
  * is one forward pass in eval mode (DJL runs it under libtorch's inference mode) and the output's sum.
  *
  * <p>{@code --check} runs two steps of the dropout-free module ({@code NAME.check.pt}) and prints their
- * losses (inference: the output's sum twice), the values the other systems print. {@code --onednn off}
+ * losses (inference: the output's sum twice), the values the other systems print. A generation row
+ * ({@code "generate": N} in {@code NAME.json}) is an inference row whose module runs a whole greedy
+ * generation of N tokens, keys and values cached, in TorchScript; its check prints the N tokens and the
+ * logits of the first ({@code NAME.check.pt} returns both). {@code --onednn off}
  * turns libtorch's oneDNN (MKL-DNN) path off, {@code torch.backends.mkldnn.enabled = False} in Python
  * ({@link TorchContext}; where NNPACK cannot initialise it is switched off too, which changes no kernel).
  * libtorch's graph executor optimisations are off, so the TorchScript interpreter runs the ops as scripted
@@ -112,6 +115,8 @@ public final class DjlRunner {
         }
         JsonObject spec = JsonParser.parseString(Files.readString(specFile)).getAsJsonObject();
         boolean train = spec.get("train").getAsBoolean();
+        // A generation row: the module's forward is the whole cached greedy loop, giving the new tokens.
+        int newTokens = spec.has("generate") ? spec.get("generate").getAsInt() : 0;
 
         // Offline from the jars alone: never DJL's download of libtorch or of its JNI library.
         System.setProperty("ai.djl.offline", "true");
@@ -124,7 +129,7 @@ public final class DjlRunner {
 
         Map<String, float[]> arrays = readInit(init, name);
         Map<String, long[]> shapes = readShapes(init, name);
-        Path file = torchscript.resolve(name + (train && check ? ".check.pt" : ".pt"));
+        Path file = torchscript.resolve(name + ((train || newTokens > 0) && check ? ".check.pt" : ".pt"));
         try (NDManager manager = engine.newBaseManager(); Model model = Model.newInstance(name, "PyTorch")) {
             model.load(file, null, Map.of("trainParam", Boolean.toString(train)));
             PtSymbolBlock block = (PtSymbolBlock) model.getBlock();
@@ -153,7 +158,24 @@ public final class DjlRunner {
             StringJoiner json = new StringJoiner(",", "{", "}");
             json.add("\"system\":\"libtorch\"").add("\"workload\":\"" + name + "\"").add("\"threads\":" + threads)
                     .add("\"onednn\":" + TorchContext.mkldnnEnabled()).add("\"nnpack\":" + nnpack);
-            if (check) {
+            if (newTokens > 0) {
+                json.add("\"new_tokens\":" + newTokens);
+            }
+            if (check && newTokens > 0) {
+                // The check module returns the new tokens, then the logits the first was picked from.
+                float[] out;
+                try (NDScope scope = new NDScope()) {
+                    scope.suppressNotUsedWarning();
+                    out = block.forward(store, new NDList(x), false).singletonOrThrow().toFloatArray();
+                }
+                StringJoiner tokens = new StringJoiner(",", "[", "]");
+                StringJoiner logits = new StringJoiner(",", "[", "]");
+                for (int i = 0; i < out.length; i++) {
+                    if (i < newTokens) tokens.add(Integer.toString((int) out[i]));
+                    else logits.add(String.format(Locale.ROOT, "%.9g", out[i]));
+                }
+                json.add("\"tokens\":" + tokens).add("\"first_logits\":" + logits);
+            } else if (check) {
                 double first = step.run();
                 double second = step.run();
                 json.add(String.format(Locale.ROOT, "\"losses\":[%.9g,%.9g]", first, second));

@@ -29,9 +29,13 @@ sealed interface Update permits SgdUpdate, AdamUpdate {
     static Update of(JsonObject spec, List<NDArray> weights) {
         String name = spec.get("name").getAsString();
         float lr = spec.get("lr").getAsFloat();
-        // Settings the updates below do not implement must be off, as in every workload today.
+        // Settings the updates below do not implement must be off, as in every workload today (AdamW's
+        // decoupled weight decay excepted).
         for (Map.Entry<String, Object> off : Map.<String, Object>of("weight_decay", 0.0, "dampening", 0.0,
                 "nesterov", false, "amsgrad", false, "maximize", false).entrySet()) {
+            if (name.equals("AdamW") && off.getKey().equals("weight_decay")) {
+                continue;
+            }
             JsonElement v = spec.get(off.getKey());
             if (v != null && !v.isJsonNull() && !(off.getValue() instanceof Boolean b
                     ? v.getAsBoolean() == b : v.getAsDouble() == (Double) off.getValue())) {
@@ -41,8 +45,12 @@ sealed interface Update permits SgdUpdate, AdamUpdate {
         return switch (name) {
             case "SGD" -> new SgdUpdate(weights, lr, spec.get("momentum").getAsFloat());
             case "Adam" -> new AdamUpdate(weights, lr, spec.getAsJsonArray("betas").get(0).getAsFloat(),
-                    spec.getAsJsonArray("betas").get(1).getAsFloat(), spec.get("eps").getAsFloat());
-            default -> throw new IllegalArgumentException("optimizer " + name + " is not supported (SGD, Adam)");
+                    spec.getAsJsonArray("betas").get(1).getAsFloat(), spec.get("eps").getAsFloat(), 0f);
+            case "AdamW" -> new AdamUpdate(weights, lr, spec.getAsJsonArray("betas").get(0).getAsFloat(),
+                    spec.getAsJsonArray("betas").get(1).getAsFloat(), spec.get("eps").getAsFloat(),
+                    spec.get("weight_decay").getAsFloat());
+            default -> throw new IllegalArgumentException("optimizer " + name + " is not supported (SGD, Adam, "
+                    + "AdamW)");
         };
     }
 }
@@ -82,6 +90,8 @@ final class SgdUpdate implements Update {
  * {@code sqrt(v)/sqrt(1-β₂ᵗ) + ε}; DJL's update by {@code sqrt(v) + ε} with the bias corrections folded into
  * the learning rate, so DJL's own {@code Adam} optimizer differs from PyTorch's in ε's weight (ε·sqrt(1-β₂ᵗ)
  * would be PyTorch's). This class passes that ε for each step, which makes the update PyTorch's.
+ * With a weight decay λ it is PyTorch's AdamW: DJL's update with {@code adamw} set first shrinks the weight
+ * by {@code lr·λ·w}, AdamW's {@code θ ← θ·(1 − η·λ)}, then takes Adam's step.
  */
 final class AdamUpdate implements Update {
 
@@ -92,14 +102,16 @@ final class AdamUpdate implements Update {
     private final float beta1;
     private final float beta2;
     private final float eps;
+    private final float weightDecay;
     private int t;
 
-    AdamUpdate(List<NDArray> weights, float lr, float beta1, float beta2, float eps) {
+    AdamUpdate(List<NDArray> weights, float lr, float beta1, float beta2, float eps, float weightDecay) {
         this.weights = weights;
         this.lr = lr;
         this.beta1 = beta1;
         this.beta2 = beta2;
         this.eps = eps;
+        this.weightDecay = weightDecay;
         this.means = weights.stream().map(NDArray::zerosLike).toList();
         this.variances = weights.stream().map(NDArray::zerosLike).toList();
     }
@@ -114,7 +126,8 @@ final class AdamUpdate implements Update {
         for (int i = 0; i < weights.size(); i++) {
             NDArray w = weights.get(i);
             w.getNDArrayInternal().adamUpdate(new NDList(w, w.getGradient(), means.get(i), variances.get(i)),
-                    new NDList(w), lr, stepSize, 0f, 1f, -1f, beta1, beta2, scaledEps, true, false);
+                    new NDList(w), lr, stepSize, weightDecay, 1f, -1f, beta1, beta2, scaledEps, true,
+                    weightDecay != 0);
         }
     }
 }
