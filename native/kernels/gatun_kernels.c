@@ -1,7 +1,9 @@
 /* gatun's own native kernels; see gatun_kernels.h. */
+#define _GNU_SOURCE
 #include "gatun_kernels.h"
 
 #include <math.h>
+#include <signal.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,35 @@
 
 int gatun_kernels_version(void) {
     return GATUN_KERNELS_VERSION;
+}
+
+/*
+ * Forms the calling thread's OpenMP team of `threads` and has every worker of it (not the caller) block
+ * its asynchronous signals for good; returns the team's size. oneDNN 2.x's generated GEMM kernels point the
+ * stack pointer into the heap while they run, so a signal taken by a thread running one writes over the
+ * heap (see Signals.java). The workers are native threads no one needs to signal; a profiler that signals
+ * every thread would otherwise hit them. Called through a downcall of its own (Signals.java), not through
+ * the generated bindings.
+ */
+int gatun_omp_block_worker_signals(int threads) {
+    int size = 0;
+#pragma omp parallel num_threads(threads)
+    {
+        if (omp_get_thread_num() != 0) {
+            sigset_t set;
+            sigfillset(&set);
+            sigdelset(&set, SIGILL);
+            sigdelset(&set, SIGTRAP);
+            sigdelset(&set, SIGBUS);
+            sigdelset(&set, SIGFPE);
+            sigdelset(&set, SIGSEGV);
+            sigdelset(&set, SIGSYS);
+            pthread_sigmask(SIG_BLOCK, &set, 0);
+        }
+#pragma omp single
+        size = omp_get_num_threads();
+    }
+    return size;
 }
 
 /* This thread's share [*begin, *end) of [0, n) in a team of `threads`, in contiguous chunks. */

@@ -75,11 +75,17 @@ public final class Blas {
                 swappedProduct(m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc);
                 return;
             }
-            OneDnn.check(Dnnl.dnnl_sgemm(transA ? (byte) 'T' : (byte) 'N', transB ? (byte) 'T' : (byte) 'N',
-                    m, n, k, alpha, slice(a, aOffset), lda, slice(b, bOffset), ldb, beta, slice(c, cOffset), ldc),
-                    "dnnl_sgemm");
+            long signals = Signals.block(); // oneDNN's GEMM kernels must not take a signal (see Signals)
+            try {
+                OneDnn.check(Dnnl.dnnl_sgemm(transA ? (byte) 'T' : (byte) 'N', transB ? (byte) 'T' : (byte) 'N',
+                        m, n, k, alpha, slice(a, aOffset), lda, slice(b, bOffset), ldb, beta, slice(c, cOffset),
+                        ldc), "dnnl_sgemm");
+            } finally {
+                Signals.restore(signals);
+            }
             return;
         }
+        Threads.applyToCurrentThread(); // OpenBLAS shares OpenMP's workers with oneDNN
         int threads = Threads.get();
         boolean alone = threads > 1 && (long) m * n * k < SINGLE_THREAD_MACS && CALLS.writeLock().tryLock();
         Lock held = alone ? CALLS.writeLock() : CALLS.readLock();
@@ -122,8 +128,13 @@ public final class Blas {
             } else {
                 t.fill((byte) 0); // a pooled block may hold anything, NaN included
             }
-            OneDnn.check(Dnnl.dnnl_sgemm((byte) 'N', (byte) 'T', n, m, k, alpha, slice(b, bOffset), ldb,
-                    slice(a, aOffset), lda, beta, t, m), "dnnl_sgemm");
+            long signals = Signals.block();
+            try {
+                OneDnn.check(Dnnl.dnnl_sgemm((byte) 'N', (byte) 'T', n, m, k, alpha, slice(b, bOffset), ldb,
+                        slice(a, aOffset), lda, beta, t, m), "dnnl_sgemm");
+            } finally {
+                Signals.restore(signals);
+            }
             transpose(t, 0, m, n, m, c, cOffset, ldc);
         }
     }

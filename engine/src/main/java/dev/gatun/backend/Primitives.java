@@ -28,11 +28,13 @@ final class Primitives {
 
     /**
      * A created primitive, its primitive descriptor (kept when later primitives need it as a hint),
-     * and its scratchpad and workspace descriptors with their sizes (null and 0 when unused).
+     * its scratchpad and workspace descriptors with their sizes (null and 0 when unused), and whether its
+     * implementation may run oneDNN's GEMM kernels, so that it runs with signals held back
+     * ({@link Signals}).
      */
     record Primitive(MemorySegment handle, MemorySegment descriptor, MemorySegment scratchpadDesc,
                      long scratchpadBytes, MemorySegment workspaceDesc, long workspaceBytes, MemorySegment[] queried,
-                     PrimitiveCache.Life life) {
+                     PrimitiveCache.Life life, boolean holdsSignals) {
 
         /** The memory descriptor of the i-th query given to {@link #create}. */
         MemorySegment queried(int i) {
@@ -137,13 +139,32 @@ final class Primitives {
                     queried[i] = copyQueried(pd, mdQueries[i]);
                 }
                 return new Primitive(primOut.get(ValueLayout.ADDRESS, 0), keepDescriptor ? pd : null, scratch,
-                        size(scratch), workspace, size(workspace), queried, new PrimitiveCache.Life());
+                        size(scratch), workspace, size(workspace), queried, new PrimitiveCache.Life(),
+                        mayRunGemmKernels(tmp, pd));
             } finally {
                 if (!keepDescriptor) {
                     Dnnl.dnnl_primitive_desc_destroy(pd);
                 }
             }
         }
+    }
+
+    /**
+     * Whether the implementation oneDNN chose may run its generated GEMM kernels: a gemm-based one
+     * ({@code gemm:jit}, {@code x64:gemm:jit}, ...) or a reference one (the RNNs' {@code ref:any} multiplies
+     * with them); also when the name cannot be read.
+     */
+    private static boolean mayRunGemmKernels(Arena tmp, MemorySegment pd) {
+        MemorySegment out = tmp.allocate(ValueLayout.ADDRESS);
+        if (Dnnl.dnnl_primitive_desc_query(pd, Dnnl.dnnl_query_impl_info_str(), 0, out) != Dnnl.dnnl_success()) {
+            return true;
+        }
+        MemorySegment name = out.get(ValueLayout.ADDRESS, 0);
+        if (name.equals(MemorySegment.NULL)) {
+            return true;
+        }
+        String impl = name.reinterpret(Long.MAX_VALUE).getString(0);
+        return impl.contains("gemm") || impl.startsWith("ref");
     }
 
     /** A {@code dnnl_*primitive_desc_create} call, given the out-pointer and the attributes. */
@@ -195,7 +216,7 @@ final class Primitives {
                 MemorySegment primOut = tmp.allocate(ValueLayout.ADDRESS);
                 OneDnn.check(Dnnl.dnnl_primitive_create(primOut, pd), "dnnl_primitive_create", "reorder");
                 return new Primitive(primOut.get(ValueLayout.ADDRESS, 0), null, scratch, size(scratch), null, 0,
-                        new MemorySegment[0], new PrimitiveCache.Life());
+                        new MemorySegment[0], new PrimitiveCache.Life(), false);
             } finally {
                 Dnnl.dnnl_primitive_desc_destroy(pd);
             }
@@ -363,7 +384,7 @@ final class Primitives {
                             MemoryPool.allocate(call, p.scratchpadBytes()));
                     setArg(args, n - 1, Dnnl.DNNL_ARG_SCRATCHPAD(), memories[n - 1]);
                 }
-                Streams.execute(p.handle(), n, args, what);
+                Streams.execute(p.handle(), n, args, p.holdsSignals(), what);
             } finally {
                 for (MemorySegment m : memories) {
                     if (m != null) {

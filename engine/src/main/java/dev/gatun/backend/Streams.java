@@ -18,16 +18,21 @@ final class Streams {
 
     private Streams() {}
 
-    /** Executes a primitive with the given {@code dnnl_exec_arg_t} array and waits for it to finish. */
-    static void execute(MemorySegment primitive, int nargs, MemorySegment args, String what) {
+    /**
+     * Executes a primitive with the given {@code dnnl_exec_arg_t} array and waits for it to finish; with
+     * {@code holdSignals}, the thread's asynchronous signals wait meanwhile ({@link Signals}).
+     */
+    static void execute(MemorySegment primitive, int nargs, MemorySegment args, boolean holdSignals, String what) {
         MemorySegment stream = POOL.poll();
         if (stream == null) {
             stream = create();
         }
+        long signals = holdSignals ? Signals.block() : 0; // oneDNN's GEMM kernels must not take one
         try {
             OneDnn.check(Dnnl.dnnl_primitive_execute(primitive, stream, nargs, args), "dnnl_primitive_execute", what);
             OneDnn.check(Dnnl.dnnl_stream_wait(stream), "dnnl_stream_wait", what);
         } finally {
+            Signals.restore(signals);
             POOL.offer(stream);
         }
     }

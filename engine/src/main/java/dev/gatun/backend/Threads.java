@@ -72,14 +72,16 @@ public final class Threads {
     }
 
     /**
-     * Makes the calling thread's OpenMP setting match {@link #get()}; a field read and a comparison when
-     * nothing changed. The backend calls this before every OpenMP-parallel native call.
+     * Makes the calling thread's OpenMP setting match {@link #get()}, and its team's workers deaf to
+     * signals ({@link Signals#blockWorkerSignals}); a field read and a comparison when nothing changed. The
+     * backend calls this before every OpenMP-parallel native call.
      */
     public static void applyToCurrentThread() {
         int[] applied = APPLIED.get();
         int g = generation;
         if (applied[0] != g) {
             Omp.omp_set_num_threads(get());
+            Signals.blockWorkerSignals(get());
             applied[0] = g;
         }
     }
