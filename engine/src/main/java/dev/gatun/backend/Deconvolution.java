@@ -54,7 +54,8 @@ public final class Deconvolution {
                         + outChannels + ", kernel " + kernelHeight + "×" + kernelWidth);
             }
             if (strideHeight < 1 || strideWidth < 1) {
-                throw new IllegalArgumentException(op + "stride must be ≥ 1, got " + strideHeight + "×" + strideWidth);
+                throw new IllegalArgumentException(op + "stride must be ≥ 1, got " + strideHeight + "×"
+                        + strideWidth);
             }
             if (padHeight < 0 || padWidth < 0) {
                 throw new IllegalArgumentException(op + "padding must be ≥ 0, got " + padHeight + "×" + padWidth);

@@ -78,8 +78,8 @@ public final class ConvTranspose2d extends Module {
                     + " out=" + outChannels);
         }
         if (groups < 1 || inChannels % groups != 0 || outChannels % groups != 0) {
-            throw new IllegalArgumentException("ConvTranspose2d: groups " + groups + " must be ≥ 1 and divide both in="
-                    + inChannels + " and out=" + outChannels);
+            throw new IllegalArgumentException("ConvTranspose2d: groups " + groups + " must be ≥ 1 and divide both"
+                    + " in=" + inChannels + " and out=" + outChannels);
         }
         this.inChannels = inChannels;
         this.outChannels = outChannels;
