@@ -46,6 +46,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "train", mixinStandardHelpOptions = true,
         description = "Train a network on MNIST, or a character language model on the Brown corpus.",
         subcommands = {TrainCommand.Mlp.class, TrainCommand.Lenet5.class, TrainCommand.Resnet.class,
+                GenerativeCommands.Ae.class, GenerativeCommands.Dae.class,
+                GenerativeCommands.Vae.class, GenerativeCommands.Gan.class,
                 CharLmCommand.class})
 final class TrainCommand implements Callable<Integer> {
 

@@ -56,7 +56,8 @@ public final class DCGAN extends Module implements RandomModule {
         int[] dense = {1, 1};
         generator = addModule("generator", new Sequential(new Linear(noise, 128 * 7 * 7), new BatchNorm1d(128 * 7 * 7),
                 new ReLU(), new Unflatten(128, 7, 7), new ConvTranspose2d(128, 64, k, s, p, none, 1, true, dense),
-                new BatchNorm2d(64), new ReLU(), new ConvTranspose2d(64, 1, k, s, p, none, 1, true, dense), new Tanh()));
+                new BatchNorm2d(64), new ReLU(), new ConvTranspose2d(64, 1, k, s, p, none, 1, true, dense),
+                new Tanh()));
         discriminator = addModule("discriminator", new Sequential(new Conv2d(1, 64, 4, 2, 1), new LeakyReLU(0.2f),
                 new Conv2d(64, 128, 4, 2, 1), new BatchNorm2d(128), new LeakyReLU(0.2f), new Flatten(),
                 new Linear(128 * 7 * 7, 1)));

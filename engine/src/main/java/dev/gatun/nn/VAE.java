@@ -268,15 +268,33 @@ public final class VAE extends Module implements RandomModule {
         if (latent < 2) {
             throw new IllegalArgumentException("a latent walk needs 2 latent dimensions, the model has " + latent);
         }
+        double[] q = walkCoordinates(steps);
         float[] z = new float[Math.toIntExact(steps * steps * latent)];
         for (int i = 0; i < steps; i++) {
             for (int j = 0; j < steps; j++) {
                 int k = (i * steps + j) * (int) latent;
-                z[k] = (float) normalQuantile((j + 0.5) / steps);
-                z[k + 1] = (float) normalQuantile((i + 0.5) / steps);
+                z[k] = (float) q[j];
+                z[k + 1] = (float) q[i];
             }
         }
         return Activation.sigmoid(decode(Tensor.fromArray(z, (long) steps * steps, latent)));
+    }
+
+    /**
+     * The coordinates of {@link #latentWalk}'s grid along each of its two dimensions: the standard
+     * normal's quantiles at (k + ½)/steps.
+     *
+     * @param steps the points per side, at least 1
+     * @return the {@code steps} coordinates, increasing
+     * @throws IllegalArgumentException if steps is below 1
+     */
+    public static double[] walkCoordinates(int steps) {
+        if (steps < 1) {
+            throw new IllegalArgumentException("a latent walk needs at least one point per side, got " + steps);
+        }
+        double[] q = new double[steps];
+        for (int k = 0; k < steps; k++) q[k] = normalQuantile((k + 0.5) / steps);
+        return q;
     }
 
     /**
