@@ -16,8 +16,12 @@ import dev.gatun.nn.Module;
 import dev.gatun.nn.VAE;
 import dev.gatun.ops.Loss;
 import dev.gatun.optim.Adam;
+import dev.gatun.optim.CosineAnnealingLR;
+import dev.gatun.optim.ExponentialLR;
+import dev.gatun.optim.LearningRateSchedule;
 import dev.gatun.optim.Optimizer;
 import dev.gatun.optim.Optimizers;
+import dev.gatun.optim.StepLR;
 import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
@@ -72,11 +76,19 @@ final class GenerativeCommands {
         @Option(names = "--epochs", description = "Epochs (default: the model's).")
         Integer epochs;
 
-        @Option(names = "--batch-size", description = "Mini-batch size (default: ${DEFAULT-VALUE}).")
-        int batchSize = 128;
+        @Option(names = "--batch-size", description = "Mini-batch size (default: the model's).")
+        Integer batchSize;
+
+        /** The batch size in use: --batch-size or the command's default, set by {@link #check}. */
+        int batch = 128;
 
         @Option(names = "--lr", description = "Adam's learning rate (default: the model's).")
         Double lr;
+
+        @Option(names = "--schedule", description = "Learning-rate schedule per epoch: ${COMPLETION-CANDIDATES}"
+                + " (cosine: to 0 over --epochs; step: ×0.1 every third of --epochs; exponential: ×0.9; default:"
+                + " the model's).")
+        TrainCommand.ScheduleKind schedule;
 
         @Option(names = "--validation", description = "Fraction of the training set held out, in [0, 1)"
                 + " (default: ${DEFAULT-VALUE}; gan trains on all of it).")
@@ -115,12 +127,13 @@ final class GenerativeCommands {
         }
 
         /** Checks the shared options, adding each problem to {@code checks}. */
-        Integer check(Checks checks, int defaultEpochs, String name, boolean validated) {
+        Integer check(Checks checks, int defaultEpochs, int defaultBatch, String name, boolean validated) {
             int e = epochs != null ? epochs : defaultEpochs;
+            batch = batchSize != null ? batchSize : defaultBatch;
             Path chartFile = chartFile();
             Path dir = imageDirectory(name);
             checks.atLeast("--epochs", e, 1)
-                    .atLeast("--batch-size", batchSize, 1)
+                    .atLeast("--batch-size", batch, 1)
                     .require(lr == null || (lr > 0 && lr < Double.POSITIVE_INFINITY), "--lr must be a finite number"
                             + " > 0, got " + lr)
                     .fraction("--validation", validation)
@@ -166,14 +179,38 @@ final class GenerativeCommands {
             return new Data(train, val, test);
         }
 
-        /** The fit's configuration: epochs, output, CSV, chart and the listener. */
-        Trainer.Config config(int epochs, PrintStream out, Trainer.EpochListener listener) {
-            return Trainer.Config.of(epochs).withOut(out).withCsvLog(csv).withChart(chartFile()).withListener(listener);
+        /**
+         * The fit's configuration: epochs, output, CSV, chart, and a listener that runs {@code listener}, then
+         * steps the learning-rate schedule (--schedule, else {@code byDefault}) of each optimizer.
+         */
+        Trainer.Config config(int epochs, PrintStream out, Trainer.EpochListener listener,
+                              TrainCommand.ScheduleKind byDefault, Optimizer... optimizers) {
+            TrainCommand.ScheduleKind kind = schedule != null ? schedule : byDefault;
+            List<LearningRateSchedule> schedules = new ArrayList<>();
+            for (Optimizer opt : optimizers) {
+                switch (kind) {
+                    case NONE -> { }
+                    case COSINE -> schedules.add(new CosineAnnealingLR(opt, epochs));
+                    case STEP -> schedules.add(new StepLR(opt, Math.max(1, epochs / 3), 0.1));
+                    case EXPONENTIAL -> schedules.add(new ExponentialLR(opt, 0.9));
+                }
+            }
+            return Trainer.Config.of(epochs).withOut(out).withCsvLog(csv).withChart(chartFile()).withListener(r -> {
+                listener.epochEnded(r);
+                schedules.forEach(LearningRateSchedule::step);
+            });
+        }
+
+        /** The schedule's name for the run's header line. */
+        String scheduleName(TrainCommand.ScheduleKind byDefault) {
+            TrainCommand.ScheduleKind kind = schedule != null ? schedule : byDefault;
+            return kind == TrainCommand.ScheduleKind.NONE ? "" : ", " + kind.name().toLowerCase(Locale.ROOT)
+                    + " schedule";
         }
 
         /** The loaders: training shuffled by the seed, validation and test in order. */
         Loaders loaders(Data d) {
-            return new Loaders(new DataLoader(d.train(), batchSize, Order.shuffled(seed), LastBatch.KEEP),
+            return new Loaders(new DataLoader(d.train(), batch, Order.shuffled(seed), LastBatch.KEEP),
                     d.validation() == null ? null
                             : new DataLoader(d.validation(), EVALUATION_BATCH, Order.sequential(), LastBatch.KEEP),
                     new DataLoader(d.test(), EVALUATION_BATCH, Order.sequential(), LastBatch.KEEP));
@@ -586,6 +623,9 @@ final class GenerativeCommands {
         @Option(names = "--hidden", description = "The MLP's hidden width (default: ${DEFAULT-VALUE}).")
         int hidden = 256;
 
+        /** The autoencoders' learning-rate schedule unless --schedule says otherwise. */
+        static final TrainCommand.ScheduleKind SCHEDULE = TrainCommand.ScheduleKind.NONE;
+
         abstract String name();
 
         abstract Arch defaultArch();
@@ -616,11 +656,11 @@ final class GenerativeCommands {
             checks.atLeast("--latent", latent, 1).atLeast("--hidden", hidden, 1);
             checks.require(Double.isFinite(noise()) && noise() >= 0, "--noise must be a finite number >= 0, got "
                     + noise());
-            Integer useThreads = options.check(checks, 10, name(), true);
+            Integer useThreads = options.check(checks, 10, 128, name(), true);
             checks.throwIfAny();
             TrainCommand.Network net = network(a, hidden, latent);
             long[] shape = net.sampleShape();
-            checkFootprint(checks, net, options.batchSize, options.validation > 0);
+            checkFootprint(checks, net, options.batch, options.validation > 0);
 
             Data data = options.load(shape, true, checks);
             options.start(useThreads);
@@ -634,10 +674,10 @@ final class GenerativeCommands {
                 System.arraycopy(shape, 0, summary, 1, shape.length);
                 out.print(model.summary(summary));
                 Loaders loaders = options.loaders(data);
-                out.printf(Locale.ROOT, "training on %,d images, validating on %,d, testing on %,d; adam lr %s, batch"
-                        + " %d, %d threads%s%n", data.train().size(), data.validation() == null ? 0
-                        : data.validation().size(), data.test().size(), lr, options.batchSize, Threads.get(),
-                        noise() > 0 ? String.format(Locale.ROOT, "; inputs with Gaussian noise of std %s, clipped to"
+                out.printf(Locale.ROOT, "training on %,d images, validating on %,d, testing on %,d; adam lr %s%s,"
+                        + " batch %d, %d threads%s%n", data.train().size(), data.validation() == null ? 0
+                        : data.validation().size(), data.test().size(), lr, options.scheduleName(SCHEDULE),
+                        options.batch, Threads.get(), noise() > 0 ? String.format(Locale.ROOT, "; inputs with Gaussian noise of std %s, clipped to"
                                 + " [0, 1]", noise()) : "");
                 Trainer.Config config = options.config(epochs, out, r -> {
                     if (noise() > 0) {
@@ -647,7 +687,7 @@ final class GenerativeCommands {
                                 task.figures.mean(true, "error"), task.figures.mean(true, "noise"),
                                 task.figures.mean(false, "error"), task.figures.mean(false, "noise")));
                     }
-                });
+                }, SCHEDULE, opt);
                 Trainer.History history = Trainer.fit(model, opt, task, loaders.train(), loaders.validation(), config);
                 Trainer.Evaluation test = Trainer.evaluate(model, task, loaders.test());
                 if (noise() > 0) {
@@ -748,7 +788,9 @@ final class GenerativeCommands {
                     "Draws <images>/reconstructions.png, samples from the prior (<images>/samples.png) and a walk"
                     + " over latent dimensions 0 and 1 at the normal quantiles (<images>/latent-walk.png; with"
                     + " --latent 2 the whole learned manifold).",
-                    "Default: Adam 1e-3, batch 128, 10 epochs."})
+                    "Default: Adam 2e-3 with a cosine schedule to 0, batch 64, 10 epochs: a test negative ELBO of"
+                    + " 103.7 nats on MNIST (PyTorch's example, Adam 1e-3 and batch 128 without a schedule, gives"
+                    + " about 106 here)."})
     static final class Vae implements Callable<Integer> {
         @Spec
         CommandSpec spec;
@@ -766,6 +808,9 @@ final class GenerativeCommands {
                 + " ${DEFAULT-VALUE}).")
         int walkSteps = 15;
 
+        /** The VAE's learning-rate schedule unless --schedule says otherwise. */
+        static final TrainCommand.ScheduleKind SCHEDULE = TrainCommand.ScheduleKind.COSINE;
+
         @Override
         public Integer call() throws Exception {
             PrintStream out = System.out;
@@ -773,26 +818,28 @@ final class GenerativeCommands {
             checks.atLeast("--hidden", hidden, 1).atLeast("--latent", latent, 1)
                     .require(latent >= 2 || walkSteps == 15, "--walk-steps needs --latent 2 or more")
                     .require(walkSteps >= 2 && walkSteps <= 100, "--walk-steps must be in [2, 100], got " + walkSteps);
-            Integer useThreads = options.check(checks, 10, "vae", true);
+            Integer useThreads = options.check(checks, 10, 64, "vae", true);
             checks.throwIfAny();
             long[] shape = {784};
             TrainCommand.Network net = network(hidden, latent);
-            checkFootprint(checks, net, options.batchSize, options.validation > 0);
+            checkFootprint(checks, net, options.batch, options.validation > 0);
 
             Data data = options.load(shape, true, checks);
             options.start(useThreads);
-            double lr = options.lr != null ? options.lr : 1e-3;
+            double lr = options.lr != null ? options.lr : 2e-3;
             int epochs = options.epochs != null ? options.epochs : 10;
             Elbo task = new Elbo();
             Path dir = options.imageDirectory("vae");
             try (VAE model = (VAE) net.build().get(); Optimizer opt = adam(model.parameters(), lr)) {
                 out.print(model.summary(1, 784));
                 Loaders loaders = options.loaders(data);
-                out.printf(Locale.ROOT, "training on %,d images, validating on %,d, testing on %,d; adam lr %s, batch"
-                        + " %d, %d threads%n", data.train().size(), data.validation() == null ? 0
-                        : data.validation().size(), data.test().size(), lr, options.batchSize, Threads.get());
-                Trainer.Config config = options.config(epochs, out, r -> out.println(terms(task, "train", true)
-                        + (Double.isNaN(r.validationLoss()) ? "" : " | " + terms(task, "validation", false))));
+                out.printf(Locale.ROOT, "training on %,d images, validating on %,d, testing on %,d; adam lr %s%s,"
+                        + " batch %d, %d threads%n", data.train().size(), data.validation() == null ? 0
+                        : data.validation().size(), data.test().size(), lr, options.scheduleName(SCHEDULE),
+                        options.batch, Threads.get());
+                Trainer.Config config = options.config(epochs, out, r -> out.println("  " + terms(task, "train", true)
+                        + (Double.isNaN(r.validationLoss()) ? "" : " | " + terms(task, "validation", false))),
+                        SCHEDULE, opt);
                 Trainer.History history = Trainer.fit(model, opt, task, loaders.train(), loaders.validation(), config);
                 Trainer.evaluate(model, task, loaders.test());
                 out.printf(Locale.ROOT, "test negative ELBO %.2f nats per image (reconstruction %.2f + KL %.2f)"
@@ -843,7 +890,7 @@ final class GenerativeCommands {
         private static String terms(Elbo task, String what, boolean train) {
             double rec = task.figures.mean(train, "reconstruction");
             double kl = task.figures.mean(train, "kl");
-            return String.format(Locale.ROOT, "  %s negative ELBO %.2f nats/image = reconstruction %.2f + KL %.2f",
+            return String.format(Locale.ROOT, "%s negative ELBO %.2f nats/image = reconstruction %.2f + KL %.2f",
                     what, rec + kl, rec, kl);
         }
     }
@@ -885,11 +932,11 @@ final class GenerativeCommands {
             checks.atLeast("--noise-dim", noiseDim, 1)
                     .require(beta1 >= 0 && beta1 < 1, "--beta1 must be in [0, 1), got " + beta1)
                     .atLeast("--sample-every", sampleEvery, 1);
-            Integer useThreads = options.check(checks, 5, "gan", false);
+            Integer useThreads = options.check(checks, 5, 128, "gan", false);
             checks.throwIfAny();
             long[] shape = {1, 28, 28};
             TrainCommand.Network net = network(noiseDim);
-            checkFootprint(checks, net, options.batchSize, false);
+            checkFootprint(checks, net, options.batch, false);
 
             Data raw = options.load(shape, false, checks);
             // tanh's range: pixels from [0, 1] to [-1, 1].
@@ -905,8 +952,9 @@ final class GenerativeCommands {
                          Adam.Options.DEFAULTS.withLearningRate(lr).withBetas(beta1, 0.999))) {
                 out.print(model.summary(1, noiseDim));
                 Loaders loaders = options.loaders(data);
-                out.printf(Locale.ROOT, "training on %,d images; adam lr %s betas (%s, 0.999) for each network,"
-                        + " batch %d, %d threads%n", data.train().size(), lr, beta1, options.batchSize, Threads.get());
+                out.printf(Locale.ROOT, "training on %,d images; adam lr %s betas (%s, 0.999)%s for each network,"
+                        + " batch %d, %d threads%n", data.train().size(), lr, beta1,
+                        options.scheduleName(TrainCommand.ScheduleKind.NONE), options.batch, Threads.get());
                 Adversarial task = new Adversarial(dOpt, gOpt, options.seed);
                 // The same noise for every grid, so that the grids show one set of samples improving.
                 Tensor fixed = Tensor.randn(new Generator(options.seed * 31 + 17), 64, noiseDim);
@@ -926,7 +974,7 @@ final class GenerativeCommands {
                         }
                         written.add(png);
                     }
-                });
+                }, TrainCommand.ScheduleKind.NONE, dOpt, gOpt);
                 Trainer.History history = Trainer.fit(model, gOpt, task, loaders.train(), null, config);
                 Path last = dir.resolve("samples.png");
                 drawSamples(model, fixed, "DCGAN: 64 samples from fixed noise after " + history.epochs().size()
