@@ -47,6 +47,8 @@ import picocli.CommandLine.Spec;
         description = "Train a network on MNIST, or a character language model or a genre classifier on the Brown"
                 + " corpus.",
         subcommands = {TrainCommand.Mlp.class, TrainCommand.Lenet5.class, TrainCommand.Resnet.class,
+                GenerativeCommands.Ae.class, GenerativeCommands.Dae.class,
+                GenerativeCommands.Vae.class, GenerativeCommands.Gan.class,
                 CharLmCommand.class, CharGptCommand.class, GenreCommand.class})
 final class TrainCommand implements Callable<Integer> {
 

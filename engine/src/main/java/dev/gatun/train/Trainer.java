@@ -133,6 +133,33 @@ public final class Trainer {
         }
 
         /**
+         * Whether the task updates the parameters itself ({@link #update}) rather than through the loop's
+         * one backward pass and optimizer step: a GAN, whose generator and discriminator each have their
+         * own optimizer and take turns.
+         *
+         * @return false by default
+         */
+        public boolean updatesItself() {
+            return false;
+        }
+
+        /**
+         * One training step of a task that {@link #updatesItself}, called by the loop instead of zeroing
+         * the gradients, {@link #step}, the backward pass, clipping and the fit's optimizer step: the
+         * task's own forward and backward passes and optimizer steps on the batch. The fit's optimizer
+         * then only gives the learning rate the epoch results report, and gradient clipping is the task's.
+         *
+         * @param model the model, in training mode
+         * @param batch the batch, in the step's scope
+         * @return the batch's loss (a 0-d tensor, which need not be recorded) and its counts; a loss that
+         *     is not finite stops the fit as for {@link #step}, after the updates
+         * @throws UnsupportedOperationException if the task does not update itself (the default)
+         */
+        public BatchLoss update(Module model, Batch batch) {
+            throw new UnsupportedOperationException("this task leaves the updates to the fit loop");
+        }
+
+        /**
          * Whether the loss is a cross-entropy in nats, so that epoch lines give it in bits per unit as well.
          *
          * @return false by default
@@ -633,8 +660,9 @@ public final class Trainer {
      * @param config     epochs, early stopping, gradient clipping, logs, chart, listener and checkpoints
      * @return what the fit did; losses and accuracies are means over the task's units
      * @throws IOException if the CSV log, the chart or a checkpoint cannot be written
-     * @throws IllegalArgumentException if the task cannot use a loader's batches ({@link Task#check}), or
-     *     early stopping is asked for without a validation set
+     * @throws IllegalArgumentException if the task cannot use a loader's batches ({@link Task#check}), early
+     *     stopping is asked for without a validation set, or checkpoints for a task that {@link
+     *     Task#updatesItself}
      * @throws TrainingDivergedException at the first non-finite loss, naming the epoch and batch
      */
     public static History fit(Module model, Optimizer optimizer, Task task, DataLoader train,
@@ -646,6 +674,9 @@ public final class Trainer {
         }
         if (config.earlyStopping() != null && validation == null) {
             throw new IllegalArgumentException("early stopping needs a validation set");
+        }
+        if (task.updatesItself() && config.checkpointing() != null) {
+            throw new IllegalArgumentException("checkpoints save the fit's one optimizer, and this task steps its own");
         }
         if (config.chart() != null) {
             Curves.requireXChart(); // before training, not after it
@@ -810,17 +841,22 @@ public final class Trainer {
                     // The batch is made inside the step's scope, so it is freed with the step.
                     try (Scope step = Scope.open()) {
                         Batch batch = it.next();
-                        optimizer.zeroGrad();
-                        BatchLoss b = task.step(model, batch);
+                        boolean own = task.updatesItself(); // e.g. a GAN, which steps two optimizers itself
+                        if (!own) {
+                            optimizer.zeroGrad();
+                        }
+                        BatchLoss b = own ? task.update(model, batch) : task.step(model, batch);
                         float value = b.loss().item();
                         if (!Float.isFinite(value)) {
                             throw new TrainingDivergedException(epoch + 1, batchIndex + 1, value);
                         }
-                        b.loss().backward();
-                        if (config.maxGradNorm() > 0) {
-                            GradClip.clipGradNorm(model.parameters(), config.maxGradNorm());
+                        if (!own) {
+                            b.loss().backward();
+                            if (config.maxGradNorm() > 0) {
+                                GradClip.clipGradNorm(model.parameters(), config.maxGradNorm());
+                            }
+                            optimizer.step();
                         }
-                        optimizer.step();
                         lossSum += (double) value * b.count();
                         correct += b.correct();
                         seen += b.count();
