@@ -153,7 +153,8 @@ public final class ConfusionMatrix {
     }
 
     /**
-     * The table: a row per true class, a column per predicted class, each row's count and recall.
+     * The table: a row per true class, a column per predicted class (labelled with the name up to its first
+     * space), each row's count and recall.
      *
      * @return the lines, each ending with a newline
      */
@@ -163,7 +164,9 @@ public final class ConfusionMatrix {
         int nameWidth = names.stream().mapToInt(String::length).max().orElse(1);
         StringBuilder sb = new StringBuilder();
         sb.append(" ".repeat(nameWidth)).append(" |");
-        for (String n : names) sb.append(String.format(Locale.ROOT, "%" + w + "s", abbreviate(n, w - 1)));
+        for (String n : names) {
+            sb.append(String.format(Locale.ROOT, "%" + w + "s", abbreviate(columnLabel(n), w - 1)));
+        }
         sb.append(" |  total  recall\n");
         sb.append("-".repeat(nameWidth + 2 + w * names.size() + 17)).append('\n');
         for (int i = 0; i < counts.length; i++) {
@@ -178,6 +181,12 @@ public final class ConfusionMatrix {
                     : String.format(Locale.ROOT, "%5.1f%%", 100 * r)));
         }
         return sb.toString();
+    }
+
+    /** A column's label: the name up to its first space ("a" of "a press: reportage"), or the whole name. */
+    private static String columnLabel(String name) {
+        int space = name.indexOf(' ');
+        return space > 0 ? name.substring(0, space) : name;
     }
 
     private static String abbreviate(String s, int n) {
