@@ -1,15 +1,10 @@
 package dev.gatun.backend;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -70,25 +65,9 @@ class SignalsTest {
                     }
                 }
                 """);
-        String java = ProcessHandle.current().info().command().orElseThrow();
-        List<String> cmd = new ArrayList<>(List.of(java,
-                "--enable-native-access=ALL-UNNAMED,dev.gatun.bindings,dev.gatun.engine", "-Dgatun.gemm=onednn",
-                "-Dgatun.threads=1"));
-        String modulePath = System.getProperty("jdk.module.path");
-        if (modulePath != null && !modulePath.isEmpty()) {
-            cmd.addAll(List.of("--module-path", modulePath, "--add-modules", "ALL-MODULE-PATH",
-                    "--add-exports", "dev.gatun.engine/dev.gatun.backend=ALL-UNNAMED"));
-        }
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), source.toString()));
-        Process child = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out;
-        try {
-            assertTrue(child.waitFor(180, TimeUnit.SECONDS), "the child finishes");
-            out = new String(child.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        } finally {
-            child.destroyForcibly();
-        }
-        assertEquals(0, child.exitValue(), out);
+        ChildJvm.Result r = ChildJvm.run(source, 180, "-Dgatun.gemm=onednn", "-Dgatun.threads=1");
+        String out = r.output();
+        assertEquals(0, r.exitCode(), out);
         String[] done = out.strip().lines().filter(l -> l.startsWith("done ")).findFirst().orElse("").split(" ");
         assertEquals(4, done.length, out);
         assertEquals("onednn", done[1]);
