@@ -353,10 +353,15 @@ final class Primitives {
      * holds at least the bytes its descriptor spans, so that no slip in a caller lets oneDNN read or write
      * past a buffer.
      *
-     * @throws IllegalStateException if a data segment is smaller than its descriptor
+     * @throws IllegalStateException if an operand lacks its layout or data, or a data segment is smaller
+     *     than its layout
      */
     static void execute(Primitive p, int[] kinds, MemorySegment[] descs, MemorySegment[] data, String what) {
         for (int i = 0; i < kinds.length; i++) {
+            if (descs[i] == null || descs[i].equals(MemorySegment.NULL) || data[i] == null) {
+                throw new IllegalStateException(what + ": operand " + i + " (argument kind " + kinds[i]
+                        + ") has no " + (data[i] == null ? "data" : "layout"));
+            }
             long need = bytes(descs[i]);
             if (data[i].byteSize() < need) {
                 throw new IllegalStateException(what + ": operand " + i + " (argument kind " + kinds[i] + ") has "
