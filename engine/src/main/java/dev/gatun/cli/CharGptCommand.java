@@ -85,7 +85,7 @@ final class CharGptCommand extends LanguageModelCommand {
 
     @Override
     void checkMore(Checks checks) {
-        checks.require(!attentionText.isEmpty() && attentionText.length() <= Math.min(seqLen,
+        checks.require(attention == null || !attentionText.isEmpty() && attentionText.length() <= Math.min(seqLen,
                         AttentionMaps.MAX_LENGTH), "--attention-text must have 1 to " + Math.min(seqLen,
                         AttentionMaps.MAX_LENGTH) + " characters (--seq-len and the picture's limit), got "
                         + attentionText.length())

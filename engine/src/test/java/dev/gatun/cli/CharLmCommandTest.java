@@ -101,7 +101,7 @@ class CharLmCommandTest {
         assertEquals(g.out(), gatun("sample", "--model", model.toString(), "--prompt", "a cat", "--length", "15",
                 "--seed", "3").out(), "the same seed draws the same text");
         CliRun bad = gatun("train", "chargpt", "--data", dir.toString(), "--d-model", "10", "--heads", "3",
-                "--attention-text", "");
+                "--attention", dir.resolve("a.png").toString(), "--attention-text", "");
         assertEquals(2, bad.code());
         assertTrue(bad.err().contains("--heads 3 does not divide --d-model 10"), bad.err());
         assertTrue(bad.err().contains("--attention-text must have 1 to 128 characters"), bad.err());
