@@ -75,14 +75,8 @@ public final class Blas {
                 swappedProduct(m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc);
                 return;
             }
-            long signals = Signals.block(); // oneDNN's GEMM kernels must not take a signal (see Signals)
-            try {
-                OneDnn.check(Dnnl.dnnl_sgemm(transA ? (byte) 'T' : (byte) 'N', transB ? (byte) 'T' : (byte) 'N',
-                        m, n, k, alpha, slice(a, aOffset), lda, slice(b, bOffset), ldb, beta, slice(c, cOffset),
-                        ldc), "dnnl_sgemm");
-            } finally {
-                Signals.restore(signals);
-            }
+            dnnlSgemm(transA, transB, m, n, k, alpha, slice(a, aOffset), lda, slice(b, bOffset), ldb, beta,
+                    slice(c, cOffset), ldc);
             return;
         }
         Threads.applyToCurrentThread(); // OpenBLAS shares OpenMP's workers with oneDNN
@@ -128,14 +122,20 @@ public final class Blas {
             } else {
                 t.fill((byte) 0); // a pooled block may hold anything, NaN included
             }
-            long signals = Signals.block();
-            try {
-                OneDnn.check(Dnnl.dnnl_sgemm((byte) 'N', (byte) 'T', n, m, k, alpha, slice(b, bOffset), ldb,
-                        slice(a, aOffset), lda, beta, t, m), "dnnl_sgemm");
-            } finally {
-                Signals.restore(signals);
-            }
+            dnnlSgemm(false, true, n, m, k, alpha, slice(b, bOffset), ldb, slice(a, aOffset), lda, beta, t, m);
             transpose(t, 0, m, n, m, c, cOffset, ldc);
+        }
+    }
+
+    /** oneDNN's sgemm on checked operands, with the thread's signals held back (see {@link Signals}). */
+    private static void dnnlSgemm(boolean transA, boolean transB, int m, int n, int k, float alpha, MemorySegment a,
+                                  int lda, MemorySegment b, int ldb, float beta, MemorySegment c, int ldc) {
+        long signals = Signals.block(); // oneDNN's GEMM kernels must not take a signal
+        try {
+            OneDnn.check(Dnnl.dnnl_sgemm(transA ? (byte) 'T' : (byte) 'N', transB ? (byte) 'T' : (byte) 'N', m, n,
+                    k, alpha, a, lda, b, ldb, beta, c, ldc), "dnnl_sgemm");
+        } finally {
+            Signals.restore(signals);
         }
     }
 
