@@ -134,14 +134,14 @@ final class GenreCommand extends BrownCommand {
             int c = genres.size();
             for (int i = 0; i < tst.classes().length; i++) {
                 float[] row = java.util.Arrays.copyOfRange(logProbs, i * c, (i + 1) * c);
-                passages.add(tst.classes()[i], argmax(row));
+                passages.add(tst.classes()[i], row);
                 for (int k = 0; k < c; k++) perText[tst.texts()[i]][k] += row[k];
             }
             int[] testTextClasses = textClasses(split.test(), genres);
             for (int t = 0; t < perText.length; t++) {
                 float[] sums = new float[c];
                 for (int k = 0; k < c; k++) sums[k] = (float) perText[t][k];
-                texts.add(testTextClasses[t], argmax(sums));
+                texts.add(testTextClasses[t], sums);
             }
             double basePassages = share(tst.classes(), majority);
             double baseTexts = share(testTextClasses, majorityText);
@@ -202,12 +202,6 @@ final class GenreCommand extends BrownCommand {
 
     private static double share(int[] classes, int c) {
         return (double) java.util.Arrays.stream(classes).filter(x -> x == c).count() / classes.length;
-    }
-
-    private static int argmax(float[] v) {
-        int best = 0;
-        for (int k = 1; k < v.length; k++) if (v[k] > v[best]) best = k;
-        return best;
     }
 
     /** The log-probabilities of every test passage, in order, row after row. */

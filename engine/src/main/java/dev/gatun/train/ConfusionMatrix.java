@@ -57,6 +57,21 @@ public final class ConfusionMatrix {
     }
 
     /**
+     * Counts one prediction given as scores: the class of the largest (the first on a tie).
+     *
+     * @param actual the true class
+     * @param scores one score per class (logits, log-probabilities, ...)
+     * @throws IllegalArgumentException if there are not C scores or the class is outside [0, C)
+     */
+    public void add(int actual, float[] scores) {
+        if (scores.length != names.size()) {
+            throw new IllegalArgumentException("a confusion matrix of " + names.size() + " classes needs "
+                    + names.size() + " scores, got " + scores.length);
+        }
+        add(actual, argmax(scores, 0, scores.length));
+    }
+
+    /**
      * Counts the predictions of a batch: each row's largest logit (the first on a tie) against its label.
      *
      * @param logits the logits {@code [N, C]}
