@@ -179,6 +179,11 @@ public final class Blas {
         return gemmOnOneDnn ? "onednn" : "openblas";
     }
 
+    /** Whether oneDNN computes the matrix products. */
+    static boolean onOneDnn() {
+        return gemmOnOneDnn;
+    }
+
     /** Sends matrix products to {@code onednn} or {@code openblas} from now on. */
     public static void setGemmLibrary(String library) {
         gemmOnOneDnn = parseGemmLibrary(library);

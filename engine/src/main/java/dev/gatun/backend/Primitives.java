@@ -50,10 +50,17 @@ final class Primitives {
 
     /** A plain f32 memory descriptor of the given dims and format tag, allocated for the process. */
     static MemorySegment f32Desc(long[] dims, int tag, String what) {
+        return f32Desc(Arena.global(), dims, tag, what);
+    }
+
+    /**
+     * As {@link #f32Desc(long[], int, String)}, allocated in {@code arena}: an automatic arena frees the
+     * descriptor with the cache entry that holds it.
+     */
+    static MemorySegment f32Desc(Arena arena, long[] dims, int tag, String what) {
         NativeLibraries.load(); // a binding used before its library is loaded fails for good
-        Arena global = Arena.global();
-        MemorySegment md = global.allocate(dnnl_memory_desc_t.layout());
-        MemorySegment d = global.allocateFrom(ValueLayout.JAVA_LONG, dims);
+        MemorySegment md = arena.allocate(dnnl_memory_desc_t.layout());
+        MemorySegment d = arena.allocateFrom(ValueLayout.JAVA_LONG, dims);
         OneDnn.check(Dnnl.dnnl_memory_desc_init_by_tag(md, dims.length, d, Dnnl.dnnl_f32(), tag),
                 "dnnl_memory_desc_init_by_tag", what);
         return md;

@@ -1,7 +1,11 @@
 package dev.gatun.ops;
 
 import dev.gatun.autograd.Autograd;
+import dev.gatun.backend.Softmax;
+import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.random.RandomGenerator;
 
@@ -24,8 +28,9 @@ import java.util.random.RandomGenerator;
  *
  * The four products (and the two of backward that make ∂Q and ∂K) are batched GEMMs through
  * {@link MatMul}, reading transposed and strided operands (e.g. heads sliced out of a projection) in
- * place; scaling, mask, softmax and dropout run over the scores as one Java array. For backward the op
- * keeps P, P̃ and the dropout mask as Java arrays, so no native memory outlives the call.
+ * place, with the scale s inside the GEMM; the mask is added in place, the softmax and its backward are
+ * oneDNN's, and dropout runs over the weights off-heap. For backward the op keeps P and, when the
+ * weights are returned, P̃; the dropout mask is not kept but drawn again from its seed.
  *
  * <p>A row whose every key is masked (all −∞) has no softmax: its weights, its output row and the
  * gradients that flow through it are NaN, as in PyTorch 1.13 (which gives NaN on its training path and on
@@ -125,117 +130,142 @@ public final class Attention {
         if (drop && rng == null) {
             throw new IllegalArgumentException("attention: dropout in training needs a random generator");
         }
-        int keys = (int) k.size(-2);
+        long keys = k.size(-2);
+        long n = Kernels.checkedSize(scoreShape);
         float scale = (float) (1 / Math.sqrt(q.size(-1)));
-        float[] p;
+        Tensor p;
         try (var ignored = Autograd.noGrad()) {
-            Tensor scores = MatMul.matmul(q, k.transpose(-1, -2));
-            p = scores.toArray();
-            scores.close();
+            p = MatMul.scaled(q, k.transpose(-1, -2), scale);
         }
-        for (int i = 0; i < p.length; i++) p[i] *= scale;
+        if (n == 0) {
+            Tensor out;
+            try (var ignored = Autograd.noGrad()) {
+                out = MatMul.matmul(p, v);
+            }
+            return new Weighted(out, wantWeights ? p : null);
+        }
         if (mask != null) {
-            Kernels.binaryArrays(Kernels.BinaryOp.ADD, p, scoreShape, mask.toArray(), mask.shape(), p, scoreShape);
+            addMask(p, mask, scoreShape);
         }
-        softmaxRows(p, keys);
-        float[] dropMask = drop ? Regularization.mask(p.length, dropout, rng) : null;
-        float[] pd = p;
-        if (drop) {
-            pd = new float[p.length];
-            for (int i = 0; i < p.length; i++) pd[i] = p[i] * dropMask[i];
-        }
+        Softmax.forward(p.storage(), p.offset(), p.storage(), p.offset(), n / keys, keys);
+        long seed = drop ? rng.nextLong() : 0;
+        Tensor pd = p;
         Tensor out;
-        Tensor weights = Tensor.fromArray(pd, scoreShape);
-        try (var ignored = Autograd.noGrad()) {
-            out = MatMul.matmul(weights, v);
+        if (drop && !wantWeights) {
+            // P̃ only for this product: backward draws it again from the seed, so it need not be kept.
+            try (Scope tmp = Scope.local(); var ignored = Autograd.noGrad()) {
+                pd = Tensor.zeros(tmp, scoreShape);
+                Regularization.masked(p.storageForReading(), p.offset(), pd.storage(), pd.offset(), n, dropout, seed);
+                out = MatMul.matmul(pd, v);
+            }
+            pd = null;
+        } else {
+            if (drop) {
+                pd = Tensor.empty(scoreShape);
+                Regularization.masked(p.storageForReading(), p.offset(), pd.storage(), pd.offset(), n, dropout,
+                        seed);
+            }
+            try (var ignored = Autograd.noGrad()) {
+                out = MatMul.matmul(pd, v);
+            }
         }
-        if (!wantWeights) {
-            weights.close();
-        }
-        float[] dropped = pd;
         Tensor m = mask;
+        Dropped d = new Dropped(p, drop ? pd : null, drop, dropout, seed);
         out = Autograd.record(out, "scaledDotProductAttention",
-                g -> backward(g, q, k, v, m, p, dropped, dropMask, scoreShape, scale), q, k, v, m);
+                g -> backward(g, q, k, v, m, d, scoreShape, scale), q, k, v, m);
         if (!wantWeights) {
             return new Weighted(out, null);
         }
         // The weights are an output of their own: ∂P̃ comes straight from the loss, and goes on as the
         // part of the output's backward that starts from ∂P̃.
-        weights = Autograd.record(weights, "attentionWeights",
-                g -> scoreGradients(g.toArray(), q, k, m, p, dropMask, scoreShape, scale), q, k, m);
+        // Without dropout P̃ is P, which backward reads: the caller gets a copy of its own.
+        Tensor weights = Autograd.record(drop ? pd : Tensor.empty(scoreShape).copyFrom(p), "attentionWeights",
+                g -> scoreGradients(Tensor.empty(g.shape()).copyFrom(g), q, k, m, d, scoreShape, scale), q, k, m);
         return new Weighted(out, weights);
     }
 
-    private static Tensor[] backward(Tensor g, Tensor q, Tensor k, Tensor v, Tensor mask, float[] p, float[] pd,
-                                     float[] dropMask, long[] scoreShape, float scale) {
+    /**
+     * What backward needs of the weights: P, and P̃ when it was made (else it is drawn again from the
+     * dropout seed).
+     */
+    private record Dropped(Tensor p, Tensor pd, boolean drop, float dropout, long seed) {}
+
+    /** scores += mask, the mask broadcast to the scores' shape, row by row off-heap. */
+    private static void addMask(Tensor scores, Tensor mask, long[] scoreShape) {
+        Tensor me = mask.expand(scoreShape);
+        int r = scoreShape.length;
+        long keys = scoreShape[r - 1];
+        long rows = scores.numel() / keys;
+        MemorySegment out = scores.storage();
+        MemorySegment ms = me.storageForReading();
+        long[] st = me.strides();
+        long keyStride = st[r - 1];
+        long[] idx = new long[r - 1];
+        long mo = me.offset();
+        long so = scores.offset();
+        for (long row = 0; row < rows; row++) {
+            for (long j = 0; j < keys; j++) {
+                long at = (so + row * keys + j);
+                out.setAtIndex(ValueLayout.JAVA_FLOAT, at, out.getAtIndex(ValueLayout.JAVA_FLOAT, at)
+                        + ms.getAtIndex(ValueLayout.JAVA_FLOAT, mo + j * keyStride));
+            }
+            for (int dim = r - 2; dim >= 0; dim--) {
+                mo += st[dim];
+                if (++idx[dim] < scoreShape[dim]) break;
+                mo -= st[dim] * scoreShape[dim];
+                idx[dim] = 0;
+            }
+        }
+    }
+
+    private static Tensor[] backward(Tensor g, Tensor q, Tensor k, Tensor v, Tensor mask, Dropped d,
+                                     long[] scoreShape, float scale) {
         Tensor dv = null;
         if (v.requiresGrad()) {
-            try (Tensor weights = Tensor.fromArray(pd, scoreShape)) {
-                dv = MatMul.matmul(weights.transpose(-1, -2), g);
+            if (d.drop() && d.pd() == null) {
+                try (Scope tmp = Scope.local()) {
+                    Tensor pd = Tensor.zeros(tmp, scoreShape);
+                    Regularization.masked(d.p().storageForReading(), d.p().offset(), pd.storage(), pd.offset(),
+                            pd.numel(), d.dropout(), d.seed());
+                    dv = MatMul.matmul(pd.transpose(-1, -2), g);
+                }
+            } else {
+                dv = MatMul.matmul((d.drop() ? d.pd() : d.p()).transpose(-1, -2), g);
             }
         }
         boolean needScores = q.requiresGrad() || k.requiresGrad() || (mask != null && mask.requiresGrad());
         if (!needScores) {
             return new Tensor[] {null, null, dv, null};
         }
-        float[] ds;
-        try (Tensor dWeights = MatMul.matmul(g, v.transpose(-1, -2))) {
-            ds = dWeights.toArray();
-        }
-        Tensor[] d = scoreGradients(ds, q, k, mask, p, dropMask, scoreShape, scale);
-        return new Tensor[] {d[0], d[1], dv, d[2]};
+        Tensor[] s = scoreGradients(MatMul.matmul(g, v.transpose(-1, -2)), q, k, mask, d, scoreShape, scale);
+        return new Tensor[] {s[0], s[1], dv, s[2]};
     }
 
     /**
-     * From ∂P̃ (overwritten), the gradients of Q, K and the mask: through dropout, the softmax and the
-     * scaling, as the class comment writes them.
+     * From ∂P̃ (a contiguous tensor of the call's own, overwritten), the gradients of Q, K and the mask:
+     * through dropout, the softmax and the scaling, as the class comment writes them.
      */
-    private static Tensor[] scoreGradients(float[] ds, Tensor q, Tensor k, Tensor mask, float[] p, float[] dropMask,
-                                           long[] scoreShape, float scale) {
-        if (dropMask != null) {
-            for (int i = 0; i < ds.length; i++) ds[i] *= dropMask[i];
+    private static Tensor[] scoreGradients(Tensor ds, Tensor q, Tensor k, Tensor mask, Dropped d, long[] scoreShape,
+                                           float scale) {
+        long n = ds.numel();
+        if (n == 0) {
+            return new Tensor[] {null, null, null};
         }
-        int keys = (int) scoreShape[scoreShape.length - 1];
-        for (int base = 0; base < ds.length; base += keys) {
-            double dot = 0;
-            for (int j = 0; j < keys; j++) dot += ds[base + j] * p[base + j];
-            float c = (float) dot;
-            for (int j = 0; j < keys; j++) ds[base + j] = p[base + j] * (ds[base + j] - c);
+        MemorySegment dss = ds.storage();
+        if (d.drop()) {
+            Regularization.masked(dss, ds.offset(), dss, ds.offset(), n, d.dropout(), d.seed());
         }
+        long keys = scoreShape[scoreShape.length - 1];
+        Softmax.backward(d.p().storageForReading(), d.p().offset(), dss, ds.offset(), dss, ds.offset(), n / keys,
+                keys);
         Tensor dMask = null;
         if (mask != null && mask.requiresGrad()) {
-            dMask = Kernels.sumToShape(Tensor.fromArray(ds, scoreShape), mask.shape());
+            dMask = Kernels.sumToShape(ds, mask.shape());
         }
-        Tensor dq = null;
-        Tensor dk = null;
-        if (q.requiresGrad() || k.requiresGrad()) {
-            for (int i = 0; i < ds.length; i++) ds[i] *= scale;
-            try (Tensor dScores = Tensor.fromArray(ds, scoreShape)) {
-                if (q.requiresGrad()) dq = MatMul.matmul(dScores, k);
-                if (k.requiresGrad()) dk = MatMul.matmul(dScores.transpose(-1, -2), q);
-            }
-        }
+        // The scale 1/√d rides in the products, so ∂S itself stays unscaled for the mask's gradient.
+        Tensor dq = q.requiresGrad() ? MatMul.scaled(ds, k, scale) : null;
+        Tensor dk = k.requiresGrad() ? MatMul.scaled(ds.transpose(-1, -2), q, scale) : null;
         return new Tensor[] {dq, dk, dMask};
-    }
-
-    /** Softmax of each run of {@code len} values, in place; a row of only −∞ becomes NaN. */
-    private static void softmaxRows(float[] a, int len) {
-        for (int base = 0; base < a.length; base += len) {
-            float max = Float.NEGATIVE_INFINITY;
-            for (int i = 0; i < len; i++) max = Math.max(max, a[base + i]);
-            if (max == Float.NEGATIVE_INFINITY) {
-                Arrays.fill(a, base, base + len, Float.NaN);
-                continue;
-            }
-            double sum = 0;
-            for (int i = 0; i < len; i++) {
-                float e = FastExp.exp(a[base + i] - max);
-                a[base + i] = e;
-                sum += e;
-            }
-            float inv = (float) (1 / sum);
-            for (int i = 0; i < len; i++) a[base + i] *= inv;
-        }
     }
 
     /** Validates the operands; returns the shape of the scores, [..., Tq, Tk]. */

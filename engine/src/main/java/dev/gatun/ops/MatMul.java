@@ -1,6 +1,7 @@
 package dev.gatun.ops;
 
 import dev.gatun.autograd.Autograd;
+import dev.gatun.backend.BatchedGemm;
 import dev.gatun.backend.Blas;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
@@ -334,6 +335,25 @@ public final class MatMul {
         }
     }
 
+    /**
+     * {@code alpha · a · b} for operands of at least two dimensions, in a new tensor, not recorded for
+     * autograd: the scaling rides in the GEMM (attention's scaled scores and their gradients).
+     */
+    static Tensor scaled(Tensor a, Tensor b, float alpha) {
+        if (a.dim() < 2 || b.dim() < 2) {
+            throw new IllegalArgumentException("scaled product: operands of shapes " + Arrays.toString(a.shape())
+                    + " and " + Arrays.toString(b.shape()) + " must have at least two dimensions");
+        }
+        Tensor out = Tensor.empty(outputShape(a, b));
+        try (Temporaries tmp = new Temporaries()) {
+            batched(a, b, out, tmp, 0f, alpha);
+        } catch (RuntimeException e) {
+            out.close();
+            throw e;
+        }
+        return out;
+    }
+
     private static void compute(Tensor a, Tensor b, Tensor out) {
         compute(a, b, out, 0f);
     }
@@ -349,7 +369,7 @@ public final class MatMul {
                 // x·B = (Bᵀ·x)ᵀ
                 matrixVector(matrixForBlas(b, tmp).transpose(0, 1), vectorForBlas(a, tmp), out, beta);
             } else {
-                batched(a, b, out, tmp, beta);
+                batched(a, b, out, tmp, beta, 1f);
             }
         }
     }
@@ -379,7 +399,7 @@ public final class MatMul {
         }
     }
 
-    private static void batched(Tensor a, Tensor b, Tensor out, Temporaries tmp, float beta) {
+    private static void batched(Tensor a, Tensor b, Tensor out, Temporaries tmp, float beta, float alpha) {
         Tensor a2 = a.dim() == 1 ? a.unsqueeze(0) : a;  // [1, K]
         Tensor b2 = b.dim() == 1 ? b.unsqueeze(1) : b;  // [K, 1]
         long m = a2.size(-2);
@@ -408,11 +428,18 @@ public final class MatMul {
             long ld = foldedRowStride(a2, nb, m, k);
             long rows = batchCount * m;
             if (ld > 0 && rows <= Integer.MAX_VALUE) {
-                Blas.sgemm(false, lb.trans(), (int) rows, (int) n, (int) k, 1f,
+                Blas.sgemm(false, lb.trans(), (int) rows, (int) n, (int) k, alpha,
                         a2.storage(), a2.offset(), (int) ld, b2.storage(), b2.offset(), lb.ld(), beta,
                         out.storage(), out.offset(), (int) n);
                 return;
             }
+        }
+        // Otherwise one oneDNN primitive for the whole batch when it can read both operands' strides
+        // (attention's per-head products): far cheaper than a GEMM call per batch entry.
+        if (nb > 0 && batchCount > 1 && BatchedGemm.available()
+                && BatchedGemm.multiply(batch, m, n, k, alpha, beta, a2.storage(), a2.offset(), a2.strides(),
+                        b2.storage(), b2.offset(), b2.strides(), out.storage(), out.offset())) {
+            return;
         }
         long[] idx = new long[nb];
         long[] as = a2.strides();
@@ -428,11 +455,11 @@ public final class MatMul {
                 // A single row times a matrix: GEMV reads the matrix once and is several times faster
                 // than GEMM at this shape (batch-1 inference through a linear layer).
                 int incx = la.trans() ? la.ld() : 1;
-                Blas.sgemv(!lb.trans(), lb.trans() ? (int) n : (int) k, lb.trans() ? (int) k : (int) n, 1f,
+                Blas.sgemv(!lb.trans(), lb.trans() ? (int) n : (int) k, lb.trans() ? (int) k : (int) n, alpha,
                         b2.storage(), bo, lb.ld(), a2.storage(), ao, incx, beta,
                         out.storage(), out.offset() + i * outMatrix, 1);
             } else {
-                Blas.sgemm(la.trans(), lb.trans(), (int) m, (int) n, (int) k, 1f,
+                Blas.sgemm(la.trans(), lb.trans(), (int) m, (int) n, (int) k, alpha,
                         a2.storage(), ao, la.ld(), b2.storage(), bo, lb.ld(), beta,
                         out.storage(), out.offset() + i * outMatrix, (int) n);
             }

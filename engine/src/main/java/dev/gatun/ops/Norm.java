@@ -9,13 +9,13 @@ import static dev.gatun.ops.BackendTensors.srcOutput;
 import dev.gatun.autograd.Autograd;
 import dev.gatun.backend.ActivationLayouts;
 import dev.gatun.backend.BatchNorm;
+import dev.gatun.backend.LayerNorm;
 import dev.gatun.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
 /**
- * Normalization layers with PyTorch's semantics: batch normalization on oneDNN, layer normalization in
- * plain Java.
+ * Normalization layers with PyTorch's semantics, on oneDNN.
  *
  * <p>Batch normalization, over the batch and every position of each channel c (x of shape [N, C],
  * [N, C, L] or [N, C, H, W]):
@@ -197,8 +197,8 @@ public final class Norm {
      * Layer normalization, {@code F.layer_norm(x, normalizedShape, weight, bias, eps)}: each row (the
      * last {@code normalizedShape.length} dimensions of x, D values) normalized with its own mean and
      * biased variance, then scaled elementwise by γ and shifted by β (the formulas on this class). It is
-     * the same in training and evaluation, with no running statistics. Computed in plain Java with
-     * double-precision sums.
+     * the same in training and evaluation, with no running statistics. Computed by oneDNN's layer
+     * normalization; the row means and variances are kept for backward.
      *
      * <p>When recording is on and x, weight or bias requires a gradient, the backward pass on this class
      * is recorded, giving ∂x of x's shape and ∂weight, ∂bias of the normalized shape (each only when that
@@ -212,10 +212,8 @@ public final class Norm {
      * @param eps             ε added to the variance before the square root, positive (PyTorch's 1e-5)
      * @return the normalized tensor, of x's shape, new in the current scope
      * @throws IllegalArgumentException if normalizedShape is empty, if x's shape does not end in it, if
-     *         eps is not positive (PyTorch accepts 0), if weight or bias is not of the normalized shape,
-     *         or if D is more than a Java array holds
-     * @throws IllegalStateException    if a tensor is closed, or if x has more elements than a Java array
-     *         holds
+     *         eps is not positive (PyTorch accepts 0), or if weight or bias is not of the normalized shape
+     * @throws IllegalStateException    if a tensor is closed
      */
     public static Tensor layerNorm(Tensor x, long[] normalizedShape, Tensor weight, Tensor bias, float eps) {
         x.checkAlive();
@@ -233,78 +231,41 @@ public final class Norm {
         }
         checkNormalized("weight", weight, normalizedShape);
         checkNormalized("bias", bias, normalizedShape);
-        int d = Kernels.checkedSize(normalizedShape);
-        float[] in = x.toArray();
-        int rows = d == 0 ? 0 : in.length / d;
-        float[] gamma = weight == null ? null : weight.toArray();
-        float[] beta = bias == null ? null : bias.toArray();
-        float[] xhat = new float[in.length];   // [rows, D], kept for backward
-        float[] rstd = new float[rows];        // [rows]
-        float[] y = new float[in.length];
-        for (int row = 0; row < rows; row++) {
-            int base = row * d;
-            double sum = 0;
-            for (int i = 0; i < d; i++) sum += in[base + i];
-            float mean = (float) (sum / d);
-            double sq = 0;
-            for (int i = 0; i < d; i++) {
-                float c = in[base + i] - mean;
-                sq += c * c;
-            }
-            float r = (float) (1 / Math.sqrt(sq / d + eps));
-            rstd[row] = r;
-            for (int i = 0; i < d; i++) xhat[base + i] = (in[base + i] - mean) * r;
-            if (gamma != null && beta != null) {
-                for (int i = 0; i < d; i++) y[base + i] = xhat[base + i] * gamma[i] + beta[i];
-            } else if (gamma != null) {
-                for (int i = 0; i < d; i++) y[base + i] = xhat[base + i] * gamma[i];
-            } else if (beta != null) {
-                for (int i = 0; i < d; i++) y[base + i] = xhat[base + i] + beta[i];
-            } else {
-                System.arraycopy(xhat, base, y, base, d);
-            }
+        long d = Kernels.checkedSize(normalizedShape);
+        long rows = d == 0 ? 0 : x.numel() / d;
+        if (rows == 0) {
+            Tensor out = Tensor.empty(s);
+            return Autograd.record(out, "layerNorm", g -> new Tensor[] {
+                Tensor.zeros(s),
+                weight != null && weight.requiresGrad() ? Tensor.zeros(normalizedShape) : null,
+                bias != null && bias.requiresGrad() ? Tensor.zeros(normalizedShape) : null}, x, weight, bias);
         }
-        Tensor out = Tensor.fromArray(y, s);
-        return Autograd.record(out, "layerNorm",
-                g -> layerNormBackward(g.toArray(), xhat, rstd, gamma, d, s, normalizedShape, weight, bias),
-                x, weight, bias);
+        Tensor src = x.contiguous();
+        Tensor gamma = weight == null ? null : weight.contiguous();
+        Tensor beta = bias == null ? null : bias.contiguous();
+        Tensor out = Tensor.empty(s);
+        // Each row's mean and variance, kept for backward.
+        Tensor stats = Tensor.empty(2, rows);
+        MemorySegment st = stats.storage();
+        MemorySegment mean = st.asSlice(stats.offset() * Float.BYTES, rows * Float.BYTES);
+        MemorySegment variance = st.asSlice((stats.offset() + rows) * Float.BYTES, rows * Float.BYTES);
+        LayerNorm.forward(rows, d, eps, src.storageForReading(), src.offset(), out.storage(), out.offset(), mean,
+                variance, gamma == null ? null : slice(gamma, d), beta == null ? null : slice(beta, d));
+        return Autograd.record(out, "layerNorm", g -> {
+            Tensor gc = g.contiguous();
+            Tensor dx = Tensor.empty(s);
+            Tensor dw = weight != null && weight.requiresGrad() ? Tensor.empty(normalizedShape) : null;
+            Tensor db = bias != null && bias.requiresGrad() ? Tensor.empty(normalizedShape) : null;
+            LayerNorm.backward(rows, d, eps, src.storageForReading(), src.offset(), mean, variance,
+                    gamma == null ? null : slice(gamma, d), beta == null ? null : slice(beta, d), gc.storageForReading(), gc.offset(),
+                    dx.storage(), dx.offset(), dw == null ? null : slice(dw, d), db == null ? null : slice(db, d));
+            return new Tensor[] {dx, dw, db};
+        }, x, weight, bias);
     }
 
-    private static Tensor[] layerNormBackward(float[] g, float[] xhat, float[] rstd, float[] gamma, int d, long[] shape,
-                                              long[] normalizedShape, Tensor weight, Tensor bias) {
-        int rows = rstd.length;
-        float[] dx = new float[g.length];
-        double[] dGamma = new double[d];
-        double[] dBeta = new double[d];
-        float[] gh = new float[d];
-        for (int row = 0; row < rows; row++) {
-            int base = row * d;
-            double sumG = 0;
-            double sumGx = 0;
-            for (int i = 0; i < d; i++) {
-                float gi = g[base + i];
-                float h = gamma == null ? gi : gi * gamma[i];
-                gh[i] = h;
-                sumG += h;
-                sumGx += h * xhat[base + i];
-                dGamma[i] += gi * xhat[base + i];
-                dBeta[i] += gi;
-            }
-            float meanG = (float) (sumG / d);
-            float meanGx = (float) (sumGx / d);
-            float r = rstd[row];
-            for (int i = 0; i < d; i++) dx[base + i] = r * (gh[i] - meanG - xhat[base + i] * meanGx);
-        }
-        Tensor dxT = Tensor.fromArray(dx, shape);
-        Tensor dw = weight != null && weight.requiresGrad() ? Tensor.fromArray(toFloats(dGamma), normalizedShape) : null;
-        Tensor db = bias != null && bias.requiresGrad() ? Tensor.fromArray(toFloats(dBeta), normalizedShape) : null;
-        return new Tensor[] {dxT, dw, db};
-    }
-
-    private static float[] toFloats(double[] v) {
-        float[] out = new float[v.length];
-        for (int i = 0; i < v.length; i++) out[i] = (float) v[i];
-        return out;
+    /** The n floats of a contiguous tensor, from its first element. */
+    private static MemorySegment slice(Tensor t, long n) {
+        return t.storage().asSlice(t.offset() * Float.BYTES, n * Float.BYTES);
     }
 
     private static void checkNormalized(String name, Tensor t, long[] normalizedShape) {

@@ -2,6 +2,8 @@ package dev.gatun.ops;
 
 import dev.gatun.autograd.Autograd;
 import dev.gatun.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.random.RandomGenerator;
 
 /**
@@ -37,42 +39,55 @@ public final class Regularization {
         if (!training || p == 0) {
             return x;
         }
-        float[] v = x.toArray();
-        float[] mask = mask(v.length, p, rng);
-        for (int i = 0; i < v.length; i++) v[i] *= mask[i];
-        Tensor y = Tensor.fromArray(v, x.shape());
+        long n = x.numel();
+        long seed = rng.nextLong();
+        Tensor src = x.contiguous();
+        Tensor y = Tensor.empty(x.shape());
+        masked(src.storageForReading(), src.offset(), y.storage(), y.offset(), n, p, seed);
+        // The mask is not kept: backward draws it again from the same seed.
         return Autograd.record(y, "dropout", g -> {
-            float[] dx = g.toArray();
-            for (int k = 0; k < dx.length; k++) dx[k] *= mask[k];
-            return new Tensor[] {Tensor.fromArray(dx, g.shape())};
+            Tensor gc = g.contiguous();
+            Tensor dx = Tensor.empty(g.shape());
+            masked(gc.storageForReading(), gc.offset(), dx.storage(), dx.offset(), n, p, seed);
+            return new Tensor[] {dx};
         }, x);
     }
 
     /**
-     * An inverted-dropout mask of n elements: each 0 with probability p, else 1/(1 − p). An element
-     * survives when its 24-bit uniform u (nextFloat's resolution) satisfies u ≥ p·2²⁴. The bits come from
-     * SplitMix64 seeded by one draw from rng: each 64-bit output gives two elements their uniforms,
-     * several times faster than a RandomGenerator call per element.
+     * {@code dst[i] = src[i]·m[i]} for the n floats from the given offsets, m the inverted-dropout mask
+     * of probability p drawn from {@code seed}: each m[i] is 0 with probability p, else 1/(1 − p). An
+     * element survives when its 24-bit uniform u (nextFloat's resolution) satisfies u ≥ p·2²⁴; the bits
+     * come from SplitMix64 started at the seed, each 64-bit output giving two elements their uniforms,
+     * several times faster than a RandomGenerator call per element. The same seed gives the same mask,
+     * so backward regenerates it instead of keeping it. src and dst may be the same region.
      */
-    static float[] mask(int n, float p, RandomGenerator rng) {
-        float[] mask = new float[n];
+    static void masked(MemorySegment src, long srcOffset, MemorySegment dst, long dstOffset, long n, float p,
+                       long seed) {
+        if (n <= 0) {
+            return;
+        }
+        // Bounds checked once here, so that the loop's accesses need no further checks to be safe.
+        MemorySegment s = src.asSlice(srcOffset * Float.BYTES, n * Float.BYTES);
+        MemorySegment d = dst.asSlice(dstOffset * Float.BYTES, n * Float.BYTES);
         float keep = 1f / (1f - p);
         int threshold = (int) Math.ceil(p * (double) (1 << 24));
-        long state = rng.nextLong();
-        int i = 0;
+        long state = seed;
+        long i = 0;
         for (; i + 1 < n; i += 2) {
             state += 0x9E3779B97F4A7C15L;
             long z = mix(state);
             // branch-free: keep when u − threshold has no sign bit (a mispredicted branch per element
             // would cost more than the random bits)
-            mask[i] = keep * ((((int) (z >>> 40) - threshold) >>> 31) ^ 1);
-            mask[i + 1] = keep * ((((int) ((z >>> 16) & 0xFFFFFF) - threshold) >>> 31) ^ 1);
+            float m0 = keep * ((((int) (z >>> 40) - threshold) >>> 31) ^ 1);
+            float m1 = keep * ((((int) ((z >>> 16) & 0xFFFFFF) - threshold) >>> 31) ^ 1);
+            d.setAtIndex(ValueLayout.JAVA_FLOAT, i, s.getAtIndex(ValueLayout.JAVA_FLOAT, i) * m0);
+            d.setAtIndex(ValueLayout.JAVA_FLOAT, i + 1, s.getAtIndex(ValueLayout.JAVA_FLOAT, i + 1) * m1);
         }
         if (i < n) {
             long z = mix(state + 0x9E3779B97F4A7C15L);
-            mask[i] = keep * ((((int) (z >>> 40) - threshold) >>> 31) ^ 1);
+            float m0 = keep * ((((int) (z >>> 40) - threshold) >>> 31) ^ 1);
+            d.setAtIndex(ValueLayout.JAVA_FLOAT, i, s.getAtIndex(ValueLayout.JAVA_FLOAT, i) * m0);
         }
-        return mask;
     }
 
     /** SplitMix64's output function (Steele, Lea and Flood, 2014). */

@@ -1,0 +1,231 @@
+package dev.gatun.backend;
+
+import dev.gatun.bindings.dnnl.Dnnl;
+import dev.gatun.bindings.dnnl.dnnl_memory_desc_t;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * A batch of matrix products in one oneDNN matmul primitive: {@code C[i] = alpha·A[i]·B[i] + beta·C[i]}
+ * for every batch entry i, the operands strided as any tensor view is. Attention multiplies one small
+ * matrix per batch entry and head (64 products of 128×128 in a character GPT step); one primitive call
+ * replaces as many GEMM calls, each of which pays its own call and signal-mask overhead.
+ *
+ * <p>Primitives are cached per shape, strides and scalars ({@link PrimitiveCache}); their memory
+ * descriptors are freed with the cache entry that holds them.
+ */
+public final class BatchedGemm {
+
+    /** A primitive's configuration; arrays compared by content. */
+    private record Key(long[] batch, long m, long n, long k, long[] a, long[] b, float alpha, float beta) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Key x && Arrays.equals(batch, x.batch) && m == x.m && n == x.n && k == x.k
+                    && Arrays.equals(a, x.a) && Arrays.equals(b, x.b) && Float.compare(alpha, x.alpha) == 0
+                    && Float.compare(beta, x.beta) == 0;
+        }
+
+        @Override
+        public int hashCode() {
+            return Objects.hash(Arrays.hashCode(batch), m, n, k, Arrays.hashCode(a), Arrays.hashCode(b), alpha, beta);
+        }
+
+        @Override
+        public String toString() {
+            return "batch " + Arrays.toString(batch) + " [" + m + "×" + k + "]·[" + k + "×" + n + "], strides "
+                    + Arrays.toString(a) + " and " + Arrays.toString(b);
+        }
+    }
+
+    private record Cached(Primitives.Primitive primitive, MemorySegment srcDesc, MemorySegment weightsDesc,
+                          MemorySegment dstDesc) {}
+
+    /** Estimated resident bytes of one matmul primitive ({@link PrimitiveCache}). */
+    private static final long PRIMITIVE_BYTES = 64 * 1024;
+
+    private BatchedGemm() {}
+
+    /**
+     * Whether batched products run here: oneDNN is the GEMM library ({@code gatun.gemm}); with OpenBLAS
+     * the caller multiplies entry by entry.
+     *
+     * @return true when {@link #multiply} may be called
+     */
+    public static boolean available() {
+        return Blas.onOneDnn();
+    }
+
+    /**
+     * {@code C[i] = alpha·A[i]·B[i] + beta·C[i]} for every index i of the batch dimensions, where A[i] is
+     * m×k, B[i] k×n and C[i] m×n. An operand's strides are its tensor view's, in floats: one per batch
+     * dimension, then the row and the column stride; one of the two matrix strides must be 1. C is
+     * contiguous from {@code cOffset}. Declines (returns false, nothing done) operands oneDNN cannot
+     * take in their segments: zero or negative strides, or a layout whose span as oneDNN reckons it
+     * (the largest size·stride) runs past the end of the segment.
+     *
+     * @param batch   the batch dimensions (possibly none), each at least 1
+     * @param m       rows of A and C, at least 1
+     * @param n       columns of B and C, at least 1
+     * @param k       columns of A, rows of B, at least 1
+     * @param alpha   the product's factor, finite
+     * @param beta    0 (C is overwritten) or 1 (the product is added to C)
+     * @param a       A's memory
+     * @param aOffset A's first float
+     * @param aStrides A's strides: batch.length + 2 of them
+     * @param b       B's memory
+     * @param bOffset B's first float
+     * @param bStrides B's strides: batch.length + 2 of them
+     * @param c       C's memory
+     * @param cOffset C's first float
+     * @return whether the product was computed
+     * @throws IllegalArgumentException if a size is not positive, a stride array has the wrong length,
+     *                                  C does not fit in its segment or overlaps an input, alpha is not
+     *                                  finite or beta is neither 0 nor 1
+     * @throws IllegalStateException    if oneDNN is not the GEMM library
+     */
+    public static boolean multiply(long[] batch, long m, long n, long k, float alpha, float beta,
+                                   MemorySegment a, long aOffset, long[] aStrides,
+                                   MemorySegment b, long bOffset, long[] bStrides,
+                                   MemorySegment c, long cOffset) {
+        NativeLibraries.load(); // a binding used before its library is loaded fails for good
+        if (!available()) {
+            throw new IllegalStateException("batched GEMM: oneDNN is not the GEMM library (gatun.gemm)");
+        }
+        if (batch.length > MAX_BATCH_DIMS || aStrides.length != batch.length + 2
+                || bStrides.length != batch.length + 2) {
+            throw new IllegalArgumentException("batched GEMM: " + batch.length + " batch dimensions (at most "
+                    + MAX_BATCH_DIMS + ") need " + (batch.length + 2) + " strides per input, got "
+                    + aStrides.length + " and " + bStrides.length);
+        }
+        long count = 1;
+        for (long d : batch) {
+            if (d < 1) {
+                throw new IllegalArgumentException("batched GEMM: batch dimensions must be positive, got "
+                        + Arrays.toString(batch));
+            }
+            count = Math.multiplyExact(count, d);
+        }
+        if (m < 1 || n < 1 || k < 1) {
+            throw new IllegalArgumentException("batched GEMM: sizes must be positive, got m=" + m + " n=" + n
+                    + " k=" + k);
+        }
+        if (beta != 0f && beta != 1f) {
+            throw new IllegalArgumentException("batched GEMM: beta must be 0 or 1, got " + beta);
+        }
+        if (!Float.isFinite(alpha)) {
+            throw new IllegalArgumentException("batched GEMM: alpha must be finite, got " + alpha);
+        }
+        long[] aDims = dims(batch, m, k);
+        long[] bDims = dims(batch, k, n);
+        long aReach = reach(aDims, aStrides);
+        long bReach = reach(bDims, bStrides);
+        if (aReach < 0 || bReach < 0 || aOffset < 0 || bOffset < 0
+                || aReach > a.byteSize() / Float.BYTES - aOffset || bReach > b.byteSize() / Float.BYTES - bOffset) {
+            return false;
+        }
+        MemorySegment as = Primitives.region("batched GEMM: A", a, aOffset, aReach);
+        MemorySegment bs = Primitives.region("batched GEMM: B", b, bOffset, bReach);
+        MemorySegment cs = Primitives.region("batched GEMM: C", c, cOffset,
+                Math.multiplyExact(count, Math.multiplyExact(m, n)));
+        checkNoOverlap(cs, as, "A");
+        checkNoOverlap(cs, bs, "B");
+        Key key = new Key(batch.clone(), m, n, k, aStrides.clone(), bStrides.clone(), alpha, beta);
+        Cached p = PrimitiveCache.get(key, x -> create((Key) x), x -> new Primitives.Primitive[] {x.primitive()},
+                PRIMITIVE_BYTES);
+        Primitives.execute(p.primitive(), new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_WEIGHTS(), Dnnl.DNNL_ARG_DST()},
+                new MemorySegment[] {p.srcDesc(), p.weightsDesc(), p.dstDesc()}, new MemorySegment[] {as, bs, cs},
+                "batched GEMM, " + key);
+        return true;
+    }
+
+    /** oneDNN takes at most 12 dimensions. */
+    private static final int MAX_BATCH_DIMS = 10;
+
+    private static long[] dims(long[] batch, long rows, long cols) {
+        long[] d = Arrays.copyOf(batch, batch.length + 2);
+        d[batch.length] = rows;
+        d[batch.length + 1] = cols;
+        return d;
+    }
+
+    /**
+     * The floats an operand's descriptor spans as oneDNN computes a strided layout's size (the largest
+     * size·stride, at least the last element's offset + 1), or -1 when oneDNN cannot take the strides:
+     * one not positive, or neither matrix stride 1.
+     */
+    private static long reach(long[] dims, long[] strides) {
+        int r = dims.length;
+        if (strides[r - 1] != 1 && strides[r - 2] != 1) {
+            return -1;
+        }
+        long reach = 1;
+        long last = 0;
+        for (int i = 0; i < r; i++) {
+            if (strides[i] < 1) {
+                return -1;
+            }
+            reach = Math.max(reach, Math.multiplyExact(dims[i], strides[i]));
+            last = Math.addExact(last, Math.multiplyExact(dims[i] - 1, strides[i]));
+        }
+        return Math.max(reach, last + 1);
+    }
+
+    private static void checkNoOverlap(MemorySegment out, MemorySegment in, String inName) {
+        long o0 = out.address();
+        long i0 = in.address();
+        if (o0 < i0 + in.byteSize() && i0 < o0 + out.byteSize()) {
+            throw new IllegalArgumentException("batched GEMM: C overlaps " + inName);
+        }
+    }
+
+    private static Cached create(Key key) {
+        String what = "matmul " + key;
+        // The descriptors belong to the cache entry: freed by the collector once it is evicted and no
+        // call holds it.
+        Arena descs = Arena.ofAuto();
+        long[] cDims = dims(key.batch(), key.m(), key.n());
+        long[] cStrides = new long[cDims.length];
+        long s = 1;
+        for (int i = cDims.length - 1; i >= 0; i--) {
+            cStrides[i] = s;
+            s *= cDims[i];
+        }
+        MemorySegment src = desc(descs, dims(key.batch(), key.m(), key.k()), key.a(), what);
+        MemorySegment weights = desc(descs, dims(key.batch(), key.k(), key.n()), key.b(), what);
+        MemorySegment dst = desc(descs, cDims, cStrides, what);
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment op = Primitives.opDesc(tmp);
+            OneDnn.check(Dnnl.dnnl_matmul_desc_init(op, src, weights, MemorySegment.NULL, dst),
+                    "dnnl_matmul_desc_init", what);
+            Primitives.Attributes attributes = key.alpha() == 1f && key.beta() == 0f ? null : (t, attr) -> {
+                MemorySegment out = t.allocate(ValueLayout.ADDRESS);
+                OneDnn.check(Dnnl.dnnl_post_ops_create(out), "dnnl_post_ops_create");
+                MemorySegment ops = out.get(ValueLayout.ADDRESS, 0);
+                try {
+                    if (key.alpha() != 1f) {
+                        OneDnn.check(Dnnl.dnnl_post_ops_append_eltwise(ops, 1f, Dnnl.dnnl_eltwise_linear(),
+                                key.alpha(), 0f), "dnnl_post_ops_append_eltwise");
+                    }
+                    if (key.beta() != 0f) {
+                        OneDnn.check(Dnnl.dnnl_post_ops_append_sum(ops, key.beta()), "dnnl_post_ops_append_sum");
+                    }
+                    OneDnn.check(Dnnl.dnnl_primitive_attr_set_post_ops(attr, ops), "dnnl_primitive_attr_set_post_ops");
+                } finally {
+                    Dnnl.dnnl_post_ops_destroy(ops);
+                }
+            };
+            Primitives.Primitive p = Primitives.create(op, MemorySegment.NULL, false, what, attributes);
+            return new Cached(p, src, weights, dst);
+        }
+    }
+
+    private static MemorySegment desc(Arena arena, long[] dims, long[] strides, String what) {
+        MemorySegment md = arena.allocate(dnnl_memory_desc_t.layout());
+        OneDnn.check(Dnnl.dnnl_memory_desc_init_by_strides(md, dims.length, Primitives.dims(arena, dims),
+                Dnnl.dnnl_f32(), Primitives.dims(arena, strides)), "dnnl_memory_desc_init_by_strides", what);
+        return md;
+    }
+}

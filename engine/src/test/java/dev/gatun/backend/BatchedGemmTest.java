@@ -1,0 +1,108 @@
+package dev.gatun.backend;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+class BatchedGemmTest {
+
+    private static MemorySegment random(Arena arena, int n, long seed) {
+        SplittableRandom rng = new SplittableRandom(seed);
+        MemorySegment s = arena.allocate(ValueLayout.JAVA_FLOAT, n);
+        for (int i = 0; i < n; i++) s.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) rng.nextGaussian());
+        return s;
+    }
+
+    private static float at(MemorySegment s, long i) {
+        return s.getAtIndex(ValueLayout.JAVA_FLOAT, i);
+    }
+
+    /**
+     * Batch [2, 3] of A (4×5, read transposed out of a [2, 3, 5, 4] buffer with its heads interleaved as in
+     * a projection) times B (5×6, row-major with a padded row stride), scaled, added to C: against a
+     * double-precision loop over the same strides.
+     */
+    @Test
+    void stridedBatchesMatchAReferenceLoop() {
+        long[] batch = {2, 3};
+        int m = 4;
+        int n = 6;
+        int k = 5;
+        // A(i, j, r, c) at 100 + i·60 + j·4 + r·1 + c·12: columns strided, rows unit (a transposed view).
+        long[] as = {60, 4, 1, 12};
+        // B(i, j, r, c) at 7 + i·(3·5·8) + j·(5·8) + r·8 + c.
+        long[] bs = {120, 40, 8, 1};
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment a = random(arena, 100 + 60 * 2, 1);
+            MemorySegment b = random(arena, 7 + 240, 2);
+            MemorySegment c = random(arena, 3 + 2 * 3 * m * n, 3);
+            float[] before = c.toArray(ValueLayout.JAVA_FLOAT);
+            float alpha = 0.25f;
+            assertTrue(BatchedGemm.multiply(batch, m, n, k, alpha, 1f, a, 100, as, b, 7, bs, c, 3));
+            for (int i = 0; i < 2; i++) {
+                for (int j = 0; j < 3; j++) {
+                    for (int r = 0; r < m; r++) {
+                        for (int col = 0; col < n; col++) {
+                            double sum = 0;
+                            for (int t = 0; t < k; t++) {
+                                sum += at(a, 100 + i * as[0] + j * as[1] + r * as[2] + t * as[3])
+                                        * (double) at(b, 7 + i * bs[0] + j * bs[1] + t * bs[2] + col * bs[3]);
+                            }
+                            long ci = 3 + ((i * 3L + j) * m + r) * n + col;
+                            assertEquals(before[(int) ci] + alpha * sum, at(c, ci), 1e-5,
+                                    "C[" + i + "," + j + "," + r + "," + col + "]");
+                        }
+                    }
+                }
+            }
+            for (int i = 0; i < 3; i++) assertEquals(before[i], at(c, i), "nothing written before C's offset");
+        }
+    }
+
+    @Test
+    void declinesZeroStridesAndLayoutsPastTheSegment() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment a = random(arena, 2 * 4 * 4, 1);
+            MemorySegment b = random(arena, 4 * 4, 2);
+            MemorySegment c = arena.allocate(ValueLayout.JAVA_FLOAT, 2 * 4 * 4);
+            // B broadcast along the batch: stride 0, left to the caller.
+            assertFalse(BatchedGemm.multiply(new long[] {2}, 4, 4, 4, 1f, 0f, a, 0, new long[] {16, 4, 1}, b, 0,
+                    new long[] {0, 4, 1}, c, 0));
+            // A's second matrix would end past its segment.
+            assertFalse(BatchedGemm.multiply(new long[] {2}, 4, 4, 4, 1f, 0f, a, 1, new long[] {16, 4, 1}, a, 0,
+                    new long[] {16, 4, 1}, c, 0));
+            assertEquals(0f, at(c, 0), "nothing written");
+        }
+    }
+
+    @Test
+    void refusesBadArgumentsWithMessages() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment a = random(arena, 32, 1);
+            MemorySegment c = arena.allocate(ValueLayout.JAVA_FLOAT, 32);
+            long[] st = {16, 4, 1};
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () ->
+                    BatchedGemm.multiply(new long[] {2}, 4, 4, 0, 1f, 0f, a, 0, st, a, 0, st, c, 0));
+            assertEquals("batched GEMM: sizes must be positive, got m=4 n=4 k=0", e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () ->
+                    BatchedGemm.multiply(new long[] {2}, 4, 4, 4, 1f, 0.5f, a, 0, st, a, 0, st, c, 0));
+            assertEquals("batched GEMM: beta must be 0 or 1, got 0.5", e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () ->
+                    BatchedGemm.multiply(new long[] {2}, 4, 4, 4, 1f, 0f, a, 0, new long[] {4, 1}, a, 0, st, c, 0));
+            assertTrue(e.getMessage().contains("need 3 strides per input, got 2 and 3"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () ->
+                    BatchedGemm.multiply(new long[] {2}, 4, 4, 4, 1f, 0f, a, 0, st, a, 0, st, a, 0));
+            assertEquals("batched GEMM: C overlaps A", e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () ->
+                    BatchedGemm.multiply(new long[] {2}, 4, 4, 4, 1f, 0f, a, 0, st, a, 0, st, c, 8));
+            assertTrue(e.getMessage().startsWith("batched GEMM: C needs floats [8, 40)"), e.getMessage());
+        }
+    }
+}
