@@ -7,6 +7,7 @@ import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Tensor;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A DCGAN-style generative adversarial network for 1×28×28 images (Radford et al., 2016; Goodfellow et
@@ -279,6 +280,11 @@ public final class DCGAN extends Module implements RandomModule {
 
     private static double sigmoid(double z) {
         return z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
+    }
+
+    @Override
+    public Map<String, Object> spec() {
+        return spec("DCGAN", "noise", noise);
     }
 
     /**
