@@ -1,4 +1,5 @@
-"""Turns the raw JSON of scripts/compare-pytorch into bench/results/compare.md and compare.csv.
+"""Turns the raw JSON of scripts/compare-pytorch into bench/results/compare.md and compare.csv (COMPARE_OUT.md and
+COMPARE_OUT.csv when COMPARE_OUT is set).
 
   compare_table.py RAW ROUNDS "THREADS" NAME...   writes the table from RAW's JSON files
   compare_table.py --same A.json B.json           exit status 0 when the two files' checks agree (the
@@ -276,9 +277,11 @@ def main():
                "path failed the check (the check column gives that path's losses)."]
     if notrun_rows:
         md += ["", "² libtorch did not run " + ", ".join(notrun_rows) + "; the check column says why."]
-    with open("bench/results/compare.md", "w") as f:
+    # COMPARE_OUT: where scripts/compare-pytorch's OUT puts the table (OUT.md, OUT.csv).
+    out = os.environ.get("COMPARE_OUT", "bench/results/compare")
+    with open(out + ".md", "w") as f:
         f.write("\n".join(md) + "\n")
-    with open("bench/results/compare.csv", "w") as f:
+    with open(out + ".csv", "w") as f:
         f.write("\n".join(csv) + "\n")
 
 

@@ -382,6 +382,198 @@ def export_gpt_row(directory, init, name):
             json.dump({"train": False, "generate": GPT_NEW_TOKENS}, f)
 
 
+# The generative rows (dev.gatun.nn.VAE and dev.gatun.nn.DCGAN, parameter for parameter). Their random parts,
+# the VAE's epsilon and the GAN's noise, are fixed tensors of the init directory ("eps", "z"), the same at every
+# step and in every system, so that the first two losses agree to float rounding.
+VAE_BATCH, VAE_INPUTS, VAE_HIDDEN, VAE_LATENT = 128, 784, 400, 20
+GAN_BATCH, GAN_NOISE = 64, 100
+
+
+class VAE(nn.Module):
+    """MLP VAE: fc1 784 -> 400 ReLU to fc_mu and fc_logvar (400 -> 20); z = mu + exp(logvar / 2) * eps; decoder fc3
+    20 -> 400 ReLU, fc4 400 -> 784 Bernoulli logits."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(VAE_INPUTS, VAE_HIDDEN)
+        self.fc_mu = nn.Linear(VAE_HIDDEN, VAE_LATENT)
+        self.fc_logvar = nn.Linear(VAE_HIDDEN, VAE_LATENT)
+        self.fc3 = nn.Linear(VAE_LATENT, VAE_HIDDEN)
+        self.fc4 = nn.Linear(VAE_HIDDEN, VAE_INPUTS)
+
+    def forward(self, x, eps):
+        """The negative ELBO per image at z = mu + sigma * eps: binary cross-entropy with logits summed over the
+        pixels plus KL(q(z|x) || N(0, I)), each the mean over the batch (gatun's VAE.loss)."""
+        h = F.relu(self.fc1(x))
+        mu, logvar = self.fc_mu(h), self.fc_logvar(h)
+        z = mu + torch.exp(0.5 * logvar) * eps
+        logits = self.fc4(F.relu(self.fc3(z)))
+        n = x.shape[0]
+        reconstruction = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / n
+        kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / n
+        return reconstruction + kl
+
+
+def vae_flops(n):
+    """FLOPs of a VAE training step: the five linear layers' forward, backward twice that but for the first
+    layer's input gradient (as VaeTraining.trainFlops counts them)."""
+    first = 2.0 * n * VAE_INPUTS * VAE_HIDDEN
+    forward = first + 2 * (2.0 * n * VAE_HIDDEN * VAE_LATENT) + 2.0 * n * VAE_LATENT * VAE_HIDDEN \
+        + 2.0 * n * VAE_HIDDEN * VAE_INPUTS
+    return 3 * forward - first
+
+
+class DCGAN(nn.Module):
+    """The MNIST DCGAN: generator linear 100 -> 6272, BN1d, ReLU, view 128x7x7, ConvTranspose 128 -> 64 (k4 s2 p1),
+    BN, ReLU, ConvTranspose 64 -> 1, tanh; discriminator conv 1 -> 64 (k4 s2 p1), LeakyReLU 0.2, conv 64 -> 128, BN,
+    LeakyReLU 0.2, flatten, linear 6272 -> 1. Convolutions start from N(0, 0.02), batch-norm scales from N(1, 0.02)
+    (the DCGAN paper's initialisation, as gatun's DCGAN).
+
+    forward(x, z, phase) is one half of a training step's loss, for libtorch, which runs the optimizer between the
+    halves: phase 0 the discriminator's (BCE with logits of D(x) against 1 plus of D(G(z)) detached against 0),
+    phase 1 the generator's (BCE of D(G(z)) against 1)."""
+
+    def __init__(self):
+        super().__init__()
+        self.generator = nn.Sequential(nn.Linear(GAN_NOISE, 6272), nn.BatchNorm1d(6272), nn.ReLU(),
+                                       nn.Unflatten(1, (128, 7, 7)), nn.ConvTranspose2d(128, 64, 4, 2, 1),
+                                       nn.BatchNorm2d(64), nn.ReLU(), nn.ConvTranspose2d(64, 1, 4, 2, 1), nn.Tanh())
+        self.discriminator = nn.Sequential(nn.Conv2d(1, 64, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(64, 128, 4, 2, 1),
+                                           nn.BatchNorm2d(128), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(6272, 1))
+        with torch.no_grad():
+            for m in self.modules():
+                if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+                    m.weight.normal_(0.0, 0.02)
+                    m.bias.zero_()
+                elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                    m.weight.normal_(1.0, 0.02)
+                    m.bias.zero_()
+
+    def forward(self, x, z, phase):
+        fake = self.generator(z)
+        if int(phase.item()) == 0:
+            real_logits = self.discriminator(x)
+            fake_logits = self.discriminator(fake.detach())
+            return F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) \
+                + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+        logits = self.discriminator(fake)
+        return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+
+
+def dcgan_flops(n):
+    """FLOPs of a GAN step (as DcganTraining.trainFlops counts them): the generator's forward and backward, three
+    passes of the discriminator (real, generated for its update, generated for the generator's), each backward
+    twice the forward but for the first layer's input gradient."""
+    g_linear = 2.0 * n * GAN_NOISE * 6272
+    g = g_linear + 2.0 * n * 128 * 49 * 64 * 16 + 2.0 * n * 64 * 196 * 16
+    d_conv1 = 2.0 * n * 64 * 196 * 16
+    d = d_conv1 + 2.0 * n * 128 * 49 * 64 * 16 + 2.0 * n * 6272
+    return 3 * g - g_linear + 3 * (3 * d - d_conv1)
+
+
+def gan_adam(params):
+    return torch.optim.Adam(params, lr=2e-4, betas=(0.5, 0.999))
+
+
+def vae_adam(params):
+    return torch.optim.Adam(params, lr=1e-3)
+
+
+# name -> model factory
+GENERATIVE_WORKLOADS = {
+    "vae_train_b128": VAE,
+    "dcgan_train_b64": DCGAN,
+}
+
+
+def write_generative_init(directory):
+    torch.manual_seed(8765)
+    vae = VAE()
+    arrays = [(k, v.detach().float().numpy()) for k, v in vae.state_dict().items()]
+    arrays.append(("x", torch.rand(VAE_BATCH, VAE_INPUTS).numpy()))  # pixel intensities in [0, 1]
+    arrays.append(("eps", torch.randn(VAE_BATCH, VAE_LATENT).numpy()))
+    write_arrays(directory, "vae_train_b128", arrays)
+    torch.manual_seed(8766)
+    gan = DCGAN()
+    arrays = [(k, v.detach().float().numpy()) for k, v in gan.state_dict().items()
+              if not k.endswith("num_batches_tracked")]
+    arrays.append(("x", (torch.rand(GAN_BATCH, 1, 28, 28) * 2 - 1).numpy()))  # images in tanh's range
+    arrays.append(("z", torch.randn(GAN_BATCH, GAN_NOISE).numpy()))
+    write_arrays(directory, "dcgan_train_b64", arrays)
+
+
+def load_generative(name, directory):
+    init = read_init(directory, name)
+    model = GENERATIVE_WORKLOADS[name]()
+    result = model.load_state_dict({k: v for k, v in init.items() if k not in ("x", "eps", "z")}, strict=False)
+    missing = [k for k in result.missing_keys if not k.endswith("num_batches_tracked")]
+    if missing or result.unexpected_keys:
+        raise SystemExit(f"{name}: state does not match the model: missing {missing}, "
+                         f"unexpected {result.unexpected_keys}")
+    return model, init
+
+
+def run_generative(args):
+    """The VAE row (zero grads, the negative ELBO at the fixed eps, backward, Adam 1e-3) and the DCGAN row (one
+    discriminator update, then one generator update through the frozen discriminator, as gatun's
+    DCGAN.trainStep; a step's loss is the sum of the two)."""
+    model, init = load_generative(args.workload, args.init)
+    x = init["x"]
+    if args.workload == "vae_train_b128":
+        eps = init["eps"]
+        optimizer = vae_adam(model.parameters())
+
+        def step():
+            optimizer.zero_grad()
+            loss = model(x, eps)
+            value = loss.item()
+            loss.backward()
+            optimizer.step()
+            return value
+        report(args, model, step, lambda: vae_flops(x.shape[0]))
+        return
+    z = init["z"]
+    g, d = model.generator, model.discriminator
+    opt_d, opt_g = gan_adam(d.parameters()), gan_adam(g.parameters())
+
+    def gan_step():
+        fake = g(z)
+        opt_d.zero_grad()
+        real_logits = d(x)
+        fake_logits = d(fake.detach())
+        d_loss = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) \
+            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+        d_loss.backward()
+        opt_d.step()
+        opt_g.zero_grad()
+        for p in d.parameters():
+            p.requires_grad_(False)
+        logits = d(fake)
+        g_loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+        g_loss.backward()
+        for p in d.parameters():
+            p.requires_grad_(True)
+        opt_g.step()
+        return d_loss.item() + g_loss.item()
+    report(args, model, gan_step, lambda: dcgan_flops(x.shape[0]))
+
+
+def export_generative_row(directory, init, name):
+    """A generative row for libtorch, NAME.pt and NAME.check.pt alike (neither model has dropout). The VAE is its
+    loss module, forward(x, eps); the DCGAN's forward(x, z, phase) is the loss of either half of a step, and its
+    NAME.json says which parameters each half's Adam updates ("gan": the name prefixes of the discriminator and
+    the generator)."""
+    model, _ = load_generative(name, init)
+    module = torch.jit.script(model.train())
+    for suffix in (".pt", ".check.pt"):
+        module.save(os.path.join(directory, name + suffix))
+    if name == "vae_train_b128":
+        write_training_spec(directory, name, model, vae_adam, "vae", inputs=["x", "eps"])
+    else:
+        write_training_spec(directory, name, model, gan_adam, "gan", inputs=["x", "z"],
+                            gan={"discriminator": "discriminator.", "generator": "generator."})
+
+
 def write_regression_init(directory):
     for i, (name, (factory, shape, _, _)) in enumerate(REGRESSION_WORKLOADS.items()):
         torch.manual_seed(4321 + i)
@@ -561,6 +753,7 @@ def export_torchscript(directory, init):
     rows = [(name, export_classification_row) for name in WORKLOADS]
     rows += [(name, export_regression_row) for name in REGRESSION_WORKLOADS]
     rows += [(name, export_gpt_row) for name in GPT_WORKLOADS]
+    rows += [(name, export_generative_row) for name in GENERATIVE_WORKLOADS]
     for name, export in rows:
         try:
             export(directory, init, name)
@@ -598,10 +791,12 @@ def export_regression_row(directory, init, name):
     write_training_spec(directory, name, model, optimizer_factory, "mse")
 
 
-def write_training_spec(directory, name, model, optimizer_factory, loss):
+def write_training_spec(directory, name, model, optimizer_factory, loss, **extra):
     """DIR/NAME.json: what the Java side needs besides the module: whether the row trains, its loss (for the
-    labels' type) and its optimizer's class and settings, read from the optimizer workloads.py builds."""
+    labels' type) and its optimizer's class and settings, read from the optimizer workloads.py builds; extra
+    holds what a row adds (the generative rows: "inputs", the init arrays forward takes, and for the GAN "gan")."""
     spec = {"train": optimizer_factory is not None, "loss": loss if optimizer_factory is not None else None}
+    spec.update(extra)
     if optimizer_factory is not None:
         optimizer = optimizer_factory(model.parameters())
         spec["optimizer"] = dict(name=type(optimizer).__name__,
@@ -649,12 +844,14 @@ def main():
     parser.add_argument("--list", action="store_true")
     args = parser.parse_args()
     if args.list:
-        print(" ".join(list(WORKLOADS) + list(REGRESSION_WORKLOADS) + list(GPT_WORKLOADS)))
+        print(" ".join(list(WORKLOADS) + list(REGRESSION_WORKLOADS) + list(GPT_WORKLOADS)
+                       + list(GENERATIVE_WORKLOADS)))
         return
     if args.write_init:
         write_init(args.write_init)
         write_regression_init(args.write_init)
         write_gpt_init(args.write_init)
+        write_generative_init(args.write_init)
         return
     if args.export_onnx:
         export_onnx(args.export_onnx, args.init)
@@ -668,6 +865,9 @@ def main():
         return
     if args.workload in GPT_WORKLOADS:
         run_gpt(args)
+        return
+    if args.workload in GENERATIVE_WORKLOADS:
+        run_generative(args)
         return
     _, shape, classes, optimizer_factory = WORKLOADS[args.workload]
     model, init = load_model(args.workload, args.init)

@@ -35,7 +35,7 @@ public class WorkloadBenchmark {
     @Param({"mlp13k_train_b32", "mlp_train_b128_adam", "lenet5_train_b64", "resnet_train_b32",
         "charlstm_train_b32_t64", "chargru_train_b32_t64", "charrnn_train_b32_t64", "transformer_train_b16_t64",
         "mlp_infer_b1", "lenet5_infer_b1", "resnet_infer_b1", "charlstm_infer_b1_t64",
-        "chargpt_train_b16_t128", "chargpt_generate_t256"})
+        "chargpt_train_b16_t128", "chargpt_generate_t256", "vae_train_b128", "dcgan_train_b64"})
     public String workload;
 
     @Param({"1", "2"})

@@ -7,7 +7,10 @@ import dev.gatun.nn.BasicBlock;
 import dev.gatun.nn.BatchNorm;
 import dev.gatun.nn.BatchNorm1d;
 import dev.gatun.nn.BatchNorm2d;
+import dev.gatun.nn.Autoencoder;
 import dev.gatun.nn.Conv2d;
+import dev.gatun.nn.ConvTranspose2d;
+import dev.gatun.nn.DCGAN;
 import dev.gatun.nn.Dropout;
 import dev.gatun.nn.Embedding;
 import dev.gatun.nn.Flatten;
@@ -37,6 +40,10 @@ import dev.gatun.nn.TransformerDecoder;
 import dev.gatun.nn.TransformerDecoderLayer;
 import dev.gatun.nn.TransformerEncoder;
 import dev.gatun.nn.TransformerEncoderLayer;
+import dev.gatun.nn.Unflatten;
+import dev.gatun.nn.Upsample;
+import dev.gatun.nn.VAE;
+import dev.gatun.ops.Resample;
 import dev.gatun.tensor.Tensor;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -421,6 +428,18 @@ public final class ModelFile {
                     charge(where, type, lng(m, "in", where) / groups, lng(m, "out", where),
                             k.length > 0 ? k[0] : 1, k.length > 1 ? k[1] : 1);
                 }
+                case "ConvTranspose2d" -> {
+                    int[] k = ints(m, "kernel", where);
+                    long groups = Math.max(1, integer(m, "groups", where));
+                    charge(where, type, lng(m, "in", where), lng(m, "out", where) / groups,
+                            k.length > 0 ? k[0] : 1, k.length > 1 ? k[1] : 1);
+                }
+                case "VAE" -> charge(where, type, 2, lng(m, "inputs", where), lng(m, "hidden", where));
+                case "DCGAN" -> {
+                    // The generator's linear layer, then its and the discriminator's 128 <-> 64 channel 4x4 ones.
+                    charge(where, type, lng(m, "noise", where), 128 * 7 * 7);
+                    charge(where, type, 2 * 128 * 64, 16);
+                }
                 case "BatchNorm", "BatchNorm1d", "BatchNorm2d" -> charge(where, type, 2, lng(m, "features", where));
                 case "LayerNorm" -> {
                     long[] shape = longs(m, "normalizedShape", where);
@@ -477,6 +496,15 @@ public final class ModelFile {
                     case "Conv2d" -> new Conv2d(lng(m, "in", where), lng(m, "out", where), ints(m, "kernel", where),
                             ints(m, "stride", where), ints(m, "padding", where), ints(m, "dilation", where),
                             integer(m, "groups", where), bool(m, "bias", where));
+                    case "ConvTranspose2d" -> new ConvTranspose2d(lng(m, "in", where), lng(m, "out", where),
+                            ints(m, "kernel", where), ints(m, "stride", where), ints(m, "padding", where),
+                            ints(m, "outputPadding", where), integer(m, "groups", where), bool(m, "bias", where),
+                            ints(m, "dilation", where));
+                    case "Unflatten" -> new Unflatten(longs(m, "shape", where));
+                    case "Upsample" -> upsample(m, where);
+                    case "Autoencoder" -> autoencoder(m, where);
+                    case "VAE" -> new VAE(lng(m, "inputs", where), lng(m, "hidden", where), lng(m, "latent", where));
+                    case "DCGAN" -> new DCGAN(lng(m, "noise", where));
                     case "BatchNorm1d" -> new BatchNorm1d(lng(m, "features", where), flt(m, "eps", where),
                             flt(m, "momentum", where), bool(m, "affine", where));
                     case "BatchNorm2d" -> new BatchNorm2d(lng(m, "features", where), flt(m, "eps", where),
@@ -535,6 +563,34 @@ public final class ModelFile {
             } catch (IllegalArgumentException | IllegalStateException e) {
                 throw new ModelFileException(file, ARCHITECTURE_KEY + ": " + where + " (" + type + "): "
                         + e.getMessage(), e);
+            }
+        }
+
+        /** An Upsample to a fixed size (its spec has {@code height}) or by scale factors. */
+        private Module upsample(Map<String, Object> m, String where) throws ModelFileException {
+            String mode = string(m, "mode", where);
+            Resample.Mode parsed = switch (mode) {
+                case "nearest" -> Resample.Mode.NEAREST;
+                case "bilinear" -> Resample.Mode.BILINEAR;
+                default -> throw fail(where, "'mode' must be \"nearest\" or \"bilinear\", got \"" + mode + "\"");
+            };
+            boolean alignCorners = bool(m, "alignCorners", where);
+            if (m.containsKey("height")) {
+                return Upsample.toSize(lng(m, "height", where), lng(m, "width", where), parsed, alignCorners);
+            }
+            return new Upsample(dbl(m, "scaleHeight", where), dbl(m, "scaleWidth", where), parsed, alignCorners);
+        }
+
+        /** An autoencoder of its two Sequential halves; the encoder is closed when the decoder fails. */
+        private Module autoencoder(Map<String, Object> m, String where) throws ModelFileException {
+            String description = string(m, "description", where);
+            Sequential encoder = only(modules(m, "encoder", where, Sequential.class, 1), "encoder", where);
+            try {
+                Sequential decoder = only(modules(m, "decoder", where, Sequential.class, 1), "decoder", where);
+                return new Autoencoder(encoder, decoder, description);
+            } catch (ModelFileException | RuntimeException e) {
+                encoder.close();
+                throw e;
             }
         }
 
@@ -678,6 +734,13 @@ public final class ModelFile {
                 throw fail(where, "'" + key + "' must be a number, got " + m.get(key));
             }
             return (float) n.asDouble();
+        }
+
+        private double dbl(Map<String, Object> m, String key, String where) throws ModelFileException {
+            if (!(m.get(key) instanceof Json.Num n)) {
+                throw fail(where, "'" + key + "' must be a number, got " + m.get(key));
+            }
+            return n.asDouble();
         }
 
         private long[] longs(Map<String, Object> m, String key, String where) throws ModelFileException {

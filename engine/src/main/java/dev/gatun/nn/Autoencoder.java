@@ -3,6 +3,8 @@ package dev.gatun.nn;
 import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Tensor;
 import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
 
 /**
  * An autoencoder: an encoder to a small code and a decoder back to the input, trained to reproduce its
@@ -138,6 +140,19 @@ public final class Autoencoder extends Module {
     @Override
     public Tensor forward(Tensor x) {
         return decoder.forward(encoder.forward(x));
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * @return the two halves' specs ({@code encoder}, {@code decoder}, each a one-element array) and the
+     *     description; null when a layer of either half cannot describe itself
+     */
+    @Override
+    public Map<String, Object> spec() {
+        return encoder.spec() == null || decoder.spec() == null ? null
+                : spec("Autoencoder", "encoder", List.of(encoder), "decoder", List.of(decoder), "description",
+                        description);
     }
 
     @Override

@@ -3,6 +3,7 @@ package dev.gatun.nn;
 import dev.gatun.ops.ConvTranspose;
 import dev.gatun.tensor.Tensor;
 import java.util.Arrays;
+import java.util.Map;
 import java.util.random.RandomGenerator;
 
 /**
@@ -134,6 +135,13 @@ public final class ConvTranspose2d extends Module {
      * @return e.g. {@code 128, 64, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1)}: padding, output
      *     padding, dilation, groups and bias only when not at their defaults
      */
+    @Override
+    public Map<String, Object> spec() {
+        return spec("ConvTranspose2d", "in", inChannels, "out", outChannels, "kernel", kernel.clone(), "stride",
+                stride.clone(), "padding", padding.clone(), "outputPadding", outputPadding.clone(), "dilation",
+                dilation.clone(), "groups", groups, "bias", bias != null);
+    }
+
     @Override
     protected String extraRepr() {
         StringBuilder sb = new StringBuilder().append(inChannels).append(", ").append(outChannels)

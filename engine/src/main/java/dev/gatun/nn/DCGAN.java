@@ -7,6 +7,7 @@ import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Tensor;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A DCGAN-style generative adversarial network for 1×28×28 images (Radford et al., 2016; Goodfellow et
@@ -191,8 +192,32 @@ public final class DCGAN extends Module implements RandomModule {
         if (discriminatorOptimizer == null || generatorOptimizer == null) {
             throw new IllegalArgumentException("a GAN step needs the discriminator's and the generator's optimizer");
         }
+        return trainStep(real, Tensor.randn(rng, real.size(0), noise), discriminatorOptimizer, generatorOptimizer);
+    }
+
+    /**
+     * One round of {@link #trainStep(Tensor, Optimizer, Optimizer) the alternating updates} from given noise
+     * instead of noise drawn from this module's generator (e.g. a benchmark's fixed noise, shared with another
+     * system).
+     *
+     * @param real                   real images [N, 1, 28, 28], scaled to [−1, 1]
+     * @param z                      the generator's noise [N, noise]
+     * @param discriminatorOptimizer the optimizer of {@link #discriminatorNetwork()}'s parameters
+     * @param generatorOptimizer     the optimizer of {@link #generatorNetwork()}'s parameters
+     * @return the losses and the discriminator's scores
+     * @throws IllegalArgumentException if the images are not [N, 1, 28, 28], z is not [N, noise] or an optimizer
+     *                                  is null
+     */
+    public Step trainStep(Tensor real, Tensor z, Optimizer discriminatorOptimizer, Optimizer generatorOptimizer) {
+        if (discriminatorOptimizer == null || generatorOptimizer == null) {
+            throw new IllegalArgumentException("a GAN step needs the discriminator's and the generator's optimizer");
+        }
         long n = real.size(0);
-        Tensor fake = sample((int) n, rng);
+        if (z.dim() != 2 || z.size(0) != n) {
+            throw new IllegalArgumentException("a GAN step needs noise [" + n + ", " + noise + "] for " + n
+                    + " real images, got " + Arrays.toString(z.shape()));
+        }
+        Tensor fake = forward(z);
         Tensor ones = Tensor.ones(n, 1);
         Tensor zeros = Tensor.zeros(n, 1);
 
@@ -255,6 +280,11 @@ public final class DCGAN extends Module implements RandomModule {
 
     private static double sigmoid(double z) {
         return z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
+    }
+
+    @Override
+    public Map<String, Object> spec() {
+        return spec("DCGAN", "noise", noise);
     }
 
     /**

@@ -2,6 +2,7 @@ package dev.gatun.nn;
 
 import dev.gatun.tensor.Tensor;
 import java.util.Arrays;
+import java.util.Map;
 
 /**
  * Unflattens the features of each sample: [N, d1·d2·...] → [N, d1, d2, ...]
@@ -27,6 +28,11 @@ public final class Unflatten extends Module {
             }
         }
         this.shape = shape.clone();
+    }
+
+    @Override
+    public Map<String, Object> spec() {
+        return spec("Unflatten", "shape", shape.clone());
     }
 
     /**

@@ -3,6 +3,7 @@ package dev.gatun.nn;
 import dev.gatun.ops.Resample;
 import dev.gatun.tensor.Tensor;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * Upsampling of [N, C, H, W] input ({@code torch.nn.Upsample}), nearest or bilinear, by scale factors
@@ -87,6 +88,21 @@ public final class Upsample extends Module {
                     + width);
         }
         return new Upsample(height, width, Double.NaN, Double.NaN, mode, alignCorners);
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * @return the output size ({@code height}, {@code width}) or the scale factors ({@code scaleHeight},
+     *     {@code scaleWidth}), the mode ({@code "nearest"} or {@code "bilinear"}) and {@code alignCorners}
+     */
+    @Override
+    public Map<String, Object> spec() {
+        return height > 0
+                ? spec("Upsample", "height", height, "width", width, "mode", mode.toString(), "alignCorners",
+                        alignCorners)
+                : spec("Upsample", "scaleHeight", scaleHeight, "scaleWidth", scaleWidth, "mode", mode.toString(),
+                        "alignCorners", alignCorners);
     }
 
     /**

@@ -5,6 +5,7 @@ import dev.gatun.ops.Loss;
 import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Tensor;
 import java.util.Arrays;
+import java.util.Map;
 
 /**
  * A variational autoencoder with a Bernoulli decoder (Kingma and Welling, 2014), the MLP of PyTorch's
@@ -334,6 +335,11 @@ public final class VAE extends Module implements RandomModule {
                     + " elements a sample), got " + Arrays.toString(x.shape()));
         }
         return x.dim() == 2 ? x : x.reshape(x.size(0), inputs);
+    }
+
+    @Override
+    public Map<String, Object> spec() {
+        return spec("VAE", "inputs", inputs, "hidden", hidden, "latent", latent);
     }
 
     /**

@@ -1,17 +1,24 @@
 package dev.gatun.cli;
 
 import static dev.gatun.cli.CliRun.gatun;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gatun.data.IdxFiles;
+import dev.gatun.io.ModelFile;
+import dev.gatun.nn.Autoencoder;
+import dev.gatun.nn.DCGAN;
 import dev.gatun.nn.Module;
+import dev.gatun.nn.VAE;
 import dev.gatun.tensor.Tensor;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.imageio.ImageIO;
@@ -73,8 +80,14 @@ class GenerativeCommandsTest {
         digits(dir, 300, 60);
         Path images = dir.resolve("out");
         CliRun r = gatun("train", "dae", "--data", dir.toString(), "--epochs", "3", "--batch-size", "32",
-                "--latent", "16", "--lr", "0.003", "--images", images.toString(), "--validation", "0.2");
+                "--latent", "16", "--lr", "0.003", "--images", images.toString(), "--validation", "0.2", "--save",
+                dir.resolve("dae.safetensors").toString());
         assertEquals(0, r.code(), r.err() + r.out());
+        try (Module saved = ModelFile.load(dir.resolve("dae.safetensors"))) {
+            assertInstanceOf(Autoencoder.class, saved);
+            assertEquals("convolutional autoencoder 1×28×28 → 16", saved.describe());
+        }
+        assertArrayEquals(new long[] {1, 28, 28}, ModelFile.sampleShape(dir.resolve("dae.safetensors")));
         assertTrue(r.out().contains("ConvTranspose2d(32 → 16, 3×3, stride 2, padding 1, output padding 1)"), r.out());
         assertTrue(r.out().contains("validating on 60"), r.out());
         double error = number(r.out(), "test MSE ([0-9.]+) per pixel from the noisy inputs");
@@ -91,8 +104,12 @@ class GenerativeCommandsTest {
         Path csv = dir.resolve("vae.csv");
         CliRun r = gatun("train", "vae", "--data", dir.toString(), "--epochs", "3", "--batch-size", "32",
                 "--hidden", "64", "--latent", "2", "--walk-steps", "6", "--images", images.toString(), "--csv",
-                csv.toString());
+                csv.toString(), "--save", dir.resolve("vae.safetensors").toString());
         assertEquals(0, r.code(), r.err() + r.out());
+        try (Module saved = ModelFile.load(dir.resolve("vae.safetensors"))) {
+            assertEquals("VAE(784-64-2)", assertInstanceOf(VAE.class, saved).describe());
+        }
+        assertArrayEquals(new long[] {784}, ModelFile.sampleShape(dir.resolve("vae.safetensors")));
         assertTrue(r.out().contains("VAE(784-64-2)"), r.out());
         assertTrue(r.out().contains("bits/pixel") && r.out().contains("train negative ELBO"), r.out());
         double elbo = number(r.out(), "test negative ELBO ([0-9.]+) nats per image");
@@ -122,6 +139,73 @@ class GenerativeCommandsTest {
         png(images.resolve("samples-epoch-1.png"), 8, 8);
         png(images.resolve("samples-epoch-2.png"), 8, 8);
         png(images.resolve("samples.png"), 8, 8);
+    }
+
+    /**
+     * A GAN run stopped after 2 epochs and resumed from its checkpoint for a third ends with the weights, batch
+     * norm statistics and per-epoch figures of a run of 3 epochs never stopped, bit for bit (with a schedule, so
+     * that its state is restored too); a checkpoint that does not fit the run is refused.
+     */
+    @Test
+    void ganResumedFromItsCheckpointEqualsARunNeverStopped(@TempDir Path dir) throws IOException {
+        digits(dir, 64, 8);
+        Path checkpoints = dir.resolve("checkpoints");
+        Path whole = dir.resolve("whole.safetensors");
+        Path resumed = dir.resolve("resumed.safetensors");
+        Path wholeCsv = dir.resolve("whole.csv");
+        Path resumedCsv = dir.resolve("resumed.csv");
+        List<String> common = List.of("train", "gan", "--data", dir.toString(), "--noise-dim", "8", "--seed", "5",
+                "--schedule", "exponential", "--threads", "1", "--images", dir.resolve("img").toString());
+        CliRun a = gatun(args(common, "--batch-size", "16", "--epochs", "3", "--save", whole.toString(), "--csv",
+                wholeCsv.toString()));
+        assertEquals(0, a.code(), a.err() + a.out());
+        CliRun first = gatun(args(common, "--batch-size", "16", "--epochs", "2", "--checkpoint-dir",
+                checkpoints.toString()));
+        assertEquals(0, first.code(), first.err() + first.out());
+        assertTrue(Files.isRegularFile(checkpoints.resolve("gan-epoch-2.safetensors")), first.out());
+        CliRun b = gatun(args(common, "--batch-size", "16", "--epochs", "3", "--resume", checkpoints.toString(),
+                "--save", resumed.toString(), "--csv", resumedCsv.toString(), "--checkpoint-dir",
+                checkpoints.toString()));
+        assertEquals(0, b.code(), b.err() + b.out());
+        assertTrue(b.out().contains("resuming from " + checkpoints.resolve("gan-epoch-2.safetensors")
+                + " after epoch 2") && b.out().contains("epoch 3/3") && !b.out().contains("epoch 2/3"), b.out());
+        try (Module x = ModelFile.load(whole); Module y = ModelFile.load(resumed)) {
+            assertInstanceOf(DCGAN.class, y);
+            Map<String, Tensor> p = x.stateDict();
+            Map<String, Tensor> q = y.stateDict();
+            assertEquals(p.keySet(), q.keySet());
+            for (String k : p.keySet()) {
+                assertArrayEquals(p.get(k).toArray(), q.get(k).toArray(), k);
+            }
+        }
+        assertArrayEquals(new long[] {8}, ModelFile.sampleShape(resumed));
+        // The losses, accuracies and learning rates of every epoch (the times differ), the first two epochs'
+        // from the checkpoint.
+        List<String> w = Files.readAllLines(wholeCsv);
+        List<String> r = Files.readAllLines(resumedCsv);
+        assertEquals(4, r.size(), String.join("\n", r));
+        for (int i = 0; i < w.size(); i++) {
+            String[] wc = w.get(i).split(",", -1);
+            String[] rc = r.get(i).split(",", -1);
+            assertEquals(List.of(wc).subList(0, 6), List.of(rc).subList(0, 6), "line " + i);
+        }
+        assertTrue(Files.isRegularFile(checkpoints.resolve("gan-epoch-3.safetensors")));
+
+        CliRun wrong = gatun(args(common, "--epochs", "3", "--resume", checkpoints.resolve("gan-epoch-2.safetensors")
+                .toString(), "--batch-size", "32"));
+        assertEquals(1, wrong.code(), wrong.out());
+        assertTrue(wrong.err().contains("checkpoint was written for 64 images in batches of 16, this run has 64 in"
+                + " batches of 32") && !wrong.err().contains("\tat "), wrong.err());
+        CliRun notGan = gatun(args(common, "--batch-size", "16", "--epochs", "3", "--resume",
+                whole.toString()));
+        assertEquals(1, notGan.code(), notGan.out());
+        assertTrue(notGan.err().contains("is not a checkpoint of gatun train gan"), notGan.err());
+    }
+
+    private static String[] args(List<String> common, String... more) {
+        List<String> all = new java.util.ArrayList<>(common);
+        all.addAll(List.of(more));
+        return all.toArray(String[]::new);
     }
 
     /** Each bad value is one usage error naming the option, found before the (absent) data is read. */

@@ -134,6 +134,43 @@ class DCGANTest extends ScopedTest {
         }
     }
 
+    /**
+     * A round from given noise is the round that draws the same noise itself: the same losses and weights; noise
+     * of the wrong shape is refused.
+     */
+    @Test
+    void aRoundFromGivenNoiseIsTheRoundThatDrawsIt() {
+        Tensor real = realImages(4, 3);
+        float[][] losses = new float[2][];
+        List<List<float[]>> weights = new ArrayList<>();
+        for (int run = 0; run < 2; run++) {
+            Init.manualSeed(9);
+            try (DCGAN gan = new DCGAN(6);
+                 Adam d = new Adam(gan.discriminatorNetwork().parameters(), 1e-3);
+                 Adam g = new Adam(gan.generatorNetwork().parameters(), 1e-3)) {
+                DCGAN.Step s;
+                if (run == 0) {
+                    s = gan.trainStep(real, d, g);
+                } else {
+                    Generator copy = new Generator(0);
+                    copy.setState(gan.generator().state());
+                    s = gan.trainStep(real, Tensor.randn(copy, 4, 6), d, g);
+                    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                            () -> gan.trainStep(real, Tensor.randn(copy, 3, 6), d, g));
+                    assertTrue(e.getMessage().contains("[4, 6]") && e.getMessage().contains("[3, 6]"), e.getMessage());
+                }
+                losses[run] = new float[] {s.discriminatorLoss().item(), s.generatorLoss()};
+                List<float[]> w = new ArrayList<>();
+                for (Tensor p : gan.parameters()) w.add(p.toArray());
+                weights.add(w);
+            }
+        }
+        assertArrayEquals(losses[0], losses[1]);
+        for (int i = 0; i < weights.get(0).size(); i++) {
+            assertArrayEquals(weights.get(0).get(i), weights.get(1).get(i), "parameter " + i);
+        }
+    }
+
     private static boolean changed(float[] a, float[] b) {
         for (int i = 0; i < a.length; i++) if (a[i] != b[i]) return true;
         return false;

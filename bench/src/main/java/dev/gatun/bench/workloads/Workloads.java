@@ -25,7 +25,7 @@ public final class Workloads {
     public static final List<String> ALL = List.of("mlp13k_train_b32", "mlp_train_b128_adam", "lenet5_train_b64",
             "resnet_train_b32", "charlstm_train_b32_t64", "chargru_train_b32_t64", "charrnn_train_b32_t64",
             "transformer_train_b16_t64", "mlp_infer_b1", "lenet5_infer_b1", "resnet_infer_b1", "charlstm_infer_b1_t64",
-            "chargpt_train_b16_t128", "chargpt_generate_t256");
+            "chargpt_train_b16_t128", "chargpt_generate_t256", "vae_train_b128", "dcgan_train_b64");
 
     private Workloads() {}
 
@@ -35,6 +35,7 @@ public final class Workloads {
             case "mlp13k_train_b32", "mlp_train_b128_adam", "mlp_infer_b1", "lenet5_train_b64", "lenet5_infer_b1",
                  "resnet_train_b32", "resnet_infer_b1" -> true;
             case "transformer_train_b16_t64", "chargpt_train_b16_t128", "chargpt_generate_t256" -> true;
+            case "vae_train_b128", "dcgan_train_b64" -> true;
             case "charlstm_train_b32_t64", "chargru_train_b32_t64", "charrnn_train_b32_t64", "charlstm_infer_b1_t64" -> true;
             default -> false;
         };
@@ -73,6 +74,8 @@ public final class Workloads {
                     CharModel.flops(64, 1, 4));
             case "chargpt_train_b16_t128" -> new CharGptTraining(name, init);
             case "chargpt_generate_t256" -> new CharGptGeneration(name, init);
+            case "vae_train_b128" -> new VaeTraining(name, init);
+            case "dcgan_train_b64" -> new DcganTraining(name, init);
             default -> throw new AssertionError(name);
         };
     }

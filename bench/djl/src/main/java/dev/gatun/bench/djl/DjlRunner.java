@@ -45,7 +45,10 @@ import java.util.StringJoiner;
  * training row's module computes the row's loss ({@code forward(x, y)}: the model, then cross-entropy or
  * MSE); DJL loads it as a {@link PtSymbolBlock} with trainable parameters, and a step is DJL's training
  * step: forward and loss inside a {@link GradientCollector}, backward, then for every parameter DJL's
- * engine update ({@link SgdUpdate} or {@link AdamUpdate}, which also zero the gradient). An inference row
+ * engine update ({@link SgdUpdate} or {@link AdamUpdate}, which also zero the gradient). A row whose
+ * {@code NAME.json} names its {@code "inputs"} passes those arrays of the init directory instead of x and y (the
+ * VAE: x and its fixed ε); a GAN row ({@code "gan"}) runs the discriminator's and the generator's halves of a step
+ * one after the other, each with its own Adam ({@code ganStep}). An inference row
  * is one forward pass in eval mode (DJL runs it under libtorch's inference mode) and the output's sum.
  *
  * <p>{@code --check} runs two steps of the dropout-free module ({@code NAME.check.pt}) and prints their
@@ -137,16 +140,37 @@ public final class DjlRunner {
             NDArray x = manager.create(arrays.get("x"), new Shape(shapes.get("x")));
             Step step;
             if (train) {
-                NDArray y = manager.create(arrays.get("y"), new Shape(shapes.get("y")));
                 String loss = spec.get("loss").getAsString();
-                if (loss.equals("cross_entropy")) {
-                    y = y.toType(DataType.INT64, false);  // class indices, as workloads.py's .long()
-                } else if (!loss.equals("mse")) {
-                    throw new IllegalArgumentException(specFile + ": unknown loss " + loss);
+                // The module's inputs: x and the labels or target y, or those the spec names (the generative
+                // rows: the VAE's x and eps, the GAN's x and z), each an array of the init directory.
+                NDList inputs = new NDList();
+                if (spec.has("inputs")) {
+                    for (var input : spec.getAsJsonArray("inputs")) {
+                        String key = input.getAsString();
+                        if (!arrays.containsKey(key)) {
+                            throw new IllegalArgumentException(specFile + " names input " + key + ", which "
+                                    + init.resolve(name + ".txt") + " does not hold");
+                        }
+                        inputs.add(manager.create(arrays.get(key), new Shape(shapes.get(key))));
+                    }
+                } else {
+                    NDArray y = manager.create(arrays.get("y"), new Shape(shapes.get("y")));
+                    if (loss.equals("cross_entropy")) {
+                        y = y.toType(DataType.INT64, false);  // class indices, as workloads.py's .long()
+                    } else if (!loss.equals("mse")) {
+                        throw new IllegalArgumentException(specFile + ": unknown loss " + loss);
+                    }
+                    inputs.add(x);
+                    inputs.add(y);
                 }
                 // Loaded in eval mode; DJL's block believes it is in training mode and would not switch.
                 JniUtils.enableTrainingMode(block);
-                step = trainingStep(engine, block, store, new NDList(x, y), spec.getAsJsonObject("optimizer"));
+                if (spec.has("gan")) {
+                    step = ganStep(engine, block, store, manager, inputs, spec.getAsJsonObject("optimizer"),
+                            spec.getAsJsonObject("gan"));
+                } else {
+                    step = trainingStep(engine, block, store, inputs, spec.getAsJsonObject("optimizer"));
+                }
             } else {
                 step = () -> {
                     try (NDScope scope = new NDScope()) {
@@ -231,6 +255,69 @@ public final class DjlRunner {
                     collector.backward(loss);
                 }
                 update.step();
+                return value;
+            }
+        };
+    }
+
+    /**
+     * A GAN's step on a module whose {@code forward(x, z, phase)} is the loss of one half of the step (phase 0 the
+     * discriminator's, phase 1 the generator's, as {@code workloads.py}'s {@code DCGAN} scripts it): the
+     * discriminator's half under a gradient collector, backward, the discriminator's update; then the
+     * generator's half, backward, the generator's update. The module computes G(z) again in the second half
+     * (the same values: the generator has not changed and its batch norm uses the batch's statistics), and its
+     * backward also reaches the discriminator, whose gradients are zeroed after it, as the other systems' frozen
+     * discriminator takes none. Returns the sum of the two losses.
+     *
+     * @param gan the parameter name prefixes of the two networks ({@code "discriminator"} and {@code "generator"})
+     */
+    private static Step ganStep(Engine engine, Block block, ParameterStore store, NDManager manager, NDList inputs,
+                                JsonObject optimizer, JsonObject gan) {
+        String dPrefix = gan.get("discriminator").getAsString();
+        String gPrefix = gan.get("generator").getAsString();
+        List<NDArray> dWeights = new ArrayList<>();
+        List<NDArray> gWeights = new ArrayList<>();
+        for (Map.Entry<String, Parameter> p : block.getParameters().toMap().entrySet()) {
+            if (!p.getValue().requiresGradient()) {
+                throw new IllegalStateException("parameter " + p.getKey() + " does not require a gradient");
+            }
+            if (p.getKey().startsWith(dPrefix)) {
+                dWeights.add(p.getValue().getArray());
+            } else if (p.getKey().startsWith(gPrefix)) {
+                gWeights.add(p.getValue().getArray());
+            } else {
+                throw new IllegalStateException("parameter " + p.getKey() + " is in neither network (" + dPrefix
+                        + ", " + gPrefix + ")");
+            }
+        }
+        if (dWeights.isEmpty() || gWeights.isEmpty()) {
+            throw new IllegalStateException("a GAN needs parameters in both networks, found "
+                    + block.getParameters().keys());
+        }
+        Update dUpdate = Update.of(optimizer, dWeights);
+        Update gUpdate = Update.of(optimizer, gWeights);
+        NDList dInputs = new NDList(inputs.get(0), inputs.get(1), manager.create(new float[] {0f}));
+        NDList gInputs = new NDList(inputs.get(0), inputs.get(1), manager.create(new float[] {1f}));
+        return () -> {
+            try (NDScope scope = new NDScope()) {
+                scope.suppressNotUsedWarning();
+                double value;
+                try (GradientCollector collector = engine.newGradientCollector()) {
+                    NDArray loss = block.forward(store, dInputs, true).singletonOrThrow();
+                    value = loss.getFloat();
+                    collector.backward(loss);
+                }
+                dUpdate.step();
+                try (GradientCollector collector = engine.newGradientCollector()) {
+                    NDArray loss = block.forward(store, gInputs, true).singletonOrThrow();
+                    value += loss.getFloat();
+                    collector.backward(loss);
+                }
+                gUpdate.step();
+                for (NDArray w : dWeights) {
+                    NDArray g = w.getGradient();
+                    g.subi(g);
+                }
                 return value;
             }
         };
