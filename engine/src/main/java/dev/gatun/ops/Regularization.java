@@ -71,40 +71,24 @@ public final class Regularization {
         MemorySegment d = dst.asSlice(dstOffset * Float.BYTES, n * Float.BYTES);
         float keep = 1f / (1f - p);
         int threshold = (int) Math.ceil(p * (double) (1 << 24));
-        // SplitMix64 is a counter: pair j's bits are mix(seed + (j + 1)·γ), so a chunk's bits come from a
-        // loop without a carried dependency, which the compiler vectorises; the values go through
-        // arrays, whose loops it vectorises too.
-        float[] buf = new float[CHUNK];
-        long[] bits = new long[CHUNK / 2];
         long state = seed;
-        for (long start = 0; start < n; start += CHUNK) {
-            int len = (int) Math.min(CHUNK, n - start);
-            MemorySegment.copy(s, ValueLayout.JAVA_FLOAT, start * Float.BYTES, buf, 0, len);
-            int pairs = (len + 1) / 2;
-            for (int j = 0; j < pairs; j++) {
-                bits[j] = mix(state + (j + 1) * GOLDEN);
-            }
-            state += pairs * GOLDEN;
-            int full = len / 2;
+        long i = 0;
+        for (; i + 1 < n; i += 2) {
+            state += 0x9E3779B97F4A7C15L;
+            long z = mix(state);
             // branch-free: keep when u − threshold has no sign bit (a mispredicted branch per element
             // would cost more than the random bits)
-            for (int j = 0; j < full; j++) {
-                long z = bits[j];
-                buf[2 * j] *= keep * ((((int) (z >>> 40) - threshold) >>> 31) ^ 1);
-                buf[2 * j + 1] *= keep * ((((int) ((z >>> 16) & 0xFFFFFF) - threshold) >>> 31) ^ 1);
-            }
-            if (full < pairs) {
-                buf[2 * full] *= keep * ((((int) (bits[full] >>> 40) - threshold) >>> 31) ^ 1);
-            }
-            MemorySegment.copy(buf, 0, d, ValueLayout.JAVA_FLOAT, start * Float.BYTES, len);
+            float m0 = keep * ((((int) (z >>> 40) - threshold) >>> 31) ^ 1);
+            float m1 = keep * ((((int) ((z >>> 16) & 0xFFFFFF) - threshold) >>> 31) ^ 1);
+            d.setAtIndex(ValueLayout.JAVA_FLOAT, i, s.getAtIndex(ValueLayout.JAVA_FLOAT, i) * m0);
+            d.setAtIndex(ValueLayout.JAVA_FLOAT, i + 1, s.getAtIndex(ValueLayout.JAVA_FLOAT, i + 1) * m1);
+        }
+        if (i < n) {
+            long z = mix(state + 0x9E3779B97F4A7C15L);
+            float m0 = keep * ((((int) (z >>> 40) - threshold) >>> 31) ^ 1);
+            d.setAtIndex(ValueLayout.JAVA_FLOAT, i, s.getAtIndex(ValueLayout.JAVA_FLOAT, i) * m0);
         }
     }
-
-    /** Elements per chunk of {@link #masked}: even, so that a chunk never splits a pair of uniforms. */
-    private static final int CHUNK = 4096;
-
-    /** SplitMix64's increment γ. */
-    private static final long GOLDEN = 0x9E3779B97F4A7C15L;
 
     /** SplitMix64's output function (Steele, Lea and Flood, 2014). */
     private static long mix(long z) {
