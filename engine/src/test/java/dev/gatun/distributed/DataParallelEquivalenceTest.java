@@ -169,6 +169,10 @@ class DataParallelEquivalenceTest {
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), source.toString(), net,
                 steps.length > 0 ? steps[0] : String.valueOf(STEPS), out.toString()));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        // This JVM may be a job of one already (another test initialised MPI), whose variables would make
+        // mpirun and the children believe they run inside that job.
+        pb.environment().keySet().removeIf(k -> k.startsWith("OMPI_") || k.startsWith("PMIX_")
+                || k.startsWith("PMI_") || k.startsWith("OPAL_"));
         Process child;
         try {
             child = pb.start();
