@@ -267,6 +267,8 @@ final class TrainCommand implements Callable<Integer> {
                 train = split.train();
                 val = split.validation();
             }
+            int valSize = val == null ? 0 : val.size();
+            int testSize = test.size();
             if (comm != null) {
                 // Each process evaluates a block of the validation and test sets; the figures are summed.
                 if (val != null && val.size() >= ranks) {
@@ -287,7 +289,7 @@ final class TrainCommand implements Callable<Integer> {
                 Trainer.DataParallel dataParallel = ddp == null ? Trainer.DataParallel.SINGLE : ddp;
                 out.print(model.summary(summaryShape));
                 out.printf(Locale.ROOT, "training on %,d samples, validating on %,d, testing on %,d; %s lr %s%s, batch %d,"
-                        + " %d threads%n", train.size(), val == null ? 0 : val.size() * ranks, test.size() * ranks,
+                        + " %d threads%n", train.size(), valSize, testSize,
                         kind.name().toLowerCase(Locale.ROOT), opt.learningRate(), mom != 0 ? " momentum " + mom : "",
                         batch, Threads.get());
                 if (ddp != null) {
