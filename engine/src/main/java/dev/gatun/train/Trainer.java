@@ -742,7 +742,8 @@ public final class Trainer {
      * @param parallel   how the processes share the work, or {@link DataParallel#SINGLE}
      * @return what the fit did; losses and accuracies are means over every process's units
      * @throws IOException if the CSV log, the chart or a checkpoint cannot be written
-     * @throws IllegalArgumentException as for the fit in one process
+     * @throws IllegalArgumentException as for the fit in one process, or if the task {@link Task#updatesItself}
+     *     and {@code parallel} is not {@link DataParallel#SINGLE}
      * @throws TrainingDivergedException at the first non-finite loss, naming the epoch and batch
      */
     public static History fit(Module model, Optimizer optimizer, Task task, DataLoader train,
@@ -755,6 +756,10 @@ public final class Trainer {
         }
         if (config.earlyStopping() != null && validation == null) {
             throw new IllegalArgumentException("early stopping needs a validation set");
+        }
+        if (task.updatesItself() && parallel != DataParallel.SINGLE) {
+            throw new IllegalArgumentException("data-parallel training averages the gradients of the fit's one backward"
+                    + " pass, and this task runs its own");
         }
         if (task.updatesItself() && config.checkpointing() != null) {
             throw new IllegalArgumentException("checkpoints save the fit's one optimizer, and this task steps its own");

@@ -12,8 +12,10 @@ import dev.gatun.data.DataLoader.LastBatch;
 import dev.gatun.data.DataLoader.Order;
 import dev.gatun.data.Dataset;
 import dev.gatun.nn.Linear;
+import dev.gatun.optim.SGD;
 import dev.gatun.tensor.DType;
 import dev.gatun.tensor.Tensor;
+import dev.gatun.train.Trainer;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
@@ -164,6 +166,28 @@ class CommunicatorValidationTest {
         assertArrayEquals(new int[] {6, 7, 8, 9}, ShardedSampler.block(10, 2, 3));
         e = assertThrows(IllegalArgumentException.class, () -> ShardedSampler.block(2, 0, 3));
         assertTrue(e.getMessage().contains("2 samples cannot be shared by 3"), e.getMessage());
+    }
+
+    @Test
+    void aTaskThatStepsItsOwnOptimizersIsNotTrainedDataParallel() throws Exception {
+        Dataset d = Dataset.of(new float[8], new int[8], 2, 1);
+        DataLoader loader = new DataLoader(d, 4, Order.sequential(), LastBatch.DROP);
+        Trainer.Task own = new Trainer.Task() {
+            @Override
+            public Trainer.BatchLoss step(dev.gatun.nn.Module model, DataLoader.Batch batch) {
+                throw new AssertionError("not reached");
+            }
+
+            @Override
+            public boolean updatesItself() {
+                return true;
+            }
+        };
+        try (Linear layer = new Linear(1, 2); SGD sgd = new SGD(layer.parameters(), 0.1)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Trainer.fit(layer, sgd,
+                    own, loader, null, Trainer.Config.of(1).withOut(null), new Trainer.DataParallel() {}));
+            assertTrue(e.getMessage().contains("runs its own"), e.getMessage());
+        }
     }
 
     @Test
