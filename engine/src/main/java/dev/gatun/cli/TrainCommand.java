@@ -346,7 +346,8 @@ final class TrainCommand implements Callable<Integer> {
                 }
                 if (ddp != null) {
                     long steps = Math.max(1, ddp.steps());
-                    out.printf(Locale.ROOT, "gradient averaging: %.2f ms per step on rank 0, waiting for the slower process included%n",
+                    out.printf(Locale.ROOT, "gradient averaging: %.2f ms per step on rank 0, waiting for the slower"
+                            + " process included%n",
                             ddp.communicationNanos() / 1e6 / steps);
                 }
             }
