@@ -5,4 +5,5 @@ module dev.gatun.bindings {
     exports dev.gatun.bindings.dnnl;
     exports dev.gatun.bindings.omp;
     exports dev.gatun.bindings.kernels;
+    exports dev.gatun.bindings.mpi;
 }

@@ -19,6 +19,7 @@ module dev.gatun.engine {
 
     exports dev.gatun.autograd;
     exports dev.gatun.data;
+    exports dev.gatun.distributed;
     exports dev.gatun.io;
     exports dev.gatun.nn;
     exports dev.gatun.ops;

@@ -51,7 +51,9 @@ public final class NativeLibraries {
     public enum Library {
         GOMP("libgomp.so.1", "libgomp1"),
         OPENBLAS("libopenblas.so.0", "libopenblas-dev"),
-        DNNL("libdnnl.so.2", "libdnnl-dev");
+        DNNL("libdnnl.so.2", "libdnnl-dev"),
+        /** Open MPI 4.x, optional: loaded only for distributed training, by {@link NativeLibraries#loadMpi()}. */
+        MPI("libmpi.so.40", "libopenmpi-dev");
 
         private final String soname;
         private final String debianPackage;
@@ -89,6 +91,8 @@ public final class NativeLibraries {
 
     private static volatile Loaded loaded;
     private static volatile RuntimeException failure;
+    private static volatile Path mpi;
+    private static volatile RuntimeException mpiFailure;
 
     private NativeLibraries() {}
 
@@ -110,6 +114,39 @@ public final class NativeLibraries {
                 return loaded;
             } catch (RuntimeException e) {
                 failure = e;
+                throw e;
+            }
+        }
+    }
+
+    /**
+     * Loads Open MPI's {@code libmpi.so.40} (after the other libraries) if not done yet, for the bindings
+     * of {@code dev.gatun.bindings.mpi}. MPI is optional: nothing else in the engine loads it, so the engine
+     * works where Open MPI is not installed. Thread-safe, idempotent; a failure is remembered and thrown
+     * again with the same message.
+     *
+     * @return where the library was loaded from
+     * @throws NativeLibraryException if the library is not installed (naming the Debian package) or cannot
+     *     be loaded
+     */
+    public static Path loadMpi() {
+        Path p = mpi;
+        if (p != null) {
+            return p;
+        }
+        load();
+        synchronized (NativeLibraries.class) {
+            if (mpi != null) {
+                return mpi;
+            }
+            if (mpiFailure != null) {
+                throw mpiFailure;
+            }
+            try {
+                mpi = loadFirst(Library.MPI, candidates(Library.MPI.soname()));
+                return mpi;
+            } catch (RuntimeException e) {
+                mpiFailure = e;
                 throw e;
             }
         }

@@ -6,6 +6,9 @@ import dev.gatun.data.DataLoader.LastBatch;
 import dev.gatun.data.DataLoader.Order;
 import dev.gatun.data.Dataset;
 import dev.gatun.data.Mnist;
+import dev.gatun.distributed.Communicator;
+import dev.gatun.distributed.DistributedDataParallel;
+import dev.gatun.distributed.ShardedSampler;
 import dev.gatun.io.ModelFile;
 import dev.gatun.nn.Dropout;
 import dev.gatun.nn.GELU;
@@ -28,6 +31,7 @@ import dev.gatun.optim.Optimizers;
 import dev.gatun.train.Checkpoint;
 import dev.gatun.train.Trainer;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -140,6 +144,16 @@ final class TrainCommand implements Callable<Integer> {
                 + " one. The result is bit-identical to a run that was never stopped.")
         Path resume;
 
+        @Option(names = "--distributed", negatable = true, description = "Train data-parallel over MPI, one process"
+                + " of `mpirun -np N` each: every process trains on --batch-size/N samples of each batch and the"
+                + " gradients are averaged; only rank 0 prints and writes files (default: on when an MPI launcher"
+                + " started several processes).")
+        Boolean distributed;
+
+        @Option(names = "--bucket-mb", paramLabel = "MB", description = "With --distributed, the gradient megabytes"
+                + " averaged per allreduce (default: ${DEFAULT-VALUE}).")
+        double bucketMb = DistributedDataParallel.DEFAULT_BUCKET_BYTES / (double) (1 << 20);
+
         /**
          * Checks every option (adding to {@code checks}, which may hold the network's own problems already),
          * then the network's memory against the machine, loads MNIST with samples of the network's shape and
@@ -147,6 +161,34 @@ final class TrainCommand implements Callable<Integer> {
          * the summary, each epoch, test accuracy and speed.
          */
         void run(Checks checks, Network network, Defaults defaults, PrintStream out) throws IOException {
+            boolean parallel = distributed != null ? distributed : Communicator.launchedAsMany();
+            if (!parallel) {
+                run(checks, network, defaults, out, null);
+                return;
+            }
+            checks.require(bucketMb * (1 << 20) >= Float.BYTES && Double.isFinite(bucketMb), "--bucket-mb must hold"
+                    + " at least one float, got " + bucketMb);
+            checks.throwIfAny();
+            // Each process is one of the job; MPI is finalised only after a run that went well, so that a
+            // process that fails exits without it and mpirun ends the others (README, "Distributed training").
+            Communicator comm = Communicator.world(Communicator.ThreadLevel.SERIALIZED);
+            run(checks, network, defaults, out, comm);
+            comm.close();
+        }
+
+        /** {@link #run(Checks, Network, Defaults, PrintStream)} in one process, or as one of {@code comm}'s. */
+        private void run(Checks checks, Network network, Defaults defaults, PrintStream out, Communicator comm)
+                throws IOException {
+            int ranks = comm == null ? 1 : comm.size();
+            boolean main = comm == null || comm.rank() == 0;
+            if (!main) {
+                // Only rank 0 prints and writes files; the others check the same options and train.
+                out = new PrintStream(OutputStream.nullOutputStream());
+            }
+            Path csv = main ? this.csv : null;
+            Path chart = main ? this.chart : null;
+            Path save = main ? this.save : null;
+            Path checkpointDir = main ? this.checkpointDir : null;
             Optimizers.Kind kind = optimizer != null ? optimizer : defaults.optimizer();
             Double rate = lr != null ? lr : kind == defaults.optimizer() ? defaults.lr() : null;
             double mom = momentum != null ? momentum : kind == defaults.optimizer() ? defaults.momentum() : 0;
@@ -163,6 +205,8 @@ final class TrainCommand implements Callable<Integer> {
                     .nonNegative("--weight-decay", weightDecay)
                     .atLeast("--epochs", maxEpochs, 1)
                     .atLeast("--batch-size", batch, 1)
+                    .require(batch % ranks == 0, "--batch-size " + batch + " must be a multiple of the " + ranks
+                            + " processes, so that each trains on as many samples of every batch")
                     .fraction("--validation", validation)
                     .atLeast("--patience", patience, 0)
                     .writable("--csv", String.valueOf(csv), csv)
@@ -174,7 +218,8 @@ final class TrainCommand implements Callable<Integer> {
                     .require(save == null || (!sameFile(save, csv) && !sameFile(save, chartFile)),
                             "--save names the same file as --csv or --chart, " + save)
                     .atLeast("--checkpoint-every", checkpointEvery, 0)
-                    .require(checkpointEvery == 0 || checkpointDir != null, "--checkpoint-every " + checkpointEvery
+                    .require(checkpointEvery == 0 || this.checkpointDir != null, "--checkpoint-every "
+                            + checkpointEvery
                             + " needs --checkpoint-dir")
                     .require(checkpointDir == null || !Files.exists(checkpointDir) || Files.isDirectory(checkpointDir),
                             "--checkpoint-dir " + checkpointDir + " is a file, not a directory")
@@ -222,18 +267,38 @@ final class TrainCommand implements Callable<Integer> {
                 train = split.train();
                 val = split.validation();
             }
+            int valSize = val == null ? 0 : val.size();
+            int testSize = test.size();
+            if (comm != null) {
+                // Each process evaluates a block of the validation and test sets; the figures are summed.
+                if (val != null && val.size() >= ranks) {
+                    val = val.subset(ShardedSampler.block(val.size(), comm.rank(), ranks));
+                }
+                if (test.size() >= ranks) {
+                    test = test.subset(ShardedSampler.block(test.size(), comm.rank(), ranks));
+                }
+            }
             Init.manualSeed(seed);
             long[] summaryShape = new long[sampleShape.length + 1];
             summaryShape[0] = 1;
             System.arraycopy(sampleShape, 0, summaryShape, 1, sampleShape.length);
             try (Module model = network.build().get();
-                 Optimizer opt = Optimizers.create(kind, model.parameters(), rate, mom, weightDecay)) {
+                 Optimizer opt = Optimizers.create(kind, model.parameters(), rate, mom, weightDecay);
+                 DistributedDataParallel ddp = comm == null ? null
+                         : new DistributedDataParallel(comm, model, (long) (bucketMb * (1 << 20)))) {
+                Trainer.DataParallel dataParallel = ddp == null ? Trainer.DataParallel.SINGLE : ddp;
                 out.print(model.summary(summaryShape));
                 out.printf(Locale.ROOT, "training on %,d samples, validating on %,d, testing on %,d; %s lr %s%s, batch %d,"
-                        + " %d threads%n", train.size(), val == null ? 0 : val.size(), test.size(),
+                        + " %d threads%n", train.size(), valSize, testSize,
                         kind.name().toLowerCase(Locale.ROOT), opt.learningRate(), mom != 0 ? " momentum " + mom : "",
                         batch, Threads.get());
-                DataLoader trainLoader = new DataLoader(train, batch, Order.shuffled(seed), LastBatch.KEEP);
+                if (ddp != null) {
+                    out.printf(Locale.ROOT, "data-parallel over %d MPI processes: %d samples of each batch per process,"
+                            + " gradients averaged in %d bucket(s)%n", ranks, batch / ranks, ddp.bucketCount());
+                }
+                // Data-parallel processes share each batch evenly, so a last partial batch is dropped.
+                DataLoader trainLoader = new DataLoader(train, batch, Order.shuffled(seed),
+                        ddp == null ? LastBatch.KEEP : LastBatch.DROP);
                 DataLoader valLoader = val == null ? null
                         : new DataLoader(val, EVALUATION_BATCH, Order.sequential(), LastBatch.KEEP);
                 DataLoader testLoader = new DataLoader(test, EVALUATION_BATCH, Order.sequential(), LastBatch.KEEP);
@@ -260,10 +325,11 @@ final class TrainCommand implements Callable<Integer> {
                         config = config.withCheckpointing(new Trainer.Checkpointing(checkpointDir, checkpointEvery,
                                 3, lrSchedule, from));
                     }
-                    history = Trainer.fit(model, opt, objective, trainLoader, valLoader, config);
+                    history = Trainer.fit(model, opt, Trainer.Task.classification(objective), trainLoader, valLoader,
+                            config, dataParallel);
                 }
                 double seconds = (System.nanoTime() - start) / 1e9;
-                Trainer.Evaluation result = Trainer.evaluate(model, objective, testLoader);
+                Trainer.Evaluation result = dataParallel.reduce(Trainer.evaluate(model, objective, testLoader));
                 double trainSeconds = history.epochs().stream().mapToDouble(Trainer.EpochResult::seconds).sum();
                 double samplesPerSecond = history.epochs().stream()
                         .mapToDouble(Trainer.EpochResult::samplesPerSecond).average().orElse(0);
@@ -277,6 +343,12 @@ final class TrainCommand implements Callable<Integer> {
                 if (save != null) {
                     ModelFile.save(model, save, sampleShape); // gatun serve reads the input shape from it
                     out.println("model: " + save);
+                }
+                if (ddp != null) {
+                    long steps = Math.max(1, ddp.steps());
+                    out.printf(Locale.ROOT, "gradient averaging: %.2f ms per step on rank 0, waiting for the slower"
+                            + " process included%n",
+                            ddp.communicationNanos() / 1e6 / steps);
                 }
             }
         }

@@ -370,6 +370,63 @@ public final class Trainer {
         }
     }
 
+    /**
+     * How a fit runs as one of several data-parallel processes, each training the same model on its share
+     * of every batch ({@code dev.gatun.distributed.DistributedDataParallel}); {@link #SINGLE} for a fit in
+     * one process. The loop takes each epoch's batches from {@link #batches}, calls
+     * {@link #gradientsReady} after each backward pass (before clipping and the optimizer step), and sums
+     * the epoch's and the validation's figures over the processes with {@link #sum}.
+     */
+    public interface DataParallel {
+        /** One process: the loader's own batches, the gradients as they are, sums of one. */
+        DataParallel SINGLE = new DataParallel() {};
+
+        /**
+         * This process's batches of an epoch.
+         *
+         * @param train the training loader
+         * @param epoch the epoch, from 0
+         * @return {@code train.numBatches()} batches: this process's share of each of the loader's batches
+         */
+        default Iterable<Batch> batches(DataLoader train, int epoch) {
+            return train.epoch(epoch);
+        }
+
+        /**
+         * Called after each backward pass, before clipping and the optimizer step: makes the gradients of
+         * the model's parameters those of the whole batch (the mean over the processes).
+         *
+         * @param model the model trained
+         */
+        default void gradientsReady(Module model) {}
+
+        /**
+         * The element-wise sums of {@code values} over the processes.
+         *
+         * @param values the same number of figures in every process
+         * @return the sums; for one process, the values
+         */
+        default double[] sum(double[] values) {
+            return values;
+        }
+
+        /**
+         * An evaluation of this process's share of a data set combined with the other processes' into the
+         * evaluation of the whole.
+         *
+         * @param local this process's evaluation
+         * @return the evaluation over every process's samples
+         */
+        default Evaluation reduce(Evaluation local) {
+            if (this == SINGLE) {
+                return local;
+            }
+            double n = local.samples();
+            double[] t = sum(new double[] {n == 0 ? 0 : local.loss() * n, n == 0 ? 0 : local.accuracy() * n, n});
+            return new Evaluation(t[0] / t[2], Math.rint(t[1]) / t[2], (int) Math.min(t[2], Integer.MAX_VALUE));
+        }
+    }
+
     /** Called after each epoch with its result, e.g. to step a learning-rate schedule. */
     @FunctionalInterface
     public interface EpochListener {
@@ -667,7 +724,32 @@ public final class Trainer {
      */
     public static History fit(Module model, Optimizer optimizer, Task task, DataLoader train,
                               DataLoader validation, Config config) throws IOException {
+        return fit(model, optimizer, task, train, validation, config, DataParallel.SINGLE);
+    }
+
+    /**
+     * {@link #fit(Module, Optimizer, Task, DataLoader, DataLoader, Config)} as one of several data-parallel
+     * processes: each epoch's batches, the gradients and the reported figures go through {@code parallel}.
+     * Every process calls it with the same model, loaders and settings; only one should be given an
+     * output stream, logs and checkpoints. {@code validation} is this process's share of the validation set.
+     *
+     * @param model      the model, trained in place, the same in every process
+     * @param optimizer  the optimizer of the model's parameters
+     * @param task       what the loss of a batch is
+     * @param train      the training batches (the whole of each batch; {@code parallel} takes its share)
+     * @param validation this process's validation batches, or null for none
+     * @param config     epochs, early stopping, gradient clipping, logs, chart, listener and checkpoints
+     * @param parallel   how the processes share the work, or {@link DataParallel#SINGLE}
+     * @return what the fit did; losses and accuracies are means over every process's units
+     * @throws IOException if the CSV log, the chart or a checkpoint cannot be written
+     * @throws IllegalArgumentException as for the fit in one process, or if the task {@link Task#updatesItself}
+     *     and {@code parallel} is not {@link DataParallel#SINGLE}
+     * @throws TrainingDivergedException at the first non-finite loss, naming the epoch and batch
+     */
+    public static History fit(Module model, Optimizer optimizer, Task task, DataLoader train,
+                              DataLoader validation, Config config, DataParallel parallel) throws IOException {
         Objects.requireNonNull(task, "task");
+        Objects.requireNonNull(parallel, "parallel");
         task.check(model, train, "training");
         if (validation != null) {
             task.check(model, validation, "validation");
@@ -675,13 +757,17 @@ public final class Trainer {
         if (config.earlyStopping() != null && validation == null) {
             throw new IllegalArgumentException("early stopping needs a validation set");
         }
+        if (task.updatesItself() && parallel != DataParallel.SINGLE) {
+            throw new IllegalArgumentException("data-parallel training averages the gradients of the fit's one backward"
+                    + " pass, and this task runs its own");
+        }
         if (task.updatesItself() && config.checkpointing() != null) {
             throw new IllegalArgumentException("checkpoints save the fit's one optimizer, and this task steps its own");
         }
         if (config.chart() != null) {
             Curves.requireXChart(); // before training, not after it
         }
-        Run run = new Run(model, optimizer, task, train, config);
+        Run run = new Run(model, optimizer, task, train, config, parallel);
         List<EpochResult> results = run.results;
         boolean stoppedEarly = false;
         CsvLog csv = config.csvLog() == null ? null : new CsvLog(config.csvLog());
@@ -758,6 +844,7 @@ public final class Trainer {
         final Task task;
         final DataLoader train;
         final Config config;
+        final DataParallel parallel;
         final List<EpochResult> results = new ArrayList<>();
         Map<String, float[]> bestWeights;
         double bestLoss = Double.POSITIVE_INFINITY;
@@ -767,7 +854,8 @@ public final class Trainer {
         int startBatch;
         Checkpoint.TrainerState startSums = Checkpoint.TrainerState.START;
 
-        Run(Module model, Optimizer optimizer, Task task, DataLoader train, Config config) {
+        Run(Module model, Optimizer optimizer, Task task, DataLoader train, Config config, DataParallel parallel) {
+            this.parallel = parallel;
             this.model = model;
             this.optimizer = optimizer;
             this.task = task;
@@ -828,7 +916,7 @@ public final class Trainer {
             startSums = Checkpoint.TrainerState.START;
             Checkpointing ck = config.checkpointing();
             int every = ck == null || ck.directory() == null ? 0 : ck.everySteps();
-            Iterator<Batch> it = train.epoch(epoch).iterator();
+            Iterator<Batch> it = parallel.batches(train, epoch).iterator();
             // After a resume, the batches the checkpoint had already trained on: the same order, not trained again.
             for (; batchIndex < skip && it.hasNext(); batchIndex++) {
                 try (Scope s = Scope.open()) {
@@ -852,6 +940,7 @@ public final class Trainer {
                         }
                         if (!own) {
                             b.loss().backward();
+                            parallel.gradientsReady(model);
                             if (config.maxGradNorm() > 0) {
                                 GradClip.clipGradNorm(model.parameters(), config.maxGradNorm());
                             }
@@ -879,7 +968,13 @@ public final class Trainer {
             if (progress != null) {
                 progress.finish();
             }
-            Evaluation v = validation == null ? null : evaluate(model, task, validation);
+            if (parallel != DataParallel.SINGLE) {
+                double[] t = parallel.sum(new double[] {lossSum, correct, seen});
+                lossSum = t[0];
+                correct = (long) t[1];
+                seen = (long) t[2];
+            }
+            Evaluation v = validation == null ? null : parallel.reduce(evaluate(model, task, validation));
             return new EpochResult(epoch + 1, lossSum / seen, (double) correct / seen,
                     v == null ? Double.NaN : v.loss(), v == null ? Double.NaN : v.accuracy(),
                     optimizer.learningRate(), seconds, seen / seconds);
