@@ -5,6 +5,7 @@ import dev.gatun.backend.BatchedGemm;
 import dev.gatun.backend.Blas;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
 /**
@@ -159,13 +160,14 @@ public final class MatMul {
             } else {
                 // Start from the bias in every row and let the GEMM add x·wᵀ to it (beta = 1).
                 long[] shape = outputShape(x, wt);
-                float[] b = bias.toArray();
-                float[] rows = new float[Kernels.checkedSize(shape)];
-                for (int r = 0; r < rows.length; r += b.length) {
-                    System.arraycopy(b, 0, rows, r, b.length);
+                y = Tensor.empty(shape);
+                try {
+                    fillRows(y, bias.contiguous());
+                    compute(x, wt, y, 1f);
+                } catch (RuntimeException e) {
+                    y.close();
+                    throw e;
                 }
-                y = Tensor.fromArray(rows, shape);
-                compute(x, wt, y, 1f);
             }
         }
         return Autograd.record(y, "linear", g -> {
@@ -199,6 +201,26 @@ public final class MatMul {
             }
             return new Tensor[] {dx, dw, dbias};
         }, x, weight, bias);
+    }
+
+    /**
+     * Every row of the contiguous tensor y (rows of the bias's length) set to the bias, off-heap: one row
+     * copied, then the filled part doubled until y is full.
+     */
+    private static void fillRows(Tensor y, Tensor bias) {
+        long width = bias.numel();
+        long total = y.numel();
+        if (total == 0) {
+            return;
+        }
+        MemorySegment ys = y.storage();
+        long base = y.offset() * Float.BYTES;
+        MemorySegment.copy(bias.storageForReading(), bias.offset() * Float.BYTES, ys, base, width * Float.BYTES);
+        for (long filled = width; filled < total; ) {
+            long n = Math.min(filled, total - filled);
+            MemorySegment.copy(ys, base, ys, base + filled * Float.BYTES, n * Float.BYTES);
+            filled += n;
+        }
     }
 
     /**
