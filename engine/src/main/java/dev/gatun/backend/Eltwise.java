@@ -15,13 +15,16 @@ public final class Eltwise {
 
     /** The elementwise functions offered; the oneDNN algorithm of each. */
     public enum Algorithm {
-        RELU, TANH, LOGISTIC;
+        RELU, TANH, LOGISTIC,
+        /** softplus, log(1 + eˣ). */
+        SOFT_RELU;
 
         int dnnlKind() {
             return switch (this) {
                 case RELU -> Dnnl.dnnl_eltwise_relu();
                 case TANH -> Dnnl.dnnl_eltwise_tanh();
                 case LOGISTIC -> Dnnl.dnnl_eltwise_logistic();
+                case SOFT_RELU -> Dnnl.dnnl_eltwise_soft_relu();
             };
         }
     }

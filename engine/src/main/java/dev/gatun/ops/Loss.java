@@ -1,8 +1,12 @@
 package dev.gatun.ops;
 
 import dev.gatun.autograd.Autograd;
+import dev.gatun.backend.Eltwise;
 import dev.gatun.tensor.DType;
+import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 
 /**
@@ -152,24 +156,80 @@ public final class Loss {
      */
     public static Tensor bceWithLogits(Tensor logits, Tensor target) {
         requireSameShape("bceWithLogits", logits, target);
+        long count = logits.numel();
+        if (count == 0 || count > Integer.MAX_VALUE || logits.dtype() != DType.FLOAT32
+                || target.dtype() != DType.FLOAT32) {
+            return bceWithLogitsInJava(logits, target);
+        }
+        int n = (int) count;
+        // Softplus and the sigmoid on oneDNN's vectorised kernels (one pass each), the sums in Java:
+        // max(z, 0) − z·t + log(1 + e^−|z|) = softplus(z) − z·t, and ∂/∂z = σ(z) − t.
+        Tensor z = logits.contiguous();
+        Tensor t = target.contiguous();
+        Tensor sigmoid = Tensor.empty(logits.shape());
+        double sum = 0;
+        try (Scope tmp = Scope.local()) {
+            Tensor softplus = Tensor.zeros(tmp, logits.shape());
+            Eltwise.forward(Eltwise.Algorithm.SOFT_RELU, z.storageForReading(), z.offset(), softplus.storage(), 0, n);
+            Eltwise.forward(Eltwise.Algorithm.LOGISTIC, z.storageForReading(), z.offset(), sigmoid.storage(),
+                    sigmoid.offset(), n);
+            MemorySegment zs = z.storageForReading().asSlice(z.offset() * Float.BYTES, (long) n * Float.BYTES);
+            MemorySegment ts = t.storageForReading().asSlice(t.offset() * Float.BYTES, (long) n * Float.BYTES);
+            MemorySegment sp = softplus.storageForReading().asSlice(0, (long) n * Float.BYTES);
+            for (int i = 0; i < n; i++) {
+                sum += (double) sp.getAtIndex(ValueLayout.JAVA_FLOAT, i)
+                        - (double) zs.getAtIndex(ValueLayout.JAVA_FLOAT, i) * ts.getAtIndex(ValueLayout.JAVA_FLOAT, i);
+            }
+        }
+        Tensor out = Tensor.full((float) (sum / n));
+        return Autograd.record(out, "bceWithLogits", g -> {
+            float scale = (float) (g.item() / (double) n);
+            Tensor dz = Tensor.empty(logits.shape());
+            MemorySegment d = dz.storage().asSlice(dz.offset() * Float.BYTES, (long) n * Float.BYTES);
+            MemorySegment s = sigmoid.storageForReading().asSlice(sigmoid.offset() * Float.BYTES,
+                    (long) n * Float.BYTES);
+            MemorySegment ts = t.storageForReading().asSlice(t.offset() * Float.BYTES, (long) n * Float.BYTES);
+            for (int i = 0; i < n; i++) {
+                d.setAtIndex(ValueLayout.JAVA_FLOAT, i,
+                        (s.getAtIndex(ValueLayout.JAVA_FLOAT, i) - ts.getAtIndex(ValueLayout.JAVA_FLOAT, i)) * scale);
+            }
+            return new Tensor[] {dz, null};
+        }, logits, target);
+    }
+
+    /** {@link #bceWithLogits} in plain Java with double-precision sums: for empty or other tensors. */
+    private static Tensor bceWithLogitsInJava(Tensor logits, Tensor target) {
         float[] z = logits.toArray();
         float[] t = target.toArray();
-        double sum = 0;
-        for (int i = 0; i < z.length; i++) {
-            double zi = z[i];
-            sum += Math.max(zi, 0) - zi * t[i] + Math.log1p(Math.exp(-Math.abs(zi)));
-        }
         int n = z.length;
+        // One exp per element, shared by the loss and the sigmoid its gradient needs (kept for backward):
+        // log(1 + e^−|z|) and σ(z) from the same e = e^−|z| ∈ (0, 1].
+        double[] sigmoid = new double[n];
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            double zi = z[i];
+            double e = Math.exp(-Math.abs(zi));
+            sum += Math.max(zi, 0) - zi * t[i] + log1pSmall(e);
+            sigmoid[i] = zi >= 0 ? 1 / (1 + e) : e / (1 + e);
+        }
         Tensor out = Tensor.full((float) (sum / n));
         return Autograd.record(out, "bceWithLogits", g -> {
             double scale = g.item() / (double) n;
             float[] dz = new float[n];
             for (int i = 0; i < n; i++) {
-                double s = z[i] >= 0 ? 1 / (1 + Math.exp(-z[i])) : Math.exp(z[i]) / (1 + Math.exp(z[i]));
-                dz[i] = (float) ((s - t[i]) * scale);
+                dz[i] = (float) ((sigmoid[i] - t[i]) * scale);
             }
             return new Tensor[] {Tensor.fromArray(dz, logits.shape()), null};
         }, logits, target);
+    }
+
+    /**
+     * log(1 + e) for e in (0, 1], to double precision: {@code StrictMath.log1p}, which {@code Math.log1p}
+     * calls, is several times slower than the compiler's {@code Math.log}; where 1 + e would round e away,
+     * the series e − e²/2 (its next term, e³/3, is below 1e-12 of e there).
+     */
+    private static double log1pSmall(double e) {
+        return e < 1e-6 ? e - 0.5 * e * e : Math.log(1 + e);
     }
 
     /**
