@@ -203,8 +203,12 @@ public final class BatchNorm {
 
     private static Cached create(Config config, Pass pass, Cached training) {
         String what = pass + " " + config;
+        // Without spatial extent (batch norm over [N, C]) nchw and nhwc are the same bytes; described as
+        // nhwc, oneDNN runs its vectorised kernel over the channels instead of its generic one (the DCGAN
+        // generator's 6,272 features: forward and backward together 9.6 ms a step against ~1 ms).
         MemorySegment data = training != null ? training.dataDesc()
-                : Primitives.f32Desc(config.dims(), Dnnl.dnnl_nchw(), what);
+                : Primitives.f32Desc(config.dims(), config.h() * config.w() == 1 ? Dnnl.dnnl_nhwc() : Dnnl.dnnl_nchw(),
+                        what);
         MemorySegment channel = training != null ? training.channelDesc()
                 : Primitives.f32Desc(new long[] {config.c()}, Dnnl.dnnl_a(), what);
         MemorySegment blocked = training != null ? training.blockedData()
