@@ -138,10 +138,14 @@ public final class Attention {
             p = MatMul.scaled(q, k.transpose(-1, -2), scale);
         }
         if (n == 0) {
+            // No scores (no queries or no keys): the output is empty or zeros, and so are the gradients.
             Tensor out;
             try (var ignored = Autograd.noGrad()) {
                 out = MatMul.matmul(p, v);
             }
+            out = Autograd.record(out, "scaledDotProductAttention", g -> new Tensor[] {
+                q.requiresGrad() ? Tensor.zeros(q.shape()) : null, k.requiresGrad() ? Tensor.zeros(k.shape()) : null,
+                v.requiresGrad() ? Tensor.zeros(v.shape()) : null, null}, q, k, v, mask);
             return new Weighted(out, wantWeights ? p : null);
         }
         if (mask != null) {

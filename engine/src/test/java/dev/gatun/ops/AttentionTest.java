@@ -45,6 +45,19 @@ class AttentionTest extends ScopedTest {
     }
 
     @Test
+    void noKeysGiveZerosAndZeroGradients() {
+        Tensor q = Tensor.randn(2, 3, 4).requiresGrad(true);
+        Tensor k = Tensor.randn(2, 0, 4).requiresGrad(true);
+        Tensor v = Tensor.randn(2, 0, 5).requiresGrad(true);
+        Tensor out = Attention.scaledDotProduct(q, k, v, null);
+        assertArrayEquals(new long[] {2, 3, 5}, out.shape());
+        for (float x : out.toArray()) assertEquals(0f, x);
+        Reduce.sum(out).backward();
+        for (float x : q.grad().toArray()) assertEquals(0f, x);
+        assertArrayEquals(new long[] {2, 0, 4}, k.grad().shape());
+    }
+
+    @Test
     void matchesTheDefinition() {
         // Four vectors a¹..a⁴ attending to each other, as on the self-attention slides, in two batches.
         Tensor q = Tensor.randn(new Generator(1), 2, 4, 3);
