@@ -90,8 +90,6 @@ public final class Communicator implements AutoCloseable {
     private final MemorySegment doubleType;
     /** The handle of each {@link Op}, by ordinal. */
     private final MemorySegment[] ops;
-    /** Scratch for the out-parameters of MPI calls and small reductions; lives as long as the process. */
-    private final Arena arena = Arena.ofShared();
     private int pending;
     private boolean closed;
 
@@ -362,7 +360,8 @@ public final class Communicator implements AutoCloseable {
         Objects.requireNonNull(op, "op");
         MemorySegment data = floats(segment, offset, count, "allreduceAsync");
         checkOpen("allreduceAsync");
-        MemorySegment request = arena.allocate(ValueLayout.ADDRESS);
+        // The handle lives as long as its Request: freed by the collector after it, never kept for the job.
+        MemorySegment request = Arena.ofAuto().allocate(ValueLayout.ADDRESS);
         check(Mpi.MPI_Iallreduce(Mpi.MPI_IN_PLACE(), data, (int) count, floatType, ops[op.ordinal()], comm, request),
                 "MPI_Iallreduce");
         pending++;

@@ -1,5 +1,6 @@
 package dev.gatun.distributed;
 
+import dev.gatun.backend.Blas;
 import dev.gatun.data.DataLoader;
 import dev.gatun.data.DataLoader.Batch;
 import dev.gatun.nn.Module;
@@ -7,8 +8,8 @@ import dev.gatun.tensor.Tensor;
 import dev.gatun.train.Trainer;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 
@@ -205,20 +206,17 @@ public final class DistributedDataParallel implements Trainer.DataParallel, Auto
             }
             float scale = 1f / comm.size();
             for (Bucket b : buckets) {
+                // The sums become means in one native pass, then go back to the gradients in bulk copies.
+                Blas.sscal((int) (b.buffer.byteSize() / Float.BYTES), scale, b.buffer, 0, 1);
                 long at = 0;
                 for (int i = b.first; i <= b.last; i++) {
                     Tensor p = parameters.get(i);
-                    long count = p.numel();
+                    long n = p.numel() * Float.BYTES;
                     Tensor g = p.grad();
                     if (g != null) {
-                        MemorySegment dst = g.storage();
-                        long to = g.offset() * Float.BYTES;
-                        for (long k = 0; k < count; k++) {
-                            dst.set(ValueLayout.JAVA_FLOAT, to + k * Float.BYTES,
-                                    b.buffer.get(ValueLayout.JAVA_FLOAT, at + k * Float.BYTES) * scale);
-                        }
+                        MemorySegment.copy(b.buffer, at, g.storage(), g.offset() * Float.BYTES, n);
                     }
-                    at += count * Float.BYTES;
+                    at += n;
                 }
             }
         }
@@ -227,9 +225,9 @@ public final class DistributedDataParallel implements Trainer.DataParallel, Auto
     }
 
     private static MemorySegment gradStorage(Tensor p, Tensor g) {
-        if (!java.util.Arrays.equals(g.shape(), p.shape())) {
-            throw new IllegalStateException("a gradient of shape " + java.util.Arrays.toString(g.shape())
-                    + " for a parameter of shape " + java.util.Arrays.toString(p.shape()));
+        if (!Arrays.equals(g.shape(), p.shape())) {
+            throw new IllegalStateException("a gradient of shape " + Arrays.toString(g.shape())
+                    + " for a parameter of shape " + Arrays.toString(p.shape()));
         }
         return Communicator.storage(g, "gradient averaging");
     }
