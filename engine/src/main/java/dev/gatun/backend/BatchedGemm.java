@@ -130,8 +130,9 @@ public final class BatchedGemm {
         MemorySegment bs = Primitives.region("batched GEMM: B", b, bOffset, bReach);
         MemorySegment cs = Primitives.region("batched GEMM: C", c, cOffset,
                 Math.multiplyExact(count, Math.multiplyExact(m, n)));
-        checkNoOverlap(cs, as, "A");
-        checkNoOverlap(cs, bs, "B");
+        if (Primitives.overlap(cs, as) || Primitives.overlap(cs, bs)) {
+            throw new IllegalArgumentException("batched GEMM: C overlaps " + (Primitives.overlap(cs, as) ? "A" : "B"));
+        }
         Key key = new Key(batch.clone(), m, n, k, aStrides.clone(), bStrides.clone(), alpha, beta);
         Cached p = PrimitiveCache.get(key, x -> create((Key) x), x -> new Primitives.Primitive[] {x.primitive()},
                 PRIMITIVE_BYTES);
@@ -171,14 +172,6 @@ public final class BatchedGemm {
             last = Math.addExact(last, Math.multiplyExact(dims[i] - 1, strides[i]));
         }
         return Math.max(reach, last + 1);
-    }
-
-    private static void checkNoOverlap(MemorySegment out, MemorySegment in, String inName) {
-        long o0 = out.address();
-        long i0 = in.address();
-        if (o0 < i0 + in.byteSize() && i0 < o0 + out.byteSize()) {
-            throw new IllegalArgumentException("batched GEMM: C overlaps " + inName);
-        }
     }
 
     private static Cached create(Key key) {

@@ -51,8 +51,7 @@ public final class Eltwise {
         }
         MemorySegment s = Primitives.region("eltwise: src", src, srcOffset, length);
         MemorySegment d = Primitives.region("eltwise: dst", dst, dstOffset, length);
-        if (s.address() != d.address() && s.address() < d.address() + d.byteSize()
-                && d.address() < s.address() + s.byteSize()) {
+        if (s.address() != d.address() && Primitives.overlap(s, d)) {
             throw new IllegalArgumentException("eltwise: dst partially overlaps src");
         }
         Cached c = PrimitiveCache.get(new Key(algorithm, length), k -> create((Key) k),
@@ -141,7 +140,7 @@ public final class Eltwise {
         Gelu g = gelu(length);
         MemorySegment s = Primitives.region("gelu: src", src, srcOffset, length);
         MemorySegment d = Primitives.region("gelu: dst", dst, dstOffset, length);
-        if (s.address() < d.address() + d.byteSize() && d.address() < s.address() + s.byteSize()) {
+        if (Primitives.overlap(s, d)) {
             throw new IllegalArgumentException("gelu: dst overlaps src");
         }
         Primitives.execute(g.forward(), new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_DST()},

@@ -44,7 +44,7 @@ public final class LayerNorm {
         long n = elements(rows, d, eps);
         MemorySegment s = Primitives.region("layer norm: src", src, srcOffset, n);
         MemorySegment y = Primitives.region("layer norm: dst", dst, dstOffset, n);
-        if (overlap(s, y)) {
+        if (Primitives.overlap(s, y)) {
             throw new IllegalArgumentException("layer norm: dst overlaps src");
         }
         Pair p = pair(rows, d, eps, scale != null, shift != null);
@@ -101,7 +101,7 @@ public final class LayerNorm {
         MemorySegment s = Primitives.region("layer norm backward: src", src, srcOffset, n);
         MemorySegment dd = Primitives.region("layer norm backward: diff_dst", diffDst, diffDstOffset, n);
         MemorySegment ds = Primitives.region("layer norm backward: diff_src", diffSrc, diffSrcOffset, n);
-        if (overlap(ds, s) || overlap(ds, dd)) {
+        if (Primitives.overlap(ds, s) || Primitives.overlap(ds, dd)) {
             throw new IllegalArgumentException("layer norm backward: diff_src overlaps an input");
         }
         boolean hasScale = scale != null;
@@ -152,10 +152,6 @@ public final class LayerNorm {
         descs[i] = desc;
         data[i] = segment;
         return i + 1;
-    }
-
-    private static boolean overlap(MemorySegment a, MemorySegment b) {
-        return a.address() < b.address() + b.byteSize() && b.address() < a.address() + a.byteSize();
     }
 
     private static long elements(long rows, long d, float eps) {

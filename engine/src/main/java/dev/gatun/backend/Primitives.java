@@ -448,6 +448,11 @@ final class Primitives {
         return tmp;
     }
 
+    /** Whether two regions share any byte. */
+    static boolean overlap(MemorySegment a, MemorySegment b) {
+        return a.address() < b.address() + b.byteSize() && b.address() < a.address() + a.byteSize();
+    }
+
     /** The float region [offset, offset + length) of a segment, checked, as a slice. */
     static MemorySegment region(String what, MemorySegment seg, long offsetFloats, long lengthFloats) {
         long cap = seg.byteSize() / Float.BYTES;

@@ -38,8 +38,7 @@ public final class Softmax {
         long n = elements(rows, length);
         MemorySegment s = Primitives.region("softmax: src", src, srcOffset, n);
         MemorySegment d = Primitives.region("softmax: dst", dst, dstOffset, n);
-        if (s.address() != d.address() && s.address() < d.address() + d.byteSize()
-                && d.address() < s.address() + s.byteSize()) {
+        if (s.address() != d.address() && Primitives.overlap(s, d)) {
             throw new IllegalArgumentException("softmax: dst partially overlaps src");
         }
         Pair p = pair(rows, length);
@@ -69,20 +68,16 @@ public final class Softmax {
         MemorySegment y = Primitives.region("softmax backward: dst", dst, dstOffset, n);
         MemorySegment dd = Primitives.region("softmax backward: diff_dst", diffDst, diffDstOffset, n);
         MemorySegment ds = Primitives.region("softmax backward: diff_src", diffSrc, diffSrcOffset, n);
-        if (overlap(ds, y)) {
+        if (Primitives.overlap(ds, y)) {
             throw new IllegalArgumentException("softmax backward: diff_src overlaps dst");
         }
-        if (ds.address() != dd.address() && overlap(ds, dd)) {
+        if (ds.address() != dd.address() && Primitives.overlap(ds, dd)) {
             throw new IllegalArgumentException("softmax backward: diff_src partially overlaps diff_dst");
         }
         Pair p = pair(rows, length);
         Primitives.execute(p.backward(), new int[] {Dnnl.DNNL_ARG_DST(), Dnnl.DNNL_ARG_DIFF_DST(),
             Dnnl.DNNL_ARG_DIFF_SRC()}, new MemorySegment[] {p.memoryDesc(), p.memoryDesc(), p.memoryDesc()},
                 new MemorySegment[] {y, dd, ds}, "softmax backward over " + rows + " × " + length);
-    }
-
-    private static boolean overlap(MemorySegment a, MemorySegment b) {
-        return a.address() < b.address() + b.byteSize() && b.address() < a.address() + a.byteSize();
     }
 
     private static long elements(long rows, long length) {
