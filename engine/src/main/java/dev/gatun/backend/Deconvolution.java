@@ -263,8 +263,29 @@ public final class Deconvolution {
         MemorySegment b = g.bias() ? region("bias", bias, biasOffset, g.outChannels()) : null;
         MemorySegment w = region("weights", weights, weightsOffset, count(g.weightShape()));
         if (!g.hasTail()) {
-            execute(primitive(Kind.FORWARD, key(Kind.FORWARD, g)), "forward " + g, Kind.FORWARD,
-                    new Operand[] {src, Operand.plain(w, 0), null, dst}, g, b);
+            // The primitive computes without the bias, added after it by a jit pass (ChannelBias says why).
+            Geometry noBias = withoutBias(g);
+            Primitive p = primitive(Kind.FORWARD, key(Kind.FORWARD, noBias));
+            boolean laid = dst.laid() != null;
+            MemorySegment dstDesc = laid ? p.wanted().dst() : p.descs().dst();
+            if (b != null && !ChannelBias.usable(g.outputShape(), dstDesc, laid, "conv_transpose2d")) {
+                // A layout that pads the bias: the primitive adds it. Its layouts are those of the one without
+                // (which the caller's laid operands follow); checked, since a mismatch would misread them.
+                Primitive withBias = primitive(Kind.FORWARD, new Key(Kind.FORWARD, g, layout));
+                if (withBias.wanted().src() != p.wanted().src() || withBias.wanted().dst() != p.wanted().dst()) {
+                    throw new IllegalStateException("conv_transpose2d: oneDNN chose other layouts with the bias than"
+                            + " without it for " + g);
+                }
+                execute(withBias, "forward " + g, Kind.FORWARD, new Operand[] {src, Operand.plain(w, 0), null, dst},
+                        g, b);
+                return;
+            }
+            execute(p, "forward " + g, Kind.FORWARD, new Operand[] {src, Operand.plain(w, 0), null, dst}, noBias,
+                    null);
+            if (b != null) {
+                ChannelBias.add(g.outputShape(), dstDesc, laid, laid ? dst.laid() : region("dst", dst.plain(),
+                        dst.offset(), count(g.outputShape())), b, "conv_transpose2d");
+            }
             return;
         }
         requirePlain(g, src, dst);
@@ -274,7 +295,7 @@ public final class Deconvolution {
             if (!g.emptyCore()) {
                 Geometry core = g.core();
                 part = MemoryPool.allocate(call, count(core.outputShape()) * Float.BYTES);
-                execute(primitive(Kind.FORWARD, key(Kind.FORWARD, core)), "forward " + core, Kind.FORWARD,
+                execute(primitive(Kind.FORWARD, new Key(Kind.FORWARD, core, layout)), "forward " + core, Kind.FORWARD,
                         new Operand[] {src, Operand.plain(w, 0), null, Operand.plain(part, 0)}, core, b);
             }
             // The computed rows and columns where they belong, the bias (or 0) in the rest.
@@ -392,7 +413,8 @@ public final class Deconvolution {
     }
 
     private static Key key(Kind kind, Geometry g) {
-        return new Key(kind, kind == Kind.BACKWARD_DATA ? withoutBias(g) : g, layout);
+        // The forward pass adds its bias apart (see forward), and backward data has none.
+        return new Key(kind, kind == Kind.BACKWARD_WEIGHTS ? g : withoutBias(g), layout);
     }
 
     private static Geometry withoutBias(Geometry g) {

@@ -61,11 +61,25 @@ public final class Eltwise {
                 "eltwise " + algorithm + " over " + length + " floats");
     }
 
-    /** A (leaky) ReLU training pair: the forward primitive (descriptor kept) and its backward. */
-    private record Relu(Primitives.Primitive forward, Primitives.Primitive backward, MemorySegment memoryDesc) {}
+    /** A training pair whose backward reads the output: the forward primitive (descriptor kept) and its backward. */
+    private record FromDst(Primitives.Primitive forward, Primitives.Primitive backward, MemorySegment memoryDesc) {}
 
-    private record ReluKey(float slope, long length) {}
+    private record FromDstKey(int algorithm, float alpha, long length) {}
 
+    /** The functions whose gradient oneDNN computes from their output, for training. */
+    public enum FromOutput {
+        /** tanh; the gradient is 1 − y². */
+        TANH,
+        /** the logistic sigmoid; the gradient is y(1 − y). */
+        LOGISTIC;
+
+        int dnnlKind() {
+            return switch (this) {
+                case TANH -> Dnnl.dnnl_eltwise_tanh_use_dst_for_bwd();
+                case LOGISTIC -> Dnnl.dnnl_eltwise_logistic_use_dst_for_bwd();
+            };
+        }
+    }
 
     /**
      * Leaky ReLU for training, {@code dst[i] = max(src[i], 0) + slope·min(src[i], 0)} over {@code length}
@@ -74,47 +88,96 @@ public final class Eltwise {
      */
     public static void reluForward(float slope, MemorySegment src, long srcOffset, MemorySegment dst, long dstOffset,
                                    long length) {
-        Relu r = relu(slope, length);
-        MemorySegment s = Primitives.region("relu: src", src, srcOffset, length);
-        MemorySegment d = Primitives.region("relu: dst", dst, dstOffset, length);
-        Primitives.execute(r.forward(), new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_DST()},
-                new MemorySegment[] {r.memoryDesc(), r.memoryDesc()}, new MemorySegment[] {s, d},
-                "relu forward over " + length + " floats");
+        forward(relu(slope, length), "relu", src, srcOffset, dst, dstOffset, length);
     }
 
     /** {@code diffSrc[i] = diffDst[i]} where {@code dst[i] > 0}, else {@code slope·diffDst[i]}. */
     public static void reluBackward(float slope, MemorySegment dst, long dstOffset, MemorySegment diffDst,
                                     long diffDstOffset, MemorySegment diffSrc, long diffSrcOffset, long length) {
-        Relu r = relu(slope, length);
-        MemorySegment d = Primitives.region("relu backward: dst", dst, dstOffset, length);
-        MemorySegment dd = Primitives.region("relu backward: diff_dst", diffDst, diffDstOffset, length);
-        MemorySegment ds = Primitives.region("relu backward: diff_src", diffSrc, diffSrcOffset, length);
-        Primitives.execute(r.backward(), new int[] {Dnnl.DNNL_ARG_DST(), Dnnl.DNNL_ARG_DIFF_DST(),
-            Dnnl.DNNL_ARG_DIFF_SRC()}, new MemorySegment[] {r.memoryDesc(), r.memoryDesc(), r.memoryDesc()},
-                new MemorySegment[] {d, dd, ds}, "relu backward over " + length + " floats");
+        backward(relu(slope, length), "relu", dst, dstOffset, diffDst, diffDstOffset, diffSrc, diffSrcOffset, length);
     }
 
-    private static Relu relu(float slope, long length) {
+    /**
+     * {@code dst[i] = f(src[i])} over {@code length} floats for training: {@link #backwardFromOutput} then
+     * takes the gradient from dst. src and dst may be the same region.
+     *
+     * @param f         the function
+     * @param src       the input
+     * @param srcOffset its first float
+     * @param dst       the output, written
+     * @param dstOffset its first float
+     * @param length    the floats, at least 1
+     * @throws IllegalArgumentException if length is not positive or a region does not fit its segment
+     */
+    public static void forwardTraining(FromOutput f, MemorySegment src, long srcOffset, MemorySegment dst,
+                                       long dstOffset, long length) {
+        forward(fromDst(f.dnnlKind(), 0f, length, f.name()), f.name(), src, srcOffset, dst, dstOffset, length);
+    }
+
+    /**
+     * {@code diffSrc[i] = diffDst[i]·f'(x[i])}, f' computed from the output {@code dst} of
+     * {@link #forwardTraining}.
+     *
+     * @param f             the function
+     * @param dst           the forward output
+     * @param dstOffset     its first float
+     * @param diffDst       the output's gradient
+     * @param diffDstOffset its first float
+     * @param diffSrc       the input's gradient, written
+     * @param diffSrcOffset its first float
+     * @param length        the floats, at least 1
+     * @throws IllegalArgumentException if length is not positive or a region does not fit its segment
+     */
+    public static void backwardFromOutput(FromOutput f, MemorySegment dst, long dstOffset, MemorySegment diffDst,
+                                          long diffDstOffset, MemorySegment diffSrc, long diffSrcOffset, long length) {
+        backward(fromDst(f.dnnlKind(), 0f, length, f.name()), f.name(), dst, dstOffset, diffDst, diffDstOffset,
+                diffSrc, diffSrcOffset, length);
+    }
+
+    private static void forward(FromDst p, String name, MemorySegment src, long srcOffset, MemorySegment dst,
+                                long dstOffset, long length) {
+        MemorySegment s = Primitives.region(name + ": src", src, srcOffset, length);
+        MemorySegment d = Primitives.region(name + ": dst", dst, dstOffset, length);
+        Primitives.execute(p.forward(), new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_DST()},
+                new MemorySegment[] {p.memoryDesc(), p.memoryDesc()}, new MemorySegment[] {s, d},
+                name + " forward over " + length + " floats");
+    }
+
+    private static void backward(FromDst p, String name, MemorySegment dst, long dstOffset, MemorySegment diffDst,
+                                 long diffDstOffset, MemorySegment diffSrc, long diffSrcOffset, long length) {
+        MemorySegment d = Primitives.region(name + " backward: dst", dst, dstOffset, length);
+        MemorySegment dd = Primitives.region(name + " backward: diff_dst", diffDst, diffDstOffset, length);
+        MemorySegment ds = Primitives.region(name + " backward: diff_src", diffSrc, diffSrcOffset, length);
+        Primitives.execute(p.backward(), new int[] {Dnnl.DNNL_ARG_DST(), Dnnl.DNNL_ARG_DIFF_DST(),
+            Dnnl.DNNL_ARG_DIFF_SRC()}, new MemorySegment[] {p.memoryDesc(), p.memoryDesc(), p.memoryDesc()},
+                new MemorySegment[] {d, dd, ds}, name + " backward over " + length + " floats");
+    }
+
+    private static FromDst relu(float slope, long length) {
         if (!(slope >= 0) || Float.isInfinite(slope)) {
             throw new IllegalArgumentException("relu: slope must be finite and ≥ 0, got " + slope);
         }
+        return fromDst(Dnnl.dnnl_eltwise_relu_use_dst_for_bwd(), slope, length, "relu slope " + slope);
+    }
+
+    private static FromDst fromDst(int alg, float alpha, long length, String name) {
         if (length < 1) {
-            throw new IllegalArgumentException("relu: length must be positive, got " + length);
+            throw new IllegalArgumentException(name + ": length must be positive, got " + length);
         }
-        return PrimitiveCache.get(new ReluKey(slope, length), k -> {
-            String what = "relu slope " + slope + " over [" + length + "] f32";
-            MemorySegment md = Primitives.f32Desc(new long[] {length}, Dnnl.dnnl_a(), what);
-            int alg = Dnnl.dnnl_eltwise_relu_use_dst_for_bwd();
+        return PrimitiveCache.get(new FromDstKey(alg, alpha, length), k -> {
+            String what = name + " over [" + length + "] f32";
+            // Freed by the collector with the cache entry.
+            MemorySegment md = Primitives.f32Desc(Arena.ofAuto(), new long[] {length}, Dnnl.dnnl_a(), what);
             try (Arena tmp = Arena.ofConfined()) {
                 MemorySegment desc = Primitives.opDesc(tmp);
-                OneDnn.check(Dnnl.dnnl_eltwise_forward_desc_init(desc, Dnnl.dnnl_forward_training(), alg, md, slope, 0f),
+                OneDnn.check(Dnnl.dnnl_eltwise_forward_desc_init(desc, Dnnl.dnnl_forward_training(), alg, md, alpha, 0f),
                         "dnnl_eltwise_forward_desc_init", what);
                 Primitives.Primitive fwd = Primitives.create(desc, MemorySegment.NULL, true, what);
                 MemorySegment bdesc = Primitives.opDesc(tmp);
-                OneDnn.check(Dnnl.dnnl_eltwise_backward_desc_init(bdesc, alg, md, md, slope, 0f),
+                OneDnn.check(Dnnl.dnnl_eltwise_backward_desc_init(bdesc, alg, md, md, alpha, 0f),
                         "dnnl_eltwise_backward_desc_init", what);
                 Primitives.Primitive bwd = Primitives.create(bdesc, fwd.descriptor(), false, what);
-                return new Relu(fwd, bwd, md);
+                return new FromDst(fwd, bwd, md);
             }
         }, r -> new Primitives.Primitive[] {r.forward(), r.backward()}, PRIMITIVE_BYTES);
     }

@@ -161,7 +161,10 @@ class ConvTransposeTest extends ScopedTest {
             new Config("wide, 4x4, stride 2, padding 1", shape(2, 32, 4, 5), shape(32, 16, 4, 4), true, pair(2, 2),
                     pair(1, 1), pair(0, 0), 1, pair(1, 1)),
             new Config("wide, groups 2, output padding 1", shape(2, 32, 4, 4), shape(32, 16, 3, 3), true, pair(2, 2),
-                    pair(1, 1), pair(1, 1), 2, pair(1, 1)));
+                    pair(1, 1), pair(1, 1), 2, pair(1, 1)),
+            // 24 output channels pad a 16-channel block: the bias stays in the primitive (ChannelBias).
+            new Config("wide, 24 output channels", shape(2, 32, 4, 5), shape(32, 24, 4, 4), true, pair(2, 2),
+                    pair(1, 1), pair(0, 0), 1, pair(1, 1)));
 
     @Test
     void forwardAndBackwardMatchTheDefinitionInBothLayouts() {
