@@ -7,6 +7,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -14,13 +15,16 @@ import java.util.Map;
 /**
  * An optimizer over a fixed list of parameters (leaf tensors that require gradients). {@link #step()}
  * updates every parameter that has a gradient, without recording; per-parameter state (momentum
- * buffers, moment estimates) lives in the optimizer's own scope, freed by {@link #close()}. An
+ * buffers, moment estimates) is the optimizer's own native memory, each buffer freed as soon as it is
+ * dropped ({@link #loadStateDict} of a state without it) and all of it by {@link #close()}. An
  * optimizer is used by one thread at a time: its update loops share scratch arrays.
  */
 public abstract class Optimizer implements AutoCloseable {
 
     private final List<Tensor> parameters;
-    private final Scope stateScope = Scope.detached();
+    /** Each state buffer's own scope, so that a buffer dropped before {@link #close()} is freed at once. */
+    private final Map<Tensor, Scope> stateScopes = new IdentityHashMap<>();
+    private boolean closed;
     private double learningRate;
     private long steps;
     /** Per parameter, how many updates it has received (a parameter without a gradient is skipped). */
@@ -318,7 +322,7 @@ public abstract class Optimizer implements AutoCloseable {
             for (int i = 0; i < array.length; i++) {
                 Tensor src = state.buffers().get(i + "." + slot.getKey());
                 if (src == null) {
-                    // A buffer dropped here stays allocated in the state scope until close: loads are rare.
+                    free(array[i]);
                     array[i] = null;
                 } else {
                     if (array[i] == null) array[i] = newState(parameters.get(i));
@@ -383,11 +387,26 @@ public abstract class Optimizer implements AutoCloseable {
      * A zero-filled state tensor shaped like a parameter, owned by this optimizer.
      *
      * @param like the parameter whose shape the state takes
-     * @return a new float32 tensor in the optimizer's detached scope, freed by {@link #close()}
+     * @return a new float32 tensor in a detached scope of its own, freed when a load drops it or by
+     *         {@link #close()}
      * @throws IllegalStateException if the optimizer was closed
      */
     protected final Tensor newState(Tensor like) {
-        return Tensor.zeros(stateScope, like.shape());
+        if (closed) {
+            throw new IllegalStateException("the optimizer is closed: its state cannot grow");
+        }
+        Scope own = Scope.detached();
+        Tensor t = Tensor.zeros(own, like.shape());
+        stateScopes.put(t, own);
+        return t;
+    }
+
+    /** Frees a state buffer of this optimizer now (null, or one already freed: nothing). */
+    private void free(Tensor buffer) {
+        Scope own = buffer == null ? null : stateScopes.remove(buffer);
+        if (own != null) {
+            own.close();
+        }
     }
 
     /**
@@ -396,6 +415,10 @@ public abstract class Optimizer implements AutoCloseable {
      */
     @Override
     public void close() {
-        stateScope.close();
+        closed = true;
+        for (Scope own : stateScopes.values()) {
+            own.close();
+        }
+        stateScopes.clear();
     }
 }

@@ -589,9 +589,10 @@ public final class Trainer {
 
     /**
      * Checkpoints ({@link Checkpoint}): written to {@code directory} (null: none) every {@code everySteps}
-     * optimizer steps (0: only at the end of each epoch) and at the end of each epoch, keeping the newest
-     * {@code keep}; and a run resumed from {@code resume} (null: a fresh start), which continues at the
-     * checkpoint's epoch and batch with the batches, dropout masks and optimizer state it would have had.
+     * optimizer steps (0: only at the end of each epoch) and at the end of each epoch (the one early stopping
+     * ends with included), keeping the newest {@code keep}; and a run resumed from {@code resume} (null: a
+     * fresh start), which continues at the checkpoint's epoch and batch with the batches, dropout masks and
+     * optimizer state it would have had (a run resumed from the epoch that stopped it early stays stopped).
      *
      * @param directory  the directory checkpoints are written to, or null for none
      * @param everySteps the optimizer steps between checkpoints, or 0 for the ends of epochs only
@@ -783,6 +784,11 @@ public final class Trainer {
                     for (EpochResult r : results) csv.append(r); // the log of the whole run, not only its end
                 }
             }
+            if (config.earlyStopping() != null && run.sinceBest >= config.earlyStopping().patience()) {
+                // Resumed from the checkpoint of the epoch that stopped the run: it stays stopped.
+                stoppedEarly = true;
+                startEpoch = config.epochs();
+            }
             for (int epoch = startEpoch; epoch < config.epochs(); epoch++) {
                 EpochResult r = run.trainEpoch(validation, epoch);
                 results.add(r);
@@ -806,6 +812,8 @@ public final class Trainer {
                         }
                     } else if (++run.sinceBest >= es.patience()) {
                         stoppedEarly = true;
+                        // The stopping epoch ends with a checkpoint like every other; resumed, the run stays stopped.
+                        run.checkpoint(new Checkpoint.Position(epoch + 1, 0), 0, 0, 0);
                         if (config.out() != null) {
                             config.out().printf(Locale.ROOT, "early stopping: validation loss has not improved for"
                                     + " %d epochs (best %.4f at epoch %d)%n", es.patience(), run.bestLoss,

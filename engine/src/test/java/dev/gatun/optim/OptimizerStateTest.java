@@ -74,6 +74,33 @@ class OptimizerStateTest {
         return out;
     }
 
+    /** A state without a parameter's buffers frees the buffers it replaces at once, not at close. */
+    @Test
+    void buffersDroppedByALoadAreFreedAtOnce() {
+        List<Tensor> ps = parameters(5);
+        Tensor kept;
+        try (Adam adam = new Adam(ps, 0.01)) {
+            setGradients(ps, 0);
+            adam.step();
+            Optimizer.State full = adam.stateDict();
+            Tensor dropped = full.buffers().get("1.exp_avg");
+            Tensor droppedSquares = full.buffers().get("1.exp_avg_sq");
+            kept = full.buffers().get("0.exp_avg");
+            Map<String, Tensor> without = new LinkedHashMap<>(full.buffers());
+            without.keySet().removeIf(k -> k.startsWith("1."));
+            long[] counts = full.parameterSteps();
+            counts[1] = 0;
+            adam.loadStateDict(new Optimizer.State(full.steps(), counts, full.learningRate(), without));
+            assertFalse(dropped.isAlive(), "the dropped first moments are freed");
+            assertFalse(droppedSquares.isAlive(), "the dropped second moments are freed");
+            assertTrue(kept.isAlive(), "the buffers still in use stay");
+            setGradients(ps, 1);
+            adam.step(); // parameter 1 starts a new state
+            assertTrue(adam.stateDict().buffers().get("1.exp_avg").isAlive());
+        }
+        assertFalse(kept.isAlive(), "close frees the rest");
+    }
+
     @Test
     void stateDictRoundTripGivesBitIdenticalNextSteps() {
         for (var e : EVERY.entrySet()) {

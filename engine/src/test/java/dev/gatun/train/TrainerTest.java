@@ -98,6 +98,43 @@ class TrainerTest {
         }
     }
 
+    /**
+     * The epoch that early stopping ends with writes its checkpoint like every other, and a run resumed from
+     * it trains no further epoch: it stays stopped, with the best epoch's weights.
+     */
+    @Test
+    void theStoppingEpochIsCheckpointedAndAResumedRunStaysStopped(@TempDir Path dir) throws IOException {
+        Trainer.EarlyStopping stopping = new Trainer.EarlyStopping(2, 0, true);
+        DataLoader val = new DataLoader(blobs(200, 4, 0.3), 50, Order.sequential(), LastBatch.KEEP);
+        Trainer.History first;
+        Init.manualSeed(2);
+        try (Sequential net = new Sequential(new Linear(2, 32), new ReLU(), new Linear(32, 2));
+             SGD sgd = new SGD(net.parameters(), 0.5)) {
+            DataLoader train = new DataLoader(blobs(60, 3, 0.3), 4, Order.shuffled(1), LastBatch.KEEP);
+            first = Trainer.fit(net, sgd, CE, train, val, Trainer.Config.of(100).withOut(null)
+                    .withEarlyStopping(stopping).withCheckpointing(new Trainer.Checkpointing(dir, 0, 1000, null, null)));
+        }
+        assertTrue(first.stoppedEarly(), "stopped before 100 epochs");
+        try (Checkpoint last = Checkpoint.latest(dir, null)) {
+            assertEquals(first.epochs().size(), last.position().epoch(), "the stopping epoch has its checkpoint");
+            Init.manualSeed(99); // other initial weights: the checkpoint must bring back every one
+            try (Sequential net = new Sequential(new Linear(2, 32), new ReLU(), new Linear(32, 2));
+                 SGD sgd = new SGD(net.parameters(), 0.5)) {
+                DataLoader train = new DataLoader(blobs(60, 3, 0.3), 4, Order.shuffled(1), LastBatch.KEEP);
+                int[] trained = {0};
+                Trainer.History resumed = Trainer.fit(net, sgd, CE, train, val, Trainer.Config.of(100).withOut(null)
+                        .withEarlyStopping(stopping).withListener(r -> trained[0]++)
+                        .withCheckpointing(new Trainer.Checkpointing(dir, 0, 1000, null, last)));
+                assertEquals(0, trained[0], "no epoch after the one that stopped the run");
+                assertTrue(resumed.stoppedEarly());
+                assertEquals(first.epochs(), resumed.epochs());
+                assertEquals(first.bestEpoch(), resumed.bestEpoch());
+                assertEquals(first.best().validationLoss(), Trainer.evaluate(net, CE, val).loss(), 1e-6,
+                        "the model holds the best epoch's weights");
+            }
+        }
+    }
+
     private static Trainer.EpochResult epoch(int n, double trainLoss, double validationLoss) {
         return new Trainer.EpochResult(n, trainLoss, 0.5, validationLoss, 0.5, 0.1, 1, 100);
     }
