@@ -475,3 +475,49 @@ int gatun_conv_backward_weights_plain_src(const float *src, const float *diff_ds
     }
     return failed;
 }
+
+/* ---------------------------------------------------------------- dropout */
+
+static inline uint64_t splitmix_mix(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+/* Elements of the pairs [kb, ke): pair k holds elements 2k and 2k + 1 (the latter only below n). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+/* The mask's 64-bit products vectorise only with AVX-512 (vpmullq); AVX2 emulates them. */
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default"), noinline))
+#else
+__attribute__((noinline))
+#endif
+static void dropout_range(const float *src, float *dst, int64_t n, float keep, int32_t threshold, uint64_t seed,
+                          int64_t kb, int64_t ke) {
+    const uint64_t golden = 0x9E3779B97F4A7C15ULL;
+    int64_t full = n / 2 < ke ? n / 2 : ke; /* pairs with both elements */
+    for (int64_t k = kb; k < full; k++) {
+        uint64_t z = splitmix_mix(seed + (uint64_t) (k + 1) * golden);
+        int32_t u0 = (int32_t) (z >> 40);
+        int32_t u1 = (int32_t) ((z >> 16) & 0xFFFFFF);
+        float m0 = keep * (float) (u0 >= threshold);
+        float m1 = keep * (float) (u1 >= threshold);
+        float s0 = src[2 * k], s1 = src[2 * k + 1];
+        dst[2 * k] = s0 * m0;
+        dst[2 * k + 1] = s1 * m1;
+    }
+    if (full < ke && 2 * full < n) { /* the last pair, of one element */
+        uint64_t z = splitmix_mix(seed + (uint64_t) (full + 1) * golden);
+        float m0 = keep * (float) ((int32_t) (z >> 40) >= threshold);
+        dst[2 * full] = src[2 * full] * m0;
+    }
+}
+
+void gatun_dropout(const float *src, float *dst, int64_t n, float keep, int32_t threshold, int64_t seed) {
+    int64_t pairs = (n + 1) / 2;
+#pragma omp parallel if (n > GATUN_PARALLEL_MIN)
+    {
+        int64_t begin, end;
+        share(pairs, &begin, &end);
+        dropout_range(src, dst, n, keep, threshold, (uint64_t) seed, begin, end);
+    }
+}

@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#define GATUN_KERNELS_VERSION 6
+#define GATUN_KERNELS_VERSION 7
 
 /* The version this library was built with, GATUN_KERNELS_VERSION. */
 int gatun_kernels_version(void);
@@ -72,5 +72,16 @@ int gatun_conv_backward_weights_plain_src(const float *src, const float *diff_ds
                                           float *diff_bias, int32_t lanes, int64_t n, int64_t c, int64_t ih,
                                           int64_t iw, int64_t o, int64_t oh, int64_t ow, int32_t kh, int32_t kw,
                                           int32_t sh, int32_t sw, int32_t ph, int32_t pw, int32_t dh, int32_t dw);
+
+/*
+ * Inverted dropout's mask applied: dst[i] = src[i]·m[i] for i in [0, n), with m[i] = keep when element
+ * i's 24-bit uniform u[i] ≥ threshold, else 0 (a float product, so that 0·∞ is NaN as in a multiply by the
+ * mask). The uniforms come from SplitMix64 started at seed: its k-th output (k from 1),
+ * z = mix(seed + k·0x9E3779B97F4A7C15), gives element 2(k−1) bits 40..63 of z and element 2(k−1) + 1 bits
+ * 16..39. The same seed gives the same mask, so that backward draws it again instead of keeping it; each
+ * element's bits depend on its index alone, so the threads split the range freely. src and dst may be
+ * the same array, and must not otherwise overlap.
+ */
+void gatun_dropout(const float *src, float *dst, int64_t n, float keep, int32_t threshold, int64_t seed);
 
 #endif

@@ -52,7 +52,7 @@ public final class Updates {
     }
 
     /** The {@code n} floats at {@code offset} of {@code s}, checked to lie inside it (and {@code s} to be open). */
-    private static MemorySegment region(String name, MemorySegment s, long offset, long n) {
+    static MemorySegment region(String name, MemorySegment s, long offset, long n) {
         if (s == null) {
             throw new IllegalArgumentException(name + " is null");
         }

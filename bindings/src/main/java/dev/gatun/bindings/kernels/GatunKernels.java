@@ -23,10 +23,10 @@ public class GatunKernels extends GatunKernels$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
-    private static final int GATUN_KERNELS_VERSION = (int)6L;
+    private static final int GATUN_KERNELS_VERSION = (int)7L;
     /**
      * {@snippet lang=c :
-     * #define GATUN_KERNELS_VERSION 6
+     * #define GATUN_KERNELS_VERSION 7
      * }
      */
     public static int GATUN_KERNELS_VERSION() {
@@ -457,6 +457,70 @@ public class GatunKernels extends GatunKernels$shared {
                 traceDowncall("gatun_conv_backward_weights_plain_src", src, diff_dst, diff_weights, diff_bias, lanes, n, c, ih, iw, o, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw);
             }
             return (int)mh$.invokeExact(src, diff_dst, diff_weights, diff_bias, lanes, n, c, ih, iw, o, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class gatun_dropout {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_LONG,
+            GatunKernels.C_FLOAT,
+            GatunKernels.C_INT,
+            GatunKernels.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("gatun_dropout");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void gatun_dropout(const float *src, float *dst, int64_t n, float keep, int32_t threshold, int64_t seed)
+     * }
+     */
+    public static FunctionDescriptor gatun_dropout$descriptor() {
+        return gatun_dropout.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void gatun_dropout(const float *src, float *dst, int64_t n, float keep, int32_t threshold, int64_t seed)
+     * }
+     */
+    public static MethodHandle gatun_dropout$handle() {
+        return gatun_dropout.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void gatun_dropout(const float *src, float *dst, int64_t n, float keep, int32_t threshold, int64_t seed)
+     * }
+     */
+    public static MemorySegment gatun_dropout$address() {
+        return gatun_dropout.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void gatun_dropout(const float *src, float *dst, int64_t n, float keep, int32_t threshold, int64_t seed)
+     * }
+     */
+    public static void gatun_dropout(MemorySegment src, MemorySegment dst, long n, float keep, int threshold, long seed) {
+        var mh$ = gatun_dropout.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("gatun_dropout", src, dst, n, keep, threshold, seed);
+            }
+            mh$.invokeExact(src, dst, n, keep, threshold, seed);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
