@@ -11,6 +11,7 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Consumer;
 
 /**
  * Reverse-mode automatic differentiation over a tape of {@link Node}s.
@@ -22,6 +23,9 @@ import java.util.Set;
  * gradient's shape is checked against its tensor's. A graph with a closed tensor on it fails rather than
  * losing gradients, and a pass releases the nodes it ran unless asked to retain the graph (see
  * {@link #backward(Tensor, Tensor, boolean)}).
+ *
+ * <p>A leaf's {@linkplain Tensor#registerPostAccumulateGradHook post-accumulate-grad hooks} run as soon as
+ * its gradient of the pass is complete, while the pass goes on to the leaves of earlier layers.
  *
  * <p>{@link #noGrad()} opens a region that records nothing (evaluation, inference, optimizer steps);
  * backward closures themselves run in such a region.
@@ -140,6 +144,11 @@ public final class Autograd {
      * {@code retainGraph}, the graph stays usable and every pass accumulates into the leaves' gradients
      * again.
      *
+     * <p>Once every op that used a leaf has run its backward, the leaf's gradient of the pass is complete,
+     * and the leaf's {@linkplain Tensor#registerPostAccumulateGradHook post-accumulate-grad hooks} run (on
+     * this thread, recording nothing) if the pass gave it a gradient; an exception from a hook ends the
+     * pass and propagates.
+     *
      * <p>Intermediate gradients are made in the caller's current {@link Scope} when one is open (and are
      * closed with it), otherwise in a scope that lasts for this call only. Runs on the calling thread and
      * must not race with other threads that use the same graph.
@@ -180,6 +189,16 @@ public final class Autograd {
                     + " is unusable: " + deadReason(seed));
         }
         List<Tensor> order = topologicalOrder(root);
+        // Each leaf's count of arrived gradients before the pass: an op's backward may write a leaf's
+        // gradient itself (Tensor.gradSink), so a change of the count is how a pass tells the leaves it
+        // gave a gradient to, whose hooks run.
+        long[] arrivals = new long[order.size()];
+        for (int i = 0; i < arrivals.length; i++) {
+            Tensor t = order.get(i);
+            if (t.gradFn() == null) {
+                arrivals[i] = t.gradArrivals();
+            }
+        }
         Map<Tensor, Tensor> grads = new IdentityHashMap<>();
         // Intermediate gradients go to the caller's current scope; with none, to one that lives only
         // for this call (leaf gradients are copied to their leaf's owner, so nothing leaks).
@@ -189,13 +208,22 @@ public final class Autograd {
             for (int i = order.size() - 1; i >= 0; i--) {
                 Tensor t = order.get(i);
                 Tensor g = grads.remove(t);
-                if (g == null) {
-                    // No gradient reached it: its node did not run, and stays usable (as in PyTorch).
-                    continue;
-                }
                 Node node = t.gradFn();
                 if (node == null) {
-                    t.accumulateGrad(g);
+                    if (g != null) {
+                        t.accumulateGrad(g);
+                    }
+                    // Every op that used the leaf has run (they come after it in the order): its
+                    // gradient of this pass is complete.
+                    if (t.gradArrivals() != arrivals[i]) {
+                        for (Consumer<Tensor> hook : t.postAccumulateGradHooks()) {
+                            hook.accept(t);
+                        }
+                    }
+                    continue;
+                }
+                if (g == null) {
+                    // No gradient reached it: its node did not run, and stays usable (as in PyTorch).
                     continue;
                 }
                 Tensor[] inputs = node.inputs();

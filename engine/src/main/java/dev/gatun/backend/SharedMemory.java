@@ -141,14 +141,24 @@ public final class SharedMemory implements AutoCloseable {
     }
 
     /**
-     * Holds of the memory of {@code segments} for one native call: closes wait until {@link Hold#close()}.
-     * Segments of confined arenas (only their owning thread can use or close them), of reclaimable
-     * memory (kept by the segments themselves, which the call references) and of the global arena need
-     * no hold and are only checked to be alive.
+     * Holds the memory of {@code segments} while native code uses it out of the FFM runtime's sight
+     * (through raw addresses): a close meanwhile is deferred until {@link Hold#close()}, so the memory is
+     * not freed under the native code. For one native call ({@code Primitives.execute}), or for work that
+     * outlives the call that started it: a non-blocking MPI collective holds its buffer from its start
+     * until it completes ({@code Communicator.Request}). A hold never closed keeps the memory allocated
+     * for good (a leak, never a crash).
      *
+     * <p>Segments of confined arenas (only their owning thread can use or close them), of reclaimable
+     * memory (kept by the segments themselves, which the caller references) and of the global arena need
+     * no hold and are only checked to be alive; the caller of work that outlives its call must keep such
+     * segments reachable, and cannot stop a confined arena's thread from closing it.
+     *
+     * @param what     the operation, for the message of a refusal
+     * @param segments the memory to hold; null entries are skipped
+     * @return the holds; close it once the native code is done with the memory
      * @throws IllegalStateException naming {@code what} and the memory's owner when any of it is closed
      */
-    static Hold hold(String what, MemorySegment... segments) {
+    public static Hold hold(String what, MemorySegment... segments) {
         Hold h = new Hold(segments.length);
         try {
             for (MemorySegment s : segments) {
@@ -174,8 +184,11 @@ public final class SharedMemory implements AutoCloseable {
         }
     }
 
-    /** The holds of one native call; {@link #close()} lets go of them all. */
-    static final class Hold implements AutoCloseable {
+    /**
+     * The holds {@link #hold} took; {@link #close()} lets go of them all, and a close of the memory that
+     * waited for them then frees it. Close it once, on one thread at a time (it is not synchronised).
+     */
+    public static final class Hold implements AutoCloseable {
         private final List<State> held;
 
         private Hold(int n) {
@@ -186,6 +199,7 @@ public final class SharedMemory implements AutoCloseable {
             held.add(s);
         }
 
+        /** Lets go of the holds; a later call does nothing. */
         @Override
         public void close() {
             for (State s : held) {

@@ -1,6 +1,7 @@
 package dev.gatun.distributed;
 
 import dev.gatun.backend.NativeLibraries;
+import dev.gatun.backend.SharedMemory;
 import dev.gatun.bindings.mpi.Mpi;
 import dev.gatun.tensor.DType;
 import dev.gatun.tensor.Tensor;
@@ -9,8 +10,11 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * The processes of an MPI job ({@code MPI_COMM_WORLD}) and the collectives data-parallel training needs:
@@ -80,6 +84,9 @@ public final class Communicator implements AutoCloseable {
     private static final String[] LAUNCHER_SIZE_VARIABLES = {"OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "PMI_SIZE",
         "SLURM_NTASKS"};
 
+    /** A thread that owns no arena, for {@link MemorySegment#isAccessibleBy}: never started. */
+    private static final Thread NOT_AN_OWNER = Thread.ofPlatform().unstarted(() -> { });
+
     private static Communicator world;
 
     private final int rank;
@@ -90,7 +97,12 @@ public final class Communicator implements AutoCloseable {
     private final MemorySegment doubleType;
     /** The handle of each {@link Op}, by ordinal. */
     private final MemorySegment[] ops;
-    private int pending;
+    /**
+     * The non-blocking allreduces started and not complete: kept here so that memory MPI still writes
+     * into stays reachable (an automatic arena is freed only when unreachable) even if the caller drops
+     * the request. Guarded by this.
+     */
+    private final Set<Request> pending = Collections.newSetFromMap(new IdentityHashMap<>());
     private boolean closed;
 
     private Communicator(int rank, int size, ThreadLevel threadLevel, MemorySegment comm, MemorySegment floatType,
@@ -340,32 +352,83 @@ public final class Communicator implements AutoCloseable {
     }
 
     /**
+     * Starts replacing a float32 tensor, in every process, by its {@code op} over the processes
+     * ({@code MPI_Iallreduce} in place on its storage), and returns at once: as
+     * {@link #allreduceAsync(MemorySegment, long, long, Op)} on the tensor's elements. The tensor must not
+     * be read or written until the request completes. Its memory is safe meanwhile if it lies in a detached
+     * scope (a close is deferred until the request completes) or outside any scope (kept reachable); a
+     * tensor of a thread's own {@link dev.gatun.tensor.Scope#open() scope} is refused.
+     *
+     * @param tensor a live, contiguous float32 tensor of the same shape in every process
+     * @param op     the reduction
+     * @return the request to wait for
+     * @throws NullPointerException if an argument is null
+     * @throws IllegalArgumentException if the tensor is not float32 or not contiguous, has more than
+     *     {@link #MAX_COUNT} elements, or lies in memory confined to a thread
+     * @throws IllegalStateException if the tensor is closed or this communicator is closed
+     * @throws MpiException if MPI reports an error
+     */
+    public Request allreduceAsync(Tensor tensor, Op op) {
+        MemorySegment s = storage(tensor, "allreduceAsync");
+        return allreduceAsync(s, tensor.offset() * Float.BYTES, tensor.numel(), op);
+    }
+
+    /**
      * Starts replacing {@code count} floats of {@code segment} from byte {@code offset}, in every process,
      * by their {@code op} over the processes ({@code MPI_Iallreduce} with {@code MPI_IN_PLACE}), and
-     * returns at once. The memory must stay alive and untouched until the request completes
-     * ({@link Request#waitFor} or a {@link Request#test} that returns true). Every process must start the
-     * same allreduces in the same order.
+     * returns at once. The memory must stay untouched until the request completes ({@link Request#waitFor}
+     * or a {@link Request#test} that returns true). Every process must start the same allreduces in the
+     * same order.
      *
-     * @param segment a native segment
+     * <p>MPI writes into the memory after this call returns, so the request keeps it alive until it
+     * completes: memory of gatun's {@link SharedMemory} (a detached scope's tensors, the buckets of
+     * {@link DistributedDataParallel}) is held, a close meanwhile deferred until then; memory of an
+     * automatic arena (a tensor made outside any scope) is kept reachable. A request never waited for
+     * keeps its memory for good. Memory confined to a thread (a confined arena, a thread's
+     * {@link dev.gatun.tensor.Scope#open() scope}) is refused, since its thread could free it under MPI;
+     * the memory of a shared {@link Arena} of the caller's cannot be held, and is the caller's to keep
+     * open until the request completes.
+     *
+     * @param segment a native segment, not confined to a thread
      * @param offset  the byte offset of the first float, a multiple of 4
      * @param count   the number of floats, in [0, {@link #MAX_COUNT}]
      * @param op      the reduction
      * @return the request to wait for
      * @throws NullPointerException if {@code segment} or {@code op} is null
-     * @throws IllegalArgumentException if the segment is on the Java heap or the range does not lie in it
-     * @throws IllegalStateException if the segment's memory was freed or this communicator is closed
+     * @throws IllegalArgumentException if the segment is on the Java heap or confined to a thread, or the
+     *     range does not lie in it
+     * @throws IllegalStateException if the segment's memory was freed or closed, or this communicator is
+     *     closed
      * @throws MpiException if MPI reports an error
      */
     public synchronized Request allreduceAsync(MemorySegment segment, long offset, long count, Op op) {
         Objects.requireNonNull(op, "op");
         MemorySegment data = floats(segment, offset, count, "allreduceAsync");
+        if (!data.isAccessibleBy(NOT_AN_OWNER)) {
+            throw new IllegalArgumentException("allreduceAsync: the segment's memory is confined to a thread (a"
+                    + " confined arena or a thread's Scope), which could free it while MPI still writes into it;"
+                    + " use a tensor of a detached scope or outside any scope, or a shared or automatic arena");
+        }
         checkOpen("allreduceAsync");
-        // The handle lives as long as its Request: freed by the collector after it, never kept for the job.
-        MemorySegment request = Arena.ofAuto().allocate(ValueLayout.ADDRESS);
-        check(Mpi.MPI_Iallreduce(Mpi.MPI_IN_PLACE(), data, (int) count, floatType, ops[op.ordinal()], comm, request),
-                "MPI_Iallreduce");
-        pending++;
-        return new Request(request, data);
+        SharedMemory.Hold hold = SharedMemory.hold("allreduceAsync", data);
+        boolean started = false;
+        try {
+            // The handle and the test flag live as long as their Request: freed by the collector after it.
+            MemorySegment handles = Arena.ofAuto().allocate(2 * ValueLayout.ADDRESS.byteSize(),
+                    ValueLayout.ADDRESS.byteAlignment());
+            MemorySegment request = handles.asSlice(0, ValueLayout.ADDRESS.byteSize());
+            MemorySegment flag = handles.asSlice(ValueLayout.ADDRESS.byteSize(), ValueLayout.JAVA_INT.byteSize());
+            check(Mpi.MPI_Iallreduce(Mpi.MPI_IN_PLACE(), data, (int) count, floatType, ops[op.ordinal()], comm,
+                    request), "MPI_Iallreduce");
+            Request r = new Request(request, flag, data, hold);
+            pending.add(r);
+            started = true;
+            return r;
+        } finally {
+            if (!started) {
+                hold.close(); // MPI did not take the memory
+            }
+        }
     }
 
     /**
@@ -404,8 +467,8 @@ public final class Communicator implements AutoCloseable {
         if (closed) {
             return;
         }
-        if (pending > 0) {
-            throw new IllegalStateException(pending + " non-blocking allreduce(s) not waited for: MPI cannot be"
+        if (!pending.isEmpty()) {
+            throw new IllegalStateException(pending.size() + " non-blocking allreduce(s) not waited for: MPI cannot be"
                     + " finalised before they complete");
         }
         closed = true;
@@ -417,20 +480,31 @@ public final class Communicator implements AutoCloseable {
         return "Communicator(rank " + rank + " of " + size + (closed ? ", closed" : "") + ")";
     }
 
-    /** A non-blocking allreduce in progress. */
+    /**
+     * A non-blocking allreduce in progress. It holds its memory (see
+     * {@link #allreduceAsync(MemorySegment, long, long, Op)}) until it completes: a {@link #waitFor}, or a
+     * {@link #test} that returns true. One that fails in MPI keeps holding it, since MPI may still use it.
+     */
     public final class Request {
         private final MemorySegment request;
+        /** MPI_Test's completion flag, allocated with the handle. */
+        private final MemorySegment flag;
         /** Kept reachable while MPI writes into it. */
         private final MemorySegment data;
+        /** The hold on the memory of {@link #data}, let go when the request completes. */
+        private final SharedMemory.Hold hold;
         private boolean done;
 
-        private Request(MemorySegment request, MemorySegment data) {
+        private Request(MemorySegment request, MemorySegment flag, MemorySegment data, SharedMemory.Hold hold) {
             this.request = request;
+            this.flag = flag;
             this.data = data;
+            this.hold = hold;
         }
 
         /**
-         * Waits for the allreduce to complete ({@code MPI_Wait}); does nothing once it has.
+         * Waits for the allreduce to complete ({@code MPI_Wait}); does nothing once it has. The memory is
+         * then the caller's again (and freed now if it was closed meanwhile).
          *
          * @throws MpiException if MPI reports an error
          */
@@ -443,7 +517,8 @@ public final class Communicator implements AutoCloseable {
         }
 
         /**
-         * Whether the allreduce has completed ({@code MPI_Test}), without waiting.
+         * Whether the allreduce has completed ({@code MPI_Test}), without waiting. Each call also lets MPI
+         * progress its non-blocking operations (Open MPI has no progress thread of its own by default).
          *
          * @return true once the result is in the memory
          * @throws MpiException if MPI reports an error
@@ -451,12 +526,10 @@ public final class Communicator implements AutoCloseable {
         public boolean test() {
             synchronized (Communicator.this) {
                 if (done) return true;
-                try (Arena a = Arena.ofConfined()) {
-                    MemorySegment flag = a.allocate(ValueLayout.JAVA_INT);
-                    check(Mpi.MPI_Test(request, flag, MemorySegment.NULL), "MPI_Test");
-                    if (flag.get(ValueLayout.JAVA_INT, 0) != 0) {
-                        finish();
-                    }
+                flag.set(ValueLayout.JAVA_INT, 0, 0);
+                check(Mpi.MPI_Test(request, flag, MemorySegment.NULL), "MPI_Test");
+                if (flag.get(ValueLayout.JAVA_INT, 0) != 0) {
+                    finish();
                 }
                 return done;
             }
@@ -475,7 +548,8 @@ public final class Communicator implements AutoCloseable {
 
         private void finish() {
             done = true;
-            pending--;
+            pending.remove(this);
+            hold.close();
         }
 
         @Override

@@ -9,6 +9,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.ref.Reference;
 import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.Consumer;
 import java.util.function.IntFunction;
 import java.util.function.LongFunction;
 
@@ -125,6 +128,17 @@ public final class Tensor implements AutoCloseable {
     /** {@link #zeroGrad()} was called and the zeros are not written yet: the next read or write does it. */
     private boolean gradZeroPending;
     private Node gradFn;
+    /**
+     * The hooks {@link #registerPostAccumulateGradHook} registered, oldest first: an array replaced whole
+     * under {@link #HOOK_LOCK} (copy on write), so that backward reads it on its thread without a lock.
+     */
+    private volatile HookHandle[] postAccumulateGradHooks = NO_HOOKS;
+    /** How many gradients have reached this leaf: each {@link #accumulateGrad} and {@link #gradWritten}. */
+    private long gradArrivals;
+
+    private static final HookHandle[] NO_HOOKS = {};
+    /** Guards the replacement of every tensor's hook array: registration is rare, one lock will do. */
+    private static final Object HOOK_LOCK = new Object();
 
     private Tensor(MemorySegment storage, SharedMemory memory, boolean ownsMemory, Scope scope, long[] shape,
                    long[] strides, long offset, Laid laid, DType dtype) {
@@ -1247,6 +1261,7 @@ public final class Tensor implements AutoCloseable {
     public void gradWritten() {
         gradZeroed = false;
         gradZeroPending = false;
+        gradArrivals++;
     }
 
     /**
@@ -1269,6 +1284,129 @@ public final class Tensor implements AutoCloseable {
         }
         gradZeroed = false;
         gradZeroPending = false;
+        gradArrivals++;
+    }
+
+    /**
+     * How many gradients have reached this leaf: each {@link #accumulateGrad} and each write an op reports
+     * with {@link #gradWritten}. {@link Autograd#backward} compares it before and after a pass to tell the
+     * leaves that received a gradient in the pass, whose post-accumulate-grad hooks it then runs.
+     *
+     * @return the count, from 0
+     */
+    public long gradArrivals() {
+        return gradArrivals;
+    }
+
+    /**
+     * Registers a hook that {@link Autograd#backward} calls with this leaf once the leaf's gradient of the
+     * pass is complete: after every gradient of the pass has been accumulated into {@link #grad()}, in
+     * every pass that gives the leaf a gradient ({@code Tensor.register_post_accumulate_grad_hook}). In
+     * reverse topological order that is as soon as every op that used the leaf has run its backward, so
+     * the leaves of the last layers come first; data-parallel training starts averaging their gradients
+     * there while backward goes on through the first layers.
+     *
+     * <p>Hooks run on the thread that runs backward, in a {@linkplain Autograd#noGrad() no-grad region},
+     * in the order they were registered; an exception a hook throws ends the pass and propagates out of
+     * backward. A leaf that receives no gradient in a pass (not on the graph, or reached by none) gets no
+     * call. Registration and removal may happen on any thread; a pass already running may or may not see
+     * them.
+     *
+     * @param hook called with this tensor; it may read the gradient, not replace it
+     * @return the handle whose {@link HookHandle#remove()} (or {@code close()}) unregisters the hook
+     * @throws NullPointerException  if {@code hook} is null
+     * @throws IllegalStateException if this tensor is closed, is not a leaf (an op made it), or does not
+     *                               require a gradient
+     */
+    public HookHandle registerPostAccumulateGradHook(Consumer<Tensor> hook) {
+        Objects.requireNonNull(hook, "hook");
+        checkAlive();
+        if (gradFn != null) {
+            throw new IllegalStateException("post-accumulate-grad hooks are for leaves, and this tensor of shape "
+                    + Arrays.toString(shape) + " was made by " + gradFn.op() + ": its gradient is never accumulated");
+        }
+        if (!requiresGrad) {
+            throw new IllegalStateException("a post-accumulate-grad hook on a leaf of shape " + Arrays.toString(shape)
+                    + " that does not require grad would never run: call requiresGrad(true) first");
+        }
+        HookHandle h = new HookHandle(this, hook);
+        synchronized (HOOK_LOCK) {
+            HookHandle[] old = postAccumulateGradHooks;
+            HookHandle[] hooks = Arrays.copyOf(old, old.length + 1);
+            hooks[old.length] = h;
+            postAccumulateGradHooks = hooks;
+        }
+        return h;
+    }
+
+    /**
+     * The post-accumulate-grad hooks registered now, oldest first; {@link Autograd#backward} runs them.
+     *
+     * @return an unmodifiable snapshot, empty when there are none
+     */
+    public List<Consumer<Tensor>> postAccumulateGradHooks() {
+        HookHandle[] hooks = postAccumulateGradHooks;
+        if (hooks.length == 0) {
+            return List.of();
+        }
+        @SuppressWarnings("unchecked")
+        Consumer<Tensor>[] out = new Consumer[hooks.length];
+        for (int i = 0; i < hooks.length; i++) {
+            out[i] = hooks[i].hook;
+        }
+        return List.of(out);
+    }
+
+    /**
+     * A hook registered with {@link #registerPostAccumulateGradHook}
+     * ({@code torch.utils.hooks.RemovableHandle}): {@link #remove()} or {@link #close()} unregisters it.
+     */
+    public static final class HookHandle implements AutoCloseable {
+        private final Tensor tensor;
+        private final Consumer<Tensor> hook;
+
+        private HookHandle(Tensor tensor, Consumer<Tensor> hook) {
+            this.tensor = tensor;
+            this.hook = hook;
+        }
+
+        /**
+         * Unregisters the hook: no pass that starts later calls it. Idempotent; any thread.
+         */
+        public void remove() {
+            synchronized (HOOK_LOCK) {
+                HookHandle[] old = tensor.postAccumulateGradHooks;
+                for (int i = 0; i < old.length; i++) {
+                    if (old[i] == this) {
+                        HookHandle[] hooks = new HookHandle[old.length - 1];
+                        System.arraycopy(old, 0, hooks, 0, i);
+                        System.arraycopy(old, i + 1, hooks, i, old.length - i - 1);
+                        tensor.postAccumulateGradHooks = hooks;
+                        return;
+                    }
+                }
+            }
+        }
+
+        /**
+         * Whether the hook is still registered.
+         *
+         * @return false once {@link #remove()} has run
+         */
+        public boolean isRegistered() {
+            for (HookHandle h : tensor.postAccumulateGradHooks) {
+                if (h == this) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        /** {@link #remove()}, for try-with-resources. */
+        @Override
+        public void close() {
+            remove();
+        }
     }
 
     /**

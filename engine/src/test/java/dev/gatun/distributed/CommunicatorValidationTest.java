@@ -108,7 +108,7 @@ class CommunicatorValidationTest {
 
     @Test
     void nonBlockingAllreduceCompletes() {
-        try (Arena a = Arena.ofConfined()) {
+        try (Arena a = Arena.ofShared()) {
             MemorySegment s = a.allocateFrom(java.lang.foreign.ValueLayout.JAVA_FLOAT, 1f, 2f, 3f);
             Communicator.Request r = comm.allreduceAsync(s, 4, 2, Communicator.Op.SUM);
             r.waitFor();
@@ -117,6 +117,50 @@ class CommunicatorValidationTest {
             r.waitFor(); // a second wait does nothing
             assertArrayEquals(new float[] {1, 2, 3}, s.toArray(java.lang.foreign.ValueLayout.JAVA_FLOAT));
         }
+        Tensor t = Tensor.fromArray(new float[] {4, 5}); // outside any scope: kept reachable by the request
+        Communicator.Request r = comm.allreduceAsync(t, Communicator.Op.MAX);
+        assertTrue(r.test());
+        assertArrayEquals(new float[] {4, 5}, t.toArray());
+    }
+
+    /**
+     * MPI writes into a non-blocking allreduce's memory after the call returns: memory a thread's close
+     * could free under it is refused, and a detached scope closed while the allreduce is in flight is
+     * freed only once the request completes.
+     */
+    @Test
+    void aNonBlockingAllreduceHoldsItsMemoryUntilItCompletes() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(16);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> comm.allreduceAsync(s, 0, 4, Communicator.Op.SUM));
+            assertTrue(e.getMessage().contains("confined to a thread"), e.getMessage());
+        }
+        try (dev.gatun.tensor.Scope step = dev.gatun.tensor.Scope.open()) {
+            Tensor local = Tensor.zeros(3);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> comm.allreduceAsync(local, Communicator.Op.SUM));
+            assertTrue(e.getMessage().contains("Scope"), e.getMessage());
+        }
+
+        dev.gatun.tensor.Scope params = dev.gatun.tensor.Scope.detached();
+        Tensor t = Tensor.zeros(params, 1000);
+        t.fill(2f);
+        MemorySegment memory = t.storage();
+        Communicator.Request r = comm.allreduceAsync(t, Communicator.Op.SUM);
+        Communicator.Request never = comm.allreduceAsync(Tensor.zeros(params, 8), Communicator.Op.SUM);
+        params.close();
+        assertTrue(memory.scope().isAlive(), "the close waits for the allreduce");
+        assertThrows(IllegalStateException.class, t::toArray); // closed for every new use at once
+        r.waitFor();
+        assertTrue(memory.scope().isAlive(), "a request never waited for keeps the memory it shares");
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> comm.close());
+        assertTrue(e.getMessage().contains("1 non-blocking allreduce(s) not waited for"), e.getMessage());
+        never.waitFor();
+        assertFalse(memory.scope().isAlive(), "freed once the last request completes");
+        IllegalStateException closed = assertThrows(IllegalStateException.class,
+                () -> comm.allreduceAsync(memory, 0, 4, Communicator.Op.SUM));
+        assertTrue(closed.getMessage().contains("freed"), closed.getMessage());
     }
 
     @Test
@@ -130,6 +174,35 @@ class CommunicatorValidationTest {
                 try (Linear other = new Linear(3, 2)) {
                     assertThrows(IllegalArgumentException.class, () -> ddp.gradientsReady(other));
                 }
+            }
+        }
+    }
+
+    /** With overlap, every parameter has the wrapper's hook until the wrapper is closed; without, none. */
+    @Test
+    void theOverlappingWrapperHooksEveryParameterUntilClosed() {
+        try (Linear layer = new Linear(3, 2)) {
+            DistributedDataParallel ddp = new DistributedDataParallel(comm, layer, 8);
+            assertTrue(ddp.overlaps(), "overlap is the default");
+            for (Tensor p : layer.parameters()) {
+                assertEquals(1, p.postAccumulateGradHooks().size());
+            }
+            dev.gatun.ops.Reduce.sum(layer.forward(Tensor.ones(4, 3))).backward();
+            ddp.gradientsReady(layer);
+            assertEquals(1, ddp.steps());
+            ddp.close();
+            ddp.close();
+            for (Tensor p : layer.parameters()) {
+                assertTrue(p.postAccumulateGradHooks().isEmpty());
+            }
+            IllegalStateException e = assertThrows(IllegalStateException.class, ddp::noSync);
+            assertTrue(e.getMessage().contains("closed"), e.getMessage());
+            try (DistributedDataParallel plain = new DistributedDataParallel(comm, layer, 8, false)) {
+                assertFalse(plain.overlaps());
+                for (Tensor p : layer.parameters()) {
+                    assertTrue(p.postAccumulateGradHooks().isEmpty());
+                }
+                assertTrue(plain.toString().contains("2 buckets"), plain.toString());
             }
         }
     }
