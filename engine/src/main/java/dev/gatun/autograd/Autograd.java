@@ -115,6 +115,25 @@ public final class Autograd {
     }
 
     /**
+     * As {@link #record} for a view of a region of {@code input} ({@link Node.Slice}): backward writes the
+     * view's gradient into that region of the input's gradient, one buffer shared by the slices of a tensor
+     * whose regions do not overlap.
+     *
+     * @param out      the view
+     * @param op       the op's name
+     * @param backward the closure giving the input's full gradient from the view's
+     * @param input    the sliced tensor
+     * @param slice    the region the view covers
+     * @return {@code out}
+     */
+    public static Tensor recordSlice(Tensor out, String op, Node.Backward backward, Tensor input, Node.Slice slice) {
+        if (needsGrad(input)) {
+            out.setGradFn(new Node(op, input, backward, slice));
+        }
+        return out;
+    }
+
+    /**
      * Back-propagates from {@code root} and releases the graph: as {@link #backward(Tensor, Tensor, boolean)}
      * with {@code retainGraph} false.
      *
@@ -200,6 +219,8 @@ public final class Autograd {
             }
         }
         Map<Tensor, Tensor> grads = new IdentityHashMap<>();
+        // Gradients made here for slices, with the regions written so far (the rest of each is zero).
+        Map<Tensor, List<Node.Slice>> regions = new IdentityHashMap<>();
         // Intermediate gradients go to the caller's current scope; with none, to one that lives only
         // for this call (leaf gradients are copied to their leaf's owner, so nothing leaks).
         Scope own = Scope.current() == null ? Scope.open() : null;
@@ -227,6 +248,16 @@ public final class Autograd {
                     continue;
                 }
                 Tensor[] inputs = node.inputs();
+                if (node.slice() != null) {
+                    Tensor in = inputs[0];
+                    if (!retainGraph) {
+                        node.release();
+                    }
+                    if (in != null && in.requiresGrad()) {
+                        intoRegion(grads, regions, in, node.slice(), g);
+                    }
+                    continue;
+                }
                 Tensor[] inputGrads = run(node, g);
                 if (!retainGraph) {
                     node.release();
@@ -255,6 +286,46 @@ public final class Autograd {
                 own.close();
             }
         }
+    }
+
+    /**
+     * Adds a slice view's gradient {@code g} into the gradient of the sliced tensor {@code in}: into a
+     * region not yet written of a buffer this pass made for slices of {@code in} by a copy, else (a first
+     * slice, or an overlapping region, or a gradient from another op already there) as before, through a
+     * zero-filled full-size gradient.
+     */
+    private static void intoRegion(Map<Tensor, Tensor> grads, Map<Tensor, List<Node.Slice>> regions, Tensor in,
+                                   Node.Slice s, Tensor g) {
+        Tensor prev = grads.get(in);
+        List<Node.Slice> written = prev == null ? null : regions.get(prev);
+        if (prev == null || written != null && disjoint(s, written)) {
+            Tensor acc = prev;
+            if (acc == null) {
+                acc = Tensor.zeros(in.shape());
+                written = new ArrayList<>();
+                regions.put(acc, written);
+                grads.put(in, acc);
+            }
+            acc.slice(s.dim(), s.start(), s.end(), s.step()).copyFrom(g);
+            written.add(s);
+            return;
+        }
+        Tensor full = Tensor.zeros(in.shape());
+        full.slice(s.dim(), s.start(), s.end(), s.step()).copyFrom(g);
+        grads.put(in, Kernels.add(prev, full));
+    }
+
+    /** Whether region {@code s} shares no element with any of {@code written} (dense ranges of one dimension). */
+    private static boolean disjoint(Node.Slice s, List<Node.Slice> written) {
+        if (s.step() != 1) {
+            return false;
+        }
+        for (Node.Slice w : written) {
+            if (w.step() != 1 || w.dim() != s.dim() || s.start() < w.end() && w.start() < s.end()) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**

@@ -18,6 +18,7 @@ public final class Node {
     private final String[] inputOps;
     private Tensor[] inputs;
     private Backward backward;
+    private final Slice slice;
 
     /** The backward half of an op. */
     @FunctionalInterface
@@ -51,6 +52,7 @@ public final class Node {
         this.op = op;
         this.inputs = inputs;
         this.backward = backward;
+        this.slice = null;
         // Closing a tensor drops its gradFn; the names are kept here so that a walk which meets a closed
         // input can still say what it was.
         String[] ops = new String[inputs.length];
@@ -59,6 +61,51 @@ public final class Node {
             ops[k] = made == null ? null : made.op;
         }
         this.inputOps = ops;
+    }
+
+    /**
+     * The node of a view of elements {@code start, start + step, …} (before {@code end}) of dimension
+     * {@code dim} of one input ({@link Tensor#slice}): the backward pass writes the view's gradient into
+     * that region of the input's gradient, sharing one buffer among the slices of one tensor (the query,
+     * key and value parts of an attention's projection) instead of a zero-filled full-size gradient per
+     * slice summed afterwards.
+     *
+     * @param dim   the sliced dimension of the input, in [0, rank)
+     * @param start the first index
+     * @param end   the bound the indices stop before
+     * @param step  the stride between indices, positive
+     */
+    public record Slice(int dim, long start, long end, long step) {}
+
+    /**
+     * A node of a slice view ({@link Slice}) of {@code input}.
+     *
+     * @param op       the op's name
+     * @param input    the sliced tensor
+     * @param backward the closure giving the input's full gradient (used when the region cannot be shared)
+     * @param slice    the region the view covers
+     * @throws IllegalArgumentException if an argument is null
+     */
+    public Node(String op, Tensor input, Backward backward, Slice slice) {
+        if (op == null || input == null || backward == null || slice == null) {
+            throw new IllegalArgumentException("a slice node needs an op name, its input, a backward closure and"
+                    + " its region");
+        }
+        this.op = op;
+        this.inputs = new Tensor[] {input};
+        this.backward = backward;
+        this.slice = slice;
+        Node made = input.gradFn();
+        this.inputOps = new String[] {made == null ? null : made.op};
+    }
+
+    /**
+     * The region of the input a slice view covers, or null for any other op.
+     *
+     * @return the region, or null
+     */
+    public Slice slice() {
+        return slice;
     }
 
     /**

@@ -158,7 +158,7 @@ public final class Attention {
         if (drop && !wantWeights) {
             // P̃ only for this product: backward draws it again from the seed, so it need not be kept.
             try (Scope tmp = Scope.local(); var ignored = Autograd.noGrad()) {
-                pd = Tensor.zeros(tmp, scoreShape);
+                pd = Tensor.empty(tmp, scoreShape); // every element written by the mask
                 Regularization.masked(p.storageForReading(), p.offset(), pd.storage(), pd.offset(), n, dropout, seed);
                 out = MatMul.matmul(pd, v);
             }
@@ -228,7 +228,7 @@ public final class Attention {
         if (v.requiresGrad()) {
             if (d.drop() && d.pd() == null) {
                 try (Scope tmp = Scope.local()) {
-                    Tensor pd = Tensor.zeros(tmp, scoreShape);
+                    Tensor pd = Tensor.empty(tmp, scoreShape); // every element written by the mask
                     Regularization.masked(d.p().storageForReading(), d.p().offset(), pd.storage(), pd.offset(),
                             pd.numel(), d.dropout(), d.seed());
                     dv = MatMul.matmul(pd.transpose(-1, -2), g);

@@ -206,6 +206,20 @@ public final class Tensor implements AutoCloseable {
     }
 
     /**
+     * A float32 tensor of unspecified content in the given scope, for results whose every element is about
+     * to be written.
+     *
+     * @param scope the scope that owns the tensor's memory
+     * @param shape the size of each dimension
+     * @return the new tensor
+     * @throws IllegalArgumentException if scope is null, a size is negative or the tensor would not fit in memory
+     * @throws IllegalStateException    if the scope is closed
+     */
+    public static Tensor empty(Scope scope, long... shape) {
+        return allocate(requireScope(scope), DType.FLOAT32, shape, false);
+    }
+
+    /**
      * A zero-filled float32 tensor in the given scope.
      *
      * @param scope the scope that owns the tensor's memory
@@ -2364,11 +2378,11 @@ public final class Tensor implements AutoCloseable {
         s[d] = end == start ? 0 : (end - start - 1) / step + 1; // (end - start + step - 1) / step can overflow
         st[d] = strides[d] * step;
         long[] original = shape;
-        return Autograd.record(view(s, st, offset + start * strides[d]), "slice", g -> {
+        return Autograd.recordSlice(view(s, st, offset + start * strides[d]), "slice", g -> {
             Tensor full = zeros(original);
             full.slice(d, start, end, step).copyFrom(g);
             return new Tensor[] {full};
-        }, this);
+        }, this, new Node.Slice(d, start, end, step));
     }
 
     /**
