@@ -20,28 +20,30 @@ import java.util.Objects;
 public final class BatchedGemm {
 
     /** A primitive's configuration; arrays compared by content. */
-    private record Key(long[] batch, long m, long n, long k, long[] a, long[] b, float alpha, float beta) {
+    private record Key(long[] batch, long m, long n, long k, long[] a, long[] b, float alpha, float beta,
+                       boolean bias) {
         @Override
         public boolean equals(Object o) {
             return o instanceof Key x && Arrays.equals(batch, x.batch) && m == x.m && n == x.n && k == x.k
                     && Arrays.equals(a, x.a) && Arrays.equals(b, x.b) && Float.compare(alpha, x.alpha) == 0
-                    && Float.compare(beta, x.beta) == 0;
+                    && Float.compare(beta, x.beta) == 0 && bias == x.bias;
         }
 
         @Override
         public int hashCode() {
-            return Objects.hash(Arrays.hashCode(batch), m, n, k, Arrays.hashCode(a), Arrays.hashCode(b), alpha, beta);
+            return Objects.hash(Arrays.hashCode(batch), m, n, k, Arrays.hashCode(a), Arrays.hashCode(b), alpha, beta,
+                    bias);
         }
 
         @Override
         public String toString() {
             return "batch " + Arrays.toString(batch) + " [" + m + "×" + k + "]·[" + k + "×" + n + "], strides "
-                    + Arrays.toString(a) + " and " + Arrays.toString(b);
+                    + Arrays.toString(a) + " and " + Arrays.toString(b) + (bias ? ", bias" : "");
         }
     }
 
     private record Cached(Primitives.Primitive primitive, MemorySegment srcDesc, MemorySegment weightsDesc,
-                          MemorySegment dstDesc) {}
+                          MemorySegment biasDesc, MemorySegment dstDesc) {}
 
     /** Estimated resident bytes of one matmul primitive ({@link PrimitiveCache}). */
     private static final long PRIMITIVE_BYTES = 64 * 1024;
@@ -90,6 +92,40 @@ public final class BatchedGemm {
                                    MemorySegment a, long aOffset, long[] aStrides,
                                    MemorySegment b, long bOffset, long[] bStrides,
                                    MemorySegment c, long cOffset) {
+        return multiply(batch, m, n, k, alpha, beta, a, aOffset, aStrides, b, bOffset, bStrides, c, cOffset, null, 0);
+    }
+
+    /**
+     * As {@link #multiply(long[], long, long, long, float, float, MemorySegment, long, long[], MemorySegment,
+     * long, long[], MemorySegment, long)}, adding a bias row to every row of every product:
+     * {@code C[i] = alpha·A[i]·B[i] + bias + beta·C[i]}, in the product's one pass over C (a linear layer's
+     * bias, which would otherwise be written into C before the product and read again by it).
+     *
+     * @param batch      the batch dimensions (possibly none), each at least 1
+     * @param m          rows of A and C, at least 1
+     * @param n          columns of B and C, at least 1
+     * @param k          columns of A, rows of B, at least 1
+     * @param alpha      the product's factor, finite
+     * @param beta       0 (C is overwritten) or 1 (the product is added to C)
+     * @param a          A's memory
+     * @param aOffset    A's first float
+     * @param aStrides   A's strides: batch.length + 2 of them
+     * @param b          B's memory
+     * @param bOffset    B's first float
+     * @param bStrides   B's strides: batch.length + 2 of them
+     * @param c          C's memory
+     * @param cOffset    C's first float
+     * @param bias       n contiguous floats, or null for none
+     * @param biasOffset the bias's first float
+     * @return whether the product was computed
+     * @throws IllegalArgumentException as the form without a bias, or if the bias does not fit in its
+     *                                  segment or overlaps C
+     * @throws IllegalStateException    if oneDNN is not the GEMM library
+     */
+    public static boolean multiply(long[] batch, long m, long n, long k, float alpha, float beta,
+                                   MemorySegment a, long aOffset, long[] aStrides,
+                                   MemorySegment b, long bOffset, long[] bStrides,
+                                   MemorySegment c, long cOffset, MemorySegment bias, long biasOffset) {
         NativeLibraries.load(); // a binding used before its library is loaded fails for good
         if (!available()) {
             throw new IllegalStateException("batched GEMM: oneDNN is not the GEMM library (gatun.gemm)");
@@ -133,12 +169,22 @@ public final class BatchedGemm {
         if (Primitives.overlap(cs, as) || Primitives.overlap(cs, bs)) {
             throw new IllegalArgumentException("batched GEMM: C overlaps " + (Primitives.overlap(cs, as) ? "A" : "B"));
         }
-        Key key = new Key(batch.clone(), m, n, k, aStrides.clone(), bStrides.clone(), alpha, beta);
+        MemorySegment biasRow = bias == null ? null : Primitives.region("batched GEMM: bias", bias, biasOffset, n);
+        if (biasRow != null && Primitives.overlap(cs, biasRow)) {
+            throw new IllegalArgumentException("batched GEMM: C overlaps the bias");
+        }
+        Key key = new Key(batch.clone(), m, n, k, aStrides.clone(), bStrides.clone(), alpha, beta, bias != null);
         Cached p = PrimitiveCache.get(key, x -> create((Key) x), x -> new Primitives.Primitive[] {x.primitive()},
                 PRIMITIVE_BYTES);
-        Primitives.execute(p.primitive(), new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_WEIGHTS(), Dnnl.DNNL_ARG_DST()},
-                new MemorySegment[] {p.srcDesc(), p.weightsDesc(), p.dstDesc()}, new MemorySegment[] {as, bs, cs},
-                "batched GEMM, " + key);
+        if (biasRow == null) {
+            Primitives.execute(p.primitive(), new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_WEIGHTS(),
+                Dnnl.DNNL_ARG_DST()}, new MemorySegment[] {p.srcDesc(), p.weightsDesc(), p.dstDesc()},
+                    new MemorySegment[] {as, bs, cs}, "batched GEMM, " + key);
+        } else {
+            Primitives.execute(p.primitive(), new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_WEIGHTS(),
+                Dnnl.DNNL_ARG_BIAS(), Dnnl.DNNL_ARG_DST()}, new MemorySegment[] {p.srcDesc(), p.weightsDesc(),
+                    p.biasDesc(), p.dstDesc()}, new MemorySegment[] {as, bs, biasRow, cs}, "batched GEMM, " + key);
+        }
         return true;
     }
 
@@ -189,9 +235,20 @@ public final class BatchedGemm {
         MemorySegment src = desc(descs, dims(key.batch(), key.m(), key.k()), key.a(), what);
         MemorySegment weights = desc(descs, dims(key.batch(), key.k(), key.n()), key.b(), what);
         MemorySegment dst = desc(descs, cDims, cStrides, what);
+        MemorySegment bias = null;
+        if (key.bias()) {
+            // One row, broadcast over the batch and the rows: [1, …, 1, n].
+            long[] biasDims = new long[cDims.length];
+            Arrays.fill(biasDims, 1);
+            biasDims[biasDims.length - 1] = key.n();
+            long[] biasStrides = new long[cDims.length];
+            Arrays.fill(biasStrides, key.n());
+            biasStrides[biasStrides.length - 1] = 1;
+            bias = desc(descs, biasDims, biasStrides, what);
+        }
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment op = Primitives.opDesc(tmp);
-            OneDnn.check(Dnnl.dnnl_matmul_desc_init(op, src, weights, MemorySegment.NULL, dst),
+            OneDnn.check(Dnnl.dnnl_matmul_desc_init(op, src, weights, bias == null ? MemorySegment.NULL : bias, dst),
                     "dnnl_matmul_desc_init", what);
             Primitives.Attributes attributes = key.alpha() == 1f && key.beta() == 0f ? null : (t, attr) -> {
                 MemorySegment out = t.allocate(ValueLayout.ADDRESS);
@@ -211,7 +268,7 @@ public final class BatchedGemm {
                 }
             };
             Primitives.Primitive p = Primitives.create(op, MemorySegment.NULL, false, what, attributes);
-            return new Cached(p, src, weights, dst);
+            return new Cached(p, src, weights, bias, dst);
         }
     }
 

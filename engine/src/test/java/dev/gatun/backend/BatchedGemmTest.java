@@ -66,6 +66,51 @@ class BatchedGemmTest {
         }
     }
 
+    /**
+     * A linear layer's product: x [m, k] times wᵀ (w [n, k] read in place) plus a bias row, overwriting C,
+     * then with beta 1 (the bias added once, with the product, to what C held). Against a double-precision
+     * loop; a bias that runs past its segment or overlaps C is refused.
+     */
+    @Test
+    void aBiasRowIsAddedToEveryRow() {
+        int m = 70;
+        int n = 9;
+        int k = 11;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment x = random(arena, m * k, 4);
+            MemorySegment w = random(arena, n * k, 5);
+            MemorySegment bias = random(arena, 2 + n, 6);
+            MemorySegment c = random(arena, 2 * m * n, 7);
+            float[] before = c.toArray(ValueLayout.JAVA_FLOAT);
+            assertTrue(BatchedGemm.multiply(new long[0], m, n, k, 1f, 0f, x, 0, new long[] {k, 1}, w, 0,
+                    new long[] {1, k}, c, 0, bias, 2));
+            for (int r = 0; r < m; r++) {
+                for (int col = 0; col < n; col++) {
+                    double sum = at(bias, 2 + col);
+                    for (int t = 0; t < k; t++) sum += at(x, (long) r * k + t) * (double) at(w, (long) col * k + t);
+                    assertEquals(sum, at(c, (long) r * n + col), 1e-5, "y[" + r + "," + col + "]");
+                }
+            }
+            // beta 1: C += x·wᵀ + bias, the bias added once.
+            MemorySegment.copy(before, 0, c, ValueLayout.JAVA_FLOAT, 0, m * n);
+            assertTrue(BatchedGemm.multiply(new long[0], m, n, k, 1f, 1f, x, 0, new long[] {k, 1}, w, 0,
+                    new long[] {1, k}, c, 0, bias, 2));
+            for (int r = 0; r < m; r++) {
+                for (int col = 0; col < n; col++) {
+                    double sum = before[r * n + col] + at(bias, 2 + col);
+                    for (int t = 0; t < k; t++) sum += at(x, (long) r * k + t) * (double) at(w, (long) col * k + t);
+                    assertEquals(sum, at(c, (long) r * n + col), 1e-5, "y[" + r + "," + col + "] with beta 1");
+                }
+            }
+            IllegalArgumentException past = assertThrows(IllegalArgumentException.class, () -> BatchedGemm.multiply(
+                    new long[0], m, n, k, 1f, 0f, x, 0, new long[] {k, 1}, w, 0, new long[] {1, k}, c, 0, bias, 3));
+            assertTrue(past.getMessage().contains("bias"), past.getMessage());
+            IllegalArgumentException overlap = assertThrows(IllegalArgumentException.class, () -> BatchedGemm.multiply(
+                    new long[0], m, n, k, 1f, 0f, x, 0, new long[] {k, 1}, w, 0, new long[] {1, k}, c, 0, c, 5));
+            assertTrue(overlap.getMessage().contains("overlaps the bias"), overlap.getMessage());
+        }
+    }
+
     @Test
     void declinesZeroStridesAndLayoutsPastTheSegment() {
         try (Arena arena = Arena.ofConfined()) {
