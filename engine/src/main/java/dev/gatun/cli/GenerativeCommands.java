@@ -9,9 +9,6 @@ import dev.gatun.data.DataLoader.Order;
 import dev.gatun.data.Dataset;
 import dev.gatun.data.Mnist;
 import dev.gatun.io.ModelFile;
-import dev.gatun.io.ModelFileException;
-import dev.gatun.io.SafeTensors;
-import dev.gatun.nn.BatchNorm;
 import dev.gatun.nn.Autoencoder;
 import dev.gatun.nn.DCGAN;
 import dev.gatun.nn.Init;
@@ -28,9 +25,8 @@ import dev.gatun.optim.StepLR;
 import dev.gatun.tensor.Generator;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
-import dev.gatun.train.Curves;
+import dev.gatun.train.Checkpoint;
 import dev.gatun.train.Trainer;
-import dev.gatun.train.TrainingDivergedException;
 import java.awt.Color;
 import java.awt.Font;
 import java.awt.FontMetrics;
@@ -39,18 +35,16 @@ import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.function.Supplier;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import javax.imageio.ImageIO;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -194,7 +188,12 @@ final class GenerativeCommands {
          */
         Trainer.Config config(int epochs, PrintStream out, Trainer.EpochListener listener,
                               TrainCommand.ScheduleKind byDefault, Optimizer... optimizers) {
-            List<LearningRateSchedule> schedules = schedules(epochs, byDefault, optimizers);
+            return config(epochs, out, listener, schedules(epochs, byDefault, optimizers));
+        }
+
+        /** The fit's configuration with a listener that runs {@code listener}, then steps {@code schedules}. */
+        Trainer.Config config(int epochs, PrintStream out, Trainer.EpochListener listener,
+                              List<LearningRateSchedule> schedules) {
             return Trainer.Config.of(epochs).withOut(out).withCsvLog(csv).withChart(chartFile()).withListener(r -> {
                 listener.epochEnded(r);
                 schedules.forEach(LearningRateSchedule::step);
@@ -446,6 +445,15 @@ final class GenerativeCommands {
             return true;
         }
 
+        /** Both optimizers, so that the fit's checkpoints hold both. */
+        @Override
+        public Map<String, Optimizer> optimizers() {
+            Map<String, Optimizer> out = new LinkedHashMap<>();
+            out.put("discriminator", discriminator);
+            out.put("generator", generator);
+            return out;
+        }
+
         @Override
         public Trainer.BatchLoss update(Module model, Batch batch) {
             return report(model, ((DCGAN) model).trainStep(batch.inputs(), discriminator, generator), batch);
@@ -469,256 +477,6 @@ final class GenerativeCommands {
         @Override
         public String unit() {
             return "judged image";
-        }
-    }
-
-    /**
-     * Writes the per-epoch log of {@code results} to {@code csv} (null: none), with the columns of the Trainer's
-     * log; the whole file each time, so that a resumed run's log holds the epochs before the resume too.
-     */
-    static void writeCsv(Path csv, List<Trainer.EpochResult> results) throws IOException {
-        if (csv == null) {
-            return;
-        }
-        StringBuilder sb = new StringBuilder("epoch,train_loss,train_accuracy,val_loss,val_accuracy,learning_rate,"
-                + "seconds,samples_per_second\n");
-        for (Trainer.EpochResult r : results) {
-            sb.append(String.format(Locale.ROOT, "%d,%.6f,%.6f,,,%.6g,%.3f,%.1f\n", r.epoch(), r.trainLoss(),
-                    r.trainAccuracy(), r.learningRate(), r.seconds(), r.samplesPerSecond()));
-        }
-        Path parent = csv.toAbsolutePath().getParent();
-        if (parent != null) {
-            Files.createDirectories(parent);
-        }
-        Files.writeString(csv, sb);
-    }
-
-    /**
-     * A checkpoint of {@code gatun train gan} at the end of an epoch, a safetensors file: the model's weights and
-     * buffers ({@code model.*}) and batch-norm counters ({@code counter.*}); the state of the discriminator's and
-     * the generator's optimizers ({@code discriminator.*}, {@code generator.*}: steps, per-parameter steps,
-     * learning rate, moment buffers); the epochs of the learning-rate schedules; the default generator's and the
-     * model's noise generator's states; the loader's size, batch size and batches per epoch; the epochs done and
-     * their figures. A run resumed from it draws the same batches, noise and updates as one never stopped.
-     */
-    static final class GanCheckpoint {
-
-        /** The metadata "format" of these files. */
-        static final String FORMAT = "gatun-gan-checkpoint-1";
-
-        private static final Pattern NAME = Pattern.compile("gan-epoch-(\\d+)\\.safetensors");
-
-        private GanCheckpoint() {}
-
-        /** The file name of the checkpoint after {@code epoch} epochs. */
-        static String fileName(int epoch) {
-            return "gan-epoch-" + epoch + ".safetensors";
-        }
-
-        /** Writes the checkpoint after {@code epochs} epochs to {@code file}, atomically. */
-        static void save(Path file, DCGAN model, Optimizer discriminator, Optimizer generator,
-                         List<LearningRateSchedule> schedules, DataLoader loader, int epochs,
-                         List<Trainer.EpochResult> history) throws IOException {
-            SafeTensors.Writer w = new SafeTensors.Writer().metadata("format", FORMAT);
-            w.addLongs("loader", new long[] {3}, new long[] {loader.dataset().size(), loader.batchSize(),
-                loader.numBatches()});
-            w.addLongs("epoch", new long[] {1}, new long[] {epochs});
-            model.stateDict().forEach((name, t) -> w.add("model." + name, t));
-            norms(model).forEach((name, bn) -> w.addLongs("counter." + name, new long[] {1},
-                    new long[] {bn.numBatchesTracked()}));
-            addOptimizer(w, "discriminator", discriminator);
-            addOptimizer(w, "generator", generator);
-            if (!schedules.isEmpty()) {
-                w.addLongs("schedules", new long[] {schedules.size()},
-                        schedules.stream().mapToLong(LearningRateSchedule::epoch).toArray());
-            }
-            w.addLongs("rng.init", new long[] {1}, new long[] {Init.generator().state()});
-            w.addLongs("rng.noise", new long[] {1}, new long[] {model.generator().state()});
-            long[] h = new long[8 * history.size()];
-            for (int i = 0; i < history.size(); i++) {
-                Trainer.EpochResult r = history.get(i);
-                double[] v = {r.epoch(), r.trainLoss(), r.trainAccuracy(), r.validationLoss(), r.validationAccuracy(),
-                    r.learningRate(), r.seconds(), r.samplesPerSecond()};
-                for (int j = 0; j < 8; j++) h[8 * i + j] = Double.doubleToRawLongBits(v[j]);
-            }
-            w.addLongs("history", new long[] {history.size(), 8}, h);
-            w.write(file);
-        }
-
-        private static void addOptimizer(SafeTensors.Writer w, String prefix, Optimizer o) {
-            Optimizer.State state = o.stateDict();
-            w.addLongs(prefix + ".steps", new long[] {1}, new long[] {state.steps()});
-            w.addLongs(prefix + ".parameter_steps", new long[] {state.parameterSteps().length},
-                    state.parameterSteps());
-            w.addLongs(prefix + ".learning_rate", new long[] {1},
-                    new long[] {Double.doubleToRawLongBits(state.learningRate())});
-            state.buffers().forEach((name, t) -> w.add(prefix + ".state." + name, t));
-        }
-
-        /**
-         * The checkpoint {@code fileOrDir} names: the file itself, or the directory's checkpoint of the most
-         * epochs.
-         */
-        static Path resolve(Path fileOrDir) throws IOException {
-            if (!Files.isDirectory(fileOrDir)) {
-                return fileOrDir;
-            }
-            List<Path> all = checkpoints(fileOrDir);
-            if (all.isEmpty()) {
-                throw new IllegalArgumentException("--resume " + fileOrDir + ": no gan-epoch-<N>.safetensors in it");
-            }
-            return all.getLast();
-        }
-
-        /** Deletes all but the newest {@code keep} checkpoints in {@code dir}. */
-        static void prune(Path dir, int keep) throws IOException {
-            List<Path> all = checkpoints(dir);
-            for (int i = 0; i < all.size() - keep; i++) {
-                Files.deleteIfExists(all.get(i));
-            }
-        }
-
-        /** The checkpoints in {@code dir}, fewest epochs first. */
-        private static List<Path> checkpoints(Path dir) throws IOException {
-            List<Path> out = new ArrayList<>();
-            try (var files = Files.list(dir)) {
-                files.filter(f -> NAME.matcher(f.getFileName().toString()).matches()).forEach(out::add);
-            }
-            out.sort(java.util.Comparator.comparingLong(GanCheckpoint::epochOf));
-            return out;
-        }
-
-        private static long epochOf(Path f) {
-            Matcher m = NAME.matcher(f.getFileName().toString());
-            if (!m.matches()) {
-                return -1;
-            }
-            try {
-                return Long.parseLong(m.group(1));
-            } catch (NumberFormatException e) {
-                return Long.MAX_VALUE;
-            }
-        }
-
-        /**
-         * Puts the run back as the checkpoint left it: model, optimizers, schedules, generators, and the epochs
-         * done into {@code history}; checks every part against the run first, so that a checkpoint that does not
-         * fit changes nothing.
-         *
-         * @return the epochs done
-         * @throws ModelFileException naming the file when the checkpoint is not a GAN checkpoint or does not fit
-         */
-        static int restore(Path file, DCGAN model, Optimizer discriminator, Optimizer generator,
-                           List<LearningRateSchedule> schedules, DataLoader loader, List<Trainer.EpochResult> history)
-                throws IOException {
-            try (SafeTensors st = SafeTensors.open(file); Scope scope = Scope.open()) {
-                String format = st.metadata().get("format");
-                if (!FORMAT.equals(format)) {
-                    throw new ModelFileException(file, "is not a checkpoint of gatun train gan (format '" + format
-                            + "', expected '" + FORMAT + "')");
-                }
-                long[] l = exactly(st, "loader", 3);
-                if (l[0] != loader.dataset().size() || l[1] != loader.batchSize() || l[2] != loader.numBatches()) {
-                    throw new ModelFileException(file, "checkpoint was written for " + l[0] + " images in batches of "
-                            + l[1] + ", this run has " + loader.dataset().size() + " in batches of "
-                            + loader.batchSize());
-                }
-                long epochs = exactly(st, "epoch", 1)[0];
-                long[] h = st.toLongs("history");
-                if (epochs < 1 || epochs > Integer.MAX_VALUE || h.length != 8 * epochs) {
-                    throw new ModelFileException(file, "checkpoint says " + epochs + " epochs with " + h.length
-                            + " history values");
-                }
-                long[] scheduleEpochs = schedules.isEmpty() ? new long[0]
-                        : exactly(st, "schedules", schedules.size());
-                if (schedules.isEmpty() && st.entries().containsKey("schedules")) {
-                    throw new ModelFileException(file, "checkpoint was written with a learning-rate schedule, this"
-                            + " run has none");
-                }
-                Map<String, Tensor> weights = new LinkedHashMap<>();
-                for (String name : st.entries().keySet()) {
-                    if (name.startsWith("model.")) {
-                        weights.put(name.substring("model.".length()), st.toTensor(name));
-                    }
-                }
-                Map<String, BatchNorm> norms = norms(model);
-                long[] counters = new long[norms.size()];
-                int k = 0;
-                for (String name : norms.keySet()) counters[k++] = exactly(st, "counter." + name, 1)[0];
-                Optimizer.State d = state(st, "discriminator");
-                Optimizer.State g = state(st, "generator");
-                long initState = exactly(st, "rng.init", 1)[0];
-                long noiseState = exactly(st, "rng.noise", 1)[0];
-                try {
-                    model.checkStateDict(weights);
-                    discriminator.checkStateDict(d);
-                    generator.checkStateDict(g);
-                } catch (IllegalArgumentException e) {
-                    throw new ModelFileException(file, "checkpoint does not fit this run: " + e.getMessage(), e);
-                }
-                model.loadStateDict(weights);
-                for (int i = 0; i < schedules.size(); i++) schedules.get(i).restoreEpoch(scheduleEpochs[i]);
-                // After the schedules: the saved learning rates are the ones in use.
-                discriminator.loadStateDict(d);
-                generator.loadStateDict(g);
-                k = 0;
-                for (BatchNorm bn : norms.values()) bn.setNumBatchesTracked(counters[k++]);
-                Init.generator().setState(initState);
-                model.generator().setState(noiseState);
-                // Every parameter had a gradient buffer after the first step: backward writes an existing buffer
-                // in place by another path than it makes a new one, and the two may round differently.
-                for (Optimizer o : List.of(discriminator, generator)) {
-                    for (Tensor p : o.parameters()) {
-                        if (p.grad() == null) {
-                            p.accumulateGrad(Tensor.zeros(p.shape()));
-                            p.zeroGrad();
-                        }
-                    }
-                }
-                for (int i = 0; i < epochs; i++) {
-                    double[] v = new double[8];
-                    for (int j = 0; j < 8; j++) v[j] = Double.longBitsToDouble(h[8 * i + j]);
-                    history.add(new Trainer.EpochResult((int) v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]));
-                }
-                return (int) epochs;
-            }
-        }
-
-        private static Optimizer.State state(SafeTensors st, String prefix) throws ModelFileException {
-            Map<String, Tensor> buffers = new LinkedHashMap<>();
-            String stateKey = prefix + ".state.";
-            for (String name : st.entries().keySet()) {
-                if (name.startsWith(stateKey)) {
-                    buffers.put(name.substring(stateKey.length()), st.toTensor(name));
-                }
-            }
-            return new Optimizer.State(exactly(st, prefix + ".steps", 1)[0], st.toLongs(prefix + ".parameter_steps"),
-                    Double.longBitsToDouble(exactly(st, prefix + ".learning_rate", 1)[0]), buffers);
-        }
-
-        private static long[] exactly(SafeTensors st, String name, int n) throws ModelFileException {
-            long[] v = st.toLongs(name);
-            if (v.length != n) {
-                throw new ModelFileException(st.file(), "tensor '" + name + "' has " + v.length + " values, expected "
-                        + n);
-            }
-            return v;
-        }
-
-        /** Every batch norm of the model by its name ({@code generator.1}). */
-        private static Map<String, BatchNorm> norms(Module model) {
-            Map<String, BatchNorm> out = new LinkedHashMap<>();
-            collect(model, "", out);
-            return out;
-        }
-
-        private static void collect(Module m, String prefix, Map<String, BatchNorm> out) {
-            if (m instanceof BatchNorm bn) {
-                out.put(prefix.isEmpty() ? "" : prefix.substring(0, prefix.length() - 1), bn);
-            }
-            for (var e : m.children().entrySet()) {
-                collect(e.getValue(), prefix + e.getKey() + ".", out);
-            }
         }
     }
 
@@ -1195,12 +953,12 @@ final class GenerativeCommands {
 
         @Option(names = "--checkpoint-dir", paramLabel = "DIR", description = "Write a checkpoint (weights, both"
                 + " optimizers, schedules, random generators, the epochs so far) into this directory as"
-                + " gan-epoch-<N>.safetensors at the end of each epoch, keeping the newest 3.")
+                + " ckpt-<step>.safetensors at the end of each epoch, keeping the newest 3.")
         Path checkpointDir;
 
         @Option(names = "--resume", paramLabel = "FILE|DIR", description = "Continue the run a checkpoint was written"
-                + " by (same options and --seed): a checkpoint file, or a directory to take its newest. The result is"
-                + " bit-identical to a run that was never stopped.")
+                + " by (same options and --seed): a checkpoint file, or a directory to take its newest good one. The"
+                + " result is bit-identical to a run that was never stopped.")
         Path resume;
 
         @Override
@@ -1243,45 +1001,33 @@ final class GenerativeCommands {
                 List<Path> written = new ArrayList<>();
                 List<LearningRateSchedule> schedules = options.schedules(epochs, TrainCommand.ScheduleKind.NONE, dOpt,
                         gOpt);
-                List<Trainer.EpochResult> results = new ArrayList<>();
-                int start = 0;
-                if (resume != null) {
-                    Path file = GanCheckpoint.resolve(resume);
-                    start = GanCheckpoint.restore(file, model, dOpt, gOpt, schedules, loaders.train(), results);
-                    out.printf(Locale.ROOT, "resuming from %s after epoch %d%n", file, start);
-                }
-                if (options.chartFile() != null) {
-                    Curves.requireXChart(); // before training, not after it
-                }
-                writeCsv(options.csv, results);
-                // The epochs are run here rather than by Trainer.fit, whose checkpoints hold one optimizer: a
-                // GAN's checkpoint holds both.
-                for (int epoch = start; epoch < epochs; epoch++) {
-                    Trainer.EpochResult r = ganEpoch(model, task, loaders.train(), epoch, gOpt);
-                    results.add(r);
-                    writeCsv(options.csv, results);
-                    out.printf(Locale.ROOT, "epoch %d/%d: loss %.4f acc %.2f%% | %.1f s, %,.0f %ss/s%n", r.epoch(),
-                            epochs, r.trainLoss(), 100 * r.trainAccuracy(), r.seconds(), r.samplesPerSecond(),
-                            task.unit());
+                Trainer.Config config = options.config(epochs, out, r -> {
                     out.println(epochLine("  discriminator loss (real + generated) %.4f, generator loss %.4f,"
                             + " D(x) %.3f, D(G(z)) %.3f", task.figures.mean(true, "discriminator"),
                             task.figures.mean(true, "generator"), task.figures.mean(true, "real"),
                             task.figures.mean(true, "fake")));
                     if (r.epoch() % sampleEvery == 0 || r.epoch() == epochs) {
                         Path png = dir.resolve("samples-epoch-" + r.epoch() + ".png");
-                        drawSamples(model, fixed, "DCGAN: 64 samples from fixed noise after epoch " + r.epoch(), png);
+                        try {
+                            drawSamples(model, fixed, "DCGAN: 64 samples from fixed noise after epoch " + r.epoch(),
+                                    png);
+                        } catch (IOException e) {
+                            throw new UncheckedIOException("cannot write " + png + ": " + e.getMessage(), e);
+                        }
                         written.add(png);
                     }
-                    schedules.forEach(LearningRateSchedule::step);
-                    if (checkpointDir != null) {
-                        Path file = checkpointDir.resolve(GanCheckpoint.fileName(epoch + 1));
-                        GanCheckpoint.save(file, model, dOpt, gOpt, schedules, loaders.train(), epoch + 1, results);
-                        GanCheckpoint.prune(checkpointDir, 3);
+                }, schedules);
+                Trainer.History history;
+                // Resuming: the model, optimizers and schedules are made from the options and seed as in the first
+                // run, then the checkpoint puts back what training had changed: the weights, both optimizers (the
+                // task names them to the fit), the schedules and the random generators.
+                try (Checkpoint from = resume == null ? null : Checkpoint.resolve(resume, System.err)) {
+                    if (checkpointDir != null || from != null) {
+                        config = config.withCheckpointing(new Trainer.Checkpointing(checkpointDir, 0, 3, schedules,
+                                from));
                     }
-                }
-                Trainer.History history = new Trainer.History(List.copyOf(results), -1, false);
-                if (options.chartFile() != null) {
-                    Curves.write(history, options.chartFile());
+                    // The fit's optimizer is the generator's: its learning rate is the one the epochs report.
+                    history = Trainer.fit(model, gOpt, task, loaders.train(), null, config);
                 }
                 Path last = dir.resolve("samples.png");
                 drawSamples(model, fixed, "DCGAN: 64 samples from fixed noise after " + history.epochs().size()
@@ -1305,43 +1051,6 @@ final class GenerativeCommands {
             return GenerativeCommands.network("the DCGAN", "--noise-dim " + noiseDim, () -> new DCGAN(noiseDim),
                     new long[] {1, 28, 28}, g + d, Math.max(noiseDim * 6272.0, 128 * 64 * 16),
                     4 * 6272 + 4 * 64 * 196 + 3 * 784 + 2 * (64 * 196 + 3 * 6272));
-        }
-
-        /**
-         * One epoch of the GAN's alternating updates over the training batches of {@code epoch}, as Trainer.fit
-         * runs an epoch of a task that updates itself: each batch made in its step's scope, a non-finite loss
-         * stopping the run.
-         */
-        static Trainer.EpochResult ganEpoch(DCGAN model, Adversarial task, DataLoader train, int epoch,
-                                            Optimizer generator) {
-            model.train();
-            long start = System.nanoTime();
-            double lossSum = 0;
-            long correct = 0;
-            long seen = 0;
-            int batchIndex = 0;
-            Iterator<Batch> it = train.epoch(epoch).iterator();
-            task.startPass(model);
-            try {
-                while (it.hasNext()) {
-                    try (Scope step = Scope.open()) {
-                        Trainer.BatchLoss b = task.update(model, it.next());
-                        float value = b.loss().item();
-                        if (!Float.isFinite(value)) {
-                            throw new TrainingDivergedException(epoch + 1, batchIndex + 1, value);
-                        }
-                        lossSum += (double) value * b.count();
-                        correct += b.correct();
-                        seen += b.count();
-                    }
-                    batchIndex++;
-                }
-            } finally {
-                task.endPass();
-            }
-            double seconds = (System.nanoTime() - start) / 1e9;
-            return new Trainer.EpochResult(epoch + 1, lossSum / seen, (double) correct / seen, Double.NaN, Double.NaN,
-                    generator.learningRate(), seconds, seen / seconds);
         }
 
         private static void drawSamples(DCGAN model, Tensor z, String title, Path png) throws IOException {

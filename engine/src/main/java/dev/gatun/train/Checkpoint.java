@@ -31,6 +31,7 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -45,8 +46,14 @@ import java.util.stream.Stream;
  *       counters of its layers (BatchNorm's {@code num_batches_tracked});
  *   <li>{@code optimizer.state.<i>.<slot>}: the optimizer's per-parameter buffers (F32, e.g.
  *       {@code optimizer.state.0.exp_avg}); {@code optimizer.steps}, {@code optimizer.parameter_steps} and
- *       {@code optimizer.learning_rate} (the double's bits) its counters;
- *   <li>{@code schedule.epoch}: the learning-rate schedule's ended epochs, when there is a schedule;
+ *       {@code optimizer.learning_rate} (the double's bits) its counters, {@code optimizer.has_grad} which
+ *       of its parameters had a gradient buffer;
+ *   <li>{@code optimizers.<name>.state.<i>.<slot>}, {@code optimizers.<name>.steps} and the like: the same
+ *       for each optimizer a task that updates itself names ({@link Trainer.Task#optimizers}), e.g. a GAN's
+ *       {@code discriminator} and {@code generator}; when the fit's optimizer is one of them, its buffers
+ *       and gradient flags are only there, and the metadata {@code optimizer.named} holds its name;
+ *   <li>{@code schedule.epoch}: the ended epochs of each learning-rate schedule, in the run's order, when
+ *       there are schedules;
  *   <li>{@code rng.init} and {@code rng.model.<module>}: the state of every {@link Generator}: the default
  *       one of {@link Init} and each dropout layer's;
  *   <li>{@code position}: the epoch and the index of the next batch in it; {@code loader}: the loader's
@@ -55,7 +62,9 @@ import java.util.stream.Stream;
  *   <li>{@code trainer}: the fit loop's sums over the epoch in progress and its early-stopping figures.
  * </ul>
  *
- * <p>The metadata hold the format, the optimizer's class and a SHA-256 checksum over every tensor's name,
+ * <p>The metadata hold the format, the optimizer's class, the named optimizers ({@code optimizers}: their
+ * names, comma-separated; {@code optimizers.<name>}: each one's class), the schedules' classes
+ * (comma-separated) and a SHA-256 checksum over every tensor's name,
  * dtype, shape and bytes and over the other metadata, verified by {@link #open}: a file altered or cut
  * short is refused with an exception naming it and what is wrong. Files are written atomically (temporary
  * file, fsync, rename) under names {@code ckpt-<global step>.safetensors}, so a crash while writing leaves
@@ -67,6 +76,8 @@ public final class Checkpoint implements AutoCloseable {
     public static final String FORMAT = "gatun-checkpoint-1";
 
     private static final Pattern NAME = Pattern.compile("ckpt-(\\d+)\\.safetensors");
+
+    private static final Pattern OPTIMIZER_NAME = Pattern.compile("[A-Za-z0-9_-]+");
 
     /**
      * Where training stands: the next batch to train is batch {@code batch} (0-based) of epoch {@code epoch}
@@ -174,14 +185,71 @@ public final class Checkpoint implements AutoCloseable {
     public static void save(Path file, Module model, Optimizer optimizer, LearningRateSchedule schedule,
                             DataLoader loader, Position position, TrainerState trainer,
                             List<Trainer.EpochResult> history, Map<String, float[]> bestWeights) throws IOException {
+        save(file, model, optimizer, Map.of(), schedule == null ? List.of() : List.of(schedule), loader, position,
+                trainer, history, bestWeights);
+    }
+
+    /**
+     * Writes a checkpoint of a run to {@code file} atomically: the model, the fit's optimizer and the
+     * optimizers a self-updating task steps, every learning-rate schedule, the loader's figures, the
+     * position, the fit loop's bookkeeping, the results of the epochs ended so far and the best weights
+     * kept for early stopping (null if none).
+     *
+     * @param file        the file to write, conventionally {@link #fileName(long)} in a checkpoint directory;
+     *                    an existing file is replaced
+     * @param model       the model being trained; its weights, BatchNorm counters and random generators are
+     *                    saved
+     * @param optimizer   the fit's optimizer; its state, step counts and learning rate are saved
+     * @param optimizers  the optimizers the task steps itself by name ({@link Trainer.Task#optimizers}), each
+     *                    saved as the fit's is under {@code optimizers.<name>.}; empty for none (the fit's
+     *                    optimizer may be among them)
+     * @param schedules   the run's learning-rate schedules in a fixed order, empty for none
+     * @param loader      the run's training loader; its sample count, batch size and batches per epoch are
+     *                    saved to be checked on resume
+     * @param position    the next batch to train
+     * @param trainer     the fit loop's bookkeeping ({@link TrainerState#START} at the start)
+     * @param history     the results of the epochs ended so far (empty at the start)
+     * @param bestWeights the best weights by state-dict name, or null if none are kept
+     * @throws IllegalArgumentException if a dropout layer of the model draws from a random generator whose
+     *                                  state cannot be saved, or an optimizer's name is not letters, digits,
+     *                                  '_' and '-'
+     * @throws NullPointerException     if {@code optimizers} or {@code schedules} is or holds null
+     * @throws IllegalStateException    if a tensor to save was closed
+     * @throws IOException              if the file cannot be written
+     */
+    public static void save(Path file, Module model, Optimizer optimizer, Map<String, Optimizer> optimizers,
+                            List<LearningRateSchedule> schedules, DataLoader loader, Position position,
+                            TrainerState trainer, List<Trainer.EpochResult> history, Map<String, float[]> bestWeights)
+            throws IOException {
+        checkOptimizers(optimizers);
+        List<LearningRateSchedule> s = List.copyOf(schedules);
         try (Scope scope = Scope.open()) {
-            write(file, model, optimizer, schedule, loader, position, trainer, history, bestWeights);
+            write(file, model, optimizer, optimizers, s, loader, position, trainer, history, bestWeights);
         }
     }
 
-    private static void write(Path file, Module model, Optimizer optimizer, LearningRateSchedule schedule,
-                              DataLoader loader, Position position, TrainerState trainer,
-                              List<Trainer.EpochResult> history, Map<String, float[]> bestWeights) throws IOException {
+    /**
+     * Checks the names of a task's optimizers: each one a name of letters, digits, '_' and '-' (so that
+     * it makes unambiguous tensor names and a comma-separated list), each optimizer there.
+     *
+     * @throws IllegalArgumentException naming a bad name
+     * @throws NullPointerException     if the map or an optimizer is null
+     */
+    static void checkOptimizers(Map<String, Optimizer> optimizers) {
+        Objects.requireNonNull(optimizers, "optimizers");
+        for (var e : optimizers.entrySet()) {
+            if (e.getKey() == null || !OPTIMIZER_NAME.matcher(e.getKey()).matches()) {
+                throw new IllegalArgumentException("an optimizer's name in a checkpoint must be letters, digits, '_'"
+                        + " and '-', got '" + e.getKey() + "'");
+            }
+            Objects.requireNonNull(e.getValue(), () -> "optimizer '" + e.getKey() + "'");
+        }
+    }
+
+    private static void write(Path file, Module model, Optimizer optimizer, Map<String, Optimizer> optimizers,
+                              List<LearningRateSchedule> schedules, DataLoader loader, Position position,
+                              TrainerState trainer, List<Trainer.EpochResult> history, Map<String, float[]> bestWeights)
+            throws IOException {
         SafeTensors.Writer w = new SafeTensors.Writer();
         Map<String, Object> content = new TreeMap<>(); // name → Tensor or long[] (for the checksum)
         if (bestWeights != null) {
@@ -206,22 +274,22 @@ public final class Checkpoint implements AutoCloseable {
         for (var e : counters(model).entrySet()) {
             longs(w, content, e.getKey(), e.getValue().numBatchesTracked());
         }
-        Optimizer.State os = optimizer.stateDict();
-        for (var e : os.buffers().entrySet()) {
-            w.add("optimizer.state." + e.getKey(), e.getValue());
-            content.put("optimizer.state." + e.getKey(), e.getValue());
+        String shared = sharedName(optimizer, optimizers);
+        if (shared == null) {
+            addOptimizer(w, content, "optimizer.", optimizer);
+        } else {
+            // The fit's optimizer is one of the task's, whose state is saved under its name: only the counters
+            // every checkpoint has are repeated here, not the buffers.
+            Optimizer.State os = optimizer.stateDict();
+            longs(w, content, "optimizer.steps", os.steps());
+            longs(w, content, "optimizer.parameter_steps", os.parameterSteps());
+            longs(w, content, "optimizer.learning_rate", Double.doubleToRawLongBits(os.learningRate()));
         }
-        longs(w, content, "optimizer.steps", os.steps());
-        longs(w, content, "optimizer.parameter_steps", os.parameterSteps());
-        longs(w, content, "optimizer.learning_rate", Double.doubleToRawLongBits(os.learningRate()));
-        long[] grads = new long[optimizer.parameters().size()];
-        for (int i = 0; i < grads.length; i++) {
-            Tensor g = optimizer.parameters().get(i).grad();
-            grads[i] = g != null && g.isAlive() ? 1 : 0;
+        for (var e : optimizers.entrySet()) {
+            addOptimizer(w, content, "optimizers." + e.getKey() + ".", e.getValue());
         }
-        longs(w, content, "optimizer.has_grad", grads);
-        if (schedule != null) {
-            longs(w, content, "schedule.epoch", schedule.epoch());
+        if (!schedules.isEmpty()) {
+            longs(w, content, "schedule.epoch", schedules.stream().mapToLong(LearningRateSchedule::epoch).toArray());
         }
         for (var e : generators(model).entrySet()) {
             longs(w, content, e.getKey(), e.getValue().state());
@@ -234,10 +302,48 @@ public final class Checkpoint implements AutoCloseable {
         Map<String, String> metadata = new TreeMap<>();
         metadata.put("format", FORMAT);
         metadata.put("optimizer", optimizer.getClass().getName());
-        metadata.put("schedule", schedule == null ? "" : schedule.getClass().getName());
+        if (shared != null) {
+            metadata.put("optimizer.named", shared);
+        }
+        metadata.put("schedule", classNames(schedules));
+        if (!optimizers.isEmpty()) {
+            metadata.put("optimizers", String.join(",", optimizers.keySet()));
+            optimizers.forEach((name, o) -> metadata.put("optimizers." + name, o.getClass().getName()));
+        }
         metadata.forEach(w::metadata);
         w.metadata("checksum", checksum(content, metadata));
         w.write(file);
+    }
+
+    /** An optimizer's state, step counts, learning rate and which parameters had gradients, under {@code prefix}. */
+    private static void addOptimizer(SafeTensors.Writer w, Map<String, Object> content, String prefix, Optimizer o) {
+        Optimizer.State os = o.stateDict();
+        for (var e : os.buffers().entrySet()) {
+            w.add(prefix + "state." + e.getKey(), e.getValue());
+            content.put(prefix + "state." + e.getKey(), e.getValue());
+        }
+        longs(w, content, prefix + "steps", os.steps());
+        longs(w, content, prefix + "parameter_steps", os.parameterSteps());
+        longs(w, content, prefix + "learning_rate", Double.doubleToRawLongBits(os.learningRate()));
+        long[] grads = new long[o.parameters().size()];
+        for (int i = 0; i < grads.length; i++) {
+            Tensor g = o.parameters().get(i).grad();
+            grads[i] = g != null && g.isAlive() ? 1 : 0;
+        }
+        longs(w, content, prefix + "has_grad", grads);
+    }
+
+    /** The name under which {@code optimizers} holds the fit's {@code optimizer} itself, or null. */
+    private static String sharedName(Optimizer optimizer, Map<String, Optimizer> optimizers) {
+        for (var e : optimizers.entrySet()) {
+            if (e.getValue() == optimizer) return e.getKey();
+        }
+        return null;
+    }
+
+    /** The schedules' classes, comma-separated: the {@code schedule} metadata ("" for none). */
+    private static String classNames(List<LearningRateSchedule> schedules) {
+        return String.join(",", schedules.stream().map(x -> x.getClass().getName()).toList());
     }
 
     private static void longs(SafeTensors.Writer w, Map<String, Object> content, String name, long... values) {
@@ -418,8 +524,8 @@ public final class Checkpoint implements AutoCloseable {
      * Puts the saved state into a run set up as the saved one was (same model, optimizer kind and options,
      * schedule and loader): weights and buffers, optimizer state, schedule, every generator's state.
      *
-     * Everything is checked before the model and optimizer change, except the generators and gradient
-     * buffers, which are set last. Call it on the training thread, before training resumes.
+     * Everything is checked before the model and optimizer change. Call it on the training thread, before
+     * training resumes.
      *
      * @param model     the run's model, built as the saved one was
      * @param optimizer the run's optimizer, of the saved one's class and options over the model's parameters
@@ -430,6 +536,36 @@ public final class Checkpoint implements AutoCloseable {
      */
     public void restore(Module model, Optimizer optimizer, LearningRateSchedule schedule, DataLoader loader)
             throws ModelFileException {
+        restore(model, optimizer, Map.of(), schedule == null ? List.of() : List.of(schedule), loader);
+    }
+
+    /**
+     * Puts the saved state into a run set up as the saved one was (same model, optimizers of the same
+     * kinds and options, schedules and loader): weights and buffers, the fit's optimizer's state and that
+     * of each optimizer the task names, the schedules, every generator's state.
+     *
+     * <p>Every part is checked against the run before anything changes: a checkpoint that does not fit (a
+     * loader of other figures, an optimizer of another class or over parameters of other shapes, a named
+     * optimizer missing on either side, other schedules) leaves the run as it was, and the exception names
+     * what does not fit. Call it on the training thread, before training resumes.
+     *
+     * @param model      the run's model, built as the saved one was
+     * @param optimizer  the fit's optimizer, of the saved one's class and options over the same parameters
+     * @param optimizers the optimizers the run's task steps itself, by name ({@link Trainer.Task#optimizers});
+     *                   the checkpoint must hold the same names, each of the same class and options over
+     *                   parameters of the same shapes
+     * @param schedules  the run's learning-rate schedules, of the saved ones' classes in the same order
+     *                   (empty when the run has none)
+     * @param loader     the run's training loader, with the saved sample count, batch size and batches per
+     *                   epoch
+     * @throws ModelFileException   naming the file when the checkpoint does not fit the run
+     * @throws IllegalArgumentException if an optimizer's name is not letters, digits, '_' and '-'
+     * @throws NullPointerException if {@code optimizers} or {@code schedules} is or holds null
+     */
+    public void restore(Module model, Optimizer optimizer, Map<String, Optimizer> optimizers,
+                        List<LearningRateSchedule> schedules, DataLoader loader) throws ModelFileException {
+        checkOptimizers(optimizers);
+        schedules = List.copyOf(schedules);
         Path path = file();
         long[] l = exactly("loader", 3);
         if (l[0] != loader.dataset().size() || l[1] != loader.batchSize() || l[2] != loader.numBatches()) {
@@ -437,13 +573,21 @@ public final class Checkpoint implements AutoCloseable {
                     + "batches of " + l[1] + " (" + l[2] + " per epoch), this run has " + loader.dataset().size()
                     + " samples in batches of " + loader.batchSize() + " (" + loader.numBatches() + " per epoch)");
         }
+        checkOptimizerNames(optimizers);
+        String shared = file.metadata().get("optimizer.named");
+        String runShared = sharedName(optimizer, optimizers);
+        if (!Objects.equals(shared, runShared)) {
+            throw new ModelFileException(path, "checkpoint was written by a run whose optimizer was "
+                    + (shared == null ? "none of its task's" : "its task's '" + shared + "'") + ", this run's is "
+                    + (runShared == null ? "none of its task's" : "its task's '" + runShared + "'"));
+        }
         String savedOptimizer = file.metadata().get("optimizer");
         if (!optimizer.getClass().getName().equals(savedOptimizer)) {
             throw new ModelFileException(path, "checkpoint holds the state of optimizer " + savedOptimizer
                     + ", this run uses " + optimizer.getClass().getName());
         }
         String savedSchedule = file.metadata().getOrDefault("schedule", "");
-        String runSchedule = schedule == null ? "" : schedule.getClass().getName();
+        String runSchedule = classNames(schedules);
         if (!savedSchedule.equals(runSchedule)) {
             throw new ModelFileException(path, "checkpoint was written with schedule '" + savedSchedule
                     + "', this run has '" + runSchedule + "'");
@@ -462,18 +606,26 @@ public final class Checkpoint implements AutoCloseable {
         }
         try (Scope scope = Scope.open()) {
             Map<String, Tensor> weights = new LinkedHashMap<>();
-            Map<String, Tensor> buffers = new LinkedHashMap<>();
             for (String name : file.entries().keySet()) {
                 if (name.startsWith("model.")) {
                     weights.put(name.substring("model.".length()), file.toTensor(name));
-                } else if (name.startsWith("optimizer.state.")) {
-                    buffers.put(name.substring("optimizer.state.".length()), file.toTensor(name));
                 }
             }
-            long[] steps = exactly("optimizer.steps", 1);
-            long[] parameterSteps = file.toLongs("optimizer.parameter_steps");
-            double lr = Double.longBitsToDouble(exactly("optimizer.learning_rate", 1)[0]);
-            Optimizer.State state = new Optimizer.State(steps[0], parameterSteps, lr, buffers);
+            // The fit's optimizer under "" and each named one under its name, with its saved state.
+            Map<String, Optimizer> all = new LinkedHashMap<>();
+            if (shared == null) {
+                all.put("", optimizer); // else it is loaded under its name
+            }
+            all.putAll(optimizers);
+            Map<String, Optimizer.State> states = new LinkedHashMap<>();
+            Map<String, long[]> hadGrads = new LinkedHashMap<>();
+            for (var e : all.entrySet()) {
+                String prefix = prefix(e.getKey());
+                states.put(e.getKey(), optimizerState(prefix));
+                // A checkpoint from before gradient flags were saved has none: no buffers are made.
+                hadGrads.put(e.getKey(), file.entries().containsKey(prefix + "has_grad")
+                        ? file.toLongs(prefix + "has_grad") : new long[0]);
+            }
             Map<String, Long> genStates = new LinkedHashMap<>();
             for (String name : generators.keySet()) {
                 genStates.put(name, exactly(name, 1)[0]);
@@ -482,18 +634,36 @@ public final class Checkpoint implements AutoCloseable {
             for (String name : counters.keySet()) {
                 counterValues.put(name, exactly(name, 1)[0]);
             }
-            long scheduleEpoch = schedule == null ? 0 : exactly("schedule.epoch", 1)[0];
+            long[] scheduleEpochs = schedules.isEmpty() ? new long[0] : exactly("schedule.epoch", schedules.size());
             try {
                 // Every part is checked before any is loaded: a checkpoint that does not fit leaves the run
                 // as it was.
                 model.checkStateDict(weights);
-                optimizer.checkStateDict(state);
-                if (scheduleEpoch < 0) {
-                    throw new IllegalArgumentException("schedule epoch must be >= 0, got " + scheduleEpoch);
+                for (var e : all.entrySet()) {
+                    try {
+                        e.getValue().checkStateDict(states.get(e.getKey()));
+                        int flags = hadGrads.get(e.getKey()).length;
+                        if (flags != 0 && flags != e.getValue().parameters().size()) {
+                            throw new IllegalArgumentException("tensor '" + prefix(e.getKey()) + "has_grad' has "
+                                    + flags + " values, the optimizer has " + e.getValue().parameters().size()
+                                    + " parameters");
+                        }
+                    } catch (IllegalArgumentException x) {
+                        throw e.getKey().isEmpty() ? x
+                                : new IllegalArgumentException("optimizer '" + e.getKey() + "': " + x.getMessage(), x);
+                    }
+                }
+                for (long epoch : scheduleEpochs) {
+                    if (epoch < 0) {
+                        throw new IllegalArgumentException("schedule epoch must be >= 0, got " + epoch);
+                    }
                 }
                 model.loadStateDict(weights);
-                if (schedule != null) schedule.restoreEpoch(scheduleEpoch);
-                optimizer.loadStateDict(state); // after the schedule: its saved learning rate is the one in use
+                for (int i = 0; i < schedules.size(); i++) {
+                    schedules.get(i).restoreEpoch(scheduleEpochs[i]);
+                }
+                // After the schedules: the saved learning rates are the ones in use.
+                all.forEach((name, o) -> o.loadStateDict(states.get(name)));
                 counters.forEach((name, bn) -> bn.setNumBatchesTracked(counterValues.get(name)));
             } catch (IllegalArgumentException e) {
                 throw new ModelFileException(path, "checkpoint does not fit this run: " + e.getMessage(), e);
@@ -501,16 +671,69 @@ public final class Checkpoint implements AutoCloseable {
             generators.forEach((name, g) -> g.setState(genStates.get(name)));
             // A parameter that had a gradient buffer gets one again: backward writes an existing buffer in
             // place by another path than it makes a new one, and the two may round differently.
-            long[] hadGrad = file.entries().containsKey("optimizer.has_grad")
-                    ? exactly("optimizer.has_grad", optimizer.parameters().size()) : new long[0];
-            for (int i = 0; i < hadGrad.length; i++) {
-                Tensor p = optimizer.parameters().get(i);
-                if (hadGrad[i] != 0 && p.grad() == null) {
-                    p.accumulateGrad(Tensor.zeros(p.shape()));
-                    p.zeroGrad();
+            all.forEach((name, o) -> {
+                long[] hadGrad = hadGrads.get(name);
+                for (int i = 0; i < hadGrad.length; i++) {
+                    Tensor p = o.parameters().get(i);
+                    if (hadGrad[i] != 0 && p.grad() == null) {
+                        p.accumulateGrad(Tensor.zeros(p.shape()));
+                        p.zeroGrad();
+                    }
                 }
+            });
+        }
+    }
+
+    /** The tensor-name prefix of an optimizer: the fit's ("") or a named one's. */
+    private static String prefix(String name) {
+        return name.isEmpty() ? "optimizer." : "optimizers." + name + ".";
+    }
+
+    /** Refuses a checkpoint whose named optimizers are not the run's, by name and class. */
+    private void checkOptimizerNames(Map<String, Optimizer> optimizers) throws ModelFileException {
+        String list = file.metadata().getOrDefault("optimizers", "");
+        List<String> saved = list.isEmpty() ? List.of() : List.of(list.split(",", -1));
+        List<String> missing = new ArrayList<>();
+        for (String name : optimizers.keySet()) {
+            if (!saved.contains(name)) missing.add(name);
+        }
+        List<String> extra = new ArrayList<>();
+        for (String name : saved) {
+            if (!optimizers.containsKey(name)) extra.add(name);
+        }
+        if (!missing.isEmpty() || !extra.isEmpty()) {
+            throw new ModelFileException(file(), "checkpoint holds the optimizers " + saved + ", this run's task"
+                    + " steps " + List.copyOf(optimizers.keySet())
+                    + (missing.isEmpty() ? "" : ": no state for " + quoted(missing))
+                    + (extra.isEmpty() ? "" : (missing.isEmpty() ? ": " : "; ") + quoted(extra)
+                            + (extra.size() == 1 ? " is" : " are") + " not this run's"));
+        }
+        for (var e : optimizers.entrySet()) {
+            String savedClass = file.metadata().get("optimizers." + e.getKey());
+            if (!e.getValue().getClass().getName().equals(savedClass)) {
+                throw new ModelFileException(file(), "checkpoint holds the state of optimizer '" + e.getKey()
+                        + "' as " + savedClass + ", this run's is " + e.getValue().getClass().getName());
             }
         }
+    }
+
+    private static String quoted(List<String> names) {
+        return String.join(", ", names.stream().map(n -> "'" + n + "'").toList());
+    }
+
+    /** The saved state of the optimizer whose tensors are under {@code prefix}, in the current scope. */
+    private Optimizer.State optimizerState(String prefix) throws ModelFileException {
+        Map<String, Tensor> buffers = new LinkedHashMap<>();
+        String stateKey = prefix + "state.";
+        for (String name : file.entries().keySet()) {
+            if (name.startsWith(stateKey)) {
+                buffers.put(name.substring(stateKey.length()), file.toTensor(name));
+            }
+        }
+        long[] steps = exactly(prefix + "steps", 1);
+        long[] parameterSteps = file.toLongs(prefix + "parameter_steps");
+        double lr = Double.longBitsToDouble(exactly(prefix + "learning_rate", 1)[0]);
+        return new Optimizer.State(steps[0], parameterSteps, lr, buffers);
     }
 
     private long[] exactly(String name, int n) throws ModelFileException {

@@ -160,6 +160,18 @@ public final class Trainer {
         }
 
         /**
+         * The optimizers a task that {@link #updatesItself} steps, by name, so that the fit can checkpoint
+         * it: each one's state is saved and restored with the run's (under {@code optimizers.<name>.} in a
+         * {@link Checkpoint}). The fit refuses checkpoints of a task that updates itself and names none.
+         *
+         * @return the optimizers by name (letters, digits, '_' and '-'), in a fixed order, the same on every
+         *     call; empty by default
+         */
+        public Map<String, Optimizer> optimizers() {
+            return Map.of();
+        }
+
+        /**
          * Whether the loss is a cross-entropy in nats, so that epoch lines give it in bits per unit as well.
          *
          * @return false by default
@@ -597,22 +609,41 @@ public final class Trainer {
      * @param directory  the directory checkpoints are written to, or null for none
      * @param everySteps the optimizer steps between checkpoints, or 0 for the ends of epochs only
      * @param keep       how many of the newest checkpoints to keep, at least 1
-     * @param schedule   the learning-rate schedule the epoch listener steps, whose state is saved and
-     *                   restored with the rest (null when there is none)
+     * @param schedules  the learning-rate schedules the epoch listener steps (e.g. one for each optimizer
+     *                   of a task that steps its own), whose states are saved and restored with the rest in
+     *                   this order; null or empty when there are none
      * @param resume     the checkpoint to resume from, or null for a fresh start
      */
-    public record Checkpointing(Path directory, int everySteps, int keep, LearningRateSchedule schedule,
+    public record Checkpointing(Path directory, int everySteps, int keep, List<LearningRateSchedule> schedules,
                                 Checkpoint resume) {
         /**
-         * Checks the settings.
+         * Checks the settings and copies the schedules.
          *
          * @throws IllegalArgumentException if {@code everySteps < 0} or {@code keep < 1}
+         * @throws NullPointerException     if a schedule is null
          */
         public Checkpointing {
             if (everySteps < 0) {
                 throw new IllegalArgumentException("checkpoint interval must be >= 0 steps, got " + everySteps);
             }
             if (keep < 1) throw new IllegalArgumentException("checkpoints to keep must be >= 1, got " + keep);
+            schedules = schedules == null ? List.of() : List.copyOf(schedules);
+        }
+
+        /**
+         * The settings of a run with at most one learning-rate schedule.
+         *
+         * @param directory  the directory checkpoints are written to, or null for none
+         * @param everySteps the optimizer steps between checkpoints, or 0 for the ends of epochs only
+         * @param keep       how many of the newest checkpoints to keep, at least 1
+         * @param schedule   the learning-rate schedule the epoch listener steps, whose state is saved and
+         *                   restored with the rest (null when there is none)
+         * @param resume     the checkpoint to resume from, or null for a fresh start
+         * @throws IllegalArgumentException if {@code everySteps < 0} or {@code keep < 1}
+         */
+        public Checkpointing(Path directory, int everySteps, int keep, LearningRateSchedule schedule,
+                             Checkpoint resume) {
+            this(directory, everySteps, keep, schedule == null ? List.of() : List.of(schedule), resume);
         }
     }
 
@@ -720,7 +751,7 @@ public final class Trainer {
      * @throws IOException if the CSV log, the chart or a checkpoint cannot be written
      * @throws IllegalArgumentException if the task cannot use a loader's batches ({@link Task#check}), early
      *     stopping is asked for without a validation set, or checkpoints for a task that {@link
-     *     Task#updatesItself}
+     *     Task#updatesItself} and names none of its {@link Task#optimizers}
      * @throws TrainingDivergedException at the first non-finite loss, naming the epoch and batch
      */
     public static History fit(Module model, Optimizer optimizer, Task task, DataLoader train,
@@ -762,13 +793,17 @@ public final class Trainer {
             throw new IllegalArgumentException("data-parallel training averages the gradients of the fit's one backward"
                     + " pass, and this task runs its own");
         }
-        if (task.updatesItself() && config.checkpointing() != null) {
+        Map<String, Optimizer> optimizers = Objects.requireNonNull(task.optimizers(), "task.optimizers()");
+        if (task.updatesItself() && config.checkpointing() != null && optimizers.isEmpty()) {
             throw new IllegalArgumentException("checkpoints save the fit's one optimizer, and this task steps its own");
+        }
+        if (config.checkpointing() != null) {
+            Checkpoint.checkOptimizers(optimizers); // a bad name is refused before training, not at the first save
         }
         if (config.chart() != null) {
             Curves.requireXChart(); // before training, not after it
         }
-        Run run = new Run(model, optimizer, task, train, config, parallel);
+        Run run = new Run(model, optimizer, optimizers, task, train, config, parallel);
         List<EpochResult> results = run.results;
         boolean stoppedEarly = false;
         CsvLog csv = config.csvLog() == null ? null : new CsvLog(config.csvLog());
@@ -849,6 +884,8 @@ public final class Trainer {
     private static final class Run {
         final Module model;
         final Optimizer optimizer;
+        /** The optimizers the task steps itself, saved in checkpoints beside {@link #optimizer}. */
+        final Map<String, Optimizer> optimizers;
         final Task task;
         final DataLoader train;
         final Config config;
@@ -862,10 +899,12 @@ public final class Trainer {
         int startBatch;
         Checkpoint.TrainerState startSums = Checkpoint.TrainerState.START;
 
-        Run(Module model, Optimizer optimizer, Task task, DataLoader train, Config config, DataParallel parallel) {
+        Run(Module model, Optimizer optimizer, Map<String, Optimizer> optimizers, Task task, DataLoader train,
+            Config config, DataParallel parallel) {
             this.parallel = parallel;
             this.model = model;
             this.optimizer = optimizer;
+            this.optimizers = optimizers;
             this.task = task;
             this.train = train;
             this.config = config;
@@ -874,7 +913,7 @@ public final class Trainer {
         /** Loads {@code c} into the run; returns the epoch to continue with. */
         int resume(Checkpoint c) throws IOException {
             Checkpointing ck = config.checkpointing();
-            c.restore(model, optimizer, ck.schedule(), train);
+            c.restore(model, optimizer, optimizers, ck.schedules(), train);
             Checkpoint.Position p = c.position();
             Checkpoint.TrainerState t = c.trainerState();
             results.addAll(c.history());
@@ -901,7 +940,7 @@ public final class Trainer {
             long step = (long) position.epoch() * train.numBatches() + position.batch();
             Path file = ck.directory().resolve(Checkpoint.fileName(step));
             try {
-                Checkpoint.save(file, model, optimizer, ck.schedule(), train, position,
+                Checkpoint.save(file, model, optimizer, optimizers, ck.schedules(), train, position,
                         new Checkpoint.TrainerState(lossSum, correct, seen, bestLoss, bestEpoch, sinceBest),
                         results, bestWeights);
                 Checkpoint.prune(ck.directory(), ck.keep());

@@ -13,6 +13,7 @@ import dev.gatun.nn.DCGAN;
 import dev.gatun.nn.Module;
 import dev.gatun.nn.VAE;
 import dev.gatun.tensor.Tensor;
+import dev.gatun.train.Checkpoint;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -162,13 +163,16 @@ class GenerativeCommandsTest {
         CliRun first = gatun(args(common, "--batch-size", "16", "--epochs", "2", "--checkpoint-dir",
                 checkpoints.toString()));
         assertEquals(0, first.code(), first.err() + first.out());
-        assertTrue(Files.isRegularFile(checkpoints.resolve("gan-epoch-2.safetensors")), first.out());
+        // 4 batches of 16 per epoch: the end of epoch 2 is step 8.
+        Path afterTwo = checkpoints.resolve(Checkpoint.fileName(8));
+        assertTrue(Files.isRegularFile(afterTwo), first.out());
         CliRun b = gatun(args(common, "--batch-size", "16", "--epochs", "3", "--resume", checkpoints.toString(),
                 "--save", resumed.toString(), "--csv", resumedCsv.toString(), "--checkpoint-dir",
                 checkpoints.toString()));
         assertEquals(0, b.code(), b.err() + b.out());
-        assertTrue(b.out().contains("resuming from " + checkpoints.resolve("gan-epoch-2.safetensors")
-                + " after epoch 2") && b.out().contains("epoch 3/3") && !b.out().contains("epoch 2/3"), b.out());
+        assertTrue(b.out().contains("resuming from " + afterTwo + " at epoch 3, batch 0")
+                && b.out().contains("epoch 3/3") && !b.out().contains("epoch 2/3"), b.out());
+        assertTrue(b.out().contains("generator loss") && b.out().contains("1 per-epoch grids"), b.out());
         try (Module x = ModelFile.load(whole); Module y = ModelFile.load(resumed)) {
             assertInstanceOf(DCGAN.class, y);
             Map<String, Tensor> p = x.stateDict();
@@ -189,17 +193,23 @@ class GenerativeCommandsTest {
             String[] rc = r.get(i).split(",", -1);
             assertEquals(List.of(wc).subList(0, 6), List.of(rc).subList(0, 6), "line " + i);
         }
-        assertTrue(Files.isRegularFile(checkpoints.resolve("gan-epoch-3.safetensors")));
+        assertTrue(Files.isRegularFile(checkpoints.resolve(Checkpoint.fileName(12))));
 
-        CliRun wrong = gatun(args(common, "--epochs", "3", "--resume", checkpoints.resolve("gan-epoch-2.safetensors")
-                .toString(), "--batch-size", "32"));
+        CliRun wrong = gatun(args(common, "--epochs", "3", "--resume", afterTwo.toString(), "--batch-size", "32"));
         assertEquals(1, wrong.code(), wrong.out());
-        assertTrue(wrong.err().contains("checkpoint was written for 64 images in batches of 16, this run has 64 in"
-                + " batches of 32") && !wrong.err().contains("\tat "), wrong.err());
+        assertTrue(wrong.err().contains("checkpoint was written for a loader of 64 samples in batches of 16 (4 per"
+                + " epoch), this run has 64 samples in batches of 32 (2 per epoch)") && !wrong.err().contains("\tat "),
+                wrong.err());
+        CliRun otherShapes = gatun(args(List.of("train", "gan", "--data", dir.toString(), "--noise-dim", "4", "--seed",
+                "5", "--schedule", "exponential", "--threads", "1", "--images", dir.resolve("img").toString()),
+                "--batch-size", "16", "--epochs", "3", "--resume", afterTwo.toString()));
+        assertEquals(1, otherShapes.code(), otherShapes.out());
+        assertTrue(otherShapes.err().contains("does not fit this run") && !otherShapes.err().contains("\tat "),
+                otherShapes.err());
         CliRun notGan = gatun(args(common, "--batch-size", "16", "--epochs", "3", "--resume",
                 whole.toString()));
         assertEquals(1, notGan.code(), notGan.out());
-        assertTrue(notGan.err().contains("is not a checkpoint of gatun train gan"), notGan.err());
+        assertTrue(notGan.err().contains("not a gatun checkpoint"), notGan.err());
     }
 
     private static String[] args(List<String> common, String... more) {

@@ -8,7 +8,20 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gatun.backend.Threads;
+import dev.gatun.data.DataLoader;
+import dev.gatun.data.DataLoader.Batch;
+import dev.gatun.data.DataLoader.LastBatch;
+import dev.gatun.data.DataLoader.Order;
 import dev.gatun.io.ModelFileException;
+import dev.gatun.nn.Init;
+import dev.gatun.nn.ReLU;
+import dev.gatun.ops.Loss;
+import dev.gatun.optim.Adam;
+import dev.gatun.optim.ExponentialLR;
+import dev.gatun.optim.LearningRateSchedule;
+import dev.gatun.optim.Optimizer;
+import dev.gatun.optim.SGD;
+import dev.gatun.optim.StepLR;
 import dev.gatun.nn.Dropout;
 import dev.gatun.tensor.Generator;
 import dev.gatun.nn.LSTM;
@@ -27,15 +40,20 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Checkpoints: a killed run resumes to bit-identical weights; damaged files are refused by name. */
+/**
+ * Checkpoints: a killed run resumes to bit-identical weights, also when its task steps several optimizers
+ * of its own; damaged files and checkpoints that do not fit the run are refused by name.
+ */
 class CheckpointTest {
 
     private static final int BATCHES = (CheckpointRun.SAMPLES + CheckpointRun.BATCH - 1) / CheckpointRun.BATCH;
@@ -202,7 +220,7 @@ class CheckpointTest {
             var loader = new dev.gatun.data.DataLoader(CheckpointRun.data(), 20,
                     dev.gatun.data.DataLoader.Order.shuffled(1), dev.gatun.data.DataLoader.LastBatch.KEEP);
             Trainer.Config config = Trainer.Config.of(1).withOut(null)
-                    .withCheckpointing(new Trainer.Checkpointing(tmp, 5, 3, null, null));
+                    .withCheckpointing(new Trainer.Checkpointing(tmp, 5, 3, List.of(), null));
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> Trainer.fit(model, sgd, dev.gatun.ops.Loss::crossEntropy, loader, null, config));
             assertTrue(e.getMessage().contains("dropout layer 'model.1'"), e.getMessage());
@@ -277,6 +295,252 @@ class CheckpointTest {
             assertTrue(e.getMessage().contains("does not fit this run") && e.getMessage().contains("parameters"),
                     e.getMessage());
             run.stateDict().forEach((k, v) -> assertArrayEquals(before.get(k), v.toArray(), k + " was changed"));
+        }
+    }
+
+    // ---------------------------------------------------------------- a task that steps two optimizers
+
+    /**
+     * A model of two layers, each stepped by its own optimizer under its own schedule, as a GAN's two
+     * networks are: Adam over the first layer, SGD with momentum over the last, dropout between them.
+     */
+    private static final class TwoNetworks implements AutoCloseable {
+        final Sequential model;
+        final Adam first;
+        final SGD second;
+        final List<LearningRateSchedule> schedules;
+
+        TwoNetworks(long seed) {
+            Init.manualSeed(seed);
+            model = new Sequential(new Linear(6, 16), new ReLU(), new Dropout(0.2f), new Linear(16, 3));
+            first = new Adam(model.parameters().subList(0, 2), 0.01);
+            second = new SGD(model.parameters().subList(2, 4), 0.05, 0.9, 0, 0, false);
+            schedules = List.of(new StepLR(first, 1, 0.7), new ExponentialLR(second, 0.9));
+        }
+
+        Map<String, Optimizer> named() {
+            Map<String, Optimizer> m = new LinkedHashMap<>();
+            m.put("first", first);
+            m.put("second", second);
+            return m;
+        }
+
+        Map<String, float[]> weights() {
+            Map<String, float[]> w = new LinkedHashMap<>();
+            model.stateDict().forEach((k, v) -> w.put(k, v.toArray()));
+            return w;
+        }
+
+        /** Both optimizers' buffers by name. */
+        Map<String, float[]> buffers() {
+            Map<String, float[]> o = new LinkedHashMap<>();
+            first.stateDict().buffers().forEach((k, v) -> o.put("first." + k, v.toArray()));
+            second.stateDict().buffers().forEach((k, v) -> o.put("second." + k, v.toArray()));
+            return o;
+        }
+
+        /** Both optimizers' step counts and learning rates and the schedules' epochs. */
+        List<Object> counters() {
+            return List.of(first.steps(), java.util.Arrays.toString(first.stateDict().parameterSteps()),
+                    first.learningRate(), second.steps(), second.learningRate(), schedules.get(0).epoch(),
+                    schedules.get(1).epoch());
+        }
+
+        @Override
+        public void close() {
+            first.close();
+            second.close();
+            model.close();
+        }
+    }
+
+    /**
+     * Each batch: a step of each named optimizer in turn, each after its own forward and backward pass;
+     * the update numbered {@code failAt} (from 1; 0 for none) fails instead, as a crash would stop the run.
+     */
+    private static final class Alternating extends Trainer.Task {
+        private final Map<String, Optimizer> optimizers;
+        private final int failAt;
+        private int updates;
+
+        Alternating(Map<String, Optimizer> optimizers, int failAt) {
+            this.optimizers = optimizers;
+            this.failAt = failAt;
+        }
+
+        @Override
+        public boolean updatesItself() {
+            return true;
+        }
+
+        @Override
+        public Map<String, Optimizer> optimizers() {
+            return optimizers;
+        }
+
+        @Override
+        public Trainer.BatchLoss update(dev.gatun.nn.Module model, Batch batch) {
+            if (++updates == failAt) {
+                throw new IllegalStateException("stopped at update " + updates);
+            }
+            Tensor loss = null;
+            for (Optimizer o : optimizers.values()) {
+                o.zeroGrad();
+                loss = Loss.crossEntropy(model.forward(batch.inputs()), batch.labels());
+                loss.backward();
+                o.step();
+            }
+            return new Trainer.BatchLoss(loss.detach(), batch.size(), 0);
+        }
+
+        @Override
+        public Trainer.BatchLoss step(dev.gatun.nn.Module model, Batch batch) {
+            Tensor logits = model.forward(batch.inputs());
+            return new Trainer.BatchLoss(Loss.crossEntropy(logits, batch.labels()), batch.size(),
+                    Trainer.countCorrect(logits, batch.labels()));
+        }
+    }
+
+    /** Three epochs of {@code task} on the checkpoint data, checkpoints every 5 steps into {@code dir}. */
+    private static Trainer.History fitTwo(TwoNetworks n, Alternating task, Path dir, Checkpoint from)
+            throws IOException {
+        DataLoader loader = new DataLoader(CheckpointRun.data(), CheckpointRun.BATCH,
+                Order.shuffled(CheckpointRun.SEED), LastBatch.KEEP);
+        Trainer.Config config = Trainer.Config.of(3).withOut(null)
+                .withListener(r -> n.schedules.forEach(LearningRateSchedule::step));
+        if (dir != null || from != null) {
+            config = config.withCheckpointing(new Trainer.Checkpointing(dir, 5, 3, n.schedules, from));
+        }
+        // The fit's own optimizer is the task's "second", as the GAN's is its generator's.
+        return Trainer.fit(n.model, task.optimizers().getOrDefault("second", n.second), task, loader, null, config);
+    }
+
+    /**
+     * A task that steps two optimizers itself, stopped by a failure in the middle of its second epoch and
+     * resumed through the fit from the newest checkpoint (into a model initialised from another seed),
+     * ends with the weights, optimizer states, learning rates and epoch figures of a run never stopped.
+     */
+    @Test
+    void aTaskWithTwoOptimizersStoppedMidEpochResumesToTheStateOfAnUninterruptedRun(@TempDir Path tmp)
+            throws IOException {
+        Map<String, float[]> weights;
+        Map<String, float[]> buffers;
+        List<Object> counters;
+        Trainer.History history;
+        try (TwoNetworks n = new TwoNetworks(5)) {
+            history = fitTwo(n, new Alternating(n.named(), 0), null, null);
+            weights = n.weights();
+            buffers = n.buffers();
+            counters = n.counters();
+        }
+        Path dir = tmp.resolve("ckpt");
+        try (TwoNetworks n = new TwoNetworks(5)) {
+            // Update 17 is batch 5 of epoch 2: the newest checkpoint is step 15's, batch 3 of epoch 2.
+            IllegalStateException e = assertThrows(IllegalStateException.class,
+                    () -> fitTwo(n, new Alternating(n.named(), BATCHES + 5), dir, null));
+            assertTrue(e.getMessage().contains("stopped at update 17"), e.getMessage());
+        }
+        try (Checkpoint from = Checkpoint.latest(dir, null); TwoNetworks n = new TwoNetworks(99)) {
+            assertEquals(new Checkpoint.Position(1, 3), from.position());
+            Trainer.History resumed = fitTwo(n, new Alternating(n.named(), 0), dir, from);
+            assertBitIdentical(weights, n.weights(), "weights");
+            assertBitIdentical(buffers, n.buffers(), "optimizer buffers");
+            assertEquals(counters, n.counters(), "steps, learning rates and schedule epochs");
+            assertSameHistory(history, resumed);
+        }
+    }
+
+    /**
+     * A checkpoint of a task with optimizers "first" (Adam) and "second" (SGD) is refused, naming the
+     * optimizer, by a run whose task lacks one, has one of another class or over parameters of other
+     * shapes, or names none; each run is left as it was: weights, optimizer states and schedules.
+     */
+    @Test
+    void aCheckpointWhoseNamedOptimizersDoNotFitIsRefusedByNameAndLeavesTheRunUntouched(@TempDir Path tmp)
+            throws IOException {
+        Path dir = tmp.resolve("ckpt");
+        try (TwoNetworks n = new TwoNetworks(5)) {
+            fitTwo(n, new Alternating(n.named(), 0), dir, null);
+        }
+        try (Checkpoint from = Checkpoint.latest(dir, null)) {
+            // In the saved order, so that a run whose "first" fits and "second" does not shows that nothing is
+            // loaded before everything is checked.
+            assertRefused(from, n -> named("first", n.first), "checkpoint holds the optimizers [first, second],"
+                    + " this run's task steps [first]: 'second' is not this run's");
+            assertRefused(from, n -> named("first", n.first, "second", n.second, "third",
+                    new SGD(n.model.parameters().subList(0, 2), 0.1)), "checkpoint holds the optimizers [first,"
+                    + " second], this run's task steps [first, second, third]: no state for 'third'");
+            assertRefused(from, n -> named("first", n.first, "second",
+                    new SGD(n.model.parameters().subList(0, 2), 0.05, 0.9, 0, 0, false)),
+                    "does not fit this run: optimizer 'second': optimizer state: buffer '0.momentum_buffer' has"
+                    + " shape [3, 16], its parameter [16, 6]");
+            assertRefused(from, n -> named("first", n.first, "second",
+                    new Adam(n.model.parameters().subList(2, 4), 0.05)), "optimizer 'second' as "
+                    + SGD.class.getName() + ", this run's is " + Adam.class.getName());
+            // The single-optimizer restore of a run whose task names none does not drop the others silently.
+            try (TwoNetworks n = new TwoNetworks(99)) {
+                Map<String, float[]> before = n.weights();
+                DataLoader loader = new DataLoader(CheckpointRun.data(), CheckpointRun.BATCH,
+                        Order.shuffled(CheckpointRun.SEED), LastBatch.KEEP);
+                ModelFileException e = assertThrows(ModelFileException.class,
+                        () -> from.restore(n.model, n.second, null, loader));
+                assertTrue(e.getMessage().contains("'first', 'second' are not this run's"), e.getMessage());
+                assertBitIdentical(before, n.weights(), "weights");
+                // The checkpoint's fit optimizer was its task's "second", whose state is saved once, under its name.
+                try (SGD other = new SGD(n.model.parameters().subList(2, 4), 0.05, 0.9, 0, 0, false)) {
+                    e = assertThrows(ModelFileException.class,
+                            () -> from.restore(n.model, other, n.named(), n.schedules, loader));
+                    assertTrue(e.getMessage().contains("checkpoint was written by a run whose optimizer was its task's"
+                            + " 'second', this run's is none of its task's"), e.getMessage());
+                }
+                assertBitIdentical(before, n.weights(), "weights");
+                assertEquals(0, n.first.steps());
+            }
+        }
+        // A name that cannot be saved is refused before any training.
+        try (TwoNetworks n = new TwoNetworks(5)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> fitTwo(n, new Alternating(named("a.b", n.first), 0), dir, null));
+            assertTrue(e.getMessage().contains("'a.b'"), e.getMessage());
+            assertEquals(0, n.first.steps());
+        }
+    }
+
+    /** Names and optimizers in this order. */
+    private static Map<String, Optimizer> named(Object... namesAndOptimizers) {
+        Map<String, Optimizer> m = new LinkedHashMap<>();
+        for (int i = 0; i < namesAndOptimizers.length; i += 2) {
+            m.put((String) namesAndOptimizers[i], (Optimizer) namesAndOptimizers[i + 1]);
+        }
+        return m;
+    }
+
+    /** Resumes a fresh run whose task names {@code optimizers(run)} from {@code from}, expecting a refusal. */
+    private static void assertRefused(Checkpoint from, Function<TwoNetworks, Map<String, Optimizer>> optimizers,
+                                      String message) throws IOException {
+        try (TwoNetworks n = new TwoNetworks(99)) {
+            Map<String, Optimizer> named = optimizers.apply(n);
+            try {
+                Map<String, float[]> weights = n.weights();
+                Map<String, float[]> buffers = n.buffers();
+                List<Object> counters = n.counters();
+                long rng = Init.generator().state();
+                ModelFileException e = assertThrows(ModelFileException.class,
+                        () -> fitTwo(n, new Alternating(named, 0), null, from));
+                assertTrue(e.getMessage().startsWith(from.file().toString()) && e.getMessage().contains(message),
+                        e.getMessage());
+                assertBitIdentical(weights, n.weights(), "weights");
+                assertBitIdentical(buffers, n.buffers(), "optimizer buffers");
+                assertEquals(counters, n.counters(), "steps, learning rates and schedule epochs");
+                assertEquals(rng, Init.generator().state(), "Init's generator");
+                for (Optimizer o : named.values()) {
+                    assertEquals(0, o.steps());
+                }
+            } finally {
+                for (Optimizer o : named.values()) {
+                    if (o != n.first && o != n.second) o.close();
+                }
+            }
         }
     }
 }

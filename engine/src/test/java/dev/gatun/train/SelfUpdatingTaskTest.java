@@ -20,7 +20,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The fit loop with a {@link Trainer.Task} that {@link Trainer.Task#updatesItself}: the task's own update
  * runs instead of the loop's backward pass and optimizer step, its figures are averaged as any task's,
- * a non-finite loss still stops the fit, and checkpoints (one optimizer) are refused.
+ * a non-finite loss still stops the fit, and checkpoints are refused while the task names none of the
+ * optimizers it steps (a task that names them is checkpointed: {@code CheckpointTest}).
  */
 class SelfUpdatingTaskTest {
 
@@ -106,7 +107,8 @@ class SelfUpdatingTaskTest {
             DataLoader train = new DataLoader(data(16), 8, Order.sequential(), LastBatch.KEEP);
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Trainer.fit(model, own,
                     new OwnSteps(own), train, null, Trainer.Config.of(1).withOut(null).withCheckpointing(
-                            new Trainer.Checkpointing(java.nio.file.Path.of("unused"), 0, 3, null, null))));
+                            new Trainer.Checkpointing(java.nio.file.Path.of("unused"), 0, 3, java.util.List.of(),
+                                    null))));
             assertTrue(e.getMessage().contains("steps its own"), e.getMessage());
             assertEquals(0, own.steps());
         }

@@ -112,7 +112,8 @@ class TrainerTest {
              SGD sgd = new SGD(net.parameters(), 0.5)) {
             DataLoader train = new DataLoader(blobs(60, 3, 0.3), 4, Order.shuffled(1), LastBatch.KEEP);
             first = Trainer.fit(net, sgd, CE, train, val, Trainer.Config.of(100).withOut(null)
-                    .withEarlyStopping(stopping).withCheckpointing(new Trainer.Checkpointing(dir, 0, 1000, null, null)));
+                    .withEarlyStopping(stopping)
+                    .withCheckpointing(new Trainer.Checkpointing(dir, 0, 1000, List.of(), null)));
         }
         assertTrue(first.stoppedEarly(), "stopped before 100 epochs");
         try (Checkpoint last = Checkpoint.latest(dir, null)) {
@@ -124,7 +125,7 @@ class TrainerTest {
                 int[] trained = {0};
                 Trainer.History resumed = Trainer.fit(net, sgd, CE, train, val, Trainer.Config.of(100).withOut(null)
                         .withEarlyStopping(stopping).withListener(r -> trained[0]++)
-                        .withCheckpointing(new Trainer.Checkpointing(dir, 0, 1000, null, last)));
+                        .withCheckpointing(new Trainer.Checkpointing(dir, 0, 1000, List.of(), last)));
                 assertEquals(0, trained[0], "no epoch after the one that stopped the run");
                 assertTrue(resumed.stoppedEarly());
                 assertEquals(first.epochs(), resumed.epochs());
