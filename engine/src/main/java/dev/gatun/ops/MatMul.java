@@ -211,18 +211,25 @@ public final class MatMul {
      */
     /** Rows from which a linear layer adds its bias in the product's own pass rather than in rows laid first. */
     static final long BIAS_IN_PRODUCT_MIN_ROWS = 64;
+    /**
+     * Output features from which it does: a narrow output (a discriminator's one logit) is a matrix-vector
+     * product, left to the GEMM library (the matmul primitive took 0.125 ms a call for 64 × 6272 · 6272 × 1
+     * at 2 threads, by ONEDNN_VERBOSE).
+     */
+    static final long BIAS_IN_PRODUCT_MIN_COLUMNS = 32;
 
     /**
      * y = x·weightᵀ + bias as one oneDNN matmul with a bias ({@link BatchedGemm}), when oneDNN is the GEMM
      * library, x and weight are contiguous and there are enough rows: the bias then costs no pass of its own
      * over y (laying the bias rows and the GEMM reading them back were a tenth of a GPT training step's Java
-     * time). Few rows (batch-1 inference) keep the GEMV path. Returns whether it computed y.
+     * time). Few rows (batch-1 inference) or few columns keep the GEMM library's path. Returns whether it
+     * computed y.
      */
     private static boolean biasInProduct(Tensor x, Tensor weight, Tensor bias, Tensor y) {
         long in = weight.size(1);
         long out = weight.size(0);
         long rows = in == 0 ? 0 : x.numel() / in;
-        if (rows < BIAS_IN_PRODUCT_MIN_ROWS || in == 0 || out == 0 || !BatchedGemm.available()
+        if (rows < BIAS_IN_PRODUCT_MIN_ROWS || out < BIAS_IN_PRODUCT_MIN_COLUMNS || in == 0 || !BatchedGemm.available()
                 || !x.isContiguous() || !weight.isContiguous() || !bias.isContiguous() || !y.isContiguous()) {
             return false;
         }
