@@ -154,6 +154,12 @@ final class TrainCommand implements Callable<Integer> {
                 + " averaged per allreduce (default: ${DEFAULT-VALUE}).")
         double bucketMb = DistributedDataParallel.DEFAULT_BUCKET_BYTES / (double) (1 << 20);
 
+        @Option(names = "--overlap-allreduce", negatable = true, description = "With --distributed, start each"
+                + " bucket's allreduce during backward, as soon as its gradients are final (default: "
+                + DistributedDataParallel.DEFAULT_OVERLAP + "; it pays over a network, not between the processes of"
+                + " one machine: bench/results/distributed.md).")
+        boolean overlapAllreduce = DistributedDataParallel.DEFAULT_OVERLAP;
+
         /**
          * Checks every option (adding to {@code checks}, which may hold the network's own problems already),
          * then the network's memory against the machine, loads MNIST with samples of the network's shape and
@@ -285,7 +291,8 @@ final class TrainCommand implements Callable<Integer> {
             try (Module model = network.build().get();
                  Optimizer opt = Optimizers.create(kind, model.parameters(), rate, mom, weightDecay);
                  DistributedDataParallel ddp = comm == null ? null
-                         : new DistributedDataParallel(comm, model, (long) (bucketMb * (1 << 20)))) {
+                         : new DistributedDataParallel(comm, model, (long) (bucketMb * (1 << 20)),
+                                 overlapAllreduce)) {
                 Trainer.DataParallel dataParallel = ddp == null ? Trainer.DataParallel.SINGLE : ddp;
                 out.print(model.summary(summaryShape));
                 out.printf(Locale.ROOT, "training on %,d samples, validating on %,d, testing on %,d; %s lr %s%s, batch %d,"

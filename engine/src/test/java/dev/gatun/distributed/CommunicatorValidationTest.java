@@ -182,8 +182,11 @@ class CommunicatorValidationTest {
     @Test
     void theOverlappingWrapperHooksEveryParameterUntilClosed() {
         try (Linear layer = new Linear(3, 2)) {
-            DistributedDataParallel ddp = new DistributedDataParallel(comm, layer, 8);
-            assertTrue(ddp.overlaps(), "overlap is the default");
+            try (DistributedDataParallel byDefault = new DistributedDataParallel(comm, layer, 8)) {
+                assertFalse(byDefault.overlaps(), "overlap is off by default");
+            }
+            DistributedDataParallel ddp = new DistributedDataParallel(comm, layer, 8, true);
+            assertTrue(ddp.overlaps());
             for (Tensor p : layer.parameters()) {
                 assertEquals(1, p.postAccumulateGradHooks().size());
             }
