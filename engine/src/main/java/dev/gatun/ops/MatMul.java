@@ -209,6 +209,12 @@ public final class MatMul {
      * Every row of the contiguous tensor y (rows of the bias's length) set to the bias, off-heap: one row
      * copied, then the filled part doubled until y is full.
      */
+    /**
+     * A batch of up to this many single-row products (one query against each head's keys, as a GPT generates)
+     * runs as GEMV calls rather than one batched matmul primitive.
+     */
+    static final long GEMV_BATCH_MAX = 16;
+
     /** Rows from which a linear layer adds its bias in the product's own pass rather than in rows laid first. */
     static final long BIAS_IN_PRODUCT_MIN_ROWS = 64;
     /**
@@ -490,7 +496,7 @@ public final class MatMul {
         }
         // Otherwise one oneDNN primitive for the whole batch when it can read both operands' strides
         // (attention's per-head products): far cheaper than a GEMM call per batch entry.
-        if (nb > 0 && batchCount > 1 && BatchedGemm.available()
+        if (nb > 0 && batchCount > 1 && !(m == 1 && batchCount <= GEMV_BATCH_MAX) && BatchedGemm.available()
                 && BatchedGemm.multiply(batch, m, n, k, alpha, beta, a2.storage(), a2.offset(), a2.strides(),
                         b2.storage(), b2.offset(), b2.strides(), out.storage(), out.offset())) {
             return;

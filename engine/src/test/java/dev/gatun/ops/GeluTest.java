@@ -20,7 +20,7 @@ class GeluTest extends ScopedTest {
 
     @Test
     void largeTensorsMatchTheExactFormulaForwardAndBackward() {
-        int n = (int) Activation.NATIVE_RELU_MIN + 1000;
+        int n = (int) Activation.NATIVE_GELU_MIN + 1000;
         float[] v = Tensor.randn(new Generator(11), n).mul(4f).toArray();
         float[] edges = {0f, -0f, 1e-30f, -1e-30f, 5.5f, -5.5f, 9f, -9f, 30f, -30f};
         System.arraycopy(edges, 0, v, 0, edges.length);
@@ -43,7 +43,7 @@ class GeluTest extends ScopedTest {
 
     @Test
     void aStridedInputTakesTheSamePath() {
-        int n = (int) Activation.NATIVE_RELU_MIN;
+        int n = (int) Activation.NATIVE_GELU_MIN;
         Tensor base = Tensor.randn(new Generator(3), 2, n);
         Tensor t = base.t(); // [n, 2], not contiguous
         float[] viaCopy = Activation.gelu(t.contiguous()).toArray();

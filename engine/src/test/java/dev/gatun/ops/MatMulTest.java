@@ -133,6 +133,15 @@ class MatMulTest {
             assertMatches(oneRow, w, MatMul.matmul(oneRow, w));
             Tensor expanded = Tensor.randn(new Generator(9), 1, 4, 5).expand(3, 4, 5);
             assertMatches(expanded, b, MatMul.matmul(expanded, b));
+            // One query per head against each head's keys, as a GPT generates (GEMV per batch entry): the
+            // keys read transposed in place, the values plain, both out of a cache longer than they are.
+            Tensor q = Tensor.randn(new Generator(10), 1, 4, 1, 8);
+            Tensor cache = Tensor.randn(new Generator(11), 1, 4, 12, 8);
+            Tensor keysT = cache.slice(2, 0, 9).transpose(-1, -2);                    // [1, 4, 8, 9]
+            assertMatches(q, keysT, MatMul.matmul(q, keysT));
+            Tensor p = Tensor.randn(new Generator(12), 1, 4, 1, 9);
+            Tensor values = cache.slice(2, 0, 9);                                    // [1, 4, 9, 8]
+            assertMatches(p, values, MatMul.matmul(p, values));
         }
     }
 
