@@ -127,8 +127,9 @@ public final class Activation {
 
     /**
      * tanh or the sigmoid on oneDNN for large tensors, in one vectorised pass on every thread (the Java
-     * loop's double-precision tanh costs tens of nanoseconds an element: a DCGAN generator's 64 × 784
-     * outputs took over a millisecond); the backward pass reads the output.
+     * loop's double-precision tanh costs tens of nanoseconds an element: a DCGAN generator's tanh over its
+     * 64 × 784 outputs was a fifth of its training step's Java samples, JFR); the backward pass reads the
+     * output.
      */
     private static Tensor fromOutput(Tensor x, Eltwise.FromOutput f, String name) {
         Tensor xc = x.contiguous();
@@ -164,7 +165,7 @@ public final class Activation {
 
     /**
      * Tensors from this size up run GELU on oneDNN. The Java loop's erf (a series in double precision) costs
-     * tens of nanoseconds an element: GELU over a GPT's 1536 feed-forward units a layer took a third of the
+     * tens of nanoseconds an element: GELU over a GPT's 512 feed-forward units a layer took a third of the
      * Java samples of its batch-1 generation (JFR), which one primitive call per layer replaces.
      */
     static final long NATIVE_GELU_MIN = 256;

@@ -206,10 +206,6 @@ public final class MatMul {
     }
 
     /**
-     * Every row of the contiguous tensor y (rows of the bias's length) set to the bias, off-heap: one row
-     * copied, then the filled part doubled until y is full.
-     */
-    /**
      * A batch of up to this many single-row products (one query against each head's keys, as a GPT generates)
      * runs as GEMV calls rather than one batched matmul primitive.
      */
@@ -245,6 +241,10 @@ public final class MatMul {
                 y.storage(), y.offset(), bias.storageForReading(), bias.offset());
     }
 
+    /**
+     * Every row of the contiguous tensor y (rows of the bias's length) set to the bias, off-heap: one row
+     * copied, then the filled part doubled until y is full.
+     */
     private static void fillRows(Tensor y, Tensor bias) {
         long width = bias.numel();
         long total = y.numel();
