@@ -268,7 +268,9 @@ public final class Deconvolution {
             Primitive p = primitive(Kind.FORWARD, key(Kind.FORWARD, noBias));
             boolean laid = dst.laid() != null;
             MemorySegment dstDesc = laid ? p.wanted().dst() : p.descs().dst();
-            if (b != null && !ChannelBias.usable(g.outputShape(), dstDesc, laid, "conv_transpose2d")) {
+            ChannelBias.Pass biasPass = b == null ? null
+                    : ChannelBias.forOutput(g.outputShape(), dstDesc, laid, "conv_transpose2d");
+            if (b != null && biasPass == null) {
                 // A layout that pads the bias: the primitive adds it. Its layouts are those of the one without
                 // (which the caller's laid operands follow); checked, since a mismatch would misread them.
                 Primitive withBias = primitive(Kind.FORWARD, new Key(Kind.FORWARD, g, layout));
@@ -282,9 +284,9 @@ public final class Deconvolution {
             }
             execute(p, "forward " + g, Kind.FORWARD, new Operand[] {src, Operand.plain(w, 0), null, dst}, noBias,
                     null);
-            if (b != null) {
-                ChannelBias.add(g.outputShape(), dstDesc, laid, laid ? dst.laid() : region("dst", dst.plain(),
-                        dst.offset(), count(g.outputShape())), b, "conv_transpose2d");
+            if (biasPass != null) {
+                biasPass.add(laid ? dst.laid() : region("dst", dst.plain(), dst.offset(), count(g.outputShape())), b,
+                        "conv_transpose2d");
             }
             return;
         }

@@ -334,23 +334,7 @@ final class Primitives {
 
     /** A process-lifetime copy of a queried memory descriptor, or null when it is empty or absent. */
     private static MemorySegment copyQueried(MemorySegment pd, int query) {
-        return copyQueried(pd, query, 0);
-    }
-
-    /**
-     * The {@code index}-th memory descriptor of kind {@code query} (a binary primitive's src1 is
-     * {@code dnnl_query_src_md}, 1) of a primitive created with its descriptor kept, as a process-lifetime
-     * copy; null when empty or absent.
-     */
-    static MemorySegment queried(Primitive p, int query, int index) {
-        if (p.descriptor() == null) {
-            throw new IllegalStateException("the primitive's descriptor was not kept");
-        }
-        return copyQueried(p.descriptor(), query, index);
-    }
-
-    private static MemorySegment copyQueried(MemorySegment pd, int query, int index) {
-        MemorySegment md = Dnnl.dnnl_primitive_desc_query_md(pd, query, index);
+        MemorySegment md = Dnnl.dnnl_primitive_desc_query_md(pd, query, 0);
         if (md.equals(MemorySegment.NULL)) {
             return null;
         }

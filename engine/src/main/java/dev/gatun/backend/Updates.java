@@ -76,7 +76,7 @@ public final class Updates {
             for (int j = i + 1; j < regions.length; j++) {
                 MemorySegment a = regions[i], b = regions[j];
                 if (a.address() == 0 || b.address() == 0 || a.byteSize() == 0 || b.byteSize() == 0) continue;
-                if (a.address() < b.address() + b.byteSize() && b.address() < a.address() + a.byteSize()) {
+                if (Primitives.overlap(a, b)) {
                     throw new IllegalArgumentException(call + ": arrays " + i + " and " + j + " overlap");
                 }
             }
