@@ -169,7 +169,7 @@ public final class Loss {
         Tensor sigmoid = Tensor.empty(logits.shape());
         double sum = 0;
         try (Scope tmp = Scope.local()) {
-            Tensor softplus = Tensor.zeros(tmp, logits.shape());
+            Tensor softplus = Tensor.empty(tmp, logits.shape()); // every element written by softplus
             Eltwise.forward(Eltwise.Algorithm.SOFT_RELU, z.storageForReading(), z.offset(), softplus.storage(), 0, n);
             Eltwise.forward(Eltwise.Algorithm.LOGISTIC, z.storageForReading(), z.offset(), sigmoid.storage(),
                     sigmoid.offset(), n);
