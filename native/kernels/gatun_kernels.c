@@ -293,12 +293,70 @@ static void max_pool_backward_16(const float *diff_dst, float *diff_src, const i
     max_pool_backward_planes(diff_dst, diff_src, ws, sp, begin, end, 16);
 }
 
+/*
+ * Forward over the output rows [begin, end) (a row is one image's output row) of a channels-last
+ * (nhwc) tensor of C channels, the same comparisons as the blocked kernel lane by lane, so that the
+ * results agree bit for bit; the channel loops are left to the compiler's vectoriser.
+ */
+GATUN_VECTOR_CLONES
+static void max_pool_forward_channels_last(const float *src, float *dst, int32_t *ws, const struct pool_shape *sp,
+                                           int64_t c, int64_t begin, int64_t end, int relu) {
+    const float floor = relu ? 0.0f : -INFINITY;
+    const int32_t none = relu ? -1 : 0;
+    const int64_t ih = sp->ih, iw = sp->iw, oh = sp->oh, ow = sp->ow;
+    for (int64_t r = begin; r < end; r++) {
+        const int64_t image = r / oh, y = r % oh;
+        const float *s = src + image * ih * iw * c;
+        for (int64_t x = 0; x < ow; x++) {
+            float *restrict d = dst + ((image * oh + y) * ow + x) * c;
+            int32_t *restrict w = ws ? ws + ((image * oh + y) * ow + x) * c : 0;
+            for (int64_t k = 0; k < c; k++) d[k] = floor;
+            if (w) for (int64_t k = 0; k < c; k++) w[k] = none;
+            for (int32_t i = 0; i < sp->kh; i++) {
+                const int64_t sy = y * sp->sh - sp->ph + (int64_t) i * sp->dh;
+                if (sy < 0 || sy >= ih) continue;
+                for (int32_t j = 0; j < sp->kw; j++) {
+                    const int64_t sx = x * sp->sw - sp->pw + (int64_t) j * sp->dw;
+                    if (sx < 0 || sx >= iw) continue;
+                    const float *restrict v = s + (sy * iw + sx) * c;
+                    if (w) {
+                        const int32_t pos = i * sp->kw + j;
+                        for (int64_t k = 0; k < c; k++) {
+                            const int better = v[k] > d[k] || v[k] != v[k];
+                            d[k] = better ? v[k] : d[k];
+                            w[k] = better ? pos : w[k];
+                        }
+                    } else {
+                        for (int64_t k = 0; k < c; k++) {
+                            d[k] = (v[k] > d[k] || v[k] != v[k]) ? v[k] : d[k];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/*
+ * Lanes 8 or 16: src and dst in nChw8c / nChw16c with cb channel blocks. Any other lane count with
+ * cb = 1: channels last (nhwc), lanes being the channel count, parallel over output rows.
+ */
 void gatun_max_pool_blocked_forward(const float *src, float *dst, int32_t *ws, int32_t lanes, int32_t relu,
                                     int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow,
                                     int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw,
                                     int32_t dh, int32_t dw) {
-    if (lanes != 8 && lanes != 16) return;
     const struct pool_shape sp = {ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw};
+    if (lanes != 8 && lanes != 16) {
+        if (cb != 1 || lanes < 1) return;
+        const int64_t rows = n * oh;
+#pragma omp parallel if (rows * ow * lanes > GATUN_PARALLEL_MIN)
+        {
+            int64_t begin, end;
+            share(rows, &begin, &end);
+            max_pool_forward_channels_last(src, dst, ws, &sp, lanes, begin, end, relu);
+        }
+        return;
+    }
     const int64_t planes = n * cb;
 #pragma omp parallel if (planes * oh * ow * lanes > GATUN_PARALLEL_MIN)
     {
@@ -519,5 +577,148 @@ void gatun_dropout(const float *src, float *dst, int64_t n, float keep, int32_t 
         int64_t begin, end;
         share(pairs, &begin, &end);
         dropout_range(src, dst, n, keep, threshold, (uint64_t) seed, begin, end);
+    }
+}
+
+/* ---------------------------------------------------------------- LSTM inference */
+
+/*
+ * The products accumulate in fused multiply-adds, and σ and tanh are polynomials (Cephes' expf and
+ * tanhf), so that the step vectorises: nothing requires these to match a Java formula bit for bit.
+ */
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=fast", "no-trapping-math")
+
+typedef float f32x16 __attribute__((vector_size(64)));
+
+/* Units per chunk: the chunk's four gate pre-activations stay in a small buffer on the stack. */
+#define LSTM_CHUNK 64
+
+/* e^x within ~2 ulp for x in [−87.3, 88.3] (clamped there); NaN gives NaN. */
+static inline float lstm_exp(float x) {
+    const float xs = x == x ? x : 0.0f;
+    const float xc = xs < -87.3f ? -87.3f : (xs > 88.3f ? 88.3f : xs);
+    const float k = __builtin_floorf(xc * 1.44269504088896341f + 0.5f);
+    float r = xc - k * 0.693359375f;
+    r = r - k * -2.12194440e-4f;
+    const float z = r * r;
+    const float p = (((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r
+            + 4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f) * z + r + 1.0f;
+    const uint32_t bits = (uint32_t) ((int32_t) k + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return (x == x ? p : x) * scale;
+}
+
+static inline float lstm_sigmoid(float x) {
+    return 1.0f / (1.0f + lstm_exp(-x));
+}
+
+/* tanh: Cephes' odd polynomial below 0.625 in magnitude, 1 − 2/(e^{2|x|} + 1) with x's sign above. */
+static inline float lstm_tanh(float x) {
+    const float a = __builtin_fabsf(x);
+    const float z = x * x;
+    const float small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z
+            + 1.33314422036e-1f) * z - 3.33332819422e-1f) * z * x + x;
+    const float large = __builtin_copysignf(1.0f - 2.0f / (lstm_exp(2.0f * a) + 1.0f), x);
+    return a < 0.625f ? small : large;
+}
+
+typedef int32_t i32x16 __attribute__((vector_size(64)));
+
+/* The sum of the sixteen lanes, by halves (four shuffles and adds, not fifteen dependent adds). */
+static inline float lstm_sum(const f32x16 *a) {
+    f32x16 v = *a;
+    v += __builtin_shuffle(v, (i32x16) {8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7});
+    v += __builtin_shuffle(v, (i32x16) {4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11});
+    v += __builtin_shuffle(v, (i32x16) {2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13});
+    v += __builtin_shuffle(v, (i32x16) {1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14});
+    return v[0];
+}
+
+/*
+ * One step for units [ub, ue) of every row of the batch: pre-activations from the four rows of w_hh
+ * of each unit (sixteen lanes at a time, one accumulator per row), then the cell update over the chunk.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default"), noinline))
+#else
+__attribute__((noinline))
+#endif
+static void lstm_step(const float *gx, const float *w_hh, const float *b_hh, const float *h_prev, float *c,
+                      float *y, int64_t n, int64_t h, int64_t ub, int64_t ue) {
+    float pre[4][LSTM_CHUNK];
+    for (int64_t b = 0; b < n; b++) {
+        const float *hp = h_prev ? h_prev + b * h : 0;
+        const float *g = gx + b * 4 * h;
+        for (int64_t u0 = ub; u0 < ue; u0 += LSTM_CHUNK) {
+            const int64_t m = ue - u0 < LSTM_CHUNK ? ue - u0 : LSTM_CHUNK;
+            for (int64_t j = 0; j < m; j++) {
+                const int64_t u = u0 + j;
+                float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+                if (hp) {
+                    const float *w0 = w_hh + u * h, *w1 = w_hh + (h + u) * h, *w2 = w_hh + (2 * h + u) * h,
+                                *w3 = w_hh + (3 * h + u) * h;
+                    f32x16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+                    int64_t k = 0;
+                    for (; k + 16 <= h; k += 16) {
+                        f32x16 x, r;
+                        memcpy(&x, hp + k, sizeof x);
+                        memcpy(&r, w0 + k, sizeof r);
+                        a0 += r * x;
+                        memcpy(&r, w1 + k, sizeof r);
+                        a1 += r * x;
+                        memcpy(&r, w2 + k, sizeof r);
+                        a2 += r * x;
+                        memcpy(&r, w3 + k, sizeof r);
+                        a3 += r * x;
+                    }
+                    s[0] = lstm_sum(&a0);
+                    s[1] = lstm_sum(&a1);
+                    s[2] = lstm_sum(&a2);
+                    s[3] = lstm_sum(&a3);
+                    for (; k < h; k++) {
+                        s[0] += w0[k] * hp[k];
+                        s[1] += w1[k] * hp[k];
+                        s[2] += w2[k] * hp[k];
+                        s[3] += w3[k] * hp[k];
+                    }
+                }
+                for (int q = 0; q < 4; q++) {
+                    pre[q][j] = g[q * h + u] + s[q] + (b_hh ? b_hh[q * h + u] : 0.0f);
+                }
+            }
+            float *cb = c + b * h + u0;
+            float *yb = y + b * h + u0;
+            for (int64_t j = 0; j < m; j++) {
+                const float cc = lstm_sigmoid(pre[1][j]) * cb[j] + lstm_sigmoid(pre[0][j]) * lstm_tanh(pre[2][j]);
+                cb[j] = cc;
+                yb[j] = lstm_sigmoid(pre[3][j]) * lstm_tanh(cc);
+            }
+        }
+    }
+}
+
+#pragma GCC pop_options
+
+void gatun_lstm_inference(const float *gx, const float *w_hh, const float *b_hh, const float *h0, const float *c0,
+                          float *y, float *h_t, float *c_t, int64_t t, int64_t n, int64_t h) {
+    if (t < 1 || n < 1 || h < 1) return;
+#pragma omp parallel if (4 * h * h * n >= GATUN_PARALLEL_MIN)
+    {
+        int64_t ub, ue;
+        share(h, &ub, &ue);
+        for (int64_t b = 0; b < n; b++) {
+            for (int64_t u = ub; u < ue; u++) c_t[b * h + u] = c0 ? c0[b * h + u] : 0.0f;
+        }
+        for (int64_t s = 0; s < t; s++) {
+            const float *h_prev = s == 0 ? h0 : y + (s - 1) * n * h;
+            lstm_step(gx + s * n * 4 * h, w_hh, b_hh, h_prev, c_t, y + s * n * h, n, h, ub, ue);
+            /* The next step reads every unit of this step's h. */
+#pragma omp barrier
+        }
+        for (int64_t b = 0; b < n; b++) {
+            for (int64_t u = ub; u < ue; u++) h_t[b * h + u] = y[(t - 1) * n * h + b * h + u];
+        }
     }
 }

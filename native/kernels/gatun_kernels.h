@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#define GATUN_KERNELS_VERSION 7
+#define GATUN_KERNELS_VERSION 8
 
 /* The version this library was built with, GATUN_KERNELS_VERSION. */
 int gatun_kernels_version(void);
@@ -45,8 +45,10 @@ void gatun_sgd(float *p, const float *g, float *buf, int64_t n, float lr, float 
  * padding are skipped (a window with none left gives −∞). NaN propagates as in PyTorch: a window with
  * a NaN gives NaN, at the position of its last NaN. With relu it pools relu(src) instead: the maximum
  * starts at 0 from position −1, so a window with nothing above 0 (and no NaN) gives 0 and −1. Backward
- * writes diff_src: zero, plus each diff_dst element added at the position ws names (none for −1). Any
- * other lane count does nothing. The caller keeps kh·kw below 2^31 (positions are 32-bit).
+ * writes diff_src: zero, plus each diff_dst element added at the position ws names (none for −1). The
+ * forward pass also takes channels-last tensors (nhwc): cb = 1 and lanes = the channel count, any
+ * other than 8 and 16 (which are the same in both layouts). Any other lane count does nothing. The
+ * caller keeps kh·kw below 2^31 (positions are 32-bit).
  */
 void gatun_max_pool_blocked_forward(const float *src, float *dst, int32_t *ws, int32_t lanes, int32_t relu,
                                     int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow,
@@ -83,5 +85,19 @@ int gatun_conv_backward_weights_plain_src(const float *src, const float *diff_ds
  * the same array, and must not otherwise overlap.
  */
 void gatun_dropout(const float *src, float *dst, int64_t n, float keep, int32_t threshold, int64_t seed);
+
+/*
+ * One LSTM layer's inference pass over T steps of a batch of n, PyTorch's gate order (i, f, g, o):
+ * gates = gx[t] + w_hh · h + b_hh; c' = σ(f)·c + σ(i)·tanh(g); h' = σ(o)·tanh(c'). gx is [t, n, 4h], the
+ * input's share (x · w_ihᵀ + b_ih) computed beforehand; w_hh is [4h, h] row-major; b_hh is [4h] or null;
+ * h0 and c0 are [n, h] or null (zeros). Writes y [t, n, h] (each step's h), h_t and c_t [n, h]. The
+ * calling thread's OpenMP team splits the hidden units (each thread keeps its rows of w_hh in its own
+ * cache across steps) when 4·h·h·n is at least GATUN_PARALLEL_MIN / 4; every unit is computed by one
+ * thread in a fixed order, so results do not depend on the thread count. σ and tanh are evaluated
+ * to within a few units in the last place of float. y, h_t and c_t must not overlap the inputs or
+ * each other.
+ */
+void gatun_lstm_inference(const float *gx, const float *w_hh, const float *b_hh, const float *h0, const float *c0,
+                          float *y, float *h_t, float *c_t, int64_t t, int64_t n, int64_t h);
 
 #endif

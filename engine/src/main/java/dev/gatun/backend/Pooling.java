@@ -258,6 +258,55 @@ public final class Pooling {
                 false, true);
     }
 
+    private record ChannelsLastKey(Config config) {}
+
+    /**
+     * The channels-last (nhwc) layouts of {@code config}'s input and output, in which max pooling's
+     * inference pass ({@link #forwardMaxChannelsLast}) reads and writes: the layout oneDNN's convolutions
+     * choose at small batches, so that a convolution, a pooling and the next convolution pass their
+     * activations on with no reorder.
+     */
+    public static ActivationLayouts channelsLastLayouts(Config config) {
+        return PrimitiveCache.get(new ChannelsLastKey(config), k -> {
+            String what = config.toString();
+            return new ActivationLayouts(
+                    Primitives.intern(Primitives.f32Desc(config.srcDims(), Dnnl.dnnl_nhwc(), what)),
+                    Primitives.intern(Primitives.f32Desc(config.dstDims(), Dnnl.dnnl_nhwc(), what)),
+                    Primitives.f32Desc(config.srcDims(), Dnnl.dnnl_nchw(), what),
+                    Primitives.f32Desc(config.dstDims(), Dnnl.dnnl_nchw(), what));
+        }, l -> new Primitives.Primitive[0], 0);
+    }
+
+    /**
+     * Max pooling's inference pass, of relu(src) with {@code relu}, on channels-last buffers
+     * ({@link #channelsLastLayouts}): src and dst must be laid operands of at least those layouts' sizes.
+     * NaN propagates as in {@link #forward}; results equal the blocked kernel's bit for bit.
+     */
+    public static void forwardMaxChannelsLast(Config config, boolean relu, Operand src, Operand dst) {
+        if (config.kind() != Kind.MAX) {
+            throw new IllegalArgumentException("pool2d: the channels-last pass is max pooling, got " + config);
+        }
+        if (src.laid() == null || dst.laid() == null) {
+            throw new IllegalArgumentException("pool2d: the channels-last pass takes laid-out src and dst");
+        }
+        if (config.c() > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("pool2d: " + config.c() + " channels are more than the channels-last"
+                    + " kernel takes (2^31 - 1)");
+        }
+        long in = elements(config.srcDims()) * Float.BYTES;
+        long out = elements(config.dstDims()) * Float.BYTES;
+        if (src.laid().byteSize() < in || dst.laid().byteSize() < out) {
+            throw new IllegalArgumentException("pool2d: channels-last buffers of " + src.laid().byteSize() + " and "
+                    + dst.laid().byteSize() + " bytes, " + in + " and " + out + " needed");
+        }
+        NativeLibraries.load();
+        Threads.applyToCurrentThread();
+        GatunKernels.gatun_max_pool_blocked_forward(src.laid(), dst.laid(), MemorySegment.NULL, (int) config.c(),
+                relu ? 1 : 0, config.n(), 1, config.h(), config.w(), config.outH(), config.outW(), config.kernelH(),
+                config.kernelW(), config.strideH(), config.strideW(), config.padH(), config.padW(),
+                config.dilationH(), config.dilationW());
+    }
+
     /** A plain operand's checked region, or a laid one's buffer (its size is checked at execution). */
     private static MemorySegment operand(String what, Operand o, long[] dims) {
         return o.laid() != null ? o.laid() : Primitives.region(what, o.plain(), o.offset(), elements(dims));

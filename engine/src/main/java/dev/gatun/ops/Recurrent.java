@@ -199,6 +199,9 @@ public final class Recurrent {
             inputs[3 + k] = params[k] == null ? null : params[k].contiguous();
         }
         boolean training = Autograd.needsGrad(inputs);
+        if (!training && Rnn.lstmKernel(s)) {
+            return lstmKernel(s, inputs);
+        }
         Rnn.Weights w = weights(s, inputs);
 
         long ny = s.outputElements();
@@ -223,6 +226,26 @@ public final class Recurrent {
         Tensor h = packed.slice(0, ny, ny + ns).view(state);
         Tensor c = states == 2 ? packed.slice(0, ny + ns, ny + 2 * ns).view(state) : null;
         return new Result(output, h, c);
+    }
+
+    /**
+     * A one-direction LSTM's inference pass on gatun's kernel: the input's share of every step's gates in
+     * one matrix product, x·w_ihᵀ + b_ih, then the recurrence ({@link Rnn#lstmInference}).
+     */
+    private static Result lstmKernel(Rnn.Shape s, Tensor[] in) {
+        long ny = s.outputElements();
+        long ns = s.stateElements();
+        Tensor gx = MatMul.linear(in[0].view(s.steps() * s.batch(), s.inputSize()), in[3], in[5]).contiguous();
+        Tensor packed = Tensor.empty(ny + 2 * ns); // [output | h | c], every element written
+        MemorySegment p = segment(packed);
+        MemorySegment y = p.asSlice(0, ny * Float.BYTES);
+        MemorySegment hT = p.asSlice(ny * Float.BYTES, ns * Float.BYTES);
+        MemorySegment cT = p.asSlice((ny + ns) * Float.BYTES, ns * Float.BYTES);
+        Rnn.lstmInference(s, segment(gx), segment(in[4]), segment(in[6]), segment(in[1]), segment(in[2]), y, hT, cT);
+        gx.close();
+        long[] state = {s.batch(), s.hiddenSize()};
+        return new Result(packed.slice(0, 0, ny).view(s.steps(), s.batch(), s.hiddenSize()),
+                packed.slice(0, ny, ny + ns).view(state), packed.slice(0, ny + ns, ny + 2 * ns).view(state));
     }
 
     /**

@@ -286,9 +286,9 @@ class RecurrentTest extends ScopedTest {
             assertNull(r.output().gradFn());
             assertNull(r.h().gradFn());
             assertNull(r.c().gradFn());
-            // The inference primitive computes what the training one does.
-            assertArrayEquals(training.output().toArray(), r.output().toArray());
-            assertArrayEquals(training.c().toArray(), r.c().toArray());
+            // A small batch's inference runs gatun's kernel: the training primitive's values to rounding.
+            assertArrayEquals(training.output().toArray(), r.output().toArray(), 1e-6f);
+            assertArrayEquals(training.c().toArray(), r.c().toArray(), 1e-6f);
         }
     }
 

@@ -23,10 +23,10 @@ public class GatunKernels extends GatunKernels$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
-    private static final int GATUN_KERNELS_VERSION = (int)7L;
+    private static final int GATUN_KERNELS_VERSION = (int)8L;
     /**
      * {@snippet lang=c :
-     * #define GATUN_KERNELS_VERSION 7
+     * #define GATUN_KERNELS_VERSION 8
      * }
      */
     public static int GATUN_KERNELS_VERSION() {
@@ -521,6 +521,75 @@ public class GatunKernels extends GatunKernels$shared {
                 traceDowncall("gatun_dropout", src, dst, n, keep, threshold, seed);
             }
             mh$.invokeExact(src, dst, n, keep, threshold, seed);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class gatun_lstm_inference {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_LONG,
+            GatunKernels.C_LONG,
+            GatunKernels.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("gatun_lstm_inference");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void gatun_lstm_inference(const float *gx, const float *w_hh, const float *b_hh, const float *h0, const float *c0, float *y, float *h_t, float *c_t, int64_t t, int64_t n, int64_t h)
+     * }
+     */
+    public static FunctionDescriptor gatun_lstm_inference$descriptor() {
+        return gatun_lstm_inference.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void gatun_lstm_inference(const float *gx, const float *w_hh, const float *b_hh, const float *h0, const float *c0, float *y, float *h_t, float *c_t, int64_t t, int64_t n, int64_t h)
+     * }
+     */
+    public static MethodHandle gatun_lstm_inference$handle() {
+        return gatun_lstm_inference.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void gatun_lstm_inference(const float *gx, const float *w_hh, const float *b_hh, const float *h0, const float *c0, float *y, float *h_t, float *c_t, int64_t t, int64_t n, int64_t h)
+     * }
+     */
+    public static MemorySegment gatun_lstm_inference$address() {
+        return gatun_lstm_inference.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void gatun_lstm_inference(const float *gx, const float *w_hh, const float *b_hh, const float *h0, const float *c0, float *y, float *h_t, float *c_t, int64_t t, int64_t n, int64_t h)
+     * }
+     */
+    public static void gatun_lstm_inference(MemorySegment gx, MemorySegment w_hh, MemorySegment b_hh, MemorySegment h0, MemorySegment c0, MemorySegment y, MemorySegment h_t, MemorySegment c_t, long t, long n, long h) {
+        var mh$ = gatun_lstm_inference.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("gatun_lstm_inference", gx, w_hh, b_hh, h0, c0, y, h_t, c_t, t, n, h);
+            }
+            mh$.invokeExact(gx, w_hh, b_hh, h0, c0, y, h_t, c_t, t, n, h);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
