@@ -187,6 +187,7 @@ public final class NettyInferenceFrontEnd {
     /** What {@link InferenceServer} answers to {@code method path} with {@code body}, for the infer route. */
     Answer answer(String method, String path, byte[] body) {
         try {
+            if (!path.startsWith("/")) return error(404, "no route " + path);
             List<String> seg = List.of(path.substring(1).split("/", -1));
             boolean versioned = seg.size() == 6 && seg.get(3).equals("versions") && !seg.get(4).isEmpty();
             if (!(seg.size() == 4 || versioned) || !seg.get(0).equals("v2") || !seg.get(1).equals("models")
@@ -278,8 +279,8 @@ public final class NettyInferenceFrontEnd {
         protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
             HttpVersion httpVersion = req.protocolVersion();
             if (req.decoderResult().isFailure()) {
-                last = last.thenRun(() -> respond(httpVersion, false,
-                        error(400, "malformed HTTP request: " + req.decoderResult().cause())));
+                String why = "malformed HTTP request: " + req.decoderResult().cause();
+                last = last.thenRun(() -> respond(httpVersion, false, error(400, why)));
                 return;
             }
             boolean keepAlive = HttpUtil.isKeepAlive(req);
