@@ -509,30 +509,37 @@ public final class InferenceServer implements AutoCloseable {
                 throw new HttpError(503, e.getMessage());
             }
             String outName = s.output().name();
-            return json(ex, 200, g -> {
-                g.writeStringField("model_name", name);
-                g.writeStringField("model_version", version);
-                if (req.id() != null) g.writeStringField("id", req.id());
-                g.writeArrayFieldStart("outputs");
-                g.writeStartObject();
-                g.writeStringField("name", outName);
-                g.writeStringField("datatype", "FP32");
-                g.writeArrayFieldStart("shape");
-                for (long d : shape) g.writeNumber(d);
-                g.writeEndArray();
-                g.writeArrayFieldStart("data");
-                for (float f : data) {
-                    if (Float.isFinite(f)) {
-                        g.writeNumber(f);
-                    } else {
-                        g.writeString(Float.isNaN(f) ? "NaN" : f > 0 ? "Infinity" : "-Infinity");
-                    }
-                }
-                g.writeEndArray();
-                g.writeEndObject();
-                g.writeEndArray();
-            });
+            return json(ex, 200, g -> inferFields(g, name, version, req.id(), outName, shape, data));
         }
+    }
+
+    /**
+     * An inference response's fields; package-private so that the benchmarks' other HTTP stacks answer
+     * with the same bytes.
+     */
+    static void inferFields(JsonGenerator g, String name, String version, String id, String outName, long[] shape,
+            float[] data) throws IOException {
+        g.writeStringField("model_name", name);
+        g.writeStringField("model_version", version);
+        if (id != null) g.writeStringField("id", id);
+        g.writeArrayFieldStart("outputs");
+        g.writeStartObject();
+        g.writeStringField("name", outName);
+        g.writeStringField("datatype", "FP32");
+        g.writeArrayFieldStart("shape");
+        for (long d : shape) g.writeNumber(d);
+        g.writeEndArray();
+        g.writeArrayFieldStart("data");
+        for (float f : data) {
+            if (Float.isFinite(f)) {
+                g.writeNumber(f);
+            } else {
+                g.writeString(Float.isNaN(f) ? "NaN" : f > 0 ? "Infinity" : "-Infinity");
+            }
+        }
+        g.writeEndArray();
+        g.writeEndObject();
+        g.writeEndArray();
     }
 
     /** The request body, refused with 413 above the limit: by Content-Length first, else while reading. */
@@ -564,19 +571,25 @@ public final class InferenceServer implements AutoCloseable {
         return out.toByteArray();
     }
 
+    /** Writes a JSON object's fields. */
     @FunctionalInterface
-    private interface Fields {
+    interface Fields {
         void write(JsonGenerator g) throws IOException;
     }
 
     private static int json(HttpExchange ex, int status, Fields fields) throws IOException {
+        return send(ex, status, "application/json", jsonBody(fields));
+    }
+
+    /** The JSON object of {@code fields}, in UTF-8; package-private for the benchmarks' other HTTP stacks. */
+    static byte[] jsonBody(Fields fields) throws IOException {
         ByteArrayOutputStream buf = new ByteArrayOutputStream(256);
         try (JsonGenerator g = Jackson.FACTORY.createGenerator(buf)) {
             g.writeStartObject();
             fields.write(g);
             g.writeEndObject();
         }
-        return send(ex, status, "application/json", buf.toByteArray());
+        return buf.toByteArray();
     }
 
     private static void error(HttpExchange ex, int status, String message, String allow) throws IOException {
