@@ -11,22 +11,27 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A model in evaluation mode answering inference calls from any number of threads, platform or virtual.
  *
- * <p><b>Threads.</b> Callers never run native code themselves: each call is queued and run by one of
- * {@link Config#concurrency()} platform worker threads owned by the session. Each OpenMP master thread
- * brings its own team of {@link Threads#get()} threads, so 64 callers running the model directly would
- * put 64 teams on the same cores (measured 50 times slower than 64 virtual threads for LeNet-5); a fixed
- * set of workers keeps at most {@code concurrency × Threads.get()} native threads busy, and their teams
- * are made once. The default concurrency is {@code max(1, cores / Threads.get())}, so that the product
- * stays within the cores; {@code gatun serve} sets {@code Threads} to {@code cores / concurrency}.
+ * <p><b>Threads.</b> At most {@link Config#concurrency()} batches run at once. A call is queued and run by
+ * one of that many platform worker threads owned by the session, unless it can run on its caller's
+ * thread at once: no batching, no call waiting, a run slot free, and a caller that brings no OpenMP team
+ * of its own (a virtual thread, whose carrier threads are as many as the cores, or any thread when
+ * {@link Threads#get()} is 1). Each OpenMP master thread brings its own team of {@link Threads#get()}
+ * threads, so 64 platform callers running the model directly would put 64 teams on the same cores
+ * (measured 50 times slower than 64 virtual threads for LeNet-5); the slots and the fixed set of workers
+ * keep at most {@code concurrency × Threads.get()} native threads busy. Running on the caller saves the
+ * two hand-offs between threads, which cost more than a small model's run. The default concurrency is
+ * {@code max(1, cores / Threads.get())}, so that the product stays within the cores; {@code gatun serve}
+ * sets {@code Threads} to {@code cores / concurrency}.
  *
  * <p><b>Memory.</b> The model's parameters live in its detached scope, shared by the workers; each call's
- * activations live in a confined {@link Scope} opened on the worker and closed once the output has been
+ * activations live in a confined {@link Scope} opened on the thread that runs it, closed once the output has been
  * copied to the Java heap. Nothing is recorded for autograd.
  *
  * <p><b>Shared state.</b> In evaluation mode the gatun layers read their parameters and buffers only,
@@ -183,6 +188,10 @@ public final class InferenceSession implements AutoCloseable {
     private final LinkedBlockingQueue<Call> queue = new LinkedBlockingQueue<>();
     private final AtomicInteger waiting = new AtomicInteger();
     private final AtomicInteger running = new AtomicInteger();
+    /** Calls running on their callers' threads now. */
+    private final AtomicInteger inline = new AtomicInteger();
+    /** Batches that may run at once, on workers or callers: {@link Config#concurrency()}. */
+    private final Semaphore slots;
     private final Histogram batchSizes = new Histogram(new double[] {1, 2, 4, 8, 16, 32, 64, 128, 256});
     private final Thread[] workers;
     private volatile boolean closed;
@@ -236,6 +245,7 @@ public final class InferenceSession implements AutoCloseable {
         this.sampleShape = sampleShape.clone();
         this.sampleSize = (int) n;
         this.config = config;
+        this.slots = new Semaphore(config.concurrency());
         model.eval();
         // One run before any concurrent call: fills the layers' inference caches and gives the output shape.
         long[] outShape;
@@ -373,8 +383,8 @@ public final class InferenceSession implements AutoCloseable {
 
     /**
      * Runs the model on {@code input} (row-major, of the given shape, batch first). Blocks the calling
-     * thread (a virtual thread is fine) until a worker has run the call; safe to call from any number of
-     * threads at once.
+     * thread (a virtual thread is fine) until the call has run, on a worker or on this thread (see the
+     * class's notes on threads); safe to call from any number of threads at once.
      *
      * @param input the input values, row-major; not modified, and not to be modified until the call returns
      * @param shape the input's shape, {@code [rows, sample...]}
@@ -416,6 +426,10 @@ public final class InferenceSession implements AutoCloseable {
     }
 
     private float[] submit(float[] input, int rows) {
+        if (inlineAllowed()) {
+            float[] out = runInline(input, rows);
+            if (out != null) return out;
+        }
         Call c = new Call(input, rows, new CompletableFuture<>());
         synchronized (queue) { // against close(): no call may be queued behind the workers' STOPs
             if (closed) {
@@ -438,6 +452,41 @@ public final class InferenceSession implements AutoCloseable {
         }
     }
 
+    /**
+     * Whether a call may run on its caller's thread: without batching (which needs the queue), when no
+     * call is waiting (none is overtaken), and where the caller brings no OpenMP team of its own beyond
+     * what the workers would (a virtual thread, whose carriers are as many as the cores, or one native
+     * thread per call). The hand-offs to a worker and back cost more than a small model's run: 80 µs of
+     * the 110 µs median of the 784-512-256-10 MLP's call (27 µs of computing).
+     */
+    private boolean inlineAllowed() {
+        return config.maxBatch() == 1 && waiting.get() == 0
+                && (Thread.currentThread().isVirtual() || Threads.get() == 1);
+    }
+
+    /** The call run on the calling thread if a slot is free now; null if none is (then it is queued). */
+    private float[] runInline(float[] input, int rows) {
+        if (!slots.tryAcquire()) return null;
+        try {
+            synchronized (queue) {
+                if (closed) throw new IllegalStateException("the inference session is closed");
+                inline.incrementAndGet();
+            }
+            try {
+                running.incrementAndGet();
+                try {
+                    return compute(input, rows);
+                } finally {
+                    running.decrementAndGet();
+                }
+            } finally {
+                inline.decrementAndGet();
+            }
+        } finally {
+            slots.release();
+        }
+    }
+
     private void work() {
         Call pending = null; // taken from the queue but too large for the last batch: first in the next one
         List<Call> batch = new ArrayList<>();
@@ -448,6 +497,11 @@ public final class InferenceSession implements AutoCloseable {
             if (first == null) {
                 first = take();
                 if (first == STOP) return;
+                // A call counts as waiting until a run slot is free for it (callers' threads may hold them).
+                slots.acquireUninterruptibly();
+                waiting.decrementAndGet();
+            } else {
+                slots.acquireUninterruptibly();
             }
             batch.clear();
             batch.add(first);
@@ -473,16 +527,18 @@ public final class InferenceSession implements AutoCloseable {
                 batch.add(next);
                 rows += next.rows();
             }
-            execute(batch, rows);
+            try {
+                execute(batch, rows);
+            } finally {
+                slots.release();
+            }
         }
     }
 
     private Call take() {
         while (true) {
             try {
-                Call c = queue.take();
-                if (c != STOP) waiting.decrementAndGet();
-                return c;
+                return queue.take();
             } catch (InterruptedException e) {
                 // workers are stopped by STOP only, so that no queued call is left unanswered
             }
@@ -503,16 +559,7 @@ public final class InferenceSession implements AutoCloseable {
                     at += c.input().length;
                 }
             }
-            float[] out;
-            try (Scope s = Scope.open(); Autograd.NoGrad ng = Autograd.noGrad()) {
-                Tensor y = model.forward(Tensor.fromArray(in, withBatch(rows)));
-                if (y.shape().length == 0 || y.shape()[0] != rows || y.numel() != (long) rows * outputSampleSize) {
-                    throw new IllegalStateException("the model mapped " + Arrays.toString(withBatch(rows)) + " to "
-                            + Arrays.toString(y.shape()) + ", expected " + Arrays.toString(outputShape(rows)));
-                }
-                out = y.toArray();
-            }
-            batchSizes.observe(rows);
+            float[] out = compute(in, rows);
             if (batch.size() == 1) {
                 batch.get(0).result().complete(out);
             } else {
@@ -528,6 +575,21 @@ public final class InferenceSession implements AutoCloseable {
         } finally {
             running.decrementAndGet();
         }
+    }
+
+    /** The model on one batch, in a scope of its own, without a tape; the output copied to the heap. */
+    private float[] compute(float[] in, int rows) {
+        float[] out;
+        try (Scope s = Scope.open(); Autograd.NoGrad ng = Autograd.noGrad()) {
+            Tensor y = model.forward(Tensor.fromArray(in, withBatch(rows)));
+            if (y.shape().length == 0 || y.shape()[0] != rows || y.numel() != (long) rows * outputSampleSize) {
+                throw new IllegalStateException("the model mapped " + Arrays.toString(withBatch(rows)) + " to "
+                        + Arrays.toString(y.shape()) + ", expected " + Arrays.toString(outputShape(rows)));
+            }
+            out = y.toArray();
+        }
+        batchSizes.observe(rows);
+        return out;
     }
 
     /**
@@ -550,6 +612,14 @@ public final class InferenceSession implements AutoCloseable {
             try {
                 long left = deadline - System.nanoTime();
                 if (left > 0) w.join(Math.max(1, left / 1_000_000));
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        // Calls running on their callers' threads (none starts once closed is set).
+        while (inline.get() > 0 && deadline - System.nanoTime() > 0 && !interrupted) {
+            try {
+                Thread.sleep(1);
             } catch (InterruptedException e) {
                 interrupted = true;
             }

@@ -115,6 +115,27 @@ class ConvBnFusionTest extends ScopedTest {
         }
     }
 
+    /** A convolution and ReLU keep the convolution's weights laid out, redone when a weight or bias changes. */
+    @Test
+    void laidOutWeightsWithoutABatchNormFollowChangedParameters() {
+        Init.manualSeed(9);
+        try (Sequential net = new Sequential(new Conv2d(20, 50, 5, 1, 2), new ReLU(), new MaxPool2d(2))) {
+            for (long batch : new long[] {1, 3}) {
+                Tensor x = Tensor.randn(new Generator(13 + batch), batch, 20, 14, 14);
+                assertFusedMatches("batch " + batch + ", first call", net, x);
+                assertFusedMatches("batch " + batch + ", kept weights", net, x);
+                Tensor w = net.namedParameters().get("0.weight");
+                w.copyFrom(Arithmetic.scale(w, -0.5f));
+                assertFusedMatches("batch " + batch + ", after the weights changed", net, x);
+                w.set(w.get(7, 3, 2, 2) + 1f, 7, 3, 2, 2);
+                assertFusedMatches("batch " + batch + ", after one weight changed", net, x);
+                Tensor b = net.namedParameters().get("0.bias");
+                b.fill(0.25f);
+                assertFusedMatches("batch " + batch + ", after the bias changed", net, x);
+            }
+        }
+    }
+
     @Test
     void trainingModeAndRecordingDoNotFuse() {
         Init.manualSeed(7);

@@ -234,4 +234,69 @@ class InferenceSessionTest {
             assertTrue(s.batchSizes().count() - before <= 2, "batches: " + (s.batchSizes().count() - before));
         }
     }
+
+    /** Records the thread each forward pass ran on. */
+    static final class WhereRun extends Module {
+        final List<Thread> threads = java.util.Collections.synchronizedList(new ArrayList<>());
+
+        @Override
+        public Tensor forward(Tensor input) {
+            threads.add(Thread.currentThread());
+            return input.copy();
+        }
+    }
+
+    @Test
+    void anUncontendedCallRunsOnItsVirtualThreadAndAPlatformCallerWithATeamIsQueued() throws Exception {
+        int before = dev.gatun.backend.Threads.get();
+        WhereRun m = new WhereRun();
+        try (InferenceSession s = new InferenceSession(m, new long[] {2},
+                new InferenceSession.Config(1, 1, 0, 4, 10_000), "input", "output")) {
+            m.threads.clear();
+            Thread[] caller = new Thread[1];
+            Thread v = Thread.ofVirtual().start(() -> {
+                caller[0] = Thread.currentThread();
+                assertArrayEquals(new float[] {1, 2}, s.run(new float[] {1, 2}, 1, 2).data());
+            });
+            v.join(10_000);
+            assertEquals(List.of(caller[0]), m.threads, "ran on the calling virtual thread");
+            // A platform thread would bring an OpenMP team of its own when Threads > 1: a worker runs it.
+            dev.gatun.backend.Threads.set(2);
+            m.threads.clear();
+            Thread p = Thread.ofPlatform().start(() -> s.run(new float[] {3, 4}, 1, 2));
+            p.join(10_000);
+            assertEquals(1, m.threads.size());
+            assertTrue(m.threads.get(0).getName().startsWith("gatun-inference-"), m.threads.get(0).getName());
+            // With one thread per call, a platform caller runs its call itself.
+            dev.gatun.backend.Threads.set(1);
+            m.threads.clear();
+            Thread q = Thread.ofPlatform().start(() -> s.run(new float[] {5, 6}, 1, 2));
+            q.join(10_000);
+            assertEquals(List.of(q), m.threads);
+        } finally {
+            dev.gatun.backend.Threads.set(before);
+        }
+    }
+
+    @Test
+    void closeWaitsForACallRunningOnItsCaller() throws Exception {
+        Gate m = new Gate();
+        InferenceSession s = new InferenceSession(m, new long[] {2},
+                new InferenceSession.Config(1, 1, 0, 4, 10_000), "input", "output");
+        m.gate = new CountDownLatch(1);
+        FutureTask<float[]> a = new FutureTask<>(() -> s.run(new float[] {7, 8}, 1, 2).data());
+        Thread caller = Thread.ofVirtual().start(a);
+        assertTrue(m.entered.await(10, TimeUnit.SECONDS));
+        assertEquals(1, s.running());
+        assertEquals(0, s.queueDepth(), "running on its caller, not queued");
+        Thread closer = Thread.ofVirtual().start(s::close);
+        Thread.sleep(100);
+        assertTrue(closer.isAlive(), "close waits for the call on its caller's thread");
+        assertTrue(caller.isAlive());
+        m.gate.countDown();
+        closer.join(10_000);
+        assertTrue(!closer.isAlive());
+        assertArrayEquals(new float[] {7, 8}, a.get(10, TimeUnit.SECONDS));
+        assertThrows(IllegalStateException.class, () -> s.run(new float[] {1, 2}, 1, 2));
+    }
 }
