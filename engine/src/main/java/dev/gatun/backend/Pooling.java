@@ -170,7 +170,7 @@ public final class Pooling {
     /** Estimated resident bytes of one pooling primitive ({@link PrimitiveCache}). */
     private static final long PRIMITIVE_BYTES = 32 * 1024;
 
-    private static Cached cached(Key key, Function<Object, Cached> create) {
+    private static Cached cached(Object key, Function<Object, Cached> create) {
         return PrimitiveCache.get(key, create, c -> new Primitives.Primitive[] {c.primitive()}, PRIMITIVE_BYTES);
     }
 
@@ -260,11 +260,13 @@ public final class Pooling {
 
     private record ChannelsLastKey(Config config) {}
 
+    private record ChannelsLastAvgKey(Config config) {}
+
     /**
-     * The channels-last (nhwc) layouts of {@code config}'s input and output, in which max pooling's
-     * inference pass ({@link #forwardMaxChannelsLast}) reads and writes: the layout oneDNN's convolutions
-     * choose at small batches, so that a convolution, a pooling and the next convolution pass their
-     * activations on with no reorder.
+     * The channels-last (nhwc) layouts of {@code config}'s input and output, in which the inference pass
+     * {@link #forwardChannelsLast} reads and writes: the layout oneDNN's convolutions choose at small
+     * batches, so that a convolution, a pooling and the next convolution (or the global average pooling
+     * before a classifier) pass their activations on with no reorder.
      */
     public static ActivationLayouts channelsLastLayouts(Config config) {
         return PrimitiveCache.get(new ChannelsLastKey(config), k -> {
@@ -278,26 +280,46 @@ public final class Pooling {
     }
 
     /**
-     * Max pooling's inference pass, of relu(src) with {@code relu}, on channels-last buffers
-     * ({@link #channelsLastLayouts}): src and dst must be laid operands of at least those layouts' sizes.
-     * NaN propagates as in {@link #forward}; results equal the blocked kernel's bit for bit.
+     * The inference pass on channels-last buffers ({@link #channelsLastLayouts}); src and dst must be laid
+     * operands of at least those layouts' sizes. Max pooling (of relu(src) with {@code relu}) runs on
+     * gatun's kernel, NaN propagating as in {@link #forward}, equal to the blocked kernel bit for bit;
+     * average pooling on oneDNN's inference primitive for that layout ({@code relu} must be false).
      */
-    public static void forwardMaxChannelsLast(Config config, boolean relu, Operand src, Operand dst) {
-        if (config.kind() != Kind.MAX) {
-            throw new IllegalArgumentException("pool2d: the channels-last pass is max pooling, got " + config);
-        }
+    public static void forwardChannelsLast(Config config, boolean relu, Operand src, Operand dst) {
         if (src.laid() == null || dst.laid() == null) {
             throw new IllegalArgumentException("pool2d: the channels-last pass takes laid-out src and dst");
         }
-        if (config.c() > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("pool2d: " + config.c() + " channels are more than the channels-last"
-                    + " kernel takes (2^31 - 1)");
+        if (relu && config.kind() != Kind.MAX) {
+            throw new IllegalArgumentException("pool2d: ReLU fusion is for max pooling, got " + config);
         }
         long in = elements(config.srcDims()) * Float.BYTES;
         long out = elements(config.dstDims()) * Float.BYTES;
         if (src.laid().byteSize() < in || dst.laid().byteSize() < out) {
             throw new IllegalArgumentException("pool2d: channels-last buffers of " + src.laid().byteSize() + " and "
                     + dst.laid().byteSize() + " bytes, " + in + " and " + out + " needed");
+        }
+        if (config.kind() != Kind.MAX) {
+            ActivationLayouts l = channelsLastLayouts(config);
+            Primitives.Primitive p = cached(new ChannelsLastAvgKey(config), k -> {
+                String what = "channels-last " + config;
+                try (Arena tmp = Arena.ofConfined()) {
+                    MemorySegment desc = Primitives.opDesc(tmp);
+                    MemorySegment[] g = geometry(tmp, config);
+                    OneDnn.check(Dnnl.dnnl_pooling_v2_forward_desc_init(desc, Dnnl.dnnl_forward_inference(),
+                            config.kind().algorithm(), l.src(), l.dst(), g[0], g[1], g[2], g[3], g[3]),
+                            "dnnl_pooling_v2_forward_desc_init", what);
+                    return new Cached(Primitives.create(desc, MemorySegment.NULL, false, what), l.plainSrc(),
+                            l.plainDst(), l.src(), l.dst());
+                }
+            }).primitive();
+            Primitives.execute(p, new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_DST()},
+                    new MemorySegment[] {l.src(), l.dst()}, new MemorySegment[] {src.laid(), dst.laid()},
+                    "channels-last " + config);
+            return;
+        }
+        if (config.c() > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("pool2d: " + config.c() + " channels are more than the channels-last"
+                    + " kernel takes (2^31 - 1)");
         }
         NativeLibraries.load();
         Threads.applyToCurrentThread();

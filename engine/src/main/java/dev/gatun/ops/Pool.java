@@ -180,13 +180,13 @@ public final class Pool {
                 stride[1], padding[0], padding[1], dilation[0], dilation[1]);
         boolean training = Autograd.needsGrad(x);
         Tensor in = x.contiguous();
-        if (!training && kind == Pooling.Kind.MAX) {
+        if (!training) {
             // Held channels-last (a convolution's output at a small batch): pooled there, and the result
-            // left there for the next convolution, instead of two reorders on each side.
+            // left there for the next layer, instead of two reorders on each side.
             ActivationLayouts cl = Pooling.channelsLastLayouts(config);
             if (BackendTensors.keepLayouts && in.layoutData(cl.src()) != null) {
                 Tensor out = dstOutput(new long[] {s[0], s[1], config.outH(), config.outW()}, cl);
-                Pooling.forwardMaxChannelsLast(config, relu, input(in, cl.src()), operand(out, cl.dst()));
+                Pooling.forwardChannelsLast(config, relu, input(in, cl.src()), operand(out, cl.dst()));
                 return out;
             }
         }

@@ -54,6 +54,37 @@ class PoolChannelsLastTest extends ScopedTest {
     }
 
     @Test
+    void averagesChannelsLastAsThePlainPoolingDoes() {
+        long seed = 100;
+        for (int[] c : CASES) {
+            for (boolean includePad : new boolean[] {true, false}) {
+                Pooling.Config config = new Pooling.Config(includePad ? Pooling.Kind.AVG_INCLUDE_PADDING
+                        : Pooling.Kind.AVG_EXCLUDE_PADDING, c[0], c[1], c[2], c[3], c[4], c[4], c[5], c[5], c[6], c[6],
+                        1, 1);
+                Tensor plain = Tensor.randn(new Generator(seed++), c[0], c[1], c[2], c[3]);
+                ActivationLayouts cl = Pooling.channelsLastLayouts(config);
+                int[] k = {c[4], c[4]}, s = {c[5], c[5]}, p = {c[6], c[6]};
+                String what = java.util.Arrays.toString(c) + (includePad ? " including" : " excluding") + " padding";
+                try (var ignored = Autograd.noGrad()) {
+                    Tensor expected = Pool.avgPool2d(plain, k, s, p, includePad);
+                    Tensor got = Pool.avgPool2d(channelsLast(plain, cl), k, s, p, includePad);
+                    assertSame(cl.dst(), got.layout(), what + ": the output is held channels-last");
+                    assertArrayEquals(expected.toArray(), got.toArray(), 1e-6f, what);
+                }
+            }
+        }
+        // The global average pooling before a classifier reads channels-last activations where they are.
+        Tensor plain = Tensor.randn(new Generator(7), 1, 32, 8, 8);
+        Pooling.Config global = new Pooling.Config(Pooling.Kind.AVG_INCLUDE_PADDING, 1, 32, 8, 8, 8, 8, 8, 8, 0, 0,
+                1, 1);
+        try (var ignored = Autograd.noGrad()) {
+            Tensor got = Pool.globalAvgPool2d(channelsLast(plain, Pooling.channelsLastLayouts(global)));
+            assertSame(Pooling.channelsLastLayouts(global).dst(), got.layout());
+            assertArrayEquals(Reduce.mean(plain, new int[] {2, 3}, true).toArray(), got.toArray(), 1e-6f);
+        }
+    }
+
+    @Test
     void recordingPoolsInTheBlockedLayoutAsBefore() {
         Pooling.Config config = new Pooling.Config(Pooling.Kind.MAX, 1, 20, 8, 8, 2, 2, 2, 2, 0, 0, 1, 1);
         ActivationLayouts cl = Pooling.channelsLastLayouts(config);
@@ -70,15 +101,15 @@ class PoolChannelsLastTest extends ScopedTest {
         try (Arena a = Arena.ofConfined()) {
             var src = Operand.laid(a.allocate(20 * 8 * 8 * 4));
             var dst = Operand.laid(a.allocate(20 * 4 * 4 * 4));
-            String m = assertThrows(IllegalArgumentException.class, () -> Pooling.forwardMaxChannelsLast(config, false,
+            String m = assertThrows(IllegalArgumentException.class, () -> Pooling.forwardChannelsLast(config, false,
                     Operand.laid(a.allocate(16)), dst)).getMessage();
             assertTrue(m.contains("bytes"), m);
-            m = assertThrows(IllegalArgumentException.class, () -> Pooling.forwardMaxChannelsLast(config, false,
+            m = assertThrows(IllegalArgumentException.class, () -> Pooling.forwardChannelsLast(config, false,
                     Operand.plain(a.allocate(20 * 8 * 8 * 4), 0), dst)).getMessage();
             assertTrue(m.contains("laid-out"), m);
             Pooling.Config avg = new Pooling.Config(Pooling.Kind.AVG_INCLUDE_PADDING, 1, 20, 8, 8, 2, 2, 2, 2, 0, 0,
                     1, 1);
-            m = assertThrows(IllegalArgumentException.class, () -> Pooling.forwardMaxChannelsLast(avg, false, src, dst))
+            m = assertThrows(IllegalArgumentException.class, () -> Pooling.forwardChannelsLast(avg, true, src, dst))
                     .getMessage();
             assertTrue(m.contains("max pooling"), m);
         }
