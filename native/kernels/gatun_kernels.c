@@ -591,8 +591,13 @@ void gatun_dropout(const float *src, float *dst, int64_t n, float keep, int32_t 
 
 typedef float f32x16 __attribute__((vector_size(64)));
 
-/* Units per chunk: the chunk's four gate pre-activations stay in a small buffer on the stack. */
-#define LSTM_CHUNK 64
+/*
+ * Units per chunk: the chunk's four gate pre-activations stay in a small buffer on the stack. Chunks
+ * start at multiples of LSTM_CHUNK whatever the thread count (threads share whole chunks), so that every
+ * unit takes the same path through the vectorised loops (body or remainder) and the results do not
+ * depend on the thread count.
+ */
+#define LSTM_CHUNK 16
 
 /* e^x within ~2 ulp for x in [−87.3, 88.3] (clamped there); NaN gives NaN. */
 static inline float lstm_exp(float x) {
@@ -706,8 +711,9 @@ void gatun_lstm_inference(const float *gx, const float *w_hh, const float *b_hh,
     if (t < 1 || n < 1 || h < 1) return;
 #pragma omp parallel if (4 * h * h * n >= GATUN_PARALLEL_MIN)
     {
-        int64_t ub, ue;
-        share(h, &ub, &ue);
+        int64_t cb, ce;
+        share((h + LSTM_CHUNK - 1) / LSTM_CHUNK, &cb, &ce);
+        const int64_t ub = cb * LSTM_CHUNK, ue = ce * LSTM_CHUNK < h ? ce * LSTM_CHUNK : h;
         for (int64_t b = 0; b < n; b++) {
             for (int64_t u = ub; u < ue; u++) c_t[b * h + u] = c0 ? c0[b * h + u] : 0.0f;
         }

@@ -91,9 +91,9 @@ void gatun_dropout(const float *src, float *dst, int64_t n, float keep, int32_t 
  * gates = gx[t] + w_hh · h + b_hh; c' = σ(f)·c + σ(i)·tanh(g); h' = σ(o)·tanh(c'). gx is [t, n, 4h], the
  * input's share (x · w_ihᵀ + b_ih) computed beforehand; w_hh is [4h, h] row-major; b_hh is [4h] or null;
  * h0 and c0 are [n, h] or null (zeros). Writes y [t, n, h] (each step's h), h_t and c_t [n, h]. The
- * calling thread's OpenMP team splits the hidden units (each thread keeps its rows of w_hh in its own
- * cache across steps) when 4·h·h·n is at least GATUN_PARALLEL_MIN / 4; every unit is computed by one
- * thread in a fixed order, so results do not depend on the thread count. σ and tanh are evaluated
+ * calling thread's OpenMP team splits the hidden units in chunks of 16 (each thread keeps its rows of
+ * w_hh in its own cache across steps) when 4·h·h·n is at least GATUN_PARALLEL_MIN; every unit is
+ * computed by one thread in a fixed order, so results do not depend on the thread count. σ and tanh are evaluated
  * to within a few units in the last place of float. y, h_t and c_t must not overlap the inputs or
  * each other.
  */
