@@ -56,12 +56,13 @@ final class ServeCommand implements Callable<Integer> {
             + " stay within the cores.")
     Integer concurrency;
 
-    @Option(names = "--max-batch", defaultValue = "1", description = "Most rows a batch assembled from concurrent"
-            + " requests may have; 1 turns batching off (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--max-batch", defaultValue = "8", description = "Most rows a batch assembled from concurrent"
+            + " requests may have; 1 turns batching off. A request with none queued behind it runs at once"
+            + " (default: ${DEFAULT-VALUE}).")
     int maxBatch;
 
-    @Option(names = "--max-delay-us", defaultValue = "500", description = "How long to wait for more requests to"
-            + " fill a batch, in microseconds (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--max-delay-us", defaultValue = "200", description = "How long to wait for more requests to"
+            + " fill a batch while others are queued, in microseconds (default: ${DEFAULT-VALUE}).")
     long maxDelayMicros;
 
     @Option(names = "--queue", defaultValue = "1024", description = "Most requests waiting per model; more are"

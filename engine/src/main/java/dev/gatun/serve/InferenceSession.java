@@ -39,10 +39,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  * convolution's lock; the fold is recomputed only if a source value changed). The constructor runs the
  * model once, which makes those caches and tells the output shape, before any concurrent call.
  *
- * <p><b>Batching.</b> With {@link Config#maxBatch()} above 1, a worker that takes a call waits up to
- * {@link Config#maxDelayMicros()} for more queued calls and runs them as one batch (rows concatenated),
- * as long as the rows fit in {@code maxBatch}. Results may then differ from unbatched ones in the last
- * bits, as the native kernels may choose another algorithm for another batch size.
+ * <p><b>Batching.</b> With {@link Config#maxBatch()} above 1, a worker that takes a call while others
+ * are queued behind it waits up to {@link Config#maxDelayMicros()} for more and runs them as one batch
+ * (rows concatenated) as long as the rows fit in {@code maxBatch}; a call that finds nothing queued runs
+ * at once (on its caller's thread where it may), so that batching costs a lone caller no delay. Results
+ * may then differ from unbatched ones in the last bits, as the native kernels may choose another
+ * algorithm for another batch size.
  *
  * <p>{@link #close()} refuses new calls, finishes the queued ones, stops the workers and closes the model.
  */
@@ -453,15 +455,14 @@ public final class InferenceSession implements AutoCloseable {
     }
 
     /**
-     * Whether a call may run on its caller's thread: without batching (which needs the queue), when no
-     * call is waiting (none is overtaken), and where the caller brings no OpenMP team of its own beyond
+     * Whether a call may run on its caller's thread: when no call is waiting (none is overtaken, and there
+     * is nothing to batch it with), and where the caller brings no OpenMP team of its own beyond
      * what the workers would (a virtual thread, whose carriers are as many as the cores, or one native
      * thread per call). The hand-offs to a worker and back cost more than a small model's run: 80 µs of
      * the 110 µs median of the 784-512-256-10 MLP's call (27 µs of computing).
      */
     private boolean inlineAllowed() {
-        return config.maxBatch() == 1 && waiting.get() == 0
-                && (Thread.currentThread().isVirtual() || Threads.get() == 1);
+        return waiting.get() == 0 && (Thread.currentThread().isVirtual() || Threads.get() == 1);
     }
 
     /** The call run on the calling thread if a slot is free now; null if none is (then it is queued). */
@@ -507,7 +508,9 @@ public final class InferenceSession implements AutoCloseable {
             batch.add(first);
             int rows = first.rows();
             long deadline = System.nanoTime() + config.maxDelayMicros() * 1000;
-            while (!stop && rows < config.maxBatch()) {
+            // A lone call runs at once: the delay is spent only when others are queued behind it.
+            boolean fill = !queue.isEmpty();
+            while (fill && !stop && rows < config.maxBatch()) {
                 Call next;
                 try {
                     next = queue.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);

@@ -299,4 +299,21 @@ class InferenceSessionTest {
         assertArrayEquals(new float[] {7, 8}, a.get(10, TimeUnit.SECONDS));
         assertThrows(IllegalStateException.class, () -> s.run(new float[] {1, 2}, 1, 2));
     }
+
+    @Test
+    void aLoneCallIsNotHeldForABatch() throws Exception {
+        int before = dev.gatun.backend.Threads.get();
+        WhereRun m = new WhereRun();
+        // A five-second delay to fill batches of 8: a call with nothing queued behind it must not wait for it.
+        try (InferenceSession s = new InferenceSession(m, new long[] {2},
+                new InferenceSession.Config(1, 8, 5_000_000, 4, 10_000), "input", "output")) {
+            dev.gatun.backend.Threads.set(2); // a platform caller is then queued for the worker
+            FutureTask<float[]> call = new FutureTask<>(() -> s.run(new float[] {1, 2}, 1, 2).data());
+            Thread.ofPlatform().start(call);
+            assertArrayEquals(new float[] {1, 2}, call.get(2500, TimeUnit.MILLISECONDS));
+            assertTrue(m.threads.get(m.threads.size() - 1).getName().startsWith("gatun-inference-"));
+        } finally {
+            dev.gatun.backend.Threads.set(before);
+        }
+    }
 }
