@@ -328,8 +328,12 @@ public final class InferenceServer implements AutoCloseable {
         }
     }
 
-    /** The exchange attribute holding how to count the request once its status is known. */
-    private static final String COUNT = "gatun.count";
+    /**
+     * How to count the request being answered on this thread once its status is known. Not an exchange
+     * attribute: the JDK server keeps those in the context, shared by every exchange of it, so that
+     * concurrent requests took each other's counters (some were counted under no model).
+     */
+    private static final ThreadLocal<IntConsumer> COUNT = new ThreadLocal<>();
 
     private void handle(HttpExchange ex) {
         long start = System.nanoTime();
@@ -345,7 +349,7 @@ public final class InferenceServer implements AutoCloseable {
                 metrics.inFlight.decrementAndGet();
             }
         };
-        ex.setAttribute(COUNT, count);
+        COUNT.set(count);
         int status;
         try {
             try {
@@ -360,6 +364,7 @@ public final class InferenceServer implements AutoCloseable {
         } catch (IOException e) {
             status = 499; // the client went away while we answered
         } finally {
+            COUNT.remove();
             ex.close();
         }
         count.accept(status); // if nothing was sent (a failure before the response)
@@ -598,7 +603,8 @@ public final class InferenceServer implements AutoCloseable {
     }
 
     private static int send(HttpExchange ex, int status, String type, byte[] body) throws IOException {
-        if (ex.getAttribute(COUNT) instanceof IntConsumer count) {
+        IntConsumer count = COUNT.get();
+        if (count != null) {
             count.accept(status);
         }
         ex.getResponseHeaders().set("Content-Type", type);

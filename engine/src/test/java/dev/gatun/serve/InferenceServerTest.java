@@ -412,6 +412,42 @@ class InferenceServerTest {
         assertEquals(ok + 1, count(get("/metrics").body(), "gatun_requests_total{model=\"mlp\",code=\"200\"} "));
     }
 
+    @Test
+    void concurrentRequestsAreEachCountedUnderTheirModel() throws Exception {
+        String before = get("/metrics").body();
+        long ok = countOrZero(before, "gatun_requests_total{model=\"mlp\",code=\"200\"} ");
+        long none = countOrZero(before, "gatun_requests_total{model=\"\",code=\"200\"} ");
+        String body = request("c", "input", "FP32", new long[] {1, 4}, flat(values(5, 4)));
+        int threads = 64, each = 40;
+        List<Thread> started = new java.util.ArrayList<>();
+        java.util.concurrent.atomic.AtomicInteger failures = new java.util.concurrent.atomic.AtomicInteger();
+        for (int t = 0; t < threads; t++) {
+            started.add(Thread.ofVirtual().start(() -> {
+                for (int i = 0; i < each; i++) {
+                    try {
+                        if (post("/v2/models/mlp/infer", body).status() != 200) failures.incrementAndGet();
+                    } catch (IOException e) {
+                        failures.incrementAndGet();
+                    }
+                }
+            }));
+        }
+        for (Thread t : started) t.join(60_000);
+        assertEquals(0, failures.get());
+        String after = get("/metrics").body();
+        assertEquals(ok + threads * each, countOrZero(after, "gatun_requests_total{model=\"mlp\",code=\"200\"} "));
+        // Only the first /metrics request was answered under no model.
+        assertEquals(none + 1, countOrZero(after, "gatun_requests_total{model=\"\",code=\"200\"} "));
+        assertTrue(after.contains("gatun_requests_in_flight 1\n"), after);
+    }
+
+    private static long countOrZero(String text, String prefix) {
+        for (String line : text.split("\n")) {
+            if (line.startsWith(prefix)) return Long.parseLong(line.substring(prefix.length()).trim());
+        }
+        return 0;
+    }
+
     private static long count(String text, String prefix) {
         for (String line : text.split("\n")) {
             if (line.startsWith(prefix)) return Long.parseLong(line.substring(prefix.length()).trim());
