@@ -46,7 +46,9 @@ import java.util.function.IntConsumer;
  *
  * <p><b>HTTP stack.</b> The JDK's own {@code com.sun.net.httpserver} on a virtual thread per request:
  * no dependency, and a blocked request costs no platform thread; the native work runs on each session's
- * few platform workers. JSON is read and written with Jackson's streaming API, the float arrays token by
+ * few platform workers, or on the request's thread when the session is idle. Measured against Netty
+ * serving the same route with the same parser and session ({@code bench/http-stacks.sh}), the two were
+ * equal within the spread of their rounds. JSON is read and written with Jackson's streaming API, the float arrays token by
  * token into {@code float[]} with no boxing.
  *
  * <p>Replacing a model ({@link #replace}) swaps it atomically: a request that took the old session just
