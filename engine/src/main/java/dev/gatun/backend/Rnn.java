@@ -237,6 +237,9 @@ public final class Rnn {
     /**
      * The most sequences an LSTM inference pass runs on gatun's own kernel ({@link #lstmInference}); larger
      * batches run oneDNN's primitive, whose matrix products share each weight row among the sequences.
+     * Measured on the character LSTM's layer (64 steps, 64 inputs, 256 units, 2 threads, Zen 5), kernel
+     * against oneDNN: 0.48-0.52 against 1.10-1.19 ms for 1 sequence, 0.71-0.77 against 1.72-1.77 for 2,
+     * 1.21-1.35 against 1.80-1.82 for 4, 2.24-2.43 against 2.17-2.21 for 8.
      */
     public static final long LSTM_KERNEL_BATCH_MAX = 4;
 
