@@ -20,19 +20,19 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p><b>Threads.</b> At most {@link Config#concurrency()} batches run at once. A call is queued and run by
  * one of that many platform worker threads owned by the session, unless it can run on its caller's
- * thread at once: no batching, no call waiting, a run slot free, and a caller that brings no OpenMP team
- * of its own (a virtual thread, whose carrier threads are as many as the cores, or any thread when
- * {@link Threads#get()} is 1). Each OpenMP master thread brings its own team of {@link Threads#get()}
- * threads, so 64 platform callers running the model directly would put 64 teams on the same cores
- * (measured 50 times slower than 64 virtual threads for LeNet-5); the slots and the fixed set of workers
- * keep at most {@code concurrency × Threads.get()} native threads busy. Running on the caller saves the
- * two hand-offs between threads, which cost more than a small model's run. The default concurrency is
- * {@code max(1, cores / Threads.get())}, so that the product stays within the cores; {@code gatun serve}
- * sets {@code Threads} to {@code cores / concurrency}.
+ * thread at once: the session idle (no call running or waiting), a run slot free, and a caller that
+ * brings no OpenMP team of its own (a virtual thread, whose carrier threads are as many as the cores,
+ * or any thread when {@link Threads#get()} is 1). Each OpenMP master thread brings its own team of
+ * {@link Threads#get()} threads, so 64 platform callers running the model directly would put 64 teams on
+ * the same cores (measured 50 times slower than 64 virtual threads for LeNet-5); the slots and the fixed
+ * set of workers keep at most {@code concurrency × Threads.get()} native threads busy. Running on the
+ * caller saves the two hand-offs between threads, which cost more than a small model's run. The default
+ * concurrency is {@code max(1, cores / Threads.get())}, so that the product stays within the cores;
+ * {@code gatun serve} sets {@code Threads} to {@code cores / concurrency}.
  *
  * <p><b>Memory.</b> The model's parameters live in its detached scope, shared by the workers; each call's
- * activations live in a confined {@link Scope} opened on the thread that runs it, closed once the output has been
- * copied to the Java heap. Nothing is recorded for autograd.
+ * activations live in a confined {@link Scope} opened on the thread that runs it, closed once the output
+ * has been copied to the Java heap. Nothing is recorded for autograd.
  *
  * <p><b>Shared state.</b> In evaluation mode the gatun layers read their parameters and buffers only,
  * except the convolution/batch-norm fusion, which caches folded weights in the convolution (under the

@@ -35,7 +35,8 @@ class LstmKernelTest extends ScopedTest {
             if (!f.get("name").asText().equals("lstm") || f.get("directions").asInt() != 1) continue;
             long[] sz = Fixtures.longs(f.get("sizes"));
             long t = sz[0], n = sz[1], i = sz[2], h = sz[3];
-            assertTrue(Rnn.lstmKernel(new Rnn.Shape(Rnn.Cell.LSTM, t, n, i, h, 1)), "the fixture's batch takes the kernel");
+            assertTrue(Rnn.lstmKernel(new Rnn.Shape(Rnn.Cell.LSTM, t, n, i, h, 1)),
+                    "the fixture's batch takes the kernel");
             try (var ignored = Autograd.noGrad()) {
                 Recurrent.Result r = Recurrent.lstm(of(f, "input", t, n, i), of(f, "h0", n, h), of(f, "c0", n, h),
                         of(f, "weight_ih_l0", 4 * h, i), of(f, "weight_hh_l0", 4 * h, h), of(f, "bias_ih_l0", 4 * h),
