@@ -257,7 +257,8 @@ public final class Eltwise {
 
     private static Cached create(Key key) {
         String what = key.algorithm() + " over [" + key.length() + "] f32";
-        MemorySegment md = Primitives.f32Desc(new long[] {key.length()}, Dnnl.dnnl_a(), what);
+        // Freed by the collector with the cache entry (in the global arena, every length ever used stayed).
+        MemorySegment md = Primitives.f32Desc(Arena.ofAuto(), new long[] {key.length()}, Dnnl.dnnl_a(), what);
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment desc = Primitives.opDesc(tmp);
             OneDnn.check(Dnnl.dnnl_eltwise_forward_desc_init(desc, Dnnl.dnnl_forward_inference(),
