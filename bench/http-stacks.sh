@@ -23,16 +23,7 @@ for v in REPEATS DURATION MLP_DURATION; do
         exit 2
     fi
 done
-CLI=engine/target/gatun-engine-0.1.0-SNAPSHOT-cli.jar
-BENCH=bench/target/benchmarks.jar
-if [[ ! -f "$CLI" || ! -f "$BENCH" ]]; then
-    mvn -B -ntp -q -DskipTests package
-fi
-JAVA=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED)
-work=$(mktemp -d)
-server=""
-cleanup() { [[ -n "$server" ]] && kill "$server" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
+source bench/wrk-common.sh
 
 # serve STACK FILE NAME: starts that stack's server for one model on a free port; sets $server and $port.
 serve() {
@@ -43,57 +34,12 @@ serve() {
             > "$log" 2>&1 & ;;
     esac
     server=$!
-    for _ in $(seq 1 150); do
-        port=$(grep -o 'http://127.0.0.1:[0-9]*' "$log" | head -1 | sed 's/.*://') || true
-        [[ -n "$port" ]] && return 0
-        kill -0 "$server" 2>/dev/null || break
-        sleep 0.2
-    done
-    cat "$log" >&2
-    echo "http-stacks: the $1 server did not start" >&2
-    return 1
-}
-
-stop() {
-    kill -TERM "$server"
-    wait "$server" 2>/dev/null || true
-    server=""
-}
-
-# body NAME ELEMENTS SHAPE: a Lua script for wrk POSTing one FP32 input of ELEMENTS values (as
-# scripts/load-test), whose done() prints the request and error counts and the latency percentiles.
-body() {
-    python3 - "$1" "$2" "$3" > "$work/$1.lua" <<'PY'
-import json, random, sys
-name, n, shape = sys.argv[1], int(sys.argv[2]), [int(d) for d in sys.argv[3].split(",")]
-random.seed(1)
-body = json.dumps({"inputs": [{"name": "input", "shape": shape, "datatype": "FP32",
-                               "data": [round(random.random(), 6) for _ in range(n)]}]})
-print('wrk.method = "POST"')
-print('wrk.headers["Content-Type"] = "application/json"')
-print("wrk.body = " + json.dumps(body))
-print('''done = function(summary, latency, requests)
-  io.write(string.format("requests %d, errors: connect %d read %d write %d status %d timeout %d\\n",
-    summary.requests, summary.errors.connect, summary.errors.read, summary.errors.write,
-    summary.errors.status, summary.errors.timeout))
-  io.write(string.format("p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, max %.3f ms\\n",
-    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
-    latency.max / 1000))
-end''')
-PY
+    await_port "$log" "http-stacks: the $1 server"
 }
 
 # row STACK ROUND WORKLOAD WRK_OUTPUT: one tab-separated line of results.tsv from wrk's report.
 row() {
-    python3 - "$@" >> "$work/results.tsv" <<'PY'
-import re, sys
-stack, rnd, workload, path = sys.argv[1:5]
-text = open(path).read()
-rps = re.search(r"Requests/sec:\s*([0-9.]+)", text).group(1)
-e = re.search(r"errors: connect (\d+) read (\d+) write (\d+) status (\d+) timeout (\d+)", text)
-p = re.search(r"p50 ([0-9.]+) ms, p90 ([0-9.]+) ms, p99 ([0-9.]+) ms", text)
-print("\t".join([stack, rnd, workload, rps, *p.groups(), str(sum(int(x) for x in e.groups()))]))
-PY
+    printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$(wrk_figures "$4")" >> "$work/results.tsv"
 }
 
 # measure STACK ROUND: both workloads on fresh servers of that stack.
@@ -103,21 +49,21 @@ measure() {
     url="http://127.0.0.1:$port/v2/models/mlp/infer"
     wrk -t1 -c1 -d"${WARMUP}s" -s "$work/mlp.lua" "$url" > /dev/null
     wrk -t1 -c1 -d"${MLP_DURATION}s" --timeout 10s -s "$work/mlp.lua" "$url" > "$work/$1-$2-mlp.wrk"
-    stop
+    stop_server
     row "$1" "$2" "MLP, 1 connection" "$work/$1-$2-mlp.wrk"
 
     serve "$1" "$work/lenet5.safetensors" lenet5
     url="http://127.0.0.1:$port/v2/models/lenet5/infer"
     wrk -t2 -c64 -d"${WARMUP}s" -s "$work/lenet5.lua" "$url" > /dev/null
     wrk -t2 -c64 -d"${DURATION}s" --timeout 10s -s "$work/lenet5.lua" "$url" > "$work/$1-$2-lenet5.wrk"
-    stop
+    stop_server
     row "$1" "$2" "LeNet-5, 64 connections" "$work/$1-$2-lenet5.wrk"
 }
 
 "${JAVA[@]}" -cp "$BENCH" dev.gatun.bench.SaveModel lenet5 "$work/lenet5.safetensors"
 "${JAVA[@]}" -cp "$BENCH" dev.gatun.bench.SaveModel mlp "$work/mlp.safetensors"
-body lenet5 784 1,1,28,28
-body mlp 784 1,784
+wrk_body lenet5 784 1,1,28,28
+wrk_body mlp 784 1,784
 
 : > "$work/results.tsv"
 started=$(date +%s)

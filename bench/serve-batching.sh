@@ -29,16 +29,7 @@ for c in "${configs[@]}"; do
         exit 2
     fi
 done
-CLI=engine/target/gatun-engine-0.1.0-SNAPSHOT-cli.jar
-BENCH=bench/target/benchmarks.jar
-if [[ ! -f "$CLI" || ! -f "$BENCH" ]]; then
-    mvn -B -ntp -q -DskipTests package
-fi
-JAVA=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED)
-work=$(mktemp -d)
-server=""
-cleanup() { [[ -n "$server" ]] && kill "$server" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
+source bench/wrk-common.sh
 
 # serve MAX_BATCH DELAY_US: gatun serve for the LeNet-5 file on a free port; sets $server and $port.
 serve() {
@@ -46,35 +37,11 @@ serve() {
     "${JAVA[@]}" -jar "$CLI" serve "$work/lenet5.safetensors" --name lenet5 --port 0 --max-batch "$1" \
         --max-delay-us "$2" > "$log" 2>&1 &
     server=$!
-    for _ in $(seq 1 150); do
-        port=$(grep -o 'http://127.0.0.1:[0-9]*' "$log" | head -1 | sed 's/.*://') || true
-        [[ -n "$port" ]] && return 0
-        kill -0 "$server" 2>/dev/null || break
-        sleep 0.2
-    done
-    cat "$log" >&2
-    echo "serve-batching: the server did not start" >&2
-    return 1
+    await_port "$log" "serve-batching: the server"
 }
 
 "${JAVA[@]}" -cp "$BENCH" dev.gatun.bench.SaveModel lenet5 "$work/lenet5.safetensors"
-python3 - > "$work/lenet5.lua" <<'PY'
-import json, random
-random.seed(1)
-body = json.dumps({"inputs": [{"name": "input", "shape": [1, 1, 28, 28], "datatype": "FP32",
-                               "data": [round(random.random(), 6) for _ in range(784)]}]})
-print('wrk.method = "POST"')
-print('wrk.headers["Content-Type"] = "application/json"')
-print("wrk.body = " + json.dumps(body))
-print('''done = function(summary, latency, requests)
-  io.write(string.format("requests %d, errors: connect %d read %d write %d status %d timeout %d\\n",
-    summary.requests, summary.errors.connect, summary.errors.read, summary.errors.write,
-    summary.errors.status, summary.errors.timeout))
-  io.write(string.format("p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, max %.3f ms\\n",
-    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
-    latency.max / 1000))
-end''')
-PY
+wrk_body lenet5 784 1,1,28,28
 
 : > "$work/results.tsv"
 started=$(date +%s)
@@ -91,17 +58,11 @@ for round in $(seq 1 "$REPEATS"); do
         curl -s "http://127.0.0.1:$port/metrics" > "$work/before.txt"
         wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s -s "$work/lenet5.lua" "$url" > "$work/run.wrk"
         curl -s "http://127.0.0.1:$port/metrics" > "$work/after.txt"
-        kill -TERM "$server"
-        wait "$server" 2>/dev/null || true
-        server=""
-        python3 - "$batch" "$delay" "$round" "$work/run.wrk" "$work/before.txt" "$work/after.txt" \
-            >> "$work/results.tsv" <<'PY'
+        stop_server
+        python3 - "$batch" "$delay" "$round" "$(wrk_figures "$work/run.wrk")" "$work/before.txt" \
+            "$work/after.txt" >> "$work/results.tsv" <<'PY'
 import re, sys
-batch, delay, rnd, wrk, before, after = sys.argv[1:7]
-text = open(wrk).read()
-rps = re.search(r"Requests/sec:\s*([0-9.]+)", text).group(1)
-e = re.search(r"errors: connect (\d+) read (\d+) write (\d+) status (\d+) timeout (\d+)", text)
-p = re.search(r"p50 ([0-9.]+) ms, p90 ([0-9.]+) ms, p99 ([0-9.]+) ms", text)
+batch, delay, rnd, figures, before, after = sys.argv[1:7]
 def batches(path):
     m = {}
     for line in open(path):
@@ -113,7 +74,7 @@ b, a = batches(before), batches(after)
 runs = a.get("count", 0) - b.get("count", 0)
 rows = a.get("sum", 0) - b.get("sum", 0)
 mean = rows / runs if runs else float("nan")
-print("\t".join([batch, delay, rnd, rps, *p.groups(), str(sum(int(x) for x in e.groups())), "%.2f" % mean]))
+print("\t".join([batch, delay, rnd, figures, "%.2f" % mean]))
 PY
     done
 done
