@@ -186,7 +186,8 @@ public final class Convolution {
      * A created primitive with the caller's plain memory descriptors (src/diff_src, weights/diff_weights,
      * bias/diff_bias or null, dst/diff_dst) and those the primitive computes in (null where the same).
      */
-    private record Primitive(Primitives.Primitive primitive, Descs descs, Descs wanted, Algorithm algorithm) {
+    private record Primitive(Primitives.Primitive primitive, Descs descs, Descs wanted, Algorithm algorithm,
+                             String what) {
         ActivationLayouts layouts() {
             return new ActivationLayouts(wanted.src(), wanted.dst(), descs.src(), descs.dst());
         }
@@ -225,7 +226,7 @@ public final class Convolution {
                                MemorySegment bias, long biasOffset, Operand dst) {
         MemorySegment b = g.bias() ? region("bias", bias, biasOffset, g.outChannels()) : null;
         Primitive p = primitive(Kind.FORWARD, g, layout, Fusion.NONE);
-        execute(p, "forward " + g,
+        execute(p, p.what(),
                 new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_WEIGHTS(), Dnnl.DNNL_ARG_BIAS(), Dnnl.DNNL_ARG_DST()},
                 FORWARD_NAMES, new Operand[] {src, Operand.plain(weights, weightsOffset), null, dst},
                 new long[][] {g.inputShape(), g.weightShape(), null, g.outputShape()}, b, DST_WRITTEN, null);
@@ -282,7 +283,7 @@ public final class Convolution {
         }
         MemorySegment b = g.bias() ? region("bias", bias, biasOffset, g.outChannels()) : null;
         Primitive p = primitive(Kind.INFERENCE, g, layout, fusion);
-        execute(p, "inference " + fusion + " " + g,
+        execute(p, p.what(),
                 new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_WEIGHTS(), Dnnl.DNNL_ARG_BIAS(), Dnnl.DNNL_ARG_DST()},
                 FORWARD_NAMES, new Operand[] {src, weights, null, dst}, new long[][] {g.inputShape(), g.weightShape(), null,
                     g.outputShape()}, b, DST_WRITTEN, fusion == Fusion.ADD_RELU ? DST_WRITTEN : null);
@@ -335,7 +336,7 @@ public final class Convolution {
         // The bias plays no part in the data gradient: one primitive serves both.
         Geometry noBias = withoutBias(g);
         Primitive p = primitive(Kind.BACKWARD_DATA, noBias, layout, Fusion.NONE);
-        execute(p, "backward data " + noBias,
+        execute(p, p.what(),
                 new int[] {Dnnl.DNNL_ARG_DIFF_SRC(), Dnnl.DNNL_ARG_WEIGHTS(), 0, Dnnl.DNNL_ARG_DIFF_DST()},
                 DATA_NAMES, new Operand[] {diffSrc, Operand.plain(weights, weightsOffset), null, diffDst},
                 new long[][] {g.inputShape(), g.weightShape(), null, g.outputShape()}, null, SRC_WRITTEN, null);
@@ -363,7 +364,7 @@ public final class Convolution {
             return;
         }
         Primitive p = primitive(Kind.BACKWARD_WEIGHTS, g, layout, Fusion.NONE);
-        execute(p, "backward weights " + g,
+        execute(p, p.what(),
                 new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_DIFF_WEIGHTS(), Dnnl.DNNL_ARG_DIFF_BIAS(),
                     Dnnl.DNNL_ARG_DIFF_DST()},
                 WEIGHTS_NAMES, new Operand[] {src, Operand.plain(diffWeights, diffWeightsOffset), null, diffDst},
@@ -583,7 +584,7 @@ public final class Convolution {
     }
 
     /** Marks in the cache a Winograd primitive oneDNN has no kernel for. */
-    private static final Primitive UNAVAILABLE = new Primitive(null, null, null, Algorithm.WINOGRAD);
+    private static final Primitive UNAVAILABLE = new Primitive(null, null, null, Algorithm.WINOGRAD, null);
 
     private static Primitive primitive(Kind kind, Geometry g, Layout layout, Fusion fusion) {
         // Inference keeps its weights pre-laid (Conv.weightsForInference), and oneDNN cannot reorder its
@@ -686,7 +687,10 @@ public final class Convolution {
             Descs wanted = new Descs(Primitives.intern(unlessSame(p.queried(0), d.src())),
                     Primitives.intern(unlessSame(p.queried(1), d.weights())), null,
                     Primitives.intern(unlessSame(p.queried(2), d.dst())));
-            return new Primitive(p, d, wanted, key.algorithm());
+            // The pass's description for messages, made once (building it on every call showed in profiles).
+            String what = (key.kind() == Kind.INFERENCE ? "inference " + key.fusion() : key.kind().toString()
+                    .toLowerCase(Locale.ROOT).replace('_', ' ')) + " " + g;
+            return new Primitive(p, d, wanted, key.algorithm(), what);
         }
     }
 
