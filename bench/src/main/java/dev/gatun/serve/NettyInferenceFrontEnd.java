@@ -114,11 +114,12 @@ public final class NettyInferenceFrontEnd {
         if (shape == null) throw new IllegalArgumentException(entry.file() + " records no input shape");
 
         // gatun serve's defaults (ServeCommand): a worker per core, each with cores / workers native threads,
-        // no batching, a queue of 1024 calls and the 30 s shutdown wait.
+        // its batching, a queue of 1024 calls and the 30 s shutdown wait.
         int cores = Runtime.getRuntime().availableProcessors();
         int permits = cores;
         Threads.set(Math.max(1, cores / permits));
-        InferenceSession.Config config = new InferenceSession.Config(permits, 1, 500, 1024, 30_000);
+        InferenceSession.Config config = new InferenceSession.Config(permits, InferenceServer.DEFAULT_MAX_BATCH,
+                InferenceServer.DEFAULT_MAX_DELAY_MICROS, 1024, 30_000);
         Module m = ModelLoader.modelFiles().load(entry.file());
         InferenceSession session;
         try {

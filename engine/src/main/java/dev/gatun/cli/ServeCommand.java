@@ -56,12 +56,12 @@ final class ServeCommand implements Callable<Integer> {
             + " stay within the cores.")
     Integer concurrency;
 
-    @Option(names = "--max-batch", defaultValue = "8", description = "Most rows a batch assembled from concurrent"
+    @Option(names = "--max-batch", defaultValue = "" + InferenceServer.DEFAULT_MAX_BATCH, description = "Most rows a batch assembled from concurrent"
             + " requests may have; 1 turns batching off. A request with none queued behind it runs at once"
             + " (default: ${DEFAULT-VALUE}).")
     int maxBatch;
 
-    @Option(names = "--max-delay-us", defaultValue = "200", description = "How long to wait for more requests to"
+    @Option(names = "--max-delay-us", defaultValue = "" + InferenceServer.DEFAULT_MAX_DELAY_MICROS, description = "How long to wait for more requests to"
             + " fill a batch while others are queued, in microseconds (default: ${DEFAULT-VALUE}).")
     long maxDelayMicros;
 

@@ -47,9 +47,10 @@ import java.util.function.IntConsumer;
  * <p><b>HTTP stack.</b> The JDK's own {@code com.sun.net.httpserver} on a virtual thread per request:
  * no dependency, and a blocked request costs no platform thread; the native work runs on each session's
  * few platform workers, or on the request's thread when the session is idle. Measured against Netty
- * serving the same route with the same parser and session ({@code bench/http-stacks.sh}), it served more
- * requests per second at 64 connections and the same round trip at one. JSON is read and written with
- * Jackson's streaming API, the float arrays token by token into {@code float[]} with no boxing.
+ * serving the same route with the same parser, session and settings ({@code bench/http-stacks.sh}), Netty
+ * served a fifth more requests per second at 64 connections and a shorter round trip at one
+ * ({@code bench/results/http-stacks.md}). JSON is read and written with Jackson's streaming API, the
+ * float arrays token by token into {@code float[]} with no boxing.
  *
  * <p>Replacing a model ({@link #replace}) swaps it atomically: a request that took the old session just
  * before it closed is retried on the new one, and the old one finishes its queued calls before closing.
@@ -63,6 +64,19 @@ public final class InferenceServer implements AutoCloseable {
     }
     /** The platform reported in model metadata. */
     public static final String PLATFORM = "gatun";
+
+    /**
+     * The most rows of a batch {@code gatun serve} assembles from concurrent requests unless told otherwise
+     * ({@link InferenceSession.Config#maxBatch()}): LeNet-5 at 64 connections served 5,256-6,409 requests/s
+     * batched against 3,892-4,177 unbatched ({@code bench/serve-batching.sh}).
+     */
+    public static final int DEFAULT_MAX_BATCH = 8;
+
+    /**
+     * How long {@code gatun serve} waits to fill a batch while requests are queued, in microseconds, unless
+     * told otherwise ({@link InferenceSession.Config#maxDelayMicros()}).
+     */
+    public static final long DEFAULT_MAX_DELAY_MICROS = 200;
 
     /**
      * The server's settings and its initial models; get one from {@link InferenceServer#builder()}. Not
