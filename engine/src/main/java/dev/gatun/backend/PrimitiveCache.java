@@ -62,6 +62,15 @@ final class PrimitiveCache {
     private PrimitiveCache() {}
 
     /**
+     * A family's key with the thread setting its primitives were created under. oneDNN fixes a primitive's
+     * thread count when it creates it (a convolution runs {@code parallel(nthr)} with the count it was
+     * planned for, whatever the caller's OpenMP setting is later): after {@link Threads#set} a primitive
+     * created before would keep its old team, and a server's workers at one thread each would run two
+     * threads apiece on the same cores.
+     */
+    private record ThreadedKey(Object key, int threads) {}
+
+    /**
      * The cached value of {@code key}, made by {@code create} when absent. {@code create} runs outside
      * the cache's lock (it may look up other entries, as a backward primitive needs its forward one);
      * should two threads create the same entry at once, one value is kept and the other's primitives
@@ -69,14 +78,15 @@ final class PrimitiveCache {
      * Keys of different families must not be equal (each family uses its own key record).
      */
     @SuppressWarnings("unchecked")
-    static <V> V get(Object key, Function<Object, V> create, Function<V, Primitives.Primitive[]> primitivesOf,
+    static <V> V get(Object familyKey, Function<Object, V> create, Function<V, Primitives.Primitive[]> primitivesOf,
                      long bytesPerPrimitive) {
+        Object key = new ThreadedKey(familyKey, Threads.get());
         Entry hit = ENTRIES.get(key);
         if (hit != null) {
             hit.lastUsed = System.nanoTime();
             return (V) hit.value;
         }
-        V value = create.apply(key);
+        V value = create.apply(familyKey);
         Primitives.Primitive[] prims = primitivesOf.apply(value);
         synchronized (PrimitiveCache.class) {
             Entry e = ENTRIES.get(key);

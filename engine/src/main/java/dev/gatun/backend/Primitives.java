@@ -189,6 +189,8 @@ final class Primitives {
             OneDnn.check(Dnnl.dnnl_primitive_attr_set_scratchpad_mode(attr, Dnnl.dnnl_scratchpad_mode_user()),
                     "dnnl_primitive_attr_set_scratchpad_mode");
             MemorySegment pdOut = tmp.allocate(ValueLayout.ADDRESS);
+            // oneDNN plans for the calling thread's OpenMP setting, which PrimitiveCache keys by.
+            Threads.applyToCurrentThread();
             OneDnn.check(call.create(pdOut, attr), name, what);
             return pdOut.get(ValueLayout.ADDRESS, 0);
         } finally {

@@ -46,6 +46,36 @@ class PrimitiveCacheTest {
         }
     }
 
+    /**
+     * oneDNN fixes a primitive's threads when it plans it, so a new thread setting gets primitives of its
+     * own, and going back to the old setting finds the old ones; results are the same under each.
+     */
+    @Test
+    void aNewThreadSettingGetsPrimitivesPlannedForIt() {
+        int threads = Threads.get();
+        int n = 12_345; // a length no other test uses
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment src = a.allocate(ValueLayout.JAVA_FLOAT, n);
+            MemorySegment dst = a.allocate(ValueLayout.JAVA_FLOAT, n);
+            for (int i = 0; i < n; i++) {
+                src.setAtIndex(ValueLayout.JAVA_FLOAT, i, i % 3 == 0 ? -i : i);
+            }
+            Threads.set(1);
+            Eltwise.forward(Eltwise.Algorithm.RELU, src, 0, dst, 0, n);
+            int entries = PrimitiveCache.size();
+            Threads.set(2);
+            Eltwise.forward(Eltwise.Algorithm.RELU, src, 0, dst, 0, n);
+            assertEquals(entries + 1, PrimitiveCache.size(), "no primitive made for two threads");
+            assertEquals(0f, dst.getAtIndex(ValueLayout.JAVA_FLOAT, 3));
+            assertEquals(4f, dst.getAtIndex(ValueLayout.JAVA_FLOAT, 4));
+            Threads.set(1);
+            Eltwise.forward(Eltwise.Algorithm.RELU, src, 0, dst, 0, n);
+            assertEquals(entries + 1, PrimitiveCache.size(), "the one-thread primitive was not found again");
+        } finally {
+            Threads.set(threads);
+        }
+    }
+
     /** A retired primitive held by an execution is not destroyed; once destroyed, it is refused. */
     @Test
     void aHeldPrimitiveOutlivesItsEviction() {
