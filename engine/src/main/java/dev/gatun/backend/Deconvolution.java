@@ -223,7 +223,8 @@ public final class Deconvolution {
     /** The caller's plain descriptors (bias null when none) and those the primitive computes in (null: same). */
     private record Descs(MemorySegment src, MemorySegment weights, MemorySegment bias, MemorySegment dst) {}
 
-    private record Primitive(Primitives.Primitive primitive, Descs descs, Descs wanted) {
+    /** A created primitive with its descriptors and its pass's description for messages (made once). */
+    private record Primitive(Primitives.Primitive primitive, Descs descs, Descs wanted, String what) {
         ActivationLayouts layouts() {
             return new ActivationLayouts(wanted.src(), wanted.dst(), descs.src(), descs.dst());
         }
@@ -278,11 +279,11 @@ public final class Deconvolution {
                     throw new IllegalStateException("conv_transpose2d: oneDNN chose other layouts with the bias than"
                             + " without it for " + g);
                 }
-                execute(withBias, "forward " + g, Kind.FORWARD, new Operand[] {src, Operand.plain(w, 0), null, dst},
+                execute(withBias, Kind.FORWARD, new Operand[] {src, Operand.plain(w, 0), null, dst},
                         g, b);
                 return;
             }
-            execute(p, "forward " + g, Kind.FORWARD, new Operand[] {src, Operand.plain(w, 0), null, dst}, noBias,
+            execute(p, Kind.FORWARD, new Operand[] {src, Operand.plain(w, 0), null, dst}, noBias,
                     null);
             if (biasPass != null) {
                 biasPass.add(laid ? dst.laid() : region("dst", dst.plain(), dst.offset(), count(g.outputShape())), b,
@@ -297,7 +298,7 @@ public final class Deconvolution {
             if (!g.emptyCore()) {
                 Geometry core = g.core();
                 part = MemoryPool.allocate(call, count(core.outputShape()) * Float.BYTES);
-                execute(primitive(Kind.FORWARD, new Key(Kind.FORWARD, core, layout)), "forward " + core, Kind.FORWARD,
+                execute(primitive(Kind.FORWARD, new Key(Kind.FORWARD, core, layout)), Kind.FORWARD,
                         new Operand[] {src, Operand.plain(w, 0), null, Operand.plain(part, 0)}, core, b);
             }
             // The computed rows and columns where they belong, the bias (or 0) in the rest.
@@ -329,7 +330,7 @@ public final class Deconvolution {
         MemorySegment w = region("weights", weights, weightsOffset, count(g.weightShape()));
         Geometry noBias = withoutBias(g);
         if (!g.hasTail()) {
-            execute(primitive(Kind.BACKWARD_DATA, key(Kind.BACKWARD_DATA, noBias)), "backward data " + noBias,
+            execute(primitive(Kind.BACKWARD_DATA, key(Kind.BACKWARD_DATA, noBias)),
                     Kind.BACKWARD_DATA, new Operand[] {diffSrc, Operand.plain(w, 0), null, diffDst}, noBias, null);
             return;
         }
@@ -343,7 +344,7 @@ public final class Deconvolution {
         Geometry core = noBias.core();
         try (Arena call = Arena.ofConfined()) {
             MemorySegment part = crop(call, g, dy);
-            execute(primitive(Kind.BACKWARD_DATA, key(Kind.BACKWARD_DATA, core)), "backward data " + core,
+            execute(primitive(Kind.BACKWARD_DATA, key(Kind.BACKWARD_DATA, core)),
                     Kind.BACKWARD_DATA, new Operand[] {Operand.plain(dx, 0), Operand.plain(w, 0), null,
                         Operand.plain(part, 0)}, core, null);
         }
@@ -358,7 +359,7 @@ public final class Deconvolution {
         MemorySegment db = g.bias() ? region("diff_bias", diffBias, diffBiasOffset, g.outChannels()) : null;
         MemorySegment dw = region("diff_weights", diffWeights, diffWeightsOffset, count(g.weightShape()));
         if (!g.hasTail()) {
-            execute(primitive(Kind.BACKWARD_WEIGHTS, key(Kind.BACKWARD_WEIGHTS, g)), "backward weights " + g,
+            execute(primitive(Kind.BACKWARD_WEIGHTS, key(Kind.BACKWARD_WEIGHTS, g)),
                     Kind.BACKWARD_WEIGHTS, new Operand[] {src, Operand.plain(dw, 0), null, diffDst}, g, db);
             return;
         }
@@ -370,8 +371,8 @@ public final class Deconvolution {
             Geometry core = g.core();
             try (Arena call = Arena.ofConfined()) {
                 MemorySegment part = crop(call, g, dy);
-                execute(primitive(Kind.BACKWARD_WEIGHTS, key(Kind.BACKWARD_WEIGHTS, core)), "backward weights "
-                        + core, Kind.BACKWARD_WEIGHTS, new Operand[] {src, Operand.plain(dw, 0), null,
+                execute(primitive(Kind.BACKWARD_WEIGHTS, key(Kind.BACKWARD_WEIGHTS, core)),
+                        Kind.BACKWARD_WEIGHTS, new Operand[] {src, Operand.plain(dw, 0), null,
                             Operand.plain(part, 0)}, core, db);
             }
         }
@@ -462,7 +463,7 @@ public final class Deconvolution {
      * plain, checked here against the geometry's shape, or already in the primitive's layout) and the bias
      * as a checked segment or null (none, left out).
      */
-    private static void execute(Primitive p, String what, Kind kind, Operand[] operands, Geometry g,
+    private static void execute(Primitive p, Kind kind, Operand[] operands, Geometry g,
                                 MemorySegment bias) {
         int k = kind.ordinal();
         int[] ids = argIds(kind);
@@ -496,7 +497,7 @@ public final class Deconvolution {
             }
             j++;
         }
-        Primitives.executeReordered(p.primitive(), kinds, mds, primMds, data, outputs, null, laid, what);
+        Primitives.executeReordered(p.primitive(), kinds, mds, primMds, data, outputs, null, laid, p.what());
     }
 
     // ---------------------------------------------------------------- primitive creation
@@ -616,7 +617,8 @@ public final class Deconvolution {
             Descs wanted = new Descs(Primitives.intern(unlessSame(p.queried(0), d.src())),
                     Primitives.intern(unlessSame(p.queried(1), d.weights())), null,
                     Primitives.intern(unlessSame(p.queried(2), d.dst())));
-            return new Primitive(p, d, wanted);
+            return new Primitive(p, d, wanted, key.kind().toString().toLowerCase(Locale.ROOT).replace('_', ' ') + " "
+                    + g);
         }
     }
 
