@@ -527,11 +527,8 @@ public final class InferenceServer implements AutoCloseable {
         }
     }
 
-    /**
-     * An inference response's fields; package-private so that the benchmarks' Netty front end answers with
-     * the same bytes.
-     */
-    static void inferFields(JsonGenerator g, String name, String version, String id, String outName, long[] shape,
+    /** An inference response's fields. */
+    private static void inferFields(JsonGenerator g, String name, String version, String id, String outName, long[] shape,
             float[] data) throws IOException {
         g.writeStringField("model_name", name);
         g.writeStringField("model_version", version);
@@ -569,7 +566,7 @@ public final class InferenceServer implements AutoCloseable {
 
     /** Writes a JSON object's fields. */
     @FunctionalInterface
-    interface Fields {
+    private interface Fields {
         void write(JsonGenerator g) throws IOException;
     }
 
@@ -581,8 +578,8 @@ public final class InferenceServer implements AutoCloseable {
         }
     }
 
-    /** The JSON object of {@code fields}, in UTF-8; package-private for the benchmarks' Netty front end. */
-    static byte[] jsonBody(Fields fields) throws IOException {
+    /** The JSON object of {@code fields}, in UTF-8. */
+    private static byte[] jsonBody(Fields fields) throws IOException {
         ByteArrayOutputStream buf = new ByteArrayOutputStream(256);
         try (JsonGenerator g = Jackson.FACTORY.createGenerator(buf)) {
             g.writeStartObject();
