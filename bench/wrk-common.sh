@@ -1,6 +1,6 @@
-# Shared by bench/http-stacks.sh and bench/serve-batching.sh (sourced, from the repository root, after
-# scripts/setup): the jars, a work directory removed on exit, waiting for a server's port, wrk's request
-# body and its figures.
+# Sourced by bench/serve-batching.sh (from the repository root, after scripts/setup; once shared with
+# bench/http-stacks.sh): the jars, a work directory removed on exit, waiting for a server's port, wrk's
+# request body and its figures.
 
 CLI=engine/target/gatun-engine-0.1.0-SNAPSHOT-cli.jar
 BENCH=bench/target/benchmarks.jar

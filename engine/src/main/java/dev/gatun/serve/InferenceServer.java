@@ -2,13 +2,10 @@ package dev.gatun.serve;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
 import dev.gatun.backend.OptionalDependency;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -19,11 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.IntConsumer;
 
 /**
  * The Open Inference Protocol (KServe v2) over HTTP/JSON, for models held as {@link InferenceSession}s by
@@ -33,10 +26,11 @@ import java.util.function.IntConsumer;
  * metadata), {@code GET /v2/models/{name}[/versions/{v}]} (model metadata), {@code GET
  * /v2/models/{name}[/versions/{v}]/ready}, {@code POST /v2/models/{name}[/versions/{v}]/infer} and
  * {@code GET /metrics} (Prometheus text format). Without a version, a model's highest version answers
- * (numeric versions compare as numbers). Errors are {@code {"error": "..."}} with 400 (malformed JSON,
- * wrong shape, datatype or input), 404 (unknown model, version or route), 405 (wrong method, with
+ * (numeric versions compare as numbers). Errors are {@code {"error": "..."}} with 400 (malformed HTTP or
+ * JSON, wrong shape, datatype or input), 404 (unknown model, version or route), 405 (wrong method, with
  * {@code Allow}), 413 (body over the limit, checked against {@code Content-Length} before reading and
- * while reading a chunked body), 503 (not ready, or the model's queue full) and 500 (anything else).
+ * while reading a chunked body), 414 and 431 (request line or headers over their bounds, below), 503 (not
+ * ready, or the model's queue full) and 500 (anything else).
  *
  * <p><b>Datatypes.</b> Inputs are FP32. Integer datatypes (INT8 to INT64, UINT8 to UINT64) are accepted
  * too when every value is a JSON integer within the datatype's range and of magnitude at most 2^24, so
@@ -44,13 +38,20 @@ import java.util.function.IntConsumer;
  * convert exactly or mean nothing to the model. Data may be flat (row-major) or nested arrays; the count
  * must match the shape.
  *
- * <p><b>HTTP stack.</b> The JDK's own {@code com.sun.net.httpserver} on a virtual thread per request:
- * no dependency, and a blocked request costs no platform thread; the native work runs on each session's
- * few platform workers, or on the request's thread when the session is idle. Measured against Netty
- * serving the same route with the same parser, session and settings ({@code bench/http-stacks.sh}), Netty
- * served a fifth more requests per second at 64 connections and a shorter round trip at one
- * ({@code bench/results/http-stacks.md}). JSON is read and written with Jackson's streaming API, the
- * float arrays token by token into {@code float[]} with no boxing.
+ * <p><b>HTTP stack.</b> Netty 4.2, HTTP/1.1 with keep-alive and pipelining: a few event loops (one per
+ * four cores, at least one; epoll on Linux x86-64, else NIO) read requests and write responses and never
+ * block; a connection's requests are answered on a virtual thread, one after another in the order received,
+ * so that a request blocked on its model costs no platform thread; the native work runs on each session's
+ * few platform workers, or on the request's thread when the session is idle. Netty replaced the JDK's
+ * {@code com.sun.net.httpserver} on measurement: serving the same route with the same parser, session and
+ * settings, Netty answered LeNet-5 at 64 connections at 5,715 against 4,560 requests/s and the MLP's round
+ * trip at one connection at p50 0.208 against 0.242 ms ({@code bench/results/http-stacks.md}). Bounds: a
+ * request line of 8 KiB (414 above), headers of 32 KiB (431), the body limit (413, and the connection
+ * closes after the answer), 16 requests or 1 MiB read ahead of their answers on a connection, 30 s of
+ * silence on a connection with nothing to answer, 10,000 connections; malformed HTTP is answered 400 and
+ * the connection closed. JSON is read and written with Jackson's streaming API, the float arrays token by
+ * token into {@code float[]} with no boxing. Both libraries are optional dependencies of the engine jar,
+ * which a program that uses only the library does not need.
  *
  * <p>Replacing a model ({@link #replace}) swaps it atomically: a request that took the old session just
  * before it closed is retried on the new one, and the old one finishes its queued calls before closing.
@@ -58,7 +59,7 @@ import java.util.function.IntConsumer;
 public final class InferenceServer implements AutoCloseable {
 
     // In a holder class, not a static field here: this class must load without jackson-core so that
-    // start() can report the missing optional dependency.
+    // start() can report the missing optional dependency. (Netty, likewise, is named only by NettyTransport.)
     private static final class Jackson {
         static final JsonFactory FACTORY = new JsonFactory();
     }
@@ -118,7 +119,8 @@ public final class InferenceServer implements AutoCloseable {
         }
 
         /**
-         * The largest request body accepted; a larger one is answered 413. 64 MiB unless set.
+         * The largest request body accepted; a larger one is answered 413. 64 MiB unless set. A body is held
+         * in one buffer, whose size is an {@code int}: hence the upper bound.
          *
          * @param bytes the limit in bytes, in [1, 2^31 - 9]
          * @return this builder
@@ -175,11 +177,15 @@ public final class InferenceServer implements AutoCloseable {
          *
          * @return the running server
          * @throws IOException if the address cannot be bound
-         * @throws IllegalStateException if jackson-core, the server's optional dependency, is absent
+         * @throws IllegalStateException if jackson-core or Netty (optional dependencies of the engine,
+         *                               which the server needs) is absent
          */
         public InferenceServer start() throws IOException {
-            OptionalDependency.require("com.fasterxml.jackson.core.JsonFactory", "com.fasterxml.jackson.core",
-                    "com.fasterxml.jackson.core:jackson-core:2.18.2", "The HTTP inference server");
+            OptionalDependency.require("The HTTP inference server",
+                    new OptionalDependency.Library("com.fasterxml.jackson.core.JsonFactory",
+                            "com.fasterxml.jackson.core", "com.fasterxml.jackson.core:jackson-core:2.18.2"),
+                    new OptionalDependency.Library("io.netty.handler.codec.http.HttpServerCodec",
+                            "io.netty.codec.http", "io.netty:netty-codec-http:4.2.17.Final"));
             return new InferenceServer(this);
         }
     }
@@ -211,8 +217,7 @@ public final class InferenceServer implements AutoCloseable {
 
     private final Map<String, ConcurrentSkipListMap<String, AtomicReference<InferenceSession>>> models =
             new ConcurrentHashMap<>();
-    private final HttpServer http;
-    private final ExecutorService executor;
+    private final NettyTransport transport;
     private final long maxBodyBytes;
     private final int shutdownSeconds;
     private final Metrics metrics = new Metrics();
@@ -227,11 +232,8 @@ public final class InferenceServer implements AutoCloseable {
                 versions(m.getKey()).put(v.getKey(), new AtomicReference<>(v.getValue()));
             }
         }
-        http = HttpServer.create(new InetSocketAddress(InetAddress.getByName(b.host), b.port), 0);
-        executor = Executors.newVirtualThreadPerTaskExecutor();
-        http.setExecutor(executor);
-        http.createContext("/", this::handle);
-        http.start();
+        transport = new NettyTransport(new InetSocketAddress(InetAddress.getByName(b.host), b.port),
+                Math.toIntExact(b.maxBodyBytes), new Routes());
         ready = true;
     }
 
@@ -245,7 +247,7 @@ public final class InferenceServer implements AutoCloseable {
      * @return the bound port (the one picked when the builder asked for port 0)
      */
     public int port() {
-        return http.getAddress().getPort();
+        return transport.address().getPort();
     }
 
     /**
@@ -254,7 +256,7 @@ public final class InferenceServer implements AutoCloseable {
      * @return e.g. {@code http://127.0.0.1:8000}; an IPv6 address is bracketed
      */
     public URI uri() {
-        InetSocketAddress a = http.getAddress();
+        InetSocketAddress a = transport.address();
         String host = a.getAddress().getHostAddress();
         return URI.create("http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort());
     }
@@ -305,21 +307,16 @@ public final class InferenceServer implements AutoCloseable {
     }
 
     /**
-     * Graceful stop: readiness goes false, the listener closes, requests in flight get up to the
-     * shutdown wait to finish, then every session closes (finishing its queued calls). Idempotent.
+     * Graceful stop: readiness goes false, the listener closes, idle connections close, requests in flight
+     * (those read so far) get up to the shutdown wait to be answered, each connection closing after its
+     * last answer, then every session closes (finishing its queued calls). Idempotent.
      */
     @Override
     public synchronized void close() {
         if (closed) return;
         ready = false;
         closed = true;
-        http.stop(shutdownSeconds);
-        executor.shutdown();
-        try {
-            executor.awaitTermination(shutdownSeconds, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        transport.close(shutdownSeconds);
         for (var versions : models.values()) {
             for (var ref : versions.values()) {
                 InferenceSession s = ref.getAndSet(null);
@@ -344,51 +341,48 @@ public final class InferenceServer implements AutoCloseable {
         }
     }
 
-    /**
-     * How to count the request being answered on this thread once its status is known. Not an exchange
-     * attribute: the JDK server keeps those in the context, shared by every exchange of it, so that
-     * concurrent requests took each other's counters (some were counted under no model).
-     */
-    private static final ThreadLocal<IntConsumer> COUNT = new ThreadLocal<>();
+    /** The routes, as the transport calls them; a class of its own so that they stay out of the public API. */
+    private final class Routes implements HttpHandler {
+        @Override
+        public Response handle(Request request) {
+            return InferenceServer.this.handle(request);
+        }
 
-    private void handle(HttpExchange ex) {
+        @Override
+        public Response error(int status, String message) {
+            return InferenceServer.error(status, message, null);
+        }
+    }
+
+    /**
+     * Answers a request and counts it: under its model once the route has named one (else under none),
+     * with its status and latency. Counted, and no longer in flight, when the response is made, before the
+     * transport sends it: a client that reads the metrics right after its answer finds its request counted
+     * and finished. What is counted travels with the call, not with the thread or the connection.
+     */
+    private HttpHandler.Response handle(HttpHandler.Request req) {
         long start = System.nanoTime();
         metrics.inFlight.incrementAndGet();
         String[] model = {""};
-        boolean[] counted = {false};
-        // Counted, and no longer in flight, when the status is known, before the response goes out: a
-        // client that reads the metrics right after its answer finds its request counted and finished.
-        IntConsumer count = s -> {
-            if (!counted[0]) {
-                counted[0] = true;
-                metrics.request(model[0], s, System.nanoTime() - start);
-                metrics.inFlight.decrementAndGet();
-            }
-        };
-        COUNT.set(count);
-        int status;
+        HttpHandler.Response res;
         try {
             try {
-                status = route(ex, model);
+                res = route(req, model);
             } catch (HttpError e) {
-                status = e.status;
-                error(ex, e.status, e.getMessage(), e.allow);
+                res = error(e.status, e.getMessage(), e.allow);
             } catch (RuntimeException | Error e) {
-                status = 500;
-                error(ex, 500, "internal error: " + e, null);
+                res = error(500, "internal error: " + e, null);
             }
-        } catch (IOException e) {
-            status = 499; // the client went away while we answered
         } finally {
-            COUNT.remove();
-            ex.close();
+            metrics.inFlight.decrementAndGet();
         }
-        count.accept(status); // if nothing was sent (a failure before the response)
+        metrics.request(model[0], res.status(), System.nanoTime() - start);
+        return res;
     }
 
-    private int route(HttpExchange ex, String[] model) throws IOException {
-        String path = ex.getRequestURI().getPath();
-        String method = ex.getRequestMethod();
+    private HttpHandler.Response route(HttpHandler.Request req, String[] model) {
+        String path = req.path();
+        String method = req.method();
         if (path.equals("/metrics")) {
             requireMethod(method, "GET");
             Map<String, InferenceSession> sessions = new LinkedHashMap<>();
@@ -402,13 +396,13 @@ public final class InferenceServer implements AutoCloseable {
                 }
             }
             byte[] body = metrics.write(sessions).getBytes(StandardCharsets.UTF_8);
-            return send(ex, 200, "text/plain; version=0.0.4; charset=utf-8", body);
+            return new HttpHandler.Response(200, "text/plain; version=0.0.4; charset=utf-8", body, null);
         }
         if (!path.startsWith("/v2")) throw new HttpError(404, "no route " + path);
         List<String> seg = List.of(path.substring(1).split("/", -1));
         if (seg.size() == 1) {
             requireMethod(method, "GET");
-            return json(ex, 200, g -> {
+            return json(200, g -> {
                 g.writeStringField("name", "gatun");
                 String v = InferenceServer.class.getPackage().getImplementationVersion();
                 g.writeStringField("version", v == null ? "development" : v);
@@ -420,10 +414,10 @@ public final class InferenceServer implements AutoCloseable {
                 && (seg.get(2).equals("live") || seg.get(2).equals("ready"))) {
             requireMethod(method, "GET");
             if (seg.get(2).equals("live")) {
-                return json(ex, 200, g -> g.writeBooleanField("live", true));
+                return json(200, g -> g.writeBooleanField("live", true));
             }
             boolean r = isReady();
-            return json(ex, r ? 200 : 503, g -> g.writeBooleanField("ready", r));
+            return json(r ? 200 : 503, g -> g.writeBooleanField("ready", r));
         }
         if (seg.size() >= 3 && seg.get(1).equals("models") && !seg.get(2).isEmpty()) {
             String name = seg.get(2);
@@ -448,15 +442,15 @@ public final class InferenceServer implements AutoCloseable {
                         + String.join(", ", versions.keySet()) + ")");
             }
             return switch (action) {
-                case "" -> metadata(ex, name, versions, ref.get());
+                case "" -> metadata(name, versions, ref.get());
                 case "ready" -> {
                     boolean r = isReady() && ref.get() != null && ref.get().isReady();
-                    yield json(ex, r ? 200 : 503, g -> {
+                    yield json(r ? 200 : 503, g -> {
                         g.writeStringField("name", name);
                         g.writeBooleanField("ready", r);
                     });
                 }
-                default -> infer(ex, name, v, ref);
+                default -> infer(req, name, v, ref);
             };
         }
         throw new HttpError(404, "no route " + path);
@@ -468,9 +462,8 @@ public final class InferenceServer implements AutoCloseable {
         }
     }
 
-    private int metadata(HttpExchange ex, String name, Map<String, ?> versions, InferenceSession s)
-            throws IOException {
-        return json(ex, 200, g -> {
+    private static HttpHandler.Response metadata(String name, Map<String, ?> versions, InferenceSession s) {
+        return json(200, g -> {
             g.writeStringField("name", name);
             g.writeArrayFieldStart("versions");
             for (String v : versions.keySet()) g.writeString(v);
@@ -495,10 +488,10 @@ public final class InferenceServer implements AutoCloseable {
         g.writeEndObject();
     }
 
-    private int infer(HttpExchange ex, String name, String version, AtomicReference<InferenceSession> ref)
-            throws IOException {
+    private HttpHandler.Response infer(HttpHandler.Request http, String name, String version,
+            AtomicReference<InferenceSession> ref) {
         if (!isReady()) throw new HttpError(503, "the server is shutting down");
-        byte[] body = readBody(ex);
+        byte[] body = body(http);
         InferRequest req;
         try {
             req = InferRequest.parse(Jackson.FACTORY, body);
@@ -530,15 +523,12 @@ public final class InferenceServer implements AutoCloseable {
                 throw new HttpError(503, e.getMessage());
             }
             String outName = s.output().name();
-            return json(ex, 200, g -> inferFields(g, name, version, req.id(), outName, shape, data));
+            return json(200, g -> inferFields(g, name, version, req.id(), outName, shape, data));
         }
     }
 
-    /**
-     * An inference response's fields; package-private so that the benchmarks' other HTTP stacks answer
-     * with the same bytes.
-     */
-    static void inferFields(JsonGenerator g, String name, String version, String id, String outName, long[] shape,
+    /** An inference response's fields. */
+    private static void inferFields(JsonGenerator g, String name, String version, String id, String outName, long[] shape,
             float[] data) throws IOException {
         g.writeStringField("model_name", name);
         g.writeStringField("model_version", version);
@@ -563,47 +553,33 @@ public final class InferenceServer implements AutoCloseable {
         g.writeEndArray();
     }
 
-    /** The request body, refused with 413 above the limit: by Content-Length first, else while reading. */
-    private byte[] readBody(HttpExchange ex) throws IOException {
-        String length = ex.getRequestHeaders().getFirst("Content-Length");
-        if (length != null) {
-            long n;
-            try {
-                n = Long.parseLong(length.trim());
-            } catch (NumberFormatException e) {
-                throw new HttpError(400, "bad Content-Length '" + length + "'");
-            }
-            if (n > maxBodyBytes) {
-                throw new HttpError(413, "request body of " + n + " bytes is over the limit of " + maxBodyBytes);
-            }
-        }
-        InputStream in = ex.getRequestBody();
-        ByteArrayOutputStream out = new ByteArrayOutputStream(length != null ? (int) Long.parseLong(length.trim())
-                : 8192);
-        byte[] buf = new byte[16384];
-        long total = 0;
-        for (int r; (r = in.read(buf)) > 0; ) {
-            total += r;
-            if (total > maxBodyBytes) {
-                throw new HttpError(413, "request body is over the limit of " + maxBodyBytes + " bytes");
-            }
-            out.write(buf, 0, r);
-        }
-        return out.toByteArray();
+    /**
+     * The request body, refused with 413 if it was over the limit (the transport then read none of it): the
+     * declared {@code Content-Length} is checked before reading, a chunked body while it arrives.
+     */
+    private byte[] body(HttpHandler.Request req) {
+        if (req.body() != null) return req.body();
+        throw new HttpError(413, req.contentLength() >= 0
+                ? "request body of " + req.contentLength() + " bytes is over the limit of " + maxBodyBytes
+                : "request body is over the limit of " + maxBodyBytes + " bytes");
     }
 
     /** Writes a JSON object's fields. */
     @FunctionalInterface
-    interface Fields {
+    private interface Fields {
         void write(JsonGenerator g) throws IOException;
     }
 
-    private static int json(HttpExchange ex, int status, Fields fields) throws IOException {
-        return send(ex, status, "application/json", jsonBody(fields));
+    private static HttpHandler.Response json(int status, Fields fields) {
+        try {
+            return new HttpHandler.Response(status, "application/json", jsonBody(fields), null);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e); // writing to memory: not expected
+        }
     }
 
-    /** The JSON object of {@code fields}, in UTF-8; package-private for the benchmarks' other HTTP stacks. */
-    static byte[] jsonBody(Fields fields) throws IOException {
+    /** The JSON object of {@code fields}, in UTF-8. */
+    private static byte[] jsonBody(Fields fields) throws IOException {
         ByteArrayOutputStream buf = new ByteArrayOutputStream(256);
         try (JsonGenerator g = Jackson.FACTORY.createGenerator(buf)) {
             g.writeStartObject();
@@ -613,21 +589,9 @@ public final class InferenceServer implements AutoCloseable {
         return buf.toByteArray();
     }
 
-    private static void error(HttpExchange ex, int status, String message, String allow) throws IOException {
-        if (allow != null) ex.getResponseHeaders().set("Allow", allow);
-        json(ex, status, g -> g.writeStringField("error", message));
-    }
-
-    private static int send(HttpExchange ex, int status, String type, byte[] body) throws IOException {
-        IntConsumer count = COUNT.get();
-        if (count != null) {
-            count.accept(status);
-        }
-        ex.getResponseHeaders().set("Content-Type", type);
-        ex.sendResponseHeaders(status, body.length == 0 ? -1 : body.length);
-        try (OutputStream os = ex.getResponseBody()) {
-            os.write(body);
-        }
-        return status;
+    /** The response {@code {"error": message}}, with the {@code Allow} header of a 405. */
+    private static HttpHandler.Response error(int status, String message, String allow) {
+        HttpHandler.Response r = json(status, g -> g.writeStringField("error", message));
+        return new HttpHandler.Response(r.status(), r.contentType(), r.body(), allow);
     }
 }

@@ -494,4 +494,125 @@ class InferenceServerTest {
         assertTrue(server.remove("swap", "1"));
         assertEquals(404, post("/v2/models/swap/infer", body).status());
     }
+
+    private static String infer(String id, float[] in, long... shape) {
+        return request(id, "input", "FP32", shape, flat(in));
+    }
+
+    private static String post(String path, String body, String headers) {
+        byte[] b = body.getBytes(StandardCharsets.UTF_8);
+        return "POST " + path + " HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: "
+                + b.length + "\r\n" + headers + "\r\n" + body;
+    }
+
+    @Test
+    void pipelinedRequestsOnOneConnectionAreAnsweredInOrder() throws IOException {
+        float[] image = values(21, 784);
+        float[] row = values(22, 4);
+        // A slow request first (LeNet-5), fast ones behind it, all in one write; then many at once, more than
+        // the connection reads ahead of its answers.
+        StringBuilder all = new StringBuilder()
+                .append(post("/v2/models/lenet/versions/1/infer", infer("first", image, 1, 1, 28, 28), ""))
+                .append("GET /v2/health/live HTTP/1.1\r\nHost: test\r\n\r\n")
+                .append(post("/v2/models/mlp/infer", infer("third", row, 1, 4), ""))
+                .append("GET /v2/models/nope HTTP/1.1\r\nHost: test\r\n\r\n")
+                .append("DELETE /v2/models/mlp HTTP/1.1\r\nHost: test\r\n\r\n");
+        int many = 60;
+        for (int i = 0; i < many; i++) all.append(post("/v2/models/mlp/infer", infer("n" + i, row, 1, 4), ""));
+        all.append(post("/v2/models/mlp/infer", infer("last", row, 1, 4), "Connection: close\r\n"));
+        try (Http.Raw c = new Http.Raw(server.uri())) {
+            c.send(all.toString());
+            Http.RawResponse first = c.read();
+            assertEquals(200, first.status(), first.body());
+            assertTrue(first.body().contains("\"id\":\"first\""), first.body());
+            assertArrayEquals(lenet1.run(image, 1, 1, 28, 28).data(),
+                    floats(new Reply(200, first.body(), null).json().at("/outputs/0/data")));
+            Http.RawResponse live = c.read();
+            assertEquals(200, live.status());
+            assertEquals("{\"live\":true}", live.body());
+            Http.RawResponse third = c.read();
+            assertTrue(third.body().contains("\"id\":\"third\""), third.body());
+            Http.RawResponse nope = c.read();
+            assertEquals(404, nope.status());
+            assertTrue(nope.body().contains("unknown model 'nope'"), nope.body());
+            Http.RawResponse delete = c.read();
+            assertEquals(405, delete.status());
+            assertEquals("GET", delete.headers().get("allow"));
+            float[] expected = mlp.run(row, 1, 4).data();
+            for (int i = 0; i < many; i++) {
+                Http.RawResponse r = c.read();
+                assertEquals(200, r.status(), r.body());
+                assertTrue(r.body().contains("\"id\":\"n" + i + "\""), i + ": " + r.body());
+                assertArrayEquals(expected, floats(new Reply(200, r.body(), null).json().at("/outputs/0/data")));
+            }
+            Http.RawResponse last = c.read();
+            assertTrue(last.body().contains("\"id\":\"last\""), last.body());
+            assertEquals("close", last.headers().get("connection"));
+            assertTrue(c.closedByServer(), "the connection closes after the request that asked for it");
+        }
+        // A client that shuts its side after its requests still gets every answer.
+        try (Http.Raw c = new Http.Raw(server.uri())) {
+            c.send(post("/v2/models/mlp/infer", infer("a", row, 1, 4), "")
+                    + post("/v2/models/mlp/infer", infer("b", row, 1, 4), "")).shutdownOutput();
+            assertTrue(c.read().body().contains("\"id\":\"a\""));
+            Http.RawResponse b = c.read();
+            assertTrue(b.body().contains("\"id\":\"b\""), b.body());
+            assertTrue(c.closedByServer(), "the connection closes after the last answer");
+        }
+        assertStillServing();
+    }
+
+    @Test
+    void aChunkedBodyOverTheLimitIs413InJsonAndTheConnectionCloses() throws IOException {
+        try (Http.Raw c = new Http.Raw(server.uri())) {
+            c.send("POST /v2/models/mlp/infer HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n");
+            String chunk = " ".repeat(4096);
+            for (int sent = 0; sent <= MAX_BODY + 4096; sent += chunk.length()) {
+                c.send(Integer.toHexString(chunk.length()) + "\r\n" + chunk + "\r\n");
+            }
+            c.send("0\r\n\r\n");
+            Http.RawResponse r = c.read();
+            assertEquals(413, r.status(), r.body());
+            assertEquals("application/json", r.headers().get("content-type"));
+            assertEquals("close", r.headers().get("connection"));
+            assertTrue(new Reply(413, r.body(), null).error().contains("over the limit of " + MAX_BODY + " bytes"),
+                    r.body());
+            assertTrue(c.closedByServer(), "the connection closes after a body over the limit");
+        }
+        // Announced with Expect: 100-continue, the body is refused before it is sent.
+        try (Http.Raw c = new Http.Raw(server.uri())) {
+            c.send("POST /v2/models/mlp/infer HTTP/1.1\r\nHost: test\r\nContent-Length: " + (MAX_BODY + 1)
+                    + "\r\nExpect: 100-continue\r\n\r\n");
+            Http.RawResponse r = c.read();
+            assertEquals(413, r.status(), r.body());
+            assertTrue(new Reply(413, r.body(), null).error().contains("request body of " + (MAX_BODY + 1)
+                    + " bytes is over the limit of " + MAX_BODY), r.body());
+            assertTrue(c.closedByServer());
+        }
+        assertStillServing();
+    }
+
+    @Test
+    void malformedHttpIs400AndTheServerKeepsServing() throws IOException {
+        String[][] cases = {
+            {"this is not http\r\n\r\n", "400", "malformed HTTP request"},
+            {"GET /v2/health/live HTTP/1.1\r\nHost: test\r\nContent-Length: x\r\n\r\n", "400",
+                "malformed HTTP request"},
+            {"GET /v2/health/%zz HTTP/1.1\r\nHost: test\r\n\r\n", "400", "malformed request target"},
+            {"GET /" + "a".repeat(10_000) + " HTTP/1.1\r\nHost: test\r\n\r\n", "414", "larger than"},
+            {"GET /v2/health/live HTTP/1.1\r\nHost: test\r\nX-Big: " + "b".repeat(40_000) + "\r\n\r\n", "431",
+                "larger than"},
+        };
+        for (String[] k : cases) {
+            try (Http.Raw c = new Http.Raw(server.uri())) {
+                Http.RawResponse r = c.send(k[0]).read();
+                String what = k[0].substring(0, Math.min(40, k[0].length()));
+                assertEquals(Integer.parseInt(k[1]), r.status(), what + " -> " + r.body());
+                assertEquals("application/json", r.headers().get("content-type"), what);
+                assertTrue(new Reply(r.status(), r.body(), null).error().contains(k[2]), what + " -> " + r.body());
+                assertTrue(c.closedByServer(), what + ": the connection closes after malformed HTTP");
+            }
+            assertStillServing();
+        }
+    }
 }
