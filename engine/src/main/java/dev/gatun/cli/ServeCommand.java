@@ -77,6 +77,9 @@ final class ServeCommand implements Callable<Integer> {
             + " in milliseconds; 0 turns it off (default: ${DEFAULT-VALUE}).")
     long pollMillis;
 
+    @Option(names = "--io-threads", description = "HTTP event loop threads (default: one per core, at most 4).")
+    Integer ioThreads;
+
     @Option(names = "--shutdown-seconds", defaultValue = "30", description = "How long a graceful stop waits for"
             + " requests in flight (default: ${DEFAULT-VALUE}).")
     int shutdownSeconds;
@@ -106,6 +109,8 @@ final class ServeCommand implements Callable<Integer> {
                 "--max-body must be in [1, " + (Integer.MAX_VALUE - 8) + "], got " + maxBody);
         checks.atLeast("--poll-ms", pollMillis, 0);
         checks.atLeast("--shutdown-seconds", shutdownSeconds, 0);
+        checks.require(ioThreads == null || ioThreads >= 1 && ioThreads <= 256,
+                "--io-threads must be in [1, 256], got " + ioThreads);
         for (long d : inputShape == null ? new long[0] : inputShape) {
             checks.require(d >= 1, "--input-shape dimensions must be >= 1, got " + d);
         }
@@ -119,6 +124,9 @@ final class ServeCommand implements Callable<Integer> {
         List<ModelRepository.Entry> entries = ModelRepository.scan(model, name);
         InferenceServer.Builder builder = InferenceServer.builder().host(host).port(port).maxBodyBytes(maxBody)
                 .shutdownSeconds(shutdownSeconds);
+        if (ioThreads != null) {
+            builder.ioThreads(ioThreads);
+        }
         List<InferenceSession> opened = new ArrayList<>();
         try {
             for (ModelRepository.Entry e : entries) {

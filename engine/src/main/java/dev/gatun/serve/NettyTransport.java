@@ -63,8 +63,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@link HttpHandler} answer them, writes the responses back. The only class of the server that names
  * Netty, so that the server's other classes load without it.
  *
- * <p>A few event loops (one per four cores, at least one; epoll where Netty's native transport loads,
- * else NIO) parse and aggregate requests and write responses; they never block. Each connection's requests
+ * <p>A few event loops (one per core, at most 4, unless told otherwise; epoll where Netty's native
+ * transport loads, else NIO) parse and aggregate requests and write responses; they never block. Each connection's requests
  * are answered on a virtual thread, one after another in the order received (HTTP/1.1 pipelining), since
  * answering blocks on the model. Bounds, so that no client holds an unbounded share of anything: request
  * line 8 KiB (else 414), headers 32 KiB (else 431), the body the server's limit (else 413, after which the
@@ -74,8 +74,6 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 final class NettyTransport {
 
-    /** Event loops: the work on them is small next to a model's; on two cores, one. */
-    static final int IO_THREADS = Math.max(1, Runtime.getRuntime().availableProcessors() / 4);
     static final int MAX_INITIAL_LINE = 8 << 10;
     static final int MAX_HEADERS = 32 << 10;
     static final int MAX_CONNECTIONS = 10_000;
@@ -112,15 +110,17 @@ final class NettyTransport {
      *
      * @param address      where to listen
      * @param maxBodyBytes the largest request body read; a larger one reaches the handler with no body
+     * @param ioThreads    event loop threads
      * @param handler      answers the requests
      * @throws IOException if the address cannot be bound
      */
-    NettyTransport(InetSocketAddress address, int maxBodyBytes, HttpHandler handler) throws IOException {
+    NettyTransport(InetSocketAddress address, int maxBodyBytes, int ioThreads, HttpHandler handler)
+            throws IOException {
         this.handler = handler;
         this.maxBodyBytes = maxBodyBytes;
         boolean epoll = NativeTransport.available();
         IoHandlerFactory io = epoll ? NativeTransport.ioHandler() : NioIoHandler.newFactory();
-        group = new MultiThreadIoEventLoopGroup(IO_THREADS, new DefaultThreadFactory("gatun-serve-io"), io);
+        group = new MultiThreadIoEventLoopGroup(ioThreads, new DefaultThreadFactory("gatun-serve-io"), io);
         Class<? extends ServerChannel> channel = epoll ? NativeTransport.serverChannel()
                 : NioServerSocketChannel.class;
         ChannelFuture bound = new ServerBootstrap()

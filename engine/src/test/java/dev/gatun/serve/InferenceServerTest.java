@@ -2,6 +2,7 @@ package dev.gatun.serve;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.core.JsonFactory;
@@ -223,6 +224,16 @@ class InferenceServerTest {
         Reply r = post("/v2/models/mlp/infer", request(null, "input", "FP32", new long[] {1, 4}, flat(in)));
         assertEquals(200, r.status(), r.body());
         assertArrayEquals(mlp.run(in, 1, 4).data(), floats(r.json().at("/outputs/0/data")));
+    }
+
+    /** The builder refuses event loop counts outside [1, 256], naming the setting. */
+    @Test
+    void eventLoopThreadsOutOfRangeAreRefused() {
+        for (int n : new int[] {0, -1, 257}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> InferenceServer.builder().ioThreads(n));
+            assertTrue(e.getMessage().contains("event loop threads"), e.getMessage());
+        }
     }
 
     @Test
