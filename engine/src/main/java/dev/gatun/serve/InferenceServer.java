@@ -39,7 +39,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * must match the shape.
  *
  * <p><b>HTTP stack.</b> Netty 4.2, HTTP/1.1 with keep-alive and pipelining: a few event loops (one per
- * four cores, at least one; epoll on Linux x86-64, else NIO) read requests and write responses and never
+ * core, at most 4, {@link Builder#ioThreads}; epoll on Linux x86-64, else NIO) read requests and write responses and never
  * block; a connection's requests are answered on a virtual thread, one after another in the order received,
  * so that a request blocked on its model costs no platform thread; the native work runs on each session's
  * few platform workers, or on the request's thread when the session is idle. Netty replaced the JDK's
