@@ -3,6 +3,7 @@ package dev.gatun.backend;
 import dev.gatun.bindings.dnnl.Dnnl;
 import dev.gatun.bindings.dnnl.dnnl_exec_arg_t;
 import dev.gatun.bindings.dnnl.dnnl_memory_desc_t;
+import dev.gatun.bindings.omp.Omp;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -355,6 +356,15 @@ final class Primitives {
     }
 
     /**
+     * Operand bytes below which a primitive that takes its threads from the caller's OpenMP setting (reorders,
+     * pooling, eltwise, softmax and the like; a convolution fixes its own when planned) runs on the calling
+     * thread alone. Starting and joining a team of two costs 3.2 µs on the 2-core machine of
+     * {@code bench/results} (an empty {@code omp parallel} region, in C): more than such a primitive gains
+     * from the second thread. {@code gatun.serialBytes} sets it (0: always the configured threads).
+     */
+    static final long SERIAL_BYTES = Long.getLong("gatun.serialBytes", 256 << 10);
+
+    /**
      * Executes {@code p} with the given arguments ({@code DNNL_ARG_*} kinds, their memory descriptors
      * and data), adding a scratchpad of its own when the primitive needs one; waits for the result.
      * Every operand's memory is held until the call returns ({@link SharedMemory#hold}). Callers check
@@ -366,6 +376,7 @@ final class Primitives {
      *     than its layout
      */
     static void execute(Primitive p, int[] kinds, MemorySegment[] descs, MemorySegment[] data, String what) {
+        long traffic = 0;
         for (int i = 0; i < kinds.length; i++) {
             if (descs[i] == null || descs[i].equals(MemorySegment.NULL) || data[i] == null) {
                 throw new IllegalStateException(what + ": operand " + i + " (argument kind " + kinds[i]
@@ -376,7 +387,9 @@ final class Primitives {
                 throw new IllegalStateException(what + ": operand " + i + " (argument kind " + kinds[i] + ") has "
                         + data[i].byteSize() + " bytes, its layout spans " + need);
             }
+            traffic += need;
         }
+        boolean alone = traffic < SERIAL_BYTES && Threads.get() > 1;
         Threads.applyToCurrentThread();
         // oneDNN reads the operands through raw pointers, out of the FFM runtime's sight: hold their
         // memory for the whole call, so that a close on another thread waits instead of freeing it.
@@ -398,7 +411,16 @@ final class Primitives {
                             MemoryPool.allocate(call, p.scratchpadBytes()));
                     setArg(args, n - 1, Dnnl.DNNL_ARG_SCRATCHPAD(), memories[n - 1]);
                 }
-                Streams.execute(p.handle(), n, args, p.holdsSignals(), what);
+                if (alone) {
+                    Omp.omp_set_num_threads(1);
+                    try {
+                        Streams.execute(p.handle(), n, args, p.holdsSignals(), what);
+                    } finally {
+                        Omp.omp_set_num_threads(Threads.get());
+                    }
+                } else {
+                    Streams.execute(p.handle(), n, args, p.holdsSignals(), what);
+                }
             } finally {
                 for (MemorySegment m : memories) {
                     if (m != null) {
