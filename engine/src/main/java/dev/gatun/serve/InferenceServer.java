@@ -68,8 +68,9 @@ public final class InferenceServer implements AutoCloseable {
 
     /**
      * The most rows of a batch {@code gatun serve} assembles from concurrent requests unless told otherwise
-     * ({@link InferenceSession.Config#maxBatch()}): LeNet-5 at 64 connections served 5,256-6,409 requests/s
-     * batched against 3,892-4,177 unbatched ({@code bench/serve-batching.sh}).
+     * ({@link InferenceSession.Config#maxBatch()}): LeNet-5 at 64 connections served 7,350-8,215 requests/s
+     * batched so against 4,239-4,266 unbatched (two rounds of {@code bench/serve-batching.sh} on Netty;
+     * 16 rows and 500 µs served the same, 32 and 1000 µs less).
      */
     public static final int DEFAULT_MAX_BATCH = 8;
 
