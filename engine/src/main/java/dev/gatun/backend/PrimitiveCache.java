@@ -78,8 +78,8 @@ final class PrimitiveCache {
      * Keys of different families must not be equal (each family uses its own key record).
      */
     @SuppressWarnings("unchecked")
-    static <V> V get(Object familyKey, Function<Object, V> create, Function<V, Primitives.Primitive[]> primitivesOf,
-                     long bytesPerPrimitive) {
+    static <V> V get(Object familyKey, Function<Object, V> create,
+                     Function<V, Primitives.Primitive[]> primitivesOf, long bytesPerPrimitive) {
         Object key = new ThreadedKey(familyKey, Threads.get());
         Entry hit = ENTRIES.get(key);
         if (hit != null) {
