@@ -30,7 +30,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * JSON, wrong shape, datatype or input), 404 (unknown model, version or route), 405 (wrong method, with
  * {@code Allow}), 413 (body over the limit, checked against {@code Content-Length} before reading and
  * while reading a chunked body), 414 and 431 (request line or headers over their bounds, below), 503 (not
- * ready, or the model's queue full) and 500 (anything else).
+ * ready, the model's queue full, or the request bodies held over all connections at their bound,
+ * {@link Builder#maxBufferedBytes}) and 500 (anything else).
  *
  * <p><b>Datatypes.</b> Inputs are FP32. Integer datatypes (INT8 to INT64, UINT8 to UINT64) are accepted
  * too when every value is a JSON integer within the datatype's range and of magnitude at most 2^24, so
@@ -93,6 +94,7 @@ public final class InferenceServer implements AutoCloseable {
         // LeNet-5 at 64 connections at 6,588 and 7,426 requests/s against one loop's 5,677 and 7,150 (two
         // rounds of scripts/load-test, 20 s each).
         private int ioThreads = Math.min(4, Runtime.getRuntime().availableProcessors());
+        private long maxBufferedBytes; // 0: a quarter of the heap, at least the body limit
         private final Map<String, Map<String, InferenceSession>> models = new LinkedHashMap<>();
 
         private Builder() {}
@@ -156,6 +158,22 @@ public final class InferenceServer implements AutoCloseable {
         }
 
         /**
+         * The most bytes of request bodies the server holds at once, over all connections, each from its
+         * reading until its answer; a request whose body would pass it is answered 503 and its connection
+         * closed. Unless set, a quarter of the heap ({@link Runtime#maxMemory()}), at least the body limit:
+         * so that many clients sending large bodies at once cannot fill the heap the models need.
+         *
+         * @param bytes the bound, at least the body limit ({@link #maxBodyBytes}) when the server starts
+         * @return this builder
+         * @throws IllegalArgumentException if {@code bytes} is not positive
+         */
+        public Builder maxBufferedBytes(long bytes) {
+            if (bytes < 1) throw new IllegalArgumentException("the bytes of bodies held must be >= 1, got " + bytes);
+            this.maxBufferedBytes = bytes;
+            return this;
+        }
+
+        /**
          * How long {@link InferenceServer#close()} waits for requests in flight; 30 s unless set.
          *
          * @param seconds the wait in seconds, {@code >= 0}
@@ -200,6 +218,7 @@ public final class InferenceServer implements AutoCloseable {
          * @throws IOException if the address cannot be bound
          * @throws IllegalStateException if jackson-core or Netty (optional dependencies of the engine,
          *                               which the server needs) is absent
+         * @throws IllegalArgumentException if the bound on bodies held is below the body limit
          */
         public InferenceServer start() throws IOException {
             OptionalDependency.require("The HTTP inference server",
@@ -254,7 +273,9 @@ public final class InferenceServer implements AutoCloseable {
             }
         }
         transport = new NettyTransport(new InetSocketAddress(InetAddress.getByName(b.host), b.port),
-                Math.toIntExact(b.maxBodyBytes), b.ioThreads, new Routes());
+                Math.toIntExact(b.maxBodyBytes), b.ioThreads,
+                b.maxBufferedBytes > 0 ? b.maxBufferedBytes
+                        : Math.max(b.maxBodyBytes, Runtime.getRuntime().maxMemory() / 4), new Routes());
         ready = true;
     }
 

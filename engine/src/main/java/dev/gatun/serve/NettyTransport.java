@@ -69,8 +69,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * answering blocks on the model. Bounds, so that no client holds an unbounded share of anything: request
  * line 8 KiB (else 414), headers 32 KiB (else 431), the body the server's limit (else 413, after which the
  * connection closes); at most 16 requests or 1 MiB of bodies wait on one connection before it is read no
- * further; a connection with nothing to answer that sends nothing for 30 s is closed; at most 10,000
- * connections are open at once. Malformed HTTP is answered 400 and the connection closed.
+ * further; the request bodies held over all connections, each from its reading until its answer, at
+ * most the server's bound (else 503, after which the connection closes); a connection with nothing to
+ * answer that sends nothing for 30 s is closed; at most 10,000 connections are open at once. Malformed HTTP is answered 400 and the connection closed.
  */
 final class NettyTransport {
 
@@ -94,6 +95,9 @@ final class NettyTransport {
 
     private final HttpHandler handler;
     private final int maxBodyBytes;
+    /** The most request-body bytes held at once, over all connections, from reading to answering. */
+    private final long maxBufferedBytes;
+    private final AtomicLong buffered = new AtomicLong();
     private final EventLoopGroup group;
     private final Channel server;
     private final ExecutorService requests =
@@ -111,13 +115,20 @@ final class NettyTransport {
      * @param address      where to listen
      * @param maxBodyBytes the largest request body read; a larger one reaches the handler with no body
      * @param ioThreads    event loop threads
+     * @param maxBufferedBytes the most body bytes held at once over all connections, at least
+     *                     {@code maxBodyBytes}; a request whose body would pass it is answered 503
      * @param handler      answers the requests
      * @throws IOException if the address cannot be bound
      */
-    NettyTransport(InetSocketAddress address, int maxBodyBytes, int ioThreads, HttpHandler handler)
-            throws IOException {
+    NettyTransport(InetSocketAddress address, int maxBodyBytes, int ioThreads, long maxBufferedBytes,
+                   HttpHandler handler) throws IOException {
+        if (maxBufferedBytes < maxBodyBytes) {
+            throw new IllegalArgumentException("the bytes of bodies held at once (" + maxBufferedBytes
+                    + ") must be at least the body limit (" + maxBodyBytes + ")");
+        }
         this.handler = handler;
         this.maxBodyBytes = maxBodyBytes;
+        this.maxBufferedBytes = maxBufferedBytes;
         boolean epoll = NativeTransport.available();
         IoHandlerFactory io = epoll ? NativeTransport.ioHandler() : NioIoHandler.newFactory();
         group = new MultiThreadIoEventLoopGroup(ioThreads, new DefaultThreadFactory("gatun-serve-io"), io);
@@ -200,6 +211,24 @@ final class NettyTransport {
         for (Connection c : connections) c.channel.close().awaitUninterruptibly(1, TimeUnit.SECONDS);
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
         requests.shutdown(); // a request still blocked on its model fails when the model closes
+    }
+
+    /**
+     * Takes {@code bytes} of the budget of bodies held, if they fit. A body holds its share from being read
+     * until its answer: a heap copy, then what parsing it makes. Without the bound, clients sending large
+     * bodies on many connections at once could fill the heap, and the model's own allocations would fail.
+     */
+    private boolean reserve(long bytes) {
+        if (bytes == 0) return true;
+        for (long b = buffered.get(); ; b = buffered.get()) {
+            if (b + bytes > maxBufferedBytes) return false;
+            if (buffered.compareAndSet(b, b + bytes)) return true;
+        }
+    }
+
+    /** Body bytes held now, over all connections (for tests). */
+    long bufferedBytes() {
+        return buffered.get();
     }
 
     private void answered() {
@@ -320,6 +349,11 @@ final class NettyTransport {
             }
             String path = path(req.uri());
             if (path == null) return Job.error(400, "malformed request target '" + req.uri() + "'");
+            int size = req.content().readableBytes();
+            if (!reserve(size)) {
+                return Job.error(503, "the server holds " + maxBufferedBytes + " bytes of request bodies at most"
+                        + " and has too many now; retry later");
+            }
             byte[] body = ByteBufUtil.getBytes(req.content());
             return new Job(new HttpHandler.Request(req.method().name(), path, body.length, body), 0, null,
                     HttpUtil.isKeepAlive(req), req.protocolVersion().equals(HttpVersion.HTTP_1_0), body.length);
@@ -336,7 +370,7 @@ final class NettyTransport {
                 try {
                     requests.execute(this::drain);
                 } catch (RejectedExecutionException e) { // the server is gone
-                    jobs.clear();
+                    for (Job j; (j = jobs.poll()) != null; ) buffered.addAndGet(-j.bytes());
                     queued.set(0);
                     answered();
                     channel.close();
@@ -356,6 +390,7 @@ final class NettyTransport {
                 Job job = jobs.poll();
                 answer(job);
                 queuedBytes.addAndGet(-job.bytes());
+                buffered.addAndGet(-job.bytes());
                 left = queued.decrementAndGet();
                 if (paused) channel.eventLoop().execute(this::resume);
                 if (left == 0 && (stopping || inputShut)) closeAfterLastWrite();
