@@ -434,6 +434,40 @@ public final class Convolution {
         return out == 16 && g.inChannels() >= 16 && ChannelBlock.forChannels(g.inChannels()) == 8 ? 8 : out;
     }
 
+    private static final boolean CHANNELS_LAST =
+            Boolean.parseBoolean(System.getProperty("gatun.conv.channelsLast", "true"));
+
+    /**
+     * Whether {@code g}'s training passes compute channels-last ({@code nhwc}) instead of in 16-channel
+     * blocks: where 16-blocks would pad the channel pairs by half or more (both counts from 16 up, one
+     * group, on full-width AVX-512, where every count takes 16-blocks). Channels-last pads nothing, and
+     * oneDNN 2.6 runs its forward pass on its brgemm kernel. Measured on the 2-core Zen 5, batch 64, two
+     * threads, in C on oneDNN (forward, backward data, backward weights, ms): LeNet-5's 20 → 50, 5×5 at
+     * 14×14 1.84-1.90, 2.14-2.26, 1.71-1.76 channels-last against 2.81-2.88, 2.82-2.92, 2.92-3.29 in
+     * 16-blocks (which pad its channel pairs 2.05 times); 24 → 40, 3×3 (1.6 times) 0.62, 0.70, 0.73 against
+     * 0.86, 0.88, 0.86; but 32 → 32 (no padding) 2.95, 3.44, 4.06 against 3.26, 3.28, 3.36, and with few
+     * input channels (1 → 20, 3 → 32, which gatun keeps plain) its forward and weight passes were slower.
+     * {@code -Dgatun.conv.channelsLast=false} turns it off.
+     */
+    public static boolean trainsChannelsLast(Geometry g) {
+        if (!CHANNELS_LAST || g.groups() != 1 || g.inChannels() < 16 || ChannelBlock.widest() != 16
+                || ChannelBlock.padsLeast() || block(g) != 16) {
+            return false;
+        }
+        long in = g.inChannels();
+        long out = g.outChannels();
+        double padded = (double) ((in + 15) / 16 * 16) * ((out + 15) / 16 * 16);
+        return padded >= 1.5 * in * out;
+    }
+
+    /** Channels-last activations (source and destination) and weights of oneDNN's choice. */
+    private static Descs channelsLastDescs(Geometry g) {
+        String what = g.toString();
+        Descs any = anyDescs(g);
+        return new Descs(Primitives.f32Desc(g.inputShape(), Dnnl.dnnl_nhwc(), what), any.weights(), null,
+                Primitives.f32Desc(g.outputShape(), Dnnl.dnnl_nhwc(), what));
+    }
+
     /**
      * Whether {@code g}'s blocked layouts are pinned to 8-channel blocks, narrower than oneDNN would choose
      * (it picks the widest its kernels have).
@@ -643,7 +677,9 @@ public final class Convolution {
         // they would pad src to eight channels, and a plain src beside a blocked diff_dst has only the
         // reference kernel.
         boolean plain = key.layout() == Layout.PLAIN || forward != null && forward.wanted().src() == null;
-        Descs op = plain ? d : narrowed(g) ? narrowedDescs(g, forward) : anyDescs(g);
+        boolean last = !plain && key.kind() != Kind.INFERENCE && key.algorithm() == Algorithm.DIRECT
+                && trainsChannelsLast(g);
+        Descs op = plain ? d : last ? channelsLastDescs(g) : narrowed(g) ? narrowedDescs(g, forward) : anyDescs(g);
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment strides = Primitives.dims(tmp, g.strideHeight(), g.strideWidth());
             // oneDNN counts dilation from 0 (dense); PyTorch from 1.
