@@ -338,6 +338,40 @@ static void max_pool_forward_channels_last(const float *src, float *dst, int32_t
 }
 
 /*
+ * Backward over the images [begin, end) of a channels-last (nhwc) tensor of C channels: diff_src = 0,
+ * plus each diff_dst element at the window position ws names, in the blocked kernel's order (output
+ * pixel by output pixel, window position by window position), so that the sums agree bit for bit.
+ * Windows of one image overlap, so an image is one thread's.
+ */
+GATUN_VECTOR_CLONES
+static void max_pool_backward_channels_last(const float *diff_dst, float *diff_src, const int32_t *ws,
+                                            const struct pool_shape *sp, int64_t c, int64_t begin, int64_t end) {
+    const int64_t ih = sp->ih, iw = sp->iw, oh = sp->oh, ow = sp->ow;
+    for (int64_t image = begin; image < end; image++) {
+        float *ds = diff_src + image * ih * iw * c;
+        memset(ds, 0, (size_t) (ih * iw * c) * sizeof(float));
+        for (int64_t y = 0; y < oh; y++) {
+            for (int64_t x = 0; x < ow; x++) {
+                const int64_t e = ((image * oh + y) * ow + x) * c;
+                const float *restrict g = diff_dst + e;
+                const int32_t *restrict w = ws + e;
+                for (int32_t i = 0; i < sp->kh; i++) {
+                    const int64_t sy = y * sp->sh - sp->ph + (int64_t) i * sp->dh;
+                    if (sy < 0 || sy >= ih) continue;
+                    for (int32_t j = 0; j < sp->kw; j++) {
+                        const int64_t sx = x * sp->sw - sp->pw + (int64_t) j * sp->dw;
+                        if (sx < 0 || sx >= iw) continue;
+                        const int32_t pos = i * sp->kw + j;
+                        float *restrict t = ds + (sy * iw + sx) * c;
+                        for (int64_t k = 0; k < c; k++) t[k] += w[k] == pos ? g[k] : 0.0f;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/*
  * Lanes 8 or 16: src and dst in nChw8c / nChw16c with cb channel blocks. Any other lane count with
  * cb = 1: channels last (nhwc), lanes being the channel count, parallel over output rows.
  */
@@ -374,8 +408,17 @@ void gatun_max_pool_blocked_backward(const float *diff_dst, float *diff_src, con
                                      int64_t n, int64_t cb, int64_t ih, int64_t iw, int64_t oh, int64_t ow,
                                      int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t ph, int32_t pw,
                                      int32_t dh, int32_t dw) {
-    if (lanes != 8 && lanes != 16) return;
     const struct pool_shape sp = {ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw};
+    if (lanes != 8 && lanes != 16) {
+        if (cb != 1 || lanes < 1) return;
+#pragma omp parallel if (n * ih * iw * lanes > GATUN_PARALLEL_MIN)
+        {
+            int64_t begin, end;
+            share(n, &begin, &end);
+            max_pool_backward_channels_last(diff_dst, diff_src, ws, &sp, lanes, begin, end);
+        }
+        return;
+    }
     const int64_t planes = n * cb;
 #pragma omp parallel if (planes * ih * iw * lanes > GATUN_PARALLEL_MIN)
     {

@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#define GATUN_KERNELS_VERSION 8
+#define GATUN_KERNELS_VERSION 9
 
 /* The version this library was built with, GATUN_KERNELS_VERSION. */
 int gatun_kernels_version(void);
@@ -46,8 +46,8 @@ void gatun_sgd(float *p, const float *g, float *buf, int64_t n, float lr, float 
  * a NaN gives NaN, at the position of its last NaN. With relu it pools relu(src) instead: the maximum
  * starts at 0 from position −1, so a window with nothing above 0 (and no NaN) gives 0 and −1. Backward
  * writes diff_src: zero, plus each diff_dst element added at the position ws names (none for −1). The
- * forward pass also takes channels-last tensors (nhwc): cb = 1 and lanes = the channel count, any
- * other than 8 and 16 (which are the same in both layouts). Any other lane count does nothing. The
+ * forward and backward passes also take channels-last tensors (nhwc): cb = 1 and lanes = the channel
+ * count, any other than 8 and 16 (which are the same in both layouts). Any other lane count does nothing. The
  * caller keeps kh·kw below 2^31 (positions are 32-bit).
  */
 void gatun_max_pool_blocked_forward(const float *src, float *dst, int32_t *ws, int32_t lanes, int32_t relu,

@@ -286,6 +286,26 @@ public final class Pooling {
      * average pooling on oneDNN's inference primitive for that layout ({@code relu} must be false).
      */
     public static void forwardChannelsLast(Config config, boolean relu, Operand src, Operand dst) {
+        forwardChannelsLast(config, relu, src, dst, null);
+    }
+
+    /** Bytes of the positions the channels-last training pass of max pooling keeps: 32 bits per dst element. */
+    public static long channelsLastWorkspaceBytes(Config config) {
+        return Math.multiplyExact(elements(config.dstDims()), (long) Integer.BYTES);
+    }
+
+    /**
+     * As {@link #forwardChannelsLast(Config, boolean, Operand, Operand)}, and for training: max pooling then
+     * writes each maximum's window position to {@code workspace} (at least
+     * {@link #channelsLastWorkspaceBytes} bytes), which {@link #backwardChannelsLast} reads; null for
+     * inference. Average pooling takes no workspace (it has no channels-last training pass).
+     */
+    public static void forwardChannelsLast(Config config, boolean relu, Operand src, Operand dst,
+                                           MemorySegment workspace) {
+        if (workspace != null && config.kind() != Kind.MAX) {
+            throw new IllegalArgumentException("pool2d: the channels-last training pass is for max pooling, got "
+                    + config);
+        }
         if (src.laid() == null || dst.laid() == null) {
             throw new IllegalArgumentException("pool2d: the channels-last pass takes laid-out src and dst");
         }
@@ -321,12 +341,47 @@ public final class Pooling {
             throw new IllegalArgumentException("pool2d: " + config.c() + " channels are more than the channels-last"
                     + " kernel takes (2^31 - 1)");
         }
+        MemorySegment positions = workspace == null ? MemorySegment.NULL
+                : workspace(workspace, channelsLastWorkspaceBytes(config));
         NativeLibraries.load();
         Threads.applyToCurrentThread();
-        GatunKernels.gatun_max_pool_blocked_forward(src.laid(), dst.laid(), MemorySegment.NULL, (int) config.c(),
+        GatunKernels.gatun_max_pool_blocked_forward(src.laid(), dst.laid(), positions, (int) config.c(),
                 relu ? 1 : 0, config.n(), 1, config.h(), config.w(), config.outH(), config.outW(), config.kernelH(),
                 config.kernelW(), config.strideH(), config.strideW(), config.padH(), config.padW(),
                 config.dilationH(), config.dilationW());
+    }
+
+    /**
+     * The max pooling backward pass in channels-last layout: diff_src from diff_dst and the positions the
+     * channels-last training forward pass wrote; bit for bit what the blocked pass gives. Each gradient is
+     * plain or laid in {@link #channelsLastLayouts}; plain ones are reordered into (diff_dst) or out of
+     * (diff_src) a temporary channels-last buffer.
+     */
+    public static void backwardChannelsLast(Config config, Operand diffDst, Operand diffSrc, MemorySegment workspace) {
+        if (config.kind() != Kind.MAX) {
+            throw new IllegalArgumentException("pool2d: the channels-last backward pass is for max pooling, got "
+                    + config);
+        }
+        if (config.c() > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("pool2d: " + config.c() + " channels are more than the channels-last"
+                    + " kernel takes (2^31 - 1)");
+        }
+        MemorySegment ws = workspace(workspace, channelsLastWorkspaceBytes(config));
+        ActivationLayouts l = channelsLastLayouts(config);
+        try (Arena call = Arena.ofConfined()) {
+            MemorySegment dd = Primitives.laidOrCopy(call, diffDst, elements(config.dstDims()), l.plainDst(),
+                    l.dst(), true, "pool2d: diff_dst");
+            MemorySegment ds = Primitives.laidOrCopy(call, diffSrc, elements(config.srcDims()), l.plainSrc(),
+                    l.src(), false, "pool2d: diff_src");
+            NativeLibraries.load();
+            Threads.applyToCurrentThread();
+            GatunKernels.gatun_max_pool_blocked_backward(dd, ds, ws, (int) config.c(), config.n(), 1, config.h(),
+                    config.w(), config.outH(), config.outW(), config.kernelH(), config.kernelW(), config.strideH(),
+                    config.strideW(), config.padH(), config.padW(), config.dilationH(), config.dilationW());
+            if (diffSrc.laid() == null) {
+                l.srcToPlain(ds, operand("pool2d: diff_src", diffSrc, config.srcDims()));
+            }
+        }
     }
 
     /** A plain operand's checked region, or a laid one's buffer (its size is checked at execution). */

@@ -180,15 +180,27 @@ public final class Pool {
                 stride[1], padding[0], padding[1], dilation[0], dilation[1]);
         boolean training = Autograd.needsGrad(x);
         Tensor in = x.contiguous();
-        if (!training) {
-            // Held channels-last (a convolution's output at a small batch): pooled there, and the result
-            // left there for the next layer, instead of two reorders on each side.
-            ActivationLayouts cl = Pooling.channelsLastLayouts(config);
-            if (BackendTensors.keepLayouts && in.layoutData(cl.src()) != null) {
-                Tensor out = dstOutput(new long[] {s[0], s[1], config.outH(), config.outW()}, cl);
+        // Held channels-last (a convolution's output at a small batch, or one that trains channels-last):
+        // pooled there, and the result left there for the next layer, instead of two reorders on each side;
+        // in training for max pooling, whose gradient is computed there too.
+        ActivationLayouts cl = Pooling.channelsLastLayouts(config);
+        if (BackendTensors.keepLayouts && (!training || kind == Pooling.Kind.MAX)
+                && in.layoutData(cl.src()) != null) {
+            Tensor out = dstOutput(new long[] {s[0], s[1], config.outH(), config.outW()}, cl);
+            if (!training) {
                 Pooling.forwardChannelsLast(config, relu, input(in, cl.src()), operand(out, cl.dst()));
                 return out;
             }
+            Tensor positions = Tensor.empty((Pooling.channelsLastWorkspaceBytes(config) + Float.BYTES - 1)
+                    / Float.BYTES);
+            Pooling.forwardChannelsLast(config, relu, input(in, cl.src()), operand(out, cl.dst()),
+                    positions.storage());
+            return Autograd.record(out, op, g -> {
+                Tensor dx = srcOutput(s, cl);
+                Pooling.backwardChannelsLast(config, input(g.contiguous(), cl.dst()), operand(dx, cl.src()),
+                        positions.storage());
+                return new Tensor[] {dx};
+            }, x);
         }
         // Pooling computes channel-blocked: input and output stay in that layout when they come and go
         // that way (from and to convolutions), with no reorder in between.

@@ -84,15 +84,63 @@ class PoolChannelsLastTest extends ScopedTest {
         }
     }
 
+    /**
+     * In training, max pooling of a channels-last input (a convolution that trains channels-last) pools
+     * there and computes its gradient there: the output, held channels-last, and the input gradient equal
+     * those of the plain input's pooling (in channel blocks) bit for bit, NaN, infinities and −0 included,
+     * with and without the ReLU before it. Average pooling keeps its blocked layout.
+     */
     @Test
-    void recordingPoolsInTheBlockedLayoutAsBefore() {
-        Pooling.Config config = new Pooling.Config(Pooling.Kind.MAX, 1, 20, 8, 8, 2, 2, 2, 2, 0, 0, 1, 1);
-        ActivationLayouts cl = Pooling.channelsLastLayouts(config);
+    void trainingMaxPoolingStaysChannelsLastWithTheSameGradients() {
+        long seed = 300;
+        for (int[] c : CASES) {
+            Pooling.Config config = new Pooling.Config(Pooling.Kind.MAX, c[0], c[1], c[2], c[3], c[4], c[4], c[5],
+                    c[5], c[6], c[6], c[7], c[7]);
+            ActivationLayouts cl = Pooling.channelsLastLayouts(config);
+            int[] k = {c[4], c[4]}, s = {c[5], c[5]}, p = {c[6], c[6]}, d = {c[7], c[7]};
+            for (boolean relu : new boolean[] {false, true}) {
+                String what = java.util.Arrays.toString(c) + (relu ? " after ReLU" : "");
+                Tensor values = special(Tensor.randn(new Generator(seed++), c[0], c[1], c[2], c[3]));
+                Tensor plain = values.copy().requiresGrad(true);
+                Tensor held = channelsLast(values, cl).requiresGrad(true);
+                Tensor expected = relu ? Pool.maxPool2dAfterRelu(plain, k, s, p, d) : Pool.maxPool2d(plain, k, s, p, d);
+                Tensor got = relu ? Pool.maxPool2dAfterRelu(held, k, s, p, d) : Pool.maxPool2d(held, k, s, p, d);
+                assertSame(cl.dst(), got.layout(), what + ": the output is held channels-last");
+                assertArrayEquals(bits(expected), bits(got), what + ": output");
+                Tensor upstream = Tensor.randn(new Generator(seed++), expected.shape());
+                Reduce.sum(Arithmetic.mul(expected, upstream)).backward();
+                Reduce.sum(Arithmetic.mul(got, upstream)).backward();
+                assertArrayEquals(bits(plain.grad()), bits(held.grad()), what + ": input gradient");
+            }
+        }
+        Pooling.Config avg = new Pooling.Config(Pooling.Kind.AVG_INCLUDE_PADDING, 1, 20, 8, 8, 2, 2, 2, 2, 0, 0, 1, 1);
+        ActivationLayouts cl = Pooling.channelsLastLayouts(avg);
         Tensor x = channelsLast(Tensor.randn(new Generator(9), 1, 20, 8, 8), cl).requiresGrad(true);
-        Tensor y = Pool.maxPool2d(x, 2);
-        assertTrue(y.layout() != cl.dst(), "a pass with a gradient to record keeps the blocked layout");
+        Tensor y = Pool.avgPool2d(x, new int[] {2, 2}, new int[] {2, 2}, new int[] {0, 0}, true);
+        assertTrue(y.layout() != cl.dst(), "average pooling with a gradient to record keeps the blocked layout");
         Reduce.sum(y).backward();
-        assertEquals(1 * 20 * 4 * 4, Math.round(Reduce.sum(x.grad()).item()));
+        assertEquals(20 * 8 * 8 / 4f, Reduce.sum(x.grad()).item(), 1e-3f);
+    }
+
+    /** The channels-last backward pass takes plain gradients too, and refuses a short workspace. */
+    @Test
+    void theChannelsLastBackwardTakesPlainGradients() {
+        Pooling.Config config = new Pooling.Config(Pooling.Kind.MAX, 2, 20, 8, 8, 2, 2, 2, 2, 0, 0, 1, 1);
+        ActivationLayouts cl = Pooling.channelsLastLayouts(config);
+        Tensor values = Tensor.randn(new Generator(11), 2, 20, 8, 8);
+        Tensor held = channelsLast(values, cl).requiresGrad(true);
+        Tensor plain = values.copy().requiresGrad(true);
+        Tensor upstream = Tensor.randn(new Generator(12), 2, 20, 4, 4);
+        Reduce.sum(Arithmetic.mul(Pool.maxPool2d(plain, 2), upstream)).backward();
+        Reduce.sum(Arithmetic.mul(Pool.maxPool2d(held, 2), upstream)).backward();
+        assertArrayEquals(bits(plain.grad()), bits(held.grad()));
+        try (Arena a = Arena.ofConfined()) {
+            var dd = Operand.plain(a.allocate(2 * 20 * 4 * 4 * 4), 0);
+            var ds = Operand.plain(a.allocate(2 * 20 * 8 * 8 * 4), 0);
+            String m = assertThrows(IllegalArgumentException.class, () -> Pooling.backwardChannelsLast(config, dd, ds,
+                    a.allocate(16))).getMessage();
+            assertTrue(m.contains("workspace"), m);
+        }
     }
 
     @Test

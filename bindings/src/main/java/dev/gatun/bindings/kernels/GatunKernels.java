@@ -23,10 +23,10 @@ public class GatunKernels extends GatunKernels$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
-    private static final int GATUN_KERNELS_VERSION = (int)8L;
+    private static final int GATUN_KERNELS_VERSION = (int)9L;
     /**
      * {@snippet lang=c :
-     * #define GATUN_KERNELS_VERSION 8
+     * #define GATUN_KERNELS_VERSION 9
      * }
      */
     public static int GATUN_KERNELS_VERSION() {
