@@ -439,7 +439,7 @@ public final class Convolution {
 
     /**
      * Whether {@code g}'s training passes compute channels-last ({@code nhwc}) instead of in 16-channel
-     * blocks: where 16-blocks would pad the channel pairs by half or more (both counts from 16 up, one
+     * blocks: where 16-blocks would pad the channel pairs by half or more (from 16 input channels, one
      * group, on full-width AVX-512, where every count takes 16-blocks). Channels-last pads nothing, and
      * oneDNN 2.6 runs its forward pass on its brgemm kernel. Measured on the 2-core Zen 5, batch 64, two
      * threads, in C on oneDNN (forward, backward data, backward weights, ms): LeNet-5's 20 → 50, 5×5 at
