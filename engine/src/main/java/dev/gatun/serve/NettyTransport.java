@@ -361,7 +361,10 @@ final class NettyTransport {
 
         /** Queues a request read; starts a virtual thread to answer unless one is at it. On the event loop. */
         void submit(Job job) {
-            if (closing) return;
+            if (closing) { // nothing more is answered here: the body's share of the bound goes back
+                buffered.addAndGet(-job.bytes());
+                return;
+            }
             active.incrementAndGet();
             jobs.add(job);
             long bytes = queuedBytes.addAndGet(job.bytes());
