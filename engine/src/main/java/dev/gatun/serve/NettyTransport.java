@@ -47,6 +47,10 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.Locale;
 import java.util.Queue;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -229,6 +233,28 @@ final class NettyTransport {
     /** Body bytes held now, over all connections (for tests). */
     long bufferedBytes() {
         return buffered.get();
+    }
+
+    /** The second {@link #date} last formatted, and its text. */
+    private record Stamp(long second, String text) {}
+
+    private volatile Stamp stamp = new Stamp(-1, "");
+    /** RFC 9110's IMF-fixdate: two-digit day, English names, GMT (Java's RFC 1123 form drops the day's 0). */
+    private static final DateTimeFormatter IMF_FIXDATE =
+            DateTimeFormatter.ofPattern("EEE, dd MMM yyyy HH:mm:ss 'GMT'", Locale.ROOT);
+
+    /**
+     * The current time as HTTP's {@code Date} header gives it (RFC 9110: an origin server with a clock
+     * sends it), formatted once a second.
+     */
+    private String date() {
+        long second = System.currentTimeMillis() / 1000;
+        Stamp s = stamp;
+        if (s.second() != second) {
+            s = new Stamp(second, IMF_FIXDATE.format(Instant.ofEpochSecond(second).atOffset(ZoneOffset.UTC)));
+            stamp = s;
+        }
+        return s.text();
     }
 
     private void answered() {
@@ -425,6 +451,7 @@ final class NettyTransport {
                 HttpHeaders h = out.headers();
                 h.set(HttpHeaderNames.CONTENT_TYPE, res.contentType());
                 h.setInt(HttpHeaderNames.CONTENT_LENGTH, res.body().length);
+                h.set(HttpHeaderNames.DATE, date());
                 if (res.allow() != null) h.set(HttpHeaderNames.ALLOW, res.allow());
                 if (close) {
                     h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);

@@ -8,6 +8,10 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -72,6 +76,12 @@ class NettyTransportTest {
                 Http.RawResponse r = small.send(post("/now", 1000)).read();
                 assertEquals(200, r.status(), r.body());
                 assertEquals("{\"bytes\": 1000}", r.body());
+                // RFC 9110's Date (IMF-fixdate, e.g. "Sat, 05 Dec 2026 12:00:00 GMT"), within a minute of now.
+                String date = r.headers().get("date");
+                assertTrue(date.matches("[A-Z][a-z]{2}, \\d{2} [A-Z][a-z]{2} \\d{4} \\d{2}:\\d{2}:\\d{2} GMT"), date);
+                Instant sent = ZonedDateTime.parse(r.headers().get("date"), DateTimeFormatter.RFC_1123_DATE_TIME)
+                        .toInstant();
+                assertTrue(Math.abs(Duration.between(sent, Instant.now()).toSeconds()) < 60, r.headers().get("date"));
             }
             handler.gate.countDown();
             Http.RawResponse first = held.read();
