@@ -337,15 +337,12 @@ public final class Pooling {
                     "channels-last " + config);
             return;
         }
-        if (config.c() > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("pool2d: " + config.c() + " channels are more than the channels-last"
-                    + " kernel takes (2^31 - 1)");
-        }
+        int lanes = channelsLastLanes(config);
         MemorySegment positions = workspace == null ? MemorySegment.NULL
                 : workspace(workspace, channelsLastWorkspaceBytes(config));
         NativeLibraries.load();
         Threads.applyToCurrentThread();
-        GatunKernels.gatun_max_pool_blocked_forward(src.laid(), dst.laid(), positions, (int) config.c(),
+        GatunKernels.gatun_max_pool_blocked_forward(src.laid(), dst.laid(), positions, lanes,
                 relu ? 1 : 0, config.n(), 1, config.h(), config.w(), config.outH(), config.outW(), config.kernelH(),
                 config.kernelW(), config.strideH(), config.strideW(), config.padH(), config.padW(),
                 config.dilationH(), config.dilationW());
@@ -362,10 +359,7 @@ public final class Pooling {
             throw new IllegalArgumentException("pool2d: the channels-last backward pass is for max pooling, got "
                     + config);
         }
-        if (config.c() > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("pool2d: " + config.c() + " channels are more than the channels-last"
-                    + " kernel takes (2^31 - 1)");
-        }
+        int lanes = channelsLastLanes(config);
         MemorySegment ws = workspace(workspace, channelsLastWorkspaceBytes(config));
         ActivationLayouts l = channelsLastLayouts(config);
         try (Arena call = Arena.ofConfined()) {
@@ -375,13 +369,22 @@ public final class Pooling {
                     l.src(), false, "pool2d: diff_src");
             NativeLibraries.load();
             Threads.applyToCurrentThread();
-            GatunKernels.gatun_max_pool_blocked_backward(dd, ds, ws, (int) config.c(), config.n(), 1, config.h(),
+            GatunKernels.gatun_max_pool_blocked_backward(dd, ds, ws, lanes, config.n(), 1, config.h(),
                     config.w(), config.outH(), config.outW(), config.kernelH(), config.kernelW(), config.strideH(),
                     config.strideW(), config.padH(), config.padW(), config.dilationH(), config.dilationW());
             if (diffSrc.laid() == null) {
                 l.srcToPlain(ds, operand("pool2d: diff_src", diffSrc, config.srcDims()));
             }
         }
+    }
+
+    /** The channel count as the channels-last kernel's lane count (a 32-bit int). */
+    private static int channelsLastLanes(Config config) {
+        if (config.c() > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("pool2d: " + config.c() + " channels are more than the channels-last"
+                    + " kernel takes (2^31 - 1)");
+        }
+        return (int) config.c();
     }
 
     /** A plain operand's checked region, or a laid one's buffer (its size is checked at execution). */

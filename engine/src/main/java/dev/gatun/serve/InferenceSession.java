@@ -190,8 +190,6 @@ public final class InferenceSession implements AutoCloseable {
     private final LinkedBlockingQueue<Call> queue = new LinkedBlockingQueue<>();
     private final AtomicInteger waiting = new AtomicInteger();
     private final AtomicInteger running = new AtomicInteger();
-    /** Calls running on their callers' threads now. */
-    private final AtomicInteger inline = new AtomicInteger();
     /** Batches that may run at once, on workers or callers: {@link Config#concurrency()}. */
     private final Semaphore slots;
     private final Histogram batchSizes = new Histogram(new double[] {1, 2, 4, 8, 16, 32, 64, 128, 256});
@@ -473,19 +471,14 @@ public final class InferenceSession implements AutoCloseable {
     private float[] runInline(float[] input, int rows) {
         if (!slots.tryAcquire()) return null;
         try {
-            synchronized (queue) {
+            synchronized (queue) { // against close(): counted before it can wait for the running calls
                 if (closed) throw new IllegalStateException("the inference session is closed");
-                inline.incrementAndGet();
+                running.incrementAndGet();
             }
             try {
-                running.incrementAndGet();
-                try {
-                    return compute(input, rows);
-                } finally {
-                    running.decrementAndGet();
-                }
+                return compute(input, rows);
             } finally {
-                inline.decrementAndGet();
+                running.decrementAndGet();
             }
         } finally {
             slots.release();
@@ -623,8 +616,8 @@ public final class InferenceSession implements AutoCloseable {
                 interrupted = true;
             }
         }
-        // Calls running on their callers' threads (none starts once closed is set).
-        while (inline.get() > 0 && deadline - System.nanoTime() > 0 && !interrupted) {
+        // With the workers done, what still runs runs on its caller's thread (none starts once closed is set).
+        while (running.get() > 0 && deadline - System.nanoTime() > 0 && !interrupted) {
             try {
                 Thread.sleep(1);
             } catch (InterruptedException e) {
