@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <signal.h>
+#include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -770,4 +771,45 @@ void gatun_lstm_inference(const float *gx, const float *w_hh, const float *b_hh,
             for (int64_t u = ub; u < ue; u++) h_t[b * h + u] = y[(t - 1) * n * h + b * h + u];
         }
     }
+}
+
+int32_t gatun_run_primitives(int32_t steps, int32_t threads, void *const *primitives, void *const *streams,
+                             const int32_t *nargs, void *const *args, int32_t *failed_step) {
+    int32_t status = dnnl_success;
+    int32_t failed = -1;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        int self = omp_get_thread_num();
+        int team = omp_get_num_threads();
+        for (int32_t s = 0; s < steps; s++) {
+            int32_t stop;
+#pragma omp atomic read
+            stop = status;
+            /* Every thread meets every barrier, so after a failure the rest is skipped, not left. */
+            for (int t = self; stop == dnnl_success && t < threads; t += team) {
+                int64_t c = (int64_t) s * threads + t;
+                if (primitives[c] == NULL) {
+                    continue;
+                }
+                dnnl_status_t st = dnnl_primitive_execute((const_dnnl_primitive_t) primitives[c],
+                                                          (dnnl_stream_t) streams[t], nargs[c],
+                                                          (const dnnl_exec_arg_t *) args[c]);
+                if (st == dnnl_success) {
+                    st = dnnl_stream_wait((dnnl_stream_t) streams[t]);
+                }
+                if (st != dnnl_success) {
+#pragma omp critical(gatun_run_primitives)
+                    if (status == dnnl_success) {
+                        status = st;
+                        failed = s;
+                    }
+                }
+            }
+#pragma omp barrier
+        }
+    }
+    if (status != dnnl_success && failed_step != NULL) {
+        *failed_step = failed;
+    }
+    return status;
 }

@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#define GATUN_KERNELS_VERSION 9
+#define GATUN_KERNELS_VERSION 10
 
 /* The version this library was built with, GATUN_KERNELS_VERSION. */
 int gatun_kernels_version(void);
@@ -99,5 +99,21 @@ void gatun_dropout(const float *src, float *dst, int64_t n, float keep, int32_t 
  */
 void gatun_lstm_inference(const float *gx, const float *w_hh, const float *b_hh, const float *h0, const float *c0,
                           float *y, float *h_t, float *c_t, int64_t t, int64_t n, int64_t h);
+
+/*
+ * Runs a program of oneDNN primitive executions inside one OpenMP parallel region of `threads`
+ * threads, so that the team is formed and joined once per run instead of once per primitive. The
+ * program has `steps` steps of `threads` calls each: call c = step · threads + t is
+ * dnnl_primitive_execute(primitives[c], streams[t], nargs[c], args[c]) (args[c] an array of
+ * dnnl_exec_arg_t), run by thread t; a NULL primitive is no call. Every thread finishes a step before
+ * any starts the next (a barrier between steps), so a step may read what earlier steps wrote. When the
+ * region has fewer threads than `threads` (nested in another region, or the runtime gave fewer), each
+ * thread also runs the calls of the missing ones. The primitives should be planned for one thread: inside
+ * the region oneDNN runs each on its caller alone. Returns 0 (dnnl_success) or the status of the first
+ * failing call, whose step is then written to *failed_step; the steps after a failure are not run.
+ * The caller checks every pointer, size and count.
+ */
+int32_t gatun_run_primitives(int32_t steps, int32_t threads, void *const *primitives, void *const *streams,
+                             const int32_t *nargs, void *const *args, int32_t *failed_step);
 
 #endif

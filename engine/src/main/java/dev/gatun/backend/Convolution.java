@@ -731,7 +731,7 @@ public final class Convolution {
     }
 
     /** The post-ops attribute setter of a fusion; null when there is nothing to fuse. */
-    private static Primitives.Attributes postOps(Fusion fusion) {
+    static Primitives.Attributes postOps(Fusion fusion) {
         if (fusion == Fusion.NONE) {
             return null;
         }

@@ -129,6 +129,16 @@ final class Primitives {
      */
     static Primitive create(MemorySegment opDesc, MemorySegment hint, boolean keepDescriptor, String what,
                             Attributes attributes, int... mdQueries) {
+        return create(Arena.global(), opDesc, hint, keepDescriptor, what, attributes, mdQueries);
+    }
+
+    /**
+     * As {@link #create(MemorySegment, MemorySegment, boolean, String, Attributes, int...)}, with the
+     * copies of the queried, scratchpad and workspace descriptors allocated in {@code copies}: a primitive
+     * owned by something shorter-lived than the process (a {@link Program}) frees them with it.
+     */
+    static Primitive create(Arena copies, MemorySegment opDesc, MemorySegment hint, boolean keepDescriptor,
+                            String what, Attributes attributes, int... mdQueries) {
         NativeLibraries.load();
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment pd = primitiveDesc(tmp, (pdOut, attr) -> {
@@ -138,13 +148,13 @@ final class Primitives {
                 return Dnnl.dnnl_primitive_desc_create(pdOut, opDesc, attr, OneDnn.cpuEngine(), hint);
             }, "dnnl_primitive_desc_create", what);
             try {
-                MemorySegment scratch = copyQueried(pd, Dnnl.dnnl_query_scratchpad_md());
-                MemorySegment workspace = copyQueried(pd, Dnnl.dnnl_query_workspace_md());
+                MemorySegment scratch = copyQueried(copies, pd, Dnnl.dnnl_query_scratchpad_md());
+                MemorySegment workspace = copyQueried(copies, pd, Dnnl.dnnl_query_workspace_md());
                 MemorySegment primOut = tmp.allocate(ValueLayout.ADDRESS);
                 OneDnn.check(Dnnl.dnnl_primitive_create(primOut, pd), "dnnl_primitive_create", what);
                 MemorySegment[] queried = new MemorySegment[mdQueries.length];
                 for (int i = 0; i < mdQueries.length; i++) {
-                    queried[i] = copyQueried(pd, mdQueries[i]);
+                    queried[i] = copyQueried(copies, pd, mdQueries[i]);
                 }
                 return new Primitive(primOut.get(ValueLayout.ADDRESS, 0), keepDescriptor ? pd : null, scratch,
                         size(scratch), workspace, size(workspace), queried, new PrimitiveCache.Life(),
@@ -211,18 +221,22 @@ final class Primitives {
 
     /** The cached reorder primitive from one layout to another (process-lifetime descriptors). */
     static Primitive reorder(MemorySegment from, MemorySegment to) {
-        return PrimitiveCache.get(new ReorderKey(from.address(), to.address()), k -> createReorder(from, to),
+        return PrimitiveCache.get(new ReorderKey(from.address(), to.address()), k -> createReorder(Arena.global(), from, to),
                 p -> new Primitive[] {p}, REORDER_BYTES);
     }
 
-    private static Primitive createReorder(MemorySegment from, MemorySegment to) {
+    /**
+     * A new reorder primitive from layout {@code from} to {@code to}, not cached: its owner destroys it;
+     * its scratchpad descriptor is allocated in {@code copies}.
+     */
+    static Primitive createReorder(Arena copies, MemorySegment from, MemorySegment to) {
         NativeLibraries.load();
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment engine = OneDnn.cpuEngine();
             MemorySegment pd = primitiveDesc(tmp, (pdOut, attr) -> Dnnl.dnnl_reorder_primitive_desc_create(pdOut, from,
                     engine, to, engine, attr), "dnnl_reorder_primitive_desc_create", "reorder");
             try {
-                MemorySegment scratch = copyQueried(pd, Dnnl.dnnl_query_scratchpad_md());
+                MemorySegment scratch = copyQueried(copies, pd, Dnnl.dnnl_query_scratchpad_md());
                 MemorySegment primOut = tmp.allocate(ValueLayout.ADDRESS);
                 OneDnn.check(Dnnl.dnnl_primitive_create(primOut, pd), "dnnl_primitive_create", "reorder");
                 return new Primitive(primOut.get(ValueLayout.ADDRESS, 0), null, scratch, size(scratch), null, 0,
@@ -335,8 +349,8 @@ final class Primitives {
         }
     }
 
-    /** A process-lifetime copy of a queried memory descriptor, or null when it is empty or absent. */
-    private static MemorySegment copyQueried(MemorySegment pd, int query) {
+    /** A copy in {@code arena} of a queried memory descriptor, or null when it is empty or absent. */
+    private static MemorySegment copyQueried(Arena arena, MemorySegment pd, int query) {
         MemorySegment md = Dnnl.dnnl_primitive_desc_query_md(pd, query, 0);
         if (md.equals(MemorySegment.NULL)) {
             return null;
@@ -346,7 +360,7 @@ final class Primitives {
         if (Dnnl.dnnl_memory_desc_get_size(md) == 0) {
             return null;
         }
-        MemorySegment copy = Arena.global().allocate(dnnl_memory_desc_t.layout());
+        MemorySegment copy = arena.allocate(dnnl_memory_desc_t.layout());
         copy.copyFrom(md);
         return copy;
     }

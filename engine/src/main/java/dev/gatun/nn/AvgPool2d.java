@@ -69,6 +69,23 @@ public final class AvgPool2d extends Module {
                 "countIncludePad", countIncludePad);
     }
 
+    /** The window: kernel, stride and padding (height, width), and whether padding counts in the average. */
+    int[] kernel() {
+        return kernel.clone();
+    }
+
+    int[] stride() {
+        return stride.clone();
+    }
+
+    int[] padding() {
+        return padding.clone();
+    }
+
+    boolean countIncludePad() {
+        return countIncludePad;
+    }
+
     /**
      * Pools the input.
      *

@@ -80,6 +80,28 @@ public final class BasicBlock extends Module {
         return Activation.relu(Arithmetic.add(h, shortcut));
     }
 
+    /** The first convolution, its batch norm, the second, its batch norm; the projection (null if none). */
+    Conv2d conv1() {
+        return conv1;
+    }
+
+    BatchNorm2d bn1() {
+        return bn1;
+    }
+
+    Conv2d conv2() {
+        return conv2;
+    }
+
+    BatchNorm2d bn2() {
+        return bn2;
+    }
+
+    /** The projection shortcut (a convolution and its batch norm), or null for the identity. */
+    Sequential downsample() {
+        return downsample;
+    }
+
     private boolean downsampleFuses() {
         return downsample == null || ConvBnFusion.applies((Conv2d) downsample.get(0), (BatchNorm) downsample.get(1));
     }

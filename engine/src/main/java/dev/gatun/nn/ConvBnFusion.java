@@ -140,32 +140,46 @@ final class ConvBnFusion {
     }
 
     private static void fold(Folded f, Conv2d conv, BatchNorm bn) {
+        float[][] folded = fold(conv, bn);
+        f.weight.copyFrom(folded[0]);
+        f.bias.copyFrom(folded[1]);
+    }
+
+    /**
+     * The convolution's weights and bias with the batch norm's evaluation affine folded in:
+     * {@code w'[o] = w[o]·scale[o]}, {@code b'[o] = b[o]·scale[o] + shift[o]} (b = 0 without a bias); with no
+     * batch norm, copies of the convolution's own (the bias null if it has none).
+     *
+     * @throws IllegalArgumentException if the batch norm normalises another number of channels
+     */
+    static float[][] fold(Conv2d conv, BatchNorm bn) {
+        Tensor weight = conv.weight();
+        float[] w = weight.toArray();
+        if (bn == null) {
+            return new float[][] {w, conv.bias() == null ? null : conv.bias().toArray()};
+        }
         float[][] affine = bn.evaluationAffine();
         float[] scale = affine[0];
         float[] shift = affine[1];
-        Tensor weight = conv.weight();
         long out = weight.size(0);
         if (scale.length != out) {
             throw new IllegalArgumentException(bn.describe() + " normalises " + scale.length + " channels, "
                     + conv.describe() + " produces " + out);
         }
-        float[] w = weight.toArray();
         int perChannel = (int) (w.length / out);
         for (int o = 0; o < out; o++) {
-            float s = scale[o];
+            float sc = scale[o];
             for (int i = o * perChannel, end = i + perChannel; i < end; i++) {
-                w[i] *= s;
+                w[i] *= sc;
             }
         }
         float[] b = conv.bias() == null ? new float[(int) out] : conv.bias().toArray();
         for (int o = 0; o < out; o++) {
             b[o] = b[o] * scale[o] + shift[o];
         }
-        f.weight.copyFrom(w);
-        f.bias.copyFrom(b);
+        return new float[][] {w, b};
     }
 
-    /** How many fused passes have run in this process (tests check that the fused path was taken). */
     private static final AtomicLong PASSES = new AtomicLong();
 
     static long passes() {

@@ -1,10 +1,13 @@
 package dev.gatun.serve;
 
 import dev.gatun.autograd.Autograd;
+import dev.gatun.backend.DnnlException;
 import dev.gatun.backend.Threads;
+import dev.gatun.nn.InferencePlan;
 import dev.gatun.nn.Module;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -46,7 +49,18 @@ import java.util.concurrent.atomic.AtomicInteger;
  * may then differ from unbatched ones in the last bits, as the native kernels may choose another
  * algorithm for another batch size.
  *
- * <p>{@link #close()} refuses new calls, finishes the queued ones, stops the workers and closes the model.
+ * <p><b>Plans.</b> Where the model compiles into an {@link InferencePlan} (convolutional and fully
+ * connected networks, see there), a call of one row runs a plan instead of the layers one by one: its
+ * primitives in one parallel region, with no tensor or scope work between them (the ResNet of
+ * {@code bench/results/inference.md} at batch 1 took 0.22-0.25 ms so against 0.31-0.36 layer by layer).
+ * Each of at most {@link Config#concurrency()} callers at once takes a plan of its own, so the session holds
+ * at most that many, made as needed and kept for the next call. Plans compute with the parameters the model
+ * had when the session was made (as an exported model would): make a new session after changing them.
+ * Batches of more than one row run layer by layer. A plan's results equal the layers' to within float
+ * rounding, and are the same on every call.
+ *
+ * <p>{@link #close()} refuses new calls, finishes the queued ones, stops the workers and closes the model
+ * and the plans.
  */
 public final class InferenceSession implements AutoCloseable {
 
@@ -194,7 +208,58 @@ public final class InferenceSession implements AutoCloseable {
     private final Semaphore slots;
     private final Histogram batchSizes = new Histogram(new double[] {1, 2, 4, 8, 16, 32, 64, 128, 256});
     private final Thread[] workers;
+    private final Plans plans;
     private volatile boolean closed;
+
+    /**
+     * The plans of one-row calls not in use, most recently used first; null when the model does not compile.
+     * At most {@link Config#concurrency()} exist at once (one per running call); a plan made for another
+     * thread setting than the current one is closed instead of reused.
+     */
+    private final class Plans {
+        private final ArrayDeque<InferencePlan> idle = new ArrayDeque<>();
+        private boolean closed;
+
+        Plans(InferencePlan first) {
+            idle.push(first);
+        }
+
+        /** A plan for one row: an idle one, or a new one; null if a new one cannot be made. */
+        InferencePlan take() {
+            synchronized (this) {
+                while (!idle.isEmpty()) {
+                    InferencePlan p = idle.pop();
+                    if (p.threads() == Threads.get()) return p;
+                    p.close();
+                }
+                if (closed) return null;
+            }
+            try {
+                return InferencePlan.compile(model, withBatch(1));
+            } catch (InferencePlan.UnsupportedModelException | DnnlException | IllegalArgumentException e) {
+                return null; // the layers serve this call; the next one tries again
+            }
+        }
+
+        /** Gives back a plan taken from {@link #take}. */
+        void give(InferencePlan p) {
+            synchronized (this) {
+                if (!closed && p.threads() == Threads.get() && idle.size() < config.concurrency()) {
+                    idle.push(p);
+                    return;
+                }
+            }
+            p.close();
+        }
+
+        /** Closes the idle plans; those in use close when given back. */
+        void close() {
+            synchronized (this) {
+                closed = true;
+                while (!idle.isEmpty()) idle.pop().close();
+            }
+        }
+    }
 
     /**
      * A session with {@link Config#defaults()} and tensors named {@code input} and {@code output}.
@@ -266,6 +331,17 @@ public final class InferenceSession implements AutoCloseable {
         out[0] = -1;
         this.input = new TensorSpec(inputName, "FP32", in);
         this.output = new TensorSpec(outputName, "FP32", out);
+        InferencePlan first = null;
+        try {
+            first = InferencePlan.compile(model, withBatch(1));
+            if (!Arrays.equals(first.outputShape(), outShape)) {
+                first.close(); // cannot happen for the modules a plan takes; the layers stay the reference
+                first = null;
+            }
+        } catch (InferencePlan.UnsupportedModelException | DnnlException | IllegalArgumentException e) {
+            // Layer by layer.
+        }
+        this.plans = first == null ? null : new Plans(first);
         workers = new Thread[config.concurrency()];
         for (int i = 0; i < workers.length; i++) {
             workers[i] = Thread.ofPlatform().daemon().name("gatun-inference-" + i).start(this::work);
@@ -277,6 +353,15 @@ public final class InferenceSession implements AutoCloseable {
         s[0] = rows;
         System.arraycopy(sampleShape, 0, s, 1, sampleShape.length);
         return s;
+    }
+
+    /**
+     * Whether one-row calls run a compiled {@link InferencePlan} (the model compiles into one).
+     *
+     * @return true where they do; false where every call runs the layers one by one
+     */
+    public boolean runsPlans() {
+        return plans != null;
     }
 
     /**
@@ -579,6 +664,18 @@ public final class InferenceSession implements AutoCloseable {
 
     /** The model on one batch, in a scope of its own, without a tape; the output copied to the heap. */
     private float[] compute(float[] in, int rows) {
+        if (rows == 1 && plans != null) {
+            InferencePlan p = plans.take();
+            if (p != null) {
+                try {
+                    float[] out = p.run(in);
+                    batchSizes.observe(rows);
+                    return out;
+                } finally {
+                    plans.give(p);
+                }
+            }
+        }
         float[] out;
         try (Scope s = Scope.open(); Autograd.NoGrad ng = Autograd.noGrad()) {
             Tensor y = model.forward(Tensor.fromArray(in, withBatch(rows)));
@@ -624,7 +721,9 @@ public final class InferenceSession implements AutoCloseable {
                 interrupted = true;
             }
         }
-        // A call still running when the wait ends keeps its memory: no close frees memory under a native call.
+        // A call still running when the wait ends keeps its memory: no close frees memory under a native call
+        // (a plan in use is closed when its call gives it back).
+        if (plans != null) plans.close();
         model.close();
         if (interrupted) Thread.currentThread().interrupt();
     }

@@ -2,6 +2,7 @@ package dev.gatun.serve;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -67,6 +68,17 @@ class InferenceSessionTest {
         }
         try (InferenceSession session = new InferenceSession(model, sample,
                 InferenceSession.Config.defaults().withConcurrency(2), "input", "output")) {
+            // One row may run a compiled plan, equal to the layers within rounding; the concurrent calls below
+            // must then give the lone caller's values bit for bit.
+            for (int i = 0; i < inputs; i++) {
+                float[] alone = session.run(in[i], shape(1 + i % 3, sample)).data();
+                assertEquals(expected[i].length, alone.length);
+                for (int k = 0; k < alone.length; k++) {
+                    assertEquals(expected[i][k], alone[k], 1e-5f * Math.max(1f, Math.abs(expected[i][k])),
+                            "input " + i + " element " + k);
+                }
+                expected[i] = alone;
+            }
             List<Future<?>> tasks = new ArrayList<>();
             AtomicInteger checked = new AtomicInteger();
             for (int t = 0; t < 64; t++) {
@@ -105,6 +117,18 @@ class InferenceSessionTest {
     @Test
     void fusedConvBatchNormFromManyThreadsIsBitIdenticalToOneThread() throws Exception {
         concurrentMatchesDirect(convBn(), new long[] {1, 8, 8}, 64);
+    }
+
+    @Test
+    void aResNetRunsPlansFromManyThreadsAndLeNetRunsItsLayers() throws Exception {
+        Init.manualSeed(2);
+        concurrentMatchesDirect(Models.resnetStages(1), new long[] {1, 12, 12}, 144);
+        Init.manualSeed(2);
+        try (InferenceSession resnet = new InferenceSession(Models.resnet(3), 3, 8, 8);
+             InferenceSession lenet = new InferenceSession(Models.lenet5(), 1, 28, 28)) {
+            assertTrue(resnet.runsPlans());
+            assertFalse(lenet.runsPlans()); // its max pooling has no plan step
+        }
     }
 
     @Test

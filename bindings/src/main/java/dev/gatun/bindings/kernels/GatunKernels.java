@@ -23,10 +23,10 @@ public class GatunKernels extends GatunKernels$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
-    private static final int GATUN_KERNELS_VERSION = (int)9L;
+    private static final int GATUN_KERNELS_VERSION = (int)10L;
     /**
      * {@snippet lang=c :
-     * #define GATUN_KERNELS_VERSION 9
+     * #define GATUN_KERNELS_VERSION 10
      * }
      */
     public static int GATUN_KERNELS_VERSION() {
@@ -590,6 +590,72 @@ public class GatunKernels extends GatunKernels$shared {
                 traceDowncall("gatun_lstm_inference", gx, w_hh, b_hh, h0, c0, y, h_t, c_t, t, n, h);
             }
             mh$.invokeExact(gx, w_hh, b_hh, h0, c0, y, h_t, c_t, t, n, h);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class gatun_run_primitives {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            GatunKernels.C_INT,
+            GatunKernels.C_INT,
+            GatunKernels.C_INT,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("gatun_run_primitives");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t gatun_run_primitives(int32_t steps, int32_t threads, void *const *primitives, void *const *streams, const int32_t *nargs, void *const *args, int32_t *failed_step)
+     * }
+     */
+    public static FunctionDescriptor gatun_run_primitives$descriptor() {
+        return gatun_run_primitives.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t gatun_run_primitives(int32_t steps, int32_t threads, void *const *primitives, void *const *streams, const int32_t *nargs, void *const *args, int32_t *failed_step)
+     * }
+     */
+    public static MethodHandle gatun_run_primitives$handle() {
+        return gatun_run_primitives.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t gatun_run_primitives(int32_t steps, int32_t threads, void *const *primitives, void *const *streams, const int32_t *nargs, void *const *args, int32_t *failed_step)
+     * }
+     */
+    public static MemorySegment gatun_run_primitives$address() {
+        return gatun_run_primitives.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t gatun_run_primitives(int32_t steps, int32_t threads, void *const *primitives, void *const *streams, const int32_t *nargs, void *const *args, int32_t *failed_step)
+     * }
+     */
+    public static int gatun_run_primitives(int steps, int threads, MemorySegment primitives, MemorySegment streams, MemorySegment nargs, MemorySegment args, MemorySegment failed_step) {
+        var mh$ = gatun_run_primitives.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("gatun_run_primitives", steps, threads, primitives, streams, nargs, args, failed_step);
+            }
+            return (int)mh$.invokeExact(steps, threads, primitives, streams, nargs, args, failed_step);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
