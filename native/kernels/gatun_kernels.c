@@ -773,40 +773,88 @@ void gatun_lstm_inference(const float *gx, const float *w_hh, const float *b_hh,
     }
 }
 
-int32_t gatun_run_primitives(int32_t steps, int32_t threads, void *const *primitives, void *const *streams,
-                             const int32_t *nargs, void *const *args, int32_t *failed_step) {
-    int32_t status = dnnl_success;
-    int32_t failed = -1;
-#pragma omp parallel num_threads(threads) if (threads > 1)
+/* One call of a program (see gatun_run_primitives): 0 or its failing status. */
+static int32_t gatun_run_call(int64_t c, int t, void *const *primitives, void *const *streams,
+                              const int32_t *nargs, void *const *args) {
+    if (primitives[c] == NULL) {
+        return dnnl_success;
+    }
+    dnnl_status_t st = dnnl_primitive_execute((const_dnnl_primitive_t) primitives[c], (dnnl_stream_t) streams[t],
+                                              nargs[c], (const dnnl_exec_arg_t *) args[c]);
+    if (st == dnnl_success) {
+        st = dnnl_stream_wait((dnnl_stream_t) streams[t]);
+    }
+    return st;
+}
+
+/* Steps [first, last) of a program, all shared out, in one region (or on the caller when only thread 0 works). */
+static void gatun_run_shared(int32_t first, int32_t last, int32_t threads, void *const *primitives,
+                             void *const *streams, const int32_t *nargs, void *const *args, int32_t *status,
+                             int32_t *failed) {
+    int alone = 1;
+    for (int64_t c = (int64_t) first * threads; alone && c < (int64_t) last * threads; c++) {
+        alone = c % threads == 0 || primitives[c] == NULL;
+    }
+    if (alone || threads == 1) {
+        /* On the caller alone: oneDNN's reorders and the like choose their team when run. */
+        int before = omp_get_max_threads();
+        omp_set_num_threads(1);
+        for (int32_t s = first; s < last && *status == dnnl_success; s++) {
+            for (int t = 0; t < threads && *status == dnnl_success; t++) {
+                int32_t st = gatun_run_call((int64_t) s * threads + t, t, primitives, streams, nargs, args);
+                if (st != dnnl_success) {
+                    *status = st;
+                    *failed = s;
+                }
+            }
+        }
+        omp_set_num_threads(before);
+        return;
+    }
+#pragma omp parallel num_threads(threads)
     {
         int self = omp_get_thread_num();
         int team = omp_get_num_threads();
-        for (int32_t s = 0; s < steps; s++) {
+        for (int32_t s = first; s < last; s++) {
             int32_t stop;
 #pragma omp atomic read
-            stop = status;
+            stop = *status;
             /* Every thread meets every barrier, so after a failure the rest is skipped, not left. */
             for (int t = self; stop == dnnl_success && t < threads; t += team) {
-                int64_t c = (int64_t) s * threads + t;
-                if (primitives[c] == NULL) {
-                    continue;
-                }
-                dnnl_status_t st = dnnl_primitive_execute((const_dnnl_primitive_t) primitives[c],
-                                                          (dnnl_stream_t) streams[t], nargs[c],
-                                                          (const dnnl_exec_arg_t *) args[c]);
-                if (st == dnnl_success) {
-                    st = dnnl_stream_wait((dnnl_stream_t) streams[t]);
-                }
+                int32_t st = gatun_run_call((int64_t) s * threads + t, t, primitives, streams, nargs, args);
                 if (st != dnnl_success) {
 #pragma omp critical(gatun_run_primitives)
-                    if (status == dnnl_success) {
-                        status = st;
-                        failed = s;
+                    if (*status == dnnl_success) {
+                        *status = st;
+                        *failed = s;
                     }
                 }
             }
 #pragma omp barrier
         }
+    }
+}
+
+int32_t gatun_run_primitives(int32_t steps, int32_t threads, void *const *primitives, void *const *streams,
+                             const int32_t *nargs, void *const *args, const int8_t *team, int32_t *failed_step) {
+    int32_t status = dnnl_success;
+    int32_t failed = -1;
+    int32_t s = 0;
+    while (s < steps && status == dnnl_success) {
+        if (team[s]) {
+            status = gatun_run_call((int64_t) s * threads, 0, primitives, streams, nargs, args);
+            if (status != dnnl_success) {
+                failed = s;
+            }
+            s++;
+            continue;
+        }
+        int32_t end = s;
+        while (end < steps && !team[end]) {
+            end++;
+        }
+        gatun_run_shared(s, end, threads, primitives, streams, nargs, args, &status, &failed);
+        s = end;
     }
     if (status != dnnl_success && failed_step != NULL) {
         *failed_step = failed;

@@ -101,19 +101,21 @@ void gatun_lstm_inference(const float *gx, const float *w_hh, const float *b_hh,
                           float *y, float *h_t, float *c_t, int64_t t, int64_t n, int64_t h);
 
 /*
- * Runs a program of oneDNN primitive executions inside one OpenMP parallel region of `threads`
- * threads, so that the team is formed and joined once per run instead of once per primitive. The
- * program has `steps` steps of `threads` calls each: call c = step · threads + t is
- * dnnl_primitive_execute(primitives[c], streams[t], nargs[c], args[c]) (args[c] an array of
- * dnnl_exec_arg_t), run by thread t; a NULL primitive is no call. Every thread finishes a step before
- * any starts the next (a barrier between steps), so a step may read what earlier steps wrote. When the
- * region has fewer threads than `threads` (nested in another region, or the runtime gave fewer), each
- * thread also runs the calls of the missing ones. The primitives should be planned for one thread: inside
- * the region oneDNN runs each on its caller alone. Returns 0 (dnnl_success) or the status of the first
- * failing call, whose step is then written to *failed_step; the steps after a failure are not run.
- * The caller checks every pointer, size and count.
+ * Runs a program of oneDNN primitive executions. The program has `steps` steps of `threads` calls each:
+ * call c = step · threads + t is dnnl_primitive_execute(primitives[c], streams[t], nargs[c], args[c])
+ * (args[c] an array of dnnl_exec_arg_t), run by thread t; a NULL primitive is no call. A step whose
+ * team[step] is 0 is shared out: consecutive such steps run inside one OpenMP parallel region of
+ * `threads` threads, so that the team is formed and joined once for all of them, and every thread
+ * finishes a step before any starts the next (a barrier between steps); when only thread 0 has calls in
+ * all of them, they run on the caller without a region. Their primitives should be planned for one
+ * thread: inside a region oneDNN runs each on its caller alone. When the region has fewer threads than
+ * `threads` (nested in another region, or the runtime gave fewer), each thread also runs the calls of
+ * the missing ones. A step whose team[step] is 1 is one call (thread 0's), run on the caller outside any
+ * region, with oneDNN's own threads (for primitives planned for a team). Returns 0 (dnnl_success) or the
+ * status of the first failing call, whose step is then written to *failed_step; the steps after a
+ * failure are not run. The caller checks every pointer, size and count.
  */
 int32_t gatun_run_primitives(int32_t steps, int32_t threads, void *const *primitives, void *const *streams,
-                             const int32_t *nargs, void *const *args, int32_t *failed_step);
+                             const int32_t *nargs, void *const *args, const int8_t *team, int32_t *failed_step);
 
 #endif

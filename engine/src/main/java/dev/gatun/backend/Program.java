@@ -18,16 +18,20 @@ import java.util.List;
  * <p><b>Why.</b> Run one at a time, every primitive forms and joins its OpenMP team: an empty two-thread
  * region costs 3.2 µs on the 2-core machine of {@code bench/results}, and a small network runs a dozen
  * primitives per call, with Java (descriptors, memory objects, allocations) between them while the other
- * thread waits. A program runs all of its steps inside one parallel region
- * ({@code gatun_run_primitives}): each of its {@link #threads()} threads runs its share of a step as a
- * primitive planned for one thread, and the threads meet at a barrier between steps. Convolutions and
- * pooling are split by images, or at batch 1 by output rows (each share is the same operation on the rows
- * it reads, padding included where the share reaches the border, so the result does not depend on the
- * split); inner products by rows, or at batch 1 by output features; reorders and eltwise steps run on
- * the first thread alone.
+ * thread waits. A program runs its steps from one native call ({@code gatun_run_primitives}) in one of
+ * two ways. Shared steps: each of its {@link #threads()} threads runs its share of the step as a
+ * primitive planned for one thread, consecutive shared steps inside one parallel region with a barrier
+ * between steps (convolutions and pooling on {@link Layout#CHANNELS_LAST} buffers are split by images, or
+ * at batch 1 by output rows, each share the same operation on the rows it reads, padding included where
+ * it reaches the border; inner products by rows, or at batch 1 by output features); steps only the
+ * first thread has work in (reorders, eltwise, small pooling) run on the caller without a region. Team
+ * steps: one primitive run with oneDNN's own team (convolutions and large pooling on
+ * {@link Layout#BLOCKED} buffers, where oneDNN's Winograd kernels apply).
  *
- * <p><b>Layouts.</b> Convolutions and pooling compute channels-last ({@code nhwc}): a share of rows or of
- * images is then one contiguous range of the buffers. Weights are laid out once, when the step is added.
+ * <p><b>Layouts.</b> Channels-last makes a share of rows or of images one contiguous range of the
+ * buffers; blocked layouts suit oneDNN's Winograd kernels (on the ResNet of {@code bench/results} at batch
+ * 1, two threads, a 32 → 32 3×3 convolution took 0.0385-0.0394 ms by Winograd against 0.0456-0.0492
+ * directly, in C). Weights are laid out once, when the step is added.
  *
  * <p><b>Memory.</b> Every buffer, laid weight, memory object, primitive and stream belongs to the program
  * and is freed by {@link #close()}, or by a cleaner once the program is unreachable. {@link #run} and
@@ -68,19 +72,77 @@ public final class Program implements AutoCloseable {
      */
     private record Call(MemorySegment primitive, int[] kinds, MemorySegment[] memories, MemorySegment scratchDesc) {}
 
-    /** One step: a call per thread (null: none), a description for messages. */
-    private record Step(Call[] calls, String what) {}
+    /**
+     * One step: a call per thread (null: none), a description for messages, and whether it is one call run
+     * with oneDNN's own team (outside the shared region) instead of shares of it.
+     */
+    private record Step(Call[] calls, String what, boolean team) {}
+
+    /** How a program's 4-d buffer lays out its {@code [n, c, h, w]} values. */
+    public enum Layout {
+        /** Row-major, {@code nchw}. */
+        PLAIN,
+        /** Channels innermost, {@code nhwc}: operations on it are shared out between the threads. */
+        CHANNELS_LAST,
+        /**
+         * Channels in blocks of {@link ChannelBlock#widest()} innermost ({@code nChw16c} on AVX-512), the
+         * count padded to a whole block: operations on it run with oneDNN's own team, one at a time, and
+         * 3×3 convolutions may run by Winograd's algorithm.
+         */
+        BLOCKED
+    }
+
+    private static int tag(Layout layout) {
+        return switch (layout) {
+            case PLAIN -> Dnnl.dnnl_nchw();
+            case CHANNELS_LAST -> Dnnl.dnnl_nhwc();
+            case BLOCKED -> ChannelBlock.formatTag(ChannelBlock.widest());
+        };
+    }
+
+    /**
+     * The floats a buffer of {@code dims} in {@code layout} holds (a blocked layout pads its channels).
+     *
+     * @param dims   {@code [n, c, h, w]}
+     * @param layout the layout
+     * @return the length of such a buffer in floats
+     */
+    public static long floats(long[] dims, Layout layout) {
+        NativeLibraries.load();
+        Builder.checkDims(dims, 4, "layout");
+        try (Arena tmp = Arena.ofConfined()) {
+            return Primitives.bytes(Primitives.f32Desc(tmp, dims, tag(layout), "layout")) / Float.BYTES;
+        }
+    }
 
     /** A share of a windowed operation: images [n0, n1), output rows [oh0, oh1), input rows [ih0, ih1). */
     private record Share(long n0, long n1, long oh0, long oh1, long ih0, long ih1, long padTop, long padBottom) {}
 
+    /** Frees a builder's resources unless it built a program, which then owns them. */
+    private static final class Unbuilt implements Runnable {
+        final Resources res;
+        volatile boolean built;
+
+        Unbuilt(Resources res) {
+            this.res = res;
+        }
+
+        @Override
+        public void run() {
+            if (!built) res.run();
+        }
+    }
+
     /**
      * Adds steps to a new program. Not thread-safe; {@link #build} hands every resource to the program, and
-     * {@link #close()} frees them if it was not called (or failed).
+     * {@link #close()} frees them if it was not called (or failed), as a cleaner does once an unbuilt
+     * builder is unreachable.
      */
     public static final class Builder implements AutoCloseable {
         private final int threads;
         private final Resources res = new Resources();
+        private final Unbuilt unbuilt = new Unbuilt(res);
+        private final Cleaner.Cleanable cleanable = CLEANER.register(this, unbuilt);
         private final List<Step> steps = new ArrayList<>();
         private final long[] scratchBytes;
         private final List<MemorySegment> buffers = new ArrayList<>();
@@ -114,33 +176,42 @@ public final class Program implements AutoCloseable {
         }
 
         /**
-         * Copies a 4-d tensor from row-major ({@code nchw}) to channels-last, or back.
+         * Copies a 4-d tensor from one layout into another, on the first thread.
          *
-         * @param dims   {@code [n, c, h, w]}
-         * @param toLast whether {@code from} is row-major and {@code to} channels-last (else the reverse)
+         * @param dims {@code [n, c, h, w]}
+         * @param from the layout of {@code src}
+         * @param to   the layout of {@code dst}
+         * @param src  the values
+         * @param dst  where they go
          */
-        public void reorder(long[] dims, boolean toLast, MemorySegment from, MemorySegment to) {
+        public void reorder(long[] dims, Layout from, Layout to, MemorySegment src, MemorySegment dst) {
             checkDims(dims, 4, "reorder");
-            String what = "reorder " + (toLast ? "to" : "from") + " channels-last " + java.util.Arrays.toString(dims);
-            MemorySegment plain = desc(dims, Dnnl.dnnl_nchw(), what);
-            MemorySegment last = desc(dims, Dnnl.dnnl_nhwc(), what);
-            MemorySegment src = toLast ? plain : last;
-            MemorySegment dst = toLast ? last : plain;
-            Primitives.Primitive p = owned(() -> Primitives.createReorder(res.arena, src, dst));
-            whole(p, what, new int[] {Dnnl.DNNL_ARG_FROM(), Dnnl.DNNL_ARG_TO()}, new MemorySegment[] {src, dst},
-                    new MemorySegment[] {from, to});
+            String what = "reorder " + from + " → " + to + " " + java.util.Arrays.toString(dims);
+            MemorySegment a = desc(dims, tag(from), what);
+            MemorySegment b = desc(dims, tag(to), what);
+            Primitives.Primitive p = owned(() -> Primitives.createReorder(res.arena, a, b), 1);
+            whole(p, what, new int[] {Dnnl.DNNL_ARG_FROM(), Dnnl.DNNL_ARG_TO()}, new MemorySegment[] {a, b},
+                    new MemorySegment[] {src, dst}, false);
         }
 
         /**
-         * A convolution over channels-last buffers, one group.
+         * A convolution, one group: shared out between the threads where both buffers are channels-last,
+         * else one step on oneDNN's team (by Winograd's algorithm where asked and oneDNN has a kernel for
+         * it, else directly).
          *
-         * @param g       its geometry (groups 1)
-         * @param weights PyTorch's {@code [O, I, KH, KW]} weights, row-major
-         * @param bias    {@code O} values, or null
-         * @param fusion  what follows it: nothing, ReLU, or adding what {@code dst} holds, then ReLU
+         * @param g         its geometry (groups 1)
+         * @param weights   PyTorch's {@code [O, I, KH, KW]} weights, row-major
+         * @param bias      {@code O} values, or null
+         * @param fusion    what follows it: nothing, ReLU, or adding what {@code dst} holds, then ReLU
+         * @param srcLayout the layout of {@code src}
+         * @param src       the input
+         * @param dstLayout the layout of {@code dst}
+         * @param dst       the output
+         * @param winograd  whether to compute a 3×3 stride-1 convolution by Winograd's algorithm where possible
          */
         public void convolution(Convolution.Geometry g, float[] weights, float[] bias, Convolution.Fusion fusion,
-                                MemorySegment src, MemorySegment dst) {
+                                Layout srcLayout, MemorySegment src, Layout dstLayout, MemorySegment dst,
+                                boolean winograd) {
             if (g.groups() != 1) {
                 throw new IllegalArgumentException("program convolutions take one group, got " + g.groups());
             }
@@ -148,6 +219,10 @@ public final class Program implements AutoCloseable {
                     "weights of " + g);
             if (bias != null) checkLength(bias, g.outChannels(), "bias of " + g);
             String what = "convolution " + fusion + " " + g;
+            if (srcLayout != Layout.CHANNELS_LAST || dstLayout != Layout.CHANNELS_LAST) {
+                teamConvolution(g, weights, bias, fusion, srcLayout, src, dstLayout, dst, winograd, what);
+                return;
+            }
             long kh = (g.kernelHeight() - 1) * g.dilationHeight() + 1;
             List<Share> shares = shares(g.batch(), g.inHeight(), g.outHeight(), kh, g.strideHeight(), g.padHeight());
             MemorySegment plainWeights = desc(g.weightShape(), Dnnl.dnnl_oihw(), what);
@@ -182,7 +257,7 @@ public final class Program implements AutoCloseable {
                         return Primitives.create(res.arena, desc, MemorySegment.NULL, false, what,
                                 Convolution.postOps(fusion), Dnnl.dnnl_query_weights_md());
                     }
-                });
+                }, 1);
                 MemorySegment wanted = p.queried(0);
                 MemorySegment weightData = null;
                 for (MemorySegment[] l : laid) {
@@ -204,18 +279,73 @@ public final class Program implements AutoCloseable {
                         : new MemorySegment[] {at(src, srcAt, what), weightData, at(dst, dstAt, what)};
                 calls[t] = call(t, p, kinds, descs, data, what);
             }
-            steps.add(new Step(calls, what));
+            steps.add(new Step(calls, what, false));
+        }
+
+        private void teamConvolution(Convolution.Geometry g, float[] weights, float[] bias,
+                                     Convolution.Fusion fusion, Layout srcLayout, MemorySegment src,
+                                     Layout dstLayout, MemorySegment dst, boolean winograd, String what) {
+            MemorySegment srcDesc = desc(g.inputShape(), tag(srcLayout), what);
+            MemorySegment dstDesc = desc(g.outputShape(), tag(dstLayout), what);
+            MemorySegment anyWeights = desc(g.weightShape(), Dnnl.dnnl_format_tag_any(), what);
+            MemorySegment biasDesc = desc(new long[] {g.outChannels()}, Dnnl.dnnl_x(), what);
+            boolean wino = winograd && g.kernelHeight() == 3 && g.kernelWidth() == 3 && g.strideHeight() == 1
+                    && g.strideWidth() == 1 && g.dilationHeight() == 1 && g.dilationWidth() == 1
+                    && srcLayout == Layout.BLOCKED && dstLayout == Layout.BLOCKED;
+            Primitives.Primitive p = null;
+            for (boolean w : wino ? new boolean[] {true, false} : new boolean[] {false}) {
+                try {
+                    p = owned(() -> {
+                        try (Arena tmp = Arena.ofConfined()) {
+                            MemorySegment desc = Primitives.opDesc(tmp);
+                            OneDnn.check(Dnnl.dnnl_dilated_convolution_forward_desc_init(desc,
+                                    Dnnl.dnnl_forward_inference(), w ? Dnnl.dnnl_convolution_winograd()
+                                            : Dnnl.dnnl_convolution_direct(), srcDesc, anyWeights,
+                                    bias != null ? biasDesc : MemorySegment.NULL, dstDesc,
+                                    Primitives.dims(tmp, g.strideHeight(), g.strideWidth()),
+                                    Primitives.dims(tmp, g.dilationHeight() - 1, g.dilationWidth() - 1),
+                                    Primitives.dims(tmp, g.padHeight(), g.padWidth()),
+                                    Primitives.dims(tmp, g.padHeight(), g.padWidth())),
+                                    "dnnl_dilated_convolution_forward_desc_init", what);
+                            return Primitives.create(res.arena, desc, MemorySegment.NULL, false, what,
+                                    Convolution.postOps(fusion), Dnnl.dnnl_query_weights_md());
+                        }
+                    }, threads);
+                    break;
+                } catch (DnnlException e) {
+                    if (!w || e.status() != Dnnl.dnnl_unimplemented()) throw e;
+                }
+            }
+            MemorySegment wanted = p.queried(0);
+            MemorySegment weightData = lay(weights, desc(g.weightShape(), Dnnl.dnnl_oihw(), what), wanted, what);
+            MemorySegment biasData = null;
+            if (bias != null) {
+                biasData = res.arena.allocate((long) bias.length * Float.BYTES, 64);
+                MemorySegment.copy(bias, 0, biasData, ValueLayout.JAVA_FLOAT, 0, bias.length);
+            }
+            int[] kinds = bias != null
+                    ? new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_WEIGHTS(), Dnnl.DNNL_ARG_BIAS(), Dnnl.DNNL_ARG_DST()}
+                    : new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_WEIGHTS(), Dnnl.DNNL_ARG_DST()};
+            MemorySegment[] descs = bias != null ? new MemorySegment[] {srcDesc, wanted, biasDesc, dstDesc}
+                    : new MemorySegment[] {srcDesc, wanted, dstDesc};
+            MemorySegment[] data = bias != null ? new MemorySegment[] {src, weightData, biasData, dst}
+                    : new MemorySegment[] {src, weightData, dst};
+            whole(p, what, kinds, descs, data, true);
         }
 
         /**
-         * Average pooling over channels-last buffers.
+         * Average pooling: shared out on channels-last buffers; on blocked ones one step, on oneDNN's team
+         * unless its operands are small (under {@code gatun.serialBytes}), then on the first thread.
          *
          * @param dims            the input's {@code [n, c, h, w]}
          * @param window          {@code {kh, kw, sh, sw, ph, pw}}
          * @param includePadding  whether padded positions count in the average (PyTorch's {@code count_include_pad})
+         * @param layout          the layout of both buffers: channels-last or blocked
+         * @param src             the input
+         * @param dst             the output
          */
-        public void averagePooling(long[] dims, long[] window, boolean includePadding, MemorySegment src,
-                                   MemorySegment dst) {
+        public void averagePooling(long[] dims, long[] window, boolean includePadding, Layout layout,
+                                   MemorySegment src, MemorySegment dst) {
             checkDims(dims, 4, "average pooling");
             if (window.length != 6) throw new IllegalArgumentException("pooling window needs 6 values");
             long n = dims[0], c = dims[1], ih = dims[2], iw = dims[3];
@@ -230,6 +360,24 @@ public final class Program implements AutoCloseable {
                     + java.util.Arrays.toString(window);
             int alg = includePadding ? Dnnl.dnnl_pooling_avg_include_padding()
                     : Dnnl.dnnl_pooling_avg_exclude_padding();
+            if (layout != Layout.CHANNELS_LAST) {
+                MemorySegment srcDesc = desc(dims, tag(layout), what);
+                MemorySegment dstDesc = desc(new long[] {n, c, oh, ow}, tag(layout), what);
+                boolean alone = Primitives.bytes(srcDesc) + Primitives.bytes(dstDesc) < Primitives.SERIAL_BYTES;
+                Primitives.Primitive p = owned(() -> {
+                    try (Arena tmp = Arena.ofConfined()) {
+                        MemorySegment desc = Primitives.opDesc(tmp);
+                        OneDnn.check(Dnnl.dnnl_pooling_v2_forward_desc_init(desc, Dnnl.dnnl_forward_inference(), alg,
+                                srcDesc, dstDesc, Primitives.dims(tmp, sh, sw), Primitives.dims(tmp, kh, kw),
+                                Primitives.dims(tmp, 0, 0), Primitives.dims(tmp, ph, pw), Primitives.dims(tmp, ph, pw)),
+                                "dnnl_pooling_v2_forward_desc_init", what);
+                        return Primitives.create(res.arena, desc, MemorySegment.NULL, false, what, null);
+                    }
+                }, alone ? 1 : threads);
+                whole(p, what, new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_DST()},
+                        new MemorySegment[] {srcDesc, dstDesc}, new MemorySegment[] {src, dst}, !alone);
+                return;
+            }
             List<Share> shares = shares(n, ih, oh, kh, sh, ph);
             Call[] calls = new Call[threads];
             for (int t = 0; t < shares.size(); t++) {
@@ -247,14 +395,14 @@ public final class Program implements AutoCloseable {
                                 Primitives.dims(tmp, s.padBottom(), pw)), "dnnl_pooling_v2_forward_desc_init", what);
                         return Primitives.create(res.arena, desc, MemorySegment.NULL, false, what, null);
                     }
-                });
+                }, 1);
                 long srcAt = (s.n0() * ih + s.ih0()) * iw * c;
                 long dstAt = (s.n0() * oh + s.oh0()) * ow * c;
                 calls[t] = call(t, p, new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_DST()},
                         new MemorySegment[] {srcDesc, dstDesc},
                         new MemorySegment[] {at(src, srcAt, what), at(dst, dstAt, what)}, what);
             }
-            steps.add(new Step(calls, what));
+            steps.add(new Step(calls, what, false));
         }
 
         /**
@@ -307,7 +455,7 @@ public final class Program implements AutoCloseable {
                                 relu ? Convolution.postOps(Convolution.Fusion.RELU) : null,
                                 Dnnl.dnnl_query_weights_md());
                     }
-                });
+                }, 1);
                 MemorySegment wanted = p.queried(0);
                 float[] w = java.util.Arrays.copyOfRange(weights, Math.toIntExact(o0 * in),
                         Math.toIntExact((o0 + features) * in));
@@ -328,7 +476,7 @@ public final class Program implements AutoCloseable {
                         : new MemorySegment[] {srcAt, weightData, dstAt};
                 calls[t] = call(t, p, kinds, descs, data, what);
             }
-            steps.add(new Step(calls, what));
+            steps.add(new Step(calls, what, false));
         }
 
         /** ReLU over the first {@code floats} values of {@code buffer}, in place. */
@@ -343,9 +491,9 @@ public final class Program implements AutoCloseable {
                             Dnnl.dnnl_eltwise_relu(), md, 0f, 0f), "dnnl_eltwise_forward_desc_init", what);
                     return Primitives.create(res.arena, desc, MemorySegment.NULL, false, what, null);
                 }
-            });
+            }, 1);
             whole(p, what, new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_DST()}, new MemorySegment[] {md, md},
-                    new MemorySegment[] {buffer, buffer});
+                    new MemorySegment[] {buffer, buffer}, false);
         }
 
         /**
@@ -362,6 +510,7 @@ public final class Program implements AutoCloseable {
             MemorySegment prims = res.arena.allocate(ValueLayout.ADDRESS, Math.max(1, (long) n * threads));
             MemorySegment nargs = res.arena.allocate(ValueLayout.JAVA_INT, Math.max(1, (long) n * threads));
             MemorySegment args = res.arena.allocate(ValueLayout.ADDRESS, Math.max(1, (long) n * threads));
+            MemorySegment team = res.arena.allocate(ValueLayout.JAVA_BYTE, Math.max(1, n));
             MemorySegment streams = res.arena.allocate(ValueLayout.ADDRESS, threads);
             MemorySegment[] scratch = new MemorySegment[threads];
             for (int t = 0; t < threads; t++) {
@@ -376,6 +525,7 @@ public final class Program implements AutoCloseable {
             for (int s = 0; s < n; s++) {
                 Step step = steps.get(s);
                 whats[s] = step.what();
+                team.set(ValueLayout.JAVA_BYTE, s, (byte) (step.team() ? 1 : 0));
                 for (int t = 0; t < threads; t++) {
                     Call c = step.calls()[t];
                     long i = (long) s * threads + t;
@@ -399,15 +549,17 @@ public final class Program implements AutoCloseable {
                     args.setAtIndex(ValueLayout.ADDRESS, i, a);
                 }
             }
+            Program program = new Program(res, threads, n, prims, streams, nargs, args, team, whats, input,
+                    inputFloats, output, outputFloats, holdsSignals);
             built = true;
-            return new Program(res, threads, n, prims, streams, nargs, args, whats, input, inputFloats, output,
-                    outputFloats, holdsSignals);
+            unbuilt.built = true;
+            return program;
         }
 
         /** Frees everything unless {@link #build} handed it to a program. */
         @Override
         public void close() {
-            if (!built) res.run();
+            cleanable.clean();
         }
 
         // ------------------------------------------------------------ helpers
@@ -454,10 +606,10 @@ public final class Program implements AutoCloseable {
             Primitives.Primitive create();
         }
 
-        /** A primitive planned for one thread, destroyed with the program. */
-        private Primitives.Primitive owned(Creation c) {
+        /** A primitive planned for {@code planned} threads, destroyed with the program. */
+        private Primitives.Primitive owned(Creation c, int planned) {
             NativeLibraries.load();
-            Omp.omp_set_num_threads(1);
+            Omp.omp_set_num_threads(planned);
             Primitives.Primitive p;
             try {
                 p = c.create();
@@ -490,11 +642,12 @@ public final class Program implements AutoCloseable {
             return data;
         }
 
+        /** One call of {@code p}: on oneDNN's team ({@code team}) or on the first thread alone. */
         private void whole(Primitives.Primitive p, String what, int[] kinds, MemorySegment[] descs,
-                           MemorySegment[] data) {
+                           MemorySegment[] data, boolean team) {
             Call[] calls = new Call[threads];
             calls[0] = call(0, p, kinds, descs, data, what);
-            steps.add(new Step(calls, what));
+            steps.add(new Step(calls, what, team));
         }
 
         /** A call of {@code p} on thread {@code t}: memory objects for its operands, checked to fit. */
@@ -551,7 +704,7 @@ public final class Program implements AutoCloseable {
             }
         }
 
-        private static void checkDims(long[] dims, int rank, String what) {
+        static void checkDims(long[] dims, int rank, String what) {
             if (dims.length != rank) throw new IllegalArgumentException(what + " needs " + rank + " dimensions");
             for (long d : dims) {
                 if (d < 1 || d > Integer.MAX_VALUE) {
@@ -587,6 +740,7 @@ public final class Program implements AutoCloseable {
     private final MemorySegment streams;
     private final MemorySegment nargs;
     private final MemorySegment args;
+    private final MemorySegment team;
     private final MemorySegment failed;
     private final String[] whats;
     private final MemorySegment input;
@@ -597,7 +751,8 @@ public final class Program implements AutoCloseable {
     private boolean closed;
 
     private Program(Resources res, int threads, int steps, MemorySegment primitives, MemorySegment streams,
-                    MemorySegment nargs, MemorySegment args, String[] whats, MemorySegment input, long inputFloats,
+                    MemorySegment nargs, MemorySegment args, MemorySegment team, String[] whats, MemorySegment input,
+                    long inputFloats,
                     MemorySegment output, long outputFloats, boolean holdsSignals) {
         this.res = res;
         this.threads = threads;
@@ -606,6 +761,7 @@ public final class Program implements AutoCloseable {
         this.streams = streams;
         this.nargs = nargs;
         this.args = args;
+        this.team = team;
         this.failed = res.arena.allocate(ValueLayout.JAVA_INT);
         this.whats = whats;
         this.input = input;
@@ -645,7 +801,7 @@ public final class Program implements AutoCloseable {
         long signals = holdsSignals ? Signals.block() : 0;
         int status;
         try {
-            status = GatunKernels.gatun_run_primitives(steps, threads, primitives, streams, nargs, args, failed);
+            status = GatunKernels.gatun_run_primitives(steps, threads, primitives, streams, nargs, args, team, failed);
         } finally {
             Signals.restore(signals);
         }

@@ -1,5 +1,6 @@
 package dev.gatun.nn;
 
+import dev.gatun.backend.ChannelBlock;
 import dev.gatun.backend.Convolution;
 import dev.gatun.backend.Program;
 import java.lang.foreign.MemorySegment;
@@ -20,9 +21,10 @@ import java.util.List;
  * a {@code [N, C, H, W]} or {@code [N, F]} input; every module in evaluation mode. {@link #compile} names
  * the first module that does not.
  *
- * <p><b>Results.</b> The same operations as the layers' own forward passes, in another layout
- * (channels-last) and another split between threads, so equal to them within float rounding, not bit for
- * bit; equal between runs, and between threads running their own plans of the same model and shape.
+ * <p><b>Results.</b> The same operations as the layers' own forward passes, in other layouts, another
+ * split between threads and, for 3×3 convolutions in the blocked program, Winograd's algorithm: equal to
+ * them within float rounding, not bit for bit; equal between runs of a plan, and between plans of the same
+ * model and shape that chose the same program.
  *
  * <p><b>Parameters.</b> A plan computes with the parameters and running statistics the model had when it
  * was compiled, as an exported model does: compile again after changing them.
@@ -41,26 +43,38 @@ public final class InferencePlan implements AutoCloseable {
     }
 
     private final Program program;
+    private final Program.Layout layout;
     private final long[] inputShape;
     private final long[] outputShape;
 
-    private InferencePlan(Program program, long[] inputShape, long[] outputShape) {
+    private InferencePlan(Program program, Program.Layout layout, long[] inputShape, long[] outputShape) {
         this.program = program;
+        this.layout = layout;
         this.inputShape = inputShape;
         this.outputShape = outputShape;
     }
 
-    /** A value between steps: a buffer, its dims, and whether it is 4-d channels-last (else row-major). */
-    private record Value(MemorySegment buffer, long[] dims, boolean last) {
+    /**
+     * A value between steps: a buffer, its dims, and for a 4-d one its layout (2-d ones are row-major,
+     * {@link Program.Layout#PLAIN}).
+     */
+    private record Value(MemorySegment buffer, long[] dims, Program.Layout layout) {
         long elements() {
-            long n = 1;
-            for (long d : dims) n *= d;
-            return n;
+            return product(dims);
         }
     }
 
+    /** What a candidate program lays its 4-d activations out in. */
+    private static final Program.Layout[] CANDIDATES = {Program.Layout.CHANNELS_LAST, Program.Layout.BLOCKED};
+
     /**
-     * Compiles {@code model}'s forward pass for inputs of exactly {@code inputShape}.
+     * Compiles {@code model}'s forward pass for inputs of exactly {@code inputShape}. A model with
+     * convolutions is compiled twice, its activations channels-last (every convolution shared out between
+     * the threads in one region) and in channel blocks (each convolution on oneDNN's own team, 3×3 ones by
+     * Winograd's algorithm where oneDNN has a kernel), and the program that runs faster on this machine
+     * is kept: each is timed on a zero input, the two alternating. System property
+     * {@code gatun.plan.layout} ({@code channelsLast}, {@code blocked}, or {@code auto}, the default) fixes
+     * the choice.
      *
      * @param model      the model, in evaluation mode
      * @param inputShape the input's shape, batch first: {@code [N, C, H, W]} or {@code [N, F]}
@@ -70,6 +84,22 @@ public final class InferencePlan implements AutoCloseable {
      * @throws IllegalArgumentException  if the shape is not one the model takes
      */
     public static InferencePlan compile(Module model, long... inputShape) {
+        return compile(model, null, inputShape);
+    }
+
+    /**
+     * As {@link #compile(Module, long...)}, with the 4-d activations in {@code layout} (for instance the
+     * {@link #layout()} of an earlier plan, so that the two give the same values bit for bit).
+     *
+     * @param model      the model, in evaluation mode
+     * @param layout     the layout of the program's 4-d activations; null to choose as
+     *                   {@link #compile(Module, long...)} does
+     * @param inputShape the input's shape, batch first: {@code [N, C, H, W]} or {@code [N, F]}
+     * @return the plan
+     * @throws UnsupportedModelException as {@link #compile(Module, long...)}
+     * @throws IllegalArgumentException  as {@link #compile(Module, long...)}
+     */
+    public static InferencePlan compile(Module model, Program.Layout layout, long... inputShape) {
         long[] shape = inputShape.clone();
         if (shape.length != 2 && shape.length != 4) {
             throw new UnsupportedModelException("a plan takes [N, C, H, W] or [N, F] inputs, got "
@@ -82,21 +112,75 @@ public final class InferencePlan implements AutoCloseable {
         }
         List<Module> layers = new ArrayList<>();
         flatten(model, layers);
+        boolean convolutions = false;
         for (Module m : layers) {
             if (m.isTraining()) {
                 throw new UnsupportedModelException(m.describe() + " is in training mode; call eval() first");
             }
+            convolutions |= m instanceof Conv2d || m instanceof BasicBlock;
         }
+        String setting = System.getProperty("gatun.plan.layout", "auto").trim();
+        Program.Layout fixed = layout != null ? layout : switch (setting) {
+            case "channelsLast" -> Program.Layout.CHANNELS_LAST;
+            case "blocked" -> Program.Layout.BLOCKED;
+            case "auto" -> convolutions ? null : Program.Layout.CHANNELS_LAST;
+            default -> throw new IllegalArgumentException("gatun.plan.layout must be channelsLast, blocked or auto,"
+                    + " got " + setting);
+        };
+        if (fixed != null) {
+            return build(layers, shape, fixed);
+        }
+        InferencePlan[] plans = new InferencePlan[CANDIDATES.length];
+        try {
+            for (int i = 0; i < plans.length; i++) plans[i] = build(layers, shape, CANDIDATES[i]);
+            int best = fastest(plans);
+            InferencePlan chosen = plans[best];
+            plans[best] = null;
+            return chosen;
+        } finally {
+            for (InferencePlan p : plans) {
+                if (p != null) p.close();
+            }
+        }
+    }
+
+    /**
+     * The index of the plan that runs fastest on a zero input: each run a few times, the plans taking turns,
+     * five rounds; the lowest sum of each round's fastest run wins.
+     */
+    private static int fastest(InferencePlan[] plans) {
+        float[] in = new float[Math.toIntExact(product(plans[0].inputShape))];
+        float[][] out = new float[plans.length][];
+        long[] total = new long[plans.length];
+        for (int i = 0; i < plans.length; i++) {
+            out[i] = new float[Math.toIntExact(product(plans[i].outputShape))];
+            plans[i].run(in, out[i]); // first runs pay for lazily made kernels
+            plans[i].run(in, out[i]);
+        }
+        for (int round = 0; round < 5; round++) {
+            for (int i = 0; i < plans.length; i++) {
+                long min = Long.MAX_VALUE;
+                for (int k = 0; k < 3; k++) {
+                    long t0 = System.nanoTime();
+                    plans[i].run(in, out[i]);
+                    min = Math.min(min, System.nanoTime() - t0);
+                }
+                total[i] += min;
+            }
+        }
+        int best = 0;
+        for (int i = 1; i < plans.length; i++) {
+            if (total[i] < total[best]) best = i;
+        }
+        return best;
+    }
+
+    /** The program with 4-d activations in {@code layout}. */
+    private static InferencePlan build(List<Module> layers, long[] shape, Program.Layout layout) {
         try (Program.Builder b = Program.builder()) {
             long floats = product(shape);
             MemorySegment input = b.buffer(floats);
-            Value x;
-            if (shape.length == 4 && shape[1] > 1 && shape[2] * shape[3] > 1) {
-                x = new Value(b.buffer(floats), shape, true);
-                b.reorder(shape, true, input, x.buffer());
-            } else {
-                x = new Value(input, shape, shape.length == 4);
-            }
+            Value x = new Value(input, shape, Program.Layout.PLAIN);
             for (int i = 0; i < layers.size(); i++) {
                 Module m = layers.get(i);
                 Module next = i + 1 < layers.size() ? layers.get(i + 1) : null;
@@ -105,20 +189,20 @@ public final class InferencePlan implements AutoCloseable {
                         BatchNorm bn = next instanceof BatchNorm2d n ? n : null;
                         int after = bn == null ? i + 1 : i + 2;
                         boolean relu = after < layers.size() && layers.get(after) instanceof ReLU;
-                        x = convolution(b, x, conv, bn, relu ? Convolution.Fusion.RELU : Convolution.Fusion.NONE,
-                                null);
+                        x = convolution(b, x, layout, conv, bn,
+                                relu ? Convolution.Fusion.RELU : Convolution.Fusion.NONE, null);
                         i = relu ? after : after - 1;
                     }
-                    case BasicBlock block -> x = block(b, x, block);
-                    case ReLU r -> b.relu(x.buffer(), x.elements());
+                    case BasicBlock block -> x = block(b, x, layout, block);
+                    case ReLU r -> b.relu(x.buffer(), floats(x));
                     case Dropout d -> { }
-                    case AvgPool2d p -> x = averagePooling(b, x, p.kernel(), p.stride(), p.padding(),
+                    case AvgPool2d p -> x = averagePooling(b, x, layout, p.kernel(), p.stride(), p.padding(),
                             p.countIncludePad(), p.describe());
                     case AdaptiveAvgPool2d p -> {
                         require(x, 4, p);
                         int h = (int) x.dims()[2];
                         int w = (int) x.dims()[3];
-                        x = averagePooling(b, x, new int[] {h, w}, new int[] {h, w}, new int[] {0, 0}, true,
+                        x = averagePooling(b, x, layout, new int[] {h, w}, new int[] {h, w}, new int[] {0, 0}, true,
                                 p.describe());
                     }
                     case Flatten f -> x = flatten(b, x);
@@ -131,14 +215,15 @@ public final class InferencePlan implements AutoCloseable {
                             + m.describe());
                 }
             }
-            Value out = x;
-            if (x.last()) { // back to row-major for the caller
-                out = new Value(b.buffer(x.elements()), x.dims(), false);
-                b.reorder(x.dims(), false, x.buffer(), out.buffer());
-            }
+            Value out = x.dims().length == 4 ? laid(b, x, Program.Layout.PLAIN) : x; // row-major for the caller
             Program p = b.build(input, floats, out.buffer(), out.elements());
-            return new InferencePlan(p, shape, out.dims().clone());
+            return new InferencePlan(p, layout, shape, out.dims().clone());
         }
+    }
+
+    /** The floats of {@code x}'s buffer that hold its values, padding included. */
+    private static long floats(Value x) {
+        return x.dims().length == 4 ? Program.floats(x.dims(), x.layout()) : x.elements();
     }
 
     private static void flatten(Module m, List<Module> into) {
@@ -156,8 +241,8 @@ public final class InferencePlan implements AutoCloseable {
         }
     }
 
-    private static Value convolution(Program.Builder b, Value x, Conv2d conv, BatchNorm bn, Convolution.Fusion fusion,
-                                     Value residual) {
+    private static Value convolution(Program.Builder b, Value x, Program.Layout layout, Conv2d conv, BatchNorm bn,
+                                     Convolution.Fusion fusion, Value residual) {
         require(x, 4, conv);
         if (conv.groups() != 1) {
             throw new UnsupportedModelException("an inference plan takes convolutions of one group, not "
@@ -174,50 +259,68 @@ public final class InferencePlan implements AutoCloseable {
                 conv.dilation()[1], 1, conv.bias() != null || bn != null);
         float[][] folded = ConvBnFusion.fold(conv, bn);
         Value out = residual != null ? residual
-                : new Value(b.buffer(product(g.outputShape())), g.outputShape(), true);
-        x = channelsLast(b, x);
-        b.convolution(g, folded[0], folded[1], fusion, x.buffer(), out.buffer());
+                : new Value(b.buffer(Program.floats(g.outputShape(), layout)), g.outputShape(), layout);
+        // A blocked convolution reads a row-major input of few channels as it is (oneDNN's kernels for a
+        // network's first convolution); anything else is laid out as the output.
+        boolean plainIn = layout == Program.Layout.BLOCKED && x.layout() == Program.Layout.PLAIN
+                && d[1] < ChannelBlock.widest();
+        Value in = plainIn ? x : laid(b, x, layout);
+        b.convolution(g, folded[0], folded[1], fusion, in.layout(), in.buffer(), out.layout(), out.buffer(), true);
         return out;
     }
 
-    /** {@code x} itself where it is channels-last or its layouts coincide (one channel, or 1×1). */
-    private static Value channelsLast(Program.Builder b, Value x) {
-        if (x.last() || x.dims()[1] == 1 || x.dims()[2] * x.dims()[3] == 1) {
-            return x;
+    /**
+     * {@code x} in {@code layout}: itself where it is so or the layouts coincide in memory, else a copy
+     * in a new buffer.
+     */
+    private static Value laid(Program.Builder b, Value x, Program.Layout layout) {
+        if (x.layout() == layout || coincide(x.dims(), x.layout(), layout)) {
+            return new Value(x.buffer(), x.dims(), layout);
         }
-        Value v = new Value(b.buffer(x.elements()), x.dims(), true);
-        b.reorder(x.dims(), true, x.buffer(), v.buffer());
+        Value v = new Value(b.buffer(Program.floats(x.dims(), layout)), x.dims(), layout);
+        b.reorder(x.dims(), x.layout(), layout, x.buffer(), v.buffer());
         return v;
     }
 
-    private static Value block(Program.Builder b, Value x, BasicBlock block) {
-        Value h = convolution(b, x, block.conv1(), block.bn1(), Convolution.Fusion.RELU, null);
+    /** Whether two layouts put {@code [n, c, h, w]} values in the same places. */
+    private static boolean coincide(long[] d, Program.Layout a, Program.Layout b) {
+        boolean plainAndLast = (a == Program.Layout.PLAIN || a == Program.Layout.CHANNELS_LAST)
+                && (b == Program.Layout.PLAIN || b == Program.Layout.CHANNELS_LAST);
+        if (plainAndLast) {
+            return d[1] == 1 || d[2] * d[3] == 1;
+        }
+        // Blocked against either: the same when each pixel's channels are whole blocks and one pixel per image.
+        return d[2] * d[3] == 1 && d[1] % ChannelBlock.widest() == 0;
+    }
+
+    private static Value block(Program.Builder b, Value x, Program.Layout layout, BasicBlock block) {
+        Value h = convolution(b, x, layout, block.conv1(), block.bn1(), Convolution.Fusion.RELU, null);
         Value shortcut;
         Sequential ds = block.downsample();
         if (ds == null) {
             // The identity: conv2 adds its output onto x where x lies (nothing later reads x).
-            shortcut = channelsLast(b, x);
+            shortcut = laid(b, x, layout);
         } else {
             if (ds.size() != 2 || !(ds.get(0) instanceof Conv2d c) || !(ds.get(1) instanceof BatchNorm n)) {
                 throw new UnsupportedModelException("an inference plan takes projection shortcuts of a convolution"
                         + " and a batch norm, not " + ds.describe());
             }
-            shortcut = convolution(b, x, c, n, Convolution.Fusion.NONE, null);
+            shortcut = convolution(b, x, layout, c, n, Convolution.Fusion.NONE, null);
         }
         long[] want = new long[] {h.dims()[0], block.conv2().weight().size(0), h.dims()[2], h.dims()[3]};
         if (!Arrays.equals(shortcut.dims(), want)) {
             throw new IllegalArgumentException(block.describe() + ": shortcut " + Arrays.toString(shortcut.dims())
                     + " does not match the residual branch " + Arrays.toString(want));
         }
-        return convolution(b, h, block.conv2(), block.bn2(), Convolution.Fusion.ADD_RELU, shortcut);
+        return convolution(b, h, layout, block.conv2(), block.bn2(), Convolution.Fusion.ADD_RELU, shortcut);
     }
 
-    private static Value averagePooling(Program.Builder b, Value x, int[] kernel, int[] stride, int[] padding,
-                                        boolean includePadding, String what) {
+    private static Value averagePooling(Program.Builder b, Value x, Program.Layout layout, int[] kernel, int[] stride,
+                                        int[] padding, boolean includePadding, String what) {
         if (x.dims().length != 4) {
             throw new IllegalArgumentException(what + " takes a 4-d input, got " + Arrays.toString(x.dims()));
         }
-        x = channelsLast(b, x);
+        x = laid(b, x, layout);
         long[] d = x.dims();
         if (padding[0] * 2 > kernel[0] || padding[1] * 2 > kernel[1] || d[2] + 2L * padding[0] < kernel[0]
                 || d[3] + 2L * padding[1] < kernel[1]) {
@@ -226,21 +329,20 @@ public final class InferencePlan implements AutoCloseable {
         long oh = (d[2] + 2L * padding[0] - kernel[0]) / stride[0] + 1;
         long ow = (d[3] + 2L * padding[1] - kernel[1]) / stride[1] + 1;
         long[] outDims = {d[0], d[1], oh, ow};
-        Value out = new Value(b.buffer(product(outDims)), outDims, true);
+        Value out = new Value(b.buffer(Program.floats(outDims, layout)), outDims, layout);
         b.averagePooling(d, new long[] {kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1]},
-                includePadding, x.buffer(), out.buffer());
+                includePadding, layout, x.buffer(), out.buffer());
         return out;
     }
 
     private static Value flatten(Program.Builder b, Value x) {
         long[] d = x.dims();
         long[] rows = {d[0], product(d) / d[0]};
-        if (!x.last() || d[1] == 1 || d[2] * d[3] == 1) {
-            return new Value(x.buffer(), rows, false);
+        if (d.length == 2) {
+            return x;
         }
-        Value plain = new Value(b.buffer(x.elements()), d, false);
-        b.reorder(d, false, x.buffer(), plain.buffer());
-        return new Value(plain.buffer(), rows, false);
+        Value plain = laid(b, x, Program.Layout.PLAIN);
+        return new Value(plain.buffer(), rows, Program.Layout.PLAIN);
     }
 
     private static Value linear(Program.Builder b, Value x, Linear l, boolean relu) {
@@ -251,7 +353,7 @@ public final class InferencePlan implements AutoCloseable {
                     + Arrays.toString(x.dims()));
         }
         long[] outDims = {x.dims()[0], ws[0]};
-        Value out = new Value(b.buffer(product(outDims)), outDims, false);
+        Value out = new Value(b.buffer(product(outDims)), outDims, Program.Layout.PLAIN);
         b.innerProduct(x.dims()[0], ws[1], ws[0], l.weight().toArray(), l.bias() == null ? null : l.bias().toArray(),
                 relu, x.buffer(), out.buffer());
         return out;
@@ -279,6 +381,15 @@ public final class InferencePlan implements AutoCloseable {
      */
     public long[] outputShape() {
         return outputShape.clone();
+    }
+
+    /**
+     * The layout of the program's 4-d activations, chosen or given when compiled.
+     *
+     * @return the layout
+     */
+    public Program.Layout layout() {
+        return layout;
     }
 
     /**

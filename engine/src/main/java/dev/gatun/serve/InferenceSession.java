@@ -2,6 +2,7 @@ package dev.gatun.serve;
 
 import dev.gatun.autograd.Autograd;
 import dev.gatun.backend.DnnlException;
+import dev.gatun.backend.Program;
 import dev.gatun.backend.Threads;
 import dev.gatun.nn.InferencePlan;
 import dev.gatun.nn.Module;
@@ -57,7 +58,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * at most that many, made as needed and kept for the next call. Plans compute with the parameters the model
  * had when the session was made (as an exported model would): make a new session after changing them.
  * Batches of more than one row run layer by layer. A plan's results equal the layers' to within float
- * rounding, and are the same on every call.
+ * rounding, and are the same on every call: every plan of a session is compiled in the layout the first
+ * one chose.
  *
  * <p>{@link #close()} refuses new calls, finishes the queued ones, stops the workers and closes the model
  * and the plans.
@@ -218,10 +220,12 @@ public final class InferenceSession implements AutoCloseable {
      */
     private final class Plans {
         private final ArrayDeque<InferencePlan> idle = new ArrayDeque<>();
+        private final Program.Layout layout;
         private boolean closed;
 
         Plans(InferencePlan first) {
             idle.push(first);
+            layout = first.layout();
         }
 
         /** A plan for one row: an idle one, or a new one; null if a new one cannot be made. */
@@ -235,7 +239,8 @@ public final class InferenceSession implements AutoCloseable {
                 if (closed) return null;
             }
             try {
-                return InferencePlan.compile(model, withBatch(1));
+                // The first plan's layout, so that every call computes the same values.
+                return InferencePlan.compile(model, layout, withBatch(1));
             } catch (InferencePlan.UnsupportedModelException | DnnlException | IllegalArgumentException e) {
                 return null; // the layers serve this call; the next one tries again
             }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gatun.autograd.Autograd;
+import dev.gatun.backend.Program;
 import dev.gatun.backend.Threads;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
@@ -72,18 +73,27 @@ class InferencePlanTest {
         for (Module c : m.children().values()) collect(c, into);
     }
 
-    /** The plan's output against the model's own, to within float rounding of the values' scale. */
+    /**
+     * The plan's output against the model's own, to within float rounding of the values' scale, in each
+     * layout a plan may choose, and as chosen.
+     */
     private static void matches(Module model, long... shape) {
+        matches(model, Program.Layout.CHANNELS_LAST, shape);
+        matches(model, Program.Layout.BLOCKED, shape);
+        matches(model, null, shape);
+    }
+
+    private static void matches(Module model, Program.Layout layout, long... shape) {
         float[] in = sample(Math.toIntExact(product(shape)), product(shape));
         float[] expected = direct(model, in, shape);
-        try (InferencePlan plan = InferencePlan.compile(model, shape)) {
+        try (InferencePlan plan = InferencePlan.compile(model, layout, shape)) {
             assertEquals(expected.length, product(plan.outputShape()));
             float[] got = plan.run(in);
             float scale = 0;
             for (float e : expected) scale = Math.max(scale, Math.abs(e));
             for (int i = 0; i < expected.length; i++) {
                 assertEquals(expected[i], got[i], 2e-5f * Math.max(1f, scale),
-                        "element " + i + " of " + java.util.Arrays.toString(shape));
+                        layout + ": element " + i + " of " + java.util.Arrays.toString(shape));
             }
             // A second run from the same buffers gives the same values, bit for bit.
             assertArrayEquals(got, plan.run(in));

@@ -606,6 +606,7 @@ public class GatunKernels extends GatunKernels$shared {
             GatunKernels.C_POINTER,
             GatunKernels.C_POINTER,
             GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
             GatunKernels.C_POINTER
         );
 
@@ -617,7 +618,7 @@ public class GatunKernels extends GatunKernels$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * int32_t gatun_run_primitives(int32_t steps, int32_t threads, void *const *primitives, void *const *streams, const int32_t *nargs, void *const *args, int32_t *failed_step)
+     * int32_t gatun_run_primitives(int32_t steps, int32_t threads, void *const *primitives, void *const *streams, const int32_t *nargs, void *const *args, const int8_t *team, int32_t *failed_step)
      * }
      */
     public static FunctionDescriptor gatun_run_primitives$descriptor() {
@@ -627,7 +628,7 @@ public class GatunKernels extends GatunKernels$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * int32_t gatun_run_primitives(int32_t steps, int32_t threads, void *const *primitives, void *const *streams, const int32_t *nargs, void *const *args, int32_t *failed_step)
+     * int32_t gatun_run_primitives(int32_t steps, int32_t threads, void *const *primitives, void *const *streams, const int32_t *nargs, void *const *args, const int8_t *team, int32_t *failed_step)
      * }
      */
     public static MethodHandle gatun_run_primitives$handle() {
@@ -637,7 +638,7 @@ public class GatunKernels extends GatunKernels$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * int32_t gatun_run_primitives(int32_t steps, int32_t threads, void *const *primitives, void *const *streams, const int32_t *nargs, void *const *args, int32_t *failed_step)
+     * int32_t gatun_run_primitives(int32_t steps, int32_t threads, void *const *primitives, void *const *streams, const int32_t *nargs, void *const *args, const int8_t *team, int32_t *failed_step)
      * }
      */
     public static MemorySegment gatun_run_primitives$address() {
@@ -646,16 +647,16 @@ public class GatunKernels extends GatunKernels$shared {
 
     /**
      * {@snippet lang=c :
-     * int32_t gatun_run_primitives(int32_t steps, int32_t threads, void *const *primitives, void *const *streams, const int32_t *nargs, void *const *args, int32_t *failed_step)
+     * int32_t gatun_run_primitives(int32_t steps, int32_t threads, void *const *primitives, void *const *streams, const int32_t *nargs, void *const *args, const int8_t *team, int32_t *failed_step)
      * }
      */
-    public static int gatun_run_primitives(int steps, int threads, MemorySegment primitives, MemorySegment streams, MemorySegment nargs, MemorySegment args, MemorySegment failed_step) {
+    public static int gatun_run_primitives(int steps, int threads, MemorySegment primitives, MemorySegment streams, MemorySegment nargs, MemorySegment args, MemorySegment team, MemorySegment failed_step) {
         var mh$ = gatun_run_primitives.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("gatun_run_primitives", steps, threads, primitives, streams, nargs, args, failed_step);
+                traceDowncall("gatun_run_primitives", steps, threads, primitives, streams, nargs, args, team, failed_step);
             }
-            return (int)mh$.invokeExact(steps, threads, primitives, streams, nargs, args, failed_step);
+            return (int)mh$.invokeExact(steps, threads, primitives, streams, nargs, args, team, failed_step);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
