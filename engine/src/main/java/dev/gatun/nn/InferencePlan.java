@@ -145,22 +145,33 @@ public final class InferencePlan implements AutoCloseable {
     }
 
     /**
-     * The index of the plan that runs fastest on a zero input: each run a few times, the plans taking turns,
-     * five rounds; the lowest sum of each round's fastest run wins.
+     * The index of the plan that runs fastest on a zero input. Each is first run ten times (its first runs
+     * pay for lazily made kernels, and the Java around them is not yet compiled), then they take turns for
+     * seven rounds of three runs; the lowest sum of each round's fastest run wins. Plans whose run takes
+     * longer than 20 ms are run less: two warm-up runs and three rounds of one.
      */
     private static int fastest(InferencePlan[] plans) {
         float[] in = new float[Math.toIntExact(product(plans[0].inputShape))];
         float[][] out = new float[plans.length][];
-        long[] total = new long[plans.length];
+        long slowest = 0;
         for (int i = 0; i < plans.length; i++) {
             out[i] = new float[Math.toIntExact(product(plans[i].outputShape))];
-            plans[i].run(in, out[i]); // first runs pay for lazily made kernels
+            long t0 = System.nanoTime();
             plans[i].run(in, out[i]);
+            slowest = Math.max(slowest, System.nanoTime() - t0);
         }
-        for (int round = 0; round < 5; round++) {
+        boolean slow = slowest > 20_000_000L;
+        int warm = slow ? 1 : 9;
+        int rounds = slow ? 3 : 7;
+        int runs = slow ? 1 : 3;
+        for (int i = 0; i < plans.length; i++) {
+            for (int k = 0; k < warm; k++) plans[i].run(in, out[i]);
+        }
+        long[] total = new long[plans.length];
+        for (int round = 0; round < rounds; round++) {
             for (int i = 0; i < plans.length; i++) {
                 long min = Long.MAX_VALUE;
-                for (int k = 0; k < 3; k++) {
+                for (int k = 0; k < runs; k++) {
                     long t0 = System.nanoTime();
                     plans[i].run(in, out[i]);
                     min = Math.min(min, System.nanoTime() - t0);
