@@ -154,7 +154,8 @@ def main():
         systems += f", libtorch {libtorch_version} (DJL, pytorch-native-cpu)"
     md = ["# gatun vs PyTorch", "",
           f"{datetime.date.today()}, {cpu}, {os.cpu_count()} cores, {platform.platform()}; {jdk}; "
-          f"{systems}; measured peak sgemm {peak:.1f} GFLOP/s (n=2048, 2 threads); malloc: {malloc}.",
+          f"{systems}; measured peak sgemm {peak:.1f} GFLOP/s (n=2048, 2 threads); malloc: {malloc}."
+          + (f" Warm-up of every run: {os.environ['COMPARE_WARMUP']}." if os.environ.get("COMPARE_WARMUP") else ""),
           ""]
     if with_libtorch:
         md += ["Milliseconds per step: median [min–max] of the measured steps, per round. PyTorch = Debian's "

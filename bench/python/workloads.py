@@ -9,7 +9,8 @@
                                          scripts every workload, with the weights of --init, for libtorch
                                          through the Deep Java Library (bench/djl): DIR/NAME.pt, and for
                                          training rows DIR/NAME.check.pt with dropout off (see export_torchscript)
-  workloads.py NAME --init DIR [--threads N] [--warmup-seconds S] [--steps N] [--check]
+  workloads.py NAME --init DIR [--threads N] [--warmup-seconds S] [--warmup-steps N --warmup-max-seconds M]
+                                         [--steps N] [--check]
                                          times one workload and prints one JSON line, the same fields
                                          as gatun's dev.gatun.bench.workloads.Runner
 
@@ -636,9 +637,11 @@ def report(args, model, step, count_flops):
 
 
 def time_steps(step, args):
-    end = time.perf_counter() + args.warmup_seconds
+    # As gatun's Runner: at least --warmup-seconds, and --warmup-steps steps unless --warmup-max-seconds pass.
+    start = time.perf_counter()
     warm = 0
-    while warm < 5 or time.perf_counter() < end:
+    while (warm < 5 or time.perf_counter() - start < args.warmup_seconds
+           or (warm < args.warmup_steps and time.perf_counter() - start < args.warmup_max_seconds)):
         step()
         warm += 1
     ms = []
@@ -839,6 +842,8 @@ def main():
     parser.add_argument("--init")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--warmup-seconds", type=float, default=2.0)
+    parser.add_argument("--warmup-steps", type=int, default=5)
+    parser.add_argument("--warmup-max-seconds", type=float, default=float("inf"))
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--check", action="store_true")
     parser.add_argument("--list", action="store_true")

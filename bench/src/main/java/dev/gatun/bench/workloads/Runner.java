@@ -21,7 +21,7 @@ import java.util.StringJoiner;
  *
  * <pre>
  *   java -cp benchmarks.jar dev.gatun.bench.workloads.Runner WORKLOAD --init DIR [--threads N]
- *        [--warmup-seconds S] [--steps N] [--check]
+ *        [--warmup-seconds S] [--warmup-steps N --warmup-max-seconds M] [--steps N] [--check]
  *   java -cp benchmarks.jar dev.gatun.bench.workloads.Runner --list | --implemented
  * </pre>
  */
@@ -31,7 +31,7 @@ public final class Runner {
 
     public static void main(String[] args) throws IOException {
         if (args.length < 1) {
-            System.err.println("usage: Runner WORKLOAD --init DIR [--threads N] [--warmup-seconds S] [--steps N] [--check]");
+            System.err.println("usage: Runner WORKLOAD --init DIR [--threads N] [--warmup-seconds S] [--warmup-steps N --warmup-max-seconds M] [--steps N] [--check]");
             System.exit(2);
         }
         if (args[0].equals("--list") || args[0].equals("--implemented")) {
@@ -43,6 +43,8 @@ public final class Runner {
         Path init = null;
         int threads = Threads.get();
         double warmupSeconds = 2;
+        int warmupSteps = 5;
+        double warmupMaxSeconds = Double.POSITIVE_INFINITY;
         int steps = 30;
         boolean check = false;
         for (int i = 1; i < args.length; i++) {
@@ -50,6 +52,8 @@ public final class Runner {
                 case "--init" -> init = Path.of(args[++i]);
                 case "--threads" -> threads = Integer.parseInt(args[++i]);
                 case "--warmup-seconds" -> warmupSeconds = Double.parseDouble(args[++i]);
+                case "--warmup-steps" -> warmupSteps = Integer.parseInt(args[++i]);
+                case "--warmup-max-seconds" -> warmupMaxSeconds = Double.parseDouble(args[++i]);
                 case "--steps" -> steps = Integer.parseInt(args[++i]);
                 case "--check" -> check = true;
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]);
@@ -68,9 +72,12 @@ public final class Runner {
             if (check) {
                 json.add(w.check());
             } else {
-                long end = System.nanoTime() + (long) (warmupSeconds * 1e9);
+                // At least warmupSeconds, and at least warmupSteps steps unless warmupMaxSeconds pass first:
+                // the JIT compiles by invocation counts, so a slow step needs more time to reach them.
+                long start = System.nanoTime();
                 int warm = 0;
-                while (warm < 5 || System.nanoTime() < end) {
+                while (warm < 5 || System.nanoTime() - start < warmupSeconds * 1e9
+                        || warm < warmupSteps && System.nanoTime() - start < warmupMaxSeconds * 1e9) {
                     w.step();
                     warm++;
                 }

@@ -36,7 +36,7 @@ import java.util.StringJoiner;
  *
  * <pre>
  *   java --enable-native-access=ALL-UNNAMED -cp target/classes:target/lib/* dev.gatun.bench.djl.DjlRunner
- *        WORKLOAD --torchscript DIR --init DIR [--threads N] [--warmup-seconds S] [--steps N] [--check]
+ *        WORKLOAD --torchscript DIR --init DIR [--threads N] [--warmup-seconds S] [--warmup-steps N --warmup-max-seconds M] [--steps N] [--check]
  *        [--onednn on|off]
  * </pre>
  *
@@ -79,13 +79,15 @@ public final class DjlRunner {
     public static void main(String[] args) throws IOException, MalformedModelException {
         if (args.length == 0 || args[0].startsWith("--")) {
             throw new IllegalArgumentException("usage: DjlRunner WORKLOAD --torchscript DIR --init DIR [--threads N] "
-                    + "[--warmup-seconds S] [--steps N] [--check] [--onednn on|off]; got " + Arrays.toString(args));
+                    + "[--warmup-seconds S] [--warmup-steps N --warmup-max-seconds M] [--steps N] [--check] [--onednn on|off]; got " + Arrays.toString(args));
         }
         String name = args[0];
         Path torchscript = null;
         Path init = null;
         int threads = Runtime.getRuntime().availableProcessors();
         double warmupSeconds = 2;
+        int warmupSteps = 5;
+        double warmupMaxSeconds = Double.POSITIVE_INFINITY;
         int steps = 30;
         boolean check = false;
         boolean onednn = true;
@@ -95,6 +97,8 @@ public final class DjlRunner {
                 case "--init" -> init = Path.of(value(args, ++i));
                 case "--threads" -> threads = Integer.parseInt(value(args, ++i));
                 case "--warmup-seconds" -> warmupSeconds = Double.parseDouble(value(args, ++i));
+                case "--warmup-steps" -> warmupSteps = Integer.parseInt(value(args, ++i));
+                case "--warmup-max-seconds" -> warmupMaxSeconds = Double.parseDouble(value(args, ++i));
                 case "--steps" -> steps = Integer.parseInt(value(args, ++i));
                 case "--check" -> check = true;
                 case "--onednn" -> onednn = switch (value(args, ++i)) {
@@ -204,9 +208,11 @@ public final class DjlRunner {
                 double second = step.run();
                 json.add(String.format(Locale.ROOT, "\"losses\":[%.9g,%.9g]", first, second));
             } else {
-                long end = System.nanoTime() + (long) (warmupSeconds * 1e9);
+                // As gatun's Runner: at least warmupSeconds, and warmupSteps steps unless warmupMaxSeconds pass.
+                long start = System.nanoTime();
                 int warm = 0;
-                while (warm < 5 || System.nanoTime() < end) {
+                while (warm < 5 || System.nanoTime() - start < warmupSeconds * 1e9
+                        || warm < warmupSteps && System.nanoTime() - start < warmupMaxSeconds * 1e9) {
                     step.run();
                     warm++;
                 }
