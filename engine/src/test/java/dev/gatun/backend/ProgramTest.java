@@ -1,0 +1,91 @@
+package dev.gatun.backend;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import org.junit.jupiter.api.Test;
+
+class ProgramTest {
+
+    private static float[] ramp(int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = i * 0.5f - 7f;
+        return v;
+    }
+
+    @Test
+    void reordersThroughEveryLayoutGiveTheInputBack() {
+        long[] dims = {2, 3, 4, 5}; // 3 channels: a blocked layout pads them
+        int n = 2 * 3 * 4 * 5;
+        assertTrue(Program.floats(dims, Program.Layout.BLOCKED) > n);
+        assertEquals(n, Program.floats(dims, Program.Layout.CHANNELS_LAST));
+        try (Program.Builder b = Program.builder()) {
+            MemorySegment in = b.buffer(n);
+            MemorySegment last = b.buffer(n);
+            MemorySegment blocked = b.buffer(Program.floats(dims, Program.Layout.BLOCKED));
+            MemorySegment out = b.buffer(n);
+            b.reorder(dims, Program.Layout.PLAIN, Program.Layout.CHANNELS_LAST, in, last);
+            b.reorder(dims, Program.Layout.CHANNELS_LAST, Program.Layout.BLOCKED, last, blocked);
+            b.reorder(dims, Program.Layout.BLOCKED, Program.Layout.PLAIN, blocked, out);
+            try (Program p = b.build(in, n, out, n)) {
+                assertEquals(3, p.steps());
+                float[] v = ramp(n);
+                float[] got = new float[n];
+                p.run(v, got);
+                assertArrayEquals(v, got);
+                float[] twice = new float[n];
+                p.run(ramp(n), twice); // the same buffers again
+                assertArrayEquals(v, twice);
+            }
+        }
+    }
+
+    @Test
+    void reluAndInnerProductComputeWhatTheyShould() {
+        try (Program.Builder b = Program.builder()) {
+            MemorySegment in = b.buffer(6);
+            MemorySegment out = b.buffer(4);
+            // [2, 3] rows · [2, 3]ᵀ weights + bias, then ReLU in place on the product.
+            b.innerProduct(2, 3, 2, new float[] {1, 0, -1, 0.5f, 0.5f, 0.5f}, new float[] {0.25f, -10f}, false, in,
+                    out);
+            b.relu(out, 4);
+            try (Program p = b.build(in, 6, out, 4)) {
+                float[] got = new float[4];
+                p.run(new float[] {1, 2, 3, 4, 5, 6}, got);
+                assertArrayEquals(new float[] {0, 0, 0, 0}, got); // -1.75, -7, -1.75, -2.5 → all cut by ReLU
+                p.run(new float[] {3, 2, 1, 30, 20, 10}, got);
+                assertArrayEquals(new float[] {2.25f, 0, 20.25f, 20}, got);
+            }
+        }
+    }
+
+    @Test
+    void refusesMisuseWithJavaExceptions() {
+        try (Program.Builder b = Program.builder(); Arena other = Arena.ofConfined()) {
+            MemorySegment in = b.buffer(4);
+            assertThrows(IllegalArgumentException.class, () -> b.buffer(0));
+            assertThrows(IllegalArgumentException.class, () -> b.relu(in, 0));
+            assertThrows(IllegalArgumentException.class,
+                    () -> b.innerProduct(1, 4, 2, new float[7], null, false, in, in));
+            assertThrows(IllegalArgumentException.class,
+                    () -> b.reorder(new long[] {1, 2, 2}, Program.Layout.PLAIN, Program.Layout.BLOCKED, in, in));
+            Convolution.Geometry grouped = new Convolution.Geometry(1, 2, 4, 4, 2, 3, 3, 1, 1, 1, 1, 1, 1, 2, false);
+            assertThrows(IllegalArgumentException.class, () -> b.convolution(grouped, new float[18], null,
+                    Convolution.Fusion.NONE, Program.Layout.CHANNELS_LAST, in, Program.Layout.CHANNELS_LAST, in,
+                    false));
+            MemorySegment foreign = other.allocate(16, 64);
+            assertThrows(IllegalStateException.class, () -> b.build(foreign, 4, in, 4));
+            assertThrows(IllegalArgumentException.class, () -> b.build(in, 5, in, 4));
+            Program p = b.build(in, 4, in, 4);
+            assertThrows(IllegalStateException.class, () -> b.build(in, 4, in, 4));
+            assertThrows(IllegalArgumentException.class, () -> p.run(new float[3], new float[4]));
+            p.close();
+            p.close();
+            assertThrows(IllegalStateException.class, () -> p.run(new float[4], new float[4]));
+        }
+    }
+}
