@@ -798,12 +798,16 @@ public final class Program implements AutoCloseable {
         if (closed) throw new IllegalStateException("program is closed");
         MemorySegment.copy(in, 0, input, ValueLayout.JAVA_FLOAT, 0, inputFloats);
         Threads.applyToCurrentThread();
+        // The steps run on oneDNN's team take the program's thread count, whatever the setting is now.
+        boolean other = threads != Threads.get();
+        if (other) Omp.omp_set_num_threads(threads);
         long signals = holdsSignals ? Signals.block() : 0;
         int status;
         try {
             status = GatunKernels.gatun_run_primitives(steps, threads, primitives, streams, nargs, args, team, failed);
         } finally {
             Signals.restore(signals);
+            if (other) Omp.omp_set_num_threads(Threads.get());
         }
         if (status != 0) {
             int s = failed.get(ValueLayout.JAVA_INT, 0);
