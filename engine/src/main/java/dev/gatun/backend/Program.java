@@ -45,13 +45,35 @@ public final class Program implements AutoCloseable {
 
     private static final Cleaner CLEANER = Cleaner.create();
 
+    /** Native bytes held by programs and builders not yet freed. */
+    private static final java.util.concurrent.atomic.AtomicLong LIVE_BYTES = new java.util.concurrent.atomic.AtomicLong();
+
+    /**
+     * The native memory held by programs (and builders) not yet closed or collected: their buffers, laid
+     * weights and scratchpads; not their small tables and descriptors, nor the primitives' own state.
+     *
+     * @return bytes
+     */
+    public static long liveBytes() {
+        return LIVE_BYTES.get();
+    }
+
     /** The native resources of a program or builder, freed once. */
     private static final class Resources implements Runnable {
         final Arena arena = Arena.ofShared();
         final List<MemorySegment> memories = new ArrayList<>();
         final List<MemorySegment> primitives = new ArrayList<>();
         final List<MemorySegment> streams = new ArrayList<>();
+        private long bytes;
         private boolean freed;
+
+        /** A zeroed segment of the arena, counted in {@link #liveBytes()}. */
+        synchronized MemorySegment allocate(long size, long alignment) {
+            MemorySegment m = arena.allocate(size, alignment);
+            bytes += size;
+            LIVE_BYTES.addAndGet(size);
+            return m;
+        }
 
         @Override
         public synchronized void run() {
@@ -59,6 +81,7 @@ public final class Program implements AutoCloseable {
                 return;
             }
             freed = true;
+            LIVE_BYTES.addAndGet(-bytes);
             for (MemorySegment m : memories) Dnnl.dnnl_memory_destroy(m);
             for (MemorySegment p : primitives) Dnnl.dnnl_primitive_destroy(p);
             for (MemorySegment s : streams) Dnnl.dnnl_stream_destroy(s);
@@ -170,7 +193,7 @@ public final class Program implements AutoCloseable {
             if (floats < 1) {
                 throw new IllegalArgumentException("a program buffer needs at least one float, got " + floats);
             }
-            MemorySegment b = res.arena.allocate(floats * Float.BYTES, 64);
+            MemorySegment b = res.allocate(floats * Float.BYTES, 64);
             buffers.add(b);
             return b;
         }
@@ -229,7 +252,7 @@ public final class Program implements AutoCloseable {
             MemorySegment biasDesc = desc(new long[] {g.outChannels()}, Dnnl.dnnl_x(), what);
             MemorySegment biasData = null;
             if (bias != null) {
-                biasData = res.arena.allocate((long) bias.length * Float.BYTES, 64);
+                biasData = res.allocate((long) bias.length * Float.BYTES, 64);
                 MemorySegment.copy(bias, 0, biasData, ValueLayout.JAVA_FLOAT, 0, bias.length);
             }
             List<MemorySegment[]> laid = new ArrayList<>(); // {descriptor, data} of each weights layout
@@ -320,7 +343,7 @@ public final class Program implements AutoCloseable {
             MemorySegment weightData = lay(weights, desc(g.weightShape(), Dnnl.dnnl_oihw(), what), wanted, what);
             MemorySegment biasData = null;
             if (bias != null) {
-                biasData = res.arena.allocate((long) bias.length * Float.BYTES, 64);
+                biasData = res.allocate((long) bias.length * Float.BYTES, 64);
                 MemorySegment.copy(bias, 0, biasData, ValueLayout.JAVA_FLOAT, 0, bias.length);
             }
             int[] kinds = bias != null
@@ -462,7 +485,7 @@ public final class Program implements AutoCloseable {
                 MemorySegment weightData = lay(w, plainWeights, wanted, what);
                 MemorySegment biasData = null;
                 if (bias != null) {
-                    biasData = res.arena.allocate(features * Float.BYTES, 64);
+                    biasData = res.allocate(features * Float.BYTES, 64);
                     MemorySegment.copy(bias, (int) o0, biasData, ValueLayout.JAVA_FLOAT, 0, (int) features);
                 }
                 int[] kinds = bias != null
@@ -519,7 +542,7 @@ public final class Program implements AutoCloseable {
                         "dnnl_stream_create");
                 res.streams.add(out.get(ValueLayout.ADDRESS, 0));
                 streams.setAtIndex(ValueLayout.ADDRESS, t, out.get(ValueLayout.ADDRESS, 0));
-                scratch[t] = scratchBytes[t] > 0 ? res.arena.allocate(scratchBytes[t], 64) : null;
+                scratch[t] = scratchBytes[t] > 0 ? res.allocate(scratchBytes[t], 64) : null;
             }
             String[] whats = new String[n];
             for (int s = 0; s < n; s++) {
@@ -627,7 +650,7 @@ public final class Program implements AutoCloseable {
          * keys its entries by descriptor address, and the program's descriptors die with it.
          */
         private MemorySegment lay(float[] values, MemorySegment plain, MemorySegment wanted, String what) {
-            MemorySegment data = res.arena.allocate(Primitives.bytes(wanted), 64);
+            MemorySegment data = res.allocate(Primitives.bytes(wanted), 64);
             try (Arena tmp = Arena.ofConfined()) {
                 MemorySegment from = tmp.allocate((long) values.length * Float.BYTES, 64);
                 MemorySegment.copy(values, 0, from, ValueLayout.JAVA_FLOAT, 0, values.length);

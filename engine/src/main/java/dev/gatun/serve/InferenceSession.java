@@ -53,7 +53,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p><b>Plans.</b> Where the model compiles into an {@link InferencePlan} (convolutional and fully
  * connected networks, see there), a call of one row runs a plan instead of the layers one by one: its
  * primitives in one parallel region, with no tensor or scope work between them (the ResNet of
- * {@code bench/results/inference.md} at batch 1 took 0.22-0.25 ms so against 0.31-0.36 layer by layer).
+ * {@code bench/results/inference.md} at batch 1, 2 threads, took 0.19-0.22 ms so against 0.31-0.36 layer by layer).
  * Each of at most {@link Config#concurrency()} callers at once takes a plan of its own, so the session holds
  * at most that many, made as needed and kept for the next call. Plans compute with the parameters the model
  * had when the session was made (as an exported model would): make a new session after changing them.

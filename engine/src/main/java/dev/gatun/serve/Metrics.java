@@ -2,6 +2,7 @@ package dev.gatun.serve;
 
 import dev.gatun.backend.MemoryPool;
 import dev.gatun.backend.OneDnn;
+import dev.gatun.backend.Program;
 import dev.gatun.backend.SharedMemory;
 import java.util.Locale;
 import java.util.Map;
@@ -64,6 +65,8 @@ final class Metrics {
         gauge(out, "gatun_native_unfreed_bytes", "Native memory allocated and not yet freed.",
                 SharedMemory.unfreedBytes());
         gauge(out, "gatun_memory_pool_free_bytes", "Freed native memory kept for reuse.", MemoryPool.freeBytes());
+        gauge(out, "gatun_plan_bytes", "Native memory of compiled inference plans (buffers and laid weights).",
+                Program.liveBytes());
         gauge(out, "gatun_primitive_cache_bytes", "Estimated size of the cached oneDNN primitives.",
                 OneDnn.primitiveCache().bytes());
         return out.toString();

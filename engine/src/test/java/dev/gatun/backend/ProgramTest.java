@@ -64,6 +64,27 @@ class ProgramTest {
     }
 
     @Test
+    void itsMemoryIsCountedWhileItLives() {
+        long before = Program.liveBytes();
+        Program p;
+        try (Program.Builder b = Program.builder()) {
+            MemorySegment in = b.buffer(1 << 18);
+            b.relu(in, 1 << 18);
+            p = b.build(in, 1 << 18, in, 1 << 18);
+        }
+        assertTrue(Program.liveBytes() - before >= 1 << 20, "a 1 MiB buffer counted");
+        long held = Program.liveBytes();
+        p.close();
+        assertTrue(held - Program.liveBytes() >= 1 << 20, "and given back on close");
+        long base = Program.liveBytes();
+        try (Program.Builder b = Program.builder()) {
+            b.buffer(1 << 18);
+            assertTrue(Program.liveBytes() - base >= 1 << 20);
+        }
+        assertEquals(base, Program.liveBytes(), "an unbuilt builder frees on close");
+    }
+
+    @Test
     void refusesMisuseWithJavaExceptions() {
         try (Program.Builder b = Program.builder(); Arena other = Arena.ofConfined()) {
             MemorySegment in = b.buffer(4);

@@ -415,7 +415,8 @@ class InferenceServerTest {
                 "gatun_queue_depth{model=\"lenet\",version=\"2\"} 0",
                 "gatun_batch_size_bucket{model=\"mlp\",version=\"1\",le=\"1\"} ",
                 "gatun_batch_size_count{model=\"mlp\",version=\"1\"} ",
-                "gatun_native_unfreed_bytes ", "gatun_memory_pool_free_bytes ", "gatun_primitive_cache_bytes ")) {
+                "gatun_native_unfreed_bytes ", "gatun_memory_pool_free_bytes ", "gatun_primitive_cache_bytes ",
+                "gatun_plan_bytes ")) {
             assertTrue(text.contains(expected), "missing '" + expected + "' in\n" + text);
         }
         long ok = count(text, "gatun_requests_total{model=\"mlp\",code=\"200\"} ");
