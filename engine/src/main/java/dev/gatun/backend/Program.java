@@ -250,11 +250,7 @@ public final class Program implements AutoCloseable {
             List<Share> shares = shares(g.batch(), g.inHeight(), g.outHeight(), kh, g.strideHeight(), g.padHeight());
             MemorySegment plainWeights = desc(g.weightShape(), Dnnl.dnnl_oihw(), what);
             MemorySegment biasDesc = desc(new long[] {g.outChannels()}, Dnnl.dnnl_x(), what);
-            MemorySegment biasData = null;
-            if (bias != null) {
-                biasData = res.allocate((long) bias.length * Float.BYTES, 64);
-                MemorySegment.copy(bias, 0, biasData, ValueLayout.JAVA_FLOAT, 0, bias.length);
-            }
+            MemorySegment biasData = bias == null ? null : copy(bias, 0, bias.length);
             List<MemorySegment[]> laid = new ArrayList<>(); // {descriptor, data} of each weights layout
             Call[] calls = new Call[threads];
             for (int t = 0; t < shares.size(); t++) {
@@ -265,22 +261,8 @@ public final class Program implements AutoCloseable {
                 MemorySegment srcDesc = desc(new long[] {n, g.inChannels(), ih, g.inWidth()}, Dnnl.dnnl_nhwc(), what);
                 MemorySegment dstDesc = desc(new long[] {n, g.outChannels(), oh, g.outWidth()}, Dnnl.dnnl_nhwc(),
                         what);
-                MemorySegment anyWeights = desc(g.weightShape(), Dnnl.dnnl_format_tag_any(), what);
-                Primitives.Primitive p = owned(() -> {
-                    try (Arena tmp = Arena.ofConfined()) {
-                        MemorySegment desc = Primitives.opDesc(tmp);
-                        OneDnn.check(Dnnl.dnnl_dilated_convolution_forward_desc_init(desc,
-                                Dnnl.dnnl_forward_inference(), Dnnl.dnnl_convolution_direct(), srcDesc, anyWeights,
-                                bias != null ? biasDesc : MemorySegment.NULL, dstDesc,
-                                Primitives.dims(tmp, g.strideHeight(), g.strideWidth()),
-                                Primitives.dims(tmp, g.dilationHeight() - 1, g.dilationWidth() - 1),
-                                Primitives.dims(tmp, s.padTop(), g.padWidth()),
-                                Primitives.dims(tmp, s.padBottom(), g.padWidth())),
-                                "dnnl_dilated_convolution_forward_desc_init", what);
-                        return Primitives.create(res.arena, desc, MemorySegment.NULL, false, what,
-                                Convolution.postOps(fusion), Dnnl.dnnl_query_weights_md());
-                    }
-                }, 1);
+                Primitives.Primitive p = convolutionPrimitive(g, srcDesc, bias != null ? biasDesc : null, dstDesc,
+                        s.padTop(), s.padBottom(), false, fusion, what, 1);
                 MemorySegment wanted = p.queried(0);
                 MemorySegment weightData = null;
                 for (MemorySegment[] l : laid) {
@@ -292,15 +274,8 @@ public final class Program implements AutoCloseable {
                 }
                 long srcAt = (s.n0() * g.inHeight() + s.ih0()) * g.inWidth() * g.inChannels();
                 long dstAt = (s.n0() * g.outHeight() + s.oh0()) * g.outWidth() * g.outChannels();
-                int[] kinds = bias != null
-                        ? new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_WEIGHTS(), Dnnl.DNNL_ARG_BIAS(), Dnnl.DNNL_ARG_DST()}
-                        : new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_WEIGHTS(), Dnnl.DNNL_ARG_DST()};
-                MemorySegment[] descs = bias != null ? new MemorySegment[] {srcDesc, wanted, biasDesc, dstDesc}
-                        : new MemorySegment[] {srcDesc, wanted, dstDesc};
-                MemorySegment[] data = bias != null
-                        ? new MemorySegment[] {at(src, srcAt, what), weightData, biasData, at(dst, dstAt, what)}
-                        : new MemorySegment[] {at(src, srcAt, what), weightData, at(dst, dstAt, what)};
-                calls[t] = call(t, p, kinds, descs, data, what);
+                calls[t] = weighted(t, p, new MemorySegment[] {srcDesc, wanted, biasDesc, dstDesc},
+                        new MemorySegment[] {at(src, srcAt, what), weightData, biasData, at(dst, dstAt, what)}, what);
             }
             steps.add(new Step(calls, what, false));
         }
@@ -310,7 +285,6 @@ public final class Program implements AutoCloseable {
                                      Layout dstLayout, MemorySegment dst, boolean winograd, String what) {
             MemorySegment srcDesc = desc(g.inputShape(), tag(srcLayout), what);
             MemorySegment dstDesc = desc(g.outputShape(), tag(dstLayout), what);
-            MemorySegment anyWeights = desc(g.weightShape(), Dnnl.dnnl_format_tag_any(), what);
             MemorySegment biasDesc = desc(new long[] {g.outChannels()}, Dnnl.dnnl_x(), what);
             boolean wino = winograd && g.kernelHeight() == 3 && g.kernelWidth() == 3 && g.strideHeight() == 1
                     && g.strideWidth() == 1 && g.dilationHeight() == 1 && g.dilationWidth() == 1
@@ -318,22 +292,8 @@ public final class Program implements AutoCloseable {
             Primitives.Primitive p = null;
             for (boolean w : wino ? new boolean[] {true, false} : new boolean[] {false}) {
                 try {
-                    p = owned(() -> {
-                        try (Arena tmp = Arena.ofConfined()) {
-                            MemorySegment desc = Primitives.opDesc(tmp);
-                            OneDnn.check(Dnnl.dnnl_dilated_convolution_forward_desc_init(desc,
-                                    Dnnl.dnnl_forward_inference(), w ? Dnnl.dnnl_convolution_winograd()
-                                            : Dnnl.dnnl_convolution_direct(), srcDesc, anyWeights,
-                                    bias != null ? biasDesc : MemorySegment.NULL, dstDesc,
-                                    Primitives.dims(tmp, g.strideHeight(), g.strideWidth()),
-                                    Primitives.dims(tmp, g.dilationHeight() - 1, g.dilationWidth() - 1),
-                                    Primitives.dims(tmp, g.padHeight(), g.padWidth()),
-                                    Primitives.dims(tmp, g.padHeight(), g.padWidth())),
-                                    "dnnl_dilated_convolution_forward_desc_init", what);
-                            return Primitives.create(res.arena, desc, MemorySegment.NULL, false, what,
-                                    Convolution.postOps(fusion), Dnnl.dnnl_query_weights_md());
-                        }
-                    }, threads);
+                    p = convolutionPrimitive(g, srcDesc, bias != null ? biasDesc : null, dstDesc, g.padHeight(),
+                            g.padHeight(), w, fusion, what, threads);
                     break;
                 } catch (DnnlException e) {
                     if (!w || e.status() != Dnnl.dnnl_unimplemented()) throw e;
@@ -341,19 +301,11 @@ public final class Program implements AutoCloseable {
             }
             MemorySegment wanted = p.queried(0);
             MemorySegment weightData = lay(weights, desc(g.weightShape(), Dnnl.dnnl_oihw(), what), wanted, what);
-            MemorySegment biasData = null;
-            if (bias != null) {
-                biasData = res.allocate((long) bias.length * Float.BYTES, 64);
-                MemorySegment.copy(bias, 0, biasData, ValueLayout.JAVA_FLOAT, 0, bias.length);
-            }
-            int[] kinds = bias != null
-                    ? new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_WEIGHTS(), Dnnl.DNNL_ARG_BIAS(), Dnnl.DNNL_ARG_DST()}
-                    : new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_WEIGHTS(), Dnnl.DNNL_ARG_DST()};
-            MemorySegment[] descs = bias != null ? new MemorySegment[] {srcDesc, wanted, biasDesc, dstDesc}
-                    : new MemorySegment[] {srcDesc, wanted, dstDesc};
-            MemorySegment[] data = bias != null ? new MemorySegment[] {src, weightData, biasData, dst}
-                    : new MemorySegment[] {src, weightData, dst};
-            whole(p, what, kinds, descs, data, true);
+            MemorySegment biasData = bias == null ? null : copy(bias, 0, bias.length);
+            Call[] calls = new Call[threads];
+            calls[0] = weighted(0, p, new MemorySegment[] {srcDesc, wanted, biasDesc, dstDesc},
+                    new MemorySegment[] {src, weightData, biasData, dst}, what);
+            steps.add(new Step(calls, what, true));
         }
 
         /**
@@ -483,21 +435,10 @@ public final class Program implements AutoCloseable {
                 float[] w = java.util.Arrays.copyOfRange(weights, Math.toIntExact(o0 * in),
                         Math.toIntExact((o0 + features) * in));
                 MemorySegment weightData = lay(w, plainWeights, wanted, what);
-                MemorySegment biasData = null;
-                if (bias != null) {
-                    biasData = res.allocate(features * Float.BYTES, 64);
-                    MemorySegment.copy(bias, (int) o0, biasData, ValueLayout.JAVA_FLOAT, 0, (int) features);
-                }
-                int[] kinds = bias != null
-                        ? new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_WEIGHTS(), Dnnl.DNNL_ARG_BIAS(), Dnnl.DNNL_ARG_DST()}
-                        : new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_WEIGHTS(), Dnnl.DNNL_ARG_DST()};
-                MemorySegment[] descs = bias != null ? new MemorySegment[] {srcDesc, wanted, biasDesc, dstDesc}
-                        : new MemorySegment[] {srcDesc, wanted, dstDesc};
-                MemorySegment srcAt = at(src, sh[0] * in, what);
-                MemorySegment dstAt = at(dst, sh[0] * out + o0, what);
-                MemorySegment[] data = bias != null ? new MemorySegment[] {srcAt, weightData, biasData, dstAt}
-                        : new MemorySegment[] {srcAt, weightData, dstAt};
-                calls[t] = call(t, p, kinds, descs, data, what);
+                MemorySegment biasData = bias == null ? null : copy(bias, (int) o0, (int) features);
+                calls[t] = weighted(t, p, new MemorySegment[] {srcDesc, wanted, biasDesc, dstDesc},
+                        new MemorySegment[] {at(src, sh[0] * in, what), weightData, biasData,
+                            at(dst, sh[0] * out + o0, what)}, what);
             }
             steps.add(new Step(calls, what, false));
         }
@@ -663,6 +604,53 @@ public final class Program implements AutoCloseable {
                 }
             }
             return data;
+        }
+
+        /**
+         * A forward-inference convolution of {@code g}'s kernel, strides and dilation over the given
+         * descriptors (bias null for none), padded {@code padTop}/{@code padBottom} rows and {@code g}'s
+         * columns, weights left to oneDNN, planned for {@code planned} threads.
+         */
+        private Primitives.Primitive convolutionPrimitive(Convolution.Geometry g, MemorySegment srcDesc,
+                                                          MemorySegment biasDesc, MemorySegment dstDesc, long padTop,
+                                                          long padBottom, boolean winograd, Convolution.Fusion fusion,
+                                                          String what, int planned) {
+            MemorySegment anyWeights = desc(g.weightShape(), Dnnl.dnnl_format_tag_any(), what);
+            return owned(() -> {
+                try (Arena tmp = Arena.ofConfined()) {
+                    MemorySegment desc = Primitives.opDesc(tmp);
+                    OneDnn.check(Dnnl.dnnl_dilated_convolution_forward_desc_init(desc, Dnnl.dnnl_forward_inference(),
+                            winograd ? Dnnl.dnnl_convolution_winograd() : Dnnl.dnnl_convolution_direct(), srcDesc,
+                            anyWeights, biasDesc != null ? biasDesc : MemorySegment.NULL, dstDesc,
+                            Primitives.dims(tmp, g.strideHeight(), g.strideWidth()),
+                            Primitives.dims(tmp, g.dilationHeight() - 1, g.dilationWidth() - 1),
+                            Primitives.dims(tmp, padTop, g.padWidth()), Primitives.dims(tmp, padBottom, g.padWidth())),
+                            "dnnl_dilated_convolution_forward_desc_init", what);
+                    return Primitives.create(res.arena, desc, MemorySegment.NULL, false, what,
+                            Convolution.postOps(fusion), Dnnl.dnnl_query_weights_md());
+                }
+            }, planned);
+        }
+
+        /** {@code values[from, from + count)} in a new buffer of the program. */
+        private MemorySegment copy(float[] values, int from, int count) {
+            MemorySegment m = res.allocate((long) count * Float.BYTES, 64);
+            MemorySegment.copy(values, from, m, ValueLayout.JAVA_FLOAT, 0, count);
+            return m;
+        }
+
+        /**
+         * A call of a weighted primitive on thread {@code t}: descriptors and data of src, weights, bias and
+         * dst, the bias left out where its data is null.
+         */
+        private Call weighted(int t, Primitives.Primitive p, MemorySegment[] descs, MemorySegment[] data,
+                              String what) {
+            boolean bias = data[2] != null;
+            int[] kinds = bias
+                    ? new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_WEIGHTS(), Dnnl.DNNL_ARG_BIAS(), Dnnl.DNNL_ARG_DST()}
+                    : new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_WEIGHTS(), Dnnl.DNNL_ARG_DST()};
+            return call(t, p, kinds, bias ? descs : new MemorySegment[] {descs[0], descs[1], descs[3]},
+                    bias ? data : new MemorySegment[] {data[0], data[1], data[3]}, what);
         }
 
         /** One call of {@code p}: on oneDNN's team ({@code team}) or on the first thread alone. */
