@@ -105,9 +105,15 @@ public final class InferencePlan implements AutoCloseable {
             throw new UnsupportedModelException("a plan takes [N, C, H, W] or [N, F] inputs, got "
                     + Arrays.toString(shape));
         }
+        long values = 1;
         for (long d : shape) {
             if (d < 1 || d > Integer.MAX_VALUE) {
                 throw new IllegalArgumentException("input dimension " + d + " out of range in " + Arrays.toString(shape));
+            }
+            values *= d;
+            if (values > Integer.MAX_VALUE - 8) { // run takes Java arrays
+                throw new IllegalArgumentException("an input of shape " + Arrays.toString(shape)
+                        + " does not fit a Java array");
             }
         }
         List<Module> layers = new ArrayList<>();

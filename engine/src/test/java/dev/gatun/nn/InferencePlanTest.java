@@ -166,6 +166,9 @@ class InferencePlanTest {
                 () -> InferencePlan.compile(training, 1, 4, 8, 8));
         assertTrue(wrong.getMessage().contains("3 channels"), wrong.getMessage());
         assertThrows(IllegalArgumentException.class, () -> InferencePlan.compile(training, 1, 3, 0, 8));
+        IllegalArgumentException huge = assertThrows(IllegalArgumentException.class,
+                () -> InferencePlan.compile(training, 1, 3, 1 << 20, 1 << 20));
+        assertTrue(huge.getMessage().contains("Java array"), huge.getMessage());
     }
 
     @Test
