@@ -779,6 +779,14 @@ static int32_t gatun_run_call(int64_t c, int t, void *const *primitives, void *c
     if (primitives[c] == NULL) {
         return dnnl_success;
     }
+    if (nargs[c] == GATUN_CALL_MAX_POOL) {
+        const int64_t *q = (const int64_t *) args[c];
+        gatun_max_pool_blocked_forward((const float *) (intptr_t) q[0], (float *) (intptr_t) q[1], NULL,
+                                       (int32_t) q[2], (int32_t) q[3], q[4], q[5], q[6], q[7], q[8], q[9],
+                                       (int32_t) q[10], (int32_t) q[11], (int32_t) q[12], (int32_t) q[13],
+                                       (int32_t) q[14], (int32_t) q[15], (int32_t) q[16], (int32_t) q[17]);
+        return dnnl_success;
+    }
     dnnl_status_t st = dnnl_primitive_execute((const_dnnl_primitive_t) primitives[c], (dnnl_stream_t) streams[t],
                                               nargs[c], (const dnnl_exec_arg_t *) args[c]);
     if (st == dnnl_success) {

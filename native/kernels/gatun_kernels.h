@@ -12,7 +12,10 @@
 
 #include <stdint.h>
 
-#define GATUN_KERNELS_VERSION 10
+#define GATUN_KERNELS_VERSION 11
+
+/* nargs value of a max pooling call in gatun_run_primitives. */
+#define GATUN_CALL_MAX_POOL (-1)
 
 /* The version this library was built with, GATUN_KERNELS_VERSION. */
 int gatun_kernels_version(void);
@@ -111,7 +114,11 @@ void gatun_lstm_inference(const float *gx, const float *w_hh, const float *b_hh,
  * thread: inside a region oneDNN runs each on its caller alone. When the region has fewer threads than
  * `threads` (nested in another region, or the runtime gave fewer), each thread also runs the calls of
  * the missing ones. A step whose team[step] is 1 is one call (thread 0's), run on the caller outside any
- * region, with oneDNN's own threads (for primitives planned for a team). Returns 0 (dnnl_success) or the
+ * region, with oneDNN's own threads (for primitives planned for a team). A call whose nargs[c] is
+ * GATUN_CALL_MAX_POOL is not a primitive's but a max pooling forward pass of gatun's kernel for inference:
+ * args[c] then points to 18 int64 values, src and dst (addresses) followed by gatun_max_pool_blocked_forward's
+ * lanes, relu, n, cb, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw (no positions are written), and
+ * primitives[c] is any non-NULL value. Returns 0 (dnnl_success) or the
  * status of the first failing call, whose step is then written to *failed_step; the steps after a
  * failure are not run. The caller checks every pointer, size and count.
  */

@@ -93,7 +93,16 @@ public final class Program implements AutoCloseable {
      * One call of a step: the thread's primitive and its arguments (kinds and memory objects; a null memory
      * is the scratchpad, of descriptor {@code scratchDesc}, made when the thread's scratchpad size is known).
      */
-    private record Call(MemorySegment primitive, int[] kinds, MemorySegment[] memories, MemorySegment scratchDesc) {}
+    private record Call(MemorySegment primitive, int[] kinds, MemorySegment[] memories, MemorySegment scratchDesc) {
+        /** A call of gatun's max pooling kernel: {@code params} as {@code gatun_run_primitives} reads them. */
+        static Call maxPool(MemorySegment params) {
+            return new Call(params, null, null, null);
+        }
+
+        boolean kernel() {
+            return kinds == null;
+        }
+    }
 
     /**
      * One step: a call per thread (null: none), a description for messages, and whether it is one call run
@@ -381,6 +390,69 @@ public final class Program implements AutoCloseable {
         }
 
         /**
+         * Max pooling on gatun's kernel (NaN propagating, as PyTorch's and the layers' own pass): on
+         * channels-last buffers shared out as average pooling is; on blocked ones split by images.
+         *
+         * @param dims   the input's {@code [n, c, h, w]}
+         * @param window {@code {kh, kw, sh, sw, ph, pw, dh, dw}}
+         * @param layout the layout of both buffers: channels-last or blocked
+         * @param src    the input
+         * @param dst    the output
+         */
+        public void maxPooling(long[] dims, long[] window, Layout layout, MemorySegment src, MemorySegment dst) {
+            checkDims(dims, 4, "max pooling");
+            if (window.length != 8) throw new IllegalArgumentException("max pooling window needs 8 values");
+            long n = dims[0], c = dims[1], ih = dims[2], iw = dims[3];
+            long kh = window[0], kw = window[1], sh = window[2], sw = window[3], ph = window[4], pw = window[5];
+            long dh = window[6], dw = window[7];
+            long extH = (kh - 1) * dh + 1;
+            long extW = (kw - 1) * dw + 1;
+            for (long v : window) {
+                if (v < 0 || v > Integer.MAX_VALUE) {
+                    throw new IllegalArgumentException("max pooling: window value " + v + " out of range");
+                }
+            }
+            if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || dh < 1 || dw < 1 || 2 * ph > kh || 2 * pw > kw
+                    || ih + 2 * ph < extH || iw + 2 * pw < extW || layout == Layout.PLAIN) {
+                throw new IllegalArgumentException("max pooling: window " + java.util.Arrays.toString(window)
+                        + " does not fit input " + java.util.Arrays.toString(dims) + " in " + layout);
+            }
+            long oh = (ih + 2 * ph - extH) / sh + 1;
+            long ow = (iw + 2 * pw - extW) / sw + 1;
+            String what = "max pooling " + java.util.Arrays.toString(dims) + " window "
+                    + java.util.Arrays.toString(window);
+            boolean last = layout == Layout.CHANNELS_LAST;
+            int block = ChannelBlock.widest();
+            long lanes = last ? c : block;
+            long cb = last ? 1 : (c + block - 1) / block;
+            // Blocked images are whole blocks of rows per channel block: shares of images only.
+            List<Share> shares = last || n > 1 ? shares(n, ih, oh, extH, sh, ph)
+                    : List.of(new Share(0, 1, 0, oh, 0, ih, ph, ph));
+            Call[] calls = new Call[threads];
+            for (int t = 0; t < shares.size(); t++) {
+                Share s = shares.get(t);
+                long images = s.n1() - s.n0();
+                long rowsIn = s.ih1() - s.ih0();
+                long rowsOut = s.oh1() - s.oh0();
+                long srcAt = ((s.n0() * cb) * ih + s.ih0()) * iw * lanes;
+                long dstAt = ((s.n0() * cb) * oh + s.oh0()) * ow * lanes;
+                MemorySegment from = at(src, srcAt, what);
+                MemorySegment to = at(dst, dstAt, what);
+                long needIn = images * cb * rowsIn * iw * lanes * Float.BYTES;
+                long needOut = images * cb * rowsOut * ow * lanes * Float.BYTES;
+                if (from.byteSize() < needIn || to.byteSize() < needOut) {
+                    throw new IllegalStateException(what + ": a share spans past its buffers");
+                }
+                MemorySegment params = res.allocate(18 * Long.BYTES, 8);
+                long[] q = {from.address(), to.address(), lanes, 0, images, cb, rowsIn, iw, rowsOut, ow, kh, kw, sh, sw,
+                    s.padTop(), pw, dh, dw};
+                MemorySegment.copy(q, 0, params, ValueLayout.JAVA_LONG, 0, q.length);
+                calls[t] = Call.maxPool(params);
+            }
+            steps.add(new Step(calls, what, false));
+        }
+
+        /**
          * A fully connected layer on row-major {@code [n, in]} rows: {@code dst = src · weightsᵀ + bias}, ReLU
          * after it when asked. Split among the threads by rows, or at one row by output features (each
          * thread's share of the weights laid out for it).
@@ -495,6 +567,12 @@ public final class Program implements AutoCloseable {
                     long i = (long) s * threads + t;
                     if (c == null) {
                         prims.setAtIndex(ValueLayout.ADDRESS, i, MemorySegment.NULL);
+                        continue;
+                    }
+                    if (c.kernel()) {
+                        prims.setAtIndex(ValueLayout.ADDRESS, i, c.primitive());
+                        nargs.setAtIndex(ValueLayout.JAVA_INT, i, GatunKernels.GATUN_CALL_MAX_POOL());
+                        args.setAtIndex(ValueLayout.ADDRESS, i, c.primitive());
                         continue;
                     }
                     int k = c.kinds().length;

@@ -16,7 +16,8 @@ import java.util.List;
  *
  * <p><b>What compiles.</b> A {@link Sequential} (nested ones included) of {@link Conv2d} (one group; a
  * following {@link BatchNorm2d} is folded into its weights, a following {@link ReLU} fused),
- * {@link BasicBlock} (both shortcuts), {@link ReLU}, {@link AvgPool2d}, {@link AdaptiveAvgPool2d},
+ * {@link BasicBlock} (both shortcuts), {@link ReLU}, {@link MaxPool2d} (on gatun's kernel, NaN propagating),
+ * {@link AvgPool2d}, {@link AdaptiveAvgPool2d},
  * {@link Flatten}, {@link Linear} (a following ReLU fused) and {@link Dropout} (nothing, in evaluation), on
  * a {@code [N, C, H, W]} or {@code [N, F]} input; every module in evaluation mode. {@link #compile} names
  * the first module that does not.
@@ -222,6 +223,7 @@ public final class InferencePlan implements AutoCloseable {
                         x = averagePooling(b, x, layout, new int[] {h, w}, new int[] {h, w}, new int[] {0, 0}, true,
                                 p.describe());
                     }
+                    case MaxPool2d p -> x = maxPooling(b, x, layout, p);
                     case Flatten f -> x = flatten(b, x);
                     case Linear l -> {
                         boolean relu = next instanceof ReLU;
@@ -349,6 +351,22 @@ public final class InferencePlan implements AutoCloseable {
         Value out = new Value(b.buffer(Program.floats(outDims, layout)), outDims, layout);
         b.averagePooling(d, new long[] {kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1]},
                 includePadding, layout, x.buffer(), out.buffer());
+        return out;
+    }
+
+    private static Value maxPooling(Program.Builder b, Value x, Program.Layout layout, MaxPool2d p) {
+        require(x, 4, p);
+        x = laid(b, x, layout);
+        long[] d = x.dims();
+        int[] w = p.window();
+        long extH = (w[0] - 1L) * w[6] + 1;
+        long extW = (w[1] - 1L) * w[7] + 1;
+        if (d[2] + 2L * w[4] < extH || d[3] + 2L * w[5] < extW) {
+            throw new IllegalArgumentException(p.describe() + ": window does not fit input " + Arrays.toString(d));
+        }
+        long[] outDims = {d[0], d[1], (d[2] + 2L * w[4] - extH) / w[2] + 1, (d[3] + 2L * w[5] - extW) / w[3] + 1};
+        Value out = new Value(b.buffer(Program.floats(outDims, layout)), outDims, layout);
+        b.maxPooling(d, new long[] {w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]}, layout, x.buffer(), out.buffer());
         return out;
     }
 

@@ -69,6 +69,12 @@ public final class MaxPool2d extends Module {
                 dilation[0]);
     }
 
+    /** The window: kernel, stride, padding and dilation (height, width). */
+    int[] window() {
+        return new int[] {kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1], dilation[0],
+            dilation[1]};
+    }
+
     /**
      * Pools the input.
      *

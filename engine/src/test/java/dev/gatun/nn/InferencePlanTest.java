@@ -139,6 +139,38 @@ class InferencePlanTest {
     }
 
     @Test
+    void leNetWithItsMaxPoolingMatchesAndPropagatesNaNAsItsLayersDo() {
+        Init.manualSeed(9);
+        Sequential lenet = Models.lenet5();
+        lenet.eval();
+        matches(lenet, 1, 1, 28, 28);
+        matches(lenet, 3, 1, 28, 28);
+        // Max pooling with padding, dilation and a stride above the kernel, on 20 and 16 channels.
+        Sequential pools = new Sequential(new Conv2d(3, 20, 3, 1, 1), new MaxPool2d(3, 2, 1, 2),
+                new Conv2d(20, 16, 1, 1, 0), new MaxPool2d(2, 3, 1, 1));
+        pools.eval();
+        matches(pools, 1, 3, 17, 19);
+        matches(pools, 2, 3, 17, 19);
+        // NaN in a window gives NaN, as PyTorch's pooling and the layers' own: a pooling-only model, so that
+        // nothing after it spreads the NaN over every output.
+        Sequential pool = new Sequential(new MaxPool2d(3, 2, 1, 1));
+        pool.eval();
+        float[] in = sample(11, 3 * 9 * 8);
+        in[5] = Float.NaN;
+        in[100] = Float.NaN;
+        in[150] = Float.NaN;
+        float[] expected = direct(pool, in, 1, 3, 9, 8);
+        int nan = 0;
+        for (float v : expected) nan += Float.isNaN(v) ? 1 : 0;
+        assertTrue(nan > 0 && nan < expected.length / 2, nan + " NaN of " + expected.length);
+        for (Program.Layout layout : new Program.Layout[] {Program.Layout.CHANNELS_LAST, Program.Layout.BLOCKED}) {
+            try (InferencePlan plan = InferencePlan.compile(pool, layout, 1, 3, 9, 8)) {
+                assertArrayEquals(expected, plan.run(in), layout.toString()); // NaN where NaN, the rest exact
+            }
+        }
+    }
+
+    @Test
     void aMultilayerPerceptronMatches() {
         Init.manualSeed(6);
         Sequential m = new Sequential(new Linear(784, 512), new ReLU(), new Dropout(0.2f), new Linear(512, 256),
@@ -151,11 +183,11 @@ class InferencePlanTest {
     @Test
     void refusesWhatItCannotTakeAndNamesIt() {
         Init.manualSeed(7);
-        Sequential lenet = Models.lenet5();
-        lenet.eval();
+        Sequential tanh = new Sequential(new Linear(4, 3), new Tanh());
+        tanh.eval();
         InferencePlan.UnsupportedModelException e = assertThrows(InferencePlan.UnsupportedModelException.class,
-                () -> InferencePlan.compile(lenet, 1, 1, 28, 28));
-        assertTrue(e.getMessage().contains("MaxPool2d"), e.getMessage());
+                () -> InferencePlan.compile(tanh, 1, 4));
+        assertTrue(e.getMessage().contains("Tanh"), e.getMessage());
         Sequential training = Models.resnet(3);
         e = assertThrows(InferencePlan.UnsupportedModelException.class,
                 () -> InferencePlan.compile(training, 1, 3, 8, 8));

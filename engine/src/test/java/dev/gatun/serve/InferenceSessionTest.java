@@ -17,6 +17,7 @@ import dev.gatun.nn.Models;
 import dev.gatun.nn.Module;
 import dev.gatun.nn.ReLU;
 import dev.gatun.nn.Sequential;
+import dev.gatun.nn.Tanh;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
 import java.util.ArrayList;
@@ -120,14 +121,18 @@ class InferenceSessionTest {
     }
 
     @Test
-    void aResNetRunsPlansFromManyThreadsAndLeNetRunsItsLayers() throws Exception {
+    void aResNetRunsPlansFromManyThreadsAndWhatDoesNotCompileRunsItsLayers() throws Exception {
         Init.manualSeed(2);
         concurrentMatchesDirect(Models.resnetStages(1), new long[] {1, 12, 12}, 144);
         Init.manualSeed(2);
         try (InferenceSession resnet = new InferenceSession(Models.resnet(3), 3, 8, 8);
-             InferenceSession lenet = new InferenceSession(Models.lenet5(), 1, 28, 28)) {
+             InferenceSession lenet = new InferenceSession(Models.lenet5(), 1, 28, 28);
+             InferenceSession tanh = new InferenceSession(new Sequential(new Linear(4, 3), new Tanh()), 4)) {
             assertTrue(resnet.runsPlans());
-            assertFalse(lenet.runsPlans()); // its max pooling has no plan step
+            assertTrue(lenet.runsPlans());
+            assertFalse(tanh.runsPlans()); // a plan has no tanh step
+            float[] out = tanh.run(new float[] {1, 2, 3, 4}, 1, 4).data();
+            assertEquals(3, out.length);
         }
     }
 

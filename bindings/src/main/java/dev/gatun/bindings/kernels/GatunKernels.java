@@ -23,10 +23,10 @@ public class GatunKernels extends GatunKernels$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
-    private static final int GATUN_KERNELS_VERSION = (int)10L;
+    private static final int GATUN_KERNELS_VERSION = (int)11L;
     /**
      * {@snippet lang=c :
-     * #define GATUN_KERNELS_VERSION 10
+     * #define GATUN_KERNELS_VERSION 11
      * }
      */
     public static int GATUN_KERNELS_VERSION() {
@@ -662,6 +662,15 @@ public class GatunKernels extends GatunKernels$shared {
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
+    }
+    private static final int GATUN_CALL_MAX_POOL = (int)-1L;
+    /**
+     * {@snippet lang=c :
+     * #define GATUN_CALL_MAX_POOL -1
+     * }
+     */
+    public static int GATUN_CALL_MAX_POOL() {
+        return GATUN_CALL_MAX_POOL;
     }
 }
 
