@@ -38,7 +38,12 @@ public final class InferencePlan implements AutoCloseable {
 
     /** Thrown by {@link #compile} for a model or shape a plan cannot take; the message names why. */
     public static final class UnsupportedModelException extends RuntimeException {
-        UnsupportedModelException(String message) {
+        /**
+         * An exception naming why a model cannot be compiled.
+         *
+         * @param message the reason
+         */
+        public UnsupportedModelException(String message) {
             super(message);
         }
     }

@@ -59,7 +59,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * had when the session was made (as an exported model would): make a new session after changing them.
  * Batches of more than one row run layer by layer. A plan's results equal the layers' to within float
  * rounding, and are the same on every call: every plan of a session is compiled in the layout the first
- * one chose.
+ * one chose. {@code -Dgatun.plans=false} turns plans off.
  *
  * <p>{@link #close()} refuses new calls, finishes the queued ones, stops the workers and closes the model
  * and the plans.
@@ -213,6 +213,9 @@ public final class InferenceSession implements AutoCloseable {
     private final Plans plans;
     private volatile boolean closed;
 
+    /** Whether sessions run one-row calls on plans where the model compiles ({@code gatun.plans}, default true). */
+    private static final boolean PLANS = !"false".equalsIgnoreCase(System.getProperty("gatun.plans", "true"));
+
     /**
      * The plans of one-row calls not in use, most recently used first; null when the model does not compile.
      * At most {@link Config#concurrency()} exist at once (one per running call); a plan made for another
@@ -338,6 +341,7 @@ public final class InferenceSession implements AutoCloseable {
         this.output = new TensorSpec(outputName, "FP32", out);
         InferencePlan first = null;
         try {
+            if (!PLANS) throw new InferencePlan.UnsupportedModelException("plans are off (gatun.plans=false)");
             first = InferencePlan.compile(model, withBatch(1));
             if (!Arrays.equals(first.outputShape(), outShape)) {
                 first.close(); // cannot happen for the modules a plan takes; the layers stay the reference
