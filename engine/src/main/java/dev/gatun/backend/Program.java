@@ -38,7 +38,8 @@ import java.util.List;
  * {@link #close()} exclude each other, so a close waits for a run in progress.
  *
  * <p><b>Checks.</b> Shapes are checked when steps are added: every share's operands are checked to lie
- * inside their buffers before a memory object is made for them; {@link #run} checks the lengths of the
+ * inside their buffers, and to be the program's own memory (so that no other owner can free them while
+ * it runs), before a memory object is made for them; {@link #run} checks the lengths of the
  * caller's arrays. Nothing else reaches native code.
  */
 public final class Program implements AutoCloseable {
@@ -64,6 +65,8 @@ public final class Program implements AutoCloseable {
         final List<MemorySegment> memories = new ArrayList<>();
         final List<MemorySegment> primitives = new ArrayList<>();
         final List<MemorySegment> streams = new ArrayList<>();
+        /** Every segment {@link #allocate} made: the only memory a step may name. */
+        final List<MemorySegment> allocations = new ArrayList<>();
         private long bytes;
         private boolean freed;
 
@@ -72,7 +75,22 @@ public final class Program implements AutoCloseable {
             MemorySegment m = arena.allocate(size, alignment);
             bytes += size;
             LIVE_BYTES.addAndGet(size);
+            allocations.add(m);
             return m;
+        }
+
+        /**
+         * Throws unless {@code m} lies inside one of this program's segments: native code must never be
+         * handed memory whose owner could free it while the program lives.
+         */
+        synchronized void requireOwn(MemorySegment m, String what) {
+            for (MemorySegment a : allocations) {
+                if (m.address() >= a.address() && m.address() + m.byteSize() <= a.address() + a.byteSize()) {
+                    return;
+                }
+            }
+            throw new IllegalArgumentException(what + ": an operand is not memory of this program (make it with"
+                    + " Builder.buffer)");
         }
 
         @Override
@@ -438,6 +456,8 @@ public final class Program implements AutoCloseable {
                 long dstAt = ((s.n0() * cb) * oh + s.oh0()) * ow * lanes;
                 MemorySegment from = at(src, srcAt, what);
                 MemorySegment to = at(dst, dstAt, what);
+                res.requireOwn(from, what);
+                res.requireOwn(to, what);
                 long needIn = images * cb * rowsIn * iw * lanes * Float.BYTES;
                 long needOut = images * cb * rowsOut * ow * lanes * Float.BYTES;
                 if (from.byteSize() < needIn || to.byteSize() < needOut) {
@@ -747,6 +767,7 @@ public final class Program implements AutoCloseable {
             int[] allKinds = new int[k];
             MemorySegment[] memories = new MemorySegment[k];
             for (int i = 0; i < kinds.length; i++) {
+                res.requireOwn(data[i], what);
                 long need = Primitives.bytes(descs[i]);
                 if (data[i].byteSize() < need) {
                     throw new IllegalStateException(what + ": operand " + i + " has " + data[i].byteSize()

@@ -100,6 +100,13 @@ class ProgramTest {
                     false));
             MemorySegment foreign = other.allocate(16, 64);
             assertThrows(IllegalStateException.class, () -> b.build(foreign, 4, in, 4));
+            // A step may not name memory another owner could free under it.
+            assertThrows(IllegalArgumentException.class, () -> b.relu(foreign, 4));
+            assertThrows(IllegalArgumentException.class,
+                    () -> b.reorder(new long[] {1, 1, 2, 2}, Program.Layout.PLAIN, Program.Layout.CHANNELS_LAST,
+                            foreign, in));
+            assertThrows(IllegalArgumentException.class, () -> b.maxPooling(new long[] {1, 1, 2, 2},
+                    new long[] {2, 2, 2, 2, 0, 0, 1, 1}, Program.Layout.CHANNELS_LAST, in, foreign));
             assertThrows(IllegalArgumentException.class, () -> b.build(in, 5, in, 4));
             Program p = b.build(in, 4, in, 4);
             assertThrows(IllegalStateException.class, () -> b.build(in, 4, in, 4));
