@@ -165,8 +165,54 @@ public final class Program implements AutoCloseable {
         }
     }
 
+    /**
+     * The output dims of pooling {@code dims} ({@code [n, c, h, w]}) with {@code window}: {@code {kh, kw,
+     * sh, sw, ph, pw}}, and optionally {@code dh, dw} (dilation, 1 when left out), as PyTorch sizes it (no
+     * ceil mode), after checking the window: kernel, stride and dilation at least 1, padding at most half the
+     * kernel, the dilated window within the padded input.
+     *
+     * @param dims   the input's {@code [n, c, h, w]}
+     * @param window 6 or 8 values
+     * @param what   the operation, for messages
+     * @return {@code [n, c, oh, ow]}
+     * @throws IllegalArgumentException naming what does not fit
+     */
+    public static long[] pooledDims(long[] dims, long[] window, String what) {
+        Builder.checkDims(dims, 4, what);
+        if (window.length != 6 && window.length != 8) {
+            throw new IllegalArgumentException(what + ": a window has 6 or 8 values, got " + window.length);
+        }
+        for (long v : window) {
+            if (v < 0 || v > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException(what + ": window value " + v + " out of range");
+            }
+        }
+        long kh = window[0], kw = window[1], sh = window[2], sw = window[3], ph = window[4], pw = window[5];
+        long dh = window.length == 8 ? window[6] : 1, dw = window.length == 8 ? window[7] : 1;
+        long extH = (kh - 1) * dh + 1;
+        long extW = (kw - 1) * dw + 1;
+        if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || dh < 1 || dw < 1 || 2 * ph > kh || 2 * pw > kw
+                || dims[2] + 2 * ph < extH || dims[3] + 2 * pw < extW) {
+            throw new IllegalArgumentException(what + ": window " + java.util.Arrays.toString(window)
+                    + " does not fit input " + java.util.Arrays.toString(dims));
+        }
+        return new long[] {dims[0], dims[1], (dims[2] + 2 * ph - extH) / sh + 1, (dims[3] + 2 * pw - extW) / sw + 1};
+    }
+
     /** A share of a windowed operation: images [n0, n1), output rows [oh0, oh1), input rows [ih0, ih1). */
-    private record Share(long n0, long n1, long oh0, long oh1, long ih0, long ih1, long padTop, long padBottom) {}
+    private record Share(long n0, long n1, long oh0, long oh1, long ih0, long ih1, long padTop, long padBottom) {
+        long images() {
+            return n1 - n0;
+        }
+
+        long rowsIn() {
+            return ih1 - ih0;
+        }
+
+        long rowsOut() {
+            return oh1 - oh0;
+        }
+    }
 
     /** Frees a builder's resources unless it built a program, which then owns them. */
     private static final class Unbuilt implements Runnable {
@@ -282,12 +328,10 @@ public final class Program implements AutoCloseable {
             Call[] calls = new Call[threads];
             for (int t = 0; t < shares.size(); t++) {
                 Share s = shares.get(t);
-                long n = s.n1() - s.n0();
-                long ih = s.ih1() - s.ih0();
-                long oh = s.oh1() - s.oh0();
-                MemorySegment srcDesc = desc(new long[] {n, g.inChannels(), ih, g.inWidth()}, Dnnl.dnnl_nhwc(), what);
-                MemorySegment dstDesc = desc(new long[] {n, g.outChannels(), oh, g.outWidth()}, Dnnl.dnnl_nhwc(),
-                        what);
+                MemorySegment srcDesc = desc(new long[] {s.images(), g.inChannels(), s.rowsIn(), g.inWidth()},
+                        Dnnl.dnnl_nhwc(), what);
+                MemorySegment dstDesc = desc(new long[] {s.images(), g.outChannels(), s.rowsOut(), g.outWidth()},
+                        Dnnl.dnnl_nhwc(), what);
                 Primitives.Primitive p = convolutionPrimitive(g, srcDesc, bias != null ? biasDesc : null, dstDesc,
                         s.padTop(), s.padBottom(), false, fusion, what, 1);
                 MemorySegment wanted = p.queried(0);
@@ -348,16 +392,11 @@ public final class Program implements AutoCloseable {
          */
         public void averagePooling(long[] dims, long[] window, boolean includePadding, Layout layout,
                                    MemorySegment src, MemorySegment dst) {
-            checkDims(dims, 4, "average pooling");
             if (window.length != 6) throw new IllegalArgumentException("pooling window needs 6 values");
+            long[] out = pooledDims(dims, window, "average pooling");
             long n = dims[0], c = dims[1], ih = dims[2], iw = dims[3];
             long kh = window[0], kw = window[1], sh = window[2], sw = window[3], ph = window[4], pw = window[5];
-            if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || ph < 0 || pw < 0 || ih + 2 * ph < kh || iw + 2 * pw < kw) {
-                throw new IllegalArgumentException("average pooling: window " + java.util.Arrays.toString(window)
-                        + " does not fit input " + java.util.Arrays.toString(dims));
-            }
-            long oh = (ih + 2 * ph - kh) / sh + 1;
-            long ow = (iw + 2 * pw - kw) / sw + 1;
+            long oh = out[2], ow = out[3];
             String what = "average pooling " + java.util.Arrays.toString(dims) + " window "
                     + java.util.Arrays.toString(window);
             int alg = includePadding ? Dnnl.dnnl_pooling_avg_include_padding()
@@ -384,9 +423,9 @@ public final class Program implements AutoCloseable {
             Call[] calls = new Call[threads];
             for (int t = 0; t < shares.size(); t++) {
                 Share s = shares.get(t);
-                MemorySegment srcDesc = desc(new long[] {s.n1() - s.n0(), c, s.ih1() - s.ih0(), iw}, Dnnl.dnnl_nhwc(),
+                MemorySegment srcDesc = desc(new long[] {s.images(), c, s.rowsIn(), iw}, Dnnl.dnnl_nhwc(),
                         what);
-                MemorySegment dstDesc = desc(new long[] {s.n1() - s.n0(), c, s.oh1() - s.oh0(), ow}, Dnnl.dnnl_nhwc(),
+                MemorySegment dstDesc = desc(new long[] {s.images(), c, s.rowsOut(), ow}, Dnnl.dnnl_nhwc(),
                         what);
                 Primitives.Primitive p = owned(() -> {
                     try (Arena tmp = Arena.ofConfined()) {
@@ -418,25 +457,14 @@ public final class Program implements AutoCloseable {
          * @param dst    the output
          */
         public void maxPooling(long[] dims, long[] window, Layout layout, MemorySegment src, MemorySegment dst) {
-            checkDims(dims, 4, "max pooling");
             if (window.length != 8) throw new IllegalArgumentException("max pooling window needs 8 values");
+            if (layout == Layout.PLAIN) throw new IllegalArgumentException("max pooling takes no plain buffers");
+            long[] out = pooledDims(dims, window, "max pooling");
             long n = dims[0], c = dims[1], ih = dims[2], iw = dims[3];
             long kh = window[0], kw = window[1], sh = window[2], sw = window[3], ph = window[4], pw = window[5];
             long dh = window[6], dw = window[7];
             long extH = (kh - 1) * dh + 1;
-            long extW = (kw - 1) * dw + 1;
-            for (long v : window) {
-                if (v < 0 || v > Integer.MAX_VALUE) {
-                    throw new IllegalArgumentException("max pooling: window value " + v + " out of range");
-                }
-            }
-            if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || dh < 1 || dw < 1 || 2 * ph > kh || 2 * pw > kw
-                    || ih + 2 * ph < extH || iw + 2 * pw < extW || layout == Layout.PLAIN) {
-                throw new IllegalArgumentException("max pooling: window " + java.util.Arrays.toString(window)
-                        + " does not fit input " + java.util.Arrays.toString(dims) + " in " + layout);
-            }
-            long oh = (ih + 2 * ph - extH) / sh + 1;
-            long ow = (iw + 2 * pw - extW) / sw + 1;
+            long oh = out[2], ow = out[3];
             String what = "max pooling " + java.util.Arrays.toString(dims) + " window "
                     + java.util.Arrays.toString(window);
             boolean last = layout == Layout.CHANNELS_LAST;
@@ -449,9 +477,9 @@ public final class Program implements AutoCloseable {
             Call[] calls = new Call[threads];
             for (int t = 0; t < shares.size(); t++) {
                 Share s = shares.get(t);
-                long images = s.n1() - s.n0();
-                long rowsIn = s.ih1() - s.ih0();
-                long rowsOut = s.oh1() - s.oh0();
+                long images = s.images();
+                long rowsIn = s.rowsIn();
+                long rowsOut = s.rowsOut();
                 long srcAt = ((s.n0() * cb) * ih + s.ih0()) * iw * lanes;
                 long dstAt = ((s.n0() * cb) * oh + s.oh0()) * ow * lanes;
                 MemorySegment from = at(src, srcAt, what);

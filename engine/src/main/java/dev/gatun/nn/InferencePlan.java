@@ -341,37 +341,28 @@ public final class InferencePlan implements AutoCloseable {
 
     private static Value averagePooling(Program.Builder b, Value x, Program.Layout layout, int[] kernel, int[] stride,
                                         int[] padding, boolean includePadding, String what) {
-        if (x.dims().length != 4) {
-            throw new IllegalArgumentException(what + " takes a 4-d input, got " + Arrays.toString(x.dims()));
-        }
-        x = laid(b, x, layout);
-        long[] d = x.dims();
-        if (padding[0] * 2 > kernel[0] || padding[1] * 2 > kernel[1] || d[2] + 2L * padding[0] < kernel[0]
-                || d[3] + 2L * padding[1] < kernel[1]) {
-            throw new IllegalArgumentException(what + ": window does not fit input " + Arrays.toString(d));
-        }
-        long oh = (d[2] + 2L * padding[0] - kernel[0]) / stride[0] + 1;
-        long ow = (d[3] + 2L * padding[1] - kernel[1]) / stride[1] + 1;
-        long[] outDims = {d[0], d[1], oh, ow};
-        Value out = new Value(b.buffer(Program.floats(outDims, layout)), outDims, layout);
-        b.averagePooling(d, new long[] {kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1]},
-                includePadding, layout, x.buffer(), out.buffer());
-        return out;
+        long[] window = {kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1]};
+        return pooling(b, x, layout, window, what, (in, out) -> b.averagePooling(in.dims(), window, includePadding,
+                layout, in.buffer(), out.buffer()));
     }
 
     private static Value maxPooling(Program.Builder b, Value x, Program.Layout layout, MaxPool2d p) {
-        require(x, 4, p);
-        x = laid(b, x, layout);
-        long[] d = x.dims();
         int[] w = p.window();
-        long extH = (w[0] - 1L) * w[6] + 1;
-        long extW = (w[1] - 1L) * w[7] + 1;
-        if (d[2] + 2L * w[4] < extH || d[3] + 2L * w[5] < extW) {
-            throw new IllegalArgumentException(p.describe() + ": window does not fit input " + Arrays.toString(d));
+        long[] window = {w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]};
+        return pooling(b, x, layout, window, p.describe(), (in, out) -> b.maxPooling(in.dims(), window, layout,
+                in.buffer(), out.buffer()));
+    }
+
+    /** Adds a pooling step on {@code x} laid out in {@code layout}, into a new buffer of the pooled dims. */
+    private static Value pooling(Program.Builder b, Value x, Program.Layout layout, long[] window, String what,
+                                 java.util.function.BiConsumer<Value, Value> step) {
+        if (x.dims().length != 4) {
+            throw new IllegalArgumentException(what + " takes a 4-d input, got " + Arrays.toString(x.dims()));
         }
-        long[] outDims = {d[0], d[1], (d[2] + 2L * w[4] - extH) / w[2] + 1, (d[3] + 2L * w[5] - extW) / w[3] + 1};
+        Value in = laid(b, x, layout);
+        long[] outDims = Program.pooledDims(in.dims(), window, what);
         Value out = new Value(b.buffer(Program.floats(outDims, layout)), outDims, layout);
-        b.maxPooling(d, new long[] {w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]}, layout, x.buffer(), out.buffer());
+        step.accept(in, out);
         return out;
     }
 
