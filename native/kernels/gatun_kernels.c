@@ -2,12 +2,18 @@
 #define _GNU_SOURCE
 #include "gatun_kernels.h"
 
+#include <linux/futex.h>
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 /* Below this many elements a loop stays on the calling thread: waking the team costs more. */
 #define GATUN_PARALLEL_MIN 65536
@@ -773,6 +779,85 @@ void gatun_lstm_inference(const float *gx, const float *w_hh, const float *b_hh,
     }
 }
 
+/*
+ * y = W·x + b over blocks of 16 output features (see GATUN_CALL_MATVEC): groups of four blocks, each read
+ * once per call while x is broadcast, two inputs at a time into two sums per output (even and odd
+ * inputs) added at the end. The order of the sums does not depend on the group, so a block gives the same
+ * values in a group of four or alone.
+ */
+typedef float gatun_v16 __attribute__((vector_size(64), aligned(4)));
+typedef int32_t gatun_vi16 __attribute__((vector_size(64), aligned(4)));
+
+#define GATUN_MATVEC_GROUP 4
+
+static inline __attribute__((always_inline)) void gatun_matvec_group(const float *x, const float *w,
+                                                                       const float *bias, float *y, int64_t in,
+                                                                       int64_t out, int32_t relu, int64_t b0,
+                                                                       const int nb) {
+    gatun_v16 even[GATUN_MATVEC_GROUP];
+    gatun_v16 odd[GATUN_MATVEC_GROUP];
+    for (int k = 0; k < nb; k++) {
+        even[k] = (gatun_v16) {0};
+        odd[k] = (gatun_v16) {0};
+    }
+    const float *p = w + b0 * in * 16;
+    int64_t i = 0;
+    for (; i + 1 < in; i += 2) {
+        float xe = x[i];
+        float xo = x[i + 1];
+#pragma GCC unroll 4
+        for (int k = 0; k < nb; k++) {
+            const float *q = p + (k * in + i) * 16;
+            even[k] += *(const gatun_v16 *) q * xe;
+            odd[k] += *(const gatun_v16 *) (q + 16) * xo;
+        }
+    }
+    if (i < in) {
+        float xe = x[i];
+        for (int k = 0; k < nb; k++) {
+            even[k] += *(const gatun_v16 *) (p + (k * in + i) * 16) * xe;
+        }
+    }
+    for (int k = 0; k < nb; k++) {
+        gatun_v16 v = even[k] + odd[k];
+        int64_t o0 = (b0 + k) * 16;
+        if (bias != NULL) {
+            v += *(const gatun_v16 *) (bias + o0);
+        }
+        if (relu) {
+            /* NaN stays NaN, as in the layers' ReLU. */
+            gatun_vi16 keep = (v > 0) | (v != v);
+            v = (gatun_v16) ((gatun_vi16) v & keep);
+        }
+        int64_t lanes = out - o0 < 16 ? out - o0 : 16;
+        if (lanes == 16) {
+            *(gatun_v16 *) (y + o0) = v;
+        } else {
+            for (int64_t l = 0; l < lanes; l++) {
+                y[o0 + l] = v[l];
+            }
+        }
+    }
+}
+
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default"), noinline))
+static void gatun_matvec(const float *x, const float *w, const float *bias, float *y, int64_t in, int64_t out,
+                         int32_t relu, int32_t reverse) {
+    int64_t blocks = (out + 15) / 16;
+    int64_t groups = (blocks + GATUN_MATVEC_GROUP - 1) / GATUN_MATVEC_GROUP;
+    for (int64_t gi = 0; gi < groups; gi++) {
+        int64_t g = reverse ? groups - 1 - gi : gi;
+        int64_t b0 = g * GATUN_MATVEC_GROUP;
+        if (blocks - b0 >= GATUN_MATVEC_GROUP) {
+            gatun_matvec_group(x, w, bias, y, in, out, relu, b0, GATUN_MATVEC_GROUP);
+        } else {
+            for (int64_t b = b0; b < blocks; b++) {
+                gatun_matvec_group(x, w, bias, y, in, out, relu, b, 1);
+            }
+        }
+    }
+}
+
 /* One call of a program (see gatun_run_primitives): 0 or its failing status. */
 static int32_t gatun_run_call(int64_t c, int t, void *const *primitives, void *const *streams,
                               const int32_t *nargs, void *const *args) {
@@ -787,6 +872,14 @@ static int32_t gatun_run_call(int64_t c, int t, void *const *primitives, void *c
                                        (int32_t) q[14], (int32_t) q[15], (int32_t) q[16], (int32_t) q[17]);
         return dnnl_success;
     }
+    if (nargs[c] == GATUN_CALL_MATVEC) {
+        int64_t *q = (int64_t *) args[c];
+        gatun_matvec((const float *) (intptr_t) q[0], (const float *) (intptr_t) q[2],
+                     (const float *) (intptr_t) q[3], (float *) (intptr_t) q[1], q[4], q[5], (int32_t) q[6],
+                     (int32_t) q[7]);
+        q[7] = !q[7];
+        return dnnl_success;
+    }
     dnnl_status_t st = dnnl_primitive_execute((const_dnnl_primitive_t) primitives[c], (dnnl_stream_t) streams[t],
                                               nargs[c], (const dnnl_exec_arg_t *) args[c]);
     if (st == dnnl_success) {
@@ -795,10 +888,251 @@ static int32_t gatun_run_call(int64_t c, int t, void *const *primitives, void *c
     return st;
 }
 
-/* Steps [first, last) of a program, all shared out, in one region (or on the caller when only thread 0 works). */
+/* One thread's part of steps [first, last): its calls (and those of missing threads) of each step, then a barrier. */
+struct gatun_shared_run {
+    int32_t first, last, threads;
+    void *const *primitives;
+    void *const *streams;
+    const int32_t *nargs;
+    void *const *args;
+    int32_t *status;
+    int32_t *failed;
+};
+
+static void gatun_record_failure(const struct gatun_shared_run *r, int32_t step, int32_t st) {
+    int32_t expected = dnnl_success;
+    if (__atomic_compare_exchange_n(r->status, &expected, st, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+        __atomic_store_n(r->failed, step, __ATOMIC_SEQ_CST);
+    }
+}
+
+/*
+ * Workers of gatun's own: threads that wait for a share of a program's shared steps and spin for a while
+ * after each, so that a program run again soon finds them awake. Forming and joining an OpenMP team and
+ * its barriers cost about 6 µs a run on a 2-core virtual machine, more than the whole work of a small
+ * model's batch-1 pass; handing a run to a spinning worker and meeting it at a barrier costs well under
+ * one. A caller takes free workers for a run and gives them back after it; when too few are free (other
+ * callers hold them; there are at most as many as processors), or a thread cannot be started, the run
+ * forms an OpenMP team as before.
+ * GATUN_WORKERS=0 in the environment turns them off.
+ */
+#define GATUN_WORKERS_MAX 63
+/* How long an idle worker spins before it sleeps, in nanoseconds. */
+#define GATUN_WORKER_SPIN_NS 200000L
+
+struct gatun_team_barrier {
+    _Alignas(64) int32_t count;
+    _Alignas(64) uint32_t generation;
+};
+
+struct gatun_team_job {
+    struct gatun_shared_run run;
+    struct gatun_team_barrier barrier;
+    int32_t team;
+};
+
+struct gatun_worker {
+    _Alignas(64) uint32_t posted;   /* futex word: incremented by the caller for each job */
+    int32_t sleeping;
+    _Alignas(64) uint32_t finished; /* the last job finished */
+    _Alignas(64) int32_t taken;     /* held by a caller */
+    struct gatun_team_job *job;
+    int32_t self;                   /* the worker's thread number in its job */
+    int32_t started;                /* 1 running, -1 could not start */
+};
+
+static struct gatun_worker gatun_workers[GATUN_WORKERS_MAX];
+static pthread_mutex_t gatun_workers_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int64_t gatun_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+static inline void gatun_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Spins until *word differs from value; yields the core after a while (its holder may be descheduled). */
+static void gatun_spin_while_equal(const uint32_t *word, uint32_t value) {
+    for (uint32_t n = 0; __atomic_load_n(word, __ATOMIC_ACQUIRE) == value; n++) {
+        if (n >= 4096) {
+            sched_yield();
+        } else {
+            gatun_pause();
+        }
+    }
+}
+
+static void gatun_team_wait(struct gatun_team_barrier *b, int32_t team) {
+    uint32_t generation = __atomic_load_n(&b->generation, __ATOMIC_ACQUIRE);
+    if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == team) {
+        __atomic_store_n(&b->count, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&b->generation, generation + 1, __ATOMIC_RELEASE);
+    } else {
+        gatun_spin_while_equal(&b->generation, generation);
+    }
+}
+
+/* Thread self's calls of every step of a job, a barrier after each but the last. */
+static void gatun_team_part(struct gatun_team_job *job, int32_t self) {
+    const struct gatun_shared_run *r = &job->run;
+    for (int32_t s = r->first; s < r->last; s++) {
+        if (__atomic_load_n(r->status, __ATOMIC_ACQUIRE) == dnnl_success) {
+            int32_t st = gatun_run_call((int64_t) s * r->threads + self, self, r->primitives, r->streams,
+                                        r->nargs, r->args);
+            if (st != dnnl_success) {
+                gatun_record_failure(r, s, st);
+            }
+        }
+        if (s + 1 < r->last) {
+            gatun_team_wait(&job->barrier, job->team);
+        }
+    }
+}
+
+static void *gatun_worker_main(void *arg) {
+    struct gatun_worker *w = (struct gatun_worker *) arg;
+    /* Primitives of shared steps are planned for one thread; run them on this one alone. */
+    omp_set_num_threads(1);
+    /* No job is posted before the worker is started: the first one makes `posted` 1, perhaps already. */
+    uint32_t seen = 0;
+    for (;;) {
+        int64_t since = gatun_now_ns();
+        for (uint32_t n = 0; __atomic_load_n(&w->posted, __ATOMIC_ACQUIRE) == seen; n++) {
+            gatun_pause();
+            if ((n & 255) == 255 && gatun_now_ns() - since > GATUN_WORKER_SPIN_NS) {
+                __atomic_store_n(&w->sleeping, 1, __ATOMIC_SEQ_CST);
+                if (__atomic_load_n(&w->posted, __ATOMIC_SEQ_CST) == seen) {
+                    syscall(SYS_futex, &w->posted, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
+                }
+                __atomic_store_n(&w->sleeping, 0, __ATOMIC_SEQ_CST);
+                since = gatun_now_ns();
+            }
+        }
+        seen = __atomic_load_n(&w->posted, __ATOMIC_ACQUIRE);
+        gatun_team_part(w->job, w->self);
+        __atomic_store_n(&w->finished, seen, __ATOMIC_RELEASE);
+    }
+    return NULL;
+}
+
+static int gatun_workers_enabled(void) {
+    static int enabled = -1;
+    int e = __atomic_load_n(&enabled, __ATOMIC_RELAXED);
+    if (e < 0) {
+        const char *v = getenv("GATUN_WORKERS");
+        e = !(v != NULL && strcmp(v, "0") == 0);
+        __atomic_store_n(&enabled, e, __ATOMIC_RELAXED);
+    }
+    return e;
+}
+
+/* How many workers there may be: one per processor online (spinning threads beyond that only contend). */
+static int gatun_workers_limit(void) {
+    static int limit = 0;
+    int l = __atomic_load_n(&limit, __ATOMIC_RELAXED);
+    if (l == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        l = cpus < 1 ? 1 : cpus > GATUN_WORKERS_MAX ? GATUN_WORKERS_MAX : (int) cpus;
+        __atomic_store_n(&limit, l, __ATOMIC_RELAXED);
+    }
+    return l;
+}
+
+/* Takes `count` free workers into held[], starting them if need be; 0 (and none held) when it cannot. */
+static int gatun_take_workers(int32_t count, struct gatun_worker **held) {
+    int32_t got = 0;
+    int limit = gatun_workers_limit();
+    for (int i = 0; i < limit && got < count; i++) {
+        struct gatun_worker *w = &gatun_workers[i];
+        int32_t free_ = 0;
+        if (__atomic_load_n(&w->started, __ATOMIC_ACQUIRE) < 0
+            || !__atomic_compare_exchange_n(&w->taken, &free_, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+            continue;
+        }
+        if (__atomic_load_n(&w->started, __ATOMIC_ACQUIRE) == 0) {
+            pthread_mutex_lock(&gatun_workers_lock);
+            if (w->started == 0) {
+                /*
+                 * The worker starts with every asynchronous signal blocked for good, as OpenMP's threads
+                 * run in gatun (see dev.gatun.backend.Signals): a JVM's signals are for its own threads.
+                 */
+                sigset_t all;
+                sigset_t old;
+                sigfillset(&all);
+                const int faults[] = {SIGILL, SIGTRAP, SIGBUS, SIGFPE, SIGSEGV, SIGSYS};
+                for (size_t k = 0; k < sizeof faults / sizeof faults[0]; k++) {
+                    sigdelset(&all, faults[k]);
+                }
+                pthread_t thread;
+                pthread_attr_t attr;
+                int ok = pthread_attr_init(&attr) == 0;
+                ok = ok && pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0;
+                ok = ok && pthread_sigmask(SIG_BLOCK, &all, &old) == 0;
+                if (ok) {
+                    ok = pthread_create(&thread, &attr, gatun_worker_main, w) == 0;
+                    pthread_sigmask(SIG_SETMASK, &old, NULL);
+                }
+                __atomic_store_n(&w->started, ok ? 1 : -1, __ATOMIC_RELEASE);
+            }
+            pthread_mutex_unlock(&gatun_workers_lock);
+            if (w->started < 0) {
+                __atomic_store_n(&w->taken, 0, __ATOMIC_RELEASE);
+                continue;
+            }
+        }
+        held[got++] = w;
+    }
+    if (got < count) {
+        for (int32_t i = 0; i < got; i++) {
+            __atomic_store_n(&held[i]->taken, 0, __ATOMIC_RELEASE);
+        }
+        return 0;
+    }
+    return 1;
+}
+
+/* Runs the steps on the caller and threads - 1 workers; 0 when too few workers could be had. */
+static int gatun_run_on_workers(const struct gatun_shared_run *r) {
+    struct gatun_worker *held[GATUN_WORKERS_MAX];
+    int32_t helpers = r->threads - 1;
+    if (helpers < 1 || helpers > GATUN_WORKERS_MAX || !gatun_workers_enabled() || !gatun_take_workers(helpers, held)) {
+        return 0;
+    }
+    struct gatun_team_job job;
+    memset(&job, 0, sizeof job);
+    job.run = *r;
+    job.team = r->threads;
+    uint32_t tickets[GATUN_WORKERS_MAX];
+    for (int32_t i = 0; i < helpers; i++) {
+        struct gatun_worker *w = held[i];
+        w->job = &job;
+        w->self = i + 1;
+        tickets[i] = __atomic_add_fetch(&w->posted, 1, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&w->sleeping, __ATOMIC_SEQ_CST)) {
+            syscall(SYS_futex, &w->posted, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+        }
+    }
+    int before = omp_get_max_threads();
+    omp_set_num_threads(1);
+    gatun_team_part(&job, 0);
+    omp_set_num_threads(before);
+    for (int32_t i = 0; i < helpers; i++) {
+        gatun_spin_while_equal(&held[i]->finished, tickets[i] - 1);
+        __atomic_store_n(&held[i]->taken, 0, __ATOMIC_RELEASE);
+    }
+    return 1;
+}
+
+/* Steps [first, last) of a program, all shared out: on workers, in one OpenMP region, or on the caller
+ * when only thread 0 has work. */
 static void gatun_run_shared(int32_t first, int32_t last, int32_t threads, void *const *primitives,
                              void *const *streams, const int32_t *nargs, void *const *args, int32_t *status,
-                             int32_t *failed) {
+                             int32_t *failed, int workers) {
     int alone = 1;
     for (int64_t c = (int64_t) first * threads; alone && c < (int64_t) last * threads; c++) {
         alone = c % threads == 0 || primitives[c] == NULL;
@@ -819,6 +1153,10 @@ static void gatun_run_shared(int32_t first, int32_t last, int32_t threads, void 
         omp_set_num_threads(before);
         return;
     }
+    struct gatun_shared_run r = {first, last, threads, primitives, streams, nargs, args, status, failed};
+    if (workers && !omp_in_parallel() && gatun_run_on_workers(&r)) {
+        return;
+    }
 #pragma omp parallel num_threads(threads)
     {
         int self = omp_get_thread_num();
@@ -831,11 +1169,7 @@ static void gatun_run_shared(int32_t first, int32_t last, int32_t threads, void 
             for (int t = self; stop == dnnl_success && t < threads; t += team) {
                 int32_t st = gatun_run_call((int64_t) s * threads + t, t, primitives, streams, nargs, args);
                 if (st != dnnl_success) {
-#pragma omp critical(gatun_run_primitives)
-                    if (*status == dnnl_success) {
-                        *status = st;
-                        *failed = s;
-                    }
+                    gatun_record_failure(&r, s, st);
                 }
             }
 #pragma omp barrier
@@ -847,6 +1181,15 @@ int32_t gatun_run_primitives(int32_t steps, int32_t threads, void *const *primit
                              const int32_t *nargs, void *const *args, const int8_t *team, int32_t *failed_step) {
     int32_t status = dnnl_success;
     int32_t failed = -1;
+    /*
+     * A program with team steps runs its shared steps on OpenMP teams too: spinning workers of gatun's
+     * beside OpenMP's spinning threads would take the processors from each other (five times slower,
+     * measured on 2 cores).
+     */
+    int workers = 1;
+    for (int32_t k = 0; k < steps; k++) {
+        workers &= !team[k];
+    }
     int32_t s = 0;
     while (s < steps && status == dnnl_success) {
         if (team[s]) {
@@ -861,7 +1204,7 @@ int32_t gatun_run_primitives(int32_t steps, int32_t threads, void *const *primit
         while (end < steps && !team[end]) {
             end++;
         }
-        gatun_run_shared(s, end, threads, primitives, streams, nargs, args, &status, &failed);
+        gatun_run_shared(s, end, threads, primitives, streams, nargs, args, &status, &failed, workers);
         s = end;
     }
     if (status != dnnl_success && failed_step != NULL) {

@@ -12,10 +12,11 @@
 
 #include <stdint.h>
 
-#define GATUN_KERNELS_VERSION 11
+#define GATUN_KERNELS_VERSION 12
 
-/* nargs value of a max pooling call in gatun_run_primitives. */
+/* nargs values of calls of gatun's own kernels in gatun_run_primitives: max pooling, matrix-vector product. */
 #define GATUN_CALL_MAX_POOL (-1)
+#define GATUN_CALL_MATVEC (-2)
 
 /* The version this library was built with, GATUN_KERNELS_VERSION. */
 int gatun_kernels_version(void);
@@ -118,7 +119,17 @@ void gatun_lstm_inference(const float *gx, const float *w_hh, const float *b_hh,
  * GATUN_CALL_MAX_POOL is not a primitive's but a max pooling forward pass of gatun's kernel for inference:
  * args[c] then points to 18 int64 values, src and dst (addresses) followed by gatun_max_pool_blocked_forward's
  * lanes, relu, n, cb, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw (no positions are written), and
- * primitives[c] is any non-NULL value. Returns 0 (dnnl_success) or the
+ * primitives[c] is any non-NULL value. A call whose nargs[c] is GATUN_CALL_MATVEC is a fully connected
+ * layer on one row, y = W·x + b (ReLU after it when asked): args[c] points to 8 int64 values, the addresses
+ * of x (`in` floats), y (`out` floats), W and b (NULL for none), then in, out, relu and a flag the call
+ * flips each time it runs. W holds the layer's weights in blocks of 16 output features, [ceil(out / 16)][in][16]
+ * (row o of PyTorch's [out, in] weights at w[(o / 16)·in·16 + i·16 + o % 16], the block padded with zeros),
+ * and b ceil(out / 16)·16 values. Calls alternate the order in which they read the blocks (the flag),
+ * so that the blocks read last, still in cache, are read first next time; each output sums its products
+ * in one fixed order, so that every run gives the same values bit for bit.
+ * In a program without team steps, shared steps run on workers of gatun's own that spin for a while
+ * between runs (GATUN_WORKERS=0 in the environment: on an OpenMP team formed for each run instead).
+ * Returns 0 (dnnl_success) or the
  * status of the first failing call, whose step is then written to *failed_step; the steps after a
  * failure are not run. The caller checks every pointer, size and count.
  */

@@ -111,13 +111,21 @@ public final class Program implements AutoCloseable {
      * One call of a step: the thread's primitive and its arguments (kinds and memory objects; a null memory
      * is the scratchpad, of descriptor {@code scratchDesc}, made when the thread's scratchpad size is known).
      */
-    private record Call(MemorySegment primitive, int[] kinds, MemorySegment[] memories, MemorySegment scratchDesc) {
-        /** A call of gatun's max pooling kernel: {@code params} as {@code gatun_run_primitives} reads them. */
-        static Call maxPool(MemorySegment params) {
-            return new Call(params, null, null, null);
+    private record Call(MemorySegment primitive, int[] kinds, MemorySegment[] memories, MemorySegment scratchDesc,
+                        int kernel) {
+        Call(MemorySegment primitive, int[] kinds, MemorySegment[] memories, MemorySegment scratchDesc) {
+            this(primitive, kinds, memories, scratchDesc, 0);
         }
 
-        boolean kernel() {
+        /**
+         * A call of one of gatun's kernels ({@code GATUN_CALL_MAX_POOL}, {@code GATUN_CALL_MATVEC}):
+         * {@code params} as {@code gatun_run_primitives} reads them.
+         */
+        static Call kernel(int kernel, MemorySegment params) {
+            return new Call(params, null, null, null, kernel);
+        }
+
+        boolean isKernel() {
             return kinds == null;
         }
     }
@@ -127,6 +135,9 @@ public final class Program implements AutoCloseable {
      * with oneDNN's own team (outside the shared region) instead of shares of it.
      */
     private record Step(Call[] calls, String what, boolean team) {}
+
+    /** Output features per block of the matrix-vector kernel's weights. */
+    private static final long MATVEC_BLOCK = 16;
 
     /** How a program's 4-d buffer lays out its {@code [n, c, h, w]} values. */
     public enum Layout {
@@ -495,15 +506,15 @@ public final class Program implements AutoCloseable {
                 long[] q = {from.address(), to.address(), lanes, 0, images, cb, rowsIn, iw, rowsOut, ow, kh, kw, sh, sw,
                     s.padTop(), pw, dh, dw};
                 MemorySegment.copy(q, 0, params, ValueLayout.JAVA_LONG, 0, q.length);
-                calls[t] = Call.maxPool(params);
+                calls[t] = Call.kernel(GatunKernels.GATUN_CALL_MAX_POOL(), params);
             }
             steps.add(new Step(calls, what, false));
         }
 
         /**
          * A fully connected layer on row-major {@code [n, in]} rows: {@code dst = src · weightsᵀ + bias}, ReLU
-         * after it when asked. Split among the threads by rows, or at one row by output features (each
-         * thread's share of the weights laid out for it).
+         * after it when asked. Split among the threads by rows; one row by output features, each thread's
+         * share of the weights laid out in blocks for gatun's matrix-vector kernel.
          *
          * @param n       the rows
          * @param in      the input features
@@ -520,15 +531,14 @@ public final class Program implements AutoCloseable {
             checkLength(weights, in * out, "inner product weights");
             if (bias != null) checkLength(bias, out, "inner product bias");
             String what = "inner product " + n + "×" + in + " → " + out + (relu ? " RELU" : "");
+            if (n == 1) {
+                matrixVector(in, out, weights, bias, relu, src, dst, what);
+                return;
+            }
             // Shares: rows [r0, r1) and output features [o0, o1).
             List<long[]> shares = new ArrayList<>();
-            if (n > 1) {
-                long parts = Math.min(n, threads);
-                for (long p = 0; p < parts; p++) shares.add(new long[] {n * p / parts, n * (p + 1) / parts, 0, out});
-            } else {
-                long parts = Math.min(out, threads);
-                for (long p = 0; p < parts; p++) shares.add(new long[] {0, 1, out * p / parts, out * (p + 1) / parts});
-            }
+            long parts = Math.min(n, threads);
+            for (long p = 0; p < parts; p++) shares.add(new long[] {n * p / parts, n * (p + 1) / parts, 0, out});
             Call[] calls = new Call[threads];
             for (int t = 0; t < shares.size(); t++) {
                 long[] sh = shares.get(t);
@@ -559,6 +569,56 @@ public final class Program implements AutoCloseable {
                 calls[t] = weighted(t, p, new MemorySegment[] {srcDesc, wanted, biasDesc, dstDesc},
                         new MemorySegment[] {at(src, sh[0] * in, what), weightData, biasData,
                             at(dst, sh[0] * out + o0, what)}, what);
+            }
+            steps.add(new Step(calls, what, false));
+        }
+
+        /**
+         * One row through a fully connected layer by gatun's matrix-vector kernel: the output features
+         * shared out among the threads in blocks of 16, each thread's weights laid out for it in blocks
+         * ({@code GATUN_CALL_MATVEC}).
+         */
+        private void matrixVector(long in, long out, float[] weights, float[] bias, boolean relu, MemorySegment src,
+                                  MemorySegment dst, String what) {
+            long blocks = (out + MATVEC_BLOCK - 1) / MATVEC_BLOCK;
+            long parts = Math.min(blocks, threads);
+            MemorySegment x = at(src, 0, what);
+            res.requireOwn(x, what);
+            if (x.byteSize() < in * Float.BYTES) {
+                throw new IllegalStateException(what + ": the input row spans past its buffer");
+            }
+            Call[] calls = new Call[threads];
+            for (int t = 0; t < parts; t++) {
+                long b0 = blocks * t / parts;
+                long b1 = blocks * (t + 1) / parts;
+                long o0 = b0 * MATVEC_BLOCK;
+                long features = Math.min(out, b1 * MATVEC_BLOCK) - o0;
+                long padded = (b1 - b0) * MATVEC_BLOCK;
+                MemorySegment y = at(dst, o0, what);
+                res.requireOwn(y, what);
+                if (y.byteSize() < features * Float.BYTES) {
+                    throw new IllegalStateException(what + ": a share spans past the output buffer");
+                }
+                float[] laid = new float[Math.toIntExact(padded * in)];
+                int fin = Math.toIntExact(in);
+                for (int o = 0; o < features; o++) {
+                    int row = Math.toIntExact((o0 + o) * in);
+                    int base = (o / (int) MATVEC_BLOCK) * fin * (int) MATVEC_BLOCK + o % (int) MATVEC_BLOCK;
+                    for (int i = 0; i < fin; i++) {
+                        laid[base + i * (int) MATVEC_BLOCK] = weights[row + i];
+                    }
+                }
+                MemorySegment w = copy(laid, 0, laid.length);
+                MemorySegment b = MemorySegment.NULL;
+                if (bias != null) {
+                    b = res.allocate(padded * Float.BYTES, 64);
+                    MemorySegment.copy(bias, Math.toIntExact(o0), b, ValueLayout.JAVA_FLOAT, 0,
+                            Math.toIntExact(features));
+                }
+                MemorySegment params = res.allocate(8 * Long.BYTES, 8);
+                long[] q = {x.address(), y.address(), w.address(), b.address(), in, features, relu ? 1 : 0, 0};
+                MemorySegment.copy(q, 0, params, ValueLayout.JAVA_LONG, 0, q.length);
+                calls[t] = Call.kernel(GatunKernels.GATUN_CALL_MATVEC(), params);
             }
             steps.add(new Step(calls, what, false));
         }
@@ -617,9 +677,9 @@ public final class Program implements AutoCloseable {
                         prims.setAtIndex(ValueLayout.ADDRESS, i, MemorySegment.NULL);
                         continue;
                     }
-                    if (c.kernel()) {
+                    if (c.isKernel()) {
                         prims.setAtIndex(ValueLayout.ADDRESS, i, c.primitive());
-                        nargs.setAtIndex(ValueLayout.JAVA_INT, i, GatunKernels.GATUN_CALL_MAX_POOL());
+                        nargs.setAtIndex(ValueLayout.JAVA_INT, i, c.kernel());
                         args.setAtIndex(ValueLayout.ADDRESS, i, c.primitive());
                         continue;
                     }

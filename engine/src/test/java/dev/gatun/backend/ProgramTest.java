@@ -63,6 +63,116 @@ class ProgramTest {
         }
     }
 
+    /** A one-row program of a fully connected layer of the given shape, ReLU or not, bias or not. */
+    private static Program oneRow(int in, int out, float[] w, float[] bias, boolean relu) {
+        try (Program.Builder b = Program.builder()) {
+            MemorySegment x = b.buffer(in);
+            MemorySegment y = b.buffer(out);
+            b.innerProduct(1, in, out, w, bias, relu, x, y);
+            return b.build(x, in, y, out);
+        }
+    }
+
+    @Test
+    void oneRowRunsTheMatrixVectorKernelAndMatchesADoubleReference() {
+        int before = Threads.get();
+        java.util.Random r = new java.util.Random(7);
+        // Inputs odd and even, outputs below, at and across blocks of 16, shared out among 1 to 3 threads.
+        int[][] shapes = {{1, 1}, {2, 3}, {7, 5}, {33, 17}, {16, 16}, {64, 47}, {130, 70}, {784, 512}};
+        try {
+            for (int threads = 1; threads <= 3; threads++) {
+                Threads.set(threads);
+                for (int[] shape : shapes) {
+                    int in = shape[0];
+                    int out = shape[1];
+                    float[] w = new float[in * out];
+                    for (int i = 0; i < w.length; i++) w[i] = (float) r.nextGaussian();
+                    float[] bias = new float[out];
+                    for (int i = 0; i < out; i++) bias[i] = (float) r.nextGaussian();
+                    float[] x = new float[in];
+                    for (int i = 0; i < in; i++) x[i] = (float) r.nextGaussian();
+                    for (boolean relu : new boolean[] {false, true}) {
+                        for (float[] bb : new float[][] {bias, null}) {
+                            String what = threads + " threads, " + in + " → " + out + (relu ? " relu" : "")
+                                    + (bb == null ? " no bias" : "");
+                            try (Program p = oneRow(in, out, w, bb, relu)) {
+                                float[] got = new float[out];
+                                p.run(x, got);
+                                for (int o = 0; o < out; o++) {
+                                    double sum = bb == null ? 0 : bb[o];
+                                    double mag = Math.abs(sum);
+                                    for (int i = 0; i < in; i++) {
+                                        sum += (double) w[o * in + i] * x[i];
+                                        mag += Math.abs((double) w[o * in + i] * x[i]);
+                                    }
+                                    double want = relu ? Math.max(0, sum) : sum;
+                                    assertEquals(want, got[o], 1e-6 * mag + 1e-7, what + ", output " + o);
+                                }
+                                // Runs alternate the order of the blocks; each value stays the same bit for bit.
+                                for (int k = 0; k < 3; k++) {
+                                    float[] again = new float[out];
+                                    p.run(x, again);
+                                    assertArrayEquals(got, again, what);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        } finally {
+            Threads.set(before);
+        }
+    }
+
+    @Test
+    void oneRowReluKeepsNaNAndCutsNegatives() {
+        // Rows: 1·x, -1·x, 0·x; x = NaN gives NaN through ReLU, as the layers' ReLU does.
+        try (Program p = oneRow(1, 3, new float[] {1, -1, 0}, new float[] {0, 0, -1}, true)) {
+            float[] got = new float[3];
+            p.run(new float[] {2}, got);
+            assertArrayEquals(new float[] {2, 0, 0}, got);
+            p.run(new float[] {Float.NaN}, got);
+            assertTrue(Float.isNaN(got[0]) && Float.isNaN(got[1]) && Float.isNaN(got[2]));
+        }
+    }
+
+    @Test
+    void programsRunFromManyThreadsAtOnceGiveTheirLoneValues() throws Exception {
+        // Callers share gatun's spinning workers, or form OpenMP teams when the workers are all taken.
+        int in = 300;
+        int out = 90;
+        java.util.Random r = new java.util.Random(3);
+        float[] w = new float[in * out];
+        for (int i = 0; i < w.length; i++) w[i] = (float) r.nextGaussian();
+        float[] x = new float[in];
+        for (int i = 0; i < in; i++) x[i] = (float) r.nextGaussian();
+        float[] want = new float[out];
+        try (Program p = oneRow(in, out, w, null, true)) {
+            p.run(x, want);
+        }
+        int callers = 16;
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(callers);
+        try {
+            java.util.List<java.util.concurrent.Future<Integer>> done = new java.util.ArrayList<>();
+            for (int c = 0; c < callers; c++) {
+                done.add(pool.submit(() -> {
+                    int wrong = 0;
+                    try (Program p = oneRow(in, out, w, null, true)) {
+                        float[] got = new float[out];
+                        for (int k = 0; k < 300; k++) {
+                            p.run(x, got);
+                            if (!java.util.Arrays.equals(want, got)) wrong++;
+                        }
+                    }
+                    return wrong;
+                }));
+            }
+            for (java.util.concurrent.Future<Integer> f : done) assertEquals(0, f.get());
+        } finally {
+            pool.shutdown();
+        }
+    }
+
     @Test
     void itsMemoryIsCountedWhileItLives() {
         long before = Program.liveBytes();

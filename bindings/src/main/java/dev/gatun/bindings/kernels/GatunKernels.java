@@ -23,10 +23,10 @@ public class GatunKernels extends GatunKernels$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
-    private static final int GATUN_KERNELS_VERSION = (int)11L;
+    private static final int GATUN_KERNELS_VERSION = (int)12L;
     /**
      * {@snippet lang=c :
-     * #define GATUN_KERNELS_VERSION 11
+     * #define GATUN_KERNELS_VERSION 12
      * }
      */
     public static int GATUN_KERNELS_VERSION() {
@@ -671,6 +671,15 @@ public class GatunKernels extends GatunKernels$shared {
      */
     public static int GATUN_CALL_MAX_POOL() {
         return GATUN_CALL_MAX_POOL;
+    }
+    private static final int GATUN_CALL_MATVEC = (int)-2L;
+    /**
+     * {@snippet lang=c :
+     * #define GATUN_CALL_MATVEC -2
+     * }
+     */
+    public static int GATUN_CALL_MATVEC() {
+        return GATUN_CALL_MATVEC;
     }
 }
 
