@@ -917,8 +917,8 @@ static void gatun_record_failure(const struct gatun_shared_run *r, int32_t step,
  * GATUN_WORKERS=0 in the environment turns them off.
  */
 #define GATUN_WORKERS_MAX 63
-/* How long an idle worker spins before it sleeps, in nanoseconds. */
-#define GATUN_WORKER_SPIN_NS 200000L
+/* How long an idle worker spins before it sleeps, in microseconds (GATUN_WORKER_SPIN_US overrides it). */
+#define GATUN_WORKER_SPIN_US 20
 
 struct gatun_team_barrier {
     _Alignas(64) int32_t count;
@@ -994,8 +994,19 @@ static void gatun_team_part(struct gatun_team_job *job, int32_t self) {
     }
 }
 
+static int64_t gatun_worker_spin_ns(void) {
+    const char *v = getenv("GATUN_WORKER_SPIN_US");
+    char *end = NULL;
+    long us = v != NULL ? strtol(v, &end, 10) : -1;
+    if (v == NULL || end == v || *end != '\0' || us < 0 || us > 1000000) {
+        us = GATUN_WORKER_SPIN_US;
+    }
+    return (int64_t) us * 1000;
+}
+
 static void *gatun_worker_main(void *arg) {
     struct gatun_worker *w = (struct gatun_worker *) arg;
+    const int64_t spin_ns = gatun_worker_spin_ns();
     /* Primitives of shared steps are planned for one thread; run them on this one alone. */
     omp_set_num_threads(1);
     /* No job is posted before the worker is started: the first one makes `posted` 1, perhaps already. */
@@ -1004,7 +1015,7 @@ static void *gatun_worker_main(void *arg) {
         int64_t since = gatun_now_ns();
         for (uint32_t n = 0; __atomic_load_n(&w->posted, __ATOMIC_ACQUIRE) == seen; n++) {
             gatun_pause();
-            if ((n & 255) == 255 && gatun_now_ns() - since > GATUN_WORKER_SPIN_NS) {
+            if ((n & 255) == 255 && gatun_now_ns() - since > spin_ns) {
                 __atomic_store_n(&w->sleeping, 1, __ATOMIC_SEQ_CST);
                 if (__atomic_load_n(&w->posted, __ATOMIC_SEQ_CST) == seen) {
                     syscall(SYS_futex, &w->posted, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);

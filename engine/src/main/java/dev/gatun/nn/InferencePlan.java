@@ -159,7 +159,10 @@ public final class InferencePlan implements AutoCloseable {
     /**
      * The index of the plan that runs fastest on a zero input. Each is first run ten times (its first runs
      * pay for lazily made kernels, and the Java around them is not yet compiled), then they take turns for
-     * seven rounds of three runs; the lowest sum of each round's fastest run wins. Plans whose run takes
+     * three rounds. A turn runs a plan for about 20 ms and times only its second half: the threads of the
+     * plan before it (OpenMP's, or gatun's workers) spin on for a while after its last run and would slow
+     * the first runs of the next, which a lone plan never meets. The plan of the fastest run wins: other
+     * threads (the JIT compiler's, early in a process) slow runs down, never up. Plans whose run takes
      * longer than 20 ms are run less: two warm-up runs and three rounds of one.
      */
     private static int fastest(InferencePlan[] plans) {
@@ -174,28 +177,37 @@ public final class InferencePlan implements AutoCloseable {
         }
         boolean slow = slowest > 20_000_000L;
         int warm = slow ? 1 : 9;
-        int rounds = slow ? 3 : 7;
-        int runs = slow ? 1 : 3;
+        int rounds = 3;
+        long[] each = new long[plans.length];
         for (int i = 0; i < plans.length; i++) {
-            for (int k = 0; k < warm; k++) plans[i].run(in, out[i]);
+            long min = Long.MAX_VALUE;
+            for (int k = 0; k < warm; k++) {
+                long t0 = System.nanoTime();
+                plans[i].run(in, out[i]);
+                min = Math.min(min, System.nanoTime() - t0);
+            }
+            each[i] = min;
         }
-        long[] total = new long[plans.length];
+        long[] best = new long[plans.length];
+        Arrays.fill(best, Long.MAX_VALUE);
         for (int round = 0; round < rounds; round++) {
             for (int i = 0; i < plans.length; i++) {
+                int runs = slow ? 1 : (int) Math.max(4, Math.min(2000, 20_000_000L / Math.max(1, each[i])));
                 long min = Long.MAX_VALUE;
                 for (int k = 0; k < runs; k++) {
                     long t0 = System.nanoTime();
                     plans[i].run(in, out[i]);
-                    min = Math.min(min, System.nanoTime() - t0);
+                    long t = System.nanoTime() - t0;
+                    if (k >= runs / 2) min = Math.min(min, t);
                 }
-                total[i] += min;
+                best[i] = Math.min(best[i], min);
             }
         }
-        int best = 0;
+        int chosen = 0;
         for (int i = 1; i < plans.length; i++) {
-            if (total[i] < total[best]) best = i;
+            if (best[i] < best[chosen]) chosen = i;
         }
-        return best;
+        return chosen;
     }
 
     /** The program with 4-d activations in {@code layout}. */
