@@ -20,8 +20,18 @@ import java.util.Arrays;
  */
 public final class BatchNorm {
 
-    /** Shapes and settings of one batch normalization; validated on construction. */
-    public record Config(long n, long c, long h, long w, float eps, boolean affine) {
+    /**
+     * Shapes and settings of one batch normalization; validated on construction. With {@code relu} the
+     * training passes are oneDNN's fused batch normalization and ReLU ({@code dnnl_fuse_norm_relu}): dst
+     * = max(0, the normalized value), and the backward pass lets diff_dst through where that value was
+     * above 0, read from a workspace the forward pass fills ({@link #workspaceBytes}).
+     */
+    public record Config(long n, long c, long h, long w, float eps, boolean affine, boolean relu) {
+        /** A batch normalization without ReLU. */
+        public Config(long n, long c, long h, long w, float eps, boolean affine) {
+            this(n, c, h, w, eps, affine, false);
+        }
+
         public Config {
             if (n < 1 || c < 1 || h < 1 || w < 1) {
                 throw new IllegalArgumentException("batchNorm: input [" + n + ", " + c + ", " + h + ", " + w
@@ -42,7 +52,8 @@ public final class BatchNorm {
 
         @Override
         public String toString() {
-            return "batch norm over [" + n + ", " + c + ", " + h + ", " + w + "] eps " + eps + (affine ? ", affine" : "");
+            return "batch norm over [" + n + ", " + c + ", " + h + ", " + w + "] eps " + eps + (affine ? ", affine" : "")
+                    + (relu ? ", relu" : "");
         }
     }
 
@@ -62,15 +73,42 @@ public final class BatchNorm {
     /** dst = γ·(src − μ)/√(σ² + ε) + β with μ, σ² of this batch, written to mean and variance. */
     public static void forwardTraining(Config config, MemorySegment src, MemorySegment dst, MemorySegment scale,
                                        MemorySegment shift, MemorySegment mean, MemorySegment variance) {
-        forwardTraining(config, Operand.plain(src, 0), Operand.plain(dst, 0), scale, shift, mean, variance);
+        forwardTraining(config, Operand.plain(src, 0), Operand.plain(dst, 0), scale, shift, mean, variance, null);
     }
 
-    /** As the plain form, with src and dst either plain or in the {@link #layouts} the primitives use. */
+    /**
+     * As the plain form, with src and dst either plain or in the {@link #layouts} the primitives use; with
+     * {@code config.relu()} ReLU follows and {@code workspace} (at least {@link #workspaceBytes} bytes) keeps
+     * what the backward pass needs of it, null otherwise.
+     */
     public static void forwardTraining(Config config, Operand src, Operand dst, MemorySegment scale,
-                                       MemorySegment shift, MemorySegment mean, MemorySegment variance) {
+                                       MemorySegment shift, MemorySegment mean, MemorySegment variance,
+                                       MemorySegment workspace) {
         Cached p = primitive(config, Pass.TRAINING);
         run(config, p, "training", src, dst, scale, shift,
-                new int[] {Dnnl.DNNL_ARG_MEAN(), Dnnl.DNNL_ARG_VARIANCE()}, mean, variance);
+                new int[] {Dnnl.DNNL_ARG_MEAN(), Dnnl.DNNL_ARG_VARIANCE()}, mean, variance,
+                workspace(config, p, workspace));
+    }
+
+    /** Bytes of workspace a training pass of {@code config} fills for its backward pass (0 without ReLU). */
+    public static long workspaceBytes(Config config) {
+        return config.relu() ? primitive(config, Pass.TRAINING).primitive().workspaceBytes() : 0;
+    }
+
+    /** The workspace checked to be there and large enough when the primitive has one, else null. */
+    private static MemorySegment workspace(Config config, Cached p, MemorySegment workspace) {
+        long bytes = p.primitive().workspaceBytes();
+        if (!config.relu() || bytes == 0) {
+            if (workspace != null && !config.relu()) {
+                throw new IllegalArgumentException("batchNorm: a workspace is only for the fused ReLU");
+            }
+            return null;
+        }
+        if (workspace == null || workspace.byteSize() < bytes) {
+            throw new IllegalArgumentException("batchNorm with ReLU needs a workspace of " + bytes + " bytes, got "
+                    + (workspace == null ? "none" : workspace.byteSize()));
+        }
+        return workspace;
     }
 
     /** The data layout the primitives compute in (src and dst alike), or null entries when plain. */
@@ -90,7 +128,7 @@ public final class BatchNorm {
                                         MemorySegment shift, MemorySegment mean, MemorySegment variance) {
         Cached p = primitive(config, Pass.INFERENCE);
         run(config, p, "inference", src, dst, scale, shift,
-                new int[] {Dnnl.DNNL_ARG_MEAN(), Dnnl.DNNL_ARG_VARIANCE()}, mean, variance);
+                new int[] {Dnnl.DNNL_ARG_MEAN(), Dnnl.DNNL_ARG_VARIANCE()}, mean, variance, null);
     }
 
     private static MemorySegment data(String what, Operand o, long n) {
@@ -99,9 +137,9 @@ public final class BatchNorm {
 
     private static void run(Config config, Cached p, String pass, Operand src, Operand dst,
                             MemorySegment scale, MemorySegment shift, int[] statKinds, MemorySegment mean,
-                            MemorySegment variance) {
+                            MemorySegment variance, MemorySegment workspace) {
         long n = config.elements();
-        int count = config.affine() ? 6 : 4;
+        int count = (config.affine() ? 6 : 4) + (workspace != null ? 1 : 0);
         int[] kinds = new int[count];
         MemorySegment[] descs = new MemorySegment[count];
         MemorySegment[] data = new MemorySegment[count];
@@ -125,9 +163,15 @@ public final class BatchNorm {
             descs[5] = p.channelDesc();
             data[5] = Primitives.region("batchNorm: shift", shift, 0, config.c());
         }
-        MemorySegment[] wanted = {p.blockedData(), p.blockedData(), null, null, null, null};
-        boolean[] outputs = {false, true, false, false, false, false};
-        MemorySegment[] laid = {src.laid(), dst.laid(), null, null, null, null};
+        if (workspace != null) {
+            kinds[count - 1] = Dnnl.DNNL_ARG_WORKSPACE();
+            descs[count - 1] = p.primitive().workspaceDesc();
+            data[count - 1] = workspace;
+        }
+        MemorySegment[] wanted = {p.blockedData(), p.blockedData(), null, null, null, null, null};
+        boolean[] outputs = {false, true, false, false, false, false, false};
+        if (workspace != null) outputs[count - 1] = true;
+        MemorySegment[] laid = {src.laid(), dst.laid(), null, null, null, null, null};
         Primitives.executeReordered(p.primitive(), kinds, descs, Arrays.copyOf(wanted, count), data,
                 Arrays.copyOf(outputs, count), null, Arrays.copyOf(laid, count), pass + " " + config);
     }
@@ -140,17 +184,23 @@ public final class BatchNorm {
                                 MemorySegment diffDst, MemorySegment scale, MemorySegment shift, MemorySegment diffSrc,
                                 MemorySegment diffScale, MemorySegment diffShift) {
         backward(config, Operand.plain(src, 0), mean, variance, Operand.plain(diffDst, 0), scale, shift,
-                Operand.plain(diffSrc, 0), diffScale, diffShift);
+                Operand.plain(diffSrc, 0), diffScale, diffShift, null);
     }
 
-    /** As the plain form, with src, diff_dst and diff_src either plain or in the primitives' {@link #layouts}. */
+    /**
+     * As the plain form, with src, diff_dst and diff_src either plain or in the primitives' {@link #layouts};
+     * with {@code config.relu()} diff_dst is the gradient of the ReLU's output and {@code workspace} the
+     * forward pass's.
+     */
     public static void backward(Config config, Operand src, MemorySegment mean, MemorySegment variance,
                                 Operand diffDst, MemorySegment scale, MemorySegment shift, Operand diffSrc,
-                                MemorySegment diffScale, MemorySegment diffShift) {
+                                MemorySegment diffScale, MemorySegment diffShift, MemorySegment workspace) {
         Cached p = primitive(config, Pass.BACKWARD);
+        MemorySegment ws = workspace(config, primitive(config, Pass.TRAINING), workspace);
         long n = config.elements();
         long c = config.c();
-        int count = config.affine() ? 9 : 5; // with use_shift oneDNN 2.6 expects the shift as an input too
+        // With use_shift oneDNN 2.6 expects the shift as an input too.
+        int count = (config.affine() ? 9 : 5) + (ws != null ? 1 : 0);
         int[] kinds = new int[count];
         MemorySegment[] descs = new MemorySegment[count];
         MemorySegment[] data = new MemorySegment[count];
@@ -184,11 +234,17 @@ public final class BatchNorm {
             descs[i] = p.channelDesc();
             data[i] = Primitives.region("batchNorm backward: diff_shift", diffShift, 0, c);
         }
-        // src, mean, variance, diff_dst, diff_src, then the channel-sized arguments.
+        if (ws != null) {
+            kinds[count - 1] = Dnnl.DNNL_ARG_WORKSPACE();
+            descs[count - 1] = p.primitive().workspaceDesc() != null ? p.primitive().workspaceDesc()
+                    : primitive(config, Pass.TRAINING).primitive().workspaceDesc();
+            data[count - 1] = ws;
+        }
+        // src, mean, variance, diff_dst, diff_src, then the channel-sized arguments (and the workspace).
         MemorySegment b = p.blockedData();
-        MemorySegment[] wanted = {b, null, null, b, b, null, null, null, null};
-        boolean[] outputs = {false, false, false, false, true, false, false, false, false};
-        MemorySegment[] laid = {src.laid(), null, null, diffDst.laid(), diffSrc.laid(), null, null, null, null};
+        MemorySegment[] wanted = {b, null, null, b, b, null, null, null, null, null};
+        boolean[] outputs = {false, false, false, false, true, false, false, false, false, false};
+        MemorySegment[] laid = {src.laid(), null, null, diffDst.laid(), diffSrc.laid(), null, null, null, null, null};
         Primitives.executeReordered(p.primitive(), kinds, descs, Arrays.copyOf(wanted, count), data,
                 Arrays.copyOf(outputs, count), null, Arrays.copyOf(laid, count), "backward " + config);
     }
@@ -216,7 +272,8 @@ public final class BatchNorm {
                         ? Primitives.intern(Primitives.f32Desc(config.dims(),
                                 ChannelBlock.formatTag(ChannelBlock.forChannels(config.c())), what)) : null;
         MemorySegment opData = blocked != null ? blocked : data;
-        int flags = config.affine() ? Dnnl.dnnl_use_scale() | Dnnl.dnnl_use_shift() : Dnnl.dnnl_normalization_flags_none();
+        int flags = (config.affine() ? Dnnl.dnnl_use_scale() | Dnnl.dnnl_use_shift() : Dnnl.dnnl_normalization_flags_none())
+                | (config.relu() ? Dnnl.dnnl_fuse_norm_relu() : 0);
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment desc = Primitives.opDesc(tmp);
             switch (pass) {

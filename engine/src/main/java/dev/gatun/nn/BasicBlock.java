@@ -74,7 +74,7 @@ public final class BasicBlock extends Module {
                             Convolution.Fusion.NONE, null);
             return ConvBnFusion.forward(h, conv2, bn2, Convolution.Fusion.ADD_RELU, shortcut);
         }
-        Tensor h = Activation.relu(bn1.forward(conv1.forward(x)));
+        Tensor h = bn1.forwardThenRelu(conv1.forward(x));
         h = bn2.forward(conv2.forward(h));
         Tensor shortcut = downsample == null ? x : downsample.forward(x);
         return Activation.relu(Arithmetic.add(h, shortcut));

@@ -192,6 +192,17 @@ public abstract sealed class BatchNorm extends Module permits BatchNorm1d, Batch
      */
     @Override
     public final Tensor forward(Tensor x) {
+        checkAndCount(x);
+        return Norm.batchNorm(x, runningMean, runningVar, weight, bias, isTraining(), momentum, eps);
+    }
+
+    /** relu(forward(x)), fused in training ({@link Norm#batchNormRelu}); for a Sequential's BatchNorm → ReLU. */
+    final Tensor forwardThenRelu(Tensor x) {
+        checkAndCount(x);
+        return Norm.batchNormRelu(x, runningMean, runningVar, weight, bias, isTraining(), momentum, eps);
+    }
+
+    private void checkAndCount(Tensor x) {
         boolean ok = expectedRank == 2 ? x.dim() == 4 : x.dim() == 2 || x.dim() == 3;
         if (!ok) {
             throw new IllegalArgumentException(describe() + " expects " + (expectedRank == 2 ? "[N, C, H, W]"
@@ -200,7 +211,6 @@ public abstract sealed class BatchNorm extends Module permits BatchNorm1d, Batch
         if (isTraining()) {
             numBatchesTracked++;
         }
-        return Norm.batchNorm(x, runningMean, runningVar, weight, bias, isTraining(), momentum, eps);
     }
 
     /**

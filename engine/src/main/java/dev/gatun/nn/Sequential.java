@@ -68,6 +68,12 @@ public final class Sequential extends Module {
                     continue;
                 }
             }
+            // BatchNorm → ReLU runs as Norm.batchNormRelu: in training one fused pass each way.
+            if (layers[i] instanceof BatchNorm bn && i + 1 < layers.length && layers[i + 1] instanceof ReLU) {
+                x = bn.forwardThenRelu(x);
+                i++;
+                continue;
+            }
             // ReLU → MaxPool2d runs as Pool.maxPool2dAfterRelu: with a gradient to record, one max pooling
             // of relu(x), which saves the ReLU's passes over the larger, unpooled tensor.
             if (layers[i] instanceof ReLU && i + 1 < layers.length && layers[i + 1] instanceof MaxPool2d pool) {

@@ -74,6 +74,33 @@ public final class Norm {
      */
     public static Tensor batchNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
                                    boolean training, float momentum, float eps) {
+        return batchNorm(x, runningMean, runningVar, weight, bias, training, momentum, eps, false);
+    }
+
+    /**
+     * ReLU of {@link #batchNorm batch normalization}, {@code relu(batchNorm(...))}: in training one fused
+     * pass each way (oneDNN's batch normalization with ReLU: the ReLU's own passes over the tensor are
+     * saved), the same values as the two ops one after the other; in evaluation the two ops.
+     *
+     * @param x           as for {@link #batchNorm}
+     * @param runningMean as for {@link #batchNorm}
+     * @param runningVar  as for {@link #batchNorm}
+     * @param weight      as for {@link #batchNorm}
+     * @param bias        as for {@link #batchNorm}
+     * @param training    as for {@link #batchNorm}
+     * @param momentum    as for {@link #batchNorm}
+     * @param eps         as for {@link #batchNorm}
+     * @return max(0, the normalized tensor), of x's shape, new in the current scope
+     * @throws IllegalArgumentException as {@link #batchNorm}
+     * @throws IllegalStateException    if a tensor is closed
+     */
+    public static Tensor batchNormRelu(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
+                                       boolean training, float momentum, float eps) {
+        return batchNorm(x, runningMean, runningVar, weight, bias, training, momentum, eps, true);
+    }
+
+    private static Tensor batchNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
+                                    boolean training, float momentum, float eps, boolean relu) {
         x.checkAlive();
         long[] s = x.shape();
         if (s.length < 2 || s.length > 4) {
@@ -101,9 +128,12 @@ public final class Norm {
         if (!(momentum >= 0 && momentum <= 1)) {
             throw new IllegalArgumentException("batchNorm: momentum must be in [0, 1], got " + momentum);
         }
+        if (relu && !useBatchStats) {
+            return Activation.relu(batchNorm(x, runningMean, runningVar, weight, bias, false, momentum, eps, false));
+        }
         // [N, C, H, W] keeps its two spatial dimensions, so that the blocked layout is the convolutions' one.
-        BatchNorm.Config config = s.length == 4 ? new BatchNorm.Config(s[0], c, s[2], s[3], eps, weight != null)
-                : new BatchNorm.Config(s[0], c, spatial, 1, eps, weight != null);
+        BatchNorm.Config config = s.length == 4 ? new BatchNorm.Config(s[0], c, s[2], s[3], eps, weight != null, relu)
+                : new BatchNorm.Config(s[0], c, spatial, 1, eps, weight != null, relu);
         Tensor in = x.contiguous();
         ActivationLayouts l = BatchNorm.layouts(config);
         Tensor y = dstOutput(s, l);
@@ -112,8 +142,10 @@ public final class Norm {
         if (useBatchStats) {
             Tensor mean = Tensor.empty(c);
             Tensor var = Tensor.empty(c);
+            long wsBytes = BatchNorm.workspaceBytes(config);
+            Tensor ws = wsBytes > 0 ? Tensor.empty((wsBytes + Float.BYTES - 1) / Float.BYTES) : null;
             BatchNorm.forwardTraining(config, input(in, l.src()), operand(y, l.dst()), scale, shift,
-                    mean.storage(), var.storage());
+                    mean.storage(), var.storage(), ws == null ? null : ws.storage());
             if (runningMean != null && training) {
                 updateRunning(runningMean, mean.toArray(), momentum, 1);
                 updateRunning(runningVar, var.toArray(), momentum, perChannel / (double) (perChannel - 1));
@@ -127,7 +159,8 @@ public final class Norm {
                         weight == null ? null : segment(weight.contiguous()),
                         bias == null ? null : segment(bias.contiguous()),
                         operand(dx, l.src()),
-                        dGamma == null ? null : dGamma.storage(), dBeta == null ? null : dBeta.storage());
+                        dGamma == null ? null : dGamma.storage(), dBeta == null ? null : dBeta.storage(),
+                        ws == null ? null : ws.storage());
                 return new Tensor[] {dx, dGamma, dBeta};
             }, x, weight, bias);
         }

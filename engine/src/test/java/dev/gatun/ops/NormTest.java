@@ -66,6 +66,87 @@ class NormTest extends ScopedTest {
                 in -> Norm.batchNorm(in[0], null, null, in[1], in[2], true, 0.1f, 1e-5f), seq, gamma, beta);
     }
 
+    /** relu(batchNorm) fused against the two ops: values, the three gradients and the running statistics. */
+    private static void assertFusedMatchesTwoOps(long seed, boolean affine, long... shape) {
+        long c = shape[1];
+        Tensor x = GradCheck.leaf(seed, shape);
+        Tensor gamma = affine ? GradCheck.leafIn(seed + 1, 0.5, 1.5, c) : null;
+        Tensor beta = affine ? GradCheck.leaf(seed + 2, c) : null;
+        Tensor upstream = Tensor.randn(new Generator(seed + 3), shape);
+        float[][] got = new float[2][];
+        float[][] gx = new float[2][];
+        float[][] gg = new float[2][];
+        float[][] gb = new float[2][];
+        float[][] stats = new float[2][];
+        for (int fused = 0; fused < 2; fused++) {
+            x.setGrad(null);
+            if (affine) {
+                gamma.setGrad(null);
+                beta.setGrad(null);
+            }
+            Tensor rm = Tensor.zeros(c);
+            Tensor rv = Tensor.ones(c);
+            Tensor y = fused == 1 ? Norm.batchNormRelu(x, rm, rv, gamma, beta, true, 0.1f, 1e-5f)
+                    : Activation.relu(Norm.batchNorm(x, rm, rv, gamma, beta, true, 0.1f, 1e-5f));
+            Reduce.sum(Arithmetic.mul(y, upstream)).backward();
+            got[fused] = y.toArray();
+            gx[fused] = x.grad().toArray();
+            gg[fused] = affine ? gamma.grad().toArray() : new float[0];
+            gb[fused] = affine ? beta.grad().toArray() : new float[0];
+            float[] m = rm.toArray();
+            float[] v = rv.toArray();
+            stats[fused] = new float[m.length + v.length];
+            System.arraycopy(m, 0, stats[fused], 0, m.length);
+            System.arraycopy(v, 0, stats[fused], m.length, v.length);
+        }
+        String what = java.util.Arrays.toString(shape) + (affine ? " affine" : "");
+        int zeros = 0;
+        for (float v : got[1]) zeros += v == 0 ? 1 : 0;
+        assertTrue(zeros > 0 && zeros < got[1].length, what + ": ReLU cuts some values, not all");
+        assertArrayEquals(got[0], got[1], 1e-6f, what + ": values");
+        assertArrayEquals(gx[0], gx[1], 1e-5f, what + ": input gradient");
+        assertArrayEquals(gg[0], gg[1], 1e-4f, what + ": scale gradient");
+        assertArrayEquals(gb[0], gb[1], 1e-4f, what + ": shift gradient");
+        assertArrayEquals(stats[0], stats[1], 1e-6f, what + ": running statistics");
+    }
+
+    @Test
+    void batchNormReluGivesWhatReluOfBatchNormGives() {
+        assertFusedMatchesTwoOps(11, true, 4, 3, 5, 5);
+        assertFusedMatchesTwoOps(12, false, 4, 3, 5, 5);
+        assertFusedMatchesTwoOps(13, true, 2, 20, 3, 4); // two channel blocks, the second partly padded
+        assertFusedMatchesTwoOps(14, true, 16, 6); // [N, C]
+        assertFusedMatchesTwoOps(15, false, 8, 5, 7); // [N, C, L]
+    }
+
+    @Test
+    void batchNormReluGradients() {
+        Tensor x = GradCheck.leaf(21, 3, 2, 4, 3);
+        Tensor gamma = GradCheck.leafIn(22, 0.5, 1.5, 2);
+        Tensor beta = GradCheck.leaf(23, 2);
+        check("batchNormRelu train", 1e-2, 3e-2, 3e-3,
+                in -> Norm.batchNormRelu(in[0], null, null, in[1], in[2], true, 0.1f, 1e-5f), x, gamma, beta);
+        // A smaller step here: a step of 1e-2 takes one of these 24 normalized values across ReLU's kink.
+        Tensor rows = GradCheck.leaf(24, 6, 4);
+        check("batchNormRelu train over [N, C], no affine", 2e-3, 3e-2, 3e-3,
+                in -> Norm.batchNormRelu(in[0], null, null, null, null, true, 0.1f, 1e-5f), rows);
+        Tensor rm = Tensor.fromArray(new float[] {0.2f, -0.1f});
+        Tensor rv = Tensor.fromArray(new float[] {0.8f, 1.3f});
+        check("batchNormRelu eval", in -> Norm.batchNormRelu(in[0], rm, rv, in[1], in[2], false, 0.1f, 1e-5f),
+                x, gamma, beta);
+    }
+
+    @Test
+    void aSequentialRunsBatchNormThenReluFusedWithTheSameResult() {
+        dev.gatun.nn.Sequential fused = new dev.gatun.nn.Sequential(new BatchNorm2d(3), new dev.gatun.nn.ReLU());
+        BatchNorm2d alone = new BatchNorm2d(3);
+        Tensor x = Tensor.randn(new Generator(5), 4, 3, 6, 6);
+        float[] a = fused.forward(x).toArray();
+        float[] b = Activation.relu(alone.forward(x)).toArray();
+        assertArrayEquals(b, a, 1e-6f);
+        assertArrayEquals(alone.runningMean().toArray(), ((BatchNorm2d) fused.get(0)).runningMean().toArray(), 1e-7f);
+    }
+
     @Test
     void matchesPyTorchInBothModes() throws IOException {
         JsonNode fixture = Fixtures.load("batchnorm.json");
