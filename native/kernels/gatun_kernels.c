@@ -888,7 +888,7 @@ static int32_t gatun_run_call(int64_t c, int t, void *const *primitives, void *c
     return st;
 }
 
-/* One thread's part of steps [first, last): its calls (and those of missing threads) of each step, then a barrier. */
+/* Shared steps [first, last) of a program, and where a failure is recorded. */
 struct gatun_shared_run {
     int32_t first, last, threads;
     void *const *primitives;
@@ -1088,10 +1088,11 @@ static int gatun_take_workers(int32_t count, struct gatun_worker **held) {
                     ok = pthread_create(&thread, &attr, gatun_worker_main, w) == 0;
                     pthread_sigmask(SIG_SETMASK, &old, NULL);
                 }
+                pthread_attr_destroy(&attr);
                 __atomic_store_n(&w->started, ok ? 1 : -1, __ATOMIC_RELEASE);
             }
             pthread_mutex_unlock(&gatun_workers_lock);
-            if (w->started < 0) {
+            if (__atomic_load_n(&w->started, __ATOMIC_ACQUIRE) < 0) {
                 __atomic_store_n(&w->taken, 0, __ATOMIC_RELEASE);
                 continue;
             }

@@ -587,6 +587,10 @@ public final class Program implements AutoCloseable {
             if (x.byteSize() < in * Float.BYTES) {
                 throw new IllegalStateException(what + ": the input row spans past its buffer");
             }
+            MemorySegment whole = at(dst, 0, what);
+            if (whole.address() < x.address() + in * Float.BYTES && x.address() < whole.address() + out * Float.BYTES) {
+                throw new IllegalArgumentException(what + ": the output overlaps the input row");
+            }
             Call[] calls = new Call[threads];
             for (int t = 0; t < parts; t++) {
                 long b0 = blocks * t / parts;

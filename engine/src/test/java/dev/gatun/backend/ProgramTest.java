@@ -202,6 +202,9 @@ class ProgramTest {
             assertThrows(IllegalArgumentException.class, () -> b.relu(in, 0));
             assertThrows(IllegalArgumentException.class,
                     () -> b.innerProduct(1, 4, 2, new float[7], null, false, in, in));
+            // One row read while its output is written over it.
+            assertThrows(IllegalArgumentException.class,
+                    () -> b.innerProduct(1, 4, 2, new float[8], null, false, in, in));
             assertThrows(IllegalArgumentException.class,
                     () -> b.reorder(new long[] {1, 2, 2}, Program.Layout.PLAIN, Program.Layout.BLOCKED, in, in));
             Convolution.Geometry grouped = new Convolution.Geometry(1, 2, 4, 4, 2, 3, 3, 1, 1, 1, 1, 1, 1, 2, false);
