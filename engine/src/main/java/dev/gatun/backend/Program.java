@@ -12,21 +12,24 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A fixed sequence of oneDNN primitive calls over buffers of its own, built once for one input shape and
- * run any number of times: the native half of an inference plan (see {@code dev.gatun.nn.InferencePlan}).
+ * A fixed sequence of oneDNN primitive calls (and calls of gatun's own kernels) over buffers of its own,
+ * built once for one input shape and run any number of times: the native half of an inference plan (see
+ * {@code dev.gatun.nn.InferencePlan}).
  *
- * <p><b>Why.</b> Run one at a time, every primitive forms and joins its OpenMP team: an empty two-thread
- * region costs 3.2 µs on the 2-core machine of {@code bench/results}, and a small network runs a dozen
- * primitives per call, with Java (descriptors, memory objects, allocations) between them while the other
- * thread waits. A program runs its steps from one native call ({@code gatun_run_primitives}) in one of
- * two ways. Shared steps: each of its {@link #threads()} threads runs its share of the step as a
- * primitive planned for one thread, consecutive shared steps inside one parallel region with a barrier
- * between steps (convolutions and pooling on {@link Layout#CHANNELS_LAST} buffers are split by images, or
- * at batch 1 by output rows, each share the same operation on the rows it reads, padding included where
- * it reaches the border; inner products by rows, or at batch 1 by output features); steps only the
- * first thread has work in (reorders, eltwise, small pooling) run on the caller without a region. Team
- * steps: one primitive run with oneDNN's own team (convolutions and large pooling on
- * {@link Layout#BLOCKED} buffers, where oneDNN's Winograd kernels apply).
+ * <p><b>Why.</b> Run one at a time, every primitive forms and joins its OpenMP team (an OpenMP team's
+ * fork, join and barriers cost about 6 µs a call on the 2-core machine of {@code bench/results}), and a
+ * small network runs a dozen primitives per call, with Java (descriptors, memory objects, allocations)
+ * between them while the other thread waits. A program runs its steps from one native call
+ * ({@code gatun_run_primitives}) in one of two ways. Shared steps: each of its {@link #threads()} threads
+ * runs its share of the step as a primitive planned for one thread (or a call of gatun's max pooling or
+ * matrix-vector kernel), with a barrier between steps; in a program without team steps they run on gatun's
+ * spinning worker threads, else in one OpenMP region. Convolutions and pooling on
+ * {@link Layout#CHANNELS_LAST} buffers are split by images, or at batch 1 by output rows, each share the
+ * same operation on the rows it reads, padding included where it reaches the border; inner products by
+ * rows, or at batch 1 by blocks of 16 output features on gatun's matrix-vector kernel. Steps only the
+ * first thread has work in (reorders, eltwise, small pooling) run on the caller alone. Team steps: one
+ * primitive run with oneDNN's own team (convolutions and large pooling on {@link Layout#BLOCKED} buffers,
+ * where oneDNN's Winograd kernels apply).
  *
  * <p><b>Layouts.</b> Channels-last makes a share of rows or of images one contiguous range of the
  * buffers; blocked layouts suit oneDNN's Winograd kernels (on the ResNet of {@code bench/results} at batch
@@ -346,14 +349,7 @@ public final class Program implements AutoCloseable {
                 Primitives.Primitive p = convolutionPrimitive(g, srcDesc, bias != null ? biasDesc : null, dstDesc,
                         s.padTop(), s.padBottom(), false, fusion, what, 1);
                 MemorySegment wanted = p.queried(0);
-                MemorySegment weightData = null;
-                for (MemorySegment[] l : laid) {
-                    if (Primitives.sameLayout(l[0], wanted)) weightData = l[1];
-                }
-                if (weightData == null) {
-                    weightData = lay(weights, plainWeights, wanted, what);
-                    laid.add(new MemorySegment[] {wanted, weightData});
-                }
+                MemorySegment weightData = laidWeights(laid, weights, plainWeights, wanted, what);
                 long srcAt = (s.n0() * g.inHeight() + s.ih0()) * g.inWidth() * g.inChannels();
                 long dstAt = (s.n0() * g.outHeight() + s.oh0()) * g.outWidth() * g.outChannels();
                 calls[t] = weighted(t, p, new MemorySegment[] {srcDesc, wanted, biasDesc, dstDesc},
@@ -406,7 +402,7 @@ public final class Program implements AutoCloseable {
             if (window.length != 6) throw new IllegalArgumentException("pooling window needs 6 values");
             long[] out = pooledDims(dims, window, "average pooling");
             long n = dims[0], c = dims[1], ih = dims[2], iw = dims[3];
-            long kh = window[0], kw = window[1], sh = window[2], sw = window[3], ph = window[4], pw = window[5];
+            long kh = window[0], sh = window[2], ph = window[4];
             long oh = out[2], ow = out[3];
             String what = "average pooling " + java.util.Arrays.toString(dims) + " window "
                     + java.util.Arrays.toString(window);
@@ -416,16 +412,8 @@ public final class Program implements AutoCloseable {
                 MemorySegment srcDesc = desc(dims, tag(layout), what);
                 MemorySegment dstDesc = desc(new long[] {n, c, oh, ow}, tag(layout), what);
                 boolean alone = Primitives.bytes(srcDesc) + Primitives.bytes(dstDesc) < Primitives.SERIAL_BYTES;
-                Primitives.Primitive p = owned(() -> {
-                    try (Arena tmp = Arena.ofConfined()) {
-                        MemorySegment desc = Primitives.opDesc(tmp);
-                        OneDnn.check(Dnnl.dnnl_pooling_v2_forward_desc_init(desc, Dnnl.dnnl_forward_inference(), alg,
-                                srcDesc, dstDesc, Primitives.dims(tmp, sh, sw), Primitives.dims(tmp, kh, kw),
-                                Primitives.dims(tmp, 0, 0), Primitives.dims(tmp, ph, pw), Primitives.dims(tmp, ph, pw)),
-                                "dnnl_pooling_v2_forward_desc_init", what);
-                        return Primitives.create(res.arena, desc, MemorySegment.NULL, false, what, null);
-                    }
-                }, alone ? 1 : threads);
+                Primitives.Primitive p = averagePoolingPrimitive(alg, srcDesc, dstDesc, window, ph, ph, what,
+                        alone ? 1 : threads);
                 whole(p, what, new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_DST()},
                         new MemorySegment[] {srcDesc, dstDesc}, new MemorySegment[] {src, dst}, !alone);
                 return;
@@ -438,16 +426,8 @@ public final class Program implements AutoCloseable {
                         what);
                 MemorySegment dstDesc = desc(new long[] {s.images(), c, s.rowsOut(), ow}, Dnnl.dnnl_nhwc(),
                         what);
-                Primitives.Primitive p = owned(() -> {
-                    try (Arena tmp = Arena.ofConfined()) {
-                        MemorySegment desc = Primitives.opDesc(tmp);
-                        OneDnn.check(Dnnl.dnnl_pooling_v2_forward_desc_init(desc, Dnnl.dnnl_forward_inference(), alg,
-                                srcDesc, dstDesc, Primitives.dims(tmp, sh, sw), Primitives.dims(tmp, kh, kw),
-                                Primitives.dims(tmp, 0, 0), Primitives.dims(tmp, s.padTop(), pw),
-                                Primitives.dims(tmp, s.padBottom(), pw)), "dnnl_pooling_v2_forward_desc_init", what);
-                        return Primitives.create(res.arena, desc, MemorySegment.NULL, false, what, null);
-                    }
-                }, 1);
+                Primitives.Primitive p = averagePoolingPrimitive(alg, srcDesc, dstDesc, window, s.padTop(),
+                        s.padBottom(), what, 1);
                 long srcAt = (s.n0() * ih + s.ih0()) * iw * c;
                 long dstAt = (s.n0() * oh + s.oh0()) * ow * c;
                 calls[t] = call(t, p, new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_DST()},
@@ -455,6 +435,27 @@ public final class Program implements AutoCloseable {
                         new MemorySegment[] {at(src, srcAt, what), at(dst, dstAt, what)}, what);
             }
             steps.add(new Step(calls, what, false));
+        }
+
+        /**
+         * An average pooling of {@code window} ({@code {kh, kw, sh, sw, ph, pw}}) over the given descriptors,
+         * padded {@code padTop}/{@code padBottom} rows and the window's columns, planned for {@code planned}
+         * threads.
+         */
+        private Primitives.Primitive averagePoolingPrimitive(int alg, MemorySegment srcDesc, MemorySegment dstDesc,
+                                                             long[] window, long padTop, long padBottom, String what,
+                                                             int planned) {
+            return owned(() -> {
+                try (Arena tmp = Arena.ofConfined()) {
+                    MemorySegment desc = Primitives.opDesc(tmp);
+                    OneDnn.check(Dnnl.dnnl_pooling_v2_forward_desc_init(desc, Dnnl.dnnl_forward_inference(), alg,
+                            srcDesc, dstDesc, Primitives.dims(tmp, window[2], window[3]),
+                            Primitives.dims(tmp, window[0], window[1]), Primitives.dims(tmp, 0, 0),
+                            Primitives.dims(tmp, padTop, window[5]), Primitives.dims(tmp, padBottom, window[5])),
+                            "dnnl_pooling_v2_forward_desc_init", what);
+                    return Primitives.create(res.arena, desc, MemorySegment.NULL, false, what, null);
+                }
+            }, planned);
         }
 
         /**
@@ -535,21 +536,18 @@ public final class Program implements AutoCloseable {
                 matrixVector(in, out, weights, bias, relu, src, dst, what);
                 return;
             }
-            // Shares: rows [r0, r1) and output features [o0, o1).
-            List<long[]> shares = new ArrayList<>();
+            MemorySegment plainWeights = desc(new long[] {out, in}, Dnnl.dnnl_ab(), what);
+            MemorySegment anyWeights = desc(new long[] {out, in}, Dnnl.dnnl_format_tag_any(), what);
+            MemorySegment biasDesc = desc(new long[] {out}, Dnnl.dnnl_x(), what);
+            MemorySegment biasData = bias == null ? null : copy(bias, 0, bias.length);
+            List<MemorySegment[]> laid = new ArrayList<>(); // {descriptor, data} of each weights layout
             long parts = Math.min(n, threads);
-            for (long p = 0; p < parts; p++) shares.add(new long[] {n * p / parts, n * (p + 1) / parts, 0, out});
             Call[] calls = new Call[threads];
-            for (int t = 0; t < shares.size(); t++) {
-                long[] sh = shares.get(t);
-                long rows = sh[1] - sh[0];
-                long o0 = sh[2];
-                long features = sh[3] - sh[2];
+            for (int t = 0; t < parts; t++) {
+                long r0 = n * t / parts;
+                long rows = n * (t + 1) / parts - r0;
                 MemorySegment srcDesc = desc(new long[] {rows, in}, Dnnl.dnnl_ab(), what);
-                MemorySegment dstDesc = desc(new long[] {rows, features}, Dnnl.dnnl_ab(), what);
-                MemorySegment plainWeights = desc(new long[] {features, in}, Dnnl.dnnl_ab(), what);
-                MemorySegment anyWeights = desc(new long[] {features, in}, Dnnl.dnnl_format_tag_any(), what);
-                MemorySegment biasDesc = desc(new long[] {features}, Dnnl.dnnl_x(), what);
+                MemorySegment dstDesc = desc(new long[] {rows, out}, Dnnl.dnnl_ab(), what);
                 Primitives.Primitive p = owned(() -> {
                     try (Arena tmp = Arena.ofConfined()) {
                         MemorySegment desc = Primitives.opDesc(tmp);
@@ -562,13 +560,10 @@ public final class Program implements AutoCloseable {
                     }
                 }, 1);
                 MemorySegment wanted = p.queried(0);
-                float[] w = java.util.Arrays.copyOfRange(weights, Math.toIntExact(o0 * in),
-                        Math.toIntExact((o0 + features) * in));
-                MemorySegment weightData = lay(w, plainWeights, wanted, what);
-                MemorySegment biasData = bias == null ? null : copy(bias, (int) o0, (int) features);
+                MemorySegment weightData = laidWeights(laid, weights, plainWeights, wanted, what);
                 calls[t] = weighted(t, p, new MemorySegment[] {srcDesc, wanted, biasDesc, dstDesc},
-                        new MemorySegment[] {at(src, sh[0] * in, what), weightData, biasData,
-                            at(dst, sh[0] * out + o0, what)}, what);
+                        new MemorySegment[] {at(src, r0 * in, what), weightData, biasData, at(dst, r0 * out, what)},
+                        what);
             }
             steps.add(new Step(calls, what, false));
         }
@@ -820,6 +815,20 @@ public final class Program implements AutoCloseable {
                             Convolution.postOps(fusion), Dnnl.dnnl_query_weights_md());
                 }
             }, planned);
+        }
+
+        /**
+         * The weights laid out as {@code wanted}: the buffer of an earlier share that wanted the same layout
+         * (listed in {@code laid} as {descriptor, data}), else a new one, added to the list.
+         */
+        private MemorySegment laidWeights(List<MemorySegment[]> laid, float[] weights, MemorySegment plain,
+                                          MemorySegment wanted, String what) {
+            for (MemorySegment[] l : laid) {
+                if (Primitives.sameLayout(l[0], wanted)) return l[1];
+            }
+            MemorySegment data = lay(weights, plain, wanted, what);
+            laid.add(new MemorySegment[] {wanted, data});
+            return data;
         }
 
         /** {@code values[from, from + count)} in a new buffer of the program. */

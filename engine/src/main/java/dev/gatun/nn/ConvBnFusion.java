@@ -180,6 +180,7 @@ final class ConvBnFusion {
         return new float[][] {w, b};
     }
 
+    /** How many fused passes have run in this process (tests check that the fused path was taken). */
     private static final AtomicLong PASSES = new AtomicLong();
 
     static long passes() {

@@ -10,8 +10,8 @@ import java.util.List;
 
 /**
  * A model's evaluation-mode forward pass for one input shape, compiled into a {@link Program}: native
- * primitive calls over buffers made once, run inside one OpenMP parallel region per call, with no tensor,
- * scope or autograd work between the layers. What {@code torch.jit.freeze} plus an inference session give a
+ * primitive calls over buffers made once, run from one native call, with no tensor, scope or autograd work
+ * between the layers. What {@code torch.jit.freeze} plus an inference session give a
  * PyTorch user; {@link dev.gatun.serve.InferenceSession} uses one per worker where the model compiles.
  *
  * <p><b>What compiles.</b> A {@link Sequential} (nested ones included) of {@link Conv2d} (one group; a
@@ -76,7 +76,7 @@ public final class InferencePlan implements AutoCloseable {
     /**
      * Compiles {@code model}'s forward pass for inputs of exactly {@code inputShape}. A model with
      * convolutions is compiled twice, its activations channels-last (every convolution shared out between
-     * the threads in one region) and in channel blocks (each convolution on oneDNN's own team, 3×3 ones by
+     * the threads) and in channel blocks (each convolution on oneDNN's own team, 3×3 ones by
      * Winograd's algorithm where oneDNN has a kernel), and the program that runs faster on this machine
      * is kept: each is timed on a zero input, the two alternating. System property
      * {@code gatun.plan.layout} ({@code channelsLast}, {@code blocked}, or {@code auto}, the default) fixes
