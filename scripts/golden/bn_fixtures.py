@@ -1,6 +1,7 @@
 """Writes engine/src/test/resources/golden/batchnorm.json: PyTorch's batch normalization in training
 and evaluation mode (outputs, running statistics after the step, and the gradients of sum(y * r) with
-respect to x, weight and bias). Run with Debian's /usr/bin/python3 (torch 1.13 CPU)."""
+respect to x, weight and bias); and batchnorm_relu.json: the same for batch normalization followed by
+ReLU (gatun fuses the two in training). Run with Debian's /usr/bin/python3 (torch 1.13 CPU)."""
 import json
 import os
 
@@ -10,7 +11,12 @@ CASES = [("bn2d", (4, 3, 5, 6)), ("bn1d", (8, 5)), ("bn1d_sequence", (4, 3, 7))]
 
 
 def main():
-    torch.manual_seed(11)
+    write("batchnorm.json", cases_for(11, relu=False))
+    write("batchnorm_relu.json", cases_for(12, relu=True))
+
+
+def cases_for(seed, relu):
+    torch.manual_seed(seed)
     cases = []
     for name, shape in CASES:
         c = shape[1]
@@ -25,7 +31,7 @@ def main():
             bn.train(mode == "train")
             x = (torch.randn(*shape) * 2 + 1).requires_grad_(True)
             bn.zero_grad()
-            y = bn(x)
+            y = torch.relu(bn(x)) if relu else bn(x)
             r = torch.randn(*y.shape)
             (y * r).sum().backward()
             cases.append({"name": f"{name}_{mode}", "mode": mode, "shape": list(shape), "start": start,
@@ -35,9 +41,12 @@ def main():
                           "running_mean": bn.running_mean.tolist(), "running_var": bn.running_var.tolist()})
             start = {k: v.clone().flatten().tolist() for k, v in bn.state_dict().items()
                      if k != "num_batches_tracked"}
+    return cases
+
+
+def write(file, cases):
     out = {"script": "scripts/golden/bn_fixtures.py", "torch": torch.__version__, "cases": cases}
-    path = os.path.join(os.path.dirname(__file__), "..", "..", "engine", "src", "test", "resources", "golden",
-                        "batchnorm.json")
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "engine", "src", "test", "resources", "golden", file)
     with open(path, "w") as f:
         json.dump(out, f)
 

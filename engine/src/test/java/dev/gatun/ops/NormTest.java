@@ -149,9 +149,19 @@ class NormTest extends ScopedTest {
 
     @Test
     void matchesPyTorchInBothModes() throws IOException {
-        JsonNode fixture = Fixtures.load("batchnorm.json");
+        matchesPyTorch("batchnorm.json", false);
+    }
+
+    @Test
+    void batchNormThenReluMatchesPyTorchInBothModes() throws IOException {
+        matchesPyTorch("batchnorm_relu.json", true);
+    }
+
+    /** The fixture's cases through a batch norm, or (relu) a Sequential of it and ReLU, which fuses them. */
+    private static void matchesPyTorch(String file, boolean relu) throws IOException {
+        JsonNode fixture = Fixtures.load(file);
         for (JsonNode c : fixture.get("cases")) {
-            String name = c.get("name").asText();
+            String name = c.get("name").asText() + (relu ? " + relu" : "");
             long[] shape = Fixtures.longs(c.get("shape"));
             try (BatchNorm bn = shape.length == 4 ? new BatchNorm2d(shape[1]) : new BatchNorm1d(shape[1])) {
                 JsonNode start = c.get("start");
@@ -159,7 +169,7 @@ class NormTest extends ScopedTest {
                 bn.namedBuffers().forEach((k, t) -> t.copyFrom(Fixtures.floats(start.get(k))));
                 if (c.get("mode").asText().equals("eval")) bn.eval();
                 Tensor x = Tensor.zeros(shape).copyFrom(Fixtures.floats(c.get("x"))).requiresGrad(true);
-                Tensor y = bn.forward(x);
+                Tensor y = relu ? new dev.gatun.nn.Sequential(bn, new dev.gatun.nn.ReLU()).forward(x) : bn.forward(x);
                 assertArrayEquals(Fixtures.floats(c.get("y")), y.toArray(), 2e-5f, name + " output");
                 Reduce.sum(Arithmetic.mul(y, Tensor.zeros(shape).copyFrom(Fixtures.floats(c.get("r"))))).backward();
                 assertArrayEquals(Fixtures.floats(c.get("grad_x")), x.grad().toArray(), 2e-5f, name + " ∂x");
