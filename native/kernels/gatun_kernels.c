@@ -754,6 +754,331 @@ static void lstm_step(const float *gx, const float *w_hh, const float *b_hh, con
     }
 }
 
+
+/* ---------------------------------------------------------------- LSTM training */
+
+/*
+ * Matrix products of the recurrence in tiles of LSTM_TILE_ROWS sequences: forward, one chunk's four
+ * gates (64 columns, sixteen accumulators of sixteen lanes); backward, four chunks' h gradients. Each
+ * output sums its products in one fixed order (k = 0, 1, ... in one lane), so results do not depend on the
+ * tiling or the thread count.
+ */
+#define LSTM_TILE_ROWS 4
+#define LSTM_TILE_CHUNKS 4
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define GATUN_LSTM_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default"), noinline))
+#else
+#define GATUN_LSTM_CLONES __attribute__((noinline))
+#endif
+
+static inline int64_t lstm_chunks(int64_t h) {
+    return (h + LSTM_CHUNK - 1) / LSTM_CHUNK;
+}
+
+/* Copies m ≤ 16 floats: a full chunk as one fixed-size move the compiler inlines. */
+static inline __attribute__((always_inline)) void lstm_copy(float *dst, const float *src, int64_t m) {
+    if (m == LSTM_CHUNK) {
+        memcpy(dst, src, LSTM_CHUNK * sizeof(float));
+    } else {
+        memcpy(dst, src, m * sizeof(float));
+    }
+}
+
+int64_t gatun_lstm_forward_pack_elements(int64_t h) {
+    return lstm_chunks(h) * h * 4 * LSTM_CHUNK;
+}
+
+int64_t gatun_lstm_backward_pack_elements(int64_t h) {
+    return (lstm_chunks(h) + LSTM_TILE_CHUNKS - 1) * 4 * h * LSTM_CHUNK;
+}
+
+int gatun_cpu_has_avx512(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0;
+#else
+    return 0;
+#endif
+}
+
+/* Chunk c of w_hh [4h, h], forward: wf[c][k][q][j] = w_hh[q·h + 16c + j][k] (0 past h). */
+static void lstm_pack_forward(const float *w_hh, float *wf, int64_t h, int64_t c) {
+    float *p = wf + c * h * 4 * LSTM_CHUNK;
+    const int64_t u0 = c * LSTM_CHUNK;
+    for (int q = 0; q < 4; q++) {
+        for (int j = 0; j < LSTM_CHUNK; j++) {
+            const int64_t u = u0 + j;
+            const float *row = u < h ? w_hh + (q * h + u) * h : 0;
+            for (int64_t k = 0; k < h; k++) {
+                p[k * 4 * LSTM_CHUNK + q * LSTM_CHUNK + j] = row ? row[k] : 0.0f;
+            }
+        }
+    }
+}
+
+/* Chunk c of w_hh, backward: wb[c][g][j] = w_hh[g][16c + j] (0 past h, and for the padding chunks). */
+static void lstm_pack_backward(const float *w_hh, float *wb, int64_t h, int64_t c) {
+    float *p = wb + c * 4 * h * LSTM_CHUNK;
+    const int64_t u0 = c * LSTM_CHUNK;
+    const int64_t m = u0 >= h ? 0 : (h - u0 < LSTM_CHUNK ? h - u0 : LSTM_CHUNK);
+    for (int64_t g = 0; g < 4 * h; g++) {
+        int64_t j = 0;
+        for (; j < m; j++) p[g * LSTM_CHUNK + j] = w_hh[g * h + u0 + j];
+        for (; j < LSTM_CHUNK; j++) p[g * LSTM_CHUNK + j] = 0.0f;
+    }
+}
+
+/*
+ * Forward tile: rows [r0, r0 + R) of one step, chunk c. Gates start from gx (+ b_hh), add h_prev · w_hhᵀ,
+ * then the cell update; writes the activated gates (i, f, g, o at q·h + u of each row's 4h), c and h.
+ */
+static inline __attribute__((always_inline)) void lstm_forward_tile(
+        const int R, const float *gx, const float *b_hh, const float *w, const float *h_prev, const float *c_prev,
+        float *acts, float *cs, float *y, int64_t h, int64_t r0, int64_t u0, int64_t m) {
+    f32x16 acc[LSTM_TILE_ROWS][4];
+    f32x16 bias[4] = {{0}};
+    if (b_hh) {
+        for (int q = 0; q < 4; q++) {
+            float v[LSTM_CHUNK] = {0};
+            lstm_copy(v, b_hh + q * h + u0, m);
+            memcpy(&bias[q], v, sizeof v);
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        for (int q = 0; q < 4; q++) {
+            float v[LSTM_CHUNK] = {0};
+            lstm_copy(v, gx + (r0 + r) * 4 * h + q * h + u0, m);
+            memcpy(&acc[r][q], v, sizeof v);
+            acc[r][q] += bias[q];
+        }
+    }
+    if (h_prev) {
+        const float *x = h_prev + r0 * h;
+        for (int64_t k = 0; k < h; k++) {
+            f32x16 w0, w1, w2, w3;
+            memcpy(&w0, w + k * 64, sizeof w0);
+            memcpy(&w1, w + k * 64 + 16, sizeof w1);
+            memcpy(&w2, w + k * 64 + 32, sizeof w2);
+            memcpy(&w3, w + k * 64 + 48, sizeof w3);
+            for (int r = 0; r < R; r++) {
+                const float v = x[r * h + k];
+                acc[r][0] += w0 * v;
+                acc[r][1] += w1 * v;
+                acc[r][2] += w2 * v;
+                acc[r][3] += w3 * v;
+            }
+        }
+    }
+    /* The cell update over all sixteen lanes (padding lanes compute harmless values), in local arrays
+       so that it vectorises; then the unit's m lanes are copied out. */
+    for (int r = 0; r < R; r++) {
+        float pre[4][LSTM_CHUNK];
+        memcpy(pre, acc[r], sizeof pre);
+        const int64_t row = r0 + r;
+        float cp[LSTM_CHUNK] = {0};
+        if (c_prev) lstm_copy(cp, c_prev + row * h + u0, m);
+        float out[6][LSTM_CHUNK];
+        for (int j = 0; j < LSTM_CHUNK; j++) {
+            const float i = lstm_sigmoid(pre[0][j]);
+            const float f = lstm_sigmoid(pre[1][j]);
+            const float g = lstm_tanh(pre[2][j]);
+            const float o = lstm_sigmoid(pre[3][j]);
+            const float cc = f * cp[j] + i * g;
+            out[0][j] = i;
+            out[1][j] = f;
+            out[2][j] = g;
+            out[3][j] = o;
+            out[4][j] = cc;
+            out[5][j] = o * lstm_tanh(cc);
+        }
+        float *a = acts + row * 4 * h + u0;
+        for (int q = 0; q < 4; q++) lstm_copy(a + q * h, out[q], m);
+        lstm_copy(cs + row * h + u0, out[4], m);
+        lstm_copy(y + row * h + u0, out[5], m);
+    }
+}
+
+/* One forward step of chunks [cb, ce) over all n rows. */
+GATUN_LSTM_CLONES
+static void lstm_forward_step(const float *gx, const float *b_hh, const float *wf, const float *h_prev,
+                              const float *c_prev, float *acts, float *cs, float *y, int64_t h, int64_t rb,
+                              int64_t re, int64_t cb, int64_t ce) {
+    for (int64_t c = cb; c < ce; c++) {
+        const int64_t u0 = c * LSTM_CHUNK;
+        const int64_t m = h - u0 < LSTM_CHUNK ? h - u0 : LSTM_CHUNK;
+        const float *w = wf + c * h * 4 * LSTM_CHUNK;
+        for (int64_t r0 = rb; r0 < re; r0 += LSTM_TILE_ROWS) {
+            switch (re - r0 < LSTM_TILE_ROWS ? re - r0 : LSTM_TILE_ROWS) {
+            case 4: lstm_forward_tile(4, gx, b_hh, w, h_prev, c_prev, acts, cs, y, h, r0, u0, m); break;
+            case 3: lstm_forward_tile(3, gx, b_hh, w, h_prev, c_prev, acts, cs, y, h, r0, u0, m); break;
+            case 2: lstm_forward_tile(2, gx, b_hh, w, h_prev, c_prev, acts, cs, y, h, r0, u0, m); break;
+            default: lstm_forward_tile(1, gx, b_hh, w, h_prev, c_prev, acts, cs, y, h, r0, u0, m); break;
+            }
+        }
+    }
+}
+
+/*
+ * The team splits the batch in tiles of LSTM_TILE_ROWS sequences: each thread runs its sequences through
+ * every step on its own (all of w_hh packed, read from its cache), with no barrier between steps and no
+ * state crossing between cores. With fewer tiles than threads, the spare threads only pack.
+ */
+void gatun_lstm_train_forward(const float *gx, const float *w_hh, const float *b_hh, const float *h0,
+                              const float *c0, float *wf, float *y, float *h_t, float *c_t, float *acts,
+                              float *cs, int64_t t, int64_t n, int64_t h) {
+    if (t < 1 || n < 1 || h < 1) return;
+    const int64_t chunks = lstm_chunks(h);
+    const int64_t tiles = (n + LSTM_TILE_ROWS - 1) / LSTM_TILE_ROWS;
+#pragma omp parallel if (4 * h * h * n >= GATUN_PARALLEL_MIN)
+    {
+        int64_t cb, ce, tb, te;
+        share(chunks, &cb, &ce);
+        share(tiles, &tb, &te);
+        for (int64_t c = cb; c < ce; c++) lstm_pack_forward(w_hh, wf, h, c);
+        /* Every thread reads every packed chunk. */
+#pragma omp barrier
+        const int64_t rb = tb * LSTM_TILE_ROWS, re = te * LSTM_TILE_ROWS < n ? te * LSTM_TILE_ROWS : n;
+        for (int64_t s = 0; s < t && rb < re; s++) {
+            const float *h_prev = s == 0 ? h0 : y + (s - 1) * n * h;
+            const float *c_prev = s == 0 ? c0 : cs + (s - 1) * n * h;
+            lstm_forward_step(gx + s * n * 4 * h, b_hh, wf, h_prev, c_prev, acts + s * n * 4 * h, cs + s * n * h,
+                              y + s * n * h, h, rb, re, 0, chunks);
+        }
+        if (rb < re) {
+            memcpy(h_t + rb * h, y + ((t - 1) * n + rb) * h, (re - rb) * h * sizeof(float));
+            memcpy(c_t + rb * h, cs + ((t - 1) * n + rb) * h, (re - rb) * h * sizeof(float));
+        }
+    }
+}
+
+/*
+ * Backward through one step's cell for chunks [cb, ce): from dh = dy + dh_rec (the recurrent share) and
+ * the carried dc, the gradients of the four gates' pre-activations (dgates, at q·h + u) and dc for the
+ * step before.
+ */
+GATUN_LSTM_CLONES
+static void lstm_backward_cell(const float *restrict acts, const float *restrict cs, const float *restrict c_prev,
+                               const float *restrict dy, const float *restrict dh_rec, float *restrict dc,
+                               float *restrict dgates, int64_t h, int64_t rb, int64_t re, int64_t cb,
+                               int64_t ce) {
+    for (int64_t b = rb; b < re; b++) {
+        for (int64_t c = cb; c < ce; c++) {
+            const int64_t u0 = c * LSTM_CHUNK;
+            const int64_t m = h - u0 < LSTM_CHUNK ? h - u0 : LSTM_CHUNK;
+            const int64_t e = b * h + u0;
+            /* Sixteen lanes in local arrays, so that the update vectorises; m of them are copied out. */
+            float in[8][LSTM_CHUNK] = {{0}};
+            for (int q = 0; q < 4; q++) lstm_copy(in[q], acts + b * 4 * h + q * h + u0, m);
+            lstm_copy(in[4], cs + e, m);
+            if (c_prev) lstm_copy(in[5], c_prev + e, m);
+            lstm_copy(in[6], dy + e, m);
+            lstm_copy(in[7], dh_rec + e, m);
+            float dcv[LSTM_CHUNK] = {0};
+            lstm_copy(dcv, dc + e, m);
+            float out[5][LSTM_CHUNK];
+            for (int j = 0; j < LSTM_CHUNK; j++) {
+                const float i = in[0][j], f = in[1][j], g = in[2][j], o = in[3][j];
+                const float dh = in[6][j] + in[7][j];
+                const float tc = lstm_tanh(in[4][j]);
+                const float dcs = dcv[j] + dh * o * (1.0f - tc * tc);
+                out[4][j] = dcs * f;
+                out[0][j] = dcs * g * i * (1.0f - i);
+                out[1][j] = dcs * in[5][j] * f * (1.0f - f);
+                out[2][j] = dcs * i * (1.0f - g * g);
+                out[3][j] = dh * tc * o * (1.0f - o);
+            }
+            lstm_copy(dc + e, out[4], m);
+            for (int q = 0; q < 4; q++) lstm_copy(dgates + b * 4 * h + q * h + u0, out[q], m);
+        }
+    }
+}
+
+/* dh_rec for rows [r0, r0 + R), chunks c0..c0+3: dgates · w_hh over the 4h gates. */
+static inline __attribute__((always_inline)) void lstm_backward_tile(
+        const int R, const float *dgates, const float *wb, float *dh_rec, int64_t h, int64_t r0, int64_t c0,
+        int64_t ce) {
+    f32x16 acc[LSTM_TILE_ROWS][LSTM_TILE_CHUNKS];
+    for (int r = 0; r < R; r++) {
+        for (int cc = 0; cc < LSTM_TILE_CHUNKS; cc++) acc[r][cc] = (f32x16) {0};
+    }
+    const int64_t g4 = 4 * h;
+    const float *w = wb + c0 * g4 * LSTM_CHUNK;
+    const float *x = dgates + r0 * g4;
+    for (int64_t g = 0; g < g4; g++) {
+        f32x16 w0, w1, w2, w3;
+        memcpy(&w0, w + g * LSTM_CHUNK, sizeof w0);
+        memcpy(&w1, w + (g4 + g) * LSTM_CHUNK, sizeof w1);
+        memcpy(&w2, w + (2 * g4 + g) * LSTM_CHUNK, sizeof w2);
+        memcpy(&w3, w + (3 * g4 + g) * LSTM_CHUNK, sizeof w3);
+        for (int r = 0; r < R; r++) {
+            const float v = x[r * g4 + g];
+            acc[r][0] += w0 * v;
+            acc[r][1] += w1 * v;
+            acc[r][2] += w2 * v;
+            acc[r][3] += w3 * v;
+        }
+    }
+    for (int cc = 0; cc < LSTM_TILE_CHUNKS && c0 + cc < ce; cc++) {
+        const int64_t u0 = (c0 + cc) * LSTM_CHUNK;
+        const int64_t m = h - u0 < LSTM_CHUNK ? h - u0 : LSTM_CHUNK;
+        for (int r = 0; r < R; r++) {
+            float out[LSTM_CHUNK];
+            memcpy(out, &acc[r][cc], sizeof out);
+            lstm_copy(dh_rec + (r0 + r) * h + u0, out, m);
+        }
+    }
+}
+
+/* The recurrent share of dh for chunks [cb, ce), all rows: dh_rec = dgates · w_hh. */
+GATUN_LSTM_CLONES
+static void lstm_backward_hidden(const float *dgates, const float *wb, float *dh_rec, int64_t h, int64_t rb,
+                                 int64_t re, int64_t cb, int64_t ce) {
+    for (int64_t c0 = cb; c0 < ce; c0 += LSTM_TILE_CHUNKS) {
+        for (int64_t r0 = rb; r0 < re; r0 += LSTM_TILE_ROWS) {
+            switch (re - r0 < LSTM_TILE_ROWS ? re - r0 : LSTM_TILE_ROWS) {
+            case 4: lstm_backward_tile(4, dgates, wb, dh_rec, h, r0, c0, ce); break;
+            case 3: lstm_backward_tile(3, dgates, wb, dh_rec, h, r0, c0, ce); break;
+            case 2: lstm_backward_tile(2, dgates, wb, dh_rec, h, r0, c0, ce); break;
+            default: lstm_backward_tile(1, dgates, wb, dh_rec, h, r0, c0, ce); break;
+            }
+        }
+    }
+}
+
+/* The team splits the batch as gatun_lstm_train_forward does. */
+void gatun_lstm_train_backward(const float *w_hh, const float *acts, const float *cs, const float *c0,
+                               const float *dy, const float *dh_t, const float *dc_t, float *wb, float *dgates,
+                               float *dh0, float *dc0, int64_t t, int64_t n, int64_t h) {
+    if (t < 1 || n < 1 || h < 1) return;
+    const int64_t chunks = lstm_chunks(h);
+    const int64_t packed = chunks + LSTM_TILE_CHUNKS - 1;
+    const int64_t tiles = (n + LSTM_TILE_ROWS - 1) / LSTM_TILE_ROWS;
+#pragma omp parallel if (4 * h * h * n >= GATUN_PARALLEL_MIN)
+    {
+        int64_t pb, pe, tb, te;
+        share(packed, &pb, &pe);
+        share(tiles, &tb, &te);
+        for (int64_t c = pb; c < pe; c++) lstm_pack_backward(w_hh, wb, h, c);
+        /* Every thread reads every packed chunk. */
+#pragma omp barrier
+        const int64_t rb = tb * LSTM_TILE_ROWS, re = te * LSTM_TILE_ROWS < n ? te * LSTM_TILE_ROWS : n;
+        if (rb < re) {
+            /* dh0 carries the recurrent share of dh from step to step, dc0 the cell's gradient. */
+            const size_t bytes = (re - rb) * h * sizeof(float);
+            if (dh_t) memcpy(dh0 + rb * h, dh_t + rb * h, bytes); else memset(dh0 + rb * h, 0, bytes);
+            if (dc_t) memcpy(dc0 + rb * h, dc_t + rb * h, bytes); else memset(dc0 + rb * h, 0, bytes);
+            for (int64_t s = t - 1; s >= 0; s--) {
+                const float *c_prev = s == 0 ? c0 : cs + (s - 1) * n * h;
+                float *dg = dgates + s * n * 4 * h;
+                lstm_backward_cell(acts + s * n * 4 * h, cs + s * n * h, c_prev, dy + s * n * h, dh0, dc0, dg, h, rb,
+                                   re, 0, chunks);
+                lstm_backward_hidden(dg, wb, dh0, h, rb, re, 0, chunks);
+            }
+        }
+    }
+}
+
 #pragma GCC pop_options
 
 void gatun_lstm_inference(const float *gx, const float *w_hh, const float *b_hh, const float *h0, const float *c0,

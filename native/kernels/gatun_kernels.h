@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#define GATUN_KERNELS_VERSION 12
+#define GATUN_KERNELS_VERSION 13
 
 /* nargs values of calls of gatun's own kernels in gatun_run_primitives: max pooling, matrix-vector product. */
 #define GATUN_CALL_MAX_POOL (-1)
@@ -103,6 +103,42 @@ void gatun_dropout(const float *src, float *dst, int64_t n, float keep, int32_t 
  */
 void gatun_lstm_inference(const float *gx, const float *w_hh, const float *b_hh, const float *h0, const float *c0,
                           float *y, float *h_t, float *c_t, int64_t t, int64_t n, int64_t h);
+
+/* Whether the CPU runs AVX-512 (F), for which the LSTM training kernels below are written. */
+int gatun_cpu_has_avx512(void);
+
+/*
+ * Floats of the packed w_hh the LSTM training kernels need as scratch: forward, ceil(h / 16)·h·64;
+ * backward, (ceil(h / 16) + 3)·4h·16.
+ */
+int64_t gatun_lstm_forward_pack_elements(int64_t h);
+int64_t gatun_lstm_backward_pack_elements(int64_t h);
+
+/*
+ * The LSTM's forward pass for training (gate order i, f, g, o, as gatun_lstm_inference): from gx [t, n, 4h]
+ * (x · w_ihᵀ + b_ih), w_hh [4h, h], b_hh [4h] or null, h0 and c0 [n, h] or null (zeros), writes y [t, n, h],
+ * h_t and c_t [n, h], and for the backward pass acts [t, n, 4h] (the activated gates σ(i), σ(f), tanh(g),
+ * σ(o), at q·h + u of each row) and cs [t, n, h] (every step's c). wf is scratch of
+ * gatun_lstm_forward_pack_elements(h) floats. The calling thread's OpenMP team splits the hidden units
+ * in chunks of 16 (each thread keeps its share of the packed w_hh in its own cache), with one barrier a
+ * step, when 4·h·h·n is at least GATUN_PARALLEL_MIN; every value is computed by one thread in a fixed
+ * order, so results do not depend on the thread count. Outputs must not overlap the inputs or each other.
+ */
+void gatun_lstm_train_forward(const float *gx, const float *w_hh, const float *b_hh, const float *h0,
+                              const float *c0, float *wf, float *y, float *h_t, float *c_t, float *acts,
+                              float *cs, int64_t t, int64_t n, int64_t h);
+
+/*
+ * Backpropagation through time of gatun_lstm_train_forward: from its acts and cs, c0 (or null: zeros),
+ * w_hh and the gradients dy [t, n, h] (required), dh_t and dc_t [n, h] (null: zeros), writes dgates
+ * [t, n, 4h] (the gradient of each step's gate pre-activations, from which the caller forms the
+ * gradients of the weights, the biases and x by matrix products), dh0 and dc0 [n, h]. wb is scratch of
+ * gatun_lstm_backward_pack_elements(h) floats. Threads and determinism as for the forward pass. Outputs
+ * must not overlap the inputs or each other.
+ */
+void gatun_lstm_train_backward(const float *w_hh, const float *acts, const float *cs, const float *c0,
+                               const float *dy, const float *dh_t, const float *dc_t, float *wb, float *dgates,
+                               float *dh0, float *dc0, int64_t t, int64_t n, int64_t h);
 
 /*
  * Runs a program of oneDNN primitive executions. The program has `steps` steps of `threads` calls each:

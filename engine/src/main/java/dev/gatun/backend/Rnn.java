@@ -293,6 +293,122 @@ public final class Rnn {
                 out[2], s.steps(), s.batch(), s.hiddenSize());
     }
 
+    /**
+     * Whether training passes of one-direction LSTMs run on gatun's own kernels ({@link #lstmTrainForward},
+     * {@link #lstmTrainBackward}): on CPUs with AVX-512, unless the system property
+     * {@code gatun.rnn.lstmKernel} is {@code false} (then oneDNN's RNN primitives run them, as they do on
+     * other CPUs and for bidirectional layers). The kernels keep each thread's share of w_hh packed in its
+     * own cache across the steps and fuse the gates' update into the recurrent product, where oneDNN 2.6's
+     * reference RNN reorders the weights on every call and runs its element-wise backward pass outside
+     * its products.
+     */
+    public static boolean lstmTrainKernel(Shape s) {
+        return s.cell() == Cell.LSTM && s.directions() == 1 && LstmTraining.ENABLED;
+    }
+
+    /** Whether the kernels of {@link #lstmTrainKernel} are on for this process (CPU and setting). */
+    private static final class LstmTraining {
+        static final boolean ENABLED = !"false".equalsIgnoreCase(System.getProperty("gatun.rnn.lstmKernel", "true"))
+                && avx512();
+
+        private static boolean avx512() {
+            NativeLibraries.load();
+            return GatunKernels.gatun_cpu_has_avx512() != 0;
+        }
+    }
+
+    /** Floats of the scratch {@link #lstmTrainForward} needs for the packed w_hh of {@code hidden} units. */
+    public static long lstmForwardPackElements(long hidden) {
+        NativeLibraries.load();
+        return GatunKernels.gatun_lstm_forward_pack_elements(hidden);
+    }
+
+    /** Floats of the scratch {@link #lstmTrainBackward} needs for the packed w_hh of {@code hidden} units. */
+    public static long lstmBackwardPackElements(long hidden) {
+        NativeLibraries.load();
+        return GatunKernels.gatun_lstm_backward_pack_elements(hidden);
+    }
+
+    /**
+     * The LSTM's training forward pass on gatun's kernel ({@code gatun_lstm_train_forward}): from gx =
+     * x·w_ihᵀ + b_ih ([T, N, 4H]), w_hh [4H, H], b_hh [4H] (or null), h0 and c0 [N, H] (or null: zeros),
+     * writes y [T, N, H], hT and cT [N, H], and for {@link #lstmTrainBackward} the activated gates acts
+     * [T, N, 4H] and every step's cell state cs [T, N, H]. wf is scratch of
+     * {@link #lstmForwardPackElements} floats. No output may overlap an input or another output.
+     */
+    public static void lstmTrainForward(Shape s, MemorySegment gx, MemorySegment weightHh, MemorySegment biasHh,
+                                        MemorySegment h0, MemorySegment c0, MemorySegment wf, MemorySegment y,
+                                        MemorySegment hT, MemorySegment cT, MemorySegment acts, MemorySegment cs) {
+        requireOneLstm(s);
+        long st = s.stateElements();
+        long gates = Math.multiplyExact(s.steps() * s.batch(), 4 * s.hiddenSize());
+        MemorySegment[] in = {
+            region(s, "gx", gx, gates),
+            region(s, "weight_hh", weightHh, s.weightHhElements()),
+            biasHh == null ? null : region(s, "bias_hh", biasHh, s.biasElements()),
+            h0 == null ? null : region(s, "h0", h0, st),
+            c0 == null ? null : region(s, "c0", c0, st)};
+        MemorySegment[] out = {region(s, "packed weight_hh", wf, lstmForwardPackElements(s.hiddenSize())),
+            region(s, "y", y, s.outputElements()), region(s, "hT", hT, st), region(s, "cT", cT, st),
+            region(s, "gates", acts, gates), region(s, "cell states", cs, s.outputElements())};
+        checkDisjoint(s, in, out, new String[] {"packed weight_hh", "y", "hT", "cT", "gates", "cell states"});
+        Threads.applyToCurrentThread();
+        GatunKernels.gatun_lstm_train_forward(in[0], in[1], orNull(in[2]), orNull(in[3]), orNull(in[4]), out[0],
+                out[1], out[2], out[3], out[4], out[5], s.steps(), s.batch(), s.hiddenSize());
+    }
+
+    /**
+     * Backpropagation through time of {@link #lstmTrainForward} ({@code gatun_lstm_train_backward}): from
+     * w_hh, the forward's acts and cs, c0 (or null: zeros) and the gradients dy [T, N, H], dhT and dcT [N, H]
+     * (each null: zeros), writes dgates [T, N, 4H] (the gradients of every step's gate pre-activations, in
+     * w_ih's row order), dh0 and dc0 [N, H]. wb is scratch of {@link #lstmBackwardPackElements} floats. The
+     * gradients of the weights, biases and x follow from dgates by matrix products (the caller's).
+     */
+    public static void lstmTrainBackward(Shape s, MemorySegment weightHh, MemorySegment acts, MemorySegment cs,
+                                         MemorySegment c0, MemorySegment dy, MemorySegment dhT, MemorySegment dcT,
+                                         MemorySegment wb, MemorySegment dgates, MemorySegment dh0,
+                                         MemorySegment dc0) {
+        requireOneLstm(s);
+        long st = s.stateElements();
+        long gates = Math.multiplyExact(s.steps() * s.batch(), 4 * s.hiddenSize());
+        MemorySegment[] in = {
+            region(s, "weight_hh", weightHh, s.weightHhElements()),
+            region(s, "gates", acts, gates),
+            region(s, "cell states", cs, s.outputElements()),
+            c0 == null ? null : region(s, "c0", c0, st),
+            region(s, "dy", dy, s.outputElements()),
+            dhT == null ? null : region(s, "dhT", dhT, st),
+            dcT == null ? null : region(s, "dcT", dcT, st)};
+        MemorySegment[] out = {region(s, "packed weight_hh", wb, lstmBackwardPackElements(s.hiddenSize())),
+            region(s, "dgates", dgates, gates), region(s, "dh0", dh0, st), region(s, "dc0", dc0, st)};
+        checkDisjoint(s, in, out, new String[] {"packed weight_hh", "dgates", "dh0", "dc0"});
+        Threads.applyToCurrentThread();
+        GatunKernels.gatun_lstm_train_backward(in[0], in[1], in[2], orNull(in[3]), in[4], orNull(in[5]),
+                orNull(in[6]), out[0], out[1], out[2], out[3], s.steps(), s.batch(), s.hiddenSize());
+    }
+
+    private static void requireOneLstm(Shape s) {
+        if (s.cell() != Cell.LSTM || s.directions() != 1) {
+            throw new IllegalArgumentException(s + ": the LSTM kernels run one direction of an LSTM");
+        }
+    }
+
+    /** Outputs must not overlap inputs (null ones skipped) or each other. */
+    private static void checkDisjoint(Shape s, MemorySegment[] in, MemorySegment[] out, String[] outNames) {
+        for (int i = 0; i < out.length; i++) {
+            for (MemorySegment m : in) {
+                if (m != null && Primitives.overlap(out[i], m)) {
+                    throw new IllegalArgumentException(s + ": " + outNames[i] + " overlaps an input");
+                }
+            }
+            for (int j = i + 1; j < out.length; j++) {
+                if (Primitives.overlap(out[i], out[j])) {
+                    throw new IllegalArgumentException(s + ": " + outNames[i] + " overlaps " + outNames[j]);
+                }
+            }
+        }
+    }
+
     private static MemorySegment orNull(MemorySegment m) {
         return m == null ? MemorySegment.NULL : m;
     }

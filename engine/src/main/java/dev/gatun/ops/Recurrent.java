@@ -3,6 +3,7 @@ package dev.gatun.ops;
 import static dev.gatun.ops.BackendTensors.segment;
 
 import dev.gatun.autograd.Autograd;
+import dev.gatun.backend.Blas;
 import dev.gatun.backend.Rnn;
 import dev.gatun.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
@@ -202,6 +203,9 @@ public final class Recurrent {
         if (!training && Rnn.lstmKernel(s)) {
             return lstmKernel(s, inputs);
         }
+        if (training && Rnn.lstmTrainKernel(s)) {
+            return lstmTraining(s, inputs);
+        }
         Rnn.Weights w = weights(s, inputs);
 
         long ny = s.outputElements();
@@ -246,6 +250,100 @@ public final class Recurrent {
         long[] state = {s.batch(), s.hiddenSize()};
         return new Result(packed.slice(0, 0, ny).view(s.steps(), s.batch(), s.hiddenSize()),
                 packed.slice(0, ny, ny + ns).view(state), packed.slice(0, ny + ns, ny + 2 * ns).view(state));
+    }
+
+    /**
+     * A one-direction LSTM's training pass on gatun's kernels ({@link Rnn#lstmTrainForward}): the input's
+     * share of every step's gates in one matrix product, then the recurrence, keeping the activated gates
+     * and cell states for the backward pass ({@link #lstmTrainingBackward}).
+     */
+    private static Result lstmTraining(Rnn.Shape s, Tensor[] in) {
+        long t = s.steps();
+        long n = s.batch();
+        long h = s.hiddenSize();
+        long ny = s.outputElements();
+        long ns = s.stateElements();
+        Tensor packed = Tensor.empty(ny + 2 * ns); // [output | h | c], every element written
+        Tensor acts = Tensor.empty(t * n * 4 * h);
+        Tensor cs = Tensor.empty(ny);
+        try (var ignored = Autograd.noGrad();
+             Tensor gx = MatMul.linear(in[0].view(t * n, s.inputSize()), in[3], in[5]).contiguous();
+             Tensor wf = Tensor.empty(Rnn.lstmForwardPackElements(h))) {
+            MemorySegment p = segment(packed);
+            Rnn.lstmTrainForward(s, segment(gx), segment(in[4]), segment(in[6]), segment(in[1]), segment(in[2]),
+                    segment(wf), p.asSlice(0, ny * Float.BYTES), p.asSlice(ny * Float.BYTES, ns * Float.BYTES),
+                    p.asSlice((ny + ns) * Float.BYTES, ns * Float.BYTES), segment(acts), segment(cs));
+        }
+        Autograd.record(packed, s.cell().opName(), g -> lstmTrainingBackward(s, in, packed, acts, cs, g), in);
+        long[] state = {n, h};
+        return new Result(packed.slice(0, 0, ny).view(t, n, h), packed.slice(0, ny, ny + ns).view(state),
+                packed.slice(0, ny + ns, ny + 2 * ns).view(state));
+    }
+
+    /**
+     * Gradients of {x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh} of {@link #lstmTraining}: the
+     * kernel gives the gates' gradients dG [T·N, 4H] and dh0, dc0; then dx = dG·w_ih, ∂w_ih = dGᵀ·x,
+     * ∂w_hh = dGᵀ·[h0; y without its last step], ∂b_ih = ∂b_hh = Σ dG over the rows.
+     */
+    private static Tensor[] lstmTrainingBackward(Rnn.Shape s, Tensor[] in, Tensor packed, Tensor acts, Tensor cs,
+                                                 Tensor grad) {
+        int t = Math.toIntExact(s.steps());
+        int n = Math.toIntExact(s.batch());
+        int h = Math.toIntExact(s.hiddenSize());
+        int i = Math.toIntExact(s.inputSize());
+        int rows = Math.multiplyExact(t, n);
+        int g4 = 4 * h;
+        long ny = s.outputElements();
+        long ns = s.stateElements();
+        Tensor[] grads = new Tensor[in.length];
+        try (var ignored = Autograd.noGrad();
+             Tensor dg = Tensor.empty(rows, g4);
+             Tensor wb = Tensor.empty(Rnn.lstmBackwardPackElements(h))) {
+            MemorySegment gs = segment(grad.contiguous());
+            Tensor dh0 = Tensor.empty(n, h);
+            Tensor dc0 = Tensor.empty(n, h);
+            MemorySegment d = segment(dg);
+            Rnn.lstmTrainBackward(s, segment(in[4]), segment(acts), segment(cs), segment(in[2]),
+                    gs.asSlice(0, ny * Float.BYTES), gs.asSlice(ny * Float.BYTES, ns * Float.BYTES),
+                    gs.asSlice((ny + ns) * Float.BYTES, ns * Float.BYTES), segment(wb), d, segment(dh0), segment(dc0));
+            grads[1] = dh0;
+            grads[2] = dc0;
+            if (in[0].requiresGrad()) {
+                Tensor dx = Tensor.empty(t, n, i);
+                Blas.sgemm(false, false, rows, i, g4, 1f, d, 0, g4, segment(in[3]), 0, i, 0f, segment(dx), 0, i);
+                grads[0] = dx;
+            }
+            if (in[3].requiresGrad()) {
+                Tensor dwi = Tensor.empty(g4, i);
+                Blas.sgemm(true, false, g4, i, rows, 1f, d, 0, g4, segment(in[0]), 0, i, 0f, segment(dwi), 0, i);
+                grads[3] = dwi;
+            }
+            if (in[4].requiresGrad()) {
+                Tensor dwh = Tensor.zeros(g4, h);
+                MemorySegment w = segment(dwh);
+                long stepGates = (long) n * g4; // elements
+                if (t > 1) {
+                    Blas.sgemm(true, false, g4, h, rows - n, 1f, d, stepGates, g4, segment(packed), 0, h, 0f, w, 0, h);
+                }
+                if (in[1] != null) {
+                    Blas.sgemm(true, false, g4, h, n, 1f, d, 0, g4, segment(in[1]), 0, h, 1f, w, 0, h);
+                }
+                grads[4] = dwh;
+            }
+            if (in[5] != null && (in[5].requiresGrad() || in[6].requiresGrad())) {
+                // Σ over the rows = dGᵀ · 1; b_ih and b_hh get the same values, in tensors of their own.
+                Tensor dbi = Tensor.empty(g4);
+                try (Tensor ones = Tensor.ones(rows)) {
+                    Blas.sgemv(true, rows, g4, 1f, d, 0, g4, segment(ones), 0, 1, 0f, segment(dbi), 0, 1);
+                }
+                grads[5] = dbi;
+                grads[6] = dbi.copy();
+            }
+        }
+        for (int k = 0; k < in.length; k++) {
+            if (in[k] == null || !in[k].requiresGrad()) grads[k] = null;
+        }
+        return grads;
     }
 
     /**

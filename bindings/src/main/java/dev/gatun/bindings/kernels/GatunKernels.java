@@ -23,10 +23,10 @@ public class GatunKernels extends GatunKernels$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
-    private static final int GATUN_KERNELS_VERSION = (int)12L;
+    private static final int GATUN_KERNELS_VERSION = (int)13L;
     /**
      * {@snippet lang=c :
-     * #define GATUN_KERNELS_VERSION 12
+     * #define GATUN_KERNELS_VERSION 13
      * }
      */
     public static int GATUN_KERNELS_VERSION() {
@@ -590,6 +590,328 @@ public class GatunKernels extends GatunKernels$shared {
                 traceDowncall("gatun_lstm_inference", gx, w_hh, b_hh, h0, c0, y, h_t, c_t, t, n, h);
             }
             mh$.invokeExact(gx, w_hh, b_hh, h0, c0, y, h_t, c_t, t, n, h);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class gatun_cpu_has_avx512 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            GatunKernels.C_INT    );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("gatun_cpu_has_avx512");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int gatun_cpu_has_avx512()
+     * }
+     */
+    public static FunctionDescriptor gatun_cpu_has_avx512$descriptor() {
+        return gatun_cpu_has_avx512.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int gatun_cpu_has_avx512()
+     * }
+     */
+    public static MethodHandle gatun_cpu_has_avx512$handle() {
+        return gatun_cpu_has_avx512.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int gatun_cpu_has_avx512()
+     * }
+     */
+    public static MemorySegment gatun_cpu_has_avx512$address() {
+        return gatun_cpu_has_avx512.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int gatun_cpu_has_avx512()
+     * }
+     */
+    public static int gatun_cpu_has_avx512() {
+        var mh$ = gatun_cpu_has_avx512.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("gatun_cpu_has_avx512");
+            }
+            return (int)mh$.invokeExact();
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class gatun_lstm_forward_pack_elements {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            GatunKernels.C_LONG,
+            GatunKernels.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("gatun_lstm_forward_pack_elements");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int64_t gatun_lstm_forward_pack_elements(int64_t h)
+     * }
+     */
+    public static FunctionDescriptor gatun_lstm_forward_pack_elements$descriptor() {
+        return gatun_lstm_forward_pack_elements.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int64_t gatun_lstm_forward_pack_elements(int64_t h)
+     * }
+     */
+    public static MethodHandle gatun_lstm_forward_pack_elements$handle() {
+        return gatun_lstm_forward_pack_elements.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int64_t gatun_lstm_forward_pack_elements(int64_t h)
+     * }
+     */
+    public static MemorySegment gatun_lstm_forward_pack_elements$address() {
+        return gatun_lstm_forward_pack_elements.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int64_t gatun_lstm_forward_pack_elements(int64_t h)
+     * }
+     */
+    public static long gatun_lstm_forward_pack_elements(long h) {
+        var mh$ = gatun_lstm_forward_pack_elements.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("gatun_lstm_forward_pack_elements", h);
+            }
+            return (long)mh$.invokeExact(h);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class gatun_lstm_backward_pack_elements {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            GatunKernels.C_LONG,
+            GatunKernels.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("gatun_lstm_backward_pack_elements");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int64_t gatun_lstm_backward_pack_elements(int64_t h)
+     * }
+     */
+    public static FunctionDescriptor gatun_lstm_backward_pack_elements$descriptor() {
+        return gatun_lstm_backward_pack_elements.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int64_t gatun_lstm_backward_pack_elements(int64_t h)
+     * }
+     */
+    public static MethodHandle gatun_lstm_backward_pack_elements$handle() {
+        return gatun_lstm_backward_pack_elements.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int64_t gatun_lstm_backward_pack_elements(int64_t h)
+     * }
+     */
+    public static MemorySegment gatun_lstm_backward_pack_elements$address() {
+        return gatun_lstm_backward_pack_elements.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int64_t gatun_lstm_backward_pack_elements(int64_t h)
+     * }
+     */
+    public static long gatun_lstm_backward_pack_elements(long h) {
+        var mh$ = gatun_lstm_backward_pack_elements.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("gatun_lstm_backward_pack_elements", h);
+            }
+            return (long)mh$.invokeExact(h);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class gatun_lstm_train_forward {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_LONG,
+            GatunKernels.C_LONG,
+            GatunKernels.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("gatun_lstm_train_forward");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void gatun_lstm_train_forward(const float *gx, const float *w_hh, const float *b_hh, const float *h0, const float *c0, float *wf, float *y, float *h_t, float *c_t, float *acts, float *cs, int64_t t, int64_t n, int64_t h)
+     * }
+     */
+    public static FunctionDescriptor gatun_lstm_train_forward$descriptor() {
+        return gatun_lstm_train_forward.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void gatun_lstm_train_forward(const float *gx, const float *w_hh, const float *b_hh, const float *h0, const float *c0, float *wf, float *y, float *h_t, float *c_t, float *acts, float *cs, int64_t t, int64_t n, int64_t h)
+     * }
+     */
+    public static MethodHandle gatun_lstm_train_forward$handle() {
+        return gatun_lstm_train_forward.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void gatun_lstm_train_forward(const float *gx, const float *w_hh, const float *b_hh, const float *h0, const float *c0, float *wf, float *y, float *h_t, float *c_t, float *acts, float *cs, int64_t t, int64_t n, int64_t h)
+     * }
+     */
+    public static MemorySegment gatun_lstm_train_forward$address() {
+        return gatun_lstm_train_forward.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void gatun_lstm_train_forward(const float *gx, const float *w_hh, const float *b_hh, const float *h0, const float *c0, float *wf, float *y, float *h_t, float *c_t, float *acts, float *cs, int64_t t, int64_t n, int64_t h)
+     * }
+     */
+    public static void gatun_lstm_train_forward(MemorySegment gx, MemorySegment w_hh, MemorySegment b_hh, MemorySegment h0, MemorySegment c0, MemorySegment wf, MemorySegment y, MemorySegment h_t, MemorySegment c_t, MemorySegment acts, MemorySegment cs, long t, long n, long h) {
+        var mh$ = gatun_lstm_train_forward.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("gatun_lstm_train_forward", gx, w_hh, b_hh, h0, c0, wf, y, h_t, c_t, acts, cs, t, n, h);
+            }
+            mh$.invokeExact(gx, w_hh, b_hh, h0, c0, wf, y, h_t, c_t, acts, cs, t, n, h);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class gatun_lstm_train_backward {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_LONG,
+            GatunKernels.C_LONG,
+            GatunKernels.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("gatun_lstm_train_backward");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void gatun_lstm_train_backward(const float *w_hh, const float *acts, const float *cs, const float *c0, const float *dy, const float *dh_t, const float *dc_t, float *wb, float *dgates, float *dh0, float *dc0, int64_t t, int64_t n, int64_t h)
+     * }
+     */
+    public static FunctionDescriptor gatun_lstm_train_backward$descriptor() {
+        return gatun_lstm_train_backward.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void gatun_lstm_train_backward(const float *w_hh, const float *acts, const float *cs, const float *c0, const float *dy, const float *dh_t, const float *dc_t, float *wb, float *dgates, float *dh0, float *dc0, int64_t t, int64_t n, int64_t h)
+     * }
+     */
+    public static MethodHandle gatun_lstm_train_backward$handle() {
+        return gatun_lstm_train_backward.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void gatun_lstm_train_backward(const float *w_hh, const float *acts, const float *cs, const float *c0, const float *dy, const float *dh_t, const float *dc_t, float *wb, float *dgates, float *dh0, float *dc0, int64_t t, int64_t n, int64_t h)
+     * }
+     */
+    public static MemorySegment gatun_lstm_train_backward$address() {
+        return gatun_lstm_train_backward.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void gatun_lstm_train_backward(const float *w_hh, const float *acts, const float *cs, const float *c0, const float *dy, const float *dh_t, const float *dc_t, float *wb, float *dgates, float *dh0, float *dc0, int64_t t, int64_t n, int64_t h)
+     * }
+     */
+    public static void gatun_lstm_train_backward(MemorySegment w_hh, MemorySegment acts, MemorySegment cs, MemorySegment c0, MemorySegment dy, MemorySegment dh_t, MemorySegment dc_t, MemorySegment wb, MemorySegment dgates, MemorySegment dh0, MemorySegment dc0, long t, long n, long h) {
+        var mh$ = gatun_lstm_train_backward.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("gatun_lstm_train_backward", w_hh, acts, cs, c0, dy, dh_t, dc_t, wb, dgates, dh0, dc0, t, n, h);
+            }
+            mh$.invokeExact(w_hh, acts, cs, c0, dy, dh_t, dc_t, wb, dgates, dh0, dc0, t, n, h);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
