@@ -834,8 +834,8 @@ static void lstm_pack_backward(const float *w_hh, float *wb, int64_t h, int64_t 
  * then the cell update; writes the activated gates (i, f, g, o at q·h + u of each row's 4h), c and h.
  */
 static inline __attribute__((always_inline)) void lstm_forward_tile(
-        const int R, const float *gx, const float *b_hh, const float *w, const float *h_prev, const float *c_prev,
-        float *acts, float *cs, float *y, int64_t h, int64_t r0, int64_t u0, int64_t m) {
+        const int R, const float *gx, const int32_t *rows, const float *b_hh, const float *w, const float *h_prev,
+        const float *c_prev, float *acts, float *cs, float *y, int64_t h, int64_t r0, int64_t u0, int64_t m) {
     f32x16 acc[LSTM_TILE_ROWS][4];
     f32x16 bias[4] = {{0}};
     if (b_hh) {
@@ -848,7 +848,7 @@ static inline __attribute__((always_inline)) void lstm_forward_tile(
     for (int r = 0; r < R; r++) {
         for (int q = 0; q < 4; q++) {
             float v[LSTM_CHUNK] = {0};
-            lstm_copy(v, gx + (r0 + r) * 4 * h + q * h + u0, m);
+            lstm_copy(v, (rows ? gx + (int64_t) rows[r0 + r] * 4 * h : gx + (r0 + r) * 4 * h) + q * h + u0, m);
             memcpy(&acc[r][q], v, sizeof v);
             acc[r][q] += bias[q];
         }
@@ -901,7 +901,8 @@ static inline __attribute__((always_inline)) void lstm_forward_tile(
 
 /* One forward step of chunks [cb, ce) over all n rows. */
 GATUN_LSTM_CLONES
-static void lstm_forward_step(const float *gx, const float *b_hh, const float *wf, const float *h_prev,
+static void lstm_forward_step(const float *gx, const int32_t *rows, const float *b_hh, const float *wf,
+                              const float *h_prev,
                               const float *c_prev, float *acts, float *cs, float *y, int64_t h, int64_t rb,
                               int64_t re, int64_t cb, int64_t ce) {
     for (int64_t c = cb; c < ce; c++) {
@@ -910,10 +911,10 @@ static void lstm_forward_step(const float *gx, const float *b_hh, const float *w
         const float *w = wf + c * h * 4 * LSTM_CHUNK;
         for (int64_t r0 = rb; r0 < re; r0 += LSTM_TILE_ROWS) {
             switch (re - r0 < LSTM_TILE_ROWS ? re - r0 : LSTM_TILE_ROWS) {
-            case 4: lstm_forward_tile(4, gx, b_hh, w, h_prev, c_prev, acts, cs, y, h, r0, u0, m); break;
-            case 3: lstm_forward_tile(3, gx, b_hh, w, h_prev, c_prev, acts, cs, y, h, r0, u0, m); break;
-            case 2: lstm_forward_tile(2, gx, b_hh, w, h_prev, c_prev, acts, cs, y, h, r0, u0, m); break;
-            default: lstm_forward_tile(1, gx, b_hh, w, h_prev, c_prev, acts, cs, y, h, r0, u0, m); break;
+            case 4: lstm_forward_tile(4, gx, rows, b_hh, w, h_prev, c_prev, acts, cs, y, h, r0, u0, m); break;
+            case 3: lstm_forward_tile(3, gx, rows, b_hh, w, h_prev, c_prev, acts, cs, y, h, r0, u0, m); break;
+            case 2: lstm_forward_tile(2, gx, rows, b_hh, w, h_prev, c_prev, acts, cs, y, h, r0, u0, m); break;
+            default: lstm_forward_tile(1, gx, rows, b_hh, w, h_prev, c_prev, acts, cs, y, h, r0, u0, m); break;
             }
         }
     }
@@ -924,9 +925,9 @@ static void lstm_forward_step(const float *gx, const float *b_hh, const float *w
  * every step on its own (all of w_hh packed, read from its cache), with no barrier between steps and no
  * state crossing between cores. With fewer tiles than threads, the spare threads only pack.
  */
-void gatun_lstm_train_forward(const float *gx, const float *w_hh, const float *b_hh, const float *h0,
-                              const float *c0, float *wf, float *y, float *h_t, float *c_t, float *acts,
-                              float *cs, int64_t t, int64_t n, int64_t h) {
+void gatun_lstm_train_forward(const float *gx, const int32_t *rows, const float *w_hh, const float *b_hh,
+                              const float *h0, const float *c0, float *wf, float *y, float *h_t, float *c_t,
+                              float *acts, float *cs, int64_t t, int64_t n, int64_t h) {
     if (t < 1 || n < 1 || h < 1) return;
     const int64_t chunks = lstm_chunks(h);
     const int64_t tiles = (n + LSTM_TILE_ROWS - 1) / LSTM_TILE_ROWS;
@@ -942,7 +943,7 @@ void gatun_lstm_train_forward(const float *gx, const float *w_hh, const float *b
         for (int64_t s = 0; s < t && rb < re; s++) {
             const float *h_prev = s == 0 ? h0 : y + (s - 1) * n * h;
             const float *c_prev = s == 0 ? c0 : cs + (s - 1) * n * h;
-            lstm_forward_step(gx + s * n * 4 * h, b_hh, wf, h_prev, c_prev, acts + s * n * 4 * h, cs + s * n * h,
+            lstm_forward_step(rows ? gx : gx + s * n * 4 * h, rows ? rows + s * n : 0, b_hh, wf, h_prev, c_prev, acts + s * n * 4 * h, cs + s * n * h,
                               y + s * n * h, h, rb, re, 0, chunks);
         }
         if (rb < re) {
@@ -1076,6 +1077,29 @@ void gatun_lstm_train_backward(const float *w_hh, const float *acts, const float
                 lstm_backward_hidden(dg, wb, dh0, h, rb, re, 0, chunks);
             }
         }
+    }
+}
+
+/* dst[rows[k]] += src[k] over columns [jb, je), rows in order k = 0, 1, ... */
+GATUN_LSTM_CLONES
+static void rows_scatter_add_range(const float *restrict src, const int32_t *rows, float *restrict dst, int64_t count,
+                                   int64_t width, int64_t jb, int64_t je) {
+    for (int64_t k = 0; k < count; k++) {
+        const float *a = src + k * width;
+        float *b = dst + (int64_t) rows[k] * width;
+        for (int64_t j = jb; j < je; j++) b[j] += a[j];
+    }
+}
+
+void gatun_rows_scatter_add(const float *src, const int32_t *rows, float *dst, int64_t count, int64_t width) {
+    if (count < 1 || width < 1) return;
+    const int64_t blocks = (width + 15) / 16;
+#pragma omp parallel if (count * width >= GATUN_PARALLEL_MIN)
+    {
+        int64_t bb, be;
+        share(blocks, &bb, &be);
+        const int64_t jb = bb * 16, je = be * 16 < width ? be * 16 : width;
+        if (jb < je) rows_scatter_add_range(src, rows, dst, count, width, jb, je);
     }
 }
 

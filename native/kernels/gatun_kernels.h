@@ -116,7 +116,8 @@ int64_t gatun_lstm_backward_pack_elements(int64_t h);
 
 /*
  * The LSTM's forward pass for training (gate order i, f, g, o, as gatun_lstm_inference): from gx [t, n, 4h]
- * (x · w_ihᵀ + b_ih), w_hh [4h, h], b_hh [4h] or null, h0 and c0 [n, h] or null (zeros), writes y [t, n, h],
+ * (x · w_ihᵀ + b_ih) or, when rows is not null, from a table gx [v, 4h] whose row rows[s·n + b] (each in
+ * [0, v)) is sequence b's input share at step s (an embedding's rows times w_ihᵀ), w_hh [4h, h], b_hh [4h] or null, h0 and c0 [n, h] or null (zeros), writes y [t, n, h],
  * h_t and c_t [n, h], and for the backward pass acts [t, n, 4h] (the activated gates σ(i), σ(f), tanh(g),
  * σ(o), at q·h + u of each row) and cs [t, n, h] (every step's c). wf is scratch of
  * gatun_lstm_forward_pack_elements(h) floats. The calling thread's OpenMP team splits the hidden units
@@ -124,9 +125,9 @@ int64_t gatun_lstm_backward_pack_elements(int64_t h);
  * step, when 4·h·h·n is at least GATUN_PARALLEL_MIN; every value is computed by one thread in a fixed
  * order, so results do not depend on the thread count. Outputs must not overlap the inputs or each other.
  */
-void gatun_lstm_train_forward(const float *gx, const float *w_hh, const float *b_hh, const float *h0,
-                              const float *c0, float *wf, float *y, float *h_t, float *c_t, float *acts,
-                              float *cs, int64_t t, int64_t n, int64_t h);
+void gatun_lstm_train_forward(const float *gx, const int32_t *rows, const float *w_hh, const float *b_hh,
+                              const float *h0, const float *c0, float *wf, float *y, float *h_t, float *c_t,
+                              float *acts, float *cs, int64_t t, int64_t n, int64_t h);
 
 /*
  * Backpropagation through time of gatun_lstm_train_forward: from its acts and cs, c0 (or null: zeros),
@@ -139,6 +140,13 @@ void gatun_lstm_train_forward(const float *gx, const float *w_hh, const float *b
 void gatun_lstm_train_backward(const float *w_hh, const float *acts, const float *cs, const float *c0,
                                const float *dy, const float *dh_t, const float *dc_t, float *wb, float *dgates,
                                float *dh0, float *dc0, int64_t t, int64_t n, int64_t h);
+
+/*
+ * dst[rows[k]] += src[k] for k = 0 .. count − 1: src is [count, width], dst [v, width] with every rows[k]
+ * in [0, v). Threads split the columns, and each adds its rows in order, so results do not depend on the
+ * thread count. dst must not overlap src or rows.
+ */
+void gatun_rows_scatter_add(const float *src, const int32_t *rows, float *dst, int64_t count, int64_t width);
 
 /*
  * Runs a program of oneDNN primitive executions. The program has `steps` steps of `threads` calls each:

@@ -339,11 +339,41 @@ public final class Rnn {
     public static void lstmTrainForward(Shape s, MemorySegment gx, MemorySegment weightHh, MemorySegment biasHh,
                                         MemorySegment h0, MemorySegment c0, MemorySegment wf, MemorySegment y,
                                         MemorySegment hT, MemorySegment cT, MemorySegment acts, MemorySegment cs) {
+        lstmTrainForward(s, gx, null, 0, weightHh, biasHh, h0, c0, wf, y, hT, cT, acts, cs);
+    }
+
+    /**
+     * As {@link #lstmTrainForward(Shape, MemorySegment, MemorySegment, MemorySegment, MemorySegment,
+     * MemorySegment, MemorySegment, MemorySegment, MemorySegment, MemorySegment, MemorySegment, MemorySegment)},
+     * with the input's share of the gates looked up: when {@code rows} (T·N int32 values, each in [0,
+     * tableRows), checked here) is not null, gx is a table [tableRows, 4H] and sequence b at step t reads its
+     * row rows[t·N + b] (an embedding table times w_ihᵀ, plus b_ih).
+     */
+    public static void lstmTrainForward(Shape s, MemorySegment gx, MemorySegment rows, long tableRows,
+                                        MemorySegment weightHh, MemorySegment biasHh, MemorySegment h0,
+                                        MemorySegment c0, MemorySegment wf, MemorySegment y, MemorySegment hT,
+                                        MemorySegment cT, MemorySegment acts, MemorySegment cs) {
         requireOneLstm(s);
         long st = s.stateElements();
-        long gates = Math.multiplyExact(s.steps() * s.batch(), 4 * s.hiddenSize());
+        long positions = s.steps() * s.batch();
+        long gates = Math.multiplyExact(positions, 4 * s.hiddenSize());
+        MemorySegment rowSegment = null;
+        if (rows != null) {
+            if (tableRows < 1) {
+                throw new IllegalArgumentException(s + ": the gates' table needs at least one row, got " + tableRows);
+            }
+            rowSegment = Primitives.region(s + ": rows", rows, 0, positions); // int32 values, four bytes as floats
+            for (long p = 0; p < positions; p++) {
+                int r = rowSegment.getAtIndex(ValueLayout.JAVA_INT, p);
+                if (r < 0 || r >= tableRows) {
+                    throw new IllegalArgumentException(s + ": row " + r + " at position " + p + " is outside the"
+                            + " table's [0, " + tableRows + ")");
+                }
+            }
+        }
         MemorySegment[] in = {
-            region(s, "gx", gx, gates),
+            region(s, "gx", gx, rows == null ? gates : Math.multiplyExact(tableRows, 4 * s.hiddenSize())),
+            rowSegment,
             region(s, "weight_hh", weightHh, s.weightHhElements()),
             biasHh == null ? null : region(s, "bias_hh", biasHh, s.biasElements()),
             h0 == null ? null : region(s, "h0", h0, st),
@@ -353,8 +383,8 @@ public final class Rnn {
             region(s, "gates", acts, gates), region(s, "cell states", cs, s.outputElements())};
         checkDisjoint(s, in, out, new String[] {"packed weight_hh", "y", "hT", "cT", "gates", "cell states"});
         Threads.applyToCurrentThread();
-        GatunKernels.gatun_lstm_train_forward(in[0], in[1], orNull(in[2]), orNull(in[3]), orNull(in[4]), out[0],
-                out[1], out[2], out[3], out[4], out[5], s.steps(), s.batch(), s.hiddenSize());
+        GatunKernels.gatun_lstm_train_forward(in[0], orNull(in[1]), in[2], orNull(in[3]), orNull(in[4]), orNull(in[5]),
+                out[0], out[1], out[2], out[3], out[4], out[5], s.steps(), s.batch(), s.hiddenSize());
     }
 
     /**
@@ -385,6 +415,35 @@ public final class Rnn {
         Threads.applyToCurrentThread();
         GatunKernels.gatun_lstm_train_backward(in[0], in[1], in[2], orNull(in[3]), in[4], orNull(in[5]),
                 orNull(in[6]), out[0], out[1], out[2], out[3], s.steps(), s.batch(), s.hiddenSize());
+    }
+
+    /**
+     * {@code dst[rows[k]] += src[k]} for k = 0 .. count − 1 ({@code gatun_rows_scatter_add}): src is [count,
+     * width], dst [tableRows, width], rows count int32 values, each in [0, tableRows) (checked here). The
+     * gradient of a table whose rows were looked up. dst must not overlap src or rows.
+     */
+    public static void scatterAddRows(MemorySegment src, MemorySegment rows, MemorySegment dst, long count,
+                                      long width, long tableRows) {
+        if (count < 0 || width < 1 || tableRows < 1) {
+            throw new IllegalArgumentException("scatterAddRows: count " + count + ", width " + width + ", table rows "
+                    + tableRows);
+        }
+        MemorySegment s = Primitives.region("scatterAddRows: src", src, 0, Math.multiplyExact(count, width));
+        MemorySegment r = Primitives.region("scatterAddRows: rows", rows, 0, count); // int32, four bytes each
+        MemorySegment d = Primitives.region("scatterAddRows: dst", dst, 0, Math.multiplyExact(tableRows, width));
+        for (long k = 0; k < count; k++) {
+            int row = r.getAtIndex(ValueLayout.JAVA_INT, k);
+            if (row < 0 || row >= tableRows) {
+                throw new IllegalArgumentException("scatterAddRows: row " + row + " at position " + k
+                        + " is outside [0, " + tableRows + ")");
+            }
+        }
+        if (Primitives.overlap(d, s) || Primitives.overlap(d, r)) {
+            throw new IllegalArgumentException("scatterAddRows: dst overlaps src or rows");
+        }
+        NativeLibraries.load();
+        Threads.applyToCurrentThread();
+        GatunKernels.gatun_rows_scatter_add(s, r, d, count, width);
     }
 
     private static void requireOneLstm(Shape s) {

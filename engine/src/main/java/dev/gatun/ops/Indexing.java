@@ -420,6 +420,9 @@ public final class Indexing {
         for (int p = 0; p < idx.length; p++) {
             MemorySegment.copy(src, base + idx[p] * rowBytes, dst, p * rowBytes, rowBytes);
         }
+        if (Autograd.needsGrad(w)) {
+            Lookups.note(out, w, idx, paddingIdx);
+        }
         return Autograd.record(out, "embedding", g -> new Tensor[] {embeddingBackward(g, idx, v, dim, paddingIdx)}, w);
     }
 

@@ -204,7 +204,13 @@ public final class Recurrent {
             return lstmKernel(s, inputs);
         }
         if (training && Rnn.lstmTrainKernel(s)) {
-            return lstmTraining(s, inputs);
+            Lookups.Lookup lookup = Lookups.of(x);
+            if (lookup != null && x == inputs[0] && lookup.rows().length == s.steps() * s.batch()
+                    && lookup.table().dim() == 2 && lookup.table().size(1) == s.inputSize()
+                    && lookup.table().size(0) < s.steps() * s.batch() && Lookups.rowsStillMatch(lookup, x)) {
+                return lstmTraining(s, inputs, lookup);
+            }
+            return lstmTraining(s, inputs, null);
         }
         Rnn.Weights w = weights(s, inputs);
 
@@ -256,8 +262,14 @@ public final class Recurrent {
      * A one-direction LSTM's training pass on gatun's kernels ({@link Rnn#lstmTrainForward}): the input's
      * share of every step's gates in one matrix product, then the recurrence, keeping the activated gates
      * and cell states for the backward pass ({@link #lstmTrainingBackward}).
+     *
+     * <p>When x is an embedding's rows (a {@code lookup} whose rows x still holds) and the table has fewer
+     * rows than x, the product is the table's instead, table·w_ihᵀ + b_ih, whose rows the recurrence reads
+     * by index; the layer's node then takes the table in x's place, so that its gradient goes to the table
+     * directly (the rows' gradients summed per table row first, then one small product each for the table,
+     * w_ih and the biases). The same values up to float rounding, with a product over V rows rather than T·N.
      */
-    private static Result lstmTraining(Rnn.Shape s, Tensor[] in) {
+    private static Result lstmTraining(Rnn.Shape s, Tensor[] in, Lookups.Lookup lookup) {
         long t = s.steps();
         long n = s.batch();
         long h = s.hiddenSize();
@@ -266,26 +278,57 @@ public final class Recurrent {
         Tensor packed = Tensor.empty(ny + 2 * ns); // [output | h | c], every element written
         Tensor acts = Tensor.empty(t * n * 4 * h);
         Tensor cs = Tensor.empty(ny);
+        Tensor table = null; // a copy of the embedding's table as the forward pass read it
+        Tensor rows = null;
         try (var ignored = Autograd.noGrad();
-             Tensor gx = MatMul.linear(in[0].view(t * n, s.inputSize()), in[3], in[5]).contiguous();
              Tensor wf = Tensor.empty(Rnn.lstmForwardPackElements(h))) {
-            MemorySegment p = segment(packed);
-            Rnn.lstmTrainForward(s, segment(gx), segment(in[4]), segment(in[6]), segment(in[1]), segment(in[2]),
-                    segment(wf), p.asSlice(0, ny * Float.BYTES), p.asSlice(ny * Float.BYTES, ns * Float.BYTES),
-                    p.asSlice((ny + ns) * Float.BYTES, ns * Float.BYTES), segment(acts), segment(cs));
+            Tensor gx;
+            if (lookup != null) {
+                table = lookup.table().copy();
+                rows = intRows(lookup.rows());
+                gx = MatMul.linear(table, in[3], in[5]).contiguous();
+            } else {
+                gx = MatMul.linear(in[0].view(t * n, s.inputSize()), in[3], in[5]).contiguous();
+            }
+            try (gx) {
+                MemorySegment p = segment(packed);
+                Rnn.lstmTrainForward(s, segment(gx), rows == null ? null : segment(rows),
+                        lookup == null ? 0 : table.size(0), segment(in[4]), segment(in[6]), segment(in[1]),
+                        segment(in[2]), segment(wf), p.asSlice(0, ny * Float.BYTES),
+                        p.asSlice(ny * Float.BYTES, ns * Float.BYTES),
+                        p.asSlice((ny + ns) * Float.BYTES, ns * Float.BYTES), segment(acts), segment(cs));
+            }
         }
-        Autograd.record(packed, s.cell().opName(), g -> lstmTrainingBackward(s, in, packed, acts, cs, g), in);
+        Tensor[] recorded = in;
+        if (lookup != null) {
+            recorded = in.clone();
+            recorded[0] = lookup.table();
+        }
+        Tensor tableCopy = table;
+        Tensor rowTensor = rows;
+        Autograd.record(packed, s.cell().opName(),
+                g -> lstmTrainingBackward(s, in, packed, acts, cs, lookup, tableCopy, rowTensor, g), recorded);
         long[] state = {n, h};
         return new Result(packed.slice(0, 0, ny).view(t, n, h), packed.slice(0, ny, ny + ns).view(state),
                 packed.slice(0, ny + ns, ny + 2 * ns).view(state));
     }
 
+    /** The rows as int32 values in a buffer of the current scope (a tensor of as many 4-byte elements). */
+    private static Tensor intRows(int[] rows) {
+        Tensor buffer = Tensor.empty(rows.length);
+        MemorySegment.copy(rows, 0, segment(buffer), java.lang.foreign.ValueLayout.JAVA_INT, 0, rows.length);
+        return buffer;
+    }
+
     /**
-     * Gradients of {x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh} of {@link #lstmTraining}: the
-     * kernel gives the gates' gradients dG [T·N, 4H] and dh0, dc0; then dx = dG·w_ih, ∂w_ih = dGᵀ·x,
-     * ∂w_hh = dGᵀ·[h0; y without its last step], ∂b_ih = ∂b_hh = Σ dG over the rows.
+     * Gradients of {x (or the embedding's table), h0, c0, weight_ih, weight_hh, bias_ih, bias_hh} of
+     * {@link #lstmTraining}: the kernel gives the gates' gradients dG [T·N, 4H] and dh0, dc0; then dx =
+     * dG·w_ih, ∂w_ih = dGᵀ·x, ∂w_hh = dGᵀ·[h0; y without its last step], ∂b_ih = ∂b_hh = Σ dG over the rows.
+     * With a lookup, dG's rows are first summed per table row (dP [V, 4H]): ∂table = dP·w_ih (the padding
+     * row's left at zero), ∂w_ih = dPᵀ·table, ∂b = Σ dP.
      */
     private static Tensor[] lstmTrainingBackward(Rnn.Shape s, Tensor[] in, Tensor packed, Tensor acts, Tensor cs,
+                                                 Lookups.Lookup lookup, Tensor table, Tensor rowTensor,
                                                  Tensor grad) {
         int t = Math.toIntExact(s.steps());
         int n = Math.toIntExact(s.batch());
@@ -296,6 +339,7 @@ public final class Recurrent {
         long ny = s.outputElements();
         long ns = s.stateElements();
         Tensor[] grads = new Tensor[in.length];
+        Tensor firstInput = lookup == null ? in[0] : lookup.table();
         try (var ignored = Autograd.noGrad();
              Tensor dg = Tensor.empty(rows, g4);
              Tensor wb = Tensor.empty(Rnn.lstmBackwardPackElements(h))) {
@@ -308,14 +352,30 @@ public final class Recurrent {
                     gs.asSlice((ny + ns) * Float.BYTES, ns * Float.BYTES), segment(wb), d, segment(dh0), segment(dc0));
             grads[1] = dh0;
             grads[2] = dc0;
-            if (in[0].requiresGrad()) {
-                Tensor dx = Tensor.empty(t, n, i);
-                Blas.sgemm(false, false, rows, i, g4, 1f, d, 0, g4, segment(in[3]), 0, i, 0f, segment(dx), 0, i);
+            // The input side: over x's T·N rows, or the table's V rows with the gates' gradients summed per row.
+            Tensor dp = null;
+            MemorySegment src = d;
+            MemorySegment xs = segment(in[0]);
+            int inputRows = rows;
+            if (lookup != null) {
+                int v = Math.toIntExact(table.size(0));
+                dp = Tensor.zeros(v, g4);
+                Rnn.scatterAddRows(d, segment(rowTensor), segment(dp), rows, g4, v);
+                src = segment(dp);
+                xs = segment(table);
+                inputRows = v;
+            }
+            if (firstInput.requiresGrad()) {
+                Tensor dx = lookup == null ? Tensor.empty(t, n, i) : Tensor.empty(inputRows, i);
+                Blas.sgemm(false, false, inputRows, i, g4, 1f, src, 0, g4, segment(in[3]), 0, i, 0f, segment(dx), 0, i);
+                if (lookup != null && lookup.paddingIdx() >= 0) {
+                    dx.select(0, lookup.paddingIdx()).fill(0f);
+                }
                 grads[0] = dx;
             }
             if (in[3].requiresGrad()) {
                 Tensor dwi = Tensor.empty(g4, i);
-                Blas.sgemm(true, false, g4, i, rows, 1f, d, 0, g4, segment(in[0]), 0, i, 0f, segment(dwi), 0, i);
+                Blas.sgemm(true, false, g4, i, inputRows, 1f, src, 0, g4, xs, 0, i, 0f, segment(dwi), 0, i);
                 grads[3] = dwi;
             }
             if (in[4].requiresGrad()) {
@@ -333,15 +393,20 @@ public final class Recurrent {
             if (in[5] != null && (in[5].requiresGrad() || in[6].requiresGrad())) {
                 // Σ over the rows = dGᵀ · 1; b_ih and b_hh get the same values, in tensors of their own.
                 Tensor dbi = Tensor.empty(g4);
-                try (Tensor ones = Tensor.ones(rows)) {
-                    Blas.sgemv(true, rows, g4, 1f, d, 0, g4, segment(ones), 0, 1, 0f, segment(dbi), 0, 1);
+                try (Tensor ones = Tensor.ones(inputRows)) {
+                    Blas.sgemv(true, inputRows, g4, 1f, src, 0, g4, segment(ones), 0, 1, 0f, segment(dbi), 0, 1);
                 }
                 grads[5] = dbi;
                 grads[6] = dbi.copy();
             }
+            if (dp != null) {
+                dp.close();
+            }
         }
+        Tensor[] recorded = in.clone();
+        recorded[0] = firstInput;
         for (int k = 0; k < in.length; k++) {
-            if (in[k] == null || !in[k].requiresGrad()) grads[k] = null;
+            if (recorded[k] == null || !recorded[k].requiresGrad()) grads[k] = null;
         }
         return grads;
     }

@@ -82,6 +82,73 @@ class LstmTrainingKernelTest extends ScopedTest {
         }
     }
 
+    /**
+     * An embedding's rows as the input (a table of fewer rows than positions): the layer multiplies the
+     * table instead of every row and sends the gradient to the table directly. Against the same layer on
+     * a copy of the rows (x·1, which is no lookup), with and without a padding row; the table changed in
+     * place after the lookup makes the layer read x as it is.
+     */
+    @Test
+    void anEmbeddingsRowsGiveTheValuesAndGradientsOfAnyInput() {
+        int t = 6, n = 5, v = 7, i = 4, h = 19;
+        int[] tokens = new int[t * n];
+        java.util.Random random = new java.util.Random(3);
+        for (int p = 0; p < tokens.length; p++) tokens[p] = random.nextInt(v);
+        Rnn.Shape shape = new Rnn.Shape(Rnn.Cell.LSTM, t, n, i, h, 1);
+        for (int padding : new int[] {Indexing.NO_PADDING, 3}) {
+            for (boolean changedInPlace : new boolean[] {false, true}) {
+                String what = "padding " + padding + (changedInPlace ? ", table changed in place" : "");
+                Tensor[][] runs = new Tensor[2][];
+                Tensor[] outputs = new Tensor[2];
+                for (int run = 0; run < 2; run++) {
+                    long seed = 500;
+                    Tensor table = GradCheck.leafIn(seed++, -1, 1, v, i);
+                    Tensor h0 = GradCheck.leafIn(seed++, -0.5, 0.5, n, h);
+                    Tensor c0 = GradCheck.leafIn(seed++, -0.5, 0.5, n, h);
+                    Tensor wi = GradCheck.leafIn(seed++, -0.6, 0.6, 4L * h, i);
+                    Tensor wh = GradCheck.leafIn(seed++, -0.6, 0.6, 4L * h, h);
+                    Tensor bi = GradCheck.leafIn(seed++, -0.3, 0.3, 4L * h);
+                    Tensor bh = GradCheck.leafIn(seed++, -0.3, 0.3, 4L * h);
+                    Tensor ry = Tensor.rand(new Generator(seed), t, n, h).sub(0.5f);
+                    Tensor x = Indexing.embedding(table, tokens, new long[] {t, n}, padding);
+                    if (run == 1) {
+                        x = x.mul(1f);
+                    }
+                    if (changedInPlace) {
+                        try (var ignored = dev.gatun.autograd.Autograd.noGrad()) {
+                            table.copyFrom(table.mul(2f));
+                        }
+                    }
+                    Recurrent.Result r = Recurrent.lstm(x, h0, c0, wi, wh, bi, bh);
+                    dev.gatun.autograd.Node layer = r.output().gradFn();
+                    while (!layer.op().equals(Rnn.Cell.LSTM.opName())) {
+                        layer = layer.inputs()[0].gradFn();
+                    }
+                    if (run == 0 && Rnn.lstmTrainKernel(shape)) {
+                        if (changedInPlace) {
+                            assertEquals("embedding", layer.inputOp(0), what + ": the layer reads x");
+                        } else {
+                            assertTrue(layer.inputs()[0] == table, what + ": the layer reads the table");
+                        }
+                    }
+                    r.output().mul(ry).sum().add(r.h().sum()).add(r.c().mul(0.5f).sum()).backward();
+                    outputs[run] = r.output();
+                    runs[run] = new Tensor[] {table.grad(), h0.grad(), c0.grad(), wi.grad(), wh.grad(), bi.grad(),
+                        bh.grad()};
+                }
+                close(what + " output", d(outputs[1]), outputs[0]);
+                String[] names = {"dtable", "dh0", "dc0", "dweight_ih", "dweight_hh", "dbias_ih", "dbias_hh"};
+                for (int k = 0; k < names.length; k++) {
+                    close(what + " " + names[k], d(runs[1][k]), runs[0][k]);
+                }
+                if (padding >= 0) {
+                    assertTrue(Arrays.stream(toDouble(runs[0][0].select(0, padding))).allMatch(g -> g == 0),
+                            what + ": the padding row gets no gradient");
+                }
+            }
+        }
+    }
+
     @Test
     void onlyTheInputsThatRequireAGradientGetOne() {
         Tensor x = GradCheck.leafIn(1, -1, 1, 3, 2, 4);
@@ -164,6 +231,18 @@ class LstmTrainingKernelTest extends ScopedTest {
             e = assertThrows(IllegalArgumentException.class, () -> Rnn.lstmTrainBackward(s, w, acts, cs, null, y,
                     null, null, wb, dg, dg.asSlice(0, n * h * Float.BYTES), cT));
             assertTrue(e.getMessage().contains("overlaps"), e.getMessage());
+            // Looked-up rows: each must be a row of the table.
+            MemorySegment rows = a.allocate(t * n * Integer.BYTES);
+            rows.setAtIndex(ValueLayout.JAVA_INT, t * n - 1, 3);
+            e = assertThrows(IllegalArgumentException.class, () -> Rnn.lstmTrainForward(s, gx, rows, 3, w, null, null,
+                    null, wf, y, hT, cT, acts, cs));
+            assertTrue(e.getMessage().contains("row 3 at position " + (t * n - 1)), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> Rnn.scatterAddRows(dg, rows, floats(a, 3 * 4 * h),
+                    t * n, 4 * h, 3));
+            assertTrue(e.getMessage().contains("row 3"), e.getMessage());
+            rows.setAtIndex(ValueLayout.JAVA_INT, t * n - 1, -1);
+            assertThrows(IllegalArgumentException.class, () -> Rnn.scatterAddRows(dg, rows, floats(a, 3 * 4 * h),
+                    t * n, 4 * h, 3));
             Rnn.Shape gru = new Rnn.Shape(Rnn.Cell.GRU, t, n, 4, h, 1);
             assertThrows(IllegalArgumentException.class, () -> Rnn.lstmTrainForward(gru, gx, w, null, null, null, wf,
                     y, hT, cT, acts, cs));

@@ -788,6 +788,7 @@ public class GatunKernels extends GatunKernels$shared {
             GatunKernels.C_POINTER,
             GatunKernels.C_POINTER,
             GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
             GatunKernels.C_LONG,
             GatunKernels.C_LONG,
             GatunKernels.C_LONG
@@ -801,7 +802,7 @@ public class GatunKernels extends GatunKernels$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * void gatun_lstm_train_forward(const float *gx, const float *w_hh, const float *b_hh, const float *h0, const float *c0, float *wf, float *y, float *h_t, float *c_t, float *acts, float *cs, int64_t t, int64_t n, int64_t h)
+     * void gatun_lstm_train_forward(const float *gx, const int32_t *rows, const float *w_hh, const float *b_hh, const float *h0, const float *c0, float *wf, float *y, float *h_t, float *c_t, float *acts, float *cs, int64_t t, int64_t n, int64_t h)
      * }
      */
     public static FunctionDescriptor gatun_lstm_train_forward$descriptor() {
@@ -811,7 +812,7 @@ public class GatunKernels extends GatunKernels$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * void gatun_lstm_train_forward(const float *gx, const float *w_hh, const float *b_hh, const float *h0, const float *c0, float *wf, float *y, float *h_t, float *c_t, float *acts, float *cs, int64_t t, int64_t n, int64_t h)
+     * void gatun_lstm_train_forward(const float *gx, const int32_t *rows, const float *w_hh, const float *b_hh, const float *h0, const float *c0, float *wf, float *y, float *h_t, float *c_t, float *acts, float *cs, int64_t t, int64_t n, int64_t h)
      * }
      */
     public static MethodHandle gatun_lstm_train_forward$handle() {
@@ -821,7 +822,7 @@ public class GatunKernels extends GatunKernels$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * void gatun_lstm_train_forward(const float *gx, const float *w_hh, const float *b_hh, const float *h0, const float *c0, float *wf, float *y, float *h_t, float *c_t, float *acts, float *cs, int64_t t, int64_t n, int64_t h)
+     * void gatun_lstm_train_forward(const float *gx, const int32_t *rows, const float *w_hh, const float *b_hh, const float *h0, const float *c0, float *wf, float *y, float *h_t, float *c_t, float *acts, float *cs, int64_t t, int64_t n, int64_t h)
      * }
      */
     public static MemorySegment gatun_lstm_train_forward$address() {
@@ -830,16 +831,16 @@ public class GatunKernels extends GatunKernels$shared {
 
     /**
      * {@snippet lang=c :
-     * void gatun_lstm_train_forward(const float *gx, const float *w_hh, const float *b_hh, const float *h0, const float *c0, float *wf, float *y, float *h_t, float *c_t, float *acts, float *cs, int64_t t, int64_t n, int64_t h)
+     * void gatun_lstm_train_forward(const float *gx, const int32_t *rows, const float *w_hh, const float *b_hh, const float *h0, const float *c0, float *wf, float *y, float *h_t, float *c_t, float *acts, float *cs, int64_t t, int64_t n, int64_t h)
      * }
      */
-    public static void gatun_lstm_train_forward(MemorySegment gx, MemorySegment w_hh, MemorySegment b_hh, MemorySegment h0, MemorySegment c0, MemorySegment wf, MemorySegment y, MemorySegment h_t, MemorySegment c_t, MemorySegment acts, MemorySegment cs, long t, long n, long h) {
+    public static void gatun_lstm_train_forward(MemorySegment gx, MemorySegment rows, MemorySegment w_hh, MemorySegment b_hh, MemorySegment h0, MemorySegment c0, MemorySegment wf, MemorySegment y, MemorySegment h_t, MemorySegment c_t, MemorySegment acts, MemorySegment cs, long t, long n, long h) {
         var mh$ = gatun_lstm_train_forward.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("gatun_lstm_train_forward", gx, w_hh, b_hh, h0, c0, wf, y, h_t, c_t, acts, cs, t, n, h);
+                traceDowncall("gatun_lstm_train_forward", gx, rows, w_hh, b_hh, h0, c0, wf, y, h_t, c_t, acts, cs, t, n, h);
             }
-            mh$.invokeExact(gx, w_hh, b_hh, h0, c0, wf, y, h_t, c_t, acts, cs, t, n, h);
+            mh$.invokeExact(gx, rows, w_hh, b_hh, h0, c0, wf, y, h_t, c_t, acts, cs, t, n, h);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -912,6 +913,69 @@ public class GatunKernels extends GatunKernels$shared {
                 traceDowncall("gatun_lstm_train_backward", w_hh, acts, cs, c0, dy, dh_t, dc_t, wb, dgates, dh0, dc0, t, n, h);
             }
             mh$.invokeExact(w_hh, acts, cs, c0, dy, dh_t, dc_t, wb, dgates, dh0, dc0, t, n, h);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class gatun_rows_scatter_add {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_LONG,
+            GatunKernels.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("gatun_rows_scatter_add");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void gatun_rows_scatter_add(const float *src, const int32_t *rows, float *dst, int64_t count, int64_t width)
+     * }
+     */
+    public static FunctionDescriptor gatun_rows_scatter_add$descriptor() {
+        return gatun_rows_scatter_add.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void gatun_rows_scatter_add(const float *src, const int32_t *rows, float *dst, int64_t count, int64_t width)
+     * }
+     */
+    public static MethodHandle gatun_rows_scatter_add$handle() {
+        return gatun_rows_scatter_add.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void gatun_rows_scatter_add(const float *src, const int32_t *rows, float *dst, int64_t count, int64_t width)
+     * }
+     */
+    public static MemorySegment gatun_rows_scatter_add$address() {
+        return gatun_rows_scatter_add.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void gatun_rows_scatter_add(const float *src, const int32_t *rows, float *dst, int64_t count, int64_t width)
+     * }
+     */
+    public static void gatun_rows_scatter_add(MemorySegment src, MemorySegment rows, MemorySegment dst, long count, long width) {
+        var mh$ = gatun_rows_scatter_add.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("gatun_rows_scatter_add", src, rows, dst, count, width);
+            }
+            mh$.invokeExact(src, rows, dst, count, width);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
