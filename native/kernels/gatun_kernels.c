@@ -1103,6 +1103,73 @@ void gatun_rows_scatter_add(const float *src, const int32_t *rows, float *dst, i
     }
 }
 
+/* ---------------------------------------------------------------- softmax cross-entropy */
+
+/* Rows [rb, re): probabilities p and each row's loss (the same e^x as the LSTM's gates). */
+GATUN_LSTM_CLONES
+static void softmax_ce_rows(const float *restrict z, const int32_t *restrict y, float *restrict p,
+                            double *restrict loss, int64_t rb, int64_t re, int64_t classes, float smoothing) {
+    for (int64_t r = rb; r < re; r++) {
+        const float *zr = z + r * classes;
+        float *pr = p + r * classes;
+        float mx = -__builtin_inff();
+        int nan = 0;
+        for (int64_t k = 0; k < classes; k++) {
+            mx = zr[k] > mx ? zr[k] : mx;
+            nan |= zr[k] != zr[k];
+        }
+        if (nan) mx = __builtin_nanf("");
+        double sum = 0;
+        for (int64_t k = 0; k < classes; k++) {
+            const float e = lstm_exp(zr[k] - mx);
+            pr[k] = e;
+            sum += e;
+        }
+        const double logSum = __builtin_log(sum) + mx;
+        const float inv = (float) (1 / sum);
+        double sumLogp = 0;
+        for (int64_t k = 0; k < classes; k++) {
+            sumLogp += zr[k] - logSum;
+            pr[k] *= inv;
+        }
+        loss[r] = -((1.0 - smoothing) * (zr[y[r]] - logSum) + (double) smoothing / classes * sumLogp);
+    }
+}
+
+void gatun_softmax_cross_entropy(const float *z, const int32_t *y, float *p, double *row_loss, int64_t rows,
+                                 int64_t classes, float smoothing) {
+    if (rows < 1 || classes < 1) return;
+#pragma omp parallel if (rows * classes >= GATUN_PARALLEL_MIN)
+    {
+        int64_t rb, re;
+        share(rows, &rb, &re);
+        if (rb < re) softmax_ce_rows(z, y, p, row_loss, rb, re, classes, smoothing);
+    }
+}
+
+GATUN_LSTM_CLONES
+static void softmax_ce_backward_rows(const float *restrict p, const int32_t *restrict y, float *restrict dz,
+                                     int64_t rb, int64_t re, int64_t classes, float smoothing, double scale) {
+    const double spread = (double) smoothing / classes;
+    for (int64_t r = rb; r < re; r++) {
+        const float *pr = p + r * classes;
+        float *dr = dz + r * classes;
+        for (int64_t k = 0; k < classes; k++) dr[k] = (float) ((pr[k] - spread) * scale);
+        dr[y[r]] = (float) ((pr[y[r]] - (1.0 - smoothing) - spread) * scale);
+    }
+}
+
+void gatun_softmax_cross_entropy_backward(const float *p, const int32_t *y, float *dz, int64_t rows,
+                                          int64_t classes, float smoothing, double scale) {
+    if (rows < 1 || classes < 1) return;
+#pragma omp parallel if (rows * classes >= GATUN_PARALLEL_MIN)
+    {
+        int64_t rb, re;
+        share(rows, &rb, &re);
+        if (rb < re) softmax_ce_backward_rows(p, y, dz, rb, re, classes, smoothing, scale);
+    }
+}
+
 #pragma GCC pop_options
 
 void gatun_lstm_inference(const float *gx, const float *w_hh, const float *b_hh, const float *h0, const float *c0,

@@ -149,6 +149,20 @@ void gatun_lstm_train_backward(const float *w_hh, const float *acts, const float
 void gatun_rows_scatter_add(const float *src, const int32_t *rows, float *dst, int64_t count, int64_t width);
 
 /*
+ * Softmax cross-entropy of logits z [rows, classes] against classes y (each in [0, classes)) with label
+ * smoothing ε: writes the probabilities p (softmax of each row) and each row's loss
+ * −((1 − ε)·log p[y] + ε/classes · Σ_k log p[k]) in row_loss (double), for the caller to sum in order.
+ * A row holding NaN gives NaN. Threads split the rows; every row is computed alike whatever the thread
+ * count. p must not overlap z.
+ */
+void gatun_softmax_cross_entropy(const float *z, const int32_t *y, float *p, double *row_loss, int64_t rows,
+                                 int64_t classes, float smoothing);
+
+/* Its gradient: dz = (p − q)·scale with q = (1 − ε) at y plus ε/classes everywhere. dz must not overlap p. */
+void gatun_softmax_cross_entropy_backward(const float *p, const int32_t *y, float *dz, int64_t rows,
+                                          int64_t classes, float smoothing, double scale);
+
+/*
  * Runs a program of oneDNN primitive executions. The program has `steps` steps of `threads` calls each:
  * call c = step · threads + t is dnnl_primitive_execute(primitives[c], streams[t], nargs[c], args[c])
  * (args[c] an array of dnnl_exec_arg_t), run by thread t; a NULL primitive is no call. A step whose

@@ -106,4 +106,77 @@ public final class Softmax {
             }
         }, p -> new Primitives.Primitive[] {p.forward(), p.backward()}, PRIMITIVE_BYTES);
     }
+
+    /**
+     * Softmax cross-entropy of logits [rows, classes] against class indices with label smoothing ε, on
+     * gatun's kernel ({@code gatun_softmax_cross_entropy}): writes the probabilities (each row's softmax)
+     * and each row's loss, −((1 − ε)·log p[y] + ε/C·Σ_k log p[k]), as doubles in rowLoss.
+     *
+     * @param logits    [rows, classes] floats
+     * @param targets   rows int32 class indices, each in [0, classes) (checked here)
+     * @param probs     [rows, classes] floats, written; must not overlap the inputs
+     * @param rowLoss   rows doubles, written; must not overlap the others
+     * @param smoothing ε in [0, 1]
+     * @throws IllegalArgumentException if a size is not positive, a region does not fit, a target is not a
+     *                                  class index, ε is outside [0, 1], or outputs overlap
+     */
+    public static void crossEntropy(MemorySegment logits, MemorySegment targets, MemorySegment probs,
+                                    MemorySegment rowLoss, long rows, long classes, float smoothing) {
+        long n = elements(rows, classes);
+        if (!(smoothing >= 0 && smoothing <= 1)) {
+            throw new IllegalArgumentException("crossEntropy: label smoothing " + smoothing + " is outside [0, 1]");
+        }
+        MemorySegment z = Primitives.region("crossEntropy: logits", logits, 0, n);
+        MemorySegment y = classIndices("crossEntropy", targets, rows, classes);
+        MemorySegment p = Primitives.region("crossEntropy: probabilities", probs, 0, n);
+        MemorySegment l = Primitives.region("crossEntropy: row losses", rowLoss, 0, Math.multiplyExact(rows, 2));
+        for (MemorySegment out : new MemorySegment[] {p, l}) {
+            if (Primitives.overlap(out, z) || Primitives.overlap(out, y)) {
+                throw new IllegalArgumentException("crossEntropy: an output overlaps an input");
+            }
+        }
+        if (Primitives.overlap(p, l)) {
+            throw new IllegalArgumentException("crossEntropy: the probabilities overlap the row losses");
+        }
+        NativeLibraries.load();
+        Threads.applyToCurrentThread();
+        dev.gatun.bindings.kernels.GatunKernels.gatun_softmax_cross_entropy(z, y, p, l, rows, classes, smoothing);
+    }
+
+    /**
+     * The gradient of {@link #crossEntropy} ({@code gatun_softmax_cross_entropy_backward}): dz = (p − q)·scale,
+     * q being (1 − ε) at the target plus ε/C everywhere. dz must not overlap probs or targets.
+     *
+     * @throws IllegalArgumentException as {@link #crossEntropy}
+     */
+    public static void crossEntropyBackward(MemorySegment probs, MemorySegment targets, MemorySegment dz, long rows,
+                                            long classes, float smoothing, double scale) {
+        long n = elements(rows, classes);
+        if (!(smoothing >= 0 && smoothing <= 1)) {
+            throw new IllegalArgumentException("crossEntropy: label smoothing " + smoothing + " is outside [0, 1]");
+        }
+        MemorySegment p = Primitives.region("crossEntropy backward: probabilities", probs, 0, n);
+        MemorySegment y = classIndices("crossEntropy backward", targets, rows, classes);
+        MemorySegment d = Primitives.region("crossEntropy backward: dz", dz, 0, n);
+        if (Primitives.overlap(d, p) || Primitives.overlap(d, y)) {
+            throw new IllegalArgumentException("crossEntropy backward: dz overlaps an input");
+        }
+        NativeLibraries.load();
+        Threads.applyToCurrentThread();
+        dev.gatun.bindings.kernels.GatunKernels.gatun_softmax_cross_entropy_backward(p, y, d, rows, classes, smoothing,
+                scale);
+    }
+
+    /** rows int32 values, each checked to be in [0, classes). */
+    private static MemorySegment classIndices(String op, MemorySegment targets, long rows, long classes) {
+        MemorySegment y = Primitives.region(op + ": targets", targets, 0, rows); // int32, four bytes each
+        for (long r = 0; r < rows; r++) {
+            int c = y.getAtIndex(java.lang.foreign.ValueLayout.JAVA_INT, r);
+            if (c < 0 || c >= classes) {
+                throw new IllegalArgumentException(op + ": target " + c + " at row " + r + " is not a class index in [0, "
+                        + classes + ")");
+            }
+        }
+        return y;
+    }
 }

@@ -2,9 +2,11 @@ package dev.gatun.ops;
 
 import dev.gatun.autograd.Autograd;
 import dev.gatun.backend.Eltwise;
+import dev.gatun.backend.Softmax;
 import dev.gatun.tensor.DType;
 import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
@@ -293,44 +295,25 @@ public final class Loss {
         if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) {
             throw new IllegalArgumentException("label smoothing must be in [0, 1], got " + labelSmoothing);
         }
-        float[] zs = logits.toArray();
-        float[] softmax = new float[rows * classes];
+        // On gatun's kernel: the probabilities and each row's loss, summed here in row order.
+        Tensor z = logits.contiguous();
+        Tensor probs = Tensor.empty(rows, classes);
+        Tensor y = Tensor.empty(rows); // int32 class indices, four bytes each
+        MemorySegment ys = BackendTensors.segment(y);
+        MemorySegment.copy(targets, 0, ys, ValueLayout.JAVA_INT, 0, rows);
         double total = 0;
-        double eps = labelSmoothing;
-        for (int r = 0; r < rows; r++) {
-            int base = r * classes;
-            int row = base;
-            float max = Float.NEGATIVE_INFINITY;
-            for (int c = 0; c < classes; c++) max = Math.max(max, zs[base + c]);
-            double sum = 0;
-            for (int c = 0; c < classes; c++) {
-                float e = FastExp.exp(zs[base + c] - max);
-                softmax[row + c] = e;
-                sum += e;
-            }
-            double logSum = Math.log(sum) + max;
-            float inv = (float) (1 / sum);
-            // −Σ_c q_c log p_c with q = (1−ε)·onehot + ε/C: (1−ε)·(−log p_y) + (ε/C)·Σ_c (−log p_c)
-            double sumLogp = 0;
-            for (int c = 0; c < classes; c++) {
-                sumLogp += zs[base + c] - logSum;
-                softmax[row + c] *= inv;
-            }
-            double logpTarget = zs[base + targets[r]] - logSum;
-            total -= (1 - eps) * logpTarget + eps / classes * sumLogp;
+        try (Arena call = Arena.ofConfined()) {
+            MemorySegment rowLoss = call.allocate((long) rows * Double.BYTES, Double.BYTES);
+            Softmax.crossEntropy(BackendTensors.segment(z), ys, BackendTensors.segment(probs), rowLoss, rows, classes,
+                    labelSmoothing);
+            for (int r = 0; r < rows; r++) total += rowLoss.getAtIndex(ValueLayout.JAVA_DOUBLE, r);
         }
         Tensor out = Tensor.full((float) (total / rows));
-        int[] y = targets.clone();
         return Autograd.record(out, "crossEntropy", g -> {
-            double scale = g.item() / (double) rows;
-            float[] dz = new float[rows * classes];
-            for (int r = 0; r < rows; r++) {
-                for (int c = 0; c < classes; c++) {
-                    double q = (c == y[r] ? 1 - eps : 0) + eps / classes;
-                    dz[r * classes + c] = (float) ((softmax[r * classes + c] - q) * scale);
-                }
-            }
-            return new Tensor[] {Tensor.fromArray(dz, rows, classes)};
+            Tensor dz = Tensor.empty(rows, classes);
+            Softmax.crossEntropyBackward(BackendTensors.segment(probs), ys, BackendTensors.segment(dz), rows, classes,
+                    labelSmoothing, g.item() / (double) rows);
+            return new Tensor[] {dz};
         }, logits);
     }
 

@@ -43,6 +43,59 @@ class LossTest extends ScopedTest {
         assertEquals(50, Loss.bceWithLogits(t(-100), t(1)).item() / 2, 1e-4);
     }
 
+    /**
+     * A batch large enough for the kernel to split its rows across threads: the loss and the gradient
+     * against a double-precision softmax, the same at one and two threads, and NaN from a NaN row.
+     */
+    @Test
+    void crossEntropyOverManyRowsMatchesDoublesAtAnyThreadCount() {
+        int rows = 2048, classes = 65;
+        float[] z = new float[rows * classes];
+        int[] y = new int[rows];
+        java.util.Random random = new java.util.Random(5);
+        for (int k = 0; k < z.length; k++) z[k] = (float) (random.nextGaussian() * 3);
+        for (int r = 0; r < rows; r++) y[r] = random.nextInt(classes);
+        double want = 0;
+        double[] grad = new double[z.length];
+        float eps = 0.05f;
+        for (int r = 0; r < rows; r++) {
+            double max = Double.NEGATIVE_INFINITY;
+            for (int c = 0; c < classes; c++) max = Math.max(max, z[r * classes + c]);
+            double sum = 0;
+            for (int c = 0; c < classes; c++) sum += Math.exp(z[r * classes + c] - max);
+            for (int c = 0; c < classes; c++) {
+                double logp = z[r * classes + c] - max - Math.log(sum);
+                double q = (c == y[r] ? 1 - eps : 0) + eps / classes;
+                want -= q * logp;
+                grad[r * classes + c] = (Math.exp(logp) - q) / rows;
+            }
+        }
+        want /= rows;
+        int before = dev.gatun.backend.Threads.get();
+        float[][] grads = new float[2][];
+        float[] losses = new float[2];
+        try {
+            for (int threads = 1; threads <= 2; threads++) {
+                dev.gatun.backend.Threads.set(threads);
+                Tensor logits = Tensor.fromArray(z, rows, classes).requiresGrad(true);
+                Tensor loss = Loss.crossEntropy(logits, y, eps);
+                loss.backward();
+                losses[threads - 1] = loss.item();
+                grads[threads - 1] = logits.grad().toArray();
+            }
+        } finally {
+            dev.gatun.backend.Threads.set(before);
+        }
+        assertEquals(want, losses[0], 1e-5 * Math.abs(want));
+        for (int k = 0; k < z.length; k++) {
+            assertEquals(grad[k], grads[0][k], 1e-9 + 1e-5 * Math.abs(grad[k]), "gradient " + k);
+        }
+        assertEquals(losses[0], losses[1], 0f, "the loss at two threads");
+        org.junit.jupiter.api.Assertions.assertArrayEquals(grads[0], grads[1], "the gradient at two threads");
+        z[3 * classes + 7] = Float.NaN;
+        assertTrue(Float.isNaN(Loss.crossEntropy(Tensor.fromArray(z, rows, classes), y).item()), "a NaN row");
+    }
+
     @Test
     void crossEntropyWithAndWithoutLabelSmoothing() {
         float[] logits = {2, -1, 0.5f, 0, 0, 3};

@@ -983,6 +983,136 @@ public class GatunKernels extends GatunKernels$shared {
         }
     }
 
+    private static class gatun_softmax_cross_entropy {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_LONG,
+            GatunKernels.C_LONG,
+            GatunKernels.C_FLOAT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("gatun_softmax_cross_entropy");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void gatun_softmax_cross_entropy(const float *z, const int32_t *y, float *p, double *row_loss, int64_t rows, int64_t classes, float smoothing)
+     * }
+     */
+    public static FunctionDescriptor gatun_softmax_cross_entropy$descriptor() {
+        return gatun_softmax_cross_entropy.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void gatun_softmax_cross_entropy(const float *z, const int32_t *y, float *p, double *row_loss, int64_t rows, int64_t classes, float smoothing)
+     * }
+     */
+    public static MethodHandle gatun_softmax_cross_entropy$handle() {
+        return gatun_softmax_cross_entropy.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void gatun_softmax_cross_entropy(const float *z, const int32_t *y, float *p, double *row_loss, int64_t rows, int64_t classes, float smoothing)
+     * }
+     */
+    public static MemorySegment gatun_softmax_cross_entropy$address() {
+        return gatun_softmax_cross_entropy.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void gatun_softmax_cross_entropy(const float *z, const int32_t *y, float *p, double *row_loss, int64_t rows, int64_t classes, float smoothing)
+     * }
+     */
+    public static void gatun_softmax_cross_entropy(MemorySegment z, MemorySegment y, MemorySegment p, MemorySegment row_loss, long rows, long classes, float smoothing) {
+        var mh$ = gatun_softmax_cross_entropy.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("gatun_softmax_cross_entropy", z, y, p, row_loss, rows, classes, smoothing);
+            }
+            mh$.invokeExact(z, y, p, row_loss, rows, classes, smoothing);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class gatun_softmax_cross_entropy_backward {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_LONG,
+            GatunKernels.C_LONG,
+            GatunKernels.C_FLOAT,
+            GatunKernels.C_DOUBLE
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("gatun_softmax_cross_entropy_backward");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void gatun_softmax_cross_entropy_backward(const float *p, const int32_t *y, float *dz, int64_t rows, int64_t classes, float smoothing, double scale)
+     * }
+     */
+    public static FunctionDescriptor gatun_softmax_cross_entropy_backward$descriptor() {
+        return gatun_softmax_cross_entropy_backward.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void gatun_softmax_cross_entropy_backward(const float *p, const int32_t *y, float *dz, int64_t rows, int64_t classes, float smoothing, double scale)
+     * }
+     */
+    public static MethodHandle gatun_softmax_cross_entropy_backward$handle() {
+        return gatun_softmax_cross_entropy_backward.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void gatun_softmax_cross_entropy_backward(const float *p, const int32_t *y, float *dz, int64_t rows, int64_t classes, float smoothing, double scale)
+     * }
+     */
+    public static MemorySegment gatun_softmax_cross_entropy_backward$address() {
+        return gatun_softmax_cross_entropy_backward.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void gatun_softmax_cross_entropy_backward(const float *p, const int32_t *y, float *dz, int64_t rows, int64_t classes, float smoothing, double scale)
+     * }
+     */
+    public static void gatun_softmax_cross_entropy_backward(MemorySegment p, MemorySegment y, MemorySegment dz, long rows, long classes, float smoothing, double scale) {
+        var mh$ = gatun_softmax_cross_entropy_backward.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("gatun_softmax_cross_entropy_backward", p, y, dz, rows, classes, smoothing, scale);
+            }
+            mh$.invokeExact(p, y, dz, rows, classes, smoothing, scale);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class gatun_run_primitives {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             GatunKernels.C_INT,
