@@ -1170,6 +1170,79 @@ void gatun_softmax_cross_entropy_backward(const float *p, const int32_t *y, floa
     }
 }
 
+/* ---------------------------------------------------------------- binary cross-entropy on logits */
+
+/*
+ * log(1 + e) for e in [0, 1]: Cephes' logf polynomial on u = 1 + e, scaled by e / (u − 1) to undo the
+ * rounding of u (so that small e keep their digits).
+ */
+static inline float bce_log1p(float e) {
+    const float u = 1.0f + e;
+    const int big = u > 1.41421356f;
+    const float m = big ? u * 0.5f : u;
+    const float k = big ? 1.0f : 0.0f;
+    const float x = m - 1.0f;
+    const float z = x * x;
+    float y = ((((((((7.0376836292E-2f * x - 1.1514610310E-1f) * x + 1.1676998740E-1f) * x - 1.2420140846E-1f) * x
+            + 1.4249322787E-1f) * x - 1.6668057665E-1f) * x + 2.0000714765E-1f) * x - 2.4999993993E-1f) * x
+            + 3.3333331174E-1f) * x * z;
+    y += k * -2.12194440e-4f;
+    y += -0.5f * z;
+    const float r = x + y + k * 0.693359375f;
+    const float d = u - 1.0f;
+    return d == 0.0f ? e : r * (e / d);
+}
+
+#define BCE_BLOCK 4096
+
+/* Blocks [bb, be): each block's sum of max(z, 0) − z·t + log(1 + e^−|z|) (in double, in order), and σ(z). */
+GATUN_LSTM_CLONES
+static void bce_blocks(const float *restrict z, const float *restrict t, float *restrict sig, double *restrict sums,
+                       int64_t n, int64_t bb, int64_t be) {
+    float loss[BCE_BLOCK];
+    for (int64_t b = bb; b < be; b++) {
+        const int64_t i0 = b * BCE_BLOCK;
+        const int64_t m = n - i0 < BCE_BLOCK ? n - i0 : BCE_BLOCK;
+        for (int64_t j = 0; j < m; j++) {
+            const float zi = z[i0 + j];
+            const float e = lstm_exp(-__builtin_fabsf(zi));
+            loss[j] = (zi > 0.0f ? zi : 0.0f) - zi * t[i0 + j] + bce_log1p(e);
+            const float inv = 1.0f / (1.0f + e);
+            sig[i0 + j] = zi >= 0.0f ? inv : e * inv;
+        }
+        double s = 0;
+        for (int64_t j = 0; j < m; j++) s += loss[j];
+        sums[b] = s;
+    }
+}
+
+void gatun_bce_with_logits(const float *z, const float *t, float *sig, double *block_sums, int64_t n) {
+    if (n < 1) return;
+    const int64_t blocks = (n + BCE_BLOCK - 1) / BCE_BLOCK;
+#pragma omp parallel if (n >= GATUN_PARALLEL_MIN)
+    {
+        int64_t bb, be;
+        share(blocks, &bb, &be);
+        if (bb < be) bce_blocks(z, t, sig, block_sums, n, bb, be);
+    }
+}
+
+GATUN_VECTOR_CLONES
+static void bce_backward_range(const float *restrict sig, const float *restrict t, float *restrict dz, float scale,
+                               int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i++) dz[i] = (sig[i] - t[i]) * scale;
+}
+
+void gatun_bce_with_logits_backward(const float *sig, const float *t, float *dz, int64_t n, float scale) {
+    if (n < 1) return;
+#pragma omp parallel if (n >= GATUN_PARALLEL_MIN)
+    {
+        int64_t b, e;
+        share(n, &b, &e);
+        if (b < e) bce_backward_range(sig, t, dz, scale, b, e);
+    }
+}
+
 #pragma GCC pop_options
 
 void gatun_lstm_inference(const float *gx, const float *w_hh, const float *b_hh, const float *h0, const float *c0,

@@ -163,6 +163,17 @@ void gatun_softmax_cross_entropy_backward(const float *p, const int32_t *y, floa
                                           int64_t classes, float smoothing, double scale);
 
 /*
+ * Binary cross-entropy on logits z against targets t (n each): writes σ(z) in sig and, for each block of
+ * 4096 elements (the last one shorter), the sum of max(z, 0) − z·t + log(1 + e^−|z|) in double, for the
+ * caller to add in order; e^x and log(1 + x) within a few ulp. Threads split the blocks; every block is
+ * computed alike whatever the thread count. sig must not overlap z or t.
+ */
+void gatun_bce_with_logits(const float *z, const float *t, float *sig, double *block_sums, int64_t n);
+
+/* Its gradient: dz = (sig − t)·scale. dz must not overlap sig or t. */
+void gatun_bce_with_logits_backward(const float *sig, const float *t, float *dz, int64_t n, float scale);
+
+/*
  * Runs a program of oneDNN primitive executions. The program has `steps` steps of `threads` calls each:
  * call c = step · threads + t is dnnl_primitive_execute(primitives[c], streams[t], nargs[c], args[c])
  * (args[c] an array of dnnl_exec_arg_t), run by thread t; a NULL primitive is no call. A step whose

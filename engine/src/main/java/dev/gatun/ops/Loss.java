@@ -1,10 +1,8 @@
 package dev.gatun.ops;
 
 import dev.gatun.autograd.Autograd;
-import dev.gatun.backend.Eltwise;
-import dev.gatun.backend.Softmax;
+import dev.gatun.backend.Losses;
 import dev.gatun.tensor.DType;
-import dev.gatun.tensor.Scope;
 import dev.gatun.tensor.Tensor;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -159,42 +157,27 @@ public final class Loss {
     public static Tensor bceWithLogits(Tensor logits, Tensor target) {
         requireSameShape("bceWithLogits", logits, target);
         long count = logits.numel();
-        if (count == 0 || count > Integer.MAX_VALUE || logits.dtype() != DType.FLOAT32
-                || target.dtype() != DType.FLOAT32) {
+        if (count == 0 || logits.dtype() != DType.FLOAT32 || target.dtype() != DType.FLOAT32) {
             return bceWithLogitsInJava(logits, target);
         }
-        int n = (int) count;
-        // Softplus and the sigmoid on oneDNN's vectorised kernels (one pass each), the sums in Java:
-        // max(z, 0) − z·t + log(1 + e^−|z|) = softplus(z) − z·t, and ∂/∂z = σ(z) − t.
+        long n = count;
+        // On gatun's kernel: σ(z) kept for backward, and the loss's partial sums per block, added here in order.
         Tensor z = logits.contiguous();
         Tensor t = target.contiguous();
         Tensor sigmoid = Tensor.empty(logits.shape());
         double sum = 0;
-        try (Scope tmp = Scope.local()) {
-            Tensor softplus = Tensor.empty(tmp, logits.shape()); // every element written by softplus
-            Eltwise.forward(Eltwise.Algorithm.SOFT_RELU, z.storageForReading(), z.offset(), softplus.storage(), 0, n);
-            Eltwise.forward(Eltwise.Algorithm.LOGISTIC, z.storageForReading(), z.offset(), sigmoid.storage(),
-                    sigmoid.offset(), n);
-            MemorySegment zs = z.storageForReading().asSlice(z.offset() * Float.BYTES, (long) n * Float.BYTES);
-            MemorySegment ts = t.storageForReading().asSlice(t.offset() * Float.BYTES, (long) n * Float.BYTES);
-            MemorySegment sp = softplus.storageForReading().asSlice(0, (long) n * Float.BYTES);
-            for (int i = 0; i < n; i++) {
-                sum += (double) sp.getAtIndex(ValueLayout.JAVA_FLOAT, i)
-                        - (double) zs.getAtIndex(ValueLayout.JAVA_FLOAT, i) * ts.getAtIndex(ValueLayout.JAVA_FLOAT, i);
-            }
+        try (Arena call = Arena.ofConfined()) {
+            long blocks = Losses.bceBlocks(n);
+            MemorySegment sums = call.allocate(blocks * Double.BYTES, Double.BYTES);
+            Losses.bceWithLogits(BackendTensors.segment(z), BackendTensors.segment(t), BackendTensors.segment(sigmoid),
+                    sums, n);
+            for (long b = 0; b < blocks; b++) sum += sums.getAtIndex(ValueLayout.JAVA_DOUBLE, b);
         }
         Tensor out = Tensor.full((float) (sum / n));
         return Autograd.record(out, "bceWithLogits", g -> {
-            float scale = (float) (g.item() / (double) n);
             Tensor dz = Tensor.empty(logits.shape());
-            MemorySegment d = dz.storage().asSlice(dz.offset() * Float.BYTES, (long) n * Float.BYTES);
-            MemorySegment s = sigmoid.storageForReading().asSlice(sigmoid.offset() * Float.BYTES,
-                    (long) n * Float.BYTES);
-            MemorySegment ts = t.storageForReading().asSlice(t.offset() * Float.BYTES, (long) n * Float.BYTES);
-            for (int i = 0; i < n; i++) {
-                d.setAtIndex(ValueLayout.JAVA_FLOAT, i,
-                        (s.getAtIndex(ValueLayout.JAVA_FLOAT, i) - ts.getAtIndex(ValueLayout.JAVA_FLOAT, i)) * scale);
-            }
+            Losses.bceWithLogitsBackward(BackendTensors.segment(sigmoid), BackendTensors.segment(t),
+                    BackendTensors.segment(dz), n, (float) (g.item() / (double) n));
             return new Tensor[] {dz, null};
         }, logits, target);
     }
@@ -304,14 +287,14 @@ public final class Loss {
         double total = 0;
         try (Arena call = Arena.ofConfined()) {
             MemorySegment rowLoss = call.allocate((long) rows * Double.BYTES, Double.BYTES);
-            Softmax.crossEntropy(BackendTensors.segment(z), ys, BackendTensors.segment(probs), rowLoss, rows, classes,
+            Losses.crossEntropy(BackendTensors.segment(z), ys, BackendTensors.segment(probs), rowLoss, rows, classes,
                     labelSmoothing);
             for (int r = 0; r < rows; r++) total += rowLoss.getAtIndex(ValueLayout.JAVA_DOUBLE, r);
         }
         Tensor out = Tensor.full((float) (total / rows));
         return Autograd.record(out, "crossEntropy", g -> {
             Tensor dz = Tensor.empty(rows, classes);
-            Softmax.crossEntropyBackward(BackendTensors.segment(probs), ys, BackendTensors.segment(dz), rows, classes,
+            Losses.crossEntropyBackward(BackendTensors.segment(probs), ys, BackendTensors.segment(dz), rows, classes,
                     labelSmoothing, g.item() / (double) rows);
             return new Tensor[] {dz};
         }, logits);

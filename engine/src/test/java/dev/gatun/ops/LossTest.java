@@ -96,6 +96,56 @@ class LossTest extends ScopedTest {
         assertTrue(Float.isNaN(Loss.crossEntropy(Tensor.fromArray(z, rows, classes), y).item()), "a NaN row");
     }
 
+    /**
+     * Binary cross-entropy on logits over more elements than one block of the kernel's partial sums, with
+     * logits from tiny to saturating: the loss and gradient against doubles, the same at one and two
+     * threads, and NaN from a NaN logit.
+     */
+    @Test
+    void bceWithLogitsOverManyElementsMatchesDoubles() {
+        int n = 100_003;
+        float[] z = new float[n];
+        float[] t = new float[n];
+        java.util.Random random = new java.util.Random(9);
+        float[] special = {0f, 1e-8f, -1e-8f, 1e-4f, 30f, -30f, 100f, -100f, 88f, -88f};
+        for (int i = 0; i < n; i++) {
+            z[i] = i < special.length ? special[i] : (float) (random.nextGaussian() * 4);
+            t[i] = random.nextFloat();
+        }
+        double want = 0;
+        for (int i = 0; i < n; i++) {
+            double zi = z[i];
+            want += Math.max(zi, 0) - zi * t[i] + Math.log1p(Math.exp(-Math.abs(zi)));
+        }
+        want /= n;
+        int before = dev.gatun.backend.Threads.get();
+        float[] losses = new float[2];
+        float[][] grads = new float[2][];
+        try {
+            for (int threads = 1; threads <= 2; threads++) {
+                dev.gatun.backend.Threads.set(threads);
+                Tensor logits = Tensor.fromArray(z, n).requiresGrad(true);
+                Tensor loss = Loss.bceWithLogits(logits, Tensor.fromArray(t, logits.shape()));
+                loss.backward();
+                losses[threads - 1] = loss.item();
+                grads[threads - 1] = logits.grad().toArray();
+            }
+        } finally {
+            dev.gatun.backend.Threads.set(before);
+        }
+        assertEquals(want, losses[0], 1e-6 * Math.abs(want));
+        for (int i = 0; i < n; i++) {
+            double zi = z[i];
+            double sigmoid = 1 / (1 + Math.exp(-zi));
+            double g = (sigmoid - t[i]) / n;
+            assertEquals(g, grads[0][i], 1e-12 + 1e-5 * Math.abs(g), "gradient " + i + " at z = " + z[i]);
+        }
+        assertEquals(losses[0], losses[1], 0f, "the loss at two threads");
+        org.junit.jupiter.api.Assertions.assertArrayEquals(grads[0], grads[1], "the gradient at two threads");
+        z[n - 1] = Float.NaN;
+        assertTrue(Float.isNaN(Loss.bceWithLogits(Tensor.fromArray(z), Tensor.fromArray(t)).item()), "a NaN logit");
+    }
+
     @Test
     void crossEntropyWithAndWithoutLabelSmoothing() {
         float[] logits = {2, -1, 0.5f, 0, 0, 3};

@@ -1113,6 +1113,132 @@ public class GatunKernels extends GatunKernels$shared {
         }
     }
 
+    private static class gatun_bce_with_logits {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("gatun_bce_with_logits");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void gatun_bce_with_logits(const float *z, const float *t, float *sig, double *block_sums, int64_t n)
+     * }
+     */
+    public static FunctionDescriptor gatun_bce_with_logits$descriptor() {
+        return gatun_bce_with_logits.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void gatun_bce_with_logits(const float *z, const float *t, float *sig, double *block_sums, int64_t n)
+     * }
+     */
+    public static MethodHandle gatun_bce_with_logits$handle() {
+        return gatun_bce_with_logits.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void gatun_bce_with_logits(const float *z, const float *t, float *sig, double *block_sums, int64_t n)
+     * }
+     */
+    public static MemorySegment gatun_bce_with_logits$address() {
+        return gatun_bce_with_logits.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void gatun_bce_with_logits(const float *z, const float *t, float *sig, double *block_sums, int64_t n)
+     * }
+     */
+    public static void gatun_bce_with_logits(MemorySegment z, MemorySegment t, MemorySegment sig, MemorySegment block_sums, long n) {
+        var mh$ = gatun_bce_with_logits.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("gatun_bce_with_logits", z, t, sig, block_sums, n);
+            }
+            mh$.invokeExact(z, t, sig, block_sums, n);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class gatun_bce_with_logits_backward {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_LONG,
+            GatunKernels.C_FLOAT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("gatun_bce_with_logits_backward");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void gatun_bce_with_logits_backward(const float *sig, const float *t, float *dz, int64_t n, float scale)
+     * }
+     */
+    public static FunctionDescriptor gatun_bce_with_logits_backward$descriptor() {
+        return gatun_bce_with_logits_backward.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void gatun_bce_with_logits_backward(const float *sig, const float *t, float *dz, int64_t n, float scale)
+     * }
+     */
+    public static MethodHandle gatun_bce_with_logits_backward$handle() {
+        return gatun_bce_with_logits_backward.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void gatun_bce_with_logits_backward(const float *sig, const float *t, float *dz, int64_t n, float scale)
+     * }
+     */
+    public static MemorySegment gatun_bce_with_logits_backward$address() {
+        return gatun_bce_with_logits_backward.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void gatun_bce_with_logits_backward(const float *sig, const float *t, float *dz, int64_t n, float scale)
+     * }
+     */
+    public static void gatun_bce_with_logits_backward(MemorySegment sig, MemorySegment t, MemorySegment dz, long n, float scale) {
+        var mh$ = gatun_bce_with_logits_backward.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("gatun_bce_with_logits_backward", sig, t, dz, n, scale);
+            }
+            mh$.invokeExact(sig, t, dz, n, scale);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class gatun_run_primitives {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             GatunKernels.C_INT,

@@ -1,0 +1,158 @@
+package dev.gatun.backend;
+
+import dev.gatun.bindings.kernels.GatunKernels;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * gatun's kernels for the losses over many elements: softmax cross-entropy over rows of logits, binary
+ * cross-entropy on logits. Each checks sizes, class indices and overlaps before the native call, and
+ * leaves the final sum to the caller (per row or per block, in double, added in order), so that the loss
+ * does not depend on the thread count.
+ */
+public final class Losses {
+
+    /** Elements per partial sum of {@link #bceWithLogits}. */
+    public static final int BCE_BLOCK = 4096;
+
+    private Losses() {}
+
+    /**
+     * Softmax cross-entropy of logits [rows, classes] against class indices with label smoothing ε, on
+     * gatun's kernel ({@code gatun_softmax_cross_entropy}): writes the probabilities (each row's softmax)
+     * and each row's loss, −((1 − ε)·log p[y] + ε/C·Σ_k log p[k]), as doubles in rowLoss.
+     *
+     * @param logits    [rows, classes] floats
+     * @param targets   rows int32 class indices, each in [0, classes) (checked here)
+     * @param probs     [rows, classes] floats, written; must not overlap the inputs
+     * @param rowLoss   rows doubles, written; must not overlap the others
+     * @param smoothing ε in [0, 1]
+     * @throws IllegalArgumentException if a size is not positive, a region does not fit, a target is not a
+     *                                  class index, ε is outside [0, 1], or outputs overlap
+     */
+    public static void crossEntropy(MemorySegment logits, MemorySegment targets, MemorySegment probs,
+                                    MemorySegment rowLoss, long rows, long classes, float smoothing) {
+        long n = matrix(rows, classes);
+        if (!(smoothing >= 0 && smoothing <= 1)) {
+            throw new IllegalArgumentException("crossEntropy: label smoothing " + smoothing + " is outside [0, 1]");
+        }
+        MemorySegment z = Primitives.region("crossEntropy: logits", logits, 0, n);
+        MemorySegment y = classIndices("crossEntropy", targets, rows, classes);
+        MemorySegment p = Primitives.region("crossEntropy: probabilities", probs, 0, n);
+        MemorySegment l = Primitives.region("crossEntropy: row losses", rowLoss, 0, Math.multiplyExact(rows, 2));
+        for (MemorySegment out : new MemorySegment[] {p, l}) {
+            if (Primitives.overlap(out, z) || Primitives.overlap(out, y)) {
+                throw new IllegalArgumentException("crossEntropy: an output overlaps an input");
+            }
+        }
+        if (Primitives.overlap(p, l)) {
+            throw new IllegalArgumentException("crossEntropy: the probabilities overlap the row losses");
+        }
+        NativeLibraries.load();
+        Threads.applyToCurrentThread();
+        GatunKernels.gatun_softmax_cross_entropy(z, y, p, l, rows, classes, smoothing);
+    }
+
+    /**
+     * The gradient of {@link #crossEntropy} ({@code gatun_softmax_cross_entropy_backward}): dz = (p − q)·scale,
+     * q being (1 − ε) at the target plus ε/C everywhere. dz must not overlap probs or targets.
+     *
+     * @throws IllegalArgumentException as {@link #crossEntropy}
+     */
+    public static void crossEntropyBackward(MemorySegment probs, MemorySegment targets, MemorySegment dz, long rows,
+                                            long classes, float smoothing, double scale) {
+        long n = matrix(rows, classes);
+        if (!(smoothing >= 0 && smoothing <= 1)) {
+            throw new IllegalArgumentException("crossEntropy: label smoothing " + smoothing + " is outside [0, 1]");
+        }
+        MemorySegment p = Primitives.region("crossEntropy backward: probabilities", probs, 0, n);
+        MemorySegment y = classIndices("crossEntropy backward", targets, rows, classes);
+        MemorySegment d = Primitives.region("crossEntropy backward: dz", dz, 0, n);
+        if (Primitives.overlap(d, p) || Primitives.overlap(d, y)) {
+            throw new IllegalArgumentException("crossEntropy backward: dz overlaps an input");
+        }
+        NativeLibraries.load();
+        Threads.applyToCurrentThread();
+        GatunKernels.gatun_softmax_cross_entropy_backward(p, y, d, rows, classes, smoothing,
+                scale);
+    }
+
+    private static long matrix(long rows, long classes) {
+        if (rows < 1 || classes < 1) {
+            throw new IllegalArgumentException("crossEntropy: rows and classes must be positive, got " + rows + " × "
+                    + classes);
+        }
+        return Math.multiplyExact(rows, classes);
+    }
+
+    /** rows int32 values, each checked to be in [0, classes). */
+    private static MemorySegment classIndices(String op, MemorySegment targets, long rows, long classes) {
+        MemorySegment y = Primitives.region(op + ": targets", targets, 0, rows); // int32, four bytes each
+        for (long r = 0; r < rows; r++) {
+            int c = y.getAtIndex(ValueLayout.JAVA_INT, r);
+            if (c < 0 || c >= classes) {
+                throw new IllegalArgumentException(op + ": target " + c + " at row " + r + " is not a class index in [0, "
+                        + classes + ")");
+            }
+        }
+        return y;
+    }
+
+    /**
+     * Binary cross-entropy on logits ({@code gatun_bce_with_logits}): writes σ(z) and, per block of
+     * {@link #BCE_BLOCK} elements, the sum of max(z, 0) − z·t + log(1 + e^−|z|) as a double.
+     *
+     * @param logits    n floats
+     * @param targets   n floats
+     * @param sigmoid   n floats, written; must not overlap the inputs
+     * @param blockSums ceil(n / BCE_BLOCK) doubles, written; must not overlap the others
+     * @param n         the element count, at least 1
+     * @throws IllegalArgumentException if n is not positive, a region does not fit, or outputs overlap
+     */
+    public static void bceWithLogits(MemorySegment logits, MemorySegment targets, MemorySegment sigmoid,
+                                     MemorySegment blockSums, long n) {
+        if (n < 1) {
+            throw new IllegalArgumentException("bceWithLogits: " + n + " elements");
+        }
+        MemorySegment z = Primitives.region("bceWithLogits: logits", logits, 0, n);
+        MemorySegment t = Primitives.region("bceWithLogits: targets", targets, 0, n);
+        MemorySegment s = Primitives.region("bceWithLogits: sigmoid", sigmoid, 0, n);
+        MemorySegment b = Primitives.region("bceWithLogits: block sums", blockSums, 0, 2 * bceBlocks(n));
+        for (MemorySegment out : new MemorySegment[] {s, b}) {
+            if (Primitives.overlap(out, z) || Primitives.overlap(out, t)) {
+                throw new IllegalArgumentException("bceWithLogits: an output overlaps an input");
+            }
+        }
+        if (Primitives.overlap(s, b)) {
+            throw new IllegalArgumentException("bceWithLogits: the sigmoid overlaps the block sums");
+        }
+        NativeLibraries.load();
+        Threads.applyToCurrentThread();
+        GatunKernels.gatun_bce_with_logits(z, t, s, b, n);
+    }
+
+    /** Blocks of {@link #bceWithLogits} for n elements. */
+    public static long bceBlocks(long n) {
+        return (n + BCE_BLOCK - 1) / BCE_BLOCK;
+    }
+
+    /**
+     * The gradient of {@link #bceWithLogits} ({@code gatun_bce_with_logits_backward}): dz = (σ − t)·scale.
+     * dz must not overlap the inputs.
+     */
+    public static void bceWithLogitsBackward(MemorySegment sigmoid, MemorySegment targets, MemorySegment dz, long n,
+                                             float scale) {
+        if (n < 1) {
+            throw new IllegalArgumentException("bceWithLogits backward: " + n + " elements");
+        }
+        MemorySegment s = Primitives.region("bceWithLogits backward: sigmoid", sigmoid, 0, n);
+        MemorySegment t = Primitives.region("bceWithLogits backward: targets", targets, 0, n);
+        MemorySegment d = Primitives.region("bceWithLogits backward: dz", dz, 0, n);
+        if (Primitives.overlap(d, s) || Primitives.overlap(d, t)) {
+            throw new IllegalArgumentException("bceWithLogits backward: dz overlaps an input");
+        }
+        NativeLibraries.load();
+        Threads.applyToCurrentThread();
+        GatunKernels.gatun_bce_with_logits_backward(s, t, d, n, scale);
+    }
+}
