@@ -754,7 +754,6 @@ static void lstm_step(const float *gx, const float *w_hh, const float *b_hh, con
     }
 }
 
-
 /* ---------------------------------------------------------------- LSTM training */
 
 /*
@@ -766,10 +765,11 @@ static void lstm_step(const float *gx, const float *w_hh, const float *b_hh, con
 #define LSTM_TILE_ROWS 4
 #define LSTM_TILE_CHUNKS 4
 
+/* An AVX-512 clone (x86-64-v4) besides the AVX2 and baseline ones, for the loops written on 16 lanes. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define GATUN_LSTM_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default"), noinline))
+#define GATUN_AVX512_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default"), noinline))
 #else
-#define GATUN_LSTM_CLONES __attribute__((noinline))
+#define GATUN_AVX512_CLONES __attribute__((noinline))
 #endif
 
 static inline int64_t lstm_chunks(int64_t h) {
@@ -899,12 +899,11 @@ static inline __attribute__((always_inline)) void lstm_forward_tile(
     }
 }
 
-/* One forward step of chunks [cb, ce) over all n rows. */
-GATUN_LSTM_CLONES
+/* One forward step of chunks [cb, ce) for rows [rb, re). */
+GATUN_AVX512_CLONES
 static void lstm_forward_step(const float *gx, const int32_t *rows, const float *b_hh, const float *wf,
-                              const float *h_prev,
-                              const float *c_prev, float *acts, float *cs, float *y, int64_t h, int64_t rb,
-                              int64_t re, int64_t cb, int64_t ce) {
+                              const float *h_prev, const float *c_prev, float *acts, float *cs, float *y, int64_t h,
+                              int64_t rb, int64_t re, int64_t cb, int64_t ce) {
     for (int64_t c = cb; c < ce; c++) {
         const int64_t u0 = c * LSTM_CHUNK;
         const int64_t m = h - u0 < LSTM_CHUNK ? h - u0 : LSTM_CHUNK;
@@ -943,8 +942,11 @@ void gatun_lstm_train_forward(const float *gx, const int32_t *rows, const float 
         for (int64_t s = 0; s < t && rb < re; s++) {
             const float *h_prev = s == 0 ? h0 : y + (s - 1) * n * h;
             const float *c_prev = s == 0 ? c0 : cs + (s - 1) * n * h;
-            lstm_forward_step(rows ? gx : gx + s * n * 4 * h, rows ? rows + s * n : 0, b_hh, wf, h_prev, c_prev, acts + s * n * 4 * h, cs + s * n * h,
-                              y + s * n * h, h, rb, re, 0, chunks);
+            /* gx by step, or the table and this step's rows of it. */
+            const float *g = rows ? gx : gx + s * n * 4 * h;
+            const int32_t *r = rows ? rows + s * n : 0;
+            lstm_forward_step(g, r, b_hh, wf, h_prev, c_prev, acts + s * n * 4 * h, cs + s * n * h, y + s * n * h, h,
+                              rb, re, 0, chunks);
         }
         if (rb < re) {
             memcpy(h_t + rb * h, y + ((t - 1) * n + rb) * h, (re - rb) * h * sizeof(float));
@@ -954,11 +956,11 @@ void gatun_lstm_train_forward(const float *gx, const int32_t *rows, const float 
 }
 
 /*
- * Backward through one step's cell for chunks [cb, ce): from dh = dy + dh_rec (the recurrent share) and
+ * Backward through one step's cell for rows [rb, re), chunks [cb, ce): from dh = dy + dh_rec (the recurrent share) and
  * the carried dc, the gradients of the four gates' pre-activations (dgates, at q·h + u) and dc for the
  * step before.
  */
-GATUN_LSTM_CLONES
+GATUN_AVX512_CLONES
 static void lstm_backward_cell(const float *restrict acts, const float *restrict cs, const float *restrict c_prev,
                                const float *restrict dy, const float *restrict dh_rec, float *restrict dc,
                                float *restrict dgates, int64_t h, int64_t rb, int64_t re, int64_t cb,
@@ -1031,8 +1033,8 @@ static inline __attribute__((always_inline)) void lstm_backward_tile(
     }
 }
 
-/* The recurrent share of dh for chunks [cb, ce), all rows: dh_rec = dgates · w_hh. */
-GATUN_LSTM_CLONES
+/* The recurrent share of dh for rows [rb, re), chunks [cb, ce): dh_rec = dgates · w_hh. */
+GATUN_AVX512_CLONES
 static void lstm_backward_hidden(const float *dgates, const float *wb, float *dh_rec, int64_t h, int64_t rb,
                                  int64_t re, int64_t cb, int64_t ce) {
     for (int64_t c0 = cb; c0 < ce; c0 += LSTM_TILE_CHUNKS) {
@@ -1081,7 +1083,7 @@ void gatun_lstm_train_backward(const float *w_hh, const float *acts, const float
 }
 
 /* dst[rows[k]] += src[k] over columns [jb, je), rows in order k = 0, 1, ... */
-GATUN_LSTM_CLONES
+GATUN_AVX512_CLONES
 static void rows_scatter_add_range(const float *restrict src, const int32_t *rows, float *restrict dst, int64_t count,
                                    int64_t width, int64_t jb, int64_t je) {
     for (int64_t k = 0; k < count; k++) {
@@ -1106,7 +1108,7 @@ void gatun_rows_scatter_add(const float *src, const int32_t *rows, float *dst, i
 /* ---------------------------------------------------------------- softmax cross-entropy */
 
 /* Rows [rb, re): probabilities p and each row's loss (the same e^x as the LSTM's gates). */
-GATUN_LSTM_CLONES
+GATUN_AVX512_CLONES
 static void softmax_ce_rows(const float *restrict z, const int32_t *restrict y, float *restrict p,
                             double *restrict loss, int64_t rb, int64_t re, int64_t classes, float smoothing) {
     for (int64_t r = rb; r < re; r++) {
@@ -1147,7 +1149,7 @@ void gatun_softmax_cross_entropy(const float *z, const int32_t *y, float *p, dou
     }
 }
 
-GATUN_LSTM_CLONES
+GATUN_AVX512_CLONES
 static void softmax_ce_backward_rows(const float *restrict p, const int32_t *restrict y, float *restrict dz,
                                      int64_t rb, int64_t re, int64_t classes, float smoothing, double scale) {
     const double spread = (double) smoothing / classes;
@@ -1196,7 +1198,7 @@ static inline float bce_log1p(float e) {
 #define BCE_BLOCK 4096
 
 /* Blocks [bb, be): each block's sum of max(z, 0) − z·t + log(1 + e^−|z|) (in double, in order), and σ(z). */
-GATUN_LSTM_CLONES
+GATUN_AVX512_CLONES
 static void bce_blocks(const float *restrict z, const float *restrict t, float *restrict sig, double *restrict sums,
                        int64_t n, int64_t bb, int64_t be) {
     float loss[BCE_BLOCK];

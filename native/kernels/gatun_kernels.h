@@ -117,13 +117,14 @@ int64_t gatun_lstm_backward_pack_elements(int64_t h);
 /*
  * The LSTM's forward pass for training (gate order i, f, g, o, as gatun_lstm_inference): from gx [t, n, 4h]
  * (x · w_ihᵀ + b_ih) or, when rows is not null, from a table gx [v, 4h] whose row rows[s·n + b] (each in
- * [0, v)) is sequence b's input share at step s (an embedding's rows times w_ihᵀ), w_hh [4h, h], b_hh [4h] or null, h0 and c0 [n, h] or null (zeros), writes y [t, n, h],
- * h_t and c_t [n, h], and for the backward pass acts [t, n, 4h] (the activated gates σ(i), σ(f), tanh(g),
- * σ(o), at q·h + u of each row) and cs [t, n, h] (every step's c). wf is scratch of
- * gatun_lstm_forward_pack_elements(h) floats. The calling thread's OpenMP team splits the hidden units
- * in chunks of 16 (each thread keeps its share of the packed w_hh in its own cache), with one barrier a
- * step, when 4·h·h·n is at least GATUN_PARALLEL_MIN; every value is computed by one thread in a fixed
- * order, so results do not depend on the thread count. Outputs must not overlap the inputs or each other.
+ * [0, v)) is sequence b's input share at step s (an embedding's rows times w_ihᵀ); w_hh [4h, h], b_hh [4h]
+ * or null, h0 and c0 [n, h] or null (zeros). Writes y [t, n, h], h_t and c_t [n, h], and for the backward
+ * pass acts [t, n, 4h] (the activated gates σ(i), σ(f), tanh(g), σ(o), at q·h + u of each row) and cs
+ * [t, n, h] (every step's c). wf is scratch of gatun_lstm_forward_pack_elements(h) floats. When 4·h·h·n is
+ * at least GATUN_PARALLEL_MIN, the calling thread's OpenMP team packs w_hh together, then splits the batch
+ * in tiles of four sequences: each thread runs its sequences through every step with no barrier between
+ * steps. Every value is computed by one thread in a fixed order, so results do not depend on the thread
+ * count. Outputs must not overlap the inputs or each other.
  */
 void gatun_lstm_train_forward(const float *gx, const int32_t *rows, const float *w_hh, const float *b_hh,
                               const float *h0, const float *c0, float *wf, float *y, float *h_t, float *c_t,

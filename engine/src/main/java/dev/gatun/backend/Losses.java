@@ -91,8 +91,8 @@ public final class Losses {
         for (long r = 0; r < rows; r++) {
             int c = y.getAtIndex(ValueLayout.JAVA_INT, r);
             if (c < 0 || c >= classes) {
-                throw new IllegalArgumentException(op + ": target " + c + " at row " + r + " is not a class index in [0, "
-                        + classes + ")");
+                throw new IllegalArgumentException(op + ": target " + c + " at row " + r
+                        + " is not a class index in [0, " + classes + ")");
             }
         }
         return y;

@@ -106,5 +106,4 @@ public final class Softmax {
             }
         }, p -> new Primitives.Primitive[] {p.forward(), p.backward()}, PRIMITIVE_BYTES);
     }
-
 }

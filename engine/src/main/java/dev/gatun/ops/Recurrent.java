@@ -12,7 +12,8 @@ import java.util.Arrays;
 /**
  * One recurrent layer over a whole sequence, with PyTorch's semantics ({@code torch.nn.RNN} with tanh
  * or ReLU, {@code LSTM}, {@code GRU}; one layer, time-major, one direction or both with
- * {@link #bidirectional}), on oneDNN's RNN primitives:
+ * {@link #bidirectional}), on oneDNN's RNN primitives or, for the LSTM in one direction, gatun's own
+ * kernels:
  *
  * <pre>
  *   x [T, N, I], h0 and c0 [N, H] (null = zeros), weight_ih [G·H, I], weight_hh [G·H, H],
@@ -25,10 +26,18 @@ import java.util.Arrays;
  *         n = tanh(W_in x + b_in + r⊙(W_hn h + b_hn)),  h' = (1 − z)⊙n + z⊙h
  * </pre>
  *
- * <p>Backward is backpropagation through time over the full sequence in one oneDNN call, from the
- * gradients of the output and of the final states together, to x, h0, c0, the weights and the biases.
- * The forward pass records one node on a packed tensor [output | h | c]; the three results are views of
- * it, so gradients reaching any of them meet there.
+ * <p>Backward is backpropagation through time over the full sequence in one call, from the gradients of
+ * the output and of the final states together, to x, h0, c0, the weights and the biases. The forward pass
+ * records one node on a packed tensor [output | h | c]; the three results are views of it, so gradients
+ * reaching any of them meet there.
+ *
+ * <p>A one-direction LSTM runs on gatun's kernels: in inference for up to four sequences
+ * ({@link Rnn#lstmKernel}), and in training on CPUs with AVX-512 ({@link Rnn#lstmTrainKernel}). The
+ * training kernels split the batch between the threads, fuse the gates' update into the recurrent
+ * product and write the gates' gradients, from which matrix products give the weights', biases' and
+ * input's. When x is the output of an embedding lookup (still holding the table's rows) over more
+ * positions than the table has rows, the input's share of the gates is computed for the table's rows
+ * instead and read by index, and the table gets its gradient from the layer directly.
  */
 public final class Recurrent {
 
@@ -323,7 +332,8 @@ public final class Recurrent {
     /**
      * Gradients of {x (or the embedding's table), h0, c0, weight_ih, weight_hh, bias_ih, bias_hh} of
      * {@link #lstmTraining}: the kernel gives the gates' gradients dG [T·N, 4H] and dh0, dc0; then dx =
-     * dG·w_ih, ∂w_ih = dGᵀ·x, ∂w_hh = dGᵀ·[h0; y without its last step], ∂b_ih = ∂b_hh = Σ dG over the rows.
+     * dG·w_ih, ∂w_ih = dGᵀ·x, ∂w_hh = dGᵀ·[h0; y without its last step], ∂b_ih = ∂b_hh = Σ dG over the
+     * rows.
      * With a lookup, dG's rows are first summed per table row (dP [V, 4H]): ∂table = dP·w_ih (the padding
      * row's left at zero), ∂w_ih = dPᵀ·table, ∂b = Σ dP.
      */
