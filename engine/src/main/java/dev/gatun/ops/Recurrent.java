@@ -333,9 +333,8 @@ public final class Recurrent {
      * Gradients of {x (or the embedding's table), h0, c0, weight_ih, weight_hh, bias_ih, bias_hh} of
      * {@link #lstmTraining}: the kernel gives the gates' gradients dG [T·N, 4H] and dh0, dc0; then dx =
      * dG·w_ih, ∂w_ih = dGᵀ·x, ∂w_hh = dGᵀ·[h0; y without its last step], ∂b_ih = ∂b_hh = Σ dG over the
-     * rows.
-     * With a lookup, dG's rows are first summed per table row (dP [V, 4H]): ∂table = dP·w_ih (the padding
-     * row's left at zero), ∂w_ih = dPᵀ·table, ∂b = Σ dP.
+     * rows. With a lookup, dG's rows are first summed per table row (dP [V, 4H]): ∂table = dP·w_ih (the
+     * padding row's left at zero), ∂w_ih = dPᵀ·table, ∂b = Σ dP.
      */
     private static Tensor[] lstmTrainingBackward(Rnn.Shape s, Tensor[] in, Tensor packed, Tensor acts, Tensor cs,
                                                  Lookups.Lookup lookup, Tensor table, Tensor rowTensor,
