@@ -278,19 +278,7 @@ public final class Rnn {
             c0 == null ? null : region(s, "c0", c0, st)};
         MemorySegment[] out = {region(s, "y", y, s.outputElements()), region(s, "hT", hT, st),
             region(s, "cT", cT, st)};
-        String[] outNames = {"y", "hT", "cT"};
-        for (int i = 0; i < out.length; i++) {
-            for (MemorySegment m : in) {
-                if (m != null && Primitives.overlap(out[i], m)) {
-                    throw new IllegalArgumentException(s + ": " + outNames[i] + " overlaps an input");
-                }
-            }
-            for (int j = i + 1; j < out.length; j++) {
-                if (Primitives.overlap(out[i], out[j])) {
-                    throw new IllegalArgumentException(s + ": " + outNames[i] + " overlaps " + outNames[j]);
-                }
-            }
-        }
+        checkDisjoint(s, in, out, new String[] {"y", "hT", "cT"});
         NativeLibraries.load();
         Threads.applyToCurrentThread();
         GatunKernels.gatun_lstm_inference(in[0], in[1], orNull(in[2]), orNull(in[3]), orNull(in[4]), out[0], out[1],
