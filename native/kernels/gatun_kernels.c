@@ -1195,16 +1195,14 @@ static inline float bce_log1p(float e) {
     return d == 0.0f ? e : r * (e / d);
 }
 
-#define BCE_BLOCK 4096
-
 /* Blocks [bb, be): each block's sum of max(z, 0) − z·t + log(1 + e^−|z|) (in double, in order), and σ(z). */
 GATUN_AVX512_CLONES
 static void bce_blocks(const float *restrict z, const float *restrict t, float *restrict sig, double *restrict sums,
                        int64_t n, int64_t bb, int64_t be) {
-    float loss[BCE_BLOCK];
+    float loss[GATUN_BCE_BLOCK];
     for (int64_t b = bb; b < be; b++) {
-        const int64_t i0 = b * BCE_BLOCK;
-        const int64_t m = n - i0 < BCE_BLOCK ? n - i0 : BCE_BLOCK;
+        const int64_t i0 = b * GATUN_BCE_BLOCK;
+        const int64_t m = n - i0 < GATUN_BCE_BLOCK ? n - i0 : GATUN_BCE_BLOCK;
         for (int64_t j = 0; j < m; j++) {
             const float zi = z[i0 + j];
             const float e = lstm_exp(-__builtin_fabsf(zi));
@@ -1220,7 +1218,7 @@ static void bce_blocks(const float *restrict z, const float *restrict t, float *
 
 void gatun_bce_with_logits(const float *z, const float *t, float *sig, double *block_sums, int64_t n) {
     if (n < 1) return;
-    const int64_t blocks = (n + BCE_BLOCK - 1) / BCE_BLOCK;
+    const int64_t blocks = (n + GATUN_BCE_BLOCK - 1) / GATUN_BCE_BLOCK;
 #pragma omp parallel if (n >= GATUN_PARALLEL_MIN)
     {
         int64_t bb, be;

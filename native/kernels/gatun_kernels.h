@@ -163,11 +163,14 @@ void gatun_softmax_cross_entropy(const float *z, const int32_t *y, float *p, dou
 void gatun_softmax_cross_entropy_backward(const float *p, const int32_t *y, float *dz, int64_t rows,
                                           int64_t classes, float smoothing, double scale);
 
+/* Elements per partial sum of gatun_bce_with_logits. */
+#define GATUN_BCE_BLOCK 4096
+
 /*
  * Binary cross-entropy on logits z against targets t (n each): writes σ(z) in sig and, for each block of
- * 4096 elements (the last one shorter), the sum of max(z, 0) − z·t + log(1 + e^−|z|) in double, for the
- * caller to add in order; e^x and log(1 + x) within a few ulp. Threads split the blocks; every block is
- * computed alike whatever the thread count. sig must not overlap z or t.
+ * GATUN_BCE_BLOCK elements (the last one shorter), the sum of max(z, 0) − z·t + log(1 + e^−|z|) in double,
+ * for the caller to add in order; e^x and log(1 + x) within a few ulp. Threads split the blocks; every
+ * block is computed alike whatever the thread count. sig must not overlap z or t.
  */
 void gatun_bce_with_logits(const float *z, const float *t, float *sig, double *block_sums, int64_t n);
 

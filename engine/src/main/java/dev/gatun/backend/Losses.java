@@ -12,8 +12,8 @@ import java.lang.foreign.ValueLayout;
  */
 public final class Losses {
 
-    /** Elements per partial sum of {@link #bceWithLogits}. */
-    public static final int BCE_BLOCK = 4096;
+    /** Elements per partial sum of {@link #bceWithLogits} (the kernel's {@code GATUN_BCE_BLOCK}). */
+    public static final int BCE_BLOCK = GatunKernels.GATUN_BCE_BLOCK();
 
     private Losses() {}
 

@@ -32,6 +32,15 @@ public class GatunKernels extends GatunKernels$shared {
     public static int GATUN_KERNELS_VERSION() {
         return GATUN_KERNELS_VERSION;
     }
+    private static final int GATUN_BCE_BLOCK = (int)4096L;
+    /**
+     * {@snippet lang=c :
+     * #define GATUN_BCE_BLOCK 4096
+     * }
+     */
+    public static int GATUN_BCE_BLOCK() {
+        return GATUN_BCE_BLOCK;
+    }
 
     private static class gatun_kernels_version {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
