@@ -149,6 +149,36 @@ class LstmTrainingKernelTest extends ScopedTest {
         }
     }
 
+    /**
+     * A NaN in the input reaches the outputs from its step on and no earlier; huge pre-activations
+     * saturate the gates (outputs in [−1, 1], finite gradients) rather than overflow.
+     */
+    @Test
+    void nanPropagatesFromItsStepAndLargeGatesSaturate() {
+        int t = 5, n = 6, i = 3, h = 20;
+        float[] xs = GradCheck.leafIn(7, -1, 1, t, n, i).toArray();
+        xs[(2 * n + 1) * i] = Float.NaN; // step 2, sequence 1
+        Tensor x = Tensor.fromArray(xs, t, n, i).requiresGrad(true);
+        Tensor wi = GradCheck.leafIn(8, -0.6, 0.6, 4L * h, i);
+        Tensor wh = GradCheck.leafIn(9, -0.6, 0.6, 4L * h, h);
+        Recurrent.Result r = Recurrent.lstm(x, null, null, wi, wh, null, null);
+        float[] y = r.output().toArray();
+        for (int s = 0; s < t; s++) {
+            for (int u = 0; u < h; u++) {
+                float v = y[(s * n + 1) * h + u];
+                assertTrue(s < 2 ? Float.isFinite(v) : Float.isNaN(v), "step " + s + " unit " + u + ": " + v);
+                assertTrue(Float.isFinite(y[(s * n) * h + u]), "another sequence stays finite");
+            }
+        }
+        Tensor big = Tensor.rand(new Generator(10), 4L * h, i).sub(0.5f).mul(2e4f).requiresGrad(true);
+        Tensor x2 = GradCheck.leafIn(11, -1, 1, t, n, i);
+        Recurrent.Result r2 = Recurrent.lstm(x2, null, null, big, wh, null, null);
+        r2.output().sum().backward();
+        for (float v : r2.output().toArray()) assertTrue(v >= -1 && v <= 1, "saturated output " + v);
+        for (float v : big.grad().toArray()) assertTrue(Float.isFinite(v), "finite gradient " + v);
+        for (float v : x2.grad().toArray()) assertTrue(Float.isFinite(v), "finite input gradient " + v);
+    }
+
     @Test
     void onlyTheInputsThatRequireAGradientGetOne() {
         Tensor x = GradCheck.leafIn(1, -1, 1, 3, 2, 4);
