@@ -32,22 +32,13 @@ public final class Losses {
      */
     public static void crossEntropy(MemorySegment logits, MemorySegment targets, MemorySegment probs,
                                     MemorySegment rowLoss, long rows, long classes, float smoothing) {
-        long n = matrix(rows, classes);
-        if (!(smoothing >= 0 && smoothing <= 1)) {
-            throw new IllegalArgumentException("crossEntropy: label smoothing " + smoothing + " is outside [0, 1]");
-        }
+        long n = matrix(rows, classes, smoothing);
         MemorySegment z = Primitives.region("crossEntropy: logits", logits, 0, n);
         MemorySegment y = classIndices("crossEntropy", targets, rows, classes);
         MemorySegment p = Primitives.region("crossEntropy: probabilities", probs, 0, n);
         MemorySegment l = Primitives.region("crossEntropy: row losses", rowLoss, 0, Math.multiplyExact(rows, 2));
-        for (MemorySegment out : new MemorySegment[] {p, l}) {
-            if (Primitives.overlap(out, z) || Primitives.overlap(out, y)) {
-                throw new IllegalArgumentException("crossEntropy: an output overlaps an input");
-            }
-        }
-        if (Primitives.overlap(p, l)) {
-            throw new IllegalArgumentException("crossEntropy: the probabilities overlap the row losses");
-        }
+        Primitives.requireDisjoint("crossEntropy", new MemorySegment[] {z, y}, new MemorySegment[] {p, l},
+                new String[] {"the probabilities", "the row losses"});
         NativeLibraries.load();
         Threads.applyToCurrentThread();
         GatunKernels.gatun_softmax_cross_entropy(z, y, p, l, rows, classes, smoothing);
@@ -61,26 +52,26 @@ public final class Losses {
      */
     public static void crossEntropyBackward(MemorySegment probs, MemorySegment targets, MemorySegment dz, long rows,
                                             long classes, float smoothing, double scale) {
-        long n = matrix(rows, classes);
-        if (!(smoothing >= 0 && smoothing <= 1)) {
-            throw new IllegalArgumentException("crossEntropy: label smoothing " + smoothing + " is outside [0, 1]");
-        }
+        long n = matrix(rows, classes, smoothing);
         MemorySegment p = Primitives.region("crossEntropy backward: probabilities", probs, 0, n);
         MemorySegment y = classIndices("crossEntropy backward", targets, rows, classes);
         MemorySegment d = Primitives.region("crossEntropy backward: dz", dz, 0, n);
-        if (Primitives.overlap(d, p) || Primitives.overlap(d, y)) {
-            throw new IllegalArgumentException("crossEntropy backward: dz overlaps an input");
-        }
+        Primitives.requireDisjoint("crossEntropy backward", new MemorySegment[] {p, y}, new MemorySegment[] {d},
+                new String[] {"dz"});
         NativeLibraries.load();
         Threads.applyToCurrentThread();
         GatunKernels.gatun_softmax_cross_entropy_backward(p, y, d, rows, classes, smoothing,
                 scale);
     }
 
-    private static long matrix(long rows, long classes) {
+    /** rows · classes, after checking both positive and ε in [0, 1]. */
+    private static long matrix(long rows, long classes, float smoothing) {
         if (rows < 1 || classes < 1) {
             throw new IllegalArgumentException("crossEntropy: rows and classes must be positive, got " + rows + " × "
                     + classes);
+        }
+        if (!(smoothing >= 0 && smoothing <= 1)) {
+            throw new IllegalArgumentException("crossEntropy: label smoothing " + smoothing + " is outside [0, 1]");
         }
         return Math.multiplyExact(rows, classes);
     }
@@ -118,14 +109,8 @@ public final class Losses {
         MemorySegment t = Primitives.region("bceWithLogits: targets", targets, 0, n);
         MemorySegment s = Primitives.region("bceWithLogits: sigmoid", sigmoid, 0, n);
         MemorySegment b = Primitives.region("bceWithLogits: block sums", blockSums, 0, 2 * bceBlocks(n));
-        for (MemorySegment out : new MemorySegment[] {s, b}) {
-            if (Primitives.overlap(out, z) || Primitives.overlap(out, t)) {
-                throw new IllegalArgumentException("bceWithLogits: an output overlaps an input");
-            }
-        }
-        if (Primitives.overlap(s, b)) {
-            throw new IllegalArgumentException("bceWithLogits: the sigmoid overlaps the block sums");
-        }
+        Primitives.requireDisjoint("bceWithLogits", new MemorySegment[] {z, t}, new MemorySegment[] {s, b},
+                new String[] {"the sigmoid", "the block sums"});
         NativeLibraries.load();
         Threads.applyToCurrentThread();
         GatunKernels.gatun_bce_with_logits(z, t, s, b, n);
@@ -148,9 +133,8 @@ public final class Losses {
         MemorySegment s = Primitives.region("bceWithLogits backward: sigmoid", sigmoid, 0, n);
         MemorySegment t = Primitives.region("bceWithLogits backward: targets", targets, 0, n);
         MemorySegment d = Primitives.region("bceWithLogits backward: dz", dz, 0, n);
-        if (Primitives.overlap(d, s) || Primitives.overlap(d, t)) {
-            throw new IllegalArgumentException("bceWithLogits backward: dz overlaps an input");
-        }
+        Primitives.requireDisjoint("bceWithLogits backward", new MemorySegment[] {s, t}, new MemorySegment[] {d},
+                new String[] {"dz"});
         NativeLibraries.load();
         Threads.applyToCurrentThread();
         GatunKernels.gatun_bce_with_logits_backward(s, t, d, n, scale);

@@ -491,6 +491,26 @@ final class Primitives {
         return a.address() < b.address() + b.byteSize() && b.address() < a.address() + a.byteSize();
     }
 
+    /**
+     * Checks that no output region shares a byte with an input (null inputs skipped) or another output.
+     *
+     * @throws IllegalArgumentException naming {@code what} and the output that overlaps
+     */
+    static void requireDisjoint(String what, MemorySegment[] in, MemorySegment[] out, String[] outNames) {
+        for (int i = 0; i < out.length; i++) {
+            for (MemorySegment m : in) {
+                if (m != null && overlap(out[i], m)) {
+                    throw new IllegalArgumentException(what + ": " + outNames[i] + " overlaps an input");
+                }
+            }
+            for (int j = i + 1; j < out.length; j++) {
+                if (overlap(out[i], out[j])) {
+                    throw new IllegalArgumentException(what + ": " + outNames[i] + " overlaps " + outNames[j]);
+                }
+            }
+        }
+    }
+
     /** The float region [offset, offset + length) of a segment, checked, as a slice. */
     static MemorySegment region(String what, MemorySegment seg, long offsetFloats, long lengthFloats) {
         long cap = seg.byteSize() / Float.BYTES;

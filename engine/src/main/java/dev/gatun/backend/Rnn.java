@@ -278,7 +278,7 @@ public final class Rnn {
             c0 == null ? null : region(s, "c0", c0, st)};
         MemorySegment[] out = {region(s, "y", y, s.outputElements()), region(s, "hT", hT, st),
             region(s, "cT", cT, st)};
-        checkDisjoint(s, in, out, new String[] {"y", "hT", "cT"});
+        Primitives.requireDisjoint(s.toString(), in, out, new String[] {"y", "hT", "cT"});
         NativeLibraries.load();
         Threads.applyToCurrentThread();
         GatunKernels.gatun_lstm_inference(in[0], in[1], orNull(in[2]), orNull(in[3]), orNull(in[4]), out[0], out[1],
@@ -375,7 +375,7 @@ public final class Rnn {
         MemorySegment[] out = {region(s, "packed weight_hh", wf, lstmForwardPackElements(s.hiddenSize())),
             region(s, "y", y, s.outputElements()), region(s, "hT", hT, st), region(s, "cT", cT, st),
             region(s, "gates", acts, gates), region(s, "cell states", cs, s.outputElements())};
-        checkDisjoint(s, in, out, new String[] {"packed weight_hh", "y", "hT", "cT", "gates", "cell states"});
+        Primitives.requireDisjoint(s.toString(), in, out, new String[] {"packed weight_hh", "y", "hT", "cT", "gates", "cell states"});
         Threads.applyToCurrentThread();
         GatunKernels.gatun_lstm_train_forward(in[0], orNull(in[1]), in[2], orNull(in[3]), orNull(in[4]), orNull(in[5]),
                 out[0], out[1], out[2], out[3], out[4], out[5], s.steps(), s.batch(), s.hiddenSize());
@@ -405,7 +405,7 @@ public final class Rnn {
             dcT == null ? null : region(s, "dcT", dcT, st)};
         MemorySegment[] out = {region(s, "packed weight_hh", wb, lstmBackwardPackElements(s.hiddenSize())),
             region(s, "dgates", dgates, gates), region(s, "dh0", dh0, st), region(s, "dc0", dc0, st)};
-        checkDisjoint(s, in, out, new String[] {"packed weight_hh", "dgates", "dh0", "dc0"});
+        Primitives.requireDisjoint(s.toString(), in, out, new String[] {"packed weight_hh", "dgates", "dh0", "dc0"});
         Threads.applyToCurrentThread();
         GatunKernels.gatun_lstm_train_backward(in[0], in[1], in[2], orNull(in[3]), in[4], orNull(in[5]),
                 orNull(in[6]), out[0], out[1], out[2], out[3], s.steps(), s.batch(), s.hiddenSize());
@@ -432,9 +432,8 @@ public final class Rnn {
                         + " is outside [0, " + tableRows + ")");
             }
         }
-        if (Primitives.overlap(d, s) || Primitives.overlap(d, r)) {
-            throw new IllegalArgumentException("scatterAddRows: dst overlaps src or rows");
-        }
+        Primitives.requireDisjoint("scatterAddRows", new MemorySegment[] {s, r}, new MemorySegment[] {d},
+                new String[] {"dst"});
         NativeLibraries.load();
         Threads.applyToCurrentThread();
         GatunKernels.gatun_rows_scatter_add(s, r, d, count, width);
@@ -443,22 +442,6 @@ public final class Rnn {
     private static void requireOneLstm(Shape s) {
         if (s.cell() != Cell.LSTM || s.directions() != 1) {
             throw new IllegalArgumentException(s + ": the LSTM kernels run one direction of an LSTM");
-        }
-    }
-
-    /** Outputs must not overlap inputs (null ones skipped) or each other. */
-    private static void checkDisjoint(Shape s, MemorySegment[] in, MemorySegment[] out, String[] outNames) {
-        for (int i = 0; i < out.length; i++) {
-            for (MemorySegment m : in) {
-                if (m != null && Primitives.overlap(out[i], m)) {
-                    throw new IllegalArgumentException(s + ": " + outNames[i] + " overlaps an input");
-                }
-            }
-            for (int j = i + 1; j < out.length; j++) {
-                if (Primitives.overlap(out[i], out[j])) {
-                    throw new IllegalArgumentException(s + ": " + outNames[i] + " overlaps " + outNames[j]);
-                }
-            }
         }
     }
 

@@ -62,4 +62,14 @@ final class BackendTensors {
         t.checkAlive();
         return t.storage().asSlice(t.offset() * Float.BYTES, t.numel() * Float.BYTES);
     }
+
+    /**
+     * {@code values} as int32 in a new buffer of the current scope, for a backend call that reads indices: a
+     * tensor of as many elements (four bytes each, like float32's), whose segment is {@link #segment}.
+     */
+    static Tensor int32(int[] values) {
+        Tensor buffer = Tensor.empty(values.length);
+        MemorySegment.copy(values, 0, segment(buffer), java.lang.foreign.ValueLayout.JAVA_INT, 0, values.length);
+        return buffer;
+    }
 }

@@ -10,7 +10,7 @@ import java.util.WeakHashMap;
  * multiplies the table by its input weights once, rather than every looked-up row). Noted by
  * {@link Indexing#embedding} on the outputs it records for backward; an entry goes when its tensor is
  * collected. A reader must check that the tensor still holds the table's rows (the table may have been
- * changed in place since), as {@link #rowsStillMatch} does.
+ * changed in place since), as {@link #matching} does.
  */
 final class Lookups {
 
@@ -25,16 +25,24 @@ final class Lookups {
         NOTED.put(out, new Lookup(table, rows, paddingIdx));
     }
 
-    /** The lookup that made {@code t}, or null. */
-    static Lookup of(Tensor t) {
-        return t == null ? null : NOTED.get(t);
+    /**
+     * The lookup that made {@code t}, when its table has {@code width} columns and fewer rows than its
+     * {@code positions} positions, and t still holds the table's rows ({@link #rowsStillMatch}); else null.
+     */
+    static Lookup matching(Tensor t, long positions, long width) {
+        Lookup lookup = t == null ? null : NOTED.get(t);
+        if (lookup == null || lookup.rows().length != positions || lookup.table().dim() != 2
+                || lookup.table().size(1) != width || lookup.table().size(0) >= positions) {
+            return null;
+        }
+        return rowsStillMatch(lookup, t) ? lookup : null;
     }
 
     /**
      * Whether every position p of {@code t} (contiguous, [rows, D]) still holds row rows[p] of the table,
      * bit for bit.
      */
-    static boolean rowsStillMatch(Lookup lookup, Tensor t) {
+    private static boolean rowsStillMatch(Lookup lookup, Tensor t) {
         Tensor table = lookup.table();
         if (!table.isAlive() || !t.isAlive() || !table.isContiguous() || !t.isContiguous() || table.dim() != 2) {
             return false;

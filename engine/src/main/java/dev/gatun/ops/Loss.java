@@ -281,9 +281,8 @@ public final class Loss {
         // On gatun's kernel: the probabilities and each row's loss, summed here in row order.
         Tensor z = logits.contiguous();
         Tensor probs = Tensor.empty(rows, classes);
-        Tensor y = Tensor.empty(rows); // int32 class indices, four bytes each
+        Tensor y = BackendTensors.int32(targets); // held by the backward closure below, as probs is
         MemorySegment ys = BackendTensors.segment(y);
-        MemorySegment.copy(targets, 0, ys, ValueLayout.JAVA_INT, 0, rows);
         double total = 0;
         try (Arena call = Arena.ofConfined()) {
             MemorySegment rowLoss = call.allocate((long) rows * Double.BYTES, Double.BYTES);
@@ -294,7 +293,8 @@ public final class Loss {
         Tensor out = Tensor.full((float) (total / rows));
         return Autograd.record(out, "crossEntropy", g -> {
             Tensor dz = Tensor.empty(rows, classes);
-            Losses.crossEntropyBackward(BackendTensors.segment(probs), ys, BackendTensors.segment(dz), rows, classes,
+            Losses.crossEntropyBackward(BackendTensors.segment(probs), BackendTensors.segment(y),
+                    BackendTensors.segment(dz), rows, classes,
                     labelSmoothing, g.item() / (double) rows);
             return new Tensor[] {dz};
         }, logits);

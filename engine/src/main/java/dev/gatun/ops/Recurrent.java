@@ -213,13 +213,9 @@ public final class Recurrent {
             return lstmKernel(s, inputs);
         }
         if (training && Rnn.lstmTrainKernel(s)) {
-            Lookups.Lookup lookup = Lookups.of(x);
-            if (lookup != null && x == inputs[0] && lookup.rows().length == s.steps() * s.batch()
-                    && lookup.table().dim() == 2 && lookup.table().size(1) == s.inputSize()
-                    && lookup.table().size(0) < s.steps() * s.batch() && Lookups.rowsStillMatch(lookup, x)) {
-                return lstmTraining(s, inputs, lookup);
-            }
-            return lstmTraining(s, inputs, null);
+            // An embedding's rows as they are (x itself, contiguous) may be read from its table instead.
+            Lookups.Lookup lookup = x == inputs[0] ? Lookups.matching(x, s.steps() * s.batch(), s.inputSize()) : null;
+            return lstmTraining(s, inputs, lookup);
         }
         Rnn.Weights w = weights(s, inputs);
 
@@ -294,7 +290,7 @@ public final class Recurrent {
             Tensor gx;
             if (lookup != null) {
                 table = lookup.table().copy();
-                rows = intRows(lookup.rows());
+                rows = BackendTensors.int32(lookup.rows());
                 gx = MatMul.linear(table, in[3], in[5]).contiguous();
             } else {
                 gx = MatMul.linear(in[0].view(t * n, s.inputSize()), in[3], in[5]).contiguous();
@@ -320,13 +316,6 @@ public final class Recurrent {
         long[] state = {n, h};
         return new Result(packed.slice(0, 0, ny).view(t, n, h), packed.slice(0, ny, ny + ns).view(state),
                 packed.slice(0, ny + ns, ny + 2 * ns).view(state));
-    }
-
-    /** The rows as int32 values in a buffer of the current scope (a tensor of as many 4-byte elements). */
-    private static Tensor intRows(int[] rows) {
-        Tensor buffer = Tensor.empty(rows.length);
-        MemorySegment.copy(rows, 0, segment(buffer), java.lang.foreign.ValueLayout.JAVA_INT, 0, rows.length);
-        return buffer;
     }
 
     /**

@@ -128,7 +128,7 @@ class LstmKernelTest extends ScopedTest {
     }
 
     /** Values in [-0.5, 0.5) from a seed. */
-    private static MemorySegment filled(Arena a, long count, long seed) {
+    static MemorySegment filled(Arena a, long count, long seed) {
         float[] v = Tensor.rand(new dev.gatun.tensor.Generator(seed), count).toArray();
         MemorySegment m = a.allocate(count * Float.BYTES);
         for (int i = 0; i < v.length; i++) m.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i, v[i] - 0.5f);

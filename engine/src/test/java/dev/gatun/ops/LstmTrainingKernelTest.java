@@ -198,14 +198,14 @@ class LstmTrainingKernelTest extends ScopedTest {
             for (long[] sz : SHAPES) {
                 long t = sz[0], n = sz[1], h = sz[3];
                 Rnn.Shape s = new Rnn.Shape(Rnn.Cell.LSTM, t, n, sz[2], h, 1);
-                MemorySegment gx = filled(a, t * n * 4 * h, 1);
-                MemorySegment w = filled(a, 4 * h * h, 2);
-                MemorySegment b = filled(a, 4 * h, 3);
-                MemorySegment h0 = filled(a, n * h, 4);
-                MemorySegment c0 = filled(a, n * h, 5);
-                MemorySegment dy = filled(a, t * n * h, 6);
-                MemorySegment dhT = filled(a, n * h, 7);
-                MemorySegment dcT = filled(a, n * h, 8);
+                MemorySegment gx = LstmKernelTest.filled(a, t * n * 4 * h, 1);
+                MemorySegment w = LstmKernelTest.filled(a, 4 * h * h, 2);
+                MemorySegment b = LstmKernelTest.filled(a, 4 * h, 3);
+                MemorySegment h0 = LstmKernelTest.filled(a, n * h, 4);
+                MemorySegment c0 = LstmKernelTest.filled(a, n * h, 5);
+                MemorySegment dy = LstmKernelTest.filled(a, t * n * h, 6);
+                MemorySegment dhT = LstmKernelTest.filled(a, n * h, 7);
+                MemorySegment dcT = LstmKernelTest.filled(a, n * h, 8);
                 float[][] runs = new float[2][];
                 for (int threads = 1; threads <= 2; threads++) {
                     Threads.set(threads);
@@ -403,14 +403,6 @@ class LstmTrainingKernelTest extends ScopedTest {
 
     private static MemorySegment floats(Arena a, long count) {
         return a.allocate(count * Float.BYTES, 64);
-    }
-
-    /** Values in [-0.5, 0.5) from a seed. */
-    private static MemorySegment filled(Arena a, long count, long seed) {
-        float[] v = Tensor.rand(new Generator(seed), count).toArray();
-        MemorySegment m = floats(a, count);
-        for (int k = 0; k < v.length; k++) m.setAtIndex(ValueLayout.JAVA_FLOAT, k, v[k] - 0.5f);
-        return m;
     }
 
     private static float[] concat(MemorySegment... parts) {
