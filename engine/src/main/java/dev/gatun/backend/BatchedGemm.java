@@ -20,25 +20,26 @@ import java.util.Objects;
 public final class BatchedGemm {
 
     /** A primitive's configuration; arrays compared by content. */
-    private record Key(long[] batch, long m, long n, long k, long[] a, long[] b, float alpha, float beta,
-                       boolean bias) {
+    private record Key(long[] batch, long m, long n, long k, long[] a, long[] b, long aStart, long bStart,
+                       float alpha, float beta, boolean bias) {
         @Override
         public boolean equals(Object o) {
             return o instanceof Key x && Arrays.equals(batch, x.batch) && m == x.m && n == x.n && k == x.k
-                    && Arrays.equals(a, x.a) && Arrays.equals(b, x.b) && Float.compare(alpha, x.alpha) == 0
-                    && Float.compare(beta, x.beta) == 0 && bias == x.bias;
+                    && Arrays.equals(a, x.a) && Arrays.equals(b, x.b) && aStart == x.aStart && bStart == x.bStart
+                    && Float.compare(alpha, x.alpha) == 0 && Float.compare(beta, x.beta) == 0 && bias == x.bias;
         }
 
         @Override
         public int hashCode() {
-            return Objects.hash(Arrays.hashCode(batch), m, n, k, Arrays.hashCode(a), Arrays.hashCode(b), alpha, beta,
-                    bias);
+            return Objects.hash(Arrays.hashCode(batch), m, n, k, Arrays.hashCode(a), Arrays.hashCode(b), aStart, bStart,
+                    alpha, beta, bias);
         }
 
         @Override
         public String toString() {
             return "batch " + Arrays.toString(batch) + " [" + m + "×" + k + "]·[" + k + "×" + n + "], strides "
-                    + Arrays.toString(a) + " and " + Arrays.toString(b) + (bias ? ", bias" : "");
+                    + Arrays.toString(a) + (aStart == 0 ? "" : " from float " + aStart) + " and " + Arrays.toString(b)
+                    + (bStart == 0 ? "" : " from float " + bStart) + (bias ? ", bias" : "");
         }
     }
 
@@ -65,8 +66,8 @@ public final class BatchedGemm {
      * m×k, B[i] k×n and C[i] m×n. An operand's strides are its tensor view's, in floats: one per batch
      * dimension, then the row and the column stride; one of the two matrix strides must be 1. C is
      * contiguous from {@code cOffset}. Declines (returns false, nothing done) operands oneDNN cannot
-     * take in their segments: zero or negative strides, or a layout whose span as oneDNN reckons it
-     * (the largest size·stride) runs past the end of the segment.
+     * take in their segments: zero or negative strides, neither matrix stride 1, or a layout whose span as
+     * oneDNN reckons it (the largest size·stride) is larger than the whole segment.
      *
      * @param batch   the batch dimensions (possibly none), each at least 1
      * @param m       rows of A and C, at least 1
@@ -154,26 +155,25 @@ public final class BatchedGemm {
         if (!Float.isFinite(alpha)) {
             throw new IllegalArgumentException("batched GEMM: alpha must be finite, got " + alpha);
         }
-        long[] aDims = dims(batch, m, k);
-        long[] bDims = dims(batch, k, n);
-        long aReach = reach(aDims, aStrides);
-        long bReach = reach(bDims, bStrides);
-        if (aReach < 0 || bReach < 0 || aOffset < 0 || bOffset < 0
-                || aReach > a.byteSize() / Float.BYTES - aOffset || bReach > b.byteSize() / Float.BYTES - bOffset) {
+        Placed ap = place("batched GEMM: A", a, aOffset, dims(batch, m, k), aStrides);
+        Placed bp = place("batched GEMM: B", b, bOffset, dims(batch, k, n), bStrides);
+        if (ap == null || bp == null) {
             return false;
         }
-        MemorySegment as = Primitives.region("batched GEMM: A", a, aOffset, aReach);
-        MemorySegment bs = Primitives.region("batched GEMM: B", b, bOffset, bReach);
+        MemorySegment as = ap.data();
+        MemorySegment bs = bp.data();
         MemorySegment cs = Primitives.region("batched GEMM: C", c, cOffset,
                 Math.multiplyExact(count, Math.multiplyExact(m, n)));
-        if (Primitives.overlap(cs, as) || Primitives.overlap(cs, bs)) {
-            throw new IllegalArgumentException("batched GEMM: C overlaps " + (Primitives.overlap(cs, as) ? "A" : "B"));
+        if (Primitives.overlap(cs, ap.span()) || Primitives.overlap(cs, bp.span())) {
+            throw new IllegalArgumentException("batched GEMM: C overlaps "
+                    + (Primitives.overlap(cs, ap.span()) ? "A" : "B"));
         }
         MemorySegment biasRow = bias == null ? null : Primitives.region("batched GEMM: bias", bias, biasOffset, n);
         if (biasRow != null && Primitives.overlap(cs, biasRow)) {
             throw new IllegalArgumentException("batched GEMM: C overlaps the bias");
         }
-        Key key = new Key(batch.clone(), m, n, k, aStrides.clone(), bStrides.clone(), alpha, beta, bias != null);
+        Key key = new Key(batch.clone(), m, n, k, aStrides.clone(), bStrides.clone(), ap.start(), bp.start(), alpha,
+                beta, bias != null);
         Cached p = PrimitiveCache.get(key, x -> create((Key) x), x -> new Primitives.Primitive[] {x.primitive()},
                 PRIMITIVE_BYTES);
         if (biasRow == null) {
@@ -199,25 +199,47 @@ public final class BatchedGemm {
     }
 
     /**
-     * The floats an operand's descriptor spans as oneDNN computes a strided layout's size (the largest
-     * size·stride, at least the last element's offset + 1), or -1 when oneDNN cannot take the strides:
-     * one not positive, or neither matrix stride 1.
+     * An operand's memory as oneDNN gets it: {@code data} from the first float the descriptor counts from,
+     * the descriptor's {@code offset0}, the float of that memory where the operand starts, and {@code span},
+     * the floats from its first element to its last (what an output must not overlap).
      */
-    private static long reach(long[] dims, long[] strides) {
+    private record Placed(MemorySegment data, long start, MemorySegment span) {}
+
+    /**
+     * Where an operand of the given dims and strides, starting at float {@code offset} of {@code seg}, goes
+     * to oneDNN; null when oneDNN cannot take it: a stride not positive, neither matrix stride 1, or
+     * elements past the segment's end.
+     *
+     * <p>oneDNN sizes a strided layout by its largest size·stride, which may run past the end of the
+     * segment for a view into a larger tensor even though every element the view reads lies inside: the
+     * keys and values of attention are heads sliced out of one projection [L, B, 3E], whose row stride
+     * B·3E times L is the whole projection, while they start E and 2E floats into it. Such an operand is
+     * handed over from the segment's first float, with the view's start in the descriptor's offset0, so
+     * that the memory holds the layout's full size and oneDNN reads exactly the view's elements.
+     */
+    private static Placed place(String what, MemorySegment seg, long offset, long[] dims, long[] strides) {
         int r = dims.length;
-        if (strides[r - 1] != 1 && strides[r - 2] != 1) {
-            return -1;
+        if (offset < 0 || (strides[r - 1] != 1 && strides[r - 2] != 1)) {
+            return null;
         }
-        long reach = 1;
+        long size = 1;
         long last = 0;
         for (int i = 0; i < r; i++) {
             if (strides[i] < 1) {
-                return -1;
+                return null;
             }
-            reach = Math.max(reach, Math.multiplyExact(dims[i], strides[i]));
+            size = Math.max(size, Math.multiplyExact(dims[i], strides[i]));
             last = Math.addExact(last, Math.multiplyExact(dims[i] - 1, strides[i]));
         }
-        return Math.max(reach, last + 1);
+        size = Math.max(size, last + 1);
+        long cap = seg.byteSize() / Float.BYTES;
+        if (size <= cap - offset) {
+            return new Placed(Primitives.region(what, seg, offset, size), 0, Primitives.region(what, seg, offset, last + 1));
+        }
+        if (last >= cap - offset || size > cap) {
+            return null;
+        }
+        return new Placed(Primitives.region(what, seg, 0, cap), offset, Primitives.region(what, seg, offset, last + 1));
     }
 
     private static Cached create(Key key) {
@@ -233,7 +255,9 @@ public final class BatchedGemm {
             s *= cDims[i];
         }
         MemorySegment src = desc(descs, dims(key.batch(), key.m(), key.k()), key.a(), what);
+        dnnl_memory_desc_t.offset0(src, key.aStart());
         MemorySegment weights = desc(descs, dims(key.batch(), key.k(), key.n()), key.b(), what);
+        dnnl_memory_desc_t.offset0(weights, key.bStart());
         MemorySegment dst = desc(descs, cDims, cStrides, what);
         MemorySegment bias = null;
         if (key.bias()) {

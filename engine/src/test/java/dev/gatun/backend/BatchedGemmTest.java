@@ -111,6 +111,64 @@ class BatchedGemmTest {
         }
     }
 
+    /**
+     * Attention's products on heads sliced out of one projection [L, B, 3E] (sequence first): Q from float
+     * 0, K from float E and V from float 2E, each head [L, d] with row stride B·3E, so that oneDNN's size of
+     * the layout (L·B·3E) runs past the segment's end for K and V though every element they read lies
+     * inside. S = s·Q·Kᵀ and O = S·V against a double-precision loop over the same strides.
+     */
+    @Test
+    void headsSlicedOutOfAProjectionAtAnOffset() {
+        int len = 64;
+        int b = 16;
+        int e = 128;
+        int h = 4;
+        int d = e / h;
+        long row = (long) b * 3 * e;
+        long[] batch = {b, h};
+        long[] head = {3L * e, d, row, 1};              // [B, H, L, d]
+        long[] headT = {3L * e, d, 1, row};             // [B, H, d, L]
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment proj = random(arena, (int) (len * row), 8);
+            MemorySegment s = arena.allocate(ValueLayout.JAVA_FLOAT, (long) b * h * len * len);
+            MemorySegment o = arena.allocate(ValueLayout.JAVA_FLOAT, (long) b * h * len * d);
+            float scale = 0.125f;
+            assertTrue(BatchedGemm.multiply(batch, len, len, d, scale, 0f, proj, 0, head, proj, e, headT, s, 0));
+            assertTrue(BatchedGemm.multiply(batch, len, d, len, 1f, 0f, s, 0,
+                    new long[] {(long) h * len * len, (long) len * len, len, 1}, proj, 2L * e, head, o, 0));
+            for (int i = 0; i < b; i++) {
+                for (int j = 0; j < h; j++) {
+                    long base = i * 3L * e + (long) j * d;
+                    long sb = ((long) i * h + j) * len * len;
+                    for (int q = 0; q < len; q++) {
+                        for (int kk = 0; kk < len; kk++) {
+                            double sum = 0;
+                            for (int t = 0; t < d; t++) {
+                                sum += at(proj, base + q * row + t) * (double) at(proj, base + e + kk * row + t);
+                            }
+                            assertEquals(scale * sum, at(s, sb + (long) q * len + kk), 1e-4,
+                                    "S[" + i + "," + j + "," + q + "," + kk + "]");
+                        }
+                        for (int t = 0; t < d; t++) {
+                            double sum = 0;
+                            for (int kk = 0; kk < len; kk++) {
+                                sum += at(s, sb + (long) q * len + kk) * (double) at(proj, base + 2L * e + kk * row + t);
+                            }
+                            assertEquals(sum, at(o, ((long) i * h + j) * len * d + (long) q * d + t), 1e-4,
+                                    "O[" + i + "," + j + "," + q + "," + t + "]");
+                        }
+                    }
+                }
+            }
+            // One float short of V's last element: declined, nothing written.
+            MemorySegment shortProj = proj.asSlice(0, (len * row - 1) * Float.BYTES); // V ends at the last float
+            MemorySegment untouched = arena.allocate(ValueLayout.JAVA_FLOAT, (long) b * h * len * d);
+            assertFalse(BatchedGemm.multiply(batch, len, d, len, 1f, 0f, s, 0,
+                    new long[] {(long) h * len * len, (long) len * len, len, 1}, shortProj, 2L * e, head, untouched, 0));
+            assertEquals(0f, at(untouched, 0), "nothing written");
+        }
+    }
+
     @Test
     void declinesZeroStridesAndLayoutsPastTheSegment() {
         try (Arena arena = Arena.ofConfined()) {
