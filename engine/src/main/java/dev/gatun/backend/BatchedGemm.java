@@ -20,31 +20,34 @@ import java.util.Objects;
 public final class BatchedGemm {
 
     /** A primitive's configuration; arrays compared by content. */
-    private record Key(long[] batch, long m, long n, long k, long[] a, long[] b, long aStart, long bStart,
-                       float alpha, float beta, boolean bias) {
+    private record Key(long[] batch, long m, long n, long k, long[] a, long[] b, long[] c, long aStart,
+                       long bStart, float alpha, float beta, boolean bias) {
         @Override
         public boolean equals(Object o) {
             return o instanceof Key x && Arrays.equals(batch, x.batch) && m == x.m && n == x.n && k == x.k
-                    && Arrays.equals(a, x.a) && Arrays.equals(b, x.b) && aStart == x.aStart && bStart == x.bStart
-                    && Float.compare(alpha, x.alpha) == 0 && Float.compare(beta, x.beta) == 0 && bias == x.bias;
+                    && Arrays.equals(a, x.a) && Arrays.equals(b, x.b) && Arrays.equals(c, x.c) && aStart == x.aStart
+                    && bStart == x.bStart && Float.compare(alpha, x.alpha) == 0 && Float.compare(beta, x.beta) == 0
+                    && bias == x.bias;
         }
 
         @Override
         public int hashCode() {
-            return Objects.hash(Arrays.hashCode(batch), m, n, k, Arrays.hashCode(a), Arrays.hashCode(b), aStart, bStart,
-                    alpha, beta, bias);
+            return Objects.hash(Arrays.hashCode(batch), m, n, k, Arrays.hashCode(a), Arrays.hashCode(b),
+                    Arrays.hashCode(c), aStart, bStart, alpha, beta, bias);
         }
 
         @Override
         public String toString() {
             return "batch " + Arrays.toString(batch) + " [" + m + "×" + k + "]·[" + k + "×" + n + "], strides "
                     + Arrays.toString(a) + (aStart == 0 ? "" : " from float " + aStart) + " and " + Arrays.toString(b)
-                    + (bStart == 0 ? "" : " from float " + bStart) + (bias ? ", bias" : "");
+                    + (bStart == 0 ? "" : " from float " + bStart) + " into " + Arrays.toString(c)
+                    + (bias ? ", bias" : "");
         }
     }
 
+    /** A cached primitive, its descriptors and its description in messages (made once, not per call). */
     private record Cached(Primitives.Primitive primitive, MemorySegment srcDesc, MemorySegment weightsDesc,
-                          MemorySegment biasDesc, MemorySegment dstDesc) {}
+                          MemorySegment biasDesc, MemorySegment dstDesc, String what) {}
 
     /** Estimated resident bytes of one matmul primitive ({@link PrimitiveCache}). */
     private static final long PRIMITIVE_BYTES = 64 * 1024;
@@ -93,7 +96,42 @@ public final class BatchedGemm {
                                    MemorySegment a, long aOffset, long[] aStrides,
                                    MemorySegment b, long bOffset, long[] bStrides,
                                    MemorySegment c, long cOffset) {
-        return multiply(batch, m, n, k, alpha, beta, a, aOffset, aStrides, b, bOffset, bStrides, c, cOffset, null, 0);
+        return multiply(batch, m, n, k, alpha, beta, a, aOffset, aStrides, b, bOffset, bStrides, c, cOffset, null, null,
+                0);
+    }
+
+    /**
+     * As {@link #multiply(long[], long, long, long, float, float, MemorySegment, long, long[], MemorySegment,
+     * long, long[], MemorySegment, long)} into a C laid out densely in another order of its dimensions: C's
+     * strides are those of a row-major tensor whose dimensions were permuted (attention's output written
+     * with its heads side by side, [B, L, H, d] read as [B, H, L, d]), one of its matrix strides 1.
+     *
+     * @param batch    the batch dimensions (possibly none), each at least 1
+     * @param m        rows of A and C, at least 1
+     * @param n        columns of B and C, at least 1
+     * @param k        columns of A, rows of B, at least 1
+     * @param alpha    the product's factor, finite
+     * @param beta     0 (C is overwritten) or 1 (the product is added to C)
+     * @param a        A's memory
+     * @param aOffset  A's first float
+     * @param aStrides A's strides: batch.length + 2 of them
+     * @param b        B's memory
+     * @param bOffset  B's first float
+     * @param bStrides B's strides: batch.length + 2 of them
+     * @param c        C's memory
+     * @param cOffset  C's first float
+     * @param cStrides C's strides: batch.length + 2 of them, a permutation of a row-major layout's
+     * @return whether the product was computed
+     * @throws IllegalArgumentException as the other forms, or if C's strides are not a dense layout's or
+     *                                  neither of its matrix strides is 1
+     * @throws IllegalStateException    if oneDNN is not the GEMM library
+     */
+    public static boolean multiply(long[] batch, long m, long n, long k, float alpha, float beta,
+                                   MemorySegment a, long aOffset, long[] aStrides,
+                                   MemorySegment b, long bOffset, long[] bStrides,
+                                   MemorySegment c, long cOffset, long[] cStrides) {
+        return multiply(batch, m, n, k, alpha, beta, a, aOffset, aStrides, b, bOffset, bStrides, c, cOffset,
+                Objects.requireNonNull(cStrides, "cStrides"), null, 0);
     }
 
     /**
@@ -127,6 +165,15 @@ public final class BatchedGemm {
                                    MemorySegment a, long aOffset, long[] aStrides,
                                    MemorySegment b, long bOffset, long[] bStrides,
                                    MemorySegment c, long cOffset, MemorySegment bias, long biasOffset) {
+        return multiply(batch, m, n, k, alpha, beta, a, aOffset, aStrides, b, bOffset, bStrides, c, cOffset, null, bias,
+                biasOffset);
+    }
+
+    private static boolean multiply(long[] batch, long m, long n, long k, float alpha, float beta,
+                                    MemorySegment a, long aOffset, long[] aStrides,
+                                    MemorySegment b, long bOffset, long[] bStrides,
+                                    MemorySegment c, long cOffset, long[] cStrides, MemorySegment bias,
+                                    long biasOffset) {
         NativeLibraries.load(); // a binding used before its library is loaded fails for good
         if (!available()) {
             throw new IllegalStateException("batched GEMM: oneDNN is not the GEMM library (gatun.gemm)");
@@ -136,6 +183,10 @@ public final class BatchedGemm {
             throw new IllegalArgumentException("batched GEMM: " + batch.length + " batch dimensions (at most "
                     + MAX_BATCH_DIMS + ") need " + (batch.length + 2) + " strides per input, got "
                     + aStrides.length + " and " + bStrides.length);
+        }
+        if (cStrides != null && cStrides.length != batch.length + 2) {
+            throw new IllegalArgumentException("batched GEMM: " + batch.length + " batch dimensions need "
+                    + (batch.length + 2) + " strides for C, got " + cStrides.length);
         }
         long count = 1;
         for (long d : batch) {
@@ -162,6 +213,12 @@ public final class BatchedGemm {
         }
         MemorySegment as = ap.data();
         MemorySegment bs = bp.data();
+        long[] cDims = dims(batch, m, n);
+        long[] cs0 = cStrides == null ? rowMajor(cDims) : denseInSomeOrder(cDims, cStrides);
+        if (cs0 == null) {
+            throw new IllegalArgumentException("batched GEMM: C's strides " + Arrays.toString(cStrides)
+                    + " are not a dense layout of " + Arrays.toString(cDims) + " with a matrix stride 1");
+        }
         MemorySegment cs = Primitives.region("batched GEMM: C", c, cOffset,
                 Math.multiplyExact(count, Math.multiplyExact(m, n)));
         if (Primitives.overlap(cs, ap.span()) || Primitives.overlap(cs, bp.span())) {
@@ -172,20 +229,57 @@ public final class BatchedGemm {
         if (biasRow != null && Primitives.overlap(cs, biasRow)) {
             throw new IllegalArgumentException("batched GEMM: C overlaps the bias");
         }
-        Key key = new Key(batch.clone(), m, n, k, aStrides.clone(), bStrides.clone(), ap.start(), bp.start(), alpha,
-                beta, bias != null);
+        Key key = new Key(batch.clone(), m, n, k, aStrides.clone(), bStrides.clone(), cs0, ap.start(), bp.start(),
+                alpha, beta, bias != null);
         Cached p = PrimitiveCache.get(key, x -> create((Key) x), x -> new Primitives.Primitive[] {x.primitive()},
                 PRIMITIVE_BYTES);
         if (biasRow == null) {
             Primitives.execute(p.primitive(), new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_WEIGHTS(),
                 Dnnl.DNNL_ARG_DST()}, new MemorySegment[] {p.srcDesc(), p.weightsDesc(), p.dstDesc()},
-                    new MemorySegment[] {as, bs, cs}, "batched GEMM, " + key);
+                    new MemorySegment[] {as, bs, cs}, p.what());
         } else {
             Primitives.execute(p.primitive(), new int[] {Dnnl.DNNL_ARG_SRC(), Dnnl.DNNL_ARG_WEIGHTS(),
                 Dnnl.DNNL_ARG_BIAS(), Dnnl.DNNL_ARG_DST()}, new MemorySegment[] {p.srcDesc(), p.weightsDesc(),
-                    p.biasDesc(), p.dstDesc()}, new MemorySegment[] {as, bs, biasRow, cs}, "batched GEMM, " + key);
+                    p.biasDesc(), p.dstDesc()}, new MemorySegment[] {as, bs, biasRow, cs}, p.what());
         }
         return true;
+    }
+
+    private static long[] rowMajor(long[] dims) {
+        long[] st = new long[dims.length];
+        long s = 1;
+        for (int i = dims.length - 1; i >= 0; i--) {
+            st[i] = s;
+            s *= dims[i];
+        }
+        return st;
+    }
+
+    /**
+     * The strides, those of dimensions of size 1 (which no element steps along) replaced by what a dense
+     * layout gives them, when they lay the dims out densely in some order (every element at its own
+     * float, the span exactly their count) with one of the two matrix strides 1; else null. Sizes are
+     * positive here.
+     */
+    private static long[] denseInSomeOrder(long[] dims, long[] strides) {
+        int r = dims.length;
+        if (strides[r - 1] != 1 && strides[r - 2] != 1) {
+            return null;
+        }
+        Integer[] order = new Integer[r];
+        for (int i = 0; i < r; i++) order[i] = i;
+        // Innermost first; among equal strides the later dimension.
+        Arrays.sort(order, (x, y) -> strides[x] != strides[y] ? Long.compare(strides[x], strides[y]) : y - x);
+        long[] dense = new long[r];
+        long expect = 1;
+        for (int i : order) {
+            if (dims[i] > 1 && strides[i] != expect) {
+                return null;
+            }
+            dense[i] = expect;
+            expect = Math.multiplyExact(expect, dims[i]);
+        }
+        return dense;
     }
 
     /** oneDNN takes at most 12 dimensions. */
@@ -248,12 +342,7 @@ public final class BatchedGemm {
         // call holds it.
         Arena descs = Arena.ofAuto();
         long[] cDims = dims(key.batch(), key.m(), key.n());
-        long[] cStrides = new long[cDims.length];
-        long s = 1;
-        for (int i = cDims.length - 1; i >= 0; i--) {
-            cStrides[i] = s;
-            s *= cDims[i];
-        }
+        long[] cStrides = key.c();
         MemorySegment src = desc(descs, dims(key.batch(), key.m(), key.k()), key.a(), what);
         dnnl_memory_desc_t.offset0(src, key.aStart());
         MemorySegment weights = desc(descs, dims(key.batch(), key.k(), key.n()), key.b(), what);
@@ -292,7 +381,7 @@ public final class BatchedGemm {
                 }
             };
             Primitives.Primitive p = Primitives.create(op, MemorySegment.NULL, false, what, attributes);
-            return new Cached(p, src, weights, bias, dst);
+            return new Cached(p, src, weights, bias, dst, "batched GEMM, " + key);
         }
     }
 

@@ -30,7 +30,10 @@ import java.util.random.RandomGenerator;
  * {@link MatMul}, reading transposed and strided operands (e.g. heads sliced out of a projection) in
  * place, with the scale s inside the GEMM; the mask is added in place, the softmax and its backward are
  * oneDNN's, and dropout runs over the weights off-heap. For backward the op keeps P and, when the
- * weights are returned, P̃; the dropout mask is not kept but drawn again from its seed.
+ * weights are returned, P̃; the dropout mask is not kept but drawn again from its seed. The output and the
+ * gradients of Q, K and V are laid out in memory in the order of Q's, K's and V's dimensions: for heads
+ * sliced out of a projection [L, B, E] the output is [B, H, L, d] stored as [L, B, H, d], so that joining
+ * the heads again, and the gradients' way back to the projection, are views rather than copies.
  *
  * <p>A row whose every key is masked (all −∞) has no softmax: its weights, its output row and the
  * gradients that flow through it are NaN, as in PyTorch 1.13 (which gives NaN on its training path and on
@@ -160,7 +163,7 @@ public final class Attention {
             try (Scope tmp = Scope.local(); var ignored = Autograd.noGrad()) {
                 pd = Tensor.empty(tmp, scoreShape); // every element written by the mask
                 Regularization.masked(p.storageForReading(), p.offset(), pd.storage(), pd.offset(), n, dropout, seed);
-                out = MatMul.matmul(pd, v);
+                out = MatMul.scaled(pd, v, 1f, q);
             }
             pd = null;
         } else {
@@ -169,9 +172,7 @@ public final class Attention {
                 Regularization.masked(p.storageForReading(), p.offset(), pd.storage(), pd.offset(), n, dropout,
                         seed);
             }
-            try (var ignored = Autograd.noGrad()) {
-                out = MatMul.matmul(pd, v);
-            }
+            out = MatMul.scaled(pd, v, 1f, q);
         }
         Tensor m = mask;
         Dropped d = new Dropped(p, drop ? pd : null, drop, dropout, seed);
@@ -231,10 +232,10 @@ public final class Attention {
                     Tensor pd = Tensor.empty(tmp, scoreShape); // every element written by the mask
                     Regularization.masked(d.p().storageForReading(), d.p().offset(), pd.storage(), pd.offset(),
                             pd.numel(), d.dropout(), d.seed());
-                    dv = MatMul.matmul(pd.transpose(-1, -2), g);
+                    dv = MatMul.scaled(pd.transpose(-1, -2), g, 1f, v);
                 }
             } else {
-                dv = MatMul.matmul((d.drop() ? d.pd() : d.p()).transpose(-1, -2), g);
+                dv = MatMul.scaled((d.drop() ? d.pd() : d.p()).transpose(-1, -2), g, 1f, v);
             }
         }
         boolean needScores = q.requiresGrad() || k.requiresGrad() || (mask != null && mask.requiresGrad());
@@ -267,8 +268,8 @@ public final class Attention {
             dMask = Kernels.sumToShape(ds, mask.shape());
         }
         // The scale 1/√d rides in the products, so ∂S itself stays unscaled for the mask's gradient.
-        Tensor dq = q.requiresGrad() ? MatMul.scaled(ds, k, scale) : null;
-        Tensor dk = k.requiresGrad() ? MatMul.scaled(ds.transpose(-1, -2), q, scale) : null;
+        Tensor dq = q.requiresGrad() ? MatMul.scaled(ds, k, scale, q) : null;
+        Tensor dk = k.requiresGrad() ? MatMul.scaled(ds.transpose(-1, -2), q, scale, k) : null;
         return new Tensor[] {dq, dk, dMask};
     }
 

@@ -381,10 +381,14 @@ public final class MatMul {
         private Scope scope;
 
         Tensor copyOf(Tensor t) {
+            return empty(t.shape()).copyFrom(t);
+        }
+
+        Tensor empty(long[] shape) {
             if (scope == null) {
                 scope = Scope.local();
             }
-            return Tensor.zeros(scope, t.shape()).copyFrom(t);
+            return Tensor.empty(scope, shape);
         }
 
         @Override
@@ -400,11 +404,25 @@ public final class MatMul {
      * autograd: the scaling rides in the GEMM (attention's scaled scores and their gradients).
      */
     static Tensor scaled(Tensor a, Tensor b, float alpha) {
+        return scaled(a, b, alpha, null);
+    }
+
+    /**
+     * As {@link #scaled(Tensor, Tensor, float)}, the result laid out in memory in the order of {@code like}'s
+     * dimensions (its strides, largest first) when {@code like} has the result's rank and its last
+     * dimension innermost: attention's output and its gradients of Q, K and V come out in the layout of the
+     * projection the heads were sliced from, so that joining the heads (or the gradient's way back through
+     * the slicing) is a view, not a copy. Null or any other {@code like}: row-major.
+     */
+    static Tensor scaled(Tensor a, Tensor b, float alpha, Tensor like) {
         if (a.dim() < 2 || b.dim() < 2) {
             throw new IllegalArgumentException("scaled product: operands of shapes " + Arrays.toString(a.shape())
                     + " and " + Arrays.toString(b.shape()) + " must have at least two dimensions");
         }
-        Tensor out = Tensor.empty(outputShape(a, b));
+        long[] shape = outputShape(a, b);
+        int[] order = like == null ? null : physicalOrder(like);
+        Tensor out = order == null || order.length != shape.length ? Tensor.empty(shape)
+                : Tensor.emptyPermuted(shape, order);
         try (Temporaries tmp = new Temporaries()) {
             batched(a, b, out, tmp, 0f, alpha);
         } catch (RuntimeException e) {
@@ -412,6 +430,29 @@ public final class MatMul {
             throw e;
         }
         return out;
+    }
+
+    /**
+     * The order of t's dimensions in memory, outermost first (strides descending; equal strides keep the
+     * dimensions' order), when t has at least three dimensions, its last one innermost with stride 1 and
+     * the order is not the row-major one; else null.
+     */
+    private static int[] physicalOrder(Tensor t) {
+        int r = t.dim();
+        long[] st = t.strides();
+        if (r < 3 || st[r - 1] != 1) {
+            return null;
+        }
+        Integer[] order = new Integer[r];
+        for (int i = 0; i < r; i++) order[i] = i;
+        Arrays.sort(order, (x, y) -> st[x] != st[y] ? Long.compare(st[y], st[x]) : x - y);
+        int[] o = new int[r];
+        boolean rowMajor = true;
+        for (int i = 0; i < r; i++) {
+            o[i] = order[i];
+            rowMajor &= o[i] == i;
+        }
+        return rowMajor || o[r - 1] != r - 1 ? null : o;
     }
 
     private static void compute(Tensor a, Tensor b, Tensor out) {
@@ -478,6 +519,19 @@ public final class MatMul {
         }
         a2 = matrixForBlas(a2.expand(concat(batch, m, k)), tmp);
         b2 = matrixForBlas(b2.expand(concat(batch, k, n)), tmp);
+        if (!out.isContiguous()) {
+            // A result laid out in another order of its dimensions (scaled's): written in place by the
+            // batched primitive, else computed row-major and copied.
+            if (nb > 0 && out.dim() == nb + 2 && BatchedGemm.available()
+                    && BatchedGemm.multiply(batch, m, n, k, alpha, beta, a2.storage(), a2.offset(), a2.strides(),
+                            b2.storage(), b2.offset(), b2.strides(), out.storage(), out.offset(), out.strides())) {
+                return;
+            }
+            Tensor dense = beta == 0f ? tmp.empty(out.shape()) : tmp.copyOf(out);
+            batched(a2, b2, dense, tmp, beta, alpha);
+            out.copyFrom(dense);
+            return;
+        }
         Layout la = Layout.of(m, k, a2.stride(-2), a2.stride(-1));
         Layout lb = Layout.of(k, n, b2.stride(-2), b2.stride(-1));
         long outMatrix = m * n;

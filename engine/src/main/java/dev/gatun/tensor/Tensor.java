@@ -206,6 +206,41 @@ public final class Tensor implements AutoCloseable {
     }
 
     /**
+     * A float32 tensor of unspecified content in the current scope (or owning its memory when there is
+     * none) whose elements lie in memory in another order of its dimensions ({@code torch.empty_permuted}):
+     * dimension {@code physicalLayout[0]} outermost, {@code physicalLayout[r − 1]} innermost. Its shape is
+     * {@code shape}; it is dense, but contiguous only for the order 0, 1, ..., r − 1. An op whose result a
+     * later view reads in another order writes it this way, so that the view needs no copy.
+     *
+     * @param shape          the size of each dimension
+     * @param physicalLayout a permutation of 0 .. r − 1, outermost dimension first
+     * @return the new tensor
+     * @throws IllegalArgumentException if a size is negative, the tensor would not fit in memory, or the
+     *                                  layout is not a permutation of the dimensions
+     */
+    public static Tensor emptyPermuted(long[] shape, int... physicalLayout) {
+        int r = shape.length;
+        boolean[] seen = new boolean[r];
+        boolean valid = physicalLayout.length == r;
+        for (int i = 0; valid && i < r; i++) {
+            int d = physicalLayout[i];
+            valid = d >= 0 && d < r && !seen[d];
+            if (valid) seen[d] = true;
+        }
+        if (!valid) {
+            throw new IllegalArgumentException("emptyPermuted: " + Arrays.toString(physicalLayout)
+                    + " is not a permutation of the " + r + " dimensions of " + Arrays.toString(shape));
+        }
+        long[] laidShape = new long[r];
+        for (int i = 0; i < r; i++) laidShape[i] = shape[physicalLayout[i]];
+        Tensor dense = allocate(Scope.current(), DType.FLOAT32, laidShape, false);
+        long[] st = new long[r];
+        for (int i = 0; i < r; i++) st[physicalLayout[i]] = dense.strides[i];
+        return new Tensor(dense.storage, dense.memory, dense.ownsMemory, dense.scope, shape.clone(), st, 0, null,
+                DType.FLOAT32);
+    }
+
+    /**
      * A float32 tensor of unspecified content in the given scope, for results whose every element is about
      * to be written.
      *

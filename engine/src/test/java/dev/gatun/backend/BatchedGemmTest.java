@@ -169,6 +169,46 @@ class BatchedGemmTest {
         }
     }
 
+    /**
+     * C [B, H, m, n] stored as [m, B, H, n] (attention's output with its heads side by side): against a
+     * double-precision loop; strides that are no dense layout (two elements on one float) are refused.
+     */
+    @Test
+    void aPermutedDenseOutputIsWrittenInPlace() {
+        long[] batch = {2, 3};
+        int m = 5;
+        int n = 4;
+        int k = 6;
+        long[] as = {3L * m * k, (long) m * k, k, 1};
+        long[] bs = {3L * k * n, (long) k * n, n, 1};
+        long[] cs = {3L * n, n, 2L * 3 * n, 1};
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment a = random(arena, 2 * 3 * m * k, 11);
+            MemorySegment b = random(arena, 2 * 3 * k * n, 12);
+            MemorySegment c = arena.allocate(ValueLayout.JAVA_FLOAT, 1 + 2 * 3 * m * n);
+            assertTrue(BatchedGemm.multiply(batch, m, n, k, 1f, 0f, a, 0, as, b, 0, bs, c, 1, cs));
+            for (int i = 0; i < 2; i++) {
+                for (int j = 0; j < 3; j++) {
+                    for (int r = 0; r < m; r++) {
+                        for (int col = 0; col < n; col++) {
+                            double sum = 0;
+                            for (int t = 0; t < k; t++) {
+                                sum += at(a, i * as[0] + j * as[1] + r * as[2] + t)
+                                        * (double) at(b, i * bs[0] + j * bs[1] + t * bs[2] + col);
+                            }
+                            assertEquals(sum, at(c, 1 + i * cs[0] + j * cs[1] + r * cs[2] + col), 1e-5,
+                                    "C[" + i + "," + j + "," + r + "," + col + "]");
+                        }
+                    }
+                }
+            }
+            assertEquals(0f, at(c, 0), "nothing written before C's offset");
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> BatchedGemm.multiply(
+                    batch, m, n, k, 1f, 0f, a, 0, as, b, 0, bs, c, 1, new long[] {3L * n, n, 3L * n, 1}));
+            assertTrue(e.getMessage().contains("not a dense layout"), e.getMessage());
+        }
+    }
+
     @Test
     void declinesZeroStridesAndLayoutsPastTheSegment() {
         try (Arena arena = Arena.ofConfined()) {

@@ -89,6 +89,40 @@ class AttentionTest extends ScopedTest {
         assertArrayEquals(reference(q.toArray(), k.toArray(), v.toArray(), null, 4, 5, 5, 4, 4), heads, 1e-5f);
     }
 
+    /**
+     * Heads sliced out of a sequence-first projection [T, B, 3·H·d], as multi-head attention slices them:
+     * the output comes out stored in the projection's order ([T, B, H, d] under the [B, H, T, d] shape), so
+     * joining the heads is a view of it, and output and gradients equal those of row-major copies of the
+     * heads.
+     */
+    @Test
+    void headsOfAProjectionGiveAnOutputInItsLayoutAndTheSameGradients() {
+        int t = 5;
+        int b = 2;
+        int h = 3;
+        int d = 4;
+        Tensor packed = Tensor.randn(new Generator(7), t, b, 3 * h * d).requiresGrad(true);
+        Tensor split = packed.view(t, b, 3, h, d).permute(2, 1, 3, 0, 4);   // [3, B, H, T, d]
+        Tensor out = Attention.scaledDotProduct(split.select(0, 0), split.select(0, 1), split.select(0, 2), null, 0.25f,
+                true, new Generator(3));
+        assertArrayEquals(new long[] {b, h, t, d}, out.shape());
+        assertArrayEquals(new long[] {h * d, d, (long) b * h * d, 1}, out.strides(), "stored as [T, B, H, d]");
+        Tensor joined = out.permute(2, 0, 1, 3).reshape(t, b, h * d);
+        assertTrue(joined.sharesStorageWith(out), "joining the heads is a view");
+        Tensor weight = Tensor.randn(new Generator(8), t, b, h * d);
+        Reduce.sum(Arithmetic.mul(joined, weight)).backward();
+
+        Tensor copy = Tensor.empty(t, b, 3 * h * d).copyFrom(packed).requiresGrad(true);
+        Tensor cs = copy.view(t, b, 3, h, d).permute(2, 1, 3, 0, 4);
+        Tensor rowMajor = Attention.scaledDotProduct(cs.select(0, 0).contiguous(), cs.select(0, 1).contiguous(),
+                cs.select(0, 2).contiguous(), null, 0.25f, true, new Generator(3));
+        assertTrue(rowMajor.isContiguous());
+        assertArrayEquals(rowMajor.toArray(), out.toArray(), 1e-6f);
+        Tensor rowJoined = rowMajor.permute(2, 0, 1, 3).reshape(t, b, h * d);
+        Reduce.sum(Arithmetic.mul(rowJoined, weight)).backward();
+        assertArrayEquals(copy.grad().toArray(), packed.grad().toArray(), 1e-5f);
+    }
+
     @Test
     void causalMaskHidesTheFuture() {
         Tensor mask = Attention.additiveCausalMask(3, 3);

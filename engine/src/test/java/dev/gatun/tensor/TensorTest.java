@@ -280,4 +280,27 @@ class TensorTest {
             assertTrue(huge.contains("e+09"), huge);
         }
     }
+
+    @Test
+    void emptyPermutedLaysTheDimensionsOutInTheGivenOrder() {
+        Tensor t = Tensor.emptyPermuted(new long[] {2, 3, 4}, 1, 0, 2);   // stored as [3, 2, 4]
+        assertArrayEquals(new long[] {2, 3, 4}, t.shape());
+        assertArrayEquals(new long[] {4, 8, 1}, t.strides());
+        assertFalse(t.isContiguous());
+        float[] values = new float[24];
+        for (int i = 0; i < 24; i++) values[i] = i;
+        t.copyFrom(Tensor.fromArray(values, 2, 3, 4));
+        assertArrayEquals(values, t.toArray(), "reads back in its logical order");
+        Tensor stored = t.permute(1, 0, 2);
+        assertTrue(stored.isContiguous(), "the permuted view is the memory's order");
+        assertEquals(values[4], stored.get(1, 0, 0));
+        assertTrue(Tensor.emptyPermuted(new long[] {2, 3}, 0, 1).isContiguous());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Tensor.emptyPermuted(new long[] {2, 3, 4}, 0, 0, 2));
+        assertTrue(e.getMessage().contains("not a permutation"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> Tensor.emptyPermuted(new long[] {2, 3}, 0, 1, 2));
+        assertThrows(IllegalArgumentException.class, () -> Tensor.emptyPermuted(new long[] {2, -3}, 1, 0));
+        t.close();
+        assertThrows(IllegalStateException.class, t::toArray);
+    }
 }
