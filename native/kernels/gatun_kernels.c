@@ -1199,10 +1199,10 @@ static inline float bce_log1p(float e) {
 GATUN_AVX512_CLONES
 static void bce_blocks(const float *restrict z, const float *restrict t, float *restrict sig, double *restrict sums,
                        int64_t n, int64_t bb, int64_t be) {
-    float loss[GATUN_BCE_BLOCK];
+    float loss[GATUN_LOSS_BLOCK];
     for (int64_t b = bb; b < be; b++) {
-        const int64_t i0 = b * GATUN_BCE_BLOCK;
-        const int64_t m = n - i0 < GATUN_BCE_BLOCK ? n - i0 : GATUN_BCE_BLOCK;
+        const int64_t i0 = b * GATUN_LOSS_BLOCK;
+        const int64_t m = n - i0 < GATUN_LOSS_BLOCK ? n - i0 : GATUN_LOSS_BLOCK;
         for (int64_t j = 0; j < m; j++) {
             const float zi = z[i0 + j];
             const float e = lstm_exp(-__builtin_fabsf(zi));
@@ -1218,7 +1218,7 @@ static void bce_blocks(const float *restrict z, const float *restrict t, float *
 
 void gatun_bce_with_logits(const float *z, const float *t, float *sig, double *block_sums, int64_t n) {
     if (n < 1) return;
-    const int64_t blocks = (n + GATUN_BCE_BLOCK - 1) / GATUN_BCE_BLOCK;
+    const int64_t blocks = (n + GATUN_LOSS_BLOCK - 1) / GATUN_LOSS_BLOCK;
 #pragma omp parallel if (n >= GATUN_PARALLEL_MIN)
     {
         int64_t bb, be;
@@ -1240,6 +1240,57 @@ void gatun_bce_with_logits_backward(const float *sig, const float *t, float *dz,
         int64_t b, e;
         share(n, &b, &e);
         if (b < e) bce_backward_range(sig, t, dz, scale, b, e);
+    }
+}
+
+/* Blocks [bb, be) of gatun_squared_error. */
+GATUN_VECTOR_CLONES
+static void squared_error_blocks(const float *restrict p, const float *restrict t, float *restrict diff,
+                                 double *restrict sums, int64_t n, int64_t bb, int64_t be) {
+    for (int64_t b = bb; b < be; b++) {
+        const int64_t i0 = b * GATUN_LOSS_BLOCK;
+        const int64_t m = n - i0 < GATUN_LOSS_BLOCK ? n - i0 : GATUN_LOSS_BLOCK;
+        double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        int64_t j = 0;
+        for (; j + 8 <= m; j += 8) {
+            for (int k = 0; k < 8; k++) {
+                const double d = (double) p[i0 + j + k] - (double) t[i0 + j + k];
+                lane[k] += d * d;
+                diff[i0 + j + k] = p[i0 + j + k] - t[i0 + j + k];
+            }
+        }
+        for (int k = 0; j < m; j++, k++) {
+            const double d = (double) p[i0 + j] - (double) t[i0 + j];
+            lane[k] += d * d;
+            diff[i0 + j] = p[i0 + j] - t[i0 + j];
+        }
+        sums[b] = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+    }
+}
+
+void gatun_squared_error(const float *p, const float *t, float *diff, double *block_sums, int64_t n) {
+    if (n < 1) return;
+    const int64_t blocks = (n + GATUN_LOSS_BLOCK - 1) / GATUN_LOSS_BLOCK;
+#pragma omp parallel if (n >= GATUN_PARALLEL_MIN)
+    {
+        int64_t bb, be;
+        share(blocks, &bb, &be);
+        if (bb < be) squared_error_blocks(p, t, diff, block_sums, n, bb, be);
+    }
+}
+
+GATUN_VECTOR_CLONES
+static void scale_range(const float *src, float *dst, float scale, int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i++) dst[i] = src[i] * scale;
+}
+
+void gatun_scale(const float *src, float *dst, int64_t n, float scale) {
+    if (n < 1) return;
+#pragma omp parallel if (n >= GATUN_PARALLEL_MIN)
+    {
+        int64_t b, e;
+        share(n, &b, &e);
+        if (b < e) scale_range(src, dst, scale, b, e);
     }
 }
 

@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#define GATUN_KERNELS_VERSION 13
+#define GATUN_KERNELS_VERSION 14
 
 /* nargs values of calls of gatun's own kernels in gatun_run_primitives: max pooling, matrix-vector product. */
 #define GATUN_CALL_MAX_POOL (-1)
@@ -163,12 +163,12 @@ void gatun_softmax_cross_entropy(const float *z, const int32_t *y, float *p, dou
 void gatun_softmax_cross_entropy_backward(const float *p, const int32_t *y, float *dz, int64_t rows,
                                           int64_t classes, float smoothing, double scale);
 
-/* Elements per partial sum of gatun_bce_with_logits. */
-#define GATUN_BCE_BLOCK 4096
+/* Elements per partial sum of gatun_bce_with_logits and gatun_squared_error. */
+#define GATUN_LOSS_BLOCK 4096
 
 /*
  * Binary cross-entropy on logits z against targets t (n each): writes σ(z) in sig and, for each block of
- * GATUN_BCE_BLOCK elements (the last one shorter), the sum of max(z, 0) − z·t + log(1 + e^−|z|) in double,
+ * GATUN_LOSS_BLOCK elements (the last one shorter), the sum of max(z, 0) − z·t + log(1 + e^−|z|) in double,
  * for the caller to add in order; e^x and log(1 + x) within a few ulp. Threads split the blocks; every
  * block is computed alike whatever the thread count. sig must not overlap z or t.
  */
@@ -176,6 +176,18 @@ void gatun_bce_with_logits(const float *z, const float *t, float *sig, double *b
 
 /* Its gradient: dz = (sig − t)·scale. dz must not overlap sig or t. */
 void gatun_bce_with_logits_backward(const float *sig, const float *t, float *dz, int64_t n, float scale);
+
+/*
+ * Squared error of predictions p against targets t (n each): writes the float differences diff = p − t
+ * and, for each block of GATUN_LOSS_BLOCK elements (the last one shorter), the sum of (p − t)² computed
+ * in double (eight partial sums over the elements' indices modulo 8, added in a fixed order), for the
+ * caller to add in order. Threads split the blocks; every block is computed alike whatever the thread
+ * count. diff must not overlap p or t.
+ */
+void gatun_squared_error(const float *p, const float *t, float *diff, double *block_sums, int64_t n);
+
+/* dst = src·scale over n floats; src and dst may be the same array, and must not otherwise overlap. */
+void gatun_scale(const float *src, float *dst, int64_t n, float scale);
 
 /*
  * Runs a program of oneDNN primitive executions. The program has `steps` steps of `threads` calls each:

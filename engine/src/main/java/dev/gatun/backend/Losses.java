@@ -6,14 +6,17 @@ import java.lang.foreign.ValueLayout;
 
 /**
  * gatun's kernels for the losses over many elements: softmax cross-entropy over rows of logits, binary
- * cross-entropy on logits. Each checks sizes, class indices and overlaps before the native call, and
+ * cross-entropy on logits, squared error. Each checks sizes, class indices and overlaps before the native call, and
  * leaves the final sum to the caller (per row or per block, in double, added in order), so that the loss
  * does not depend on the thread count.
  */
 public final class Losses {
 
-    /** Elements per partial sum of {@link #bceWithLogits} (the kernel's {@code GATUN_BCE_BLOCK}). */
-    public static final int BCE_BLOCK = GatunKernels.GATUN_BCE_BLOCK();
+    /**
+     * Elements per partial sum of {@link #bceWithLogits} and {@link #squaredError} (the kernels'
+     * {@code GATUN_LOSS_BLOCK}).
+     */
+    public static final int BLOCK = GatunKernels.GATUN_LOSS_BLOCK();
 
     private Losses() {}
 
@@ -91,12 +94,12 @@ public final class Losses {
 
     /**
      * Binary cross-entropy on logits ({@code gatun_bce_with_logits}): writes σ(z) and, per block of
-     * {@link #BCE_BLOCK} elements, the sum of max(z, 0) − z·t + log(1 + e^−|z|) as a double.
+     * {@link #BLOCK} elements, the sum of max(z, 0) − z·t + log(1 + e^−|z|) as a double.
      *
      * @param logits    n floats
      * @param targets   n floats
      * @param sigmoid   n floats, written; must not overlap the inputs
-     * @param blockSums ceil(n / BCE_BLOCK) doubles, written; must not overlap the others
+     * @param blockSums ceil(n / BLOCK) doubles, written; must not overlap the others
      * @param n         the element count, at least 1
      * @throws IllegalArgumentException if n is not positive, a region does not fit, or outputs overlap
      */
@@ -108,7 +111,7 @@ public final class Losses {
         MemorySegment z = Primitives.region("bceWithLogits: logits", logits, 0, n);
         MemorySegment t = Primitives.region("bceWithLogits: targets", targets, 0, n);
         MemorySegment s = Primitives.region("bceWithLogits: sigmoid", sigmoid, 0, n);
-        MemorySegment b = Primitives.region("bceWithLogits: block sums", blockSums, 0, 2 * bceBlocks(n));
+        MemorySegment b = Primitives.region("bceWithLogits: block sums", blockSums, 0, 2 * blocks(n));
         Primitives.requireDisjoint("bceWithLogits", new MemorySegment[] {z, t}, new MemorySegment[] {s, b},
                 new String[] {"the sigmoid", "the block sums"});
         NativeLibraries.load();
@@ -116,9 +119,9 @@ public final class Losses {
         GatunKernels.gatun_bce_with_logits(z, t, s, b, n);
     }
 
-    /** Blocks of {@link #bceWithLogits} for n elements. */
-    public static long bceBlocks(long n) {
-        return (n + BCE_BLOCK - 1) / BCE_BLOCK;
+    /** Partial sums of {@link #bceWithLogits} and {@link #squaredError} for n elements. */
+    public static long blocks(long n) {
+        return (n + BLOCK - 1) / BLOCK;
     }
 
     /**
@@ -138,5 +141,54 @@ public final class Losses {
         NativeLibraries.load();
         Threads.applyToCurrentThread();
         GatunKernels.gatun_bce_with_logits_backward(s, t, d, n, scale);
+    }
+
+    /**
+     * Squared error ({@code gatun_squared_error}): writes the differences p − t and, per block of
+     * {@link #BLOCK} elements, the sum of (p − t)² computed in double.
+     *
+     * @param predictions n floats
+     * @param targets     n floats
+     * @param diff        n floats, written; must not overlap the inputs
+     * @param blockSums   ceil(n / BLOCK) doubles, written; must not overlap the others
+     * @param n           the element count, at least 1
+     * @throws IllegalArgumentException if n is not positive, a region does not fit, or outputs overlap
+     */
+    public static void squaredError(MemorySegment predictions, MemorySegment targets, MemorySegment diff,
+                                    MemorySegment blockSums, long n) {
+        if (n < 1) {
+            throw new IllegalArgumentException("squaredError: " + n + " elements");
+        }
+        MemorySegment p = Primitives.region("squaredError: predictions", predictions, 0, n);
+        MemorySegment t = Primitives.region("squaredError: targets", targets, 0, n);
+        MemorySegment d = Primitives.region("squaredError: differences", diff, 0, n);
+        MemorySegment b = Primitives.region("squaredError: block sums", blockSums, 0, 2 * blocks(n));
+        Primitives.requireDisjoint("squaredError", new MemorySegment[] {p, t}, new MemorySegment[] {d, b},
+                new String[] {"the differences", "the block sums"});
+        NativeLibraries.load();
+        Threads.applyToCurrentThread();
+        GatunKernels.gatun_squared_error(p, t, d, b, n);
+    }
+
+    /**
+     * dst = src·scale over n floats ({@code gatun_scale}), a loss's gradient from what its forward kept.
+     * src and dst may be the same floats, and must not otherwise overlap.
+     *
+     * @throws IllegalArgumentException if n is not positive, a region does not fit, or the two overlap in
+     *                                  part
+     */
+    public static void scale(MemorySegment src, MemorySegment dst, long n, float scale) {
+        if (n < 1) {
+            throw new IllegalArgumentException("scale: " + n + " elements");
+        }
+        MemorySegment s = Primitives.region("scale: source", src, 0, n);
+        MemorySegment d = Primitives.region("scale: destination", dst, 0, n);
+        if (s.address() != d.address()) {
+            Primitives.requireDisjoint("scale", new MemorySegment[] {s}, new MemorySegment[] {d},
+                    new String[] {"the destination"});
+        }
+        NativeLibraries.load();
+        Threads.applyToCurrentThread();
+        GatunKernels.gatun_scale(s, d, n, scale);
     }
 }

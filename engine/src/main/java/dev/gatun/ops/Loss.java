@@ -55,6 +55,38 @@ public final class Loss {
      */
     public static Tensor mse(Tensor prediction, Tensor target) {
         requireSameShape("mse", prediction, target);
+        long n = prediction.numel();
+        if (n == 0 || prediction.dtype() != DType.FLOAT32 || target.dtype() != DType.FLOAT32) {
+            return mseInJava(prediction, target);
+        }
+        // On gatun's kernel: the differences kept for backward, the partial sums per block added here in order.
+        Tensor p = prediction.contiguous();
+        Tensor t = target.contiguous();
+        Tensor diff = Tensor.empty(prediction.shape());
+        double sum = 0;
+        try (Arena call = Arena.ofConfined()) {
+            long blocks = Losses.blocks(n);
+            MemorySegment sums = call.allocate(blocks * Double.BYTES, Double.BYTES);
+            Losses.squaredError(BackendTensors.segment(p), BackendTensors.segment(t), BackendTensors.segment(diff),
+                    sums, n);
+            for (long b = 0; b < blocks; b++) sum += sums.getAtIndex(ValueLayout.JAVA_DOUBLE, b);
+        }
+        Tensor out = Tensor.full((float) (sum / n));
+        return Autograd.record(out, "mse", g -> {
+            float scale = g.item() * 2f / n;
+            Tensor gp = Tensor.empty(prediction.shape());
+            Losses.scale(BackendTensors.segment(diff), BackendTensors.segment(gp), n, scale);
+            Tensor gt = null;
+            if (target.requiresGrad()) {
+                gt = Tensor.empty(prediction.shape());
+                Losses.scale(BackendTensors.segment(diff), BackendTensors.segment(gt), n, -scale);
+            }
+            return new Tensor[] {gp, gt};
+        }, prediction, target);
+    }
+
+    /** {@link #mse} in plain Java with a double-precision sum: for empty or other tensors. */
+    private static Tensor mseInJava(Tensor prediction, Tensor target) {
         float[] p = prediction.toArray();
         float[] t = target.toArray();
         double sum = 0;
@@ -167,7 +199,7 @@ public final class Loss {
         Tensor sigmoid = Tensor.empty(logits.shape());
         double sum = 0;
         try (Arena call = Arena.ofConfined()) {
-            long blocks = Losses.bceBlocks(n);
+            long blocks = Losses.blocks(n);
             MemorySegment sums = call.allocate(blocks * Double.BYTES, Double.BYTES);
             Losses.bceWithLogits(BackendTensors.segment(z), BackendTensors.segment(t), BackendTensors.segment(sigmoid),
                     sums, n);

@@ -146,6 +146,89 @@ class LossTest extends ScopedTest {
         assertTrue(Float.isNaN(Loss.bceWithLogits(Tensor.fromArray(z), Tensor.fromArray(t)).item()), "a NaN logit");
     }
 
+    /**
+     * Mean squared error over more elements than one block of the kernel's partial sums, the predictions
+     * a strided view: the loss against a double sum, both gradients (prediction and target) against
+     * 2(p − t)/n, the same at one and two threads, Inf and NaN carried through.
+     */
+    @Test
+    void mseOverManyElementsMatchesDoublesAtAnyThreadCount() {
+        int rows = 331;
+        int cols = 37;  // 12,247 elements: three blocks and a part
+        int n = rows * cols;
+        java.util.Random random = new java.util.Random(5);
+        float[] pv = new float[n];
+        float[] tv = new float[n];
+        for (int i = 0; i < n; i++) {
+            pv[i] = (float) (random.nextGaussian() * 3);
+            tv[i] = i % 7 == 0 ? pv[i] : (float) random.nextGaussian();
+        }
+        double want = 0;
+        for (int i = 0; i < n; i++) {
+            double d = (double) pv[i] - tv[i];
+            want += d * d;
+        }
+        want /= n;
+        int before = dev.gatun.backend.Threads.get();
+        float[] losses = new float[2];
+        float[][] pg = new float[2][];
+        float[][] tg = new float[2][];
+        try {
+            for (int threads = 1; threads <= 2; threads++) {
+                dev.gatun.backend.Threads.set(threads);
+                // The predictions as a transposed view of a [cols, rows] leaf holding pv's transpose.
+                float[] transposed = new float[n];
+                for (int r = 0; r < rows; r++) {
+                    for (int c = 0; c < cols; c++) transposed[c * rows + r] = pv[r * cols + c];
+                }
+                Tensor leaf = Tensor.fromArray(transposed, cols, rows).requiresGrad(true);
+                Tensor target = Tensor.fromArray(tv, rows, cols).requiresGrad(true);
+                Tensor loss = Loss.mse(leaf.transpose(0, 1), target);
+                loss.backward();
+                losses[threads - 1] = loss.item();
+                pg[threads - 1] = leaf.grad().transpose(0, 1).contiguous().toArray();
+                tg[threads - 1] = target.grad().toArray();
+            }
+        } finally {
+            dev.gatun.backend.Threads.set(before);
+        }
+        assertEquals(want, losses[0], 1e-6 * want);
+        for (int i = 0; i < n; i++) {
+            double g = 2.0 * ((double) pv[i] - tv[i]) / n;
+            assertEquals(g, pg[0][i], 1e-12 + 1e-6 * Math.abs(g), "prediction gradient " + i);
+            assertEquals(-pg[0][i], tg[0][i], 0f, "target gradient " + i);
+        }
+        assertEquals(losses[0], losses[1], 0f, "the loss at two threads");
+        org.junit.jupiter.api.Assertions.assertArrayEquals(pg[0], pg[1], "the gradient at two threads");
+        pv[n - 1] = Float.POSITIVE_INFINITY;
+        assertEquals(Float.POSITIVE_INFINITY, Loss.mse(Tensor.fromArray(pv), Tensor.fromArray(tv)).item());
+        pv[n - 1] = Float.NaN;
+        assertTrue(Float.isNaN(Loss.mse(Tensor.fromArray(pv), Tensor.fromArray(tv)).item()), "a NaN prediction");
+    }
+
+    /** The kernels' own checks: sizes, regions past a segment, outputs over inputs, in-place scaling. */
+    @Test
+    void squaredErrorAndScaleRefuseBadRegions() {
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            java.lang.foreign.MemorySegment a = arena.allocate(4L * 10, 64);
+            java.lang.foreign.MemorySegment b = arena.allocate(4L * 10, 64);
+            java.lang.foreign.MemorySegment sums = arena.allocate(8, 8);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> dev.gatun.backend.Losses.squaredError(a, b, a, sums, 10));
+            assertTrue(e.getMessage().contains("differences"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class,
+                    () -> dev.gatun.backend.Losses.squaredError(a, b, arena.allocate(4L * 10, 64), sums, 11));
+            assertTrue(e.getMessage().contains("squaredError: predictions needs floats [0, 11)"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> dev.gatun.backend.Losses.squaredError(a, b, a, sums, 0));
+            for (int i = 0; i < 10; i++) a.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i, i);
+            dev.gatun.backend.Losses.scale(a, a, 10, -0.5f);
+            assertEquals(-4.5f, a.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, 9));
+            e = assertThrows(IllegalArgumentException.class,
+                    () -> dev.gatun.backend.Losses.scale(a, a.asSlice(4), 9, 2f));
+            assertTrue(e.getMessage().contains("scale"), e.getMessage());
+        }
+    }
+
     @Test
     void crossEntropyWithAndWithoutLabelSmoothing() {
         float[] logits = {2, -1, 0.5f, 0, 0, 3};

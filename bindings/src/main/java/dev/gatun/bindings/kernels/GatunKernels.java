@@ -23,23 +23,23 @@ public class GatunKernels extends GatunKernels$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
-    private static final int GATUN_KERNELS_VERSION = (int)13L;
+    private static final int GATUN_KERNELS_VERSION = (int)14L;
     /**
      * {@snippet lang=c :
-     * #define GATUN_KERNELS_VERSION 13
+     * #define GATUN_KERNELS_VERSION 14
      * }
      */
     public static int GATUN_KERNELS_VERSION() {
         return GATUN_KERNELS_VERSION;
     }
-    private static final int GATUN_BCE_BLOCK = (int)4096L;
+    private static final int GATUN_LOSS_BLOCK = (int)4096L;
     /**
      * {@snippet lang=c :
-     * #define GATUN_BCE_BLOCK 4096
+     * #define GATUN_LOSS_BLOCK 4096
      * }
      */
-    public static int GATUN_BCE_BLOCK() {
-        return GATUN_BCE_BLOCK;
+    public static int GATUN_LOSS_BLOCK() {
+        return GATUN_LOSS_BLOCK;
     }
 
     private static class gatun_kernels_version {
@@ -1241,6 +1241,131 @@ public class GatunKernels extends GatunKernels$shared {
                 traceDowncall("gatun_bce_with_logits_backward", sig, t, dz, n, scale);
             }
             mh$.invokeExact(sig, t, dz, n, scale);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class gatun_squared_error {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("gatun_squared_error");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void gatun_squared_error(const float *p, const float *t, float *diff, double *block_sums, int64_t n)
+     * }
+     */
+    public static FunctionDescriptor gatun_squared_error$descriptor() {
+        return gatun_squared_error.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void gatun_squared_error(const float *p, const float *t, float *diff, double *block_sums, int64_t n)
+     * }
+     */
+    public static MethodHandle gatun_squared_error$handle() {
+        return gatun_squared_error.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void gatun_squared_error(const float *p, const float *t, float *diff, double *block_sums, int64_t n)
+     * }
+     */
+    public static MemorySegment gatun_squared_error$address() {
+        return gatun_squared_error.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void gatun_squared_error(const float *p, const float *t, float *diff, double *block_sums, int64_t n)
+     * }
+     */
+    public static void gatun_squared_error(MemorySegment p, MemorySegment t, MemorySegment diff, MemorySegment block_sums, long n) {
+        var mh$ = gatun_squared_error.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("gatun_squared_error", p, t, diff, block_sums, n);
+            }
+            mh$.invokeExact(p, t, diff, block_sums, n);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class gatun_scale {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            GatunKernels.C_POINTER,
+            GatunKernels.C_POINTER,
+            GatunKernels.C_LONG,
+            GatunKernels.C_FLOAT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("gatun_scale");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void gatun_scale(const float *src, float *dst, int64_t n, float scale)
+     * }
+     */
+    public static FunctionDescriptor gatun_scale$descriptor() {
+        return gatun_scale.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void gatun_scale(const float *src, float *dst, int64_t n, float scale)
+     * }
+     */
+    public static MethodHandle gatun_scale$handle() {
+        return gatun_scale.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void gatun_scale(const float *src, float *dst, int64_t n, float scale)
+     * }
+     */
+    public static MemorySegment gatun_scale$address() {
+        return gatun_scale.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void gatun_scale(const float *src, float *dst, int64_t n, float scale)
+     * }
+     */
+    public static void gatun_scale(MemorySegment src, MemorySegment dst, long n, float scale) {
+        var mh$ = gatun_scale.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("gatun_scale", src, dst, n, scale);
+            }
+            mh$.invokeExact(src, dst, n, scale);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
