@@ -209,6 +209,124 @@ class BatchedGemmTest {
         }
     }
 
+    /**
+     * The product of element (b, r, c) of a strided operand, in double, for the reference loops below.
+     */
+    private static double product(MemorySegment a, long ao, long[] as, MemorySegment b, long bo, long[] bs, long[] idx,
+                                  int r, int col, int k) {
+        int nb = idx.length;
+        long aBase = ao;
+        long bBase = bo;
+        for (int d = 0; d < nb; d++) {
+            aBase += idx[d] * as[d];
+            bBase += idx[d] * bs[d];
+        }
+        double sum = 0;
+        for (int t = 0; t < k; t++) {
+            sum += at(a, aBase + r * as[nb] + t * as[nb + 1]) * (double) at(b, bBase + t * bs[nb] + col * bs[nb + 1]);
+        }
+        return sum;
+    }
+
+    /**
+     * Products of several shapes, narrow and wide, A and B row-major and transposed, one to three batch
+     * dimensions (one of size 1), alpha, beta 1 and C laid out in another order of its dimensions: against
+     * double-precision loops, and the same at one and two threads.
+     */
+    @Test
+    void productsOfManyShapesAndLayoutsMatchAReferenceLoop() {
+        int[][] sizes = {{13, 20, 5}, {7, 37, 9}, {64, 64, 32}, {9, 130, 17}, {1, 3, 1}, {33, 16, 70}};
+        long seed = 20;
+        for (int[] size : sizes) {
+            int m = size[0];
+            int n = size[1];
+            int k = size[2];
+            for (int variant = 0; variant < 4; variant++) {
+                long[] batch = variant == 0 ? new long[] {3} : variant == 1 ? new long[] {2, 3} : new long[] {2, 1, 2};
+                int nb = batch.length;
+                long count = 1;
+                for (long d : batch) count *= d;
+                boolean transA = variant == 1 || variant == 3;
+                boolean transB = variant >= 2;
+                // A [batch, m, k] (stored [batch, k, m] when transposed), B [batch, k, n] likewise, 5 floats in.
+                long[] as = new long[nb + 2];
+                long[] bs = new long[nb + 2];
+                as[nb] = transA ? 1 : k;
+                as[nb + 1] = transA ? m : 1;
+                bs[nb] = transB ? 1 : n;
+                bs[nb + 1] = transB ? k : 1;
+                long step = (long) m * k;
+                long bstep = (long) k * n;
+                for (int d = nb - 1; d >= 0; d--) {
+                    as[d] = step;
+                    bs[d] = bstep;
+                    step *= batch[d];
+                    bstep *= batch[d];
+                }
+                // C [batch, m, n] stored as [m, batch, n] in variant 3, row-major otherwise.
+                long[] cs = new long[nb + 2];
+                if (variant == 3) {
+                    long s2 = n;
+                    for (int d = nb - 1; d >= 0; d--) {
+                        cs[d] = s2;
+                        s2 *= batch[d];
+                    }
+                    cs[nb] = s2;
+                } else {
+                    long s2 = (long) m * n;
+                    for (int d = nb - 1; d >= 0; d--) {
+                        cs[d] = s2;
+                        s2 *= batch[d];
+                    }
+                    cs[nb] = n;
+                }
+                cs[nb + 1] = 1;
+                float alpha = variant == 2 ? 0.5f : 1f;
+                float beta = variant == 1 ? 1f : 0f;
+                try (Arena arena = Arena.ofConfined()) {
+                    MemorySegment a = random(arena, (int) (5 + step), seed++);
+                    MemorySegment b = random(arena, (int) (5 + bstep), seed++);
+                    int cn = (int) (count * m * n);
+                    MemorySegment before = random(arena, cn, seed++);
+                    float[][] results = new float[2][];
+                    int threads = Threads.get();
+                    try {
+                        for (int t = 1; t <= 2; t++) {
+                            Threads.set(t);
+                            MemorySegment c = arena.allocate(ValueLayout.JAVA_FLOAT, cn);
+                            c.copyFrom(before);
+                            assertTrue(BatchedGemm.multiply(batch, m, n, k, alpha, beta, a, 5, as, b, 5, bs, c, 0, cs));
+                            results[t - 1] = c.toArray(ValueLayout.JAVA_FLOAT);
+                        }
+                    } finally {
+                        Threads.set(threads);
+                    }
+                    String what = "m=" + m + " n=" + n + " k=" + k + " variant " + variant;
+                    org.junit.jupiter.api.Assertions.assertArrayEquals(results[0], results[1], what + ": two threads");
+                    long[] idx = new long[nb];
+                    for (long e = 0; e < count; e++) {
+                        long rest = e;
+                        long co = 0;
+                        for (int d = nb - 1; d >= 0; d--) {
+                            idx[d] = rest % batch[d];
+                            rest /= batch[d];
+                            co += idx[d] * cs[d];
+                        }
+                        for (int r = 0; r < m; r++) {
+                            for (int col = 0; col < n; col++) {
+                                long ci = co + r * cs[nb] + col;
+                                double want = alpha * product(a, 5, as, b, 5, bs, idx, r, col, k)
+                                        + beta * at(before, ci);
+                                assertEquals(want, results[0][(int) ci], 1e-5 * (1 + Math.abs(want)),
+                                        what + ", entry " + e + " C[" + r + "," + col + "]");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void declinesZeroStridesAndLayoutsPastTheSegment() {
         try (Arena arena = Arena.ofConfined()) {
