@@ -9,7 +9,8 @@ import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
- * Guarded single-precision BLAS: matrix products on oneDNN's {@code dnnl_sgemm}, the rest on OpenBLAS.
+ * Guarded single-precision BLAS: matrix products on oneDNN's {@code dnnl_sgemm} (tiny ones on OpenBLAS,
+ * {@link #TINY_MACS}), the rest on OpenBLAS.
  * oneDNN's JIT-compiled AVX2 GEMM, on the same OpenMP threads as its other primitives, took 0.78 of
  * OpenBLAS 0.3.21's time over the products of the MLP and LeNet layers at 2 threads and 0.91 at one,
  * though OpenBLAS wins a few shapes ({@code bench/results/gemm.md}); system property
@@ -34,6 +35,9 @@ public final class Blas {
      * calls, it cost several times more.
      */
     static final long SINGLE_THREAD_MACS = 1L << 20;
+
+    /** Products below this many multiply-adds OpenBLAS 0.3.21 runs on the calling thread by itself. */
+    static final long OPENBLAS_SERIAL_MACS = 1L << 18;
 
     /**
      * OpenBLAS's thread count is one global, and lowering it frees the work buffers of the threads
@@ -70,6 +74,10 @@ public final class Blas {
                 scaleRows(m, n, beta, c, cOffset, ldc);
                 return;
             }
+            if ((long) m * n * k <= TINY_MACS) {
+                openBlasSgemm(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc);
+                return;
+            }
             Threads.applyToCurrentThread();
             if (!transA && transB && m > 1 && m < n && (long) m * n * k >= SWAP_MIN_MACS) {
                 // oneDNN's matmul primitive (brgemm) runs this shape at full speed, with no transposes.
@@ -85,9 +93,19 @@ public final class Blas {
                     slice(c, cOffset), ldc);
             return;
         }
+        openBlasSgemm(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc);
+    }
+
+    /** OpenBLAS's sgemm on checked operands. */
+    private static void openBlasSgemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                                      MemorySegment a, long aOffset, int lda, MemorySegment b, long bOffset, int ldb,
+                                      float beta, MemorySegment c, long cOffset, int ldc) {
         Threads.applyToCurrentThread(); // OpenBLAS shares OpenMP's workers with oneDNN
         int threads = Threads.get();
-        boolean alone = threads > 1 && (long) m * n * k < SINGLE_THREAD_MACS && CALLS.writeLock().tryLock();
+        long macs = (long) m * n * k;
+        // Below OPENBLAS_SERIAL_MACS OpenBLAS runs on the calling thread by itself.
+        boolean alone = threads > 1 && macs >= OPENBLAS_SERIAL_MACS && macs < SINGLE_THREAD_MACS
+                && CALLS.writeLock().tryLock();
         Lock held = alone ? CALLS.writeLock() : CALLS.readLock();
         if (alone) {
             OpenBlas.openblas_set_num_threads(1);
@@ -107,6 +125,17 @@ public final class Blas {
             held.unlock();
         }
     }
+
+    /**
+     * Products of at most this many multiply-adds run on OpenBLAS even when oneDNN is the GEMM library:
+     * below 2¹⁸ OpenBLAS 0.3.21 runs them on the calling thread with its small-matrix kernels, where each
+     * {@code dnnl_sgemm} call costs 3-5 µs whatever the size (and two signal-mask changes, see
+     * {@link Signals}). Best of many calls on the Zen 5 VM of bench/results, oneDNN against OpenBLAS:
+     * 32×16×16 4.89 against 0.72 µs at one thread, 3.14 against 0.58 at two; 32×10×16 3.83 against 0.40;
+     * around 400,000 multiply-adds the two are even (32×784×16 9.55 against 10.70 µs), and oneDNN is 1.6-2.5
+     * times faster on the large products of the benchmarks.
+     */
+    static final long TINY_MACS = 1L << 16;
 
     /** A·Bᵀ products of at least this many multiply-adds may run transposed ({@link #swappedProduct}). */
     static final long SWAP_MIN_MACS = 1L << 22;

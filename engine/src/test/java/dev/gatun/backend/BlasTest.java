@@ -67,15 +67,20 @@ class BlasTest {
     /**
      * Every transpose combination, with beta 0 and 1, leading dimensions wider than the rows, odd sizes
      * and an empty inner dimension, against a double-precision product, on both libraries. 24×320×700
-     * is large enough for oneDNN's A·Bᵀ to run transposed (Blas.SWAP_MIN_MACS) through a scratch matrix.
+     * is large enough for oneDNN's A·Bᵀ to run transposed (Blas.SWAP_MIN_MACS) through a scratch matrix;
+     * 32×32×64 is the largest product that runs on OpenBLAS when oneDNN is the library (Blas.TINY_MACS),
+     * 32×32×65 the smallest that does not.
      */
     @ParameterizedTest
     @ValueSource(strings = {"onednn", "openblas"})
     void sgemmMatchesAReferenceProductForEveryTransposeAndBeta(String library) {
         withGemm(library, () -> {
             Random r = new Random(11);
-            int[][] shapes = {{1, 1, 1}, {3, 5, 7}, {17, 9, 33}, {128, 10, 256}, {4, 6, 0}, {24, 320, 700}};
+            int[][] shapes = {{1, 1, 1}, {3, 5, 7}, {17, 9, 33}, {32, 32, 64}, {32, 32, 65}, {128, 10, 256},
+                {4, 6, 0}, {24, 320, 700}};
             assertTrue(24L * 320 * 700 >= Blas.SWAP_MIN_MACS);
+            // Either side of the tiny products that go to OpenBLAS whatever the GEMM library.
+            assertEquals(Blas.TINY_MACS, 32L * 32 * 64);
             for (int[] s : shapes) {
                 int m = s[0], n = s[1], k = s[2];
                 for (int variant = 0; variant < 8; variant++) {
