@@ -63,14 +63,8 @@ public final class Loss {
         Tensor p = prediction.contiguous();
         Tensor t = target.contiguous();
         Tensor diff = Tensor.empty(prediction.shape());
-        double sum = 0;
-        try (Arena call = Arena.ofConfined()) {
-            long blocks = Losses.blocks(n);
-            MemorySegment sums = call.allocate(blocks * Double.BYTES, Double.BYTES);
-            Losses.squaredError(BackendTensors.segment(p), BackendTensors.segment(t), BackendTensors.segment(diff),
-                    sums, n);
-            for (long b = 0; b < blocks; b++) sum += sums.getAtIndex(ValueLayout.JAVA_DOUBLE, b);
-        }
+        double sum = blockSums(n, sums -> Losses.squaredError(BackendTensors.segment(p), BackendTensors.segment(t),
+                BackendTensors.segment(diff), sums, n));
         Tensor out = Tensor.full((float) (sum / n));
         return Autograd.record(out, "mse", g -> {
             float scale = g.item() * 2f / n;
@@ -83,6 +77,21 @@ public final class Loss {
             }
             return new Tensor[] {gp, gt};
         }, prediction, target);
+    }
+
+    /**
+     * Runs a loss kernel that writes the partial sum of each block of {@link Losses#BLOCK} elements of n
+     * into the doubles it is given, and adds them in order: the loss is the same at any thread count.
+     */
+    private static double blockSums(long n, java.util.function.Consumer<MemorySegment> kernel) {
+        try (Arena call = Arena.ofConfined()) {
+            long blocks = Losses.blocks(n);
+            MemorySegment sums = call.allocate(blocks * Double.BYTES, Double.BYTES);
+            kernel.accept(sums);
+            double sum = 0;
+            for (long b = 0; b < blocks; b++) sum += sums.getAtIndex(ValueLayout.JAVA_DOUBLE, b);
+            return sum;
+        }
     }
 
     /** {@link #mse} in plain Java with a double-precision sum: for empty or other tensors. */
@@ -197,14 +206,8 @@ public final class Loss {
         Tensor z = logits.contiguous();
         Tensor t = target.contiguous();
         Tensor sigmoid = Tensor.empty(logits.shape());
-        double sum = 0;
-        try (Arena call = Arena.ofConfined()) {
-            long blocks = Losses.blocks(n);
-            MemorySegment sums = call.allocate(blocks * Double.BYTES, Double.BYTES);
-            Losses.bceWithLogits(BackendTensors.segment(z), BackendTensors.segment(t), BackendTensors.segment(sigmoid),
-                    sums, n);
-            for (long b = 0; b < blocks; b++) sum += sums.getAtIndex(ValueLayout.JAVA_DOUBLE, b);
-        }
+        double sum = blockSums(n, sums -> Losses.bceWithLogits(BackendTensors.segment(z), BackendTensors.segment(t),
+                BackendTensors.segment(sigmoid), sums, n));
         Tensor out = Tensor.full((float) (sum / n));
         return Autograd.record(out, "bceWithLogits", g -> {
             Tensor dz = Tensor.empty(logits.shape());
