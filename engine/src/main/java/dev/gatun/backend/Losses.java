@@ -2,7 +2,6 @@ package dev.gatun.backend;
 
 import dev.gatun.bindings.kernels.GatunKernels;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 /**
  * gatun's kernels for the losses over many elements: softmax cross-entropy over rows of logits, binary
@@ -81,15 +80,7 @@ public final class Losses {
 
     /** rows int32 values, each checked to be in [0, classes). */
     private static MemorySegment classIndices(String op, MemorySegment targets, long rows, long classes) {
-        MemorySegment y = Primitives.region(op + ": targets", targets, 0, rows); // int32, four bytes each
-        for (long r = 0; r < rows; r++) {
-            int c = y.getAtIndex(ValueLayout.JAVA_INT, r);
-            if (c < 0 || c >= classes) {
-                throw new IllegalArgumentException(op + ": target " + c + " at row " + r
-                        + " is not a class index in [0, " + classes + ")");
-            }
-        }
-        return y;
+        return Primitives.indices(op, targets, rows, classes, "target", "row", "is not a class index in");
     }
 
     /**
@@ -105,18 +96,30 @@ public final class Losses {
      */
     public static void bceWithLogits(MemorySegment logits, MemorySegment targets, MemorySegment sigmoid,
                                      MemorySegment blockSums, long n) {
+        MemorySegment[] r = blockLoss("bceWithLogits", "logits", logits, targets, "sigmoid", sigmoid, blockSums, n);
+        GatunKernels.gatun_bce_with_logits(r[0], r[1], r[2], r[3], n);
+    }
+
+    /**
+     * The checked regions of a loss over n elements with per-block sums ({@link #bceWithLogits},
+     * {@link #squaredError}): its input, the targets, its per-element output and the block sums, the two
+     * outputs disjoint from the inputs and each other; the library loaded and the thread's setting applied,
+     * ready for the kernel.
+     */
+    private static MemorySegment[] blockLoss(String what, String inputName, MemorySegment input, MemorySegment targets,
+                                             String outputName, MemorySegment output, MemorySegment blockSums,
+                                             long n) {
         if (n < 1) {
-            throw new IllegalArgumentException("bceWithLogits: " + n + " elements");
+            throw new IllegalArgumentException(what + ": " + n + " elements");
         }
-        MemorySegment z = Primitives.region("bceWithLogits: logits", logits, 0, n);
-        MemorySegment t = Primitives.region("bceWithLogits: targets", targets, 0, n);
-        MemorySegment s = Primitives.region("bceWithLogits: sigmoid", sigmoid, 0, n);
-        MemorySegment b = Primitives.region("bceWithLogits: block sums", blockSums, 0, 2 * blocks(n));
-        Primitives.requireDisjoint("bceWithLogits", new MemorySegment[] {z, t}, new MemorySegment[] {s, b},
-                new String[] {"the sigmoid", "the block sums"});
+        MemorySegment[] in = {Primitives.region(what + ": " + inputName, input, 0, n),
+            Primitives.region(what + ": targets", targets, 0, n)};
+        MemorySegment[] out = {Primitives.region(what + ": " + outputName, output, 0, n),
+            Primitives.region(what + ": block sums", blockSums, 0, 2 * blocks(n))};
+        Primitives.requireDisjoint(what, in, out, new String[] {"the " + outputName, "the block sums"});
         NativeLibraries.load();
         Threads.applyToCurrentThread();
-        GatunKernels.gatun_bce_with_logits(z, t, s, b, n);
+        return new MemorySegment[] {in[0], in[1], out[0], out[1]};
     }
 
     /** Partial sums of {@link #bceWithLogits} and {@link #squaredError} for n elements. */
@@ -156,18 +159,9 @@ public final class Losses {
      */
     public static void squaredError(MemorySegment predictions, MemorySegment targets, MemorySegment diff,
                                     MemorySegment blockSums, long n) {
-        if (n < 1) {
-            throw new IllegalArgumentException("squaredError: " + n + " elements");
-        }
-        MemorySegment p = Primitives.region("squaredError: predictions", predictions, 0, n);
-        MemorySegment t = Primitives.region("squaredError: targets", targets, 0, n);
-        MemorySegment d = Primitives.region("squaredError: differences", diff, 0, n);
-        MemorySegment b = Primitives.region("squaredError: block sums", blockSums, 0, 2 * blocks(n));
-        Primitives.requireDisjoint("squaredError", new MemorySegment[] {p, t}, new MemorySegment[] {d, b},
-                new String[] {"the differences", "the block sums"});
-        NativeLibraries.load();
-        Threads.applyToCurrentThread();
-        GatunKernels.gatun_squared_error(p, t, d, b, n);
+        MemorySegment[] r = blockLoss("squaredError", "predictions", predictions, targets, "differences", diff,
+                blockSums, n);
+        GatunKernels.gatun_squared_error(r[0], r[1], r[2], r[3], n);
     }
 
     /**

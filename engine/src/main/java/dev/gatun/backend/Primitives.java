@@ -511,6 +511,24 @@ final class Primitives {
         }
     }
 
+    /**
+     * The first {@code count} int32 values of a segment (four bytes each, as floats are), checked, as a
+     * slice, after checking every one is an index in [0, bound): else an exception saying
+     * "{what}: {value} {v} at {position} {p} {outside} [0, {bound})".
+     */
+    static MemorySegment indices(String what, MemorySegment seg, long count, long bound, String value,
+                                 String position, String outside) {
+        MemorySegment r = region(what + ": " + value + "s", seg, 0, count);
+        for (long p = 0; p < count; p++) {
+            int v = r.getAtIndex(ValueLayout.JAVA_INT, p);
+            if (v < 0 || v >= bound) {
+                throw new IllegalArgumentException(what + ": " + value + " " + v + " at " + position + " " + p + " "
+                        + outside + " [0, " + bound + ")");
+            }
+        }
+        return r;
+    }
+
     /** The float region [offset, offset + length) of a segment, checked, as a slice. */
     static MemorySegment region(String what, MemorySegment seg, long offsetFloats, long lengthFloats) {
         long cap = seg.byteSize() / Float.BYTES;

@@ -356,14 +356,8 @@ public final class Rnn {
             if (tableRows < 1) {
                 throw new IllegalArgumentException(s + ": the gates' table needs at least one row, got " + tableRows);
             }
-            rowSegment = Primitives.region(s + ": rows", rows, 0, positions); // int32 values, four bytes as floats
-            for (long p = 0; p < positions; p++) {
-                int r = rowSegment.getAtIndex(ValueLayout.JAVA_INT, p);
-                if (r < 0 || r >= tableRows) {
-                    throw new IllegalArgumentException(s + ": row " + r + " at position " + p + " is outside the"
-                            + " table's [0, " + tableRows + ")");
-                }
-            }
+            rowSegment = Primitives.indices(s.toString(), rows, positions, tableRows, "row", "position",
+                    "is outside the table's");
         }
         MemorySegment[] in = {
             region(s, "gx", gx, rows == null ? gates : Math.multiplyExact(tableRows, 4 * s.hiddenSize())),
@@ -423,15 +417,8 @@ public final class Rnn {
                     + tableRows);
         }
         MemorySegment s = Primitives.region("scatterAddRows: src", src, 0, Math.multiplyExact(count, width));
-        MemorySegment r = Primitives.region("scatterAddRows: rows", rows, 0, count); // int32, four bytes each
+        MemorySegment r = Primitives.indices("scatterAddRows", rows, count, tableRows, "row", "position", "is outside");
         MemorySegment d = Primitives.region("scatterAddRows: dst", dst, 0, Math.multiplyExact(tableRows, width));
-        for (long k = 0; k < count; k++) {
-            int row = r.getAtIndex(ValueLayout.JAVA_INT, k);
-            if (row < 0 || row >= tableRows) {
-                throw new IllegalArgumentException("scatterAddRows: row " + row + " at position " + k
-                        + " is outside [0, " + tableRows + ")");
-            }
-        }
         Primitives.requireDisjoint("scatterAddRows", new MemorySegment[] {s, r}, new MemorySegment[] {d},
                 new String[] {"dst"});
         NativeLibraries.load();

@@ -54,6 +54,15 @@ final class BackendTensors {
                 : Tensor.emptyInLayout(shape, layout, bytes, converter);
     }
 
+    /**
+     * The contiguous elements of t as a segment for a backend call that only reads them: unlike
+     * {@link #segment}, a copy t keeps in a backend layout stays valid.
+     */
+    static MemorySegment readable(Tensor t) {
+        t.checkAlive();
+        return t.storageForReading().asSlice(t.offset() * Float.BYTES, t.numel() * Float.BYTES);
+    }
+
     /** The contiguous elements of t as a segment for a backend call (null for null). */
     static MemorySegment segment(Tensor t) {
         if (t == null) {

@@ -44,7 +44,7 @@ final class Lookups {
      */
     private static boolean rowsStillMatch(Lookup lookup, Tensor t) {
         Tensor table = lookup.table();
-        if (!table.isAlive() || !t.isAlive() || !table.isContiguous() || !t.isContiguous() || table.dim() != 2) {
+        if (!table.isAlive() || !t.isAlive() || !table.isContiguous() || !t.isContiguous()) {
             return false;
         }
         long d = table.size(1);
@@ -52,8 +52,8 @@ final class Lookups {
         if (t.numel() != rows.length * d) {
             return false;
         }
-        var src = BackendTensors.segment(table);
-        var dst = BackendTensors.segment(t);
+        var src = BackendTensors.readable(table);
+        var dst = BackendTensors.readable(t);
         long rowBytes = d * Float.BYTES;
         for (int p = 0; p < rows.length; p++) {
             if (rows[p] < 0 || rows[p] >= table.size(0)) {

@@ -63,17 +63,17 @@ public final class Loss {
         Tensor p = prediction.contiguous();
         Tensor t = target.contiguous();
         Tensor diff = Tensor.empty(prediction.shape());
-        double sum = blockSums(n, sums -> Losses.squaredError(BackendTensors.segment(p), BackendTensors.segment(t),
+        double sum = blockSums(n, sums -> Losses.squaredError(BackendTensors.readable(p), BackendTensors.readable(t),
                 BackendTensors.segment(diff), sums, n));
         Tensor out = Tensor.full((float) (sum / n));
         return Autograd.record(out, "mse", g -> {
             float scale = g.item() * 2f / n;
             Tensor gp = Tensor.empty(prediction.shape());
-            Losses.scale(BackendTensors.segment(diff), BackendTensors.segment(gp), n, scale);
+            Losses.scale(BackendTensors.readable(diff), BackendTensors.segment(gp), n, scale);
             Tensor gt = null;
             if (target.requiresGrad()) {
                 gt = Tensor.empty(prediction.shape());
-                Losses.scale(BackendTensors.segment(diff), BackendTensors.segment(gt), n, -scale);
+                Losses.scale(BackendTensors.readable(diff), BackendTensors.segment(gt), n, -scale);
             }
             return new Tensor[] {gp, gt};
         }, prediction, target);
@@ -206,12 +206,12 @@ public final class Loss {
         Tensor z = logits.contiguous();
         Tensor t = target.contiguous();
         Tensor sigmoid = Tensor.empty(logits.shape());
-        double sum = blockSums(n, sums -> Losses.bceWithLogits(BackendTensors.segment(z), BackendTensors.segment(t),
+        double sum = blockSums(n, sums -> Losses.bceWithLogits(BackendTensors.readable(z), BackendTensors.readable(t),
                 BackendTensors.segment(sigmoid), sums, n));
         Tensor out = Tensor.full((float) (sum / n));
         return Autograd.record(out, "bceWithLogits", g -> {
             Tensor dz = Tensor.empty(logits.shape());
-            Losses.bceWithLogitsBackward(BackendTensors.segment(sigmoid), BackendTensors.segment(t),
+            Losses.bceWithLogitsBackward(BackendTensors.readable(sigmoid), BackendTensors.readable(t),
                     BackendTensors.segment(dz), n, (float) (g.item() / (double) n));
             return new Tensor[] {dz, null};
         }, logits, target);
@@ -317,18 +317,18 @@ public final class Loss {
         Tensor z = logits.contiguous();
         Tensor probs = Tensor.empty(rows, classes);
         Tensor y = BackendTensors.int32(targets); // held by the backward closure below, as probs is
-        MemorySegment ys = BackendTensors.segment(y);
+        MemorySegment ys = BackendTensors.readable(y);
         double total = 0;
         try (Arena call = Arena.ofConfined()) {
             MemorySegment rowLoss = call.allocate((long) rows * Double.BYTES, Double.BYTES);
-            Losses.crossEntropy(BackendTensors.segment(z), ys, BackendTensors.segment(probs), rowLoss, rows, classes,
+            Losses.crossEntropy(BackendTensors.readable(z), ys, BackendTensors.segment(probs), rowLoss, rows, classes,
                     labelSmoothing);
             for (int r = 0; r < rows; r++) total += rowLoss.getAtIndex(ValueLayout.JAVA_DOUBLE, r);
         }
         Tensor out = Tensor.full((float) (total / rows));
         return Autograd.record(out, "crossEntropy", g -> {
             Tensor dz = Tensor.empty(rows, classes);
-            Losses.crossEntropyBackward(BackendTensors.segment(probs), BackendTensors.segment(y),
+            Losses.crossEntropyBackward(BackendTensors.readable(probs), BackendTensors.readable(y),
                     BackendTensors.segment(dz), rows, classes,
                     labelSmoothing, g.item() / (double) rows);
             return new Tensor[] {dz};

@@ -353,9 +353,11 @@ public final class Recurrent {
             // The input side: over x's T·N rows, or the table's V rows with the gates' gradients summed per row.
             Tensor dp = null;
             MemorySegment src = d;
-            MemorySegment xs = segment(in[0]);
+            MemorySegment xs;
             int inputRows = rows;
-            if (lookup != null) {
+            if (lookup == null) {
+                xs = segment(in[0]);
+            } else {
                 int v = Math.toIntExact(table.size(0));
                 dp = Tensor.zeros(v, g4);
                 Rnn.scatterAddRows(d, segment(rowTensor), segment(dp), rows, g4, v);
