@@ -129,12 +129,13 @@ def transformer():
 
 def transformer_flops(model, x, train):
     """Multiply-add FLOPs of one encoder layer on x [B, T, E]: the four projections, Q·Kᵀ and P·V, the FFN;
-    training counts backward as twice the forward."""
+    training counts backward as twice the forward but for the input projection's input gradient (x is data)."""
     b, t, e = x.shape
     n = b * t
     ffn = model.linear1.out_features
-    forward = 2.0 * n * e * 3 * e + 2.0 * n * e * e + 2 * 2.0 * b * t * t * e + 2 * 2.0 * n * e * ffn
-    return 3 * forward if train else forward
+    projection = 2.0 * n * e * 3 * e
+    forward = projection + 2.0 * n * e * e + 2 * 2.0 * b * t * t * e + 2 * 2.0 * n * e * ffn
+    return 3 * forward - projection if train else forward
 
 
 # Rows whose loss is the mean squared error to a random target of the output's shape:
@@ -462,14 +463,15 @@ class DCGAN(nn.Module):
 
 
 def dcgan_flops(n):
-    """FLOPs of a GAN step (as DcganTraining.trainFlops counts them): the generator's forward and backward, three
-    passes of the discriminator (real, generated for its update, generated for the generator's), each backward
-    twice the forward but for the first layer's input gradient."""
+    """FLOPs of a GAN step (as DcganTraining.trainFlops counts them): the generator's forward and backward (twice
+    the forward but for its first layer's input gradient); the discriminator's two passes of its own update
+    (real, generated and detached), each with every weight gradient and the input gradient of every layer but
+    the first; its frozen pass of the generator's update, with every input gradient and no weight gradient."""
     g_linear = 2.0 * n * GAN_NOISE * 6272
     g = g_linear + 2.0 * n * 128 * 49 * 64 * 16 + 2.0 * n * 64 * 196 * 16
     d_conv1 = 2.0 * n * 64 * 196 * 16
     d = d_conv1 + 2.0 * n * 128 * 49 * 64 * 16 + 2.0 * n * 6272
-    return 3 * g - g_linear + 3 * (3 * d - d_conv1)
+    return 3 * g - g_linear + 2 * (3 * d - d_conv1) + 2 * d
 
 
 def gan_adam(params):
@@ -810,12 +812,15 @@ def write_training_spec(directory, name, model, optimizer_factory, loss, **extra
 
 
 def flops(model, x, train):
-    """Multiply-add FLOPs of the Linear and Conv2d layers; training adds every weight gradient and the input
-    gradient of every layer but the first."""
+    """Multiply-add FLOPs of the Linear, Conv2d and recurrent layers; training adds every weight gradient and the
+    input gradient of every layer but the first. An embedding counts as a layer of no multiply-adds, so that the
+    layer after it (whose input gradient the embedding's gradient needs) is not taken for the first."""
     per_layer = []
 
     def hook(module, inputs, output):
-        if isinstance(module, nn.Linear):
+        if isinstance(module, nn.Embedding):
+            per_layer.append(0.0)
+        elif isinstance(module, nn.Linear):
             per_layer.append(2.0 * inputs[0].shape[0] * module.in_features * module.out_features)
         elif isinstance(module, nn.Conv2d):
             kh, kw = module.kernel_size
@@ -824,7 +829,7 @@ def flops(model, x, train):
             per_layer.append(rnn_flops(module, inputs))
 
     handles = [m.register_forward_hook(hook) for m in model.modules()
-               if isinstance(m, (nn.Linear, nn.Conv2d, nn.RNNBase))]
+               if isinstance(m, (nn.Embedding, nn.Linear, nn.Conv2d, nn.RNNBase))]
     with torch.no_grad():
         model(x)
     for h in handles:

@@ -35,9 +35,14 @@ final class CharModel extends Module {
         return head.forward(out.reshape(-1, HIDDEN));
     }
 
-    /** Forward FLOPs of the recurrent layer over T steps of N sequences with G gates, then of the head. */
+    /**
+     * Forward FLOPs of the weighted layers over T steps of N sequences, in order: the embedding (a lookup, no
+     * multiply-adds), the recurrent layer with G gates, the head. The embedding comes first, so that a
+     * training step counts the recurrent layer's whole input gradient: the embedding's gradient needs it, and
+     * backpropagation through time needs the gradient of every step's hidden state.
+     */
     static double[] flops(double steps, double batch, int gates) {
         double recurrent = 2 * steps * batch * (EMBEDDING + HIDDEN) * gates * HIDDEN;
-        return new double[] {recurrent, 2 * steps * batch * HIDDEN * VOCAB};
+        return new double[] {0, recurrent, 2 * steps * batch * HIDDEN * VOCAB};
     }
 }

@@ -53,16 +53,17 @@ final class DcganTraining implements Workload {
 
     /**
      * FLOPs of one step, as bench/python/workloads.py counts them: the generator's forward and backward (twice
-     * the forward but for its first layer's input gradient), and three passes of the discriminator (real,
-     * generated for its update, generated for the generator's), each with a backward of twice the forward but
-     * for its first layer's input gradient.
+     * the forward but for its first layer's input gradient); the discriminator's two passes of its own update
+     * (real, and generated and detached), each with every weight gradient and the input gradient of every
+     * layer but the first; its pass of the generator's update, frozen, with every input gradient (the first
+     * layer's included: it reaches the generated images) and no weight gradient.
      */
     static double trainFlops(double n, double noise) {
         double gLinear = 2 * n * noise * 6272;
         double g = gLinear + 2 * n * 128 * 49 * 64 * 16 + 2 * n * 64 * 196 * 16;
         double dConv1 = 2 * n * 64 * 196 * 16;
         double d = dConv1 + 2 * n * 128 * 49 * 64 * 16 + 2 * n * 6272;
-        return 3 * g - gLinear + 3 * (3 * d - dConv1);
+        return 3 * g - gLinear + 2 * (3 * d - dConv1) + 2 * d;
     }
 
     @Override

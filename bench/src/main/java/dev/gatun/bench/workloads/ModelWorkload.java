@@ -32,7 +32,9 @@ final class ModelWorkload implements Workload {
 
     /**
      * @param optimizer makes the optimizer over the model's parameters; null for an inference row
-     * @param forwardFlops FLOPs of each weighted layer's forward pass for this batch, in order
+     * @param forwardFlops FLOPs of each weighted layer's forward pass for this batch, in order; a training step
+     *                     counts every weight gradient and the input gradient of every layer but the first
+     *                     (the network's input needs none)
      */
     ModelWorkload(String name, Module model, Function<Module, Optimizer> optimizer, Exchange init,
                   double... forwardFlops) {

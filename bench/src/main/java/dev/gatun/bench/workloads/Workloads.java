@@ -104,13 +104,14 @@ public final class Workloads {
 
     /**
      * FLOPs of one training step of an encoder layer on [b, t, e]: the four projections, Q·Kᵀ and P·V,
-     * the FFN; backward counted as twice the forward (as bench/python/workloads.py counts it).
+     * the FFN; backward twice the forward but for the input projection's input gradient (the layer's input
+     * is data), as bench/python/workloads.py counts it.
      */
     private static double transformerTrainFlops(double b, double t, double e, double ffn) {
         double n = b * t;
-        double forward = linear(n, e, 3 * e) + linear(n, e, e) + 2 * 2 * b * t * t * e + linear(n, e, ffn)
-                + linear(n, ffn, e);
-        return 3 * forward;
+        double input = linear(n, e, 3 * e);
+        double forward = input + linear(n, e, e) + 2 * 2 * b * t * t * e + linear(n, e, ffn) + linear(n, ffn, e);
+        return 3 * forward - input;
     }
 
     private static Optimizer lenetSgd(Module m) {
