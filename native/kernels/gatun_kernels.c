@@ -1228,25 +1228,11 @@ void gatun_bce_with_logits(const float *z, const float *t, float *sig, double *b
 }
 
 GATUN_VECTOR_CLONES
-static void bce_backward_range(const float *restrict sig, const float *restrict t, float *restrict dz, float scale,
-                               int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; i++) dz[i] = (sig[i] - t[i]) * scale;
-}
-
-void gatun_bce_with_logits_backward(const float *sig, const float *t, float *dz, int64_t n, float scale) {
-    if (n < 1) return;
-#pragma omp parallel if (n >= GATUN_PARALLEL_MIN)
-    {
-        int64_t b, e;
-        share(n, &b, &e);
-        if (b < e) bce_backward_range(sig, t, dz, scale, b, e);
-    }
-}
 
 /* Blocks [bb, be) of gatun_squared_error. */
 GATUN_VECTOR_CLONES
-static void squared_error_blocks(const float *restrict p, const float *restrict t, float *restrict diff,
-                                 double *restrict sums, int64_t n, int64_t bb, int64_t be) {
+static void squared_error_blocks(const float *restrict p, const float *restrict t, double *restrict sums, int64_t n,
+                                 int64_t bb, int64_t be) {
     for (int64_t b = bb; b < be; b++) {
         const int64_t i0 = b * GATUN_LOSS_BLOCK;
         const int64_t m = n - i0 < GATUN_LOSS_BLOCK ? n - i0 : GATUN_LOSS_BLOCK;
@@ -1256,41 +1242,40 @@ static void squared_error_blocks(const float *restrict p, const float *restrict 
             for (int k = 0; k < 8; k++) {
                 const double d = (double) p[i0 + j + k] - (double) t[i0 + j + k];
                 lane[k] += d * d;
-                diff[i0 + j + k] = p[i0 + j + k] - t[i0 + j + k];
             }
         }
         for (int k = 0; j < m; j++, k++) {
             const double d = (double) p[i0 + j] - (double) t[i0 + j];
             lane[k] += d * d;
-            diff[i0 + j] = p[i0 + j] - t[i0 + j];
         }
         sums[b] = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
     }
 }
 
-void gatun_squared_error(const float *p, const float *t, float *diff, double *block_sums, int64_t n) {
+void gatun_squared_error(const float *p, const float *t, double *block_sums, int64_t n) {
     if (n < 1) return;
     const int64_t blocks = (n + GATUN_LOSS_BLOCK - 1) / GATUN_LOSS_BLOCK;
 #pragma omp parallel if (n >= GATUN_PARALLEL_MIN)
     {
         int64_t bb, be;
         share(blocks, &bb, &be);
-        if (bb < be) squared_error_blocks(p, t, diff, block_sums, n, bb, be);
+        if (bb < be) squared_error_blocks(p, t, block_sums, n, bb, be);
     }
 }
 
 GATUN_VECTOR_CLONES
-static void scale_range(const float *src, float *dst, float scale, int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; i++) dst[i] = src[i] * scale;
+static void scaled_difference_range(const float *restrict a, const float *restrict b, float *restrict out, float scale,
+                                    int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; i++) out[i] = (a[i] - b[i]) * scale;
 }
 
-void gatun_scale(const float *src, float *dst, int64_t n, float scale) {
+void gatun_scaled_difference(const float *a, const float *b, float *out, int64_t n, float scale) {
     if (n < 1) return;
 #pragma omp parallel if (n >= GATUN_PARALLEL_MIN)
     {
-        int64_t b, e;
-        share(n, &b, &e);
-        if (b < e) scale_range(src, dst, scale, b, e);
+        int64_t begin, end;
+        share(n, &begin, &end);
+        if (begin < end) scaled_difference_range(a, b, out, scale, begin, end);
     }
 }
 

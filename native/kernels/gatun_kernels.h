@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#define GATUN_KERNELS_VERSION 14
+#define GATUN_KERNELS_VERSION 15
 
 /* nargs values of calls of gatun's own kernels in gatun_run_primitives: max pooling, matrix-vector product. */
 #define GATUN_CALL_MAX_POOL (-1)
@@ -174,20 +174,20 @@ void gatun_softmax_cross_entropy_backward(const float *p, const int32_t *y, floa
  */
 void gatun_bce_with_logits(const float *z, const float *t, float *sig, double *block_sums, int64_t n);
 
-/* Its gradient: dz = (sig − t)·scale. dz must not overlap sig or t. */
-void gatun_bce_with_logits_backward(const float *sig, const float *t, float *dz, int64_t n, float scale);
+/*
+ * Squared error of predictions p against targets t (n each): for each block of GATUN_LOSS_BLOCK elements
+ * (the last one shorter), the sum of (p − t)² computed in double (eight partial sums over the elements'
+ * indices modulo 8, added in a fixed order), for the caller to add in order. Threads split the blocks;
+ * every block is computed alike whatever the thread count.
+ */
+void gatun_squared_error(const float *p, const float *t, double *block_sums, int64_t n);
 
 /*
- * Squared error of predictions p against targets t (n each): writes the float differences diff = p − t
- * and, for each block of GATUN_LOSS_BLOCK elements (the last one shorter), the sum of (p − t)² computed
- * in double (eight partial sums over the elements' indices modulo 8, added in a fixed order), for the
- * caller to add in order. Threads split the blocks; every block is computed alike whatever the thread
- * count. diff must not overlap p or t.
+ * out = (a − b)·scale over n floats, in float: the gradient of binary cross-entropy on logits (a = σ(z),
+ * b = t) and of the squared error (a = p, b = t, scale 2/n times the incoming gradient). out must not
+ * overlap a or b.
  */
-void gatun_squared_error(const float *p, const float *t, float *diff, double *block_sums, int64_t n);
-
-/* dst = src·scale over n floats; src and dst may be the same array, and must not otherwise overlap. */
-void gatun_scale(const float *src, float *dst, int64_t n, float scale);
+void gatun_scaled_difference(const float *a, const float *b, float *out, int64_t n, float scale);
 
 /*
  * Runs a program of oneDNN primitive executions. The program has `steps` steps of `threads` calls each:

@@ -114,12 +114,18 @@ public final class Losses {
         }
         MemorySegment[] in = {Primitives.region(what + ": " + inputName, input, 0, n),
             Primitives.region(what + ": targets", targets, 0, n)};
-        MemorySegment[] out = {Primitives.region(what + ": " + outputName, output, 0, n),
-            Primitives.region(what + ": block sums", blockSums, 0, 2 * blocks(n))};
-        Primitives.requireDisjoint(what, in, out, new String[] {"the " + outputName, "the block sums"});
+        MemorySegment sums = Primitives.region(what + ": block sums", blockSums, 0, 2 * blocks(n));
+        MemorySegment out = null;
+        if (output == null) {
+            Primitives.requireDisjoint(what, in, new MemorySegment[] {sums}, new String[] {"the block sums"});
+        } else {
+            out = Primitives.region(what + ": " + outputName, output, 0, n);
+            Primitives.requireDisjoint(what, in, new MemorySegment[] {out, sums},
+                    new String[] {"the " + outputName, "the block sums"});
+        }
         NativeLibraries.load();
         Threads.applyToCurrentThread();
-        return new MemorySegment[] {in[0], in[1], out[0], out[1]};
+        return new MemorySegment[] {in[0], in[1], out, sums};
     }
 
     /** Partial sums of {@link #bceWithLogits} and {@link #squaredError} for n elements. */
@@ -128,61 +134,39 @@ public final class Losses {
     }
 
     /**
-     * The gradient of {@link #bceWithLogits} ({@code gatun_bce_with_logits_backward}): dz = (σ − t)·scale.
-     * dz must not overlap the inputs.
+     * out = (a − b)·scale over n floats ({@code gatun_scaled_difference}): the gradient of {@link #bceWithLogits}
+     * from the σ(z) it kept (a = σ(z), b = t) and of {@link #squaredError} (a = p, b = t, or the other way round
+     * for the targets' gradient). out must not overlap a or b.
+     *
+     * @throws IllegalArgumentException if n is not positive, a region does not fit, or out overlaps an input
      */
-    public static void bceWithLogitsBackward(MemorySegment sigmoid, MemorySegment targets, MemorySegment dz, long n,
-                                             float scale) {
+    public static void scaledDifference(MemorySegment a, MemorySegment b, MemorySegment out, long n, float scale) {
         if (n < 1) {
-            throw new IllegalArgumentException("bceWithLogits backward: " + n + " elements");
+            throw new IllegalArgumentException("scaledDifference: " + n + " elements");
         }
-        MemorySegment s = Primitives.region("bceWithLogits backward: sigmoid", sigmoid, 0, n);
-        MemorySegment t = Primitives.region("bceWithLogits backward: targets", targets, 0, n);
-        MemorySegment d = Primitives.region("bceWithLogits backward: dz", dz, 0, n);
-        Primitives.requireDisjoint("bceWithLogits backward", new MemorySegment[] {s, t}, new MemorySegment[] {d},
-                new String[] {"dz"});
+        MemorySegment sa = Primitives.region("scaledDifference: a", a, 0, n);
+        MemorySegment sb = Primitives.region("scaledDifference: b", b, 0, n);
+        MemorySegment so = Primitives.region("scaledDifference: out", out, 0, n);
+        Primitives.requireDisjoint("scaledDifference", new MemorySegment[] {sa, sb}, new MemorySegment[] {so},
+                new String[] {"out"});
         NativeLibraries.load();
         Threads.applyToCurrentThread();
-        GatunKernels.gatun_bce_with_logits_backward(s, t, d, n, scale);
+        GatunKernels.gatun_scaled_difference(sa, sb, so, n, scale);
     }
 
     /**
-     * Squared error ({@code gatun_squared_error}): writes the differences p − t and, per block of
-     * {@link #BLOCK} elements, the sum of (p − t)² computed in double.
+     * Squared error ({@code gatun_squared_error}): per block of {@link #BLOCK} elements, the sum of (p − t)²
+     * computed in double.
      *
      * @param predictions n floats
      * @param targets     n floats
-     * @param diff        n floats, written; must not overlap the inputs
-     * @param blockSums   ceil(n / BLOCK) doubles, written; must not overlap the others
+     * @param blockSums   ceil(n / BLOCK) doubles, written; must not overlap the inputs
      * @param n           the element count, at least 1
-     * @throws IllegalArgumentException if n is not positive, a region does not fit, or outputs overlap
+     * @throws IllegalArgumentException if n is not positive, a region does not fit, or the sums overlap an input
      */
-    public static void squaredError(MemorySegment predictions, MemorySegment targets, MemorySegment diff,
-                                    MemorySegment blockSums, long n) {
-        MemorySegment[] r = blockLoss("squaredError", "predictions", predictions, targets, "differences", diff,
-                blockSums, n);
-        GatunKernels.gatun_squared_error(r[0], r[1], r[2], r[3], n);
-    }
-
-    /**
-     * dst = src·scale over n floats ({@code gatun_scale}), a loss's gradient from what its forward kept.
-     * src and dst may be the same floats, and must not otherwise overlap.
-     *
-     * @throws IllegalArgumentException if n is not positive, a region does not fit, or the two overlap in
-     *                                  part
-     */
-    public static void scale(MemorySegment src, MemorySegment dst, long n, float scale) {
-        if (n < 1) {
-            throw new IllegalArgumentException("scale: " + n + " elements");
-        }
-        MemorySegment s = Primitives.region("scale: source", src, 0, n);
-        MemorySegment d = Primitives.region("scale: destination", dst, 0, n);
-        if (s.address() != d.address()) {
-            Primitives.requireDisjoint("scale", new MemorySegment[] {s}, new MemorySegment[] {d},
-                    new String[] {"the destination"});
-        }
-        NativeLibraries.load();
-        Threads.applyToCurrentThread();
-        GatunKernels.gatun_scale(s, d, n, scale);
+    public static void squaredError(MemorySegment predictions, MemorySegment targets, MemorySegment blockSums,
+                                    long n) {
+        MemorySegment[] r = blockLoss("squaredError", "predictions", predictions, targets, null, null, blockSums, n);
+        GatunKernels.gatun_squared_error(r[0], r[1], r[3], n);
     }
 }

@@ -59,21 +59,22 @@ public final class Loss {
         if (n == 0 || prediction.dtype() != DType.FLOAT32 || target.dtype() != DType.FLOAT32) {
             return mseInJava(prediction, target);
         }
-        // On gatun's kernel: the differences kept for backward, the partial sums per block added here in order.
+        // On gatun's kernel: the partial sums per block, added here in order; backward reads p and t again.
         Tensor p = prediction.contiguous();
         Tensor t = target.contiguous();
-        Tensor diff = Tensor.empty(prediction.shape());
         double sum = blockSums(n, sums -> Losses.squaredError(BackendTensors.readable(p), BackendTensors.readable(t),
-                BackendTensors.segment(diff), sums, n));
+                sums, n));
         Tensor out = Tensor.full((float) (sum / n));
         return Autograd.record(out, "mse", g -> {
             float scale = g.item() * 2f / n;
             Tensor gp = Tensor.empty(prediction.shape());
-            Losses.scale(BackendTensors.readable(diff), BackendTensors.segment(gp), n, scale);
+            Losses.scaledDifference(BackendTensors.readable(p), BackendTensors.readable(t), BackendTensors.segment(gp),
+                    n, scale);
             Tensor gt = null;
             if (target.requiresGrad()) {
                 gt = Tensor.empty(prediction.shape());
-                Losses.scale(BackendTensors.readable(diff), BackendTensors.segment(gt), n, -scale);
+                Losses.scaledDifference(BackendTensors.readable(t), BackendTensors.readable(p),
+                        BackendTensors.segment(gt), n, scale);
             }
             return new Tensor[] {gp, gt};
         }, prediction, target);
@@ -211,7 +212,7 @@ public final class Loss {
         Tensor out = Tensor.full((float) (sum / n));
         return Autograd.record(out, "bceWithLogits", g -> {
             Tensor dz = Tensor.empty(logits.shape());
-            Losses.bceWithLogitsBackward(BackendTensors.readable(sigmoid), BackendTensors.readable(t),
+            Losses.scaledDifference(BackendTensors.readable(sigmoid), BackendTensors.readable(t),
                     BackendTensors.segment(dz), n, (float) (g.item() / (double) n));
             return new Tensor[] {dz, null};
         }, logits, target);

@@ -206,26 +206,34 @@ class LossTest extends ScopedTest {
         assertTrue(Float.isNaN(Loss.mse(Tensor.fromArray(pv), Tensor.fromArray(tv)).item()), "a NaN prediction");
     }
 
-    /** The kernels' own checks: sizes, regions past a segment, outputs over inputs, in-place scaling. */
+    /** The kernels' own checks: sizes, regions past a segment, outputs over inputs. */
     @Test
-    void squaredErrorAndScaleRefuseBadRegions() {
+    void squaredErrorAndScaledDifferenceRefuseBadRegions() {
         try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
             java.lang.foreign.MemorySegment a = arena.allocate(4L * 10, 64);
             java.lang.foreign.MemorySegment b = arena.allocate(4L * 10, 64);
             java.lang.foreign.MemorySegment sums = arena.allocate(8, 8);
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> dev.gatun.backend.Losses.squaredError(a, b, a, sums, 10));
-            assertTrue(e.getMessage().contains("differences"), e.getMessage());
+                    () -> dev.gatun.backend.Losses.squaredError(a, b, a, 10));
+            assertTrue(e.getMessage().contains("block sums"), e.getMessage());
             e = assertThrows(IllegalArgumentException.class,
-                    () -> dev.gatun.backend.Losses.squaredError(a, b, arena.allocate(4L * 10, 64), sums, 11));
+                    () -> dev.gatun.backend.Losses.squaredError(a, b, sums, 11));
             assertTrue(e.getMessage().contains("squaredError: predictions needs floats [0, 11)"), e.getMessage());
-            assertThrows(IllegalArgumentException.class, () -> dev.gatun.backend.Losses.squaredError(a, b, a, sums, 0));
-            for (int i = 0; i < 10; i++) a.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i, i);
-            dev.gatun.backend.Losses.scale(a, a, 10, -0.5f);
-            assertEquals(-4.5f, a.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, 9));
+            assertThrows(IllegalArgumentException.class, () -> dev.gatun.backend.Losses.squaredError(a, b, sums, 0));
+            for (int i = 0; i < 10; i++) {
+                a.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i, i);
+                b.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i, 1);
+            }
+            java.lang.foreign.MemorySegment out = arena.allocate(4L * 10, 64);
+            dev.gatun.backend.Losses.scaledDifference(a, b, out, 10, -0.5f);
+            assertEquals(-4f, out.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, 9));
+            assertEquals(0.5f, out.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, 0));
             e = assertThrows(IllegalArgumentException.class,
-                    () -> dev.gatun.backend.Losses.scale(a, a.asSlice(4), 9, 2f));
-            assertTrue(e.getMessage().contains("scale"), e.getMessage());
+                    () -> dev.gatun.backend.Losses.scaledDifference(a, b, a.asSlice(4), 9, 2f));
+            assertTrue(e.getMessage().contains("scaledDifference"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class,
+                    () -> dev.gatun.backend.Losses.scaledDifference(a, b, out, 11, 2f));
+            assertTrue(e.getMessage().contains("scaledDifference: a needs floats [0, 11)"), e.getMessage());
         }
     }
 

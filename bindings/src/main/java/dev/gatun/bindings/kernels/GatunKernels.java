@@ -23,10 +23,10 @@ public class GatunKernels extends GatunKernels$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
-    private static final int GATUN_KERNELS_VERSION = (int)14L;
+    private static final int GATUN_KERNELS_VERSION = (int)15L;
     /**
      * {@snippet lang=c :
-     * #define GATUN_KERNELS_VERSION 14
+     * #define GATUN_KERNELS_VERSION 15
      * }
      */
     public static int GATUN_KERNELS_VERSION() {
@@ -1185,72 +1185,8 @@ public class GatunKernels extends GatunKernels$shared {
         }
     }
 
-    private static class gatun_bce_with_logits_backward {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
-            GatunKernels.C_POINTER,
-            GatunKernels.C_POINTER,
-            GatunKernels.C_POINTER,
-            GatunKernels.C_LONG,
-            GatunKernels.C_FLOAT
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("gatun_bce_with_logits_backward");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * void gatun_bce_with_logits_backward(const float *sig, const float *t, float *dz, int64_t n, float scale)
-     * }
-     */
-    public static FunctionDescriptor gatun_bce_with_logits_backward$descriptor() {
-        return gatun_bce_with_logits_backward.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * void gatun_bce_with_logits_backward(const float *sig, const float *t, float *dz, int64_t n, float scale)
-     * }
-     */
-    public static MethodHandle gatun_bce_with_logits_backward$handle() {
-        return gatun_bce_with_logits_backward.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * void gatun_bce_with_logits_backward(const float *sig, const float *t, float *dz, int64_t n, float scale)
-     * }
-     */
-    public static MemorySegment gatun_bce_with_logits_backward$address() {
-        return gatun_bce_with_logits_backward.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * void gatun_bce_with_logits_backward(const float *sig, const float *t, float *dz, int64_t n, float scale)
-     * }
-     */
-    public static void gatun_bce_with_logits_backward(MemorySegment sig, MemorySegment t, MemorySegment dz, long n, float scale) {
-        var mh$ = gatun_bce_with_logits_backward.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("gatun_bce_with_logits_backward", sig, t, dz, n, scale);
-            }
-            mh$.invokeExact(sig, t, dz, n, scale);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
     private static class gatun_squared_error {
         public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
-            GatunKernels.C_POINTER,
             GatunKernels.C_POINTER,
             GatunKernels.C_POINTER,
             GatunKernels.C_POINTER,
@@ -1265,7 +1201,7 @@ public class GatunKernels extends GatunKernels$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * void gatun_squared_error(const float *p, const float *t, float *diff, double *block_sums, int64_t n)
+     * void gatun_squared_error(const float *p, const float *t, double *block_sums, int64_t n)
      * }
      */
     public static FunctionDescriptor gatun_squared_error$descriptor() {
@@ -1275,7 +1211,7 @@ public class GatunKernels extends GatunKernels$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * void gatun_squared_error(const float *p, const float *t, float *diff, double *block_sums, int64_t n)
+     * void gatun_squared_error(const float *p, const float *t, double *block_sums, int64_t n)
      * }
      */
     public static MethodHandle gatun_squared_error$handle() {
@@ -1285,7 +1221,7 @@ public class GatunKernels extends GatunKernels$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * void gatun_squared_error(const float *p, const float *t, float *diff, double *block_sums, int64_t n)
+     * void gatun_squared_error(const float *p, const float *t, double *block_sums, int64_t n)
      * }
      */
     public static MemorySegment gatun_squared_error$address() {
@@ -1294,16 +1230,16 @@ public class GatunKernels extends GatunKernels$shared {
 
     /**
      * {@snippet lang=c :
-     * void gatun_squared_error(const float *p, const float *t, float *diff, double *block_sums, int64_t n)
+     * void gatun_squared_error(const float *p, const float *t, double *block_sums, int64_t n)
      * }
      */
-    public static void gatun_squared_error(MemorySegment p, MemorySegment t, MemorySegment diff, MemorySegment block_sums, long n) {
+    public static void gatun_squared_error(MemorySegment p, MemorySegment t, MemorySegment block_sums, long n) {
         var mh$ = gatun_squared_error.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("gatun_squared_error", p, t, diff, block_sums, n);
+                traceDowncall("gatun_squared_error", p, t, block_sums, n);
             }
-            mh$.invokeExact(p, t, diff, block_sums, n);
+            mh$.invokeExact(p, t, block_sums, n);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -1311,15 +1247,16 @@ public class GatunKernels extends GatunKernels$shared {
         }
     }
 
-    private static class gatun_scale {
+    private static class gatun_scaled_difference {
         public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            GatunKernels.C_POINTER,
             GatunKernels.C_POINTER,
             GatunKernels.C_POINTER,
             GatunKernels.C_LONG,
             GatunKernels.C_FLOAT
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("gatun_scale");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("gatun_scaled_difference");
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -1327,45 +1264,45 @@ public class GatunKernels extends GatunKernels$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * void gatun_scale(const float *src, float *dst, int64_t n, float scale)
+     * void gatun_scaled_difference(const float *a, const float *b, float *out, int64_t n, float scale)
      * }
      */
-    public static FunctionDescriptor gatun_scale$descriptor() {
-        return gatun_scale.DESC;
+    public static FunctionDescriptor gatun_scaled_difference$descriptor() {
+        return gatun_scaled_difference.DESC;
     }
 
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * void gatun_scale(const float *src, float *dst, int64_t n, float scale)
+     * void gatun_scaled_difference(const float *a, const float *b, float *out, int64_t n, float scale)
      * }
      */
-    public static MethodHandle gatun_scale$handle() {
-        return gatun_scale.HANDLE;
+    public static MethodHandle gatun_scaled_difference$handle() {
+        return gatun_scaled_difference.HANDLE;
     }
 
     /**
      * Address for:
      * {@snippet lang=c :
-     * void gatun_scale(const float *src, float *dst, int64_t n, float scale)
+     * void gatun_scaled_difference(const float *a, const float *b, float *out, int64_t n, float scale)
      * }
      */
-    public static MemorySegment gatun_scale$address() {
-        return gatun_scale.ADDR;
+    public static MemorySegment gatun_scaled_difference$address() {
+        return gatun_scaled_difference.ADDR;
     }
 
     /**
      * {@snippet lang=c :
-     * void gatun_scale(const float *src, float *dst, int64_t n, float scale)
+     * void gatun_scaled_difference(const float *a, const float *b, float *out, int64_t n, float scale)
      * }
      */
-    public static void gatun_scale(MemorySegment src, MemorySegment dst, long n, float scale) {
-        var mh$ = gatun_scale.HANDLE;
+    public static void gatun_scaled_difference(MemorySegment a, MemorySegment b, MemorySegment out, long n, float scale) {
+        var mh$ = gatun_scaled_difference.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("gatun_scale", src, dst, n, scale);
+                traceDowncall("gatun_scaled_difference", a, b, out, n, scale);
             }
-            mh$.invokeExact(src, dst, n, scale);
+            mh$.invokeExact(a, b, out, n, scale);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
