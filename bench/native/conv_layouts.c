@@ -4,6 +4,9 @@
  * generator's 128 → 64 transposed one on 7×7), activations in 16-channel blocks (nChw16c, what gatun's
  * blocked layers use) and channels-last (nhwc), weights in the layout each primitive picks; prints the
  * implementation oneDNN chose, the best of 60 runs and its rate. Used by bench/results/attention-and-losses.md.
+ * Then LeNet-5's 20 → 50 convolution (5×5, padding 2, 14×14, batch 64) beside the 50 → 20 one whose forward
+ * pass computes the same products as the first one's backward-data pass (weights transposed and flipped),
+ * in both layouts. Used by bench/results/conv-layouts.md.
  *
  *   gcc -O2 bench/native/conv_layouts.c -ldnnl -o /tmp/conv_layouts
  *   OMP_NUM_THREADS=2 /tmp/conv_layouts
@@ -135,6 +138,14 @@ int main(void) {
     layer(64, 128, 64, 7, 4, 2, 1, dnnl_aBcd16b, 1);
     printf("the same, nhwc\n");
     layer(64, 128, 64, 7, 4, 2, 1, dnnl_acdb, 1);
+    printf("convolution 20 -> 50, 5x5 padding 2, 14x14, batch 64, nhwc\n");
+    layer(64, 20, 50, 14, 5, 1, 2, dnnl_acdb, 0);
+    printf("convolution 50 -> 20, the same geometry, nhwc\n");
+    layer(64, 50, 20, 14, 5, 1, 2, dnnl_acdb, 0);
+    printf("convolution 20 -> 50, nChw16c\n");
+    layer(64, 20, 50, 14, 5, 1, 2, dnnl_aBcd16b, 0);
+    printf("convolution 50 -> 20, nChw16c\n");
+    layer(64, 50, 20, 14, 5, 1, 2, dnnl_aBcd16b, 0);
     dnnl_stream_destroy(stream);
     dnnl_engine_destroy(engine);
     return 0;
