@@ -462,105 +462,133 @@ struct conv_shape {
 };
 
 /*
- * Adds to acc[j][v] (j < JN kernel columns starting at j0, v < V vectors of 8 lanes) the products of
- * kernel row r's inputs with the output gradient, over every image and output position, for one input
- * channel ci and one block of L = 8·V output channels. `row` is scratch for one zero-padded input row.
+ * For one lane count L (8 or 16) and its vector type VT of L floats, GATUN_CONV_BW(L, VT, CLONES) defines:
+ *
+ * conv_bw_group_L: adds to acc[q][j] (q < RN kernel rows from r, j < JN kernel columns from j0) the products
+ * of those rows' inputs with the output gradient, over every image and output position, for one input
+ * channel ci and one block of L output channels. Two rows at once give each output-gradient vector ten
+ * independent sums (a single row's five left the multiply-adds waiting on each other). `rows` is scratch
+ * for two zero-padded input rows of `padded` floats.
+ *
+ * conv_bw_tasks_L (declared with CLONES): the tasks [begin, end) (task = output block · c + input channel);
+ * -1 when out of memory, else 0.
+ *
+ * Each weight's sum runs over images, output rows and columns in order, skipping the rows that fall in
+ * the padding, whatever L and however the kernel rows are grouped: both widths give the same results.
  */
-static inline __attribute__((always_inline)) void conv_bw_group(
-        const float *src, const float *diff_dst, const struct conv_shape *sp, int64_t ob, int64_t ci, int32_t r,
-        int32_t j0, float *row, float *dw_block, const int JN, const int V) {
-    const int L = 8 * V;
-    const int64_t ob_count = (sp->o + L - 1) / L;
-    f32x8 acc[5][2];
-    for (int j = 0; j < JN; j++)
-        for (int v = 0; v < V; v++) acc[j][v] = (f32x8){0};
-    for (int64_t img = 0; img < sp->n; img++) {
-        const float *plane = src + (img * sp->c + ci) * sp->ih * sp->iw;
-        const float *dd = diff_dst + (img * ob_count + ob) * sp->oh * sp->ow * L;
-        for (int64_t y = 0; y < sp->oh; y++) {
-            const int64_t sy = y * sp->sh - sp->ph + (int64_t) r * sp->dh;
-            if (sy < 0 || sy >= sp->ih) continue;
-            memcpy(row + sp->pw, plane + sy * sp->iw, (size_t) sp->iw * sizeof(float));
-            const float *g = dd + y * sp->ow * L;
-            for (int64_t x = 0; x < sp->ow; x++) {
-                f32x8 d[2];
-                for (int v = 0; v < V; v++) memcpy(&d[v], g + x * L + 8 * v, sizeof d[v]);
-                const float *in = row + x * sp->sw + (int64_t) j0 * sp->dw;
-                for (int j = 0; j < JN; j++) {
-                    const float s = in[(int64_t) j * sp->dw];
-                    for (int v = 0; v < V; v++) acc[j][v] += s * d[v];
-                }
-            }
-        }
+#define GATUN_CONV_BW_ROWS(L, VT, Q, IN)                                                                         \
+    for (int64_t x = 0; x < sp->ow; x++) {                                                                     \
+        VT d;                                                                                                  \
+        memcpy(&d, g + x * L, sizeof d);                                                                       \
+        const float *in = (IN) + x * sp->sw + (int64_t) j0 * sp->dw;                                           \
+        for (int j = 0; j < JN; j++) acc[Q][j] += in[(int64_t) j * sp->dw] * d;                                \
     }
-    /* dw_block is [L][c][kh][kw] for this block's output channels, plain OIHW rows. */
-    for (int j = 0; j < JN; j++) {
-        float lanes[16];
-        for (int v = 0; v < V; v++) memcpy(lanes + 8 * v, &acc[j][v], sizeof acc[j][v]);
-        for (int k = 0; k < L; k++) {
-            if (ob * L + k >= sp->o) break;
-            dw_block[((k * sp->c + ci) * sp->kh + r) * sp->kw + j0 + j] = lanes[k];
-        }
+
+#define GATUN_CONV_BW(L, VT, CLONES)                                                                             \
+    static inline __attribute__((always_inline)) void conv_bw_group_##L(                                       \
+            const float *src, const float *diff_dst, const struct conv_shape *sp, int64_t ob, int64_t ci,      \
+            int32_t r, int32_t j0, float *rows, size_t padded, float *dw_block, const int RN, const int JN) {  \
+        VT acc[2][5];                                                                                          \
+        for (int q = 0; q < RN; q++)                                                                           \
+            for (int j = 0; j < JN; j++) acc[q][j] = (VT){0};                                                  \
+        float *row0 = rows, *row1 = rows + padded;                                                             \
+        for (int64_t img = 0; img < sp->n; img++) {                                                            \
+            const float *plane = src + (img * sp->c + ci) * sp->ih * sp->iw;                                   \
+            const float *dd = diff_dst + (img * ((sp->o + L - 1) / L) + ob) * sp->oh * sp->ow * L;             \
+            for (int64_t y = 0; y < sp->oh; y++) {                                                             \
+                const int64_t sy0 = y * sp->sh - sp->ph + (int64_t) r * sp->dh, sy1 = sy0 + sp->dh;            \
+                const int v0 = sy0 >= 0 && sy0 < sp->ih, v1 = RN == 2 && sy1 >= 0 && sy1 < sp->ih;             \
+                if (v0) memcpy(row0 + sp->pw, plane + sy0 * sp->iw, (size_t) sp->iw * sizeof(float));         \
+                if (v1) memcpy(row1 + sp->pw, plane + sy1 * sp->iw, (size_t) sp->iw * sizeof(float));         \
+                const float *g = dd + y * sp->ow * L;                                                          \
+                if (v0 && v1) {                                                                                \
+                    for (int64_t x = 0; x < sp->ow; x++) {                                                     \
+                        VT d;                                                                                  \
+                        memcpy(&d, g + x * L, sizeof d);                                                       \
+                        const float *in0 = row0 + x * sp->sw + (int64_t) j0 * sp->dw, *in1 = in0 + padded;    \
+                        for (int j = 0; j < JN; j++) {                                                         \
+                            acc[0][j] += in0[(int64_t) j * sp->dw] * d;                                        \
+                            acc[RN - 1][j] += in1[(int64_t) j * sp->dw] * d;                                   \
+                        }                                                                                      \
+                    }                                                                                          \
+                } else if (v0) {                                                                               \
+                    GATUN_CONV_BW_ROWS(L, VT, 0, row0)                                                            \
+                } else if (v1) {                                                                               \
+                    GATUN_CONV_BW_ROWS(L, VT, RN - 1, row1)                                                       \
+                }                                                                                              \
+            }                                                                                                  \
+        }                                                                                                      \
+        /* dw_block is [L][c][kh][kw] for this block's output channels, plain OIHW rows. */                   \
+        for (int q = 0; q < RN; q++) {                                                                         \
+            for (int j = 0; j < JN; j++) {                                                                     \
+                float lanes[L];                                                                                \
+                memcpy(lanes, &acc[q][j], sizeof lanes);                                                       \
+                for (int k = 0; k < L && ob * L + k < sp->o; k++) {                                            \
+                    dw_block[((k * sp->c + ci) * sp->kh + r + q) * sp->kw + j0 + j] = lanes[k];                \
+                }                                                                                              \
+            }                                                                                                  \
+        }                                                                                                      \
+    }                                                                                                          \
+                                                                                                               \
+    CLONES static int conv_bw_tasks_##L(const float *src, const float *diff_dst, float *diff_weights,          \
+                                        float *diff_bias, const struct conv_shape *sp, int64_t begin,          \
+                                        int64_t end) {                                                         \
+        const int64_t ob_count = (sp->o + L - 1) / L;                                                          \
+        /* Two input rows with pw zeros on each side: output column x, kernel column j reads row[x·sw + j·dw]. */ \
+        const size_t padded = (size_t) (sp->iw + 2 * (int64_t) sp->pw);                                       \
+        float *row = calloc(2 * padded, sizeof(float));                                                        \
+        if (row == 0) return -1;                                                                               \
+        for (int64_t task = begin; task < end; task++) {                                                       \
+            const int64_t ob = task / sp->c, ci = task % sp->c;                                                \
+            float *dw_block = diff_weights + ob * L * sp->c * sp->kh * sp->kw;                                 \
+            for (int32_t r = 0; r < sp->kh; r += 2) {                                                          \
+                const int rn = sp->kh - r < 2 ? 1 : 2;                                                         \
+                for (int32_t j0 = 0; j0 < sp->kw; j0 += 5) {                                                   \
+                    const int jn = sp->kw - j0 < 5 ? sp->kw - j0 : 5;                                          \
+                    switch (rn * 8 + jn) {                                                                     \
+                    case 9: conv_bw_group_##L(src, diff_dst, sp, ob, ci, r, j0, row, padded, dw_block, 1, 1); break; \
+                    case 10: conv_bw_group_##L(src, diff_dst, sp, ob, ci, r, j0, row, padded, dw_block, 1, 2); break; \
+                    case 11: conv_bw_group_##L(src, diff_dst, sp, ob, ci, r, j0, row, padded, dw_block, 1, 3); break; \
+                    case 12: conv_bw_group_##L(src, diff_dst, sp, ob, ci, r, j0, row, padded, dw_block, 1, 4); break; \
+                    case 13: conv_bw_group_##L(src, diff_dst, sp, ob, ci, r, j0, row, padded, dw_block, 1, 5); break; \
+                    case 17: conv_bw_group_##L(src, diff_dst, sp, ob, ci, r, j0, row, padded, dw_block, 2, 1); break; \
+                    case 18: conv_bw_group_##L(src, diff_dst, sp, ob, ci, r, j0, row, padded, dw_block, 2, 2); break; \
+                    case 19: conv_bw_group_##L(src, diff_dst, sp, ob, ci, r, j0, row, padded, dw_block, 2, 3); break; \
+                    case 20: conv_bw_group_##L(src, diff_dst, sp, ob, ci, r, j0, row, padded, dw_block, 2, 4); break; \
+                    default: conv_bw_group_##L(src, diff_dst, sp, ob, ci, r, j0, row, padded, dw_block, 2, 5); break; \
+                    }                                                                                          \
+                }                                                                                              \
+            }                                                                                                  \
+            if (diff_bias != 0 && ci == 0) {                                                                   \
+                VT acc = {0};                                                                                  \
+                for (int64_t img = 0; img < sp->n; img++) {                                                    \
+                    const float *dd = diff_dst + (img * ob_count + ob) * sp->oh * sp->ow * L;                  \
+                    for (int64_t e = 0; e < sp->oh * sp->ow; e++) {                                            \
+                        VT d;                                                                                  \
+                        memcpy(&d, dd + e * L, sizeof d);                                                      \
+                        acc += d;                                                                              \
+                    }                                                                                          \
+                }                                                                                              \
+                float lanes[L];                                                                                \
+                memcpy(lanes, &acc, sizeof lanes);                                                             \
+                for (int k = 0; k < L && ob * L + k < sp->o; k++) diff_bias[ob * L + k] = lanes[k];            \
+            }                                                                                                  \
+        }                                                                                                      \
+        free(row);                                                                                             \
+        return 0;                                                                                              \
     }
-}
 
-/* The tasks [begin, end) (task = output block · c + input channel); -1 when out of memory, else 0. */
-static inline __attribute__((always_inline)) int conv_bw_tasks(
-        const float *src, const float *diff_dst, float *diff_weights, float *diff_bias, const struct conv_shape *sp,
-        int64_t begin, int64_t end, const int V) {
-    const int L = 8 * V;
-    const int64_t ob_count = (sp->o + L - 1) / L;
-    /* One input row with pw zeros on each side: output column x, kernel column j reads row[x·sw + j·dw]. */
-    const size_t padded = (size_t) (sp->iw + 2 * (int64_t) sp->pw);
-    float *row = calloc(padded, sizeof(float));
-    if (row == 0) return -1;
-    for (int64_t task = begin; task < end; task++) {
-        const int64_t ob = task / sp->c, ci = task % sp->c;
-        float *dw_block = diff_weights + ob * L * sp->c * sp->kh * sp->kw;
-        for (int32_t r = 0; r < sp->kh; r++) {
-            for (int32_t j0 = 0; j0 < sp->kw; j0 += 5) {
-                const int32_t jn = sp->kw - j0 < 5 ? sp->kw - j0 : 5;
-                switch (jn) {
-                case 1: conv_bw_group(src, diff_dst, sp, ob, ci, r, j0, row, dw_block, 1, V); break;
-                case 2: conv_bw_group(src, diff_dst, sp, ob, ci, r, j0, row, dw_block, 2, V); break;
-                case 3: conv_bw_group(src, diff_dst, sp, ob, ci, r, j0, row, dw_block, 3, V); break;
-                case 4: conv_bw_group(src, diff_dst, sp, ob, ci, r, j0, row, dw_block, 4, V); break;
-                default: conv_bw_group(src, diff_dst, sp, ob, ci, r, j0, row, dw_block, 5, V); break;
-                }
-            }
-        }
-        if (diff_bias != 0 && ci == 0) {
-            f32x8 acc[2] = {{0}, {0}};
-            for (int64_t img = 0; img < sp->n; img++) {
-                const float *dd = diff_dst + (img * ob_count + ob) * sp->oh * sp->ow * L;
-                for (int64_t e = 0; e < sp->oh * sp->ow; e++) {
-                    for (int v = 0; v < V; v++) {
-                        f32x8 d;
-                        memcpy(&d, dd + e * L + 8 * v, sizeof d);
-                        acc[v] += d;
-                    }
-                }
-            }
-            float lanes[16];
-            for (int v = 0; v < V; v++) memcpy(lanes + 8 * v, &acc[v], sizeof acc[v]);
-            for (int k = 0; k < L && ob * L + k < sp->o; k++) diff_bias[ob * L + k] = lanes[k];
-        }
-    }
-    free(row);
-    return 0;
-}
+/* Sixteen lanes: one 512-bit register in the AVX-512 clone, two 256-bit ones in the FMA clone. */
+typedef float f32x16 __attribute__((vector_size(64)));
 
-GATUN_FMA_CLONES
-static int conv_bw_tasks_8(const float *src, const float *diff_dst, float *diff_weights, float *diff_bias,
-                           const struct conv_shape *sp, int64_t begin, int64_t end) {
-    return conv_bw_tasks(src, diff_dst, diff_weights, diff_bias, sp, begin, end, 1);
-}
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define GATUN_FMA_AVX512_CLONES __attribute__((target_clones("arch=x86-64-v4", "fma", "default"), noinline))
+#else
+#define GATUN_FMA_AVX512_CLONES __attribute__((noinline))
+#endif
 
-GATUN_FMA_CLONES
-static int conv_bw_tasks_16(const float *src, const float *diff_dst, float *diff_weights, float *diff_bias,
-                            const struct conv_shape *sp, int64_t begin, int64_t end) {
-    return conv_bw_tasks(src, diff_dst, diff_weights, diff_bias, sp, begin, end, 2);
-}
+GATUN_CONV_BW(8, f32x8, GATUN_FMA_CLONES)
+GATUN_CONV_BW(16, f32x16, GATUN_FMA_AVX512_CLONES)
 
 #pragma GCC pop_options
 
@@ -638,8 +666,6 @@ void gatun_dropout(const float *src, float *dst, int64_t n, float keep, int32_t 
  */
 #pragma GCC push_options
 #pragma GCC optimize("fp-contract=fast", "no-trapping-math")
-
-typedef float f32x16 __attribute__((vector_size(64)));
 
 /*
  * Units per chunk: the chunk's four gate pre-activations stay in a small buffer on the stack. Chunks
