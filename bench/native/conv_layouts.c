@@ -127,25 +127,31 @@ static void layer(int mb, int ic, int oc, int ih, int k, int s, int p, dnnl_form
     dnnl_primitive_desc_destroy(bwd_weights);
 }
 
+/* The layers timed, in order: batch, input and output channels, input size, kernel, stride, padding. */
+static const struct {
+    const char *name;
+    int mb, ic, oc, ih, k, s, p, transposed;
+    dnnl_format_tag_t tag;
+} LAYERS[] = {
+    {"convolution 64 -> 128, 4x4 stride 2, 14x14, batch 64, nChw16c", 64, 64, 128, 14, 4, 2, 1, 0, dnnl_aBcd16b},
+    {"the same, nhwc", 64, 64, 128, 14, 4, 2, 1, 0, dnnl_acdb},
+    {"transposed convolution 128 -> 64, 4x4 stride 2, 7x7, batch 64, nChw16c", 64, 128, 64, 7, 4, 2, 1, 1,
+     dnnl_aBcd16b},
+    {"the same, nhwc", 64, 128, 64, 7, 4, 2, 1, 1, dnnl_acdb},
+    {"convolution 20 -> 50, 5x5 padding 2, 14x14, batch 64, nhwc", 64, 20, 50, 14, 5, 1, 2, 0, dnnl_acdb},
+    {"convolution 50 -> 20, the same geometry, nhwc", 64, 50, 20, 14, 5, 1, 2, 0, dnnl_acdb},
+    {"convolution 20 -> 50, nChw16c", 64, 20, 50, 14, 5, 1, 2, 0, dnnl_aBcd16b},
+    {"convolution 50 -> 20, nChw16c", 64, 50, 20, 14, 5, 1, 2, 0, dnnl_aBcd16b},
+};
+
 int main(void) {
     CHECK(dnnl_engine_create(&engine, dnnl_cpu, 0));
     CHECK(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags));
-    printf("convolution 64 -> 128, 4x4 stride 2, 14x14, batch 64, nChw16c\n");
-    layer(64, 64, 128, 14, 4, 2, 1, dnnl_aBcd16b, 0);
-    printf("the same, nhwc\n");
-    layer(64, 64, 128, 14, 4, 2, 1, dnnl_acdb, 0);
-    printf("transposed convolution 128 -> 64, 4x4 stride 2, 7x7, batch 64, nChw16c\n");
-    layer(64, 128, 64, 7, 4, 2, 1, dnnl_aBcd16b, 1);
-    printf("the same, nhwc\n");
-    layer(64, 128, 64, 7, 4, 2, 1, dnnl_acdb, 1);
-    printf("convolution 20 -> 50, 5x5 padding 2, 14x14, batch 64, nhwc\n");
-    layer(64, 20, 50, 14, 5, 1, 2, dnnl_acdb, 0);
-    printf("convolution 50 -> 20, the same geometry, nhwc\n");
-    layer(64, 50, 20, 14, 5, 1, 2, dnnl_acdb, 0);
-    printf("convolution 20 -> 50, nChw16c\n");
-    layer(64, 20, 50, 14, 5, 1, 2, dnnl_aBcd16b, 0);
-    printf("convolution 50 -> 20, nChw16c\n");
-    layer(64, 50, 20, 14, 5, 1, 2, dnnl_aBcd16b, 0);
+    for (size_t i = 0; i < sizeof LAYERS / sizeof LAYERS[0]; i++) {
+        printf("%s\n", LAYERS[i].name);
+        layer(LAYERS[i].mb, LAYERS[i].ic, LAYERS[i].oc, LAYERS[i].ih, LAYERS[i].k, LAYERS[i].s, LAYERS[i].p,
+              LAYERS[i].tag, LAYERS[i].transposed);
+    }
     dnnl_stream_destroy(stream);
     dnnl_engine_destroy(engine);
     return 0;
