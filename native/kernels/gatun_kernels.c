@@ -476,6 +476,7 @@ struct conv_shape {
  * Each weight's sum runs over images, output rows and columns in order, skipping the rows that fall in
  * the padding, whatever L and however the kernel rows are grouped: both widths give the same results.
  */
+/* Inside conv_bw_group_L: the output columns of one output row whose input row IN is the only one in range. */
 #define GATUN_CONV_BW_ROWS(L, VT, Q, IN)                                                                         \
     for (int64_t x = 0; x < sp->ow; x++) {                                                                     \
         VT d;                                                                                                  \
