@@ -256,6 +256,22 @@ public final class BatchedGemm {
     }
 
     /**
+     * The dimensions in the order a layout with these strides holds them in memory, outermost first: strides
+     * descending, equal strides in the dimensions' order.
+     *
+     * @param strides one stride per dimension
+     * @return a permutation of 0 .. strides.length − 1
+     */
+    public static int[] memoryOrder(long[] strides) {
+        Integer[] order = new Integer[strides.length];
+        for (int i = 0; i < order.length; i++) order[i] = i;
+        Arrays.sort(order, (x, y) -> strides[x] != strides[y] ? Long.compare(strides[y], strides[x]) : x - y);
+        int[] o = new int[order.length];
+        for (int i = 0; i < o.length; i++) o[i] = order[i];
+        return o;
+    }
+
+    /**
      * The strides, those of dimensions of size 1 (which no element steps along) replaced by what a dense
      * layout gives them, when they lay the dims out densely in some order (every element at its own
      * float, the span exactly their count) with one of the two matrix strides 1; else null. Sizes are
@@ -266,13 +282,11 @@ public final class BatchedGemm {
         if (strides[r - 1] != 1 && strides[r - 2] != 1) {
             return null;
         }
-        Integer[] order = new Integer[r];
-        for (int i = 0; i < r; i++) order[i] = i;
-        // Innermost first; among equal strides the later dimension.
-        Arrays.sort(order, (x, y) -> strides[x] != strides[y] ? Long.compare(strides[x], strides[y]) : y - x);
+        int[] order = memoryOrder(strides);
         long[] dense = new long[r];
         long expect = 1;
-        for (int i : order) {
+        for (int o = r - 1; o >= 0; o--) { // innermost first
+            int i = order[o];
             if (dims[i] > 1 && strides[i] != expect) {
                 return null;
             }

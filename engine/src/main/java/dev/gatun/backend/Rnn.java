@@ -369,7 +369,8 @@ public final class Rnn {
         MemorySegment[] out = {region(s, "packed weight_hh", wf, lstmForwardPackElements(s.hiddenSize())),
             region(s, "y", y, s.outputElements()), region(s, "hT", hT, st), region(s, "cT", cT, st),
             region(s, "gates", acts, gates), region(s, "cell states", cs, s.outputElements())};
-        Primitives.requireDisjoint(s.toString(), in, out, new String[] {"packed weight_hh", "y", "hT", "cT", "gates", "cell states"});
+        Primitives.requireDisjoint(s.toString(), in, out,
+                new String[] {"packed weight_hh", "y", "hT", "cT", "gates", "cell states"});
         Threads.applyToCurrentThread();
         GatunKernels.gatun_lstm_train_forward(in[0], orNull(in[1]), in[2], orNull(in[3]), orNull(in[4]), orNull(in[5]),
                 out[0], out[1], out[2], out[3], out[4], out[5], s.steps(), s.batch(), s.hiddenSize());

@@ -443,15 +443,9 @@ public final class MatMul {
         if (r < 3 || st[r - 1] != 1) {
             return null;
         }
-        Integer[] order = new Integer[r];
-        for (int i = 0; i < r; i++) order[i] = i;
-        Arrays.sort(order, (x, y) -> st[x] != st[y] ? Long.compare(st[y], st[x]) : x - y);
-        int[] o = new int[r];
+        int[] o = BatchedGemm.memoryOrder(st);
         boolean rowMajor = true;
-        for (int i = 0; i < r; i++) {
-            o[i] = order[i];
-            rowMajor &= o[i] == i;
-        }
+        for (int i = 0; i < r; i++) rowMajor &= o[i] == i;
         return rowMajor || o[r - 1] != r - 1 ? null : o;
     }
 
