@@ -105,11 +105,37 @@ public final class Autograd {
      * @param backward the closure that turns dL/d(out) into one gradient per input, in input order
      * @param inputs   the op's tensor inputs (null entries allowed); the node keeps a copy of this array
      *                 and keeps the tensors reachable until a backward pass releases it
+     * <p>The backward closure may read the values of the inputs and of {@code out}: a backward pass fails
+     * if any of them was written in place after this call ({@link Tensor#version}). An op whose closure
+     * reads none of them records with {@link #recordValueFree}.
+     *
      * @return {@code out}, so that an op can end with {@code return Autograd.record(out, ...)}
      */
     public static Tensor record(Tensor out, String op, Node.Backward backward, Tensor... inputs) {
         if (needsGrad(inputs)) {
-            out.setGradFn(new Node(op, inputs.clone(), backward));
+            Node node = new Node(op, inputs.clone(), backward);
+            out.setGradFn(node);
+            node.outputVersion(out.version());
+        }
+        return out;
+    }
+
+    /**
+     * As {@link #record}, for an op whose backward closure reads no values of its inputs or its output,
+     * only shapes and positions it kept (an addition, a view, a sum, an embedding lookup): its inputs and
+     * output may be written in place before the backward pass, as PyTorch allows for ops that save no
+     * tensor, and the gradients stay right.
+     *
+     * @param out      the op's freshly made output
+     * @param op       the op's name, used in error messages
+     * @param backward the closure that turns dL/d(out) into one gradient per input, reading no tensor
+     *                 values but dL/d(out)'s
+     * @param inputs   the op's tensor inputs (null entries allowed)
+     * @return {@code out}
+     */
+    public static Tensor recordValueFree(Tensor out, String op, Node.Backward backward, Tensor... inputs) {
+        if (needsGrad(inputs)) {
+            out.setGradFn(Node.valueFree(op, inputs.clone(), backward));
         }
         return out;
     }
@@ -128,7 +154,9 @@ public final class Autograd {
      */
     public static Tensor recordSlice(Tensor out, String op, Node.Backward backward, Tensor input, Node.Slice slice) {
         if (needsGrad(input)) {
-            out.setGradFn(new Node(op, input, backward, slice));
+            Node node = new Node(op, input, backward, slice);
+            out.setGradFn(node);
+            node.outputVersion(out.version());
         }
         return out;
     }
@@ -406,6 +434,9 @@ public final class Autograd {
                 throw new IllegalStateException(secondBackwardMessage("the node that made " + describe(t, null)));
             }
             Tensor[] inputs = node == null ? new Tensor[0] : node.inputs();
+            if (next == 0 && node != null && node.slice() == null) {
+                checkVersions(t, node, inputs);
+            }
             if (next < inputs.length) {
                 frame[1] = next + 1;
                 Tensor in = inputs[next];
@@ -421,6 +452,38 @@ public final class Autograd {
             }
         }
         return order;
+    }
+
+    /**
+     * Checks that the output {@code t} of {@code node} and each of its inputs are at the versions they had
+     * when the op ran: the backward closure reads them (an input, or the output of an op whose gradient is
+     * computed from its result), and one written in place since would give wrong gradients silently.
+     * PyTorch checks only the tensors an op saves; gatun checks every one, which is stricter where an op
+     * saves none (an addition): there the in-place write is refused though the gradients would be right.
+     */
+    private static void checkVersions(Tensor t, Node node, Tensor[] inputs) {
+        if (node.readsNoValues()) {
+            return;
+        }
+        long out = node.outputVersion();
+        if (out >= 0 && t.version() != out) {
+            throw modifiedInPlace(node, "its output, " + describe(t, node.op()), t.version(), out);
+        }
+        for (int k = 0; k < inputs.length; k++) {
+            Tensor in = inputs[k];
+            if (in != null && in.version() != node.inputVersion(k)) {
+                throw modifiedInPlace(node, "input " + k + ", " + describe(in, node.inputOp(k)), in.version(),
+                        node.inputVersion(k));
+            }
+        }
+    }
+
+    /** The message for a tensor written in place between an op and its backward; worded as PyTorch's. */
+    private static IllegalStateException modifiedInPlace(Node node, String what, long now, long then) {
+        return new IllegalStateException("one of the tensors needed for gradient computation has been modified by"
+                + " an in-place operation: " + what + " of " + node.op() + ", is at version " + now
+                + "; expected version " + then + " instead. Write into a copy (or after backward() returns), or"
+                + " compute the op again after the write.");
     }
 
     /**

@@ -2,6 +2,7 @@ package dev.gatun.autograd;
 
 import dev.gatun.tensor.Tensor;
 import java.util.Arrays;
+import java.util.Objects;
 
 /**
  * One recorded op on the tape: its inputs and the closure that turns the gradient of its output into
@@ -17,6 +18,13 @@ public final class Node {
     /** The op that made each input when this node was recorded (null: a leaf or a constant). */
     private final String[] inputOps;
     private Tensor[] inputs;
+    /**
+     * Each input's {@link Tensor#version} when the node was made (0 for an absent one); null for a node
+     * whose closure reads no values ({@link #valueFree}).
+     */
+    private final long[] inputVersions;
+    /** The output's version when {@link Autograd#record} attached the node to it; −1 when not known. */
+    private long outputVersion = -1;
     private Backward backward;
     private final Slice slice;
 
@@ -45,6 +53,24 @@ public final class Node {
      * @throws IllegalArgumentException if any argument is null
      */
     public Node(String op, Tensor[] inputs, Backward backward) {
+        this(op, inputs, backward, true);
+    }
+
+    /**
+     * A node whose backward closure reads no values of the op's inputs or output (only shapes and
+     * positions it kept): nothing of them is checked for in-place writes before it runs.
+     *
+     * @param op       the op's name, for messages
+     * @param inputs   the op's tensor inputs, in the order the backward closure answers for
+     * @param backward gradient of the output → one gradient per input
+     * @return the node
+     * @throws IllegalArgumentException if any argument is null
+     */
+    public static Node valueFree(String op, Tensor[] inputs, Backward backward) {
+        return new Node(op, inputs, backward, false);
+    }
+
+    private Node(String op, Tensor[] inputs, Backward backward, boolean readsValues) {
         if (op == null || inputs == null || backward == null) {
             throw new IllegalArgumentException("a node needs an op name, inputs and a backward closure, got op="
                     + op + ", inputs=" + (inputs == null ? null : Arrays.toString(inputs)) + ", backward=" + backward);
@@ -61,6 +87,15 @@ public final class Node {
             ops[k] = made == null ? null : made.op;
         }
         this.inputOps = ops;
+        this.inputVersions = readsValues ? versions(inputs) : null;
+    }
+
+    private static long[] versions(Tensor[] inputs) {
+        long[] v = new long[inputs.length];
+        for (int k = 0; k < inputs.length; k++) {
+            v[k] = inputs[k] == null ? 0 : inputs[k].version();
+        }
+        return v;
     }
 
     /**
@@ -97,6 +132,7 @@ public final class Node {
         this.slice = slice;
         Node made = input.gradFn();
         this.inputOps = new String[] {made == null ? null : made.op};
+        this.inputVersions = versions(this.inputs);
     }
 
     /**
@@ -158,6 +194,45 @@ public final class Node {
      */
     public String inputOp(int k) {
         return inputOps[k];
+    }
+
+    /**
+     * The {@link Tensor#version} input {@code k} had when this node was made: a backward pass through the
+     * node needs the input still at that version (not written in place since).
+     *
+     * @param k the input's index, from 0 to the number of inputs - 1
+     * @return the version then (0 for an absent input, −1 for a node that {@link #readsNoValues})
+     * @throws ArrayIndexOutOfBoundsException if {@code k} is not an input index
+     */
+    public long inputVersion(int k) {
+        if (inputVersions == null) {
+            Objects.checkIndex(k, inputOps.length);
+            return -1;
+        }
+        return inputVersions[k];
+    }
+
+    /**
+     * Whether the backward closure reads no values of the op's inputs or output ({@link #valueFree}; a
+     * slice view's node too), so that none is checked for in-place writes.
+     *
+     * @return true for such a node
+     */
+    public boolean readsNoValues() {
+        return inputVersions == null || slice != null;
+    }
+
+    /**
+     * The {@link Tensor#version} of the op's output when {@link Autograd#record} attached this node to it.
+     *
+     * @return that version, or −1 for a node attached otherwise (then not checked)
+     */
+    public long outputVersion() {
+        return outputVersion;
+    }
+
+    void outputVersion(long version) {
+        outputVersion = version;
     }
 
     /**

@@ -391,7 +391,7 @@ public abstract class RecurrentLayer extends Module implements RandomModule {
         for (int k = 0; k < blocks.length; k++) {
             out.slice(0, k * d, k * d + d).copyFrom(blocks[k]);
         }
-        return Autograd.record(out, "concat", g -> {
+        return Autograd.recordValueFree(out, "concat", g -> {
             Tensor[] grads = new Tensor[blocks.length];
             for (int k = 0; k < blocks.length; k++) grads[k] = g.slice(0, k * d, k * d + d);
             return grads;

@@ -32,7 +32,7 @@ public final class Arithmetic {
         Tensor out = Kernels.binary(Kernels.BinaryOp.ADD, a, b);
         long[] as = a.shape();
         long[] bs = b.shape();
-        return Autograd.record(out, "add", g -> new Tensor[] {
+        return Autograd.recordValueFree(out, "add", g -> new Tensor[] {
                 a.requiresGrad() ? Kernels.sumToShape(g, as) : null,
                 b.requiresGrad() ? Kernels.sumToShape(g, bs) : null}, a, b);
     }
@@ -50,7 +50,7 @@ public final class Arithmetic {
         Tensor out = Kernels.binary(Kernels.BinaryOp.SUB, a, b);
         long[] as = a.shape();
         long[] bs = b.shape();
-        return Autograd.record(out, "sub", g -> new Tensor[] {
+        return Autograd.recordValueFree(out, "sub", g -> new Tensor[] {
                 a.requiresGrad() ? Kernels.sumToShape(g, as) : null,
                 b.requiresGrad() ? Kernels.sumToShape(Kernels.scale(g, -1f), bs) : null}, a, b);
     }
@@ -102,7 +102,7 @@ public final class Arithmetic {
      */
     public static Tensor scale(Tensor a, float s) {
         Tensor out = Kernels.scale(a, s);
-        return Autograd.record(out, "scale", g -> new Tensor[] {Kernels.scale(g, s)}, a);
+        return Autograd.recordValueFree(out, "scale", g -> new Tensor[] {Kernels.scale(g, s)}, a);
     }
 
     /**
@@ -116,7 +116,7 @@ public final class Arithmetic {
      */
     public static Tensor addScalar(Tensor a, float s) {
         Tensor out = Kernels.addScalar(a, s);
-        return Autograd.record(out, "addScalar", g -> new Tensor[] {g}, a);
+        return Autograd.recordValueFree(out, "addScalar", g -> new Tensor[] {g}, a);
     }
 
     /**
@@ -130,6 +130,6 @@ public final class Arithmetic {
      */
     public static Tensor divScalar(Tensor a, float s) {
         Tensor out = Kernels.divScalar(a, s);
-        return Autograd.record(out, "divScalar", g -> new Tensor[] {Kernels.divScalar(g, s)}, a);
+        return Autograd.recordValueFree(out, "divScalar", g -> new Tensor[] {Kernels.divScalar(g, s)}, a);
     }
 }

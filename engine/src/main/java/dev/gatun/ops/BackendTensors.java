@@ -55,21 +55,28 @@ final class BackendTensors {
     }
 
     /**
-     * The contiguous elements of t as a segment for a backend call that only reads them: unlike
-     * {@link #segment}, a copy t keeps in a backend layout stays valid.
+     * The contiguous elements of t as a segment for a backend call that only reads them (a copy t keeps in
+     * a backend layout stays valid, and t is not counted as written); as {@link #segment}, for a tensor
+     * that is there.
      */
     static MemorySegment readable(Tensor t) {
         t.checkAlive();
         return t.storageForReading().asSlice(t.offset() * Float.BYTES, t.numel() * Float.BYTES);
     }
 
-    /** The contiguous elements of t as a segment for a backend call (null for null). */
+    /**
+     * The contiguous elements of t as a segment for a backend call that reads them, or that fills a
+     * row-major tensor the op has just made (null for null). Not counted as a write of t
+     * ({@link Tensor#version}): an op reading a tensor an earlier op saved must not fail that op's
+     * backward. A tensor made in a backend layout is written through its {@link Tensor#layoutData}, never
+     * through this.
+     */
     static MemorySegment segment(Tensor t) {
         if (t == null) {
             return null;
         }
         t.checkAlive();
-        return t.storage().asSlice(t.offset() * Float.BYTES, t.numel() * Float.BYTES);
+        return t.storageForReading().asSlice(t.offset() * Float.BYTES, t.numel() * Float.BYTES);
     }
 
     /**

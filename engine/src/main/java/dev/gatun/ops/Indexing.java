@@ -161,7 +161,7 @@ public final class Indexing {
                 yield Tensor.fromBooleans(v, outShape);
             }
         };
-        return Autograd.record(out, op, g -> new Tensor[] {scatterAdd(g, positions, srcShape)}, src);
+        return Autograd.recordValueFree(out, op, g -> new Tensor[] {scatterAdd(g, positions, srcShape)}, src);
     }
 
     /** A gradient of {@code shape}: each element of g added at its position. */
@@ -423,7 +423,7 @@ public final class Indexing {
         if (Autograd.needsGrad(w)) {
             Lookups.note(out, w, idx, paddingIdx);
         }
-        return Autograd.record(out, "embedding", g -> new Tensor[] {embeddingBackward(g, idx, v, dim, paddingIdx)}, w);
+        return Autograd.recordValueFree(out, "embedding", g -> new Tensor[] {embeddingBackward(g, idx, v, dim, paddingIdx)}, w);
     }
 
     /** ∂weight [V, D]: each position's gradient row added to the row it looked up. */

@@ -470,8 +470,8 @@ public final class MatMul {
     }
 
     private static void dot(Tensor x, Tensor y, Tensor out, float beta) {
-        float v = Blas.sdot((int) x.size(0), x.storage(), x.offset(), (int) x.stride(0),
-                y.storage(), y.offset(), (int) y.stride(0));
+        float v = Blas.sdot((int) x.size(0), x.storageForReading(), x.offset(), (int) x.stride(0),
+                y.storageForReading(), y.offset(), (int) y.stride(0));
         out.set(beta == 0f ? v : v + out.item());
     }
 
@@ -486,11 +486,11 @@ public final class MatMul {
         Layout l = Layout.of(m, k, mat.stride(0), mat.stride(1));
         if (l.trans()) {
             // A is stored as Aᵀ (k×m) row-major.
-            Blas.sgemv(true, (int) k, (int) m, 1f, mat.storage(), mat.offset(), l.ld(),
-                    x.storage(), x.offset(), (int) x.stride(0), beta, out.storage(), out.offset(), 1);
+            Blas.sgemv(true, (int) k, (int) m, 1f, mat.storageForReading(), mat.offset(), l.ld(),
+                    x.storageForReading(), x.offset(), (int) x.stride(0), beta, out.storage(), out.offset(), 1);
         } else {
-            Blas.sgemv(false, (int) m, (int) k, 1f, mat.storage(), mat.offset(), l.ld(),
-                    x.storage(), x.offset(), (int) x.stride(0), beta, out.storage(), out.offset(), 1);
+            Blas.sgemv(false, (int) m, (int) k, 1f, mat.storageForReading(), mat.offset(), l.ld(),
+                    x.storageForReading(), x.offset(), (int) x.stride(0), beta, out.storage(), out.offset(), 1);
         }
     }
 
@@ -517,8 +517,9 @@ public final class MatMul {
             // A result laid out in another order of its dimensions (scaled's): written in place by the
             // batched primitive, else computed row-major and copied.
             if (nb > 0 && out.dim() == nb + 2 && BatchedGemm.available()
-                    && BatchedGemm.multiply(batch, m, n, k, alpha, beta, a2.storage(), a2.offset(), a2.strides(),
-                            b2.storage(), b2.offset(), b2.strides(), out.storage(), out.offset(), out.strides())) {
+                    && BatchedGemm.multiply(batch, m, n, k, alpha, beta, a2.storageForReading(), a2.offset(), a2.strides(),
+                            b2.storageForReading(), b2.offset(), b2.strides(), out.storage(), out.offset(),
+                            out.strides())) {
                 return;
             }
             Tensor dense = beta == 0f ? tmp.empty(out.shape()) : tmp.copyOf(out);
@@ -537,7 +538,7 @@ public final class MatMul {
             long rows = batchCount * m;
             if (ld > 0 && rows <= Integer.MAX_VALUE) {
                 Blas.sgemm(false, lb.trans(), (int) rows, (int) n, (int) k, alpha,
-                        a2.storage(), a2.offset(), (int) ld, b2.storage(), b2.offset(), lb.ld(), beta,
+                        a2.storageForReading(), a2.offset(), (int) ld, b2.storageForReading(), b2.offset(), lb.ld(), beta,
                         out.storage(), out.offset(), (int) n);
                 return;
             }
@@ -545,8 +546,8 @@ public final class MatMul {
         // Otherwise one oneDNN primitive for the whole batch when it can read both operands' strides
         // (attention's per-head products): far cheaper than a GEMM call per batch entry.
         if (nb > 0 && batchCount > 1 && !(m == 1 && batchCount <= GEMV_BATCH_MAX) && BatchedGemm.available()
-                && BatchedGemm.multiply(batch, m, n, k, alpha, beta, a2.storage(), a2.offset(), a2.strides(),
-                        b2.storage(), b2.offset(), b2.strides(), out.storage(), out.offset())) {
+                && BatchedGemm.multiply(batch, m, n, k, alpha, beta, a2.storageForReading(), a2.offset(), a2.strides(),
+                        b2.storageForReading(), b2.offset(), b2.strides(), out.storage(), out.offset())) {
             return;
         }
         long[] idx = new long[nb];
@@ -564,11 +565,11 @@ public final class MatMul {
                 // than GEMM at this shape (batch-1 inference through a linear layer).
                 int incx = la.trans() ? la.ld() : 1;
                 Blas.sgemv(!lb.trans(), lb.trans() ? (int) n : (int) k, lb.trans() ? (int) k : (int) n, alpha,
-                        b2.storage(), bo, lb.ld(), a2.storage(), ao, incx, beta,
+                        b2.storageForReading(), bo, lb.ld(), a2.storageForReading(), ao, incx, beta,
                         out.storage(), out.offset() + i * outMatrix, 1);
             } else {
                 Blas.sgemm(la.trans(), lb.trans(), (int) m, (int) n, (int) k, alpha,
-                        a2.storage(), ao, la.ld(), b2.storage(), bo, lb.ld(), beta,
+                        a2.storageForReading(), ao, la.ld(), b2.storageForReading(), bo, lb.ld(), beta,
                         out.storage(), out.offset() + i * outMatrix, (int) n);
             }
             for (int d = nb - 1; d >= 0; d--) {

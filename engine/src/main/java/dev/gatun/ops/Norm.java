@@ -296,9 +296,12 @@ public final class Norm {
         }, x, weight, bias);
     }
 
-    /** The n floats of a contiguous tensor, from its first element. */
+    /**
+     * The n floats of a contiguous tensor, from its first element: a parameter read or a new gradient
+     * filled (neither counted as a write of the tensor, as {@link BackendTensors#segment}).
+     */
     private static MemorySegment slice(Tensor t, long n) {
-        return t.storage().asSlice(t.offset() * Float.BYTES, n * Float.BYTES);
+        return segment(t).asSlice(0, n * Float.BYTES);
     }
 
     private static void checkNormalized(String name, Tensor t, long[] normalizedShape) {

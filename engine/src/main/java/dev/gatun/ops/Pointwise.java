@@ -269,7 +269,7 @@ public final class Pointwise {
             y[i] = -y[i];
         }
         Tensor out = Tensor.fromArray(y, x.shape());
-        return Autograd.record(out, "neg", g -> new Tensor[] {Kernels.scale(g, -1f)}, x);
+        return Autograd.recordValueFree(out, "neg", g -> new Tensor[] {Kernels.scale(g, -1f)}, x);
     }
 
     /**

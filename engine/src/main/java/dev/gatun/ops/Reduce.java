@@ -52,7 +52,7 @@ public final class Reduce {
         Tensor out = Kernels.sum(t, dims, keepDims);
         long[] shape = t.shape();
         long[] kept = keptShape(t, dims);
-        return Autograd.record(out, "sum", g -> new Tensor[] {g.reshape(kept).expand(shape).contiguous()}, t);
+        return Autograd.recordValueFree(out, "sum", g -> new Tensor[] {g.reshape(kept).expand(shape).contiguous()}, t);
     }
 
     /**

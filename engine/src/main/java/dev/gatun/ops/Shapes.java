@@ -72,7 +72,7 @@ public final class Shapes {
             }
         }
         Tensor[] inputs = tensors.clone();
-        return Autograd.record(out, "cat", g -> {
+        return Autograd.recordValueFree(out, "cat", g -> {
             Tensor[] grads = new Tensor[inputs.length];
             for (int i = 0; i < inputs.length; i++) {
                 grads[i] = inputs[i].requiresGrad() ? g.slice(d, starts[i], starts[i + 1]) : null;
@@ -128,7 +128,7 @@ public final class Shapes {
             }
         }
         Tensor[] inputs = tensors.clone();
-        return Autograd.record(out, "stack", g -> {
+        return Autograd.recordValueFree(out, "stack", g -> {
             Tensor[] grads = new Tensor[inputs.length];
             for (int i = 0; i < inputs.length; i++) {
                 grads[i] = inputs[i].requiresGrad() ? g.select(d, i) : null;

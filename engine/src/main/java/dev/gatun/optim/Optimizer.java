@@ -230,7 +230,8 @@ public abstract class Optimizer implements AutoCloseable {
 
     /** Copies elements {@code [start, start + length)} of contiguous tensor {@code t} into {@code array}. */
     static void load(Tensor t, long start, float[] array, int length) {
-        MemorySegment.copy(t.storage(), ValueLayout.JAVA_FLOAT, (t.offset() + start) * Float.BYTES, array, 0, length);
+        MemorySegment.copy(t.storageForReading(), ValueLayout.JAVA_FLOAT, (t.offset() + start) * Float.BYTES, array,
+                0, length);
     }
 
     /** Copies {@code array[0, length)} into elements {@code [start, start + length)} of contiguous tensor {@code t}. */

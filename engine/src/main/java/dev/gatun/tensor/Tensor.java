@@ -11,6 +11,7 @@ import java.lang.ref.Reference;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.function.IntFunction;
 import java.util.function.LongFunction;
@@ -70,6 +71,11 @@ public final class Tensor implements AutoCloseable {
     private boolean closed;
     /** The contents in a backend layout, shared by every view of the storage; null for most tensors. */
     private final Laid laid;
+    /**
+     * How many times the storage was written through this tensor or a view of it ({@link #version}); one
+     * counter shared by every tensor over the same storage.
+     */
+    private final AtomicLong version;
 
     /**
      * A copy of a storage's contents in a backend layout, made by an op that computes in that layout,
@@ -142,6 +148,13 @@ public final class Tensor implements AutoCloseable {
 
     private Tensor(MemorySegment storage, SharedMemory memory, boolean ownsMemory, Scope scope, long[] shape,
                    long[] strides, long offset, Laid laid, DType dtype) {
+        this(storage, memory, ownsMemory, scope, shape, strides, offset, laid, dtype, new AtomicLong());
+    }
+
+    /** A tensor over {@code version}'s storage: a view shares the counter of the tensor it views. */
+    private Tensor(MemorySegment storage, SharedMemory memory, boolean ownsMemory, Scope scope, long[] shape,
+                   long[] strides, long offset, Laid laid, DType dtype, AtomicLong version) {
+        this.version = version;
         this.laid = laid;
         this.dtype = dtype;
         this.storage = storage;
@@ -237,7 +250,7 @@ public final class Tensor implements AutoCloseable {
         long[] st = new long[r];
         for (int i = 0; i < r; i++) st[physicalLayout[i]] = dense.strides[i];
         return new Tensor(dense.storage, dense.memory, dense.ownsMemory, dense.scope, shape.clone(), st, 0, null,
-                DType.FLOAT32);
+                DType.FLOAT32, dense.version);
     }
 
     /**
@@ -907,8 +920,12 @@ public final class Tensor implements AutoCloseable {
         return storage;
     }
 
-    /** The plain storage, current, for writing: the backend-layout copy is no longer valid after. */
+    /**
+     * The plain storage, current, for writing: the backend-layout copy is no longer valid after, and the
+     * {@link #version} counts one more write.
+     */
     private MemorySegment writable() {
+        version.incrementAndGet();
         if (laid != null) {
             MemorySegment plain = laid.plain();
             laid.materialize(plain);
@@ -1096,7 +1113,8 @@ public final class Tensor implements AutoCloseable {
 
     /**
      * The storage segment, for the backend: elements are float32 at {@code offset + Σ idx·stride}. The
-     * caller may write to it, so a copy kept in a backend layout ({@link #layoutData}) is dropped.
+     * caller may write to it, so a copy kept in a backend layout ({@link #layoutData}) is dropped and the
+     * call counts as a write ({@link #version}); a call that only reads takes {@link #storageForReading}.
      *
      * @return the whole storage
      * @throws IllegalArgumentException if the tensor is not float32
@@ -1106,6 +1124,19 @@ public final class Tensor implements AutoCloseable {
         checkAlive();
         requireFloat("storage()");
         return writable();
+    }
+
+    /**
+     * How many times this tensor's storage has been written in place since it was made, through this
+     * tensor or any view of it ({@link #set}, {@link #fill}, {@code copyFrom}, {@link #storage()}, an
+     * optimizer's step): PyTorch's {@code Tensor._version}, one counter shared by every view of the
+     * storage. Autograd notes the versions of the tensors a recorded op read and wrote, and a backward
+     * pass that finds one of them written since fails instead of computing gradients from changed values.
+     *
+     * @return the count of writes so far; it only grows
+     */
+    public long version() {
+        return version.get();
     }
 
     /**
@@ -1518,7 +1549,7 @@ public final class Tensor implements AutoCloseable {
      */
     public Tensor detach() {
         checkAlive();
-        return new Tensor(storage, memory, false, scope, shape, strides, offset, laid, dtype);
+        return new Tensor(storage, memory, false, scope, shape, strides, offset, laid, dtype, version);
     }
 
     private int dimIndex(int d) {
@@ -1913,7 +1944,7 @@ public final class Tensor implements AutoCloseable {
         checkAlive();
         Tensor out = allocate(Scope.current(), dtype, shape, false);
         out.copyFrom(this);
-        return Autograd.record(out, "copy", g -> new Tensor[] {g}, this);
+        return Autograd.recordValueFree(out, "copy", g -> new Tensor[] {g}, this);
     }
 
     /**
@@ -2169,7 +2200,7 @@ public final class Tensor implements AutoCloseable {
     // ---------------------------------------------------------------- views
 
     private Tensor view(long[] newShape, long[] newStrides, long newOffset) {
-        return new Tensor(storage, memory, false, scope, newShape, newStrides, newOffset, laid, dtype);
+        return new Tensor(storage, memory, false, scope, newShape, newStrides, newOffset, laid, dtype, version);
     }
 
     /**
@@ -2197,7 +2228,7 @@ public final class Tensor implements AutoCloseable {
     /** Records a shape change: the gradient flows back reshaped to this tensor's shape. */
     private Tensor recordReshape(Tensor out) {
         long[] original = shape;
-        return Autograd.record(out, "view", g -> new Tensor[] {g.reshape(original)}, this);
+        return Autograd.recordValueFree(out, "view", g -> new Tensor[] {g.reshape(original)}, this);
     }
 
     /**
@@ -2336,7 +2367,7 @@ public final class Tensor implements AutoCloseable {
         s[b] = shape[a];
         st[a] = strides[b];
         st[b] = strides[a];
-        return Autograd.record(view(s, st, offset), "transpose", g -> new Tensor[] {g.transpose(a, b)}, this);
+        return Autograd.recordValueFree(view(s, st, offset), "transpose", g -> new Tensor[] {g.transpose(a, b)}, this);
     }
 
     /**
@@ -2383,7 +2414,7 @@ public final class Tensor implements AutoCloseable {
         for (int i = 0; i < order.length; i++) {
             inverse[dimIndex(order[i])] = i;
         }
-        return Autograd.record(view(s, st, offset), "permute", g -> new Tensor[] {g.permute(inverse)}, this);
+        return Autograd.recordValueFree(view(s, st, offset), "permute", g -> new Tensor[] {g.permute(inverse)}, this);
     }
 
     /**
@@ -2458,7 +2489,7 @@ public final class Tensor implements AutoCloseable {
             }
         }
         long[] original = shape;
-        return Autograd.record(view(s, st, offset + i * strides[d]), "select", g -> {
+        return Autograd.recordValueFree(view(s, st, offset + i * strides[d]), "select", g -> {
             Tensor full = zeros(original);
             full.select(d, i).copyFrom(g);
             return new Tensor[] {full};
@@ -2529,7 +2560,7 @@ public final class Tensor implements AutoCloseable {
             }
         }
         long[] original = shape;
-        return Autograd.record(view(s, st, offset), "expand", g -> new Tensor[] {Kernels.sumToShape(g, original)}, this);
+        return Autograd.recordValueFree(view(s, st, offset), "expand", g -> new Tensor[] {Kernels.sumToShape(g, original)}, this);
     }
 
     // ---------------------------------------------------------------- arithmetic and math methods
