@@ -11,38 +11,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include "bench_util.h"
 
 #define RUNS 400
-#define CHECK(x)                                                                                                       \
-    do {                                                                                                               \
-        dnnl_status_t status_ = (x);                                                                                   \
-        if (status_ != dnnl_success) {                                                                                 \
-            fprintf(stderr, "%s failed: %d\n", #x, (int) status_);                                                     \
-            exit(1);                                                                                                   \
-        }                                                                                                              \
-    } while (0)
 
 enum { B = 16, H = 4, L = 64, D = 32, E = H * D };
 
 static dnnl_engine_t engine;
 static dnnl_stream_t stream;
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
 static int ascending(const void *a, const void *b) {
     const double x = *(const double *) a, y = *(const double *) b;
     return x < y ? -1 : x > y;
-}
-
-/* count floats, uniform in [−0.5, 0.5), 64-byte aligned. */
-static float *filled(size_t count) {
-    float *p = aligned_alloc(64, (count * sizeof(float) + 63) / 64 * 64);
-    for (size_t i = 0; i < count; i++) p[i] = (float) rand() / (float) RAND_MAX - 0.5f;
-    return p;
 }
 
 /* C = A·B over [B, H] with the given dims and strides of each (C's strides null: dense [B, H, M, N]). */
@@ -90,9 +70,9 @@ static void product(const char *name, const dnnl_dims_t ad, const dnnl_dims_t as
 int main(void) {
     CHECK(dnnl_engine_create(&engine, dnnl_cpu, 0));
     CHECK(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags));
-    float *projection = filled((size_t) B * L * 3 * E), *q = filled((size_t) B * H * L * D);
-    float *k = filled((size_t) B * H * L * D), *kt = filled((size_t) B * H * L * D);
-    float *scores = filled((size_t) B * H * L * L), *out = filled((size_t) B * H * L * D);
+    float *projection = filled((int64_t) B * L * 3 * E, 1), *q = filled((int64_t) B * H * L * D, 1);
+    float *k = filled((int64_t) B * H * L * D, 1), *kt = filled((int64_t) B * H * L * D, 1);
+    float *scores = filled((int64_t) B * H * L * L, 1), *out = filled((int64_t) B * H * L * D, 1);
     const dnnl_dims_t heads = {B, H, L, D}, keys_t = {B, H, D, L}, score_dims = {B, H, L, L};
     /* A head sliced out of the projection: element (b, h, l, d) at b·L·3E + l·3E + h·D + d. */
     const dnnl_dims_t sliced = {L * 3 * E, D, 3 * E, 1}, sliced_t = {L * 3 * E, D, 1, 3 * E};

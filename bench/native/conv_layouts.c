@@ -16,25 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "bench_util.h"
 
 #define RUNS 60
-#define CHECK(x)                                                                                                       \
-    do {                                                                                                               \
-        dnnl_status_t status_ = (x);                                                                                   \
-        if (status_ != dnnl_success) {                                                                                 \
-            fprintf(stderr, "%s failed: %d\n", #x, (int) status_);                                                     \
-            exit(1);                                                                                                   \
-        }                                                                                                              \
-    } while (0)
 
 static dnnl_engine_t engine;
 static dnnl_stream_t stream;
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 static dnnl_memory_t memory(const dnnl_memory_desc_t *md) {
     dnnl_memory_t m;

@@ -16,26 +16,14 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "gatun_kernels.h"
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-/* count floats, uniform in [−0.5, 0.5), 64-byte aligned. */
-static float *filled(size_t count) {
-    float *p = aligned_alloc(64, (count * sizeof(float) + 63) / 64 * 64);
-    for (size_t i = 0; i < count; i++) p[i] = (float) rand() / (float) RAND_MAX - 0.5f;
-    return p;
-}
 
 /* One square convolution: n images of c channels, ih × ih, o filters k × k, stride s, padding p. */
 static void run(const char *name, int lanes, int n, int c, int ih, int o, int k, int s, int p) {
     const int oh = (ih + 2 * p - k) / s + 1, blocks = (o + lanes - 1) / lanes;
-    float *src = filled((size_t) n * c * ih * ih), *diff_dst = filled((size_t) n * blocks * lanes * oh * oh);
-    float *diff_weights = filled((size_t) o * c * k * k), *diff_bias = filled(o);
+    float *src = filled((int64_t) n * c * ih * ih, 1), *diff_dst = filled((int64_t) n * blocks * lanes * oh * oh, 1);
+    float *diff_weights = filled((int64_t) o * c * k * k, 1), *diff_bias = filled(o, 1);
     double best = 1e9, sum = 0;
     for (int r = 0; r < 100; r++) {
         const double t = now();

@@ -14,22 +14,10 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "gatun_kernels.h"
 
 #define ROUNDS 50
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-/* count floats, uniform in [−scale/2, scale/2), 64-byte aligned. */
-static float *filled(int64_t count, float scale) {
-    float *p = aligned_alloc(64, ((count * sizeof(float) + 63) / 64) * 64);
-    for (int64_t i = 0; i < count; i++) p[i] = scale * ((float) rand() / (float) RAND_MAX - 0.5f);
-    return p;
-}
 
 static int ascending(const void *a, const void *b) {
     const double x = *(const double *) a, y = *(const double *) b;
