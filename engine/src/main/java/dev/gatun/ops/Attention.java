@@ -183,8 +183,9 @@ public final class Attention {
         }
         // The weights are an output of their own: ∂P̃ comes straight from the loss, and goes on as the
         // part of the output's backward that starts from ∂P̃.
-        // Without dropout P̃ is P, which backward reads: the caller gets a copy of its own.
-        Tensor weights = Autograd.record(drop ? pd : Tensor.empty(scoreShape).copyFrom(p), "attentionWeights",
+        // Backward reads P and P̃ (P itself without dropout): the caller gets a copy of its own, which it may
+        // write without changing the gradients of the output.
+        Tensor weights = Autograd.record(Tensor.empty(scoreShape).copyFrom(drop ? pd : p), "attentionWeights",
                 g -> scoreGradients(Tensor.empty(g.shape()).copyFrom(g), q, k, m, d, scoreShape, scale), q, k, m);
         return new Weighted(out, weights);
     }

@@ -16,6 +16,7 @@ import dev.gatun.nn.ReLU;
 import dev.gatun.nn.Sequential;
 import dev.gatun.ops.Activation;
 import dev.gatun.ops.Arithmetic;
+import dev.gatun.ops.Attention;
 import dev.gatun.ops.Loss;
 import dev.gatun.ops.MatMul;
 import dev.gatun.ops.Reduce;
@@ -144,6 +145,29 @@ class InPlaceWriteTest extends ScopedTest {
                 assertEquals(2 * once[i], twice[i], 1e-5f * (1 + Math.abs(twice[i])), "parameter " + k + "[" + i + "]");
             }
         }
+    }
+
+    /**
+     * The attention weights handed to the caller (dropout on, so they are P̃) are the caller's own: writing
+     * them leaves the output's gradients as they were.
+     */
+    @Test
+    void attentionWeightsAreTheCallersToWrite() {
+        float[][] grads = new float[2][];
+        for (int run = 0; run < 2; run++) {
+            Generator g = new Generator(4);
+            Tensor q = Tensor.randn(g, 2, 3, 4).requiresGrad(true);
+            Tensor k = Tensor.randn(g, 2, 5, 4).requiresGrad(true);
+            Tensor v = Tensor.randn(g, 2, 5, 4).requiresGrad(true);
+            Attention.Weighted w = Attention.scaledDotProductWithWeights(q, k, v, null, 0.5f, true,
+                    new java.util.Random(9));
+            if (run == 1) {
+                w.weights().fill(0f);
+            }
+            Reduce.sum(Arithmetic.mul(w.output(), w.output())).backward();
+            grads[run] = v.grad().toArray();
+        }
+        assertArrayEquals(grads[0], grads[1], "∂V, computed from P̃");
     }
 
     @Test
