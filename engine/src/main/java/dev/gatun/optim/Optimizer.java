@@ -47,6 +47,9 @@ public abstract class Optimizer implements AutoCloseable {
         }
         for (int i = 0; i < parameters.size(); i++) {
             Tensor p = parameters.get(i);
+            if (p != null && !p.isAlive()) {
+                throw new IllegalArgumentException("parameter " + i + " is closed");
+            }
             if (p == null || !p.requiresGrad() || p.gradFn() != null) {
                 throw new IllegalArgumentException("parameter " + i + " is not a leaf tensor that requires a gradient");
             }
@@ -54,9 +57,41 @@ public abstract class Optimizer implements AutoCloseable {
                 throw new IllegalArgumentException("parameter " + i + " is not contiguous");
             }
         }
+        requireDisjoint(parameters);
         this.parameters = List.copyOf(parameters);
         this.parameterSteps = new long[parameters.size()];
         setLearningRate(learningRate);
+    }
+
+    /**
+     * Refuses a parameter given twice, or two that share memory (a tensor and a view of it): a step would
+     * update those elements twice.
+     */
+    private static void requireDisjoint(List<Tensor> parameters) {
+        int n = parameters.size();
+        long[][] ranges = new long[n][];
+        for (int i = 0; i < n; i++) {
+            Tensor p = parameters.get(i);
+            long start = p.storageForReading().address() + p.offset() * Float.BYTES;
+            ranges[i] = new long[] {start, start + p.numel() * Float.BYTES, i};
+        }
+        java.util.Arrays.sort(ranges, (a, b) -> Long.compare(a[0], b[0]));
+        long[] reach = null; // of the ranges so far, the one that ends last
+        for (long[] here : ranges) {
+            if (here[1] == here[0]) {
+                continue; // an empty parameter updates nothing
+            }
+            if (reach != null && here[0] < reach[1]) {
+                int first = (int) Math.min(reach[2], here[2]);
+                int second = (int) Math.max(reach[2], here[2]);
+                throw new IllegalArgumentException("parameter " + second + (parameters.get(first) == parameters.get(second)
+                        ? " is parameter " + first + " again" : " shares memory with parameter " + first)
+                        + ": a step would update its elements twice");
+            }
+            if (reach == null || here[1] > reach[1]) {
+                reach = here;
+            }
+        }
     }
 
     /**

@@ -178,16 +178,12 @@ record InferRequest(String id, List<Input> inputs, List<String> outputs) {
                                 max = Math.max(max, i);
                             } else if (t == JsonToken.VALUE_NUMBER_INT) {
                                 // a long or a BigInteger: beyond FP32's exact integers in any case
-                                v = p.getFloatValue();
+                                v = finite(p);
                                 min = Math.min(min, v < 0 ? Long.MIN_VALUE : 0);
                                 max = Math.max(max, v > 0 ? Long.MAX_VALUE : 0);
                             } else {
                                 allIntegers = false;
-                                v = p.getFloatValue();
-                                if (Float.isInfinite(v)) {
-                                    throw new IllegalArgumentException("input value " + p.getText()
-                                            + " is out of the FP32 range");
-                                }
+                                v = finite(p);
                             }
                             data[count++] = v;
                         } else {
@@ -231,5 +227,14 @@ record InferRequest(String id, List<Input> inputs, List<String> outputs) {
                     + min + ", " + max + "], outside [" + lo + ", " + hi + "]"
                     + (hi == EXACT || lo == -EXACT ? " (integers FP32 holds exactly)" : ""));
         }
+    }
+
+    /** The current number as FP32; one beyond its range (an integer of 40 digits, or 1e39) is refused. */
+    private static float finite(JsonParser p) throws IOException {
+        float v = p.getFloatValue();
+        if (Float.isInfinite(v)) {
+            throw new IllegalArgumentException("input value " + p.getText() + " is out of the FP32 range");
+        }
+        return v;
     }
 }

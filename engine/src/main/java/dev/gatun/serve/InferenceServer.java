@@ -62,7 +62,9 @@ public final class InferenceServer implements AutoCloseable {
     // In a holder class, not a static field here: this class must load without jackson-core so that
     // start() can report the missing optional dependency. (Netty, likewise, is named only by NettyTransport.)
     private static final class Jackson {
-        static final JsonFactory FACTORY = new JsonFactory();
+        // A key given twice in one object (two "shape"s) is refused rather than the last one winning.
+        static final JsonFactory FACTORY = JsonFactory.builder()
+                .enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
     }
     /** The platform reported in model metadata. */
     public static final String PLATFORM = "gatun";

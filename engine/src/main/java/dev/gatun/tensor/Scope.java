@@ -48,6 +48,8 @@ public final class Scope implements AutoCloseable {
     private final SharedMemory shared;
     /** The thread whose current-scope stack holds this scope, or null if it is never current. */
     private final Thread openedOn;
+    /** The thread that made this scope (whose confined arena it is). */
+    private final Thread madeOn = Thread.currentThread();
     private boolean closed;
 
     private Scope(Arena arena, SharedMemory shared, Thread openedOn) {
@@ -134,7 +136,8 @@ public final class Scope implements AutoCloseable {
      *                               not the one that opened it, or an inner scope of that thread is still
      *                               open
      * @throws WrongThreadException  if this scope was made by {@link #local()} and the calling thread is
-     *                               not the one that made it
+     *                               not the one that made it; the scope then stays open, for its maker
+     *                               to close
      */
     @Override
     public void close() {
@@ -152,11 +155,17 @@ public final class Scope implements AutoCloseable {
             }
             stack.pop();
         }
-        closed = true;
         if (shared != null) {
+            closed = true;
             shared.close();
-        } else {
-            arena.close();
+            return;
         }
+        if (openedOn == null && Thread.currentThread() != madeOn) {
+            // Refused before anything changes: the scope stays open, and its maker can still close it.
+            throw new WrongThreadException("a local scope must be closed by the thread that made it ("
+                    + madeOn.getName() + "), not " + Thread.currentThread().getName());
+        }
+        arena.close();
+        closed = true;
     }
 }

@@ -1115,6 +1115,9 @@ public final class Tensor implements AutoCloseable {
      * The storage segment, for the backend: elements are float32 at {@code offset + Σ idx·stride}. The
      * caller may write to it, so a copy kept in a backend layout ({@link #layoutData}) is dropped and the
      * call counts as a write ({@link #version}); a call that only reads takes {@link #storageForReading}.
+     * Only the call is counted, not the writes through the segment: write right after the call, never
+     * through a segment kept from before an op that read this tensor (its backward pass could not see the
+     * write, and its gradients would be computed from the new values).
      *
      * @return the whole storage
      * @throws IllegalArgumentException if the tensor is not float32

@@ -24,6 +24,23 @@ class OptimizerValidationTest {
         }
     }
 
+    /** A parameter given twice, or a view of another, would be updated twice a step. */
+    @Test
+    void parametersMustBeDistinctAndDisjoint() {
+        Tensor w = Tensor.ones(4).requiresGrad(true);
+        Tensor other = Tensor.ones(3).requiresGrad(true);
+        rejects(() -> new SGD(List.of(w, other, w), 1.0), "parameter 2 is parameter 0 again");
+        Tensor base = Tensor.ones(2, 4);
+        Tensor row = base.select(0, 1).detach().requiresGrad(true);
+        Tensor all = base.detach().requiresGrad(true);
+        rejects(() -> new Adam(List.of(other, row, all)), "parameter 2 shares memory with parameter 1");
+        Tensor closed = Tensor.ones(2).requiresGrad(true);
+        closed.close();
+        rejects(() -> new SGD(List.of(other, closed), 1.0), "parameter 1 is closed");
+        Tensor first = base.select(0, 0).detach().requiresGrad(true);
+        new SGD(List.of(first, row), 1.0); // two rows of one tensor: disjoint
+    }
+
     @Test
     void sgdRejectsBadHyperParameters() {
         rejects(() -> SGD.Options.of(-0.1), "SGD", "learning rate", "-0.1");

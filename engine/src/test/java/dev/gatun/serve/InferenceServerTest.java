@@ -340,6 +340,10 @@ class InferenceServerTest {
             {request(null, "input", "INT64", new long[] {1, 4}, "[1,2,3,16777217]"), "FP32 holds exactly"},
             {request(null, "input", "FP32", new long[] {1, 4}, "[1,2,\"x\",4]"), "must hold numbers"},
             {request(null, "input", "FP32", new long[] {1, 4}, "[1,2,1e39,4]"), "out of the FP32 range"},
+            {request(null, "input", "FP32", new long[] {1, 4}, "[1,2," + "9".repeat(40) + ",4]"),
+                "out of the FP32 range"},
+            {"{\"inputs\":[{\"name\":\"input\",\"shape\":[1,4],\"shape\":[2,2],\"datatype\":\"FP32\","
+                    + "\"data\":[1,2,3,4]}]}", "Duplicate field 'shape'"},
             {request(null, "pixels", "FP32", new long[] {1, 4}, "[1,2,3,4]"), "unknown input 'pixels'"},
             {"{\"inputs\":[{\"name\":\"input\",\"shape\":[1,4],\"datatype\":\"FP32\"}]}", "has no 'data'"},
             {"{\"inputs\":[{\"name\":\"input\",\"shape\":[1,4],\"datatype\":\"FP32\",\"data\":[1,2,3,4]}],"

@@ -97,6 +97,31 @@ class LifetimeTest {
      * Tensors made outside any scope, never closed or closed, are freed by the garbage collector: 2 GiB
      * of them, 1 MiB each, never hold more than a few times the collection budget at once.
      */
+    /** A local scope closed by another thread is refused and left as it was, for its maker to close. */
+    @Test
+    void aLocalScopeClosedFromAnotherThreadStaysOpenForItsMaker() throws Exception {
+        Scope local = Scope.local();
+        Tensor t = Tensor.zeros(local, 1000).fill(2f);
+        CompletableFuture<Throwable> elsewhere = new CompletableFuture<>();
+        Thread other = new Thread(() -> {
+            try {
+                local.close();
+                elsewhere.complete(null);
+            } catch (Throwable e) {
+                elsewhere.complete(e);
+            }
+        });
+        other.start();
+        Throwable e = elsewhere.get(30, TimeUnit.SECONDS);
+        assertTrue(e instanceof WrongThreadException, String.valueOf(e));
+        assertTrue(e.getMessage().contains("closed by the thread that made it"), e.getMessage());
+        assertTrue(local.isOpen(), "the refused close changed nothing");
+        assertEquals(2f, t.get(999));
+        local.close();
+        assertFalse(local.isOpen());
+        assertFalse(t.isAlive(), "its maker's close frees it");
+    }
+
     @Test
     void forgottenTensorsAreReclaimed() {
         long reclaimedBefore = SharedMemory.reclaimedCount();
