@@ -1,5 +1,6 @@
 package dev.gatun.io;
 
+import dev.gatun.tensor.DType;
 import dev.gatun.tensor.Tensor;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -131,6 +132,13 @@ public final class SafeTensors implements AutoCloseable {
      * @throws IOException        when it cannot be read
      */
     public static SafeTensors open(Path file) throws IOException {
+        if (Files.isDirectory(file)) {
+            throw new ModelFileException(file, "is a directory, not a safetensors file");
+        }
+        if (Files.exists(file) && !Files.isRegularFile(file)) {
+            // a FIFO or a device: its size says nothing, and mapping it fails or blocks
+            throw new ModelFileException(file, "is not a regular file");
+        }
         Arena arena = Arena.ofShared();
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             long size = ch.size();
@@ -492,10 +500,30 @@ public final class SafeTensors implements AutoCloseable {
          * @param key   the key
          * @param value the value (the format allows only strings)
          * @return this writer
+         * @throws IllegalArgumentException if either is null or not well-formed UTF-16 (a lone surrogate,
+         *                                  which UTF-8 cannot carry)
          */
         public Writer metadata(String key, String value) {
+            wellFormed("a metadata key", key);
+            wellFormed("the value of metadata key '" + key + "'", value);
             metadata.put(key, value);
             return this;
+        }
+
+        /** Refuses null and strings UTF-8 cannot encode (a surrogate without its pair). */
+        private static void wellFormed(String what, String s) {
+            if (s == null) {
+                throw new IllegalArgumentException(what + " is null");
+            }
+            for (int i = 0; i < s.length(); i++) {
+                char c = s.charAt(i);
+                if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+                    i++;
+                } else if (Character.isSurrogate(c)) {
+                    throw new IllegalArgumentException(what + " holds a lone surrogate at index " + i
+                            + ", which UTF-8 cannot encode");
+                }
+            }
         }
 
         /**
@@ -505,10 +533,19 @@ public final class SafeTensors implements AutoCloseable {
          * @param name the name to store it under, unique within the file
          * @param t    the tensor; any view works
          * @return this writer
-         * @throws IllegalArgumentException if {@code name} is null, {@code "__metadata__"} or already added
+         * @throws IllegalArgumentException if {@code name} is null, {@code "__metadata__"} or already added,
+         *                                  or {@code t} is null, closed or not float32 (int64 values go in
+         *                                  with {@link #addLongs})
          */
         public Writer add(String name, Tensor t) {
             checkNew(name);
+            if (t == null || !t.isAlive()) {
+                throw new IllegalArgumentException("tensor '" + name + "' is " + (t == null ? "null" : "closed"));
+            }
+            if (t.dtype() != DType.FLOAT32) {
+                throw new IllegalArgumentException("tensor '" + name + "' is " + t.dtype() + "; add() writes float32"
+                        + " tensors (int64 values go in with addLongs)");
+            }
             tensors.put(name, new Pending(StorageType.F32, t.shape(), t, null));
             return this;
         }
@@ -521,12 +558,22 @@ public final class SafeTensors implements AutoCloseable {
          * @param values its elements, row-major
          * @return this writer
          * @throws IllegalArgumentException if {@code name} is null, {@code "__metadata__"} or already added,
-         *                                  or {@code values} does not hold as many elements as the shape
+         *                                  a size is negative, or {@code values} does not hold as many
+         *                                  elements as the shape
          */
         public Writer addLongs(String name, long[] shape, long[] values) {
             checkNew(name);
+            if (shape == null || values == null) {
+                throw new IllegalArgumentException("tensor '" + name + "': the shape and the values must be given");
+            }
             long n = 1;
-            for (long d : shape) n *= d;
+            for (long d : shape) {
+                if (d < 0) {
+                    throw new IllegalArgumentException("tensor '" + name + "': negative size in shape "
+                            + Arrays.toString(shape));
+                }
+                n = d == 0 || n == 0 ? 0 : n <= Integer.MAX_VALUE / d ? n * d : Integer.MAX_VALUE + 1L;
+            }
             if (n != values.length) {
                 throw new IllegalArgumentException(values.length + " values do not fill shape "
                         + Arrays.toString(shape));
@@ -539,6 +586,7 @@ public final class SafeTensors implements AutoCloseable {
             if (name == null || name.equals(METADATA)) {
                 throw new IllegalArgumentException("a tensor cannot be named '" + name + "'");
             }
+            wellFormed("a tensor's name", name);
             if (tensors.containsKey(name)) {
                 throw new IllegalArgumentException("tensor '" + name + "' was already added");
             }

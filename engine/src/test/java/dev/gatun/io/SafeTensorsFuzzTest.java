@@ -1,5 +1,7 @@
 package dev.gatun.io;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gatun.nn.BatchNorm;
@@ -291,6 +293,55 @@ class SafeTensorsFuzzTest {
         rejected(file("{\"__metadata__\":{\"a\":\"1\",\"a\":\"2\"}}", 0), "duplicate key \"a\"");
         rejected(file("{\"w\":{\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}", 0),
                 "duplicate key \"dtype\"");
+    }
+
+    @Test
+    void aDirectoryOrADeviceIsNoModelFile() {
+        ModelFileException e = assertThrows(ModelFileException.class, () -> SafeTensors.open(dir));
+        assertTrue(e.getMessage().contains("is a directory"), e.getMessage());
+        Path device = Path.of("/dev/null");
+        if (Files.exists(device)) {
+            e = assertThrows(ModelFileException.class, () -> SafeTensors.open(device));
+            assertTrue(e.getMessage().contains("not a regular file"), e.getMessage());
+        }
+    }
+
+    /**
+     * The writer refuses what its reader would refuse, when it is added rather than at write time: a file
+     * already there is never replaced by one that cannot be read back.
+     */
+    @Test
+    void theWriterRefusesWhatCouldNotBeReadBack() throws IOException {
+        Path p = dir.resolve("kept.safetensors");
+        SafeTensors.Writer w = new SafeTensors.Writer();
+        String[][] cases = {
+            {"negative", "negative size"}, {"overflow", "do not fill shape"}, {"nulls", "must be given"},
+            {"float", "writes float32"}, {"metaNull", "is null"}, {"surrogate", "lone surrogate"},
+            {"name", "lone surrogate"}, {"closed", "is closed"}};
+        for (String[] c : cases) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> {
+                switch (c[0]) {
+                    case "negative" -> w.addLongs("a", new long[] {-1, -2}, new long[] {1, 2});
+                    case "overflow" -> w.addLongs("b", new long[] {1L << 32, 1L << 32}, new long[0]);
+                    case "nulls" -> w.addLongs("c", null, new long[0]);
+                    case "float" -> w.add("d", Tensor.fromLongs(new long[] {1, 2}));
+                    case "metaNull" -> w.metadata("k", null);
+                    case "surrogate" -> w.metadata("k", "a\ud800b");
+                    case "name" -> w.addLongs("\udc00", new long[0], new long[] {1});
+                    default -> {
+                        Tensor t = Tensor.zeros(2);
+                        t.close();
+                        w.add("e", t);
+                    }
+                }
+            }, c[0]);
+            assertTrue(e.getMessage().contains(c[1]), c[0] + ": " + e.getMessage());
+        }
+        w.metadata("ok", "\ud83d\ude00").addLongs("z", new long[] {0, 1L << 40}, new long[0]).write(p);
+        try (SafeTensors st = SafeTensors.open(p)) {
+            assertEquals("\ud83d\ude00", st.metadata().get("ok"), "a pair of surrogates is one character");
+            assertEquals(0, st.toLongs("z").length);
+        }
     }
 
     @Test
