@@ -340,13 +340,15 @@ public final class Tensor implements AutoCloseable {
      * @param end   the bound the values stop before
      * @param step  the difference between consecutive values, non-zero (negative counts down)
      * @return the new tensor
-     * @throws IllegalArgumentException if a bound is not finite, step is zero, or there are too many elements
+     * @throws IllegalArgumentException if a bound is not finite, step is zero or points away from end, or
+     *                                  there are too many elements
      */
     public static Tensor arange(double start, double end, double step) {
         if (step == 0 || !Double.isFinite(step) || !Double.isFinite(start) || !Double.isFinite(end)) {
             throw new IllegalArgumentException("arange needs finite start, end and a non-zero step, got start="
                     + start + " end=" + end + " step=" + step);
         }
+        requireTowardsEnd(step > 0 ? Double.compare(end, start) : Double.compare(start, end), start, end, step);
         long n = (long) Math.max(0, Math.ceil((end - start) / step));
         if (n > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("arange of " + n + " elements is too large");
@@ -356,6 +358,14 @@ public final class Tensor implements AutoCloseable {
             v[i] = (float) (start + i * step);
         }
         return fromArray(v, n);
+    }
+
+    /** As torch.arange: a step must lead from start towards end (or start must be end: no values). */
+    private static void requireTowardsEnd(int order, Object start, Object end, Object step) {
+        if (order < 0) {
+            throw new IllegalArgumentException("arange: a step of " + step + " never goes from " + start + " to "
+                    + end + " (upper bound and lower bound inconsistent with the step's sign)");
+        }
     }
 
     /**
@@ -380,7 +390,8 @@ public final class Tensor implements AutoCloseable {
      * @param step  the difference between consecutive values, non-zero (negative counts down)
      * @param dtype {@link DType#INT64} or {@link DType#FLOAT32}
      * @return the new tensor
-     * @throws IllegalArgumentException if step is zero, there are too many elements, or dtype is bool or null
+     * @throws IllegalArgumentException if step is zero or points away from end, there are too many elements,
+     *                                  or dtype is bool or null
      */
     public static Tensor arange(long start, long end, long step, DType dtype) {
         if (requireDType(dtype) == DType.BOOL) {
@@ -390,11 +401,15 @@ public final class Tensor implements AutoCloseable {
             throw new IllegalArgumentException("arange needs a non-zero step, got start=" + start + " end=" + end
                     + " step=0");
         }
-        // In double: end - start may overflow a long.
-        long n = (long) Math.max(0, Math.ceil(((double) end - start) / step));
-        if (n > Integer.MAX_VALUE - 8) {
-            throw new IllegalArgumentException("arange of " + n + " elements is too large");
+        requireTowardsEnd(step > 0 ? Long.compare(end, start) : Long.compare(start, end), start, end, step);
+        // Counted exactly: end − start may overflow a long, and a double rounds it.
+        java.math.BigInteger span = java.math.BigInteger.valueOf(end).subtract(java.math.BigInteger.valueOf(start)).abs();
+        java.math.BigInteger stride = java.math.BigInteger.valueOf(step).abs();
+        java.math.BigInteger count = span.add(stride).subtract(java.math.BigInteger.ONE).divide(stride);
+        if (count.compareTo(java.math.BigInteger.valueOf(Integer.MAX_VALUE - 8)) > 0) {
+            throw new IllegalArgumentException("arange of " + count + " elements is too large");
         }
+        long n = count.longValueExact();
         long[] v = new long[(int) n];
         for (int i = 0; i < n; i++) {
             v[i] = start + i * step;
@@ -925,6 +940,7 @@ public final class Tensor implements AutoCloseable {
      * {@link #version} counts one more write.
      */
     private MemorySegment writable() {
+        requireNoSharedElements();
         version.incrementAndGet();
         if (laid != null) {
             MemorySegment plain = laid.plain();
@@ -933,6 +949,22 @@ public final class Tensor implements AutoCloseable {
             return plain;
         }
         return storage;
+    }
+
+    /**
+     * Refuses a write into a tensor several of whose elements are one memory location (an expanded view,
+     * stride 0 along a dimension of size 2 or more): which of the values written would stay is not
+     * defined. As PyTorch's in-place ops refuse it.
+     */
+    private void requireNoSharedElements() {
+        for (int d = 0; d < shape.length; d++) {
+            if (strides[d] == 0 && shape[d] > 1) {
+                throw new IllegalArgumentException("cannot write into a tensor of shape " + Arrays.toString(shape)
+                        + " whose dimension " + d + " repeats one element (stride 0, an expanded view): more than"
+                        + " one element refers to a single memory location; write into contiguous() or the"
+                        + " tensor it was expanded from");
+            }
+        }
     }
 
     private static long[] checkShape(long[] shape) {

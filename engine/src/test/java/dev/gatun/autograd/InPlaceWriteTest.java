@@ -60,6 +60,26 @@ class InPlaceWriteTest extends ScopedTest {
         assertEquals(9f, w.get(1, 2));
     }
 
+    /** An expanded view repeats one element: no write goes into it (which value would stay is undefined). */
+    @Test
+    void writesIntoAnExpandedViewAreRefused() {
+        Tensor b = Tensor.zeros(1);
+        Tensor wide = b.expand(4);
+        List<org.junit.jupiter.api.function.Executable> writes = List.of(
+                () -> wide.copyFrom(new float[] {1, 2, 3, 4}),
+                () -> wide.set(1f, 2),
+                () -> wide.fill(3f),
+                () -> dev.gatun.ops.Kernels.addInPlace(wide, Tensor.ones(4)),
+                () -> dev.gatun.ops.Norm.batchNorm(Tensor.randn(new Generator(5), 4, 3), Tensor.zeros(1).expand(3),
+                        Tensor.ones(3), null, null, true, 0.1f, 1e-5f));
+        for (int k = 0; k < writes.size(); k++) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, writes.get(k), "write " + k);
+            assertTrue(e.getMessage().contains("refers to a single memory location"), k + ": " + e.getMessage());
+        }
+        assertEquals(0f, b.item(), "nothing was written");
+        Tensor.zeros(1).expand(1, 1).copyFrom(new float[] {2}); // stride 0 along a dimension of one: fine
+    }
+
     @Test
     void aSavedInputWrittenSinceFailsTheBackwardPassNamingIt() {
         Tensor x = Tensor.fromArray(new float[] {1, 2, 3}).requiresGrad(true);

@@ -92,6 +92,25 @@ class TensorTest {
                 () -> Tensor.fromArray(new float[5], 2, 3));
         assertTrue(e.getMessage().contains("5 values"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> Tensor.arange(0, 1, 0));
+        e = assertThrows(IllegalArgumentException.class, () -> Tensor.arange(-5));
+        assertTrue(e.getMessage().contains("inconsistent with the step's sign"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> Tensor.arange(0, 5, -1, DType.INT64));
+        assertEquals(0, Tensor.arange(3, 3, -1, DType.INT64).numel(), "start = end: no values, either way");
+    }
+
+    /** Counted exactly near the ends of the long range, where a double would round the span. */
+    @Test
+    void arangeCountsExactlyAtTheEdgesOfTheLongRange() {
+        try (Scope s = Scope.open()) {
+            long max = Long.MAX_VALUE;
+            assertArrayEquals(new long[] {max - 5, max - 3, max - 1},
+                    Tensor.arange(max - 5, max, 2, DType.INT64).toLongArray());
+            assertArrayEquals(new long[] {-10, max / 2 - 10, 2 * (max / 2) - 10},
+                    Tensor.arange(-10, max, max / 2, DType.INT64).toLongArray());
+            assertArrayEquals(new long[] {max, -1},
+                    Tensor.arange(max, Long.MIN_VALUE, Long.MIN_VALUE, DType.INT64).toLongArray(),
+                    "a span of 2^64 − 1 in steps of −2^63");
+        }
     }
 
     @Test
