@@ -33,6 +33,8 @@ import java.util.function.Consumer;
 public final class Autograd {
 
     private static final ThreadLocal<int[]> DISABLED_DEPTH = ThreadLocal.withInitial(() -> new int[1]);
+    /** How many backward passes are running on this thread (more than one: from a hook). */
+    private static final ThreadLocal<int[]> IN_BACKWARD = ThreadLocal.withInitial(() -> new int[1]);
 
     private Autograd() {}
 
@@ -221,7 +223,9 @@ public final class Autograd {
         }
         if (!root.requiresGrad()) {
             throw new IllegalStateException("backward() on a tensor that does not require grad: no parameter or input"
-                    + " with requiresGrad(true) contributed to it, or it was computed under noGrad()");
+                    + " with requiresGrad(true) contributed to it, or it was computed under noGrad()"
+                    + (IN_BACKWARD.get()[0] > 0 ? " (as everything is inside a backward pass: a hook runs with"
+                    + " recording off, so a graph it builds cannot be back-propagated there)" : ""));
         }
         if (seed == null) {
             if (root.numel() != 1) {
@@ -252,6 +256,8 @@ public final class Autograd {
         // Intermediate gradients go to the caller's current scope; with none, to one that lives only
         // for this call (leaf gradients are copied to their leaf's owner, so nothing leaks).
         Scope own = Scope.current() == null ? Scope.open() : null;
+        int[] depth = IN_BACKWARD.get();
+        depth[0]++;
         try (NoGrad ignored = noGrad()) {
             grads.put(root, seed != null ? seed : Tensor.ones(root.shape()));
             for (int i = order.size() - 1; i >= 0; i--) {
@@ -310,6 +316,7 @@ public final class Autograd {
                 }
             }
         } finally {
+            depth[0]--;
             if (own != null) {
                 own.close();
             }

@@ -70,6 +70,19 @@ public final class Convolution {
                 throw new IllegalArgumentException("conv2d: output channels " + outChannels
                         + " are not divisible by groups " + groups);
             }
+            // oneDNN's kernels index a row in 32 bits: every extent stays below 2^31 (checked before any
+            // product of these can overflow a long).
+            long limit = Integer.MAX_VALUE;
+            if (inHeight > limit || inWidth > limit || kernelHeight > limit || kernelWidth > limit
+                    || strideHeight > limit || strideWidth > limit || padHeight > limit / 4 || padWidth > limit / 4
+                    || dilationHeight > limit || dilationWidth > limit
+                    || dilationHeight * (kernelHeight - 1) >= limit || dilationWidth * (kernelWidth - 1) >= limit
+                    || inHeight + 2 * padHeight > limit || inWidth + 2 * padWidth > limit) {
+                throw new IllegalArgumentException("conv2d: input " + inHeight + "×" + inWidth + ", kernel " + kernelHeight
+                        + "×" + kernelWidth + ", stride " + strideHeight + "×" + strideWidth + ", padding " + padHeight
+                        + "×" + padWidth + ", dilation " + dilationHeight + "×" + dilationWidth
+                        + ": the padded input and the kernel's extent must stay below 2^31 along each axis");
+            }
             long extentH = dilationHeight * (kernelHeight - 1) + 1;
             long extentW = dilationWidth * (kernelWidth - 1) + 1;
             long paddedH = inHeight + 2 * padHeight;

@@ -178,6 +178,14 @@ public final class ModelFile {
                             + " separated by commas, got '" + v + "'");
                 }
             }
+            long elements = 1;
+            for (long d : shape) {
+                if (d > Integer.MAX_VALUE / elements) {
+                    throw new ModelFileException(file, "'" + INPUT_SHAPE_KEY + "' " + v + " describes a sample of more"
+                            + " than 2^31 elements");
+                }
+                elements *= d;
+            }
             return shape;
         }
     }

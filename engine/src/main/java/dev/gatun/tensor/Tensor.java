@@ -2330,8 +2330,11 @@ public final class Tensor implements AutoCloseable {
                 infer = i;
             } else if (s[i] < 0) {
                 throw new IllegalArgumentException("negative size in " + Arrays.toString(newShape));
+            } else if (known != 0 && s[i] > Long.MAX_VALUE / known) {
+                throw new IllegalArgumentException("shape " + Arrays.toString(newShape) + " has more elements than"
+                        + " a long counts; this tensor has " + numel() + " (shape " + Arrays.toString(shape) + ")");
             } else {
-                known = Math.multiplyExact(known, s[i]);
+                known *= s[i];
             }
         }
         long n = numel();

@@ -850,6 +850,10 @@ public final class Checkpoint implements AutoCloseable {
 
     /** The checkpoint files of {@code dir}, oldest (lowest step) first. */
     static List<Path> list(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            throw new ModelFileException(dir, Files.exists(dir) ? "is not a directory of checkpoints"
+                    : "no such directory");
+        }
         List<Path> out = new ArrayList<>();
         try (Stream<Path> s = Files.list(dir)) {
             s.filter(p -> NAME.matcher(p.getFileName().toString()).matches() && Files.isRegularFile(p))

@@ -88,6 +88,28 @@ class PostAccumulateGradHookTest {
     }
 
     /** Backward finishes the last layer first: its leaves' hooks run before the first layer's. */
+    /** A hook runs with recording off: a backward pass it starts says so, and the outer pass goes on. */
+    @Test
+    void backwardFromAHookSaysHooksRunWithRecordingOff() {
+        try (Scope s = Scope.open()) {
+            Tensor w = Tensor.fromArray(new float[] {1, 2}).requiresGrad(true);
+            Tensor other = Tensor.fromArray(new float[] {3}).requiresGrad(true);
+            List<String> seen = new ArrayList<>();
+            w.registerPostAccumulateGradHook(t -> {
+                IllegalStateException e = assertThrows(IllegalStateException.class,
+                        () -> Arithmetic.mul(other, other).backward());
+                seen.add(e.getMessage());
+            });
+            Reduce.sum(Arithmetic.mul(w, w)).backward();
+            assertEquals(1, seen.size());
+            assertTrue(seen.get(0).contains("inside a backward pass"), seen.get(0));
+            assertArrayEquals(new float[] {2, 4}, w.grad().toArray());
+            IllegalStateException outside = assertThrows(IllegalStateException.class,
+                    () -> Tensor.ones(1).backward());
+            assertFalse(outside.getMessage().contains("inside a backward pass"), outside.getMessage());
+        }
+    }
+
     @Test
     void theLastLayersLeavesComeFirst() {
         try (Scope s = Scope.open()) {

@@ -309,6 +309,14 @@ class ModelFileTest {
             new SafeTensors.Writer().metadata(ModelFile.INPUT_SHAPE_KEY, "4,x").write(bad);
             ModelFileException e = assertThrows(ModelFileException.class, () -> ModelFile.sampleShape(bad));
             assertTrue(e.getMessage().startsWith(bad.toString()) && e.getMessage().contains("'4,x'"), e.getMessage());
+            new SafeTensors.Writer().metadata(ModelFile.INPUT_SHAPE_KEY, "4611686018427387904,4611686018427387904")
+                    .write(bad);
+            e = assertThrows(ModelFileException.class, () -> ModelFile.sampleShape(bad));
+            assertTrue(e.getMessage().contains("more than 2^31 elements"), e.getMessage());
+            Path notADirectory = dir.resolve("file");
+            Files.writeString(notADirectory, "x");
+            e = assertThrows(ModelFileException.class, () -> dev.gatun.train.Checkpoint.latest(notADirectory, null));
+            assertTrue(e.getMessage().contains("is not a directory of checkpoints"), e.getMessage());
         }
     }
 

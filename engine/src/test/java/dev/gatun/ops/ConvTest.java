@@ -555,6 +555,11 @@ class ConvTest extends ScopedTest {
         assertTrue(m.contains("padding") && m.contains("-1×0"), m);
         m = rejects(() -> Conv.conv2d(x, w3, null, pair(1, 1), pair(1, 1), pair(0, 1), 1));
         assertTrue(m.contains("dilation") && m.contains("0×1"), m);
+        m = rejects(() -> Conv.conv2d(x, w3, null, pair(Integer.MAX_VALUE, 1), pair(Integer.MAX_VALUE, 0),
+                pair(1, 1), 1));
+        assertTrue(m.contains("must stay below 2^31") && m.contains("padding 2147483647×0"), m);
+        m = rejects(() -> Conv.conv2d(x, w3, null, pair(1, 1), pair(1, 1), pair(Integer.MAX_VALUE, 1), 1));
+        assertTrue(m.contains("must stay below 2^31"), m);
         m = rejects(() -> Conv.conv2d(x, w3, null, pair(1, 1), pair(1, 1), pair(1, 1), 0));
         assertTrue(m.contains("groups") && m.contains("0"), m);
         m = rejects(() -> Conv.conv2d(x, w3, null, new int[] {1}, pair(1, 1), pair(1, 1), 1));

@@ -92,6 +92,11 @@ class TensorTest {
                 () -> Tensor.fromArray(new float[5], 2, 3));
         assertTrue(e.getMessage().contains("5 values"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> Tensor.arange(0, 1, 0));
+        Tensor six = Tensor.zeros(6);
+        e = assertThrows(IllegalArgumentException.class, () -> six.view(1L << 32, 1L << 32, 24));
+        assertTrue(e.getMessage().contains("more elements than a long counts"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> six.reshape(-1, 1L << 62, 4));
+        assertTrue(e.getMessage().contains("more elements than a long counts"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> Tensor.arange(-5));
         assertTrue(e.getMessage().contains("inconsistent with the step's sign"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> Tensor.arange(0, 5, -1, DType.INT64));
