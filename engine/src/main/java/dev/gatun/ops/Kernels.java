@@ -58,6 +58,13 @@ public final class Kernels {
     static Tensor binary(BinaryOp op, Tensor a, Tensor b) {
         a.checkAlive();
         b.checkAlive();
+        for (Tensor t : new Tensor[] {a, b}) {
+            if (t.dtype() != DType.FLOAT32) {
+                throw new IllegalArgumentException(op.name().toLowerCase(java.util.Locale.ROOT) + " expects float32,"
+                        + " got " + t.dtype() + " (a tensor of shape " + Arrays.toString(t.shape()) + "); convert it"
+                        + " with to(DType.FLOAT32) if that is meant");
+            }
+        }
         if (op == BinaryOp.ADD && Arrays.equals(a.shape(), b.shape()) && a.layout() != null
                 && a.layout().equals(b.layout())) {
             return addInLayout(a, b);

@@ -219,6 +219,8 @@ class DTypeTest extends ScopedTest {
         // Ops read through those accessors, so every one of them refuses in Java.
         refused("int64", () -> Arithmetic.add(l, l));
         refused("int64", () -> Arithmetic.mul(f, l));
+        IllegalArgumentException named = assertThrows(IllegalArgumentException.class, () -> Arithmetic.sub(f, l));
+        assertTrue(named.getMessage().startsWith("sub expects float32"), "names the op: " + named.getMessage());
         refused("int64", () -> MatMul.matmul(l, l));
         refused("int64", () -> MatMul.matmul(f, l));
         refused("int64", () -> Activation.relu(l));
