@@ -117,6 +117,20 @@ public final class Scope implements AutoCloseable {
                 : "local scope";
     }
 
+    /**
+     * Throws, naming both threads, when a tensor of this scope is used on another thread than the one
+     * whose memory it is (a scope opened or made local is confined to its thread); nothing for a detached
+     * scope.
+     */
+    void checkThread(String what) {
+        if (arena != null && Thread.currentThread() != madeOn) {
+            throw new WrongThreadException(what + " belongs to a " + describe() + " (made on thread "
+                    + madeOn.getName() + ") and is used on thread " + Thread.currentThread().getName()
+                    + ": a scope's tensors stay on its thread; share tensors across threads through a detached"
+                    + " scope (Scope.detached()) or tensors that own their memory");
+        }
+    }
+
     /** {@code bytes} of this scope's memory, zero-filled when {@code zero} (else of unspecified content). */
     MemorySegment allocate(long bytes, boolean zero) {
         if (!isOpen()) {

@@ -1209,9 +1209,11 @@ public final class Tensor implements AutoCloseable {
     }
 
     /**
-     * Throws unless {@link #isAlive()}, saying why.
+     * Throws unless {@link #isAlive()}, saying why; and when the tensor belongs to a scope confined to
+     * another thread.
      *
      * @throws IllegalStateException if the tensor was closed or its storage freed
+     * @throws WrongThreadException  if its scope was opened or made local on another thread
      */
     public void checkAlive() {
         if (closed) {
@@ -1222,6 +1224,9 @@ public final class Tensor implements AutoCloseable {
                     : scope != null ? "the " + scope.describe() + " that owned it" : "its storage";
             throw new IllegalStateException("tensor " + Arrays.toString(shape) + " is unusable: " + owner
                     + " was closed");
+        }
+        if (scope != null) {
+            scope.checkThread("tensor " + Arrays.toString(shape));
         }
     }
 

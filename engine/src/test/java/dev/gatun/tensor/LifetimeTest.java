@@ -97,6 +97,29 @@ class LifetimeTest {
      * Tensors made outside any scope, never closed or closed, are freed by the garbage collector: 2 GiB
      * of them, 1 MiB each, never hold more than a few times the collection budget at once.
      */
+    /** A scope's tensor used on another thread: the error names the scope and both threads. */
+    @Test
+    void aConfinedScopesTensorOnAnotherThreadNamesBothThreads() throws Exception {
+        try (Scope s = Scope.open()) {
+            Tensor t = Tensor.ones(3);
+            CompletableFuture<Throwable> elsewhere = new CompletableFuture<>();
+            Thread other = new Thread(() -> {
+                try {
+                    t.add(t);
+                    elsewhere.complete(null);
+                } catch (Throwable e) {
+                    elsewhere.complete(e);
+                }
+            }, "probe-thread");
+            other.start();
+            Throwable e = elsewhere.get(30, TimeUnit.SECONDS);
+            assertTrue(e instanceof WrongThreadException, String.valueOf(e));
+            assertTrue(e.getMessage().contains("scope opened on thread " + Thread.currentThread().getName())
+                    && e.getMessage().contains("used on thread probe-thread"), e.getMessage());
+            assertEquals(2f, t.add(t).get(0), "its own thread goes on using it");
+        }
+    }
+
     /** A local scope closed by another thread is refused and left as it was, for its maker to close. */
     @Test
     void aLocalScopeClosedFromAnotherThreadStaysOpenForItsMaker() throws Exception {
