@@ -231,6 +231,19 @@ final class TrainCommand implements Callable<Integer> {
                             "--checkpoint-dir " + checkpointDir + " is a file, not a directory")
                     .require(resume == null || Files.exists(resume), "--resume " + resume
                             + ": no such checkpoint file or directory");
+            // An output must not replace what the run reads: the data, or the checkpoint it resumes from.
+            List<Path> inputs = new ArrayList<>(Mnist.inputFiles(data));
+            if (resume != null && Files.isRegularFile(resume)) {
+                inputs.add(resume);
+            }
+            for (Object[] output : new Object[][] {{"--save", save}, {"--csv", csv}, {"--chart", chartFile}}) {
+                Path o = (Path) output[1];
+                for (Path in : inputs) {
+                    checks.require(!sameFile(o, in), output[0] + " " + o + " is " + in + ", which this run reads");
+                }
+                checks.require(o == null || checkpointDir == null || !inside(o, checkpointDir), output[0] + " " + o
+                        + " is inside --checkpoint-dir " + checkpointDir + ", whose old checkpoints the run deletes");
+            }
             Integer useThreads = checks.threads("--threads", threads);
             checks.throwIfAny();
             int slots = stateSlots(kind, mom);
@@ -362,7 +375,22 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     private static boolean sameFile(Path a, Path b) {
-        return a != null && b != null && a.toAbsolutePath().normalize().equals(b.toAbsolutePath().normalize());
+        if (a == null || b == null) {
+            return false;
+        }
+        if (a.toAbsolutePath().normalize().equals(b.toAbsolutePath().normalize())) {
+            return true;
+        }
+        try {
+            return Files.exists(a) && Files.exists(b) && Files.isSameFile(a, b); // a link to it, or a hard link
+        } catch (java.io.IOException e) {
+            return false;
+        }
+    }
+
+    /** Whether {@code file} lies in {@code dir} or below it. */
+    private static boolean inside(Path file, Path dir) {
+        return file.toAbsolutePath().normalize().startsWith(dir.toAbsolutePath().normalize());
     }
 
     /** Validation and test sets are evaluated in batches of this many samples. */

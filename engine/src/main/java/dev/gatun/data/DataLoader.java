@@ -322,7 +322,8 @@ public final class DataLoader {
      */
     public int numBatches() {
         int n = dataset.size();
-        return lastBatch == LastBatch.DROP ? n / batchSize : (n + batchSize - 1) / batchSize;
+        // (n − 1) / b + 1 rather than (n + b − 1) / b, which overflows an int for a batch size near 2^31.
+        return lastBatch == LastBatch.DROP ? n / batchSize : n == 0 ? 0 : (n - 1) / batchSize + 1;
     }
 
     /**

@@ -144,6 +144,26 @@ public record Mnist(Dataset train, Dataset test) {
         }
     }
 
+    /**
+     * The MNIST files {@link #load} would read from {@code dir}, those that are there (none when it is not
+     * a directory): for a tool to refuse an output that would overwrite one of them.
+     *
+     * @param dir the data directory
+     * @return the files found, in the order of {@link #FILES}
+     */
+    public static List<Path> inputFiles(Path dir) {
+        List<Path> found = new ArrayList<>();
+        if (dir != null && Files.isDirectory(dir)) {
+            for (String name : FILES) {
+                Path p = find(dir, name);
+                if (p != null) {
+                    found.add(p);
+                }
+            }
+        }
+        return found;
+    }
+
     /** The first of {@code name}, {@code name.gz} and their dotted variants in the directory or its subdirectories. */
     private static Path find(Path dir, String name) {
         String dotted = name.replace("-idx", ".idx");

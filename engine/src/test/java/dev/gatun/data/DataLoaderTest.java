@@ -75,6 +75,9 @@ class DataLoaderTest {
         assertEquals(3, exact.numBatches());
         assertEquals(1, new DataLoader(indexed(3), 3, Order.sequential(), LastBatch.DROP).numBatches());
         assertEquals(1, new DataLoader(indexed(3), 100, Order.sequential(), LastBatch.KEEP).numBatches());
+        DataLoader huge = new DataLoader(indexed(3), Integer.MAX_VALUE, Order.sequential(), LastBatch.KEEP);
+        assertEquals(1, huge.numBatches(), "a batch size near 2^31 is one batch, not an overflow to none");
+        assertArrayEquals(new int[] {3}, sizes(epochIndices(huge, 0)));
     }
 
     @Test

@@ -356,5 +356,22 @@ class ModelFileTest {
         assertTrue(err2.toString().contains("--save " + notADir.resolve("m.safetensors") + " cannot be created"),
                 err2.toString());
         assertFalse(err2.toString().contains("epoch"));
+        // An output that names a file the run reads is refused before anything is written.
+        byte[] labelsBefore = Files.readAllBytes(dir.resolve("t10k-labels-idx1-ubyte"));
+        for (String[] out : new String[][] {{"--save", "train-images-idx3-ubyte"}, {"--csv", "t10k-labels-idx1-ubyte"},
+            {"--save", "./t10k-labels-idx1-ubyte"}}) {
+            StringWriter err3 = new StringWriter();
+            int code3 = Gatun.run(new PrintWriter(new StringWriter()), new PrintWriter(err3), "train", "mlp", "--data",
+                    dir.toString(), "--hidden", "16", "--epochs", "1", out[0], dir.resolve(out[1]).toString());
+            assertEquals(2, code3, err3.toString());
+            assertTrue(err3.toString().contains("which this run reads"), err3.toString());
+        }
+        assertArrayEquals(labelsBefore, Files.readAllBytes(dir.resolve("t10k-labels-idx1-ubyte")));
+        StringWriter err4 = new StringWriter();
+        int code4 = Gatun.run(new PrintWriter(new StringWriter()), new PrintWriter(err4), "train", "mlp", "--data",
+                dir.toString(), "--epochs", "1", "--checkpoint-dir", dir.resolve("ck").toString(), "--csv",
+                dir.resolve("ck/log.csv").toString());
+        assertEquals(2, code4, err4.toString());
+        assertTrue(err4.toString().contains("is inside --checkpoint-dir"), err4.toString());
     }
 }
