@@ -874,11 +874,37 @@ public final class Checkpoint implements AutoCloseable {
     }
 
     /** Removes all but the newest {@code keep} checkpoints of {@code dir}. */
-    static void prune(Path dir, int keep) throws IOException {
+    static void prune(Path dir, int keep, Path written) throws IOException {
         List<Path> files = list(dir);
         for (int i = 0; i < files.size() - keep; i++) {
-            Files.deleteIfExists(files.get(i));
+            if (!files.get(i).equals(written)) { // never the one this run has just written
+                Files.deleteIfExists(files.get(i));
+            }
         }
+    }
+
+    /**
+     * Refuses a checkpoint directory that holds checkpoints of another run: those of a fresh run (or of a
+     * run resumed from a checkpoint elsewhere) would mix with them, and keeping the newest could delete
+     * either run's. A run resumed from a checkpoint of the directory continues there.
+     *
+     * @throws IllegalArgumentException naming the directory and its newest checkpoint
+     */
+    static void requireOwnDirectory(Path dir, Checkpoint resume) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            return;
+        }
+        List<Path> there = list(dir);
+        if (there.isEmpty()) {
+            return;
+        }
+        Path from = resume == null ? null : resume.file().toAbsolutePath().normalize().getParent();
+        if (from != null && from.equals(dir.toAbsolutePath().normalize())) {
+            return;
+        }
+        throw new IllegalArgumentException("checkpoint directory " + dir + " already holds " + there.size()
+                + " checkpoint(s) of another run (newest " + there.get(there.size() - 1).getFileName() + "): resume"
+                + " that run from it, or give an empty directory");
     }
 
     /** Unmaps the file. Values read from it stay valid. Idempotent. */

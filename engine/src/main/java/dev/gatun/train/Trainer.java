@@ -812,6 +812,7 @@ public final class Trainer {
             Checkpointing ck = config.checkpointing();
             if (ck != null && ck.directory() != null) {
                 Checkpoint.generators(model); // refuses, before any training, a model whose randomness cannot be saved
+                Checkpoint.requireOwnDirectory(ck.directory(), ck.resume());
             }
             if (ck != null && ck.resume() != null) {
                 startEpoch = run.resume(ck.resume());
@@ -858,6 +859,9 @@ public final class Trainer {
                     }
                 }
                 run.checkpoint(new Checkpoint.Position(epoch + 1, 0), 0, 0, 0);
+            }
+            if (csv != null) {
+                csv.commit();
             }
         } finally {
             if (csv != null) {
@@ -943,7 +947,7 @@ public final class Trainer {
                 Checkpoint.save(file, model, optimizer, optimizers, ck.schedules(), train, position,
                         new Checkpoint.TrainerState(lossSum, correct, seen, bestLoss, bestEpoch, sinceBest),
                         results, bestWeights);
-                Checkpoint.prune(ck.directory(), ck.keep());
+                Checkpoint.prune(ck.directory(), ck.keep(), file);
             } catch (IOException e) {
                 throw new java.io.UncheckedIOException("cannot write checkpoint " + file + ": " + e.getMessage(), e);
             }

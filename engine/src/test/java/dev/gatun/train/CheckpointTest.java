@@ -228,6 +228,49 @@ class CheckpointTest {
         }
     }
 
+    /**
+     * Two runs sharing a checkpoint directory would mix their checkpoints, and keeping the newest three
+     * deleted the second run's as it wrote them: a fresh run refuses a directory with checkpoints in it;
+     * resuming from that directory continues there.
+     */
+    @Test
+    void aFreshRunRefusesADirectoryHoldingAnotherRunsCheckpoints(@TempDir Path tmp) throws IOException {
+        Path dir = tmp.resolve("ck");
+        CheckpointRun.train(dir, 0, null, 0, null);
+        List<Path> before = Checkpoint.list(dir);
+        assertEquals(CheckpointRun.KEEP, before.size());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> CheckpointRun.train(dir, 0, null, 0, null));
+        assertTrue(e.getMessage().contains("already holds " + CheckpointRun.KEEP + " checkpoint(s) of another run"),
+                e.getMessage());
+        assertEquals(before, Checkpoint.list(dir), "nothing deleted");
+        CheckpointRun.train(dir, 0, before.get(0), 0, null); // resumed from one of them: continues there
+    }
+
+    /** A run that fails leaves a log of an earlier run as it was, its own lines in {@code <file>.partial}. */
+    @Test
+    void aFailedRunLeavesTheEarlierLogAsItWas(@TempDir Path tmp) throws IOException {
+        Path log = tmp.resolve("log.csv");
+        Files.writeString(log, "an earlier run's log\n");
+        try (dev.gatun.nn.Module model = new dev.gatun.nn.Linear(6, 3);
+             dev.gatun.optim.SGD sgd = new dev.gatun.optim.SGD(model.parameters(), 0.1)) {
+            var loader = new dev.gatun.data.DataLoader(CheckpointRun.data(), 20,
+                    dev.gatun.data.DataLoader.Order.shuffled(1), dev.gatun.data.DataLoader.LastBatch.KEEP);
+            Trainer.Config config = Trainer.Config.of(3).withOut(null).withCsvLog(log).withListener(r -> {
+                throw new IllegalStateException("a listener fails after the first epoch");
+            });
+            assertThrows(IllegalStateException.class,
+                    () -> Trainer.fit(model, sgd, dev.gatun.ops.Loss::crossEntropy, loader, null, config));
+            assertEquals("an earlier run's log\n", Files.readString(log));
+            List<String> partial = Files.readAllLines(tmp.resolve("log.csv.partial"));
+            assertEquals(2, partial.size(), "the header and the epoch that finished: " + partial);
+            Trainer.fit(model, sgd, dev.gatun.ops.Loss::crossEntropy, loader, null,
+                    Trainer.Config.of(2).withOut(null).withCsvLog(log));
+            assertEquals(3, Files.readAllLines(log).size(), "a finished run's log replaces it");
+            assertFalse(Files.exists(tmp.resolve("log.csv.partial")));
+        }
+    }
+
     private static double[] draws(Generator g) {
         double[] out = new double[400];
         for (int i = 0; i < out.length; i += 4) {
