@@ -123,6 +123,15 @@ public final class ModelFile {
                 throw new IllegalArgumentException("the metadata may not replace '" + key + "'");
             }
         }
+        Map<String, String> shared = model.sharedTensorNames();
+        if (!shared.isEmpty()) {
+            // The architecture records each module on its own: built again, the copies would be separate.
+            var e = shared.entrySet().iterator().next();
+            throw new IllegalArgumentException("a model file cannot record tied weights: '" + e.getKey() + "' is '"
+                    + e.getValue() + "'" + (shared.size() > 1 ? " (and " + (shared.size() - 1) + " more)" : "")
+                    + "; a model rebuilt from the file would train them apart. Save its state dict with a"
+                    + " checkpoint, or untie them");
+        }
         SafeTensors.Writer w = new SafeTensors.Writer().metadata("format", "pt");
         metadata.forEach(w::metadata);
         if (sampleShape != null) {

@@ -367,7 +367,10 @@ public abstract class Module implements AutoCloseable {
     }
 
     /**
-     * Every parameter of this module and its descendants, by dotted name, in registration order.
+     * Every parameter of this module and its descendants, by dotted name, in registration order; a
+     * tensor reached under several names (a module or a parameter shared, tied weights) once, under the
+     * first, as PyTorch's {@code named_parameters()}: so that an optimizer updates it once a step and
+     * {@link #parameterCount()} counts it once.
      *
      * @return a new map of the module's own tensors (not copies)
      * @throws IllegalStateException if a field may hold an unregistered part that cannot be registered
@@ -395,12 +398,48 @@ public abstract class Module implements AutoCloseable {
     }
 
     private void collect(Map<String, Tensor> out, String prefix, boolean params) {
+        Map<String, Tensor> all = new LinkedHashMap<>();
+        collectAll(all, prefix, params);
+        java.util.Set<Tensor> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        all.forEach((name, t) -> {
+            if (seen.add(t)) {
+                out.put(name, t);
+            }
+        });
+    }
+
+    private void collectAll(Map<String, Tensor> out, String prefix, boolean params) {
         for (var e : (params ? parameters : buffers).entrySet()) {
             out.put(prefix + e.getKey(), e.getValue());
         }
         for (var e : children.entrySet()) {
-            e.getValue().collect(out, prefix + e.getKey() + ".", params);
+            e.getValue().collectAll(out, prefix + e.getKey() + ".", params);
         }
+    }
+
+    /**
+     * The names under which a parameter or buffer is reached a second time (tied weights, a module used
+     * twice), each with the first name of the same tensor: what {@link #namedParameters()} and
+     * {@link #namedBuffers()} leave out.
+     *
+     * @return a new map from each further name to the first one, in registration order; empty when no
+     *         tensor is shared
+     */
+    public final Map<String, String> sharedTensorNames() {
+        registerFieldsInTree(true);
+        Map<String, String> out = new LinkedHashMap<>();
+        for (boolean params : new boolean[] {true, false}) {
+            Map<String, Tensor> all = new LinkedHashMap<>();
+            collectAll(all, "", params);
+            Map<Tensor, String> first = new java.util.IdentityHashMap<>();
+            all.forEach((name, t) -> {
+                String before = first.putIfAbsent(t, name);
+                if (before != null) {
+                    out.put(name, before);
+                }
+            });
+        }
+        return out;
     }
 
     /**

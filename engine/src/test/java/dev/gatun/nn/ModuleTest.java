@@ -21,6 +21,38 @@ class ModuleTest {
                 new Sigmoid(), new Linear(16, 10));
     }
 
+    /**
+     * A module used twice (tied weights): its parameters are listed, counted and updated once, as
+     * PyTorch's named_parameters(); a model file, whose architecture cannot say that two layers are one,
+     * refuses it.
+     */
+    @Test
+    void aSharedModulesParametersCountOnce(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+        try (Scope s = Scope.open()) {
+            Linear shared = new Linear(4, 4);
+            Sequential m = new Sequential(shared, new ReLU(), shared);
+            assertEquals(List.of("0.weight", "0.bias"), List.copyOf(m.namedParameters().keySet()));
+            assertEquals(20, m.parameterCount());
+            assertEquals(java.util.Map.of("2.weight", "0.weight", "2.bias", "0.bias"), m.sharedTensorNames());
+            dev.gatun.optim.SGD sgd = new dev.gatun.optim.SGD(m.parameters(), 0.5);
+            Tensor x = Tensor.ones(1, 4);
+            Tensor y = m.forward(x);
+            Loss.mse(y, Tensor.zeros(1, 4)).backward();
+            float[] grad = shared.parameters().get(0).grad().toArray();
+            float[] w = shared.parameters().get(0).toArray();
+            sgd.step();
+            float[] after = shared.parameters().get(0).toArray();
+            for (int i = 0; i < w.length; i++) {
+                assertEquals(w[i] - 0.5f * grad[i], after[i], 1e-6f, "one update of " + i);
+            }
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> dev.gatun.io.ModelFile.save(m, dir.resolve("tied.safetensors")));
+            assertTrue(e.getMessage().contains("cannot record tied weights: '2.weight' is '0.weight'"),
+                    e.getMessage());
+            assertTrue(new Sequential(new Linear(2, 2)).sharedTensorNames().isEmpty());
+        }
+    }
+
     @Test
     void lectureNetworkHas13002Parameters() {
         try (Sequential net = lectureMlp()) {
