@@ -102,6 +102,10 @@ final class ServeCommand implements Callable<Integer> {
         int cores = Runtime.getRuntime().availableProcessors();
         int permits = concurrency == null ? cores : concurrency;
         checks.atLeast("--concurrency", permits, 1);
+        // Each permit is a thread with native state (oneDNN's and OpenBLAS's buffers): thousands of them
+        // only make start-up crawl. 64 calls per core is far past any use.
+        checks.require(permits <= 64L * cores, "--concurrency " + permits + " is more than 64 calls per core ("
+                + 64L * cores + " on this machine's " + cores + "): calls beyond the cores only queue");
         checks.atLeast("--max-batch", maxBatch, 1);
         checks.atLeast("--max-delay-us", maxDelayMicros, 0);
         checks.atLeast("--queue", queue, 1);

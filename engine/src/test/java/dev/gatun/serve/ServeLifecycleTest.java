@@ -265,6 +265,9 @@ class ServeLifecycleTest {
         assertTrue(r[2].contains("--port must be in [0, 65535], got 70000"), r[2]);
         assertTrue(r[2].contains("--concurrency must be >= 1, got 0"), r[2]);
         assertTrue(r[2].contains("--input-shape dimensions must be >= 1, got 0"), r[2]);
+        r = run("serve", "--input-shape", "4", "--port", "0", "--concurrency", "100000", f.toString());
+        assertEquals("2", r[0], r[2]);
+        assertTrue(r[2].contains("--concurrency 100000 is more than 64 calls per core"), r[2]);
         r = run("serve", "--input-shape", "4", dir.resolve("missing").toString());
         assertEquals("1", r[0], r[2]);
         assertTrue(r[2].contains("no such file"), r[2]);
