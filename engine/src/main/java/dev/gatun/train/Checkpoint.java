@@ -306,6 +306,9 @@ public final class Checkpoint implements AutoCloseable {
             metadata.put("optimizer.named", shared);
         }
         metadata.put("schedule", classNames(schedules));
+        if (!schedules.isEmpty()) {
+            metadata.put("schedule.rates", scheduleRates(schedules));
+        }
         if (!optimizers.isEmpty()) {
             metadata.put("optimizers", String.join(",", optimizers.keySet()));
             optimizers.forEach((name, o) -> metadata.put("optimizers." + name, o.getClass().getName()));
@@ -342,6 +345,23 @@ public final class Checkpoint implements AutoCloseable {
     }
 
     /** The schedules' classes, comma-separated: the {@code schedule} metadata ("" for none). */
+    /** Epochs of each schedule's rates a checkpoint records, to tell one schedule's settings from another's. */
+    private static final int SCHEDULE_EPOCHS = 64;
+
+    /**
+     * What each schedule gives for epochs 0 to {@value #SCHEDULE_EPOCHS} − 1, exactly (a schedule is a
+     * function of the epoch and its base rate alone): another base rate, horizon or decay shows there.
+     */
+    private static String scheduleRates(List<LearningRateSchedule> schedules) {
+        StringBuilder sb = new StringBuilder();
+        for (LearningRateSchedule schedule : schedules) {
+            for (int e = 0; e < SCHEDULE_EPOCHS; e++) {
+                sb.append(sb.isEmpty() ? "" : ",").append(Double.toHexString(schedule.learningRateAt(e)));
+            }
+        }
+        return sb.toString();
+    }
+
     private static String classNames(List<LearningRateSchedule> schedules) {
         return String.join(",", schedules.stream().map(x -> x.getClass().getName()).toList());
     }
@@ -592,6 +612,19 @@ public final class Checkpoint implements AutoCloseable {
             throw new ModelFileException(path, "checkpoint was written with schedule '" + savedSchedule
                     + "', this run has '" + runSchedule + "'");
         }
+        String savedRates = file.metadata().get("schedule.rates"); // absent in checkpoints of older versions
+        if (savedRates != null && !schedules.isEmpty()) {
+            String[] saved = savedRates.split(",", -1);
+            String[] run = scheduleRates(schedules).split(",", -1);
+            for (int i = 0; i < Math.min(saved.length, run.length); i++) {
+                if (!saved[i].equals(run[i])) {
+                    throw new ModelFileException(path, "checkpoint was written by a run whose learning-rate schedule"
+                            + " gives " + decimal(saved[i]) + " at epoch " + (i % SCHEDULE_EPOCHS + 1) + ", this run's"
+                            + " gives " + decimal(run[i]) + ": another learning rate, number of epochs or schedule"
+                            + " setting than the run it continues");
+                }
+            }
+        }
         Map<String, Generator> generators = generators(model);
         Map<String, BatchNorm> counters = counters(model);
         List<String> unexpected = new ArrayList<>();
@@ -681,6 +714,15 @@ public final class Checkpoint implements AutoCloseable {
                     }
                 }
             });
+        }
+    }
+
+    /** A rate recorded in hexadecimal, as a decimal for a message. */
+    private static String decimal(String hex) {
+        try {
+            return Double.toString(Double.parseDouble(hex));
+        } catch (NumberFormatException e) {
+            return "'" + hex + "'";
         }
     }
 

@@ -33,7 +33,14 @@ class CheckpointCliTest {
         List<String> args = new ArrayList<>(List.of("train", "mlp", "--data", data.toString(), "--hidden", "24",
                 "--dropout", "0.3", "--epochs", "3", "--batch-size", "25", "--optimizer", "adam", "--lr", "0.01",
                 "--schedule", "step", "--seed", "5"));
-        args.addAll(List.of(extra));
+        for (int i = 0; i < extra.length; i++) {
+            int at = args.indexOf(extra[i]);
+            if (at >= 0 && i + 1 < extra.length && extra[i].startsWith("--")) {
+                args.set(at + 1, extra[++i]); // another value for one of the options above
+            } else {
+                args.add(extra[i]);
+            }
+        }
         PrintStream saved = System.out;
         PrintStream savedErr = System.err;
         ByteArrayOutputStream out = new ByteArrayOutputStream();
@@ -112,5 +119,14 @@ class CheckpointCliTest {
         Run f = gatun(data, "--checkpoint-every", "3");
         assertEquals(2, f.code(), f.err());
         assertTrue(f.err().contains("--checkpoint-every 3 needs --checkpoint-dir"), f.err());
+
+        // Resumed with another learning rate, or more epochs of a schedule that depends on them: refused,
+        // where the checkpoint's schedule would have overridden the rate asked for without a word.
+        Run g = gatun(data, "--resume", mid.toString(), "--lr", "0.5");
+        assertEquals(1, g.code(), g.out() + g.err());
+        assertTrue(g.err().contains("learning-rate schedule gives 0.01 at epoch 1, this run's gives 0.5"), g.err());
+        Run h = gatun(data, "--resume", mid.toString(), "--schedule", "cosine");
+        assertEquals(1, h.code(), h.out() + h.err());
+        assertTrue(h.err().contains("schedule"), h.err());
     }
 }
