@@ -793,6 +793,15 @@ public final class Trainer {
             throw new IllegalArgumentException("data-parallel training averages the gradients of the fit's one backward"
                     + " pass, and this task runs its own");
         }
+        if (!task.updatesItself() && optimizer != null) {
+            // An optimizer made for another model steps tensors this fit never gives a gradient: nothing trains.
+            java.util.Set<Tensor> own = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+            own.addAll(model.parameters());
+            if (optimizer.parameters().stream().noneMatch(own::contains)) {
+                throw new IllegalArgumentException("the optimizer updates none of the model's parameters (it was made"
+                        + " for another model?): training would change nothing");
+            }
+        }
         Map<String, Optimizer> optimizers = Objects.requireNonNull(task.optimizers(), "task.optimizers()");
         if (task.updatesItself() && config.checkpointing() != null && optimizers.isEmpty()) {
             throw new IllegalArgumentException("checkpoints save the fit's one optimizer, and this task steps its own");

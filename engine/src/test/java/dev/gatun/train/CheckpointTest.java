@@ -271,6 +271,21 @@ class CheckpointTest {
         }
     }
 
+    /** An optimizer over another model's parameters would train nothing: refused before the first step. */
+    @Test
+    void anOptimizerOfAnotherModelIsRefused() {
+        try (dev.gatun.nn.Module model = new dev.gatun.nn.Linear(6, 3);
+             dev.gatun.nn.Module other = new dev.gatun.nn.Linear(6, 3);
+             dev.gatun.optim.SGD sgd = new dev.gatun.optim.SGD(other.parameters(), 0.1)) {
+            var loader = new dev.gatun.data.DataLoader(CheckpointRun.data(), 20,
+                    dev.gatun.data.DataLoader.Order.shuffled(1), dev.gatun.data.DataLoader.LastBatch.KEEP);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Trainer.fit(model, sgd,
+                    dev.gatun.ops.Loss::crossEntropy, loader, null, Trainer.Config.of(1).withOut(null)));
+            assertTrue(e.getMessage().contains("updates none of the model's parameters"), e.getMessage());
+            assertEquals(0, sgd.steps());
+        }
+    }
+
     private static double[] draws(Generator g) {
         double[] out = new double[400];
         for (int i = 0; i < out.length; i += 4) {
