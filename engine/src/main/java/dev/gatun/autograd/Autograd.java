@@ -101,16 +101,16 @@ public final class Autograd {
      * how an op joins the tape: compute the output without recording, then call this with the closure
      * that maps the output's gradient to its inputs' gradients.
      *
+     * <p>The backward closure may read the values of the inputs and of {@code out}: a backward pass fails
+     * if any of them was written in place after this call ({@link Tensor#version}). An op whose closure
+     * reads none of them records with {@link #recordValueFree}.
+     *
      * @param out      the op's freshly made output; it becomes non-leaf and requires a gradient when a
      *                 node is attached
      * @param op       the op's name, used in error messages (e.g. {@code "matmul"})
      * @param backward the closure that turns dL/d(out) into one gradient per input, in input order
      * @param inputs   the op's tensor inputs (null entries allowed); the node keeps a copy of this array
      *                 and keeps the tensors reachable until a backward pass releases it
-     * <p>The backward closure may read the values of the inputs and of {@code out}: a backward pass fails
-     * if any of them was written in place after this call ({@link Tensor#version}). An op whose closure
-     * reads none of them records with {@link #recordValueFree}.
-     *
      * @return {@code out}, so that an op can end with {@code return Autograd.record(out, ...)}
      */
     public static Tensor record(Tensor out, String op, Node.Backward backward, Tensor... inputs) {

@@ -78,9 +78,10 @@ public final class Convolution {
                     || dilationHeight > limit || dilationWidth > limit
                     || dilationHeight * (kernelHeight - 1) >= limit || dilationWidth * (kernelWidth - 1) >= limit
                     || inHeight + 2 * padHeight > limit || inWidth + 2 * padWidth > limit) {
-                throw new IllegalArgumentException("conv2d: input " + inHeight + "×" + inWidth + ", kernel " + kernelHeight
-                        + "×" + kernelWidth + ", stride " + strideHeight + "×" + strideWidth + ", padding " + padHeight
-                        + "×" + padWidth + ", dilation " + dilationHeight + "×" + dilationWidth
+                throw new IllegalArgumentException("conv2d: input " + inHeight + "×" + inWidth + ", kernel "
+                        + kernelHeight + "×" + kernelWidth + ", stride " + strideHeight + "×" + strideWidth
+                        + ", padding " + padHeight + "×" + padWidth + ", dilation " + dilationHeight + "×"
+                        + dilationWidth
                         + ": the padded input and the kernel's extent must stay below 2^31 along each axis");
             }
             long extentH = dilationHeight * (kernelHeight - 1) + 1;

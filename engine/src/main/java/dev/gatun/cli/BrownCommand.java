@@ -70,7 +70,8 @@ abstract class BrownCommand implements Callable<Integer> {
     @Option(names = "--threads", description = "Threads for OpenBLAS and oneDNN (default: gatun.threads).")
     Integer threads;
 
-    @Option(names = "--csv", description = "Write per-epoch figures to this CSV file.")
+    @Option(names = "--csv", description = "Write per-epoch figures to this CSV file (to FILE.partial as the"
+            + " run goes, moved over FILE when it finishes).")
     Path csv;
 
     @Option(names = "--chart", description = "Draw loss and accuracy curves into this PNG file.")

@@ -103,7 +103,8 @@ final class GenerativeCommands {
         @Option(names = "--threads", description = "Threads for OpenBLAS and oneDNN (default: gatun.threads).")
         Integer threads;
 
-        @Option(names = "--csv", description = "Write per-epoch figures to this CSV file.")
+        @Option(names = "--csv", description = "Write per-epoch figures to this CSV file (to FILE.partial as the"
+                + " run goes, moved over FILE when it finishes).")
         Path csv;
 
         @Option(names = "--chart", description = "Draw the loss and accuracy curves into this PNG file; a name not"

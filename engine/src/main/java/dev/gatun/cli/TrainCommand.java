@@ -119,7 +119,8 @@ final class TrainCommand implements Callable<Integer> {
                 + " each other and make training many times slower.")
         Integer threads;
 
-        @Option(names = "--csv", description = "Write per-epoch figures to this CSV file.")
+        @Option(names = "--csv", description = "Write per-epoch figures to this CSV file (to FILE.partial as the"
+                + " run goes, moved over FILE when it finishes).")
         Path csv;
 
         @Option(names = "--chart", description = "Draw loss and accuracy curves into this PNG file; a name not"

@@ -423,7 +423,8 @@ public final class Indexing {
         if (Autograd.needsGrad(w)) {
             Lookups.note(out, w, idx, paddingIdx);
         }
-        return Autograd.recordValueFree(out, "embedding", g -> new Tensor[] {embeddingBackward(g, idx, v, dim, paddingIdx)}, w);
+        return Autograd.recordValueFree(out, "embedding",
+                g -> new Tensor[] {embeddingBackward(g, idx, v, dim, paddingIdx)}, w);
     }
 
     /** ∂weight [V, D]: each position's gradient row added to the row it looked up. */

@@ -517,9 +517,9 @@ public final class MatMul {
             // A result laid out in another order of its dimensions (scaled's): written in place by the
             // batched primitive, else computed row-major and copied.
             if (nb > 0 && out.dim() == nb + 2 && BatchedGemm.available()
-                    && BatchedGemm.multiply(batch, m, n, k, alpha, beta, a2.storageForReading(), a2.offset(), a2.strides(),
-                            b2.storageForReading(), b2.offset(), b2.strides(), out.storage(), out.offset(),
-                            out.strides())) {
+                    && BatchedGemm.multiply(batch, m, n, k, alpha, beta, a2.storageForReading(), a2.offset(),
+                            a2.strides(), b2.storageForReading(), b2.offset(), b2.strides(), out.storage(),
+                            out.offset(), out.strides())) {
                 return;
             }
             Tensor dense = beta == 0f ? tmp.empty(out.shape()) : tmp.copyOf(out);
@@ -538,16 +538,16 @@ public final class MatMul {
             long rows = batchCount * m;
             if (ld > 0 && rows <= Integer.MAX_VALUE) {
                 Blas.sgemm(false, lb.trans(), (int) rows, (int) n, (int) k, alpha,
-                        a2.storageForReading(), a2.offset(), (int) ld, b2.storageForReading(), b2.offset(), lb.ld(), beta,
-                        out.storage(), out.offset(), (int) n);
+                        a2.storageForReading(), a2.offset(), (int) ld, b2.storageForReading(), b2.offset(), lb.ld(),
+                        beta, out.storage(), out.offset(), (int) n);
                 return;
             }
         }
         // Otherwise one oneDNN primitive for the whole batch when it can read both operands' strides
         // (attention's per-head products): far cheaper than a GEMM call per batch entry.
         if (nb > 0 && batchCount > 1 && !(m == 1 && batchCount <= GEMV_BATCH_MAX) && BatchedGemm.available()
-                && BatchedGemm.multiply(batch, m, n, k, alpha, beta, a2.storageForReading(), a2.offset(), a2.strides(),
-                        b2.storageForReading(), b2.offset(), b2.strides(), out.storage(), out.offset())) {
+                && BatchedGemm.multiply(batch, m, n, k, alpha, beta, a2.storageForReading(), a2.offset(),
+                        a2.strides(), b2.storageForReading(), b2.offset(), b2.strides(), out.storage(), out.offset())) {
             return;
         }
         long[] idx = new long[nb];

@@ -84,9 +84,9 @@ public abstract class Optimizer implements AutoCloseable {
             if (reach != null && here[0] < reach[1]) {
                 int first = (int) Math.min(reach[2], here[2]);
                 int second = (int) Math.max(reach[2], here[2]);
-                throw new IllegalArgumentException("parameter " + second + (parameters.get(first) == parameters.get(second)
-                        ? " is parameter " + first + " again" : " shares memory with parameter " + first)
-                        + ": a step would update its elements twice");
+                boolean same = parameters.get(first) == parameters.get(second);
+                throw new IllegalArgumentException("parameter " + second + (same ? " is parameter " + first + " again"
+                        : " shares memory with parameter " + first) + ": a step would update its elements twice");
             }
             if (reach == null || here[1] > reach[1]) {
                 reach = here;

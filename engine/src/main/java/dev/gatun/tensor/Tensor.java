@@ -8,6 +8,7 @@ import dev.gatun.ops.Kernels;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.ref.Reference;
+import java.math.BigInteger;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
@@ -348,7 +349,7 @@ public final class Tensor implements AutoCloseable {
             throw new IllegalArgumentException("arange needs finite start, end and a non-zero step, got start="
                     + start + " end=" + end + " step=" + step);
         }
-        requireTowardsEnd(step > 0 ? Double.compare(end, start) : Double.compare(start, end), start, end, step);
+        requireTowardsEnd(step > 0 ? end < start : start < end, start, end, step);
         long n = (long) Math.max(0, Math.ceil((end - start) / step));
         if (n > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("arange of " + n + " elements is too large");
@@ -361,8 +362,8 @@ public final class Tensor implements AutoCloseable {
     }
 
     /** As torch.arange: a step must lead from start towards end (or start must be end: no values). */
-    private static void requireTowardsEnd(int order, Object start, Object end, Object step) {
-        if (order < 0) {
+    private static void requireTowardsEnd(boolean away, Object start, Object end, Object step) {
+        if (away) {
             throw new IllegalArgumentException("arange: a step of " + step + " never goes from " + start + " to "
                     + end + " (upper bound and lower bound inconsistent with the step's sign)");
         }
@@ -401,12 +402,12 @@ public final class Tensor implements AutoCloseable {
             throw new IllegalArgumentException("arange needs a non-zero step, got start=" + start + " end=" + end
                     + " step=0");
         }
-        requireTowardsEnd(step > 0 ? Long.compare(end, start) : Long.compare(start, end), start, end, step);
+        requireTowardsEnd(step > 0 ? end < start : start < end, start, end, step);
         // Counted exactly: end − start may overflow a long, and a double rounds it.
-        java.math.BigInteger span = java.math.BigInteger.valueOf(end).subtract(java.math.BigInteger.valueOf(start)).abs();
-        java.math.BigInteger stride = java.math.BigInteger.valueOf(step).abs();
-        java.math.BigInteger count = span.add(stride).subtract(java.math.BigInteger.ONE).divide(stride);
-        if (count.compareTo(java.math.BigInteger.valueOf(Integer.MAX_VALUE - 8)) > 0) {
+        BigInteger span = BigInteger.valueOf(end).subtract(BigInteger.valueOf(start)).abs();
+        BigInteger stride = BigInteger.valueOf(step).abs();
+        BigInteger count = span.add(stride).subtract(BigInteger.ONE).divide(stride);
+        if (count.compareTo(BigInteger.valueOf(Integer.MAX_VALUE - 8)) > 0) {
             throw new IllegalArgumentException("arange of " + count + " elements is too large");
         }
         long n = count.longValueExact();
@@ -2410,7 +2411,8 @@ public final class Tensor implements AutoCloseable {
         s[b] = shape[a];
         st[a] = strides[b];
         st[b] = strides[a];
-        return Autograd.recordValueFree(view(s, st, offset), "transpose", g -> new Tensor[] {g.transpose(a, b)}, this);
+        return Autograd.recordValueFree(view(s, st, offset), "transpose", g -> new Tensor[] {g.transpose(a, b)},
+                this);
     }
 
     /**
@@ -2457,7 +2459,8 @@ public final class Tensor implements AutoCloseable {
         for (int i = 0; i < order.length; i++) {
             inverse[dimIndex(order[i])] = i;
         }
-        return Autograd.recordValueFree(view(s, st, offset), "permute", g -> new Tensor[] {g.permute(inverse)}, this);
+        return Autograd.recordValueFree(view(s, st, offset), "permute", g -> new Tensor[] {g.permute(inverse)},
+                this);
     }
 
     /**
@@ -2603,7 +2606,8 @@ public final class Tensor implements AutoCloseable {
             }
         }
         long[] original = shape;
-        return Autograd.recordValueFree(view(s, st, offset), "expand", g -> new Tensor[] {Kernels.sumToShape(g, original)}, this);
+        return Autograd.recordValueFree(view(s, st, offset), "expand",
+                g -> new Tensor[] {Kernels.sumToShape(g, original)}, this);
     }
 
     // ---------------------------------------------------------------- arithmetic and math methods
