@@ -498,6 +498,8 @@ public abstract class Module implements AutoCloseable {
             Tensor mine = own.get(e.getKey());
             if (mine == null) {
                 problems.add("unexpected '" + e.getKey() + "'");
+            } else if (e.getValue() == null) {
+                problems.add("'" + e.getKey() + "' is null");
             } else if (!Arrays.equals(mine.shape(), e.getValue().shape())) {
                 problems.add("'" + e.getKey() + "' has shape " + Arrays.toString(e.getValue().shape())
                         + ", the model expects " + Arrays.toString(mine.shape()));

@@ -946,6 +946,19 @@ public final class Trainer {
             return p.epoch();
         }
 
+        /** Whether a float32 tensor holds a NaN or an infinity (read only once the loss has diverged). */
+        private static boolean nonFinite(Tensor t) {
+            if (t == null || t.dtype() != dev.gatun.tensor.DType.FLOAT32 || !t.isAlive()) {
+                return false;
+            }
+            for (float v : t.toArray()) {
+                if (!Float.isFinite(v)) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
         /** Writes a checkpoint at {@code position} when checkpoints are configured. */
         void checkpoint(Checkpoint.Position position, double lossSum, long correct, long seen) {
             Checkpointing ck = config.checkpointing();
@@ -996,7 +1009,8 @@ public final class Trainer {
                         BatchLoss b = own ? task.update(model, batch) : task.step(model, batch);
                         float value = b.loss().item();
                         if (!Float.isFinite(value)) {
-                            throw new TrainingDivergedException(epoch + 1, batchIndex + 1, value);
+                            throw new TrainingDivergedException(epoch + 1, batchIndex + 1, value,
+                                    nonFinite(batch.inputs()));
                         }
                         if (!own) {
                             b.loss().backward();

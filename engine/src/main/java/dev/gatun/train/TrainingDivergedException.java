@@ -20,8 +20,22 @@ public final class TrainingDivergedException extends RuntimeException {
      * @param loss  the loss, NaN or infinite; only quoted in the message
      */
     public TrainingDivergedException(int epoch, int batch, float loss) {
+        this(epoch, batch, loss, false);
+    }
+
+    /**
+     * Reports a loss that is not finite, saying whether the batch's inputs were at fault.
+     *
+     * @param epoch        the epoch, counted from 1
+     * @param batch        the batch within the epoch, counted from 1
+     * @param loss         the loss, NaN or infinite; only quoted in the message
+     * @param badInputs    whether the batch's inputs hold a NaN or an infinity (then the data is the cause,
+     *                     not the learning rate)
+     */
+    public TrainingDivergedException(int epoch, int batch, float loss, boolean badInputs) {
         super("training diverged: the loss became " + loss + " at epoch " + epoch + ", batch " + batch
-                + " (try a lower learning rate or gradient clipping)");
+                + (badInputs ? " (the batch's inputs hold NaN or infinite values: check the data)"
+                        : " (try a lower learning rate or gradient clipping)"));
         this.epoch = epoch;
         this.batch = batch;
     }

@@ -50,6 +50,10 @@ class ModuleTest {
             assertTrue(e.getMessage().contains("cannot record tied weights: '2.weight' is '0.weight'"),
                     e.getMessage());
             assertTrue(new Sequential(new Linear(2, 2)).sharedTensorNames().isEmpty());
+            java.util.Map<String, Tensor> withNull = new java.util.HashMap<>(m.stateDict());
+            withNull.put("0.bias", null);
+            e = assertThrows(IllegalArgumentException.class, () -> m.loadStateDict(withNull));
+            assertTrue(e.getMessage().contains("'0.bias' is null"), e.getMessage());
         }
     }
 

@@ -179,10 +179,16 @@ class TrainerTest {
                     LastBatch.KEEP);
             TrainingDivergedException e = assertThrows(TrainingDivergedException.class,
                     () -> Trainer.fit(net, sgd, CE, train, null, Trainer.Config.of(3).withOut(null)));
-            assertEquals("training diverged: the loss became NaN at epoch 1, batch 3 (try a lower learning rate or"
-                    + " gradient clipping)", e.getMessage());
+            assertEquals("training diverged: the loss became NaN at epoch 1, batch 3 (the batch's inputs hold NaN or"
+                    + " infinite values: check the data)", e.getMessage());
             assertEquals(1, e.epoch());
             assertEquals(3, e.batch());
+        }
+        try (Sequential net = new Sequential(new Linear(2, 2)); SGD sgd = new SGD(net.parameters(), 3e38)) {
+            DataLoader train = new DataLoader(blobs(64, 5, 1), 8, Order.sequential(), LastBatch.KEEP);
+            TrainingDivergedException e = assertThrows(TrainingDivergedException.class,
+                    () -> Trainer.fit(net, sgd, CE, train, null, Trainer.Config.of(3).withOut(null)));
+            assertTrue(e.getMessage().endsWith("(try a lower learning rate or gradient clipping)"), e.getMessage());
         }
     }
 
