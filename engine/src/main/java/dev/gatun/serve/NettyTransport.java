@@ -156,8 +156,9 @@ final class NettyTransport {
             group.shutdownGracefully(0, 0, TimeUnit.SECONDS).awaitUninterruptibly();
             requests.close();
             Throwable cause = bound.cause();
-            if (cause instanceof IOException e) throw e;
-            throw new IOException("cannot listen on " + address + ": " + cause, cause);
+            // Netty's own message ("bind(..) failed with error(-98): Address already in use") names no address.
+            throw new IOException("cannot listen on " + address + ": " + (cause.getMessage() != null
+                    ? cause.getMessage() : cause.toString()), cause);
         }
         server = bound.channel();
     }

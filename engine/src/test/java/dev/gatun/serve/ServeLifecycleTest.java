@@ -268,6 +268,13 @@ class ServeLifecycleTest {
         r = run("serve", "--input-shape", "4", "--port", "0", "--concurrency", "100000", f.toString());
         assertEquals("2", r[0], r[2]);
         assertTrue(r[2].contains("--concurrency 100000 is more than 64 calls per core"), r[2]);
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1,
+                java.net.InetAddress.getLoopbackAddress())) {
+            r = run("serve", "--input-shape", "4", "--port", Integer.toString(taken.getLocalPort()),
+                    shapeless.toString());
+            assertEquals("1", r[0], r[2]);
+            assertTrue(r[2].contains("cannot listen on") && r[2].contains(":" + taken.getLocalPort()), r[2]);
+        }
         r = run("serve", "--input-shape", "4", dir.resolve("missing").toString());
         assertEquals("1", r[0], r[2]);
         assertTrue(r[2].contains("no such file"), r[2]);
