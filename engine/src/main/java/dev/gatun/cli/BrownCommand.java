@@ -102,8 +102,20 @@ abstract class BrownCommand implements Callable<Integer> {
                 .require(validation + test < 1, "--validation " + validation + " and --test " + test
                         + " leave no texts for training")
                 .writable("--csv", String.valueOf(csv), csv)
-                .writable("--chart", String.valueOf(chart), chartFile());
+                .writable("--chart", String.valueOf(chart), chartFile())
+                .require(!readAsText(csv), "--csv " + csv + " would be read as a text of the corpus in " + data)
+                .require(!readAsText(chartFile()), "--chart " + chartFile() + " would be read as a text of the"
+                        + " corpus in " + data);
         return checks.threads("--threads", threads);
+    }
+
+    /**
+     * Whether an output would replace a text of the corpus, or be read as one by the next run: named as a
+     * text, in the corpus's directory.
+     */
+    boolean readAsText(Path output) {
+        return output != null && output.getFileName() != null && BrownCorpus.isTextName(output.getFileName().toString())
+                && output.toAbsolutePath().normalize().getParent().equals(data.toAbsolutePath().normalize());
     }
 
     /** The optimizer of {@code --optimizer}, {@code --lr} and {@code --weight-decay}. */

@@ -50,6 +50,35 @@ final class Checks {
         return this;
     }
 
+    /**
+     * An output file must not replace one the run reads ({@code inputs}: its data, the checkpoint it
+     * resumes from), by name or through a link; null (not given) passes.
+     */
+    Checks notAnInput(String option, Path output, java.util.Collection<Path> inputs) {
+        if (output != null) {
+            for (Path in : inputs) {
+                require(!sameFile(output, in), option + " " + output + " is " + in + ", which this run reads");
+            }
+        }
+        return this;
+    }
+
+    /** Whether two paths name one file: the same normalized path, or links to one file. */
+    static boolean sameFile(Path a, Path b) {
+        if (a == null || b == null) {
+            return false;
+        }
+        if (a.toAbsolutePath().normalize().equals(b.toAbsolutePath().normalize())) {
+            return true;
+        }
+        try {
+            return java.nio.file.Files.exists(a) && java.nio.file.Files.exists(b)
+                    && java.nio.file.Files.isSameFile(a, b);
+        } catch (java.io.IOException e) {
+            return false;
+        }
+    }
+
     /** {@code value >= min}. */
     Checks atLeast(String option, long value, long min) {
         return require(value >= min, option + " must be >= " + min + ", got " + value);

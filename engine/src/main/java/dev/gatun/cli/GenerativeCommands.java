@@ -146,6 +146,9 @@ final class GenerativeCommands {
                     .writable("--csv", String.valueOf(csv), csv)
                     .writable("--chart", String.valueOf(chart), chartFile)
                     .writable("--save", String.valueOf(save), save)
+                    .notAnInput("--csv", csv, Mnist.inputFiles(data))
+                    .notAnInput("--chart", chartFile, Mnist.inputFiles(data))
+                    .notAnInput("--save", save, Mnist.inputFiles(data))
                     .require(!Files.exists(dir) || Files.isDirectory(dir), "--images " + dir
                             + " is a file, not a directory");
             if (!Files.exists(dir) || Files.isDirectory(dir)) {

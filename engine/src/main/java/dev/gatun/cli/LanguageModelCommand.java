@@ -81,7 +81,8 @@ abstract class LanguageModelCommand extends BrownCommand {
                 .nonNegative("--temperature", temperature)
                 .atLeast("--top-k", topK, 0)
                 .require(!prompt.isEmpty(), "--prompt needs at least one character")
-                .writable("--save", String.valueOf(save), save);
+                .writable("--save", String.valueOf(save), save)
+                .require(!readAsText(save), "--save " + save + " would be read as a text of the corpus in " + data);
         Integer useThreads = checkShared(checks);
         checkMore(checks);
         if (seqLen >= 1 && batchSize >= 1) {

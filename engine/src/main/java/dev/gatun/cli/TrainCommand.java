@@ -239,9 +239,7 @@ final class TrainCommand implements Callable<Integer> {
             }
             for (Object[] output : new Object[][] {{"--save", save}, {"--csv", csv}, {"--chart", chartFile}}) {
                 Path o = (Path) output[1];
-                for (Path in : inputs) {
-                    checks.require(!sameFile(o, in), output[0] + " " + o + " is " + in + ", which this run reads");
-                }
+                checks.notAnInput((String) output[0], o, inputs);
                 checks.require(o == null || checkpointDir == null || !inside(o, checkpointDir), output[0] + " " + o
                         + " is inside --checkpoint-dir " + checkpointDir + ", whose old checkpoints the run deletes");
             }
@@ -376,17 +374,7 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     private static boolean sameFile(Path a, Path b) {
-        if (a == null || b == null) {
-            return false;
-        }
-        if (a.toAbsolutePath().normalize().equals(b.toAbsolutePath().normalize())) {
-            return true;
-        }
-        try {
-            return Files.exists(a) && Files.exists(b) && Files.isSameFile(a, b); // a link to it, or a hard link
-        } catch (java.io.IOException e) {
-            return false;
-        }
+        return Checks.sameFile(a, b);
     }
 
     /** Whether {@code file} lies in {@code dir} or below it. */

@@ -224,6 +224,17 @@ public final class BrownCorpus {
         return new BrownCorpus(texts);
     }
 
+    /**
+     * Whether {@link #load} would read a file of this name as a text of the corpus ({@code c}, a letter,
+     * two digits): for a tool to refuse writing an output under such a name into the corpus's directory.
+     *
+     * @param name a file name
+     * @return true for a text's name
+     */
+    public static boolean isTextName(String name) {
+        return name != null && TEXT_NAME.matcher(name).matches();
+    }
+
     /** The files of {@code dir} named as texts, sorted by name. */
     private static List<Path> textFiles(Path dir) throws IOException {
         TreeMap<String, Path> found = new TreeMap<>();

@@ -119,5 +119,12 @@ class CharLmCommandTest {
         r = gatun("train", "charlm", "--data", dir.resolve("none").toString());
         assertEquals(1, r.code());
         assertTrue(r.err().contains("scripts/fetch-data brown"), r.err());
+        // An output named as a text of the corpus, in its directory, would replace one or be read as one.
+        r = gatun("train", "charlm", "--data", dir.toString(), "--csv", dir.resolve("ca01").toString(), "--save",
+                dir.resolve("cb02").toString());
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("--csv " + dir.resolve("ca01") + " would be read as a text of the corpus"),
+                r.err());
+        assertTrue(r.err().contains("--save " + dir.resolve("cb02") + " would be read as a text"), r.err());
     }
 }

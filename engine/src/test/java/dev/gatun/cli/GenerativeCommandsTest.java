@@ -256,6 +256,19 @@ class GenerativeCommandsTest {
         }
     }
 
+    /** An output naming one of the MNIST files the run reads is refused before anything is written. */
+    @Test
+    void anOutputNamingADataFileIsRefused(@TempDir Path dir) throws IOException {
+        digits(dir, 20, 10);
+        Path labels = dir.resolve("t10k-labels-idx1-ubyte");
+        byte[] before = Files.readAllBytes(labels);
+        CliRun r = gatun("train", "vae", "--data", dir.toString(), "--images", dir.resolve("img").toString(),
+                "--save", labels.toString());
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("--save " + labels + " is " + labels + ", which this run reads"), r.err());
+        assertArrayEquals(before, Files.readAllBytes(labels));
+    }
+
     @Test
     void missingDataSaysHowToFetchIt(@TempDir Path dir) {
         CliRun r = gatun("train", "vae", "--data", dir.resolve("nothing").toString(), "--images",
