@@ -859,7 +859,12 @@ public final class Trainer {
                         stoppedEarly = true;
                         // The stopping epoch ends with a checkpoint like every other; resumed, the run stays stopped.
                         run.checkpoint(new Checkpoint.Position(epoch + 1, 0), 0, 0, 0);
-                        if (config.out() != null) {
+                        if (config.out() != null && run.bestEpoch < 0) {
+                            // No epoch had a finite validation loss: there is no best one to name.
+                            config.out().printf(Locale.ROOT, "early stopping: the validation loss was never finite"
+                                    + " in %d epochs (last %s): check the validation data%n", es.patience(),
+                                    r.validationLoss());
+                        } else if (config.out() != null) {
                             config.out().printf(Locale.ROOT, "early stopping: validation loss has not improved for"
                                     + " %d epochs (best %.4f at epoch %d)%n", es.patience(), run.bestLoss,
                                     run.bestEpoch + 1);

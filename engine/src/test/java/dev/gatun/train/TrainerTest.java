@@ -1,6 +1,7 @@
 package dev.gatun.train;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -189,6 +190,27 @@ class TrainerTest {
             TrainingDivergedException e = assertThrows(TrainingDivergedException.class,
                     () -> Trainer.fit(net, sgd, CE, train, null, Trainer.Config.of(3).withOut(null)));
             assertTrue(e.getMessage().endsWith("(try a lower learning rate or gradient clipping)"), e.getMessage());
+        }
+    }
+
+    /** Validation losses that are never finite stop the run saying so, rather than naming a best epoch 0. */
+    @Test
+    void earlyStoppingOnNonFiniteValidationLossesSaysSo() {
+        try (Sequential net = new Sequential(new Linear(2, 2)); SGD sgd = new SGD(net.parameters(), 0.1)) {
+            Dataset clean = blobs(16, 5, 1);
+            float[] x = clean.features();
+            x[0] = Float.NaN;
+            DataLoader train = new DataLoader(blobs(32, 5, 2), 8, Order.sequential(), LastBatch.KEEP);
+            DataLoader val = new DataLoader(Dataset.of(x, clean.labels(), 2, 2), 8, Order.sequential(),
+                    LastBatch.KEEP);
+            java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+            Trainer.History h = assertDoesNotThrow(() -> Trainer.fit(net, sgd, CE, train, val, Trainer.Config.of(10)
+                    .withOut(new java.io.PrintStream(bytes, true, java.nio.charset.StandardCharsets.UTF_8))
+                    .withEarlyStopping(new Trainer.EarlyStopping(2, 0, true))));
+            String out = bytes.toString(java.nio.charset.StandardCharsets.UTF_8);
+            assertTrue(h.stoppedEarly() && h.epochs().size() == 2, out);
+            assertTrue(out.contains("early stopping: the validation loss was never finite in 2 epochs (last NaN)"),
+                    out);
         }
     }
 
