@@ -164,10 +164,11 @@ public final class Gatun implements Callable<Integer> {
         return String.join("; ", message.strip().split("\\s*\\R\\s*"));
     }
 
+    /** Without a command: the usage, on the error stream, and picocli's usage-error exit code (as git does). */
     @Override
     public Integer call() {
-        spec.commandLine().usage(spec.commandLine().getOut());
-        return 0;
+        spec.commandLine().usage(spec.commandLine().getErr());
+        return CommandLine.ExitCode.USAGE;
     }
 
     static final class Version implements CommandLine.IVersionProvider {

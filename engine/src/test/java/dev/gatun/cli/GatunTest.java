@@ -82,6 +82,13 @@ class GatunTest {
         assertOneLine(run("frobnicate"), 2, "gatun: Unmatched argument at index 0: 'frobnicate' (see 'gatun --help')");
         assertOneLine(run("train", "mlp", "--hiden", "5"), 2, "gatun: Unknown options: '--hiden', '5'; did you mean"
                 + " --hidden?");
+        // No command, or train without a model: the usage on the error stream, as a usage error.
+        for (String[] args : new String[][] {{}, {"train"}}) {
+            CliRun r = run(args);
+            assertEquals(2, r.code(), String.join(" ", args));
+            assertTrue(r.out().isEmpty() && r.err().contains("Usage: gatun"), r.out() + r.err());
+        }
+        assertEquals(0, run("--help").code(), "--help is no error");
     }
 
     /** Every mistake is reported at once, one line each, before anything runs. */
