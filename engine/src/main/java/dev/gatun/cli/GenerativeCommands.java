@@ -136,6 +136,7 @@ final class GenerativeCommands {
             batch = batchSize != null ? batchSize : defaultBatch;
             Path chartFile = chartFile();
             Path dir = imageDirectory(name);
+            List<Path> inputs = Mnist.inputFiles(data); // what no output may replace
             checks.atLeast("--epochs", e, 1)
                     .atLeast("--batch-size", batch, 1)
                     .require(lr == null || (lr > 0 && lr < Double.POSITIVE_INFINITY), "--lr must be a finite number"
@@ -146,15 +147,15 @@ final class GenerativeCommands {
                     .writable("--csv", String.valueOf(csv), csv)
                     .writable("--chart", String.valueOf(chart), chartFile)
                     .writable("--save", String.valueOf(save), save)
-                    .notAnInput("--csv", csv, Mnist.inputFiles(data))
-                    .notAnInput("--chart", chartFile, Mnist.inputFiles(data))
-                    .notAnInput("--save", save, Mnist.inputFiles(data))
+                    .notAnInput("--csv", csv, inputs)
+                    .notAnInput("--chart", chartFile, inputs)
+                    .notAnInput("--save", save, inputs)
                     .require(!Files.exists(dir) || Files.isDirectory(dir), "--images " + dir
                             + " is a file, not a directory");
             if (!Files.exists(dir) || Files.isDirectory(dir)) {
                 checks.writable("--images", String.valueOf(dir), dir.resolve("samples.png"));
             }
-            checks.require(csv == null || chartFile == null || !same(csv, chartFile), "--csv and --chart name the"
+            checks.require(!Checks.sameFile(csv, chartFile), "--csv and --chart name the"
                     + " same file, " + csv);
             return checks.threads("--threads", threads);
         }
@@ -254,10 +255,6 @@ final class GenerativeCommands {
                 out.println("model: " + save);
             }
         }
-    }
-
-    private static boolean same(Path a, Path b) {
-        return a.toAbsolutePath().normalize().equals(b.toAbsolutePath().normalize());
     }
 
     /** The sets of a run: training, validation (or null) and test. */

@@ -220,11 +220,9 @@ final class TrainCommand implements Callable<Integer> {
                     .atLeast("--patience", patience, 0)
                     .writable("--csv", String.valueOf(csv), csv)
                     .writable("--chart", String.valueOf(chart), chartFile)
-                    .require(csv == null || chartFile == null || !csv.toAbsolutePath().normalize()
-                            .equals(chartFile.toAbsolutePath().normalize()), "--csv and --chart name the same file, "
-                            + csv)
+                    .require(!Checks.sameFile(csv, chartFile), "--csv and --chart name the same file, " + csv)
                     .writable("--save", String.valueOf(save), save)
-                    .require(save == null || (!sameFile(save, csv) && !sameFile(save, chartFile)),
+                    .require(!Checks.sameFile(save, csv) && !Checks.sameFile(save, chartFile),
                             "--save names the same file as --csv or --chart, " + save)
                     .atLeast("--checkpoint-every", checkpointEvery, 0)
                     .require(checkpointEvery == 0 || this.checkpointDir != null, "--checkpoint-every "
@@ -373,10 +371,6 @@ final class TrainCommand implements Callable<Integer> {
                 }
             }
         }
-    }
-
-    private static boolean sameFile(Path a, Path b) {
-        return Checks.sameFile(a, b);
     }
 
     /** Whether {@code file} lies in {@code dir} or below it. */

@@ -60,8 +60,7 @@ final class BackendTensors {
      * that is there.
      */
     static MemorySegment readable(Tensor t) {
-        t.checkAlive();
-        return t.storageForReading().asSlice(t.offset() * Float.BYTES, t.numel() * Float.BYTES);
+        return segment(java.util.Objects.requireNonNull(t, "tensor"));
     }
 
     /**

@@ -70,7 +70,7 @@ public final class Kernels {
             return addInLayout(a, b);
         }
         if ((op == BinaryOp.ADD || op == BinaryOp.SUB) && Arrays.equals(a.shape(), b.shape())
-                && a.dtype() == DType.FLOAT32 && b.dtype() == DType.FLOAT32 && a.isContiguous() && b.isContiguous()
+                && a.isContiguous() && b.isContiguous()
                 && a.numel() >= OFF_HEAP_MIN && a.numel() <= Integer.MAX_VALUE) {
             // Residual connections and gradient sums: off-heap, a copy and one saxpy (1·b + a rounds
             // as a + b does, so the result is the same to the bit).
